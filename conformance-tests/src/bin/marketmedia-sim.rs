@@ -1,0 +1,2 @@
+//! `marketmedia-sim`: serves the platform simulators standalone.
+fn main() {}

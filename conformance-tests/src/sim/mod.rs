@@ -1,0 +1,5 @@
+//! The platform simulators and what they share.
+
+mod common;
+
+pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};
