@@ -1,0 +1,712 @@
+//! The upload driver: the one place that reads the source, sends parts concurrently with
+//! bounded memory, retries, renews, commits, polls and cancels. Providers only translate.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{PartPlan, PartSpec};
+use crate::progress::{ProgressEvent, ProgressSink, Stage};
+use crate::retry::{PollPolicy, RetryPolicy};
+use crate::source::{digest_request, PreparedSource, SourceProbe};
+use crate::uploader::{
+    Asset, ChunkedVideoUploader, CommitOutcome, InitOutcome, Part, PartReceipt, ProcessingHandle,
+    ProcessingStatus, SentCallback, UploadSession,
+};
+
+/// How the driver uploads.
+#[derive(Clone)]
+pub struct UploadOptions {
+    /// Parts in flight at once, where the provider allows concurrency (default 4).
+    pub concurrency: usize,
+    /// Part size to use, where the provider's rule allows a choice.
+    pub part_size: Option<u64>,
+    /// Retries of each call.
+    pub retry: RetryPolicy,
+    /// Polling of asynchronous processing.
+    pub poll: PollPolicy,
+    /// Whether to poll until the asset is ready (default) or return after commit.
+    pub wait_for_processing: bool,
+    /// Whether to cancel the remote session when the upload fails for good (default true).
+    /// Turn it off to keep a failed session resumable.
+    pub cancel_on_failure: bool,
+    /// Renew upload credentials this long before they expire (default 5 minutes).
+    pub renew_margin: Duration,
+    /// Where progress events go.
+    pub progress: Option<ProgressSink>,
+    /// Called after every acknowledged part with the session and every receipt so far, so a
+    /// journal can persist them.
+    pub on_receipt: Option<Arc<dyn Fn(&UploadSession, &[PartReceipt]) + Send + Sync>>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            concurrency: 4,
+            part_size: None,
+            retry: RetryPolicy::default(),
+            poll: PollPolicy::default(),
+            wait_for_processing: true,
+            cancel_on_failure: true,
+            renew_margin: Duration::from_secs(300),
+            progress: None,
+            on_receipt: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("concurrency", &self.concurrency)
+            .field("part_size", &self.part_size)
+            .field("retry", &self.retry)
+            .field("poll", &self.poll)
+            .field("wait_for_processing", &self.wait_for_processing)
+            .field("cancel_on_failure", &self.cancel_on_failure)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where an upload ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Completion {
+    /// The asset is ready.
+    Ready(Asset),
+    /// Uploaded and committed; the platform is still processing it (poll the handle later).
+    Processing(ProcessingHandle),
+}
+
+/// Counters of one upload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadStats {
+    /// Part bytes acknowledged by the platform.
+    pub bytes_sent: u64,
+    /// Part bytes sent again after a failed attempt.
+    pub bytes_resent: u64,
+    /// Parts acknowledged.
+    pub parts_sent: u32,
+    /// Parts skipped because the platform already had them (resume).
+    pub parts_skipped: u32,
+    /// Failed attempts that were retried.
+    pub retries: u32,
+    /// Whether the platform took the file by its hashes without any part.
+    pub instant: bool,
+    /// Wall time from init to the end.
+    pub elapsed_ms: u64,
+}
+
+/// A finished upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadOutcome {
+    /// Platform name.
+    pub platform: String,
+    /// Ready asset or processing handle.
+    pub completion: Completion,
+    /// The session used, when there was one.
+    pub session: Option<UploadSession>,
+    /// Counters.
+    pub stats: UploadStats,
+}
+
+impl UploadOutcome {
+    /// The ready asset, if processing finished.
+    pub fn asset(&self) -> Option<&Asset> {
+        match &self.completion {
+            Completion::Ready(a) => Some(a),
+            Completion::Processing(_) => None,
+        }
+    }
+}
+
+/// The upload driver. Cheap to clone; one driver can run many uploads at once.
+#[derive(Debug, Clone, Default)]
+pub struct UploadDriver {
+    opts: UploadOptions,
+}
+
+/// The current session and a version counter, so concurrent parts renew it once.
+struct SessionCell {
+    inner: tokio::sync::Mutex<(u64, UploadSession)>,
+}
+
+#[derive(Default)]
+struct Counters {
+    bytes_sent: AtomicU64,
+    bytes_resent: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl UploadDriver {
+    /// A driver with these options.
+    pub fn new(opts: UploadOptions) -> Self {
+        UploadDriver { opts }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &UploadOptions {
+        &self.opts
+    }
+
+    fn emit(&self, event: ProgressEvent) {
+        if let Some(sink) = &self.opts.progress {
+            sink(event);
+        }
+    }
+
+    fn stage(&self, platform: &str, stage: Stage) {
+        self.emit(ProgressEvent::Stage {
+            platform: platform.to_owned(),
+            stage,
+        });
+    }
+
+    /// Uploads the video at `path`: pre-flight checks (no request before they pass), one
+    /// digest pass, init, parts, commit and, unless disabled, polling until ready.
+    pub async fn upload_file(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        path: &Path,
+    ) -> Result<UploadOutcome> {
+        let rules = provider.rules();
+        self.stage(&rules.platform, Stage::Preflight);
+        let probe = SourceProbe::open(path)
+            .await
+            .map_err(|e| e.with_platform(&rules.platform))?;
+        probe.check(rules)?;
+        let plan = probe.plan(rules, self.opts.part_size)?;
+        self.stage(&rules.platform, Stage::Digesting);
+        let source = PreparedSource::digest(probe, &digest_request(rules, &plan)).await?;
+        self.upload_prepared(provider, &source).await
+    }
+
+    /// Uploads a source already probed, checked and digested (with at least what this
+    /// provider needs) — the entry point for fan-out, which digests once for all providers.
+    pub async fn upload_prepared(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        source: &PreparedSource,
+    ) -> Result<UploadOutcome> {
+        let rules = provider.rules();
+        let platform = rules.platform.clone();
+        source.probe.check(rules)?;
+        let plan = source.probe.plan(rules, self.opts.part_size)?;
+        let info = source.info();
+        provider
+            .preflight(&info)
+            .await
+            .map_err(|e| e.with_platform(&platform))?;
+        let started = Instant::now();
+        self.stage(&platform, Stage::Initializing);
+        let init = self
+            .with_retry(&platform, "init", || provider.init(&info, &plan))
+            .await;
+        let init = match init {
+            Ok(init) => init,
+            Err(e) => {
+                self.stage(&platform, Stage::Failed(e.to_string()));
+                return Err(e);
+            }
+        };
+        match init {
+            InitOutcome::Done(asset) => {
+                self.stage(&platform, Stage::Done);
+                Ok(UploadOutcome {
+                    platform,
+                    completion: Completion::Ready(asset),
+                    session: None,
+                    stats: UploadStats {
+                        instant: true,
+                        elapsed_ms: started.elapsed().as_millis() as u64,
+                        ..UploadStats::default()
+                    },
+                })
+            }
+            InitOutcome::Session(session) => {
+                self.run_session(provider, source, session, Vec::new(), started)
+                    .await
+            }
+        }
+    }
+
+    /// Resumes an upload: sends only the parts not in `known` (and, where the platform can
+    /// list its parts, not on the server), then commits and polls.
+    pub async fn resume(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        source: &PreparedSource,
+        session: UploadSession,
+        known: Vec<PartReceipt>,
+    ) -> Result<UploadOutcome> {
+        if session.plan.file_size() != source.probe.size {
+            return Err(Error::invalid_input(
+                "the source's size differs from the session's; it cannot be resumed",
+            )
+            .with_platform(&session.platform));
+        }
+        self.run_session(provider, source, session, known, Instant::now())
+            .await
+    }
+
+    async fn run_session(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        source: &PreparedSource,
+        session: UploadSession,
+        known: Vec<PartReceipt>,
+        started: Instant,
+    ) -> Result<UploadOutcome> {
+        let platform = provider.rules().platform.clone();
+        let cell = SessionCell {
+            inner: tokio::sync::Mutex::new((0, session)),
+        };
+        let result = self
+            .parts_and_commit(provider, source, &cell, known, started)
+            .await;
+        match result {
+            Ok(outcome) => Ok(outcome),
+            Err(err) => {
+                self.stage(&platform, Stage::Failed(err.to_string()));
+                if self.opts.cancel_on_failure {
+                    let session = cell.inner.lock().await.1.clone();
+                    match self
+                        .with_retry(&platform, "cancel", || provider.cancel(&session))
+                        .await
+                    {
+                        Ok(()) => self.stage(&platform, Stage::Cancelled),
+                        Err(cancel_err) => tracing::warn!(
+                            platform = %platform,
+                            error = %cancel_err,
+                            "could not cancel the failed upload session"
+                        ),
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn parts_and_commit(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        source: &PreparedSource,
+        cell: &SessionCell,
+        known: Vec<PartReceipt>,
+        started: Instant,
+    ) -> Result<UploadOutcome> {
+        let rules = provider.rules();
+        let platform = rules.platform.clone();
+        let session = cell.inner.lock().await.1.clone();
+        let plan = session.plan;
+
+        let mut receipts: Vec<Option<PartReceipt>> = vec![None; plan.count() as usize];
+        for r in known {
+            if let Some(slot) = receipts.get_mut(r.index as usize) {
+                *slot = Some(r);
+            }
+        }
+        if rules.server_side_resume {
+            let listed = self
+                .with_retry(&platform, "uploaded_parts", || {
+                    provider.uploaded_parts(&session)
+                })
+                .await?;
+            if let Some(listed) = listed {
+                // The server is the truth: a part it does not hold must be sent again.
+                let mut fresh: Vec<Option<PartReceipt>> = vec![None; plan.count() as usize];
+                for r in listed {
+                    let expected = plan.part(r.index).map(|p| p.len);
+                    if expected == Some(r.size) {
+                        let idx = r.index as usize;
+                        fresh[idx] = Some(r);
+                    }
+                }
+                receipts = fresh;
+            }
+        }
+        let todo: Vec<PartSpec> = plan
+            .parts()
+            .filter(|p| receipts[p.index as usize].is_none())
+            .collect();
+        let skipped = plan.count() - todo.len() as u32;
+        let already: u64 = plan
+            .parts()
+            .filter(|p| receipts[p.index as usize].is_some())
+            .map(|p| p.len)
+            .sum();
+        self.stage(
+            &platform,
+            Stage::Uploading {
+                parts: plan.count(),
+                total_bytes: plan.file_size(),
+                already_uploaded: already,
+            },
+        );
+
+        let counters = Counters::default();
+        let part_md5s = source
+            .digests
+            .part_md5s(plan.part_size())
+            .filter(|m| m.len() == plan.count() as usize);
+        let want_md5 = rules.digests.part_md5;
+        let file = Arc::new(
+            File::open(&source.probe.path).map_err(|e| Error::from(e).with_platform(&platform))?,
+        );
+        let concurrency = if rules.concurrent_parts {
+            self.opts.concurrency.max(1)
+        } else {
+            1
+        };
+
+        let mut queue = todo.into_iter();
+        let mut in_flight = FuturesUnordered::new();
+        let mut parts_sent = 0u32;
+        loop {
+            while in_flight.len() < concurrency {
+                let Some(spec) = queue.next() else { break };
+                let md5 = if want_md5 {
+                    part_md5s.map(|m| m[spec.index as usize])
+                } else {
+                    None
+                };
+                let file = Arc::clone(&file);
+                let counters = &counters;
+                in_flight.push(async move {
+                    // Take the slot first, then read: at most `concurrency` parts in memory.
+                    let part = read_part(file, spec, md5, want_md5).await?;
+                    self.send_part(provider, cell, part, counters).await
+                });
+            }
+            match in_flight.next().await {
+                None => break,
+                Some(Ok(receipt)) => {
+                    parts_sent += 1;
+                    let idx = receipt.index as usize;
+                    receipts[idx] = Some(receipt);
+                    if let Some(cb) = &self.opts.on_receipt {
+                        let done: Vec<PartReceipt> = receipts.iter().flatten().cloned().collect();
+                        let session = cell.inner.lock().await.1.clone();
+                        cb(&session, &done);
+                    }
+                }
+                Some(Err(err)) => return Err(err),
+            }
+        }
+        drop(in_flight);
+
+        // Never commit with a part missing.
+        let mut ordered = Vec::with_capacity(receipts.len());
+        for (i, r) in receipts.into_iter().enumerate() {
+            match r {
+                Some(r) => ordered.push(r),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Protocol,
+                        format!("refusing to commit: part {i} has no receipt"),
+                    )
+                    .with_platform(&platform))
+                }
+            }
+        }
+
+        self.stage(&platform, Stage::Committing);
+        let session = cell.inner.lock().await.1.clone();
+        let commit = self
+            .with_retry(&platform, "commit", || provider.commit(&session, &ordered))
+            .await?;
+        let stats = |instant: bool| UploadStats {
+            bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
+            bytes_resent: counters.bytes_resent.load(Ordering::Relaxed),
+            parts_sent,
+            parts_skipped: skipped,
+            retries: counters.retries.load(Ordering::Relaxed) as u32,
+            instant,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        let completion = match commit {
+            CommitOutcome::Ready(asset) => Completion::Ready(asset),
+            CommitOutcome::Processing(handle) if self.opts.wait_for_processing => {
+                self.wait_ready(provider, &handle).await?
+            }
+            CommitOutcome::Processing(handle) => Completion::Processing(handle),
+        };
+        if matches!(completion, Completion::Ready(_)) {
+            self.stage(&platform, Stage::Done);
+        }
+        Ok(UploadOutcome {
+            platform,
+            completion,
+            session: Some(session),
+            stats: stats(false),
+        })
+    }
+
+    /// Polls `handle` with progressive delays until the asset is ready, processing fails
+    /// ([`ErrorKind::Rejected`] carrying the platform's state and reason), or the deadline
+    /// passes (then the handle is returned for a later poll).
+    pub async fn wait_ready(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        handle: &ProcessingHandle,
+    ) -> Result<Completion> {
+        let platform = provider.rules().platform.clone();
+        let deadline = Instant::now() + self.opts.poll.deadline;
+        let mut last_stage = String::new();
+        for n in 0.. {
+            let delay = self.opts.poll.delay(n);
+            if Instant::now() + delay > deadline {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            let status = self
+                .with_retry(&platform, "poll", || provider.poll(handle))
+                .await?;
+            match status {
+                ProcessingStatus::Ready(asset) => return Ok(Completion::Ready(asset)),
+                ProcessingStatus::Failed { state, reason } => {
+                    return Err(Error::new(
+                        ErrorKind::Rejected,
+                        format!("processing failed ({state}): {reason}"),
+                    )
+                    .with_platform(&platform)
+                    .with_code(state));
+                }
+                ProcessingStatus::Pending { stage } => {
+                    if stage != last_stage {
+                        self.stage(&platform, Stage::Processing(stage.clone()));
+                        last_stage = stage;
+                    }
+                }
+            }
+        }
+        Ok(Completion::Processing(handle.clone()))
+    }
+
+    async fn send_part(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        cell: &SessionCell,
+        part: Part,
+        counters: &Counters,
+    ) -> Result<PartReceipt> {
+        let rules = provider.rules();
+        let platform = rules.platform.as_str();
+        let mut attempt = 1u32;
+        let mut renewals = 0u32;
+        loop {
+            let (version, session) = self.current_session(provider, cell).await?;
+            let sent = Arc::new(AtomicU64::new(0));
+            let on_sent: SentCallback = {
+                let sent = Arc::clone(&sent);
+                let sink = self.opts.progress.clone();
+                let platform = platform.to_owned();
+                let index = part.index;
+                Arc::new(move |n| {
+                    sent.fetch_add(n, Ordering::Relaxed);
+                    if let Some(sink) = &sink {
+                        sink(ProgressEvent::Bytes {
+                            platform: platform.clone(),
+                            part: index,
+                            bytes: n,
+                        });
+                    }
+                })
+            };
+            let this_attempt = part.clone().with_sent_callback(on_sent);
+            let span = tracing::debug_span!("part", platform, part = part.index, attempt);
+            let result = provider
+                .put_part(&session, &this_attempt)
+                .instrument(span)
+                .await
+                .and_then(|r| {
+                    if r.index == part.index && r.size == part.len() {
+                        Ok(r)
+                    } else {
+                        Err(Error::protocol(format!(
+                            "receipt for part {} names part {} of {} bytes",
+                            part.index, r.index, r.size
+                        ))
+                        .with_platform(platform))
+                    }
+                });
+            let err = match result {
+                Ok(receipt) => {
+                    counters.bytes_sent.fetch_add(part.len(), Ordering::Relaxed);
+                    self.emit(ProgressEvent::PartDone {
+                        platform: platform.to_owned(),
+                        part: part.index,
+                        size: part.len(),
+                    });
+                    return Ok(receipt);
+                }
+                Err(err) => err,
+            };
+            let rolled_back = sent.load(Ordering::Relaxed);
+            let delay =
+                if err.kind() == ErrorKind::Expired && rules.renewable_sessions && renewals < 3 {
+                    renewals += 1;
+                    self.renew(provider, cell, version).await?;
+                    Some(Duration::ZERO)
+                } else {
+                    self.opts.retry.next_delay(attempt, &err)
+                };
+            let Some(delay) = delay else {
+                return Err(err.with_platform(platform));
+            };
+            counters.retries.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes_resent
+                .fetch_add(part.len(), Ordering::Relaxed);
+            tracing::debug!(platform, part = part.index, attempt, error = %err, ?delay, "retrying part");
+            self.emit(ProgressEvent::Retry {
+                platform: platform.to_owned(),
+                part: Some(part.index),
+                attempt,
+                rolled_back,
+                delay,
+                reason: err.to_string(),
+            });
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// The session to use now, renewed first when its credentials are about to expire.
+    async fn current_session(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        cell: &SessionCell,
+    ) -> Result<(u64, UploadSession)> {
+        let (version, session) = cell.inner.lock().await.clone();
+        let renewable = provider.rules().renewable_sessions;
+        if let (true, Some(expires)) = (renewable, session.expires_at) {
+            let now = crate::http::unix_secs();
+            if now + self.opts.renew_margin.as_secs() >= expires {
+                self.renew(provider, cell, version).await?;
+                return Ok(cell.inner.lock().await.clone());
+            }
+        }
+        Ok((version, session))
+    }
+
+    /// Renews the session once per expiry, however many parts noticed it.
+    async fn renew(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        cell: &SessionCell,
+        seen_version: u64,
+    ) -> Result<()> {
+        let mut guard = cell.inner.lock().await;
+        if guard.0 != seen_version {
+            return Ok(());
+        }
+        let platform = provider.rules().platform.clone();
+        let current = guard.1.clone();
+        let fresh = self
+            .with_retry(&platform, "renew", || provider.renew(&current))
+            .await?;
+        tracing::debug!(platform = %platform, "renewed upload credentials");
+        *guard = (guard.0 + 1, fresh);
+        Ok(())
+    }
+
+    /// Runs a non-part call with the retry policy.
+    async fn with_retry<T, F, Fut>(&self, platform: &str, call: &str, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut attempt = 1u32;
+        loop {
+            let span = tracing::debug_span!("call", platform, call, attempt);
+            match f().instrument(span).await {
+                Ok(v) => return Ok(v),
+                Err(err) => match self.opts.retry.next_delay(attempt, &err) {
+                    Some(delay) => {
+                        tracing::debug!(platform, call, attempt, error = %err, ?delay, "retrying");
+                        self.emit(ProgressEvent::Retry {
+                            platform: platform.to_owned(),
+                            part: None,
+                            attempt,
+                            rolled_back: 0,
+                            delay,
+                            reason: err.to_string(),
+                        });
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                    }
+                    None => return Err(err.with_platform(platform)),
+                },
+            }
+        }
+    }
+}
+
+/// Reads one part with a positioned read on the blocking pool, hashing it when needed.
+async fn read_part(
+    file: Arc<File>,
+    spec: PartSpec,
+    md5: Option<[u8; 16]>,
+    want_md5: bool,
+) -> Result<Part> {
+    tokio::task::spawn_blocking(move || {
+        let len = usize::try_from(spec.len)
+            .map_err(|_| Error::invalid_input("part too large for this machine"))?;
+        let mut buf = BytesMut::zeroed(len);
+        read_exact_at(&file, &mut buf, spec.offset).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Error::new(ErrorKind::Io, "the source became shorter during the upload")
+            } else {
+                Error::from(e)
+            }
+        })?;
+        let data: Bytes = buf.freeze();
+        let md5 = match (md5, want_md5) {
+            (Some(m), _) => Some(m),
+            (None, true) => Some(crate::digest::md5(&data)),
+            (None, false) => None,
+        };
+        Ok(Part::new(spec.index, spec.offset, data, md5))
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Io, format!("the read task failed: {e}")))?
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The plan a session was opened with, for callers building sessions by hand.
+pub fn plan_of(session: &UploadSession) -> PartPlan {
+    session.plan
+}
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod tests;

@@ -1,0 +1,304 @@
+//! HTTP plumbing every provider shares: the client, one traced request, status mapping,
+//! `Retry-After`, JSON decoding and streaming part bodies. Nothing platform-specific.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::stream;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::uploader::Part;
+
+/// The user agent every provider sends.
+pub const USER_AGENT: &str = concat!("marketmedia/", env!("CARGO_PKG_VERSION"));
+
+/// Timeouts for each attempt (never for a whole upload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    /// Connecting to the host.
+    pub connect: Duration,
+    /// No byte read for this long fails the attempt.
+    pub read_idle: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        HttpTimeouts {
+            connect: Duration::from_secs(10),
+            read_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Builds the shared HTTP client: keep-alive pool, timeouts per attempt, our user agent.
+pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(timeouts.connect)
+        .read_timeout(timeouts.read_idle)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(32)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| {
+            Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
+        })
+}
+
+/// Which call a request is, for tracing and errors. Holds no secret.
+#[derive(Debug, Clone, Copy)]
+pub struct CallMeta<'a> {
+    /// Platform name.
+    pub platform: &'a str,
+    /// The platform's name for the call.
+    pub call: &'a str,
+    /// The part index, for part uploads.
+    pub part: Option<u32>,
+}
+
+/// A complete answer: status, headers and body.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl RawResponse {
+    /// Decodes the body as JSON, or a [`ErrorKind::Protocol`] error naming the call.
+    pub fn json<T: DeserializeOwned>(&self, meta: &CallMeta<'_>) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let snippet: String = String::from_utf8_lossy(&self.body)
+                .chars()
+                .take(160)
+                .collect();
+            Error::protocol(format!(
+                "could not decode the answer ({e}); it began with {snippet:?}"
+            ))
+            .with_platform(meta.platform)
+            .with_call(meta.call)
+            .with_http_status(self.status)
+            .with_source(e)
+        })
+    }
+
+    /// The `Retry-After` the server sent, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        retry_after(&self.headers)
+    }
+}
+
+/// Parses `Retry-After` given in seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate_parse(value)?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Minimal IMF-fixdate parser (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form servers send.
+fn httpdate_parse(s: &str) -> Option<SystemTime> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    if parts.len() != 6 || parts[5] != "GMT" {
+        return None;
+    }
+    let day: u64 = parts[1].parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])? as u64
+        + 1;
+    let year: i64 = parts[3].parse().ok()?;
+    let hms: Vec<u64> = parts[4]
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    if hms.len() != 3 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = month as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + (hms[0] * 3600 + hms[1] * 60 + hms[2]) as i64;
+    let secs = u64::try_from(secs).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// The kind an HTTP status means when the body says nothing more precise.
+pub fn kind_for_status(status: u16) -> Option<ErrorKind> {
+    match status {
+        200..=299 => None,
+        401 | 403 => Some(ErrorKind::Auth),
+        404 => Some(ErrorKind::NotFound),
+        408 => Some(ErrorKind::Transient),
+        409 => Some(ErrorKind::Conflict),
+        413 => Some(ErrorKind::InvalidInput),
+        429 => Some(ErrorKind::RateLimited),
+        500..=599 => Some(ErrorKind::Transient),
+        _ => Some(ErrorKind::Rejected),
+    }
+}
+
+/// Sends one request inside a `request` span (platform, call, part, HTTP status, duration),
+/// and reads the whole answer. The URL is never logged: query strings carry tokens and
+/// signatures. Transport failures become [`ErrorKind::Transient`].
+pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Result<RawResponse> {
+    let span = tracing::debug_span!(
+        "request",
+        platform = meta.platform,
+        call = meta.call,
+        part = meta.part,
+        status = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    async move {
+        let result = async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>(RawResponse {
+                status,
+                headers,
+                body,
+            })
+        }
+        .await;
+        let span = tracing::Span::current();
+        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        match result {
+            Ok(raw) => {
+                span.record("status", raw.status);
+                tracing::debug!("answered");
+                Ok(raw)
+            }
+            Err(err) => {
+                tracing::debug!(error = %without_url(&err), "transport failure");
+                Err(transport_error(err, &meta))
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// A reqwest error's text without the URL (which may carry a token or signature).
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(url) = err.url() {
+        text = text.replace(url.as_str(), url.path());
+    }
+    text
+}
+
+fn transport_error(err: reqwest::Error, meta: &CallMeta<'_>) -> Error {
+    let what = if err.is_timeout() {
+        "the request timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else if err.is_body() || err.is_decode() {
+        "the connection broke while transferring"
+    } else {
+        "the request failed"
+    };
+    let message = format!("{what}: {}", without_url(&err));
+    Error::new(ErrorKind::Transient, message)
+        .with_platform(meta.platform)
+        .with_call(meta.call)
+        .with_source(err.without_url())
+}
+
+/// Slice size when streaming a part body.
+const BODY_SLICE: usize = 64 * 1024;
+
+/// A streaming body for a part: zero-copy slices of the part's bytes, each reported through
+/// [`Part::report_sent`] as it is handed to the connection.
+pub fn part_body(part: &Part) -> reqwest::Body {
+    let part = part.clone();
+    let len = part.data.len();
+    let slices = stream::iter((0..len).step_by(BODY_SLICE).map(move |start| {
+        let end = (start + BODY_SLICE).min(len);
+        part.report_sent((end - start) as u64);
+        Ok::<Bytes, std::io::Error>(part.data.slice(start..end))
+    }));
+    reqwest::Body::wrap_stream(slices)
+}
+
+/// A multipart file field streaming `part`, with a known length.
+pub fn part_file_field(
+    part: &Part,
+    file_name: impl Into<String>,
+    mime: &str,
+) -> Result<reqwest::multipart::Part> {
+    reqwest::multipart::Part::stream_with_length(part_body(part), part.len())
+        .file_name(file_name.into())
+        .mime_str(mime)
+        .map_err(|e| Error::invalid_input(format!("bad MIME type {mime}")).with_source(e))
+}
+
+/// Unix time in seconds.
+pub fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Unix time in milliseconds.
+pub fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(
+            httpdate_parse("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(UNIX_EPOCH + Duration::from_secs(784_111_777))
+        );
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        assert_eq!(kind_for_status(200), None);
+        assert_eq!(kind_for_status(429), Some(ErrorKind::RateLimited));
+        assert_eq!(kind_for_status(503), Some(ErrorKind::Transient));
+        assert_eq!(kind_for_status(403), Some(ErrorKind::Auth));
+        assert_eq!(kind_for_status(409), Some(ErrorKind::Conflict));
+    }
+}

@@ -1,0 +1,233 @@
+//! Part planning: how a file of a given size is cut into parts under a provider's rules.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::rules::{PartSizeRule, UploadRules};
+
+/// One part of a plan: its 0-based index, where it starts in the file and how long it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartSpec {
+    /// 0-based index of the part.
+    pub index: u32,
+    /// Byte offset in the source.
+    pub offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+}
+
+/// How a file is cut into parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartPlan {
+    file_size: u64,
+    part_size: u64,
+    count: u32,
+}
+
+impl PartPlan {
+    /// Plans a file of `file_size` bytes under `rules`, with an optional requested part size
+    /// (refused when the rules do not allow it).
+    pub fn new(file_size: u64, rules: &UploadRules, requested: Option<u64>) -> Result<Self> {
+        if file_size == 0 {
+            return Err(Error::invalid_input("the file is empty").with_platform(&rules.platform));
+        }
+        let max_parts = u64::from(rules.max_parts.max(1));
+        let part_size = match rules.part_size {
+            PartSizeRule::Exact(size) => {
+                if let Some(req) = requested {
+                    if req != size {
+                        return Err(Error::invalid_input(format!(
+                            "{} requires parts of exactly {size} bytes, not {req}",
+                            rules.platform
+                        )));
+                    }
+                }
+                size
+            }
+            PartSizeRule::Range {
+                min,
+                max,
+                preferred,
+            } => {
+                let start = match requested {
+                    Some(req) if req < min || req > max => {
+                        return Err(Error::invalid_input(format!(
+                            "{} accepts parts of {min} to {max} bytes, not {req}",
+                            rules.platform
+                        )));
+                    }
+                    Some(req) => req,
+                    None => preferred.clamp(min, max),
+                };
+                // Grow (in whole MiB) until the part count fits the limit.
+                let needed = file_size.div_ceil(max_parts);
+                if needed > start {
+                    needed.div_ceil(1 << 20).saturating_mul(1 << 20).min(max)
+                } else {
+                    start
+                }
+            }
+        };
+        if part_size == 0 {
+            return Err(Error::invalid_input("part size must be positive"));
+        }
+        let count = file_size.div_ceil(part_size);
+        if count > max_parts {
+            return Err(Error::invalid_input(format!(
+                "a file of {file_size} bytes needs {count} parts of {part_size} bytes, more than the {max_parts} {} allows",
+                rules.platform
+            )));
+        }
+        // `count <= max_parts <= u32::MAX`, so the conversion cannot fail.
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        Ok(PartPlan {
+            file_size,
+            part_size,
+            count,
+        })
+    }
+
+    /// Size of the planned file.
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// Size of every part but the last.
+    pub fn part_size(&self) -> u64 {
+        self.part_size
+    }
+
+    /// Number of parts.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The part with 0-based `index`, or `None` past the end.
+    pub fn part(&self, index: u32) -> Option<PartSpec> {
+        if index >= self.count {
+            return None;
+        }
+        let offset = u64::from(index) * self.part_size;
+        let len = self.part_size.min(self.file_size - offset);
+        Some(PartSpec { index, offset, len })
+    }
+
+    /// Every part in order.
+    pub fn parts(&self) -> impl Iterator<Item = PartSpec> + '_ {
+        (0..self.count).filter_map(move |i| self.part(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{DigestNeeds, NumberingBase};
+    use proptest::prelude::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn rules(part_size: PartSizeRule, max_parts: u32, max_file: u64) -> UploadRules {
+        UploadRules {
+            platform: "test".into(),
+            part_size,
+            part_numbering: NumberingBase::Zero,
+            commit_numbering: None,
+            min_file_bytes: 1,
+            max_file_bytes: max_file,
+            max_parts,
+            digests: DigestNeeds::default(),
+            concurrent_parts: true,
+            async_processing: false,
+            instant_upload: false,
+            server_side_resume: false,
+            video_duration: None,
+            renewable_sessions: false,
+        }
+    }
+
+    #[test]
+    fn exact_4mib_boundaries() {
+        let r = rules(PartSizeRule::Exact(4 * MIB), 10_000, 30 * MIB);
+        let cases = [
+            (1, 1, 1),
+            (4 * MIB - 1, 1, 4 * MIB - 1),
+            (4 * MIB, 1, 4 * MIB),
+            (4 * MIB + 1, 2, 1),
+            (30 * MIB, 8, 2 * MIB),
+            (30 * MIB + 1, 8, 2 * MIB + 1),
+        ];
+        for (size, count, last) in cases {
+            let plan = PartPlan::new(size, &r, None).unwrap();
+            assert_eq!(plan.count(), count, "size {size}");
+            let parts: Vec<_> = plan.parts().collect();
+            assert_eq!(parts.last().unwrap().len, last, "size {size}");
+            assert!(parts[..parts.len() - 1].iter().all(|p| p.len == 4 * MIB));
+        }
+    }
+
+    #[test]
+    fn empty_file_is_invalid_input() {
+        let r = rules(PartSizeRule::Exact(4 * MIB), 10, 30 * MIB);
+        let err = PartPlan::new(0, &r, None).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn exact_rule_refuses_other_sizes() {
+        let r = rules(PartSizeRule::Exact(4 * MIB), 10, 30 * MIB);
+        assert!(PartPlan::new(10, &r, Some(3 * MIB)).is_err());
+        assert!(PartPlan::new(10, &r, Some(4 * MIB)).is_ok());
+    }
+
+    #[test]
+    fn range_grows_to_respect_part_limit() {
+        let r = rules(
+            PartSizeRule::Range {
+                min: MIB,
+                max: 5 * 1024 * MIB,
+                preferred: 8 * MIB,
+            },
+            10_000,
+            u64::MAX,
+        );
+        let size = 100_000 * MIB; // would need 12,500 parts of 8 MiB
+        let plan = PartPlan::new(size, &r, None).unwrap();
+        assert!(plan.count() <= 10_000);
+        assert_eq!(plan.part_size() % MIB, 0);
+        assert_eq!(plan.part_size(), 10 * MIB);
+    }
+
+    #[test]
+    fn too_many_parts_is_refused() {
+        let r = rules(PartSizeRule::Exact(MIB), 3, u64::MAX);
+        assert!(PartPlan::new(3 * MIB, &r, None).is_ok());
+        assert!(PartPlan::new(3 * MIB + 1, &r, None).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parts_tile_the_file(size in 1u64..200 * MIB, part in 1u64..16 * MIB) {
+            let r = rules(PartSizeRule::Exact(part), u32::MAX, u64::MAX);
+            let plan = PartPlan::new(size, &r, None).unwrap();
+            let mut next = 0;
+            for (i, p) in plan.parts().enumerate() {
+                prop_assert_eq!(p.index as usize, i);
+                prop_assert_eq!(p.offset, next);
+                prop_assert!(p.len > 0 && p.len <= part);
+                if (p.index + 1) < plan.count() { prop_assert_eq!(p.len, part); }
+                next += p.len;
+            }
+            prop_assert_eq!(next, size);
+        }
+
+        #[test]
+        fn range_plans_stay_in_bounds(size in 1u64..u64::MAX / 4, preferred in 1u64..64) {
+            let r = rules(PartSizeRule::Range { min: MIB, max: 5 * 1024 * MIB, preferred: preferred * MIB }, 10_000, u64::MAX);
+            if let Ok(plan) = PartPlan::new(size, &r, None) {
+                prop_assert!(plan.count() <= 10_000);
+                prop_assert!(plan.part_size() >= MIB && plan.part_size() <= 5 * 1024 * MIB);
+                prop_assert!(u64::from(plan.count()) * plan.part_size() >= size);
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The source file: what it is, whether the rules accept it, and its digests.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::digest::{digest_file_async, DigestRequest, Digests};
+use crate::error::{Error, ErrorKind, Result};
+use crate::media::{self, MediaFormat};
+use crate::plan::PartPlan;
+use crate::rules::UploadRules;
+use crate::uploader::SourceInfo;
+
+/// What a cheap look at a file tells (no full read): size, format, video duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceProbe {
+    /// The file.
+    pub path: PathBuf,
+    /// Its name without directories.
+    pub file_name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Format by magic bytes.
+    pub format: MediaFormat,
+    /// Duration from `moov/mvhd`, for a readable MP4/MOV.
+    pub duration: Option<Duration>,
+    /// Why the duration could not be read, for a video whose container is unreadable.
+    pub probe_error: Option<String>,
+}
+
+impl SourceProbe {
+    /// Looks at the file: size, magic bytes and, for videos, the container's duration.
+    pub async fn open(path: &Path) -> Result<SourceProbe> {
+        let meta = tokio::fs::metadata(path).await.map_err(|e| {
+            Error::invalid_input(format!("cannot open {}: {e}", path.display())).with_source(e)
+        })?;
+        if !meta.is_file() {
+            return Err(Error::invalid_input(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+        let owned = path.to_owned();
+        let (format, duration, probe_error) = tokio::task::spawn_blocking(move || {
+            let format = media::sniff_file(&owned)?;
+            if !format.is_video() {
+                return Ok::<_, Error>((format, None, None));
+            }
+            match media::probe_video(&owned) {
+                Ok(info) => Ok((format, Some(info.duration), None)),
+                Err(e) => Ok((format, None, Some(e.message().to_owned()))),
+            }
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("the probe task failed: {e}")))??;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "video.mp4".to_owned());
+        Ok(SourceProbe {
+            path: path.to_owned(),
+            file_name,
+            size: meta.len(),
+            format,
+            duration,
+            probe_error,
+        })
+    }
+
+    /// Checks the source against a provider's rules: size, format, duration. No network.
+    pub fn check(&self, rules: &UploadRules) -> Result<()> {
+        let platform = rules.platform.as_str();
+        let fail = |msg: String| Err(Error::invalid_input(msg).with_platform(platform));
+        if self.size == 0 {
+            return fail(format!("{} is empty", self.path.display()));
+        }
+        if !self.format.is_video() {
+            return fail(format!(
+                "{} is not a video (found {}); MP4 or MOV expected",
+                self.file_name,
+                self.format.name()
+            ));
+        }
+        if self.size < rules.min_file_bytes {
+            return fail(format!(
+                "{} is {} bytes; {platform} needs at least {}",
+                self.file_name, self.size, rules.min_file_bytes
+            ));
+        }
+        if self.size > rules.max_file_bytes {
+            return fail(format!(
+                "{} is {} bytes; {platform} accepts at most {} bytes",
+                self.file_name, self.size, rules.max_file_bytes
+            ));
+        }
+        if let Some(range) = rules.video_duration {
+            let Some(duration) = self.duration else {
+                let why = self.probe_error.as_deref().unwrap_or("no duration found");
+                return fail(format!(
+                    "cannot read the duration of {}: {why}",
+                    self.file_name
+                ));
+            };
+            if duration < range.min || duration > range.max {
+                return fail(format!(
+                    "{} lasts {:.1} s; {platform} accepts {}–{} s",
+                    self.file_name,
+                    duration.as_secs_f64(),
+                    range.min.as_secs(),
+                    range.max.as_secs()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The part plan for a provider, checked against its rules.
+    pub fn plan(&self, rules: &UploadRules, part_size: Option<u64>) -> Result<PartPlan> {
+        PartPlan::new(self.size, rules, part_size).map_err(|e| e.with_platform(&rules.platform))
+    }
+}
+
+/// The digests a provider needs for a plan.
+pub fn digest_request(rules: &UploadRules, plan: &PartPlan) -> DigestRequest {
+    DigestRequest {
+        file_md5: rules.digests.file_md5,
+        part_md5_sizes: if rules.digests.part_md5 {
+            vec![plan.part_size()]
+        } else {
+            Vec::new()
+        },
+        instant_upload_hashes: rules.digests.instant_upload_hashes,
+        crc64: rules.digests.crc64,
+    }
+}
+
+/// Merges digest requests so one pass serves several providers.
+pub fn merge_requests<'a>(requests: impl IntoIterator<Item = &'a DigestRequest>) -> DigestRequest {
+    let mut out = DigestRequest::default();
+    for r in requests {
+        out.file_md5 |= r.file_md5;
+        out.instant_upload_hashes |= r.instant_upload_hashes;
+        out.crc64 |= r.crc64;
+        for s in &r.part_md5_sizes {
+            if !out.part_md5_sizes.contains(s) {
+                out.part_md5_sizes.push(*s);
+            }
+        }
+    }
+    out
+}
+
+/// A probed and digested source, ready for `init`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedSource {
+    /// The probe.
+    pub probe: SourceProbe,
+    /// The digests.
+    pub digests: Digests,
+}
+
+impl PreparedSource {
+    /// Digests `probe`'s file with `request` (one read of the file).
+    pub async fn digest(probe: SourceProbe, request: &DigestRequest) -> Result<PreparedSource> {
+        let digests = digest_file_async(&probe.path, request).await?;
+        if digests.size != probe.size {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("{} changed while it was read", probe.path.display()),
+            ));
+        }
+        Ok(PreparedSource { probe, digests })
+    }
+
+    /// The value providers see.
+    pub fn info(&self) -> SourceInfo {
+        SourceInfo {
+            file_name: self.probe.file_name.clone(),
+            size: self.probe.size,
+            format: self.probe.format,
+            duration: self.probe.duration,
+            digests: self.digests.clone(),
+        }
+    }
+}

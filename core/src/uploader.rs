@@ -1,0 +1,255 @@
+//! The provider trait and the plain values that cross it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digests;
+use crate::error::{Error, ErrorKind, Result};
+use crate::media::MediaFormat;
+use crate::plan::PartPlan;
+use crate::rules::UploadRules;
+
+/// What a provider learns about the source before `init`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// File name (no directories), as the platform will show it.
+    pub file_name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Container or image format, by magic bytes.
+    pub format: MediaFormat,
+    /// Video duration, when the source is a video the probe could read.
+    pub duration: Option<Duration>,
+    /// The digests computed in the one pass over the source.
+    pub digests: Digests,
+}
+
+/// An upload session on a platform: plain data, so it can be persisted and resumed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadSession {
+    /// Platform name.
+    pub platform: String,
+    /// The platform's upload id (Shopee `video_upload_id`, Lazada `upload_id`, SMH confirm key).
+    pub upload_id: String,
+    /// The part plan the session was opened with.
+    pub plan: PartPlan,
+    /// When the session's upload credentials expire (Unix seconds), if they do.
+    pub expires_at: Option<u64>,
+    /// When the session was opened (Unix milliseconds).
+    pub started_at_ms: u64,
+    /// Provider-specific data (presigned headers, file name…).
+    pub data: serde_json::Value,
+}
+
+/// What the platform acknowledged for one part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartReceipt {
+    /// 0-based index of the part in the plan.
+    pub index: u32,
+    /// The part number as sent on the wire.
+    pub wire_number: u32,
+    /// Bytes in the part.
+    pub size: u64,
+    /// The platform's tag for the part (Lazada `e_tag`, COS `ETag`), when it returns one.
+    pub etag: Option<String>,
+}
+
+/// Called with the number of bytes that just went out for a part.
+pub type SentCallback = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// One part to send: its place in the plan, its bytes (shared, never copied per attempt) and
+/// its MD5 when the provider's rules ask for part digests.
+#[derive(Clone)]
+pub struct Part {
+    /// 0-based index in the plan.
+    pub index: u32,
+    /// Byte offset in the source.
+    pub offset: u64,
+    /// The part's bytes.
+    pub data: Bytes,
+    /// MD5 of `data`, when the rules ask for part MD5s.
+    pub md5: Option<[u8; 16]>,
+    on_sent: Option<SentCallback>,
+}
+
+impl Part {
+    /// A part with no progress reporting.
+    pub fn new(index: u32, offset: u64, data: Bytes, md5: Option<[u8; 16]>) -> Self {
+        Part {
+            index,
+            offset,
+            data,
+            md5,
+            on_sent: None,
+        }
+    }
+
+    /// Reports bytes of this part as they go out (used by [`crate::http::part_body`]).
+    pub fn with_sent_callback(mut self, on_sent: SentCallback) -> Self {
+        self.on_sent = Some(on_sent);
+        self
+    }
+
+    /// Notes that `n` more bytes of this part were handed to the network.
+    pub fn report_sent(&self, n: u64) {
+        if let Some(cb) = &self.on_sent {
+            cb(n);
+        }
+    }
+
+    /// Length of the part.
+    pub fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    /// Whether the part is empty.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// MD5 of the part as lowercase hex, computing it when the driver did not.
+    pub fn md5_hex(&self) -> String {
+        hex::encode(self.md5.unwrap_or_else(|| crate::digest::md5(&self.data)))
+    }
+}
+
+impl std::fmt::Debug for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Part")
+            .field("index", &self.index)
+            .field("offset", &self.offset)
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
+
+/// A URL of an uploaded asset, per region where the platform serves several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetUrl {
+    /// Region code, when the platform gives one.
+    pub region: Option<String>,
+    /// The URL.
+    pub url: String,
+}
+
+/// An uploaded, usable asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Asset {
+    /// Platform name.
+    pub platform: String,
+    /// The id to attach to products (Shopee `video_upload_id`, Lazada `video_id`, SMH path).
+    pub id: String,
+    /// Where the asset can be fetched.
+    pub urls: Vec<AssetUrl>,
+    /// Thumbnails or cover images.
+    pub thumbnails: Vec<AssetUrl>,
+    /// Duration, for videos, when the platform reports it.
+    pub duration: Option<Duration>,
+    /// Size in bytes, when the platform reports it.
+    pub size: Option<u64>,
+    /// Other platform facts (eTag, crc64, state…), as the platform named them.
+    pub details: serde_json::Value,
+}
+
+/// What `init` produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InitOutcome {
+    /// Parts must be uploaded into this session.
+    Session(UploadSession),
+    /// The platform already has the file (instant upload): nothing to send.
+    Done(Asset),
+}
+
+/// What to poll for an asset being processed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessingHandle {
+    /// Platform name.
+    pub platform: String,
+    /// The id to poll.
+    pub id: String,
+    /// Provider-specific data.
+    pub data: serde_json::Value,
+}
+
+/// What `commit` produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CommitOutcome {
+    /// The asset is ready.
+    Ready(Asset),
+    /// The platform is processing it; poll the handle.
+    Processing(ProcessingHandle),
+}
+
+/// Where asynchronous processing stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ProcessingStatus {
+    /// Still processing; `stage` is the platform's name for it (e.g. `TRANSCODING`).
+    Pending {
+        /// The platform's stage name.
+        stage: String,
+    },
+    /// Done.
+    Ready(Asset),
+    /// Processing failed for good.
+    Failed {
+        /// The platform's state or code (e.g. `AUDIT_FAILED`).
+        state: String,
+        /// The platform's reason, in its words.
+        reason: String,
+    },
+}
+
+/// A marketplace's chunked video upload protocol: init → put_part → commit → poll, plus
+/// cancel. Providers translate between these calls and their platform's wire format; they
+/// never spawn tasks, sleep, retry or read files — the driver does that.
+///
+/// Indexes are always 0-based here; a provider maps them to its wire numbering, which it
+/// declares in [`UploadRules`].
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ChunkedVideoUploader: Send + Sync {
+    /// The provider's rules, as data.
+    fn rules(&self) -> &UploadRules;
+
+    /// Provider-specific checks before any upload request (required options, remaining
+    /// quota…). The generic checks from [`UploadRules`] have already passed.
+    async fn preflight(&self, _source: &SourceInfo) -> Result<()> {
+        Ok(())
+    }
+
+    /// Opens an upload session, or finishes at once when the platform already has the file.
+    async fn init(&self, source: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome>;
+
+    /// Sends one part. Sending the same part twice must be harmless.
+    async fn put_part(&self, session: &UploadSession, part: &Part) -> Result<PartReceipt>;
+
+    /// Completes the upload with every part's receipt, in part order.
+    async fn commit(
+        &self,
+        session: &UploadSession,
+        receipts: &[PartReceipt],
+    ) -> Result<CommitOutcome>;
+
+    /// Asks where processing stands.
+    async fn poll(&self, handle: &ProcessingHandle) -> Result<ProcessingStatus>;
+
+    /// Cancels an unfinished session.
+    async fn cancel(&self, session: &UploadSession) -> Result<()>;
+
+    /// The parts the platform already holds, when it can tell (server-side resume).
+    async fn uploaded_parts(&self, _session: &UploadSession) -> Result<Option<Vec<PartReceipt>>> {
+        Ok(None)
+    }
+
+    /// Fresh upload credentials for a session whose credentials expire or expired.
+    async fn renew(&self, _session: &UploadSession) -> Result<UploadSession> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "this platform's sessions cannot be renewed",
+        ))
+    }
+}
