@@ -22,6 +22,9 @@ use crate::uploader::{
     ProcessingStatus, SentCallback, UploadSession,
 };
 
+/// Called after every acknowledged part with the session and every receipt so far.
+pub type ReceiptObserver = Arc<dyn Fn(&UploadSession, &[PartReceipt]) + Send + Sync>;
+
 /// How the driver uploads.
 #[derive(Clone)]
 pub struct UploadOptions {
@@ -44,7 +47,7 @@ pub struct UploadOptions {
     pub progress: Option<ProgressSink>,
     /// Called after every acknowledged part with the session and every receipt so far, so a
     /// journal can persist them.
-    pub on_receipt: Option<Arc<dyn Fn(&UploadSession, &[PartReceipt]) + Send + Sync>>,
+    pub on_receipt: Option<ReceiptObserver>,
 }
 
 impl Default for UploadOptions {

@@ -76,7 +76,10 @@ impl fmt::Display for ErrorKind {
 ///
 /// Never carries a secret: messages are built from platform answers and local facts only.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     platform: Option<String>,
@@ -94,7 +97,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` with a human message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             message: message.into(),
             platform: None,
@@ -104,7 +107,7 @@ impl Error {
             http_status: None,
             retry_after: None,
             source: None,
-        }
+        }))
     }
 
     /// Shorthand for an [`ErrorKind::InvalidInput`] error.
@@ -119,13 +122,13 @@ impl Error {
 
     /// Sets the platform name (e.g. `shopee`).
     pub fn with_platform(mut self, platform: impl Into<String>) -> Self {
-        self.platform = Some(platform.into());
+        self.0.platform = Some(platform.into());
         self
     }
 
     /// Sets the API call that failed (e.g. `upload_video_part`).
     pub fn with_call(mut self, call: impl Into<String>) -> Self {
-        self.call = Some(call.into());
+        self.0.call = Some(call.into());
         self
     }
 
@@ -133,7 +136,7 @@ impl Error {
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         let code = code.into();
         if !code.is_empty() {
-            self.code = Some(code);
+            self.0.code = Some(code);
         }
         self
     }
@@ -142,98 +145,98 @@ impl Error {
     pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
         let id = id.into();
         if !id.is_empty() {
-            self.request_id = Some(id);
+            self.0.request_id = Some(id);
         }
         self
     }
 
     /// Sets the HTTP status of the answer.
     pub fn with_http_status(mut self, status: u16) -> Self {
-        self.http_status = Some(status);
+        self.0.http_status = Some(status);
         self
     }
 
     /// Sets how long the platform asked us to wait before retrying.
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
+        self.0.retry_after = Some(after);
         self
     }
 
     /// Attaches the underlying cause.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.0.source = Some(Box::new(source));
         self
     }
 
     /// Changes the kind, keeping the context.
     pub fn with_kind(mut self, kind: ErrorKind) -> Self {
-        self.kind = kind;
+        self.0.kind = kind;
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The human message, without the context.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The platform name, when known.
     pub fn platform(&self) -> Option<&str> {
-        self.platform.as_deref()
+        self.0.platform.as_deref()
     }
 
     /// The API call that failed, when known.
     pub fn call(&self) -> Option<&str> {
-        self.call.as_deref()
+        self.0.call.as_deref()
     }
 
     /// The platform's own error code, when it gave one.
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
 
     /// The platform's request id, when it gave one (quote it to the platform's support).
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.0.request_id.as_deref()
     }
 
     /// The HTTP status of the answer, when there was one.
     pub fn http_status(&self) -> Option<u16> {
-        self.http_status
+        self.0.http_status
     }
 
     /// How long the platform asked us to wait, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.0.retry_after
     }
 
     /// Whether retrying the same operation may succeed.
     pub fn is_retryable(&self) -> bool {
-        self.kind.is_retryable()
+        self.0.kind.is_retryable()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(platform) = &self.platform {
+        if let Some(platform) = &self.0.platform {
             write!(f, "{platform}: ")?;
         }
-        if let Some(call) = &self.call {
+        if let Some(call) = &self.0.call {
             write!(f, "{call}: ")?;
         }
-        write!(f, "{}: {}", self.kind, self.message)?;
+        write!(f, "{}: {}", self.0.kind, self.0.message)?;
         let mut extra = Vec::new();
-        if let Some(code) = &self.code {
+        if let Some(code) = &self.0.code {
             extra.push(format!("code {code}"));
         }
-        if let Some(status) = self.http_status {
+        if let Some(status) = self.0.http_status {
             extra.push(format!("HTTP {status}"));
         }
-        if let Some(id) = &self.request_id {
+        if let Some(id) = &self.0.request_id {
             extra.push(format!("request id {id}"));
         }
         if !extra.is_empty() {
@@ -245,7 +248,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
