@@ -3,3 +3,4 @@
 mod common;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};
+pub mod smh;
