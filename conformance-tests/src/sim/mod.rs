@@ -2,5 +2,6 @@
 
 mod common;
 pub mod lazada;
+pub mod smh;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};
