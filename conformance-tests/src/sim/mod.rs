@@ -1,5 +1,6 @@
 //! The platform simulators and what they share.
 
 mod common;
+pub mod shopee;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};
