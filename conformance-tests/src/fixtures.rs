@@ -226,7 +226,10 @@ mod tests {
     fn too_small_is_an_error() {
         let min = min_mp4_size();
         assert!(sample_mp4(Duration::from_secs(1), min - 1).is_err());
-        assert_eq!(sample_mp4(Duration::from_secs(1), min).unwrap().len() as u64, min);
+        assert_eq!(
+            sample_mp4(Duration::from_secs(1), min).unwrap().len() as u64,
+            min
+        );
     }
 
     #[test]

@@ -520,9 +520,8 @@ fn authenticate(
         .query("sign")
         .ok_or_else(|| ApiError::param_exact("There is no sign in query."))?;
     // Public-type calls take the shop shape when either shop parameter is present.
-    let shop_shape = !call.public_type()
-        || r.query("access_token").is_some()
-        || r.query("shop_id").is_some();
+    let shop_shape =
+        !call.public_type() || r.query("access_token").is_some() || r.query("shop_id").is_some();
     let shop = if shop_shape {
         let token = r
             .query("access_token")
@@ -652,7 +651,7 @@ fn session<'a>(
     let upload = state
         .uploads
         .get_mut(id)
-        .filter(|u| ctx.caller.shop_id.is_none_or(|s| s == u.shop_id))
+        .filter(|u| ctx.caller.shop_id.map_or(true, |s| s == u.shop_id))
         .ok_or_else(|| ApiError::invalid_upload_id("Invalid video_upload_id."))?;
     if upload.expired(ctx.now_ms) {
         return Err(ApiError::invalid_upload_id(
@@ -688,7 +687,10 @@ fn init_video_upload(state: &mut SimState, ctx: &Ctx<'_>, body: &Map<String, Val
     }
     let day = ctx.now_ms.div_euclid(86_400_000);
     let today = state.inits_per_day.entry(day).or_insert(0);
-    if config.daily_upload_limit.is_some_and(|limit| *today >= limit) {
+    if config
+        .daily_upload_limit
+        .is_some_and(|limit| *today >= limit)
+    {
         return Err(ApiError::new(
             "error_limit",
             "The daily video upload limit is reached.",
@@ -964,7 +966,10 @@ fn cancel_video_upload(state: &mut SimState, ctx: &Ctx<'_>, body: &Map<String, V
         Phase::Cancelled => Ok(Answer::empty()),
         Phase::Initiated => {
             upload.phase = Phase::Cancelled;
-            upload.parts.values_mut().for_each(|p| p.bytes = Bytes::new());
+            upload
+                .parts
+                .values_mut()
+                .for_each(|p| p.bytes = Bytes::new());
             state.counters.sessions_cancelled += 1;
             Ok(Answer::empty())
         }

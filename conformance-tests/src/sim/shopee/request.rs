@@ -125,9 +125,10 @@ impl Received {
     /// File fields as `(name, length)`, in order, for the wire log.
     pub fn wire_files(&self) -> Vec<(String, usize)> {
         match &self.payload {
-            Payload::Form { files, .. } => {
-                files.iter().map(|f| (f.name.clone(), f.bytes.len())).collect()
-            }
+            Payload::Form { files, .. } => files
+                .iter()
+                .map(|f| (f.name.clone(), f.bytes.len()))
+                .collect(),
             _ => Vec::new(),
         }
     }
