@@ -314,12 +314,7 @@ impl SimState {
         Some(upload.parts.values().map(|p| p.info.clone()).collect())
     }
 
-    pub(super) fn snapshot(
-        &self,
-        id: &str,
-        _config: &ShopeeSimConfig,
-        now_ms: i64,
-    ) -> Option<UploadSnapshot> {
+    pub(super) fn snapshot(&self, id: &str, now_ms: i64) -> Option<UploadSnapshot> {
         let u = self.uploads.get(id)?;
         let status = u.status(now_ms);
         let (part_seq_list, upload_cost, duration_secs, failure) = match &u.phase {

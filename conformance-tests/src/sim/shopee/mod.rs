@@ -368,9 +368,8 @@ impl ShopeeSim {
 
     /// A snapshot of an upload session (`None` for an unknown id).
     pub fn upload(&self, video_upload_id: &str) -> Option<UploadSnapshot> {
-        let config = self.config();
         let now = self.inner.clock.now_millis();
-        self.state().snapshot(video_upload_id, &config, now)
+        self.state().snapshot(video_upload_id, now)
     }
 
     /// Every session id, in creation order.
