@@ -2,6 +2,7 @@
 
 mod common;
 pub mod lazada;
+pub mod shopee;
 pub mod smh;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};

@@ -7,9 +7,7 @@ pub fn kind_for_code(code: &str, message: &str) -> ErrorKind {
     match code {
         // A timestamp outside the 5-minute window is a clock problem; every attempt is signed
         // afresh with a new timestamp, so it is worth one more try.
-        "error_param" if message.to_ascii_lowercase().contains("timestamp") => {
-            ErrorKind::Transient
-        }
+        "error_param" if message.to_ascii_lowercase().contains("timestamp") => ErrorKind::Transient,
         "error_param" | "error_invalid_part_seq" | "error_invalid_part_size" => {
             ErrorKind::InvalidInput
         }

@@ -125,7 +125,8 @@ impl ShopeeUploader {
     }
 
     fn signing_for(&self, api_path: &str) -> CallType {
-        let public_type = api_path == path::UPLOAD_VIDEO_PART || api_path == path::COMPLETE_VIDEO_UPLOAD;
+        let public_type =
+            api_path == path::UPLOAD_VIDEO_PART || api_path == path::COMPLETE_VIDEO_UPLOAD;
         match (public_type, self.config.public_call_signing) {
             (true, PublicCallSigning::Public) => CallType::Public,
             _ => CallType::Shop,
@@ -213,7 +214,11 @@ fn decode<T: DeserializeOwned>(raw: &RawResponse, meta: &CallMeta<'_>) -> Result
         Err(_) if !(200..300).contains(&raw.status) => {
             return Err(status_error("the server answered with an error"))
         }
-        Err(_) => return raw.json::<wire::Envelope<T>>(meta).map(|_| unreachable_json()),
+        Err(_) => {
+            return raw
+                .json::<wire::Envelope<T>>(meta)
+                .map(|_| unreachable_json())
+        }
     };
     let code = envelope.error.clone().unwrap_or_default();
     if !code.is_empty() {
@@ -240,7 +245,12 @@ fn decode<T: DeserializeOwned>(raw: &RawResponse, meta: &CallMeta<'_>) -> Result
         return Err(status_error("the server answered with an error"));
     }
     if let Some(w) = envelope.warning.as_deref().filter(|w| !w.is_empty()) {
-        tracing::warn!(platform = PLATFORM, call = meta.call, warning = w, "Shopee warning");
+        tracing::warn!(
+            platform = PLATFORM,
+            call = meta.call,
+            warning = w,
+            "Shopee warning"
+        );
     }
     match envelope.response {
         Some(r) => Ok(r),
@@ -292,8 +302,10 @@ impl ChunkedVideoUploader for ShopeeUploader {
             )
             .await?;
         if response.video_upload_id.is_empty() {
-            return Err(Error::protocol("init_video_upload returned an empty video_upload_id")
-                .with_platform(PLATFORM));
+            return Err(
+                Error::protocol("init_video_upload returned an empty video_upload_id")
+                    .with_platform(PLATFORM),
+            );
         }
         Ok(InitOutcome::Session(UploadSession {
             platform: PLATFORM.into(),
@@ -314,7 +326,11 @@ impl ChunkedVideoUploader for ShopeeUploader {
             .text(f::CONTENT_MD5, part.md5_hex())
             .part(
                 f::PART_CONTENT,
-                http::part_file_field(part, format!("part_{part_seq}"), "application/octet-stream")?,
+                http::part_file_field(
+                    part,
+                    format!("part_{part_seq}"),
+                    "application/octet-stream",
+                )?,
             );
         let meta = CallMeta {
             platform: PLATFORM,
