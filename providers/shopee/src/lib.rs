@@ -195,54 +195,50 @@ impl ShopeeUploader {
 }
 
 /// Decodes Shopee's envelope: a non-empty `error` fails whatever the status; a non-2xx status
-/// without a readable envelope fails by status.
+/// without a readable envelope fails by status. The envelope is read first and `response` typed
+/// second, so an error answer with an odd `response` still reports its code.
 fn decode<T: DeserializeOwned>(raw: &RawResponse, meta: &CallMeta<'_>) -> Result<T> {
-    let envelope: std::result::Result<wire::Envelope<T>, _> = serde_json::from_slice(&raw.body);
-    let status_error = |what: &str| {
-        let kind = http::kind_for_status(raw.status).unwrap_or(ErrorKind::Protocol);
-        let mut err = Error::new(kind, format!("{what} (HTTP {})", raw.status))
+    let with_context = |err: Error| {
+        let err = err
             .with_platform(PLATFORM)
             .with_call(meta.call)
             .with_http_status(raw.status);
-        if let Some(after) = raw.retry_after() {
-            err = err.with_retry_after(after);
+        match raw.retry_after() {
+            Some(after) => err.with_retry_after(after),
+            None => err,
         }
-        err
     };
-    let envelope = match envelope {
+    let envelope: wire::Envelope<serde_json::Value> = match serde_json::from_slice(&raw.body) {
         Ok(e) => e,
         Err(_) if !(200..300).contains(&raw.status) => {
-            return Err(status_error("the server answered with an error"))
+            let kind = http::kind_for_status(raw.status).unwrap_or(ErrorKind::Protocol);
+            return Err(with_context(Error::new(
+                kind,
+                "the server answered with an error and no Shopee envelope",
+            )));
         }
-        Err(_) => {
-            return raw
-                .json::<wire::Envelope<T>>(meta)
-                .map(|_| unreachable_json())
-        }
+        Err(_) => return raw.json::<T>(meta),
     };
+    let request_id = envelope.request_id.clone().unwrap_or_default();
     let code = envelope.error.clone().unwrap_or_default();
     if !code.is_empty() {
         let message = envelope.message.clone().unwrap_or_default();
-        let mut err = Error::new(
-            errors::kind_for_code(&code, &message),
-            if message.is_empty() {
-                code.clone()
-            } else {
-                message.clone()
-            },
-        )
-        .with_platform(PLATFORM)
-        .with_call(meta.call)
-        .with_code(code)
-        .with_http_status(raw.status)
-        .with_request_id(envelope.request_id.clone().unwrap_or_default());
-        if let Some(after) = raw.retry_after() {
-            err = err.with_retry_after(after);
-        }
-        return Err(err);
+        let kind = errors::kind_for_code(&code, &message);
+        let text = if message.is_empty() {
+            code.clone()
+        } else {
+            message
+        };
+        return Err(with_context(Error::new(kind, text))
+            .with_code(code)
+            .with_request_id(request_id));
     }
     if !(200..300).contains(&raw.status) {
-        return Err(status_error("the server answered with an error"));
+        let kind = http::kind_for_status(raw.status).unwrap_or(ErrorKind::Protocol);
+        return Err(
+            with_context(Error::new(kind, "the server answered with an error"))
+                .with_request_id(request_id),
+        );
     }
     if let Some(w) = envelope.warning.as_deref().filter(|w| !w.is_empty()) {
         tracing::warn!(
@@ -252,23 +248,11 @@ fn decode<T: DeserializeOwned>(raw: &RawResponse, meta: &CallMeta<'_>) -> Result
             "Shopee warning"
         );
     }
-    match envelope.response {
-        Some(r) => Ok(r),
-        None => serde_json::from_value(serde_json::Value::Null).map_err(|_| {
-            Error::protocol("the answer has no `response`")
-                .with_platform(PLATFORM)
-                .with_call(meta.call)
-                .with_request_id(envelope.request_id.unwrap_or_default())
-        }),
-    }
-}
-
-/// `raw.json` only returns `Ok` when the envelope parses, which was just ruled out; this turns
-/// that impossible branch into a protocol error rather than a panic.
-fn unreachable_json<T>() -> T {
-    // The caller maps a successful parse here, which cannot happen: the same bytes failed to
-    // parse a moment before. Abort loudly in debug builds only.
-    unreachable!("the envelope failed to parse once and succeeded the second time")
+    let response = envelope.response.unwrap_or(serde_json::Value::Null);
+    serde_json::from_value(response).map_err(|e| {
+        with_context(Error::protocol(format!("unexpected `response`: {e}")))
+            .with_request_id(request_id)
+    })
 }
 
 fn urls_of(list: Vec<wire::ImageUrl>) -> Vec<AssetUrl> {
@@ -342,7 +326,7 @@ impl ChunkedVideoUploader for ShopeeUploader {
             .post(self.url(path::UPLOAD_VIDEO_PART)?)
             .multipart(form);
         let raw = http::send(request, meta).await?;
-        decode::<serde::de::IgnoredAny>(&raw, &meta).or_else(ignore_missing_response)?;
+        decode::<serde::de::IgnoredAny>(&raw, &meta)?;
         Ok(PartReceipt {
             index: part.index,
             wire_number: part_seq,
@@ -365,7 +349,7 @@ impl ChunkedVideoUploader for ShopeeUploader {
         let done: Result<serde::de::IgnoredAny> = self
             .post_json(path::COMPLETE_VIDEO_UPLOAD, "complete_video_upload", &body)
             .await;
-        done.or_else(ignore_missing_response)?;
+        done?;
         Ok(CommitOutcome::Processing(ProcessingHandle {
             platform: PLATFORM.into(),
             id: session.upload_id.clone(),
@@ -443,16 +427,7 @@ impl ChunkedVideoUploader for ShopeeUploader {
                 },
             )
             .await;
-        done.or_else(ignore_missing_response).map(|_| ())
-    }
-}
-
-/// Calls answering only the envelope may omit `response`: that is a success.
-fn ignore_missing_response(err: Error) -> Result<serde::de::IgnoredAny> {
-    if err.kind() == ErrorKind::Protocol && err.message().contains("no `response`") {
-        Ok(serde::de::IgnoredAny)
-    } else {
-        Err(err)
+        done.map(|_| ())
     }
 }
 
