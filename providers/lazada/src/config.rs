@@ -16,9 +16,10 @@ pub const DEFAULT_BLOCK_SIZE: u64 = 3 * MIB;
 /// Smallest block size the provider lets you configure (every block but the last).
 pub const MIN_BLOCK_SIZE: u64 = 64 * 1024;
 
-/// Default largest block the driver may use when it has to grow blocks. Lazada publishes no
-/// limit; 10 MiB is a conservative ceiling.
-pub const DEFAULT_MAX_BLOCK_SIZE: u64 = 10 * MIB;
+/// Default largest block the provider allows (a driver `part_size` above it is refused before
+/// any request). Lazada publishes no limit; third-party clients stay at 2–3 MiB, so 5 MiB is a
+/// conservative ceiling.
+pub const DEFAULT_MAX_BLOCK_SIZE: u64 = 5 * MIB;
 
 /// Largest video Media Center accepts: "100 MB", read as 100 MiB (104,857,600 bytes), inclusive.
 pub const DEFAULT_MAX_VIDEO_BYTES: u64 = 100 * MIB;
@@ -123,7 +124,7 @@ pub struct LazadaConfig {
     pub base_url: Option<String>,
     /// Block size for video uploads (every block but the last). Default 3 MiB.
     pub block_size: u64,
-    /// Largest block the driver may use when it must grow blocks. Default 10 MiB.
+    /// Largest block allowed (the upper bound of the part size rule). Default 5 MiB.
     pub max_block_size: u64,
     /// Largest video accepted before any request. Default 100 MiB.
     pub max_video_bytes: u64,
@@ -169,9 +170,15 @@ impl LazadaConfig {
         self
     }
 
-    /// Uses another block size.
+    /// Uses another block size (within `MIN_BLOCK_SIZE..=max_block_size`).
     pub fn with_block_size(mut self, block_size: u64) -> Self {
         self.block_size = block_size;
+        self
+    }
+
+    /// Uses another largest block size.
+    pub fn with_max_block_size(mut self, max_block_size: u64) -> Self {
+        self.max_block_size = max_block_size;
         self
     }
 
@@ -294,7 +301,7 @@ mod tests {
         let c = c.with_base_url("http://127.0.0.1:8080/rest/");
         assert_eq!(c.effective_base_url(), "http://127.0.0.1:8080/rest");
         assert!(c.clone().with_block_size(1).validate().is_err());
-        assert!(c.clone().with_block_size(11 * MIB).validate().is_err());
+        assert!(c.clone().with_block_size(6 * MIB).validate().is_err());
         assert!(LazadaConfig::new("k", "", "t", Region::Sg)
             .validate()
             .is_err());
