@@ -13,4 +13,5 @@
 //! - a [`sim::SimClock`] that tests can move forward, to exercise expiry without sleeping.
 #![warn(missing_docs)]
 
+pub mod fixtures;
 pub mod sim;

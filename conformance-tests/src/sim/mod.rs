@@ -1,5 +1,8 @@
 //! The platform simulators and what they share.
 
 mod common;
+pub mod lazada;
+pub mod shopee;
+pub mod smh;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};
