@@ -136,6 +136,22 @@ pub struct UploadDriver {
     opts: UploadOptions,
 }
 
+/// Why a session ended in failure.
+enum SessionError {
+    /// The platform no longer knows the session (and nothing was committed): restartable.
+    Lost(Error),
+    /// Any other failure.
+    Failed(Error),
+}
+
+impl SessionError {
+    fn into_error(self) -> Error {
+        match self {
+            SessionError::Lost(e) | SessionError::Failed(e) => e,
+        }
+    }
+}
+
 /// The current session and a version counter, so concurrent parts renew it once.
 struct SessionCell {
     inner: tokio::sync::Mutex<(u64, UploadSession)>,
@@ -220,23 +236,45 @@ impl UploadDriver {
             }
         };
         match init {
-            InitOutcome::Done(asset) => {
-                self.stage(&platform, Stage::Done);
-                Ok(UploadOutcome {
-                    platform,
-                    completion: Completion::Ready(asset),
-                    session: None,
-                    stats: UploadStats {
-                        instant: true,
-                        elapsed_ms: started.elapsed().as_millis() as u64,
-                        ..UploadStats::default()
-                    },
-                })
-            }
+            InitOutcome::Done(asset) => Ok(self.instant(platform, asset, started)),
             InitOutcome::Session(session) => {
-                self.run_session(provider, source, session, Vec::new(), started)
-                    .await
+                let first = self
+                    .run_session(provider, source, session, Vec::new(), started)
+                    .await;
+                match first {
+                    Err(SessionError::Lost(err)) => {
+                        // The platform forgot the session (expired or cleaned up) before it
+                        // was committed: nothing was half-committed, so start once more.
+                        tracing::info!(platform = %platform, error = %err, "session lost; restarting the upload");
+                        self.stage(&platform, Stage::Initializing);
+                        match self
+                            .with_retry(&platform, "init", || provider.init(&info, &plan))
+                            .await?
+                        {
+                            InitOutcome::Done(asset) => Ok(self.instant(platform, asset, started)),
+                            InitOutcome::Session(session) => self
+                                .run_session(provider, source, session, Vec::new(), started)
+                                .await
+                                .map_err(SessionError::into_error),
+                        }
+                    }
+                    other => other.map_err(SessionError::into_error),
+                }
             }
+        }
+    }
+
+    fn instant(&self, platform: String, asset: Asset, started: Instant) -> UploadOutcome {
+        self.stage(&platform, Stage::Done);
+        UploadOutcome {
+            platform,
+            completion: Completion::Ready(asset),
+            session: None,
+            stats: UploadStats {
+                instant: true,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+                ..UploadStats::default()
+            },
         }
     }
 
@@ -257,6 +295,7 @@ impl UploadDriver {
         }
         self.run_session(provider, source, session, known, Instant::now())
             .await
+            .map_err(SessionError::into_error)
     }
 
     async fn run_session(
@@ -266,17 +305,22 @@ impl UploadDriver {
         session: UploadSession,
         known: Vec<PartReceipt>,
         started: Instant,
-    ) -> Result<UploadOutcome> {
+    ) -> std::result::Result<UploadOutcome, SessionError> {
         let platform = provider.rules().platform.clone();
+        if let Some(cb) = &self.opts.on_receipt {
+            cb(&session, &known);
+        }
         let cell = SessionCell {
             inner: tokio::sync::Mutex::new((0, session)),
         };
+        let committed = std::sync::atomic::AtomicBool::new(false);
         let result = self
-            .parts_and_commit(provider, source, &cell, known, started)
+            .parts_and_commit(provider, source, &cell, known, started, &committed)
             .await;
         match result {
             Ok(outcome) => Ok(outcome),
             Err(err) => {
+                let lost = err.kind() == ErrorKind::NotFound && !committed.load(Ordering::SeqCst);
                 self.stage(&platform, Stage::Failed(err.to_string()));
                 if self.opts.cancel_on_failure {
                     let session = cell.inner.lock().await.1.clone();
@@ -292,7 +336,11 @@ impl UploadDriver {
                         ),
                     }
                 }
-                Err(err)
+                Err(if lost {
+                    SessionError::Lost(err)
+                } else {
+                    SessionError::Failed(err)
+                })
             }
         }
     }
@@ -304,6 +352,7 @@ impl UploadDriver {
         cell: &SessionCell,
         known: Vec<PartReceipt>,
         started: Instant,
+        committed: &std::sync::atomic::AtomicBool,
     ) -> Result<UploadOutcome> {
         let rules = provider.rules();
         let platform = rules.platform.clone();
@@ -425,6 +474,7 @@ impl UploadDriver {
         let commit = self
             .with_retry(&platform, "commit", || provider.commit(&session, &ordered))
             .await?;
+        committed.store(true, Ordering::SeqCst);
         let stats = |instant: bool| UploadStats {
             bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
             bytes_resent: counters.bytes_resent.load(Ordering::Relaxed),

@@ -431,3 +431,136 @@ fn digest_request_follows_rules() {
         }
     );
 }
+
+#[tokio::test]
+async fn a_session_lost_before_commit_is_restarted_once() {
+    let f = source_file(2500);
+    let mut m = MockChunkedVideoUploader::new();
+    m.expect_rules().return_const(rules(true, false));
+    m.expect_preflight().returning(|_| Ok(()));
+    let inits = AtomicU32::new(0);
+    m.expect_init().times(2).returning(move |_, plan| {
+        let mut s = session(plan);
+        if inits.fetch_add(1, Ordering::SeqCst) == 1 {
+            s.upload_id = "u2".into();
+        }
+        Ok(InitOutcome::Session(s))
+    });
+    m.expect_put_part().returning(|s, p| {
+        if s.upload_id == "u1" && p.index == 2 {
+            Err(Error::new(ErrorKind::NotFound, "error_invalid_upload_id"))
+        } else {
+            Ok(receipt(p))
+        }
+    });
+    m.expect_cancel().returning(|_| Ok(()));
+    m.expect_commit().times(1).returning(|s, r| {
+        assert_eq!(s.upload_id, "u2");
+        assert_eq!(r.len(), 3);
+        Ok(CommitOutcome::Ready(asset()))
+    });
+    UploadDriver::new(fast_opts())
+        .upload_file(&m, f.path())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_session_after_commit_is_never_restarted() {
+    let f = source_file(1500);
+    let mut m = base_mock(rules(true, false));
+    m.expect_put_part().returning(|_, p| Ok(receipt(p)));
+    m.expect_commit().times(1).returning(|_, _| {
+        Ok(CommitOutcome::Processing(ProcessingHandle {
+            platform: "mock".into(),
+            id: "h".into(),
+            data: serde_json::Value::Null,
+        }))
+    });
+    m.expect_poll()
+        .returning(|_| Err(Error::new(ErrorKind::NotFound, "gone")));
+    m.expect_cancel().returning(|_| Ok(()));
+    let err = UploadDriver::new(fast_opts())
+        .upload_file(&m, f.path())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+/// A provider that holds parts like a platform would, and can be told to fail after N parts.
+struct Recorder {
+    rules: UploadRules,
+    fail_after: Option<usize>,
+    sent: Mutex<Vec<u32>>,
+}
+
+#[async_trait::async_trait]
+impl ChunkedVideoUploader for Recorder {
+    fn rules(&self) -> &UploadRules {
+        &self.rules
+    }
+    async fn init(&self, _: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
+        Ok(InitOutcome::Session(session(plan)))
+    }
+    async fn put_part(&self, _: &UploadSession, part: &Part) -> Result<PartReceipt> {
+        let mut sent = self.sent.lock().unwrap();
+        if self.fail_after.is_some_and(|n| sent.len() >= n) {
+            return Err(Error::new(ErrorKind::Auth, "the process was killed here"));
+        }
+        sent.push(part.index);
+        Ok(receipt(part))
+    }
+    async fn commit(&self, _: &UploadSession, r: &[PartReceipt]) -> Result<CommitOutcome> {
+        assert_eq!(r.len() as u32, r.last().map(|x| x.index + 1).unwrap_or(0));
+        Ok(CommitOutcome::Ready(asset()))
+    }
+    async fn poll(&self, _: &ProcessingHandle) -> Result<ProcessingStatus> {
+        Ok(ProcessingStatus::Ready(asset()))
+    }
+    async fn cancel(&self, _: &UploadSession) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_journaled_upload_resumes_with_only_the_missing_parts() {
+    let f = source_file(10 * PART as usize);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = crate::Journal::open(dir.path()).unwrap();
+    let opts = UploadOptions {
+        concurrency: 1,
+        cancel_on_failure: false,
+        ..fast_opts()
+    };
+    let driver = UploadDriver::new(opts);
+    let probe = crate::SourceProbe::open(f.path()).await.unwrap();
+    let r = rules(true, false);
+    let plan = probe.plan(&r, None).unwrap();
+    let source = PreparedSource::digest(probe, &crate::source::digest_request(&r, &plan))
+        .await
+        .unwrap();
+
+    let first = Recorder {
+        rules: r.clone(),
+        fail_after: Some(4),
+        sent: Mutex::new(Vec::new()),
+    };
+    assert!(driver
+        .upload_journaled(&first, &source, &journal)
+        .await
+        .is_err());
+    assert_eq!(journal.entries().len(), 1, "kept resumable");
+    assert_eq!(journal.entries()[0].receipts.len(), 4);
+
+    let second = Recorder {
+        rules: r,
+        fail_after: None,
+        sent: Mutex::new(Vec::new()),
+    };
+    driver
+        .upload_journaled(&second, &source, &journal)
+        .await
+        .unwrap();
+    assert_eq!(*second.sent.lock().unwrap(), vec![4, 5, 6, 7, 8, 9]);
+    assert!(journal.entries().is_empty(), "forgotten once done");
+}

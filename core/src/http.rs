@@ -1,7 +1,10 @@
 //! HTTP plumbing every provider shares: the client, one traced request, status mapping,
 //! `Retry-After`, JSON decoding and streaming part bodies. Nothing platform-specific.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Semaphore;
 
 use bytes::Bytes;
 use futures::stream;
@@ -156,6 +159,33 @@ pub fn kind_for_status(status: u16) -> Option<ErrorKind> {
     }
 }
 
+/// Requests in flight per marketplace, across every upload in the process, unless changed
+/// with [`set_request_limit`].
+pub const DEFAULT_REQUEST_LIMIT: usize = 16;
+
+fn limits() -> &'static std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>> {
+    static LIMITS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>> =
+        OnceLock::new();
+    LIMITS.get_or_init(Default::default)
+}
+
+fn limiter(platform: &str) -> Arc<Semaphore> {
+    // A panic while holding this lock cannot leave the map half-updated.
+    let mut map = limits().lock().unwrap_or_else(|e| e.into_inner());
+    Arc::clone(
+        map.entry(platform.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(DEFAULT_REQUEST_LIMIT))),
+    )
+}
+
+/// Sets how many requests to `platform` may be in flight at once in this process, shared by
+/// every upload (so a batch does not trip the platform's rate limits). Requests already
+/// waiting keep the limiter they started with.
+pub fn set_request_limit(platform: &str, limit: usize) {
+    let mut map = limits().lock().unwrap_or_else(|e| e.into_inner());
+    map.insert(platform.to_owned(), Arc::new(Semaphore::new(limit.max(1))));
+}
+
 /// Sends one request inside a `request` span (platform, call, part, HTTP status, duration),
 /// and reads the whole answer. The URL is never logged: query strings carry tokens and
 /// signatures. Transport failures become [`ErrorKind::Transient`].
@@ -168,8 +198,11 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
         status = tracing::field::Empty,
         duration_ms = tracing::field::Empty,
     );
-    let started = Instant::now();
+    let limiter = limiter(meta.platform);
     async move {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _permit = limiter.acquire_owned().await.ok();
+        let started = Instant::now();
         let result = async {
             let response = request.send().await?;
             let status = response.status().as_u16();

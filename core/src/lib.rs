@@ -31,6 +31,7 @@ pub mod error;
 pub mod fanout;
 pub mod http;
 pub mod image;
+pub mod journal;
 pub mod media;
 pub mod plan;
 pub mod progress;
@@ -46,6 +47,7 @@ pub use driver::{Completion, UploadDriver, UploadOptions, UploadOutcome, UploadS
 pub use error::{Error, ErrorKind, Result};
 pub use fanout::{upload_images_to_all, FanOutReport, ImageReport, MarketReport, Overall};
 pub use image::{check_images, ImageRules, ImageSource, ImageUploader, UploadedImage};
+pub use journal::{Journal, JournalEntry, SourceFingerprint};
 pub use media::MediaFormat;
 pub use plan::{PartPlan, PartSpec};
 pub use progress::{progress_channel, ProgressEvent, ProgressSink, Stage};
