@@ -2,6 +2,7 @@
 //! fast driver, sessions driven by hand, and the wire checks.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -126,6 +127,7 @@ impl Sources {
         }
         let path = self.next_path("mp4");
         write_sample_mp4(&path, self.duration, size).step("sample video")?;
+        salt(&path, size).step("salting the sample video")?;
         Ok(path)
     }
 
@@ -159,6 +161,30 @@ impl Sources {
             .step("sparse file of the requested size")?;
         Ok(path)
     }
+}
+
+/// Makes every sample unique (the fixtures are deterministic), so a platform with instant
+/// upload never recognises a file from an earlier case: the last bytes of the `mdat` filler
+/// get a process-wide counter and the time.
+fn salt(path: &Path, size: u64) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut tag = [0u8; 16];
+    tag[..8].copy_from_slice(&n.to_be_bytes());
+    tag[8..].copy_from_slice(&nanos.to_be_bytes());
+    // Only bytes of the mdat payload are touched (the head and mdat header come first).
+    let room = size.saturating_sub(min_mp4_size()).min(16) as usize;
+    if room == 0 {
+        return Ok(());
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.seek(SeekFrom::Start(size - room as u64))?;
+    file.write_all(&tag[16 - room..])
 }
 
 /// A source ready for hand-driven uploads: its bytes, plan and what `init` sees.
