@@ -493,8 +493,8 @@ impl suite::SimHandle for BazaarHandle {
             .wire
             .calls("complete")
             .into_iter()
-            .filter(|r| r.param("upload_id") == Some(s.upload_id.as_str()))
-            .last()?;
+            .rev()
+            .find(|r| r.param("upload_id") == Some(s.upload_id.as_str()))?;
         Some(suite::CompletionPayload {
             part_numbers: r.param("parts").and_then(|p| serde_json::from_str(p).ok()),
             etags: r.param("etags").map(|e| {

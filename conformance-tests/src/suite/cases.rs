@@ -642,7 +642,7 @@ pub async fn error_codes(b: &Backend) -> CaseOutcome {
             // "accepted", or "no request" (refused by the provider itself).
             let last_code = |before: usize| -> String {
                 let records: Vec<_> = sim.wire().records().into_iter().skip(before).collect();
-                match records.iter().filter_map(|r| r.error.clone()).last() {
+                match records.iter().rev().find_map(|r| r.error.clone()) {
                     Some(code) => code,
                     None if records.is_empty() => "no request".into(),
                     None => "accepted".into(),

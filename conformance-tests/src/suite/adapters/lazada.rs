@@ -124,8 +124,8 @@ impl SimHandle for LazadaHandle {
             .wire()
             .calls(calls::BLOCK_COMMIT)
             .into_iter()
-            .filter(|r| r.param("uploadId") == Some(id))
-            .last()?;
+            .rev()
+            .find(|r| r.param("uploadId") == Some(id))?;
         let payload = self.sim.commit_payload(id);
         let mut fields = fields_of(&r.params);
         // `parts` is a JSON array in a string: keep it whole.

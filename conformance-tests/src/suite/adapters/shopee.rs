@@ -99,8 +99,8 @@ impl SimHandle for ShopeeHandle {
             .wire()
             .calls("complete_video_upload")
             .into_iter()
-            .filter(|r| r.param("video_upload_id") == Some(session.upload_id.as_str()))
-            .last()?;
+            .rev()
+            .find(|r| r.param("video_upload_id") == Some(session.upload_id.as_str()))?;
         let part_numbers = r
             .param("part_seq_list")
             .and_then(|l| serde_json::from_str::<Vec<u32>>(l).ok());

@@ -101,8 +101,8 @@ impl SimHandle for SmhHandle {
             .wire()
             .calls(calls::CONFIRM_UPLOAD)
             .into_iter()
-            .filter(|r| r.param("ConfirmKey") == Some(session.upload_id.as_str()))
-            .last()?;
+            .rev()
+            .find(|r| r.param("ConfirmKey") == Some(session.upload_id.as_str()))?;
         Some(CompletionPayload {
             part_numbers: None,
             etags: None,
