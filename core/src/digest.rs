@@ -12,7 +12,6 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::mpsc;
 
-use bytes::{Bytes, BytesMut};
 use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -33,16 +32,6 @@ pub struct DigestRequest {
     pub instant_upload_hashes: bool,
     /// CRC-64/XZ of the whole file.
     pub crc64: bool,
-}
-
-impl DigestRequest {
-    fn needs_md5_side(&self) -> bool {
-        self.file_md5 || !self.part_md5_sizes.is_empty()
-    }
-
-    fn needs_sha_side(&self) -> bool {
-        self.instant_upload_hashes || self.crc64
-    }
 }
 
 /// MD5s of every part for one part size.
@@ -113,16 +102,21 @@ struct PartMd5Acc {
     done: Vec<[u8; 16]>,
 }
 
-/// The MD5 half: whole-file MD5 and part MD5s.
+/// A set of running digests. A [`Digester`] holds one with everything requested; the file
+/// pass splits the request over two of them, one per thread (the whole-file MD5 alone on the
+/// reading thread; part MD5s, the SHA-256 chain and the CRC on the other), which balances
+/// the work when SHA-256 has hardware support.
 #[derive(Clone, Default)]
-struct Md5Side {
+struct Side {
     whole: Option<Md5>,
     parts: Vec<PartMd5Acc>,
+    chain: Option<ChainAcc>,
+    crc: Option<crc64fast::Digest>,
 }
 
-impl Md5Side {
+impl Side {
     fn new(req: &DigestRequest) -> Self {
-        Md5Side {
+        Side {
             whole: req.file_md5.then(Md5::new),
             parts: req
                 .part_md5_sizes
@@ -135,7 +129,27 @@ impl Md5Side {
                     done: Vec::new(),
                 })
                 .collect(),
+            chain: req.instant_upload_hashes.then(ChainAcc::default),
+            crc: req.crc64.then(crc64fast::Digest::new),
         }
+    }
+
+    /// Splits into (whole-file MD5, everything else); `None` when one thread is enough.
+    fn split(req: &DigestRequest) -> Option<(Side, Side)> {
+        let rest = DigestRequest {
+            file_md5: false,
+            ..req.clone()
+        };
+        let rest_empty =
+            rest.part_md5_sizes.is_empty() && !rest.instant_upload_hashes && !rest.crc64;
+        if !req.file_md5 || rest_empty {
+            return None;
+        }
+        let first = DigestRequest {
+            file_md5: true,
+            ..DigestRequest::default()
+        };
+        Some((Side::new(&first), Side::new(&rest)))
     }
 
     fn update(&mut self, data: &[u8]) {
@@ -157,23 +171,34 @@ impl Md5Side {
                 }
             }
         }
+        if let Some(c) = &mut self.chain {
+            c.update(data);
+        }
+        if let Some(c) = &mut self.crc {
+            c.write(data);
+        }
     }
 
+    /// Fills in what this side computed.
     fn finish(self, out: &mut Digests) {
-        out.md5 = self.whole.map(|h| h.finalize().into());
-        out.part_md5 = self
-            .parts
-            .into_iter()
-            .map(|mut acc| {
-                if acc.filled > 0 {
-                    acc.done.push(acc.current.finalize().into());
-                }
-                PartMd5s {
-                    part_size: acc.part_size,
-                    md5s: acc.done,
-                }
-            })
-            .collect();
+        if let Some(h) = self.whole {
+            out.md5 = Some(h.finalize().into());
+        }
+        for mut acc in self.parts {
+            if acc.filled > 0 {
+                acc.done.push(acc.current.finalize().into());
+            }
+            out.part_md5.push(PartMd5s {
+                part_size: acc.part_size,
+                md5s: acc.done,
+            });
+        }
+        if let Some(c) = self.chain {
+            out.instant = c.finish();
+        }
+        if let Some(c) = self.crc {
+            out.crc64 = Some(c.sum64());
+        }
     }
 }
 
@@ -219,42 +244,11 @@ impl ChainAcc {
     }
 }
 
-/// The SHA half: instant-upload chain and CRC64.
-#[derive(Clone, Default)]
-struct ShaSide {
-    chain: Option<ChainAcc>,
-    crc: Option<crc64fast::Digest>,
-}
-
-impl ShaSide {
-    fn new(req: &DigestRequest) -> Self {
-        ShaSide {
-            chain: req.instant_upload_hashes.then(ChainAcc::default),
-            crc: req.crc64.then(crc64fast::Digest::new),
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        if let Some(c) = &mut self.chain {
-            c.update(data);
-        }
-        if let Some(c) = &mut self.crc {
-            c.write(data);
-        }
-    }
-
-    fn finish(self, out: &mut Digests) {
-        out.instant = self.chain.and_then(ChainAcc::finish);
-        out.crc64 = self.crc.map(|c| c.sum64());
-    }
-}
-
 /// A streaming digester: feed bytes in any slices, then [`Digester::finish`].
 #[derive(Clone)]
 pub struct Digester {
     size: u64,
-    md5: Md5Side,
-    sha: ShaSide,
+    side: Side,
 }
 
 impl Digester {
@@ -262,16 +256,14 @@ impl Digester {
     pub fn new(req: &DigestRequest) -> Self {
         Digester {
             size: 0,
-            md5: Md5Side::new(req),
-            sha: ShaSide::new(req),
+            side: Side::new(req),
         }
     }
 
     /// Feeds the next bytes of the source.
     pub fn update(&mut self, data: &[u8]) {
         self.size += data.len() as u64;
-        self.md5.update(data);
-        self.sha.update(data);
+        self.side.update(data);
     }
 
     /// The digests of everything fed so far.
@@ -280,8 +272,7 @@ impl Digester {
             size: self.size,
             ..Digests::default()
         };
-        self.md5.finish(&mut out);
-        self.sha.finish(&mut out);
+        self.side.finish(&mut out);
         out
     }
 }
@@ -294,11 +285,10 @@ impl std::fmt::Debug for Digester {
     }
 }
 
-/// Reads `len` bytes (or up to end of file) into a fresh buffer.
-fn read_chunk(file: &mut File, len: usize) -> std::io::Result<Bytes> {
-    let mut buf = BytesMut::zeroed(len);
+/// Fills `buf` from `file` (short only at end of file); returns the bytes read.
+fn fill(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
-    while filled < len {
+    while filled < buf.len() {
         match file.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
@@ -306,53 +296,70 @@ fn read_chunk(file: &mut File, len: usize) -> std::io::Result<Bytes> {
             Err(e) => return Err(e),
         }
     }
-    buf.truncate(filled);
-    Ok(buf.freeze())
+    Ok(filled)
 }
 
+/// Buffers in flight between the reading thread and the SHA thread.
+const POOL: usize = 8;
+
 /// Digests a file in one read, MD5s on this thread and the SHA-256 chain plus CRC on a second
-/// one. Blocking: call it from a blocking context (see [`digest_file_async`]).
+/// one. Buffers are recycled between the two threads (no allocation or zeroing per chunk).
+/// Blocking: call it from a blocking context (see [`digest_file_async`]).
 pub fn digest_file(path: &Path, req: &DigestRequest) -> Result<Digests> {
     let mut file =
         File::open(path).map_err(|e| Error::from(e).with_kind(crate::ErrorKind::InvalidInput))?;
     let chunk = INSTANT_HASH_CHUNK as usize;
-    let mut md5 = Md5Side::new(req);
-    let mut size = 0u64;
 
-    if !req.needs_sha_side() || !req.needs_md5_side() {
+    let Some((mut md5, mut sha)) = Side::split(req) else {
         let mut single = Digester::new(req);
+        let mut buf = vec![0u8; chunk];
         loop {
-            let data = read_chunk(&mut file, chunk)?;
-            if data.is_empty() {
+            let n = fill(&mut file, &mut buf)?;
+            if n == 0 {
                 break;
             }
-            single.update(&data);
+            single.update(&buf[..n]);
         }
         return Ok(single.finish());
-    }
+    };
 
-    let (tx, rx) = mpsc::sync_channel::<Bytes>(8);
-    let mut sha = ShaSide::new(req);
+    let (to_sha, from_reader) = mpsc::sync_channel::<(Vec<u8>, usize)>(POOL);
+    let (to_reader, returned) = mpsc::sync_channel::<Vec<u8>>(POOL);
     let worker = std::thread::Builder::new()
         .name("marketmedia-digest".into())
         .spawn(move || {
-            for data in rx {
-                sha.update(&data);
+            for (buf, n) in from_reader {
+                sha.update(&buf[..n]);
+                // The reader may have stopped; a lost buffer is then simply freed.
+                let _ = to_reader.send(buf);
             }
             sha
         })?;
+    let mut size = 0u64;
+    let mut allocated = 0;
     let read_result: std::io::Result<()> = (|| loop {
-        let data = read_chunk(&mut file, chunk)?;
-        if data.is_empty() {
+        let mut buf = match returned.try_recv() {
+            Ok(buf) => buf,
+            Err(_) if allocated < POOL => {
+                allocated += 1;
+                vec![0u8; chunk]
+            }
+            Err(_) => match returned.recv() {
+                Ok(buf) => buf,
+                Err(_) => return Ok(()),
+            },
+        };
+        let n = fill(&mut file, &mut buf)?;
+        if n == 0 {
             return Ok(());
         }
-        size += data.len() as u64;
-        md5.update(&data);
-        if tx.send(data).is_err() {
+        size += n as u64;
+        md5.update(&buf[..n]);
+        if to_sha.send((buf, n)).is_err() {
             return Ok(());
         }
     })();
-    drop(tx);
+    drop(to_sha);
     let sha = worker
         .join()
         .map_err(|_| Error::new(crate::ErrorKind::Io, "the digest thread failed"))?;

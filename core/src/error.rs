@@ -214,6 +214,23 @@ impl Error {
         self.0.retry_after
     }
 
+    /// A copy of this error with its context but without the underlying cause (which may not
+    /// be clonable): for reporting one failure to several parties.
+    pub fn detached(&self) -> Error {
+        let i = &self.0;
+        Error(Box::new(Inner {
+            kind: i.kind,
+            message: i.message.clone(),
+            platform: i.platform.clone(),
+            call: i.call.clone(),
+            code: i.code.clone(),
+            request_id: i.request_id.clone(),
+            http_status: i.http_status,
+            retry_after: i.retry_after,
+            source: None,
+        }))
+    }
+
     /// Whether retrying the same operation may succeed.
     pub fn is_retryable(&self) -> bool {
         self.0.kind.is_retryable()

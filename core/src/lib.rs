@@ -28,6 +28,7 @@
 pub mod digest;
 pub mod driver;
 pub mod error;
+pub mod fanout;
 pub mod http;
 pub mod image;
 pub mod media;
@@ -43,6 +44,7 @@ pub mod uploader;
 pub use digest::{DigestRequest, Digests, InstantHashes};
 pub use driver::{Completion, UploadDriver, UploadOptions, UploadOutcome, UploadStats};
 pub use error::{Error, ErrorKind, Result};
+pub use fanout::{upload_images_to_all, FanOutReport, ImageReport, MarketReport, Overall};
 pub use image::{check_images, ImageRules, ImageSource, ImageUploader, UploadedImage};
 pub use media::MediaFormat;
 pub use plan::{PartPlan, PartSpec};

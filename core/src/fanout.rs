@@ -1,0 +1,190 @@
+//! Fan-out: one source to several marketplaces at once.
+//!
+//! The source is probed once and read once for the digests every chosen marketplace needs;
+//! then each marketplace's upload runs concurrently through the driver, reading its own parts
+//! with positioned reads. Memory stays bounded by the sum over marketplaces of part size ×
+//! parts in flight. Each marketplace succeeds or fails on its own: the result is a report per
+//! marketplace, never an all-or-nothing error, and a failed marketplace's session is cancelled
+//! (unless the options say to keep it resumable).
+
+use std::path::Path;
+
+use futures::future::join_all;
+use serde::Serialize;
+
+use crate::driver::{UploadDriver, UploadOutcome};
+use crate::error::{Error, Result};
+use crate::image::{check_images, ImageSource, ImageUploader, UploadedImage};
+use crate::progress::Stage;
+use crate::source::{digest_request, merge_requests, PreparedSource, SourceProbe};
+use crate::uploader::ChunkedVideoUploader;
+use crate::ProgressEvent;
+
+/// One marketplace's result.
+#[derive(Debug)]
+pub struct MarketReport {
+    /// Platform name.
+    pub platform: String,
+    /// The outcome, or why this marketplace failed.
+    pub result: Result<UploadOutcome>,
+}
+
+/// The per-marketplace results of a fan-out, in the order the marketplaces were given.
+#[derive(Debug)]
+pub struct FanOutReport {
+    /// One report per marketplace.
+    pub reports: Vec<MarketReport>,
+}
+
+/// How a fan-out ended overall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Overall {
+    /// Every marketplace succeeded.
+    AllSucceeded,
+    /// Some succeeded, some failed.
+    Partial,
+    /// Every marketplace failed.
+    AllFailed,
+}
+
+impl FanOutReport {
+    /// Whether all, some or none succeeded.
+    pub fn overall(&self) -> Overall {
+        overall(self.reports.iter().map(|r| r.result.is_ok()))
+    }
+}
+
+fn overall(oks: impl Iterator<Item = bool>) -> Overall {
+    let (mut ok, mut failed) = (0, 0);
+    for o in oks {
+        if o {
+            ok += 1
+        } else {
+            failed += 1
+        }
+    }
+    match (ok, failed) {
+        (_, 0) => Overall::AllSucceeded,
+        (0, _) => Overall::AllFailed,
+        _ => Overall::Partial,
+    }
+}
+
+impl UploadDriver {
+    /// Uploads the video at `path` to every marketplace at once. See the [module docs](self).
+    pub async fn upload_to_all(
+        &self,
+        providers: &[&dyn ChunkedVideoUploader],
+        path: &Path,
+    ) -> FanOutReport {
+        let platforms: Vec<String> = providers
+            .iter()
+            .map(|p| p.rules().platform.clone())
+            .collect();
+        let fail_all = |err: Error| FanOutReport {
+            reports: platforms
+                .iter()
+                .map(|platform| MarketReport {
+                    platform: platform.clone(),
+                    result: Err(err.detached().with_platform(platform)),
+                })
+                .collect(),
+        };
+        for platform in &platforms {
+            self.emit_stage(platform, Stage::Preflight);
+        }
+        let probe = match SourceProbe::open(path).await {
+            Ok(p) => p,
+            Err(e) => return fail_all(e),
+        };
+
+        // Each marketplace's own rules, checked before any request or any full read.
+        let checked: Vec<Result<crate::DigestRequest>> = providers
+            .iter()
+            .map(|p| {
+                let rules = p.rules();
+                probe.check(rules)?;
+                let plan = probe.plan(rules, self.options().part_size)?;
+                Ok(digest_request(rules, &plan))
+            })
+            .collect();
+        let requests: Vec<&crate::DigestRequest> =
+            checked.iter().filter_map(|c| c.as_ref().ok()).collect();
+        let source = if requests.is_empty() {
+            None
+        } else {
+            for (platform, c) in platforms.iter().zip(&checked) {
+                if c.is_ok() {
+                    self.emit_stage(platform, Stage::Digesting);
+                }
+            }
+            match PreparedSource::digest(probe, &merge_requests(requests)).await {
+                Ok(s) => Some(s),
+                Err(e) => return fail_all(e),
+            }
+        };
+
+        let uploads = providers.iter().zip(checked).map(|(provider, check)| {
+            let source = source.as_ref();
+            async move {
+                let platform = provider.rules().platform.clone();
+                let result = match (check, source) {
+                    (Err(e), _) => {
+                        self.emit_stage(&platform, Stage::Failed(e.to_string()));
+                        Err(e)
+                    }
+                    (Ok(_), Some(source)) => self.upload_prepared(*provider, source).await,
+                    (Ok(_), None) => Err(Error::invalid_input("the source was not digested")),
+                };
+                MarketReport { platform, result }
+            }
+        });
+        FanOutReport {
+            reports: join_all(uploads).await,
+        }
+    }
+
+    fn emit_stage(&self, platform: &str, stage: Stage) {
+        if let Some(sink) = &self.options().progress {
+            sink(ProgressEvent::Stage {
+                platform: platform.to_owned(),
+                stage,
+            });
+        }
+    }
+}
+
+/// One marketplace's image results.
+#[derive(Debug)]
+pub struct ImageReport {
+    /// Platform name.
+    pub platform: String,
+    /// The call's failure, or a result per image.
+    pub result: Result<Vec<Result<UploadedImage>>>,
+}
+
+/// Uploads the same images to every marketplace at once, each checked up front against its
+/// own platform's rules (a marketplace whose rules refuse them gets no request).
+pub async fn upload_images_to_all(
+    uploaders: &[&dyn ImageUploader],
+    images: &[ImageSource],
+) -> Vec<ImageReport> {
+    join_all(uploaders.iter().map(|u| async move {
+        let platform = u.image_rules().platform.clone();
+        let result = match check_images(u.image_rules(), images) {
+            Ok(()) => u.upload_images(images).await,
+            Err(e) => Err(e),
+        };
+        ImageReport { platform, result }
+    }))
+    .await
+}
+
+/// Whether all, some or none of the image uploads succeeded (an image refused inside a
+/// successful call counts as a failure of that marketplace).
+pub fn images_overall(reports: &[ImageReport]) -> Overall {
+    overall(reports.iter().map(|r| match &r.result {
+        Ok(list) => list.iter().all(|i| i.is_ok()),
+        Err(_) => false,
+    }))
+}

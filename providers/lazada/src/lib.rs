@@ -1,0 +1,794 @@
+//! # marketmedia-lazada
+//!
+//! The Lazada Open Platform **Media Center** backend of marketmedia: chunked video upload
+//! (`/media/video/block/create` → `/media/video/block/upload` × N → `/media/video/block/commit`
+//! → `/media/video/get` until `AUDIT_SUCCESS`), image upload (`/image/upload`) and image
+//! migration from a public URL (`/image/migrate`).
+//!
+//! [`LazadaUploader`] implements [`ChunkedVideoUploader`] and [`ImageUploader`]; the core
+//! [`marketmedia_core::UploadDriver`] does the reading, concurrency, retries and polling.
+//!
+//! ## What is particular to Lazada
+//! - Blocks are numbered **from 0** when uploaded (`blockNo`) and **from 1** when listed at
+//!   commit (`partNumber` = `blockNo + 1`); the rules say so
+//!   ([`UploadRules::part_numbering`], [`UploadRules::commit_numbering`]).
+//! - Every block answer carries an `e_tag`; when it looks like an MD5 it is compared with the
+//!   block's own MD5 and a mismatch is a [`ErrorKind::Corrupted`] error, which the driver
+//!   retries.
+//! - The commit needs a **title** and a **cover URL**: give them with
+//!   [`LazadaUploader::with_video_options`]. The pre-flight refuses an upload without them
+//!   before any request, then checks that the video fits the remaining Media Center quota.
+//! - Only `AUDIT_SUCCESS` videos can be attached to products, so polling goes through
+//!   transcoding and audit.
+//! - There is no way to abandon a block upload on Lazada: [`ChunkedVideoUploader::cancel`]
+//!   before commit does nothing remotely; after commit (e.g. audit failed) it removes the video.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use marketmedia_core::{UploadDriver, UploadOptions};
+//! use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+//!
+//! # async fn demo() -> marketmedia_core::Result<()> {
+//! let config = LazadaConfig::new(
+//!     "100132",
+//!     std::env::var("LAZADA_APP_SECRET").unwrap_or_default(),
+//!     std::env::var("LAZADA_ACCESS_TOKEN").unwrap_or_default(),
+//!     Region::My,
+//! );
+//! let lazada = LazadaUploader::new(config)?.with_video_options(
+//!     VideoOptions::new("Blue enamel kettle", "https://my-live.slatic.net/p/kettle-cover.png"),
+//! );
+//! let driver = UploadDriver::new(UploadOptions::default());
+//! let outcome = driver.upload_file(&lazada, Path::new("kettle.mp4")).await?;
+//! if let Some(video) = outcome.asset() {
+//!     println!("attach video {} to the product", video.id);
+//! }
+//!
+//! let image = lazada.migrate_image("https://example.com/kettle.jpg").await?;
+//! println!("image at {}", image.urls[0].url);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod dimensions;
+pub mod errors;
+pub mod signing;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use marketmedia_core::http::{
+    build_client, kind_for_status, part_file_field, send, unix_millis, CallMeta, RawResponse,
+};
+use marketmedia_core::image::check_images;
+use marketmedia_core::{
+    Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, ErrorKind,
+    ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
+    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo,
+    UploadRules, UploadSession, UploadedImage,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use config::{LazadaConfig, Region};
+use wire::{Call, Envelope, Method, Params};
+
+/// The platform name used in rules, errors and assets.
+pub const PLATFORM: &str = "lazada";
+
+/// Most blocks in one upload. Lazada publishes no limit; at the 3 MiB default a 100 MiB video
+/// has 34 blocks.
+pub const MAX_BLOCKS: u32 = 1000;
+
+/// What the video is for (`videoUsage` at commit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VideoUsage {
+    /// `pro_main_video`: a product's main video (default).
+    #[default]
+    #[serde(rename = "pro_main_video")]
+    ProMainVideo,
+    /// `im`: a video for instant messaging.
+    #[serde(rename = "im")]
+    Im,
+}
+
+impl VideoUsage {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoUsage::ProMainVideo => "pro_main_video",
+            VideoUsage::Im => "im",
+        }
+    }
+}
+
+/// Per-upload options Lazada needs at commit. Title and cover are required by the platform;
+/// they are options (not guesses) and the pre-flight refuses an upload without them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoOptions {
+    /// `title` of the video.
+    pub title: Option<String>,
+    /// `coverUrl`: a public http(s) URL of the cover image (upload it first with
+    /// [`LazadaUploader::upload_image`] or [`LazadaUploader::migrate_image`]).
+    pub cover_url: Option<String>,
+    /// `videoUsage`.
+    pub usage: VideoUsage,
+}
+
+impl VideoOptions {
+    /// Options with a title and a cover URL, for a product's main video.
+    pub fn new(title: impl Into<String>, cover_url: impl Into<String>) -> Self {
+        VideoOptions {
+            title: Some(title.into()),
+            cover_url: Some(cover_url.into()),
+            usage: VideoUsage::default(),
+        }
+    }
+
+    /// Sets the usage.
+    pub fn with_usage(mut self, usage: VideoUsage) -> Self {
+        self.usage = usage;
+        self
+    }
+
+    /// Checks the options without any request: title and cover present, cover an http(s) URL.
+    pub fn check(&self) -> Result<(String, String)> {
+        let title = self.title.as_deref().map(str::trim).unwrap_or("");
+        let cover = self.cover_url.as_deref().map(str::trim).unwrap_or("");
+        let fail = |m: &str| Err(Error::invalid_input(m).with_platform(PLATFORM));
+        match (title.is_empty(), cover.is_empty()) {
+            (true, true) => {
+                return fail("Lazada needs a title and a cover image URL for every video; set them with VideoOptions")
+            }
+            (true, false) => {
+                return fail("Lazada needs a title for every video; set VideoOptions::title")
+            }
+            (false, true) => {
+                return fail(
+                    "Lazada needs a cover image URL for every video; set VideoOptions::cover_url",
+                )
+            }
+            (false, false) => {}
+        }
+        if !(cover.starts_with("https://") || cover.starts_with("http://"))
+            || cover.chars().any(char::is_whitespace)
+        {
+            return fail("the cover must be a public http(s) URL of an image");
+        }
+        Ok((title.to_owned(), cover.to_owned()))
+    }
+}
+
+/// Media Center space, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoQuota {
+    /// `capacity_size`.
+    pub capacity_bytes: u64,
+    /// `used_size`.
+    pub used_bytes: u64,
+}
+
+impl VideoQuota {
+    /// Bytes still free.
+    pub fn remaining(&self) -> u64 {
+        self.capacity_bytes.saturating_sub(self.used_bytes)
+    }
+}
+
+/// What a session remembers, so another process can resume and commit it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SessionData {
+    file_name: String,
+    title: String,
+    cover_url: String,
+    video_usage: VideoUsage,
+}
+
+impl SessionData {
+    fn of(session: &UploadSession) -> Result<Self> {
+        serde_json::from_value(session.data.clone()).map_err(|e| {
+            Error::invalid_input(format!(
+                "this session was not opened by the Lazada provider ({e})"
+            ))
+            .with_platform(PLATFORM)
+        })
+    }
+}
+
+struct Shared {
+    config: LazadaConfig,
+    client: reqwest::Client,
+    rules: UploadRules,
+    image_rules: ImageRules,
+    /// upload id → video id, for sessions committed by this uploader (so `cancel` after a
+    /// failed audit removes the video).
+    committed: Mutex<HashMap<String, String>>,
+}
+
+/// The Lazada Media Center provider. Cheap to clone (clones share the HTTP client).
+#[derive(Clone)]
+pub struct LazadaUploader {
+    shared: Arc<Shared>,
+    video: VideoOptions,
+}
+
+impl std::fmt::Debug for LazadaUploader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazadaUploader")
+            .field("config", &self.shared.config)
+            .field("video", &self.video)
+            .finish()
+    }
+}
+
+fn missing(call: &str, field: &str, request_id: Option<&str>) -> Error {
+    let mut err = Error::protocol(format!("the answer has no {field}"))
+        .with_platform(PLATFORM)
+        .with_call(call);
+    if let Some(id) = request_id {
+        err = err.with_request_id(id);
+    }
+    err
+}
+
+fn looks_like_md5(tag: &str) -> bool {
+    tag.len() == 32 && tag.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl LazadaUploader {
+    /// A provider for `config` (checked; no request).
+    pub fn new(config: LazadaConfig) -> Result<Self> {
+        config.validate()?;
+        let client = build_client(config.timeouts)?;
+        let rules = UploadRules {
+            platform: PLATFORM.to_owned(),
+            part_size: PartSizeRule::Range {
+                min: config::MIN_BLOCK_SIZE,
+                max: config.max_block_size,
+                preferred: config.block_size,
+            },
+            part_numbering: NumberingBase::Zero,
+            commit_numbering: Some(NumberingBase::One),
+            min_file_bytes: 1,
+            max_file_bytes: config.max_video_bytes,
+            max_parts: MAX_BLOCKS,
+            digests: DigestNeeds {
+                part_md5: true,
+                ..DigestNeeds::default()
+            },
+            concurrent_parts: config.concurrent_blocks,
+            async_processing: true,
+            instant_upload: false,
+            server_side_resume: false,
+            video_duration: None,
+            renewable_sessions: false,
+        };
+        let image_rules = ImageRules {
+            platform: PLATFORM.to_owned(),
+            max_images: None,
+            max_bytes: config.max_image_bytes,
+            formats: vec![MediaFormat::Jpeg, MediaFormat::Png],
+        };
+        Ok(LazadaUploader {
+            shared: Arc::new(Shared {
+                config,
+                client,
+                rules,
+                image_rules,
+                committed: Mutex::new(HashMap::new()),
+            }),
+            video: VideoOptions::default(),
+        })
+    }
+
+    /// The same provider with these per-upload options (title, cover, usage).
+    pub fn with_video_options(&self, video: VideoOptions) -> Self {
+        LazadaUploader {
+            shared: Arc::clone(&self.shared),
+            video,
+        }
+    }
+
+    /// The per-upload options in use.
+    pub fn video_options(&self) -> &VideoOptions {
+        &self.video
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LazadaConfig {
+        &self.shared.config
+    }
+
+    /// Signs and sends one call, and decodes its envelope. Parameters with an empty value are
+    /// neither signed nor sent.
+    async fn call<T: DeserializeOwned + Default>(
+        &self,
+        call: Call,
+        params: Params,
+        file: Option<(&'static str, reqwest::multipart::Part)>,
+        part: Option<u32>,
+    ) -> Result<Envelope<T>> {
+        let cfg = &self.shared.config;
+        let mut all = wire::system_params(&cfg.app_key, cfg.access_token.expose(), unix_millis());
+        all.extend(params);
+        all.retain(|(k, v)| !k.is_empty() && !v.is_empty());
+        let sign = signing::sign(cfg.app_secret.expose(), call.path, &all);
+        all.push((signing::SIGN_PARAM, sign));
+        let url = format!("{}{}", cfg.effective_base_url(), call.path);
+        let client = &self.shared.client;
+        let request = match (call.method, file) {
+            (Method::Get, None) => client.get(&url).query(&all),
+            (Method::PostForm, None) => client.post(&url).form(&all),
+            (Method::PostMultipart, Some((field, file))) => {
+                let mut form = reqwest::multipart::Form::new();
+                for (k, v) in all {
+                    form = form.text(k, v);
+                }
+                client.post(&url).multipart(form.part(field, file))
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "a file travels only with a multipart call",
+                )
+                .with_platform(PLATFORM)
+                .with_call(call.name))
+            }
+        };
+        let meta = CallMeta {
+            platform: PLATFORM,
+            call: call.name,
+            part,
+        };
+        let raw = send(request, meta).await?;
+        decode(call.name, &raw, &meta)
+    }
+
+    /// Media Center space (`/media/video/quota/get`).
+    pub async fn quota(&self) -> Result<VideoQuota> {
+        let call = wire::GET_VIDEO_QUOTA;
+        let env: Envelope<wire::GetVideoQuotaResponse> =
+            self.call(call, Vec::new(), None, None).await?;
+        let rid = env.request_id.as_deref();
+        Ok(VideoQuota {
+            capacity_bytes: env
+                .data
+                .capacity_size
+                .ok_or_else(|| missing(call.name, "capacity_size", rid))?,
+            used_bytes: env
+                .data
+                .used_size
+                .ok_or_else(|| missing(call.name, "used_size", rid))?,
+        })
+    }
+
+    /// Deletes a video from Media Center (`/media/video/remove`).
+    pub async fn remove_video(&self, video_id: &str) -> Result<()> {
+        if video_id.trim().is_empty() {
+            return Err(Error::invalid_input("no video id given").with_platform(PLATFORM));
+        }
+        let params = vec![(wire::VIDEO_ID, video_id.to_owned())];
+        let _: Envelope<wire::Empty> = self.call(wire::REMOVE_VIDEO, params, None, None).await?;
+        self.committed().retain(|_, v| v != video_id);
+        Ok(())
+    }
+
+    /// The state of a video (`/media/video/get`), as the driver's poll sees it.
+    pub async fn video_status(&self, video_id: &str) -> Result<ProcessingStatus> {
+        let call = wire::GET_VIDEO;
+        let params = vec![(wire::VIDEO_ID, video_id.to_owned())];
+        let env: Envelope<wire::GetVideoResponse> = self.call(call, params, None, None).await?;
+        let rid = env.request_id.clone();
+        let Some(state) = env.data.state.clone() else {
+            return Err(missing(call.name, "state", rid.as_deref()));
+        };
+        use wire::state::*;
+        match state.as_str() {
+            READY_FOR_TRANSCODE | TRANSCODING | READY_FOR_AUDIT => {
+                Ok(ProcessingStatus::Pending { stage: state })
+            }
+            AUDIT_SUCCESS => {
+                let d = env.data;
+                let url = |u: Option<String>| {
+                    u.map(|url| AssetUrl { region: None, url })
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                };
+                Ok(ProcessingStatus::Ready(Asset {
+                    platform: PLATFORM.to_owned(),
+                    id: video_id.to_owned(),
+                    urls: url(d.video_url),
+                    thumbnails: url(d.cover_url),
+                    duration: None,
+                    size: None,
+                    details: serde_json::json!({ "state": state, "title": d.title }),
+                }))
+            }
+            TRANSCODE_FAILED | AUDIT_FAILED | DELETED => {
+                let said = env
+                    .result_message
+                    .clone()
+                    .or_else(|| env.message.clone())
+                    .filter(|m| !m.trim().is_empty());
+                let reason = said.unwrap_or_else(|| {
+                    match state.as_str() {
+                        TRANSCODE_FAILED => "Lazada could not transcode the video",
+                        AUDIT_FAILED => "the video did not pass Lazada's audit",
+                        _ => "the video was deleted from Media Center",
+                    }
+                    .to_owned()
+                });
+                Ok(ProcessingStatus::Failed { state, reason })
+            }
+            other => {
+                let mut err = Error::protocol(format!("unknown video state {other:?}"))
+                    .with_platform(PLATFORM)
+                    .with_call(call.name);
+                if let Some(id) = rid {
+                    err = err.with_request_id(id);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Uploads one image (`/image/upload`) after checking it (size, JPG/PNG, ≤ 5000 × 5000 px).
+    pub async fn upload_image(&self, image: &ImageSource) -> Result<UploadedImage> {
+        self.check_image_batch(std::slice::from_ref(image))?;
+        self.send_image(image).await
+    }
+
+    /// Has Lazada fetch an image from a public URL (`/image/migrate`).
+    pub async fn migrate_image(&self, url: &str) -> Result<UploadedImage> {
+        let url = url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.chars().any(char::is_whitespace)
+        {
+            return Err(
+                Error::invalid_input("the image to migrate must be a public http(s) URL")
+                    .with_platform(PLATFORM),
+            );
+        }
+        let params = wire::MigrateImageRequest { url }.params();
+        let env: Envelope<wire::ImageResponse> =
+            self.call(wire::MIGRATE_IMAGE, params, None, None).await?;
+        image_result(wire::MIGRATE_IMAGE.name, env)
+    }
+
+    fn check_image_batch(&self, images: &[ImageSource]) -> Result<()> {
+        check_images(&self.shared.image_rules, images)?;
+        for img in images {
+            if let Some((w, h)) = dimensions::dimensions(img.format, &img.data) {
+                let max = config::MAX_IMAGE_SIDE;
+                if w > max || h > max {
+                    return Err(Error::invalid_input(format!(
+                        "{} is {w} × {h} px; Lazada accepts images up to {max} × {max} px",
+                        img.file_name
+                    ))
+                    .with_platform(PLATFORM));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_image(&self, image: &ImageSource) -> Result<UploadedImage> {
+        let call = wire::UPLOAD_IMAGE;
+        let body = reqwest::Body::from(image.data.clone());
+        let file = reqwest::multipart::Part::stream_with_length(body, image.data.len() as u64)
+            .file_name(image.file_name.clone())
+            .mime_str(image.format.mime())
+            .map_err(|e| {
+                Error::invalid_input("bad image MIME type")
+                    .with_platform(PLATFORM)
+                    .with_source(e)
+            })?;
+        let env: Envelope<wire::ImageResponse> = self
+            .call(call, Vec::new(), Some((wire::IMAGE_FILE_FIELD, file)), None)
+            .await?;
+        image_result(call.name, env)
+    }
+
+    fn committed(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        // The map holds plain strings: a panic elsewhere cannot leave it inconsistent.
+        self.shared
+            .committed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn image_result(call: &str, env: Envelope<wire::ImageResponse>) -> Result<UploadedImage> {
+    let rid = env.request_id.as_deref();
+    let info = env.data.data.as_ref().and_then(|d| d.image.as_ref());
+    let url = info
+        .and_then(|i| i.url.clone())
+        .ok_or_else(|| missing(call, "data.image.url", rid))?;
+    let hash_code = info.and_then(|i| i.hash_code.clone());
+    Ok(UploadedImage {
+        platform: PLATFORM.to_owned(),
+        id: hash_code.clone().unwrap_or_else(|| url.clone()),
+        urls: vec![AssetUrl { region: None, url }],
+        details: serde_json::json!({ "hash_code": hash_code }),
+    })
+}
+
+/// Turns an answer into the call's data or a typed error: a failed envelope, an error status,
+/// or something that is not a Lazada envelope at all.
+fn decode<T: DeserializeOwned + Default>(
+    call: &str,
+    raw: &RawResponse,
+    meta: &CallMeta<'_>,
+) -> Result<Envelope<T>> {
+    let status = raw.status;
+    let with_retry_after = |err: Error| match raw.retry_after() {
+        Some(after) => err.with_retry_after(after),
+        None => err,
+    };
+    let ok_status = (200..300).contains(&status);
+    match raw.json::<Envelope<T>>(meta) {
+        Ok(env) if env.is_failure() => {
+            Err(with_retry_after(errors::envelope_error(call, status, &env)))
+        }
+        Ok(env) if ok_status && !env.is_unrecognised() => Ok(env),
+        Ok(env) if ok_status => {
+            let mut err = Error::protocol("the answer is not a Lazada envelope (no code)")
+                .with_platform(PLATFORM)
+                .with_call(call)
+                .with_http_status(status);
+            if let Some(id) = env.request_id {
+                err = err.with_request_id(id);
+            }
+            Err(err)
+        }
+        Ok(_) | Err(_) if !ok_status => {
+            let kind = kind_for_status(status).unwrap_or(ErrorKind::Rejected);
+            Err(with_retry_after(
+                Error::new(kind, format!("the gateway answered HTTP {status}"))
+                    .with_platform(PLATFORM)
+                    .with_call(call)
+                    .with_http_status(status),
+            ))
+        }
+        Ok(env) => Ok(env),
+        Err(err) => Err(err),
+    }
+}
+
+#[async_trait]
+impl ChunkedVideoUploader for LazadaUploader {
+    fn rules(&self) -> &UploadRules {
+        &self.shared.rules
+    }
+
+    /// Title and cover present (no request), the size within the limit, then — unless
+    /// disabled — the video fits the remaining Media Center quota.
+    async fn preflight(&self, source: &SourceInfo) -> Result<()> {
+        self.video.check()?;
+        let max = self.shared.rules.max_file_bytes;
+        if source.size > max {
+            return Err(Error::invalid_input(format!(
+                "{} is {} bytes; Lazada accepts videos up to {max} bytes (100 MB)",
+                source.file_name, source.size
+            ))
+            .with_platform(PLATFORM));
+        }
+        if self.shared.config.check_quota {
+            let quota = self.quota().await?;
+            if source.size > quota.remaining() {
+                return Err(Error::new(
+                    ErrorKind::Rejected,
+                    format!(
+                        "{} needs {} bytes but only {} of {} bytes are free in Lazada Media Center",
+                        source.file_name,
+                        source.size,
+                        quota.remaining(),
+                        quota.capacity_bytes
+                    ),
+                )
+                .with_platform(PLATFORM)
+                .with_call(wire::GET_VIDEO_QUOTA.name)
+                .with_code("QUOTA_EXCEEDED"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn init(&self, source: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
+        let (title, cover_url) = self.video.check()?;
+        let call = wire::INIT_CREATE_VIDEO;
+        let params = wire::InitCreateVideoRequest {
+            file_name: &source.file_name,
+            file_bytes: source.size,
+        }
+        .params();
+        let env: Envelope<wire::InitCreateVideoResponse> =
+            self.call(call, params, None, None).await?;
+        let upload_id = env
+            .data
+            .upload_id
+            .ok_or_else(|| missing(call.name, "upload_id", env.request_id.as_deref()))?;
+        let data = SessionData {
+            file_name: source.file_name.clone(),
+            title,
+            cover_url,
+            video_usage: self.video.usage,
+        };
+        let data = serde_json::to_value(&data).map_err(|e| {
+            Error::protocol(format!("could not record the session: {e}")).with_platform(PLATFORM)
+        })?;
+        Ok(InitOutcome::Session(UploadSession {
+            platform: PLATFORM.to_owned(),
+            upload_id,
+            plan: *plan,
+            expires_at: None,
+            started_at_ms: unix_millis(),
+            data,
+        }))
+    }
+
+    async fn put_part(&self, session: &UploadSession, part: &Part) -> Result<PartReceipt> {
+        let data = SessionData::of(session)?;
+        let block_count = session.plan.count();
+        if part.index >= block_count {
+            return Err(Error::invalid_input(format!(
+                "block {} is past the last of {block_count} blocks",
+                part.index
+            ))
+            .with_platform(PLATFORM));
+        }
+        let call = wire::UPLOAD_VIDEO_BLOCK;
+        let block_no = self.shared.rules.part_numbering.wire(part.index);
+        let params = wire::UploadVideoBlockRequest {
+            upload_id: &session.upload_id,
+            block_no,
+            block_count,
+        }
+        .params();
+        let file = part_file_field(part, data.file_name, "application/octet-stream")?;
+        let env: Envelope<wire::UploadVideoBlockResponse> = self
+            .call(
+                call,
+                params,
+                Some((wire::BLOCK_FILE_FIELD, file)),
+                Some(part.index),
+            )
+            .await?;
+        let rid = env.request_id.clone();
+        let e_tag = env
+            .data
+            .e_tag
+            .ok_or_else(|| missing(call.name, "e_tag", rid.as_deref()))?;
+        if looks_like_md5(&e_tag) {
+            let ours = part.md5_hex();
+            if !e_tag.eq_ignore_ascii_case(&ours) {
+                let mut err = Error::new(
+                    ErrorKind::Corrupted,
+                    format!(
+                        "block {block_no}: Lazada's eTag {e_tag} differs from the block's MD5 {}",
+                        ours.to_ascii_uppercase()
+                    ),
+                )
+                .with_platform(PLATFORM)
+                .with_call(call.name);
+                if let Some(id) = rid {
+                    err = err.with_request_id(id);
+                }
+                return Err(err);
+            }
+        }
+        Ok(PartReceipt {
+            index: part.index,
+            wire_number: block_no,
+            size: part.len(),
+            etag: Some(e_tag),
+        })
+    }
+
+    async fn commit(
+        &self,
+        session: &UploadSession,
+        receipts: &[PartReceipt],
+    ) -> Result<CommitOutcome> {
+        let data = SessionData::of(session)?;
+        let count = session.plan.count() as usize;
+        if receipts.len() != count {
+            return Err(Error::invalid_input(format!(
+                "{} block receipts given for {count} blocks",
+                receipts.len()
+            ))
+            .with_platform(PLATFORM));
+        }
+        let numbering = self
+            .shared
+            .rules
+            .commit_numbering
+            .unwrap_or(NumberingBase::One);
+        let mut parts = Vec::with_capacity(count);
+        for (i, r) in receipts.iter().enumerate() {
+            let tag = r.etag.as_deref().filter(|t| !t.is_empty());
+            match tag {
+                Some(tag) if r.index as usize == i => parts.push(wire::CommitPart {
+                    part_number: numbering.wire(r.index),
+                    e_tag: tag.to_owned(),
+                }),
+                _ => {
+                    return Err(Error::invalid_input(format!(
+                        "receipt {i} is not block {i} with an eTag; blocks must be listed in order"
+                    ))
+                    .with_platform(PLATFORM))
+                }
+            }
+        }
+        let call = wire::COMPLETE_CREATE_VIDEO;
+        let params = wire::CompleteCreateVideoRequest {
+            upload_id: &session.upload_id,
+            parts,
+            title: &data.title,
+            cover_url: &data.cover_url,
+            video_usage: data.video_usage.as_str(),
+        }
+        .params();
+        let env: Envelope<wire::CompleteCreateVideoResponse> =
+            self.call(call, params, None, None).await?;
+        let video_id = env
+            .data
+            .video_id
+            .ok_or_else(|| missing(call.name, "video_id", env.request_id.as_deref()))?;
+        self.committed()
+            .insert(session.upload_id.clone(), video_id.clone());
+        Ok(CommitOutcome::Processing(ProcessingHandle {
+            platform: PLATFORM.to_owned(),
+            id: video_id,
+            data: serde_json::json!({
+                "upload_id": session.upload_id,
+                "title": data.title,
+                "cover_url": data.cover_url,
+                "video_usage": data.video_usage,
+            }),
+        }))
+    }
+
+    async fn poll(&self, handle: &ProcessingHandle) -> Result<ProcessingStatus> {
+        self.video_status(&handle.id).await
+    }
+
+    /// Lazada has no call to abandon a block upload: before commit nothing is held that can be
+    /// deleted, so this returns `Ok` without a request. After this uploader committed the
+    /// session (the driver cancels when processing fails), the video is removed.
+    async fn cancel(&self, session: &UploadSession) -> Result<()> {
+        let video_id = self.committed().get(&session.upload_id).cloned();
+        match video_id {
+            None => Ok(()),
+            Some(id) => {
+                self.remove_video(&id).await?;
+                self.committed().remove(&session.upload_id);
+                Ok(())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ImageUploader for LazadaUploader {
+    fn image_rules(&self) -> &ImageRules {
+        &self.shared.image_rules
+    }
+
+    /// Checks every image first (no request for a batch that breaks the rules), then uploads
+    /// them one call each, in order; each has its own result.
+    async fn upload_images(&self, images: &[ImageSource]) -> Result<Vec<Result<UploadedImage>>> {
+        self.check_image_batch(images)?;
+        let mut out = Vec::with_capacity(images.len());
+        for img in images {
+            out.push(self.send_image(img).await);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,324 @@
+//! How to reach a media library and where uploads go. Every secret is a [`Secret`], so the
+//! derived `Debug` prints `***` in their place.
+
+use std::time::Duration;
+
+use marketmedia_core::http::HttpTimeouts;
+use marketmedia_core::{Error, Result, Secret};
+
+/// One mebibyte.
+pub const MIB: u64 = 1 << 20;
+
+/// The public SMH API host.
+pub const DEFAULT_BASE_URL: &str = "https://api.tencentsmh.cn";
+
+/// SMH API hosts. SMH has a single public API host; the storage hosts (COS buckets) are handed
+/// out per upload by the API, so there is nothing else to choose by region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Region {
+    /// `https://api.tencentsmh.cn`.
+    #[default]
+    Default,
+}
+
+impl Region {
+    /// The API base URL of the region.
+    pub fn base_url(self) -> &'static str {
+        match self {
+            Region::Default => DEFAULT_BASE_URL,
+        }
+    }
+}
+
+/// How the uploader authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// The library secret: the uploader asks `GET /api/v1/token` for access tokens, caches them
+    /// and fetches a new one before `expiresIn` runs out (and once when the API says the token
+    /// is invalid or expired).
+    LibrarySecret(Secret),
+    /// A ready access token, used as is (it cannot be renewed without the secret: once the API
+    /// refuses it, uploads fail with [`marketmedia_core::ErrorKind::Auth`]).
+    AccessToken(Secret),
+}
+
+/// What SMH does when the target name already exists (`conflict_resolution_strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConflictStrategy {
+    /// Rename the new file automatically (SMH's default); the final path is in the asset.
+    #[default]
+    Rename,
+    /// Refuse with 409 `SameNameDirectoryOrFileExists` ([`marketmedia_core::ErrorKind::Conflict`]).
+    Ask,
+    /// Replace the existing file.
+    Overwrite,
+}
+
+impl ConflictStrategy {
+    /// The value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictStrategy::Rename => "rename",
+            ConflictStrategy::Ask => "ask",
+            ConflictStrategy::Overwrite => "overwrite",
+        }
+    }
+}
+
+/// The scheme of the storage URLs built from the `domain` the API returns. Real COS buckets
+/// are HTTPS; a local simulator may serve plain HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StorageScheme {
+    /// `https://{domain}{path}` (default).
+    #[default]
+    Https,
+    /// `http://{domain}{path}`, for local simulators.
+    Http,
+}
+
+impl StorageScheme {
+    /// `https` or `http`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageScheme::Https => "https",
+            StorageScheme::Http => "http",
+        }
+    }
+}
+
+/// Configuration of an [`crate::SmhUploader`].
+#[derive(Debug, Clone)]
+pub struct SmhConfig {
+    /// Media library id (`LibraryId`).
+    pub library_id: String,
+    /// Library secret or ready access token.
+    pub credentials: Credentials,
+    /// Tenant space (`SpaceId`); `-` for a single-tenant library.
+    pub space_id: String,
+    /// User identity sent with the token request, when set.
+    pub user_id: Option<String>,
+    /// Token lifetime to ask for (`period`, seconds), when set.
+    pub token_period: Option<u64>,
+    /// Fetch a new token this long before the cached one expires (at most a fifth of its
+    /// lifetime is used for short-lived tokens). Default 60 s.
+    pub token_refresh_margin: Duration,
+    /// The API base URL (see [`Region`]); may carry a path prefix.
+    pub base_url: String,
+    /// Scheme of the storage URLs.
+    pub storage_scheme: StorageScheme,
+    /// Target directory inside the space (`a/b`); empty for the root. It must exist: SMH does
+    /// not create parent directories (see [`crate::SmhUploader::create_directory`]).
+    pub directory: String,
+    /// Target file name; the source's file name when `None`.
+    pub file_name: Option<String>,
+    /// What to do when the target exists.
+    pub conflict: ConflictStrategy,
+    /// Preferred part size (≥ 1 MiB; grown by the planner so a file needs ≤ 10,000 parts).
+    pub part_size: u64,
+    /// Whether to try instant upload (hash handshake) for files of at least 1 MiB.
+    pub instant_upload: bool,
+    /// Largest image accepted by [`marketmedia_core::ImageUploader`] (held in memory).
+    pub image_max_bytes: u64,
+    /// Per-attempt HTTP timeouts.
+    pub timeouts: HttpTimeouts,
+}
+
+impl SmhConfig {
+    /// A configuration with a library secret and every default: space `-`, public API host,
+    /// HTTPS storage, the space's root directory, `rename` on conflicts, 8 MiB parts, instant
+    /// upload on.
+    pub fn new(library_id: impl Into<String>, library_secret: impl Into<Secret>) -> Self {
+        SmhConfig {
+            library_id: library_id.into(),
+            credentials: Credentials::LibrarySecret(library_secret.into()),
+            space_id: "-".into(),
+            user_id: None,
+            token_period: None,
+            token_refresh_margin: Duration::from_secs(60),
+            base_url: Region::Default.base_url().into(),
+            storage_scheme: StorageScheme::Https,
+            directory: String::new(),
+            file_name: None,
+            conflict: ConflictStrategy::Rename,
+            part_size: 8 * MIB,
+            instant_upload: true,
+            image_max_bytes: 50 * MIB,
+            timeouts: HttpTimeouts::default(),
+        }
+    }
+
+    /// A configuration with a ready access token instead of the library secret.
+    pub fn with_access_token(library_id: impl Into<String>, token: impl Into<Secret>) -> Self {
+        SmhConfig {
+            credentials: Credentials::AccessToken(token.into()),
+            ..SmhConfig::new(library_id, "")
+        }
+    }
+
+    /// Sets the tenant space.
+    pub fn space(mut self, space_id: impl Into<String>) -> Self {
+        self.space_id = space_id.into();
+        self
+    }
+
+    /// Sets the user identity for tokens.
+    pub fn user(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Overrides the API base URL (a simulator, a proxy).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Sets the storage URL scheme.
+    pub fn storage_scheme(mut self, scheme: StorageScheme) -> Self {
+        self.storage_scheme = scheme;
+        self
+    }
+
+    /// Sets the target directory (`a/b`, empty for the root).
+    pub fn directory(mut self, dir: impl Into<String>) -> Self {
+        self.directory = dir.into();
+        self
+    }
+
+    /// Sets the target file name (default: the source's name).
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
+    /// Sets the conflict strategy.
+    pub fn conflict(mut self, strategy: ConflictStrategy) -> Self {
+        self.conflict = strategy;
+        self
+    }
+
+    /// Sets the preferred part size.
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// Turns the instant-upload handshake on or off.
+    pub fn instant_upload(mut self, on: bool) -> Self {
+        self.instant_upload = on;
+        self
+    }
+
+    /// Checks the configuration without any request.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid_input(m).with_platform(crate::PLATFORM));
+        if self.library_id.trim().is_empty() {
+            return bad("the SMH library id is empty".into());
+        }
+        match &self.credentials {
+            Credentials::LibrarySecret(s) if s.is_empty() => {
+                return bad("the SMH library secret is empty".into())
+            }
+            Credentials::AccessToken(t) if t.is_empty() => {
+                return bad("the SMH access token is empty".into())
+            }
+            _ => {}
+        }
+        if self.space_id.is_empty() || self.space_id.contains('/') {
+            return bad(format!("{:?} is not a valid SMH space id", self.space_id));
+        }
+        if url::Url::parse(&self.base_url).is_err() {
+            return bad(format!("{:?} is not a URL", self.base_url));
+        }
+        if self.part_size < MIB || self.part_size > 5 * 1024 * MIB {
+            return bad(format!(
+                "SMH parts must be 1 MiB to 5 GiB, not {} bytes",
+                self.part_size
+            ));
+        }
+        directory_segments(&self.directory)?;
+        if let Some(name) = &self.file_name {
+            check_file_name(name)?;
+        }
+        Ok(())
+    }
+}
+
+/// The directory's segments, refusing empty, `.` and `..` segments.
+pub(crate) fn directory_segments(dir: &str) -> Result<Vec<&str>> {
+    let trimmed = dir.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let segments: Vec<&str> = trimmed.split('/').collect();
+    for s in &segments {
+        if s.is_empty() || *s == "." || *s == ".." {
+            return Err(Error::invalid_input(format!(
+                "{dir:?} is not a valid SMH directory (empty, `.` or `..` segment)"
+            ))
+            .with_platform(crate::PLATFORM));
+        }
+    }
+    Ok(segments)
+}
+
+/// Refuses file names SMH cannot store.
+pub(crate) fn check_file_name(name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\\') {
+        return Err(
+            Error::invalid_input(format!("{name:?} is not a valid SMH file name"))
+                .with_platform(crate::PLATFORM),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use marketmedia_core::ErrorKind;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = SmhConfig::new("lib", "hunter2-secret");
+        let text = format!("{c:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        let c = SmhConfig::with_access_token("lib", "tok-abcdef");
+        let text = format!("{c:?}");
+        assert!(!text.contains("tok-abcdef"), "{text}");
+    }
+
+    #[test]
+    fn defaults() {
+        let c = SmhConfig::new("lib", "s");
+        assert_eq!(c.space_id, "-");
+        assert_eq!(c.conflict, ConflictStrategy::Rename);
+        assert_eq!(c.storage_scheme, StorageScheme::Https);
+        assert_eq!(c.part_size, 8 * MIB);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn validation_refuses_bad_values() {
+        let cases = [
+            SmhConfig::new("", "s"),
+            SmhConfig::new("lib", ""),
+            SmhConfig::with_access_token("lib", ""),
+            SmhConfig::new("lib", "s").part_size(MIB - 1),
+            SmhConfig::new("lib", "s").directory("a/../b"),
+            SmhConfig::new("lib", "s").directory("a//b"),
+            SmhConfig::new("lib", "s").file_name("a/b.mp4"),
+            SmhConfig::new("lib", "s").base_url("not a url"),
+            SmhConfig::new("lib", "s").space(""),
+        ];
+        for c in cases {
+            let err = c.validate().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{c:?}");
+        }
+        assert_eq!(
+            directory_segments("/a/b/").unwrap(),
+            vec!["a".to_string(), "b".to_string()]
+        );
+    }
+}

@@ -1,0 +1,897 @@
+//! # marketmedia-smh
+//!
+//! Tencent Cloud Smart Media Hosting (SMH) for marketmedia: videos through SMH's multipart
+//! upload (presigned COS parts, 1-based, concurrent), with the instant-upload handshake that
+//! skips every byte when the library already holds the file, renewal of the presigned upload
+//! information before (and when) it expires, server-side resume, and confirm with the file's
+//! CRC-64; images through SMH's simple upload. SMH is done at confirm: there is no processing
+//! to poll.
+//!
+//! ```no_run
+//! use marketmedia_core::{UploadDriver, UploadOptions};
+//! use marketmedia_smh::{ConflictStrategy, SmhConfig, SmhUploader};
+//!
+//! # async fn demo() -> marketmedia_core::Result<()> {
+//! let config = SmhConfig::new("smhxxxxxxxx", std::env::var("SMH_LIBRARY_SECRET").unwrap_or_default())
+//!     .directory("products/2024")
+//!     .conflict(ConflictStrategy::Rename);
+//! let smh = SmhUploader::new(config)?;
+//! smh.create_directory("products/2024").await.ok(); // SMH does not create parents
+//! let driver = UploadDriver::new(UploadOptions::default());
+//! let outcome = driver.upload_file(&smh, std::path::Path::new("demo.mp4")).await?;
+//! if let Some(asset) = outcome.asset() {
+//!     // The final path: it differs from the requested one after an automatic rename.
+//!     println!("stored as {} ({} bytes, instant: {})", asset.id, asset.size.unwrap_or(0), outcome.stats.instant);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Access tokens come from `GET /api/v1/token` with the library secret, are cached, fetched
+//! again before `expiresIn` runs out, and once more when the API answers
+//! `InvalidAccessToken` / `AuthorizationExpired`. The presigned storage headers are bearer
+//! credentials: they live only in the uploader's memory, never in the session (which is
+//! printed by `Debug` and persisted by journals); a session resumed by another process fetches
+//! fresh ones through `?upload` or `?renew`.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod errors;
+pub mod signing;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use marketmedia_core::digest::Digester;
+use marketmedia_core::http::{build_client, part_body, send, unix_millis, CallMeta, RawResponse};
+use marketmedia_core::{
+    Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DigestRequest, Error, ErrorKind,
+    ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
+    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret,
+    SourceInfo, UploadRules, UploadSession, UploadedImage,
+};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_LENGTH, ETAG};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub use config::{ConflictStrategy, Credentials, Region, SmhConfig, StorageScheme, MIB};
+
+use crate::config::{check_file_name, directory_segments};
+use crate::errors::{api_error, is_token_error, storage_error};
+use crate::wire::{query, BeginRequest, ConfirmRequest, FileInfo, UploadInfo, UploadStatus};
+
+/// The platform's short name.
+pub const PLATFORM: &str = "smh";
+
+/// Largest COS part (5 GiB).
+pub const MAX_PART_BYTES: u64 = 5 * 1024 * MIB;
+/// Most parts of one upload (COS).
+pub const MAX_PARTS: u32 = 10_000;
+
+/// The uploader: implements [`ChunkedVideoUploader`] and [`ImageUploader`] for one media
+/// library, space, target directory and conflict strategy.
+pub struct SmhUploader {
+    config: SmhConfig,
+    base: Url,
+    http: reqwest::Client,
+    rules: UploadRules,
+    image_rules: ImageRules,
+    token: tokio::sync::Mutex<Option<CachedToken>>,
+    /// Presigned upload information by confirm key (never persisted: it holds credentials).
+    live: std::sync::Mutex<HashMap<String, LiveInfo>>,
+    /// Serialises fetching missing upload information, so concurrent parts fetch it once.
+    fill: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for SmhUploader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmhUploader")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    token: Secret,
+    refresh_at_ms: u64,
+}
+
+/// Where and how parts of one upload go. Holds presigned credentials: not `Debug`.
+#[derive(Clone)]
+struct LiveInfo {
+    domain: String,
+    path: String,
+    upload_id: Option<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// What the session carries between calls and processes. No credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionData {
+    confirm_key: String,
+    file_path: String,
+    conflict: ConflictStrategy,
+    crc64: Option<String>,
+    domain: String,
+    path: String,
+    upload_id: String,
+    expiration: Option<String>,
+}
+
+/// The rules of SMH multipart uploads, with the preferred part size of `config`.
+pub fn rules_for(config: &SmhConfig) -> UploadRules {
+    UploadRules {
+        platform: PLATFORM.into(),
+        part_size: PartSizeRule::Range {
+            min: MIB,
+            max: MAX_PART_BYTES,
+            preferred: config.part_size,
+        },
+        part_numbering: NumberingBase::One,
+        commit_numbering: None,
+        min_file_bytes: 1,
+        max_file_bytes: u64::from(MAX_PARTS) * MAX_PART_BYTES,
+        max_parts: MAX_PARTS,
+        digests: DigestNeeds {
+            file_md5: false,
+            part_md5: false,
+            instant_upload_hashes: config.instant_upload,
+            crc64: true,
+        },
+        concurrent_parts: true,
+        async_processing: false,
+        instant_upload: config.instant_upload,
+        server_side_resume: true,
+        video_duration: None,
+        renewable_sessions: true,
+    }
+}
+
+fn meta(call: &str) -> CallMeta<'_> {
+    CallMeta {
+        platform: PLATFORM,
+        call,
+        part: None,
+    }
+}
+
+fn protocol(call: &str, message: impl Into<String>) -> Error {
+    Error::protocol(message)
+        .with_platform(PLATFORM)
+        .with_call(call)
+}
+
+fn is_success(raw: &RawResponse) -> bool {
+    (200..300).contains(&raw.status)
+}
+
+impl SmhUploader {
+    /// An uploader for `config` (checked here, without any request).
+    pub fn new(config: SmhConfig) -> Result<Self> {
+        let http = build_client(config.timeouts)?;
+        Self::with_client(config, http)
+    }
+
+    /// An uploader sharing an existing HTTP client.
+    pub fn with_client(config: SmhConfig, http: reqwest::Client) -> Result<Self> {
+        config.validate()?;
+        let base = Url::parse(&config.base_url).map_err(|e| {
+            Error::invalid_input(format!("{:?} is not a URL", config.base_url))
+                .with_platform(PLATFORM)
+                .with_source(e)
+        })?;
+        if base.cannot_be_a_base() {
+            return Err(Error::invalid_input(format!(
+                "{:?} cannot be a base URL",
+                config.base_url
+            ))
+            .with_platform(PLATFORM));
+        }
+        let rules = rules_for(&config);
+        let image_rules = ImageRules {
+            platform: PLATFORM.into(),
+            max_images: None,
+            max_bytes: config.image_max_bytes,
+            formats: vec![
+                MediaFormat::Jpeg,
+                MediaFormat::Png,
+                MediaFormat::Gif,
+                MediaFormat::Webp,
+            ],
+        };
+        Ok(SmhUploader {
+            config,
+            base,
+            http,
+            rules,
+            image_rules,
+            token: tokio::sync::Mutex::new(None),
+            live: std::sync::Mutex::new(HashMap::new()),
+            fill: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SmhConfig {
+        &self.config
+    }
+
+    /// Creates a directory (`a/b`) in the space: `PUT /api/v1/directory/…`. SMH creates no
+    /// parent directory by itself, so create each level first. An existing directory is a
+    /// [`ErrorKind::Conflict`].
+    pub async fn create_directory(&self, dir: &str) -> Result<()> {
+        let segments = directory_segments(dir)?;
+        if segments.is_empty() {
+            return Err(
+                Error::invalid_input("the root directory always exists").with_platform(PLATFORM)
+            );
+        }
+        let url = self.api_url(wire::DIRECTORY_PATH, &segments)?;
+        let call = "create_directory";
+        self.api(call, |token| {
+            let mut url = url.clone();
+            url.query_pairs_mut()
+                .append_pair(query::ACCESS_TOKEN, token);
+            self.http.put(url)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `{base}/{prefix…}/{LibraryId}/{SpaceId}/{tail…}`, every segment percent-encoded.
+    fn api_url(&self, prefix: [&str; 3], tail: &[&str]) -> Result<Url> {
+        let mut url = self.base.clone();
+        {
+            let mut segs = url.path_segments_mut().map_err(|_| {
+                Error::invalid_input("the SMH base URL cannot carry a path").with_platform(PLATFORM)
+            })?;
+            segs.pop_if_empty();
+            segs.extend(prefix);
+            segs.push(&self.config.library_id);
+            segs.push(&self.config.space_id);
+            segs.extend(tail);
+        }
+        Ok(url)
+    }
+
+    /// The target path of a video (`dir/name`, the configured name or the source's), checked.
+    fn target_path(&self, source_name: &str) -> Result<Vec<String>> {
+        let name = self.config.file_name.as_deref().unwrap_or(source_name);
+        self.path_in_directory(name)
+    }
+
+    /// `dir/name` in the configured directory, checked.
+    fn path_in_directory(&self, name: &str) -> Result<Vec<String>> {
+        check_file_name(name)?;
+        let mut segs: Vec<String> = directory_segments(&self.config.directory)?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        segs.push(name.to_owned());
+        Ok(segs)
+    }
+
+    // ---- access tokens --------------------------------------------------------------------
+
+    async fn access_token(&self) -> Result<Secret> {
+        let secret = match &self.config.credentials {
+            Credentials::AccessToken(t) => return Ok(t.clone()),
+            Credentials::LibrarySecret(s) => s,
+        };
+        let mut cached = self.token.lock().await;
+        if let Some(c) = cached.as_ref() {
+            if unix_millis() < c.refresh_at_ms {
+                return Ok(c.token.clone());
+            }
+        }
+        let fresh = self.fetch_token(secret).await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// Forgets `used` if it is still the cached token.
+    async fn forget_token(&self, used: &Secret) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|c| &c.token == used) {
+            *cached = None;
+        }
+    }
+
+    async fn fetch_token(&self, secret: &Secret) -> Result<CachedToken> {
+        let call = "token";
+        let mut url = self.base.clone();
+        {
+            let mut segs = url.path_segments_mut().map_err(|_| {
+                Error::invalid_input("the SMH base URL cannot carry a path").with_platform(PLATFORM)
+            })?;
+            segs.pop_if_empty();
+            segs.extend(wire::TOKEN_PATH);
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair(query::LIBRARY_ID, &self.config.library_id);
+            q.append_pair(query::LIBRARY_SECRET, secret.expose());
+            if self.config.space_id != "-" {
+                q.append_pair(query::SPACE_ID, &self.config.space_id);
+            }
+            if let Some(user) = &self.config.user_id {
+                q.append_pair(query::USER_ID, user);
+            }
+            if let Some(period) = self.config.token_period {
+                q.append_pair(query::PERIOD, &period.to_string());
+            }
+        }
+        let raw = send(self.http.get(url), meta(call)).await?;
+        if !is_success(&raw) {
+            return Err(api_error(&raw, &meta(call)));
+        }
+        let answer: wire::TokenResponse = raw.json(&meta(call))?;
+        let token = answer
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| protocol(call, "the token answer carries no accessToken"))?;
+        // Without `expiresIn`, keep the token a minute only.
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(60));
+        let margin = self.config.token_refresh_margin.min(lifetime / 5);
+        let refresh_at_ms = unix_millis() + (lifetime - margin).as_millis() as u64;
+        Ok(CachedToken {
+            token: Secret::new(token),
+            refresh_at_ms,
+        })
+    }
+
+    /// One API call with the access token, fetched again once when the API says it is invalid
+    /// or expired. `build` gets the token and builds the request. Non-2xx answers are errors.
+    async fn api<F>(&self, call: &str, build: F) -> Result<RawResponse>
+    where
+        F: Fn(&str) -> reqwest::RequestBuilder,
+    {
+        let mut refreshed = false;
+        loop {
+            let token = self.access_token().await?;
+            let raw = send(build(token.expose()), meta(call)).await?;
+            if is_success(&raw) {
+                return Ok(raw);
+            }
+            let renewable = matches!(self.config.credentials, Credentials::LibrarySecret(_));
+            if renewable && !refreshed && is_token_error(&raw) {
+                tracing::debug!(
+                    platform = PLATFORM,
+                    call,
+                    "access token refused; fetching a new one"
+                );
+                self.forget_token(&token).await;
+                refreshed = true;
+                continue;
+            }
+            return Err(api_error(&raw, &meta(call)));
+        }
+    }
+
+    // ---- upload information ---------------------------------------------------------------
+
+    fn live_info(
+        info: &UploadInfo,
+        fallback: Option<&SessionData>,
+        call: &str,
+    ) -> Result<LiveInfo> {
+        let domain = info
+            .domain
+            .clone()
+            .filter(|d| !d.is_empty())
+            .or_else(|| fallback.map(|s| s.domain.clone()))
+            .ok_or_else(|| protocol(call, "the upload information names no storage domain"))?;
+        let path = info
+            .path
+            .clone()
+            .filter(|p| !p.is_empty())
+            .or_else(|| fallback.map(|s| s.path.clone()))
+            .ok_or_else(|| protocol(call, "the upload information names no storage path"))?;
+        let upload_id = info
+            .upload_id
+            .clone()
+            .or_else(|| fallback.map(|s| s.upload_id.clone()));
+        let mut headers = Vec::new();
+        for (k, v) in info.header_pairs() {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| protocol(call, format!("the upload header {k:?} is not valid")))?;
+            if name == CONTENT_LENGTH || name == reqwest::header::HOST {
+                continue;
+            }
+            let value = HeaderValue::from_str(&v).map_err(|_| {
+                protocol(call, format!("the value of upload header {k} is not valid"))
+            })?;
+            headers.push((name, value));
+        }
+        Ok(LiveInfo {
+            domain,
+            path,
+            upload_id,
+            headers,
+        })
+    }
+
+    fn remember(&self, confirm_key: &str, info: LiveInfo) {
+        if let Ok(mut map) = self.live.lock() {
+            map.insert(confirm_key.to_owned(), info);
+        }
+    }
+
+    fn recall(&self, confirm_key: &str) -> Option<LiveInfo> {
+        self.live.lock().ok()?.get(confirm_key).cloned()
+    }
+
+    fn forget(&self, confirm_key: &str) {
+        if let Ok(mut map) = self.live.lock() {
+            map.remove(confirm_key);
+        }
+    }
+
+    /// The presigned information of a session: remembered, or fetched through `?renew` (a
+    /// session resumed by another process).
+    async fn info_for(&self, session: &UploadSession, data: &SessionData) -> Result<LiveInfo> {
+        if let Some(info) = self.recall(&data.confirm_key) {
+            return Ok(info);
+        }
+        let _guard = self.fill.lock().await;
+        if let Some(info) = self.recall(&data.confirm_key) {
+            return Ok(info);
+        }
+        self.renew_session(session).await?;
+        self.recall(&data.confirm_key)
+            .ok_or_else(|| protocol("renew", "no upload information after renewal"))
+    }
+
+    fn storage_url(&self, domain: &str, path: &str, call: &str) -> Result<Url> {
+        let origin = if domain.starts_with("http://") || domain.starts_with("https://") {
+            domain.to_owned()
+        } else {
+            format!("{}://{}", self.config.storage_scheme.as_str(), domain)
+        };
+        let mut url = Url::parse(&origin)
+            .map_err(|_| protocol(call, format!("the storage domain {domain:?} is not a host")))?;
+        url.set_path(path);
+        Ok(url)
+    }
+
+    fn file_call_url(&self, confirm_key: &str) -> Result<Url> {
+        self.api_url(wire::FILE_PATH, &[confirm_key])
+    }
+
+    async fn renew_session(&self, session: &UploadSession) -> Result<UploadSession> {
+        let call = "renew";
+        let mut data = session_data(session)?;
+        let url = self.file_call_url(&data.confirm_key)?;
+        let raw = self
+            .api(call, |token| {
+                let mut url = url.clone();
+                url.query_pairs_mut()
+                    .append_key_only(query::RENEW)
+                    .append_pair(query::ACCESS_TOKEN, token);
+                self.http.post(url)
+            })
+            .await?;
+        let info: UploadInfo = raw.json(&meta(call))?;
+        let live = Self::live_info(&info, Some(&data), call)?;
+        data.domain = live.domain.clone();
+        data.path = live.path.clone();
+        if let Some(id) = &live.upload_id {
+            data.upload_id = id.clone();
+        }
+        if info.expiration.is_some() {
+            data.expiration = info.expiration.clone();
+        }
+        self.remember(&data.confirm_key, live);
+        let mut fresh = session.clone();
+        fresh.expires_at = data.expiration.as_deref().and_then(wire::parse_expiration);
+        fresh.data = to_data(&data)?;
+        Ok(fresh)
+    }
+
+    // ---- begin ----------------------------------------------------------------------------
+
+    async fn begin(&self, path: &[String], size: u64, body: &BeginRequest) -> Result<RawResponse> {
+        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        let url = self.api_url(wire::FILE_PATH, &segs)?;
+        let conflict = self.config.conflict.as_str();
+        self.api("begin", |token| {
+            let mut url = url.clone();
+            url.query_pairs_mut()
+                .append_key_only(query::MULTIPART)
+                .append_pair(query::CONFLICT, conflict)
+                .append_pair(query::FILESIZE, &size.to_string())
+                .append_pair(query::ACCESS_TOKEN, token);
+            self.http.post(url).json(body)
+        })
+        .await
+    }
+
+    async fn confirm(
+        &self,
+        confirm_key: &str,
+        crc64: Option<String>,
+        conflict: ConflictStrategy,
+    ) -> Result<FileInfo> {
+        let call = "confirm";
+        let url = self.file_call_url(confirm_key)?;
+        let body = ConfirmRequest { crc64 };
+        let raw = self
+            .api(call, |token| {
+                let mut url = url.clone();
+                url.query_pairs_mut()
+                    .append_key_only(query::CONFIRM)
+                    .append_pair(query::CONFLICT, conflict.as_str())
+                    .append_pair(query::ACCESS_TOKEN, token);
+                let req = self.http.post(url);
+                if body.crc64.is_some() {
+                    req.json(&body)
+                } else {
+                    req
+                }
+            })
+            .await?;
+        let info: FileInfo = raw.json(&meta(call))?;
+        if let (Some(ours), Some(theirs)) = (&body.crc64, &info.crc64) {
+            if ours != theirs {
+                return Err(protocol(
+                    call,
+                    format!("the stored file's CRC-64 is {theirs}, the source's {ours}"),
+                ));
+            }
+        }
+        Ok(info)
+    }
+
+    async fn upload_image(&self, image: &ImageSource) -> Result<UploadedImage> {
+        let path = self.path_in_directory(&image.file_name)?;
+        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        let url = self.api_url(wire::FILE_PATH, &segs)?;
+        let size = image.data.len() as u64;
+        let conflict = self.config.conflict;
+        let call = "simple_upload";
+        let raw = self
+            .api(call, |token| {
+                let mut url = url.clone();
+                url.query_pairs_mut()
+                    .append_pair(query::CONFLICT, conflict.as_str())
+                    .append_pair(query::FILESIZE, &size.to_string())
+                    .append_pair(query::ACCESS_TOKEN, token);
+                self.http.put(url)
+            })
+            .await?;
+        let info: UploadInfo = raw.json(&meta(call))?;
+        let confirm_key = info
+            .confirm_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| protocol(call, "the simple upload answer carries no confirmKey"))?;
+        let live = Self::live_info(&info, None, call)?;
+        let put = "put_object";
+        let url = self.storage_url(&live.domain, &live.path, put)?;
+        let mut req = self.http.put(url);
+        for (k, v) in &live.headers {
+            req = req.header(k, v);
+        }
+        let req = req
+            .header(CONTENT_LENGTH, size)
+            .body(reqwest::Body::from(image.data.clone()));
+        let raw = send(req, meta(put)).await?;
+        if !is_success(&raw) {
+            return Err(storage_error(&raw, &meta(put)));
+        }
+        let mut digester = Digester::new(&DigestRequest {
+            crc64: true,
+            ..DigestRequest::default()
+        });
+        digester.update(&image.data);
+        let crc = signing::crc64_decimal(&digester.finish());
+        let file = self.confirm(&confirm_key, crc, conflict).await?;
+        let asset = asset_from(file, "confirm")?;
+        Ok(UploadedImage {
+            platform: PLATFORM.into(),
+            id: asset.id,
+            urls: Vec::new(),
+            details: asset.details,
+        })
+    }
+
+    fn session_from(
+        &self,
+        info: &UploadInfo,
+        file_path: String,
+        crc64: Option<String>,
+        plan: &PartPlan,
+    ) -> Result<UploadSession> {
+        let call = "begin";
+        let confirm_key = info
+            .confirm_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| protocol(call, "the upload information carries no confirmKey"))?;
+        let live = Self::live_info(info, None, call)?;
+        let upload_id = live
+            .upload_id
+            .clone()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| protocol(call, "the upload information carries no uploadId"))?;
+        let expires_at = info.expiration.as_deref().and_then(wire::parse_expiration);
+        if info.expiration.is_some() && expires_at.is_none() {
+            tracing::warn!(
+                platform = PLATFORM,
+                "could not read the upload information's expiration"
+            );
+        }
+        let data = SessionData {
+            confirm_key: confirm_key.clone(),
+            file_path,
+            conflict: self.config.conflict,
+            crc64,
+            domain: live.domain.clone(),
+            path: live.path.clone(),
+            upload_id,
+            expiration: info.expiration.clone(),
+        };
+        self.remember(&confirm_key, live);
+        Ok(UploadSession {
+            platform: PLATFORM.into(),
+            upload_id: confirm_key,
+            plan: *plan,
+            expires_at,
+            started_at_ms: unix_millis(),
+            data: to_data(&data)?,
+        })
+    }
+}
+
+fn session_data(session: &UploadSession) -> Result<SessionData> {
+    serde_json::from_value(session.data.clone()).map_err(|e| {
+        Error::invalid_input(format!("this is not an SMH upload session: {e}"))
+            .with_platform(PLATFORM)
+    })
+}
+
+fn to_data(data: &SessionData) -> Result<serde_json::Value> {
+    serde_json::to_value(data)
+        .map_err(|e| protocol("session", format!("cannot encode the session: {e}")))
+}
+
+/// The asset for a stored file.
+fn asset_from(file: FileInfo, call: &str) -> Result<Asset> {
+    let path = file
+        .path
+        .clone()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| protocol(call, "the answer names no path for the stored file"))?;
+    let details = serde_json::to_value(&file)
+        .map_err(|e| protocol(call, format!("cannot keep the file information: {e}")))?;
+    Ok(Asset {
+        platform: PLATFORM.into(),
+        id: path.join("/"),
+        urls: Vec::new(),
+        thumbnails: Vec::new(),
+        duration: None,
+        size: file.size,
+        details,
+    })
+}
+
+#[async_trait]
+impl ChunkedVideoUploader for SmhUploader {
+    fn rules(&self) -> &UploadRules {
+        &self.rules
+    }
+
+    async fn preflight(&self, source: &SourceInfo) -> Result<()> {
+        self.target_path(&source.file_name)?;
+        Ok(())
+    }
+
+    async fn init(&self, source: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
+        let call = "begin";
+        let path = self.target_path(&source.file_name)?;
+        let hashes = if self.config.instant_upload {
+            signing::instant_hashes(source.size, &source.digests)
+        } else {
+            None
+        };
+        let crc64 = signing::crc64_decimal(&source.digests);
+        let mut body = BeginRequest {
+            size: source.size.to_string(),
+            beginning_hash: hashes.as_ref().map(|h| h.0.clone()),
+            full_hash: None,
+        };
+        for round in 0..2 {
+            let raw = self.begin(&path, source.size, &body).await?;
+            match raw.status {
+                200 => {
+                    let file: FileInfo = raw.json(&meta(call))?;
+                    tracing::debug!(
+                        platform = PLATFORM,
+                        "instant upload: the library has the file"
+                    );
+                    return Ok(InitOutcome::Done(asset_from(file, call)?));
+                }
+                201 => {
+                    let info: UploadInfo = raw.json(&meta(call))?;
+                    let session = self.session_from(&info, path.join("/"), crc64, plan)?;
+                    return Ok(InitOutcome::Session(session));
+                }
+                202 if round == 0 => match &hashes {
+                    Some((_, full)) => body.full_hash = Some(full.clone()),
+                    None => {
+                        return Err(protocol(
+                            call,
+                            "HTTP 202 (send fullHash) to a request without hashes",
+                        )
+                        .with_http_status(202))
+                    }
+                },
+                status => {
+                    return Err(protocol(
+                        call,
+                        format!("unexpected HTTP {status} to the begin call"),
+                    )
+                    .with_http_status(status))
+                }
+            }
+        }
+        Err(protocol(call, "HTTP 202 again after sending fullHash").with_http_status(202))
+    }
+
+    async fn put_part(&self, session: &UploadSession, part: &Part) -> Result<PartReceipt> {
+        let data = session_data(session)?;
+        let info = self.info_for(session, &data).await?;
+        let wire_number = self.rules.part_numbering.wire(part.index);
+        let call = "upload_part";
+        let mut url = self.storage_url(&info.domain, &info.path, call)?;
+        let upload_id = info.upload_id.as_deref().unwrap_or(&data.upload_id);
+        url.query_pairs_mut()
+            .append_pair(query::UPLOAD_ID, upload_id)
+            .append_pair(query::PART_NUMBER, &wire_number.to_string());
+        let mut req = self.http.put(url);
+        for (k, v) in &info.headers {
+            req = req.header(k, v);
+        }
+        let req = req.header(CONTENT_LENGTH, part.len()).body(part_body(part));
+        let meta = CallMeta {
+            platform: PLATFORM,
+            call,
+            part: Some(part.index),
+        };
+        let raw = send(req, meta).await?;
+        if !is_success(&raw) {
+            return Err(storage_error(&raw, &meta));
+        }
+        let etag = raw
+            .headers
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(PartReceipt {
+            index: part.index,
+            wire_number,
+            size: part.len(),
+            etag,
+        })
+    }
+
+    async fn commit(
+        &self,
+        session: &UploadSession,
+        _receipts: &[PartReceipt],
+    ) -> Result<CommitOutcome> {
+        // SMH records no eTags: confirm carries only the key and the CRC-64.
+        let data = session_data(session)?;
+        let file = self
+            .confirm(&data.confirm_key, data.crc64.clone(), data.conflict)
+            .await?;
+        self.forget(&data.confirm_key);
+        Ok(CommitOutcome::Ready(asset_from(file, "confirm")?))
+    }
+
+    async fn poll(&self, handle: &ProcessingHandle) -> Result<ProcessingStatus> {
+        // SMH is done at confirm; a handle can only carry a ready asset.
+        let asset = handle
+            .data
+            .get("asset")
+            .cloned()
+            .and_then(|a| serde_json::from_value::<Asset>(a).ok())
+            .ok_or_else(|| protocol("poll", "SMH has no processing to poll"))?;
+        Ok(ProcessingStatus::Ready(asset))
+    }
+
+    async fn cancel(&self, session: &UploadSession) -> Result<()> {
+        let call = "cancel";
+        let data = session_data(session)?;
+        let url = self.file_call_url(&data.confirm_key)?;
+        let result = self
+            .api(call, |token| {
+                let mut url = url.clone();
+                url.query_pairs_mut()
+                    .append_key_only(query::UPLOAD)
+                    .append_pair(query::ACCESS_TOKEN, token);
+                self.http.delete(url)
+            })
+            .await;
+        self.forget(&data.confirm_key);
+        match result {
+            Ok(_) => Ok(()),
+            // Already gone: nothing left to cancel.
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn uploaded_parts(&self, session: &UploadSession) -> Result<Option<Vec<PartReceipt>>> {
+        let call = "upload_status";
+        let data = session_data(session)?;
+        let url = self.file_call_url(&data.confirm_key)?;
+        let raw = self
+            .api(call, |token| {
+                let mut url = url.clone();
+                url.query_pairs_mut()
+                    .append_key_only(query::UPLOAD)
+                    .append_pair(query::ACCESS_TOKEN, token);
+                self.http.get(url)
+            })
+            .await?;
+        let status: UploadStatus = raw.json(&meta(call))?;
+        if let Some(info) = &status.upload_part_info {
+            if let Ok(live) = Self::live_info(info, Some(&data), call) {
+                self.remember(&data.confirm_key, live);
+            }
+        }
+        let count = session.plan.count();
+        let receipts = status
+            .parts
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                let number = u32::try_from(p.part_number?).ok()?;
+                if number == 0 || number > count {
+                    return None;
+                }
+                Some(PartReceipt {
+                    index: number - 1,
+                    wire_number: number,
+                    size: p.size?,
+                    etag: p.etag,
+                })
+            })
+            .collect();
+        Ok(Some(receipts))
+    }
+
+    async fn renew(&self, session: &UploadSession) -> Result<UploadSession> {
+        let _guard = self.fill.lock().await;
+        self.renew_session(session).await
+    }
+}
+
+#[async_trait]
+impl ImageUploader for SmhUploader {
+    fn image_rules(&self) -> &ImageRules {
+        &self.image_rules
+    }
+
+    /// Uploads each image by SMH's simple upload (begin, `PUT` of the bytes to storage,
+    /// confirm with the CRC-64) into the configured directory, under its own file name.
+    async fn upload_images(&self, images: &[ImageSource]) -> Result<Vec<Result<UploadedImage>>> {
+        let mut out = Vec::with_capacity(images.len());
+        for image in images {
+            out.push(
+                self.upload_image(image)
+                    .await
+                    .map_err(|e| e.with_platform(PLATFORM)),
+            );
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;
