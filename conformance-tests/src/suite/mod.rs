@@ -9,7 +9,7 @@
 //! ```no_run
 //! use marketmedia_conformance::suite::{self, adapters::ShopeeHandle, Backend, Credentials};
 //! # // Stands for the provider's constructor (e.g. `ShopeeUploader::new`).
-# fn make(_: &str, _: &str) -> marketmedia_core::Result<marketmedia_core::MockChunkedVideoUploader> { unimplemented!() }
+//! # fn make(_: &str, _: &str) -> marketmedia_core::Result<marketmedia_core::MockChunkedVideoUploader> { unimplemented!() }
 //!
 //! # async fn demo() -> std::io::Result<()> {
 //! let sim = ShopeeHandle::start_fast().await?;
