@@ -11,7 +11,11 @@
 //!   the answer's status and error code), so tests assert on what crossed the wire;
 //! - the assembled bytes of every upload, so tests compare them with the source;
 //! - a [`sim::SimClock`] that tests can move forward, to exercise expiry without sleeping.
+//!
+//! The [`suite`] runs the same cases on every provider against its simulator, selected from
+//! the provider's declared rules: see `docs/providers.md` for how a new marketplace plugs in.
 #![warn(missing_docs)]
 
 pub mod fixtures;
 pub mod sim;
+pub mod suite;

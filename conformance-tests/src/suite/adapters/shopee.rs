@@ -1,0 +1,131 @@
+//! The Shopee simulator as a [`SimHandle`].
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use marketmedia_core::UploadSession;
+
+use super::fields_of;
+use crate::sim::shopee::{ShopeeSim, ShopeeSimConfig};
+use crate::sim::{SimServer, WireLog};
+use crate::suite::{CompletionPayload, ExpectedFailure, SimCapabilities, SimHandle, WirePart};
+
+/// A running Shopee simulator, reported to the suite.
+#[derive(Debug)]
+pub struct ShopeeHandle {
+    sim: ShopeeSim,
+    server: SimServer,
+}
+
+impl ShopeeHandle {
+    /// Starts a simulator with `config` on a free local port.
+    pub async fn start(config: ShopeeSimConfig) -> std::io::Result<Self> {
+        let sim = ShopeeSim::new(config);
+        let server = sim.start(([127, 0, 0, 1], 0).into()).await?;
+        Ok(ShopeeHandle { sim, server })
+    }
+
+    /// Starts a simulator with the defaults and a 50 ms transcode.
+    pub async fn start_fast() -> std::io::Result<Self> {
+        Self::start(ShopeeSimConfig {
+            transcode_delay: Duration::from_millis(50),
+            ..ShopeeSimConfig::default()
+        })
+        .await
+    }
+
+    /// Where to point the provider.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The simulator, for anything the suite does not ask.
+    pub fn sim(&self) -> &ShopeeSim {
+        &self.sim
+    }
+}
+
+impl SimHandle for ShopeeHandle {
+    fn platform(&self) -> &str {
+        "shopee"
+    }
+
+    fn capabilities(&self) -> SimCapabilities {
+        SimCapabilities {
+            cancel_upload: true,
+            processing_failure: true,
+            rate_limiting: false,
+            completion_fields: vec![
+                "video_upload_id".into(),
+                "part_seq_list".into(),
+                "report_data.upload_cost".into(),
+            ],
+            instant_upload_min_bytes: None,
+        }
+    }
+
+    fn wire(&self) -> &WireLog {
+        self.sim.wire()
+    }
+
+    fn part_number_field(&self) -> &str {
+        "part_seq"
+    }
+
+    fn parts_on_wire(&self, session: &UploadSession) -> Vec<WirePart> {
+        self.sim
+            .wire()
+            .calls("upload_video_part")
+            .into_iter()
+            .filter(|r| r.param("video_upload_id") == Some(session.upload_id.as_str()))
+            .map(|r| WirePart {
+                number_as_sent: r.param("part_seq").unwrap_or_default().to_owned(),
+                size: r
+                    .files
+                    .iter()
+                    .find(|(name, _)| name == "part_content")
+                    .map(|(_, n)| *n as u64)
+                    .unwrap_or(0),
+                accepted: r.error.is_none(),
+                error: r.error.clone(),
+                etag: None,
+            })
+            .collect()
+    }
+
+    fn completion(&self, session: &UploadSession) -> Option<CompletionPayload> {
+        let r = self
+            .sim
+            .wire()
+            .calls("complete_video_upload")
+            .into_iter()
+            .rev()
+            .find(|r| r.param("video_upload_id") == Some(session.upload_id.as_str()))?;
+        let part_numbers = r
+            .param("part_seq_list")
+            .and_then(|l| serde_json::from_str::<Vec<u32>>(l).ok());
+        Some(CompletionPayload {
+            part_numbers,
+            etags: None,
+            fields: fields_of(&r.params),
+            accepted: r.error.is_none(),
+        })
+    }
+
+    fn assembled(&self, asset_id: &str) -> Option<Bytes> {
+        self.sim.assembled_bytes(asset_id)
+    }
+
+    fn set_processing_failure(&self, reason: Option<&str>) -> Option<ExpectedFailure> {
+        self.sim
+            .update_config(|c| c.force_transcode_failure = reason.map(str::to_owned));
+        Some(ExpectedFailure {
+            state: Some("FAILED".into()),
+            reason: reason.map(str::to_owned),
+        })
+    }
+
+    fn advance_clock(&self, by: Duration) {
+        self.sim.clock().advance(by);
+    }
+}

@@ -1,0 +1,42 @@
+//! The shared conformance suite against the Lazada simulator.
+
+use marketmedia_conformance::sim::lazada as sim;
+use marketmedia_conformance::suite::{self, adapters::LazadaHandle, Backend, Credentials};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+
+#[tokio::test]
+async fn lazada_passes_the_conformance_suite() {
+    let handle = LazadaHandle::start_fast().await.unwrap();
+    let base_url = handle.base_url();
+    let backend = Backend::new(handle, move |creds| {
+        let secret = match creds {
+            Credentials::Valid => sim::LAZADA_TEST_APP_SECRET,
+            Credentials::Wrong => "not-the-app-secret",
+        };
+        // 1 MiB blocks keep the suite fast (the 100 MiB maximum is 100 blocks).
+        let config = LazadaConfig::new(
+            sim::LAZADA_TEST_APP_KEY,
+            secret,
+            sim::LAZADA_TEST_ACCESS_TOKEN,
+            Region::Sg,
+        )
+        .with_base_url(&base_url)
+        .with_block_size(1 << 20);
+        Ok(
+            LazadaUploader::new(config)?.with_video_options(VideoOptions::new(
+                "Conformance",
+                "https://example.com/cover.jpg",
+            )),
+        )
+    });
+    let backend = backend
+        .allow_deviation(
+            "commit_twice",
+            "a second commit is FAIL_TO_BLOCK_COMPLETE (\"already been committed\"), mapped to Rejected, not Conflict",
+        )
+        .allow_deviation(
+            "cancel_after_commit",
+            "cancel after commit removes the committed video and returns Ok (documented provider choice)",
+        );
+    suite::run_all(&backend).await.assert_passed();
+}

@@ -1,0 +1,28 @@
+//! The shared conformance suite against the SMH simulator.
+
+use marketmedia_conformance::sim::smh as sim;
+use marketmedia_conformance::suite::{self, adapters::SmhHandle, Backend, Credentials};
+use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
+
+#[tokio::test]
+async fn smh_passes_the_conformance_suite() {
+    let handle = SmhHandle::start_fast().await.unwrap();
+    let base_url = handle.base_url();
+    let backend = Backend::new(handle, move |creds| {
+        let secret = match creds {
+            Credentials::Valid => sim::TEST_LIBRARY_SECRET,
+            Credentials::Wrong => "not-the-library-secret",
+        };
+        // 1 MiB parts (the smallest SMH allows) keep the suite fast.
+        let config = SmhConfig::new(sim::TEST_LIBRARY_ID, secret)
+            .base_url(&base_url)
+            .storage_scheme(StorageScheme::Http)
+            .part_size(1 << 20);
+        SmhUploader::new(config)
+    });
+    let backend = backend.allow_deviation(
+        "error_codes",
+        "put_part sends a part past the session's plan, and COS storage accepts any part number up to 10,000",
+    );
+    suite::run_all(&backend).await.assert_passed();
+}
