@@ -22,7 +22,8 @@ use crate::uploader::{
     ProcessingStatus, SentCallback, UploadSession,
 };
 
-/// Called after every acknowledged part with the session and every receipt so far.
+/// Called when a session opens (with the receipts already known) and after every acknowledged
+/// part with the session and every receipt so far.
 pub type ReceiptObserver = Arc<dyn Fn(&UploadSession, &[PartReceipt]) + Send + Sync>;
 
 /// How the driver uploads.
@@ -322,7 +323,10 @@ impl UploadDriver {
             Err(err) => {
                 let lost = err.kind() == ErrorKind::NotFound && !committed.load(Ordering::SeqCst);
                 self.stage(&platform, Stage::Failed(err.to_string()));
-                if self.opts.cancel_on_failure {
+                // Once committed, the upload belongs to the platform: cancelling could delete
+                // an asset that is merely slow to process, so only uncommitted sessions are
+                // cancelled.
+                if self.opts.cancel_on_failure && !committed.load(Ordering::SeqCst) {
                     let session = cell.inner.lock().await.1.clone();
                     match self
                         .with_retry(&platform, "cancel", || provider.cancel(&session))
@@ -519,9 +523,19 @@ impl UploadDriver {
                 break;
             }
             tokio::time::sleep(delay).await;
-            let status = self
+            let status = match self
                 .with_retry(&platform, "poll", || provider.poll(handle))
-                .await?;
+                .await
+            {
+                Ok(status) => status,
+                // The upload is committed; a platform that cannot answer for now does not
+                // make it fail. Hand back the handle to poll later.
+                Err(err) if err.is_retryable() => {
+                    tracing::warn!(platform = %platform, error = %err, "polling failed for now; returning the handle");
+                    return Ok(Completion::Processing(handle.clone()));
+                }
+                Err(err) => return Err(err),
+            };
             match status {
                 ProcessingStatus::Ready(asset) => return Ok(Completion::Ready(asset)),
                 ProcessingStatus::Failed { state, reason } => {

@@ -272,7 +272,8 @@ async fn polls_until_ready_and_reports_failure_with_the_platform_state() {
             },
         })
     });
-    m.expect_cancel().returning(|_| Ok(()));
+    // Committed uploads are never cancelled (that could delete the asset).
+    m.expect_cancel().times(0);
     let err = UploadDriver::new(fast_opts())
         .upload_file(&m, f.path())
         .await
@@ -479,7 +480,7 @@ async fn a_lost_session_after_commit_is_never_restarted() {
     });
     m.expect_poll()
         .returning(|_| Err(Error::new(ErrorKind::NotFound, "gone")));
-    m.expect_cancel().returning(|_| Ok(()));
+    m.expect_cancel().times(0);
     let err = UploadDriver::new(fast_opts())
         .upload_file(&m, f.path())
         .await
@@ -563,4 +564,27 @@ async fn a_journaled_upload_resumes_with_only_the_missing_parts() {
         .unwrap();
     assert_eq!(*second.sent.lock().unwrap(), vec![4, 5, 6, 7, 8, 9]);
     assert!(journal.entries().is_empty(), "forgotten once done");
+}
+
+#[tokio::test]
+async fn a_poll_that_keeps_failing_hands_back_the_handle_without_cancelling() {
+    let f = source_file(1500);
+    let mut m = base_mock(rules(true, false));
+    m.expect_put_part().returning(|_, p| Ok(receipt(p)));
+    m.expect_commit().returning(|_, _| {
+        Ok(CommitOutcome::Processing(ProcessingHandle {
+            platform: "mock".into(),
+            id: "h".into(),
+            data: serde_json::Value::Null,
+        }))
+    });
+    m.expect_poll()
+        .times(3)
+        .returning(|_| Err(Error::new(ErrorKind::Transient, "502")));
+    m.expect_cancel().times(0);
+    let out = UploadDriver::new(fast_opts())
+        .upload_file(&m, f.path())
+        .await
+        .unwrap();
+    assert!(matches!(out.completion, Completion::Processing(ref h) if h.id == "h"));
 }

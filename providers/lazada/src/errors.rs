@@ -91,13 +91,19 @@ pub fn classify(status: u16, code: Option<&str>, result_code: Option<&str>) -> E
 pub fn envelope_error<T>(call: &str, status: u16, env: &Envelope<T>) -> Error {
     let code = env.code.as_deref().filter(|c| c.trim() != "0");
     let result_code = env.result_code.as_deref();
-    let kind = classify(status, code, result_code);
     let text = env
         .result_message
         .as_deref()
         .or(env.message.as_deref())
         .map(str::to_owned)
         .unwrap_or_else(|| "the platform refused the request".to_owned());
+    let mut kind = classify(status, code, result_code);
+    // A completion refused because the upload is already complete is a conflict (the video
+    // exists), not a failure of the upload: the caller must not treat it as lost.
+    let lower = text.to_ascii_lowercase();
+    if kind == ErrorKind::Rejected && lower.contains("already") && lower.contains("commit") {
+        kind = ErrorKind::Conflict;
+    }
     let mut extra = Vec::new();
     if let Some(t) = env.kind.as_deref() {
         extra.push(format!("type {t}"));

@@ -759,14 +759,30 @@ impl ChunkedVideoUploader for LazadaUploader {
     /// Lazada has no call to abandon a block upload: before commit nothing is held that can be
     /// deleted, so this returns `Ok` without a request. After this uploader committed the
     /// session (the driver cancels when processing fails), the video is removed.
+    /// Lazada has no call to abandon a block upload: before commit there is nothing remote to
+    /// cancel (the blocks expire on the platform). After commit the session is finished and
+    /// cancelling it is refused with [`ErrorKind::Conflict`] naming the video — deleting a
+    /// committed video is a deliberate act, through [`LazadaUploader::remove_video`].
     async fn cancel(&self, session: &UploadSession) -> Result<()> {
         let video_id = self.committed().get(&session.upload_id).cloned();
         match video_id {
             None => Ok(()),
             Some(id) => {
-                self.remove_video(&id).await?;
-                self.committed().remove(&session.upload_id);
-                Ok(())
+                // The platform's answer about the video decides the code: its state now.
+                let state = match self.video_status(&id).await? {
+                    ProcessingStatus::Pending { stage } => stage,
+                    ProcessingStatus::Ready(_) => wire::state::AUDIT_SUCCESS.to_owned(),
+                    ProcessingStatus::Failed { state, .. } => state,
+                };
+                Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "the upload is already committed as video {id} ({state}); remove the video to delete it"
+                    ),
+                )
+                .with_platform(PLATFORM)
+                .with_call("cancel")
+                .with_code(state))
             }
         }
     }

@@ -429,7 +429,7 @@ async fn over_100_mib_is_refused_without_a_request() {
 }
 
 #[tokio::test]
-async fn failed_audit_names_the_state_and_removes_the_video() {
+async fn failed_audit_names_the_state_and_keeps_the_video() {
     let (base, fake) = start(|seen, nth| {
         if seen.path.ends_with("/video/get") {
             return (200, ok(json!({"state":"AUDIT_FAILED"})));
@@ -445,10 +445,10 @@ async fn failed_audit_names_the_state_and_removes_the_video() {
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.code(), Some("AUDIT_FAILED"));
     assert!(err.to_string().contains("AUDIT_FAILED"), "{err}");
+    // A committed video is never removed behind the caller's back.
     let log = calls(&fake);
-    let remove = log.last().unwrap();
-    assert_eq!(remove.path, "/rest/media/video/remove");
-    assert_eq!(remove.params["videoId"], "30073704787");
+    assert!(log.iter().all(|c| c.path != "/rest/media/video/remove"));
+    assert!(log.last().unwrap().path.ends_with("/video/get"));
 }
 
 #[tokio::test]

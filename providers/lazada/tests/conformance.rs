@@ -29,14 +29,5 @@ async fn lazada_passes_the_conformance_suite() {
             )),
         )
     });
-    let backend = backend
-        .allow_deviation(
-            "commit_twice",
-            "a second commit is FAIL_TO_BLOCK_COMPLETE (\"already been committed\"), mapped to Rejected, not Conflict",
-        )
-        .allow_deviation(
-            "cancel_after_commit",
-            "cancel after commit removes the committed video and returns Ok (documented provider choice)",
-        );
     suite::run_all(&backend).await.assert_passed();
 }

@@ -743,6 +743,20 @@ impl ChunkedVideoUploader for SmhUploader {
     }
 
     async fn put_part(&self, session: &UploadSession, part: &Part) -> Result<PartReceipt> {
+        // COS storage accepts any part number up to 10,000; a part outside the session's plan
+        // would silently corrupt the assembled file, so it is refused here.
+        let expected = session.plan.part(part.index).map(|p| p.len);
+        if expected != Some(part.len()) {
+            return Err(Error::invalid_input(format!(
+                "part {} of {} bytes is not in this session's plan ({} parts of {} bytes)",
+                part.index,
+                part.len(),
+                session.plan.count(),
+                session.plan.part_size()
+            ))
+            .with_platform(PLATFORM)
+            .with_call("upload_part"));
+        }
         let data = session_data(session)?;
         let info = self.info_for(session, &data).await?;
         let wire_number = self.rules.part_numbering.wire(part.index);

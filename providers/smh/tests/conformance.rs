@@ -20,9 +20,5 @@ async fn smh_passes_the_conformance_suite() {
             .part_size(1 << 20);
         SmhUploader::new(config)
     });
-    let backend = backend.allow_deviation(
-        "error_codes",
-        "put_part sends a part past the session's plan, and COS storage accepts any part number up to 10,000",
-    );
     suite::run_all(&backend).await.assert_passed();
 }
