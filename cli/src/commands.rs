@@ -76,8 +76,19 @@ fn status_of(overall: Overall) -> i32 {
     }
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+/// A size for people: bytes below 1 KiB, then KiB, MiB or GiB with one decimal.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// `marketmedia upload`.
@@ -85,6 +96,12 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
     let platforms = selection(&args.to);
     let sample_dir;
     let (path, generated) = match &args.file {
+        Some(p) if !p.is_file() => {
+            return Err(Error::invalid_input(format!(
+                "{} is not a readable file",
+                p.display()
+            )))
+        }
         Some(p) => (p.clone(), false),
         None => {
             sample_dir = tempfile::tempdir()?;
@@ -109,10 +126,10 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
             format!(
                 "a generated {} s, {} sample video",
                 SAMPLE_DURATION.as_secs(),
-                mib(size)
+                human_size(size)
             )
         } else {
-            format!("{} ({})", path.display(), mib(size))
+            format!("{} ({})", path.display(), human_size(size))
         };
         let mut header = format!(
             "Uploading {what} to {} marketplaces:\n",
@@ -490,4 +507,17 @@ pub async fn sim(args: SimArgs) -> Result<i32> {
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("the simulators stopped: {e}")))?;
     Ok(exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(human_size(19), "19 bytes");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(SAMPLE_BYTES), "6.0 MiB");
+        assert_eq!(human_size(3 << 30), "3.0 GiB");
+    }
 }
