@@ -4,5 +4,6 @@ mod common;
 pub mod lazada;
 pub mod shopee;
 pub mod smh;
+pub mod standalone;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};

@@ -1,0 +1,198 @@
+//! The command line, as clap parses it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::platform::Platform;
+
+/// Upload product videos and images to Shopee, Lazada and Tencent SMH at once.
+///
+/// A marketplace with no credentials configured (environment variables or config file, see
+/// `docs/cli.md`) is served by an embedded simulator, and the output says so.
+#[derive(Debug, Parser)]
+#[command(name = "marketmedia", version, about, long_about)]
+pub struct Cli {
+    /// Config file (TOML). Default: config.toml in the user's config directory
+    /// (~/.config/marketmedia/config.toml on Linux), when it exists.
+    #[arg(long, global = true, value_name = "PATH", env = crate::config::CONFIG_ENV)]
+    pub config: Option<PathBuf>,
+
+    /// Use the embedded simulators for every marketplace, whatever is configured.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upload one video to every chosen marketplace at once, with live progress.
+    Upload(UploadArgs),
+    /// Upload images to every chosen marketplace at once.
+    Images(ImagesArgs),
+    /// Ask where processing of an earlier upload stands.
+    Status(StatusArgs),
+    /// Print a file's digests: MD5, part MD5s, SMH instant-upload hashes, CRC-64.
+    Digest(DigestArgs),
+    /// Serve the platform simulators (the same as the `marketmedia-sim` binary).
+    Sim(SimArgs),
+}
+
+/// `marketmedia upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The video. Without it, a valid 12-second, 6 MiB sample MP4 is generated.
+    pub file: Option<PathBuf>,
+
+    /// Marketplaces to upload to (comma-separated). Default: all of them.
+    #[arg(long, value_delimiter = ',', value_name = "LIST", value_parser = parse_platform)]
+    pub to: Vec<Platform>,
+
+    /// Print one JSON object per marketplace (one per line) instead of bars and a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The video's title (Lazada requires one; default in the sandbox: the file's name).
+    #[arg(long)]
+    pub title: Option<String>,
+
+    /// A public http(s) URL of the video's cover image (Lazada requires one).
+    #[arg(long, value_name = "URL")]
+    pub cover_url: Option<String>,
+
+    /// Return once the upload is committed, without waiting for processing (poll it later
+    /// with `marketmedia status`).
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Attempts of each call, the first included (1 = never retry).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+
+    /// Parts in flight at once per marketplace, where the platform allows it.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
+    pub concurrency: u64,
+}
+
+/// `marketmedia images`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// The images (JPEG or PNG; each platform's own limits are checked before any request).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Marketplaces to upload to (comma-separated). Default: all of them.
+    #[arg(long, value_delimiter = ',', value_name = "LIST", value_parser = parse_platform)]
+    pub to: Vec<Platform>,
+
+    /// Print one JSON object per marketplace (one per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `marketmedia status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The marketplace holding the upload.
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: Platform,
+
+    /// The id `upload` printed (Shopee `video_upload_id`, Lazada `video_id`).
+    #[arg(long)]
+    pub id: String,
+
+    /// Keep polling, with growing delays, until the asset is ready or processing fails.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `marketmedia digest`.
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// The file.
+    pub file: PathBuf,
+
+    /// Part size for the part MD5s: bytes, or with a KiB/MiB/GiB (K/M/G) suffix.
+    #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+    pub part_size: u64,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `marketmedia sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address of the first simulator; the others take the next ports (all random with port 0).
+    #[arg(long, default_value = marketmedia_conformance::sim::standalone::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+}
+
+fn parse_platform(s: &str) -> Result<Platform, String> {
+    s.parse()
+        .map_err(|e: marketmedia_core::Error| e.message().to_owned())
+}
+
+/// Parses a size: `1048576`, `512KiB`, `4MiB`, `4M`, `1GiB` (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 4194304 or 4MiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" | "kb" => 1 << 10,
+        "m" | "mib" | "mb" => 1 << 20,
+        "g" | "gib" | "gb" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB or GiB)")),
+    };
+    match n.checked_mul(mult) {
+        Some(0) => Err("the size must be positive".into()),
+        Some(v) => Ok(v),
+        None => Err(format!("{s:?} is too large")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("4TB").is_err());
+        assert!(parse_size("MiB").is_err());
+    }
+
+    #[test]
+    fn upload_takes_a_list_of_marketplaces() {
+        let cli = Cli::try_parse_from(["marketmedia", "upload", "--to", "smh,shopee"]).unwrap();
+        let Command::Upload(args) = cli.command else {
+            panic!("not upload")
+        };
+        assert_eq!(args.to, vec![Platform::Smh, Platform::Shopee]);
+        assert!(args.file.is_none());
+        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_err());
+    }
+}

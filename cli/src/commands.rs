@@ -1,0 +1,523 @@
+//! The subcommands. Each returns the process exit status ([`crate::exit`]) or an error that
+//! stops the command before any marketplace was tried (printed as one line, status 1).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use marketmedia_conformance::fixtures::write_sample_mp4;
+use marketmedia_core::digest::digest_file_async;
+use marketmedia_core::fanout::images_overall;
+use marketmedia_core::{
+    ChunkedVideoUploader, Completion, DigestRequest, Error, ErrorKind, FanOutReport, ImageSource,
+    ImageUploader, MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result, RetryPolicy,
+    UploadDriver, UploadOptions,
+};
+use serde::Serialize;
+
+use crate::args::{Cli, Command, DigestArgs, ImagesArgs, SimArgs, StatusArgs, UploadArgs};
+use crate::config::{process_env, Config};
+use crate::exit;
+use crate::platform::selection;
+use crate::progress::Bars;
+use crate::report::{self, ErrorRecord};
+use crate::targets::{Targets, VideoMeta};
+
+/// Duration of the sample video `upload` generates when no file is given.
+pub const SAMPLE_DURATION: Duration = Duration::from_secs(12);
+/// Size of the sample video: 6 MiB (two Shopee parts, two Lazada blocks, one SMH part).
+pub const SAMPLE_BYTES: u64 = 6 * 1024 * 1024;
+
+/// The largest image read from disk (the most any platform accepts: SMH's 50 MiB); each
+/// platform's own, lower limit is checked before its request.
+pub const MAX_IMAGE_READ: u64 = 50 * 1024 * 1024;
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<i32> {
+    let Cli {
+        config,
+        sandbox,
+        command,
+    } = cli;
+    let load = || -> Result<Config> {
+        if sandbox {
+            return Ok(Config::default());
+        }
+        Config::load(config.as_deref(), &process_env)
+    };
+    match command {
+        Command::Upload(args) => upload(&load()?, sandbox, args).await,
+        Command::Images(args) => images(&load()?, sandbox, args).await,
+        Command::Status(args) => status(&load()?, sandbox, args).await,
+        Command::Digest(args) => digest(args).await,
+        Command::Sim(args) => sim(args).await,
+    }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`marketmedia … | head` is not an error).
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn json_line<T: Serialize>(value: &T) -> Result<()> {
+    let line = serde_json::to_string(value)
+        .map_err(|e| Error::new(ErrorKind::Protocol, format!("cannot encode JSON: {e}")))?;
+    out(&format!("{line}\n"));
+    Ok(())
+}
+
+fn status_of(overall: Overall) -> i32 {
+    match overall {
+        Overall::AllSucceeded => exit::SUCCESS,
+        Overall::Partial => exit::PARTIAL,
+        Overall::AllFailed => exit::FAILURE,
+    }
+}
+
+/// A size for people: bytes below 1 KiB, then KiB, MiB or GiB with one decimal.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `marketmedia upload`.
+pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> Result<i32> {
+    let platforms = selection(&args.to);
+    let sample_dir;
+    let (path, generated) = match &args.file {
+        Some(p) if !p.is_file() => {
+            return Err(Error::invalid_input(format!(
+                "{} is not a readable file",
+                p.display()
+            )))
+        }
+        Some(p) => (p.clone(), false),
+        None => {
+            sample_dir = tempfile::tempdir()?;
+            let p = sample_dir.path().join("sample.mp4");
+            write_sample_mp4(&p, SAMPLE_DURATION, SAMPLE_BYTES)?;
+            (p, true)
+        }
+    };
+    let meta = VideoMeta {
+        title: args.title.clone(),
+        cover_url: args.cover_url.clone(),
+        sandbox_title: path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sample".into()),
+    };
+    let targets = Targets::build(&platforms, config, &meta, force_sandbox).await?;
+
+    if !args.json {
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let what = if generated {
+            format!(
+                "a generated {} s, {} sample video",
+                SAMPLE_DURATION.as_secs(),
+                human_size(size)
+            )
+        } else {
+            format!("{} ({})", path.display(), human_size(size))
+        };
+        let mut header = format!(
+            "Uploading {what} to {} marketplaces:\n",
+            targets.targets.len()
+        );
+        for t in &targets.targets {
+            header.push_str(&format!("  {:<7} {}\n", t.platform.name(), t.label()));
+        }
+        out(&header);
+    }
+
+    // A marketplace the CLI already knows cannot take the video gets no request.
+    let problems: Vec<Option<Error>> = targets.targets.iter().map(|t| t.video_problem()).collect();
+    let runnable: Vec<&dyn ChunkedVideoUploader> = targets
+        .targets
+        .iter()
+        .zip(&problems)
+        .filter(|(_, p)| p.is_none())
+        .map(|(t, _)| t.provider.video())
+        .collect();
+    let names: Vec<&str> = runnable
+        .iter()
+        .map(|p| p.rules().platform.as_str())
+        .collect();
+    let bars = (!args.json).then(|| Bars::new(&names));
+    let driver = UploadDriver::new(UploadOptions {
+        progress: bars.as_ref().map(|b| b.sink()),
+        retry: RetryPolicy {
+            max_attempts: args.attempts,
+            ..RetryPolicy::default()
+        },
+        wait_for_processing: !args.no_wait,
+        concurrency: usize::try_from(args.concurrency).unwrap_or(4),
+        ..UploadOptions::default()
+    });
+    let ran = if runnable.is_empty() {
+        FanOutReport {
+            reports: Vec::new(),
+        }
+    } else {
+        driver.upload_to_all(&runnable, &path).await
+    };
+    if let Some(bars) = &bars {
+        bars.finish();
+    }
+
+    let mut ran = ran.reports.into_iter();
+    let reports: Vec<MarketReport> = targets
+        .targets
+        .iter()
+        .zip(problems)
+        .map(|(t, problem)| match problem {
+            Some(e) => MarketReport {
+                platform: t.platform.name().to_owned(),
+                result: Err(e),
+            },
+            None => ran.next().unwrap_or_else(|| MarketReport {
+                platform: t.platform.name().to_owned(),
+                result: Err(Error::protocol("no result").with_platform(t.platform.name())),
+            }),
+        })
+        .collect();
+    let report = FanOutReport { reports };
+    let records = report::upload_records(&targets.targets, &report);
+    if args.json {
+        for r in &records {
+            json_line(r)?;
+        }
+    } else {
+        let errors: Vec<Option<&Error>> = report
+            .reports
+            .iter()
+            .map(|r| r.result.as_ref().err())
+            .collect();
+        out(&format!("\n{}", report::upload_summary(&records, &errors)));
+        if records.iter().any(|r| r.state == "processing") {
+            out("Still processing: ask later with `marketmedia status --platform P --id ID`.\n");
+        }
+    }
+    Ok(status_of(report.overall()))
+}
+
+/// `marketmedia images`.
+pub async fn images(config: &Config, force_sandbox: bool, args: ImagesArgs) -> Result<i32> {
+    let mut sources = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        sources.push(ImageSource::read(path, MAX_IMAGE_READ).await?);
+    }
+    let names: Vec<String> = sources.iter().map(|s| s.file_name.clone()).collect();
+    let platforms = selection(&args.to);
+    let targets = Targets::build(&platforms, config, &VideoMeta::default(), force_sandbox).await?;
+    if !args.json {
+        let mut header = format!(
+            "Uploading {} image(s) to {} marketplaces:\n",
+            sources.len(),
+            targets.targets.len()
+        );
+        for t in &targets.targets {
+            header.push_str(&format!("  {:<7} {}\n", t.platform.name(), t.label()));
+        }
+        out(&header);
+    }
+    let uploaders: Vec<&dyn ImageUploader> = targets
+        .targets
+        .iter()
+        .map(|t| t.provider.images())
+        .collect();
+    let reports = marketmedia_core::upload_images_to_all(&uploaders, &sources).await;
+    let records = report::image_records(&targets.targets, &reports, &names);
+    if args.json {
+        for r in &records {
+            json_line(r)?;
+        }
+    } else {
+        out(&format!("\n{}", report::images_summary(&records)));
+    }
+    Ok(status_of(images_overall(&reports)))
+}
+
+/// What `status --json` prints.
+#[derive(Debug, Serialize)]
+pub struct StatusRecord {
+    /// Platform name.
+    pub platform: String,
+    /// The id asked about.
+    pub id: String,
+    /// `ready`, `processing` or `failed`.
+    pub state: &'static str,
+    /// The platform's processing stage, while processing.
+    pub stage: Option<String>,
+    /// Where the asset is served, once ready.
+    pub urls: Vec<marketmedia_core::AssetUrl>,
+    /// Why processing failed, or why the status could not be read.
+    pub error: Option<ErrorRecord>,
+}
+
+/// `marketmedia status`.
+pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> Result<i32> {
+    let platform = args.platform;
+    if force_sandbox || !config.is_configured(platform) {
+        return Err(Error::invalid_input(format!(
+            "{platform} has no credentials configured: status asks the marketplace that holds \
+             the upload (the sandbox forgets its uploads when the command that made them ends); \
+             set the {}* variables or the [{platform}] table of the config file",
+            platform.env_prefix()
+        ))
+        .with_platform(platform.name()));
+    }
+    let targets = Targets::build(&[platform], config, &VideoMeta::default(), false).await?;
+    let Some(target) = targets.targets.first() else {
+        return Err(Error::invalid_input("no marketplace chosen"));
+    };
+    let provider = target.provider.video();
+    if !provider.rules().async_processing {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "uploads are ready as soon as they are confirmed; there is no processing to poll",
+        )
+        .with_platform(platform.name()));
+    }
+    let handle = ProcessingHandle {
+        platform: platform.name().to_owned(),
+        id: args.id.clone(),
+        data: serde_json::Value::Null,
+    };
+    let mut record = StatusRecord {
+        platform: platform.name().to_owned(),
+        id: args.id.clone(),
+        state: "failed",
+        stage: None,
+        urls: Vec::new(),
+        error: None,
+    };
+    let result: Result<ProcessingStatus> = if args.wait {
+        UploadDriver::new(UploadOptions::default())
+            .wait_ready(provider, &handle)
+            .await
+            .map(|c| match c {
+                Completion::Ready(asset) => ProcessingStatus::Ready(asset),
+                Completion::Processing(_) => ProcessingStatus::Pending {
+                    stage: "still processing at the polling deadline".into(),
+                },
+            })
+    } else {
+        provider.poll(&handle).await
+    };
+    let code = match result {
+        Ok(ProcessingStatus::Ready(asset)) => {
+            record.state = "ready";
+            record.urls = asset.urls;
+            exit::SUCCESS
+        }
+        Ok(ProcessingStatus::Pending { stage }) => {
+            record.state = "processing";
+            record.stage = Some(stage);
+            exit::PENDING
+        }
+        Ok(ProcessingStatus::Failed { state, reason }) => {
+            let e = Error::new(
+                ErrorKind::Rejected,
+                format!("processing failed ({state}): {reason}"),
+            )
+            .with_platform(platform.name())
+            .with_code(state);
+            record.error = Some(ErrorRecord::from(&e));
+            exit::FAILURE
+        }
+        Err(e) => {
+            record.error = Some(ErrorRecord::from(&e));
+            exit::FAILURE
+        }
+    };
+    if args.json {
+        json_line(&record)?;
+    } else {
+        let mut text = format!("{} {}: {}", record.platform, record.id, record.state);
+        if let Some(stage) = &record.stage {
+            text.push_str(&format!(" ({stage})"));
+        }
+        text.push('\n');
+        for url in &record.urls {
+            text.push_str(&format!("  {}\n", url.url));
+        }
+        out(&text);
+        if let Some(e) = &record.error {
+            eprintln!("error: {}", e.message);
+        }
+    }
+    Ok(code)
+}
+
+/// What `digest --json` prints.
+#[derive(Debug, Serialize)]
+pub struct DigestRecord {
+    /// The file.
+    pub file: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// MD5 of the whole file, lowercase hex.
+    pub md5: String,
+    /// The part size of `parts`.
+    pub part_size: u64,
+    /// Every part's offset, size and MD5.
+    pub parts: Vec<PartDigest>,
+    /// The SMH instant-upload hashes (absent for an empty file).
+    pub smh: Option<SmhHashes>,
+    /// CRC-64/XZ (ECMA-182) as a decimal string, as COS and SMH print it.
+    pub crc64: String,
+    /// The same CRC-64 as 16 hex digits.
+    pub crc64_hex: String,
+}
+
+/// One part's digest.
+#[derive(Debug, Serialize)]
+pub struct PartDigest {
+    /// 0-based index.
+    pub index: u32,
+    /// Byte offset.
+    pub offset: u64,
+    /// Bytes.
+    pub size: u64,
+    /// MD5, lowercase hex.
+    pub md5: String,
+}
+
+/// SMH's instant-upload hashes.
+#[derive(Debug, Serialize)]
+pub struct SmhHashes {
+    /// SHA-256 of the first MiB.
+    pub beginning_hash: String,
+    /// The last link of the SHA-256 chain over 1 MiB chunks.
+    pub full_hash: String,
+}
+
+/// Computes the digests `digest` prints, in one read of the file.
+pub async fn digest_record(path: &Path, part_size: u64) -> Result<DigestRecord> {
+    let d = digest_file_async(
+        path,
+        &DigestRequest {
+            file_md5: true,
+            part_md5_sizes: vec![part_size],
+            instant_upload_hashes: true,
+            crc64: true,
+        },
+    )
+    .await?;
+    let parts = d
+        .part_md5s(part_size)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, md5)| {
+            let offset = i as u64 * part_size;
+            PartDigest {
+                index: i as u32,
+                offset,
+                size: part_size.min(d.size.saturating_sub(offset)),
+                md5: hex_of(md5),
+            }
+        })
+        .collect();
+    let crc = d.crc64.unwrap_or(0);
+    Ok(DigestRecord {
+        file: path.to_owned(),
+        size: d.size,
+        md5: d.md5_hex().unwrap_or_default(),
+        part_size,
+        parts,
+        smh: d.instant.map(|h| SmhHashes {
+            beginning_hash: h.beginning_hex(),
+            full_hash: h.full_hex(),
+        }),
+        crc64: crc.to_string(),
+        crc64_hex: format!("{crc:016x}"),
+    })
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `marketmedia digest`.
+pub async fn digest(args: DigestArgs) -> Result<i32> {
+    if !args.file.is_file() {
+        return Err(Error::invalid_input(format!(
+            "{} is not a readable file",
+            args.file.display()
+        )));
+    }
+    let r = digest_record(&args.file, args.part_size).await?;
+    if args.json {
+        json_line(&r)?;
+        return Ok(exit::SUCCESS);
+    }
+    let mut text = format!(
+        "file            {}\nsize            {} bytes\nmd5             {}\ncrc64           {} (0x{})\n",
+        r.file.display(),
+        r.size,
+        r.md5,
+        r.crc64,
+        r.crc64_hex
+    );
+    match &r.smh {
+        Some(h) => text.push_str(&format!(
+            "beginningHash   {}\nfullHash        {}\n",
+            h.beginning_hash, h.full_hash
+        )),
+        None => text.push_str("beginningHash   - (empty file)\nfullHash        -\n"),
+    }
+    text.push_str(&format!(
+        "parts           {} of {} bytes\n",
+        r.parts.len(),
+        r.part_size
+    ));
+    let rows: Vec<Vec<String>> = r
+        .parts
+        .iter()
+        .map(|p| {
+            vec![
+                p.index.to_string(),
+                p.offset.to_string(),
+                p.size.to_string(),
+                p.md5.clone(),
+            ]
+        })
+        .collect();
+    text.push_str(&report::table(&["PART", "OFFSET", "SIZE", "MD5"], &rows));
+    out(&text);
+    Ok(exit::SUCCESS)
+}
+
+/// `marketmedia sim`.
+pub async fn sim(args: SimArgs) -> Result<i32> {
+    marketmedia_conformance::sim::standalone::run(args.listen)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("the simulators stopped: {e}")))?;
+    Ok(exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(human_size(19), "19 bytes");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(SAMPLE_BYTES), "6.0 MiB");
+        assert_eq!(human_size(3 << 30), "3.0 GiB");
+    }
+}

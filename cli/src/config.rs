@@ -1,0 +1,533 @@
+//! Credentials and endpoints: environment variables, then a TOML config file.
+//!
+//! Every setting has an environment variable, `MARKETMEDIA_<PLATFORM>_<KEY>`, and a key of
+//! the same name in lowercase under the platform's table of the config file. A variable
+//! that is set and not empty wins over the file. A marketplace with none of its settings
+//! anywhere is *not configured*: the command uploads to the embedded simulator instead
+//! (see [`crate::sandbox`]). A marketplace with some settings but not all the required ones
+//! is an error, so a typo never silently sends a seller's video to a sandbox.
+//!
+//! ```toml
+//! [shopee]
+//! partner_id = 2001887
+//! partner_key = "…"
+//! shop_id = 600001
+//! access_token = "…"
+//! region = "production"          # production | test | china | brazil
+//! # base_url = "http://127.0.0.1:8650"
+//!
+//! [lazada]
+//! app_key = "100132"
+//! app_secret = "…"
+//! access_token = "…"
+//! region = "sg"                  # sg | my | th | vn | ph | id
+//! title = "Blue kettle"          # the video's title (Lazada requires one)
+//! cover_url = "https://…/c.jpg"  # the video's cover (Lazada requires one)
+//!
+//! [smh]
+//! library_id = "…"
+//! library_secret = "…"           # or access_token = "…"
+//! space_id = "-"
+//! directory = "products/2024"
+//! storage_scheme = "https"       # http for a local simulator
+//! ```
+//!
+//! Secrets are held in [`Secret`]s from the moment they are read: no `Debug`, `Display` or
+//! error message of this crate shows them.
+
+use std::path::{Path, PathBuf};
+
+use marketmedia_core::{Error, Result, Secret};
+use marketmedia_lazada::{LazadaConfig, Region as LazadaRegion};
+use marketmedia_shopee::{ShopeeConfig, ShopeeRegion};
+use marketmedia_smh::{SmhConfig, StorageScheme};
+use serde::Deserialize;
+
+use crate::platform::Platform;
+
+/// Environment variable naming the config file (same as `--config`).
+pub const CONFIG_ENV: &str = "MARKETMEDIA_CONFIG";
+
+/// Looks up an environment variable (a closure, so tests need not touch the process's).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process's environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The config file as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[shopee]`.
+    pub shopee: Option<ShopeeSection>,
+    /// `[lazada]`.
+    pub lazada: Option<LazadaSection>,
+    /// `[smh]`.
+    pub smh: Option<SmhSection>,
+}
+
+/// `[shopee]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopeeSection {
+    /// Partner (app) id.
+    pub partner_id: Option<u64>,
+    /// Partner key.
+    pub partner_key: Option<Secret>,
+    /// Shop id.
+    pub shop_id: Option<u64>,
+    /// The shop's access token.
+    pub access_token: Option<Secret>,
+    /// `production`, `test`, `china` or `brazil`.
+    pub region: Option<String>,
+    /// A host overriding the region's.
+    pub base_url: Option<String>,
+}
+
+/// `[lazada]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LazadaSection {
+    /// App key.
+    pub app_key: Option<String>,
+    /// App secret.
+    pub app_secret: Option<Secret>,
+    /// The seller's access token.
+    pub access_token: Option<Secret>,
+    /// Venture: `sg`, `my`, `th`, `vn`, `ph` or `id`.
+    pub region: Option<String>,
+    /// A gateway overriding the region's (include `/rest`).
+    pub base_url: Option<String>,
+    /// Default video title.
+    pub title: Option<String>,
+    /// Default video cover URL.
+    pub cover_url: Option<String>,
+}
+
+/// `[smh]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmhSection {
+    /// Media library id.
+    pub library_id: Option<String>,
+    /// Library secret (tokens are fetched and renewed with it).
+    pub library_secret: Option<Secret>,
+    /// A ready access token, instead of the library secret.
+    pub access_token: Option<Secret>,
+    /// Tenant space (`-` for single-tenant libraries).
+    pub space_id: Option<String>,
+    /// Target directory (`a/b`, must exist).
+    pub directory: Option<String>,
+    /// API host overriding the public one.
+    pub base_url: Option<String>,
+    /// `https` (default) or `http` (local simulator).
+    pub storage_scheme: Option<String>,
+}
+
+/// The resolved configuration: a provider configuration per configured marketplace (`None`:
+/// not configured, use the sandbox), and Lazada's video title and cover defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Shopee, when configured.
+    pub shopee: Option<ShopeeConfig>,
+    /// Lazada, when configured.
+    pub lazada: Option<LazadaConfig>,
+    /// SMH, when configured.
+    pub smh: Option<SmhConfig>,
+    /// Lazada video title from the environment or the file.
+    pub lazada_title: Option<String>,
+    /// Lazada cover URL from the environment or the file.
+    pub lazada_cover_url: Option<String>,
+    /// The config file read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Whether `platform` has credentials configured.
+    pub fn is_configured(&self, platform: Platform) -> bool {
+        match platform {
+            Platform::Shopee => self.shopee.is_some(),
+            Platform::Lazada => self.lazada.is_some(),
+            Platform::Smh => self.smh.is_some(),
+        }
+    }
+
+    /// The configuration from `explicit` (or `$MARKETMEDIA_CONFIG`, or the default path when
+    /// it exists) and the environment.
+    pub fn load(explicit: Option<&Path>, env: EnvLookup<'_>) -> Result<Config> {
+        let (file, path) = match explicit {
+            Some(path) => (read_file(path)?, Some(path.to_owned())),
+            None => match default_path().filter(|p| p.is_file()) {
+                Some(path) => (read_file(&path)?, Some(path)),
+                None => (ConfigFile::default(), None),
+            },
+        };
+        let mut config = Config::resolve(file, env)?;
+        config.file = path;
+        Ok(config)
+    }
+
+    /// Merges a parsed file with the environment (the environment wins).
+    pub fn resolve(file: ConfigFile, env: EnvLookup<'_>) -> Result<Config> {
+        let lazada_section = file.lazada.clone().unwrap_or_default();
+        let mut lz = Lookup::new(Platform::Lazada, env);
+        let lazada_title = lz.text("TITLE", lazada_section.title.clone());
+        let lazada_cover_url = lz.text("COVER_URL", lazada_section.cover_url.clone());
+        Ok(Config {
+            shopee: shopee(file.shopee.unwrap_or_default(), env)?,
+            lazada: lazada(lazada_section, env)?,
+            smh: smh(file.smh.unwrap_or_default(), env)?,
+            lazada_title,
+            lazada_cover_url,
+            file: None,
+        })
+    }
+}
+
+/// `config.toml` in the user's config directory (`~/.config/marketmedia/config.toml` on
+/// Linux, `~/Library/Application Support/marketmedia/config.toml` on macOS,
+/// `%APPDATA%\marketmedia\config.toml` on Windows).
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("marketmedia").join("config.toml"))
+}
+
+/// Reads and parses a config file; a syntax error is reported on one line with its line number.
+pub fn read_file(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::invalid_input(format!(
+            "cannot read the config file {}: {e}",
+            path.display()
+        ))
+    })?;
+    parse(&text).map_err(|m| Error::invalid_input(format!("config file {}: {m}", path.display())))
+}
+
+/// Parses config file text; the error is one line.
+pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
+        let message = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: {message}")
+            }
+            None => message,
+        }
+    })
+}
+
+/// Reads one marketplace's settings, noting which were present and which required ones are
+/// missing.
+struct Lookup<'a> {
+    platform: Platform,
+    env: EnvLookup<'a>,
+    present: bool,
+    missing: Vec<String>,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(platform: Platform, env: EnvLookup<'a>) -> Self {
+        Lookup {
+            platform,
+            env,
+            present: false,
+            missing: Vec::new(),
+        }
+    }
+
+    fn var(&self, key: &str) -> String {
+        format!("{}{key}", self.platform.env_prefix())
+    }
+
+    /// The value of `KEY`: the environment's when set and not empty, else the file's.
+    fn text(&mut self, key: &str, file: Option<String>) -> Option<String> {
+        let value = (self.env)(&self.var(key))
+            .filter(|v| !v.trim().is_empty())
+            .or(file.filter(|v| !v.trim().is_empty()))
+            .map(|v| v.trim().to_owned());
+        self.present |= value.is_some();
+        value
+    }
+
+    fn secret(&mut self, key: &str, file: Option<Secret>) -> Option<Secret> {
+        let value = (self.env)(&self.var(key))
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+            .or(file.filter(|s| !s.is_empty()));
+        self.present |= value.is_some();
+        value
+    }
+
+    fn number(&mut self, key: &str, file: Option<u64>) -> Result<Option<u64>> {
+        match (self.env)(&self.var(key)).filter(|v| !v.trim().is_empty()) {
+            Some(v) => {
+                self.present = true;
+                v.trim().parse().map(Some).map_err(|_| {
+                    Error::invalid_input(format!("{} must be a number, not {v:?}", self.var(key)))
+                        .with_platform(self.platform.name())
+                })
+            }
+            None => {
+                self.present |= file.is_some();
+                Ok(file)
+            }
+        }
+    }
+
+    fn require<T>(&mut self, key: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.missing.push(key.to_owned());
+        }
+        value
+    }
+
+    /// `Ok(false)` when nothing was set (not configured), `Ok(true)` when everything required
+    /// was, an error naming what is missing otherwise.
+    fn finish(&self) -> Result<bool> {
+        if !self.present {
+            return Ok(false);
+        }
+        if self.missing.is_empty() {
+            return Ok(true);
+        }
+        let vars: Vec<String> = self.missing.iter().map(|k| self.var(k)).collect();
+        let keys: Vec<String> = self.missing.iter().map(|k| k.to_lowercase()).collect();
+        Err(Error::invalid_input(format!(
+            "{} is only partly configured: set {} (or {} under [{}] in the config file)",
+            self.platform,
+            vars.join(", "),
+            keys.join(", "),
+            self.platform
+        ))
+        .with_platform(self.platform.name()))
+    }
+}
+
+fn shopee(section: ShopeeSection, env: EnvLookup<'_>) -> Result<Option<ShopeeConfig>> {
+    let mut l = Lookup::new(Platform::Shopee, env);
+    let partner_id = l.number("PARTNER_ID", section.partner_id)?;
+    let partner_key = l.secret("PARTNER_KEY", section.partner_key);
+    let shop_id = l.number("SHOP_ID", section.shop_id)?;
+    let access_token = l.secret("ACCESS_TOKEN", section.access_token);
+    let region = l.text("REGION", section.region);
+    let base_url = l.text("BASE_URL", section.base_url);
+    let partner_id = l.require("PARTNER_ID", partner_id);
+    let partner_key = l.require("PARTNER_KEY", partner_key);
+    let shop_id = l.require("SHOP_ID", shop_id);
+    let access_token = l.require("ACCESS_TOKEN", access_token);
+    if !l.finish()? {
+        return Ok(None);
+    }
+    let (Some(partner_id), Some(partner_key), Some(shop_id), Some(access_token)) =
+        (partner_id, partner_key, shop_id, access_token)
+    else {
+        return Ok(None);
+    };
+    let mut config = ShopeeConfig::new(partner_id, partner_key, shop_id, access_token);
+    if let Some(region) = region {
+        let region: ShopeeRegion = region
+            .parse()
+            .map_err(|m: String| Error::invalid_input(m).with_platform(Platform::Shopee.name()))?;
+        config = config.with_region(region);
+    }
+    if let Some(url) = base_url {
+        config = config.with_base_url(check_url(Platform::Shopee, &url)?);
+    }
+    Ok(Some(config))
+}
+
+fn lazada(section: LazadaSection, env: EnvLookup<'_>) -> Result<Option<LazadaConfig>> {
+    let mut l = Lookup::new(Platform::Lazada, env);
+    let app_key = l.text("APP_KEY", section.app_key);
+    let app_secret = l.secret("APP_SECRET", section.app_secret);
+    let access_token = l.secret("ACCESS_TOKEN", section.access_token);
+    let region = l.text("REGION", section.region);
+    let base_url = l.text("BASE_URL", section.base_url);
+    let app_key = l.require("APP_KEY", app_key);
+    let app_secret = l.require("APP_SECRET", app_secret);
+    let access_token = l.require("ACCESS_TOKEN", access_token);
+    if !l.finish()? {
+        return Ok(None);
+    }
+    let (Some(app_key), Some(app_secret), Some(access_token)) = (app_key, app_secret, access_token)
+    else {
+        return Ok(None);
+    };
+    let region: LazadaRegion = match region {
+        Some(r) => r.parse()?,
+        None => LazadaRegion::Sg,
+    };
+    let mut config = LazadaConfig::new(app_key, app_secret, access_token, region);
+    if let Some(url) = base_url {
+        config = config.with_base_url(check_url(Platform::Lazada, &url)?);
+    }
+    Ok(Some(config))
+}
+
+fn smh(section: SmhSection, env: EnvLookup<'_>) -> Result<Option<SmhConfig>> {
+    let mut l = Lookup::new(Platform::Smh, env);
+    let library_id = l.text("LIBRARY_ID", section.library_id);
+    let library_secret = l.secret("LIBRARY_SECRET", section.library_secret);
+    let access_token = l.secret("ACCESS_TOKEN", section.access_token);
+    let space_id = l.text("SPACE_ID", section.space_id);
+    let directory = l.text("DIRECTORY", section.directory);
+    let base_url = l.text("BASE_URL", section.base_url);
+    let scheme = l.text("STORAGE_SCHEME", section.storage_scheme);
+    let library_id = l.require("LIBRARY_ID", library_id);
+    if library_secret.is_none() && access_token.is_none() {
+        l.missing.push("LIBRARY_SECRET".into());
+    }
+    if !l.finish()? {
+        return Ok(None);
+    }
+    let Some(library_id) = library_id else {
+        return Ok(None);
+    };
+    let mut config = match (library_secret, access_token) {
+        (Some(secret), _) => SmhConfig::new(library_id, secret),
+        (None, Some(token)) => SmhConfig::with_access_token(library_id, token),
+        (None, None) => return Ok(None),
+    };
+    if let Some(space) = space_id {
+        config = config.space(space);
+    }
+    if let Some(dir) = directory {
+        config = config.directory(dir);
+    }
+    if let Some(url) = base_url {
+        config = config.base_url(check_url(Platform::Smh, &url)?);
+    }
+    if let Some(scheme) = scheme {
+        config = config.storage_scheme(match scheme.to_ascii_lowercase().as_str() {
+            "https" => StorageScheme::Https,
+            "http" => StorageScheme::Http,
+            other => {
+                return Err(Error::invalid_input(format!(
+                    "the SMH storage scheme must be http or https, not {other:?}"
+                ))
+                .with_platform(Platform::Smh.name()))
+            }
+        });
+    }
+    Ok(Some(config))
+}
+
+/// Refuses a base URL that is not http(s), without echoing anything after the host (a URL
+/// may carry credentials in its query or user info).
+fn check_url(platform: Platform, url: &str) -> Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url.to_owned())
+    } else {
+        Err(Error::invalid_input(format!(
+            "{}BASE_URL must start with http:// or https://",
+            platform.env_prefix()
+        ))
+        .with_platform(platform.name()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn resolve(file: &str, vars: &[(&str, &str)]) -> Result<Config> {
+        let vars = env(vars);
+        let lookup = |name: &str| vars.get(name).cloned();
+        Config::resolve(parse(file).map_err(Error::invalid_input)?, &lookup)
+    }
+
+    #[test]
+    fn nothing_set_means_sandbox_everywhere() {
+        let c = resolve("", &[]).unwrap();
+        assert!(Platform::ALL.iter().all(|p| !c.is_configured(*p)));
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let file = r#"
+            [shopee]
+            partner_id = 1
+            partner_key = "file-key"
+            shop_id = 2
+            access_token = "file-token"
+            base_url = "http://file.invalid"
+        "#;
+        let c = resolve(
+            file,
+            &[
+                ("MARKETMEDIA_SHOPEE_PARTNER_ID", "77"),
+                ("MARKETMEDIA_SHOPEE_BASE_URL", "http://127.0.0.1:9/"),
+            ],
+        )
+        .unwrap();
+        let s = c.shopee.unwrap();
+        assert_eq!(s.partner_id, 77);
+        assert_eq!(s.partner_key.expose(), "file-key");
+        assert_eq!(s.effective_base_url(), "http://127.0.0.1:9");
+        assert!(c.lazada.is_none() && c.smh.is_none());
+    }
+
+    #[test]
+    fn partly_configured_is_an_error_naming_the_missing_variables_not_the_secrets() {
+        let err = resolve(
+            "",
+            &[
+                ("MARKETMEDIA_LAZADA_APP_KEY", "k"),
+                ("MARKETMEDIA_LAZADA_APP_SECRET", "very-secret-value"),
+            ],
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("MARKETMEDIA_LAZADA_ACCESS_TOKEN"), "{text}");
+        assert!(!text.contains("very-secret-value"), "{text}");
+        assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn smh_takes_a_secret_or_a_token_and_a_scheme() {
+        let c = resolve(
+            "[smh]\nlibrary_id = \"lib\"\naccess_token = \"tok\"\nstorage_scheme = \"http\"\n",
+            &[],
+        )
+        .unwrap();
+        let smh = c.smh.unwrap();
+        assert_eq!(smh.storage_scheme, StorageScheme::Http);
+        assert!(!format!("{smh:?}").contains("tok\""));
+        assert!(resolve("[smh]\nlibrary_id = \"lib\"\n", &[]).is_err());
+    }
+
+    #[test]
+    fn lazada_title_and_cover_alone_do_not_configure_lazada() {
+        let c = resolve(
+            "",
+            &[
+                ("MARKETMEDIA_LAZADA_TITLE", "Kettle"),
+                ("MARKETMEDIA_LAZADA_COVER_URL", "https://x.invalid/c.jpg"),
+            ],
+        )
+        .unwrap();
+        assert!(c.lazada.is_none());
+        assert_eq!(c.lazada_title.as_deref(), Some("Kettle"));
+    }
+
+    #[test]
+    fn file_errors_are_one_line_with_a_line_number() {
+        let err = parse("[shopee]\npartner_id = 1\nbogus = 2\n").unwrap_err();
+        assert!(err.starts_with("line 3:"), "{err}");
+        assert!(!err.contains('\n'));
+        let err = parse("[shopee]\npartner_id = \"x\"\n").unwrap_err();
+        assert!(err.starts_with("line 2:"), "{err}");
+    }
+}

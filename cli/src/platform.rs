@@ -1,0 +1,90 @@
+//! The marketplaces the command knows.
+
+use std::fmt;
+use std::str::FromStr;
+
+use marketmedia_core::Error;
+
+/// A marketplace the command can upload to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Platform {
+    /// Shopee Open Platform `media_space`.
+    Shopee,
+    /// Lazada Media Center.
+    Lazada,
+    /// Tencent Smart Media Hosting.
+    Smh,
+}
+
+impl Platform {
+    /// Every marketplace, in the order the command reports them.
+    pub const ALL: [Platform; 3] = [Platform::Shopee, Platform::Lazada, Platform::Smh];
+
+    /// The name used on the command line, in reports and in the providers' rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Shopee => marketmedia_shopee::PLATFORM,
+            Platform::Lazada => marketmedia_lazada::PLATFORM,
+            Platform::Smh => marketmedia_smh::PLATFORM,
+        }
+    }
+
+    /// The prefix of this marketplace's environment variables (`MARKETMEDIA_SHOPEE_`, …).
+    pub fn env_prefix(self) -> &'static str {
+        match self {
+            Platform::Shopee => "MARKETMEDIA_SHOPEE_",
+            Platform::Lazada => "MARKETMEDIA_LAZADA_",
+            Platform::Smh => "MARKETMEDIA_SMH_",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Platform::ALL
+            .into_iter()
+            .find(|p| p.name() == wanted)
+            .ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "unknown marketplace {s:?}; expected shopee, lazada or smh"
+                ))
+            })
+    }
+}
+
+/// The marketplaces in `list` without repeats, in [`Platform::ALL`] order; all of them when
+/// `list` is empty.
+pub fn selection(list: &[Platform]) -> Vec<Platform> {
+    if list.is_empty() {
+        return Platform::ALL.to_vec();
+    }
+    Platform::ALL
+        .into_iter()
+        .filter(|p| list.contains(p))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_and_orders_the_selection() {
+        assert_eq!("SMH".parse::<Platform>().ok(), Some(Platform::Smh));
+        assert!("amazon".parse::<Platform>().is_err());
+        assert_eq!(
+            selection(&[Platform::Smh, Platform::Shopee, Platform::Smh]),
+            vec![Platform::Shopee, Platform::Smh]
+        );
+        assert_eq!(selection(&[]), Platform::ALL.to_vec());
+    }
+}

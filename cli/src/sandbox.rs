@@ -1,0 +1,168 @@
+//! The sandbox: the three platform simulators started in-process on free ports, and
+//! providers pointed at them with the simulators' test credentials.
+//!
+//! The command uses it for every marketplace with no credentials configured, and says so
+//! ("sandbox (embedded simulator)"). Examples and tests use it to upload from code without
+//! any account:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use marketmedia_cli::sandbox::Sandbox;
+//! use marketmedia_core::{ChunkedVideoUploader, UploadDriver, UploadOptions};
+//!
+//! let sandbox = Sandbox::start().await?;
+//! let shopee = sandbox.shopee()?;
+//! let lazada = sandbox.lazada(sandbox.lazada_options("Blue kettle"))?;
+//! let smh = sandbox.smh()?;
+//! let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];
+//! let report = UploadDriver::new(UploadOptions::default())
+//!     .upload_to_all(&providers, std::path::Path::new("kettle.mp4"))
+//!     .await;
+//! # Ok(()) }
+//! ```
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use marketmedia_conformance::sim::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
+use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
+use marketmedia_conformance::sim::smh::{SmhServers, SmhSim, SmhSimConfig};
+use marketmedia_conformance::sim::SimServer;
+use marketmedia_core::Result;
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
+
+use crate::platform::Platform;
+
+/// What the command prints for a marketplace served by the sandbox.
+pub const SANDBOX_LABEL: &str = "sandbox (embedded simulator)";
+
+/// The simulators' settings for a sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxConfig {
+    /// The Shopee simulator's.
+    pub shopee: ShopeeSimConfig,
+    /// The Lazada simulator's.
+    pub lazada: LazadaSimConfig,
+    /// The SMH simulator's.
+    pub smh: SmhSimConfig,
+}
+
+/// The three simulators, running in this process until dropped.
+#[derive(Debug)]
+pub struct Sandbox {
+    shopee_sim: ShopeeSim,
+    shopee_server: SimServer,
+    lazada: LazadaRunning,
+    smh_sim: SmhSim,
+    smh_servers: SmhServers,
+}
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+impl Sandbox {
+    /// Starts the three simulators with their default settings on free ports of 127.0.0.1.
+    pub async fn start() -> std::io::Result<Sandbox> {
+        Sandbox::start_with(SandboxConfig::default()).await
+    }
+
+    /// Starts the three simulators with these settings on free ports of 127.0.0.1.
+    pub async fn start_with(config: SandboxConfig) -> std::io::Result<Sandbox> {
+        let shopee_sim = ShopeeSim::new(config.shopee);
+        let shopee_server = shopee_sim.start(any_port()).await?;
+        let lazada = lazada::launch(config.lazada, any_port()).await?;
+        let smh_sim = SmhSim::new(config.smh);
+        let smh_servers = smh_sim.start(any_port()).await?;
+        Ok(Sandbox {
+            shopee_sim,
+            shopee_server,
+            lazada,
+            smh_sim,
+            smh_servers,
+        })
+    }
+
+    /// The Shopee simulator (its store and wire log).
+    pub fn shopee_sim(&self) -> &ShopeeSim {
+        &self.shopee_sim
+    }
+
+    /// The Lazada simulator.
+    pub fn lazada_sim(&self) -> &LazadaSim {
+        &self.lazada.sim
+    }
+
+    /// The SMH simulator.
+    pub fn smh_sim(&self) -> &SmhSim {
+        &self.smh_sim
+    }
+
+    /// Where `platform`'s simulator answers (the API base URL a provider is given).
+    pub fn base_url(&self, platform: Platform) -> String {
+        match platform {
+            Platform::Shopee => self.shopee_server.base_url(),
+            Platform::Lazada => self.lazada.info.base_url.clone(),
+            Platform::Smh => self.smh_servers.api_base_url(),
+        }
+    }
+
+    /// A Shopee configuration for the simulator, with its test credentials.
+    pub fn shopee_config(&self) -> ShopeeConfig {
+        let c = self.shopee_sim.credentials();
+        ShopeeConfig::new(c.partner_id, c.partner_key, c.shop_id, c.access_token)
+            .with_base_url(self.shopee_server.base_url())
+    }
+
+    /// A Shopee provider for the simulator.
+    pub fn shopee(&self) -> Result<ShopeeUploader> {
+        ShopeeUploader::new(self.shopee_config())
+    }
+
+    /// A Lazada configuration for the simulator, with its test credentials.
+    pub fn lazada_config(&self) -> LazadaConfig {
+        let c = &self.lazada.info.credentials;
+        LazadaConfig::new(
+            c.app_key.clone(),
+            c.app_secret.clone(),
+            c.access_token.clone(),
+            Region::Sg,
+        )
+        .with_base_url(self.lazada.info.base_url.clone())
+    }
+
+    /// Video options for the simulator: `title` and a cover on the simulator's CDN (Lazada
+    /// requires both for every video).
+    pub fn lazada_options(&self, title: impl Into<String>) -> VideoOptions {
+        VideoOptions::new(title, self.lazada_cover_url())
+    }
+
+    /// A cover image URL on the Lazada simulator's CDN.
+    pub fn lazada_cover_url(&self) -> String {
+        format!(
+            "{}/sandbox-cover.jpg",
+            self.lazada.sim.config().cdn_base_url.trim_end_matches('/')
+        )
+    }
+
+    /// A Lazada provider for the simulator with these video options.
+    pub fn lazada(&self, options: VideoOptions) -> Result<LazadaUploader> {
+        Ok(LazadaUploader::new(self.lazada_config())?.with_video_options(options))
+    }
+
+    /// An SMH configuration for the simulator: its test library, its API host and plain-HTTP
+    /// storage (the simulator hands out its storage server's `127.0.0.1:PORT` as `domain`).
+    pub fn smh_config(&self) -> SmhConfig {
+        let c = self.smh_sim.credentials();
+        SmhConfig::new(c.library_id, c.library_secret)
+            .space(c.space_id)
+            .base_url(self.smh_servers.api_base_url())
+            .storage_scheme(StorageScheme::Http)
+    }
+
+    /// An SMH provider for the simulator.
+    pub fn smh(&self) -> Result<SmhUploader> {
+        SmhUploader::new(self.smh_config())
+    }
+}
