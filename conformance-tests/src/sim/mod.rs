@@ -1,8 +1,10 @@
 //! The platform simulators and what they share.
 
 mod common;
+pub mod faults;
 pub mod lazada;
 pub mod shopee;
 pub mod smh;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};
+pub use faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
