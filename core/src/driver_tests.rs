@@ -431,3 +431,26 @@ fn digest_request_follows_rules() {
         }
     );
 }
+
+#[tokio::test]
+async fn a_temporary_preflight_failure_is_retried() {
+    let f = source_file(1500);
+    let mut m = MockChunkedVideoUploader::new();
+    m.expect_rules().return_const(rules(true, false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    m.expect_preflight().times(2).returning(move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            Err(Error::new(ErrorKind::Transient, "quota call failed"))
+        } else {
+            Ok(())
+        }
+    });
+    m.expect_init()
+        .returning(|_, _| Ok(InitOutcome::Done(asset())));
+    UploadDriver::new(fast_opts())
+        .upload_file(&m, f.path())
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
