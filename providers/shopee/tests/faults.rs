@@ -161,7 +161,7 @@ async fn a_stalled_part_answer_is_cut_by_the_read_timeout_and_retried() {
     assert_eq!(
         sim.wire().count("upload_video_part"),
         3,
-        "2 parts + 1 retry"
+        "3 parts; the stalled attempt never reached the simulator"
     );
     let asset = outcome.asset().expect("ready");
     assert_eq!(
