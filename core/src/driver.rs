@@ -220,10 +220,10 @@ impl UploadDriver {
         source.probe.check(rules)?;
         let plan = source.probe.plan(rules, self.opts.part_size)?;
         let info = source.info();
-        provider
-            .preflight(&info)
-            .await
-            .map_err(|e| e.with_platform(&platform))?;
+        // Preflight may ask the platform (e.g. Lazada's quota): a temporary failure there is
+        // retried like any other call.
+        self.with_retry(&platform, "preflight", || provider.preflight(&info))
+            .await?;
         let started = Instant::now();
         self.stage(&platform, Stage::Initializing);
         let init = self

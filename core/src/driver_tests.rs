@@ -588,3 +588,26 @@ async fn a_poll_that_keeps_failing_hands_back_the_handle_without_cancelling() {
         .unwrap();
     assert!(matches!(out.completion, Completion::Processing(ref h) if h.id == "h"));
 }
+
+#[tokio::test]
+async fn a_temporary_preflight_failure_is_retried() {
+    let f = source_file(1500);
+    let mut m = MockChunkedVideoUploader::new();
+    m.expect_rules().return_const(rules(true, false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    m.expect_preflight().times(2).returning(move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            Err(Error::new(ErrorKind::Transient, "quota call failed"))
+        } else {
+            Ok(())
+        }
+    });
+    m.expect_init()
+        .returning(|_, _| Ok(InitOutcome::Done(asset())));
+    UploadDriver::new(fast_opts())
+        .upload_file(&m, f.path())
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

@@ -1,9 +1,11 @@
 //! The platform simulators and what they share.
 
 mod common;
+pub mod faults;
 pub mod lazada;
 pub mod shopee;
 pub mod smh;
 pub mod standalone;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};
+pub use faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};

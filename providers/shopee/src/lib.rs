@@ -349,7 +349,18 @@ impl ChunkedVideoUploader for ShopeeUploader {
         let done: Result<serde::de::IgnoredAny> = self
             .post_json(path::COMPLETE_VIDEO_UPLOAD, "complete_video_upload", &body)
             .await;
-        done?;
+        match done {
+            Ok(_) => {}
+            // The driver retries a commit whose answer was lost; the session is ours, so an
+            // earlier attempt completed it. Polling tells how the completion ended.
+            Err(e) if e.code() == Some("error_already_completed") => {
+                tracing::debug!(
+                    platform = PLATFORM,
+                    "complete_video_upload: already completed (an earlier answer was lost)"
+                );
+            }
+            Err(e) => return Err(e),
+        }
         Ok(CommitOutcome::Processing(ProcessingHandle {
             platform: PLATFORM.into(),
             id: session.upload_id.clone(),

@@ -36,6 +36,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::common::{serve, SimClock, SimServer, WireLog, WireRecord};
+use super::faults::{ErrorStyle, FaultHandle};
 pub use image::ImageFormat;
 use params::{CollectError, ReceivedRequest};
 use store::Store;
@@ -191,6 +192,7 @@ struct Inner {
     wire: WireLog,
     clock: SimClock,
     store: Mutex<Store>,
+    faults: FaultHandle,
 }
 
 /// The Lazada simulator. Cheap to clone: clones share state, wire log and clock.
@@ -292,6 +294,7 @@ impl LazadaSim {
                 wire: WireLog::default(),
                 clock,
                 store: Mutex::new(store),
+                faults: FaultHandle::default(),
             }),
         }
     }
@@ -323,7 +326,13 @@ impl LazadaSim {
             .fallback(fallback)
             // The simulator reads bodies itself, up to `max_request_bytes`.
             .layer(DefaultBodyLimit::disable())
+            .layer(self.inner.faults.layer(ErrorStyle::Lazada))
             .with_state(self.clone())
+    }
+
+    /// The fault and shaping layer's control (no fault until a profile is set).
+    pub fn faults(&self) -> &FaultHandle {
+        &self.inner.faults
     }
 
     /// Serves the simulator on `addr` (port 0 = a free port) until the server is dropped.

@@ -36,6 +36,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::common::{serve, SimClock, SimServer, WireLog};
+use super::faults::{ErrorStyle, FaultHandle};
 
 /// The test partner id (the one in platforms.md's signing vectors).
 pub const TEST_PARTNER_ID: u64 = 2_001_887;
@@ -275,6 +276,7 @@ struct Inner {
     state: Mutex<handlers::SimState>,
     wire: WireLog,
     clock: SimClock,
+    faults: FaultHandle,
 }
 
 impl ShopeeSim {
@@ -288,6 +290,7 @@ impl ShopeeSim {
                 state: Mutex::new(state),
                 wire: WireLog::default(),
                 clock,
+                faults: FaultHandle::default(),
             }),
         }
     }
@@ -299,7 +302,13 @@ impl ShopeeSim {
         Router::new()
             .fallback(route)
             .layer(DefaultBodyLimit::disable())
+            .layer(self.inner.faults.layer(ErrorStyle::Shopee))
             .with_state(self.clone())
+    }
+
+    /// The fault and shaping layer's control (no fault until a profile is set).
+    pub fn faults(&self) -> &FaultHandle {
+        &self.inner.faults
     }
 
     /// Serves the simulator on `addr` (port 0 = a free port) until the server is dropped.

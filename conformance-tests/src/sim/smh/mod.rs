@@ -29,6 +29,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::faults::{ErrorStyle, FaultHandle};
 use super::{serve, SimClock, SimServer, WireLog};
 use library::{Node, State, TaskState, Token};
 
@@ -217,6 +218,7 @@ struct Inner {
     state: Mutex<State>,
     wire: WireLog,
     clock: SimClock,
+    faults: FaultHandle,
 }
 
 /// The SMH simulator (API + storage). Cheap to clone; clones share state.
@@ -315,6 +317,7 @@ impl SmhSim {
                 state: Mutex::new(state),
                 wire: WireLog::default(),
                 clock: SimClock::default(),
+                faults: FaultHandle::default(),
             }),
         }
     }
@@ -336,7 +339,16 @@ impl SmhSim {
 
     /// The SMH API application.
     pub fn router(&self) -> Router {
-        Router::new().fallback(api::handle).with_state(self.clone())
+        Router::new()
+            .fallback(api::handle)
+            .layer(self.inner.faults.layer(ErrorStyle::Smh))
+            .with_state(self.clone())
+    }
+
+    /// The fault and shaping layer's control, shared by the API and the storage server (no
+    /// fault until a profile is set; [`faults::scope`](super::faults::scope) selects either).
+    pub fn faults(&self) -> &FaultHandle {
+        &self.inner.faults
     }
 
     /// The storage (COS-like) application.
@@ -344,6 +356,7 @@ impl SmhSim {
         Router::new()
             .fallback(storage::handle)
             .layer(DefaultBodyLimit::disable())
+            .layer(self.inner.faults.layer(ErrorStyle::Cos))
             .with_state(self.clone())
     }
 
