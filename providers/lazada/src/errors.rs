@@ -103,6 +103,13 @@ pub fn envelope_error<T>(call: &str, status: u16, env: &Envelope<T>) -> Error {
     let lower = text.to_ascii_lowercase();
     if kind == ErrorKind::Rejected && lower.contains("already") && lower.contains("commit") {
         kind = ErrorKind::Conflict;
+    } else if kind == ErrorKind::Rejected
+        && lower.contains("upload")
+        && (lower.contains("expired") || lower.contains("not exist") || lower.contains("unknown"))
+    {
+        // The platform forgot the block upload: a lost session, which the driver restarts
+        // (before commit) rather than a refusal of the bytes.
+        kind = ErrorKind::NotFound;
     }
     let mut extra = Vec::new();
     if let Some(t) = env.kind.as_deref() {

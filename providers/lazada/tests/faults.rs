@@ -234,9 +234,8 @@ async fn a_stalled_block_answer_is_cut_by_the_read_timeout_and_retried() {
 /// A Lazada block upload expires (`upload_ttl`, 24 h by default; 60 s here with the sim clock
 /// moved forward after the first block). Lazada has no renewal: the only way on is a new
 /// `block/create` and every block again, which the driver does not do yet; the expired upload
-/// answers `FAIL_TO_UPLOAD_BLOCK` (Rejected, not retried) and the upload fails.
+/// answers `FAIL_TO_UPLOAD_BLOCK` "has expired", a lost session the driver restarts once.
 #[tokio::test]
-#[ignore = "the driver cannot restart an expired Lazada upload yet (core: restart-on-expired-session)"]
 async fn an_upload_expiring_mid_upload_restarts() {
     let (sim, server) = sim(LazadaSimConfig {
         upload_ttl: Duration::from_secs(60),

@@ -176,7 +176,6 @@ async fn a_stalled_part_answer_is_cut_by_the_read_timeout_and_retried() {
 /// yet: the expired session answers `error_invalid_upload_id` (NotFound, not retried) and the
 /// upload fails.
 #[tokio::test]
-#[ignore = "the driver cannot restart an expired Shopee session yet (core: restart-on-expired-session)"]
 async fn an_upload_session_expiring_mid_upload_restarts() {
     let (sim, server) = sim(ShopeeSimConfig {
         upload_session_ttl: Duration::from_secs(60),
