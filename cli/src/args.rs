@@ -136,6 +136,9 @@ pub struct SimArgs {
     /// Address of the first simulator; the others take the next ports (all random with port 0).
     #[arg(long, default_value = marketmedia_conformance::sim::standalone::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// Fault injection and network shaping (all off by default).
+    #[command(flatten)]
+    pub faults: marketmedia_conformance::sim::faults::FaultArgs,
 }
 
 fn parse_platform(s: &str) -> Result<Platform, String> {

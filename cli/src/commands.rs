@@ -503,7 +503,7 @@ pub async fn digest(args: DigestArgs) -> Result<i32> {
 
 /// `marketmedia sim`.
 pub async fn sim(args: SimArgs) -> Result<i32> {
-    marketmedia_conformance::sim::standalone::run(args.listen)
+    marketmedia_conformance::sim::standalone::run_with_faults(args.listen, &args.faults)
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("the simulators stopped: {e}")))?;
     Ok(exit::SUCCESS)

@@ -18,6 +18,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+use marketmedia_conformance::sim::faults::FaultArgs;
 use marketmedia_conformance::sim::standalone;
 
 /// Serves the marketmedia platform simulators.
@@ -27,12 +28,15 @@ struct Args {
     /// Address of the first simulator; the others take the next ports (all random with port 0).
     #[arg(long, default_value = standalone::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// Fault injection and network shaping (all off by default).
+    #[command(flatten)]
+    faults: FaultArgs,
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if let Err(err) = standalone::run(args.listen).await {
+    if let Err(err) = standalone::run_with_faults(args.listen, &args.faults).await {
         eprintln!("marketmedia-sim: {err}");
         std::process::exit(1);
     }

@@ -18,6 +18,7 @@ use std::pin::Pin;
 use futures::Future;
 use serde_json::{Map, Value};
 
+use crate::sim::faults::{FaultArgs, FaultProfile};
 use crate::sim::lazada::{self, LazadaSimConfig};
 use crate::sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use crate::sim::smh::{self, SmhSimConfig};
@@ -35,7 +36,7 @@ struct Started {
 type StartFuture = Pin<Box<dyn Future<Output = std::io::Result<Started>> + Send>>;
 
 /// Starts one platform's simulator on its addresses (one per port it needs).
-type Starter = fn(Vec<SocketAddr>) -> StartFuture;
+type Starter = fn(Vec<SocketAddr>, FaultProfile) -> StartFuture;
 
 /// The platforms, in port order: (name in the JSON line, ports it takes, how to start it).
 /// Adding a platform is one `start_*` function and one entry here.
@@ -45,9 +46,10 @@ const PLATFORMS: &[(&str, usize, Starter)] = &[
     ("smh", 2, start_smh),
 ];
 
-fn start_shopee(addrs: Vec<SocketAddr>) -> StartFuture {
+fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
     Box::pin(async move {
         let sim = ShopeeSim::new(ShopeeSimConfig::default());
+        sim.faults().set(faults);
         let server = sim.start(addrs[0]).await?;
         let entry = serde_json::json!({
             "base_url": server.base_url(),
@@ -60,9 +62,10 @@ fn start_shopee(addrs: Vec<SocketAddr>) -> StartFuture {
     })
 }
 
-fn start_lazada(addrs: Vec<SocketAddr>) -> StartFuture {
+fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
     Box::pin(async move {
         let running = lazada::launch(LazadaSimConfig::default(), addrs[0]).await?;
+        running.sim.faults().set(faults);
         let entry = serde_json::to_value(&running.info)?;
         Ok(Started {
             keep_alive: Box::new(running),
@@ -71,9 +74,10 @@ fn start_lazada(addrs: Vec<SocketAddr>) -> StartFuture {
     })
 }
 
-fn start_smh(addrs: Vec<SocketAddr>) -> StartFuture {
+fn start_smh(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
     Box::pin(async move {
         let running = smh::start_standalone(SmhSimConfig::default(), addrs[0], addrs[1]).await?;
+        running.sim.faults().set(faults);
         let entry = serde_json::to_value(&running.endpoints)?;
         Ok(Started {
             keep_alive: Box::new(running),
@@ -123,6 +127,14 @@ impl Running {
 /// ports (all on free random ports when `listen`'s port is 0). They serve until the returned
 /// [`Running`] is dropped.
 pub async fn start(listen: SocketAddr) -> std::io::Result<Running> {
+    start_with_faults(listen, FaultProfile::default()).await
+}
+
+/// [`start`], with every simulator (SMH storage included) injecting `faults`.
+pub async fn start_with_faults(
+    listen: SocketAddr,
+    faults: FaultProfile,
+) -> std::io::Result<Running> {
     let mut servers = Vec::with_capacity(PLATFORMS.len());
     let mut line = Map::new();
     let mut next_port = 0;
@@ -131,7 +143,7 @@ pub async fn start(listen: SocketAddr) -> std::io::Result<Running> {
             .map(|i| address_for(listen, i))
             .collect::<std::io::Result<Vec<_>>>()?;
         next_port += ports;
-        let started = start(addrs.clone()).await.map_err(|e| {
+        let started = start(addrs.clone(), faults.clone()).await.map_err(|e| {
             std::io::Error::new(e.kind(), format!("{name} simulator on {addrs:?}: {e}"))
         })?;
         line.insert((*name).to_string(), started.entry);
@@ -147,7 +159,15 @@ pub async fn start(listen: SocketAddr) -> std::io::Result<Running> {
 /// [`start`]), prints ONE JSON line with each platform's base URLs and test credentials to
 /// stdout once all are listening, then serves until Ctrl-C.
 pub async fn run(listen: SocketAddr) -> std::io::Result<()> {
-    let running = start(listen).await?;
+    run_with_faults(listen, &FaultArgs::default()).await
+}
+
+/// [`run`], with the fault and shaping flags of `marketmedia-sim` (see [`FaultArgs`]).
+pub async fn run_with_faults(listen: SocketAddr, faults: &FaultArgs) -> std::io::Result<()> {
+    let profile = faults
+        .to_profile()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let running = start_with_faults(listen, profile).await?;
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", running.info())?;
