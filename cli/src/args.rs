@@ -41,6 +41,31 @@ pub enum Command {
     Digest(DigestArgs),
     /// Serve the platform simulators (the same as the `marketmedia-sim` binary).
     Sim(SimArgs),
+    /// Cancel the unfinished upload sessions the resume journal knows about, and forget them.
+    Cleanup(CleanupArgs),
+}
+
+/// Where the resume journal lives.
+#[derive(Debug, Args, Clone)]
+pub struct JournalArgs {
+    /// The resume journal's directory (default: `$MARKETMEDIA_JOURNAL_DIR`, else the user's
+    /// data directory, `~/.local/share/marketmedia/journal`).
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+}
+
+/// `marketmedia cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The journal.
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// Only sessions not touched for this many seconds (default: all).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub older_than: u64,
+    /// One JSON object per session instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `marketmedia upload`.
@@ -77,6 +102,14 @@ pub struct UploadArgs {
     /// Parts in flight at once per marketplace, where the platform allows it.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
     pub concurrency: u64,
+
+    /// Do not record the upload in the resume journal (and do not resume from it).
+    #[arg(long)]
+    pub no_journal: bool,
+
+    /// The journal.
+    #[command(flatten)]
+    pub journal: JournalArgs,
 }
 
 /// `marketmedia images`.

@@ -10,15 +10,17 @@ use marketmedia_core::digest::digest_file_async;
 use marketmedia_core::fanout::images_overall;
 use marketmedia_core::{
     ChunkedVideoUploader, Completion, DigestRequest, Error, ErrorKind, FanOutReport, ImageSource,
-    ImageUploader, MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result, RetryPolicy,
-    UploadDriver, UploadOptions,
+    ImageUploader, Journal, MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result,
+    RetryPolicy, UploadDriver, UploadOptions,
 };
 use serde::Serialize;
 
-use crate::args::{Cli, Command, DigestArgs, ImagesArgs, SimArgs, StatusArgs, UploadArgs};
+use crate::args::{
+    CleanupArgs, Cli, Command, DigestArgs, ImagesArgs, JournalArgs, SimArgs, StatusArgs, UploadArgs,
+};
 use crate::config::{process_env, Config};
 use crate::exit;
-use crate::platform::selection;
+use crate::platform::{selection, Platform};
 use crate::progress::Bars;
 use crate::report::{self, ErrorRecord};
 use crate::targets::{Targets, VideoMeta};
@@ -51,6 +53,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Status(args) => status(&load()?, sandbox, args).await,
         Command::Digest(args) => digest(args).await,
         Command::Sim(args) => sim(args).await,
+        Command::Cleanup(args) => cleanup(&load()?, sandbox, args).await,
     }
 }
 
@@ -163,6 +166,13 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         },
         wait_for_processing: !args.no_wait,
         concurrency: usize::try_from(args.concurrency).unwrap_or(4),
+        // Sessions on configured marketplaces are journaled so a crash or kill resumes them;
+        // the embedded simulators die with the process, so there is nothing to resume there.
+        journal: if args.no_journal || targets.targets.iter().all(|t| t.sandbox) {
+            None
+        } else {
+            Some(open_journal(&args.journal)?)
+        },
         ..UploadOptions::default()
     });
     let ran = if runnable.is_empty() {
@@ -507,6 +517,114 @@ pub async fn sim(args: SimArgs) -> Result<i32> {
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("the simulators stopped: {e}")))?;
     Ok(exit::SUCCESS)
+}
+
+fn open_journal(args: &JournalArgs) -> Result<Journal> {
+    let dir = args
+        .journal_dir
+        .clone()
+        .unwrap_or_else(marketmedia_core::journal::default_dir);
+    Journal::open(dir)
+}
+
+/// One journaled session's fate in `cleanup`.
+#[derive(Debug, Serialize)]
+struct CleanupRecord {
+    platform: String,
+    upload_id: String,
+    file: String,
+    /// `cancelled`, `gone` (the platform no longer knows it), `kept` (cancel failed).
+    outcome: &'static str,
+    error: Option<String>,
+}
+
+/// `marketmedia cleanup`: cancels every journaled session and forgets it. A session the
+/// platform no longer knows (or already completed) is forgotten too; one whose cancel failed
+/// for another reason is kept for a later cleanup. Exit 0 when nothing was kept.
+pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) -> Result<i32> {
+    let journal = open_journal(&args.journal)?;
+    let now = marketmedia_core::http::unix_millis();
+    let entries: Vec<_> = journal
+        .entries()
+        .into_iter()
+        .filter(|e| now.saturating_sub(e.updated_at_ms) >= args.older_than.saturating_mul(1000))
+        .collect();
+    if entries.is_empty() {
+        if !args.json {
+            out(&format!(
+                "No unfinished upload in the journal ({}).\n",
+                journal.dir().display()
+            ));
+        }
+        return Ok(exit::SUCCESS);
+    }
+    let mut platforms: Vec<Platform> = Vec::new();
+    for e in &entries {
+        if let Ok(p) = e.platform.parse::<Platform>() {
+            if !platforms.contains(&p) {
+                platforms.push(p);
+            }
+        }
+    }
+    let meta = VideoMeta {
+        sandbox_title: "cleanup".into(),
+        ..VideoMeta::default()
+    };
+    let targets = Targets::build(&selection(&platforms), config, &meta, force_sandbox).await?;
+    let mut kept = 0;
+    for entry in entries {
+        let target = targets
+            .targets
+            .iter()
+            .find(|t| t.platform.name() == entry.platform);
+        let (outcome, error) = match target {
+            None => (
+                "kept",
+                Some(format!("unknown marketplace {}", entry.platform)),
+            ),
+            Some(t) => match t.provider.video().cancel(&entry.session).await {
+                Ok(()) => ("cancelled", None),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Expired
+                    ) =>
+                {
+                    ("gone", Some(e.to_string()))
+                }
+                Err(e) => ("kept", Some(e.to_string())),
+            },
+        };
+        if outcome == "kept" {
+            kept += 1;
+        } else {
+            journal.remove_entry(&entry)?;
+        }
+        let record = CleanupRecord {
+            platform: entry.platform.clone(),
+            upload_id: entry.session.upload_id.clone(),
+            file: entry.source.path.display().to_string(),
+            outcome,
+            error,
+        };
+        if args.json {
+            json_line(&record)?;
+        } else {
+            out(&format!(
+                "{:<7} {:<10} {} ({}){}\n",
+                record.platform,
+                record.outcome,
+                record.upload_id,
+                record.file,
+                record.error.map(|e| format!(": {e}")).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(if kept == 0 {
+        exit::SUCCESS
+    } else {
+        exit::FAILURE
+    })
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ pub struct UploadOptions {
     /// Called after every acknowledged part with the session and every receipt so far, so a
     /// journal can persist them.
     pub on_receipt: Option<ReceiptObserver>,
+    /// A resume journal: fan-out uploads through [`UploadDriver::upload_journaled`], resuming a
+    /// journaled session for the same unchanged file and recording every acknowledged part.
+    pub journal: Option<crate::journal::Journal>,
 }
 
 impl Default for UploadOptions {
@@ -63,6 +66,7 @@ impl Default for UploadOptions {
             renew_margin: Duration::from_secs(300),
             progress: None,
             on_receipt: None,
+            journal: None,
         }
     }
 }
@@ -76,6 +80,7 @@ impl std::fmt::Debug for UploadOptions {
             .field("poll", &self.poll)
             .field("wait_for_processing", &self.wait_for_processing)
             .field("cancel_on_failure", &self.cancel_on_failure)
+            .field("journal", &self.journal.as_ref().map(|j| j.dir()))
             .finish_non_exhaustive()
     }
 }

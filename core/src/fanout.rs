@@ -133,7 +133,10 @@ impl UploadDriver {
                         self.emit_stage(&platform, Stage::Failed(e.to_string()));
                         Err(e)
                     }
-                    (Ok(_), Some(source)) => self.upload_prepared(*provider, source).await,
+                    (Ok(_), Some(source)) => match &self.options().journal {
+                        Some(journal) => self.upload_journaled(*provider, source, journal).await,
+                        None => self.upload_prepared(*provider, source).await,
+                    },
                     (Ok(_), None) => Err(Error::invalid_input("the source was not digested")),
                 };
                 MarketReport { platform, result }

@@ -210,6 +210,7 @@ impl crate::driver::UploadDriver {
         let mut fingerprint = SourceFingerprint::of(&source.probe.path)?;
         fingerprint.md5 = source.digests.md5_hex();
         let mut opts = self.options().clone();
+        opts.journal = None;
         let previous = opts.on_receipt.take();
         let observer: crate::driver::ReceiptObserver = {
             let journal = journal.clone();

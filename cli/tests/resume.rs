@@ -1,0 +1,199 @@
+//! Crash safety: a `marketmedia upload` killed with SIGKILL in the middle of an upload is
+//! resumed by the next run of the same command from the resume journal, which re-sends at most
+//! the parts that were in flight, and `marketmedia cleanup` cancels what a kill left behind.
+#![cfg(unix)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use marketmedia_cli::sandbox::Sandbox;
+use marketmedia_conformance::fixtures::write_sample_mp4;
+use marketmedia_conformance::sim::faults::{scope, FaultProfile};
+
+const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
+const MIB: u64 = 1024 * 1024;
+
+fn shopee_env(sandbox: &Sandbox, journal: &Path) -> Vec<(String, String)> {
+    let c = sandbox.shopee_config();
+    [
+        ("MARKETMEDIA_SHOPEE_PARTNER_ID", c.partner_id.to_string()),
+        (
+            "MARKETMEDIA_SHOPEE_PARTNER_KEY",
+            c.partner_key.expose().to_owned(),
+        ),
+        ("MARKETMEDIA_SHOPEE_SHOP_ID", c.shop_id.to_string()),
+        (
+            "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
+            c.access_token.expose().to_owned(),
+        ),
+        (
+            "MARKETMEDIA_SHOPEE_BASE_URL",
+            c.effective_base_url().to_owned(),
+        ),
+        (
+            "MARKETMEDIA_JOURNAL_DIR",
+            journal.to_string_lossy().into_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn command<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Journal entries (a kill mid-write may also leave a `.json.tmp`, which the journal ignores).
+fn entries(journal: &Path) -> usize {
+    std::fs::read_dir(journal)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn parts_received(sandbox: &Sandbox) -> usize {
+    let sim = sandbox.shopee_sim();
+    sim.upload_ids()
+        .iter()
+        .filter_map(|id| sim.parts(id))
+        .map(|p| p.len())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upload_resumes_and_resends_at_most_the_parts_in_flight() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let video = dir.path().join("kettle.mp4");
+    write_sample_mp4(&video, Duration::from_secs(20), 20 * MIB).unwrap(); // 5 parts of 4 MiB
+                                                                          // Slow the parts down so the kill lands in the middle of the upload.
+    sandbox.shopee_sim().faults().set(FaultProfile {
+        bandwidth_per_conn: Some(4 * MIB),
+        calls: vec![scope::SHOPEE_PARTS.to_owned()],
+        ..FaultProfile::default()
+    });
+    let env = shopee_env(&sandbox, &journal);
+    let video_arg = video.to_str().unwrap().to_owned();
+    let args: Vec<String> = [
+        "upload",
+        &video_arg,
+        "--to",
+        "shopee",
+        "--concurrency",
+        "1",
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec();
+
+    let mut child = command(&args, &env).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while parts_received(&sandbox) < 2 {
+        assert!(Instant::now() < deadline, "the upload never got going");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to cancel or clean up
+    child.wait().unwrap();
+    let before_rerun = parts_received(&sandbox);
+    assert!(before_rerun < 5, "killed too late to prove anything");
+    assert_eq!(entries(&journal), 1, "the killed upload is in the journal");
+
+    sandbox.shopee_sim().faults().clear();
+    let sim = sandbox.shopee_sim();
+    let wire_before = sim.wire().count("upload_video_part");
+    let out = tokio::task::spawn_blocking(move || command(&args, &env).output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Resumed, not restarted: one session, every part once, plus at most the one in flight.
+    assert_eq!(sim.wire().count("init_video_upload"), 1);
+    let ids = sim.upload_ids();
+    assert_eq!(ids.len(), 1);
+    let parts = sim.parts(&ids[0]).unwrap();
+    assert_eq!(parts.len(), 5);
+    let resent = sim.wire().count("upload_video_part") - wire_before;
+    assert!(
+        resent <= 5 - before_rerun + 1,
+        "the rerun sent {resent} parts; {before_rerun} were stored before the kill"
+    );
+    assert_eq!(
+        sim.assembled_bytes(&ids[0]).unwrap().as_ref(),
+        std::fs::read(&video).unwrap().as_slice()
+    );
+    assert_eq!(entries(&journal), 0, "a finished upload is forgotten");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_cancels_what_a_kill_left_behind() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let video = dir.path().join("kettle.mp4");
+    write_sample_mp4(&video, Duration::from_secs(20), 12 * MIB).unwrap();
+    sandbox.shopee_sim().faults().set(FaultProfile {
+        bandwidth_per_conn: Some(2 * MIB),
+        calls: vec![scope::SHOPEE_PARTS.to_owned()],
+        ..FaultProfile::default()
+    });
+    let env = shopee_env(&sandbox, &journal);
+    let upload = [
+        "upload",
+        video.to_str().unwrap(),
+        "--to",
+        "shopee",
+        "--concurrency",
+        "1",
+        "--json",
+    ];
+    let mut child = command(&upload, &env).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while parts_received(&sandbox) < 1 {
+        assert!(Instant::now() < deadline, "the upload never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    sandbox.shopee_sim().faults().clear();
+
+    let out = tokio::task::spawn_blocking(move || {
+        command(&["cleanup", "--json"], &env).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["platform"], "shopee");
+    assert_eq!(line["outcome"], "cancelled");
+    let sim = sandbox.shopee_sim();
+    assert_eq!(sim.wire().count("cancel_video_upload"), 1);
+    assert_eq!(entries(&journal), 0);
+}
