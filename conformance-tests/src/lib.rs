@@ -14,4 +14,5 @@
 #![warn(missing_docs)]
 
 pub mod fixtures;
+pub mod junk;
 pub mod sim;
