@@ -31,8 +31,16 @@ fn date_like() -> impl Strategy<Value = String> {
         })
 }
 
+/// `cases` cases, unless `PROPTEST_CASES` asks for another number (a longer fuzzing run).
+fn cases(cases: u32) -> ProptestConfig {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(_) => ProptestConfig::default(),
+        Err(_) => ProptestConfig::with_cases(cases),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(cases(512))]
 
     #[test]
     fn any_bytes_never_panic(value in prop::collection::vec(any::<u8>(), 0..64)) {

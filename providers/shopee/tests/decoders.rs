@@ -164,8 +164,16 @@ fn check<T: std::fmt::Debug>(
     Ok(())
 }
 
+/// `cases` cases, unless `PROPTEST_CASES` asks for another number (a longer fuzzing run).
+fn cases(cases: u32) -> ProptestConfig {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(_) => ProptestConfig::default(),
+        Err(_) => ProptestConfig::with_cases(cases),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(cases(96))]
 
     #[test]
     fn every_call_survives_any_answer(

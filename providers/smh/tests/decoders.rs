@@ -236,8 +236,16 @@ async fn every_call(f: &Fixture, smh: &SmhUploader, scripts: &mut dyn FnMut() ->
     show(smh.create_directory("a/b").await.map(|o| format!("{o:?}")));
 }
 
+/// `cases` cases, unless `PROPTEST_CASES` asks for another number (a longer fuzzing run).
+fn cases(cases: u32) -> ProptestConfig {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(_) => ProptestConfig::default(),
+        Err(_) => ProptestConfig::with_cases(cases),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(cases(64))]
 
     #[test]
     fn every_call_survives_any_answer(
@@ -294,7 +302,7 @@ fn one_odd_field_anywhere_is_a_typed_result() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(cases(512))]
 
     /// The pure decoders, directly: expiration times and error bodies (JSON or COS XML).
     #[test]
