@@ -17,5 +17,6 @@
 #![warn(missing_docs)]
 
 pub mod fixtures;
+pub mod junk;
 pub mod sim;
 pub mod suite;

@@ -111,12 +111,17 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Minimal IMF-fixdate parser (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form servers send.
+/// Fields out of range (day 1–31, year 1970–9999, 00:00:00–23:59:60) are no date: the
+/// header comes from the server and must never overflow the arithmetic below.
 fn httpdate_parse(s: &str) -> Option<SystemTime> {
     let parts: Vec<&str> = s.split_whitespace().collect();
     if parts.len() != 6 || parts[5] != "GMT" {
         return None;
     }
     let day: u64 = parts[1].parse().ok()?;
+    if !(1..=31).contains(&day) {
+        return None;
+    }
     let month = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
@@ -124,11 +129,14 @@ fn httpdate_parse(s: &str) -> Option<SystemTime> {
     .position(|m| *m == parts[2])? as u64
         + 1;
     let year: i64 = parts[3].parse().ok()?;
+    if !(1970..=9999).contains(&year) {
+        return None;
+    }
     let hms: Vec<u64> = parts[4]
         .split(':')
         .map(|x| x.parse().ok())
         .collect::<Option<_>>()?;
-    if hms.len() != 3 {
+    if hms.len() != 3 || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -324,6 +332,15 @@ mod tests {
         );
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+        // Out-of-range fields are no date (they used to overflow and panic).
+        for bad in [
+            "Sun, 00 Jan 0 00:44183840210675510:15795713661069021016 GMT",
+            "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
+            "Sun, 99999999999 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+        ] {
+            assert_eq!(httpdate_parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -391,8 +391,7 @@ impl ChunkedVideoUploader for ShopeeUploader {
                     .duration
                     .as_ref()
                     .and_then(|d| d.as_f64())
-                    .filter(|d| d.is_finite() && *d >= 0.0)
-                    .map(Duration::from_secs_f64);
+                    .and_then(|d| Duration::try_from_secs_f64(d).ok());
                 ProcessingStatus::Ready(Asset {
                     platform: PLATFORM.into(),
                     id: handle.id.clone(),

@@ -337,7 +337,9 @@ impl SmhUploader {
         // Without `expiresIn`, keep the token a minute only.
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(60));
         let margin = self.config.token_refresh_margin.min(lifetime / 5);
-        let refresh_at_ms = unix_millis() + (lifetime - margin).as_millis() as u64;
+        // `expiresIn` comes from the server: saturate rather than overflow on a huge one.
+        let keep_ms = u64::try_from((lifetime - margin).as_millis()).unwrap_or(u64::MAX);
+        let refresh_at_ms = unix_millis().saturating_add(keep_ms);
         Ok(CachedToken {
             token: Secret::new(token),
             refresh_at_ms,

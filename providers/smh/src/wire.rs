@@ -236,7 +236,13 @@ pub fn parse_expiration(text: &str) -> Option<u64> {
     let year: i64 = ymd.next()?.parse().ok()?;
     let month: i64 = ymd.next()?.parse().ok()?;
     let day: i64 = ymd.next()?.parse().ok()?;
-    if ymd.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    // A year or offset out of range is no time: the text comes from the server and must
+    // never overflow the arithmetic below.
+    if ymd.next().is_some()
+        || !(1970..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     let (clock, offset) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
@@ -248,6 +254,9 @@ pub fn parse_expiration(text: &str) -> Option<u64> {
         let (h, m) = off[1..].split_once(':')?;
         let h: i64 = h.parse().ok()?;
         let m: i64 = m.parse().ok()?;
+        if !(0..=23).contains(&h) || !(0..=59).contains(&m) {
+            return None;
+        }
         (c, sign * (h * 3600 + m * 60))
     };
     let clock = clock.split('.').next()?;
@@ -376,6 +385,8 @@ mod tests {
         );
         assert_eq!(parse_expiration("1970-01-01T00:00:00Z"), Some(0));
         for bad in [
+            "9223372036854775807-01-01T00:00:00Z",
+            "2021-07-24T10:34:32+9223372036854775807:00",
             "",
             "soon",
             "2021-13-01T00:00:00Z",

@@ -1,0 +1,271 @@
+//! Lazada's decoders never panic: every public call, pointed at a server answering junk
+//! (arbitrary bytes, arbitrary JSON, and variations of Lazada's real answers with fields of
+//! random types), returns `Ok` or a typed `Err`, and an error status is never `Ok`.
+
+use std::time::Duration;
+
+use marketmedia_conformance::junk::{answer_to, single_mutations, JunkAnswer, JunkServer};
+use marketmedia_core::{
+    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, MediaFormat, Part, PartPlan,
+    PartReceipt, ProcessingHandle, SourceInfo, UploadSession,
+};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// Field names and enumerated values of Lazada's answers.
+const KEYS: &[&str] = &[
+    "code",
+    "type",
+    "message",
+    "success",
+    "result_code",
+    "result_message",
+    "request_id",
+    "upload_id",
+    "e_tag",
+    "video_id",
+    "state",
+    "video_url",
+    "cover_url",
+    "title",
+    "capacity_size",
+    "used_size",
+    "data",
+    "image",
+    "url",
+    "hash_code",
+    "0",
+    "AUDIT_SUCCESS",
+    "TRANSCODING",
+    "AUDIT_FAILED",
+    "IncompleteSignature",
+    "FAIL_TO_UPLOAD_BLOCK",
+];
+
+/// The MD5 of the part the test sends, as Lazada's eTag would carry it.
+const PART: &[u8] = b"part bytes";
+
+fn ok(fields: Value) -> Value {
+    let mut env = json!({"code": "0", "success": true, "result_code": "", "result_message": "",
+        "request_id": "r1"});
+    if let (Value::Object(env), Value::Object(fields)) = (&mut env, fields) {
+        env.extend(fields);
+    }
+    env
+}
+
+fn failures() -> Vec<Value> {
+    vec![
+        json!({"code": "IncompleteSignature", "type": "ISV", "message": "bad", "request_id": "r"}),
+        json!({"code": "0", "success": false, "result_code": "FAIL_TO_UPLOAD_BLOCK",
+            "result_message": "no"}),
+    ]
+}
+
+fn answers(success: Value) -> impl Strategy<Value = JunkAnswer> {
+    let mut all = vec![success];
+    all.extend(failures());
+    answer_to(all, KEYS)
+}
+
+fn quota() -> Value {
+    ok(json!({"capacity_size": 10737418240u64, "used_size": 0}))
+}
+fn init() -> Value {
+    ok(json!({"upload_id": "670A"}))
+}
+fn block() -> Value {
+    ok(json!({"e_tag": format!("{:X}", md5_of(PART))}))
+}
+fn commit() -> Value {
+    ok(json!({"video_id": "v1"}))
+}
+fn video() -> Value {
+    ok(
+        json!({"state": "AUDIT_SUCCESS", "video_url": "https://v/1", "cover_url": "https://c/1",
+        "title": "t"}),
+    )
+}
+fn image() -> Value {
+    ok(json!({"data": {"image": {"url": "https://i/1", "hash_code": "h"}}}))
+}
+
+fn md5_of(data: &[u8]) -> u128 {
+    u128::from_be_bytes(marketmedia_core::digest::md5(data))
+}
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    junk: JunkServer,
+    lazada: LazadaUploader,
+    source: SourceInfo,
+    session: UploadSession,
+}
+
+fn fixture() -> Fixture {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let junk = rt.block_on(JunkServer::start()).unwrap();
+    let mut config = LazadaConfig::new("100132", "app-secret", "access-token", Region::Sg)
+        .with_base_url(junk.base_url());
+    config.timeouts.read_idle = Duration::from_secs(5);
+    let lazada = LazadaUploader::new(config)
+        .unwrap()
+        .with_video_options(VideoOptions::new("Kettle", "https://c/cover.png"));
+    let size = 5 * 1024 * 1024;
+    let source = SourceInfo {
+        file_name: "v.mp4".into(),
+        size,
+        format: MediaFormat::Mp4,
+        duration: Some(Duration::from_secs(20)),
+        digests: Digests {
+            size,
+            ..Digests::default()
+        },
+    };
+    let plan = PartPlan::new(size, lazada.rules(), None).unwrap();
+    let session = UploadSession {
+        platform: "lazada".into(),
+        upload_id: "670A".into(),
+        plan,
+        expires_at: None,
+        started_at_ms: 0,
+        data: json!({"file_name": "v.mp4", "title": "Kettle", "cover_url": "https://c/cover.png",
+            "video_usage": "pro_main_video"}),
+    };
+    Fixture {
+        rt,
+        junk,
+        lazada,
+        source,
+        session,
+    }
+}
+
+fn fixture_once() -> &'static Fixture {
+    static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(fixture)
+}
+
+fn receipts(plan: &PartPlan) -> Vec<PartReceipt> {
+    (0..plan.count())
+        .map(|i| PartReceipt {
+            index: i,
+            wire_number: i,
+            size: 1,
+            etag: Some("AB".into()),
+        })
+        .collect()
+}
+
+/// An error status must never come back as `Ok`.
+fn check<T: std::fmt::Debug>(
+    call: &str,
+    answer: &JunkAnswer,
+    result: &marketmedia_core::Result<T>,
+) -> Result<(), TestCaseError> {
+    if let Err(err) = result {
+        let _ = (err.to_string(), format!("{err:?}"));
+    }
+    prop_assert!(
+        (200..300).contains(&answer.status) || result.is_err(),
+        "{call}: HTTP {} gave {:?}",
+        answer.status,
+        result
+    );
+    Ok(())
+}
+
+/// `cases` cases, unless `PROPTEST_CASES` asks for another number (a longer fuzzing run).
+fn cases(cases: u32) -> ProptestConfig {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(_) => ProptestConfig::default(),
+        Err(_) => ProptestConfig::with_cases(cases),
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(96))]
+
+    #[test]
+    fn every_call_survives_any_answer(
+        quota_a in answers(quota()),
+        init_a in answers(init()),
+        block_a in answers(block()),
+        commit_a in answers(commit()),
+        video_a in answers(video()),
+        remove_a in answers(ok(json!({}))),
+        image_a in answers(image()),
+        migrate_a in answers(image()),
+    ) {
+        let f = fixture_once();
+        let before = f.junk.requests();
+        let l = &f.lazada;
+        let part = Part::new(0, 0, bytes::Bytes::from_static(PART), None);
+        let handle = ProcessingHandle { platform: "lazada".into(), id: "v1".into(), data: Value::Null };
+        let img = ImageSource::from_bytes("a.jpg", marketmedia_conformance::fixtures::sample_jpeg(64));
+        f.rt.block_on(async {
+            f.junk.always(quota_a.clone());
+            check("quota", &quota_a, &l.quota().await)?;
+            check("preflight", &quota_a, &l.preflight(&f.source).await)?;
+            f.junk.always(init_a.clone());
+            check("init", &init_a, &l.init(&f.source, &f.session.plan).await)?;
+            f.junk.always(block_a.clone());
+            check("put_part", &block_a, &l.put_part(&f.session, &part).await)?;
+            f.junk.always(commit_a.clone());
+            let committed = l.commit(&f.session, &receipts(&f.session.plan)).await;
+            check("commit", &commit_a, &committed)?;
+            f.junk.always(video_a.clone());
+            check("poll", &video_a, &l.poll(&handle).await)?;
+            f.junk.always(remove_a.clone());
+            let cancelled = l.cancel(&f.session).await;
+            if committed.is_ok() {
+                check("cancel", &remove_a, &cancelled)?;
+            }
+            f.junk.always(image_a.clone());
+            check("upload_image", &image_a, &l.upload_image(&img).await)?;
+            let batch = l.upload_images(std::slice::from_ref(&img)).await;
+            prop_assert!(batch.is_ok_and(|r| r.len() == 1));
+            f.junk.always(migrate_a.clone());
+            check("migrate_image", &migrate_a, &l.migrate_image("https://e/x.jpg").await)?;
+            Ok(())
+        })?;
+        prop_assert!(f.junk.requests() - before >= 8);
+    }
+}
+
+/// Every answer with one field changed to an edge value, for every call.
+#[test]
+fn one_odd_field_anywhere_is_a_typed_result() {
+    let f = fixture();
+    let f = &f;
+    let l = &f.lazada;
+    let part = Part::new(0, 0, bytes::Bytes::from_static(PART), None);
+    let handle = ProcessingHandle {
+        platform: "lazada".into(),
+        id: "v1".into(),
+        data: Value::Null,
+    };
+    let img = ImageSource::from_bytes("a.jpg", marketmedia_conformance::fixtures::sample_jpeg(64));
+    f.rt.block_on(async {
+        let mut templates = vec![quota(), init(), block(), commit(), video(), image()];
+        templates.extend(failures());
+        for template in templates {
+            for body in single_mutations(&template) {
+                f.junk.always(JunkAnswer::json(200, body));
+                let _ = l.preflight(&f.source).await;
+                let _ = l.init(&f.source, &f.session.plan).await;
+                let _ = l.put_part(&f.session, &part).await;
+                let _ = l.commit(&f.session, &receipts(&f.session.plan)).await;
+                let _ = l.poll(&handle).await;
+                let _ = l.cancel(&f.session).await;
+                let _ = l.upload_image(&img).await;
+                let _ = l.migrate_image("https://e/x.jpg").await;
+            }
+        }
+    });
+}

@@ -1,0 +1,307 @@
+//! Secrets never appear in logs: the whole TRACE output (ours and every third-party crate's,
+//! `log` records included, as a user with `RUST_LOG=trace` gets it) of a full upload against
+//! the simulator and of every error path, and the `Debug`, `Display` and JSON of everything
+//! the provider hands back, hold neither the app secret nor the access token (which travels
+//! in the query string of Lazada's GET calls).
+
+use std::future::Future;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use marketmedia_conformance::fixtures::{sample_jpeg, write_sample_mp4};
+use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
+use marketmedia_conformance::sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
+use marketmedia_core::source::digest_request;
+use marketmedia_core::PreparedSource;
+use marketmedia_core::{
+    ChunkedVideoUploader, Error, ImageSource, ImageUploader, InitOutcome, Part, PollPolicy,
+    RetryPolicy, SourceProbe, UploadDriver, UploadOptions,
+};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::MakeWriter;
+
+const APP_KEY: &str = "100132";
+const APP_SECRET: &str = "ASleak-lazada-app-secret-4c9e1a7f3b";
+const ACCESS_TOKEN: &str = "ATleak-lazada-access-token-8b2d6f0e1c";
+const WRONG_SECRET: &str = "ASleak-lazada-wrong-secret-73a1d9";
+const WRONG_TOKEN: &str = "ATleak-lazada-wrong-token-c4e8f2";
+const SECRETS: &[&str] = &[APP_SECRET, ACCESS_TOKEN, WRONG_SECRET, WRONG_TOKEN];
+const COVER: &str = "https://sg-live-02.slatic.net/p/cover.png";
+
+// ---- capture ------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'a self) -> Buffer {
+        self.clone()
+    }
+}
+
+/// Runs `f` on a current-thread runtime with every event and span at TRACE, from every crate
+/// (`log` records bridged), written into a buffer; returns the output and the log.
+fn captured<T>(f: impl Future<Output = T>) -> (T, String) {
+    // Bridges `log` records (reqwest's) to tracing; once per process, so an error means
+    // another test installed it already.
+    let _ = tracing_log::LogTracer::init();
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(buffer.clone())
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = tracing::subscriber::with_default(subscriber, || rt.block_on(f));
+    drop(rt);
+    let log = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (out, log)
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for secret in SECRETS {
+        if let Some(at) = text.find(secret) {
+            let from = at.saturating_sub(200);
+            panic!(
+                "{what} leaks {secret}: …{}…",
+                &text[from..(at + secret.len()).min(text.len())]
+            );
+        }
+    }
+}
+
+/// Display and Debug of an error and of every source under it.
+fn describe(err: &Error) -> String {
+    let mut text = format!("{err}\n{err:?}\n");
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(&format!("{s}\n{s:?}\n"));
+        source = s.source();
+    }
+    text
+}
+
+// ---- scenarios ----------------------------------------------------------------------------
+
+fn sim_config(outcome: VideoOutcome) -> LazadaSimConfig {
+    LazadaSimConfig {
+        app_key: APP_KEY.into(),
+        app_secret: APP_SECRET.into(),
+        access_token: ACCESS_TOKEN.into(),
+        transcode_queue_delay: Duration::from_millis(10),
+        transcode_delay: Duration::from_millis(10),
+        audit_delay: Duration::from_millis(10),
+        video_outcome: outcome,
+        ..LazadaSimConfig::default()
+    }
+}
+
+fn uploader(base_url: &str, secret: &str, token: &str, read_idle: Duration) -> LazadaUploader {
+    let mut c = LazadaConfig::new(APP_KEY, secret, token, Region::Sg).with_base_url(base_url);
+    c.timeouts.read_idle = read_idle;
+    LazadaUploader::new(c)
+        .unwrap()
+        .with_video_options(VideoOptions::new("Kettle", COVER))
+}
+
+fn driver() -> UploadDriver {
+    UploadDriver::new(UploadOptions {
+        retry: RetryPolicy {
+            max_attempts: 2,
+            initial_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(10),
+            ..RetryPolicy::default()
+        },
+        poll: PollPolicy {
+            initial_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            deadline: Duration::from_secs(10),
+            ..PollPolicy::default()
+        },
+        ..UploadOptions::default()
+    })
+}
+
+/// Everything that must stay clean besides the log.
+#[derive(Default)]
+struct Evidence(String);
+
+impl Evidence {
+    fn add(&mut self, text: impl AsRef<str>) {
+        self.0.push_str(text.as_ref());
+        self.0.push('\n');
+    }
+    fn err<T>(&mut self, what: &str, result: marketmedia_core::Result<T>) -> Error {
+        match result {
+            Ok(_) => panic!("{what} should fail"),
+            Err(e) => {
+                self.add(describe(&e));
+                e
+            }
+        }
+    }
+    fn value<T: std::fmt::Debug + serde::Serialize>(&mut self, v: &T) {
+        self.add(format!("{v:?}"));
+        self.add(serde_json::to_string(v).unwrap());
+    }
+}
+
+async fn scenarios(video: &Path, ev: &mut Evidence) {
+    let long = Duration::from_secs(5);
+    let sim = LazadaSim::new(sim_config(VideoOutcome::AuditSuccess));
+    let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = LazadaSim::rest_base_url(&server);
+    let lazada = uploader(&base, APP_SECRET, ACCESS_TOKEN, long);
+    ev.add(format!("{:?}\n{:?}", lazada, lazada.config()));
+
+    // A full upload, images, a migration and the quota.
+    let outcome = driver().upload_file(&lazada, video).await.unwrap();
+    ev.value(&outcome);
+    let images = lazada
+        .upload_images(&[ImageSource::from_bytes("a.jpg", sample_jpeg(2048))])
+        .await
+        .unwrap();
+    ev.add(format!("{images:?}"));
+    ev.add(format!(
+        "{:?}",
+        lazada.migrate_image("https://example.com/a.jpg").await
+    ));
+    ev.add(format!("{:?}", lazada.quota().await.unwrap()));
+    assert!(
+        sim.wire()
+            .records()
+            .iter()
+            .any(|r| r.param("access_token") == Some(ACCESS_TOKEN)),
+        "the token travelled, so a leak would show"
+    );
+
+    // Session by hand; a bad block; cancel.
+    let probe = SourceProbe::open(video).await.unwrap();
+    let plan = probe.plan(lazada.rules(), None).unwrap();
+    let source = PreparedSource::digest(probe, &digest_request(lazada.rules(), &plan))
+        .await
+        .unwrap();
+    let InitOutcome::Session(session) = lazada.init(&source.info(), &plan).await.unwrap() else {
+        panic!("Lazada always opens a session");
+    };
+    ev.value(&session);
+    let past_the_end = Part::new(plan.count(), 0, bytes::Bytes::from(vec![0u8; 1024]), None);
+    ev.err(
+        "a block past the end",
+        lazada.put_part(&session, &past_the_end).await,
+    );
+    lazada.cancel(&session).await.unwrap();
+    ev.err(
+        "a commit without blocks",
+        lazada.commit(&session, &[]).await,
+    );
+
+    // Wrong secret, wrong and revoked token.
+    let wrong_secret = uploader(&base, WRONG_SECRET, ACCESS_TOKEN, long);
+    ev.add(format!("{wrong_secret:?}"));
+    ev.err(
+        "a wrong secret",
+        driver().upload_file(&wrong_secret, video).await,
+    );
+    let wrong_token = uploader(&base, APP_SECRET, WRONG_TOKEN, long);
+    ev.err(
+        "a wrong token",
+        driver().upload_file(&wrong_token, video).await,
+    );
+    ev.err("a wrong token (GET)", wrong_token.quota().await);
+    sim.revoke_access_token(ACCESS_TOKEN);
+    ev.err("a revoked token", lazada.quota().await);
+
+    // Rejected: audit failed (the driver then removes the video).
+    let failing = LazadaSim::new(sim_config(VideoOutcome::AuditFailed));
+    let failing_server = failing.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let to_failing = uploader(
+        &LazadaSim::rest_base_url(&failing_server),
+        APP_SECRET,
+        ACCESS_TOKEN,
+        long,
+    );
+    ev.err(
+        "a failed audit",
+        driver().upload_file(&to_failing, video).await,
+    );
+
+    // A server error, junk, a stall and no server at all.
+    let junk = JunkServer::start().await.unwrap();
+    junk.always(JunkAnswer::new(500, "<html>upstream broke</html>"));
+    let at_junk = uploader(&junk.base_url(), APP_SECRET, ACCESS_TOKEN, long);
+    ev.err(
+        "a server error",
+        driver().upload_file(&at_junk, video).await,
+    );
+    junk.always(JunkAnswer::new(200, "not json"));
+    ev.err("junk", driver().upload_file(&at_junk, video).await);
+    junk.always(JunkAnswer::new(200, "{}").with_delay(Duration::from_secs(2)));
+    let stalled = uploader(
+        &junk.base_url(),
+        APP_SECRET,
+        ACCESS_TOKEN,
+        Duration::from_millis(50),
+    );
+    ev.err("a stall", driver().upload_file(&stalled, video).await);
+    let nowhere = uploader("http://127.0.0.1:1/rest", APP_SECRET, ACCESS_TOKEN, long);
+    let refused = ev.err("no server", driver().upload_file(&nowhere, video).await);
+    assert!(refused.is_retryable(), "{refused}");
+}
+
+#[test]
+fn no_secret_in_logs_debug_or_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("kettle.mp4");
+    write_sample_mp4(&video, Duration::from_secs(12), 4 * 1024 * 1024).unwrap();
+    let mut ev = Evidence::default();
+    let ((), log) = captured(scenarios(&video, &mut ev));
+
+    for call in [
+        "GetVideoQuota",
+        "InitCreateVideo",
+        "UploadVideoBlock",
+        "CompleteCreateVideo",
+        "GetVideo",
+        "RemoveVideo",
+        "UploadImage",
+        "MigrateImage",
+    ] {
+        assert!(
+            log.contains(&format!("request{{platform=\"lazada\" call=\"{call}\"")),
+            "no request span of {call} in the log"
+        );
+    }
+    assert!(log.contains("status=200"), "span fields are recorded");
+    assert!(
+        log.contains("transport failure"),
+        "transport failures are logged"
+    );
+    assert!(
+        log.contains("starting new connection"),
+        "reqwest's log records are captured"
+    );
+    assert_clean("the TRACE log", &log);
+    assert_clean("Debug, Display and JSON", &ev.0);
+}

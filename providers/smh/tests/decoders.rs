@@ -1,0 +1,326 @@
+//! SMH's decoders never panic: every public call (token, begin, parts, status, renew,
+//! confirm, cancel, simple upload, directories), pointed at a server answering junk
+//! (arbitrary bytes, arbitrary JSON, and variations of SMH's and COS's real answers with
+//! fields of random types), returns `Ok` or a typed `Err`.
+
+use std::time::Duration;
+
+use marketmedia_conformance::junk::{answer_to, single_mutations, JunkAnswer, JunkServer};
+use marketmedia_core::{
+    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, InstantHashes, MediaFormat, Part,
+    PartPlan, PartReceipt, ProcessingHandle, SourceInfo, UploadSession,
+};
+use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// Field names and enumerated values of SMH's and COS's answers.
+const KEYS: &[&str] = &[
+    "accessToken",
+    "expiresIn",
+    "domain",
+    "path",
+    "uploadId",
+    "headers",
+    "confirmKey",
+    "expiration",
+    "parts",
+    "uploadPartInfo",
+    "PartNumber",
+    "ETag",
+    "Size",
+    "name",
+    "type",
+    "size",
+    "eTag",
+    "crc64",
+    "isOverwritten",
+    "code",
+    "message",
+    "requestId",
+    "InvalidAccessToken",
+    "ConfirmKeyNotFound",
+    "2021-07-24T10:34:32.000Z",
+];
+
+fn token() -> Value {
+    json!({"accessToken": "tok", "expiresIn": 7200})
+}
+
+fn upload_info(host: &str) -> Value {
+    json!({"domain": host, "path": "/lib/v.mp4", "uploadId": "u1",
+        "headers": {"Authorization": "q-sign-algorithm=sha1", "x-cos-traffic-limit": 204800},
+        "confirmKey": "ck", "expiration": "2099-07-24T10:34:32.000Z"})
+}
+
+fn file_info() -> Value {
+    json!({"path": ["v.mp4"], "name": "v.mp4", "type": "file", "size": "1048576",
+        "eTag": "\"e\"", "crc64": "123", "isOverwritten": false})
+}
+
+fn status(host: &str) -> Value {
+    json!({"parts": [{"PartNumber": 1, "ETag": "\"e\"", "Size": 1048576}],
+        "uploadPartInfo": upload_info(host)})
+}
+
+fn errors() -> Vec<Value> {
+    vec![
+        json!({"code": "InvalidAccessToken", "message": "expired", "requestId": "r"}),
+        json!({"code": "ConfirmKeyNotFound", "message": "gone"}),
+    ]
+}
+
+fn templates(host: &str) -> Vec<Value> {
+    let mut all = vec![
+        token(),
+        upload_info(host),
+        file_info(),
+        status(host),
+        json!({}),
+    ];
+    all.extend(errors());
+    all
+}
+
+/// Three answers in a row (a call may fetch a token, then call the API, then the storage).
+fn script(host: String) -> impl Strategy<Value = Vec<JunkAnswer>> {
+    prop::collection::vec(answer_to(templates(&host), KEYS), 3)
+}
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    junk: JunkServer,
+    with_token: SmhUploader,
+    source: SourceInfo,
+    session: UploadSession,
+}
+
+fn fixture() -> Fixture {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let junk = rt.block_on(JunkServer::start()).unwrap();
+    let tune = |mut c: SmhConfig| {
+        c.timeouts.read_idle = Duration::from_secs(5);
+        c.base_url(junk.base_url())
+            .storage_scheme(StorageScheme::Http)
+            .part_size(MIB)
+    };
+    let with_token =
+        SmhUploader::new(tune(SmhConfig::with_access_token("lib", "access-token"))).unwrap();
+    let size = 2 * MIB;
+    let source = SourceInfo {
+        file_name: "v.mp4".into(),
+        size,
+        format: MediaFormat::Mp4,
+        duration: Some(Duration::from_secs(20)),
+        digests: Digests {
+            size,
+            instant: Some(InstantHashes {
+                beginning: [1; 32],
+                full: [2; 32],
+            }),
+            crc64: Some(123),
+            ..Digests::default()
+        },
+    };
+    let plan = PartPlan::new(size, with_token.rules(), None).unwrap();
+    let session = UploadSession {
+        platform: "smh".into(),
+        upload_id: "ck".into(),
+        plan,
+        expires_at: None,
+        started_at_ms: 0,
+        data: json!({"confirmKey": "ck", "filePath": "v.mp4", "conflict": "rename",
+            "crc64": "123", "domain": junk.host(), "path": "/lib/v.mp4", "uploadId": "u1",
+            "expiration": null}),
+    };
+    Fixture {
+        rt,
+        junk,
+        with_token,
+        source,
+        session,
+    }
+}
+
+/// An uploader with the library secret and no token cached yet (a cached token would hide
+/// the token answer from every later call).
+fn secret_uploader(junk: &JunkServer) -> SmhUploader {
+    let mut c = SmhConfig::new("lib", "library-secret")
+        .base_url(junk.base_url())
+        .storage_scheme(StorageScheme::Http)
+        .part_size(MIB);
+    c.timeouts.read_idle = Duration::from_secs(5);
+    SmhUploader::new(c).unwrap()
+}
+
+fn fixture_once() -> &'static Fixture {
+    static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(fixture)
+}
+
+fn host() -> String {
+    fixture_once().junk.host()
+}
+
+/// Every call of `smh` once, each against the next script of `scripts`.
+async fn every_call(f: &Fixture, smh: &SmhUploader, scripts: &mut dyn FnMut() -> Vec<JunkAnswer>) {
+    let part = Part::new(1, MIB, bytes::Bytes::from(vec![0u8; MIB as usize]), None);
+    let receipts = vec![PartReceipt {
+        index: 0,
+        wire_number: 1,
+        size: MIB,
+        etag: None,
+    }];
+    let handle = ProcessingHandle {
+        platform: "smh".into(),
+        id: "v.mp4".into(),
+        data: json!({"asset": {"odd": true}}),
+    };
+    let img = ImageSource::from_bytes("a.png", marketmedia_conformance::fixtures::sample_png(64));
+    let mut next = |f: &Fixture| {
+        let mut s = scripts();
+        let fallback = s.pop().unwrap_or_else(|| JunkAnswer::new(500, ""));
+        f.junk.script(s, fallback);
+    };
+    let show = |r: marketmedia_core::Result<String>| {
+        if let Err(e) = r {
+            let _ = (e.to_string(), format!("{e:?}"));
+        }
+    };
+    next(f);
+    show(
+        smh.init(&f.source, &f.session.plan)
+            .await
+            .map(|o| format!("{o:?}")),
+    );
+    next(f);
+    show(
+        smh.put_part(&f.session, &part)
+            .await
+            .map(|o| format!("{o:?}")),
+    );
+    next(f);
+    show(
+        smh.uploaded_parts(&f.session)
+            .await
+            .map(|o| format!("{o:?}")),
+    );
+    next(f);
+    show(smh.renew(&f.session).await.map(|o| format!("{o:?}")));
+    next(f);
+    show(
+        smh.put_part(&f.session, &part)
+            .await
+            .map(|o| format!("{o:?}")),
+    );
+    next(f);
+    show(
+        smh.commit(&f.session, &receipts)
+            .await
+            .map(|o| format!("{o:?}")),
+    );
+    show(smh.poll(&handle).await.map(|o| format!("{o:?}")));
+    next(f);
+    show(smh.cancel(&f.session).await.map(|o| format!("{o:?}")));
+    next(f);
+    show(
+        smh.upload_images(std::slice::from_ref(&img))
+            .await
+            .map(|o| format!("{o:?}")),
+    );
+    next(f);
+    show(smh.create_directory("a/b").await.map(|o| format!("{o:?}")));
+}
+
+/// `cases` cases, unless `PROPTEST_CASES` asks for another number (a longer fuzzing run).
+fn cases(cases: u32) -> ProptestConfig {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(_) => ProptestConfig::default(),
+        Err(_) => ProptestConfig::with_cases(cases),
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(64))]
+
+    #[test]
+    fn every_call_survives_any_answer(
+        scripts in prop::collection::vec(script(host()), 9),
+        secret in any::<bool>(),
+    ) {
+        let f = fixture_once();
+        let before = f.junk.requests();
+        let fresh;
+        let smh = if secret {
+            fresh = secret_uploader(&f.junk);
+            &fresh
+        } else {
+            &f.with_token
+        };
+        let mut scripts = scripts.into_iter();
+        f.rt.block_on(every_call(f, smh, &mut || scripts.next().unwrap_or_default()));
+        prop_assert!(f.junk.requests() - before >= 9);
+    }
+}
+
+/// Every answer with one field changed to an edge value, as each answer of every call.
+#[test]
+fn one_odd_field_anywhere_is_a_typed_result() {
+    let f = fixture();
+    let f = &f;
+    let host = f.junk.host();
+    let good = upload_info(&host);
+    f.rt.block_on(async {
+        for template in templates(&host) {
+            for body in single_mutations(&template) {
+                let odd = JunkAnswer::json(200, body.clone());
+                for status in [200, 201] {
+                    let odd = JunkAnswer {
+                        status,
+                        ..odd.clone()
+                    };
+                    // The odd answer first, then after a good one (to reach the storage call).
+                    let mut scripts = [
+                        vec![odd.clone()],
+                        vec![JunkAnswer::json(200, good.clone()), odd.clone()],
+                    ]
+                    .into_iter()
+                    .cycle();
+                    every_call(f, &f.with_token, &mut || scripts.next().unwrap_or_default()).await;
+                }
+                // The secret uploader fetches a token first: give it the odd token answer.
+                let mut scripts = std::iter::repeat(vec![odd.clone(), JunkAnswer::new(500, "")]);
+                let smh = secret_uploader(&f.junk);
+                every_call(f, &smh, &mut || scripts.next().unwrap_or_default()).await;
+            }
+        }
+    });
+}
+
+proptest! {
+    #![proptest_config(cases(512))]
+
+    /// The pure decoders, directly: expiration times and error bodies (JSON or COS XML).
+    #[test]
+    fn pure_decoders_never_panic(
+        text in "[ -~]{0,40}",
+        date in (any::<i64>(), 1i64..13, 1i64..32, 0i64..24, 0i64..60, 0i64..61,
+                 prop::sample::select(&["Z", "+08:00", "-99999999999999:00", "+1:9223372036854775807",
+                     "+9223372036854775807:00", ""][..]))
+            .prop_map(|(y, mo, d, h, mi, s, z)| format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000{z}")),
+        small_date in (-9999i64..99999, 1i64..13, 1i64..32, 0i64..24, 0i64..60, 0i64..61)
+            .prop_map(|(y, mo, d, h, mi, s)| format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")),
+        body in prop::collection::vec(any::<u8>(), 0..200),
+        xml in "<Error>(<Code>[ -~]{0,10}</Code>)?(<Message>[ -~]{0,10})?(</Message>)?</Error>",
+    ) {
+        let _ = marketmedia_smh::wire::parse_expiration(&text);
+        let _ = marketmedia_smh::wire::parse_expiration(&date);
+        let _ = marketmedia_smh::wire::parse_expiration(&small_date);
+        let _ = marketmedia_smh::wire::ErrorBody::parse(&body);
+        let _ = marketmedia_smh::wire::ErrorBody::parse(xml.as_bytes());
+    }
+}

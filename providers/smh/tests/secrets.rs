@@ -1,0 +1,352 @@
+//! Secrets never appear in logs: the whole TRACE output (ours and every third-party crate's,
+//! `log` records included, as a user with `RUST_LOG=trace` gets it) of full uploads against
+//! the simulator and of every error path, and the `Debug`, `Display` and JSON of everything
+//! the provider hands back, hold neither the library secret, nor any access token the
+//! simulator issued or the provider sent, nor the presigned storage signature.
+
+use std::future::Future;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use marketmedia_conformance::fixtures::{sample_png, write_sample_mp4};
+use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
+use marketmedia_conformance::sim::smh::{SmhSim, SmhSimConfig};
+use marketmedia_core::source::digest_request;
+use marketmedia_core::PreparedSource;
+use marketmedia_core::{
+    ChunkedVideoUploader, Error, ImageSource, ImageUploader, InitOutcome, Part, RetryPolicy,
+    SourceProbe, UploadDriver, UploadOptions,
+};
+use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
+use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::MakeWriter;
+
+const LIBRARY_ID: &str = "smhleaklib0000001";
+const LIBRARY_SECRET: &str = "LSleak-smh-library-secret-6a0f2c8e4d";
+const WRONG_SECRET: &str = "LSleak-smh-wrong-secret-1f7b3d";
+const BOGUS_TOKEN: &str = "ATleak-smh-bogus-token-9c5e0a";
+/// The signature part of the presigned storage `Authorization` header.
+const PRESIGNED: &str = "q-signature=";
+
+// ---- capture ------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'a self) -> Buffer {
+        self.clone()
+    }
+}
+
+/// Runs `f` on a current-thread runtime with every event and span at TRACE, from every crate
+/// (`log` records bridged), written into a buffer; returns the output and the log.
+fn captured<T>(f: impl Future<Output = T>) -> (T, String) {
+    // Bridges `log` records (reqwest's) to tracing; once per process, so an error means
+    // another test installed it already.
+    let _ = tracing_log::LogTracer::init();
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(buffer.clone())
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = tracing::subscriber::with_default(subscriber, || rt.block_on(f));
+    drop(rt);
+    let log = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    (out, log)
+}
+
+fn assert_clean(what: &str, text: &str, secrets: &[String]) {
+    for secret in secrets {
+        if let Some(at) = text.find(secret) {
+            let from = at.saturating_sub(200);
+            panic!(
+                "{what} leaks {secret}: …{}…",
+                &text[from..(at + secret.len()).min(text.len())]
+            );
+        }
+    }
+}
+
+/// Display and Debug of an error and of every source under it.
+fn describe(err: &Error) -> String {
+    let mut text = format!("{err}\n{err:?}\n");
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(&format!("{s}\n{s:?}\n"));
+        source = s.source();
+    }
+    text
+}
+
+// ---- scenarios ----------------------------------------------------------------------------
+
+fn config(base_url: &str, c: SmhConfig, read_idle: Duration) -> SmhConfig {
+    let mut c = c
+        .base_url(base_url)
+        .storage_scheme(StorageScheme::Http)
+        .part_size(MIB);
+    c.timeouts.read_idle = read_idle;
+    c
+}
+
+fn driver() -> UploadDriver {
+    UploadDriver::new(UploadOptions {
+        retry: RetryPolicy {
+            max_attempts: 2,
+            initial_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(10),
+            ..RetryPolicy::default()
+        },
+        ..UploadOptions::default()
+    })
+}
+
+/// Everything that must stay clean besides the log.
+#[derive(Default)]
+struct Evidence(String);
+
+impl Evidence {
+    fn add(&mut self, text: impl AsRef<str>) {
+        self.0.push_str(text.as_ref());
+        self.0.push('\n');
+    }
+    fn err<T>(&mut self, what: &str, result: marketmedia_core::Result<T>) -> Error {
+        match result {
+            Ok(_) => panic!("{what} should fail"),
+            Err(e) => {
+                self.add(describe(&e));
+                e
+            }
+        }
+    }
+    fn value<T: std::fmt::Debug + serde::Serialize>(&mut self, v: &T) {
+        self.add(format!("{v:?}"));
+        self.add(serde_json::to_string(v).unwrap());
+    }
+}
+
+/// Runs every scenario; returns the tokens the simulator issued or received.
+async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String> {
+    let long = Duration::from_secs(5);
+    let sim = SmhSim::new(SmhSimConfig {
+        library_id: LIBRARY_ID.into(),
+        library_secret: LIBRARY_SECRET.into(),
+        ..SmhSimConfig::default()
+    });
+    let servers = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = servers.api_base_url();
+    let smh = SmhUploader::new(config(
+        &base,
+        SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET),
+        long,
+    ))
+    .unwrap();
+    ev.add(format!("{:?}\n{:?}", smh, smh.config()));
+
+    // Full uploads: multipart, then the same file again (instant upload), an image.
+    ev.value(&driver().upload_file(&smh, video).await.unwrap());
+    ev.value(&driver().upload_file(&smh, video).await.unwrap());
+    let images = smh
+        .upload_images(&[ImageSource::from_bytes("a.png", sample_png(2048))])
+        .await
+        .unwrap();
+    ev.add(format!("{images:?}"));
+
+    // A ready token, given as is.
+    let issued = sim.issue_token();
+    let with_token = SmhUploader::new(config(
+        &base,
+        SmhConfig::with_access_token(LIBRARY_ID, issued.as_str()),
+        long,
+    ))
+    .unwrap();
+    ev.add(format!("{with_token:?}"));
+    let mut dirs = with_token.create_directory("a").await;
+    if let Err(e) = &dirs {
+        ev.add(describe(e));
+    }
+    dirs = with_token.create_directory("a").await;
+    ev.err("an existing directory", dirs);
+
+    // Session by hand: status, renew, cancel, then a part of the cancelled session.
+    let no_instant = SmhUploader::new(config(
+        &base,
+        SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET).instant_upload(false),
+        long,
+    ))
+    .unwrap();
+    let probe = SourceProbe::open(other).await.unwrap();
+    let plan = probe.plan(no_instant.rules(), None).unwrap();
+    let source = PreparedSource::digest(probe, &digest_request(no_instant.rules(), &plan))
+        .await
+        .unwrap();
+    let InitOutcome::Session(session) = no_instant.init(&source.info(), &plan).await.unwrap()
+    else {
+        panic!("without instant upload SMH opens a session");
+    };
+    ev.value(&session);
+    let part = Part::new(0, 0, bytes::Bytes::from(vec![0u8; MIB as usize]), None);
+    ev.value(&no_instant.put_part(&session, &part).await.unwrap());
+    ev.add(format!(
+        "{:?}",
+        no_instant.uploaded_parts(&session).await.unwrap()
+    ));
+    ev.value(&no_instant.renew(&session).await.unwrap());
+    ev.err(
+        "an incomplete confirm",
+        no_instant.commit(&session, &[]).await,
+    );
+    no_instant.cancel(&session).await.unwrap();
+    ev.err(
+        "a part of a cancelled session",
+        no_instant.put_part(&session, &part).await,
+    );
+
+    // An expired token is fetched again (the provider's cache still thinks it is good).
+    sim.clock().advance(Duration::from_secs(48 * 3600));
+    ev.value(&driver().upload_file(&no_instant, other).await.unwrap());
+
+    // Wrong secret, bogus token, rate limited.
+    let wrong = SmhUploader::new(config(
+        &base,
+        SmhConfig::new(LIBRARY_ID, WRONG_SECRET),
+        long,
+    ))
+    .unwrap();
+    ev.add(format!("{wrong:?}"));
+    ev.err("a wrong secret", driver().upload_file(&wrong, other).await);
+    let bogus = SmhUploader::new(config(
+        &base,
+        SmhConfig::with_access_token(LIBRARY_ID, BOGUS_TOKEN),
+        long,
+    ))
+    .unwrap();
+    ev.err("a bogus token", driver().upload_file(&bogus, other).await);
+    sim.set_rate_limited(true);
+    ev.err(
+        "rate limited",
+        driver().upload_file(&no_instant, other).await,
+    );
+    sim.set_rate_limited(false);
+
+    // A server error, junk, a stall and no server at all.
+    let junk = JunkServer::start().await.unwrap();
+    let at_junk = |read_idle: Duration| {
+        SmhUploader::new(config(
+            &junk.base_url(),
+            SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET),
+            read_idle,
+        ))
+        .unwrap()
+    };
+    junk.always(JunkAnswer::new(
+        500,
+        "<Error><Code>InternalError</Code></Error>",
+    ));
+    ev.err(
+        "a server error",
+        driver().upload_file(&at_junk(long), other).await,
+    );
+    junk.always(JunkAnswer::new(200, "not json"));
+    ev.err("junk", driver().upload_file(&at_junk(long), other).await);
+    junk.always(JunkAnswer::new(200, "{}").with_delay(Duration::from_secs(2)));
+    ev.err(
+        "a stall",
+        driver()
+            .upload_file(&at_junk(Duration::from_millis(50)), other)
+            .await,
+    );
+    let nowhere = SmhUploader::new(config(
+        "http://127.0.0.1:1",
+        SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET),
+        long,
+    ))
+    .unwrap();
+    let refused = ev.err("no server", driver().upload_file(&nowhere, other).await);
+    assert!(refused.is_retryable(), "{refused}");
+
+    // Every token that crossed the wire, either way.
+    let mut tokens: Vec<String> = sim
+        .wire()
+        .records()
+        .iter()
+        .filter_map(|r| r.param("access_token").map(str::to_owned))
+        .collect();
+    tokens.push(issued);
+    tokens.sort();
+    tokens.dedup();
+    tokens
+}
+
+#[test]
+fn no_secret_in_logs_debug_or_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("v.mp4");
+    write_sample_mp4(&video, Duration::from_secs(12), 3 * MIB).unwrap();
+    let other = dir.path().join("w.mp4");
+    write_sample_mp4(&other, Duration::from_secs(14), 2 * MIB + 17).unwrap();
+    let mut ev = Evidence::default();
+    let (tokens, log) = captured(scenarios(&video, &other, &mut ev));
+    assert!(
+        tokens.len() >= 3,
+        "tokens were issued and used: {}",
+        tokens.len()
+    );
+
+    for call in [
+        "token",
+        "begin",
+        "upload_part",
+        "upload_status",
+        "renew",
+        "confirm",
+        "cancel",
+        "simple_upload",
+        "put_object",
+        "create_directory",
+    ] {
+        assert!(
+            log.contains(&format!("request{{platform=\"smh\" call=\"{call}\"")),
+            "no request span of {call} in the log"
+        );
+    }
+    assert!(log.contains("status=200"), "span fields are recorded");
+    assert!(
+        log.contains("transport failure"),
+        "transport failures are logged"
+    );
+    assert!(
+        log.contains("starting new connection"),
+        "reqwest's log records are captured"
+    );
+    let mut secrets: Vec<String> = [LIBRARY_SECRET, WRONG_SECRET, BOGUS_TOKEN, PRESIGNED]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    secrets.extend(tokens);
+    assert_clean("the TRACE log", &log, &secrets);
+    assert_clean("Debug, Display and JSON", &ev.0, &secrets);
+}
