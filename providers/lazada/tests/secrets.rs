@@ -233,7 +233,7 @@ async fn scenarios(video: &Path, ev: &mut Evidence) {
     sim.revoke_access_token(ACCESS_TOKEN);
     ev.err("a revoked token", lazada.quota().await);
 
-    // Rejected: audit failed (the driver then removes the video).
+    // Rejected: audit failed; the caller then removes the failed video deliberately.
     let failing = LazadaSim::new(sim_config(VideoOutcome::AuditFailed));
     let failing_server = failing.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let to_failing = uploader(
@@ -246,6 +246,9 @@ async fn scenarios(video: &Path, ev: &mut Evidence) {
         "a failed audit",
         driver().upload_file(&to_failing, video).await,
     );
+    for id in failing.video_ids() {
+        to_failing.remove_video(&id).await.unwrap();
+    }
 
     // A server error, junk, a stall and no server at all.
     let junk = JunkServer::start().await.unwrap();
