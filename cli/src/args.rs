@@ -43,6 +43,33 @@ pub enum Command {
     Sim(SimArgs),
     /// Cancel the unfinished upload sessions the resume journal knows about, and forget them.
     Cleanup(CleanupArgs),
+    /// Run many uploads per marketplace against the embedded simulators under injected faults,
+    /// and print what happened (attempted, succeeded, failed, retries, bytes re-sent and lost,
+    /// p50/p99 time).
+    Soak(SoakArgs),
+}
+
+/// `marketmedia soak`.
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Uploads per marketplace.
+    #[arg(long, default_value_t = 30)]
+    pub uploads: u32,
+    /// Marketplaces (comma-separated). Default: all of them.
+    #[arg(long, value_delimiter = ',', value_name = "LIST", value_parser = parse_platform)]
+    pub to: Vec<Platform>,
+    /// Size of the generated 12-second test video, in bytes.
+    #[arg(long, default_value_t = 9 * 1024 * 1024)]
+    pub size: u64,
+    /// Attempts per call before an upload gives up.
+    #[arg(long, default_value_t = 12)]
+    pub attempts: u32,
+    /// One JSON object per marketplace instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// The fault profile.
+    #[command(flatten)]
+    pub faults: marketmedia_conformance::sim::faults::FaultArgs,
 }
 
 /// Where the resume journal lives.

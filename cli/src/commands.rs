@@ -54,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Digest(args) => digest(args).await,
         Command::Sim(args) => sim(args).await,
         Command::Cleanup(args) => cleanup(&load()?, sandbox, args).await,
+        Command::Soak(args) => crate::soak::soak(args).await,
     }
 }
 

@@ -44,6 +44,7 @@ pub mod platform;
 pub mod progress;
 pub mod report;
 pub mod sandbox;
+pub mod soak;
 pub mod targets;
 
 pub use args::Cli;
