@@ -18,5 +18,6 @@
 
 pub mod fixtures;
 pub mod junk;
+pub mod leaks;
 pub mod sim;
 pub mod suite;

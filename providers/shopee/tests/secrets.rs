@@ -3,14 +3,12 @@
 //! the simulator and of every error path, and the `Debug`, `Display` and JSON of everything
 //! the provider hands back, hold neither the partner key nor the access token.
 
-use std::future::Future;
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use marketmedia_conformance::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
+use marketmedia_conformance::leaks::{self, captured, describe};
 use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use marketmedia_core::source::digest_request;
 use marketmedia_core::PreparedSource;
@@ -19,8 +17,6 @@ use marketmedia_core::{
     RetryPolicy, SourceProbe, UploadDriver, UploadOptions,
 };
 use marketmedia_shopee::{PublicCallSigning, ShopeeConfig, ShopeeUploader};
-use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::fmt::MakeWriter;
 
 const PARTNER_ID: u64 = 2_001_887;
 const SHOP_ID: u64 = 600_001;
@@ -30,75 +26,10 @@ const WRONG_KEY: &str = "PKleak-shopee-wrong-key-91b7c3";
 const WRONG_TOKEN: &str = "ATleak-shopee-wrong-token-5e0d2a";
 const SECRETS: &[&str] = &[PARTNER_KEY, ACCESS_TOKEN, WRONG_KEY, WRONG_TOKEN];
 
-// ---- capture ------------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Buffer {
-        self.clone()
-    }
-}
-
-/// Runs `f` on a current-thread runtime with every event and span at TRACE, from every crate
-/// (`log` records bridged), written into a buffer; returns the output and the log.
-fn captured<T>(f: impl Future<Output = T>) -> (T, String) {
-    // Bridges `log` records (reqwest's) to tracing; once per process, so an error means
-    // another test installed it already.
-    let _ = tracing_log::LogTracer::init();
-    let buffer = Buffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
-        .with_ansi(false)
-        .with_writer(buffer.clone())
-        .finish();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let out = tracing::subscriber::with_default(subscriber, || rt.block_on(f));
-    drop(rt);
-    let log = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
-    (out, log)
-}
+// ---- capture (shared: `marketmedia_conformance::leaks`) --------------------------------
 
 fn assert_clean(what: &str, text: &str) {
-    for secret in SECRETS {
-        if let Some(at) = text.find(secret) {
-            let from = at.saturating_sub(200);
-            panic!(
-                "{what} leaks {secret}: …{}…",
-                &text[from..(at + secret.len()).min(text.len())]
-            );
-        }
-    }
-}
-
-/// Display and Debug of an error and of every source under it.
-fn describe(err: &Error) -> String {
-    let mut text = format!("{err}\n{err:?}\n");
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        text.push_str(&format!("{s}\n{s:?}\n"));
-        source = s.source();
-    }
-    text
+    leaks::assert_clean(SECRETS, what, text)
 }
 
 // ---- scenarios ----------------------------------------------------------------------------
