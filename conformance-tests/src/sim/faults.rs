@@ -181,6 +181,22 @@ impl fmt::Display for InvalidProfile {
 impl std::error::Error for InvalidProfile {}
 
 impl FaultProfile {
+    /// The reliability issue's profile: 20 % 500/502/503, 5 % connection resets mid-body,
+    /// 5 % lost answers and, for 1 % of requests, a burst of three 429s with `Retry-After: 1`,
+    /// on every call.
+    pub fn hostile(seed: u64) -> FaultProfile {
+        FaultProfile {
+            seed,
+            error_rate: 0.20,
+            reset_rate: 0.05,
+            lost_response_rate: 0.05,
+            rate_limit_rate: 0.01,
+            rate_limit_burst: 3,
+            retry_after_secs: 1,
+            ..FaultProfile::default()
+        }
+    }
+
     /// No fault (the default).
     pub fn none() -> Self {
         FaultProfile::default()
@@ -284,6 +300,22 @@ impl FaultCounters {
     /// Injected 5xx answers.
     pub fn server_errors(&self) -> u64 {
         self.status_500 + self.status_502 + self.status_503
+    }
+
+    /// The kinds of the [`FaultProfile::hostile`] profile that were never injected (empty when
+    /// a run really met 5xx answers, resets, lost answers and 429s) — so a test under faults
+    /// can prove the faults happened.
+    pub fn missing_kinds(&self) -> Vec<&'static str> {
+        [
+            ("5xx", self.server_errors()),
+            ("reset", self.resets),
+            ("lost response", self.lost_responses),
+            ("429", self.rate_limited),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(kind, _)| kind)
+        .collect()
     }
 }
 
