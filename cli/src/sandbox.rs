@@ -108,6 +108,11 @@ impl Sandbox {
         }
     }
 
+    /// The base URL of the SMH simulator's storage (COS-like) server, where parts go.
+    pub fn smh_storage_url(&self) -> String {
+        self.smh_servers.storage_base_url()
+    }
+
     /// A Shopee configuration for the simulator, with its test credentials.
     pub fn shopee_config(&self) -> ShopeeConfig {
         let c = self.shopee_sim.credentials();

@@ -34,6 +34,16 @@ pub struct DigestRequest {
     pub crc64: bool,
 }
 
+impl DigestRequest {
+    /// Whether nothing is asked (no pass over the file is needed).
+    pub fn is_empty(&self) -> bool {
+        !self.file_md5
+            && self.part_md5_sizes.is_empty()
+            && !self.instant_upload_hashes
+            && !self.crc64
+    }
+}
+
 /// MD5s of every part for one part size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartMd5s {

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
@@ -26,10 +25,17 @@ use crate::uploader::{
 /// part with the session and every receipt so far.
 pub type ReceiptObserver = Arc<dyn Fn(&UploadSession, &[PartReceipt]) + Send + Sync>;
 
+/// Parts in flight at once by default, per upload. Eight keeps a link whose connections are
+/// each slower than the whole (a long round trip, a per-connection cap) full, and leaves no
+/// part alone at the end of a 30 MB Shopee upload; parts are streamed from disk, so memory
+/// does not grow with it (see `docs/benchmarks.md`).
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
 /// How the driver uploads.
 #[derive(Clone)]
 pub struct UploadOptions {
-    /// Parts in flight at once, where the provider allows concurrency (default 4).
+    /// Parts in flight at once, where the provider allows concurrency (default
+    /// [`DEFAULT_CONCURRENCY`]).
     pub concurrency: usize,
     /// Part size to use, where the provider's rule allows a choice.
     pub part_size: Option<u64>,
@@ -57,7 +63,7 @@ pub struct UploadOptions {
 impl Default for UploadOptions {
     fn default() -> Self {
         UploadOptions {
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY,
             part_size: None,
             retry: RetryPolicy::default(),
             poll: PollPolicy::default(),
@@ -441,7 +447,7 @@ impl UploadDriver {
                 let file = Arc::clone(&file);
                 let counters = &counters;
                 in_flight.push(async move {
-                    // Take the slot first, then read: at most `concurrency` parts in memory.
+                    // A part holds no more than a few chunks in memory while it is sent.
                     let part = read_part(file, spec, md5, want_md5).await?;
                     self.send_part(provider, cell, part, counters).await
                 });
@@ -722,56 +728,41 @@ impl UploadDriver {
     }
 }
 
-/// Reads one part with a positioned read on the blocking pool, hashing it when needed.
+/// The part `spec` of `file`, streamed from disk when sent. When the rules want its MD5 and
+/// the digest pass did not compute it, it is hashed here, on the blocking pool, with pooled
+/// buffers: concurrently with the other parts on the network, never on the async runtime.
 async fn read_part(
     file: Arc<File>,
     spec: PartSpec,
     md5: Option<[u8; 16]>,
     want_md5: bool,
 ) -> Result<Part> {
-    tokio::task::spawn_blocking(move || {
-        let len = usize::try_from(spec.len)
-            .map_err(|_| Error::invalid_input("part too large for this machine"))?;
-        let mut buf = BytesMut::zeroed(len);
-        read_exact_at(&file, &mut buf, spec.offset).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Error::new(ErrorKind::Io, "the source became shorter during the upload")
-            } else {
-                Error::from(e)
-            }
-        })?;
-        let data: Bytes = buf.freeze();
-        let md5 = match (md5, want_md5) {
-            (Some(m), _) => Some(m),
-            (None, true) => Some(crate::digest::md5(&data)),
-            (None, false) => None,
-        };
-        Ok(Part::new(spec.index, spec.offset, data, md5))
-    })
-    .await
-    .map_err(|e| Error::new(ErrorKind::Io, format!("the read task failed: {e}")))?
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
-    use std::os::windows::fs::FileExt;
-    while !buf.is_empty() {
-        match file.seek_read(buf, offset) {
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => {
-                buf = &mut buf[n..];
-                offset += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    let md5 = match (md5, want_md5) {
+        (Some(m), _) => Some(m),
+        (None, false) => None,
+        (None, true) => {
+            let file = Arc::clone(&file);
+            let digest = tokio::task::spawn_blocking(move || {
+                crate::chunks::md5_of_range(&file, spec.offset, spec.len)
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("the hashing task failed: {e}")))?;
+            Some(digest.map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    Error::new(ErrorKind::Io, "the source became shorter during the upload")
+                } else {
+                    Error::from(e)
+                }
+            })?)
         }
-    }
-    Ok(())
+    };
+    Ok(Part::from_file(
+        spec.index,
+        file,
+        spec.offset,
+        spec.len,
+        md5,
+    ))
 }
 
 /// The plan a session was opened with, for callers building sessions by hand.

@@ -358,7 +358,7 @@ struct SlowProvider {
     rules: UploadRules,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
-    stored: Mutex<Vec<(u32, Bytes)>>,
+    stored: Mutex<Vec<(u32, bytes::Bytes)>>,
 }
 
 #[async_trait::async_trait]
@@ -373,10 +373,8 @@ impl ChunkedVideoUploader for SlowProvider {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(5)).await;
-        self.stored
-            .lock()
-            .unwrap()
-            .push((part.index, part.data.clone()));
+        let data = part.read_all().await?;
+        self.stored.lock().unwrap().push((part.index, data));
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         Ok(receipt(part))
     }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
 
 use bytes::Bytes;
-use futures::stream;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
@@ -267,20 +266,18 @@ fn transport_error(err: reqwest::Error, meta: &CallMeta<'_>) -> Error {
         .with_source(err.without_url())
 }
 
-/// Slice size when streaming a part body.
-const BODY_SLICE: usize = 64 * 1024;
-
-/// A streaming body for a part: zero-copy slices of the part's bytes, each reported through
-/// [`Part::report_sent`] as it is handed to the connection.
+/// A streaming body for a part: its chunks ([`Part::chunks`]: zero-copy slices of bytes in
+/// memory, or pooled chunks read from the source file one ahead of the connection), each
+/// reported through [`Part::report_sent`] as it is handed to the connection.
 pub fn part_body(part: &Part) -> reqwest::Body {
-    let part = part.clone();
-    let len = part.data.len();
-    let slices = stream::iter((0..len).step_by(BODY_SLICE).map(move |start| {
-        let end = (start + BODY_SLICE).min(len);
-        part.report_sent((end - start) as u64);
-        Ok::<Bytes, std::io::Error>(part.data.slice(start..end))
-    }));
-    reqwest::Body::wrap_stream(slices)
+    use futures::StreamExt;
+    let reporter = part.clone();
+    let chunks = part.chunks().inspect(move |chunk| {
+        if let Ok(bytes) = chunk {
+            reporter.report_sent(bytes.len() as u64);
+        }
+    });
+    reqwest::Body::wrap_stream(chunks)
 }
 
 /// A multipart file field streaming `part`, with a known length.

@@ -25,6 +25,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod chunks;
 pub mod digest;
 pub mod driver;
 pub mod error;

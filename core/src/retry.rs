@@ -72,7 +72,7 @@ impl RetryPolicy {
 /// Progressive delays for polling asynchronous processing, up to a deadline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollPolicy {
-    /// First delay.
+    /// Delay before the second poll (the first goes right after the commit).
     pub initial_delay: Duration,
     /// Growth factor.
     pub multiplier: f64,
@@ -94,8 +94,13 @@ impl Default for PollPolicy {
 }
 
 impl PollPolicy {
-    /// The delay before poll number `n` (0-based).
+    /// The delay before poll number `n` (0-based). The first poll goes right after the commit
+    /// (a short video may be ready at once, and the answer costs one request); then
+    /// `initial_delay`, growing by `multiplier` up to `max_delay`.
     pub fn delay(&self, n: u32) -> Duration {
+        let Some(n) = n.checked_sub(1) else {
+            return Duration::ZERO;
+        };
         let exp = self.multiplier.powi(n.min(64) as i32);
         self.initial_delay.mul_f64(exp.min(1e6)).min(self.max_delay)
     }
@@ -154,8 +159,9 @@ mod tests {
     #[test]
     fn poll_delays_progress_to_a_cap() {
         let p = PollPolicy::default();
-        assert_eq!(p.delay(0), Duration::from_millis(500));
-        assert!(p.delay(1) > p.delay(0));
+        assert_eq!(p.delay(0), Duration::ZERO);
+        assert_eq!(p.delay(1), Duration::from_millis(500));
+        assert!(p.delay(2) > p.delay(1));
         assert_eq!(p.delay(50), Duration::from_secs(15));
     }
 }

@@ -119,11 +119,18 @@ impl SourceProbe {
     }
 }
 
-/// The digests a provider needs for a plan.
+/// The digests a provider needs from the pass over the whole file before `init`.
+///
+/// Part MD5s ride along only when the pass reads the file anyway for a whole-file digest the
+/// provider needs at `init` (Shopee's `file_md5`): they then cost a second thread, not a
+/// second read. Otherwise (Lazada) there is no pass at all, and the driver hashes each part
+/// when it sends it, overlapped with the other parts on the network.
 pub fn digest_request(rules: &UploadRules, plan: &PartPlan) -> DigestRequest {
+    let whole_file =
+        rules.digests.file_md5 || rules.digests.instant_upload_hashes || rules.digests.crc64;
     DigestRequest {
         file_md5: rules.digests.file_md5,
-        part_md5_sizes: if rules.digests.part_md5 {
+        part_md5_sizes: if rules.digests.part_md5 && whole_file {
             vec![plan.part_size()]
         } else {
             Vec::new()
@@ -161,6 +168,14 @@ pub struct PreparedSource {
 impl PreparedSource {
     /// Digests `probe`'s file with `request` (one read of the file).
     pub async fn digest(probe: SourceProbe, request: &DigestRequest) -> Result<PreparedSource> {
+        if request.is_empty() {
+            // Nothing to compute: no read of the file.
+            let digests = Digests {
+                size: probe.size,
+                ..Digests::default()
+            };
+            return Ok(PreparedSource { probe, digests });
+        }
         let digests = digest_file_async(&probe.path, request).await?;
         if digests.size != probe.size {
             return Err(Error::new(

@@ -61,29 +61,61 @@ pub struct PartReceipt {
 /// Called with the number of bytes that just went out for a part.
 pub type SentCallback = Arc<dyn Fn(u64) + Send + Sync>;
 
-/// One part to send: its place in the plan, its bytes (shared, never copied per attempt) and
-/// its MD5 when the provider's rules ask for part digests.
+/// Where a part's bytes are.
+#[derive(Clone)]
+enum PartBytes {
+    /// Held in memory (parts built by hand: tests, the conformance suite).
+    Memory(Bytes),
+    /// A range of the source file, read in chunks while the request body is sent (the
+    /// driver's parts: memory stays independent of the part size).
+    File(Arc<std::fs::File>),
+}
+
+/// One part to send: its place in the plan, where its bytes are (in memory, or a range of the
+/// source file streamed from disk in pooled chunks) and its MD5 when the provider's rules ask
+/// for part digests. Cloning is cheap: the bytes or the file are shared, never copied.
 #[derive(Clone)]
 pub struct Part {
     /// 0-based index in the plan.
     pub index: u32,
     /// Byte offset in the source.
     pub offset: u64,
-    /// The part's bytes.
-    pub data: Bytes,
-    /// MD5 of `data`, when the rules ask for part MD5s.
+    /// MD5 of the part's bytes, when the rules ask for part MD5s (the driver always sets it
+    /// then).
     pub md5: Option<[u8; 16]>,
+    len: u64,
+    bytes: PartBytes,
     on_sent: Option<SentCallback>,
 }
 
 impl Part {
-    /// A part with no progress reporting.
+    /// A part whose bytes are in memory, with no progress reporting.
     pub fn new(index: u32, offset: u64, data: Bytes, md5: Option<[u8; 16]>) -> Self {
         Part {
             index,
             offset,
-            data,
             md5,
+            len: data.len() as u64,
+            bytes: PartBytes::Memory(data),
+            on_sent: None,
+        }
+    }
+
+    /// A part that is `len` bytes of `file` from `offset`, read from the file each time its
+    /// body is sent (see [`crate::chunks`]).
+    pub fn from_file(
+        index: u32,
+        file: Arc<std::fs::File>,
+        offset: u64,
+        len: u64,
+        md5: Option<[u8; 16]>,
+    ) -> Self {
+        Part {
+            index,
+            offset,
+            md5,
+            len,
+            bytes: PartBytes::File(file),
             on_sent: None,
         }
     }
@@ -103,17 +135,77 @@ impl Part {
 
     /// Length of the part.
     pub fn len(&self) -> u64 {
-        self.data.len() as u64
+        self.len
     }
 
     /// Whether the part is empty.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.len == 0
     }
 
-    /// MD5 of the part as lowercase hex, computing it when the driver did not.
+    /// The part's bytes when they are held in memory; `None` for a part read from the file.
+    pub fn in_memory(&self) -> Option<&Bytes> {
+        match &self.bytes {
+            PartBytes::Memory(b) => Some(b),
+            PartBytes::File(_) => None,
+        }
+    }
+
+    /// The part's bytes as a stream of chunks: slices of the bytes in memory, or chunks read
+    /// from the file one ahead of the consumer (needs a Tokio runtime). Nothing is reported
+    /// as sent: [`crate::http::part_body`] does that.
+    pub fn chunks(&self) -> futures::stream::BoxStream<'static, std::io::Result<Bytes>> {
+        use futures::StreamExt;
+        match &self.bytes {
+            PartBytes::Memory(data) => {
+                const SLICE: usize = 64 * 1024;
+                let data = data.clone();
+                let len = data.len();
+                futures::stream::iter((0..len).step_by(SLICE).map(move |start| {
+                    Ok::<Bytes, std::io::Error>(data.slice(start..(start + SLICE).min(len)))
+                }))
+                .boxed()
+            }
+            PartBytes::File(file) => {
+                crate::chunks::file_chunks(Arc::clone(file), self.offset, self.len).boxed()
+            }
+        }
+    }
+
+    /// The whole part in memory: a clone of in-memory bytes, or a read of the file range on
+    /// the blocking pool. For callers that need the bytes at once (a provider whose platform
+    /// wants a buffered body, a test); the driver's providers stream [`Part::chunks`].
+    pub async fn read_all(&self) -> Result<Bytes> {
+        match &self.bytes {
+            PartBytes::Memory(b) => Ok(b.clone()),
+            PartBytes::File(file) => {
+                let (file, offset, len) = (Arc::clone(file), self.offset, self.len);
+                tokio::task::spawn_blocking(move || crate::chunks::read_range(&file, offset, len))
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Io, format!("the read task failed: {e}")))?
+                    .map_err(Error::from)
+            }
+        }
+    }
+
+    /// MD5 of the part as lowercase hex. The driver sets [`Part::md5`] for every provider
+    /// whose rules ask for part MD5s; otherwise it is computed here (for a part read from the
+    /// file, by reading it: blocking).
     pub fn md5_hex(&self) -> String {
-        hex::encode(self.md5.unwrap_or_else(|| crate::digest::md5(&self.data)))
+        if let Some(m) = self.md5 {
+            return hex::encode(m);
+        }
+        match &self.bytes {
+            PartBytes::Memory(b) => hex::encode(crate::digest::md5(b)),
+            PartBytes::File(file) => {
+                match crate::chunks::md5_of_range(file, self.offset, self.len) {
+                    Ok(m) => hex::encode(m),
+                    // An unreadable source: a digest no platform will match, so the part is
+                    // refused and the read error surfaces when the body is sent.
+                    Err(_) => String::new(),
+                }
+            }
+        }
     }
 }
 
@@ -122,7 +214,14 @@ impl std::fmt::Debug for Part {
         f.debug_struct("Part")
             .field("index", &self.index)
             .field("offset", &self.offset)
-            .field("len", &self.data.len())
+            .field("len", &self.len)
+            .field(
+                "from",
+                &match self.bytes {
+                    PartBytes::Memory(_) => "memory",
+                    PartBytes::File(_) => "file",
+                },
+            )
             .finish()
     }
 }

@@ -389,9 +389,14 @@ mod provider {
             let n = self.rules.part_numbering.wire(part.index);
             let url = format!("{}/uploads/{}/parts/{n}", self.base_url, session.upload_id);
             let v = self
-                .send("put_part", self.http.put(url).body(part.data.clone()))
+                .send(
+                    "put_part",
+                    self.http
+                        .put(url)
+                        .header(reqwest::header::CONTENT_LENGTH, part.len())
+                        .body(marketmedia_core::http::part_body(part)),
+                )
                 .await?;
-            part.report_sent(part.len());
             Ok(PartReceipt {
                 index: part.index,
                 wire_number: n,

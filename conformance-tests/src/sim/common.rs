@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
+use axum::body::Body;
+use axum::routing::post;
+use axum::{Json, Router};
+use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -35,8 +38,25 @@ impl Drop for SimServer {
     }
 }
 
-/// Serves `router` on `addr` (use port 0 for a free port) until the returned server is dropped.
+/// The path of every simulator's raw sink: `POST` or `PUT` any body there and the server
+/// reads it to the end, discards it and answers `{"bytes": N}`. It is no platform's call: it
+/// lets a benchmark compare an upload with a plain streaming request to the same server
+/// (`docs/benchmarks.md`). It bypasses the fault and shaping layer.
+pub const RAW_SINK_PATH: &str = "/__sim/raw-sink";
+
+async fn raw_sink(body: Body) -> Json<serde_json::Value> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        bytes += chunk.len() as u64;
+    }
+    Json(serde_json::json!({ "bytes": bytes }))
+}
+
+/// Serves `router` on `addr` (use port 0 for a free port) until the returned server is dropped,
+/// with the [raw sink](RAW_SINK_PATH) beside the simulator's own routes.
 pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<SimServer> {
+    let router = router.route(RAW_SINK_PATH, post(raw_sink).put(raw_sink));
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {

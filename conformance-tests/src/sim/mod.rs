@@ -7,5 +7,5 @@ pub mod shopee;
 pub mod smh;
 pub mod standalone;
 
-pub use common::{serve, SimClock, SimServer, WireLog, WireRecord};
+pub use common::{serve, SimClock, SimServer, WireLog, WireRecord, RAW_SINK_PATH};
 pub use faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};

@@ -9,6 +9,12 @@ use marketmedia_core::{Error, Result, Secret};
 /// One mebibyte.
 pub const MIB: u64 = 1 << 20;
 
+/// The default preferred part size: 2 MiB. Parts are streamed from disk, so their size costs
+/// no memory; smaller parts keep every connection busy to the end of an upload (a 100 MB file
+/// is 50 parts, the last wave short) at one request per 2 MiB. The upload benchmark measured
+/// 8 MiB parts leaving the link half idle at the end of a 30 MB upload (`docs/benchmarks.md`).
+pub const DEFAULT_PART_SIZE: u64 = 2 * MIB;
+
 /// The public SMH API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.tencentsmh.cn";
 
@@ -115,6 +121,7 @@ pub struct SmhConfig {
     /// What to do when the target exists.
     pub conflict: ConflictStrategy,
     /// Preferred part size (≥ 1 MiB; grown by the planner so a file needs ≤ 10,000 parts).
+    /// Default [`DEFAULT_PART_SIZE`].
     pub part_size: u64,
     /// Whether to try instant upload (hash handshake) for files of at least 1 MiB.
     pub instant_upload: bool,
@@ -126,7 +133,7 @@ pub struct SmhConfig {
 
 impl SmhConfig {
     /// A configuration with a library secret and every default: space `-`, public API host,
-    /// HTTPS storage, the space's root directory, `rename` on conflicts, 8 MiB parts, instant
+    /// HTTPS storage, the space's root directory, `rename` on conflicts, 2 MiB parts, instant
     /// upload on.
     pub fn new(library_id: impl Into<String>, library_secret: impl Into<Secret>) -> Self {
         SmhConfig {
@@ -141,7 +148,7 @@ impl SmhConfig {
             directory: String::new(),
             file_name: None,
             conflict: ConflictStrategy::Rename,
-            part_size: 8 * MIB,
+            part_size: DEFAULT_PART_SIZE,
             instant_upload: true,
             image_max_bytes: 50 * MIB,
             timeouts: HttpTimeouts::default(),
@@ -295,7 +302,7 @@ mod tests {
         assert_eq!(c.space_id, "-");
         assert_eq!(c.conflict, ConflictStrategy::Rename);
         assert_eq!(c.storage_scheme, StorageScheme::Https);
-        assert_eq!(c.part_size, 8 * MIB);
+        assert_eq!(c.part_size, 2 * MIB);
         assert!(c.validate().is_ok());
     }
 

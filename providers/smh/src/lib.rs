@@ -55,7 +55,9 @@ use reqwest::header::{HeaderName, HeaderValue, CONTENT_LENGTH, ETAG};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-pub use config::{ConflictStrategy, Credentials, Region, SmhConfig, StorageScheme, MIB};
+pub use config::{
+    ConflictStrategy, Credentials, Region, SmhConfig, StorageScheme, DEFAULT_PART_SIZE, MIB,
+};
 
 use crate::config::{check_file_name, directory_segments};
 use crate::errors::{api_error, is_token_error, storage_error};

@@ -508,10 +508,12 @@ fn begin(
                         && e.full_hash == *full
                         && beginning.as_ref().map_or(true, |b| *b == e.beginning_hash)
                 })
-                .map(|e| e.bytes.clone());
-            if let Some(bytes) = hit {
-                let etag = format!("\"{}\"", digest::md5_hex(&bytes));
-                let info = store_file(sim, &mut st, space, &path, conflict, bytes, etag, now)?;
+                .map(|e| (e.bytes.clone(), e.etag.clone(), e.crc64));
+            if let Some((bytes, etag, crc)) = hit {
+                let known = Some(Indexed { crc64: crc });
+                let info = store_file(
+                    sim, &mut st, space, &path, conflict, bytes, etag, known, now,
+                )?;
                 return Ok((StatusCode::OK, Some(info)));
             }
         } else if let Some(beginning) = &beginning {
@@ -583,7 +585,13 @@ fn upload_info(sim: &SmhSim, st: &State, confirm_key: &str, upload: &Upload, now
     info
 }
 
-/// Places and stores a file; returns the file info answer.
+/// What the instant-upload index already knows of a file it holds.
+struct Indexed {
+    crc64: u64,
+}
+
+/// Places and stores a file; returns the file info answer. A file taken from the instant-upload
+/// index (`indexed`) is neither hashed nor indexed again.
 #[allow(clippy::too_many_arguments)]
 fn store_file(
     sim: &SmhSim,
@@ -593,6 +601,7 @@ fn store_file(
     conflict: Conflict,
     bytes: Bytes,
     etag: String,
+    indexed: Option<Indexed>,
     now: i64,
 ) -> Result<Value, SmhError> {
     let placed = st.place(space, target, conflict, false)?;
@@ -606,10 +615,10 @@ fn store_file(
         (Some(_), Some(old)) => old.created_ms,
         _ => now,
     };
-    let crc = crc64(&bytes);
+    let crc = indexed.as_ref().map_or_else(|| crc64(&bytes), |k| k.crc64);
     let file = StoredFile {
         bytes: bytes.clone(),
-        etag,
+        etag: etag.clone(),
         crc64: crc,
         content_type: content_type(&name),
         created_ms,
@@ -617,7 +626,7 @@ fn store_file(
     };
     let info = file_info(&placed.path, &file, placed.overwrites.is_some());
     st.insert_file(space, &placed.path, file);
-    if size >= sim.config().instant_upload_min_size {
+    if indexed.is_none() && size >= sim.config().instant_upload_min_size {
         let h = instant_hashes(&bytes);
         if !st
             .index
@@ -629,6 +638,8 @@ fn store_file(
                 beginning_hash: h.beginning_hash,
                 full_hash: h.full_hash,
                 bytes,
+                etag,
+                crc64: crc,
             });
         }
     }
@@ -834,7 +845,9 @@ fn confirm(
         }
     }
     let target = upload.target.clone();
-    let info = store_file(sim, &mut st, space, &target, conflict, bytes, etag, now)?;
+    let info = store_file(
+        sim, &mut st, space, &target, conflict, bytes, etag, None, now,
+    )?;
     let final_path: Vec<String> = info
         .get("path")
         .and_then(Value::as_array)

@@ -101,6 +101,10 @@ pub(crate) struct IndexEntry {
     pub beginning_hash: String,
     pub full_hash: String,
     pub bytes: Bytes,
+    /// The file's eTag and CRC-64, kept so an instant upload stores a copy without hashing it
+    /// again.
+    pub etag: String,
+    pub crc64: u64,
 }
 
 /// Everything the simulator remembers.

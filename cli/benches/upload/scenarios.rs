@@ -1,0 +1,701 @@
+//! The scenarios, each a function that measures and returns its rows.
+
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use marketmedia_cli::platform::Platform;
+use marketmedia_cli::sandbox::{Sandbox, SandboxConfig};
+use marketmedia_conformance::fixtures::write_sample_mp4;
+use marketmedia_conformance::sim::faults::FaultProfile;
+use marketmedia_conformance::sim::lazada::LazadaSimConfig;
+use marketmedia_conformance::sim::shopee::ShopeeSimConfig;
+use marketmedia_conformance::sim::RAW_SINK_PATH;
+use marketmedia_core::digest::digest_file;
+use marketmedia_core::{
+    ChunkedVideoUploader, Completion, DigestRequest, ProgressEvent, ProgressSink, Stage,
+    UploadDriver, UploadOptions, UploadOutcome,
+};
+
+use crate::child::{self, Spec};
+use crate::{Link, Machine, Row, Run, Settings, SweepPoint, MIB};
+
+type Res<T> = std::result::Result<T, String>;
+
+/// The shaped single uploads of scenario 1 (and the sizes the sweep uses).
+const SHAPED: [(Platform, u64); 3] = [
+    (Platform::Shopee, 30 * MIB),
+    (Platform::Lazada, 100 * MIB),
+    (Platform::Smh, 100 * MIB),
+];
+
+/// Requests no upload can overlap with its parts: init, commit and the first poll (SMH: token,
+/// begin, confirm).
+const FIXED_ROUND_TRIPS: u32 = 3;
+
+/// The simulators, a scratch directory and the link.
+pub struct Bench {
+    sandbox: Sandbox,
+    dir: tempfile::TempDir,
+    seq: AtomicU64,
+    link: Link,
+    samples: usize,
+}
+
+impl Bench {
+    async fn start(settings: &Settings) -> Res<Bench> {
+        // Processing takes no time here: the benchmark measures the client, and the ideal
+        // counts the first poll as one round trip that finds the asset ready. Shopee's limit
+        // is raised in the simulator so that the memory scenario can send it 100 MiB too (its
+        // provider keeps the 30 MiB limit everywhere else).
+        let config = SandboxConfig {
+            shopee: ShopeeSimConfig {
+                transcode_delay: Duration::ZERO,
+                max_video_bytes: 100 * MIB,
+                ..ShopeeSimConfig::default()
+            },
+            lazada: LazadaSimConfig {
+                transcode_queue_delay: Duration::ZERO,
+                transcode_delay: Duration::ZERO,
+                audit_delay: Duration::ZERO,
+                ..LazadaSimConfig::default()
+            },
+            ..SandboxConfig::default()
+        };
+        let sandbox = Sandbox::start_with(config)
+            .await
+            .map_err(|e| format!("cannot start the simulators: {e}"))?;
+        let dir = tempfile::tempdir().map_err(|e| format!("no scratch directory: {e}"))?;
+        Ok(Bench {
+            sandbox,
+            dir,
+            seq: AtomicU64::new(0),
+            link: Link::DEFAULT,
+            samples: settings.samples.max(1),
+        })
+    }
+
+    /// A valid 30 s MP4 of `size` bytes whose content no earlier upload had (SMH would take a
+    /// repeat by its hashes without a byte).
+    fn fresh_video(&self, size: u64) -> Res<PathBuf> {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.path().join(format!("video-{n}.mp4"));
+        write_sample_mp4(&path, Duration::from_secs(30), size)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| e.to_string())?;
+        // The tail is `mdat` filler: stamp it with the run's sequence number.
+        file.seek(SeekFrom::End(-8)).map_err(|e| e.to_string())?;
+        file.write_all(&n.to_be_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
+    fn shape(&self, on: bool) {
+        let profile = if on {
+            FaultProfile {
+                latency_ms: self.link.latency_ms,
+                bandwidth_per_conn: Some(self.link.per_conn_bytes_per_sec),
+                bandwidth_total: Some(self.link.total_bytes_per_sec),
+                ..FaultProfile::default()
+            }
+        } else {
+            FaultProfile::default()
+        };
+        self.sandbox.shopee_sim().faults().set(profile.clone());
+        self.sandbox.lazada_sim().faults().set(profile.clone());
+        self.sandbox.smh_sim().faults().set(profile);
+    }
+
+    fn provider(&self, platform: Platform) -> Res<Box<dyn ChunkedVideoUploader>> {
+        let s = &self.sandbox;
+        let p: Box<dyn ChunkedVideoUploader> = match platform {
+            Platform::Shopee => Box::new(s.shopee().map_err(|e| e.to_string())?),
+            Platform::Lazada => Box::new(
+                s.lazada(s.lazada_options("benchmark"))
+                    .map_err(|e| e.to_string())?,
+            ),
+            Platform::Smh => Box::new(s.smh().map_err(|e| e.to_string())?),
+        };
+        Ok(p)
+    }
+
+    fn driver(concurrency: Option<usize>) -> UploadDriver {
+        Self::driver_with(concurrency, None)
+    }
+
+    fn driver_with(concurrency: Option<usize>, progress: Option<ProgressSink>) -> UploadDriver {
+        let mut opts = UploadOptions::default();
+        if let Some(c) = concurrency {
+            opts.concurrency = c;
+        }
+        opts.progress = progress;
+        UploadDriver::new(opts)
+    }
+
+    /// One upload of a fresh file, timed from the call to the ready asset, and checked byte
+    /// for byte on the simulator.
+    async fn timed_upload(
+        &self,
+        platform: Platform,
+        size: u64,
+        concurrency: Option<usize>,
+    ) -> Res<(f64, UploadOutcome)> {
+        let path = self.fresh_video(size)?;
+        let provider = self.provider(platform)?;
+        let (sink, stages) = stage_clock();
+        let started = Instant::now();
+        let outcome = Self::driver_with(concurrency, Some(sink))
+            .upload_file(provider.as_ref(), &path)
+            .await
+            .map_err(|e| format!("{platform} upload failed: {e}"))?;
+        let ms = millis(started.elapsed());
+        self.verify(platform, &outcome, &path)?;
+        let phases =
+            Phases::from_stages(started, &stages.lock().unwrap_or_else(|e| e.into_inner()));
+        eprintln!(
+            "    {platform} {}, {} in flight: {ms:.0} ms = {phases}",
+            mib(size),
+            concurrency.unwrap_or(UploadOptions::default().concurrency)
+        );
+        Ok((ms, outcome))
+    }
+
+    /// Best of the bench's samples.
+    async fn best_upload(
+        &self,
+        platform: Platform,
+        size: u64,
+        concurrency: Option<usize>,
+    ) -> Res<Vec<f64>> {
+        let mut samples = Vec::new();
+        for _ in 0..self.samples {
+            samples.push(self.timed_upload(platform, size, concurrency).await?.0);
+        }
+        Ok(samples)
+    }
+
+    fn verify(&self, platform: Platform, outcome: &UploadOutcome, path: &Path) -> Res<()> {
+        let Completion::Ready(asset) = &outcome.completion else {
+            return Err(format!("{platform}: the upload is still processing"));
+        };
+        let s = &self.sandbox;
+        let stored = match platform {
+            Platform::Shopee => s.shopee_sim().assembled_bytes(&asset.id),
+            Platform::Lazada => s.lazada_sim().video_bytes(&asset.id),
+            Platform::Smh => s
+                .smh_sim()
+                .file(&asset.id)
+                .or_else(|| s.smh_sim().file(asset.id.trim_start_matches('/'))),
+        };
+        let source = std::fs::read(path).map_err(|e| e.to_string())?;
+        if stored.as_deref() != Some(&source[..]) {
+            return Err(format!(
+                "{platform}: the simulator's copy differs from the source"
+            ));
+        }
+        Ok(())
+    }
+
+    fn child_spec(&self, file: PathBuf) -> Spec {
+        let s = &self.sandbox;
+        let shopee = s.shopee_sim().credentials();
+        let lazada = s.lazada_sim().credentials();
+        let smh = s.smh_sim().credentials();
+        Spec {
+            file,
+            shopee: (
+                s.base_url(Platform::Shopee),
+                shopee.partner_id,
+                shopee.partner_key,
+                shopee.shop_id,
+                shopee.access_token,
+            ),
+            shopee_max_bytes: 100 * MIB,
+            lazada: (
+                s.base_url(Platform::Lazada),
+                lazada.app_key,
+                lazada.app_secret,
+                lazada.access_token,
+                s.lazada_cover_url(),
+            ),
+            smh: (
+                s.base_url(Platform::Smh),
+                smh.library_id,
+                smh.library_secret,
+                smh.space_id,
+            ),
+        }
+    }
+}
+
+/// When each stage of an upload began.
+type StageLog = Arc<Mutex<Vec<(Instant, Stage)>>>;
+
+fn stage_clock() -> (ProgressSink, StageLog) {
+    let log: StageLog = Arc::default();
+    let sink_log = Arc::clone(&log);
+    let sink: ProgressSink = Arc::new(move |event| {
+        if let ProgressEvent::Stage { stage, .. } = event {
+            sink_log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((Instant::now(), stage));
+        }
+    });
+    (sink, log)
+}
+
+/// Where an upload's time went: before `init` (probe, digests, preflight), `init`, the parts,
+/// and commit plus polling.
+struct Phases {
+    before_init: f64,
+    init: f64,
+    parts: f64,
+    finish: f64,
+}
+
+impl Phases {
+    fn from_stages(started: Instant, stages: &[(Instant, Stage)]) -> Phases {
+        let at = |want: fn(&Stage) -> bool| {
+            stages
+                .iter()
+                .find(|(_, s)| want(s))
+                .map(|(t, _)| millis(t.duration_since(started)))
+        };
+        let init = at(|s| matches!(s, Stage::Initializing)).unwrap_or(0.0);
+        let uploading = at(|s| matches!(s, Stage::Uploading { .. })).unwrap_or(init);
+        let committing = at(|s| matches!(s, Stage::Committing)).unwrap_or(uploading);
+        let done = at(|s| matches!(s, Stage::Done)).unwrap_or(committing);
+        Phases {
+            before_init: init,
+            init: uploading - init,
+            parts: committing - uploading,
+            finish: done - committing,
+        }
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} before init + {:.0} init + {:.0} parts + {:.0} commit/poll",
+            self.before_init, self.init, self.parts, self.finish
+        )
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn best(samples: &[f64]) -> f64 {
+    samples.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes / MIB)
+}
+
+/// Runs every scenario.
+pub async fn run_all(settings: &Settings) -> Res<Run> {
+    let machine = Machine::read();
+    let bench = Bench::start(settings).await?;
+    let mut rows = Vec::new();
+    eprintln!("1/7 shaped link");
+    let defaults = shaped(&bench, &mut rows).await.unwrap_or_else(|e| {
+        failed(&mut rows, "1 shaped link", e);
+        Vec::new()
+    });
+    eprintln!("2/7 parts in flight (sweep {:?})", settings.sweep);
+    let sweep = parts_in_flight(&bench, settings, &defaults, &mut rows)
+        .await
+        .unwrap_or_else(|e| {
+            failed(&mut rows, "2 parts in flight", e);
+            Vec::new()
+        });
+    eprintln!("3/7 fan-out");
+    if let Err(e) = fan_out(&bench, &mut rows).await {
+        failed(&mut rows, "3 fan-out", e);
+    }
+    eprintln!("4/7 unshaped loopback");
+    if let Err(e) = loopback(&bench, &mut rows).await {
+        failed(&mut rows, "4 unshaped loopback", e);
+    }
+    eprintln!("5/7 memory");
+    if let Err(e) = memory(&bench, &mut rows).await {
+        failed(&mut rows, "5 memory", e);
+    }
+    eprintln!("6/7 instant upload");
+    if let Err(e) = instant(&bench, &mut rows).await {
+        failed(&mut rows, "6 instant upload", e);
+    }
+    eprintln!("7/7 digests");
+    if let Err(e) = digests(&bench, &mut rows).await {
+        failed(&mut rows, "7 digests", e);
+    }
+    Ok(Run {
+        machine,
+        link: bench.link,
+        rows,
+        sweep,
+    })
+}
+
+/// A scenario that could not run: a row that says why, never a figure.
+fn failed(rows: &mut Vec<Row>, scenario: &str, why: String) {
+    eprintln!("    {scenario} failed: {why}");
+    rows.push(Row {
+        scenario: scenario.into(),
+        case: format!("did not run: {why}"),
+        measured: f64::NAN,
+        reference: f64::NAN,
+        unit: "ms",
+        ratio_is: "-",
+        ratio: f64::NAN,
+        target: "-".into(),
+        pass: false,
+        samples: Vec::new(),
+    });
+}
+
+/// 1. Each platform alone on the shaped link, against bytes / aggregate bandwidth plus the
+///    round trips that cannot overlap. Returns the best time per platform.
+async fn shaped(bench: &Bench, rows: &mut Vec<Row>) -> Res<Vec<(Platform, f64)>> {
+    bench.shape(true);
+    let mut out = Vec::new();
+    for (platform, size) in SHAPED {
+        let samples = bench.best_upload(platform, size, None).await?;
+        let measured = best(&samples);
+        let ideal = millis(bench.link.ideal(size, FIXED_ROUND_TRIPS));
+        let ratio = measured / ideal;
+        rows.push(Row {
+            scenario: "1 shaped link".into(),
+            case: format!("{platform} {}", mib(size)),
+            measured,
+            reference: ideal,
+            unit: "ms",
+            ratio_is: "measured / ideal",
+            ratio,
+            target: "≤ 1.25".into(),
+            pass: ratio <= 1.25,
+            samples,
+        });
+        out.push((platform, measured));
+    }
+    Ok(out)
+}
+
+/// 2. One part at a time (what today's SDKs do) against the default, and the sweep for the
+///    chart.
+async fn parts_in_flight(
+    bench: &Bench,
+    settings: &Settings,
+    defaults: &[(Platform, f64)],
+    rows: &mut Vec<Row>,
+) -> Res<Vec<SweepPoint>> {
+    bench.shape(true);
+    let default_c = UploadOptions::default().concurrency;
+    let mut sweep = Vec::new();
+    for (platform, size) in SHAPED {
+        let mut levels = settings.sweep.clone();
+        if !levels.contains(&1) {
+            levels.insert(0, 1);
+        }
+        let mut one_at_a_time = None;
+        for c in levels {
+            let (ms, _) = bench.timed_upload(platform, size, Some(c)).await?;
+            if c == 1 {
+                one_at_a_time = Some(ms);
+            }
+            sweep.push(SweepPoint {
+                platform: platform.name().to_owned(),
+                concurrency: c,
+                bytes: size,
+                millis: ms,
+            });
+        }
+        let sequential = one_at_a_time.unwrap_or(f64::NAN);
+        let default_ms = defaults
+            .iter()
+            .find(|(p, _)| *p == platform)
+            .map_or(f64::NAN, |(_, ms)| *ms);
+        let ratio = sequential / default_ms;
+        rows.push(Row {
+            scenario: "2 parts in flight".into(),
+            case: format!("{platform} {}: 1 vs {default_c}", mib(size)),
+            measured: default_ms,
+            reference: sequential,
+            unit: "ms",
+            ratio_is: "1 at a time / default",
+            ratio,
+            target: "≥ 3".into(),
+            pass: ratio >= 3.0,
+            samples: vec![default_ms, sequential],
+        });
+    }
+    Ok(sweep)
+}
+
+/// 3. One 30 MiB video to the three marketplaces at once, against the slowest of the three
+///    uploaded alone.
+async fn fan_out(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+    bench.shape(true);
+    let size = 30 * MIB;
+    let mut slowest: f64 = 0.0;
+    let mut singles = Vec::new();
+    for platform in Platform::ALL {
+        let ms = best(&bench.best_upload(platform, size, None).await?);
+        singles.push(ms);
+        slowest = slowest.max(ms);
+    }
+    let mut samples = Vec::new();
+    for _ in 0..bench.samples {
+        let path = bench.fresh_video(size)?;
+        let providers: Vec<Box<dyn ChunkedVideoUploader>> = Platform::ALL
+            .iter()
+            .map(|p| bench.provider(*p))
+            .collect::<Res<_>>()?;
+        let refs: Vec<&dyn ChunkedVideoUploader> = providers.iter().map(|p| p.as_ref()).collect();
+        let started = Instant::now();
+        let report = Bench::driver(None).upload_to_all(&refs, &path).await;
+        let ms = millis(started.elapsed());
+        for (platform, r) in Platform::ALL.iter().zip(report.reports) {
+            let outcome = r
+                .result
+                .map_err(|e| format!("fan-out to {platform}: {e}"))?;
+            bench.verify(*platform, &outcome, &path)?;
+        }
+        samples.push(ms);
+    }
+    let measured = best(&samples);
+    let ratio = measured / slowest;
+    rows.push(Row {
+        scenario: "3 fan-out".into(),
+        case: format!(
+            "{} to all three (alone: {})",
+            mib(size),
+            singles
+                .iter()
+                .map(|ms| format!("{ms:.0}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ),
+        measured,
+        reference: slowest,
+        unit: "ms",
+        ratio_is: "fan-out / slowest alone",
+        ratio,
+        target: "≤ 1.15".into(),
+        pass: ratio <= 1.15,
+        samples,
+    });
+    Ok(())
+}
+
+/// A plain streaming POST of `path` to the raw sink at `base`, as a baseline client would send
+/// it: one request, the file read in 256 KiB chunks.
+async fn raw_post(base: &str, path: &Path) -> Res<f64> {
+    let client =
+        marketmedia_core::http::build_client(Default::default()).map_err(|e| e.to_string())?;
+    let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    let started = Instant::now();
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| e.to_string())?;
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+        file,
+        256 * 1024,
+    ));
+    let answer = client
+        .post(format!("{base}{RAW_SINK_PATH}"))
+        .header(reqwest::header::CONTENT_LENGTH, len)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("raw POST failed: {e}"))?;
+    let json: serde_json::Value = answer.json().await.map_err(|e| e.to_string())?;
+    let ms = millis(started.elapsed());
+    if json["bytes"].as_u64() != Some(len) {
+        return Err(format!("the raw sink counted {json} of {len} bytes"));
+    }
+    Ok(ms)
+}
+
+/// 4. No shaping: our upload of 100 MiB against a plain streaming POST of the same bytes to the
+///    same server.
+async fn loopback(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+    bench.shape(false);
+    let size = 100 * MIB;
+    for platform in [Platform::Smh, Platform::Lazada] {
+        let base = match platform {
+            Platform::Smh => bench.sandbox.smh_storage_url(),
+            // The gateway's `/rest` is part of its base URL, not of the server's paths.
+            other => bench
+                .sandbox
+                .base_url(other)
+                .trim_end_matches("/rest")
+                .to_owned(),
+        };
+        let reference_file = bench.fresh_video(size)?;
+        let mut raw = Vec::new();
+        let mut ours = Vec::new();
+        for _ in 0..bench.samples.max(2) {
+            raw.push(raw_post(&base, &reference_file).await?);
+            ours.push(bench.timed_upload(platform, size, None).await?.0);
+        }
+        let (raw_ms, our_ms) = (best(&raw), best(&ours));
+        let ratio = raw_ms / our_ms;
+        rows.push(Row {
+            scenario: "4 unshaped loopback".into(),
+            case: format!("{platform} {} vs raw POST", mib(size)),
+            measured: our_ms,
+            reference: raw_ms,
+            unit: "ms",
+            ratio_is: "our throughput / raw",
+            ratio,
+            target: "≥ 0.8".into(),
+            pass: ratio >= 0.8,
+            samples: ours.into_iter().chain(raw).collect(),
+        });
+    }
+    Ok(())
+}
+
+/// 5. Peak resident set of a client process fanning one file out to the three marketplaces.
+async fn memory(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+    bench.shape(false);
+    for size in [100 * MIB, 25 * MIB] {
+        let file = bench.fresh_video(size)?;
+        let report = child::measure(&bench.child_spec(file)).await?;
+        if !report.failed.is_empty() {
+            return Err(format!("memory client: {:?}", report.failed));
+        }
+        let peak = report.peak_rss_kib as f64 / 1024.0;
+        rows.push(Row {
+            scenario: "5 memory".into(),
+            case: format!("{} three-way fan-out ({} ms)", mib(size), report.elapsed_ms),
+            measured: peak,
+            reference: 64.0,
+            unit: "MiB",
+            ratio_is: "peak RSS / 64 MiB",
+            ratio: peak / 64.0,
+            target: "≤ 1 (64 MiB)".into(),
+            pass: peak <= 64.0,
+            samples: vec![peak],
+        });
+    }
+    Ok(())
+}
+
+/// 6. A second SMH upload of the same 100 MiB file: no part byte, and no more than three round
+///    trips and the hashing.
+async fn instant(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+    bench.shape(true);
+    let size = 100 * MIB;
+    let path = bench.fresh_video(size)?;
+    let first = bench.provider(Platform::Smh)?;
+    Bench::driver(None)
+        .upload_file(first.as_ref(), &path)
+        .await
+        .map_err(|e| format!("first SMH upload failed: {e}"))?;
+    let hash_ms = {
+        let p = path.clone();
+        let request = DigestRequest {
+            instant_upload_hashes: true,
+            crc64: true,
+            ..DigestRequest::default()
+        };
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || digest_file(&p, &request))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        millis(started.elapsed())
+    };
+    let before = bench.sandbox.smh_sim().storage_bytes_received();
+    let second = bench.provider(Platform::Smh)?;
+    let started = Instant::now();
+    let outcome = Bench::driver(None)
+        .upload_file(second.as_ref(), &path)
+        .await
+        .map_err(|e| format!("second SMH upload failed: {e}"))?;
+    let ms = millis(started.elapsed());
+    let received = bench.sandbox.smh_sim().storage_bytes_received() - before;
+    let limit = millis(bench.link.rtt() * 3) + hash_ms;
+    let sent_nothing = outcome.stats.instant && outcome.stats.bytes_sent == 0 && received == 0;
+    rows.push(Row {
+        scenario: "6 instant upload".into(),
+        case: format!(
+            "SMH {} again: {} part bytes sent, {} received (hashing {hash_ms:.0} ms)",
+            mib(size),
+            outcome.stats.bytes_sent,
+            received
+        ),
+        measured: ms,
+        reference: limit,
+        unit: "ms",
+        ratio_is: "time / (3 RTT + hashing)",
+        ratio: ms / limit,
+        target: "≤ 1, 0 bytes".into(),
+        pass: sent_nothing && ms <= limit,
+        samples: vec![ms, hash_ms],
+    });
+    Ok(())
+}
+
+/// 7. The one-pass digests (MD5 + SHA-256 instant-upload chain + CRC-64) against plain MD5 of
+///    the same file.
+async fn digests(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+    let size = 100 * MIB;
+    let path = bench.fresh_video(size)?;
+    let md5_only = DigestRequest {
+        file_md5: true,
+        ..DigestRequest::default()
+    };
+    let one_pass = DigestRequest {
+        file_md5: true,
+        instant_upload_hashes: true,
+        crc64: true,
+        ..DigestRequest::default()
+    };
+    let time = |request: DigestRequest| {
+        let p = path.clone();
+        async move {
+            let mut samples = Vec::new();
+            for _ in 0..3 {
+                let p = p.clone();
+                let r = request.clone();
+                let started = Instant::now();
+                tokio::task::spawn_blocking(move || digest_file(&p, &r))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                samples.push(millis(started.elapsed()));
+            }
+            Res::Ok(samples)
+        }
+    };
+    let plain = time(md5_only).await?;
+    let pass = time(one_pass).await?;
+    let (plain_ms, pass_ms) = (best(&plain), best(&pass));
+    let ratio = pass_ms / plain_ms;
+    rows.push(Row {
+        scenario: "7 digests".into(),
+        case: format!("{}: MD5 + SHA-256 chain + CRC-64 vs MD5", mib(size)),
+        measured: pass_ms,
+        reference: plain_ms,
+        unit: "ms",
+        ratio_is: "one pass / plain MD5",
+        ratio,
+        target: "≤ 1.1".into(),
+        pass: ratio <= 1.1,
+        samples: pass.into_iter().chain(plain).collect(),
+    });
+    Ok(())
+}
