@@ -127,7 +127,11 @@ pub struct UploadArgs {
     pub attempts: u32,
 
     /// Parts in flight at once per marketplace, where the platform allows it.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
+    #[arg(
+        long,
+        default_value_t = marketmedia_core::driver::DEFAULT_CONCURRENCY as u64,
+        value_parser = clap::value_parser!(u64).range(1..=32)
+    )]
     pub concurrency: u64,
 
     /// Do not record the upload in the resume journal (and do not resume from it).

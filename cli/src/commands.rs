@@ -166,7 +166,8 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
             ..RetryPolicy::default()
         },
         wait_for_processing: !args.no_wait,
-        concurrency: usize::try_from(args.concurrency).unwrap_or(4),
+        concurrency: usize::try_from(args.concurrency)
+            .unwrap_or(marketmedia_core::driver::DEFAULT_CONCURRENCY),
         // Sessions on configured marketplaces are journaled so a crash or kill resumes them;
         // the embedded simulators die with the process, so there is nothing to resume there.
         journal: if args.no_journal || targets.targets.iter().all(|t| t.sandbox) {

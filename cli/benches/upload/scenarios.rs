@@ -88,10 +88,13 @@ impl Bench {
             .write(true)
             .open(&path)
             .map_err(|e| e.to_string())?;
-        // The tail is `mdat` filler: stamp it with the run's sequence number.
-        file.seek(SeekFrom::End(-8)).map_err(|e| e.to_string())?;
-        file.write_all(&n.to_be_bytes())
-            .map_err(|e| e.to_string())?;
+        // Past the small header everything is `mdat` filler: stamp the run's sequence number
+        // in the first MiB (SMH's beginningHash) and at the end.
+        for at in [SeekFrom::Start(64 * 1024), SeekFrom::End(-8)] {
+            file.seek(at).map_err(|e| e.to_string())?;
+            file.write_all(&n.to_be_bytes())
+                .map_err(|e| e.to_string())?;
+        }
         Ok(path)
     }
 

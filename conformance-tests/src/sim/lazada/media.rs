@@ -298,7 +298,8 @@ pub(crate) fn block_commit(
             ),
         ));
     }
-    let mut assembled = Vec::new();
+    let mut assembled =
+        Vec::with_capacity(upload.blocks.values().map(|b| b.bytes.len()).sum::<usize>());
     for (index, part) in (0u32..).zip(parts.iter()) {
         let block = upload.blocks.get(&index).ok_or_else(|| {
             ApiError::media(

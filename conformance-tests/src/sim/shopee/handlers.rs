@@ -219,10 +219,34 @@ struct Upload {
     part_count: u32,
     expires_at_ms: i64,
     parts: BTreeMap<u32, StoredPart>,
+    /// MD5 of the parts `0..n` received so far, in order, so that completing does not hash the
+    /// whole file again; `None` once a part already hashed was replaced by other bytes.
+    prefix_md5: Option<(Md5, u32)>,
     phase: Phase,
 }
 
 impl Upload {
+    /// Folds the parts that extend the hashed prefix into it. Called after every stored part.
+    fn advance_prefix_md5(&mut self) {
+        if let Some((hasher, next)) = &mut self.prefix_md5 {
+            while let Some(part) = self.parts.get(next) {
+                hasher.update(&part.bytes);
+                *next += 1;
+            }
+        }
+    }
+
+    /// The MD5 of the assembled file (the parts in order), from the prefix when it covers
+    /// every part.
+    fn file_md5_of(&self, file: &[u8]) -> String {
+        match &self.prefix_md5 {
+            Some((hasher, next)) if *next == self.part_count => {
+                hex::encode(hasher.clone().finalize())
+            }
+            _ => md5_hex(file),
+        }
+    }
+
     fn status(&self, now_ms: i64) -> UploadStatus {
         match &self.phase {
             Phase::Initiated => UploadStatus::Initiated,
@@ -709,6 +733,7 @@ fn init_video_upload(state: &mut SimState, ctx: &Ctx<'_>, body: &Map<String, Val
             part_count,
             expires_at_ms: ctx.now_ms.saturating_add(ttl),
             parts: BTreeMap::new(),
+            prefix_md5: Some((Md5::new(), 0)),
             phase: Phase::Initiated,
         },
     );
@@ -777,6 +802,17 @@ fn upload_video_part(state: &mut SimState, ctx: &Ctx<'_>, form: &Payload) -> Out
         .parts
         .get(&seq)
         .map_or(1, |p| p.info.times_received + 1);
+    let replaces_hashed = upload
+        .prefix_md5
+        .as_ref()
+        .is_some_and(|(_, next)| seq < *next)
+        && upload
+            .parts
+            .get(&seq)
+            .is_some_and(|p| p.bytes != part.bytes);
+    if replaces_hashed {
+        upload.prefix_md5 = None;
+    }
     upload.parts.insert(
         seq,
         StoredPart {
@@ -790,6 +826,7 @@ fn upload_video_part(state: &mut SimState, ctx: &Ctx<'_>, form: &Payload) -> Out
             bytes: part.bytes.clone(),
         },
     );
+    upload.advance_prefix_md5();
     state.counters.parts_accepted += 1;
     state.counters.part_bytes_accepted += size as u64;
     Ok(Answer::empty())
@@ -866,7 +903,7 @@ fn complete_video_upload(
         file.extend_from_slice(&part.bytes);
     }
     let file = file.freeze();
-    if md5_hex(&file) != upload.file_md5 {
+    if upload.file_md5_of(&file) != upload.file_md5 {
         return Err(ApiError::param(
             "the MD5 of the uploaded parts does not match file_md5",
         ));

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::digest::{self, crc64, instant_hashes, md5_raw, multipart_etag};
+use super::digest::{crc64, md5_raw, multipart_etag};
 use super::library::{
     content_type, join, Conflict, IndexEntry, State, StoredFile, TaskState, Token, Upload,
 };
@@ -505,12 +505,17 @@ fn begin(
                 .iter()
                 .find(|e| {
                     e.size == size
-                        && e.full_hash == *full
-                        && beginning.as_ref().map_or(true, |b| *b == e.beginning_hash)
+                        && e.hashes().full_hash == *full
+                        && beginning
+                            .as_ref()
+                            .map_or(true, |b| *b == e.hashes().beginning_hash)
                 })
                 .map(|e| (e.bytes.clone(), e.etag.clone(), e.crc64));
             if let Some((bytes, etag, crc)) = hit {
-                let known = Some(Indexed { crc64: crc });
+                let known = Some(Known {
+                    crc64: crc,
+                    indexed: true,
+                });
                 let info = store_file(
                     sim, &mut st, space, &path, conflict, bytes, etag, known, now,
                 )?;
@@ -520,7 +525,7 @@ fn begin(
             if st
                 .index
                 .iter()
-                .any(|e| e.size == size && e.beginning_hash == *beginning)
+                .any(|e| e.size == size && e.hashes().beginning_hash == *beginning)
             {
                 return Ok((StatusCode::ACCEPTED, None));
             }
@@ -585,13 +590,16 @@ fn upload_info(sim: &SmhSim, st: &State, confirm_key: &str, upload: &Upload, now
     info
 }
 
-/// What the instant-upload index already knows of a file it holds.
-struct Indexed {
+/// What is already known of a file about to be stored.
+struct Known {
+    /// Its CRC-64.
     crc64: u64,
+    /// Whether it came from the instant-upload index (then it is not indexed again).
+    indexed: bool,
 }
 
-/// Places and stores a file; returns the file info answer. A file taken from the instant-upload
-/// index (`indexed`) is neither hashed nor indexed again.
+/// Places and stores a file; returns the file info answer. Digests already `known` are not
+/// computed again.
 #[allow(clippy::too_many_arguments)]
 fn store_file(
     sim: &SmhSim,
@@ -601,7 +609,7 @@ fn store_file(
     conflict: Conflict,
     bytes: Bytes,
     etag: String,
-    indexed: Option<Indexed>,
+    known: Option<Known>,
     now: i64,
 ) -> Result<Value, SmhError> {
     let placed = st.place(space, target, conflict, false)?;
@@ -615,7 +623,8 @@ fn store_file(
         (Some(_), Some(old)) => old.created_ms,
         _ => now,
     };
-    let crc = indexed.as_ref().map_or_else(|| crc64(&bytes), |k| k.crc64);
+    let crc = known.as_ref().map_or_else(|| crc64(&bytes), |k| k.crc64);
+    let indexed = known.is_some_and(|k| k.indexed);
     let file = StoredFile {
         bytes: bytes.clone(),
         etag: etag.clone(),
@@ -626,22 +635,11 @@ fn store_file(
     };
     let info = file_info(&placed.path, &file, placed.overwrites.is_some());
     st.insert_file(space, &placed.path, file);
-    if indexed.is_none() && size >= sim.config().instant_upload_min_size {
-        let h = instant_hashes(&bytes);
-        if !st
-            .index
-            .iter()
-            .any(|e| e.size == size && e.full_hash == h.full_hash)
-        {
-            st.index.push(IndexEntry {
-                size,
-                beginning_hash: h.beginning_hash,
-                full_hash: h.full_hash,
-                bytes,
-                etag,
-                crc64: crc,
-            });
-        }
+    if !indexed
+        && size >= sim.config().instant_upload_min_size
+        && !st.index.iter().any(|e| e.size == size && e.bytes == bytes)
+    {
+        st.index.push(IndexEntry::new(bytes, etag, crc));
     }
     Ok(info)
 }
@@ -834,8 +832,8 @@ fn confirm(
             format!("\"{}\"", hex::encode(md5_raw(&body.bytes))),
         )
     };
+    let actual = crc64(&bytes);
     if let Some(expected) = expected_crc {
-        let actual = crc64(&bytes);
         if actual != expected {
             return Err(SmhError::new(
                 StatusCode::BAD_REQUEST,
@@ -846,7 +844,18 @@ fn confirm(
     }
     let target = upload.target.clone();
     let info = store_file(
-        sim, &mut st, space, &target, conflict, bytes, etag, None, now,
+        sim,
+        &mut st,
+        space,
+        &target,
+        conflict,
+        bytes,
+        etag,
+        Some(Known {
+            crc64: actual,
+            indexed: false,
+        }),
+        now,
     )?;
     let final_path: Vec<String> = info
         .get("path")

@@ -3,10 +3,12 @@
 //! auto-rename).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use axum::http::StatusCode;
 use bytes::Bytes;
 
+use super::digest::{instant_hashes, InstantHashes};
 use super::wire::SmhError;
 
 /// An access token issued by the token call.
@@ -98,13 +100,40 @@ pub(crate) struct Upload {
 #[derive(Debug, Clone)]
 pub(crate) struct IndexEntry {
     pub size: u64,
-    pub beginning_hash: String,
-    pub full_hash: String,
     pub bytes: Bytes,
     /// The file's eTag and CRC-64, kept so an instant upload stores a copy without hashing it
     /// again.
     pub etag: String,
     pub crc64: u64,
+    /// The instant-upload hashes, computed on the blocking pool after the file is stored (so
+    /// the confirm answer does not wait for them); a begin that needs them first computes
+    /// them itself or waits for that computation.
+    hashes: Arc<OnceLock<InstantHashes>>,
+}
+
+impl IndexEntry {
+    /// An entry whose hashes are computed in the background when a runtime is there.
+    pub fn new(bytes: Bytes, etag: String, crc64: u64) -> IndexEntry {
+        let hashes: Arc<OnceLock<InstantHashes>> = Arc::default();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (cell, data) = (Arc::clone(&hashes), bytes.clone());
+            runtime.spawn_blocking(move || {
+                cell.get_or_init(|| instant_hashes(&data));
+            });
+        }
+        IndexEntry {
+            size: bytes.len() as u64,
+            bytes,
+            etag,
+            crc64,
+            hashes,
+        }
+    }
+
+    /// The entry's instant-upload hashes.
+    pub fn hashes(&self) -> &InstantHashes {
+        self.hashes.get_or_init(|| instant_hashes(&self.bytes))
+    }
 }
 
 /// Everything the simulator remembers.
