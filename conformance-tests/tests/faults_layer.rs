@@ -430,3 +430,48 @@ async fn every_simulator_answers_injected_errors_in_its_envelope() {
     assert!(!r.status().is_server_error());
     assert_eq!(smh.faults().counters().server_errors(), 1);
 }
+
+/// Every simulator server has the raw sink: it reads a streamed body to the end and counts it,
+/// unshaped even when the fault layer would fail every request.
+#[tokio::test]
+async fn every_simulator_server_has_an_unshaped_raw_sink() {
+    use marketmedia_conformance::sim::RAW_SINK_PATH;
+    let shopee = ShopeeSim::new(ShopeeSimConfig::default());
+    let shopee_server = shopee.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let lazada = LazadaSim::new(LazadaSimConfig::default());
+    let lazada_server = lazada.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let smh = SmhSim::new(SmhSimConfig::default());
+    let smh_servers = smh.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let always_fail = FaultProfile {
+        error_rate: 1.0,
+        ..FaultProfile::default()
+    };
+    for handle in [shopee.faults(), lazada.faults(), smh.faults()] {
+        handle.set(always_fail.clone());
+    }
+    let bases = [
+        shopee_server.base_url(),
+        lazada_server.base_url(),
+        smh_servers.api_base_url(),
+        smh_servers.storage_base_url(),
+    ];
+    let len = 3 * 1024 * 1024 + 17;
+    for base in bases {
+        let chunks =
+            futures::stream::iter((0..len).step_by(64 * 1024).map(move |start| {
+                Ok::<_, std::io::Error>(vec![7u8; (len - start).min(64 * 1024)])
+            }));
+        let answer = client()
+            .put(format!("{base}{RAW_SINK_PATH}"))
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{base}");
+        let json: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(json["bytes"], len as u64, "{base}");
+    }
+    // The sink is no platform call: the fault layer saw none of it.
+    assert_eq!(shopee.faults().counters().requests, 0);
+    assert_eq!(smh.faults().counters().requests, 0);
+}

@@ -914,6 +914,43 @@ async fn complete_checks_the_whole_file_md5() {
     assert!(h.sim.assembled_bytes(&id).is_none());
 }
 
+/// The simulator hashes parts as they extend the received prefix; parts out of order, a part
+/// re-sent with the same bytes and a part re-sent with other bytes all leave the whole-file
+/// check exactly as strict as hashing the assembled file.
+#[tokio::test]
+async fn the_whole_file_md5_holds_for_parts_out_of_order_and_replaced() {
+    let h = H::small().await;
+    let part = 64 * KIB;
+    let file = video(20, 3 * part + 100);
+    let pieces: Vec<&[u8]> = file.chunks(part).collect();
+
+    // Out of order, one part twice with the same bytes: accepted.
+    let id = h.init(&file).await;
+    for seq in [2, 0, 3, 0, 1] {
+        ok(&h.put_part(&id, seq, pieces[seq]).await);
+    }
+    ok(&h.complete(&id, 4).await);
+    assert_eq!(h.sim.assembled_bytes(&id).as_deref(), Some(&file[..]));
+
+    // A part already hashed replaced by other bytes of the same size: the file no longer
+    // matches file_md5, whichever order the rest came in.
+    let id = h.init(&file).await;
+    ok(&h.put_part(&id, 0, pieces[0]).await);
+    ok(&h.put_part(&id, 1, pieces[1]).await);
+    let other = vec![0x5a; part];
+    ok(&h.put_part(&id, 0, &other).await);
+    ok(&h.put_part(&id, 3, pieces[3]).await);
+    ok(&h.put_part(&id, 2, pieces[2]).await);
+    let r = h.complete(&id, 4).await;
+    err(&r, "error_param", 400);
+    assert!(r.1["message"].as_str().unwrap().contains("file_md5"));
+
+    // ...and putting the right bytes back makes it whole again.
+    ok(&h.put_part(&id, 0, pieces[0]).await);
+    ok(&h.complete(&id, 4).await);
+    assert_eq!(h.sim.assembled_bytes(&id).as_deref(), Some(&file[..]));
+}
+
 // ------------------------------------------------------------------------------------------
 // Transcoding outcomes
 

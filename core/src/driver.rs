@@ -146,6 +146,9 @@ impl UploadOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct UploadDriver {
     opts: UploadOptions,
+    /// The provider's preflight already ran (concurrently with the digest pass), so
+    /// `upload_prepared` does not run it again.
+    preflighted: bool,
 }
 
 /// Why a session ended in failure.
@@ -179,7 +182,49 @@ struct Counters {
 impl UploadDriver {
     /// A driver with these options.
     pub fn new(opts: UploadOptions) -> Self {
-        UploadDriver { opts }
+        UploadDriver {
+            opts,
+            preflighted: false,
+        }
+    }
+
+    /// This driver with other options (and whether preflight already ran kept).
+    pub(crate) fn with_options(&self, opts: UploadOptions) -> UploadDriver {
+        UploadDriver {
+            opts,
+            preflighted: self.preflighted,
+        }
+    }
+
+    /// This driver, for a source whose provider's preflight already ran.
+    pub(crate) fn preflighted(&self) -> UploadDriver {
+        UploadDriver {
+            opts: self.opts.clone(),
+            preflighted: true,
+        }
+    }
+
+    /// Runs the provider's preflight (retried like any call) while `digest` computes the
+    /// source's digests: the platform's checks (Lazada's quota, SMH's access token) cost no
+    /// time of their own when a digest pass is needed. Preflight sees the source without
+    /// digests. The preflight's failure wins over the digest's.
+    pub(crate) async fn preflight_while<F>(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        probe: &SourceProbe,
+        digest: F,
+    ) -> Result<PreparedSource>
+    where
+        F: std::future::Future<Output = Result<PreparedSource>>,
+    {
+        let platform = provider.rules().platform.clone();
+        let bare = PreparedSource::undigested(probe.clone()).info();
+        let (pre, digested) = tokio::join!(
+            self.with_retry(&platform, "preflight", || provider.preflight(&bare)),
+            digest
+        );
+        pre?;
+        digested
     }
 
     /// The options.
@@ -214,9 +259,18 @@ impl UploadDriver {
             .map_err(|e| e.with_platform(&rules.platform))?;
         probe.check(rules)?;
         let plan = probe.plan(rules, self.opts.part_size)?;
-        self.stage(&rules.platform, Stage::Digesting);
-        let source = PreparedSource::digest(probe, &digest_request(rules, &plan)).await?;
-        self.upload_prepared(provider, &source).await
+        let request = digest_request(rules, &plan);
+        if !request.is_empty() {
+            self.stage(&rules.platform, Stage::Digesting);
+        }
+        let source = self
+            .preflight_while(
+                provider,
+                &probe,
+                PreparedSource::digest(probe.clone(), &request),
+            )
+            .await?;
+        self.preflighted().upload_prepared(provider, &source).await
     }
 
     /// Uploads a source already probed, checked and digested (with at least what this
@@ -233,8 +287,10 @@ impl UploadDriver {
         let info = source.info();
         // Preflight may ask the platform (e.g. Lazada's quota): a temporary failure there is
         // retried like any other call.
-        self.with_retry(&platform, "preflight", || provider.preflight(&info))
-            .await?;
+        if !self.preflighted {
+            self.with_retry(&platform, "preflight", || provider.preflight(&info))
+                .await?;
+        }
         let started = Instant::now();
         self.stage(&platform, Stage::Initializing);
         let init = self

@@ -1,15 +1,16 @@
 //! Fan-out: one source to several marketplaces at once.
 //!
-//! The source is probed once and read once for the digests every chosen marketplace needs;
-//! then each marketplace's upload runs concurrently through the driver, reading its own parts
-//! with positioned reads. Memory stays bounded by the sum over marketplaces of part size ×
-//! parts in flight. Each marketplace succeeds or fails on its own: the result is a report per
+//! The source is probed once and read once for the digests every chosen marketplace needs
+//! before `init`; each marketplace's preflight runs during that pass, and a marketplace that
+//! needs no digest starts at once. Each marketplace's upload runs concurrently through the
+//! driver, streaming its own parts from disk in pooled chunks, so memory stays bounded by the
+//! parts in flight × a few chunks, whatever the part or file size. Each marketplace succeeds or fails on its own: the result is a report per
 //! marketplace, never an all-or-nothing error, and a failed marketplace's session is cancelled
 //! (unless the options say to keep it resumable).
 
 use std::path::Path;
 
-use futures::future::join_all;
+use futures::future::{join_all, FutureExt};
 use serde::Serialize;
 
 use crate::driver::{UploadDriver, UploadOutcome};
@@ -108,36 +109,63 @@ impl UploadDriver {
                 Ok(digest_request(rules, &plan))
             })
             .collect();
-        let requests: Vec<&crate::DigestRequest> =
-            checked.iter().filter_map(|c| c.as_ref().ok()).collect();
-        let source = if requests.is_empty() {
-            None
-        } else {
-            for (platform, c) in platforms.iter().zip(&checked) {
-                if c.is_ok() {
-                    self.emit_stage(platform, Stage::Digesting);
-                }
+        // One pass over the file for every marketplace that needs a digest before `init`,
+        // shared; a marketplace that needs none (Lazada) starts at once. Each marketplace's
+        // preflight runs while the pass reads.
+        let requests: Vec<&crate::DigestRequest> = checked
+            .iter()
+            .filter_map(|c| c.as_ref().ok())
+            .filter(|r| !r.is_empty())
+            .collect();
+        let merged = merge_requests(requests);
+        let pass = {
+            let probe = probe.clone();
+            async move {
+                PreparedSource::digest(probe, &merged)
+                    .await
+                    .map_err(std::sync::Arc::new)
             }
-            match PreparedSource::digest(probe, &merge_requests(requests)).await {
-                Ok(s) => Some(s),
-                Err(e) => return fail_all(e),
-            }
+            .shared()
         };
+        let undigested = PreparedSource::undigested(probe.clone());
 
         let uploads = providers.iter().zip(checked).map(|(provider, check)| {
-            let source = source.as_ref();
+            let (pass, undigested, probe) = (pass.clone(), undigested.clone(), &probe);
             async move {
                 let platform = provider.rules().platform.clone();
-                let result = match (check, source) {
-                    (Err(e), _) => {
+                let request = match check {
+                    Ok(request) => request,
+                    Err(e) => {
+                        self.emit_stage(&platform, Stage::Failed(e.to_string()));
+                        return MarketReport {
+                            platform,
+                            result: Err(e),
+                        };
+                    }
+                };
+                let digest = async {
+                    if request.is_empty() {
+                        Ok(undigested)
+                    } else {
+                        self.emit_stage(&platform, Stage::Digesting);
+                        pass.await
+                            .map_err(|e| e.detached().with_platform(&platform))
+                    }
+                };
+                let result = match self.preflight_while(*provider, probe, digest).await {
+                    Err(e) => {
                         self.emit_stage(&platform, Stage::Failed(e.to_string()));
                         Err(e)
                     }
-                    (Ok(_), Some(source)) => match &self.options().journal {
-                        Some(journal) => self.upload_journaled(*provider, source, journal).await,
-                        None => self.upload_prepared(*provider, source).await,
-                    },
-                    (Ok(_), None) => Err(Error::invalid_input("the source was not digested")),
+                    Ok(source) => {
+                        let driver = self.preflighted();
+                        match &self.options().journal {
+                            Some(journal) => {
+                                driver.upload_journaled(*provider, &source, journal).await
+                            }
+                            None => driver.upload_prepared(*provider, &source).await,
+                        }
+                    }
                 };
                 MarketReport { platform, result }
             }

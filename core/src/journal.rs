@@ -226,7 +226,7 @@ impl crate::driver::UploadDriver {
         };
         opts.on_receipt = Some(observer);
         let cancel_on_failure = opts.cancel_on_failure;
-        let driver = crate::driver::UploadDriver::new(opts);
+        let driver = self.with_options(opts);
 
         let result = match journal.find(&platform, &fingerprint) {
             Some(entry) => {

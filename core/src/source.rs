@@ -170,11 +170,7 @@ impl PreparedSource {
     pub async fn digest(probe: SourceProbe, request: &DigestRequest) -> Result<PreparedSource> {
         if request.is_empty() {
             // Nothing to compute: no read of the file.
-            let digests = Digests {
-                size: probe.size,
-                ..Digests::default()
-            };
-            return Ok(PreparedSource { probe, digests });
+            return Ok(PreparedSource::undigested(probe));
         }
         let digests = digest_file_async(&probe.path, request).await?;
         if digests.size != probe.size {
@@ -184,6 +180,15 @@ impl PreparedSource {
             ));
         }
         Ok(PreparedSource { probe, digests })
+    }
+
+    /// The source with no digest computed (only its size).
+    pub fn undigested(probe: SourceProbe) -> PreparedSource {
+        let digests = Digests {
+            size: probe.size,
+            ..Digests::default()
+        };
+        PreparedSource { probe, digests }
     }
 
     /// The value providers see.

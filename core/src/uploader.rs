@@ -315,7 +315,9 @@ pub trait ChunkedVideoUploader: Send + Sync {
     fn rules(&self) -> &UploadRules;
 
     /// Provider-specific checks before any upload request (required options, remaining
-    /// quota…). The generic checks from [`UploadRules`] have already passed.
+    /// quota…), and any warm-up that saves `init` a round trip (SMH fetches its access token).
+    /// The generic checks from [`UploadRules`] have already passed. The driver runs it while
+    /// the digest pass reads the file, so `source.digests` may be empty here.
     async fn preflight(&self, _source: &SourceInfo) -> Result<()> {
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench -p marketmedia-cli --bench upload            # everything (about 3 minutes)
 //! cargo bench -p marketmedia-cli --bench upload -- --quick # one sample each, shorter sweep
+//! cargo bench -p marketmedia-cli --bench upload -- --only 1,6 # some scenarios
 //! ```
 //!
 //! It starts the three simulators in this process, shapes their links with the fault layer
@@ -16,6 +17,7 @@
 mod chart;
 mod child;
 mod scenarios;
+mod sink;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -155,6 +157,15 @@ pub struct Settings {
     pub samples: usize,
     /// Parts in flight swept for the chart.
     pub sweep: Vec<usize>,
+    /// The scenarios to run (1–7); all when empty.
+    pub only: Vec<u32>,
+}
+
+impl Settings {
+    /// Whether scenario `n` runs.
+    pub fn wants(&self, n: u32) -> bool {
+        self.only.is_empty() || self.only.contains(&n)
+    }
 }
 
 impl Settings {
@@ -165,6 +176,7 @@ impl Settings {
             .join("marketmedia-bench");
         let mut samples = 2;
         let mut sweep = vec![1, 2, 4, 6, 8, 12, 16];
+        let mut only = Vec::new();
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -172,6 +184,14 @@ impl Settings {
                     if let Some(dir) = args.next() {
                         out = PathBuf::from(dir);
                     }
+                }
+                "--only" => {
+                    only = args
+                        .next()
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter_map(|n| n.trim().parse().ok())
+                        .collect();
                 }
                 "--quick" => {
                     samples = 1;
@@ -185,6 +205,7 @@ impl Settings {
             out,
             samples,
             sweep,
+            only,
         }
     }
 }
@@ -192,6 +213,14 @@ impl Settings {
 fn main() {
     if let Some(spec) = child::spec_from_env() {
         std::process::exit(child::run(spec));
+    }
+    // `MARKETMEDIA_BENCH_LOG=marketmedia_core=debug` (any tracing filter) prints every
+    // request's span (call, part, status, duration) to stderr, to see where time goes.
+    if let Ok(filter) = std::env::var("MARKETMEDIA_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
     }
     let settings = Settings::from_args();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -691,6 +691,9 @@ impl ChunkedVideoUploader for SmhUploader {
 
     async fn preflight(&self, source: &SourceInfo) -> Result<()> {
         self.target_path(&source.file_name)?;
+        // The driver runs this while it hashes the file: fetching the access token now takes
+        // its round trip off the begin call (and refuses a wrong library secret early).
+        self.access_token().await?;
         Ok(())
     }
 

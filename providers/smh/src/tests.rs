@@ -19,7 +19,7 @@ fn rules_are_data() {
         PartSizeRule::Range {
             min: MIB,
             max: 5 * 1024 * MIB,
-            preferred: 8 * MIB
+            preferred: 2 * MIB
         }
     );
     assert_eq!(r.max_parts, 10_000);

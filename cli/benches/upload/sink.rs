@@ -1,0 +1,123 @@
+//! A provider with no platform behind it: every part is PUT to a simulator's raw sink, which
+//! discards it. An upload through the driver then measures the client's own transport —
+//! parts streamed from disk in pooled chunks, parts in flight, the shared HTTP client and its
+//! connection pool — with no server work per byte, against a single raw POST of the file.
+
+use async_trait::async_trait;
+use marketmedia_conformance::sim::RAW_SINK_PATH;
+use marketmedia_core::http::{build_client, part_body, send, CallMeta};
+use marketmedia_core::{
+    Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, InitOutcome, NumberingBase,
+    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
+    SourceInfo, UploadRules, UploadSession,
+};
+
+use crate::MIB;
+
+const PLATFORM: &str = "raw-sink";
+
+/// Parts of `part_size` PUT to `base`'s raw sink.
+pub struct SinkProvider {
+    rules: UploadRules,
+    http: reqwest::Client,
+    url: String,
+}
+
+impl SinkProvider {
+    /// A provider sending parts of `part_size` bytes (SMH's default here) to `base`.
+    pub fn new(base: &str, part_size: u64) -> Result<SinkProvider> {
+        Ok(SinkProvider {
+            rules: UploadRules {
+                platform: PLATFORM.into(),
+                part_size: PartSizeRule::Range {
+                    min: MIB,
+                    max: 5 * 1024 * MIB,
+                    preferred: part_size,
+                },
+                part_numbering: NumberingBase::One,
+                commit_numbering: None,
+                min_file_bytes: 1,
+                max_file_bytes: u64::MAX,
+                max_parts: 10_000,
+                digests: DigestNeeds::default(),
+                concurrent_parts: true,
+                async_processing: false,
+                instant_upload: false,
+                server_side_resume: false,
+                video_duration: None,
+                renewable_sessions: false,
+            },
+            http: build_client(Default::default())?,
+            url: format!("{base}{RAW_SINK_PATH}"),
+        })
+    }
+
+    fn asset(&self) -> Asset {
+        Asset {
+            platform: PLATFORM.into(),
+            id: "discarded".into(),
+            urls: Vec::new(),
+            thumbnails: Vec::new(),
+            duration: None,
+            size: None,
+            details: serde_json::Value::Null,
+        }
+    }
+}
+
+#[async_trait]
+impl ChunkedVideoUploader for SinkProvider {
+    fn rules(&self) -> &UploadRules {
+        &self.rules
+    }
+
+    async fn init(&self, _: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
+        Ok(InitOutcome::Session(UploadSession {
+            platform: PLATFORM.into(),
+            upload_id: "sink".into(),
+            plan: *plan,
+            expires_at: None,
+            started_at_ms: marketmedia_core::http::unix_millis(),
+            data: serde_json::Value::Null,
+        }))
+    }
+
+    async fn put_part(&self, _: &UploadSession, part: &Part) -> Result<PartReceipt> {
+        let meta = CallMeta {
+            platform: PLATFORM,
+            call: "raw-sink",
+            part: Some(part.index),
+        };
+        let request = self
+            .http
+            .put(&self.url)
+            .header(reqwest::header::CONTENT_LENGTH, part.len())
+            .body(part_body(part));
+        let raw = send(request, meta).await?;
+        let counted: serde_json::Value = raw.json(&meta)?;
+        if counted["bytes"].as_u64() != Some(part.len()) {
+            return Err(Error::protocol(format!(
+                "the sink counted {counted} of {} bytes",
+                part.len()
+            )));
+        }
+        Ok(PartReceipt {
+            index: part.index,
+            wire_number: part.index + 1,
+            size: part.len(),
+            etag: None,
+        })
+    }
+
+    async fn commit(&self, _: &UploadSession, _: &[PartReceipt]) -> Result<CommitOutcome> {
+        Ok(CommitOutcome::Ready(self.asset()))
+    }
+
+    async fn poll(&self, _: &ProcessingHandle) -> Result<ProcessingStatus> {
+        Ok(ProcessingStatus::Ready(self.asset()))
+    }
+
+    async fn cancel(&self, _: &UploadSession) -> Result<()> {
+        Ok(())
+    }
+}
