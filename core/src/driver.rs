@@ -307,7 +307,7 @@ impl UploadDriver {
             InitOutcome::Done(asset) => Ok(self.instant(platform, asset, started)),
             InitOutcome::Session(session) => {
                 let first = self
-                    .run_session(provider, source, session, Vec::new(), started)
+                    .run_session(provider, source, session, Vec::new(), started, true)
                     .await;
                 match first {
                     Err(SessionError::Lost(err)) => {
@@ -321,7 +321,7 @@ impl UploadDriver {
                         {
                             InitOutcome::Done(asset) => Ok(self.instant(platform, asset, started)),
                             InitOutcome::Session(session) => self
-                                .run_session(provider, source, session, Vec::new(), started)
+                                .run_session(provider, source, session, Vec::new(), started, true)
                                 .await
                                 .map_err(SessionError::into_error),
                         }
@@ -361,7 +361,7 @@ impl UploadDriver {
             )
             .with_platform(&session.platform));
         }
-        self.run_session(provider, source, session, known, Instant::now())
+        self.run_session(provider, source, session, known, Instant::now(), false)
             .await
             .map_err(SessionError::into_error)
     }
@@ -373,6 +373,7 @@ impl UploadDriver {
         session: UploadSession,
         known: Vec<PartReceipt>,
         started: Instant,
+        fresh: bool,
     ) -> std::result::Result<UploadOutcome, SessionError> {
         let platform = provider.rules().platform.clone();
         if let Some(cb) = &self.opts.on_receipt {
@@ -383,7 +384,7 @@ impl UploadDriver {
         };
         let committed = std::sync::atomic::AtomicBool::new(false);
         let result = self
-            .parts_and_commit(provider, source, &cell, known, started, &committed)
+            .parts_and_commit(provider, source, &cell, known, (started, fresh), &committed)
             .await;
         match result {
             Ok(outcome) => Ok(outcome),
@@ -422,7 +423,8 @@ impl UploadDriver {
         source: &PreparedSource,
         cell: &SessionCell,
         known: Vec<PartReceipt>,
-        started: Instant,
+        // When the upload started, and whether `init` just opened the session.
+        (started, fresh): (Instant, bool),
         committed: &std::sync::atomic::AtomicBool,
     ) -> Result<UploadOutcome> {
         let rules = provider.rules();
@@ -436,7 +438,9 @@ impl UploadDriver {
                 *slot = Some(r);
             }
         }
-        if rules.server_side_resume {
+        // A session `init` just opened holds nothing yet: asking the platform which parts it
+        // has would cost a round trip for an empty answer.
+        if rules.server_side_resume && !fresh {
             let listed = self
                 .with_retry(&platform, "uploaded_parts", || {
                     provider.uploaded_parts(&session)

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 
 use super::params::ReceivedRequest;
@@ -30,10 +29,6 @@ fn millis(d: std::time::Duration) -> i64 {
 
 fn new_upload_id() -> String {
     hex::encode_upper(rand::random::<[u8; 16]>())
-}
-
-fn e_tag_of(bytes: &[u8]) -> String {
-    hex::encode_upper(Md5::digest(bytes))
 }
 
 fn obj(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
@@ -166,7 +161,7 @@ pub(crate) fn block_upload(
             ),
         ));
     }
-    let e_tag = e_tag_of(&file.bytes);
+    let e_tag = hex::encode_upper(file.md5);
     upload.block_count = Some(block_count);
     upload.blocks.insert(
         block_no,

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use md5::Digest;
+
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -17,6 +19,9 @@ pub struct ReceivedFile {
     pub field: String,
     /// The bytes received.
     pub bytes: Bytes,
+    /// Their MD5, computed when the body is read, before the simulator's state is locked (so
+    /// blocks arriving together are hashed in parallel).
+    pub md5: [u8; 16],
 }
 
 /// Everything a request carried, before any platform rule is applied.
@@ -123,9 +128,11 @@ pub async fn collect(
                 Err(e) => return Err(CollectError::Malformed(out, e.body_text())),
             };
             if is_file {
+                let md5 = md5::Md5::digest(&data).into();
                 out.files.push(ReceivedFile {
                     field: name,
                     bytes: data,
+                    md5,
                 });
             } else {
                 match String::from_utf8(data.to_vec()) {

@@ -795,7 +795,7 @@ fn upload_video_part(state: &mut SimState, ctx: &Ctx<'_>, form: &Payload) -> Out
             format!("Part {seq} is {size} bytes; it must be exactly {expected} bytes."),
         ));
     }
-    if !is_hex32(content_md5) || !content_md5.eq_ignore_ascii_case(&md5_hex(&part.bytes)) {
+    if !is_hex32(content_md5) || !content_md5.eq_ignore_ascii_case(&part.md5_hex) {
         return Err(ApiError::param("content_md5 mismatch"));
     }
     let times_received = upload

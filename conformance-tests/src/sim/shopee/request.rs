@@ -4,6 +4,7 @@
 //!
 //! Nothing here is Shopee-specific; it could move to `sim/common.rs` for every simulator.
 
+use md5::Digest;
 use std::collections::BTreeMap;
 
 use axum::body::Body;
@@ -19,6 +20,9 @@ pub(crate) struct FilePart {
     pub name: String,
     /// The bytes.
     pub bytes: Bytes,
+    /// Their MD5 as lowercase hex, computed when the body is read, before the simulator's
+    /// state is locked (so parts arriving together are hashed in parallel).
+    pub md5_hex: String,
 }
 
 /// A request body, parsed according to its `Content-Type`.
@@ -236,7 +240,12 @@ async fn read_multipart(req: Request<Body>) -> Result<Payload, String> {
         let is_file = field.file_name().is_some();
         let data = field.bytes().await.map_err(|e| e.body_text())?;
         if is_file {
-            files.push(FilePart { name, bytes: data });
+            let md5_hex = hex::encode(md5::Md5::digest(&data));
+            files.push(FilePart {
+                name,
+                bytes: data,
+                md5_hex,
+            });
         } else {
             texts.push((name, String::from_utf8_lossy(&data).into_owned()));
         }
