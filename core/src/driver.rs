@@ -25,11 +25,12 @@ use crate::uploader::{
 /// part with the session and every receipt so far.
 pub type ReceiptObserver = Arc<dyn Fn(&UploadSession, &[PartReceipt]) + Send + Sync>;
 
-/// Parts in flight at once by default, per upload. Eight keeps a link whose connections are
-/// each slower than the whole (a long round trip, a per-connection cap) full, and leaves no
-/// part alone at the end of a 30 MB Shopee upload; parts are streamed from disk, so memory
-/// does not grow with it (see `docs/benchmarks.md`).
-pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Parts in flight at once by default, per upload. Ten keep a link whose connections are each
+/// slower than the whole (a long round trip, a per-connection cap) full, and send a 30 MB
+/// upload's parts all at once (8 Shopee parts, 10 Lazada blocks), so no part is left alone at
+/// the end; parts are streamed from disk, so memory does not grow with it (see
+/// `docs/benchmarks.md`).
+pub const DEFAULT_CONCURRENCY: usize = 10;
 
 /// How the driver uploads.
 #[derive(Clone)]
