@@ -27,7 +27,7 @@ use marketmedia_conformance::sim::lazada::{self, LazadaRunning, LazadaSim, Lazad
 use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use marketmedia_conformance::sim::smh::{SmhServers, SmhSim, SmhSimConfig};
 use marketmedia_conformance::sim::SimServer;
-use marketmedia_core::Result;
+use marketmedia_core::{Asset, Result};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
@@ -105,6 +105,19 @@ impl Sandbox {
             Platform::Shopee => self.shopee_server.base_url(),
             Platform::Lazada => self.lazada.info.base_url.clone(),
             Platform::Smh => self.smh_servers.api_base_url(),
+        }
+    }
+
+    /// The bytes `platform`'s simulator holds for an uploaded video `asset` (Shopee's
+    /// assembled upload, Lazada's video, SMH's file), to compare with the source.
+    pub fn stored_video(&self, platform: Platform, asset: &Asset) -> Option<bytes::Bytes> {
+        match platform {
+            Platform::Shopee => self.shopee_sim.assembled_bytes(&asset.id),
+            Platform::Lazada => self.lazada.sim.video_bytes(&asset.id),
+            Platform::Smh => self
+                .smh_sim
+                .file(&asset.id)
+                .or_else(|| self.smh_sim.file(asset.id.trim_start_matches('/'))),
         }
     }
 

@@ -146,14 +146,7 @@ async fn soak_one(
                 row.retries += u64::from(outcome.stats.retries);
                 row.bytes_resent += outcome.stats.bytes_resent;
                 let stored = match &outcome.completion {
-                    Completion::Ready(asset) => match platform {
-                        Platform::Shopee => sandbox.shopee_sim().assembled_bytes(&asset.id),
-                        Platform::Lazada => sandbox.lazada_sim().video_bytes(&asset.id),
-                        Platform::Smh => sandbox
-                            .smh_sim()
-                            .file(&asset.id)
-                            .or_else(|| sandbox.smh_sim().file(asset.id.trim_start_matches('/'))),
-                    },
+                    Completion::Ready(asset) => sandbox.stored_video(platform, asset),
                     Completion::Processing(_) => None,
                 };
                 if stored.as_deref() == Some(source) {

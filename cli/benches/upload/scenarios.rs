@@ -187,15 +187,7 @@ impl Bench {
         let Completion::Ready(asset) = &outcome.completion else {
             return Err(format!("{platform}: the upload is still processing"));
         };
-        let s = &self.sandbox;
-        let stored = match platform {
-            Platform::Shopee => s.shopee_sim().assembled_bytes(&asset.id),
-            Platform::Lazada => s.lazada_sim().video_bytes(&asset.id),
-            Platform::Smh => s
-                .smh_sim()
-                .file(&asset.id)
-                .or_else(|| s.smh_sim().file(asset.id.trim_start_matches('/'))),
-        };
+        let stored = self.sandbox.stored_video(platform, asset);
         let source = std::fs::read(path).map_err(|e| e.to_string())?;
         if stored.as_deref() != Some(&source[..]) {
             return Err(format!(
@@ -329,33 +321,23 @@ pub async fn run_all(settings: &Settings) -> Res<Run> {
     }
     if settings.wants(3) {
         eprintln!("3/7 fan-out");
-        if let Err(e) = fan_out(&bench, &mut rows).await {
-            failed(&mut rows, "3 fan-out", e);
-        }
+        keep(&mut rows, "3 fan-out", fan_out(&bench).await);
     }
     if settings.wants(4) {
         eprintln!("4/7 unshaped loopback");
-        if let Err(e) = loopback(&bench, &mut rows).await {
-            failed(&mut rows, "4 unshaped loopback", e);
-        }
+        keep(&mut rows, "4 unshaped loopback", loopback(&bench).await);
     }
     if settings.wants(5) {
         eprintln!("5/7 memory");
-        if let Err(e) = memory(&bench, &mut rows).await {
-            failed(&mut rows, "5 memory", e);
-        }
+        keep(&mut rows, "5 memory", memory(&bench).await);
     }
     if settings.wants(6) {
         eprintln!("6/7 instant upload");
-        if let Err(e) = instant(&bench, &mut rows).await {
-            failed(&mut rows, "6 instant upload", e);
-        }
+        keep(&mut rows, "6 instant upload", instant(&bench).await);
     }
     if settings.wants(7) {
         eprintln!("7/7 digests");
-        if let Err(e) = digests(&bench, &mut rows).await {
-            failed(&mut rows, "7 digests", e);
-        }
+        keep(&mut rows, "7 digests", digests(&bench).await);
     }
     Ok(Run {
         machine,
@@ -363,6 +345,14 @@ pub async fn run_all(settings: &Settings) -> Res<Run> {
         rows,
         sweep,
     })
+}
+
+/// A scenario's rows, or a row that says why it could not run.
+fn keep(rows: &mut Vec<Row>, scenario: &str, result: Res<Vec<Row>>) {
+    match result {
+        Ok(mut new) => rows.append(&mut new),
+        Err(why) => failed(rows, scenario, why),
+    }
 }
 
 /// A scenario that could not run: a row that says why, never a figure.
@@ -470,7 +460,8 @@ async fn parts_in_flight(
 
 /// 3. One 30 MiB video to the three marketplaces at once, against the slowest of the three
 ///    uploaded alone.
-async fn fan_out(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+async fn fan_out(bench: &Bench) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
     bench.shape(true);
     let size = 30 * MIB;
     let mut slowest: f64 = 0.0;
@@ -521,7 +512,7 @@ async fn fan_out(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
         pass: ratio <= 1.15,
         samples,
     });
-    Ok(())
+    Ok(rows)
 }
 
 /// A plain streaming POST of `path` to the raw sink at `base`, as a baseline client would send
@@ -556,7 +547,8 @@ async fn raw_post(base: &str, path: &Path) -> Res<f64> {
 /// 4. No shaping: our upload of 100 MiB against a plain streaming POST of the same bytes to the
 ///    same server — first through the driver to the raw sink (the client's own transport, no
 ///    server work), then to the simulated platforms (their per-byte work included).
-async fn loopback(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+async fn loopback(bench: &Bench) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
     bench.shape(false);
     let size = 100 * MIB;
     {
@@ -629,11 +621,12 @@ async fn loopback(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
             samples: ours.into_iter().chain(raw).collect(),
         });
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// 5. Peak resident set of a client process fanning one file out to the three marketplaces.
-async fn memory(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+async fn memory(bench: &Bench) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
     bench.shape(false);
     for size in [100 * MIB, 25 * MIB] {
         let file = bench.fresh_video(size)?;
@@ -655,12 +648,13 @@ async fn memory(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
             samples: vec![peak],
         });
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// 6. A second SMH upload of the same 100 MiB file: no part byte, and no more than three round
 ///    trips and the hashing.
-async fn instant(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+async fn instant(bench: &Bench) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
     bench.shape(true);
     let size = 100 * MIB;
     let path = bench.fresh_video(size)?;
@@ -711,12 +705,13 @@ async fn instant(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
         pass: sent_nothing && ms <= limit,
         samples: vec![ms, hash_ms],
     });
-    Ok(())
+    Ok(rows)
 }
 
 /// 7. The one-pass digests (MD5 + SHA-256 instant-upload chain + CRC-64) against plain MD5 of
 ///    the same file.
-async fn digests(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
+async fn digests(bench: &Bench) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
     let size = 100 * MIB;
     let path = bench.fresh_video(size)?;
     let md5_only = DigestRequest {
@@ -762,5 +757,5 @@ async fn digests(bench: &Bench, rows: &mut Vec<Row>) -> Res<()> {
         pass: ratio <= 1.1,
         samples: pass.into_iter().chain(plain).collect(),
     });
-    Ok(())
+    Ok(rows)
 }
