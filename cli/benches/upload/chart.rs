@@ -58,6 +58,7 @@ pub fn draw(sweep: &[SweepPoint], link: &Link, path: &Path) -> Result<(), String
     chart
         .configure_mesh()
         .x_desc("parts in flight")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("seconds")
         .label_style(("sans-serif", 14))
         .draw()
