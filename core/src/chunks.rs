@@ -67,20 +67,39 @@ impl Drop for Pooled {
     }
 }
 
+/// Why a part's body could not be read from the source file. It travels inside the
+/// `io::Error` a body stream fails with, so that [`crate::http::send`] reports the failed
+/// attempt as the source's fault ([`crate::ErrorKind::Io`], not retried) rather than as a
+/// broken connection.
+#[derive(Debug)]
+pub struct SourceReadError {
+    message: String,
+}
+
+impl std::fmt::Display for SourceReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SourceReadError {}
+
+fn source_read_error(e: io::Error) -> io::Error {
+    let message = if e.kind() == io::ErrorKind::UnexpectedEof {
+        "the source became shorter during the upload".to_owned()
+    } else {
+        format!("could not read the source during the upload: {e}")
+    };
+    io::Error::new(e.kind(), SourceReadError { message })
+}
+
 /// Reads `len` bytes at `offset` (at most [`CHUNK_BYTES`]) into a pooled buffer.
 fn read_chunk(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
     let mut buf = take_buffer();
     let filled = &mut buf[..len];
     if let Err(e) = read_exact_at(file, filled, offset) {
         return_buffer(buf);
-        return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the source became shorter during the upload",
-            )
-        } else {
-            e
-        });
+        return Err(source_read_error(e));
     }
     Ok(Bytes::from_owner(Pooled { buf, len }))
 }
@@ -260,5 +279,48 @@ mod tests {
         let before = RETURNED.load(std::sync::atomic::Ordering::SeqCst);
         drop(view);
         assert!(RETURNED.load(std::sync::atomic::Ordering::SeqCst) > before);
+    }
+}
+
+#[cfg(test)]
+mod part_tests {
+    use super::*;
+    use crate::uploader::Part;
+    use futures::TryStreamExt;
+    use std::io::Write;
+
+    /// A part read from the file and the same bytes in memory are the same part: same
+    /// length, chunks, whole bytes and MD5 (computed when not given, or taken as given).
+    #[tokio::test]
+    async fn file_parts_match_memory_parts() {
+        let data: Vec<u8> = (0..(CHUNK_BYTES * 2 + 77))
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&data).unwrap();
+        let file = Arc::new(File::open(f.path()).unwrap());
+        let (offset, len) = (5u64, CHUNK_BYTES as u64 + 1000);
+        let range = &data[offset as usize..(offset + len) as usize];
+        let from_file = Part::from_file(3, Arc::clone(&file), offset, len, None);
+        let in_memory = Part::new(3, offset, Bytes::copy_from_slice(range), None);
+        assert_eq!(from_file.len(), in_memory.len());
+        assert!(from_file.in_memory().is_none());
+        assert_eq!(in_memory.in_memory().map(|b| b.len() as u64), Some(len));
+        for part in [&from_file, &in_memory] {
+            let joined: Vec<u8> = part
+                .chunks()
+                .try_collect::<Vec<Bytes>>()
+                .await
+                .unwrap()
+                .concat();
+            assert_eq!(joined, range);
+            assert_eq!(part.read_all().await.unwrap(), range);
+            assert_eq!(
+                part.md5_hex().await.unwrap(),
+                hex::encode(crate::digest::md5(range))
+            );
+        }
+        let given = Part::from_file(3, file, offset, len, Some([7; 16]));
+        assert_eq!(given.md5_hex().await.unwrap(), hex::encode([7u8; 16]));
     }
 }

@@ -250,6 +250,25 @@ fn without_url(err: &reqwest::Error) -> String {
 }
 
 fn transport_error(err: reqwest::Error, meta: &CallMeta<'_>) -> Error {
+    // A part body that failed because the source could not be read is no network failure:
+    // retrying cannot help.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        // `io::Error::source` skips the error it wraps, so look inside it too.
+        let wrapped = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        let read = c
+            .downcast_ref::<crate::chunks::SourceReadError>()
+            .or_else(|| wrapped.and_then(|w| w.downcast_ref::<crate::chunks::SourceReadError>()));
+        if let Some(read) = read {
+            return Error::new(ErrorKind::Io, read.to_string())
+                .with_platform(meta.platform)
+                .with_call(meta.call);
+        }
+        cause = c.source();
+    }
     let what = if err.is_timeout() {
         "the request timed out"
     } else if err.is_connect() {
@@ -338,6 +357,47 @@ mod tests {
         ] {
             assert_eq!(httpdate_parse(bad), None, "{bad}");
         }
+    }
+
+    /// A part whose source file ends before the part does fails as the source's fault
+    /// (`Io`, not retried), not as a broken connection.
+    #[tokio::test]
+    async fn a_source_that_shrank_is_an_io_error_not_a_network_one() {
+        use std::io::Write;
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&[1u8; 1000]).unwrap();
+        let file = std::sync::Arc::new(std::fs::File::open(f.path()).unwrap());
+        // The plan says 600 KiB; the file holds 1000 bytes.
+        let part = Part::from_file(0, file, 0, 600 * 1024, Some([0; 16]));
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let request = client
+            .put(format!("http://{addr}/part"))
+            .header(reqwest::header::CONTENT_LENGTH, part.len())
+            .body(part_body(&part));
+        let meta = CallMeta {
+            platform: "test",
+            call: "put_part",
+            part: Some(0),
+        };
+        let err = send(request, meta).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("shorter"), "{err}");
     }
 
     #[test]

@@ -190,20 +190,22 @@ impl Part {
 
     /// MD5 of the part as lowercase hex. The driver sets [`Part::md5`] for every provider
     /// whose rules ask for part MD5s; otherwise it is computed here (for a part read from the
-    /// file, by reading it: blocking).
-    pub fn md5_hex(&self) -> String {
+    /// file, by reading it on the blocking pool).
+    pub async fn md5_hex(&self) -> Result<String> {
         if let Some(m) = self.md5 {
-            return hex::encode(m);
+            return Ok(hex::encode(m));
         }
         match &self.bytes {
-            PartBytes::Memory(b) => hex::encode(crate::digest::md5(b)),
+            PartBytes::Memory(b) => Ok(hex::encode(crate::digest::md5(b))),
             PartBytes::File(file) => {
-                match crate::chunks::md5_of_range(file, self.offset, self.len) {
-                    Ok(m) => hex::encode(m),
-                    // An unreadable source: a digest no platform will match, so the part is
-                    // refused and the read error surfaces when the body is sent.
-                    Err(_) => String::new(),
-                }
+                let (file, offset, len) = (Arc::clone(file), self.offset, self.len);
+                let digest = tokio::task::spawn_blocking(move || {
+                    crate::chunks::md5_of_range(&file, offset, len)
+                })
+                .await
+                .map_err(|e| Error::new(ErrorKind::Io, format!("the hashing task failed: {e}")))?
+                .map_err(Error::from)?;
+                Ok(hex::encode(digest))
             }
         }
     }

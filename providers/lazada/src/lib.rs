@@ -663,7 +663,7 @@ impl ChunkedVideoUploader for LazadaUploader {
             .e_tag
             .ok_or_else(|| missing(call.name, "e_tag", rid.as_deref()))?;
         if looks_like_md5(&e_tag) {
-            let ours = part.md5_hex();
+            let ours = part.md5_hex().await?;
             if !e_tag.eq_ignore_ascii_case(&ours) {
                 let mut err = Error::new(
                     ErrorKind::Corrupted,

@@ -304,10 +304,11 @@ impl ChunkedVideoUploader for ShopeeUploader {
     async fn put_part(&self, session: &UploadSession, part: &Part) -> Result<PartReceipt> {
         use wire::part_fields as f;
         let part_seq = NumberingBase::Zero.wire(part.index);
+        let content_md5 = part.md5_hex().await?;
         let form = reqwest::multipart::Form::new()
             .text(f::VIDEO_UPLOAD_ID, Self::session_id(session).to_owned())
             .text(f::PART_SEQ, part_seq.to_string())
-            .text(f::CONTENT_MD5, part.md5_hex())
+            .text(f::CONTENT_MD5, content_md5)
             .part(
                 f::PART_CONTENT,
                 http::part_file_field(
