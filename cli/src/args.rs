@@ -129,7 +129,7 @@ pub struct UploadArgs {
     /// Parts in flight at once per marketplace, where the platform allows it.
     #[arg(
         long,
-        default_value_t = marketmedia_core::driver::DEFAULT_CONCURRENCY as u64,
+        default_value_t = marketmedia_core::DEFAULT_CONCURRENCY as u64,
         value_parser = clap::value_parser!(u64).range(1..=32)
     )]
     pub concurrency: u64,

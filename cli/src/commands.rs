@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use marketmedia_conformance::fixtures::write_sample_mp4;
-use marketmedia_core::digest::digest_file_async;
-use marketmedia_core::fanout::images_overall;
+use marketmedia_core::digest_file_async;
+use marketmedia_core::images_overall;
 use marketmedia_core::{
     ChunkedVideoUploader, Completion, DigestRequest, Error, ErrorKind, FanOutReport, ImageSource,
     ImageUploader, Journal, MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result,
@@ -167,22 +167,26 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         },
         wait_for_processing: !args.no_wait,
         concurrency: usize::try_from(args.concurrency)
-            .unwrap_or(marketmedia_core::driver::DEFAULT_CONCURRENCY),
-        // Sessions on configured marketplaces are journaled so a crash or kill resumes them;
-        // the embedded simulators die with the process, so there is nothing to resume there.
-        journal: if args.no_journal || targets.targets.iter().all(|t| t.sandbox) {
-            None
-        } else {
-            Some(open_journal(&args.journal)?)
-        },
+            .unwrap_or(marketmedia_core::DEFAULT_CONCURRENCY),
         ..UploadOptions::default()
     });
-    let ran = if runnable.is_empty() {
-        FanOutReport {
-            reports: Vec::new(),
-        }
+    // Sessions on configured marketplaces are journaled so a crash or kill resumes them; the
+    // embedded simulators die with the process, so there is nothing to resume there.
+    let journal = if args.no_journal || targets.targets.iter().all(|t| t.sandbox) {
+        None
     } else {
-        driver.upload_to_all(&runnable, &path).await
+        Some(open_journal(&args.journal)?)
+    };
+    let ran = match (&journal, runnable.is_empty()) {
+        (_, true) => FanOutReport {
+            reports: Vec::new(),
+        },
+        (Some(journal), false) => {
+            driver
+                .upload_to_all_journaled(&runnable, &path, journal)
+                .await
+        }
+        (None, false) => driver.upload_to_all(&runnable, &path).await,
     };
     if let Some(bars) = &bars {
         bars.finish();
@@ -525,7 +529,7 @@ fn open_journal(args: &JournalArgs) -> Result<Journal> {
     let dir = args
         .journal_dir
         .clone()
-        .unwrap_or_else(marketmedia_core::journal::default_dir);
+        .unwrap_or_else(marketmedia_core::default_journal_dir);
     Journal::open(dir)
 }
 
@@ -545,7 +549,7 @@ struct CleanupRecord {
 /// for another reason is kept for a later cleanup. Exit 0 when nothing was kept.
 pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) -> Result<i32> {
     let journal = open_journal(&args.journal)?;
-    let now = marketmedia_core::http::unix_millis();
+    let now = marketmedia_core::raw::http::unix_millis();
     let entries: Vec<_> = journal
         .entries()
         .into_iter()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_conformance::fixtures::{sample_jpeg, write_sample_mp4};
-use marketmedia_core::fanout::images_overall;
+use marketmedia_core::images_overall;
 use marketmedia_core::{
     upload_images_to_all, ChunkedVideoUploader, ErrorKind, ImageSource, ImageUploader, Overall,
     PollPolicy, UploadDriver, UploadOptions,

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use marketmedia_core::digest::{digest_file, DigestRequest};
+use marketmedia_core::{digest_file, DigestRequest};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 

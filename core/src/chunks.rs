@@ -19,7 +19,7 @@ use md5::{Digest, Md5};
 use tokio::task::JoinHandle;
 
 /// Bytes per chunk read from the file.
-pub const CHUNK_BYTES: usize = 256 * 1024;
+pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Buffers kept for reuse at most (8 MiB); more in use at once are allocated and freed.
 const POOL_MAX: usize = 32;
@@ -72,7 +72,7 @@ impl Drop for Pooled {
 /// attempt as the source's fault ([`crate::ErrorKind::Io`], not retried) rather than as a
 /// broken connection.
 #[derive(Debug)]
-pub struct SourceReadError {
+pub(crate) struct SourceReadError {
     message: String,
 }
 
@@ -106,7 +106,7 @@ fn read_chunk(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
 
 /// The bytes `offset..offset + len` of `file` as a stream of chunks, read one ahead of the
 /// consumer on the blocking pool. Needs a Tokio runtime when polled.
-pub fn file_chunks(
+pub(crate) fn file_chunks(
     file: Arc<File>,
     offset: u64,
     len: u64,
@@ -159,7 +159,7 @@ pub fn file_chunks(
 
 /// MD5 of `offset..offset + len` of `file`, read in pooled chunks. Blocking: call it on the
 /// blocking pool.
-pub fn md5_of_range(file: &File, offset: u64, len: u64) -> io::Result<[u8; 16]> {
+pub(crate) fn md5_of_range(file: &File, offset: u64, len: u64) -> io::Result<[u8; 16]> {
     let mut hasher = Md5::new();
     let mut pos = offset;
     let end = offset.saturating_add(len);
@@ -178,7 +178,7 @@ pub fn md5_of_range(file: &File, offset: u64, len: u64) -> io::Result<[u8; 16]> 
 }
 
 /// Reads `offset..offset + len` of `file` into memory. Blocking.
-pub fn read_range(file: &File, offset: u64, len: u64) -> io::Result<Bytes> {
+pub(crate) fn read_range(file: &File, offset: u64, len: u64) -> io::Result<Bytes> {
     let len = usize::try_from(len)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "part too large"))?;
     let mut buf = vec![0u8; len];

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::{PartPlan, PartSpec};
+use crate::plan::PartSpec;
 use crate::progress::{ProgressEvent, ProgressSink, Stage};
 use crate::retry::{PollPolicy, RetryPolicy};
 use crate::source::{digest_request, PreparedSource, SourceProbe};
@@ -54,11 +54,9 @@ pub struct UploadOptions {
     /// Where progress events go.
     pub progress: Option<ProgressSink>,
     /// Called after every acknowledged part with the session and every receipt so far, so a
-    /// journal can persist them.
+    /// journal can persist them (see [`crate::Journal`], which sits above the driver and
+    /// installs its own observer).
     pub on_receipt: Option<ReceiptObserver>,
-    /// A resume journal: fan-out uploads through [`UploadDriver::upload_journaled`], resuming a
-    /// journaled session for the same unchanged file and recording every acknowledged part.
-    pub journal: Option<crate::journal::Journal>,
 }
 
 impl Default for UploadOptions {
@@ -73,7 +71,6 @@ impl Default for UploadOptions {
             renew_margin: Duration::from_secs(300),
             progress: None,
             on_receipt: None,
-            journal: None,
         }
     }
 }
@@ -87,7 +84,7 @@ impl std::fmt::Debug for UploadOptions {
             .field("poll", &self.poll)
             .field("wait_for_processing", &self.wait_for_processing)
             .field("cancel_on_failure", &self.cancel_on_failure)
-            .field("journal", &self.journal.as_ref().map(|j| j.dir()))
+            .field("renew_margin", &self.renew_margin)
             .finish_non_exhaustive()
     }
 }
@@ -824,11 +821,6 @@ async fn read_part(
         spec.len,
         md5,
     ))
-}
-
-/// The plan a session was opened with, for callers building sessions by hand.
-pub fn plan_of(session: &UploadSession) -> PartPlan {
-    session.plan
 }
 
 #[cfg(test)]

@@ -5,20 +5,16 @@ use std::sync::atomic::{AtomicU32, AtomicUsize};
 use std::sync::Mutex;
 
 use super::*;
+use crate::raw::{PartPlan, SourceInfo};
 use crate::rules::{DigestNeeds, NumberingBase, PartSizeRule, UploadRules};
 use crate::uploader::MockChunkedVideoUploader;
-use crate::{progress_channel, DigestRequest, PartPlan, SourceInfo};
+use crate::{progress_channel, DigestRequest};
 
 const PART: u64 = 1000;
 
 fn rules(concurrent: bool, renewable: bool) -> UploadRules {
     UploadRules {
-        platform: "mock".into(),
-        part_size: PartSizeRule::Exact(PART),
-        part_numbering: NumberingBase::Zero,
         commit_numbering: Some(NumberingBase::Zero),
-        min_file_bytes: 1,
-        max_file_bytes: 1 << 30,
         max_parts: 100,
         digests: DigestNeeds {
             file_md5: true,
@@ -27,10 +23,8 @@ fn rules(concurrent: bool, renewable: bool) -> UploadRules {
         },
         concurrent_parts: concurrent,
         async_processing: true,
-        instant_upload: false,
-        server_side_resume: false,
-        video_duration: None,
         renewable_sessions: renewable,
+        ..UploadRules::new("mock", PartSizeRule::Exact(PART), 1 << 30)
     }
 }
 

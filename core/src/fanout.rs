@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::driver::{UploadDriver, UploadOutcome};
 use crate::error::{Error, Result};
 use crate::image::{check_images, ImageSource, ImageUploader, UploadedImage};
+use crate::journal::Journal;
 use crate::progress::Stage;
 use crate::source::{digest_request, merge_requests, PreparedSource, SourceProbe};
 use crate::uploader::ChunkedVideoUploader;
@@ -77,6 +78,27 @@ impl UploadDriver {
         &self,
         providers: &[&dyn ChunkedVideoUploader],
         path: &Path,
+    ) -> FanOutReport {
+        self.fan_out(providers, path, None).await
+    }
+
+    /// [`UploadDriver::upload_to_all`] with a resume journal: each marketplace resumes its
+    /// journaled session for this unchanged file (sending only the missing parts) and records
+    /// every acknowledged part, as [`UploadDriver::upload_journaled`] does for one.
+    pub async fn upload_to_all_journaled(
+        &self,
+        providers: &[&dyn ChunkedVideoUploader],
+        path: &Path,
+        journal: &Journal,
+    ) -> FanOutReport {
+        self.fan_out(providers, path, Some(journal)).await
+    }
+
+    async fn fan_out(
+        &self,
+        providers: &[&dyn ChunkedVideoUploader],
+        path: &Path,
+        journal: Option<&Journal>,
     ) -> FanOutReport {
         let platforms: Vec<String> = providers
             .iter()
@@ -159,7 +181,7 @@ impl UploadDriver {
                     }
                     Ok(source) => {
                         let driver = self.preflighted();
-                        match &self.options().journal {
+                        match journal {
                             Some(journal) => {
                                 driver.upload_journaled(*provider, &source, journal).await
                             }

@@ -194,6 +194,8 @@ impl Journal {
     }
 }
 
+// The journal sits above the driver: it wraps an upload with an observer of its own and
+// decides what to keep; the driver knows nothing of it.
 impl crate::driver::UploadDriver {
     /// Uploads a prepared source with a journal: resumes the marketplace's journaled session
     /// for this unchanged file when there is one (sending only the missing parts), starts
@@ -210,7 +212,6 @@ impl crate::driver::UploadDriver {
         let mut fingerprint = SourceFingerprint::of(&source.probe.path)?;
         fingerprint.md5 = source.digests.md5_hex();
         let mut opts = self.options().clone();
-        opts.journal = None;
         let previous = opts.on_receipt.take();
         let observer: crate::driver::ReceiptObserver = {
             let journal = journal.clone();
@@ -256,24 +257,12 @@ impl crate::driver::UploadDriver {
 mod tests {
     use super::*;
     use crate::plan::PartPlan;
-    use crate::rules::{DigestNeeds, NumberingBase, PartSizeRule, UploadRules};
+    use crate::rules::{PartSizeRule, UploadRules};
 
     fn session() -> UploadSession {
         let rules = UploadRules {
-            platform: "p".into(),
-            part_size: PartSizeRule::Exact(10),
-            part_numbering: NumberingBase::Zero,
-            commit_numbering: None,
-            min_file_bytes: 1,
-            max_file_bytes: 1000,
             max_parts: 100,
-            digests: DigestNeeds::default(),
-            concurrent_parts: true,
-            async_processing: false,
-            instant_upload: false,
-            server_side_resume: false,
-            video_duration: None,
-            renewable_sessions: false,
+            ..UploadRules::new("p", PartSizeRule::Exact(10), 1000)
         };
         UploadSession {
             platform: "p".into(),

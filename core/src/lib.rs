@@ -13,6 +13,16 @@
 //! in one driver, means a fix to retries or memory use helps every marketplace at once, and a
 //! new marketplace is a page of wire code (see `docs/providers.md`).
 //!
+//! ## Two doors
+//! - **Applications** (a CLI, a listing tool, an ERP) use the items at the top of this crate:
+//!   the [`UploadDriver`] and its [`UploadOptions`], fan-out to several marketplaces
+//!   ([`UploadDriver::upload_to_all`]), the resume [`Journal`], progress events, policies,
+//!   errors, and the finished [`Asset`]s.
+//! - **Provider authors** (a new marketplace) use [`raw`]: the [`raw::ChunkedVideoUploader`]
+//!   trait, the rules they declare, the part, session and receipt values, and the HTTP,
+//!   signing and secret helpers every provider shares. Applications need nothing from it but
+//!   the trait objects they hand to the driver (re-exported here too).
+//!
 //! ```no_run
 //! # async fn demo(provider: &dyn marketmedia_core::ChunkedVideoUploader) -> marketmedia_core::Result<()> {
 //! use marketmedia_core::{UploadDriver, UploadOptions};
@@ -25,40 +35,41 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod chunks;
-pub mod digest;
-pub mod driver;
-pub mod error;
-pub mod fanout;
-pub mod http;
-pub mod image;
-pub mod journal;
-pub mod media;
-pub mod plan;
-pub mod progress;
-pub mod retry;
-pub mod rules;
-pub mod secret;
-pub mod signing;
-pub mod source;
-pub mod uploader;
+mod chunks;
+mod digest;
+mod driver;
+mod error;
+mod fanout;
+mod http;
+mod image;
+mod journal;
+mod media;
+mod plan;
+mod progress;
+mod retry;
+mod rules;
+mod secret;
+mod signing;
+mod source;
+mod uploader;
 
-pub use digest::{DigestRequest, Digests, InstantHashes};
-pub use driver::{Completion, UploadDriver, UploadOptions, UploadOutcome, UploadStats};
+pub mod raw;
+
+// ---- The application's door ------------------------------------------------------------
+pub use digest::{digest_file, digest_file_async, DigestRequest, Digests, InstantHashes};
+pub use driver::{
+    Completion, ReceiptObserver, UploadDriver, UploadOptions, UploadOutcome, UploadStats,
+    DEFAULT_CONCURRENCY,
+};
 pub use error::{Error, ErrorKind, Result};
-pub use fanout::{upload_images_to_all, FanOutReport, ImageReport, MarketReport, Overall};
-pub use image::{check_images, ImageRules, ImageSource, ImageUploader, UploadedImage};
-pub use journal::{Journal, JournalEntry, SourceFingerprint};
+pub use fanout::{
+    images_overall, upload_images_to_all, FanOutReport, ImageReport, MarketReport, Overall,
+};
+pub use image::{check_images, upload_images, ImageSource, ImageUploader, UploadedImage};
+pub use journal::{default_dir as default_journal_dir, Journal, JournalEntry, SourceFingerprint};
 pub use media::MediaFormat;
-pub use plan::{PartPlan, PartSpec};
 pub use progress::{progress_channel, ProgressEvent, ProgressSink, Stage};
 pub use retry::{PollPolicy, RetryPolicy};
-pub use rules::{DigestNeeds, DurationRange, NumberingBase, PartSizeRule, UploadRules};
 pub use secret::Secret;
-pub use source::{PreparedSource, SourceProbe};
-#[cfg(any(test, feature = "mock"))]
-pub use uploader::MockChunkedVideoUploader;
-pub use uploader::{
-    Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, InitOutcome, Part, PartReceipt,
-    ProcessingHandle, ProcessingStatus, SourceInfo, UploadSession,
-};
+pub use source::{digest_request, PreparedSource, SourceProbe};
+pub use uploader::{Asset, AssetUrl, ChunkedVideoUploader, ProcessingHandle, ProcessingStatus};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use mp4_atom::{DecodeAtom, FourCC, Header, Mvhd, ReadFrom};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// A media format recognised by its magic bytes.
 #[non_exhaustive]
@@ -188,17 +188,10 @@ fn mvhd_duration(moov_body: &[u8]) -> std::result::Result<Duration, String> {
     Err("no mvhd box in moov".into())
 }
 
-/// [`probe_video`] on tokio's blocking pool.
-pub async fn probe_video_async(path: &Path) -> Result<VideoInfo> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || probe_video(&path))
-        .await
-        .map_err(|e| Error::new(ErrorKind::Io, format!("the probe task failed: {e}")))?
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
     use std::io::Write;
 
     fn mvhd_box(timescale: u32, duration: u32) -> Vec<u8> {

@@ -121,27 +121,14 @@ impl PartPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{DigestNeeds, NumberingBase};
     use proptest::prelude::*;
 
     const MIB: u64 = 1 << 20;
 
     fn rules(part_size: PartSizeRule, max_parts: u32, max_file: u64) -> UploadRules {
         UploadRules {
-            platform: "test".into(),
-            part_size,
-            part_numbering: NumberingBase::Zero,
-            commit_numbering: None,
-            min_file_bytes: 1,
-            max_file_bytes: max_file,
             max_parts,
-            digests: DigestNeeds::default(),
-            concurrent_parts: true,
-            async_processing: false,
-            instant_upload: false,
-            server_side_resume: false,
-            video_duration: None,
-            renewable_sessions: false,
+            ..UploadRules::new("test", part_size, max_file)
         }
     }
 

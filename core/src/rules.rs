@@ -78,6 +78,22 @@ pub struct DurationRange {
 
 /// Everything the driver and the conformance suite need to know about a provider's video
 /// upload protocol.
+///
+/// Build it with [`UploadRules::new`], which takes what every platform must state (its name,
+/// its part size rule and its largest file) and defaults the rest, then state only what
+/// differs with struct update syntax, as OpenDAL's `Capability { ..Default::default() }`:
+///
+/// ```
+/// use marketmedia_core::raw::{NumberingBase, PartSizeRule, UploadRules};
+///
+/// let rules = UploadRules {
+///     part_numbering: NumberingBase::One,
+///     async_processing: true,
+///     ..UploadRules::new("example", PartSizeRule::Exact(4 << 20), 100 << 20)
+/// };
+/// assert_eq!(rules.max_parts, 10_000);
+/// assert!(rules.concurrent_parts);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadRules {
     /// Short platform name, used in errors, logs and reports (e.g. `shopee`).
@@ -108,4 +124,56 @@ pub struct UploadRules {
     pub video_duration: Option<DurationRange>,
     /// Whether sessions carry an expiry that `renew` can push back.
     pub renewable_sessions: bool,
+}
+
+/// Parts per upload when a platform states no limit of its own: COS's and S3's 10,000, the
+/// most common published limit.
+pub const DEFAULT_MAX_PARTS: u32 = 10_000;
+
+impl UploadRules {
+    /// Rules for `platform` with this part size rule and largest file, and the defaults of a
+    /// plain chunked upload: parts numbered from 0 on the wire, no part list at commit, files
+    /// of at least one byte, at most [`DEFAULT_MAX_PARTS`] parts, no digest, parts sent
+    /// concurrently, ready at commit (no processing to poll), no instant upload, no
+    /// server-side part listing, no duration limit and no renewable sessions.
+    pub fn new(platform: impl Into<String>, part_size: PartSizeRule, max_file_bytes: u64) -> Self {
+        UploadRules {
+            platform: platform.into(),
+            part_size,
+            part_numbering: NumberingBase::Zero,
+            commit_numbering: None,
+            min_file_bytes: 1,
+            max_file_bytes,
+            max_parts: DEFAULT_MAX_PARTS,
+            digests: DigestNeeds::default(),
+            concurrent_parts: true,
+            async_processing: false,
+            instant_upload: false,
+            server_side_resume: false,
+            video_duration: None,
+            renewable_sessions: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_states_the_required_and_defaults_the_rest() {
+        let r = UploadRules::new("p", PartSizeRule::Exact(10), 1000);
+        assert_eq!(r.platform, "p");
+        assert_eq!(r.part_size, PartSizeRule::Exact(10));
+        assert_eq!(r.max_file_bytes, 1000);
+        assert_eq!(r.min_file_bytes, 1);
+        assert_eq!(r.max_parts, DEFAULT_MAX_PARTS);
+        assert_eq!(r.part_numbering, NumberingBase::Zero);
+        assert_eq!(r.commit_numbering, None);
+        assert_eq!(r.digests, DigestNeeds::default());
+        assert!(r.concurrent_parts);
+        assert!(!r.async_processing && !r.instant_upload && !r.server_side_resume);
+        assert!(!r.renewable_sessions);
+        assert_eq!(r.video_duration, None);
+    }
 }

@@ -141,7 +141,9 @@ pub fn digest_request(rules: &UploadRules, plan: &PartPlan) -> DigestRequest {
 }
 
 /// Merges digest requests so one pass serves several providers.
-pub fn merge_requests<'a>(requests: impl IntoIterator<Item = &'a DigestRequest>) -> DigestRequest {
+pub(crate) fn merge_requests<'a>(
+    requests: impl IntoIterator<Item = &'a DigestRequest>,
+) -> DigestRequest {
     let mut out = DigestRequest::default();
     for r in requests {
         out.file_md5 |= r.file_md5;

@@ -11,35 +11,30 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use marketmedia_core::source::digest_request;
+use marketmedia_core::digest_request;
+use marketmedia_core::raw::{
+    CommitOutcome, DigestNeeds, InitOutcome, MockChunkedVideoUploader, NumberingBase, Part,
+    PartReceipt, PartSizeRule, UploadRules, UploadSession,
+};
 use marketmedia_core::{
-    Asset, CommitOutcome, Completion, DigestNeeds, Error, ErrorKind, InitOutcome,
-    MockChunkedVideoUploader, NumberingBase, Part, PartReceipt, PartSizeRule, PollPolicy,
-    PreparedSource, ProcessingHandle, ProcessingStatus, RetryPolicy, SourceProbe, UploadDriver,
-    UploadOptions, UploadRules, UploadSession,
+    Asset, Completion, Error, ErrorKind, PollPolicy, PreparedSource, ProcessingHandle,
+    ProcessingStatus, RetryPolicy, SourceProbe, UploadDriver, UploadOptions,
 };
 
 const PART: u64 = 1000;
 
 fn rules(server_side_resume: bool) -> UploadRules {
     UploadRules {
-        platform: "mock".into(),
-        part_size: PartSizeRule::Exact(PART),
         part_numbering: NumberingBase::One,
         commit_numbering: Some(NumberingBase::One),
-        min_file_bytes: 1,
-        max_file_bytes: 1 << 30,
         max_parts: 100,
         digests: DigestNeeds {
             part_md5: true,
             ..DigestNeeds::default()
         },
-        concurrent_parts: true,
         async_processing: true,
-        instant_upload: false,
         server_side_resume,
-        video_duration: None,
-        renewable_sessions: false,
+        ..UploadRules::new("mock", PartSizeRule::Exact(PART), 1 << 30)
     }
 }
 
@@ -98,7 +93,7 @@ fn handle() -> ProcessingHandle {
     }
 }
 
-fn session(plan: marketmedia_core::PartPlan) -> UploadSession {
+fn session(plan: marketmedia_core::raw::PartPlan) -> UploadSession {
     UploadSession {
         platform: "mock".into(),
         upload_id: "u1".into(),

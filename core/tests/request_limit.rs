@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use marketmedia_core::http::{self, CallMeta, HttpTimeouts};
+use marketmedia_core::raw::http::{self, CallMeta, HttpTimeouts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use marketmedia_core::http::retry_after;
+use marketmedia_core::raw::http::retry_after;
 use proptest::prelude::*;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 

@@ -149,7 +149,7 @@ mod bazaar_sim {
             if number == 0 || len as u64 > MIB {
                 return err(StatusCode::BAD_REQUEST, "bad_part");
             }
-            let etag = hex::encode(marketmedia_core::digest::md5(&body));
+            let etag = hex::encode(marketmedia_core::raw::md5(&body));
             u.parts.insert(number, body);
             (StatusCode::OK, Json(json!({ "etag": etag })))
         })();
@@ -199,7 +199,7 @@ mod bazaar_sim {
                 match u.parts.get(n) {
                     Some(b)
                         if *n == i as u32 + 1
-                            && hex::encode(marketmedia_core::digest::md5(b)) == *etag =>
+                            && hex::encode(marketmedia_core::raw::md5(b)) == *etag =>
                     {
                         file.extend_from_slice(b)
                     }
@@ -265,10 +265,12 @@ mod bazaar_sim {
 mod provider {
     use super::*;
     use async_trait::async_trait;
+    use marketmedia_core::raw::{
+        CommitOutcome, InitOutcome, NumberingBase, Part, PartPlan, PartReceipt, PartSizeRule,
+        SourceInfo, UploadRules, UploadSession,
+    };
     use marketmedia_core::{
-        Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, ErrorKind, InitOutcome,
-        NumberingBase, Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle,
-        ProcessingStatus, Result, SourceInfo, UploadRules, UploadSession,
+        Asset, ChunkedVideoUploader, Error, ErrorKind, ProcessingHandle, ProcessingStatus, Result,
     };
     use serde_json::{json, Value};
 
@@ -285,25 +287,21 @@ mod provider {
                 base_url,
                 token: token.to_owned(),
                 http: reqwest::Client::new(),
+                // Only what differs from a plain chunked upload; the rest is
+                // `UploadRules::new`'s defaults.
                 rules: UploadRules {
-                    platform: "bazaar".into(),
-                    part_size: PartSizeRule::Range {
-                        min: 64 * 1024,
-                        max: MIB,
-                        preferred: 256 * 1024,
-                    },
                     part_numbering: NumberingBase::One,
                     commit_numbering: Some(NumberingBase::One),
-                    min_file_bytes: 1,
-                    max_file_bytes: bazaar_sim::MAX_FILE,
                     max_parts: 1000,
-                    digests: DigestNeeds::default(),
-                    concurrent_parts: true,
-                    async_processing: false,
-                    instant_upload: false,
-                    server_side_resume: false,
-                    video_duration: None,
-                    renewable_sessions: false,
+                    ..UploadRules::new(
+                        "bazaar",
+                        PartSizeRule::Range {
+                            min: 64 * 1024,
+                            max: MIB,
+                            preferred: 256 * 1024,
+                        },
+                        bazaar_sim::MAX_FILE,
+                    )
                 },
             }
         }
@@ -394,7 +392,7 @@ mod provider {
                     self.http
                         .put(url)
                         .header(reqwest::header::CONTENT_LENGTH, part.len())
-                        .body(marketmedia_core::http::part_body(part)),
+                        .body(marketmedia_core::raw::http::part_body(part)),
                 )
                 .await?;
             Ok(PartReceipt {
@@ -469,7 +467,7 @@ impl suite::SimHandle for BazaarHandle {
     fn part_number_field(&self) -> &str {
         "n"
     }
-    fn parts_on_wire(&self, s: &marketmedia_core::UploadSession) -> Vec<suite::WirePart> {
+    fn parts_on_wire(&self, s: &marketmedia_core::raw::UploadSession) -> Vec<suite::WirePart> {
         let uploads = self.sim.uploads.lock().unwrap_or_else(|e| e.into_inner());
         let held = uploads.get(&s.upload_id);
         self.sim
@@ -481,7 +479,7 @@ impl suite::SimHandle for BazaarHandle {
                 let n = r.param("n").unwrap_or_default().to_owned();
                 let etag = held
                     .and_then(|u| u.parts.get(&n.parse().unwrap_or(0)))
-                    .map(|b| hex::encode(marketmedia_core::digest::md5(b)));
+                    .map(|b| hex::encode(marketmedia_core::raw::md5(b)));
                 suite::WirePart {
                     number_as_sent: n,
                     size: r.body_len as u64,
@@ -492,7 +490,10 @@ impl suite::SimHandle for BazaarHandle {
             })
             .collect()
     }
-    fn completion(&self, s: &marketmedia_core::UploadSession) -> Option<suite::CompletionPayload> {
+    fn completion(
+        &self,
+        s: &marketmedia_core::raw::UploadSession,
+    ) -> Option<suite::CompletionPayload> {
         let r = self
             .sim
             .wire

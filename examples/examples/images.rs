@@ -10,7 +10,7 @@
 
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_conformance::fixtures::{sample_jpeg, sample_png};
-use marketmedia_core::fanout::images_overall;
+use marketmedia_core::images_overall;
 use marketmedia_core::{upload_images_to_all, ImageSource, ImageUploader};
 
 #[tokio::main]

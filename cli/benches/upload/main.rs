@@ -143,7 +143,7 @@ impl Machine {
             cpu,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory,
-            started_unix: marketmedia_core::http::unix_secs(),
+            started_unix: marketmedia_core::raw::http::unix_secs(),
         }
     }
 }

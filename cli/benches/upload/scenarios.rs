@@ -15,7 +15,7 @@ use marketmedia_conformance::sim::faults::FaultProfile;
 use marketmedia_conformance::sim::lazada::LazadaSimConfig;
 use marketmedia_conformance::sim::shopee::ShopeeSimConfig;
 use marketmedia_conformance::sim::RAW_SINK_PATH;
-use marketmedia_core::digest::digest_file;
+use marketmedia_core::digest_file;
 use marketmedia_core::{
     ChunkedVideoUploader, Completion, DigestRequest, ProgressEvent, ProgressSink, Stage,
     UploadDriver, UploadOptions, UploadOutcome,
@@ -519,7 +519,7 @@ async fn fan_out(bench: &Bench) -> Res<Vec<Row>> {
 /// it: one request, the file read in 256 KiB chunks.
 async fn raw_post(base: &str, path: &Path) -> Res<f64> {
     let client =
-        marketmedia_core::http::build_client(Default::default()).map_err(|e| e.to_string())?;
+        marketmedia_core::raw::http::build_client(Default::default()).map_err(|e| e.to_string())?;
     let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     let started = Instant::now();
     let file = tokio::fs::File::open(path)

@@ -5,11 +5,13 @@
 
 use async_trait::async_trait;
 use marketmedia_conformance::sim::RAW_SINK_PATH;
-use marketmedia_core::http::{build_client, part_body, send, CallMeta};
-use marketmedia_core::{
-    Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, InitOutcome, NumberingBase,
-    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
+use marketmedia_core::raw::http::{build_client, part_body, send, CallMeta};
+use marketmedia_core::raw::{
+    CommitOutcome, InitOutcome, NumberingBase, Part, PartPlan, PartReceipt, PartSizeRule,
     SourceInfo, UploadRules, UploadSession,
+};
+use marketmedia_core::{
+    Asset, ChunkedVideoUploader, Error, ProcessingHandle, ProcessingStatus, Result,
 };
 
 use crate::MIB;
@@ -28,24 +30,16 @@ impl SinkProvider {
     pub fn new(base: &str, part_size: u64) -> Result<SinkProvider> {
         Ok(SinkProvider {
             rules: UploadRules {
-                platform: PLATFORM.into(),
-                part_size: PartSizeRule::Range {
-                    min: MIB,
-                    max: 5 * 1024 * MIB,
-                    preferred: part_size,
-                },
                 part_numbering: NumberingBase::One,
-                commit_numbering: None,
-                min_file_bytes: 1,
-                max_file_bytes: u64::MAX,
-                max_parts: 10_000,
-                digests: DigestNeeds::default(),
-                concurrent_parts: true,
-                async_processing: false,
-                instant_upload: false,
-                server_side_resume: false,
-                video_duration: None,
-                renewable_sessions: false,
+                ..UploadRules::new(
+                    PLATFORM,
+                    PartSizeRule::Range {
+                        min: MIB,
+                        max: 5 * 1024 * MIB,
+                        preferred: part_size,
+                    },
+                    u64::MAX,
+                )
             },
             http: build_client(Default::default())?,
             url: format!("{base}{RAW_SINK_PATH}"),
@@ -77,7 +71,7 @@ impl ChunkedVideoUploader for SinkProvider {
             upload_id: "sink".into(),
             plan: *plan,
             expires_at: None,
-            started_at_ms: marketmedia_core::http::unix_millis(),
+            started_at_ms: marketmedia_core::raw::http::unix_millis(),
             data: serde_json::Value::Null,
         }))
     }

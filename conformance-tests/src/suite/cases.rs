@@ -1,12 +1,12 @@
 //! The cases. Each takes a [`Backend`] and returns a [`CaseOutcome`]; each decides from the
-//! provider's declared [`UploadRules`](marketmedia_core::UploadRules) (and the simulator's
+//! provider's declared [`UploadRules`](marketmedia_core::raw::UploadRules) (and the simulator's
 //! [`SimCapabilities`](super::SimCapabilities)) whether it applies, never from a name.
 
 use std::time::{Duration, Instant};
 
+use marketmedia_core::raw::{CommitOutcome, PartPlan, PartReceipt, PartSizeRule};
 use marketmedia_core::{
-    ChunkedVideoUploader, CommitOutcome, Completion, ErrorKind, PartPlan, PartReceipt,
-    PartSizeRule, ProcessingStatus, UploadOutcome,
+    ChunkedVideoUploader, Completion, ErrorKind, ProcessingStatus, UploadOutcome,
 };
 
 use super::report::CaseOutcome;
@@ -694,8 +694,8 @@ pub async fn error_codes(b: &Backend) -> CaseOutcome {
                 let md5 = rules
                     .digests
                     .part_md5
-                    .then(|| marketmedia_core::digest::md5(&short));
-                let bad = marketmedia_core::Part::new(0, 0, short, md5);
+                    .then(|| marketmedia_core::raw::md5(&short));
+                let bad = marketmedia_core::raw::Part::new(0, 0, short, md5);
                 let before = sim.request_count();
                 let r = p.put_part(&session, &bad).await.map(|_| ());
                 row(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use marketmedia_core::UploadSession;
+use marketmedia_core::raw::UploadSession;
 
 use crate::sim::WireLog;
 

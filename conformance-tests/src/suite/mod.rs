@@ -1,6 +1,6 @@
 //! The shared conformance suite: every case any provider must pass, run against the
 //! provider's simulator, selected from the provider's declared
-//! [`UploadRules`](marketmedia_core::UploadRules), never from its name.
+//! [`UploadRules`](marketmedia_core::raw::UploadRules), never from its name.
 //!
 //! Modelled on object_store's `integration` module, OpenDAL's behavior tests and rclone's
 //! `fstests`: a provider author hands the suite a factory for the provider and a
@@ -9,7 +9,7 @@
 //! ```no_run
 //! use marketmedia_conformance::suite::{self, adapters::ShopeeHandle, Backend, Credentials};
 //! # // Stands for the provider's constructor (e.g. `ShopeeUploader::new`).
-//! # fn make(_: &str, _: &str) -> marketmedia_core::Result<marketmedia_core::MockChunkedVideoUploader> { unimplemented!() }
+//! # fn make(_: &str, _: &str) -> marketmedia_core::Result<marketmedia_core::raw::MockChunkedVideoUploader> { unimplemented!() }
 //!
 //! # async fn demo() -> std::io::Result<()> {
 //! let sim = ShopeeHandle::start_fast().await?;

@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use marketmedia_core::source::digest_request;
+use marketmedia_core::digest_request;
+use marketmedia_core::raw::{
+    InitOutcome, NumberingBase, Part, PartPlan, PartReceipt, SourceInfo, UploadRules, UploadSession,
+};
 use marketmedia_core::{
-    ChunkedVideoUploader, InitOutcome, NumberingBase, Part, PartPlan, PartReceipt, PollPolicy,
-    PreparedSource, RetryPolicy, SourceInfo, SourceProbe, UploadDriver, UploadOptions, UploadRules,
-    UploadSession,
+    ChunkedVideoUploader, PollPolicy, PreparedSource, RetryPolicy, SourceProbe, UploadDriver,
+    UploadOptions,
 };
 
 use super::handle::{SimHandle, WirePart};
@@ -235,7 +237,7 @@ impl Source {
         let md5 = rules
             .digests
             .part_md5
-            .then(|| marketmedia_core::digest::md5(&data));
+            .then(|| marketmedia_core::raw::md5(&data));
         Ok(Part::new(index, spec.offset, data, md5))
     }
 }

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use marketmedia_core::http::HttpTimeouts;
-use marketmedia_core::{Error, Secret};
+use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::{Error, Secret};
 
 /// One mebibyte (the project reads a platform's "MB" as MiB, as platforms.md does for Shopee).
 pub const MIB: u64 = 1 << 20;

@@ -1,7 +1,7 @@
 //! Pixel dimensions of JPEG and PNG images from their headers (no decoding), for the
 //! 5000 × 5000 px limit of `/image/upload`.
 
-use marketmedia_core::MediaFormat;
+use marketmedia_core::raw::MediaFormat;
 
 /// Width and height in pixels, when the header can be read.
 pub fn dimensions(format: MediaFormat, data: &[u8]) -> Option<(u32, u32)> {

@@ -1,7 +1,7 @@
 //! Lazada's error codes → core [`ErrorKind`]s, as one table, and the envelope → [`Error`].
 
-use marketmedia_core::http::kind_for_status;
-use marketmedia_core::{Error, ErrorKind};
+use marketmedia_core::raw::http::kind_for_status;
+use marketmedia_core::raw::{Error, ErrorKind};
 
 use crate::wire::Envelope;
 use crate::PLATFORM;

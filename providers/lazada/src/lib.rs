@@ -60,11 +60,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use marketmedia_core::http::{
+use marketmedia_core::raw::check_images;
+use marketmedia_core::raw::http::{
     build_client, kind_for_status, part_file_field, send, unix_millis, CallMeta, RawResponse,
 };
-use marketmedia_core::image::check_images;
-use marketmedia_core::{
+use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
     PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo,
@@ -244,16 +244,7 @@ impl LazadaUploader {
         config.validate()?;
         let client = build_client(config.timeouts)?;
         let rules = UploadRules {
-            platform: PLATFORM.to_owned(),
-            part_size: PartSizeRule::Range {
-                min: config::MIN_BLOCK_SIZE,
-                max: config.max_block_size,
-                preferred: config.block_size,
-            },
-            part_numbering: NumberingBase::Zero,
             commit_numbering: Some(NumberingBase::One),
-            min_file_bytes: 1,
-            max_file_bytes: config.max_video_bytes,
             max_parts: MAX_BLOCKS,
             digests: DigestNeeds {
                 part_md5: true,
@@ -261,10 +252,15 @@ impl LazadaUploader {
             },
             concurrent_parts: config.concurrent_blocks,
             async_processing: true,
-            instant_upload: false,
-            server_side_resume: false,
-            video_duration: None,
-            renewable_sessions: false,
+            ..UploadRules::new(
+                PLATFORM,
+                PartSizeRule::Range {
+                    min: config::MIN_BLOCK_SIZE,
+                    max: config.max_block_size,
+                    preferred: config.block_size,
+                },
+                config.max_video_bytes,
+            )
         };
         let image_rules = ImageRules {
             platform: PLATFORM.to_owned(),

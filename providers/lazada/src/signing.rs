@@ -6,7 +6,7 @@
 //! `/rest` prefix. Like the Java SDK, pairs whose key or value is empty are skipped; the
 //! provider also never sends such pairs, so the server's view and ours cannot differ.
 
-use marketmedia_core::signing::hmac_sha256;
+use marketmedia_core::raw::signing::hmac_sha256;
 
 /// The name of the signature parameter, never part of the signed string.
 pub const SIGN_PARAM: &str = "sign";

@@ -116,7 +116,7 @@ fn ok(extra: Value) -> Value {
 }
 
 fn md5_upper(b: &[u8]) -> String {
-    hex::encode_upper(marketmedia_core::digest::md5(b))
+    hex::encode_upper(marketmedia_core::raw::md5(b))
 }
 
 /// A well-behaved gateway: correct eTags, one GetVideo pending then AUDIT_SUCCESS.

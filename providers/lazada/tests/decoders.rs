@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use marketmedia_conformance::junk::{answer_to, single_mutations, JunkAnswer, JunkServer};
+use marketmedia_core::raw::{Part, PartPlan, PartReceipt, SourceInfo, UploadSession};
 use marketmedia_core::{
-    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, MediaFormat, Part, PartPlan,
-    PartReceipt, ProcessingHandle, SourceInfo, UploadSession,
+    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, MediaFormat, ProcessingHandle,
 };
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 use proptest::prelude::*;
@@ -92,7 +92,7 @@ fn image() -> Value {
 }
 
 fn md5_of(data: &[u8]) -> u128 {
-    u128::from_be_bytes(marketmedia_core::digest::md5(data))
+    u128::from_be_bytes(marketmedia_core::raw::md5(data))
 }
 
 struct Fixture {

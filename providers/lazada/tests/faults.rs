@@ -9,7 +9,7 @@ use marketmedia_conformance::fixtures::write_sample_mp4;
 use marketmedia_conformance::sim::faults::{scope, FaultKind, FaultProfile};
 use marketmedia_conformance::sim::lazada::{calls, LazadaSim, LazadaSimConfig};
 use marketmedia_conformance::sim::SimServer;
-use marketmedia_core::http::HttpTimeouts;
+use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_core::{Completion, PollPolicy, RetryPolicy, UploadDriver, UploadOptions};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 

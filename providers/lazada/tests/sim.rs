@@ -15,8 +15,8 @@ use marketmedia_conformance::sim::lazada::{
 };
 use marketmedia_conformance::sim::SimServer;
 use marketmedia_core::{
-    image, ChunkedVideoUploader, Completion, ErrorKind, ImageSource, ImageUploader, PollPolicy,
-    RetryPolicy, UploadDriver, UploadOptions,
+    upload_images, ChunkedVideoUploader, Completion, ErrorKind, ImageSource, ImageUploader,
+    PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
 };
 use marketmedia_lazada::{signing, LazadaConfig, LazadaUploader, Region, VideoOptions, VideoUsage};
 
@@ -426,10 +426,10 @@ async fn a_refused_block_is_a_typed_error_in_both_envelope_shapes() {
 async fn cancel_before_commit_sends_nothing() {
     let (sim, server) = sim(fast()).await;
     let lazada = provider(&sim, &server);
-    let session = marketmedia_core::UploadSession {
+    let session = marketmedia_core::raw::UploadSession {
         platform: "lazada".into(),
         upload_id: "670A237D27694CFDA74CDE6EC1A99FA5".into(),
-        plan: marketmedia_core::PartPlan::new(10, lazada.rules(), None).unwrap(),
+        plan: marketmedia_core::raw::PartPlan::new(10, lazada.rules(), None).unwrap(),
         expires_at: None,
         started_at_ms: 0,
         data: serde_json::Value::Null,
@@ -444,7 +444,7 @@ async fn images_upload_and_migrate() {
     let lazada = provider(&sim, &server);
     let jpg = ImageSource::from_bytes("a.jpg", sample_jpeg(50_000));
     let png = ImageSource::from_bytes("b.png", sample_png(3 * MIB as usize));
-    let results = image::upload_images(&lazada, &[jpg, png]).await.unwrap();
+    let results = upload_images(&lazada, &[jpg, png]).await.unwrap();
     let uploaded: Vec<_> = results.into_iter().map(Result::unwrap).collect();
     let held = sim.images();
     assert_eq!(held.len(), 2);
@@ -469,7 +469,7 @@ async fn bad_images_are_refused_without_a_request() {
     let big = ImageSource::from_bytes("big.jpg", sample_jpeg(3 * MIB as usize + 1));
     let gif = ImageSource::from_bytes("a.gif", sample_gif(1000));
     for bad in [big, gif] {
-        let err = image::upload_images(&lazada, std::slice::from_ref(&bad))
+        let err = upload_images(&lazada, std::slice::from_ref(&bad))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");

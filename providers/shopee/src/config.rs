@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use marketmedia_core::http::HttpTimeouts;
-use marketmedia_core::Secret;
+use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::Secret;
 
 /// Which Shopee host to talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

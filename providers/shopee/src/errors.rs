@@ -1,6 +1,6 @@
 //! Shopee's error codes, mapped to core kinds in one table.
 
-use marketmedia_core::ErrorKind;
+use marketmedia_core::raw::ErrorKind;
 
 /// The kind a Shopee `error` code means.
 pub fn kind_for_code(code: &str, message: &str) -> ErrorKind {

@@ -36,8 +36,8 @@ pub mod wire;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use marketmedia_core::http::{self, CallMeta, RawResponse};
-use marketmedia_core::{
+use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
+use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DurationRange, Error,
     ErrorKind, ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase,
     Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
@@ -83,27 +83,23 @@ impl ShopeeUploader {
         let part_size = config.part_size.max(1);
         let max_parts = config.max_file_bytes.div_ceil(part_size).max(1);
         let rules = UploadRules {
-            platform: PLATFORM.into(),
-            part_size: PartSizeRule::Exact(part_size),
-            part_numbering: NumberingBase::Zero,
             commit_numbering: Some(NumberingBase::Zero),
-            min_file_bytes: 1,
-            max_file_bytes: config.max_file_bytes,
             max_parts: u32::try_from(max_parts).unwrap_or(u32::MAX),
             digests: DigestNeeds {
                 file_md5: true,
                 part_md5: true,
                 ..DigestNeeds::default()
             },
-            concurrent_parts: true,
             async_processing: true,
-            instant_upload: false,
-            server_side_resume: false,
             video_duration: Some(DurationRange {
                 min: Duration::from_secs(10),
                 max: Duration::from_secs(60),
             }),
-            renewable_sessions: false,
+            ..UploadRules::new(
+                PLATFORM,
+                PartSizeRule::Exact(part_size),
+                config.max_file_bytes,
+            )
         };
         let image_rules = ImageRules {
             platform: PLATFORM.into(),

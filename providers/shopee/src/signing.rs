@@ -1,6 +1,6 @@
 //! Shopee request signing: `sign = lowercase_hex(HMAC-SHA256(partner_key, base))`.
 
-use marketmedia_core::signing::hmac_sha256;
+use marketmedia_core::raw::signing::hmac_sha256;
 
 /// Who a call acts for, which decides the signed base string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

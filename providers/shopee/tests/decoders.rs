@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use marketmedia_conformance::junk::{answer_to, single_mutations, JunkAnswer, JunkServer};
+use marketmedia_core::raw::{Part, PartPlan, PartReceipt, SourceInfo, UploadSession};
 use marketmedia_core::{
-    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, MediaFormat, Part, PartPlan,
-    PartReceipt, ProcessingHandle, SourceInfo, UploadSession,
+    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, MediaFormat, ProcessingHandle,
 };
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 use proptest::prelude::*;

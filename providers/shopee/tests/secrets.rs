@@ -10,11 +10,12 @@ use marketmedia_conformance::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
 use marketmedia_conformance::leaks::{self, captured, describe};
 use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
-use marketmedia_core::source::digest_request;
+use marketmedia_core::digest_request;
+use marketmedia_core::raw::{InitOutcome, Part};
 use marketmedia_core::PreparedSource;
 use marketmedia_core::{
-    ChunkedVideoUploader, Error, ImageSource, ImageUploader, InitOutcome, Part, PollPolicy,
-    RetryPolicy, SourceProbe, UploadDriver, UploadOptions,
+    ChunkedVideoUploader, Error, ImageSource, ImageUploader, PollPolicy, RetryPolicy, SourceProbe,
+    UploadDriver, UploadOptions,
 };
 use marketmedia_shopee::{PublicCallSigning, ShopeeConfig, ShopeeUploader};
 

@@ -8,7 +8,7 @@ use marketmedia_conformance::fixtures::{sample_gif, sample_jpeg, sample_png, wri
 use marketmedia_conformance::sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
 use marketmedia_conformance::sim::SimServer;
 use marketmedia_core::{
-    image, ErrorKind, ImageSource, PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
+    upload_images, ErrorKind, ImageSource, PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
 };
 use marketmedia_shopee::{PublicCallSigning, ShopeeConfig, ShopeeUploader};
 
@@ -215,7 +215,7 @@ async fn images_report_a_result_each_including_per_image_failures() {
         ImageSource::from_bytes("b.png", sample_png(2 * 1024 * 1024)),
         ImageSource::from_bytes("c.png", sample_png(5000)),
     ];
-    let results = image::upload_images(&p, &images).await.unwrap();
+    let results = upload_images(&p, &images).await.unwrap();
     assert_eq!(results.len(), 3);
     assert!(results[0].is_ok() && results[2].is_ok());
     let err = results[1].as_ref().unwrap_err();
@@ -244,7 +244,7 @@ async fn bad_images_are_refused_before_any_request() {
         vec![],
     ];
     for images in cases {
-        let err = image::upload_images(&p, &images).await.unwrap_err();
+        let err = upload_images(&p, &images).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     }
     let missing = ImageSource::read(Path::new("/nonexistent/a.jpg"), 10 * MIB)

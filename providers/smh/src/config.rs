@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use marketmedia_core::http::HttpTimeouts;
-use marketmedia_core::{Error, Result, Secret};
+use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::{Error, Result, Secret};
 
 /// One mebibyte.
 pub const MIB: u64 = 1 << 20;

@@ -6,8 +6,8 @@
 //! says "Request has expired" is [`ErrorKind::Expired`] (the driver renews the session and
 //! sends the part again); any other storage 403 is [`ErrorKind::Auth`].
 
-use marketmedia_core::http::{kind_for_status, CallMeta, RawResponse};
-use marketmedia_core::{Error, ErrorKind};
+use marketmedia_core::raw::http::{kind_for_status, CallMeta, RawResponse};
+use marketmedia_core::raw::{Error, ErrorKind};
 
 use crate::wire::ErrorBody;
 

@@ -43,9 +43,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use marketmedia_core::digest::Digester;
-use marketmedia_core::http::{build_client, part_body, send, unix_millis, CallMeta, RawResponse};
-use marketmedia_core::{
+use marketmedia_core::raw::http::{
+    build_client, part_body, send, unix_millis, CallMeta, RawResponse,
+};
+use marketmedia_core::raw::Digester;
+use marketmedia_core::raw::{
     Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DigestRequest, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
     PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret,
@@ -126,29 +128,25 @@ struct SessionData {
 /// The rules of SMH multipart uploads, with the preferred part size of `config`.
 pub fn rules_for(config: &SmhConfig) -> UploadRules {
     UploadRules {
-        platform: PLATFORM.into(),
-        part_size: PartSizeRule::Range {
-            min: MIB,
-            max: MAX_PART_BYTES,
-            preferred: config.part_size,
-        },
         part_numbering: NumberingBase::One,
-        commit_numbering: None,
-        min_file_bytes: 1,
-        max_file_bytes: u64::from(MAX_PARTS) * MAX_PART_BYTES,
         max_parts: MAX_PARTS,
         digests: DigestNeeds {
-            file_md5: false,
-            part_md5: false,
             instant_upload_hashes: config.instant_upload,
             crc64: true,
+            ..DigestNeeds::default()
         },
-        concurrent_parts: true,
-        async_processing: false,
         instant_upload: config.instant_upload,
         server_side_resume: true,
-        video_duration: None,
         renewable_sessions: true,
+        ..UploadRules::new(
+            PLATFORM,
+            PartSizeRule::Range {
+                min: MIB,
+                max: MAX_PART_BYTES,
+                preferred: config.part_size,
+            },
+            u64::from(MAX_PARTS) * MAX_PART_BYTES,
+        )
     }
 }
 

@@ -4,8 +4,8 @@
 //! CRC-64 checked at confirm — both from the digests core computes in its one pass over the
 //! source; this module turns them into the strings the wire carries.
 
-use marketmedia_core::digest::INSTANT_HASH_CHUNK;
-use marketmedia_core::Digests;
+use marketmedia_core::raw::Digests;
+use marketmedia_core::raw::INSTANT_HASH_CHUNK;
 
 /// The instant-upload hashes as lowercase hex `(beginningHash, fullHash)`, for a file of
 /// `size` bytes: `None` under 1 MiB (SMH's instant upload needs ≥ 1 MiB) or when the digest
@@ -25,7 +25,7 @@ pub fn crc64_decimal(digests: &Digests) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use marketmedia_core::digest::Digester;
+    use marketmedia_core::raw::Digester;
     use marketmedia_core::DigestRequest;
 
     fn digests(data: &[u8]) -> Digests {

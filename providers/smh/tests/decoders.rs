@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use marketmedia_conformance::junk::{answer_to, single_mutations, JunkAnswer, JunkServer};
+use marketmedia_core::raw::{Part, PartPlan, PartReceipt, SourceInfo, UploadSession};
 use marketmedia_core::{
-    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, InstantHashes, MediaFormat, Part,
-    PartPlan, PartReceipt, ProcessingHandle, SourceInfo, UploadSession,
+    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, InstantHashes, MediaFormat,
+    ProcessingHandle,
 };
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 use proptest::prelude::*;

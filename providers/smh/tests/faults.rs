@@ -10,7 +10,7 @@ use marketmedia_conformance::sim::faults::{scope, FaultKind, FaultProfile};
 use marketmedia_conformance::sim::smh::{
     calls, SmhServers, SmhSim, SmhSimConfig, TEST_LIBRARY_ID, TEST_LIBRARY_SECRET,
 };
-use marketmedia_core::http::HttpTimeouts;
+use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_core::{RetryPolicy, UploadDriver, UploadOptions};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 

@@ -11,11 +11,12 @@ use marketmedia_conformance::fixtures::{sample_png, write_sample_mp4};
 use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
 use marketmedia_conformance::leaks::{self, captured, describe};
 use marketmedia_conformance::sim::smh::{SmhSim, SmhSimConfig};
-use marketmedia_core::source::digest_request;
+use marketmedia_core::digest_request;
+use marketmedia_core::raw::{InitOutcome, Part};
 use marketmedia_core::PreparedSource;
 use marketmedia_core::{
-    ChunkedVideoUploader, Error, ImageSource, ImageUploader, InitOutcome, Part, RetryPolicy,
-    SourceProbe, UploadDriver, UploadOptions,
+    ChunkedVideoUploader, Error, ImageSource, ImageUploader, RetryPolicy, SourceProbe,
+    UploadDriver, UploadOptions,
 };
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 

@@ -12,13 +12,15 @@ use marketmedia_conformance::sim::smh::{
     calls, ExpiredTokenCode, SmhServers, SmhSim, SmhSimConfig, SmhUploadState, TEST_LIBRARY_ID,
     TEST_LIBRARY_SECRET,
 };
-use marketmedia_core::digest::Digester;
-use marketmedia_core::source::digest_request;
+use marketmedia_core::digest_request;
+use marketmedia_core::raw::Digester;
+use marketmedia_core::raw::{
+    CommitOutcome, InitOutcome, Part, PartPlan, PartReceipt, SourceInfo, UploadRules, UploadSession,
+};
 use marketmedia_core::{
-    ChunkedVideoUploader, CommitOutcome, DigestRequest, Error, ErrorKind, ImageSource, InitOutcome,
-    MediaFormat, Part, PartPlan, PartReceipt, PreparedSource, ProcessingHandle, ProcessingStatus,
-    Result, RetryPolicy, SourceInfo, SourceProbe, UploadDriver, UploadOptions, UploadRules,
-    UploadSession,
+    ChunkedVideoUploader, DigestRequest, Error, ErrorKind, ImageSource, MediaFormat,
+    PreparedSource, ProcessingHandle, ProcessingStatus, Result, RetryPolicy, SourceProbe,
+    UploadDriver, UploadOptions,
 };
 use marketmedia_smh::{ConflictStrategy, SmhConfig, SmhUploader, StorageScheme, MIB};
 
@@ -645,7 +647,7 @@ async fn images_go_through_the_simple_upload() {
         ImageSource::from_bytes("a.jpg", jpeg.clone()),
         ImageSource::from_bytes("b.png", png.clone()),
     ];
-    let results = marketmedia_core::image::upload_images(&smh, &images)
+    let results = marketmedia_core::upload_images(&smh, &images)
         .await
         .unwrap();
     let ids: Vec<String> = results.into_iter().map(|r| r.unwrap().id).collect();
@@ -661,9 +663,7 @@ async fn images_go_through_the_simple_upload() {
         ImageSource::from_bytes("c.jpg", jpeg.clone()),
         ImageSource::from_bytes("..", jpeg.clone()),
     ];
-    let results = marketmedia_core::image::upload_images(&smh, &mixed)
-        .await
-        .unwrap();
+    let results = marketmedia_core::upload_images(&smh, &mixed).await.unwrap();
     assert!(results[0].is_ok());
     assert_eq!(
         results[1].as_ref().unwrap_err().kind(),
@@ -673,7 +673,7 @@ async fn images_go_through_the_simple_upload() {
     // A format the rules refuse: no request.
     let before = env.sim.wire().records().len();
     let text = vec![ImageSource::from_bytes("t.jpg", b"plain text".to_vec())];
-    let err = marketmedia_core::image::upload_images(&smh, &text)
+    let err = marketmedia_core::upload_images(&smh, &text)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use marketmedia_core::UploadSession;
+use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
 use crate::sim::lazada::{calls, LazadaSim, LazadaSimConfig, VideoOutcome};

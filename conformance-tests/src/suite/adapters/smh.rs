@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use marketmedia_core::UploadSession;
+use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
 use crate::sim::smh::{calls, SmhServers, SmhSim, SmhSimConfig};
