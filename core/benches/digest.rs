@@ -78,7 +78,10 @@ fn main() {
                 std::hint::black_box(Sha256::digest(&data));
             }),
         ),
-        ("plain MD5, reading the file", median_of(runs, || digest(&md5_only))),
+        (
+            "plain MD5, reading the file",
+            median_of(runs, || digest(&md5_only)),
+        ),
         (
             "one pass: MD5 + SHA-256 chain + CRC-64",
             median_of(runs, || digest(&shopee_smh)),
@@ -90,7 +93,10 @@ fn main() {
     ];
     let reference = cases[2].1.as_secs_f64();
     println!("digests of 256 MiB, median of {runs} runs");
-    println!("{:<42} {:>10} {:>11} {:>9}", "case", "median", "MiB/s", "× MD5");
+    println!(
+        "{:<42} {:>10} {:>11} {:>9}",
+        "case", "median", "MiB/s", "× MD5"
+    );
     for (name, took) in &cases {
         let secs = took.as_secs_f64();
         println!(

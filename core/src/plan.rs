@@ -207,14 +207,42 @@ mod tests {
             prop_assert_eq!(next, size);
         }
 
+        /// Every size a range rule can cover (up to max_parts × max) gets a plan within the
+        /// bounds: no generated size may be refused, so every case checks the assertions.
         #[test]
-        fn range_plans_stay_in_bounds(size in 1u64..u64::MAX / 4, preferred in 1u64..64) {
+        fn range_plans_stay_in_bounds(
+            size in 1u64..=10_000 * 5 * 1024 * MIB,
+            preferred in 1u64..64,
+        ) {
             let r = rules(PartSizeRule::Range { min: MIB, max: 5 * 1024 * MIB, preferred: preferred * MIB }, 10_000, u64::MAX);
-            if let Ok(plan) = PartPlan::new(size, &r, None) {
-                prop_assert!(plan.count() <= 10_000);
-                prop_assert!(plan.part_size() >= MIB && plan.part_size() <= 5 * 1024 * MIB);
-                prop_assert!(u64::from(plan.count()) * plan.part_size() >= size);
+            let plan = PartPlan::new(size, &r, None);
+            prop_assert!(plan.is_ok(), "size {} refused: {:?}", size, plan.err());
+            let plan = plan.unwrap();
+            prop_assert!(plan.count() <= 10_000);
+            prop_assert!(plan.part_size() >= MIB && plan.part_size() <= 5 * 1024 * MIB);
+            prop_assert!(u64::from(plan.count()) * plan.part_size() >= size);
+            prop_assert_eq!(plan.file_size(), size);
+            // The plan grows past the preferred size only when the part limit forces it.
+            if size.div_ceil(preferred * MIB) <= 10_000 {
+                prop_assert_eq!(plan.part_size(), preferred * MIB);
             }
+            // The last part holds the remainder, and is never empty.
+            let last = plan.part(plan.count() - 1).map(|p| p.len).unwrap_or(0);
+            prop_assert!(last > 0 && last <= plan.part_size());
+        }
+
+        /// Sizes past what max_parts × max can cover are refused as invalid input, never
+        /// planned with more parts than allowed.
+        #[test]
+        fn range_plans_refuse_what_no_part_size_covers(
+            extra in 1u64..u64::MAX / 4,
+            preferred in 1u64..64,
+        ) {
+            let cap = 10_000 * 5 * 1024 * MIB;
+            let r = rules(PartSizeRule::Range { min: MIB, max: 5 * 1024 * MIB, preferred: preferred * MIB }, 10_000, u64::MAX);
+            let err = PartPlan::new(cap + extra, &r, None);
+            prop_assert!(err.is_err(), "size {} planned", cap + extra);
+            prop_assert_eq!(err.err().map(|e| e.kind()), Some(crate::ErrorKind::InvalidInput));
         }
     }
 }

@@ -721,3 +721,41 @@ fn rules_as_data() {
     let text = format!("{lazada:?}");
     assert!(!text.contains("\"s\"") && text.contains("***"));
 }
+
+/// The gateway's `Retry-After` reaches the driver on a failed envelope and on a bare error
+/// status alike: without it the driver would retry at its own pace, too early.
+#[test]
+fn retry_after_is_kept_on_every_error_answer() {
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    let answer = |status: u16, after: Option<&'static str>, body: &str| {
+        let mut headers = HeaderMap::new();
+        if let Some(v) = after {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(v));
+        }
+        RawResponse {
+            status,
+            headers,
+            body: Bytes::from(body.to_owned()),
+        }
+    };
+    let meta = CallMeta {
+        platform: PLATFORM,
+        call: "/media/video/block/upload",
+        part: Some(0),
+    };
+    let limited = answer(
+        200,
+        Some("7"),
+        r#"{"code":"ApiCallLimit","type":"ISP","message":"slow down","request_id":"r1"}"#,
+    );
+    let err = decode::<Value>("/media/video/block/upload", &limited, &meta).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    let bare = answer(429, Some("4"), "too many");
+    let err = decode::<Value>("/media/video/block/upload", &bare, &meta).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(4)));
+    let none = answer(429, None, "too many");
+    let err = decode::<Value>("/media/video/block/upload", &none, &meta).unwrap_err();
+    assert_eq!(err.retry_after(), None);
+}

@@ -520,3 +520,48 @@ impl ImageUploader for ShopeeUploader {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    fn answer(status: u16, retry_after: Option<&'static str>, body: &str) -> RawResponse {
+        let mut headers = HeaderMap::new();
+        if let Some(v) = retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(v));
+        }
+        RawResponse {
+            status,
+            headers,
+            body: bytes::Bytes::from(body.to_owned()),
+        }
+    }
+
+    const META: CallMeta<'static> = CallMeta {
+        platform: PLATFORM,
+        call: "upload_video_part",
+        part: Some(0),
+    };
+
+    /// The platform's `Retry-After` reaches the driver on a rate-limit envelope and on a bare
+    /// error status alike: without it the driver would retry at its own pace, too early.
+    #[test]
+    fn retry_after_is_kept_on_every_error_answer() {
+        let limited = answer(
+            429,
+            Some("7"),
+            r#"{"error":"error_rate_limit","message":"slow down","request_id":"r1"}"#,
+        );
+        let err = decode::<serde_json::Value>(&limited, &META).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+        let bare = answer(503, Some("3"), "<html>busy</html>");
+        let err = decode::<serde_json::Value>(&bare, &META).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transient);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+        let none = answer(429, None, r#"{"error":"error_rate_limit","message":"x"}"#);
+        let err = decode::<serde_json::Value>(&none, &META).unwrap_err();
+        assert_eq!(err.retry_after(), None);
+    }
+}
