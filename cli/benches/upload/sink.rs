@@ -4,13 +4,13 @@
 //! connection pool — with no server work per byte, against a single raw POST of the file.
 
 use async_trait::async_trait;
-use marketmedia_conformance::sim::RAW_SINK_PATH;
 use marketmedia_core::http::{build_client, part_body, send, CallMeta};
 use marketmedia_core::{
     Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, InitOutcome, NumberingBase,
     Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
     SourceInfo, UploadRules, UploadSession,
 };
+use marketmedia_sim::RAW_SINK_PATH;
 
 use crate::MIB;
 

@@ -7,16 +7,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_conformance::fixtures::{sample_png, write_sample_mp4};
 use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
 use marketmedia_conformance::leaks::{self, captured, describe};
-use marketmedia_conformance::sim::smh::{SmhSim, SmhSimConfig};
 use marketmedia_core::source::digest_request;
 use marketmedia_core::PreparedSource;
 use marketmedia_core::{
     ChunkedVideoUploader, Error, ImageSource, ImageUploader, InitOutcome, Part, RetryPolicy,
     SourceProbe, UploadDriver, UploadOptions,
 };
+use marketmedia_sim::fixtures::{sample_png, write_sample_mp4};
+use marketmedia_sim::smh::{SmhSim, SmhSimConfig};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 
 const LIBRARY_ID: &str = "smhleaklib0000001";

@@ -1,4 +1,4 @@
-//! The SMH provider against the SMH simulator (`marketmedia_conformance::sim::smh`): the whole
+//! The SMH provider against the SMH simulator (`marketmedia_sim::smh`): the whole
 //! flow through `UploadDriver`, wire numbering, instant upload, renewal, resume, conflicts,
 //! credentials, small files, images and errors.
 
@@ -7,11 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use marketmedia_conformance::fixtures;
-use marketmedia_conformance::sim::smh::{
-    calls, ExpiredTokenCode, SmhServers, SmhSim, SmhSimConfig, SmhUploadState, TEST_LIBRARY_ID,
-    TEST_LIBRARY_SECRET,
-};
 use marketmedia_core::digest::Digester;
 use marketmedia_core::source::digest_request;
 use marketmedia_core::{
@@ -19,6 +14,11 @@ use marketmedia_core::{
     MediaFormat, Part, PartPlan, PartReceipt, PreparedSource, ProcessingHandle, ProcessingStatus,
     Result, RetryPolicy, SourceInfo, SourceProbe, UploadDriver, UploadOptions, UploadRules,
     UploadSession,
+};
+use marketmedia_sim::fixtures;
+use marketmedia_sim::smh::{
+    calls, ExpiredTokenCode, SmhServers, SmhSim, SmhSimConfig, SmhUploadState, TEST_LIBRARY_ID,
+    TEST_LIBRARY_SECRET,
 };
 use marketmedia_smh::{ConflictStrategy, SmhConfig, SmhUploader, StorageScheme, MIB};
 

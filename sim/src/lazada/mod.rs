@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use marketmedia_conformance::sim::lazada::{LazadaSim, LazadaSimConfig};
+//! use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig};
 //! let sim = LazadaSim::new(LazadaSimConfig::default());
 //! let server = sim.start(([127, 0, 0, 1], 0).into()).await?;
 //! let base_url = LazadaSim::rest_base_url(&server); // http://127.0.0.1:PORT/rest

@@ -8,8 +8,8 @@
 //! sets a [`FaultProfile`] at any time and reads [`FaultCounters`] afterwards:
 //!
 //! ```no_run
-//! use marketmedia_conformance::sim::faults::{scope, FaultProfile};
-//! use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
+//! use marketmedia_sim::faults::{scope, FaultProfile};
+//! use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 //!
 //! # async fn demo() -> std::io::Result<()> {
 //! let sim = ShopeeSim::new(ShopeeSimConfig::default());

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use marketmedia_conformance::sim::lazada::{
+use marketmedia_sim::lazada::{
     calls, codes, launch, LazadaSim, LazadaSimConfig, VideoOutcome, VideoState,
     LAZADA_TEST_ACCESS_TOKEN, LAZADA_TEST_APP_KEY, LAZADA_TEST_APP_SECRET,
 };
-use marketmedia_conformance::sim::SimServer;
+use marketmedia_sim::SimServer;
 use md5::{Digest, Md5};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;

@@ -9,11 +9,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::{any, post};
 use axum::Router;
-use marketmedia_conformance::sim::faults::{scope, ErrorStyle, FaultKind, FaultProfile};
-use marketmedia_conformance::sim::lazada::{LazadaSim, LazadaSimConfig};
-use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
-use marketmedia_conformance::sim::smh::{SmhSim, SmhSimConfig};
-use marketmedia_conformance::sim::{serve, FaultHandle, SimServer};
+use marketmedia_sim::faults::{scope, ErrorStyle, FaultKind, FaultProfile};
+use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig};
+use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
+use marketmedia_sim::smh::{SmhSim, SmhSimConfig};
+use marketmedia_sim::{serve, FaultHandle, SimServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// An echo app counting the requests that reached it, behind a fault layer.
@@ -435,7 +435,7 @@ async fn every_simulator_answers_injected_errors_in_its_envelope() {
 /// unshaped even when the fault layer would fail every request.
 #[tokio::test]
 async fn every_simulator_server_has_an_unshaped_raw_sink() {
-    use marketmedia_conformance::sim::RAW_SINK_PATH;
+    use marketmedia_sim::RAW_SINK_PATH;
     let shopee = ShopeeSim::new(ShopeeSimConfig::default());
     let shopee_server = shopee.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let lazada = LazadaSim::new(LazadaSimConfig::default());

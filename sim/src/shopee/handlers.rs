@@ -15,7 +15,7 @@ use super::{
     probe, signing, PartInfo, ShopeeCounters, ShopeeSim, ShopeeSimConfig, StoredImage,
     UploadSnapshot, UploadStatus, API_PREFIX, PLATFORM,
 };
-use crate::sim::WireRecord;
+use crate::WireRecord;
 
 // ---------------------------------------------------------------------------------------------
 // Calls

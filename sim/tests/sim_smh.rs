@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use marketmedia_conformance::sim::smh::{
+use marketmedia_sim::smh::{
     self, calls, ExpiredTokenCode, SmhServers, SmhSim, SmhSimConfig, SmhUploadState, MIB,
     TEST_LIBRARY_ID, TEST_LIBRARY_SECRET,
 };

@@ -16,7 +16,7 @@ use super::library::{
 use super::presign::{self, Grant};
 use super::wire::{parse_query, percent_decode, random_hex, request_id, Query, SmhError};
 use super::{calls, SmhSim, PLATFORM};
-use crate::sim::WireRecord;
+use crate::WireRecord;
 
 /// A successful answer: status and optional JSON body.
 type Answer = (StatusCode, Option<Value>);

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use marketmedia_conformance::fixtures::{sample_mp4, sample_jpeg};
+//! use marketmedia_sim::fixtures::{sample_mp4, sample_jpeg};
 //!
 //! let video = sample_mp4(Duration::from_secs(15), 5 * 1024 * 1024).unwrap();
 //! assert_eq!(video.len(), 5 * 1024 * 1024);

@@ -10,6 +10,9 @@
 //! ```
 //!
 //! then the simulators serve until Ctrl-C.
+//!
+//! [`Args`] and [`run`] are the one code path of the `marketmedia-sim` binary and of
+//! `marketmedia sim` (which flattens the same [`Args`]).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,13 +21,34 @@ use std::pin::Pin;
 use futures::Future;
 use serde_json::{Map, Value};
 
-use crate::sim::faults::{FaultArgs, FaultProfile};
-use crate::sim::lazada::{self, LazadaSimConfig};
-use crate::sim::shopee::{ShopeeSim, ShopeeSimConfig};
-use crate::sim::smh::{self, SmhSimConfig};
+use crate::faults::{FaultArgs, FaultProfile};
+use crate::lazada::{self, LazadaSimConfig};
+use crate::shopee::{ShopeeSim, ShopeeSimConfig};
+use crate::smh::{self, SmhSimConfig};
 
 /// The default listen address of the first simulator.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
+
+/// The command line of the standalone simulators: `marketmedia-sim [--listen ADDR] [fault
+/// flags]`, flattened as is into `marketmedia sim`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Address of the first simulator; the others take the next ports (all random with port 0).
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Fault injection and network shaping (all off by default).
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8650)),
+            faults: FaultArgs::default(),
+        }
+    }
+}
 
 /// A started simulator: what keeps it serving (dropping it stops it) and its entry in the
 /// JSON line (base URLs and test credentials).
@@ -155,19 +179,16 @@ pub async fn start_with_faults(
     })
 }
 
-/// What the `marketmedia-sim` binary and `marketmedia sim` do: starts every simulator (see
-/// [`start`]), prints ONE JSON line with each platform's base URLs and test credentials to
-/// stdout once all are listening, then serves until Ctrl-C.
-pub async fn run(listen: SocketAddr) -> std::io::Result<()> {
-    run_with_faults(listen, &FaultArgs::default()).await
-}
-
-/// [`run`], with the fault and shaping flags of `marketmedia-sim` (see [`FaultArgs`]).
-pub async fn run_with_faults(listen: SocketAddr, faults: &FaultArgs) -> std::io::Result<()> {
-    let profile = faults
+/// What the `marketmedia-sim` binary and `marketmedia sim` do: starts every simulator on
+/// `args.listen` with the fault profile of `args.faults` (see [`start_with_faults`]), prints
+/// ONE JSON line with each platform's base URLs and test credentials to stdout once all are
+/// listening, then serves until Ctrl-C.
+pub async fn run(args: &Args) -> std::io::Result<()> {
+    let profile = args
+        .faults
         .to_profile()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    let running = start_with_faults(listen, profile).await?;
+    let running = start_with_faults(args.listen, profile).await?;
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", running.info())?;

@@ -9,7 +9,7 @@ use super::{FaultKind, FaultProfile, InvalidProfile};
 ///
 /// ```
 /// use clap::Parser;
-/// use marketmedia_conformance::sim::faults::FaultArgs;
+/// use marketmedia_sim::faults::FaultArgs;
 ///
 /// #[derive(Parser)]
 /// struct Cli {

@@ -4,7 +4,7 @@
 //! signing, timestamp and access-token checks, its envelope and error codes.
 //!
 //! ```no_run
-//! use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
+//! use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 //!
 //! # async fn demo() -> std::io::Result<()> {
 //! let sim = ShopeeSim::new(ShopeeSimConfig::default());

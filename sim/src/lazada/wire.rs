@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 /// The API paths the simulator serves (the path a client signs; the URL adds the `/rest` base).
-/// They are also the `call` names in the [`crate::sim::WireLog`].
+/// They are also the `call` names in the [`crate::WireLog`].
 pub mod calls {
     /// InitCreateVideo.
     pub const BLOCK_CREATE: &str = "/media/video/block/create";

@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use marketmedia_conformance::fixtures::{
+use marketmedia_sim::fixtures::{
     sample_gif, sample_jpeg, sample_mp4, sample_png, write_sample_mp4,
 };
-use marketmedia_conformance::sim::shopee::{
+use marketmedia_sim::shopee::{
     ShopeeSim, ShopeeSimConfig, UploadStatus, TEST_ACCESS_TOKEN, TEST_PARTNER_ID, TEST_PARTNER_KEY,
     TEST_SHOP_ID,
 };
-use marketmedia_conformance::sim::SimServer;
+use marketmedia_sim::SimServer;
 use md5::{Digest, Md5};
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};

@@ -13,7 +13,7 @@ use super::library::{StoredPart, TaskState};
 use super::presign::{self, Refusal};
 use super::wire::{parse_query, request_id, CosError, Query};
 use super::{calls, SmhSim, PLATFORM};
-use crate::sim::WireRecord;
+use crate::WireRecord;
 
 const ACCESS_DENIED: CosError =
     CosError::new(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied.");

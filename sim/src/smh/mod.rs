@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use marketmedia_conformance::sim::smh::{SmhSim, SmhSimConfig};
+//! use marketmedia_sim::smh::{SmhSim, SmhSimConfig};
 //! let sim = SmhSim::new(SmhSimConfig::default());
 //! let servers = sim.start("127.0.0.1:0".parse().unwrap()).await?;
 //! println!("API at {}, storage at {}", servers.api_base_url(), servers.storage_base_url());
