@@ -20,20 +20,25 @@
 //! ## Layout
 //! - [`SimCore`]: the skeleton every simulator is built on (state behind a mutex, config,
 //!   wire log, clock, fault handle, router and start).
-//! - `request`: the one request reader (query string, urlencoded and multipart bodies, JSON).
+//! - `request` (internal): the one request reader (query string, urlencoded and multipart bodies, JSON).
 //! - each platform module: `mod.rs` (the simulator, its config and snapshots), `calls.rs`
 //!   (its call table, error codes and envelopes), `auth.rs` (signing, tokens), and one file per
 //!   group of calls (`video.rs`, `image.rs`; SMH also `storage.rs`).
 //! - [`fixtures`]: generated test media (MP4, JPEG, PNG, GIF).
 #![warn(missing_docs)]
 
+#[macro_use]
+mod skeleton;
 mod common;
 pub mod faults;
 pub mod fixtures;
 pub mod lazada;
+mod request;
 pub mod shopee;
 pub mod smh;
 pub mod standalone;
+mod util;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord, RAW_SINK_PATH};
 pub use faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
+pub use skeleton::{BodyLimit, SimCore};

@@ -18,25 +18,28 @@
 //! What it enforces, and every choice made where the platform text is open, is written down
 //! in `docs/simulators/shopee.md`.
 
-mod handlers;
+mod auth;
+mod calls;
+mod image;
 mod probe;
-mod request;
-mod signing;
+mod video;
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
+use md5::{Digest, Md5};
 use serde::Serialize;
 
-use super::common::{serve, SimClock, SimServer, WireLog};
-use super::faults::{ErrorStyle, FaultHandle};
+use crate::faults::ErrorStyle;
+use crate::skeleton::{BodyLimit, SimCore};
+use crate::util::{md5_hex, random_hex};
 
 /// The test partner id (the one in platforms.md's signing vectors).
 pub const TEST_PARTNER_ID: u64 = 2_001_887;
@@ -267,31 +270,16 @@ pub struct ShopeeCounters {
 /// The Shopee `media_space` simulator. Cheap to clone; clones share state.
 #[derive(Debug, Clone)]
 pub struct ShopeeSim {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    config: Mutex<ShopeeSimConfig>,
-    state: Mutex<handlers::SimState>,
-    wire: WireLog,
-    clock: SimClock,
-    faults: FaultHandle,
+    core: Arc<SimCore<ShopeeSimConfig, ShopeeState>>,
 }
 
 impl ShopeeSim {
     /// A simulator with `config`; its initial access token is issued now (sim clock).
     pub fn new(config: ShopeeSimConfig) -> Self {
-        let clock = SimClock::default();
-        let state = handlers::SimState::new(&config, clock.now_millis());
         Self {
-            inner: Arc::new(Inner {
-                config: Mutex::new(config),
-                state: Mutex::new(state),
-                wire: WireLog::default(),
-                clock,
-                faults: FaultHandle::default(),
-            }),
+            core: Arc::new(SimCore::new(config, |config, clock| {
+                ShopeeState::new(config, clock.now_millis())
+            })),
         }
     }
 
@@ -299,33 +287,13 @@ impl ShopeeSim {
     /// envelope) and recorded in the wire log. Axum's default body limit is replaced by
     /// [`ShopeeSimConfig::max_request_bytes`].
     pub fn router(&self) -> Router {
-        Router::new()
-            .fallback(route)
-            .layer(DefaultBodyLimit::disable())
-            .layer(self.inner.faults.layer(ErrorStyle::Shopee))
-            .with_state(self.clone())
+        let routes = Router::new().fallback(route);
+        self.core
+            .app(routes, ErrorStyle::Shopee, BodyLimit::Own, self.clone())
     }
 
-    /// The fault and shaping layer's control (no fault until a profile is set).
-    pub fn faults(&self) -> &FaultHandle {
-        &self.inner.faults
-    }
-
-    /// Serves the simulator on `addr` (port 0 = a free port) until the server is dropped.
-    pub async fn start(&self, addr: SocketAddr) -> std::io::Result<SimServer> {
-        serve(self.router(), addr).await
-    }
-
-    /// Every request received.
-    pub fn wire(&self) -> &WireLog {
-        &self.inner.wire
-    }
-
-    /// The simulator's clock (move it forward to expire timestamps, tokens and sessions, or to
-    /// finish transcoding).
-    pub fn clock(&self) -> &SimClock {
-        &self.inner.clock
-    }
+    sim_accessors!(ShopeeSimConfig);
+    sim_start!();
 
     /// The test credentials.
     pub fn credentials(&self) -> ShopeeCredentials {
@@ -338,24 +306,12 @@ impl ShopeeSim {
         }
     }
 
-    /// A snapshot of the current configuration.
-    pub fn config(&self) -> ShopeeSimConfig {
-        lock(&self.inner.config).clone()
-    }
-
-    /// Changes the configuration from now on (e.g. switch on
-    /// [`ShopeeSimConfig::force_transcode_failure`] mid-test). Existing sessions keep the
-    /// part count computed at their init.
-    pub fn update_config(&self, change: impl FnOnce(&mut ShopeeSimConfig)) {
-        change(&mut lock(&self.inner.config));
-    }
-
     /// Issues a new access token for the configured shop, valid for
     /// [`ShopeeSimConfig::access_token_ttl`] from now; older tokens stay valid until they
     /// expire.
     pub fn issue_access_token(&self) -> String {
         let shop_id = self.config().shop_id;
-        let now = self.inner.clock.now_millis();
+        let now = self.core.clock().now_millis();
         self.state().issue_token(shop_id, now)
     }
 
@@ -377,7 +333,7 @@ impl ShopeeSim {
 
     /// A snapshot of an upload session (`None` for an unknown id).
     pub fn upload(&self, video_upload_id: &str) -> Option<UploadSnapshot> {
-        let now = self.inner.clock.now_millis();
+        let now = self.core.clock().now_millis();
         self.state().snapshot(video_upload_id, now)
     }
 
@@ -401,17 +357,226 @@ impl ShopeeSim {
         self.state().counters.clone()
     }
 
-    fn state(&self) -> MutexGuard<'_, handlers::SimState> {
-        lock(&self.inner.state)
+    fn state(&self) -> MutexGuard<'_, ShopeeState> {
+        self.core.state()
     }
 }
 
-/// Locks a mutex, recovering from poisoning: every mutation under these locks is completed
-/// before anything that could panic, so a poisoned lock still holds consistent data.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+async fn route(State(sim): State<ShopeeSim>, req: Request<Body>) -> Response {
+    calls::handle(sim, req).await
 }
 
-async fn route(State(sim): State<ShopeeSim>, req: Request<Body>) -> Response {
-    handlers::handle(sim, req).await
+// ---------------------------------------------------------------------------------------------
+// State
+
+#[derive(Debug)]
+pub(super) struct Token {
+    pub(super) shop_id: u64,
+    pub(super) issued_ms: i64,
+}
+
+#[derive(Debug)]
+pub(super) struct StoredPart {
+    pub(super) info: PartInfo,
+    pub(super) bytes: Bytes,
+}
+
+#[derive(Debug)]
+pub(super) enum Verdict {
+    Ready { duration_secs: f64 },
+    Failed { message: String },
+}
+
+#[derive(Debug)]
+pub(super) enum Phase {
+    Initiated,
+    Completed {
+        ready_at_ms: i64,
+        assembled: Bytes,
+        verdict: Verdict,
+        probed_duration: Option<f64>,
+        part_seq_list: Vec<u32>,
+        upload_cost: u64,
+        media_key: String,
+    },
+    Cancelled,
+}
+
+#[derive(Debug)]
+pub(super) struct Upload {
+    pub(super) shop_id: u64,
+    pub(super) file_md5: String,
+    pub(super) file_size: u64,
+    pub(super) part_size: u64,
+    pub(super) part_count: u32,
+    pub(super) expires_at_ms: i64,
+    pub(super) parts: BTreeMap<u32, StoredPart>,
+    /// MD5 of the parts `0..n` received so far, in order, so that completing does not hash the
+    /// whole file again; `None` once a part already hashed was replaced by other bytes.
+    pub(super) prefix_md5: Option<(Md5, u32)>,
+    pub(super) phase: Phase,
+}
+
+impl Upload {
+    /// Folds the parts that extend the hashed prefix into it. Called after every stored part.
+    pub(super) fn advance_prefix_md5(&mut self) {
+        if let Some((hasher, next)) = &mut self.prefix_md5 {
+            while let Some(part) = self.parts.get(next) {
+                hasher.update(&part.bytes);
+                *next += 1;
+            }
+        }
+    }
+
+    /// The MD5 of the assembled file (the parts in order), from the prefix when it covers
+    /// every part.
+    pub(super) fn file_md5_of(&self, file: &[u8]) -> String {
+        match &self.prefix_md5 {
+            Some((hasher, next)) if *next == self.part_count => {
+                hex::encode(hasher.clone().finalize())
+            }
+            _ => md5_hex(file),
+        }
+    }
+
+    pub(super) fn status(&self, now_ms: i64) -> UploadStatus {
+        match &self.phase {
+            Phase::Initiated => UploadStatus::Initiated,
+            Phase::Cancelled => UploadStatus::Cancelled,
+            Phase::Completed {
+                ready_at_ms,
+                verdict,
+                ..
+            } => {
+                if now_ms < *ready_at_ms {
+                    UploadStatus::Transcoding
+                } else {
+                    match verdict {
+                        Verdict::Ready { .. } => UploadStatus::Succeeded,
+                        Verdict::Failed { .. } => UploadStatus::Failed,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A session that was never completed nor cancelled expires.
+    pub(super) fn expired(&self, now_ms: i64) -> bool {
+        matches!(self.phase, Phase::Initiated) && now_ms >= self.expires_at_ms
+    }
+
+    /// The exact size part `seq` must have.
+    pub(super) fn expected_part_size(&self, seq: u32) -> u64 {
+        if seq + 1 == self.part_count {
+            self.file_size - self.part_size * u64::from(self.part_count - 1)
+        } else {
+            self.part_size
+        }
+    }
+}
+
+/// Everything the simulator remembers.
+#[derive(Debug)]
+pub(super) struct ShopeeState {
+    pub(super) tokens: HashMap<String, Token>,
+    pub(super) uploads: HashMap<String, Upload>,
+    pub(super) upload_order: Vec<String>,
+    pub(super) images: Vec<StoredImage>,
+    pub(super) inits_per_day: HashMap<i64, u32>,
+    pub(super) counters: ShopeeCounters,
+}
+
+impl ShopeeState {
+    pub(super) fn new(config: &ShopeeSimConfig, now_ms: i64) -> Self {
+        let mut tokens = HashMap::new();
+        tokens.insert(
+            config.access_token.clone(),
+            Token {
+                shop_id: config.shop_id,
+                issued_ms: now_ms,
+            },
+        );
+        Self {
+            tokens,
+            uploads: HashMap::new(),
+            upload_order: Vec::new(),
+            images: Vec::new(),
+            inits_per_day: HashMap::new(),
+            counters: ShopeeCounters::default(),
+        }
+    }
+
+    pub(super) fn issue_token(&mut self, shop_id: u64, now_ms: i64) -> String {
+        let token = random_hex(16);
+        self.tokens.insert(
+            token.clone(),
+            Token {
+                shop_id,
+                issued_ms: now_ms,
+            },
+        );
+        token
+    }
+
+    pub(super) fn assembled(&self, id: &str) -> Option<Bytes> {
+        match &self.uploads.get(id)?.phase {
+            Phase::Completed { assembled, .. } => Some(assembled.clone()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn parts(&self, id: &str) -> Option<Vec<PartInfo>> {
+        let upload = self.uploads.get(id)?;
+        Some(upload.parts.values().map(|p| p.info.clone()).collect())
+    }
+
+    pub(super) fn snapshot(&self, id: &str, now_ms: i64) -> Option<UploadSnapshot> {
+        let u = self.uploads.get(id)?;
+        let status = u.status(now_ms);
+        let (part_seq_list, upload_cost, duration_secs, failure) = match &u.phase {
+            Phase::Completed {
+                part_seq_list,
+                upload_cost,
+                probed_duration,
+                verdict,
+                ..
+            } => (
+                Some(part_seq_list.clone()),
+                Some(*upload_cost),
+                *probed_duration,
+                match verdict {
+                    Verdict::Failed { message } if status == UploadStatus::Failed => {
+                        Some(message.clone())
+                    }
+                    _ => None,
+                },
+            ),
+            _ => (None, None, None, None),
+        };
+        Some(UploadSnapshot {
+            video_upload_id: id.to_string(),
+            status,
+            expired: u.expired(now_ms),
+            shop_id: u.shop_id,
+            file_md5: u.file_md5.clone(),
+            file_size: u.file_size,
+            part_count: u.part_count,
+            part_seq_list,
+            upload_cost,
+            duration_secs,
+            failure,
+        })
+    }
+
+    pub(super) fn upload_ids(&self) -> Vec<String> {
+        self.upload_order.clone()
+    }
+
+    pub(super) fn image(&self, id: &str) -> Option<StoredImage> {
+        self.images.iter().find(|i| i.image_id == id).cloned()
+    }
+
+    pub(super) fn images(&self) -> Vec<StoredImage> {
+        self.images.clone()
+    }
 }
