@@ -3,11 +3,11 @@
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
-use super::media::required;
-use super::params::ReceivedRequest;
-use super::store::{ImageInfo, ImageSource, Store};
-use super::wire::{codes, ApiError};
+use super::calls::ReceivedRequest;
+use super::calls::{codes, ApiError};
+use super::video::required;
 use super::LazadaSimConfig;
+use super::{ImageInfo, ImageSource, Store};
 
 /// An image format the platform accepts, recognised by its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

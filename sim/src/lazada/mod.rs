@@ -15,36 +15,27 @@
 //! # let _ = (base_url, creds); Ok(()) }
 //! ```
 
+mod auth;
+pub mod calls;
 mod image;
-mod media;
-mod params;
-mod signing;
-mod store;
-mod wire;
+mod video;
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Serialize;
-use serde_json::Value;
 
-use super::common::{serve, SimClock, SimServer, WireLog, WireRecord};
-use super::faults::{ErrorStyle, FaultHandle};
+use crate::faults::ErrorStyle;
+use crate::skeleton::{BodyLimit, SimCore};
+use crate::util::{millis, random_hex};
+use crate::SimServer;
+pub use calls::{codes, ApiError, ErrorFamily, ErrorType};
+use calls::{fallback, route, Call};
 pub use image::ImageFormat;
-use params::{CollectError, ReceivedRequest};
-use store::Store;
-pub use store::{
-    CommitPart, CommitPayload, ImageInfo, ImageSource, LazadaCounters, ReceivedBlock, UploadInfo,
-    VideoInfo, VideoOutcome, VideoState,
-};
-pub use wire::{calls, codes, ApiError, ErrorFamily, ErrorType};
 
 /// The platform name in the wire log.
 pub const PLATFORM: &str = "lazada";
@@ -186,129 +177,37 @@ pub async fn launch(config: LazadaSimConfig, addr: SocketAddr) -> std::io::Resul
     Ok(LazadaRunning { sim, server, info })
 }
 
-#[derive(Debug)]
-struct Inner {
-    config: LazadaSimConfig,
-    wire: WireLog,
-    clock: SimClock,
-    store: Mutex<Store>,
-    faults: FaultHandle,
-}
-
 /// The Lazada simulator. Cheap to clone: clones share state, wire log and clock.
 #[derive(Debug, Clone)]
 pub struct LazadaSim {
-    inner: Arc<Inner>,
-}
-
-/// The calls served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    BlockCreate,
-    BlockUpload,
-    BlockCommit,
-    VideoGet,
-    QuotaGet,
-    VideoRemove,
-    ImageUpload,
-    ImageMigrate,
-}
-
-impl Call {
-    const ALL: [Call; 8] = [
-        Call::BlockCreate,
-        Call::BlockUpload,
-        Call::BlockCommit,
-        Call::VideoGet,
-        Call::QuotaGet,
-        Call::VideoRemove,
-        Call::ImageUpload,
-        Call::ImageMigrate,
-    ];
-
-    fn api_path(self) -> &'static str {
-        match self {
-            Call::BlockCreate => calls::BLOCK_CREATE,
-            Call::BlockUpload => calls::BLOCK_UPLOAD,
-            Call::BlockCommit => calls::BLOCK_COMMIT,
-            Call::VideoGet => calls::VIDEO_GET,
-            Call::QuotaGet => calls::QUOTA_GET,
-            Call::VideoRemove => calls::VIDEO_REMOVE,
-            Call::ImageUpload => calls::IMAGE_UPLOAD,
-            Call::ImageMigrate => calls::IMAGE_MIGRATE,
-        }
-    }
-
-    /// The call's declared byte parameters (never signed, even without a `filename`).
-    fn file_fields(self) -> &'static [&'static str] {
-        match self {
-            Call::BlockUpload => &["file"],
-            Call::ImageUpload => &["image"],
-            _ => &[],
-        }
-    }
-}
-
-/// Parses `timestamp`: Unix milliseconds, or `YYYY-MM-DDTHH:MM:SSZ` (UTC), both documented.
-fn parse_timestamp_ms(raw: &str) -> Option<i64> {
-    let raw = raw.trim();
-    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
-        return raw.parse().ok();
-    }
-    let b = raw.as_bytes();
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { raw.get(r)?.parse().ok() };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + h) * 60 + mi) * 60 * 1000 + s * 1000)
+    core: Arc<SimCore<LazadaSimConfig, Store>>,
 }
 
 impl LazadaSim {
     /// A simulator with `config`; its access token is valid from now on the sim clock.
     pub fn new(config: LazadaSimConfig) -> Self {
-        let clock = SimClock::default();
-        let mut store = Store {
-            used_size: config.quota_used_bytes,
-            ..Store::default()
-        };
-        let expiry = clock.now_millis().saturating_add(
-            i64::try_from(config.access_token_lifetime.as_millis()).unwrap_or(i64::MAX),
-        );
-        store.tokens.insert(config.access_token.clone(), expiry);
+        let core = SimCore::new(config, |config, clock| {
+            let mut store = Store {
+                used_size: config.quota_used_bytes,
+                ..Store::default()
+            };
+            let expiry = clock
+                .now_millis()
+                .saturating_add(millis(config.access_token_lifetime));
+            store.tokens.insert(config.access_token.clone(), expiry);
+            store
+        });
         LazadaSim {
-            inner: Arc::new(Inner {
-                config,
-                wire: WireLog::default(),
-                clock,
-                store: Mutex::new(store),
-                faults: FaultHandle::default(),
-            }),
+            core: Arc::new(core),
         }
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
-        // Handlers never panic while holding the lock, and every mutation leaves the store
-        // consistent at each step, so a poisoned lock still holds usable data.
-        self.inner.store.lock().unwrap_or_else(|e| e.into_inner())
+        self.core.state()
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &LazadaSimConfig {
-        &self.inner.config
-    }
+    sim_accessors!(LazadaSimConfig);
+    sim_start!();
 
     /// The base URL clients use for a server of this simulator: `<server>/rest`.
     pub fn rest_base_url(server: &SimServer) -> String {
@@ -316,43 +215,21 @@ impl LazadaSim {
     }
 
     /// The axum application: the eight calls under `/rest`, GET or POST each; any other
-    /// `/rest/...` path answers `InvalidApiPath`.
+    /// `/rest/...` path answers `InvalidApiPath`. The simulator reads bodies itself, up to
+    /// [`LazadaSimConfig::max_request_bytes`].
     pub fn router(&self) -> Router {
-        let mut router: Router<LazadaSim> = Router::new();
+        let mut routes: Router<LazadaSim> = Router::new();
         for call in Call::ALL {
-            router = router.route(&format!("/rest{}", call.api_path()), route(call));
+            routes = routes.route(&format!("/rest{}", call.api_path()), route(call));
         }
-        router
-            .fallback(fallback)
-            // The simulator reads bodies itself, up to `max_request_bytes`.
-            .layer(DefaultBodyLimit::disable())
-            .layer(self.inner.faults.layer(ErrorStyle::Lazada))
-            .with_state(self.clone())
-    }
-
-    /// The fault and shaping layer's control (no fault until a profile is set).
-    pub fn faults(&self) -> &FaultHandle {
-        &self.inner.faults
-    }
-
-    /// Serves the simulator on `addr` (port 0 = a free port) until the server is dropped.
-    pub async fn start(&self, addr: SocketAddr) -> std::io::Result<SimServer> {
-        serve(self.router(), addr).await
-    }
-
-    /// Every request received.
-    pub fn wire(&self) -> &WireLog {
-        &self.inner.wire
-    }
-
-    /// The clock every expiry and processing delay is measured on.
-    pub fn clock(&self) -> &SimClock {
-        &self.inner.clock
+        let routes = routes.fallback(fallback);
+        self.core
+            .app(routes, ErrorStyle::Lazada, BodyLimit::Own, self.clone())
     }
 
     /// The test credentials.
     pub fn credentials(&self) -> LazadaCredentials {
-        let cfg = &self.inner.config;
+        let cfg = self.config();
         LazadaCredentials {
             app_key: cfg.app_key.clone(),
             app_secret: cfg.app_secret.clone(),
@@ -364,9 +241,8 @@ impl LazadaSim {
     /// Registers a new valid access token (lifetime from the configuration, from now on the
     /// sim clock) and returns it, e.g. to test a client that refreshes its token.
     pub fn issue_access_token(&self) -> String {
-        let token = format!("50000sim{}", hex::encode(rand::random::<[u8; 20]>()));
-        let lifetime =
-            i64::try_from(self.inner.config.access_token_lifetime.as_millis()).unwrap_or(i64::MAX);
+        let token = format!("50000sim{}", random_hex(20));
+        let lifetime = millis(self.config().access_token_lifetime);
         let expiry = self.clock().now_millis().saturating_add(lifetime);
         self.store().tokens.insert(token.clone(), expiry);
         token
@@ -390,7 +266,7 @@ impl LazadaSim {
         Some(VideoInfo {
             video_id: video_id.to_string(),
             upload_id: v.upload_id.clone(),
-            state: media::state_of(v, now, &self.inner.config),
+            state: video::state_of(v, now, &self.config()),
             title: v.title.clone(),
             cover_url: v.cover_url.clone(),
             video_usage: v.video_usage.clone(),
@@ -452,10 +328,7 @@ impl LazadaSim {
 
     /// `(capacity_size, used_size)` now.
     pub fn quota(&self) -> (u64, u64) {
-        (
-            self.inner.config.quota_capacity_bytes,
-            self.store().used_size,
-        )
+        (self.config().quota_capacity_bytes, self.store().used_size)
     }
 
     /// Every accepted image, in order.
@@ -467,212 +340,263 @@ impl LazadaSim {
     pub fn counters(&self) -> LazadaCounters {
         self.store().counters
     }
+}
 
-    fn next_request_id(&self, now_ms: i64) -> String {
-        let mut store = self.store();
-        store.request_seq += 1;
-        // The real ids are: the front end's IPv4 in hex, the time in ms, a sequence number.
-        format!("7f000001{now_ms}{:04}", store.request_seq % 10_000)
-    }
+// ---------------------------------------------------------------------------------------------
+// State: what the simulator remembers (uploads, their blocks, videos, images, tokens, quota,
+// counters).
 
-    /// The gateway's checks, in its order: app key, sign method, timestamp, signature, token.
-    fn check_gateway(&self, call: Call, r: &ReceivedRequest, now_ms: i64) -> Result<(), ApiError> {
-        let cfg = &self.inner.config;
-        let app_key = media::required(r, "app_key")?;
-        if app_key != cfg.app_key {
-            return Err(ApiError::gateway(
-                codes::INVALID_APP_KEY,
-                "The specified app key is invalid",
-            ));
-        }
-        let sign_method = media::required(r, "sign_method")?;
-        let signature_error = || {
-            ApiError::gateway(
-                codes::INCOMPLETE_SIGNATURE,
-                "The request signature does not conform to platform standards",
-            )
-        };
-        if sign_method != LAZADA_SIGN_METHOD {
-            return Err(signature_error());
-        }
-        let timestamp = media::required(r, "timestamp")?;
-        let tolerance = i64::try_from(cfg.timestamp_tolerance.as_millis()).unwrap_or(i64::MAX);
-        match parse_timestamp_ms(timestamp) {
-            Some(ts) if (now_ms - ts).abs() <= tolerance => {}
-            _ => {
-                return Err(ApiError::gateway(
-                    codes::INVALID_TIMESTAMP,
-                    format!(
-                        "The timestamp \"{timestamp}\" is invalid or differs from the server time by more than {} seconds",
-                        cfg.timestamp_tolerance.as_secs()
-                    ),
-                ))
-            }
-        }
-        let sign = media::required(r, "sign")?;
-        if !signing::verify(
-            &cfg.app_secret,
-            call.api_path(),
-            &r.params,
-            sign,
-            cfg.accept_lowercase_sign,
-        ) {
-            return Err(signature_error());
-        }
-        let token = media::required(r, "access_token")?;
-        match self.store().tokens.get(token) {
-            Some(expiry) if now_ms < *expiry => Ok(()),
-            _ => Err(ApiError::gateway(
-                codes::ILLEGAL_ACCESS_TOKEN,
-                "The specified access token is invalid or expired",
-            )),
+/// How a committed video ends its processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum VideoOutcome {
+    /// READY_FOR_TRANSCODE → TRANSCODING → READY_FOR_AUDIT → AUDIT_SUCCESS.
+    #[default]
+    AuditSuccess,
+    /// READY_FOR_TRANSCODE → TRANSCODING → TRANSCODE_FAILED.
+    TranscodeFailed,
+    /// READY_FOR_TRANSCODE → TRANSCODING → READY_FOR_AUDIT → AUDIT_FAILED.
+    AuditFailed,
+}
+
+/// A video's `state` as `/media/video/get` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum VideoState {
+    /// Committed, waiting for the transcoder.
+    ReadyForTranscode,
+    /// Being transcoded.
+    Transcoding,
+    /// Transcoding failed (terminal).
+    TranscodeFailed,
+    /// Transcoded, waiting for the audit.
+    ReadyForAudit,
+    /// The audit refused it (terminal).
+    AuditFailed,
+    /// Usable on products (terminal).
+    AuditSuccess,
+    /// Removed (terminal).
+    Deleted,
+}
+
+impl VideoState {
+    /// The wire spelling, e.g. `AUDIT_SUCCESS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoState::ReadyForTranscode => "READY_FOR_TRANSCODE",
+            VideoState::Transcoding => "TRANSCODING",
+            VideoState::TranscodeFailed => "TRANSCODE_FAILED",
+            VideoState::ReadyForAudit => "READY_FOR_AUDIT",
+            VideoState::AuditFailed => "AUDIT_FAILED",
+            VideoState::AuditSuccess => "AUDIT_SUCCESS",
+            VideoState::Deleted => "DELETED",
         }
     }
 
-    fn handle(
-        &self,
-        call: Call,
-        r: &ReceivedRequest,
-        now_ms: i64,
-        request_id: &str,
-    ) -> Result<Value, ApiError> {
-        let cfg = &self.inner.config;
-        let mut store = self.store();
-        let store = &mut *store;
-        let media_call = match call {
-            Call::BlockCreate => media::block_create,
-            Call::BlockUpload => media::block_upload,
-            Call::BlockCommit => media::block_commit,
-            Call::VideoGet => media::video_get,
-            Call::QuotaGet => media::quota_get,
-            Call::VideoRemove => media::video_remove,
-            Call::ImageUpload => {
-                return image::upload(store, cfg, r).map(|d| wire::data_success(request_id, d))
-            }
-            Call::ImageMigrate => {
-                return image::migrate(store, cfg, r).map(|d| wire::data_success(request_id, d))
-            }
-        };
-        media_call(store, cfg, now_ms, r).map(|data| wire::media_success(request_id, data))
+    /// Whether the state no longer changes.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            VideoState::TranscodeFailed
+                | VideoState::AuditFailed
+                | VideoState::AuditSuccess
+                | VideoState::Deleted
+        )
     }
 
-    fn record(&self, call: &str, r: &ReceivedRequest, status: u16, error: Option<String>) {
-        {
-            let mut store = self.store();
-            store.counters.requests += 1;
-            if error.is_some() {
-                store.counters.errors += 1;
-            }
-        }
-        self.inner.wire.push(WireRecord {
-            platform: PLATFORM,
-            call: call.to_string(),
-            method: r.method.clone(),
-            path: r.path.clone(),
-            params: r.params.clone(),
-            files: r.file_sizes(),
-            body_len: r.body_len,
-            status,
-            error,
-        });
-    }
-
-    fn answer(
-        &self,
-        call: &str,
-        r: &ReceivedRequest,
-        result: Result<Value, ApiError>,
-        request_id: &str,
-    ) -> Response {
-        match result {
-            Ok(body) => {
-                self.record(call, r, 200, None);
-                Json(body).into_response()
-            }
-            Err(err) => {
-                self.record(call, r, 200, Some(err.code.to_string()));
-                let zero = self.inner.config.business_failures_as_code_zero;
-                Json(err.to_json(request_id, zero)).into_response()
-            }
-        }
-    }
-
-    async fn dispatch(&self, call: Call, req: Request) -> Response {
-        let limit = self.inner.config.max_request_bytes;
-        let collected = params::collect(req, call.file_fields(), limit).await;
-        let now_ms = self.clock().now_millis();
-        let request_id = self.next_request_id(now_ms);
-        let received = match collected {
-            Ok(r) => r,
-            Err(CollectError::TooLarge(r)) => {
-                self.record(
-                    call.api_path(),
-                    &r,
-                    413,
-                    Some("RequestEntityTooLarge".into()),
-                );
-                return (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "413 Request Entity Too Large",
-                )
-                    .into_response();
-            }
-            Err(CollectError::Malformed(r, msg)) => {
-                let err = ApiError::gateway(
-                    codes::INVALID_PARAMETER,
-                    format!("The request body could not be parsed: {msg}"),
-                );
-                return self.answer(call.api_path(), &r, Err(err), &request_id);
-            }
-        };
-        let result = self
-            .check_gateway(call, &received, now_ms)
-            .and_then(|()| self.handle(call, &received, now_ms, &request_id));
-        self.answer(call.api_path(), &received, result, &request_id)
+    /// Whether the transcoded file exists (and `video_url` is filled).
+    pub fn has_video_url(self) -> bool {
+        matches!(
+            self,
+            VideoState::ReadyForAudit | VideoState::AuditFailed | VideoState::AuditSuccess
+        )
     }
 }
 
-fn route(call: Call) -> MethodRouter<LazadaSim> {
-    let handler = move |State(sim): State<LazadaSim>, req: Request| async move {
-        sim.dispatch(call, req).await
-    };
-    get(handler).post(handler)
+/// One accepted `block/upload`, in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceivedBlock {
+    /// `blockNo` exactly as sent.
+    pub block_no: String,
+    /// `blockCount` exactly as sent.
+    pub block_count: String,
+    /// Bytes in the `file` field.
+    pub size: usize,
+    /// The `e_tag` answered (uppercase MD5 hex of the block).
+    pub e_tag: String,
 }
 
-async fn fallback(State(sim): State<LazadaSim>, uri: Uri, req: Request) -> Response {
-    let Some(api_path) = uri.path().strip_prefix("/rest") else {
-        return (StatusCode::NOT_FOUND, "404 Not Found").into_response();
-    };
-    let api_path = api_path.to_string();
-    let received = ReceivedRequest {
-        method: req.method().to_string(),
-        path: uri.path().to_string(),
-        ..ReceivedRequest::default()
-    };
-    let now_ms = sim.clock().now_millis();
-    let request_id = sim.next_request_id(now_ms);
-    let err = ApiError {
-        code: codes::INVALID_API_PATH,
-        kind: ErrorType::System,
-        family: ErrorFamily::Gateway,
-        message: format!("The specified API path \"{api_path}\" is invalid"),
-    };
-    sim.answer(&api_path, &received, Err(err), &request_id)
+/// One entry of the commit's `parts` JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommitPart {
+    /// `partNumber` (1-based on the wire).
+    pub part_number: u64,
+    /// `eTag` as sent.
+    pub e_tag: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_timestamp_ms;
+/// The parameters of the last `block/commit` of an upload whose `parts` parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommitPayload {
+    /// `parts` exactly as sent (a JSON string).
+    pub parts_raw: String,
+    /// `parts` parsed.
+    pub parts: Vec<CommitPart>,
+    /// `title`.
+    pub title: String,
+    /// `coverUrl`.
+    pub cover_url: String,
+    /// `videoUsage`, if sent.
+    pub video_usage: Option<String>,
+}
 
-    #[test]
-    fn timestamps() {
-        assert_eq!(parse_timestamp_ms("1517820392000"), Some(1_517_820_392_000));
-        assert_eq!(
-            parse_timestamp_ms("2017-11-11T12:00:00Z"),
-            Some(1_510_401_600_000)
-        );
-        assert_eq!(parse_timestamp_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_timestamp_ms("yesterday"), None);
-        assert_eq!(parse_timestamp_ms(""), None);
+/// A snapshot of one upload session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadInfo {
+    /// The `upload_id`.
+    pub upload_id: String,
+    /// `fileName` from block/create.
+    pub file_name: String,
+    /// `fileBytes` from block/create.
+    pub file_bytes: u64,
+    /// `blockCount` fixed by the first accepted block, if any.
+    pub block_count: Option<u32>,
+    /// Stored blocks: (blockNo, size), in blockNo order (a re-sent block replaces the old one).
+    pub blocks: Vec<(u32, usize)>,
+    /// The video created by a successful commit.
+    pub video_id: Option<String>,
+    /// Creation time on the sim clock (ms).
+    pub created_at_ms: i64,
+}
+
+/// A snapshot of one video.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VideoInfo {
+    /// The `video_id`.
+    pub video_id: String,
+    /// The upload it was assembled from.
+    pub upload_id: String,
+    /// Its state now, on the sim clock.
+    pub state: VideoState,
+    /// `title` from the commit.
+    pub title: String,
+    /// `coverUrl` from the commit.
+    pub cover_url: String,
+    /// `videoUsage` from the commit (`pro_main_video` when absent).
+    pub video_usage: String,
+    /// Assembled size in bytes.
+    pub size: u64,
+}
+
+/// How an image reached the simulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ImageSource {
+    /// `/image/upload`, with the file's size.
+    Upload {
+        /// Bytes received.
+        size: usize,
+    },
+    /// `/image/migrate`, with the remote URL.
+    Migrate {
+        /// The `<Url>` of the payload.
+        url: String,
+    },
+}
+
+/// An image the simulator accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageInfo {
+    /// `data.image.url` answered.
+    pub url: String,
+    /// `data.image.hash_code` answered.
+    pub hash_code: String,
+    /// Where it came from.
+    pub source: ImageSource,
+}
+
+/// Running totals since the simulator was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LazadaCounters {
+    /// Requests answered (any call, any outcome).
+    pub requests: u64,
+    /// Requests answered with an error.
+    pub errors: u64,
+    /// Uploads created.
+    pub uploads_created: u64,
+    /// Blocks accepted (re-sent blocks count again).
+    pub blocks_accepted: u64,
+    /// Bytes of accepted blocks.
+    pub block_bytes_accepted: u64,
+    /// Videos created by a commit.
+    pub videos_committed: u64,
+    /// Videos removed.
+    pub videos_removed: u64,
+    /// Images accepted (upload and migrate).
+    pub images_accepted: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct StoredBlock {
+    pub bytes: Bytes,
+    pub e_tag: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct Upload {
+    pub file_name: String,
+    pub file_bytes: u64,
+    pub created_ms: i64,
+    pub block_count: Option<u32>,
+    pub blocks: BTreeMap<u32, StoredBlock>,
+    pub received: Vec<ReceivedBlock>,
+    pub last_commit: Option<CommitPayload>,
+    pub video_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Video {
+    pub upload_id: String,
+    pub title: String,
+    pub cover_url: String,
+    pub video_usage: String,
+    pub bytes: Bytes,
+    pub committed_ms: i64,
+    pub outcome: VideoOutcome,
+    pub deleted: bool,
+}
+
+impl Video {
+    pub fn state_at(&self, now_ms: i64, cfg: &LazadaSimConfig) -> VideoState {
+        if self.deleted {
+            return VideoState::Deleted;
+        }
+        let elapsed = now_ms.saturating_sub(self.committed_ms);
+        let queued = millis(cfg.transcode_queue_delay);
+        let transcoded = queued.saturating_add(millis(cfg.transcode_delay));
+        let audited = transcoded.saturating_add(millis(cfg.audit_delay));
+        if elapsed < queued {
+            VideoState::ReadyForTranscode
+        } else if elapsed < transcoded {
+            VideoState::Transcoding
+        } else if self.outcome == VideoOutcome::TranscodeFailed {
+            VideoState::TranscodeFailed
+        } else if elapsed < audited {
+            VideoState::ReadyForAudit
+        } else if self.outcome == VideoOutcome::AuditFailed {
+            VideoState::AuditFailed
+        } else {
+            VideoState::AuditSuccess
+        }
     }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub uploads: HashMap<String, Upload>,
+    pub videos: HashMap<String, Video>,
+    pub images: Vec<ImageInfo>,
+    /// access token → expiry (ms on the sim clock).
+    pub tokens: HashMap<String, i64>,
+    pub used_size: u64,
+    pub next_video_id: u64,
+    pub request_seq: u64,
+    pub counters: LazadaCounters,
 }

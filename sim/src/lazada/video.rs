@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::params::ReceivedRequest;
-use super::store::{
+use super::calls::ReceivedRequest;
+use super::calls::{codes, ApiError};
+use super::LazadaSimConfig;
+use super::{
     CommitPart, CommitPayload, ReceivedBlock, Store, StoredBlock, Upload, Video, VideoState,
 };
-use super::wire::{codes, ApiError};
-use super::LazadaSimConfig;
 
 /// The values a video's `videoUsage` may take.
 pub const VIDEO_USAGES: [&str; 2] = ["pro_main_video", "im"];
