@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart};
-use axum::http::{header, request::Parts, HeaderMap, Method, Request, Uri};
+use axum::http::{header, request::Parts, HeaderMap, Method, Request};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
@@ -190,8 +190,6 @@ pub(crate) struct Received {
     pub path: String,
     /// The query string.
     pub query: Query,
-    /// The headers.
-    pub headers: HeaderMap,
     /// The body, parsed.
     pub payload: Payload,
     /// Body length in bytes (the declared length for a body over the limit).
@@ -199,35 +197,9 @@ pub(crate) struct Received {
 }
 
 impl Received {
-    /// A request with no body (e.g. one that is answered before its body is read).
-    pub fn bodiless(method: &Method, uri: &Uri) -> Self {
-        Received {
-            method: method.clone(),
-            path: uri.path().to_string(),
-            query: Query::parse(uri.query()),
-            headers: HeaderMap::new(),
-            payload: Payload::Empty,
-            body_len: 0,
-        }
-    }
-
     /// The first query parameter called `name`.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name)
-    }
-
-    /// Every non-file parameter, the first value winning when a name repeats (query string
-    /// before body, then body order), as a servlet's `getParameter` does.
-    pub fn params_first_wins(&self) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        let body = self
-            .payload
-            .texts()
-            .map(|(k, v)| (k.to_string(), v.to_string()));
-        for (k, v) in self.query.0.iter().cloned().chain(body) {
-            out.entry(k).or_insert(v);
-        }
-        out
     }
 
     /// Every non-file parameter exactly as received, for the wire log: query parameters
@@ -263,11 +235,6 @@ impl Received {
         out
     }
 
-    /// The query parameters with the last value of a repeated name winning.
-    pub fn query_last_wins(&self) -> BTreeMap<String, String> {
-        self.query.0.iter().cloned().collect()
-    }
-
     /// File fields as `(name, length)`, in order, for the wire log.
     pub fn file_sizes(&self) -> Vec<(String, usize)> {
         self.payload
@@ -294,7 +261,6 @@ pub(crate) async fn read(req: Request<Body>, options: ReadOptions<'_>) -> Receiv
         method: parts.method.clone(),
         path: parts.uri.path().to_string(),
         query: Query::parse(parts.uri.query()),
-        headers: parts.headers.clone(),
         payload: Payload::Empty,
         body_len: 0,
     };

@@ -41,10 +41,7 @@ pub fn crc64(bytes: &[u8]) -> u64 {
     digest.sum64()
 }
 
-/// Lowercase hex MD5.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    hex::encode(Md5::digest(bytes))
-}
+pub use crate::util::md5_hex;
 
 /// The eTag COS gives an object assembled from parts: the MD5 of the concatenated raw part
 /// MD5s, then `-` and the number of parts (unquoted).
@@ -56,11 +53,6 @@ pub fn multipart_etag<'a>(part_md5s: impl IntoIterator<Item = &'a [u8; 16]>) -> 
         n += 1;
     }
     format!("{}-{n}", hex::encode(hasher.finalize()))
-}
-
-/// Raw MD5 of `bytes`.
-pub(crate) fn md5_raw(bytes: &[u8]) -> [u8; 16] {
-    Md5::digest(bytes).into()
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::digest::md5_raw;
-use super::library::{StoredPart, TaskState};
-use super::presign::{self, Refusal};
-use super::wire::{parse_query, request_id, CosError, Query};
-use super::{calls, SmhSim, PLATFORM};
+use super::auth::{self as presign, Refusal};
+use super::calls::{self, request_id, CosError};
+use super::{SmhSim, StoredPart, TaskState, PLATFORM};
+use crate::request::Query;
+use crate::util::md5_raw;
 use crate::WireRecord;
 
 const ACCESS_DENIED: CosError =
@@ -65,7 +65,7 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     let rid = request_id();
-    let query = Query(parse_query(uri.query()));
+    let query = Query::parse(uri.query());
     let mut params: BTreeMap<String, String> = query.0.iter().cloned().collect();
     for name in LOGGED_HEADERS {
         if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {

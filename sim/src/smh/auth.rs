@@ -1,3 +1,6 @@
+//! SMH's authentication: access tokens (the token calls and the check of every API call)
+//! and the storage's presigned headers.
+//!
 //! The presigned storage headers the API hands out and the storage server verifies.
 //!
 //! Real SMH returns COS headers (`Authorization: q-sign-algorithm=sha1&...`,
@@ -14,18 +17,28 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
+use serde_json::json;
 use sha2::Sha256;
+
+use super::calls::{Answer, SmhError};
+use super::{SmhSim, Token};
+use crate::request::Query;
+use crate::util::random_hex;
 
 /// The access key id shown in the simulated `Authorization` header (`q-ak`).
 pub const SIM_ACCESS_KEY_ID: &str = "AKIDsmhsimSTSTEMPORARYKEY";
 
 /// Header names of the presigned set.
 pub(crate) const H_AUTHORIZATION: &str = "authorization";
+
 pub(crate) const H_TOKEN: &str = "x-cos-security-token";
+
 pub(crate) const H_EXPIRES: &str = "x-sim-expires";
+
 pub(crate) const H_RANGE: &str = "x-sim-part-range";
+
 pub(crate) const H_SIGNATURE: &str = "x-sim-signature";
 
 /// What a presigned header set grants.
@@ -169,6 +182,130 @@ fn constant_eq(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
+}
+
+pub(super) fn invalid_token() -> SmhError {
+    SmhError::new(
+        StatusCode::FORBIDDEN,
+        "InvalidAccessToken",
+        "the access token is invalid",
+    )
+}
+
+pub(super) fn expired_token(sim: &SmhSim) -> SmhError {
+    SmhError::new(
+        StatusCode::FORBIDDEN,
+        sim.config().expired_token_code.code(),
+        "the access token has expired",
+    )
+}
+
+pub(super) fn no_permission(message: &str) -> SmhError {
+    SmhError::new(StatusCode::FORBIDDEN, "NoPermission", message)
+}
+
+/// Checks `access_token` against the library and space of the request.
+pub(super) fn authorize(
+    sim: &SmhSim,
+    query: &Query,
+    lib: &str,
+    space: &str,
+) -> Result<(), SmhError> {
+    let token = query.non_empty("access_token").ok_or_else(invalid_token)?;
+    let st = sim.state();
+    let token = st.tokens.get(token).ok_or_else(invalid_token)?;
+    if sim.clock().now_millis() >= token.expires_ms {
+        return Err(expired_token(sim));
+    }
+    if token.library_id != lib {
+        return Err(no_permission(
+            "the access token is not valid for this library",
+        ));
+    }
+    if !sim.config().space_ids.iter().any(|s| s == space) {
+        return Err(SmhError::new(
+            StatusCode::NOT_FOUND,
+            "SpaceNotFound",
+            format!("space {space:?} does not exist"),
+        ));
+    }
+    if token.space_id != space {
+        return Err(no_permission(
+            "the access token is not valid for this space",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn token(sim: &SmhSim, query: &Query) -> Result<Answer, SmhError> {
+    let config = sim.config();
+    let lib = query
+        .non_empty("library_id")
+        .ok_or_else(|| SmhError::invalid("library_id is required"))?;
+    let secret = query
+        .non_empty("library_secret")
+        .ok_or_else(|| SmhError::invalid("library_secret is required"))?;
+    if lib != config.library_id || secret != config.library_secret {
+        return Err(no_permission(
+            "the library does not exist or the library secret is incorrect",
+        ));
+    }
+    let space_id = match query.non_empty("space_id") {
+        Some(space) if !config.space_ids.iter().any(|s| s == space) => {
+            return Err(SmhError::new(
+                StatusCode::NOT_FOUND,
+                "SpaceNotFound",
+                format!("space {space:?} does not exist"),
+            ))
+        }
+        Some(space) => space.to_owned(),
+        None => sim.credentials().space_id,
+    };
+    let period = match query.non_empty("period") {
+        None => config.token_lifetime.as_secs() as i64,
+        Some(p) => match p.parse::<i64>() {
+            Ok(p) if p > 0 => p,
+            _ => {
+                return Err(SmhError::invalid(
+                    "period must be a positive number of seconds",
+                ))
+            }
+        },
+    };
+    let access_token = format!("acctk{}", random_hex(32));
+    let now = sim.clock().now_millis();
+    sim.state().tokens.insert(
+        access_token.clone(),
+        Token {
+            library_id: lib.to_owned(),
+            space_id,
+            period_secs: period,
+            expires_ms: now + period * 1000,
+        },
+    );
+    Ok((
+        StatusCode::OK,
+        Some(json!({ "accessToken": access_token, "expiresIn": period })),
+    ))
+}
+
+pub(super) fn token_renew(sim: &SmhSim, lib: &str, token: &str) -> Result<Answer, SmhError> {
+    let now = sim.clock().now_millis();
+    let mut st = sim.state();
+    let t = st.tokens.get_mut(token).ok_or_else(invalid_token)?;
+    if t.library_id != lib {
+        return Err(no_permission(
+            "the access token is not valid for this library",
+        ));
+    }
+    if now >= t.expires_ms {
+        return Err(expired_token(sim));
+    }
+    t.expires_ms = now + t.period_secs * 1000;
+    Ok((
+        StatusCode::OK,
+        Some(json!({ "accessToken": token, "expiresIn": t.period_secs })),
+    ))
 }
 
 #[cfg(test)]
