@@ -106,9 +106,8 @@ pub struct WireLog {
 
 impl WireLog {
     fn lock(&self) -> MutexGuard<'_, Vec<WireRecord>> {
-        // A panic while holding this lock cannot leave the Vec half-updated, so a poisoned
-        // lock still holds consistent data.
-        self.records.lock().unwrap_or_else(|e| e.into_inner())
+        // A panic while holding this lock cannot leave the Vec half-updated.
+        crate::util::lock(&self.records)
     }
 
     /// Appends a record.

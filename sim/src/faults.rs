@@ -43,7 +43,7 @@ mod pace;
 use std::convert::Infallible;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -58,6 +58,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tower::{Layer, Service, ServiceExt};
 
+use crate::util::lock;
 pub use args::FaultArgs;
 use pace::Pacer;
 
@@ -446,11 +447,6 @@ struct Decision {
     latency: Duration,
     per_conn: Option<u64>,
     reset_at: f64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing panics while these locks are held; a poisoned lock still holds usable data.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl FaultHandle {

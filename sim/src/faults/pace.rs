@@ -26,7 +26,7 @@ impl Pacer {
     pub(crate) fn reserve(&self, n: u64) -> Instant {
         let now = Instant::now();
         let cost = Duration::from_secs_f64(n as f64 / self.rate as f64);
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = crate::util::lock(&self.next);
         let start = next.map_or(now, |t| t.max(now));
         let end = start + cost;
         *next = Some(end);

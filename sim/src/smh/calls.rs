@@ -14,6 +14,7 @@ use super::auth::{authorize, token, token_renew};
 use super::upload::{begin, cancel, confirm, create_directory, renew, status};
 use super::{SmhSim, PLATFORM};
 use crate::request::{json_text, parse_json, percent_decode_segment, Payload, Query};
+use crate::util::random_hex;
 use crate::WireRecord;
 
 /// `GET /api/v1/token`.
@@ -131,7 +132,7 @@ fn xml_escape(s: &str) -> String {
 
 /// A fresh request id (hex).
 pub(crate) fn request_id() -> String {
-    hex::encode(rand::random::<[u8; 12]>())
+    random_hex(12)
 }
 
 /// `2021-07-24T10:34:32.000Z` from Unix milliseconds (UTC).
