@@ -8,6 +8,7 @@ use sha2::Sha256;
 
 use super::calls::{codes, ApiError, Call, ReceivedRequest};
 use super::{video, LazadaSim, LAZADA_SIGN_METHOD};
+use crate::util::days_from_civil;
 
 /// Which pairs take part in the signed string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,14 +99,7 @@ pub(super) fn parse_timestamp_ms(raw: &str) -> Option<i64> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(y, mo, d);
     Some(((days * 24 + h) * 60 + mi) * 60 * 1000 + s * 1000)
 }
 

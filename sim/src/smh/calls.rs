@@ -14,7 +14,7 @@ use super::auth::{authorize, token, token_renew};
 use super::upload::{begin, cancel, confirm, create_directory, renew, status};
 use super::{SmhSim, PLATFORM};
 use crate::request::{json_text, parse_json, percent_decode_segment, Payload, Query};
-use crate::util::random_hex;
+use crate::util::{civil_from_days, random_hex};
 use crate::WireRecord;
 
 /// `GET /api/v1/token`.
@@ -148,20 +148,6 @@ pub fn iso8601(millis: i64) -> String {
         (rem % 3600) / 60,
         rem % 60
     )
-}
-
-/// Howard Hinnant's days-since-epoch to (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// A successful answer: status and optional JSON body.
