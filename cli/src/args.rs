@@ -1,6 +1,5 @@
 //! The command line, as clap parses it.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -69,7 +68,7 @@ pub struct SoakArgs {
     pub json: bool,
     /// The fault profile.
     #[command(flatten)]
-    pub faults: marketmedia_conformance::sim::faults::FaultArgs,
+    pub faults: marketmedia_sim::faults::FaultArgs,
 }
 
 /// Where the resume journal lives.
@@ -194,16 +193,8 @@ pub struct DigestArgs {
     pub json: bool,
 }
 
-/// `marketmedia sim`.
-#[derive(Debug, Args)]
-pub struct SimArgs {
-    /// Address of the first simulator; the others take the next ports (all random with port 0).
-    #[arg(long, default_value = marketmedia_conformance::sim::standalone::DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
-    /// Fault injection and network shaping (all off by default).
-    #[command(flatten)]
-    pub faults: marketmedia_conformance::sim::faults::FaultArgs,
-}
+/// `marketmedia sim`: the same arguments as the `marketmedia-sim` binary.
+pub type SimArgs = marketmedia_sim::standalone::Args;
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
     s.parse()

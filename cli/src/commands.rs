@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use marketmedia_conformance::fixtures::write_sample_mp4;
 use marketmedia_core::digest_file_async;
 use marketmedia_core::images_overall;
 use marketmedia_core::{
@@ -13,6 +12,7 @@ use marketmedia_core::{
     ImageUploader, Journal, MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result,
     RetryPolicy, UploadDriver, UploadOptions,
 };
+use marketmedia_sim::fixtures::write_sample_mp4;
 use serde::Serialize;
 
 use crate::args::{
@@ -519,7 +519,7 @@ pub async fn digest(args: DigestArgs) -> Result<i32> {
 
 /// `marketmedia sim`.
 pub async fn sim(args: SimArgs) -> Result<i32> {
-    marketmedia_conformance::sim::standalone::run_with_faults(args.listen, &args.faults)
+    marketmedia_sim::standalone::run(&args)
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("the simulators stopped: {e}")))?;
     Ok(exit::SUCCESS)

@@ -23,13 +23,13 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use marketmedia_conformance::sim::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
-use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
-use marketmedia_conformance::sim::smh::{SmhServers, SmhSim, SmhSimConfig};
-use marketmedia_conformance::sim::SimServer;
 use marketmedia_core::{Asset, Result};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
+use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
+use marketmedia_sim::smh::{SmhServers, SmhSim, SmhSimConfig};
+use marketmedia_sim::SimServer;
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
 
 use crate::platform::Platform;

@@ -5,12 +5,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use marketmedia_conformance::fixtures::write_sample_mp4;
-use marketmedia_conformance::sim::faults::FaultProfile;
 use marketmedia_core::{
     ChunkedVideoUploader, Completion, Error, ErrorKind, PollPolicy, Result, RetryPolicy,
     UploadDriver, UploadOptions,
 };
+use marketmedia_sim::faults::FaultProfile;
+use marketmedia_sim::fixtures::write_sample_mp4;
 use serde::Serialize;
 
 use crate::args::SoakArgs;

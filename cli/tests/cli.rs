@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_conformance::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
+use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");

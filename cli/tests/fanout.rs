@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_conformance::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_core::images_overall;
 use marketmedia_core::{
     upload_images_to_all, ChunkedVideoUploader, ErrorKind, ImageSource, ImageUploader, Overall,
     PollPolicy, UploadDriver, UploadOptions,
 };
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 
 fn driver() -> UploadDriver {
     UploadDriver::new(UploadOptions {

@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_conformance::fixtures::write_sample_mp4;
-use marketmedia_conformance::sim::faults::{scope, FaultProfile};
+use marketmedia_sim::faults::{scope, FaultProfile};
+use marketmedia_sim::fixtures::write_sample_mp4;
 
 const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
 const MIB: u64 = 1024 * 1024;

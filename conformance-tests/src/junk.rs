@@ -38,7 +38,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::sim::{serve, SimServer};
+use marketmedia_sim::{serve, SimServer};
 
 /// One answer: status, headers, body and an optional delay before answering.
 #[derive(Clone, PartialEq, Eq)]

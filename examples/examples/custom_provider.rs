@@ -29,7 +29,7 @@ mod bazaar_sim {
     use axum::http::{HeaderMap, Method, StatusCode};
     use axum::routing::{post, put};
     use axum::{Json, Router};
-    use marketmedia_conformance::sim::{serve, SimServer, WireLog, WireRecord};
+    use marketmedia_sim::{serve, SimServer, WireLog, WireRecord};
     use serde_json::{json, Value};
 
     pub const MAX_FILE: u64 = 8 * MIB;
@@ -447,7 +447,7 @@ mod provider {
 /// What the suite asks of the simulator, answered from its wire log and store.
 struct BazaarHandle {
     sim: bazaar_sim::BazaarSim,
-    _server: marketmedia_conformance::sim::SimServer,
+    _server: marketmedia_sim::SimServer,
 }
 
 impl suite::SimHandle for BazaarHandle {
@@ -461,7 +461,7 @@ impl suite::SimHandle for BazaarHandle {
             ..suite::SimCapabilities::default()
         }
     }
-    fn wire(&self) -> &marketmedia_conformance::sim::WireLog {
+    fn wire(&self) -> &marketmedia_sim::WireLog {
         &self.sim.wire
     }
     fn part_number_field(&self) -> &str {

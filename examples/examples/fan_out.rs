@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_conformance::fixtures::write_sample_mp4;
 use marketmedia_core::{
     progress_channel, ChunkedVideoUploader, Completion, ProgressEvent, Stage, UploadDriver,
     UploadOptions,
 };
+use marketmedia_sim::fixtures::write_sample_mp4;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -9,9 +9,9 @@
 //! With no IMAGE, a sample JPEG and PNG are generated in memory.
 
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_conformance::fixtures::{sample_jpeg, sample_png};
 use marketmedia_core::images_overall;
 use marketmedia_core::{upload_images_to_all, ImageSource, ImageUploader};
+use marketmedia_sim::fixtures::{sample_jpeg, sample_png};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -10,10 +10,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use marketmedia_conformance::fixtures::write_sample_mp4;
-use marketmedia_conformance::sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
 use marketmedia_core::{progress_channel, ProgressEvent, Stage, UploadDriver, UploadOptions};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::fixtures::write_sample_mp4;
+use marketmedia_sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

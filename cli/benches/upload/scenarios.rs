@@ -10,16 +10,16 @@ use std::time::{Duration, Instant};
 
 use marketmedia_cli::platform::Platform;
 use marketmedia_cli::sandbox::{Sandbox, SandboxConfig};
-use marketmedia_conformance::fixtures::write_sample_mp4;
-use marketmedia_conformance::sim::faults::FaultProfile;
-use marketmedia_conformance::sim::lazada::LazadaSimConfig;
-use marketmedia_conformance::sim::shopee::ShopeeSimConfig;
-use marketmedia_conformance::sim::RAW_SINK_PATH;
 use marketmedia_core::digest_file;
 use marketmedia_core::{
     ChunkedVideoUploader, Completion, DigestRequest, ProgressEvent, ProgressSink, Stage,
     UploadDriver, UploadOptions, UploadOutcome,
 };
+use marketmedia_sim::faults::FaultProfile;
+use marketmedia_sim::fixtures::write_sample_mp4;
+use marketmedia_sim::lazada::LazadaSimConfig;
+use marketmedia_sim::shopee::ShopeeSimConfig;
+use marketmedia_sim::RAW_SINK_PATH;
 
 use crate::child::{self, Spec};
 use crate::sink::SinkProvider;

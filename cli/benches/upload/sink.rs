@@ -4,7 +4,6 @@
 //! connection pool — with no server work per byte, against a single raw POST of the file.
 
 use async_trait::async_trait;
-use marketmedia_conformance::sim::RAW_SINK_PATH;
 use marketmedia_core::raw::http::{build_client, part_body, send, CallMeta};
 use marketmedia_core::raw::{
     CommitOutcome, InitOutcome, NumberingBase, Part, PartPlan, PartReceipt, PartSizeRule,
@@ -13,6 +12,7 @@ use marketmedia_core::raw::{
 use marketmedia_core::{
     Asset, ChunkedVideoUploader, Error, ProcessingHandle, ProcessingStatus, Result,
 };
+use marketmedia_sim::RAW_SINK_PATH;
 
 use crate::MIB;
 

@@ -88,7 +88,10 @@ pub async fn size_boundaries(b: &Backend) -> CaseOutcome {
                 ("cs+1", cs + 1),
                 ("2cs+1", 2 * cs + 1),
             ] {
-                if size < rules.min_file_bytes.max(crate::fixtures::min_mp4_size())
+                if size
+                    < rules
+                        .min_file_bytes
+                        .max(marketmedia_sim::fixtures::min_mp4_size())
                     || size > rules.max_file_bytes
                 {
                     skipped.push(format!("{label} outside the accepted sizes"));

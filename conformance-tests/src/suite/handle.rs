@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
-use crate::sim::WireLog;
+use marketmedia_sim::WireLog;
 
 /// One part request as the simulator received it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use marketmedia_core::{
 
 use super::handle::{SimHandle, WirePart};
 use super::Backend;
-use crate::fixtures::{min_mp4_size, write_sample_mp4};
+use marketmedia_sim::fixtures::{min_mp4_size, write_sample_mp4};
 
 /// Why a case stopped early.
 #[derive(Debug)]
@@ -143,8 +143,8 @@ impl Sources {
     /// A sparse MP4 of `size` bytes: a real head (ftyp, moov/mvhd) and a 64-bit `mdat` whose
     /// payload is a hole, so a file far above any limit costs no disk.
     pub(crate) fn sparse_video(&mut self, size: u64) -> Step<PathBuf> {
-        let small =
-            crate::fixtures::sample_mp4(self.duration, min_mp4_size()).step("sample video head")?;
+        let small = marketmedia_sim::fixtures::sample_mp4(self.duration, min_mp4_size())
+            .step("sample video head")?;
         let head = &small[..small.len() - 8];
         let mdat = size
             .checked_sub(head.len() as u64)

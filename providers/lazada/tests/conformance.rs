@@ -1,8 +1,8 @@
 //! The shared conformance suite against the Lazada simulator.
 
-use marketmedia_conformance::sim::lazada as sim;
 use marketmedia_conformance::suite::{self, adapters::LazadaHandle, Backend, Credentials};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_sim::lazada as sim;
 
 #[tokio::test]
 async fn lazada_passes_the_conformance_suite() {

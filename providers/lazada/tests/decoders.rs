@@ -207,7 +207,7 @@ proptest! {
         let l = &f.lazada;
         let part = Part::new(0, 0, bytes::Bytes::from_static(PART), None);
         let handle = ProcessingHandle { platform: "lazada".into(), id: "v1".into(), data: Value::Null };
-        let img = ImageSource::from_bytes("a.jpg", marketmedia_conformance::fixtures::sample_jpeg(64));
+        let img = ImageSource::from_bytes("a.jpg", marketmedia_sim::fixtures::sample_jpeg(64));
         f.rt.block_on(async {
             f.junk.always(quota_a.clone());
             check("quota", &quota_a, &l.quota().await)?;
@@ -250,7 +250,7 @@ fn one_odd_field_anywhere_is_a_typed_result() {
         id: "v1".into(),
         data: Value::Null,
     };
-    let img = ImageSource::from_bytes("a.jpg", marketmedia_conformance::fixtures::sample_jpeg(64));
+    let img = ImageSource::from_bytes("a.jpg", marketmedia_sim::fixtures::sample_jpeg(64));
     f.rt.block_on(async {
         let mut templates = vec![quota(), init(), block(), commit(), video(), image()];
         templates.extend(failures());

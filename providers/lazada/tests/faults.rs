@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use marketmedia_conformance::fixtures::write_sample_mp4;
-use marketmedia_conformance::sim::faults::{scope, FaultKind, FaultProfile};
-use marketmedia_conformance::sim::lazada::{calls, LazadaSim, LazadaSimConfig};
-use marketmedia_conformance::sim::SimServer;
 use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_core::{Completion, PollPolicy, RetryPolicy, UploadDriver, UploadOptions};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_sim::faults::{scope, FaultKind, FaultProfile};
+use marketmedia_sim::fixtures::write_sample_mp4;
+use marketmedia_sim::lazada::{calls, LazadaSim, LazadaSimConfig};
+use marketmedia_sim::SimServer;
 
 /// Small blocks so that a 2–3 block upload is small.
 const BLOCK: u64 = 256 * 1024;

@@ -7,10 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_conformance::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
 use marketmedia_conformance::leaks::{self, captured, describe};
-use marketmedia_conformance::sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
 use marketmedia_core::digest_request;
 use marketmedia_core::raw::{InitOutcome, Part};
 use marketmedia_core::PreparedSource;
@@ -19,6 +17,8 @@ use marketmedia_core::{
     UploadDriver, UploadOptions,
 };
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
+use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
 
 const APP_KEY: &str = "100132";
 const APP_SECRET: &str = "ASleak-lazada-app-secret-4c9e1a7f3b";

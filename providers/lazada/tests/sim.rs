@@ -9,16 +9,14 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use marketmedia_conformance::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
-use marketmedia_conformance::sim::lazada::{
-    calls, codes, LazadaSim, LazadaSimConfig, VideoOutcome, VideoState,
-};
-use marketmedia_conformance::sim::SimServer;
 use marketmedia_core::{
     upload_images, ChunkedVideoUploader, Completion, ErrorKind, ImageSource, ImageUploader,
     PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
 };
 use marketmedia_lazada::{signing, LazadaConfig, LazadaUploader, Region, VideoOptions, VideoUsage};
+use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
+use marketmedia_sim::lazada::{calls, codes, LazadaSim, LazadaSimConfig, VideoOutcome, VideoState};
+use marketmedia_sim::SimServer;
 
 const MIB: u64 = 1024 * 1024;
 const COVER: &str = "https://sg-live-02.slatic.net/p/cover.png";

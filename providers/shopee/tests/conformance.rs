@@ -1,8 +1,8 @@
 //! The shared conformance suite against the Shopee simulator.
 
-use marketmedia_conformance::sim::shopee as sim;
 use marketmedia_conformance::suite::{self, adapters::ShopeeHandle, Backend, Credentials};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::shopee as sim;
 
 #[tokio::test]
 async fn shopee_passes_the_conformance_suite() {

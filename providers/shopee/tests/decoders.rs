@@ -195,8 +195,8 @@ proptest! {
             data: Value::Null,
         };
         let imgs = vec![
-            ImageSource::from_bytes("a.jpg", marketmedia_conformance::fixtures::sample_jpeg(64)),
-            ImageSource::from_bytes("b.png", marketmedia_conformance::fixtures::sample_png(64)),
+            ImageSource::from_bytes("a.jpg", marketmedia_sim::fixtures::sample_jpeg(64)),
+            ImageSource::from_bytes("b.png", marketmedia_sim::fixtures::sample_png(64)),
         ];
         f.rt.block_on(async {
             f.junk.always(init.clone());
@@ -265,8 +265,8 @@ fn one_odd_field_anywhere_is_a_typed_result() {
         data: Value::Null,
     };
     let imgs = vec![
-        ImageSource::from_bytes("a.jpg", marketmedia_conformance::fixtures::sample_jpeg(64)),
-        ImageSource::from_bytes("b.png", marketmedia_conformance::fixtures::sample_png(64)),
+        ImageSource::from_bytes("a.jpg", marketmedia_sim::fixtures::sample_jpeg(64)),
+        ImageSource::from_bytes("b.png", marketmedia_sim::fixtures::sample_png(64)),
     ];
     let f = &f;
     f.rt.block_on(async {

@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use marketmedia_conformance::fixtures::write_sample_mp4;
-use marketmedia_conformance::sim::faults::{scope, FaultKind, FaultProfile};
-use marketmedia_conformance::sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
-use marketmedia_conformance::sim::SimServer;
 use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_core::{PollPolicy, RetryPolicy, UploadDriver, UploadOptions};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::faults::{scope, FaultKind, FaultProfile};
+use marketmedia_sim::fixtures::write_sample_mp4;
+use marketmedia_sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
+use marketmedia_sim::SimServer;
 
 /// Small parts so that a 2–3 part upload is small.
 const PART: u64 = 256 * 1024;

@@ -6,10 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_conformance::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
 use marketmedia_conformance::leaks::{self, captured, describe};
-use marketmedia_conformance::sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use marketmedia_core::digest_request;
 use marketmedia_core::raw::{InitOutcome, Part};
 use marketmedia_core::PreparedSource;
@@ -18,6 +16,8 @@ use marketmedia_core::{
     UploadDriver, UploadOptions,
 };
 use marketmedia_shopee::{PublicCallSigning, ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
+use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 
 const PARTNER_ID: u64 = 2_001_887;
 const SHOP_ID: u64 = 600_001;

@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_conformance::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
-use marketmedia_conformance::sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
-use marketmedia_conformance::sim::SimServer;
 use marketmedia_core::{
     upload_images, ErrorKind, ImageSource, PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
 };
 use marketmedia_shopee::{PublicCallSigning, ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
+use marketmedia_sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
+use marketmedia_sim::SimServer;
 
 const MIB: u64 = 1024 * 1024;
 

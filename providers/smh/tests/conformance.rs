@@ -1,7 +1,7 @@
 //! The shared conformance suite against the SMH simulator.
 
-use marketmedia_conformance::sim::smh as sim;
 use marketmedia_conformance::suite::{self, adapters::SmhHandle, Backend, Credentials};
+use marketmedia_sim::smh as sim;
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
 
 #[tokio::test]

@@ -181,7 +181,7 @@ async fn every_call(f: &Fixture, smh: &SmhUploader, scripts: &mut dyn FnMut() ->
         id: "v.mp4".into(),
         data: json!({"asset": {"odd": true}}),
     };
-    let img = ImageSource::from_bytes("a.png", marketmedia_conformance::fixtures::sample_png(64));
+    let img = ImageSource::from_bytes("a.png", marketmedia_sim::fixtures::sample_png(64));
     let mut next = |f: &Fixture| {
         let mut s = scripts();
         let fallback = s.pop().unwrap_or_else(|| JunkAnswer::new(500, ""));

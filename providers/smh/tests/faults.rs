@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use marketmedia_conformance::fixtures;
-use marketmedia_conformance::sim::faults::{scope, FaultKind, FaultProfile};
-use marketmedia_conformance::sim::smh::{
-    calls, SmhServers, SmhSim, SmhSimConfig, TEST_LIBRARY_ID, TEST_LIBRARY_SECRET,
-};
 use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_core::{RetryPolicy, UploadDriver, UploadOptions};
+use marketmedia_sim::faults::{scope, FaultKind, FaultProfile};
+use marketmedia_sim::fixtures;
+use marketmedia_sim::smh::{
+    calls, SmhServers, SmhSim, SmhSimConfig, TEST_LIBRARY_ID, TEST_LIBRARY_SECRET,
+};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 
 async fn sim(config: SmhSimConfig) -> (SmhSim, SmhServers) {

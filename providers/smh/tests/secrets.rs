@@ -7,10 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_conformance::fixtures::{sample_png, write_sample_mp4};
 use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
 use marketmedia_conformance::leaks::{self, captured, describe};
-use marketmedia_conformance::sim::smh::{SmhSim, SmhSimConfig};
 use marketmedia_core::digest_request;
 use marketmedia_core::raw::{InitOutcome, Part};
 use marketmedia_core::PreparedSource;
@@ -18,6 +16,8 @@ use marketmedia_core::{
     ChunkedVideoUploader, Error, ImageSource, ImageUploader, RetryPolicy, SourceProbe,
     UploadDriver, UploadOptions,
 };
+use marketmedia_sim::fixtures::{sample_png, write_sample_mp4};
+use marketmedia_sim::smh::{SmhSim, SmhSimConfig};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 
 const LIBRARY_ID: &str = "smhleaklib0000001";

@@ -1,4 +1,4 @@
-//! The SMH provider against the SMH simulator (`marketmedia_conformance::sim::smh`): the whole
+//! The SMH provider against the SMH simulator (`marketmedia_sim::smh`): the whole
 //! flow through `UploadDriver`, wire numbering, instant upload, renewal, resume, conflicts,
 //! credentials, small files, images and errors.
 
@@ -7,11 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use marketmedia_conformance::fixtures;
-use marketmedia_conformance::sim::smh::{
-    calls, ExpiredTokenCode, SmhServers, SmhSim, SmhSimConfig, SmhUploadState, TEST_LIBRARY_ID,
-    TEST_LIBRARY_SECRET,
-};
 use marketmedia_core::digest_request;
 use marketmedia_core::raw::Digester;
 use marketmedia_core::raw::{
@@ -21,6 +16,11 @@ use marketmedia_core::{
     ChunkedVideoUploader, DigestRequest, Error, ErrorKind, ImageSource, MediaFormat,
     PreparedSource, ProcessingHandle, ProcessingStatus, Result, RetryPolicy, SourceProbe,
     UploadDriver, UploadOptions,
+};
+use marketmedia_sim::fixtures;
+use marketmedia_sim::smh::{
+    calls, ExpiredTokenCode, SmhServers, SmhSim, SmhSimConfig, SmhUploadState, TEST_LIBRARY_ID,
+    TEST_LIBRARY_SECRET,
 };
 use marketmedia_smh::{ConflictStrategy, SmhConfig, SmhUploader, StorageScheme, MIB};
 

@@ -7,9 +7,9 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use crate::sim::lazada::{calls, LazadaSim, LazadaSimConfig, VideoOutcome};
-use crate::sim::{SimServer, WireLog};
 use crate::suite::{CompletionPayload, ExpectedFailure, SimCapabilities, SimHandle, WirePart};
+use marketmedia_sim::lazada::{calls, LazadaSim, LazadaSimConfig, VideoOutcome};
+use marketmedia_sim::{SimServer, WireLog};
 
 /// A running Lazada simulator, reported to the suite.
 #[derive(Debug)]

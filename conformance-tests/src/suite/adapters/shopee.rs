@@ -6,9 +6,9 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use crate::sim::shopee::{ShopeeSim, ShopeeSimConfig};
-use crate::sim::{SimServer, WireLog};
 use crate::suite::{CompletionPayload, ExpectedFailure, SimCapabilities, SimHandle, WirePart};
+use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
+use marketmedia_sim::{SimServer, WireLog};
 
 /// A running Shopee simulator, reported to the suite.
 #[derive(Debug)]

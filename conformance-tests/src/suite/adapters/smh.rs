@@ -6,9 +6,9 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use crate::sim::smh::{calls, SmhServers, SmhSim, SmhSimConfig};
-use crate::sim::WireLog;
 use crate::suite::{CompletionPayload, SimCapabilities, SimHandle, WirePart};
+use marketmedia_sim::smh::{calls, SmhServers, SmhSim, SmhSimConfig};
+use marketmedia_sim::WireLog;
 
 /// A running SMH simulator, reported to the suite. The provider's session `upload_id` is the
 /// confirm key; the asset id is the file's path.

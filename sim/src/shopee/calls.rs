@@ -1,0 +1,396 @@
+//! Shopee's call table, its error codes and envelope, and the request pipeline: read the
+//! request, check it (`auth`), run the call (`video`, `image`), answer and record it.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::auth::{authenticate, Caller};
+use super::image::upload_image;
+use super::video::{
+    cancel_video_upload, complete_video_upload, get_video_upload_result, init_video_upload,
+    upload_video_part,
+};
+use super::{ShopeeSim, ShopeeSimConfig, ShopeeState, Upload, API_PREFIX, PLATFORM};
+use crate::request::{self, Payload, ReadOptions, Received};
+use crate::util::random_hex;
+use crate::WireRecord;
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+
+/// The calls the simulator answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    InitVideoUpload,
+    UploadVideoPart,
+    CompleteVideoUpload,
+    GetVideoUploadResult,
+    CancelVideoUpload,
+    UploadImage,
+}
+
+/// How a call's parameters travel in the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BodyKind {
+    /// A JSON object (`Content-Type: application/json`).
+    Json,
+    /// `multipart/form-data`.
+    Multipart,
+    /// No body: query only.
+    None,
+}
+
+impl Call {
+    pub(super) const ALL: [Call; 6] = [
+        Call::InitVideoUpload,
+        Call::UploadVideoPart,
+        Call::CompleteVideoUpload,
+        Call::GetVideoUploadResult,
+        Call::CancelVideoUpload,
+        Call::UploadImage,
+    ];
+
+    pub(super) fn from_path(path: &str) -> Option<Call> {
+        let name = path.strip_prefix(API_PREFIX)?;
+        Call::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Call::InitVideoUpload => "init_video_upload",
+            Call::UploadVideoPart => "upload_video_part",
+            Call::CompleteVideoUpload => "complete_video_upload",
+            Call::GetVideoUploadResult => "get_video_upload_result",
+            Call::CancelVideoUpload => "cancel_video_upload",
+            Call::UploadImage => "upload_image",
+        }
+    }
+
+    pub(super) fn method(self) -> &'static str {
+        match self {
+            Call::GetVideoUploadResult => "GET",
+            _ => "POST",
+        }
+    }
+
+    /// The spec marks these as public-type: either signature shape is accepted.
+    pub(super) fn public_type(self) -> bool {
+        matches!(self, Call::UploadVideoPart | Call::CompleteVideoUpload)
+    }
+
+    pub(super) fn body(self) -> BodyKind {
+        match self {
+            Call::InitVideoUpload | Call::CompleteVideoUpload | Call::CancelVideoUpload => {
+                BodyKind::Json
+            }
+            Call::UploadVideoPart | Call::UploadImage => BodyKind::Multipart,
+            Call::GetVideoUploadResult => BodyKind::None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// A failure answer: HTTP status, the platform's error code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ApiError {
+    pub(super) status: StatusCode,
+    pub(super) error: &'static str,
+    pub(super) message: String,
+}
+
+impl ApiError {
+    /// An error with the HTTP status Shopee's gateway uses for its code.
+    pub(super) fn new(error: &'static str, message: impl Into<String>) -> Self {
+        let status = match error {
+            "error_param" => StatusCode::BAD_REQUEST,
+            "error_sign" | "error_auth" | "invalid_acceess_token" => StatusCode::FORBIDDEN,
+            "error_not_found" => StatusCode::NOT_FOUND,
+            "error_server" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::OK,
+        };
+        Self {
+            status,
+            error,
+            message: message.into(),
+        }
+    }
+
+    /// `error_param` with an exact message (the gateway's own ones).
+    pub(super) fn param_exact(message: impl Into<String>) -> Self {
+        Self::new("error_param", message)
+    }
+
+    /// `error_param` "Wrong parameters, detail: {detail}."
+    pub(super) fn param(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            "error_param",
+            format!("Wrong parameters, detail: {detail}."),
+        )
+    }
+
+    pub(super) fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub(super) fn invalid_upload_id(message: impl Into<String>) -> Self {
+        Self::new("error_invalid_upload_id", message)
+    }
+
+    pub(super) fn already_completed() -> Self {
+        Self::new(
+            "error_already_completed",
+            "The video upload has already been completed.",
+        )
+    }
+
+    pub(super) fn part_seq(message: impl Into<String>) -> Self {
+        Self::new("error_invalid_part_seq", message)
+    }
+}
+
+/// A success answer: the `response` object and the `warning` text.
+pub(super) struct Answer {
+    pub(super) response: Value,
+    pub(super) warning: String,
+}
+
+impl Answer {
+    pub(super) fn of(response: Value) -> Self {
+        Self {
+            response,
+            warning: String::new(),
+        }
+    }
+
+    pub(super) fn empty() -> Self {
+        Self::of(json!({}))
+    }
+}
+
+pub(super) type Outcome = Result<Answer, ApiError>;
+
+// ---------------------------------------------------------------------------------------------
+// The request pipeline
+
+/// Answers one request and records it in the wire log.
+pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let config = sim.config();
+    let options = ReadOptions {
+        limit: config.max_request_bytes,
+        json: true,
+        file_fields: &[],
+    };
+    let received = request::read(req, options).await;
+    let call = Call::from_path(&path);
+    let now_ms = sim.clock().now_millis();
+
+    let result = {
+        let mut state = sim.state();
+        let result = dispatch(&mut state, call, &method, &path, &received, &config, now_ms);
+        state.counters.requests += 1;
+        if result.is_err() {
+            state.counters.rejected += 1;
+        }
+        result
+    };
+
+    let request_id = random_hex(16);
+    let (status, body, error) = match result {
+        Ok(answer) => (
+            StatusCode::OK,
+            envelope("", "", &answer.warning, &request_id, answer.response),
+            None,
+        ),
+        Err(e) => (
+            e.status,
+            envelope(e.error, &e.message, "", &request_id, json!({})),
+            Some(e.error.to_string()),
+        ),
+    };
+
+    let call_name = match call {
+        Some(c) => c.name().to_string(),
+        None => path
+            .strip_prefix("/api/v2/")
+            .unwrap_or(path.as_str())
+            .to_string(),
+    };
+    sim.wire().push(WireRecord {
+        platform: PLATFORM,
+        call: call_name,
+        method,
+        path,
+        params: received.params_body_prefixed(),
+        files: received.file_sizes(),
+        body_len: received.body_len,
+        status: status.as_u16(),
+        error,
+    });
+    (status, Json(body)).into_response()
+}
+
+pub(super) fn envelope(
+    error: &str,
+    message: &str,
+    warning: &str,
+    request_id: &str,
+    response: Value,
+) -> Value {
+    json!({
+        "error": error,
+        "message": message,
+        "warning": warning,
+        "request_id": request_id,
+        "response": response,
+    })
+}
+
+pub(super) fn dispatch(
+    state: &mut ShopeeState,
+    call: Option<Call>,
+    method: &str,
+    path: &str,
+    r: &Received,
+    config: &ShopeeSimConfig,
+    now_ms: i64,
+) -> Outcome {
+    let call = call.ok_or_else(|| ApiError::new("error_not_found", "API not found."))?;
+    if method != call.method() {
+        return Err(ApiError::param(format_args!(
+            "{} only accepts {}",
+            call.name(),
+            call.method()
+        ))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    if matches!(r.payload, Payload::TooLarge) {
+        return Err(ApiError::param(format_args!(
+            "the request body exceeds {} bytes",
+            config.max_request_bytes
+        ))
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    let caller = authenticate(state, call, path, r, config, now_ms)?;
+    let ctx = Ctx {
+        caller,
+        config,
+        now_ms,
+    };
+    match call.body() {
+        BodyKind::Json => {
+            let body = json_body(call, &r.payload)?;
+            match call {
+                Call::InitVideoUpload => init_video_upload(state, &ctx, body),
+                Call::CompleteVideoUpload => complete_video_upload(state, &ctx, body),
+                _ => cancel_video_upload(state, &ctx, body),
+            }
+        }
+        BodyKind::Multipart => {
+            multipart_body(call, &r.payload)?;
+            match call {
+                Call::UploadVideoPart => upload_video_part(state, &ctx, &r.payload),
+                _ => upload_image(state, &ctx, &r.payload),
+            }
+        }
+        BodyKind::None => get_video_upload_result(state, &ctx, r),
+    }
+}
+
+pub(super) struct Ctx<'a> {
+    pub(super) caller: Caller,
+    pub(super) config: &'a ShopeeSimConfig,
+    pub(super) now_ms: i64,
+}
+
+pub(super) fn json_body(call: Call, payload: &Payload) -> Result<&Map<String, Value>, ApiError> {
+    match payload {
+        Payload::Json(map) => Ok(map),
+        Payload::Unsupported(reason) | Payload::Malformed(reason) | Payload::ReadFailed(reason) => {
+            Err(ApiError::param(reason))
+        }
+        _ => Err(ApiError::param(format_args!(
+            "{} takes a JSON body (Content-Type: application/json)",
+            call.name()
+        ))),
+    }
+}
+
+pub(super) fn multipart_body(call: Call, payload: &Payload) -> Result<(), ApiError> {
+    match payload {
+        Payload::Form {
+            multipart: true, ..
+        } => Ok(()),
+        Payload::Malformed(reason) if reason.starts_with("malformed multipart") => {
+            Err(ApiError::param(reason))
+        }
+        _ => Err(ApiError::param(format_args!(
+            "{} takes a multipart/form-data body",
+            call.name()
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter helpers
+
+pub(super) fn required<'a>(
+    body: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a Value, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Err(ApiError::param(format_args!("{name} is required"))),
+        Some(v) => Ok(v),
+    }
+}
+
+pub(super) fn required_str<'a>(
+    body: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, ApiError> {
+    required(body, name)?
+        .as_str()
+        .ok_or_else(|| ApiError::param(format_args!("{name} must be a string")))
+}
+
+pub(super) fn is_hex32(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub(super) fn uuid_ish() -> String {
+    let h = random_hex(16);
+    format!(
+        "{}-{}-4{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Looks a session up for `caller`: unknown, another shop's, or expired → `error_invalid_upload_id`.
+pub(super) fn session<'a>(
+    state: &'a mut ShopeeState,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<&'a mut Upload, ApiError> {
+    let upload = state
+        .uploads
+        .get_mut(id)
+        .filter(|u| ctx.caller.shop_id.is_none_or(|s| s == u.shop_id))
+        .ok_or_else(|| ApiError::invalid_upload_id("Invalid video_upload_id."))?;
+    if upload.expired(ctx.now_ms) {
+        return Err(ApiError::invalid_upload_id(
+            "The video upload session has expired.",
+        ));
+    }
+    Ok(upload)
+}

@@ -1,0 +1,582 @@
+//! A faithful local simulator of Shopee Open Platform v2 `media_space` (platforms.md §1):
+//! chunked video upload (`init_video_upload`, `upload_video_part`, `complete_video_upload`,
+//! `get_video_upload_result`, `cancel_video_upload`) and `upload_image`, with Shopee's
+//! signing, timestamp and access-token checks, its envelope and error codes.
+//!
+//! ```no_run
+//! use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = ShopeeSim::new(ShopeeSimConfig::default());
+//! let server = sim.start("127.0.0.1:0".parse().unwrap()).await?;
+//! println!("Shopee simulator at {}", server.base_url());
+//! // ... drive a client against server.base_url() ...
+//! assert!(sim.wire().count("init_video_upload") <= 1);
+//! # Ok(()) }
+//! ```
+//!
+//! What it enforces, and every choice made where the platform text is open, is written down
+//! in `docs/simulators/shopee.md`.
+
+mod auth;
+mod calls;
+mod image;
+mod probe;
+mod video;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::Request;
+use axum::response::Response;
+use axum::Router;
+use bytes::Bytes;
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+use crate::faults::ErrorStyle;
+use crate::skeleton::{BodyLimit, SimCore};
+use crate::util::{md5_hex, random_hex};
+
+/// The test partner id (the one in platforms.md's signing vectors).
+pub const TEST_PARTNER_ID: u64 = 2_001_887;
+/// The test partner key.
+pub const TEST_PARTNER_KEY: &str = "6d6d2d73696d2d73686f7065652d706172746e65722d6b65792d30303031";
+/// The test shop id.
+pub const TEST_SHOP_ID: u64 = 600_001;
+/// The test shop's access token, valid for [`ShopeeSimConfig::access_token_ttl`] from the
+/// simulator's creation.
+pub const TEST_ACCESS_TOKEN: &str = "4a6f8c2e1b3d5f7091a2b3c4d5e6f708";
+/// Every simulated call's path starts with this.
+pub const API_PREFIX: &str = "/api/v2/media_space/";
+/// "4MB": the exact size of every video part but the last, 4 × 1024 × 1024 bytes.
+pub const DEFAULT_PART_SIZE: u64 = 4 * 1024 * 1024;
+/// "30 MB", read as MiB like "4MB": 31,457,280 bytes.
+pub const DEFAULT_MAX_VIDEO_BYTES: u64 = 30 * 1024 * 1024;
+/// "10 MB" per image, read as MiB: 10,485,760 bytes.
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The platform name in wire records.
+const PLATFORM: &str = "shopee";
+
+/// The simulator's settings. Every field has a default suited to fast tests.
+#[derive(Debug, Clone)]
+pub struct ShopeeSimConfig {
+    /// The partner id the simulator knows. Default [`TEST_PARTNER_ID`].
+    pub partner_id: u64,
+    /// The partner key signatures are checked with. Default [`TEST_PARTNER_KEY`].
+    pub partner_key: String,
+    /// The authorised shop. Default [`TEST_SHOP_ID`].
+    pub shop_id: u64,
+    /// The shop's initial access token. Default [`TEST_ACCESS_TOKEN`].
+    pub access_token: String,
+    /// How long an access token lives, on the sim clock, from its issue (the simulator's
+    /// creation for the initial token). Default 4 h.
+    pub access_token_ttl: Duration,
+    /// How far the `timestamp` parameter may be from the sim clock, either way. Default 300 s.
+    pub timestamp_tolerance: Duration,
+    /// Region prefix of `video_upload_id` (`sg_…_000000`) and, uppercased, the
+    /// `*_url_region` of media URLs. Default `sg`.
+    pub region: String,
+    /// Largest `file_size` accepted by `init_video_upload`. Default
+    /// [`DEFAULT_MAX_VIDEO_BYTES`] (30 MiB).
+    pub max_video_bytes: u64,
+    /// Exact size of every part but the last. Default [`DEFAULT_PART_SIZE`] (4 MiB).
+    pub part_size: u64,
+    /// How long an upload session that was not completed stays usable, on the sim clock, from
+    /// `init_video_upload`. Default 24 h.
+    pub upload_session_ttl: Duration,
+    /// Time between `complete_video_upload` and the final status (SUCCEEDED or FAILED), on
+    /// the sim clock (so a test may also advance the clock). Default 300 ms.
+    pub transcode_delay: Duration,
+    /// Shortest accepted video duration. Default 10 s.
+    pub min_video_duration: Duration,
+    /// Longest accepted video duration. Default 60 s.
+    pub max_video_duration: Duration,
+    /// When set, every completed upload ends FAILED with this message, whatever its content.
+    /// Default `None`.
+    pub force_transcode_failure: Option<String>,
+    /// How many `init_video_upload` calls succeed per UTC day (sim clock) before
+    /// `error_limit`; `None` = unlimited. Default `None`.
+    pub daily_upload_limit: Option<u32>,
+    /// Most images in one `upload_image` call. Default 9.
+    pub max_images_per_call: usize,
+    /// Largest accepted image. Default [`DEFAULT_MAX_IMAGE_BYTES`] (10 MiB).
+    pub max_image_bytes: u64,
+    /// Whether the test shop is whitelisted for `ratio=3:4` images. Default `false`.
+    pub ratio_3_4_whitelisted: bool,
+    /// Largest request body read; a larger one is answered `error_param` with HTTP 413.
+    /// Default 128 MiB (room for 9 images of 10 MiB and an oversized one).
+    pub max_request_bytes: usize,
+    /// Base of the video URLs returned on SUCCEEDED (`{base}/{id}`). Default
+    /// `https://cvf.shopee.sg/file`.
+    pub video_url_base: String,
+    /// Base of image and thumbnail URLs (`{base}/{id}`). Default `https://cf.shopee.sg/file`.
+    pub image_url_base: String,
+}
+
+impl Default for ShopeeSimConfig {
+    fn default() -> Self {
+        Self {
+            partner_id: TEST_PARTNER_ID,
+            partner_key: TEST_PARTNER_KEY.to_string(),
+            shop_id: TEST_SHOP_ID,
+            access_token: TEST_ACCESS_TOKEN.to_string(),
+            access_token_ttl: Duration::from_secs(4 * 3600),
+            timestamp_tolerance: Duration::from_secs(300),
+            region: "sg".to_string(),
+            max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
+            part_size: DEFAULT_PART_SIZE,
+            upload_session_ttl: Duration::from_secs(24 * 3600),
+            transcode_delay: Duration::from_millis(300),
+            min_video_duration: Duration::from_secs(10),
+            max_video_duration: Duration::from_secs(60),
+            force_transcode_failure: None,
+            daily_upload_limit: None,
+            max_images_per_call: 9,
+            max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
+            ratio_3_4_whitelisted: false,
+            max_request_bytes: 128 * 1024 * 1024,
+            video_url_base: "https://cvf.shopee.sg/file".to_string(),
+            image_url_base: "https://cf.shopee.sg/file".to_string(),
+        }
+    }
+}
+
+/// The test credentials a client needs, as the `marketmedia-sim` binary prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShopeeCredentials {
+    /// Partner id.
+    pub partner_id: u64,
+    /// Partner key (the HMAC key).
+    pub partner_key: String,
+    /// Shop id.
+    pub shop_id: u64,
+    /// A valid access token for the shop.
+    pub access_token: String,
+}
+
+/// The status of a video upload, as `get_video_upload_result` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UploadStatus {
+    /// Initiated; parts may be uploaded.
+    Initiated,
+    /// Completed; transcoding.
+    Transcoding,
+    /// Transcoded; the video is usable.
+    Succeeded,
+    /// Transcoding failed (see the message).
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl UploadStatus {
+    /// The platform's spelling, e.g. `TRANSCODING`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadStatus::Initiated => "INITIATED",
+            UploadStatus::Transcoding => "TRANSCODING",
+            UploadStatus::Succeeded => "SUCCEEDED",
+            UploadStatus::Failed => "FAILED",
+            UploadStatus::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+/// One part the simulator holds for a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    /// The part number (0-based).
+    pub part_seq: u32,
+    /// `part_seq` exactly as the client sent it the last time.
+    pub part_seq_as_sent: String,
+    /// Size in bytes.
+    pub size: usize,
+    /// `content_md5` as the client sent it the last time.
+    pub content_md5_as_sent: String,
+    /// How many times this part was accepted (re-sends replace it).
+    pub times_received: u32,
+}
+
+/// A snapshot of one upload session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadSnapshot {
+    /// The session id.
+    pub video_upload_id: String,
+    /// The status now (by the sim clock).
+    pub status: UploadStatus,
+    /// Whether the session expired without being completed (calls then answer
+    /// `error_invalid_upload_id`).
+    pub expired: bool,
+    /// The shop that created it.
+    pub shop_id: u64,
+    /// `file_md5` from init.
+    pub file_md5: String,
+    /// `file_size` from init.
+    pub file_size: u64,
+    /// How many parts the file must be cut into.
+    pub part_count: u32,
+    /// `part_seq_list` as received by a successful `complete_video_upload`.
+    pub part_seq_list: Option<Vec<u32>>,
+    /// `report_data.upload_cost` as received by a successful `complete_video_upload`.
+    pub upload_cost: Option<u64>,
+    /// The video's duration in seconds, once the container was probed successfully.
+    pub duration_secs: Option<f64>,
+    /// The FAILED message, when the status is FAILED.
+    pub failure: Option<String>,
+}
+
+/// An image accepted by `upload_image`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredImage {
+    /// The image id returned.
+    pub image_id: String,
+    /// The bytes received.
+    pub bytes: Bytes,
+    /// `scene` as applied (`normal` or `desc`).
+    pub scene: String,
+    /// `ratio` as applied (`1:1` or `3:4`).
+    pub ratio: String,
+}
+
+/// What the simulator counted since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ShopeeCounters {
+    /// Requests received (any path).
+    pub requests: u64,
+    /// Requests answered with a non-empty `error`.
+    pub rejected: u64,
+    /// Sessions created by `init_video_upload`.
+    pub sessions_initiated: u64,
+    /// Sessions completed.
+    pub sessions_completed: u64,
+    /// Sessions cancelled.
+    pub sessions_cancelled: u64,
+    /// Parts accepted (re-sends included).
+    pub parts_accepted: u64,
+    /// Bytes of accepted parts (re-sends included).
+    pub part_bytes_accepted: u64,
+    /// Images accepted by `upload_image`.
+    pub images_accepted: u64,
+    /// Images refused inside a successful `upload_image` answer.
+    pub images_refused: u64,
+}
+
+/// The Shopee `media_space` simulator. Cheap to clone; clones share state.
+#[derive(Debug, Clone)]
+pub struct ShopeeSim {
+    core: Arc<SimCore<ShopeeSimConfig, ShopeeState>>,
+}
+
+impl ShopeeSim {
+    /// A simulator with `config`; its initial access token is issued now (sim clock).
+    pub fn new(config: ShopeeSimConfig) -> Self {
+        Self {
+            core: Arc::new(SimCore::new(config, |config, clock| {
+                ShopeeState::new(config, clock.now_millis())
+            })),
+        }
+    }
+
+    /// The axum application: every path is answered (unknown ones with Shopee's not-found
+    /// envelope) and recorded in the wire log. Axum's default body limit is replaced by
+    /// [`ShopeeSimConfig::max_request_bytes`].
+    pub fn router(&self) -> Router {
+        let routes = Router::new().fallback(route);
+        self.core
+            .app(routes, ErrorStyle::Shopee, BodyLimit::Own, self.clone())
+    }
+
+    sim_accessors!(ShopeeSimConfig);
+    sim_start!();
+
+    /// The test credentials.
+    pub fn credentials(&self) -> ShopeeCredentials {
+        let c = self.config();
+        ShopeeCredentials {
+            partner_id: c.partner_id,
+            partner_key: c.partner_key,
+            shop_id: c.shop_id,
+            access_token: c.access_token,
+        }
+    }
+
+    /// Issues a new access token for the configured shop, valid for
+    /// [`ShopeeSimConfig::access_token_ttl`] from now; older tokens stay valid until they
+    /// expire.
+    pub fn issue_access_token(&self) -> String {
+        let shop_id = self.config().shop_id;
+        let now = self.core.clock().now_millis();
+        self.state().issue_token(shop_id, now)
+    }
+
+    /// The assembled file of a completed upload (`None` before completion or for an unknown
+    /// id).
+    pub fn assembled_bytes(&self, video_upload_id: &str) -> Option<Bytes> {
+        self.state().assembled(video_upload_id)
+    }
+
+    /// The parts the simulator holds for a session, by part number (`None` for an unknown id).
+    pub fn parts(&self, video_upload_id: &str) -> Option<Vec<PartInfo>> {
+        self.state().parts(video_upload_id)
+    }
+
+    /// The status of an upload now (`None` for an unknown id).
+    pub fn upload_status(&self, video_upload_id: &str) -> Option<UploadStatus> {
+        self.upload(video_upload_id).map(|u| u.status)
+    }
+
+    /// A snapshot of an upload session (`None` for an unknown id).
+    pub fn upload(&self, video_upload_id: &str) -> Option<UploadSnapshot> {
+        let now = self.core.clock().now_millis();
+        self.state().snapshot(video_upload_id, now)
+    }
+
+    /// Every session id, in creation order.
+    pub fn upload_ids(&self) -> Vec<String> {
+        self.state().upload_ids()
+    }
+
+    /// An image accepted by `upload_image`.
+    pub fn image(&self, image_id: &str) -> Option<StoredImage> {
+        self.state().image(image_id)
+    }
+
+    /// Every accepted image, in arrival order.
+    pub fn images(&self) -> Vec<StoredImage> {
+        self.state().images()
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> ShopeeCounters {
+        self.state().counters.clone()
+    }
+
+    fn state(&self) -> MutexGuard<'_, ShopeeState> {
+        self.core.state()
+    }
+}
+
+async fn route(State(sim): State<ShopeeSim>, req: Request<Body>) -> Response {
+    calls::handle(sim, req).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+#[derive(Debug)]
+pub(super) struct Token {
+    pub(super) shop_id: u64,
+    pub(super) issued_ms: i64,
+}
+
+#[derive(Debug)]
+pub(super) struct StoredPart {
+    pub(super) info: PartInfo,
+    pub(super) bytes: Bytes,
+}
+
+#[derive(Debug)]
+pub(super) enum Verdict {
+    Ready { duration_secs: f64 },
+    Failed { message: String },
+}
+
+#[derive(Debug)]
+pub(super) enum Phase {
+    Initiated,
+    Completed {
+        ready_at_ms: i64,
+        assembled: Bytes,
+        verdict: Verdict,
+        probed_duration: Option<f64>,
+        part_seq_list: Vec<u32>,
+        upload_cost: u64,
+        media_key: String,
+    },
+    Cancelled,
+}
+
+#[derive(Debug)]
+pub(super) struct Upload {
+    pub(super) shop_id: u64,
+    pub(super) file_md5: String,
+    pub(super) file_size: u64,
+    pub(super) part_size: u64,
+    pub(super) part_count: u32,
+    pub(super) expires_at_ms: i64,
+    pub(super) parts: BTreeMap<u32, StoredPart>,
+    /// MD5 of the parts `0..n` received so far, in order, so that completing does not hash the
+    /// whole file again; `None` once a part already hashed was replaced by other bytes.
+    pub(super) prefix_md5: Option<(Md5, u32)>,
+    pub(super) phase: Phase,
+}
+
+impl Upload {
+    /// Folds the parts that extend the hashed prefix into it. Called after every stored part.
+    pub(super) fn advance_prefix_md5(&mut self) {
+        if let Some((hasher, next)) = &mut self.prefix_md5 {
+            while let Some(part) = self.parts.get(next) {
+                hasher.update(&part.bytes);
+                *next += 1;
+            }
+        }
+    }
+
+    /// The MD5 of the assembled file (the parts in order), from the prefix when it covers
+    /// every part.
+    pub(super) fn file_md5_of(&self, file: &[u8]) -> String {
+        match &self.prefix_md5 {
+            Some((hasher, next)) if *next == self.part_count => {
+                hex::encode(hasher.clone().finalize())
+            }
+            _ => md5_hex(file),
+        }
+    }
+
+    pub(super) fn status(&self, now_ms: i64) -> UploadStatus {
+        match &self.phase {
+            Phase::Initiated => UploadStatus::Initiated,
+            Phase::Cancelled => UploadStatus::Cancelled,
+            Phase::Completed {
+                ready_at_ms,
+                verdict,
+                ..
+            } => {
+                if now_ms < *ready_at_ms {
+                    UploadStatus::Transcoding
+                } else {
+                    match verdict {
+                        Verdict::Ready { .. } => UploadStatus::Succeeded,
+                        Verdict::Failed { .. } => UploadStatus::Failed,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A session that was never completed nor cancelled expires.
+    pub(super) fn expired(&self, now_ms: i64) -> bool {
+        matches!(self.phase, Phase::Initiated) && now_ms >= self.expires_at_ms
+    }
+
+    /// The exact size part `seq` must have.
+    pub(super) fn expected_part_size(&self, seq: u32) -> u64 {
+        if seq + 1 == self.part_count {
+            self.file_size - self.part_size * u64::from(self.part_count - 1)
+        } else {
+            self.part_size
+        }
+    }
+}
+
+/// Everything the simulator remembers.
+#[derive(Debug)]
+pub(super) struct ShopeeState {
+    pub(super) tokens: HashMap<String, Token>,
+    pub(super) uploads: HashMap<String, Upload>,
+    pub(super) upload_order: Vec<String>,
+    pub(super) images: Vec<StoredImage>,
+    pub(super) inits_per_day: HashMap<i64, u32>,
+    pub(super) counters: ShopeeCounters,
+}
+
+impl ShopeeState {
+    pub(super) fn new(config: &ShopeeSimConfig, now_ms: i64) -> Self {
+        let mut tokens = HashMap::new();
+        tokens.insert(
+            config.access_token.clone(),
+            Token {
+                shop_id: config.shop_id,
+                issued_ms: now_ms,
+            },
+        );
+        Self {
+            tokens,
+            uploads: HashMap::new(),
+            upload_order: Vec::new(),
+            images: Vec::new(),
+            inits_per_day: HashMap::new(),
+            counters: ShopeeCounters::default(),
+        }
+    }
+
+    pub(super) fn issue_token(&mut self, shop_id: u64, now_ms: i64) -> String {
+        let token = random_hex(16);
+        self.tokens.insert(
+            token.clone(),
+            Token {
+                shop_id,
+                issued_ms: now_ms,
+            },
+        );
+        token
+    }
+
+    pub(super) fn assembled(&self, id: &str) -> Option<Bytes> {
+        match &self.uploads.get(id)?.phase {
+            Phase::Completed { assembled, .. } => Some(assembled.clone()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn parts(&self, id: &str) -> Option<Vec<PartInfo>> {
+        let upload = self.uploads.get(id)?;
+        Some(upload.parts.values().map(|p| p.info.clone()).collect())
+    }
+
+    pub(super) fn snapshot(&self, id: &str, now_ms: i64) -> Option<UploadSnapshot> {
+        let u = self.uploads.get(id)?;
+        let status = u.status(now_ms);
+        let (part_seq_list, upload_cost, duration_secs, failure) = match &u.phase {
+            Phase::Completed {
+                part_seq_list,
+                upload_cost,
+                probed_duration,
+                verdict,
+                ..
+            } => (
+                Some(part_seq_list.clone()),
+                Some(*upload_cost),
+                *probed_duration,
+                match verdict {
+                    Verdict::Failed { message } if status == UploadStatus::Failed => {
+                        Some(message.clone())
+                    }
+                    _ => None,
+                },
+            ),
+            _ => (None, None, None, None),
+        };
+        Some(UploadSnapshot {
+            video_upload_id: id.to_string(),
+            status,
+            expired: u.expired(now_ms),
+            shop_id: u.shop_id,
+            file_md5: u.file_md5.clone(),
+            file_size: u.file_size,
+            part_count: u.part_count,
+            part_seq_list,
+            upload_cost,
+            duration_secs,
+            failure,
+        })
+    }
+
+    pub(super) fn upload_ids(&self) -> Vec<String> {
+        self.upload_order.clone()
+    }
+
+    pub(super) fn image(&self, id: &str) -> Option<StoredImage> {
+        self.images.iter().find(|i| i.image_id == id).cloned()
+    }
+
+    pub(super) fn images(&self) -> Vec<StoredImage> {
+        self.images.clone()
+    }
+}

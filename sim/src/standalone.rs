@@ -1,0 +1,200 @@
+//! The simulators served standalone, as the `marketmedia-sim` binary and `marketmedia sim`
+//! run them.
+//!
+//! Each platform gets its own port: the first (Shopee) takes the listen address's port, the
+//! next ones that port + 1, + 2, … (all free random ports when the port is 0). When every
+//! simulator is listening, [`run`] prints ONE JSON line to stdout:
+//!
+//! ```text
+//! {"shopee":{"base_url":"http://127.0.0.1:8650","credentials":{"partner_id":…}},"lazada":{…},"smh":{…}}
+//! ```
+//!
+//! then the simulators serve until Ctrl-C.
+//!
+//! [`Args`] and [`run`] are the one code path of the `marketmedia-sim` binary and of
+//! `marketmedia sim` (which flattens the same [`Args`]).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use futures::Future;
+use serde_json::{Map, Value};
+
+use crate::faults::{FaultArgs, FaultProfile};
+use crate::lazada::{self, LazadaSimConfig};
+use crate::shopee::{ShopeeSim, ShopeeSimConfig};
+use crate::smh::{self, SmhSimConfig};
+
+/// The default listen address of the first simulator.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
+
+/// The command line of the standalone simulators: `marketmedia-sim [--listen ADDR] [fault
+/// flags]`, flattened as is into `marketmedia sim`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Address of the first simulator; the others take the next ports (all random with port 0).
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Fault injection and network shaping (all off by default).
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8650)),
+            faults: FaultArgs::default(),
+        }
+    }
+}
+
+/// A started simulator: what keeps it serving (dropping it stops it) and its entry in the
+/// JSON line (base URLs and test credentials).
+struct Started {
+    keep_alive: Box<dyn std::any::Any + Send>,
+    entry: Value,
+}
+
+type StartFuture = Pin<Box<dyn Future<Output = std::io::Result<Started>> + Send>>;
+
+/// Starts one platform's simulator on its addresses (one per port it needs).
+type Starter = fn(Vec<SocketAddr>, FaultProfile) -> StartFuture;
+
+/// The platforms, in port order: (name in the JSON line, ports it takes, how to start it).
+/// Adding a platform is one `start_*` function and one entry here.
+const PLATFORMS: &[(&str, usize, Starter)] = &[
+    ("shopee", 1, start_shopee),
+    ("lazada", 1, start_lazada),
+    ("smh", 2, start_smh),
+];
+
+fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
+    Box::pin(async move {
+        let sim = ShopeeSim::new(ShopeeSimConfig::default());
+        sim.faults().set(faults);
+        let server = sim.start(addrs[0]).await?;
+        let entry = serde_json::json!({
+            "base_url": server.base_url(),
+            "credentials": sim.credentials(),
+        });
+        Ok(Started {
+            keep_alive: Box::new(server),
+            entry,
+        })
+    })
+}
+
+fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
+    Box::pin(async move {
+        let running = lazada::launch(LazadaSimConfig::default(), addrs[0]).await?;
+        running.sim.faults().set(faults);
+        let entry = serde_json::to_value(&running.info)?;
+        Ok(Started {
+            keep_alive: Box::new(running),
+            entry,
+        })
+    })
+}
+
+fn start_smh(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
+    Box::pin(async move {
+        let running = smh::start_standalone(SmhSimConfig::default(), addrs[0], addrs[1]).await?;
+        running.sim.faults().set(faults);
+        let entry = serde_json::to_value(&running.endpoints)?;
+        Ok(Started {
+            keep_alive: Box::new(running),
+            entry,
+        })
+    })
+}
+
+/// The address of the `index`-th platform.
+fn address_for(listen: SocketAddr, index: usize) -> std::io::Result<SocketAddr> {
+    if listen.port() == 0 {
+        return Ok(listen);
+    }
+    let port = u16::try_from(usize::from(listen.port()) + index).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the port range runs past 65535",
+        )
+    })?;
+    Ok(SocketAddr::new(listen.ip(), port))
+}
+
+/// The simulators running standalone: keeps them serving until dropped.
+pub struct Running {
+    servers: Vec<Box<dyn std::any::Any + Send>>,
+    line: Value,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("servers", &self.servers.len())
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+impl Running {
+    /// Each platform's base URL(s) and test credentials, keyed by platform name: the JSON
+    /// line [`run`] prints.
+    pub fn info(&self) -> &Value {
+        &self.line
+    }
+}
+
+/// Starts every simulator: the first (Shopee) on `listen`, the next ones on the following
+/// ports (all on free random ports when `listen`'s port is 0). They serve until the returned
+/// [`Running`] is dropped.
+pub async fn start(listen: SocketAddr) -> std::io::Result<Running> {
+    start_with_faults(listen, FaultProfile::default()).await
+}
+
+/// [`start`], with every simulator (SMH storage included) injecting `faults`.
+pub async fn start_with_faults(
+    listen: SocketAddr,
+    faults: FaultProfile,
+) -> std::io::Result<Running> {
+    let mut servers = Vec::with_capacity(PLATFORMS.len());
+    let mut line = Map::new();
+    let mut next_port = 0;
+    for (name, ports, start) in PLATFORMS {
+        let addrs = (next_port..next_port + ports)
+            .map(|i| address_for(listen, i))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        next_port += ports;
+        let started = start(addrs.clone(), faults.clone()).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("{name} simulator on {addrs:?}: {e}"))
+        })?;
+        line.insert((*name).to_string(), started.entry);
+        servers.push(started.keep_alive);
+    }
+    Ok(Running {
+        servers,
+        line: Value::Object(line),
+    })
+}
+
+/// What the `marketmedia-sim` binary and `marketmedia sim` do: starts every simulator on
+/// `args.listen` with the fault profile of `args.faults` (see [`start_with_faults`]), prints
+/// ONE JSON line with each platform's base URLs and test credentials to stdout once all are
+/// listening, then serves until Ctrl-C.
+pub async fn run(args: &Args) -> std::io::Result<()> {
+    let profile = args
+        .faults
+        .to_profile()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let running = start_with_faults(args.listen, profile).await?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", running.info())?;
+        stdout.flush()?;
+    }
+    tokio::signal::ctrl_c().await?;
+    drop(running);
+    Ok(())
+}
