@@ -7,9 +7,16 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
+use crate::sim::faults::scope;
 use crate::sim::lazada::{calls, LazadaSim, LazadaSimConfig, VideoOutcome};
 use crate::sim::{SimServer, WireLog};
-use crate::suite::{CompletionPayload, ExpectedFailure, SimCapabilities, SimHandle, WirePart};
+use crate::suite::{
+    CompletionPayload, ExpectedFailure, FaultTargets, SessionExpiry, SimCapabilities, SimHandle,
+    WirePart,
+};
+
+/// The seed of the hostile fault profile on this simulator.
+const HOSTILE_SEED: u64 = 0x1a2ada;
 
 /// A running Lazada simulator, reported to the suite.
 #[derive(Debug)]
@@ -168,5 +175,35 @@ impl SimHandle for LazadaHandle {
 
     fn advance_clock(&self, by: Duration) {
         self.sim.clock().advance(by);
+    }
+
+    fn fault_targets(&self) -> Option<FaultTargets<'_>> {
+        Some(FaultTargets {
+            faults: self.sim.faults(),
+            parts: scope::LAZADA_PARTS.into(),
+            commit: scope::LAZADA_COMMIT.into(),
+            all_but_commit: [
+                calls::BLOCK_CREATE,
+                calls::BLOCK_UPLOAD,
+                calls::VIDEO_GET,
+                calls::QUOTA_GET,
+            ]
+            .map(String::from)
+            .to_vec(),
+            part_call: calls::BLOCK_UPLOAD.into(),
+            seed: HOSTILE_SEED,
+        })
+    }
+
+    /// A block upload expires `upload_ttl` after `block/create` (checked at each call): the
+    /// clock moves past it, and a minute more, after the `parts`-th block. The access token
+    /// lives longer (7 days), so only the upload expires.
+    fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
+        let clock = self.sim.clock().clone();
+        let by = self.sim.config().upload_ttl + Duration::from_secs(60);
+        self.sim
+            .faults()
+            .after_requests(scope::LAZADA_PARTS, parts, move || clock.advance(by));
+        Some(SessionExpiry::default())
     }
 }
