@@ -1,14 +1,17 @@
 //! The shared conformance suite against the Lazada simulator, the fault cases included.
 
-use marketmedia_conformance::sim::lazada as sim;
+use std::time::Duration;
+
+use marketmedia_conformance::sim::lazada::{self as sim, LazadaSimConfig};
 use marketmedia_conformance::suite::{self, adapters::LazadaHandle, Backend, Credentials};
 use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 
 /// Why a lost `block/commit` answer fails the upload, for the two cases it breaks.
 const LOST_COMMIT: &str = "a lost block/commit answer cannot be recovered: a re-commit is \
-    refused FAIL_TO_BLOCK_COMPLETE (the platform documents no idempotent commit) and no call \
-    finds the video by upload_id, so the upload fails as Rejected although the video exists";
+    refused FAIL_TO_BLOCK_COMPLETE \"already committed\" (the platform documents no idempotent \
+    commit) and no call finds the video by upload_id, so the upload fails although the video \
+    exists";
 
 fn uploader(
     base_url: &str,
@@ -35,7 +38,18 @@ fn uploader(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lazada_passes_the_conformance_suite() {
-    let handle = LazadaHandle::start_fast().await.unwrap();
+    let handle = LazadaHandle::start(LazadaSimConfig {
+        // Block uploads expire after 60 s (24 h on the platform), so that
+        // `session_expiring_mid_upload` moves the clock by minutes, within the simulator's
+        // timestamp tolerance. Every other upload of the suite takes seconds.
+        upload_ttl: Duration::from_secs(60),
+        transcode_queue_delay: Duration::from_millis(20),
+        transcode_delay: Duration::from_millis(20),
+        audit_delay: Duration::from_millis(20),
+        ..LazadaSimConfig::default()
+    })
+    .await
+    .unwrap();
     let base_url = handle.base_url();
     let with_timeouts = base_url.clone();
     let backend = Backend::new(handle, move |creds| {

@@ -197,10 +197,17 @@ impl SimHandle for LazadaHandle {
 
     /// A block upload expires `upload_ttl` after `block/create` (checked at each call): the
     /// clock moves past it, and a minute more, after the `parts`-th block. The access token
-    /// lives longer (7 days), so only the upload expires.
+    /// lives longer (7 days), so only the upload expires. The simulator refuses requests whose
+    /// `timestamp` is further than `timestamp_tolerance` from its clock, so a move past the
+    /// default 24 h `upload_ttl` would refuse every later request: unsupported (`None`) unless
+    /// the simulator was started with an `upload_ttl` under half the tolerance.
     fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
+        let config = self.sim.config();
+        let by = config.upload_ttl + Duration::from_secs(60);
+        if by > config.timestamp_tolerance / 2 {
+            return None;
+        }
         let clock = self.sim.clock().clone();
-        let by = self.sim.config().upload_ttl + Duration::from_secs(60);
         self.sim
             .faults()
             .after_requests(scope::LAZADA_PARTS, parts, move || clock.advance(by));
