@@ -4,11 +4,12 @@
 //! [`FaultTargets`](crate::suite::FaultTargets) and is skipped without them; each puts the
 //! fault layer back to "no fault" when it ends, however it ends.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_core::raw::PartPlan;
-use marketmedia_core::{PollPolicy, RetryPolicy, UploadDriver, UploadOptions};
+use marketmedia_core::{PollPolicy, RetryPolicy, UploadDriver, UploadOptions, UploadOutcome};
 
 use super::{annotate, finish, id_of, provider};
 use crate::sim::faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
@@ -95,8 +96,17 @@ fn count(b: &Backend, call: &str) -> usize {
     b.sim().wire().count(call)
 }
 
+/// Checks that `out` ended with a ready asset whose assembled bytes are those of `path`.
+fn ready_and_intact(b: &Backend, out: &UploadOutcome, path: &Path) -> Step {
+    check(out.asset().is_some(), "the upload ends ready", || {
+        format!("it ended {:?}", out.completion)
+    })?;
+    let source = std::fs::read(path).step("reading the source back")?;
+    check_assembled(b.sim(), id_of(&out.completion), &source)
+}
+
 /// A file of `parts` parts: `parts − 1` whole parts and 10 bytes.
-fn parts_file(sources: &mut Sources, cs: u64, parts: u64, max: u64) -> Step<std::path::PathBuf> {
+fn parts_file(sources: &mut Sources, cs: u64, parts: u64, max: u64) -> Step<PathBuf> {
     let size = (parts - 1) * cs + 10;
     if size > max {
         return Err(skip(format!(
@@ -140,13 +150,7 @@ async fn hostile_uploads(b: &Backend, on_every_call: bool) -> CaseOutcome {
                         format!("upload {i} failed: {e} ({e:?})"),
                     )
                 })?;
-                check(
-                    out.asset().is_some(),
-                    "an upload under faults ends ready",
-                    || format!("upload {i} ended {:?}", out.completion),
-                )?;
-                let source = std::fs::read(&path).step("reading the source back")?;
-                check_assembled(b.sim(), id_of(&out.completion), &source)
+                ready_and_intact(b, &out, &path)
                     .map_err(|e| annotate(e, &format!("upload {i}")))?;
             }
             let k = since(t.faults.counters(), &before);
@@ -198,11 +202,7 @@ pub async fn lost_commit_answer(b: &Backend) -> CaseOutcome {
                 .upload_file(p.as_ref(), &path)
                 .await
                 .step("the upload after a lost completion answer")?;
-            check(out.asset().is_some(), "the upload ends ready", || {
-                format!("it ended {:?}", out.completion)
-            })?;
-            let source = std::fs::read(&path).step("reading the source back")?;
-            check_assembled(b.sim(), id_of(&out.completion), &source)?;
+            ready_and_intact(b, &out, &path)?;
             let k = since(t.faults.counters(), &before);
             check(
                 k.lost_responses == 1,
@@ -275,11 +275,7 @@ pub async fn stalled_part_answer(b: &Backend) -> CaseOutcome {
                 "3 parts on the wire; the stalled attempt never reached the simulator",
                 || format!("{sent} part requests for {planned} planned parts"),
             )?;
-            check(out.asset().is_some(), "the upload ends ready", || {
-                format!("it ended {:?}", out.completion)
-            })?;
-            let source = std::fs::read(&path).step("reading the source back")?;
-            check_assembled(b.sim(), id_of(&out.completion), &source)?;
+            ready_and_intact(b, &out, &path)?;
             Ok(vec![format!("cut and retried in {elapsed:?}")])
         }
         .await,
@@ -312,11 +308,7 @@ pub async fn session_expiring_mid_upload(b: &Backend) -> CaseOutcome {
                 .upload_file(p.as_ref(), &path)
                 .await
                 .step("the upload with a session expiring after its first part")?;
-            check(out.asset().is_some(), "the upload ends ready", || {
-                format!("it ended {:?}", out.completion)
-            })?;
-            let source = std::fs::read(&path).step("reading the source back")?;
-            check_assembled(b.sim(), id_of(&out.completion), &source)?;
+            ready_and_intact(b, &out, &path)?;
             let mut notes = Vec::new();
             if rules.renewable_sessions {
                 let (Some(call), Some(before)) = (expiry.renew_call.as_deref(), renewals_before)
