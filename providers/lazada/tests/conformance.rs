@@ -36,7 +36,7 @@ fn uploader(
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn lazada_passes_the_conformance_suite() {
     let handle = LazadaHandle::start(LazadaSimConfig {
         // Block uploads expire after 60 s (24 h on the platform), so that

@@ -24,7 +24,7 @@ fn config(base_url: &str, partner_key: &str) -> ShopeeConfig {
     config
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn shopee_passes_the_conformance_suite() {
     let handle = ShopeeHandle::start(ShopeeSimConfig {
         part_size: PART,

@@ -25,7 +25,7 @@ fn uploader(
     SmhUploader::new(config)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn smh_passes_the_conformance_suite() {
     let handle = SmhHandle::start_fast().await.unwrap();
     let base_url = handle.base_url();

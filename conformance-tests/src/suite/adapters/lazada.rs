@@ -95,8 +95,10 @@ impl SimHandle for LazadaHandle {
 
     fn parts_on_wire(&self, session: &UploadSession) -> Vec<WirePart> {
         let id = session.upload_id.as_str();
-        // Accepted blocks, in arrival order, carry the e_tag the simulator answered.
-        let mut answered = self.sim.blocks_received(id).into_iter();
+        // Accepted blocks carry the e_tag the simulator answered, paired by `blockNo` (the
+        // wire log and the upload's store are written by concurrent handlers, so their orders
+        // may differ; a re-sent block has the same bytes, so the same tag).
+        let mut answered = self.sim.blocks_received(id);
         self.sim
             .wire()
             .calls(calls::BLOCK_UPLOAD)
@@ -115,7 +117,11 @@ impl SimHandle for LazadaHandle {
                     accepted,
                     error: r.error.clone(),
                     etag: if accepted {
-                        answered.next().map(|b| b.e_tag)
+                        let number = r.param("blockNo").unwrap_or_default();
+                        answered
+                            .iter()
+                            .position(|b| b.block_no == number)
+                            .map(|i| answered.remove(i).e_tag)
                     } else {
                         None
                     },
