@@ -1,5 +1,7 @@
-//! A server that answers whatever a test tells it to, and proptest strategies for junk
-//! answers: the tools behind the "response decoders never panic" tests.
+//! The decoder-robustness harness: a server that answers whatever a test tells it to,
+//! proptest strategies for junk answers, and drivers that call every public call of a
+//! provider against it and check each result is `Ok` or a typed error (never a panic, and
+//! never `Ok` for an error status).
 //!
 //! A provider decodes every answer it gets; a real platform, a proxy or a broken gateway may
 //! send anything. [`JunkServer`] answers every request (any method, any path) with the next
@@ -37,6 +39,9 @@ use axum::Router;
 use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
+
+use marketmedia_core::raw::{Part, PartReceipt, SourceInfo, UploadSession};
+use marketmedia_core::{ChunkedVideoUploader, Digests, MediaFormat, ProcessingHandle};
 
 use marketmedia_sim::{serve, SimServer};
 
@@ -495,4 +500,207 @@ fn sweep(node: &Value, rebuild: &mut dyn FnMut(Value) -> Value, out: &mut Vec<Va
         }
         _ => {}
     }
+}
+
+// ---- the harness --------------------------------------------------------------------------
+
+/// A multi-thread runtime (2 workers) and a [`JunkServer`] on it: one per test binary is
+/// enough (a fresh runtime per proptest case costs more than the case), so keep it in a
+/// `OnceLock`.
+#[derive(Debug)]
+pub struct JunkRig {
+    /// The runtime the calls run on.
+    pub rt: tokio::runtime::Runtime,
+    /// The server the provider points at.
+    pub junk: JunkServer,
+}
+
+impl JunkRig {
+    /// Builds the runtime and starts the server.
+    ///
+    /// # Panics
+    /// When the runtime cannot be built or the server cannot bind (a test harness failure,
+    /// not a provider's).
+    pub fn start() -> Self {
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => panic!("cannot build a test runtime: {e}"),
+        };
+        let junk = match rt.block_on(JunkServer::start()) {
+            Ok(j) => j,
+            Err(e) => panic!("cannot start the junk server: {e}"),
+        };
+        JunkRig { rt, junk }
+    }
+}
+
+/// `cases` proptest cases, unless `PROPTEST_CASES` asks for another number (a longer fuzzing
+/// run).
+pub fn proptest_cases(cases: u32) -> ProptestConfig {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(_) => ProptestConfig::default(),
+        Err(_) => ProptestConfig::with_cases(cases),
+    }
+}
+
+/// The check on one call's result against the junk `answer` it got: an error status must
+/// never come back as `Ok`, and the `Display` and `Debug` of an error must work.
+pub fn typed_result<T: fmt::Debug>(
+    call: &str,
+    answer: &JunkAnswer,
+    result: &marketmedia_core::Result<T>,
+) -> Result<(), TestCaseError> {
+    if let Err(err) = result {
+        let _ = (err.to_string(), format!("{err:?}"));
+    }
+    prop_assert!(
+        (200..300).contains(&answer.status) || result.is_err(),
+        "{call}: HTTP {} gave {:?}",
+        answer.status,
+        result
+    );
+    Ok(())
+}
+
+/// The source `init` sees in decoder tests: `v.mp4`, an MP4 of `size` bytes lasting 20 s,
+/// with `digests` (their `size` is set to `size`).
+pub fn junk_source(size: u64, digests: Digests) -> SourceInfo {
+    SourceInfo {
+        file_name: "v.mp4".into(),
+        size,
+        format: MediaFormat::Mp4,
+        duration: Some(Duration::from_secs(20)),
+        digests: Digests { size, ..digests },
+    }
+}
+
+/// When the result of `cancel` is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelCheck {
+    /// Always.
+    Always,
+    /// Only when the commit before it succeeded (a provider whose cancel of an uncommitted
+    /// upload is local and sends nothing, like Lazada's).
+    AfterCommit,
+}
+
+/// What the calls of [`every_video_call`] take.
+#[derive(Debug, Clone)]
+pub struct VideoCalls {
+    /// What `init` gets.
+    pub source: SourceInfo,
+    /// The session `put_part`, `commit` and `cancel` get (its plan goes to `init`).
+    pub session: UploadSession,
+    /// The part `put_part` sends.
+    pub part: Part,
+    /// The receipts `commit` lists.
+    pub receipts: Vec<PartReceipt>,
+    /// The handle `poll` asks about.
+    pub handle: ProcessingHandle,
+    /// When `cancel`'s result is checked.
+    pub cancel: CancelCheck,
+}
+
+/// The junk answer each call of [`every_video_call`] gets.
+#[derive(Debug, Clone)]
+pub struct VideoAnswers {
+    /// For `init`.
+    pub init: JunkAnswer,
+    /// For `put_part`.
+    pub put_part: JunkAnswer,
+    /// For `commit`.
+    pub commit: JunkAnswer,
+    /// For `poll`.
+    pub poll: JunkAnswer,
+    /// For `cancel`.
+    pub cancel: JunkAnswer,
+}
+
+impl VideoAnswers {
+    /// The same answer for every call.
+    pub fn all(answer: JunkAnswer) -> Self {
+        VideoAnswers {
+            init: answer.clone(),
+            put_part: answer.clone(),
+            commit: answer.clone(),
+            poll: answer.clone(),
+            cancel: answer,
+        }
+    }
+}
+
+/// Calls `init`, `put_part`, `commit`, `poll` and `cancel` of `provider`, in that order, each
+/// with `junk` answering its answer of `answers`, and checks each result with
+/// [`typed_result`]. Returns how many requests reached the server.
+pub async fn every_video_call(
+    junk: &JunkServer,
+    provider: &dyn ChunkedVideoUploader,
+    calls: &VideoCalls,
+    answers: &VideoAnswers,
+) -> Result<u64, TestCaseError> {
+    let before = junk.requests();
+    junk.always(answers.init.clone());
+    let r = provider.init(&calls.source, &calls.session.plan).await;
+    typed_result("init", &answers.init, &r)?;
+    junk.always(answers.put_part.clone());
+    let r = provider.put_part(&calls.session, &calls.part).await;
+    typed_result("put_part", &answers.put_part, &r)?;
+    junk.always(answers.commit.clone());
+    let committed = provider.commit(&calls.session, &calls.receipts).await;
+    typed_result("commit", &answers.commit, &committed)?;
+    junk.always(answers.poll.clone());
+    let r = provider.poll(&calls.handle).await;
+    typed_result("poll", &answers.poll, &r)?;
+    junk.always(answers.cancel.clone());
+    let r = provider.cancel(&calls.session).await;
+    if calls.cancel == CancelCheck::Always || committed.is_ok() {
+        typed_result("cancel", &answers.cancel, &r)?;
+    }
+    Ok(junk.requests() - before)
+}
+
+/// Every [`single_mutations`] of every template, as an HTTP 200 JSON answer: the
+/// deterministic sweep a provider's "one odd field anywhere" test runs its calls against.
+pub fn mutation_answers(templates: &[Value]) -> Vec<JunkAnswer> {
+    templates
+        .iter()
+        .flat_map(single_mutations)
+        .map(|body| JunkAnswer::json(200, body))
+        .collect()
+}
+
+/// A `poll` whose answer stalls (5 s) past the provider's read timeout (100 ms) ends in a
+/// retryable error. `at(base_url, read_idle)` builds the provider.
+///
+/// # Panics
+/// When the poll does not fail, or fails with an error that is not retryable (or the test
+/// runtime or server cannot start).
+pub fn assert_stalled_poll_is_retryable<P, F>(at: F, handle: &ProcessingHandle)
+where
+    P: ChunkedVideoUploader,
+    F: FnOnce(&str, Duration) -> P,
+{
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("cannot build a test runtime: {e}"),
+    };
+    rt.block_on(async {
+        let junk = match JunkServer::start().await {
+            Ok(j) => j,
+            Err(e) => panic!("cannot start the junk server: {e}"),
+        };
+        junk.always(JunkAnswer::new(200, "{}").with_delay(Duration::from_secs(5)));
+        let provider = at(&junk.base_url(), Duration::from_millis(100));
+        match provider.poll(handle).await {
+            Ok(status) => panic!("a stalled poll answered {status:?}"),
+            Err(err) => assert!(err.is_retryable(), "{err}"),
+        }
+    });
 }

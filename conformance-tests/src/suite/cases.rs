@@ -16,7 +16,13 @@ use super::support::{
 };
 use super::{Backend, Credentials};
 
-fn finish(result: Step<Vec<String>>) -> CaseOutcome {
+mod faults;
+pub use faults::{
+    lost_commit_answer, session_expiring_mid_upload, stalled_part_answer, uploads_under_faults,
+    uploads_under_faults_on_every_call,
+};
+
+pub(super) fn finish(result: Step<Vec<String>>) -> CaseOutcome {
     match result {
         Ok(notes) => CaseOutcome::Passed { notes },
         Err(super::support::Stop::Skip(reason)) => CaseOutcome::Skipped { reason },
@@ -24,12 +30,12 @@ fn finish(result: Step<Vec<String>>) -> CaseOutcome {
     }
 }
 
-fn provider(b: &Backend) -> Step<Box<dyn ChunkedVideoUploader>> {
+pub(super) fn provider(b: &Backend) -> Step<Box<dyn ChunkedVideoUploader>> {
     b.provider(Credentials::Valid)
         .map_err(|e| fail("the provider can be built", e.to_string()))
 }
 
-fn id_of(c: &Completion) -> &str {
+pub(super) fn id_of(c: &Completion) -> &str {
     match c {
         Completion::Ready(a) => &a.id,
         Completion::Processing(h) => &h.id,
@@ -110,7 +116,7 @@ pub async fn size_boundaries(b: &Backend) -> CaseOutcome {
     )
 }
 
-fn annotate(stop: super::support::Stop, context: &str) -> super::support::Stop {
+pub(super) fn annotate(stop: super::support::Stop, context: &str) -> super::support::Stop {
     match stop {
         super::support::Stop::Fail { rule, seen } => super::support::Stop::Fail {
             rule,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
+use marketmedia_sim::faults::FaultHandle;
 use marketmedia_sim::WireLog;
 
 /// One part request as the simulator received it.
@@ -64,6 +65,39 @@ pub struct SimCapabilities {
     pub completion_fields: Vec<String>,
     /// Smallest file the simulator takes by instant upload, when it offers instant upload.
     pub instant_upload_min_bytes: Option<u64>,
+}
+
+/// Where the fault cases aim a simulator's fault layer, and what they count: the request
+/// patterns (as [`FaultHandle::after_requests`] and `FaultProfile::calls` match them) of the
+/// platform's calls, and the wire log's name of the part call.
+#[derive(Debug, Clone)]
+pub struct FaultTargets<'a> {
+    /// The simulator's fault layer.
+    pub faults: &'a FaultHandle,
+    /// Matches every part request (e.g. `scope::SHOPEE_PARTS`).
+    pub parts: String,
+    /// Matches the completion (commit) request (e.g. `scope::SHOPEE_COMMIT`).
+    pub commit: String,
+    /// Matches every request of an upload but the completion: where the hostile profile goes
+    /// in `uploads_under_faults`, so a platform whose lost commit answer cannot be recovered
+    /// still shows that everything else can.
+    pub all_but_commit: Vec<String>,
+    /// The [`WireLog`] call name of a part request (`upload_video_part`), to count parts.
+    pub part_call: String,
+    /// The seed of the hostile profile, so a failure replays.
+    pub seed: u64,
+}
+
+/// What an upload session expiring mid-upload looks like on the wire, as armed by
+/// [`SimHandle::expire_session_after_parts`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionExpiry {
+    /// The [`WireLog`] call name of the renewal, for platforms whose sessions are renewable
+    /// (`renewable_sessions = true`): the case checks it went out at least once.
+    pub renew_call: Option<String>,
+    /// The status the platform answers to the part that meets the expiry, when it refuses
+    /// exactly one (SMH's storage: 403 "Request has expired").
+    pub refused_part_status: Option<u16>,
 }
 
 /// How a processing failure switched on with [`SimHandle::set_processing_failure`] will look.
@@ -134,5 +168,19 @@ pub trait SimHandle: Send + Sync {
     /// Moves the simulator's clock forward (to finish processing without sleeping).
     fn advance_clock(&self, by: Duration) {
         let _ = by;
+    }
+
+    /// The simulator's fault layer and where to aim it, for the fault cases; `None` when the
+    /// simulator has none (the cases are skipped).
+    fn fault_targets(&self) -> Option<FaultTargets<'_>> {
+        None
+    }
+
+    /// Makes the upload session opened next expire right after its `parts`-th part request
+    /// arrived (by moving the simulator's clock past the session's lifetime). Returns what the
+    /// expiry looks like on the wire, or `None` when unsupported.
+    fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
+        let _ = parts;
+        None
     }
 }

@@ -39,9 +39,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
+use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_core::{ChunkedVideoUploader, Result};
 
-pub use handle::{CompletionPayload, ExpectedFailure, SimCapabilities, SimHandle, WirePart};
+pub use handle::{
+    CompletionPayload, ExpectedFailure, FaultTargets, SessionExpiry, SimCapabilities, SimHandle,
+    WirePart,
+};
 pub use report::{CaseOutcome, CaseReport, SuiteReport};
 
 /// Which credentials the factory should build the provider with.
@@ -57,6 +61,11 @@ pub enum Credentials {
 /// Builds a provider pointing at the simulator.
 pub type ProviderFactory =
     Arc<dyn Fn(Credentials) -> Result<Box<dyn ChunkedVideoUploader>> + Send + Sync>;
+
+/// Builds a provider pointing at the simulator, with valid credentials and the given HTTP
+/// timeouts (for the case that stalls an answer).
+pub type TimeoutsFactory =
+    Arc<dyn Fn(HttpTimeouts) -> Result<Box<dyn ChunkedVideoUploader>> + Send + Sync>;
 
 /// How the suite runs.
 #[derive(Debug, Clone)]
@@ -85,6 +94,7 @@ impl Default for SuiteConfig {
 pub struct Backend {
     sim: Arc<dyn SimHandle>,
     factory: ProviderFactory,
+    with_timeouts: Option<TimeoutsFactory>,
     config: SuiteConfig,
     deviations: Vec<(String, String)>,
 }
@@ -112,9 +122,23 @@ impl Backend {
             factory: Arc::new(move |c| {
                 factory(c).map(|p| Box::new(p) as Box<dyn ChunkedVideoUploader>)
             }),
+            with_timeouts: None,
             config: SuiteConfig::default(),
             deviations: Vec::new(),
         }
+    }
+
+    /// The same backend, also able to build the provider with given HTTP timeouts (valid
+    /// credentials). Without it the case that stalls an answer is skipped.
+    pub fn with_timeouts<F, P>(mut self, factory: F) -> Self
+    where
+        F: Fn(HttpTimeouts) -> Result<P> + Send + Sync + 'static,
+        P: ChunkedVideoUploader + 'static,
+    {
+        self.with_timeouts = Some(Arc::new(move |t| {
+            factory(t).map(|p| Box::new(p) as Box<dyn ChunkedVideoUploader>)
+        }));
+        self
     }
 
     /// The same backend with another configuration.
@@ -134,6 +158,15 @@ impl Backend {
     /// A fresh provider.
     pub fn provider(&self, credentials: Credentials) -> Result<Box<dyn ChunkedVideoUploader>> {
         (self.factory)(credentials)
+    }
+
+    /// A fresh provider with valid credentials and `timeouts`, when the backend was given a
+    /// way to build one ([`Backend::with_timeouts`]).
+    pub fn provider_with_timeouts(
+        &self,
+        timeouts: HttpTimeouts,
+    ) -> Option<Result<Box<dyn ChunkedVideoUploader>>> {
+        self.with_timeouts.as_ref().map(|f| f(timeouts))
     }
 
     /// The simulator handle.
@@ -193,7 +226,18 @@ case_list!(
     error_codes,
     instant_upload,
     maximum_size,
+    uploads_under_faults,
+    uploads_under_faults_on_every_call,
+    lost_commit_answer,
+    stalled_part_answer,
+    session_expiring_mid_upload,
 );
+
+/// The case named `name`, to run one case on a backend of its own with
+/// [`run_cases`](run_cases) (e.g. against a simulator configured as another gateway).
+pub fn case_named(name: &str) -> Option<Case> {
+    CASES.iter().copied().find(|c| c.name == name)
+}
 
 /// Runs every case on `backend`, one after the other, and reports which ran, which were
 /// skipped and why, and which failed.

@@ -7,18 +7,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
-use marketmedia_conformance::leaks::{self, captured, describe};
-use marketmedia_core::digest_request;
-use marketmedia_core::raw::{InitOutcome, Part};
-use marketmedia_core::PreparedSource;
-use marketmedia_core::{
-    ChunkedVideoUploader, Error, ImageSource, ImageUploader, PollPolicy, RetryPolicy, SourceProbe,
-    UploadDriver, UploadOptions,
-};
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
+use marketmedia_conformance::leaks::{
+    self, captured, leak_driver as driver, open_session, Evidence, LeakCheck,
+};
 use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
+use marketmedia_core::raw::Part;
+use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 
 const APP_KEY: &str = "100132";
 const APP_SECRET: &str = "ASleak-lazada-app-secret-4c9e1a7f3b";
@@ -27,12 +23,6 @@ const WRONG_SECRET: &str = "ASleak-lazada-wrong-secret-73a1d9";
 const WRONG_TOKEN: &str = "ATleak-lazada-wrong-token-c4e8f2";
 const SECRETS: &[&str] = &[APP_SECRET, ACCESS_TOKEN, WRONG_SECRET, WRONG_TOKEN];
 const COVER: &str = "https://sg-live-02.slatic.net/p/cover.png";
-
-// ---- capture (shared: `marketmedia_conformance::leaks`) --------------------------------
-
-fn assert_clean(what: &str, text: &str) {
-    leaks::assert_clean(SECRETS, what, text)
-}
 
 // ---- scenarios ----------------------------------------------------------------------------
 
@@ -55,48 +45,6 @@ fn uploader(base_url: &str, secret: &str, token: &str, read_idle: Duration) -> L
     LazadaUploader::new(c)
         .unwrap()
         .with_video_options(VideoOptions::new("Kettle", COVER))
-}
-
-fn driver() -> UploadDriver {
-    UploadDriver::new(UploadOptions {
-        retry: RetryPolicy {
-            max_attempts: 2,
-            initial_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(10),
-            ..RetryPolicy::default()
-        },
-        poll: PollPolicy {
-            initial_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            deadline: Duration::from_secs(10),
-            ..PollPolicy::default()
-        },
-        ..UploadOptions::default()
-    })
-}
-
-/// Everything that must stay clean besides the log.
-#[derive(Default)]
-struct Evidence(String);
-
-impl Evidence {
-    fn add(&mut self, text: impl AsRef<str>) {
-        self.0.push_str(text.as_ref());
-        self.0.push('\n');
-    }
-    fn err<T>(&mut self, what: &str, result: marketmedia_core::Result<T>) -> Error {
-        match result {
-            Ok(_) => panic!("{what} should fail"),
-            Err(e) => {
-                self.add(describe(&e));
-                e
-            }
-        }
-    }
-    fn value<T: std::fmt::Debug + serde::Serialize>(&mut self, v: &T) {
-        self.add(format!("{v:?}"));
-        self.add(serde_json::to_string(v).unwrap());
-    }
 }
 
 async fn scenarios(video: &Path, ev: &mut Evidence) {
@@ -129,14 +77,7 @@ async fn scenarios(video: &Path, ev: &mut Evidence) {
     );
 
     // Session by hand; a bad block; cancel.
-    let probe = SourceProbe::open(video).await.unwrap();
-    let plan = probe.plan(lazada.rules(), None).unwrap();
-    let source = PreparedSource::digest(probe, &digest_request(lazada.rules(), &plan))
-        .await
-        .unwrap();
-    let InitOutcome::Session(session) = lazada.init(&source.info(), &plan).await.unwrap() else {
-        panic!("Lazada always opens a session");
-    };
+    let (session, plan) = open_session(&lazada, video).await;
     ev.value(&session);
     let past_the_end = Part::new(plan.count(), 0, bytes::Bytes::from(vec![0u8; 1024]), None);
     ev.err(
@@ -183,26 +124,14 @@ async fn scenarios(video: &Path, ev: &mut Evidence) {
     }
 
     // A server error, junk, a stall and no server at all.
-    let junk = JunkServer::start().await.unwrap();
-    junk.always(JunkAnswer::new(500, "<html>upstream broke</html>"));
-    let at_junk = uploader(&junk.base_url(), APP_SECRET, ACCESS_TOKEN, long);
-    ev.err(
-        "a server error",
-        driver().upload_file(&at_junk, video).await,
-    );
-    junk.always(JunkAnswer::new(200, "not json"));
-    ev.err("junk", driver().upload_file(&at_junk, video).await);
-    junk.always(JunkAnswer::new(200, "{}").with_delay(Duration::from_secs(2)));
-    let stalled = uploader(
-        &junk.base_url(),
-        APP_SECRET,
-        ACCESS_TOKEN,
-        Duration::from_millis(50),
-    );
-    ev.err("a stall", driver().upload_file(&stalled, video).await);
-    let nowhere = uploader("http://127.0.0.1:1/rest", APP_SECRET, ACCESS_TOKEN, long);
-    let refused = ev.err("no server", driver().upload_file(&nowhere, video).await);
-    assert!(refused.is_retryable(), "{refused}");
+    leaks::error_paths(
+        ev,
+        video,
+        "<html>upstream broke</html>",
+        "http://127.0.0.1:1/rest",
+        |base, read_idle| uploader(base, APP_SECRET, ACCESS_TOKEN, read_idle),
+    )
+    .await;
 }
 
 #[test]
@@ -213,30 +142,19 @@ fn no_secret_in_logs_debug_or_errors() {
     let mut ev = Evidence::default();
     let ((), log) = captured(scenarios(&video, &mut ev));
 
-    for call in [
-        "GetVideoQuota",
-        "InitCreateVideo",
-        "UploadVideoBlock",
-        "CompleteCreateVideo",
-        "GetVideo",
-        "RemoveVideo",
-        "UploadImage",
-        "MigrateImage",
-    ] {
-        assert!(
-            log.contains(&format!("request{{platform=\"lazada\" call=\"{call}\"")),
-            "no request span of {call} in the log"
-        );
+    LeakCheck {
+        platform: "lazada",
+        calls: &[
+            "GetVideoQuota",
+            "InitCreateVideo",
+            "UploadVideoBlock",
+            "CompleteCreateVideo",
+            "GetVideo",
+            "RemoveVideo",
+            "UploadImage",
+            "MigrateImage",
+        ],
+        secrets: SECRETS,
     }
-    assert!(log.contains("status=200"), "span fields are recorded");
-    assert!(
-        log.contains("transport failure"),
-        "transport failures are logged"
-    );
-    assert!(
-        log.contains("starting new connection"),
-        "reqwest's log records are captured"
-    );
-    assert_clean("the TRACE log", &log);
-    assert_clean("Debug, Display and JSON", &ev.0);
+    .assert(&log, &ev);
 }

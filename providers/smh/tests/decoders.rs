@@ -1,15 +1,18 @@
 //! SMH's decoders never panic: every public call (token, begin, parts, status, renew,
 //! confirm, cancel, simple upload, directories), pointed at a server answering junk
 //! (arbitrary bytes, arbitrary JSON, and variations of SMH's and COS's real answers with
-//! fields of random types), returns `Ok` or a typed `Err`.
+//! fields of random types), returns `Ok` or a typed `Err`. The harness is
+//! `marketmedia_conformance::junk`; here are SMH's answers, keys and calls (each call may
+//! take several answers in a row, so they are scripted).
 
 use std::time::Duration;
 
-use marketmedia_conformance::junk::{answer_to, single_mutations, JunkAnswer, JunkServer};
+use marketmedia_conformance::junk::{
+    answer_to, junk_source, proptest_cases, single_mutations, JunkAnswer, JunkRig, JunkServer,
+};
 use marketmedia_core::raw::{Part, PartPlan, PartReceipt, SourceInfo, UploadSession};
 use marketmedia_core::{
-    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, InstantHashes, MediaFormat,
-    ProcessingHandle,
+    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, InstantHashes, ProcessingHandle,
 };
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 use proptest::prelude::*;
@@ -89,20 +92,15 @@ fn script(host: String) -> impl Strategy<Value = Vec<JunkAnswer>> {
 }
 
 struct Fixture {
-    rt: tokio::runtime::Runtime,
-    junk: JunkServer,
+    rig: JunkRig,
     with_token: SmhUploader,
     source: SourceInfo,
     session: UploadSession,
 }
 
 fn fixture() -> Fixture {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let junk = rt.block_on(JunkServer::start()).unwrap();
+    let rig = JunkRig::start();
+    let junk = &rig.junk;
     let tune = |mut c: SmhConfig| {
         c.timeouts.read_idle = Duration::from_secs(5);
         c.base_url(junk.base_url())
@@ -112,13 +110,9 @@ fn fixture() -> Fixture {
     let with_token =
         SmhUploader::new(tune(SmhConfig::with_access_token("lib", "access-token"))).unwrap();
     let size = 2 * MIB;
-    let source = SourceInfo {
-        file_name: "v.mp4".into(),
+    let source = junk_source(
         size,
-        format: MediaFormat::Mp4,
-        duration: Some(Duration::from_secs(20)),
-        digests: Digests {
-            size,
+        Digests {
             instant: Some(InstantHashes {
                 beginning: [1; 32],
                 full: [2; 32],
@@ -126,7 +120,7 @@ fn fixture() -> Fixture {
             crc64: Some(123),
             ..Digests::default()
         },
-    };
+    );
     let plan = PartPlan::new(size, with_token.rules(), None).unwrap();
     let session = UploadSession {
         platform: "smh".into(),
@@ -139,8 +133,7 @@ fn fixture() -> Fixture {
             "expiration": null}),
     };
     Fixture {
-        rt,
-        junk,
+        rig,
         with_token,
         source,
         session,
@@ -164,7 +157,7 @@ fn fixture_once() -> &'static Fixture {
 }
 
 fn host() -> String {
-    fixture_once().junk.host()
+    fixture_once().rig.junk.host()
 }
 
 /// Every call of `smh` once, each against the next script of `scripts`.
@@ -185,7 +178,7 @@ async fn every_call(f: &Fixture, smh: &SmhUploader, scripts: &mut dyn FnMut() ->
     let mut next = |f: &Fixture| {
         let mut s = scripts();
         let fallback = s.pop().unwrap_or_else(|| JunkAnswer::new(500, ""));
-        f.junk.script(s, fallback);
+        f.rig.junk.script(s, fallback);
     };
     let show = |r: marketmedia_core::Result<String>| {
         if let Err(e) = r {
@@ -237,16 +230,8 @@ async fn every_call(f: &Fixture, smh: &SmhUploader, scripts: &mut dyn FnMut() ->
     show(smh.create_directory("a/b").await.map(|o| format!("{o:?}")));
 }
 
-/// `cases` cases, unless `PROPTEST_CASES` asks for another number (a longer fuzzing run).
-fn cases(cases: u32) -> ProptestConfig {
-    match std::env::var("PROPTEST_CASES") {
-        Ok(_) => ProptestConfig::default(),
-        Err(_) => ProptestConfig::with_cases(cases),
-    }
-}
-
 proptest! {
-    #![proptest_config(cases(64))]
+    #![proptest_config(proptest_cases(64))]
 
     #[test]
     fn every_call_survives_any_answer(
@@ -254,17 +239,17 @@ proptest! {
         secret in any::<bool>(),
     ) {
         let f = fixture_once();
-        let before = f.junk.requests();
+        let before = f.rig.junk.requests();
         let fresh;
         let smh = if secret {
-            fresh = secret_uploader(&f.junk);
+            fresh = secret_uploader(&f.rig.junk);
             &fresh
         } else {
             &f.with_token
         };
         let mut scripts = scripts.into_iter();
-        f.rt.block_on(every_call(f, smh, &mut || scripts.next().unwrap_or_default()));
-        prop_assert!(f.junk.requests() - before >= 9);
+        f.rig.rt.block_on(every_call(f, smh, &mut || scripts.next().unwrap_or_default()));
+        prop_assert!(f.rig.junk.requests() - before >= 9);
     }
 }
 
@@ -273,9 +258,9 @@ proptest! {
 fn one_odd_field_anywhere_is_a_typed_result() {
     let f = fixture();
     let f = &f;
-    let host = f.junk.host();
+    let host = f.rig.junk.host();
     let good = upload_info(&host);
-    f.rt.block_on(async {
+    f.rig.rt.block_on(async {
         for template in templates(&host) {
             for body in single_mutations(&template) {
                 let odd = JunkAnswer::json(200, body.clone());
@@ -295,7 +280,7 @@ fn one_odd_field_anywhere_is_a_typed_result() {
                 }
                 // The secret uploader fetches a token first: give it the odd token answer.
                 let mut scripts = std::iter::repeat(vec![odd.clone(), JunkAnswer::new(500, "")]);
-                let smh = secret_uploader(&f.junk);
+                let smh = secret_uploader(&f.rig.junk);
                 every_call(f, &smh, &mut || scripts.next().unwrap_or_default()).await;
             }
         }
@@ -303,7 +288,7 @@ fn one_odd_field_anywhere_is_a_typed_result() {
 }
 
 proptest! {
-    #![proptest_config(cases(512))]
+    #![proptest_config(proptest_cases(512))]
 
     /// The pure decoders, directly: expiration times and error bodies (JSON or COS XML).
     #[test]

@@ -7,17 +7,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_conformance::junk::{JunkAnswer, JunkServer};
-use marketmedia_conformance::leaks::{self, captured, describe};
-use marketmedia_core::digest_request;
-use marketmedia_core::raw::{InitOutcome, Part};
-use marketmedia_core::PreparedSource;
-use marketmedia_core::{
-    ChunkedVideoUploader, Error, ImageSource, ImageUploader, RetryPolicy, SourceProbe,
-    UploadDriver, UploadOptions,
-};
 use marketmedia_sim::fixtures::{sample_png, write_sample_mp4};
+use marketmedia_conformance::leaks::{
+    self, captured, describe, leak_driver as driver, open_session, Evidence, LeakCheck,
+};
 use marketmedia_sim::smh::{SmhSim, SmhSimConfig};
+use marketmedia_core::raw::Part;
+use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 
 const LIBRARY_ID: &str = "smhleaklib0000001";
@@ -26,12 +22,6 @@ const WRONG_SECRET: &str = "LSleak-smh-wrong-secret-1f7b3d";
 const BOGUS_TOKEN: &str = "ATleak-smh-bogus-token-9c5e0a";
 /// The signature part of the presigned storage `Authorization` header.
 const PRESIGNED: &str = "q-signature=";
-
-// ---- capture (shared: `marketmedia_conformance::leaks`) --------------------------------
-
-fn assert_clean(what: &str, text: &str, secrets: &[String]) {
-    leaks::assert_clean(secrets, what, text)
-}
 
 // ---- scenarios ----------------------------------------------------------------------------
 
@@ -42,42 +32,6 @@ fn config(base_url: &str, c: SmhConfig, read_idle: Duration) -> SmhConfig {
         .part_size(MIB);
     c.timeouts.read_idle = read_idle;
     c
-}
-
-fn driver() -> UploadDriver {
-    UploadDriver::new(UploadOptions {
-        retry: RetryPolicy {
-            max_attempts: 2,
-            initial_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(10),
-            ..RetryPolicy::default()
-        },
-        ..UploadOptions::default()
-    })
-}
-
-/// Everything that must stay clean besides the log.
-#[derive(Default)]
-struct Evidence(String);
-
-impl Evidence {
-    fn add(&mut self, text: impl AsRef<str>) {
-        self.0.push_str(text.as_ref());
-        self.0.push('\n');
-    }
-    fn err<T>(&mut self, what: &str, result: marketmedia_core::Result<T>) -> Error {
-        match result {
-            Ok(_) => panic!("{what} should fail"),
-            Err(e) => {
-                self.add(describe(&e));
-                e
-            }
-        }
-    }
-    fn value<T: std::fmt::Debug + serde::Serialize>(&mut self, v: &T) {
-        self.add(format!("{v:?}"));
-        self.add(serde_json::to_string(v).unwrap());
-    }
 }
 
 /// Runs every scenario; returns the tokens the simulator issued or received.
@@ -130,15 +84,8 @@ async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String>
         long,
     ))
     .unwrap();
-    let probe = SourceProbe::open(other).await.unwrap();
-    let plan = probe.plan(no_instant.rules(), None).unwrap();
-    let source = PreparedSource::digest(probe, &digest_request(no_instant.rules(), &plan))
-        .await
-        .unwrap();
-    let InitOutcome::Session(session) = no_instant.init(&source.info(), &plan).await.unwrap()
-    else {
-        panic!("without instant upload SMH opens a session");
-    };
+    // Without instant upload SMH opens a session.
+    let (session, _) = open_session(&no_instant, other).await;
     ev.value(&session);
     let part = Part::new(0, 0, bytes::Bytes::from(vec![0u8; MIB as usize]), None);
     ev.value(&no_instant.put_part(&session, &part).await.unwrap());
@@ -185,40 +132,21 @@ async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String>
     sim.set_rate_limited(false);
 
     // A server error, junk, a stall and no server at all.
-    let junk = JunkServer::start().await.unwrap();
-    let at_junk = |read_idle: Duration| {
-        SmhUploader::new(config(
-            &junk.base_url(),
-            SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET),
-            read_idle,
-        ))
-        .unwrap()
-    };
-    junk.always(JunkAnswer::new(
-        500,
+    leaks::error_paths(
+        ev,
+        other,
         "<Error><Code>InternalError</Code></Error>",
-    ));
-    ev.err(
-        "a server error",
-        driver().upload_file(&at_junk(long), other).await,
-    );
-    junk.always(JunkAnswer::new(200, "not json"));
-    ev.err("junk", driver().upload_file(&at_junk(long), other).await);
-    junk.always(JunkAnswer::new(200, "{}").with_delay(Duration::from_secs(2)));
-    ev.err(
-        "a stall",
-        driver()
-            .upload_file(&at_junk(Duration::from_millis(50)), other)
-            .await,
-    );
-    let nowhere = SmhUploader::new(config(
         "http://127.0.0.1:1",
-        SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET),
-        long,
-    ))
-    .unwrap();
-    let refused = ev.err("no server", driver().upload_file(&nowhere, other).await);
-    assert!(refused.is_retryable(), "{refused}");
+        |base, read_idle| {
+            SmhUploader::new(config(
+                base,
+                SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET),
+                read_idle,
+            ))
+            .unwrap()
+        },
+    )
+    .await;
 
     // Every token that crossed the wire, either way.
     let mut tokens: Vec<String> = sim
@@ -248,37 +176,26 @@ fn no_secret_in_logs_debug_or_errors() {
         tokens.len()
     );
 
-    for call in [
-        "token",
-        "begin",
-        "upload_part",
-        "upload_status",
-        "renew",
-        "confirm",
-        "cancel",
-        "simple_upload",
-        "put_object",
-        "create_directory",
-    ] {
-        assert!(
-            log.contains(&format!("request{{platform=\"smh\" call=\"{call}\"")),
-            "no request span of {call} in the log"
-        );
-    }
-    assert!(log.contains("status=200"), "span fields are recorded");
-    assert!(
-        log.contains("transport failure"),
-        "transport failures are logged"
-    );
-    assert!(
-        log.contains("starting new connection"),
-        "reqwest's log records are captured"
-    );
     let mut secrets: Vec<String> = [LIBRARY_SECRET, WRONG_SECRET, BOGUS_TOKEN, PRESIGNED]
         .iter()
         .map(|s| s.to_string())
         .collect();
     secrets.extend(tokens);
-    assert_clean("the TRACE log", &log, &secrets);
-    assert_clean("Debug, Display and JSON", &ev.0, &secrets);
+    LeakCheck {
+        platform: "smh",
+        calls: &[
+            "token",
+            "begin",
+            "upload_part",
+            "upload_status",
+            "renew",
+            "confirm",
+            "cancel",
+            "simple_upload",
+            "put_object",
+            "create_directory",
+        ],
+        secrets: &secrets,
+    }
+    .assert(&log, &ev);
 }

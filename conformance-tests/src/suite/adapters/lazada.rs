@@ -7,9 +7,16 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use crate::suite::{CompletionPayload, ExpectedFailure, SimCapabilities, SimHandle, WirePart};
+use marketmedia_sim::faults::scope;
 use marketmedia_sim::lazada::{calls, LazadaSim, LazadaSimConfig, VideoOutcome};
 use marketmedia_sim::{SimServer, WireLog};
+use crate::suite::{
+    CompletionPayload, ExpectedFailure, FaultTargets, SessionExpiry, SimCapabilities, SimHandle,
+    WirePart,
+};
+
+/// The seed of the hostile fault profile on this simulator.
+const HOSTILE_SEED: u64 = 0x1a2ada;
 
 /// A running Lazada simulator, reported to the suite.
 #[derive(Debug)]
@@ -88,8 +95,10 @@ impl SimHandle for LazadaHandle {
 
     fn parts_on_wire(&self, session: &UploadSession) -> Vec<WirePart> {
         let id = session.upload_id.as_str();
-        // Accepted blocks, in arrival order, carry the e_tag the simulator answered.
-        let mut answered = self.sim.blocks_received(id).into_iter();
+        // Accepted blocks carry the e_tag the simulator answered, paired by `blockNo` (the
+        // wire log and the upload's store are written by concurrent handlers, so their orders
+        // may differ; a re-sent block has the same bytes, so the same tag).
+        let mut answered = self.sim.blocks_received(id);
         self.sim
             .wire()
             .calls(calls::BLOCK_UPLOAD)
@@ -108,7 +117,11 @@ impl SimHandle for LazadaHandle {
                     accepted,
                     error: r.error.clone(),
                     etag: if accepted {
-                        answered.next().map(|b| b.e_tag)
+                        let number = r.param("blockNo").unwrap_or_default();
+                        answered
+                            .iter()
+                            .position(|b| b.block_no == number)
+                            .map(|i| answered.remove(i).e_tag)
                     } else {
                         None
                     },
@@ -168,5 +181,42 @@ impl SimHandle for LazadaHandle {
 
     fn advance_clock(&self, by: Duration) {
         self.sim.clock().advance(by);
+    }
+
+    fn fault_targets(&self) -> Option<FaultTargets<'_>> {
+        Some(FaultTargets {
+            faults: self.sim.faults(),
+            parts: scope::LAZADA_PARTS.into(),
+            commit: scope::LAZADA_COMMIT.into(),
+            all_but_commit: [
+                calls::BLOCK_CREATE,
+                calls::BLOCK_UPLOAD,
+                calls::VIDEO_GET,
+                calls::QUOTA_GET,
+            ]
+            .map(String::from)
+            .to_vec(),
+            part_call: calls::BLOCK_UPLOAD.into(),
+            seed: HOSTILE_SEED,
+        })
+    }
+
+    /// A block upload expires `upload_ttl` after `block/create` (checked at each call): the
+    /// clock moves past it, and a minute more, after the `parts`-th block. The access token
+    /// lives longer (7 days), so only the upload expires. The simulator refuses requests whose
+    /// `timestamp` is further than `timestamp_tolerance` from its clock, so a move past the
+    /// default 24 h `upload_ttl` would refuse every later request: unsupported (`None`) unless
+    /// the simulator was started with an `upload_ttl` under half the tolerance.
+    fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
+        let config = self.sim.config();
+        let by = config.upload_ttl + Duration::from_secs(60);
+        if by > config.timestamp_tolerance / 2 {
+            return None;
+        }
+        let clock = self.sim.clock().clone();
+        self.sim
+            .faults()
+            .after_requests(scope::LAZADA_PARTS, parts, move || clock.advance(by));
+        Some(SessionExpiry::default())
     }
 }

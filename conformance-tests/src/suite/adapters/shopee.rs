@@ -6,9 +6,19 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use crate::suite::{CompletionPayload, ExpectedFailure, SimCapabilities, SimHandle, WirePart};
+use marketmedia_sim::faults::scope;
 use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use marketmedia_sim::{SimServer, WireLog};
+use crate::suite::{
+    CompletionPayload, ExpectedFailure, FaultTargets, SessionExpiry, SimCapabilities, SimHandle,
+    WirePart,
+};
+
+/// The seed of the hostile fault profile on this simulator.
+const HOSTILE_SEED: u64 = 0x5_4079;
+
+/// The session lifetime while an expiry is armed (24 h on the platform).
+const SHORT_SESSION: Duration = Duration::from_secs(60);
 
 /// A running Shopee simulator, reported to the suite.
 #[derive(Debug)]
@@ -127,5 +137,39 @@ impl SimHandle for ShopeeHandle {
 
     fn advance_clock(&self, by: Duration) {
         self.sim.clock().advance(by);
+    }
+
+    fn fault_targets(&self) -> Option<FaultTargets<'_>> {
+        let call = |name: &str| format!("{}{name}", marketmedia_sim::shopee::API_PREFIX);
+        Some(FaultTargets {
+            faults: self.sim.faults(),
+            parts: scope::SHOPEE_PARTS.into(),
+            commit: scope::SHOPEE_COMMIT.into(),
+            all_but_commit: vec![
+                call("init_video_upload"),
+                scope::SHOPEE_PARTS.into(),
+                call("get_video_upload_result"),
+                call("cancel_video_upload"),
+            ],
+            part_call: "upload_video_part".into(),
+            seed: HOSTILE_SEED,
+        })
+    }
+
+    /// Shopee computes a session's expiry at `init_video_upload`: the next session gets a
+    /// 60 s lifetime, and the clock moves 61 s after its `parts`-th part (the lifetime is put
+    /// back then, for the sessions opened later).
+    fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
+        let lifetime = self.sim.config().upload_session_ttl;
+        self.sim
+            .update_config(|c| c.upload_session_ttl = SHORT_SESSION);
+        let sim = self.sim.clone();
+        self.sim
+            .faults()
+            .after_requests(scope::SHOPEE_PARTS, parts, move || {
+                sim.clock().advance(SHORT_SESSION + Duration::from_secs(1));
+                sim.update_config(|c| c.upload_session_ttl = lifetime);
+            });
+        Some(SessionExpiry::default())
     }
 }

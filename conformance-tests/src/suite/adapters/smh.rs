@@ -6,9 +6,15 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use crate::suite::{CompletionPayload, SimCapabilities, SimHandle, WirePart};
+use marketmedia_sim::faults::scope;
 use marketmedia_sim::smh::{calls, SmhServers, SmhSim, SmhSimConfig};
 use marketmedia_sim::WireLog;
+use crate::suite::{
+    CompletionPayload, FaultTargets, SessionExpiry, SimCapabilities, SimHandle, WirePart,
+};
+
+/// The seed of the hostile fault profile on these simulators.
+const HOSTILE_SEED: u64 = 0x5e4;
 
 /// A running SMH simulator, reported to the suite. The provider's session `upload_id` is the
 /// confirm key; the asset id is the file's path.
@@ -122,5 +128,39 @@ impl SimHandle for SmhHandle {
 
     fn advance_clock(&self, by: Duration) {
         self.sim.clock().advance(by);
+    }
+
+    fn fault_targets(&self) -> Option<FaultTargets<'_>> {
+        Some(FaultTargets {
+            faults: self.sim.faults(),
+            parts: scope::SMH_PARTS.into(),
+            commit: scope::SMH_COMMIT.into(),
+            // Both servers: the API's token, begin, renew and simple-upload calls, and the
+            // storage's parts.
+            all_but_commit: vec![
+                "GET /api/v1/token".into(),
+                "?multipart".into(),
+                "?renew".into(),
+                "?upload".into(),
+                scope::SMH_PARTS.into(),
+            ],
+            part_call: calls::PUT_PART.into(),
+            seed: HOSTILE_SEED,
+        })
+    }
+
+    /// What expires is the presigned storage headers (`upload_info_lifetime`, 30 min): the
+    /// clock moves past it, and a minute more, after the `parts`-th part. The next part is
+    /// refused 403 "Request has expired" and the provider renews the upload information.
+    fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
+        let clock = self.sim.clock().clone();
+        let by = self.sim.config().upload_info_lifetime + Duration::from_secs(60);
+        self.sim
+            .faults()
+            .after_requests(scope::SMH_PARTS, parts, move || clock.advance(by));
+        Some(SessionExpiry {
+            renew_call: Some(calls::RENEW_UPLOAD.into()),
+            refused_part_status: Some(403),
+        })
     }
 }

@@ -1,0 +1,348 @@
+//! The fault cases: uploads through the driver while the simulator's fault layer answers
+//! 5xx, resets connections, loses answers, stalls and rate-limits, and while a session
+//! expires in the middle of an upload. Each needs the simulator's
+//! [`FaultTargets`](crate::suite::FaultTargets) and is skipped without them; each puts the
+//! fault layer back to "no fault" when it ends, however it ends.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::PartPlan;
+use marketmedia_core::{PollPolicy, RetryPolicy, UploadDriver, UploadOptions, UploadOutcome};
+
+use super::{annotate, finish, id_of, provider};
+use marketmedia_sim::faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
+use crate::suite::report::CaseOutcome;
+use crate::suite::support::{
+    check, check_assembled, fail, part_size, skip, Sources, Step, StepExt,
+};
+use crate::suite::{Backend, FaultTargets};
+
+/// Uploads in a hostile run: enough that every fault kind of the hostile profile is met.
+const HOSTILE_UPLOADS: u64 = 30;
+
+/// Parts in flight in a hostile run.
+const HOSTILE_CONCURRENCY: usize = 4;
+
+/// How long a stalled answer hangs: longer than the whole case may take, so only the read
+/// timeout can end it.
+const STALL: Duration = Duration::from_secs(5);
+
+/// The read timeout in the stall case.
+const READ_IDLE: Duration = Duration::from_millis(300);
+
+/// The stall case's upload must end before this: cut by the timeout, not by the stall's end.
+const STALL_CASE_LIMIT: Duration = Duration::from_secs(4);
+
+/// Longest wait for processing in a fault case.
+const FAULT_POLL_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A driver that outlasts the hostile profile: 12 attempts with short backoff, and it waits
+/// for processing (a fault case checks the ready asset).
+fn fault_driver(b: &Backend, concurrency: usize) -> UploadDriver {
+    UploadDriver::new(UploadOptions {
+        concurrency,
+        retry: RetryPolicy {
+            max_attempts: 12,
+            initial_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(40),
+            ..RetryPolicy::default()
+        },
+        poll: PollPolicy {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(50),
+            deadline: FAULT_POLL_DEADLINE.min(b.config().poll_deadline),
+            ..PollPolicy::default()
+        },
+        ..UploadOptions::default()
+    })
+}
+
+/// Clears the fault profile when dropped, so a failing case leaves no fault behind.
+struct ClearOnDrop<'a>(&'a FaultHandle);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
+fn targets(b: &Backend) -> Step<FaultTargets<'_>> {
+    b.sim()
+        .fault_targets()
+        .ok_or_else(|| skip("the simulator has no fault layer"))
+}
+
+/// The counters of what was injected between `before` and `now`.
+fn since(now: FaultCounters, before: &FaultCounters) -> FaultCounters {
+    FaultCounters {
+        requests: now.requests.saturating_sub(before.requests),
+        matched: now.matched.saturating_sub(before.matched),
+        delayed: now.delayed.saturating_sub(before.delayed),
+        paced_bytes: now.paced_bytes.saturating_sub(before.paced_bytes),
+        status_500: now.status_500.saturating_sub(before.status_500),
+        status_502: now.status_502.saturating_sub(before.status_502),
+        status_503: now.status_503.saturating_sub(before.status_503),
+        rate_limited: now.rate_limited.saturating_sub(before.rate_limited),
+        resets: now.resets.saturating_sub(before.resets),
+        stalls: now.stalls.saturating_sub(before.stalls),
+        lost_responses: now.lost_responses.saturating_sub(before.lost_responses),
+    }
+}
+
+/// Requests of the wire log's `call` so far.
+fn count(b: &Backend, call: &str) -> usize {
+    b.sim().wire().count(call)
+}
+
+/// Checks that `out` ended with a ready asset whose assembled bytes are those of `path`.
+fn ready_and_intact(b: &Backend, out: &UploadOutcome, path: &Path) -> Step {
+    check(out.asset().is_some(), "the upload ends ready", || {
+        format!("it ended {:?}", out.completion)
+    })?;
+    let source = std::fs::read(path).step("reading the source back")?;
+    check_assembled(b.sim(), id_of(&out.completion), &source)
+}
+
+/// A file of `parts` parts: `parts − 1` whole parts and 10 bytes.
+fn parts_file(sources: &mut Sources, cs: u64, parts: u64, max: u64) -> Step<PathBuf> {
+    let size = (parts - 1) * cs + 10;
+    if size > max {
+        return Err(skip(format!(
+            "a {parts}-part file ({size} bytes) is over the maximum"
+        )));
+    }
+    sources.video(size)
+}
+
+/// Uploads [`HOSTILE_UPLOADS`] files of 2–3 parts, every one different, with the hostile
+/// profile on the requests `calls` match (all when empty): every upload ends ready with the
+/// source's bytes, and every fault kind of the profile was met.
+async fn hostile_uploads(b: &Backend, on_every_call: bool) -> CaseOutcome {
+    finish(
+        async {
+            let t = targets(b)?;
+            let p = provider(b)?;
+            let rules = p.rules();
+            let cs = part_size(rules)?;
+            let mut sources = Sources::new(rules)?;
+            let calls = if on_every_call {
+                Vec::new()
+            } else {
+                t.all_but_commit.clone()
+            };
+            let before = t.faults.counters();
+            let _clear = ClearOnDrop(t.faults);
+            t.faults.set(FaultProfile {
+                calls,
+                ..FaultProfile::hostile(t.seed)
+            });
+            let driver = fault_driver(b, HOSTILE_CONCURRENCY);
+            let started = Instant::now();
+            for i in 0..HOSTILE_UPLOADS {
+                // 2–3 parts, every file different.
+                let size = (2 * cs + 1000 + i * 7919 % cs).min(rules.max_file_bytes);
+                let path = sources.video(size)?;
+                let out = driver.upload_file(p.as_ref(), &path).await.map_err(|e| {
+                    fail(
+                        "every upload under faults succeeds",
+                        format!("upload {i} failed: {e} ({e:?})"),
+                    )
+                })?;
+                ready_and_intact(b, &out, &path)
+                    .map_err(|e| annotate(e, &format!("upload {i}")))?;
+            }
+            let k = since(t.faults.counters(), &before);
+            check(
+                k.missing_kinds().is_empty(),
+                "every fault kind of the hostile profile is injected",
+                || format!("never injected: {:?} ({k:?})", k.missing_kinds()),
+            )?;
+            Ok(vec![format!(
+                "{HOSTILE_UPLOADS} uploads in {:?}, seed {:#x}; faults {k:?}",
+                started.elapsed(),
+                t.seed
+            )])
+        }
+        .await,
+    )
+}
+
+/// Many uploads (2–3 parts each, concurrency 4) under 5xx answers, connection resets, lost
+/// answers and 429 bursts on every call but the completion all arrive intact and ready, and
+/// every one of those fault kinds was really injected.
+pub async fn uploads_under_faults(b: &Backend) -> CaseOutcome {
+    hostile_uploads(b, false).await
+}
+
+/// The same as [`uploads_under_faults`] with the completion call under faults too (so a lost
+/// completion answer must be recovered: see [`lost_commit_answer`]).
+pub async fn uploads_under_faults_on_every_call(b: &Backend) -> CaseOutcome {
+    hostile_uploads(b, true).await
+}
+
+/// The completion's answer is lost once (the simulator completed the upload, the client saw
+/// the connection drop): the driver's retry recovers, the upload ends ready with the source's
+/// bytes, and exactly one answer was lost.
+pub async fn lost_commit_answer(b: &Backend) -> CaseOutcome {
+    finish(
+        async {
+            let t = targets(b)?;
+            let p = provider(b)?;
+            let rules = p.rules();
+            let cs = part_size(rules)?;
+            let mut sources = Sources::new(rules)?;
+            let path = parts_file(&mut sources, cs, 3, rules.max_file_bytes)?;
+            let before = t.faults.counters();
+            let _clear = ClearOnDrop(t.faults);
+            t.faults
+                .set(FaultProfile::scripted(&t.commit, [FaultKind::LostResponse]));
+            let out = fault_driver(b, HOSTILE_CONCURRENCY)
+                .upload_file(p.as_ref(), &path)
+                .await
+                .step("the upload after a lost completion answer")?;
+            ready_and_intact(b, &out, &path)?;
+            let k = since(t.faults.counters(), &before);
+            check(
+                k.lost_responses == 1,
+                "exactly one completion answer is lost",
+                || format!("{} answers lost ({k:?})", k.lost_responses),
+            )?;
+            Ok(vec![format!("recovered; {} retries", out.stats.retries)])
+        }
+        .await,
+    )
+}
+
+/// A part's answer stalls (longer than the case may last); the provider's read timeout
+/// (300 ms) cuts it and the driver retries once: the upload (3 parts, one at a time) ends
+/// well before the stall would have, with one retry, one stall, three part requests on the
+/// wire (the stalled attempt never reached the simulator) and the source's bytes.
+pub async fn stalled_part_answer(b: &Backend) -> CaseOutcome {
+    finish(
+        async {
+            let t = targets(b)?;
+            let timeouts = HttpTimeouts {
+                connect: Duration::from_secs(2),
+                read_idle: READ_IDLE,
+            };
+            let p = b
+                .provider_with_timeouts(timeouts)
+                .ok_or_else(|| skip("the backend builds no provider with other timeouts"))?
+                .map_err(|e| fail("the provider can be built", e.to_string()))?;
+            let rules = p.rules();
+            let cs = part_size(rules)?;
+            let mut sources = Sources::new(rules)?;
+            let path = parts_file(&mut sources, cs, 3, rules.max_file_bytes)?;
+            let planned = PartPlan::new(
+                std::fs::metadata(&path).step("the source's size")?.len(),
+                rules,
+                None,
+            )
+            .map_err(|e| fail("the source can be planned", e.to_string()))?
+            .count();
+            let before = t.faults.counters();
+            let parts_before = count(b, &t.part_call);
+            let _clear = ClearOnDrop(t.faults);
+            t.faults.set(FaultProfile {
+                stall_ms: u64::try_from(STALL.as_millis()).unwrap_or(u64::MAX),
+                ..FaultProfile::scripted(&t.parts, [FaultKind::Stall])
+            });
+            let started = Instant::now();
+            let out = fault_driver(b, 1)
+                .upload_file(p.as_ref(), &path)
+                .await
+                .step("the upload with a stalled part answer")?;
+            let elapsed = started.elapsed();
+            check(
+                elapsed < STALL_CASE_LIMIT,
+                "a stalled answer is cut by the read timeout, not by the stall's end",
+                || format!("the upload took {elapsed:?}"),
+            )?;
+            check(
+                out.stats.retries == 1,
+                "the stalled part is retried once",
+                || format!("{} retries", out.stats.retries),
+            )?;
+            let k = since(t.faults.counters(), &before);
+            check(k.stalls == 1, "one answer is stalled", || {
+                format!("{} stalls ({k:?})", k.stalls)
+            })?;
+            let sent = count(b, &t.part_call) - parts_before;
+            check(
+                planned == 3 && sent == 3,
+                "3 parts on the wire; the stalled attempt never reached the simulator",
+                || format!("{sent} part requests for {planned} planned parts"),
+            )?;
+            ready_and_intact(b, &out, &path)?;
+            Ok(vec![format!("cut and retried in {elapsed:?}")])
+        }
+        .await,
+    )
+}
+
+/// The upload session expires right after the first part (the simulator's clock moves past
+/// its lifetime). Where sessions are renewable (`renewable_sessions = true`), the next part is
+/// refused, the provider renews and the upload goes on: one part refused, at least one
+/// renewal. Where they are not, the only way on is a new session and every part again, which
+/// the driver does. Either way the upload (4 parts, one at a time) ends ready with the
+/// source's bytes.
+pub async fn session_expiring_mid_upload(b: &Backend) -> CaseOutcome {
+    finish(
+        async {
+            let t = targets(b)?;
+            let p = provider(b)?;
+            let rules = p.rules();
+            let cs = part_size(rules)?;
+            let mut sources = Sources::new(rules)?;
+            let path = parts_file(&mut sources, cs, 4, rules.max_file_bytes)?;
+            let parts_before = count(b, &t.part_call);
+            let _clear = ClearOnDrop(t.faults);
+            let expiry = b
+                .sim()
+                .expire_session_after_parts(1)
+                .ok_or_else(|| skip("the simulator cannot expire a session"))?;
+            let renewals_before = expiry.renew_call.as_deref().map(|c| count(b, c));
+            let out = fault_driver(b, 1)
+                .upload_file(p.as_ref(), &path)
+                .await
+                .step("the upload with a session expiring after its first part")?;
+            ready_and_intact(b, &out, &path)?;
+            let mut notes = Vec::new();
+            if rules.renewable_sessions {
+                let (Some(call), Some(before)) = (expiry.renew_call.as_deref(), renewals_before)
+                else {
+                    return Err(fail(
+                        "renewable_sessions = true: the simulator names its renewal call",
+                        "no renewal call named",
+                    ));
+                };
+                let renewed = count(b, call) - before;
+                check(
+                    renewed >= 1,
+                    "renewable_sessions = true: an expired session is renewed",
+                    || format!("{renewed} `{call}` requests"),
+                )?;
+                notes.push(format!("renewed {renewed} time(s)"));
+            } else {
+                notes.push(format!("restarted; {} parts sent", out.stats.parts_sent));
+            }
+            if let Some(status) = expiry.refused_part_status {
+                let refused = b
+                    .sim()
+                    .wire()
+                    .calls(&t.part_call)
+                    .into_iter()
+                    .skip(parts_before)
+                    .filter(|r| r.status == status)
+                    .count();
+                check(refused == 1, "one part meets the expiry", || {
+                    format!("{refused} parts refused with {status}")
+                })?;
+            }
+            Ok(notes)
+        }
+        .await,
+    )
+}
