@@ -303,7 +303,10 @@ impl SmhSim {
         )
     }
 
-    /// The storage (COS-like) application.
+    /// The storage (COS-like) application. Its fault layer is the API's: one [`faults()`]
+    /// handle controls both, and [`faults::scope`](crate::faults::scope) selects either.
+    ///
+    /// [`faults()`]: SmhSim::faults
     pub fn storage_router(&self) -> Router {
         let routes = Router::new().fallback(storage::handle);
         self.core

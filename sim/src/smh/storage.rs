@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
 
-use super::auth::{self as presign, Refusal};
+use super::auth::{self, Refusal};
 use super::calls::{self, request_id, CosError};
 use super::{SmhSim, StoredPart, TaskState, PLATFORM};
 use crate::request::Query;
@@ -48,11 +48,11 @@ const METHOD_NOT_ALLOWED: CosError = CosError::new(
 
 /// Headers recorded in the wire log as `header:<name>` parameters.
 const LOGGED_HEADERS: [&str; 7] = [
-    presign::H_AUTHORIZATION,
-    presign::H_TOKEN,
-    presign::H_EXPIRES,
-    presign::H_RANGE,
-    presign::H_SIGNATURE,
+    auth::H_AUTHORIZATION,
+    auth::H_TOKEN,
+    auth::H_EXPIRES,
+    auth::H_RANGE,
+    auth::H_SIGNATURE,
     "content-type",
     "content-md5",
 ];
@@ -133,7 +133,7 @@ fn put(
         None => None,
     };
     let now_ms = sim.clock().now_millis();
-    let verified = presign::verify(
+    let verified = auth::verify(
         sim.secret(),
         headers,
         path,
