@@ -18,36 +18,134 @@ use crate::uploader::Part;
 pub const USER_AGENT: &str = concat!("marketmedia/", env!("CARGO_PKG_VERSION"));
 
 /// Timeouts for each attempt (never for a whole upload).
+///
+/// A silent server is detected within seconds, while a big part on a slow link may take as
+/// long as it keeps making progress: `connect` bounds opening the connection, `read_idle`
+/// bounds any time without progress (no byte of a streamed request body taken by the
+/// connection, no byte of the answer read), `first_byte` bounds the wait for the answer once
+/// the request is sent, and `total` bounds one attempt however much progress it makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpTimeouts {
-    /// Connecting to the host.
+    /// Connecting to the host (TCP and TLS). Default 10 s.
     pub connect: Duration,
-    /// No byte read for this long fails the attempt.
+    /// Waiting for the answer to begin once the request (with its whole body) is sent.
+    /// Default 20 s.
+    pub first_byte: Duration,
+    /// No progress for this long fails the attempt: no byte of the request body taken while
+    /// it is sent, no byte of the answer read while it is read. Default 30 s.
     pub read_idle: Duration,
+    /// One attempt in all, however much progress it makes. Default 30 min.
+    pub total: Duration,
 }
 
 impl Default for HttpTimeouts {
     fn default() -> Self {
         HttpTimeouts {
             connect: Duration::from_secs(10),
-            read_idle: Duration::from_secs(60),
+            first_byte: Duration::from_secs(20),
+            read_idle: Duration::from_secs(30),
+            total: Duration::from_secs(30 * 60),
         }
     }
 }
 
+/// The first-byte and idle timeouts [`send`] applies (the client itself only knows `connect`
+/// and `total`). Process-wide: [`build_client`] sets them, so the most recently built client's
+/// win; [`set_timeouts`] sets them directly.
+fn watchdog() -> &'static std::sync::Mutex<HttpTimeouts> {
+    static W: OnceLock<std::sync::Mutex<HttpTimeouts>> = OnceLock::new();
+    W.get_or_init(Default::default)
+}
+
+/// Sets the first-byte and idle timeouts every [`send`] in this process applies.
+pub fn set_timeouts(timeouts: HttpTimeouts) {
+    // A panic while holding this lock cannot leave a Copy value half-written.
+    *watchdog().lock().unwrap_or_else(|e| e.into_inner()) = timeouts;
+}
+
+fn current_timeouts() -> HttpTimeouts {
+    *watchdog().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// When an attempt last made progress, and whether its request body is all sent.
+#[derive(Debug)]
+struct Clock {
+    start: Instant,
+    /// Milliseconds from `start` to the last progress.
+    last_ms: std::sync::atomic::AtomicU64,
+    body_done: std::sync::atomic::AtomicBool,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            start: Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+            body_done: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn progress(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms
+            .fetch_max(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn since_progress(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(std::sync::atomic::Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+
+    fn finish_body(&self) {
+        self.progress();
+        self.body_done
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn body_done(&self) -> bool {
+        self.body_done.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// `body` as a stream that marks progress on `clock` each time the connection takes a chunk,
+/// and the body as sent after its last byte (`len` when known) or its end.
+fn watched_body(body: reqwest::Body, len: Option<u64>, clock: Arc<Clock>) -> reqwest::Body {
+    use futures::StreamExt;
+    let mut taken = 0u64;
+    let end_clock = Arc::clone(&clock);
+    let chunks = http_body_util::BodyDataStream::new(body)
+        .inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                taken += bytes.len() as u64;
+                if len.is_some_and(|l| taken >= l) {
+                    clock.finish_body();
+                } else {
+                    clock.progress();
+                }
+            }
+        })
+        .chain(futures::stream::poll_fn(move |_| {
+            end_clock.finish_body();
+            std::task::Poll::Ready(None)
+        }));
+    reqwest::Body::wrap_stream(chunks)
+}
+
 /// Builds the shared HTTP client: keep-alive pool, timeouts per attempt, our user agent.
 pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(timeouts.connect)
-        .read_timeout(timeouts.read_idle)
+        .timeout(timeouts.total)
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(32)
         .tcp_nodelay(true)
         .build()
         .map_err(|e| {
             Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
-        })
+        })?;
+    set_timeouts(timeouts);
+    Ok(client)
 }
 
 /// Which call a request is, for tracing and errors. Holds no secret.
@@ -210,15 +308,71 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
         // The semaphore is never closed, so acquiring cannot fail.
         let _permit = limiter.acquire_owned().await.ok();
         let started = Instant::now();
+        let timeouts = current_timeouts();
         let result = async {
-            let response = request.send().await?;
+            let (client, built) = request.build_split();
+            let mut request = built.map_err(Failure::Http)?;
+            let clock = Arc::new(Clock::new());
+            let len = request
+                .headers()
+                .get(reqwest::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            match request.body_mut().take() {
+                Some(body) if body.as_bytes().is_none() => {
+                    *request.body_mut() = Some(watched_body(body, len, Arc::clone(&clock)));
+                }
+                other => {
+                    *request.body_mut() = other;
+                    clock.finish_body();
+                }
+            }
+            let mut pending = std::pin::pin!(client.execute(request));
+            let response = loop {
+                let limit = if clock.body_done() {
+                    timeouts.first_byte
+                } else {
+                    timeouts.read_idle
+                };
+                let idle = clock.since_progress();
+                if idle >= limit {
+                    return Err(Failure::Silent(if clock.body_done() {
+                        format!(
+                            "no answer within {} s of sending the request",
+                            limit.as_secs_f64()
+                        )
+                    } else {
+                        format!(
+                            "the server took no byte of the request for {} s",
+                            limit.as_secs_f64()
+                        )
+                    }));
+                }
+                if let Ok(r) = tokio::time::timeout(limit - idle, &mut pending).await {
+                    break r.map_err(Failure::Http)?;
+                }
+            };
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>(RawResponse {
+            let mut response = response;
+            let mut body = Vec::new();
+            loop {
+                match tokio::time::timeout(timeouts.read_idle, response.chunk()).await {
+                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                    Ok(Ok(None)) => break,
+                    Ok(Err(e)) => return Err(Failure::Http(e)),
+                    Err(_) => {
+                        return Err(Failure::Silent(format!(
+                            "the answer stalled for {} s",
+                            timeouts.read_idle.as_secs_f64()
+                        )))
+                    }
+                }
+            }
+            Ok::<_, Failure>(RawResponse {
                 status,
                 headers,
-                body,
+                body: Bytes::from(body),
             })
         }
         .await;
@@ -230,14 +384,31 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
                 tracing::debug!("answered");
                 Ok(raw)
             }
-            Err(err) => {
+            Err(Failure::Http(err)) => {
                 tracing::debug!(error = %without_url(&err), "transport failure");
                 Err(transport_error(err, &meta))
+            }
+            Err(Failure::Silent(why)) => {
+                tracing::debug!(error = %why, "timed out");
+                Err(Error::new(
+                    ErrorKind::Transient,
+                    format!("the request timed out: {why}"),
+                )
+                .with_platform(meta.platform)
+                .with_call(meta.call))
             }
         }
     }
     .instrument(span)
     .await
+}
+
+/// Why an attempt failed in [`send`].
+enum Failure {
+    /// reqwest's error (connect, total timeout, broken connection, …).
+    Http(reqwest::Error),
+    /// No progress within the first-byte or idle timeout.
+    Silent(String),
 }
 
 /// A reqwest error's text without the URL (which may carry a token or signature).
