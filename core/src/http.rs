@@ -24,6 +24,11 @@ pub const USER_AGENT: &str = concat!("marketmedia/", env!("CARGO_PKG_VERSION"));
 /// bounds any time without progress (no byte of a streamed request body taken by the
 /// connection, no byte of the answer read), `first_byte` bounds the wait for the answer once
 /// the request is sent, and `total` bounds one attempt however much progress it makes.
+///
+/// A streamed body (a part) is handed to the operating system's buffers, which hold
+/// megabytes, long before it is on the wire: once it is all handed off, its answer is given
+/// `first_byte` plus the time the body takes to drain at [`DRAIN_RATE`], so a slow link is
+/// never taken for a silent server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpTimeouts {
     /// Connecting to the host (TCP and TLS). Default 10 s.
@@ -48,6 +53,10 @@ impl Default for HttpTimeouts {
         }
     }
 }
+
+/// The slowest rate a handed-off request body is assumed to drain at (64 KiB/s): see
+/// [`HttpTimeouts`].
+pub const DRAIN_RATE: u64 = 64 * 1024;
 
 /// The first-byte and idle timeouts [`send`] applies (the client itself only knows `connect`
 /// and `total`). Process-wide: [`build_client`] sets them, so the most recently built client's
@@ -295,6 +304,15 @@ pub fn set_request_limit(platform: &str, limit: usize) {
 /// and reads the whole answer. The URL is never logged: query strings carry tokens and
 /// signatures. Transport failures become [`ErrorKind::Transient`].
 pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Result<RawResponse> {
+    send_with(request, meta, current_timeouts()).await
+}
+
+/// [`send`] with these first-byte and idle timeouts instead of the process's.
+pub async fn send_with(
+    request: reqwest::RequestBuilder,
+    meta: CallMeta<'_>,
+    timeouts: HttpTimeouts,
+) -> Result<RawResponse> {
     let span = tracing::debug_span!(
         "request",
         platform = meta.platform,
@@ -308,7 +326,6 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
         // The semaphore is never closed, so acquiring cannot fail.
         let _permit = limiter.acquire_owned().await.ok();
         let started = Instant::now();
-        let timeouts = current_timeouts();
         let result = async {
             let (client, built) = request.build_split();
             let mut request = built.map_err(Failure::Http)?;
@@ -318,8 +335,11 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
                 .get(reqwest::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
+            // Time for a streamed body to drain from the buffers once handed off.
+            let mut drain = Duration::ZERO;
             match request.body_mut().take() {
                 Some(body) if body.as_bytes().is_none() => {
+                    drain = Duration::from_secs_f64(len.unwrap_or(0) as f64 / DRAIN_RATE as f64);
                     *request.body_mut() = Some(watched_body(body, len, Arc::clone(&clock)));
                 }
                 other => {
@@ -330,7 +350,7 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
             let mut pending = std::pin::pin!(client.execute(request));
             let response = loop {
                 let limit = if clock.body_done() {
-                    timeouts.first_byte
+                    timeouts.first_byte + drain
                 } else {
                     timeouts.read_idle
                 };
@@ -338,7 +358,7 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
                 if idle >= limit {
                     return Err(Failure::Silent(if clock.body_done() {
                         format!(
-                            "no answer within {} s of sending the request",
+                            "no answer within {} s of sending the request (the server is silent)",
                             limit.as_secs_f64()
                         )
                     } else {
@@ -569,6 +589,115 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Io, "{err}");
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("shorter"), "{err}");
+    }
+
+    fn quick(first_byte_ms: u64, idle_ms: u64) -> HttpTimeouts {
+        HttpTimeouts {
+            connect: Duration::from_secs(2),
+            first_byte: Duration::from_millis(first_byte_ms),
+            read_idle: Duration::from_millis(idle_ms),
+            total: Duration::from_secs(60),
+        }
+    }
+
+    const META: CallMeta<'static> = CallMeta {
+        platform: "test",
+        call: "put_part",
+        part: Some(0),
+    };
+
+    /// A server that accepts and never answers is given up on after `first_byte`, not after
+    /// a minute.
+    #[tokio::test]
+    async fn a_silent_server_fails_after_the_first_byte_timeout() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+                    std::future::pending::<()>().await;
+                });
+            }
+        });
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let started = Instant::now();
+        let request = client.post(format!("http://{addr}/init")).body("{}");
+        let err = send_with(request, META, quick(300, 300)).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+        assert!(err.to_string().contains("no answer within 0.3 s"), "{err}");
+    }
+
+    /// A server that stops taking the body fails the attempt after `read_idle`; one that
+    /// takes it slowly, however long that lasts, does not.
+    #[tokio::test]
+    async fn idle_is_measured_on_progress_not_from_the_start() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        const BODY: usize = 48 * 1024 * 1024;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = vec![0u8; 1024];
+                    let n = socket.read(&mut head).await.unwrap_or(0);
+                    let stall = String::from_utf8_lossy(&head[..n]).contains("/stall");
+                    if stall {
+                        // Takes a little, then nothing more.
+                        std::future::pending::<()>().await;
+                    }
+                    // 8 MiB/s with the headers' read: about 1.5 s for a 12 MiB body.
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut total = n;
+                    while total < 12 * 1024 * 1024 {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(m) => total += m,
+                        }
+                        tokio::time::sleep(Duration::from_millis(8)).await;
+                    }
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                });
+            }
+        });
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let body = |len: usize| {
+            let chunks = futures::stream::iter(
+                (0..len / (256 * 1024))
+                    .map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![7u8; 256 * 1024]))),
+            );
+            reqwest::Body::wrap_stream(chunks)
+        };
+        let slow = client
+            .put(format!("http://{addr}/slow"))
+            .header(reqwest::header::CONTENT_LENGTH, 12 * 1024 * 1024)
+            .body(body(12 * 1024 * 1024));
+        let started = Instant::now();
+        let raw = send_with(slow, META, quick(500, 500)).await.unwrap();
+        assert_eq!(raw.status, 200);
+        assert!(
+            started.elapsed() > Duration::from_millis(500),
+            "too fast to prove it"
+        );
+
+        let stalled = client
+            .put(format!("http://{addr}/stall"))
+            .header(reqwest::header::CONTENT_LENGTH, BODY)
+            .body(body(BODY));
+        let err = send_with(stalled, META, quick(500, 500)).await.unwrap_err();
+        assert!(
+            err.to_string().contains("took no byte of the request"),
+            "{err}"
+        );
     }
 
     #[test]
