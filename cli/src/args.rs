@@ -60,15 +60,15 @@ pub struct TimeoutArgs {
     pub connect_timeout: u64,
     /// Seconds to wait for the answer to begin once the request is sent: a server that
     /// accepts connections and never answers is detected this soon.
-    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::HttpTimeouts::default().first_byte.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().first_byte.as_secs())]
     pub first_byte_timeout: u64,
     /// Seconds without any progress (no byte of the request taken, no byte of the answer
     /// read) before an attempt is abandoned and retried: a silent server is detected this soon.
-    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::HttpTimeouts::default().read_idle.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().idle.as_secs())]
     pub idle_timeout: u64,
     /// Seconds one attempt may take in all, however much progress it makes (big parts on
     /// slow links need long).
-    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::HttpTimeouts::default().total.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().total.as_secs())]
     pub request_timeout: u64,
 }
 

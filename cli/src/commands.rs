@@ -80,14 +80,19 @@ fn status_of(overall: Overall) -> i32 {
 pub use marketmedia_core::human_size;
 
 impl TimeoutArgs {
-    /// The HTTP timeouts these flags ask for (0 is read as 1 second).
+    /// The HTTP timeouts these flags ask for (0 is read as 1 second); turns on the
+    /// process's progress-based watchdog with them.
     pub fn timeouts(&self) -> marketmedia_core::raw::http::HttpTimeouts {
+        use marketmedia_core::raw::http::{set_watchdog, HttpTimeouts, Watchdog};
         let secs = |n: u64| Duration::from_secs(n.max(1));
-        marketmedia_core::raw::http::HttpTimeouts {
-            connect: secs(self.connect_timeout),
+        set_watchdog(Some(Watchdog {
             first_byte: secs(self.first_byte_timeout),
-            read_idle: secs(self.idle_timeout),
+            idle: secs(self.idle_timeout),
             total: secs(self.request_timeout),
+        }));
+        HttpTimeouts {
+            connect: secs(self.connect_timeout),
+            read_idle: secs(self.idle_timeout),
         }
     }
 }

@@ -17,63 +17,87 @@ use crate::uploader::Part;
 /// The user agent every provider sends.
 pub const USER_AGENT: &str = concat!("marketmedia/", env!("CARGO_PKG_VERSION"));
 
-/// Timeouts for each attempt (never for a whole upload).
+/// Timeouts for each attempt (never for a whole upload), per client.
 ///
-/// A silent server is detected within seconds, while a big part on a slow link may take as
-/// long as it keeps making progress: `connect` bounds opening the connection, `read_idle`
-/// bounds any time without progress (no byte of a streamed request body taken by the
-/// connection, no byte of the answer read), `first_byte` bounds the wait for the answer once
-/// the request is sent, and `total` bounds one attempt however much progress it makes.
-///
-/// A streamed body (a part) is handed to the operating system's buffers, which hold
-/// megabytes, long before it is on the wire: once it is all handed off, its answer is given
-/// `first_byte` plus the time the body takes to drain at [`DRAIN_RATE`], so a slow link is
-/// never taken for a silent server.
+/// Alone, `read_idle` works as reqwest's read timeout: from the start of a request to its
+/// answer, then between reads of the answer. An application that opts in with
+/// [`set_watchdog`] gets progress-based timeouts instead (see [`Watchdog`]): a silent server
+/// is detected within seconds, while a big part on a slow link may take as long as it keeps
+/// moving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpTimeouts {
     /// Connecting to the host (TCP and TLS). Default 10 s.
     pub connect: Duration,
-    /// Waiting for the answer to begin once the request (with its whole body) is sent.
-    /// Default 20 s.
-    pub first_byte: Duration,
-    /// No progress for this long fails the attempt: no byte of the request body taken while
-    /// it is sent, no byte of the answer read while it is read. Default 30 s.
+    /// No byte read for this long fails the attempt. Default 60 s.
     pub read_idle: Duration,
-    /// One attempt in all, however much progress it makes. Default 30 min.
-    pub total: Duration,
 }
 
 impl Default for HttpTimeouts {
     fn default() -> Self {
         HttpTimeouts {
             connect: Duration::from_secs(10),
+            read_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Progress-based timeouts for every [`send`] in the process, once set with
+/// [`set_watchdog`] (clients built afterwards by [`build_client`] then leave reqwest's fixed
+/// read deadline off, which would cut any part taking longer than `read_idle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watchdog {
+    /// Waiting for the answer to begin once the request, its whole body included, is handed
+    /// to the connection. Default 20 s.
+    pub first_byte: Duration,
+    /// No progress for this long fails the attempt: no byte of a streamed request body taken
+    /// by the connection, no byte of the answer read. Default 30 s.
+    pub idle: Duration,
+    /// One attempt in all, however much progress it makes (big parts on slow links).
+    /// Default 30 min.
+    pub total: Duration,
+}
+
+impl Default for Watchdog {
+    fn default() -> Self {
+        Watchdog {
             first_byte: Duration::from_secs(20),
-            read_idle: Duration::from_secs(30),
+            idle: Duration::from_secs(30),
             total: Duration::from_secs(30 * 60),
         }
     }
 }
 
-/// The slowest rate a handed-off request body is assumed to drain at (64 KiB/s): see
-/// [`HttpTimeouts`].
-pub const DRAIN_RATE: u64 = 64 * 1024;
-
-/// The first-byte and idle timeouts [`send`] applies (the client itself only knows `connect`
-/// and `total`). Process-wide: [`build_client`] sets them, so the most recently built client's
-/// win; [`set_timeouts`] sets them directly.
-fn watchdog() -> &'static std::sync::Mutex<HttpTimeouts> {
-    static W: OnceLock<std::sync::Mutex<HttpTimeouts>> = OnceLock::new();
+fn watchdog() -> &'static std::sync::Mutex<Option<Watchdog>> {
+    static W: OnceLock<std::sync::Mutex<Option<Watchdog>>> = OnceLock::new();
     W.get_or_init(Default::default)
 }
 
-/// Sets the first-byte and idle timeouts every [`send`] in this process applies.
-pub fn set_timeouts(timeouts: HttpTimeouts) {
+/// Turns on progress-based timeouts for every [`send`] in this process (`None` turns them
+/// off again). Set it before building the clients.
+pub fn set_watchdog(timeouts: Option<Watchdog>) {
     // A panic while holding this lock cannot leave a Copy value half-written.
     *watchdog().lock().unwrap_or_else(|e| e.into_inner()) = timeouts;
 }
 
-fn current_timeouts() -> HttpTimeouts {
+fn current_watchdog() -> Option<Watchdog> {
     *watchdog().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Builds the shared HTTP client: keep-alive pool, timeouts per attempt, our user agent.
+pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(timeouts.connect)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(32)
+        .tcp_nodelay(true);
+    builder = match current_watchdog() {
+        Some(w) => builder.timeout(w.total),
+        None => builder.read_timeout(timeouts.read_idle),
+    };
+    builder.build().map_err(|e| {
+        Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
+    })
 }
 
 /// When an attempt last made progress, and whether its request body is all sent.
@@ -138,23 +162,6 @@ fn watched_body(body: reqwest::Body, len: Option<u64>, clock: Arc<Clock>) -> req
             std::task::Poll::Ready(None)
         }));
     reqwest::Body::wrap_stream(chunks)
-}
-
-/// Builds the shared HTTP client: keep-alive pool, timeouts per attempt, our user agent.
-pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
-    let client = reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .connect_timeout(timeouts.connect)
-        .timeout(timeouts.total)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(32)
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| {
-            Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
-        })?;
-    set_timeouts(timeouts);
-    Ok(client)
 }
 
 /// Which call a request is, for tracing and errors. Holds no secret.
@@ -303,15 +310,18 @@ pub fn set_request_limit(platform: &str, limit: usize) {
 /// Sends one request inside a `request` span (platform, call, part, HTTP status, duration),
 /// and reads the whole answer. The URL is never logged: query strings carry tokens and
 /// signatures. Transport failures become [`ErrorKind::Transient`].
+///
+/// With a [`Watchdog`] set ([`set_watchdog`]), the attempt also fails after its first-byte
+/// or idle timeout.
 pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Result<RawResponse> {
-    send_with(request, meta, current_timeouts()).await
+    send_with(request, meta, current_watchdog()).await
 }
 
-/// [`send`] with these first-byte and idle timeouts instead of the process's.
+/// [`send`] with this watchdog (or none) instead of the process's.
 pub async fn send_with(
     request: reqwest::RequestBuilder,
     meta: CallMeta<'_>,
-    timeouts: HttpTimeouts,
+    watchdog: Option<Watchdog>,
 ) -> Result<RawResponse> {
     let span = tracing::debug_span!(
         "request",
@@ -327,6 +337,17 @@ pub async fn send_with(
         let _permit = limiter.acquire_owned().await.ok();
         let started = Instant::now();
         let result = async {
+            let Some(timeouts) = watchdog else {
+                let response = request.send().await.map_err(Failure::Http)?;
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                let body = response.bytes().await.map_err(Failure::Http)?;
+                return Ok(RawResponse {
+                    status,
+                    headers,
+                    body,
+                });
+            };
             let (client, built) = request.build_split();
             let mut request = built.map_err(Failure::Http)?;
             let clock = Arc::new(Clock::new());
@@ -335,11 +356,8 @@ pub async fn send_with(
                 .get(reqwest::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            // Time for a streamed body to drain from the buffers once handed off.
-            let mut drain = Duration::ZERO;
             match request.body_mut().take() {
                 Some(body) if body.as_bytes().is_none() => {
-                    drain = Duration::from_secs_f64(len.unwrap_or(0) as f64 / DRAIN_RATE as f64);
                     *request.body_mut() = Some(watched_body(body, len, Arc::clone(&clock)));
                 }
                 other => {
@@ -350,9 +368,9 @@ pub async fn send_with(
             let mut pending = std::pin::pin!(client.execute(request));
             let response = loop {
                 let limit = if clock.body_done() {
-                    timeouts.first_byte + drain
+                    timeouts.first_byte
                 } else {
-                    timeouts.read_idle
+                    timeouts.idle
                 };
                 let idle = clock.since_progress();
                 if idle >= limit {
@@ -377,14 +395,14 @@ pub async fn send_with(
             let mut response = response;
             let mut body = Vec::new();
             loop {
-                match tokio::time::timeout(timeouts.read_idle, response.chunk()).await {
+                match tokio::time::timeout(timeouts.idle, response.chunk()).await {
                     Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
                     Ok(Ok(None)) => break,
                     Ok(Err(e)) => return Err(Failure::Http(e)),
                     Err(_) => {
                         return Err(Failure::Silent(format!(
                             "the answer stalled for {} s",
-                            timeouts.read_idle.as_secs_f64()
+                            timeouts.idle.as_secs_f64()
                         )))
                     }
                 }
@@ -591,13 +609,12 @@ mod tests {
         assert!(err.to_string().contains("shorter"), "{err}");
     }
 
-    fn quick(first_byte_ms: u64, idle_ms: u64) -> HttpTimeouts {
-        HttpTimeouts {
-            connect: Duration::from_secs(2),
+    fn quick(first_byte_ms: u64, idle_ms: u64) -> Option<Watchdog> {
+        Some(Watchdog {
             first_byte: Duration::from_millis(first_byte_ms),
-            read_idle: Duration::from_millis(idle_ms),
+            idle: Duration::from_millis(idle_ms),
             total: Duration::from_secs(60),
-        }
+        })
     }
 
     const META: CallMeta<'static> = CallMeta {
@@ -682,7 +699,9 @@ mod tests {
             .header(reqwest::header::CONTENT_LENGTH, 12 * 1024 * 1024)
             .body(body(12 * 1024 * 1024));
         let started = Instant::now();
-        let raw = send_with(slow, META, quick(500, 500)).await.unwrap();
+        // The operating system buffers megabytes on loopback: the answer may take a second
+        // after the last byte is handed off.
+        let raw = send_with(slow, META, quick(3000, 500)).await.unwrap();
         assert_eq!(raw.status, 200);
         assert!(
             started.elapsed() > Duration::from_millis(500),
