@@ -173,7 +173,8 @@ mod tests {
         let err = PartPlan::new(10, &r, Some(3 * MIB)).unwrap_err();
         // Sizes in human units wherever a limit is named.
         assert!(
-            err.message().ends_with("requires parts of exactly 4.0 MiB, not 3.0 MiB"),
+            err.message()
+                .ends_with("requires parts of exactly 4.0 MiB, not 3.0 MiB"),
             "{err}"
         );
         assert!(PartPlan::new(10, &r, Some(4 * MIB)).is_ok());
