@@ -13,18 +13,62 @@ use crate::platform::Platform;
 #[derive(Debug, Parser)]
 #[command(name = "marketmedia", version, about, long_about)]
 pub struct Cli {
-    /// Config file (TOML). Default: config.toml in the user's config directory
-    /// (~/.config/marketmedia/config.toml on Linux), when it exists.
-    #[arg(long, global = true, value_name = "PATH", env = crate::config::CONFIG_ENV)]
-    pub config: Option<PathBuf>,
-
-    /// Use the embedded simulators for every marketplace, whatever is configured.
-    #[arg(long, global = true)]
-    pub sandbox: bool,
-
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where credentials come from: the commands that talk to marketplaces take these (`digest`,
+/// `sim` and `soak` talk to none, so they do not).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// Config file (TOML). Default: config.toml in the user's config directory
+    /// (~/.config/marketmedia/config.toml on Linux), when it exists.
+    #[arg(long, value_name = "PATH", env = crate::config::CONFIG_ENV)]
+    pub config: Option<PathBuf>,
+
+    /// Use the embedded simulators for every marketplace, whatever is configured.
+    #[arg(long)]
+    pub sandbox: bool,
+}
+
+/// How often a failed call is tried: the same policy for `upload`, `images` and `status`.
+#[derive(Debug, Args, Clone)]
+pub struct RetryArgs {
+    /// Attempts of each call, the first included (1 = never retry). Connection failures,
+    /// timeouts, 5xx and 429 answers are retried with growing, jittered delays.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+}
+
+impl RetryArgs {
+    /// The retry policy these flags ask for.
+    pub fn policy(&self) -> marketmedia_core::RetryPolicy {
+        marketmedia_core::RetryPolicy {
+            max_attempts: self.attempts,
+            ..marketmedia_core::RetryPolicy::default()
+        }
+    }
+}
+
+/// HTTP timeouts of every call to a marketplace (see `docs/cli.md`, "Timeouts").
+#[derive(Debug, Args, Clone)]
+pub struct TimeoutArgs {
+    /// Seconds to wait for a connection to open.
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::HttpTimeouts::default().connect.as_secs())]
+    pub connect_timeout: u64,
+    /// Seconds to wait for the answer to begin once the request is sent: a server that
+    /// accepts connections and never answers is detected this soon.
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().first_byte.as_secs())]
+    pub first_byte_timeout: u64,
+    /// Seconds without any progress (no byte of the request taken, no byte of the answer
+    /// read) before an attempt is abandoned and retried: a silent server is detected this soon.
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().idle.as_secs())]
+    pub idle_timeout: u64,
+    /// Seconds one attempt may take in all, however much progress it makes (big parts on
+    /// slow links need long).
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().total.as_secs())]
+    pub request_timeout: u64,
 }
 
 /// The subcommands.
@@ -83,6 +127,9 @@ pub struct JournalArgs {
 /// `marketmedia cleanup`.
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
+    /// Credentials.
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// The journal.
     #[command(flatten)]
     pub journal: JournalArgs,
@@ -97,6 +144,18 @@ pub struct CleanupArgs {
 /// `marketmedia upload`.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
+    /// Credentials.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Retries.
+    #[command(flatten)]
+    pub retry: RetryArgs,
+
+    /// Timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
+
     /// The video. Without it, a valid 12-second, 6 MiB sample MP4 is generated.
     pub file: Option<PathBuf>,
 
@@ -121,10 +180,6 @@ pub struct UploadArgs {
     #[arg(long)]
     pub no_wait: bool,
 
-    /// Attempts of each call, the first included (1 = never retry).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub attempts: u32,
-
     /// Parts in flight at once per marketplace, where the platform allows it.
     #[arg(
         long,
@@ -145,6 +200,18 @@ pub struct UploadArgs {
 /// `marketmedia images`.
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
+    /// Credentials.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Retries.
+    #[command(flatten)]
+    pub retry: RetryArgs,
+
+    /// Timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
+
     /// The images (JPEG or PNG; each platform's own limits are checked before any request).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -161,6 +228,18 @@ pub struct ImagesArgs {
 /// `marketmedia status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Credentials.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Retries.
+    #[command(flatten)]
+    pub retry: RetryArgs,
+
+    /// Timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
+
     /// The marketplace holding the upload.
     #[arg(long, value_parser = parse_platform)]
     pub platform: Platform,

@@ -16,7 +16,8 @@ use marketmedia_sim::fixtures::write_sample_mp4;
 use serde::Serialize;
 
 use crate::args::{
-    CleanupArgs, Cli, Command, DigestArgs, ImagesArgs, JournalArgs, SimArgs, StatusArgs, UploadArgs,
+    CleanupArgs, Cli, Command, ConfigArgs, DigestArgs, ImagesArgs, JournalArgs, SimArgs,
+    StatusArgs, TimeoutArgs, UploadArgs,
 };
 use crate::config::{process_env, Config};
 use crate::exit;
@@ -36,24 +37,20 @@ pub const MAX_IMAGE_READ: u64 = 50 * 1024 * 1024;
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<i32> {
-    let Cli {
-        config,
-        sandbox,
-        command,
-    } = cli;
-    let load = || -> Result<Config> {
-        if sandbox {
+    let load = |args: &ConfigArgs| -> Result<Config> {
+        crate::config::warn_unknown_env(std::env::vars().map(|(k, _)| k));
+        if args.sandbox {
             return Ok(Config::default());
         }
-        Config::load(config.as_deref(), &process_env)
+        Config::load(args.config.as_deref(), &process_env)
     };
-    match command {
-        Command::Upload(args) => upload(&load()?, sandbox, args).await,
-        Command::Images(args) => images(&load()?, sandbox, args).await,
-        Command::Status(args) => status(&load()?, sandbox, args).await,
+    match cli.command {
+        Command::Upload(args) => upload(&load(&args.config)?, args.config.sandbox, args).await,
+        Command::Images(args) => images(&load(&args.config)?, args.config.sandbox, args).await,
+        Command::Status(args) => status(&load(&args.config)?, args.config.sandbox, args).await,
         Command::Digest(args) => digest(args).await,
         Command::Sim(args) => sim(args).await,
-        Command::Cleanup(args) => cleanup(&load()?, sandbox, args).await,
+        Command::Cleanup(args) => cleanup(&load(&args.config)?, args.config.sandbox, args).await,
         Command::Soak(args) => crate::soak::soak(args).await,
     }
 }
@@ -80,19 +77,24 @@ fn status_of(overall: Overall) -> i32 {
     }
 }
 
-/// A size for people: bytes below 1 KiB, then KiB, MiB or GiB with one decimal.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
+pub use marketmedia_core::human_size;
+
+impl TimeoutArgs {
+    /// The HTTP timeouts these flags ask for (0 is read as 1 second); turns on the
+    /// process's progress-based watchdog with them.
+    pub fn timeouts(&self) -> marketmedia_core::raw::http::HttpTimeouts {
+        use marketmedia_core::raw::http::{set_watchdog, HttpTimeouts, Watchdog};
+        let secs = |n: u64| Duration::from_secs(n.max(1));
+        set_watchdog(Some(Watchdog {
+            first_byte: secs(self.first_byte_timeout),
+            idle: secs(self.idle_timeout),
+            total: secs(self.request_timeout),
+        }));
+        HttpTimeouts {
+            connect: secs(self.connect_timeout),
+            read_idle: secs(self.idle_timeout),
+        }
     }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// `marketmedia upload`.
@@ -121,6 +123,7 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "sample".into()),
+        timeouts: args.timeouts.timeouts(),
     };
     let targets = Targets::build(&platforms, config, &meta, force_sandbox).await?;
 
@@ -135,14 +138,7 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         } else {
             format!("{} ({})", path.display(), human_size(size))
         };
-        let mut header = format!(
-            "Uploading {what} to {} marketplaces:\n",
-            targets.targets.len()
-        );
-        for t in &targets.targets {
-            header.push_str(&format!("  {:<7} {}\n", t.platform.name(), t.label()));
-        }
-        out(&header);
+        out(&report::header(&what, &targets.targets));
     }
 
     // A marketplace the CLI already knows cannot take the video gets no request.
@@ -161,10 +157,7 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
     let bars = (!args.json).then(|| Bars::new(&names));
     let driver = UploadDriver::new(UploadOptions {
         progress: bars.as_ref().map(|b| b.sink()),
-        retry: RetryPolicy {
-            max_attempts: args.attempts,
-            ..RetryPolicy::default()
-        },
+        retry: args.retry.policy(),
         wait_for_processing: !args.no_wait,
         concurrency: usize::try_from(args.concurrency)
             .unwrap_or(marketmedia_core::DEFAULT_CONCURRENCY),
@@ -221,9 +214,7 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
             .map(|r| r.result.as_ref().err())
             .collect();
         out(&format!("\n{}", report::upload_summary(&records, &errors)));
-        if records.iter().any(|r| r.state == "processing") {
-            out("Still processing: ask later with `marketmedia status --platform P --id ID`.\n");
-        }
+        out(&report::processing_hints(&records));
     }
     Ok(status_of(report.overall()))
 }
@@ -236,24 +227,58 @@ pub async fn images(config: &Config, force_sandbox: bool, args: ImagesArgs) -> R
     }
     let names: Vec<String> = sources.iter().map(|s| s.file_name.clone()).collect();
     let platforms = selection(&args.to);
-    let targets = Targets::build(&platforms, config, &VideoMeta::default(), force_sandbox).await?;
+    let meta = VideoMeta {
+        timeouts: args.timeouts.timeouts(),
+        ..VideoMeta::default()
+    };
+    let targets = Targets::build(&platforms, config, &meta, force_sandbox).await?;
     if !args.json {
-        let mut header = format!(
-            "Uploading {} image(s) to {} marketplaces:\n",
-            sources.len(),
-            targets.targets.len()
-        );
-        for t in &targets.targets {
-            header.push_str(&format!("  {:<7} {}\n", t.platform.name(), t.label()));
-        }
-        out(&header);
+        let what = marketmedia_core::count(sources.len() as u64, "image", "images");
+        out(&report::header(&what, &targets.targets));
     }
-    let uploaders: Vec<&dyn ImageUploader> = targets
+    // Each image is decoded once (off the async runtime), then checked per platform. The
+    // results are keyed by the image's buffer, which clones of an `ImageSource` share.
+    let decoded: std::collections::HashMap<usize, std::result::Result<Option<(u32, u32)>, String>> = {
+        let sources = sources.clone();
+        tokio::task::spawn_blocking(move || {
+            sources
+                .iter()
+                .map(|s| {
+                    let result =
+                        marketmedia_core::decode_image(s).map_err(|e| e.message().to_owned());
+                    (s.data.as_ptr() as usize, result)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("the image check failed: {e}")))?
+    };
+    let check = move |rules: &marketmedia_core::ImageRules, img: &ImageSource| -> Result<()> {
+        marketmedia_core::check_image(rules, img)?;
+        match decoded.get(&(img.data.as_ptr() as usize)) {
+            Some(Err(why)) => Err(Error::invalid_input(why.clone()).with_platform(&rules.platform)),
+            Some(Ok(Some(dims))) => match crate::platform::max_image_dimensions(&rules.platform) {
+                Some(max) => {
+                    marketmedia_core::check_dimensions(&rules.platform, &img.file_name, *dims, max)
+                }
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    };
+    let policy = args.retry.policy();
+    let retrying: Vec<RetryingImages<'_>> = targets
         .targets
         .iter()
-        .map(|t| t.provider.images())
+        .map(|t| RetryingImages {
+            inner: t.provider.images(),
+            policy: policy.clone(),
+        })
         .collect();
-    let reports = marketmedia_core::upload_images_to_all(&uploaders, &sources).await;
+    let uploaders: Vec<&dyn ImageUploader> =
+        retrying.iter().map(|r| r as &dyn ImageUploader).collect();
+    let reports =
+        marketmedia_core::upload_images_to_all_checked(&uploaders, &sources, &check).await;
     let records = report::image_records(&targets.targets, &reports, &names);
     if args.json {
         for r in &records {
@@ -265,6 +290,49 @@ pub async fn images(config: &Config, force_sandbox: bool, args: ImagesArgs) -> R
     Ok(status_of(images_overall(&reports)))
 }
 
+/// An image uploader whose calls are retried with the command's retry policy (the same one
+/// `upload` uses for every call): a call that failed as a whole with a retryable error
+/// (connection failure, timeout, 5xx, 429) is sent again after the policy's delay.
+struct RetryingImages<'a> {
+    inner: &'a dyn ImageUploader,
+    policy: RetryPolicy,
+}
+
+#[async_trait::async_trait]
+impl ImageUploader for RetryingImages<'_> {
+    fn image_rules(&self) -> &marketmedia_core::ImageRules {
+        self.inner.image_rules()
+    }
+
+    async fn upload_images(
+        &self,
+        images: &[ImageSource],
+    ) -> Result<Vec<Result<marketmedia_core::UploadedImage>>> {
+        with_retry(&self.policy, || self.inner.upload_images(images)).await
+    }
+}
+
+/// Runs `call` until it succeeds or `policy` says to stop.
+async fn with_retry<T, F, Fut>(policy: &RetryPolicy, mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) => match policy.next_delay(attempt, &e) {
+                Some(delay) => {
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                None => return Err(e),
+            },
+        }
+    }
+}
+
 /// What `status --json` prints.
 #[derive(Debug, Serialize)]
 pub struct StatusRecord {
@@ -272,7 +340,8 @@ pub struct StatusRecord {
     pub platform: String,
     /// The id asked about.
     pub id: String,
-    /// `ready`, `processing` or `failed`.
+    /// `ready`, `processing`, `failed` (processing failed), `not_found` (the marketplace
+    /// knows no upload with this id) or `unknown` (the status could not be read).
     pub state: &'static str,
     /// The platform's processing stage, while processing.
     pub stage: Option<String>,
@@ -294,7 +363,11 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
         ))
         .with_platform(platform.name()));
     }
-    let targets = Targets::build(&[platform], config, &VideoMeta::default(), false).await?;
+    let meta = VideoMeta {
+        timeouts: args.timeouts.timeouts(),
+        ..VideoMeta::default()
+    };
+    let targets = Targets::build(&[platform], config, &meta, false).await?;
     let Some(target) = targets.targets.first() else {
         return Err(Error::invalid_input("no marketplace chosen"));
     };
@@ -319,18 +392,22 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
         urls: Vec::new(),
         error: None,
     };
+    let policy = args.retry.policy();
     let result: Result<ProcessingStatus> = if args.wait {
-        UploadDriver::new(UploadOptions::default())
-            .wait_ready(provider, &handle)
-            .await
-            .map(|c| match c {
-                Completion::Ready(asset) => ProcessingStatus::Ready(asset),
-                Completion::Processing(_) => ProcessingStatus::Pending {
-                    stage: "still processing at the polling deadline".into(),
-                },
-            })
+        UploadDriver::new(UploadOptions {
+            retry: policy,
+            ..UploadOptions::default()
+        })
+        .wait_ready(provider, &handle)
+        .await
+        .map(|c| match c {
+            Completion::Ready(asset) => ProcessingStatus::Ready(asset),
+            Completion::Processing(_) => ProcessingStatus::Pending {
+                stage: "still processing at the polling deadline".into(),
+            },
+        })
     } else {
-        provider.poll(&handle).await
+        with_retry(&policy, || provider.poll(&handle)).await
     };
     let code = match result {
         Ok(ProcessingStatus::Ready(asset)) => {
@@ -353,7 +430,13 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
             record.error = Some(ErrorRecord::from(&e));
             exit::FAILURE
         }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            record.state = "not_found";
+            record.error = Some(ErrorRecord::from(&e));
+            exit::FAILURE
+        }
         Err(e) => {
+            record.state = "unknown";
             record.error = Some(ErrorRecord::from(&e));
             exit::FAILURE
         }
@@ -361,7 +444,13 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
     if args.json {
         json_line(&record)?;
     } else {
-        let mut text = format!("{} {}: {}", record.platform, record.id, record.state);
+        let state = match record.state {
+            "not_found" => "not found (the marketplace knows no upload with this id)",
+            "unknown" => "status unknown (the marketplace could not be asked)",
+            "failed" => "processing failed",
+            other => other,
+        };
+        let mut text = format!("{} {}: {state}", record.platform, record.id);
         if let Some(stage) = &record.stage {
             text.push_str(&format!(" ({stage})"));
         }
@@ -371,7 +460,7 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
         }
         out(&text);
         if let Some(e) = &record.error {
-            eprintln!("error: {}", e.message);
+            eprintln!("error: {}", e.message.replace(['\n', '\r'], " "));
         }
     }
     Ok(code)

@@ -48,6 +48,62 @@ use crate::platform::Platform;
 /// Environment variable naming the config file (same as `--config`).
 pub const CONFIG_ENV: &str = "MARKETMEDIA_CONFIG";
 
+/// Every `MARKETMEDIA_*` variable the command reads.
+pub const KNOWN_ENV: &[&str] = &[
+    CONFIG_ENV,
+    "MARKETMEDIA_JOURNAL_DIR",
+    "MARKETMEDIA_SHOPEE_PARTNER_ID",
+    "MARKETMEDIA_SHOPEE_PARTNER_KEY",
+    "MARKETMEDIA_SHOPEE_SHOP_ID",
+    "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
+    "MARKETMEDIA_SHOPEE_REGION",
+    "MARKETMEDIA_SHOPEE_BASE_URL",
+    "MARKETMEDIA_LAZADA_APP_KEY",
+    "MARKETMEDIA_LAZADA_APP_SECRET",
+    "MARKETMEDIA_LAZADA_ACCESS_TOKEN",
+    "MARKETMEDIA_LAZADA_REGION",
+    "MARKETMEDIA_LAZADA_BASE_URL",
+    "MARKETMEDIA_LAZADA_TITLE",
+    "MARKETMEDIA_LAZADA_COVER_URL",
+    "MARKETMEDIA_SMH_LIBRARY_ID",
+    "MARKETMEDIA_SMH_LIBRARY_SECRET",
+    "MARKETMEDIA_SMH_ACCESS_TOKEN",
+    "MARKETMEDIA_SMH_SPACE_ID",
+    "MARKETMEDIA_SMH_DIRECTORY",
+    "MARKETMEDIA_SMH_BASE_URL",
+    "MARKETMEDIA_SMH_STORAGE_SCHEME",
+];
+
+/// A warning for each variable named `MARKETMEDIA_*` that the command does not read (a typo
+/// would otherwise silently send an upload to the sandbox), naming the closest known one.
+/// Only names are looked at, never values.
+pub fn unknown_env_warnings(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.starts_with("MARKETMEDIA_") && !KNOWN_ENV.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let closest = KNOWN_ENV
+                .iter()
+                .map(|k| (strsim::jaro_winkler(&name, k), *k))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| k)
+                .unwrap_or(CONFIG_ENV);
+            format!("warning: {name} is not a variable marketmedia reads (did you mean {closest}?)")
+        })
+        .collect()
+}
+
+/// Prints [`unknown_env_warnings`] on stderr.
+pub fn warn_unknown_env(names: impl IntoIterator<Item = String>) {
+    for w in unknown_env_warnings(names) {
+        eprintln!("{w}");
+    }
+}
+
 /// Looks up an environment variable (a closure, so tests need not touch the process's).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 

@@ -61,6 +61,14 @@ impl FromStr for Platform {
     }
 }
 
+/// The largest image (width, height in pixels) a marketplace documents, when it documents
+/// one: Lazada's 5000 × 5000 px (`docs/platforms/lazada.md`). Shopee and SMH document no
+/// pixel limit, only sizes and formats.
+pub fn max_image_dimensions(platform: &str) -> Option<(u32, u32)> {
+    let side = marketmedia_lazada::config::MAX_IMAGE_SIDE;
+    (platform == Platform::Lazada.name()).then_some((side, side))
+}
+
 /// The marketplaces in `list` without repeats, in [`Platform::ALL`] order; all of them when
 /// `list` is empty.
 pub fn selection(list: &[Platform]) -> Vec<Platform> {

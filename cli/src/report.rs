@@ -238,35 +238,135 @@ fn image_record(file: Option<&String>, result: &Result<UploadedImage, Error>) ->
     }
 }
 
-/// Lays out rows under headers, columns padded to their widest cell.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
+/// The terminal's width in columns: `$COLUMNS` when set (so a pipe can ask for a width),
+/// else the width of the terminal on stdout, else none (output to a file or a pipe is never
+/// cut).
+pub fn terminal_width() -> Option<usize> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&w| w > 0)
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, w)| usize::from(w))
+        })
+}
+
+/// `text` cut to `width` display columns, ending with `…` when cut (wide characters such as
+/// CJK count for two columns).
+pub fn fit(text: &str, width: usize) -> String {
+    console::truncate_str(text, width, "…").into_owned()
+}
+
+/// Lays out rows under headers with comfy-table, which measures cells by their display
+/// width (so wide characters and emoji stay aligned). Within `width` columns when given:
+/// cells are shortened with `…` and each row stays on one line.
+pub fn table_within(headers: &[&str], rows: &[Vec<String>], width: Option<usize>) -> String {
+    use comfy_table::{presets::NOTHING, ContentArrangement, Row, Table};
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    table.set_header(headers.to_vec());
+    match width {
+        Some(w) => {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(u16::try_from(w).unwrap_or(u16::MAX))
+                .set_truncation_indicator("…");
+        }
+        None => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
         }
     }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                let pad = widths.get(i).copied().unwrap_or(0);
-                out.push_str(&format!("{cell:<pad$}  "));
-            }
-        }
-        out.trim_end().to_owned()
-    };
-    let mut out = line(headers.to_vec());
-    out.push('\n');
     for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        let mut r = Row::from(row.clone());
+        r.max_height(1);
+        table.add_row(r);
+    }
+    // Column 1's left padding and every trailing space are dropped: the table starts at the
+    // margin like the rest of the output.
+    let mut out = String::new();
+    for line in table.lines() {
+        let line = line
+            .strip_prefix(' ')
+            .unwrap_or(&line)
+            .trim_end()
+            .to_owned();
+        out.push_str(&line);
         out.push('\n');
     }
     out
+}
+
+/// [`table_within`] the terminal's width.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    table_within(headers, rows, terminal_width())
+}
+
+/// The line before an upload: what goes where, one marketplace a line, within the terminal's
+/// width (`Uploading kettle.mp4 (6.0 MiB) to 1 marketplace:`).
+pub fn header(what: &str, targets: &[Target]) -> String {
+    let width = terminal_width();
+    let n = targets.len() as u64;
+    let first = format!(
+        "Uploading {what} to {}:",
+        marketmedia_core::count(n, "marketplace", "marketplaces")
+    );
+    let mut out = match width {
+        Some(w) => fit(&first, w),
+        None => first,
+    };
+    out.push('\n');
+    for t in targets {
+        let line = format!("  {:<7} {}", t.platform.name(), t.label());
+        out.push_str(&width.map(|w| fit(&line, w)).unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// The hints after an upload with `--no-wait`: for each marketplace still processing, the
+/// exact `status` command to ask later; for the sandbox, which forgets its uploads when the
+/// command ends, that there is nothing to ask later.
+pub fn processing_hints(records: &[UploadRecord]) -> String {
+    let mut out = String::new();
+    for r in records.iter().filter(|r| r.state == "processing") {
+        let id = r.id.as_deref().unwrap_or("ID");
+        if r.destination.target == "sandbox" {
+            out.push_str(&format!(
+                "{}: still processing in the sandbox, which forgets its uploads when this \
+                 command ends; run without --no-wait to see it finish.\n",
+                r.destination.platform
+            ));
+        } else {
+            out.push_str(&format!(
+                "{}: still processing; ask later with `marketmedia status --platform {} --id {id}`.\n",
+                r.destination.platform, r.destination.platform
+            ));
+        }
+    }
+    out
+}
+
+/// Why a marketplace's row has no URL, when the platform gives none at upload.
+fn no_url_reason(platform: &str) -> &'static str {
+    if platform == crate::Platform::Smh.name() {
+        "none: SMH serves files by signed links; ask SMH for one by this path"
+    } else {
+        "-"
+    }
+}
+
+/// The ID column: the asset's id, or for SMH (whose id is the file's path in the library)
+/// the path, from the library's root.
+fn id_cell(platform: &str, id: Option<&str>) -> String {
+    match id {
+        Some(id) if platform == crate::Platform::Smh.name() => {
+            format!("/{}", id.trim_start_matches('/'))
+        }
+        Some(id) => id.to_owned(),
+        None => "-".into(),
+    }
 }
 
 fn seconds(ms: u64) -> String {
@@ -282,15 +382,16 @@ pub fn upload_summary(records: &[UploadRecord], errors: &[Option<&Error>]) -> St
                 r.destination.platform.clone(),
                 r.destination.label(),
                 r.state.to_owned(),
-                r.id.clone().unwrap_or_else(|| "-".into()),
+                id_cell(&r.destination.platform, r.id.as_deref()),
                 r.stats
                     .as_ref()
                     .map(|s| seconds(s.elapsed_ms))
                     .unwrap_or_else(|| "-".into()),
-                r.urls
-                    .first()
-                    .map(|u| u.url.clone())
-                    .unwrap_or_else(|| "-".into()),
+                match (r.urls.first(), r.ok) {
+                    (Some(u), _) => u.url.clone(),
+                    (None, true) => no_url_reason(&r.destination.platform).to_owned(),
+                    (None, false) => "-".into(),
+                },
             ]
         })
         .collect();
@@ -298,6 +399,17 @@ pub fn upload_summary(records: &[UploadRecord], errors: &[Option<&Error>]) -> St
         &["MARKETPLACE", "TARGET", "RESULT", "ID", "TIME", "URL"],
         &rows,
     );
+    for r in records {
+        if let Some(s) = r.stats.as_ref().filter(|s| s.parts_skipped > 0) {
+            let parts = u64::from(s.parts_skipped) + u64::from(s.parts_sent);
+            out.push_str(&format!(
+                "{}: resumed, {} of {} already sent\n",
+                r.destination.platform,
+                s.parts_skipped,
+                marketmedia_core::count(parts, "part", "parts")
+            ));
+        }
+    }
     out.push_str(&closing_lines(
         records.iter().filter(|r| r.ok).count(),
         records.len(),
@@ -327,15 +439,20 @@ pub fn images_summary(records: &[ImagesRecord]) -> String {
                 r.destination.platform.clone(),
                 r.destination.label(),
                 img.file.clone(),
-                if img.ok { "uploaded" } else { "failed" }.into(),
-                img.id.clone().unwrap_or_else(|| "-".into()),
-                img.urls
-                    .first()
-                    .map(|u| u.url.clone())
-                    .unwrap_or_else(|| "-".into()),
+                if img.ok { "uploaded" } else { "refused" }.into(),
+                id_cell(&r.destination.platform, img.id.as_deref()),
+                match (img.urls.first(), img.ok) {
+                    (Some(u), _) => u.url.clone(),
+                    (None, true) => no_url_reason(&r.destination.platform).to_owned(),
+                    (None, false) => "-".into(),
+                },
             ]);
             if let Some(e) = &img.error {
-                errors.push(format!("{}: {}", img.file, e.message));
+                errors.push(image_error_line(
+                    &r.destination.platform,
+                    &img.file,
+                    &e.message,
+                ));
             }
         }
     }
@@ -351,8 +468,21 @@ pub fn images_summary(records: &[ImagesRecord]) -> String {
     out
 }
 
+/// An image's error line, in the same shape as `upload`'s (`shopee: invalid input: …`), the
+/// file named once.
+fn image_error_line(platform: &str, file: &str, message: &str) -> String {
+    if message.contains(file) {
+        return message.to_owned();
+    }
+    match message.strip_prefix(&format!("{platform}: ")) {
+        Some(rest) => format!("{platform}: {file}: {rest}"),
+        None => format!("{platform}: {file}: {message}"),
+    }
+}
+
 fn closing_lines(ok: usize, total: usize, errors: impl Iterator<Item = String>) -> String {
-    let mut out = format!("\n{ok} of {total} marketplaces succeeded.\n");
+    let noun = marketmedia_core::plural(total as u64, "marketplace", "marketplaces");
+    let mut out = format!("\n{ok} of {total} {noun} succeeded.\n");
     for e in errors {
         // One line per error, whatever the platform put in its message.
         out.push_str(&format!("error: {}\n", e.replace(['\n', '\r'], " ")));
@@ -366,10 +496,37 @@ mod tests {
 
     #[test]
     fn table_pads_columns() {
-        let t = table(
+        let t = table_within(
             &["A", "BB"],
             &[vec!["xxx".into(), "y".into()], vec!["z".into(), "w".into()]],
+            None,
         );
         assert_eq!(t, "A    BB\nxxx  y\nz    w\n");
+    }
+
+    #[test]
+    fn wide_characters_stay_aligned_and_long_cells_are_cut() {
+        use console::measure_text_width as width;
+        let rows = vec![
+            vec!["Blue kettle – 蓝色水壶 ✓.mp4".into(), "ready".into()],
+            vec!["plain.mp4".into(), "ready".into()],
+        ];
+        let t = table_within(&["FILE", "RESULT"], &rows, None);
+        let cols: Vec<usize> = t
+            .lines()
+            .map(|l| width(&l[..l.rfind("ready").unwrap_or(l.len())]))
+            .skip(1)
+            .collect();
+        assert_eq!(cols[0], cols[1], "{t}");
+        let long = vec![vec![
+            "x".repeat(200),
+            "https://cdn.example/".to_owned() + &"y".repeat(200),
+        ]];
+        let t = table_within(&["FILE", "URL"], &long, Some(60));
+        for line in t.lines() {
+            assert!(width(line) <= 60, "{line:?}");
+        }
+        assert!(t.contains('…'), "{t}");
+        assert_eq!(fit("蓝色水壶蓝色水壶", 7), "蓝色水…");
     }
 }

@@ -116,6 +116,8 @@ pub struct VideoMeta {
     pub cover_url: Option<String>,
     /// The title the sandbox uses when none is given (the file's stem).
     pub sandbox_title: String,
+    /// HTTP timeouts of every provider built.
+    pub timeouts: marketmedia_core::raw::http::HttpTimeouts,
 }
 
 impl Targets {
@@ -146,18 +148,31 @@ impl Targets {
                 .clone()
                 .or_else(|| config.lazada_cover_url.clone());
             let target = match (configured, sandbox.as_ref()) {
-                (true, _) => configured_target(platform, config, title, cover)?,
+                (true, _) => configured_target(platform, config, title, cover, meta.timeouts)?,
                 (false, Some(sb)) => {
                     let provider = match platform {
-                        Platform::Shopee => Provider::Shopee(Box::new(sb.shopee()?)),
+                        Platform::Shopee => {
+                            let mut c = sb.shopee_config();
+                            c.timeouts = meta.timeouts;
+                            Provider::Shopee(Box::new(ShopeeUploader::new(c)?))
+                        }
                         Platform::Lazada => {
-                            Provider::Lazada(Box::new(sb.lazada(VideoOptions {
+                            let mut c = sb.lazada_config();
+                            c.timeouts = meta.timeouts;
+                            let options = VideoOptions {
                                 title: Some(title.unwrap_or_else(|| meta.sandbox_title.clone())),
                                 cover_url: Some(cover.unwrap_or_else(|| sb.lazada_cover_url())),
                                 ..VideoOptions::default()
-                            })?))
+                            };
+                            Provider::Lazada(Box::new(
+                                LazadaUploader::new(c)?.with_video_options(options),
+                            ))
                         }
-                        Platform::Smh => Provider::Smh(Box::new(sb.smh()?)),
+                        Platform::Smh => {
+                            let mut c = sb.smh_config();
+                            c.timeouts = meta.timeouts;
+                            Provider::Smh(Box::new(SmhUploader::new(c)?))
+                        }
                     };
                     Target {
                         platform,
@@ -186,18 +201,21 @@ fn configured_target(
     config: &Config,
     title: Option<String>,
     cover_url: Option<String>,
+    timeouts: marketmedia_core::raw::http::HttpTimeouts,
 ) -> Result<Target> {
     let missing = || Error::invalid_input("not configured").with_platform(platform.name());
     let (endpoint, provider) = match platform {
         Platform::Shopee => {
-            let c = config.shopee.clone().ok_or_else(missing)?;
+            let mut c = config.shopee.clone().ok_or_else(missing)?;
+            c.timeouts = timeouts;
             (
                 c.effective_base_url().to_owned(),
                 Provider::Shopee(Box::new(ShopeeUploader::new(c)?)),
             )
         }
         Platform::Lazada => {
-            let c = config.lazada.clone().ok_or_else(missing)?;
+            let mut c = config.lazada.clone().ok_or_else(missing)?;
+            c.timeouts = timeouts;
             let endpoint = c.effective_base_url().to_owned();
             let options = VideoOptions {
                 title,
@@ -212,7 +230,8 @@ fn configured_target(
             )
         }
         Platform::Smh => {
-            let c = config.smh.clone().ok_or_else(missing)?;
+            let mut c = config.smh.clone().ok_or_else(missing)?;
+            c.timeouts = timeouts;
             (
                 c.base_url.clone(),
                 Provider::Smh(Box::new(SmhUploader::new(c)?)),

@@ -8,7 +8,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
+use marketmedia_sim::faults::{FaultKind, FaultProfile};
+use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, write_sample_mp4};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
@@ -62,6 +63,25 @@ fn assert_readable(out: &Output) {
     for bad in ["panicked", "Error {", "Inner {", "RUST_BACKTRACE"] {
         assert!(!all.contains(bad), "found {bad:?} in:\n{all}");
     }
+}
+
+/// A real, decodable JPEG of `w` × `h` pixels.
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    encode(w, h, image::ImageOutputFormat::Jpeg(80))
+}
+
+/// A real, decodable PNG of `w` × `h` pixels.
+fn png_image(w: u32, h: u32) -> Vec<u8> {
+    encode(w, h, image::ImageOutputFormat::Png)
+}
+
+fn encode(w: u32, h: u32, format: image::ImageOutputFormat) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, format)
+        .unwrap();
+    out.into_inner()
 }
 
 fn video(dir: &Path) -> PathBuf {
@@ -434,7 +454,17 @@ async fn status_polls_an_upload_started_earlier() {
     )
     .await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert_eq!(json_lines(&out)[0]["state"], "failed");
+    assert_eq!(json_lines(&out)[0]["state"], "not_found", "{out:?}");
+    // … and in words, "not found", not "failed" (which reads as failed processing).
+    let out = run(
+        &["status", "--platform", "shopee", "--id", "bogus123"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("shopee bogus123: not found"), "{stdout}");
+    assert!(!stdout.contains("failed"), "{stdout}");
 
     // Without credentials there is nothing to ask.
     let out = run(&["status", "--platform", "lazada", "--id", "1"], &[]).await;
@@ -449,8 +479,8 @@ async fn images_json_to_all_three_and_a_format_two_refuse() {
     let jpg = dir.path().join("front.jpg");
     let png = dir.path().join("side.png");
     let gif = dir.path().join("anim.gif");
-    std::fs::write(&jpg, sample_jpeg(40_000)).unwrap();
-    std::fs::write(&png, sample_png(60_000)).unwrap();
+    std::fs::write(&jpg, jpeg(320, 240)).unwrap();
+    std::fs::write(&png, png_image(200, 200)).unwrap();
     std::fs::write(&gif, sample_gif(1_000)).unwrap();
 
     let out = run(
@@ -481,7 +511,7 @@ async fn images_json_to_all_three_and_a_format_two_refuse() {
     for platform in ["shopee", "lazada"] {
         let l = by_platform(&lines, platform);
         assert_eq!(l["ok"], false);
-        assert_eq!(l["error"]["kind"], "InvalidInput", "{l}");
+        assert_eq!(l["images"][0]["error"]["kind"], "InvalidInput", "{l}");
     }
     assert_eq!(by_platform(&lines, "smh")["ok"], true);
 }
@@ -589,4 +619,378 @@ fn sim_prints_every_platform_and_serves() {
     child.kill().ok();
     child.wait().ok();
     assert!(reachable);
+}
+
+// ---- Issue 17: what a seller meets ------------------------------------------------------
+
+/// Display width of a line (wide characters count for two columns).
+fn width(line: &str) -> usize {
+    line.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF => 2,
+            0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_read_as_english() {
+    let out = run(&["upload", "--to", "shopee"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("sample video to 1 marketplace:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 of 1 marketplace succeeded."), "{stdout}");
+    assert!(!stdout.contains("1 marketplaces"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let jpg = dir.path().join("front.jpg");
+    std::fs::write(&jpg, jpeg(64, 64)).unwrap();
+    let out = run(&["images", jpg.to_str().unwrap(), "--to", "smh"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Uploading 1 image to 1 marketplace:"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("image(s)"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_broken_limit_is_named_in_human_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.mp4");
+    write_sample_mp4(&path, Duration::from_secs(70), 62 * MIB).unwrap();
+    let out = run(
+        &["upload", path.to_str().unwrap(), "--to", "shopee", "--json"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let message = json_lines(&out)[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("is 62.0 MiB"), "{message}");
+    assert!(message.contains("at most 30.0 MiB"), "{message}");
+    assert!(message.contains("lasts 70.0 s"), "{message}");
+    assert!(!message.contains("bytes"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_errors_name_the_format_the_path_and_share_upload_s_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.jpg");
+    std::fs::write(&fake, b"this is text, not a picture").unwrap();
+    let out = run(
+        &["images", fake.to_str().unwrap(), "--to", "shopee,lazada"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("fake.jpg is in an unknown format"),
+        "{stdout}"
+    );
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 2, "{stdout}");
+    // The same shape as `upload`'s lines: `error: PLATFORM: KIND: MESSAGE`.
+    for (e, platform) in errors.iter().zip(["shopee", "lazada"]) {
+        assert!(
+            e.starts_with(&format!("error: {platform}: invalid input: fake.jpg ")),
+            "{e}"
+        );
+    }
+
+    // A directory is named.
+    let out = run(&["images", dir.path().to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} is a directory", dir.path().display())),
+        "{stderr}"
+    );
+    assert_readable(&out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_are_decoded_and_refused_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // A valid JPEG header, then random bytes: refused everywhere, before any request.
+    let broken = dir.path().join("broken.jpg");
+    std::fs::write(&broken, sample_jpeg(30_000)).unwrap();
+    let good = dir.path().join("good.jpg");
+    std::fs::write(&good, jpeg(300, 200)).unwrap();
+    let gif = dir.path().join("anim.gif");
+    std::fs::write(&gif, sample_gif(2_000)).unwrap();
+    // Wider than Lazada's documented 5000 px.
+    let wide = dir.path().join("wide.png");
+    std::fs::write(&wide, png_image(5001, 4)).unwrap();
+    let paths = [&broken, &good, &gif, &wide].map(|p| p.to_str().unwrap().to_owned());
+    let mut args = vec!["images"];
+    args.extend(paths.iter().map(String::as_str));
+    args.push("--json");
+    let out = run(&args, &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let lines = json_lines(&out);
+    let result = |platform: &str, file: &str| -> Value {
+        by_platform(&lines, platform)["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["file"] == file)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {file} for {platform}: {lines:?}"))
+    };
+    for platform in ["shopee", "lazada", "smh"] {
+        let b = result(platform, "broken.jpg");
+        assert_eq!(b["ok"], false, "{b}");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("broken.jpg is not a readable JPEG image")),
+            "{b}"
+        );
+        // The good image still goes, whatever the others are.
+        assert_eq!(result(platform, "good.jpg")["ok"], true, "{platform}");
+    }
+    for platform in ["shopee", "lazada"] {
+        assert_eq!(result(platform, "anim.gif")["ok"], false, "{platform}");
+    }
+    assert_eq!(result("shopee", "wide.png")["ok"], true);
+    let w = result("lazada", "wide.png");
+    assert!(
+        w["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("5001 × 4 px") && m.contains("5000 × 5000 px")),
+        "{w}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_marketmedia_variable_is_named_with_the_closest_known_one() {
+    let env = vec![(
+        "MARKETMEDIA_SHOPEE_URL".to_owned(),
+        "https://partner.shopeemobile.com".to_owned(),
+    )];
+    let out = run(&["upload", "--to", "shopee", "--json"], &env).await;
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("MARKETMEDIA_SHOPEE_URL is not a variable marketmedia reads (did you mean MARKETMEDIA_SHOPEE_BASE_URL?)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("partner.shopeemobile.com"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_no_wait_hint_is_true() {
+    // The sandbox forgets its uploads: no `status` hint that would be refused.
+    let out = run(&["upload", "--to", "shopee", "--no-wait"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("marketmedia status"), "{stdout}");
+    assert!(
+        stdout.contains("still processing in the sandbox"),
+        "{stdout}"
+    );
+
+    // Configured: the exact command, which works.
+    let sims = Sandbox::start().await.unwrap();
+    let env = env_for(&sims, "shopee", false);
+    let dir = tempfile::tempdir().unwrap();
+    let path = video(dir.path());
+    let out = run(
+        &[
+            "upload",
+            path.to_str().unwrap(),
+            "--to",
+            "shopee",
+            "--no-wait",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out.stdout);
+    let hint = stdout
+        .lines()
+        .find_map(|l| {
+            l.split('`')
+                .nth(1)
+                .filter(|c| c.starts_with("marketmedia status"))
+        })
+        .unwrap_or_else(|| panic!("no status hint in {stdout}"))
+        .to_owned();
+    let args: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    let out = run(&args, &env).await;
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(4)),
+        "{hint}: {out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_and_sim_take_no_configuration_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = video(dir.path());
+    for args in [
+        vec!["digest", path.to_str().unwrap(), "--sandbox"],
+        vec!["digest", path.to_str().unwrap(), "--config", "x.toml"],
+        vec!["sim", "--sandbox"],
+        vec!["sim", "--config", "x.toml"],
+        vec!["--sandbox", "digest", path.to_str().unwrap()],
+    ] {
+        let out = run(&args, &[]).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_and_status_retry_like_upload() {
+    let sims = Sandbox::start().await.unwrap();
+    let env = env_for(&sims, "shopee", false);
+    let dir = tempfile::tempdir().unwrap();
+    let jpg = dir.path().join("front.jpg");
+    std::fs::write(&jpg, jpeg(64, 64)).unwrap();
+    sims.shopee_sim().faults().set(FaultProfile::scripted(
+        "upload_image",
+        [FaultKind::Status503],
+    ));
+    let out = run(
+        &["images", jpg.to_str().unwrap(), "--to", "shopee", "--json"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(sims.shopee_sim().faults().counters().status_503, 1);
+
+    let path = video(dir.path());
+    sims.shopee_sim().faults().clear();
+    let out = run(
+        &[
+            "upload",
+            path.to_str().unwrap(),
+            "--to",
+            "shopee",
+            "--no-wait",
+            "--json",
+        ],
+        &env,
+    )
+    .await;
+    let id = json_lines(&out)[0]["id"].as_str().unwrap().to_owned();
+    sims.shopee_sim().faults().set(FaultProfile::scripted(
+        "get_video_upload_result",
+        [FaultKind::Status503],
+    ));
+    let out = run(
+        &["status", "--platform", "shopee", "--id", &id, "--json"],
+        &env,
+    )
+    .await;
+    assert!(matches!(out.status.code(), Some(0) | Some(4)), "{out:?}");
+    assert_ne!(json_lines(&out)[0]["state"], "unknown", "{out:?}");
+    // One 503 for `images`, one for `status`: both retried.
+    assert_eq!(sims.shopee_sim().faults().counters().status_503, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_fit_the_width_measure_wide_characters_and_name_smh_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("Blue kettle – 蓝色水壶 ✓.jpg");
+    let long = dir
+        .path()
+        .join(format!("{}.jpg", "very-long-product-photo-name-".repeat(6)));
+    let plain = dir.path().join("plain.jpg");
+    for p in [&wide, &long, &plain] {
+        std::fs::write(p, jpeg(32, 32)).unwrap();
+    }
+    let out = run(
+        &[
+            "images",
+            wide.to_str().unwrap(),
+            plain.to_str().unwrap(),
+            "--to",
+            "smh",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out.stdout);
+    // The RESULT column starts at the same display column on every row.
+    let starts: Vec<usize> = stdout
+        .lines()
+        .filter_map(|l| l.find(" uploaded ").map(|i| width(&l[..i])))
+        .collect();
+    assert_eq!(starts.len(), 2, "{stdout}");
+    assert_eq!(starts[0], starts[1], "{stdout}");
+    // SMH rows: the path in the library, and why there is no URL.
+    assert!(stdout.contains("/plain.jpg"), "{stdout}");
+    assert!(stdout.contains("signed links"), "{stdout}");
+
+    // Within COLUMNS: every line fits, long names end with an ellipsis.
+    let env = vec![("COLUMNS".to_owned(), "72".to_owned())];
+    let out = run(&["images", long.to_str().unwrap(), "--to", "smh"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out.stdout);
+    for line in stdout.lines() {
+        assert!(width(line) <= 72, "{line:?} is wider than 72 in\n{stdout}");
+    }
+    assert!(stdout.contains('…'), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_is_given_up_on_within_seconds() {
+    // Accepts connections, reads, never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let sims = Sandbox::start().await.unwrap();
+    let mut env = env_for(&sims, "shopee", false);
+    for (k, v) in env.iter_mut() {
+        if k == "MARKETMEDIA_SHOPEE_BASE_URL" {
+            *v = format!("http://{addr}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = video(dir.path());
+    let started = std::time::Instant::now();
+    let out = run(
+        &[
+            "upload",
+            path.to_str().unwrap(),
+            "--to",
+            "shopee",
+            "--json",
+            "--no-journal",
+            "--attempts",
+            "2",
+            "--first-byte-timeout",
+            "1",
+        ],
+        &env,
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let message = json_lines(&out)[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("timed out"), "{message}");
+    assert!(message.contains("no answer within 1 s"), "{message}");
 }

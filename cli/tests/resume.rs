@@ -118,7 +118,9 @@ async fn a_killed_upload_resumes_and_resends_at_most_the_parts_in_flight() {
     sandbox.shopee_sim().faults().clear();
     let sim = sandbox.shopee_sim();
     let wire_before = sim.wire().count("upload_video_part");
-    let out = tokio::task::spawn_blocking(move || command(&args, &env).output().unwrap())
+    // The rerun in human form, to see it announce the resume.
+    let rerun: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+    let out = tokio::task::spawn_blocking(move || command(&rerun, &env).output().unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -138,6 +140,14 @@ async fn a_killed_upload_resumes_and_resends_at_most_the_parts_in_flight() {
     assert!(
         resent <= 5 - before_rerun + 1,
         "the rerun sent {resent} parts; {before_rerun} were stored before the kill"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "shopee: resumed, {} of 5 parts already sent",
+            5 - resent
+        )),
+        "{stdout}"
     );
     assert_eq!(
         sim.assembled_bytes(&ids[0]).unwrap().as_ref(),

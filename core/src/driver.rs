@@ -467,6 +467,15 @@ impl UploadDriver {
             .filter(|p| receipts[p.index as usize].is_some())
             .map(|p| p.len)
             .sum();
+        if !fresh && skipped > 0 {
+            self.stage(
+                &platform,
+                Stage::Resumed {
+                    parts_done: skipped,
+                    parts: plan.count(),
+                },
+            );
+        }
         self.stage(
             &platform,
             Stage::Uploading {

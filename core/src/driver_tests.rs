@@ -550,11 +550,36 @@ async fn a_journaled_upload_resumes_with_only_the_missing_parts() {
         fail_after: None,
         sent: Mutex::new(Vec::new()),
     };
-    driver
+    let (sink, mut rx) = progress_channel();
+    let watched = driver.with_options(UploadOptions {
+        progress: Some(sink),
+        ..driver.options().clone()
+    });
+    watched
         .upload_journaled(&second, &source, &journal)
         .await
         .unwrap();
     assert_eq!(*second.sent.lock().unwrap(), vec![4, 5, 6, 7, 8, 9]);
+    // The resume is announced, then the real stage: uploading the missing parts.
+    let mut stages = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let crate::ProgressEvent::Stage { stage, .. } = e {
+            stages.push(stage);
+        }
+    }
+    let resumed = stages
+        .iter()
+        .position(|s| {
+            *s == Stage::Resumed {
+                parts_done: 4,
+                parts: 10,
+            }
+        })
+        .unwrap_or_else(|| panic!("no resume announced: {stages:?}"));
+    assert!(
+        matches!(stages.get(resumed + 1), Some(Stage::Uploading { already_uploaded, .. }) if *already_uploaded == 4 * PART),
+        "{stages:?}"
+    );
     assert!(journal.entries().is_empty(), "forgotten once done");
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::driver::{UploadDriver, UploadOutcome};
 use crate::error::{Error, Result};
-use crate::image::{check_images, ImageSource, ImageUploader, UploadedImage};
+use crate::image::{check_image, ImageRules, ImageSource, ImageUploader, UploadedImage};
 use crate::journal::Journal;
 use crate::progress::Stage;
 use crate::source::{digest_request, merge_requests, PreparedSource, SourceProbe};
@@ -216,18 +216,81 @@ pub struct ImageReport {
     pub result: Result<Vec<Result<UploadedImage>>>,
 }
 
-/// Uploads the same images to every marketplace at once, each checked up front against its
-/// own platform's rules (a marketplace whose rules refuse them gets no request).
+/// Uploads the same images to every marketplace at once, each image checked up front against
+/// each platform's own rules ([`check_image`]): an image a platform refuses gets no request
+/// there and its own error, and the images it accepts still go (in batches of the platform's
+/// `max_images`).
 pub async fn upload_images_to_all(
     uploaders: &[&dyn ImageUploader],
     images: &[ImageSource],
 ) -> Vec<ImageReport> {
+    upload_images_to_all_checked(uploaders, images, &check_image).await
+}
+
+/// An image check run before any request: the platform's rules and the image.
+pub type ImageCheck = dyn Fn(&ImageRules, &ImageSource) -> Result<()> + Send + Sync;
+
+/// [`upload_images_to_all`] with the caller's check of each image (for instance
+/// [`check_image`], then decoding it and checking the platform's documented dimensions).
+pub async fn upload_images_to_all_checked(
+    uploaders: &[&dyn ImageUploader],
+    images: &[ImageSource],
+    check: &ImageCheck,
+) -> Vec<ImageReport> {
     join_all(uploaders.iter().map(|u| async move {
-        let platform = u.image_rules().platform.clone();
-        let result = match check_images(u.image_rules(), images) {
-            Ok(()) => u.upload_images(images).await,
-            Err(e) => Err(e),
-        };
+        let rules = u.image_rules();
+        let platform = rules.platform.clone();
+        if images.is_empty() {
+            return ImageReport {
+                platform: platform.clone(),
+                result: Err(Error::invalid_input("no image given").with_platform(&platform)),
+            };
+        }
+        let mut results: Vec<Option<Result<UploadedImage>>> = images
+            .iter()
+            .map(|img| {
+                check(rules, img)
+                    .err()
+                    .map(|e| Err(e.with_platform(&platform)))
+            })
+            .collect();
+        let good: Vec<usize> = (0..images.len())
+            .filter(|&i| results[i].is_none())
+            .collect();
+        let batch = rules
+            .max_images
+            .map_or(good.len(), |m| m.max(1) as usize)
+            .max(1);
+        for indices in good.chunks(batch) {
+            let sent: Vec<ImageSource> = indices.iter().map(|&i| images[i].clone()).collect();
+            match u.upload_images(&sent).await {
+                Ok(list) => {
+                    let mut list = list.into_iter();
+                    for &i in indices {
+                        results[i] = Some(list.next().unwrap_or_else(|| {
+                            Err(Error::protocol("no result for this image")
+                                .with_platform(&platform))
+                        }));
+                    }
+                }
+                Err(e) if indices.len() == images.len() => {
+                    // The call as a whole failed for every image.
+                    return ImageReport {
+                        platform,
+                        result: Err(e),
+                    };
+                }
+                Err(e) => {
+                    for &i in indices {
+                        results[i] = Some(Err(e.detached().with_platform(&platform)));
+                    }
+                }
+            }
+        }
+        let result = Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::protocol("not sent").with_platform(&platform))))
+            .collect());
         ImageReport { platform, result }
     }))
     .await

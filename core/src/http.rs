@@ -17,12 +17,18 @@ use crate::uploader::Part;
 /// The user agent every provider sends.
 pub const USER_AGENT: &str = concat!("marketmedia/", env!("CARGO_PKG_VERSION"));
 
-/// Timeouts for each attempt (never for a whole upload).
+/// Timeouts for each attempt (never for a whole upload), per client.
+///
+/// Alone, `read_idle` works as reqwest's read timeout: from the start of a request to its
+/// answer, then between reads of the answer. An application that opts in with
+/// [`set_watchdog`] gets progress-based timeouts instead (see [`Watchdog`]): a silent server
+/// is detected within seconds, while a big part on a slow link may take as long as it keeps
+/// moving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpTimeouts {
-    /// Connecting to the host.
+    /// Connecting to the host (TCP and TLS). Default 10 s.
     pub connect: Duration,
-    /// No byte read for this long fails the attempt.
+    /// No byte read for this long fails the attempt. Default 60 s.
     pub read_idle: Duration,
 }
 
@@ -35,19 +41,127 @@ impl Default for HttpTimeouts {
     }
 }
 
+/// Progress-based timeouts for every [`send`] in the process, once set with
+/// [`set_watchdog`] (clients built afterwards by [`build_client`] then leave reqwest's fixed
+/// read deadline off, which would cut any part taking longer than `read_idle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watchdog {
+    /// Waiting for the answer to begin once the request, its whole body included, is handed
+    /// to the connection. Default 20 s.
+    pub first_byte: Duration,
+    /// No progress for this long fails the attempt: no byte of a streamed request body taken
+    /// by the connection, no byte of the answer read. Default 30 s.
+    pub idle: Duration,
+    /// One attempt in all, however much progress it makes (big parts on slow links).
+    /// Default 30 min.
+    pub total: Duration,
+}
+
+impl Default for Watchdog {
+    fn default() -> Self {
+        Watchdog {
+            first_byte: Duration::from_secs(20),
+            idle: Duration::from_secs(30),
+            total: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+fn watchdog() -> &'static std::sync::Mutex<Option<Watchdog>> {
+    static W: OnceLock<std::sync::Mutex<Option<Watchdog>>> = OnceLock::new();
+    W.get_or_init(Default::default)
+}
+
+/// Turns on progress-based timeouts for every [`send`] in this process (`None` turns them
+/// off again). Set it before building the clients.
+pub fn set_watchdog(timeouts: Option<Watchdog>) {
+    // A panic while holding this lock cannot leave a Copy value half-written.
+    *watchdog().lock().unwrap_or_else(|e| e.into_inner()) = timeouts;
+}
+
+fn current_watchdog() -> Option<Watchdog> {
+    *watchdog().lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Builds the shared HTTP client: keep-alive pool, timeouts per attempt, our user agent.
 pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(timeouts.connect)
-        .read_timeout(timeouts.read_idle)
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(32)
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| {
-            Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
+        .tcp_nodelay(true);
+    builder = match current_watchdog() {
+        Some(w) => builder.timeout(w.total),
+        None => builder.read_timeout(timeouts.read_idle),
+    };
+    builder.build().map_err(|e| {
+        Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
+    })
+}
+
+/// When an attempt last made progress, and whether its request body is all sent.
+#[derive(Debug)]
+struct Clock {
+    start: Instant,
+    /// Milliseconds from `start` to the last progress.
+    last_ms: std::sync::atomic::AtomicU64,
+    body_done: std::sync::atomic::AtomicBool,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            start: Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+            body_done: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn progress(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms
+            .fetch_max(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn since_progress(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(std::sync::atomic::Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+
+    fn finish_body(&self) {
+        self.progress();
+        self.body_done
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn body_done(&self) -> bool {
+        self.body_done.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// `body` as a stream that marks progress on `clock` each time the connection takes a chunk,
+/// and the body as sent after its last byte (`len` when known) or its end.
+fn watched_body(body: reqwest::Body, len: Option<u64>, clock: Arc<Clock>) -> reqwest::Body {
+    use futures::StreamExt;
+    let mut taken = 0u64;
+    let end_clock = Arc::clone(&clock);
+    let chunks = http_body_util::BodyDataStream::new(body)
+        .inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                taken += bytes.len() as u64;
+                if len.is_some_and(|l| taken >= l) {
+                    clock.finish_body();
+                } else {
+                    clock.progress();
+                }
+            }
         })
+        .chain(futures::stream::poll_fn(move |_| {
+            end_clock.finish_body();
+            std::task::Poll::Ready(None)
+        }));
+    reqwest::Body::wrap_stream(chunks)
 }
 
 /// Which call a request is, for tracing and errors. Holds no secret.
@@ -196,7 +310,19 @@ pub fn set_request_limit(platform: &str, limit: usize) {
 /// Sends one request inside a `request` span (platform, call, part, HTTP status, duration),
 /// and reads the whole answer. The URL is never logged: query strings carry tokens and
 /// signatures. Transport failures become [`ErrorKind::Transient`].
+///
+/// With a [`Watchdog`] set ([`set_watchdog`]), the attempt also fails after its first-byte
+/// or idle timeout.
 pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Result<RawResponse> {
+    send_with(request, meta, current_watchdog()).await
+}
+
+/// [`send`] with this watchdog (or none) instead of the process's.
+pub async fn send_with(
+    request: reqwest::RequestBuilder,
+    meta: CallMeta<'_>,
+    watchdog: Option<Watchdog>,
+) -> Result<RawResponse> {
     let span = tracing::debug_span!(
         "request",
         platform = meta.platform,
@@ -211,14 +337,80 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
         let _permit = limiter.acquire_owned().await.ok();
         let started = Instant::now();
         let result = async {
-            let response = request.send().await?;
+            let Some(timeouts) = watchdog else {
+                let response = request.send().await.map_err(Failure::Http)?;
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                let body = response.bytes().await.map_err(Failure::Http)?;
+                return Ok(RawResponse {
+                    status,
+                    headers,
+                    body,
+                });
+            };
+            let (client, built) = request.build_split();
+            let mut request = built.map_err(Failure::Http)?;
+            let clock = Arc::new(Clock::new());
+            let len = request
+                .headers()
+                .get(reqwest::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            match request.body_mut().take() {
+                Some(body) if body.as_bytes().is_none() => {
+                    *request.body_mut() = Some(watched_body(body, len, Arc::clone(&clock)));
+                }
+                other => {
+                    *request.body_mut() = other;
+                    clock.finish_body();
+                }
+            }
+            let mut pending = std::pin::pin!(client.execute(request));
+            let response = loop {
+                let limit = if clock.body_done() {
+                    timeouts.first_byte
+                } else {
+                    timeouts.idle
+                };
+                let idle = clock.since_progress();
+                if idle >= limit {
+                    return Err(Failure::Silent(if clock.body_done() {
+                        format!(
+                            "no answer within {} s of sending the request (the server is silent)",
+                            limit.as_secs_f64()
+                        )
+                    } else {
+                        format!(
+                            "the server took no byte of the request for {} s",
+                            limit.as_secs_f64()
+                        )
+                    }));
+                }
+                if let Ok(r) = tokio::time::timeout(limit - idle, &mut pending).await {
+                    break r.map_err(Failure::Http)?;
+                }
+            };
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>(RawResponse {
+            let mut response = response;
+            let mut body = Vec::new();
+            loop {
+                match tokio::time::timeout(timeouts.idle, response.chunk()).await {
+                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                    Ok(Ok(None)) => break,
+                    Ok(Err(e)) => return Err(Failure::Http(e)),
+                    Err(_) => {
+                        return Err(Failure::Silent(format!(
+                            "the answer stalled for {} s",
+                            timeouts.idle.as_secs_f64()
+                        )))
+                    }
+                }
+            }
+            Ok::<_, Failure>(RawResponse {
                 status,
                 headers,
-                body,
+                body: Bytes::from(body),
             })
         }
         .await;
@@ -230,14 +422,31 @@ pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Resul
                 tracing::debug!("answered");
                 Ok(raw)
             }
-            Err(err) => {
+            Err(Failure::Http(err)) => {
                 tracing::debug!(error = %without_url(&err), "transport failure");
                 Err(transport_error(err, &meta))
+            }
+            Err(Failure::Silent(why)) => {
+                tracing::debug!(error = %why, "timed out");
+                Err(Error::new(
+                    ErrorKind::Transient,
+                    format!("the request timed out: {why}"),
+                )
+                .with_platform(meta.platform)
+                .with_call(meta.call))
             }
         }
     }
     .instrument(span)
     .await
+}
+
+/// Why an attempt failed in [`send`].
+enum Failure {
+    /// reqwest's error (connect, total timeout, broken connection, …).
+    Http(reqwest::Error),
+    /// No progress within the first-byte or idle timeout.
+    Silent(String),
 }
 
 /// A reqwest error's text without the URL (which may carry a token or signature).
@@ -398,6 +607,116 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Io, "{err}");
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("shorter"), "{err}");
+    }
+
+    fn quick(first_byte_ms: u64, idle_ms: u64) -> Option<Watchdog> {
+        Some(Watchdog {
+            first_byte: Duration::from_millis(first_byte_ms),
+            idle: Duration::from_millis(idle_ms),
+            total: Duration::from_secs(60),
+        })
+    }
+
+    const META: CallMeta<'static> = CallMeta {
+        platform: "test",
+        call: "put_part",
+        part: Some(0),
+    };
+
+    /// A server that accepts and never answers is given up on after `first_byte`, not after
+    /// a minute.
+    #[tokio::test]
+    async fn a_silent_server_fails_after_the_first_byte_timeout() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+                    std::future::pending::<()>().await;
+                });
+            }
+        });
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let started = Instant::now();
+        let request = client.post(format!("http://{addr}/init")).body("{}");
+        let err = send_with(request, META, quick(300, 300)).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+        assert!(err.to_string().contains("no answer within 0.3 s"), "{err}");
+    }
+
+    /// A server that stops taking the body fails the attempt after `read_idle`; one that
+    /// takes it slowly, however long that lasts, does not.
+    #[tokio::test]
+    async fn idle_is_measured_on_progress_not_from_the_start() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        const BODY: usize = 48 * 1024 * 1024;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = vec![0u8; 1024];
+                    let n = socket.read(&mut head).await.unwrap_or(0);
+                    let stall = String::from_utf8_lossy(&head[..n]).contains("/stall");
+                    if stall {
+                        // Takes a little, then nothing more.
+                        std::future::pending::<()>().await;
+                    }
+                    // 8 MiB/s with the headers' read: about 1.5 s for a 12 MiB body.
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut total = n;
+                    while total < 12 * 1024 * 1024 {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(m) => total += m,
+                        }
+                        tokio::time::sleep(Duration::from_millis(8)).await;
+                    }
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                });
+            }
+        });
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let body = |len: usize| {
+            let chunks = futures::stream::iter(
+                (0..len / (256 * 1024))
+                    .map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![7u8; 256 * 1024]))),
+            );
+            reqwest::Body::wrap_stream(chunks)
+        };
+        let slow = client
+            .put(format!("http://{addr}/slow"))
+            .header(reqwest::header::CONTENT_LENGTH, 12 * 1024 * 1024)
+            .body(body(12 * 1024 * 1024));
+        let started = Instant::now();
+        // The operating system buffers megabytes on loopback: the answer may take a second
+        // after the last byte is handed off.
+        let raw = send_with(slow, META, quick(3000, 500)).await.unwrap();
+        assert_eq!(raw.status, 200);
+        assert!(
+            started.elapsed() > Duration::from_millis(500),
+            "too fast to prove it"
+        );
+
+        let stalled = client
+            .put(format!("http://{addr}/stall"))
+            .header(reqwest::header::CONTENT_LENGTH, BODY)
+            .body(body(BODY));
+        let err = send_with(stalled, META, quick(500, 500)).await.unwrap_err();
+        assert!(
+            err.to_string().contains("took no byte of the request"),
+            "{err}"
+        );
     }
 
     #[test]

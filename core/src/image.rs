@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::media::{sniff, MediaFormat};
+use crate::units::human_sizes;
 use crate::uploader::AssetUrl;
 
 /// A platform's image rules.
@@ -57,18 +58,27 @@ impl ImageSource {
     }
 
     /// Reads an image file, refusing anything larger than `max_bytes` without reading it.
+    /// Every error names the path.
     pub async fn read(path: &Path, max_bytes: u64) -> Result<Self> {
         let meta = tokio::fs::metadata(path).await.map_err(|e| {
             Error::invalid_input(format!("cannot open {}: {e}", path.display())).with_source(e)
         })?;
-        if meta.len() > max_bytes {
+        if meta.is_dir() {
             return Err(Error::invalid_input(format!(
-                "{} is {} bytes; the limit is {max_bytes}",
-                path.display(),
-                meta.len()
+                "{} is a directory, not an image file",
+                path.display()
             )));
         }
-        let data = tokio::fs::read(path).await?;
+        if meta.len() > max_bytes {
+            let (is, max) = human_sizes(meta.len(), max_bytes);
+            return Err(Error::invalid_input(format!(
+                "{} is {is}; no marketplace accepts images over {max}",
+                path.display()
+            )));
+        }
+        let data = tokio::fs::read(path).await.map_err(|e| {
+            Error::invalid_input(format!("cannot read {}: {e}", path.display())).with_source(e)
+        })?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -90,7 +100,8 @@ pub struct UploadedImage {
     pub details: serde_json::Value,
 }
 
-/// Checks images against a platform's rules: count, size, format. No network.
+/// Checks images against a platform's rules: count, then each image's size and format
+/// ([`check_image`]). No network.
 pub fn check_images(rules: &ImageRules, images: &[ImageSource]) -> Result<()> {
     let platform = rules.platform.as_str();
     if images.is_empty() {
@@ -105,33 +116,97 @@ pub fn check_images(rules: &ImageRules, images: &[ImageSource]) -> Result<()> {
             .with_platform(platform));
         }
     }
-    for img in images {
-        if img.data.is_empty() {
-            return Err(
-                Error::invalid_input(format!("{} is empty", img.file_name)).with_platform(platform)
-            );
-        }
-        if img.data.len() as u64 > rules.max_bytes {
-            return Err(Error::invalid_input(format!(
-                "{} is {} bytes; {platform} accepts images up to {} bytes",
-                img.file_name,
-                img.data.len(),
-                rules.max_bytes
-            ))
-            .with_platform(platform));
-        }
-        if !rules.formats.contains(&img.format) {
-            let accepted: Vec<&str> = rules.formats.iter().map(|f| f.name()).collect();
-            return Err(Error::invalid_input(format!(
-                "{} is {}; {platform} accepts {}",
-                img.file_name,
-                img.format.name(),
-                accepted.join(", ")
-            ))
-            .with_platform(platform));
-        }
+    images.iter().try_for_each(|img| check_image(rules, img))
+}
+
+/// How a format reads in a sentence: `a GIF`, `in an unknown format`.
+fn described(format: MediaFormat) -> String {
+    match format {
+        MediaFormat::Unknown => "in an unknown format".to_owned(),
+        other => format!("a {}", other.name()),
     }
-    Ok(())
+}
+
+/// Checks one image against a platform's rules: not empty, size, format. Every limit it
+/// breaks is named in the one error (`big.gif is 12.0 MiB and a GIF; shopee accepts images
+/// up to 10.0 MiB and JPEG, PNG`). No network.
+pub fn check_image(rules: &ImageRules, img: &ImageSource) -> Result<()> {
+    let platform = rules.platform.as_str();
+    if img.data.is_empty() {
+        return Err(
+            Error::invalid_input(format!("{} is empty", img.file_name)).with_platform(platform)
+        );
+    }
+    let mut what = Vec::new();
+    let mut limits = Vec::new();
+    let len = img.data.len() as u64;
+    if len > rules.max_bytes {
+        let (is, max) = human_sizes(len, rules.max_bytes);
+        what.push(format!("is {is}"));
+        limits.push(format!("images up to {max}"));
+    }
+    if !rules.formats.contains(&img.format) {
+        let accepted: Vec<&str> = rules.formats.iter().map(|f| f.name()).collect();
+        what.push(format!("is {}", described(img.format)));
+        limits.push(accepted.join(", "));
+    }
+    if what.is_empty() {
+        return Ok(());
+    }
+    let what = what.join(" and ").replacen(" and is ", " and ", 1);
+    Err(Error::invalid_input(format!(
+        "{} {what}; {platform} accepts {}",
+        img.file_name,
+        limits.join(" and ")
+    ))
+    .with_platform(platform))
+}
+
+/// The most memory decoding one image may take (a 5000 × 5000 RGBA image needs 100 MB).
+const DECODE_ALLOC_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// Decodes a JPEG or PNG completely (header, dimensions and pixels) and returns its width
+/// and height in pixels, so an image with a valid signature but broken contents is refused
+/// before it is sent. `Ok(None)` for a format this crate does not decode (GIF, WebP, …):
+/// only the platform can judge those. CPU-bound: call it off the async runtime for big
+/// images.
+pub fn decode_image(img: &ImageSource) -> Result<Option<(u32, u32)>> {
+    let format = match img.format {
+        MediaFormat::Jpeg => image::ImageFormat::Jpeg,
+        MediaFormat::Png => image::ImageFormat::Png,
+        _ => return Ok(None),
+    };
+    let broken = |why: String| {
+        Error::invalid_input(format!(
+            "{} is not a readable {} image: {why}",
+            img.file_name,
+            img.format.name()
+        ))
+    };
+    let mut reader =
+        image::io::Reader::with_format(std::io::Cursor::new(img.data.as_ref()), format);
+    let mut limits = image::io::Limits::default();
+    limits.max_alloc = Some(DECODE_ALLOC_LIMIT);
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(|e| broken(e.to_string()))?;
+    Ok(Some((decoded.width(), decoded.height())))
+}
+
+/// Checks decoded dimensions against a platform's documented maximum width and height.
+pub fn check_dimensions(
+    platform: &str,
+    file_name: &str,
+    (width, height): (u32, u32),
+    (max_width, max_height): (u32, u32),
+) -> Result<()> {
+    if width <= max_width && height <= max_height {
+        return Ok(());
+    }
+    Err(Error::invalid_input(format!(
+        "{file_name} is {width} × {height} px; {platform} accepts images up to \
+         {max_width} × {max_height} px"
+    ))
+    .with_platform(platform))
 }
 
 /// A marketplace's image upload.

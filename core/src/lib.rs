@@ -51,6 +51,7 @@ mod rules;
 mod secret;
 mod signing;
 mod source;
+mod units;
 mod uploader;
 
 pub mod raw;
@@ -63,13 +64,18 @@ pub use driver::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use fanout::{
-    images_overall, upload_images_to_all, FanOutReport, ImageReport, MarketReport, Overall,
+    images_overall, upload_images_to_all, upload_images_to_all_checked, FanOutReport, ImageCheck,
+    ImageReport, MarketReport, Overall,
 };
-pub use image::{check_images, upload_images, ImageSource, ImageUploader, UploadedImage};
+pub use image::{
+    check_dimensions, check_image, check_images, decode_image, upload_images, ImageRules,
+    ImageSource, ImageUploader, UploadedImage,
+};
 pub use journal::{default_dir as default_journal_dir, Journal, JournalEntry, SourceFingerprint};
 pub use media::MediaFormat;
 pub use progress::{progress_channel, ProgressEvent, ProgressSink, Stage};
 pub use retry::{PollPolicy, RetryPolicy};
 pub use secret::Secret;
 pub use source::{digest_request, PreparedSource, SourceProbe};
+pub use units::{count, human_size, human_sizes, plural};
 pub use uploader::{Asset, AssetUrl, ChunkedVideoUploader, ProcessingHandle, ProcessingStatus};

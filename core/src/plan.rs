@@ -36,8 +36,9 @@ impl PartPlan {
             PartSizeRule::Exact(size) => {
                 if let Some(req) = requested {
                     if req != size {
+                        let (size, req) = crate::units::human_sizes(size, req);
                         return Err(Error::invalid_input(format!(
-                            "{} requires parts of exactly {size} bytes, not {req}",
+                            "{} requires parts of exactly {size}, not {req}",
                             rules.platform
                         )));
                     }
@@ -51,8 +52,13 @@ impl PartPlan {
             } => {
                 let start = match requested {
                     Some(req) if req < min || req > max => {
+                        let (min, max, req) = (
+                            crate::units::human_size(min),
+                            crate::units::human_size(max),
+                            crate::units::human_size(req),
+                        );
                         return Err(Error::invalid_input(format!(
-                            "{} accepts parts of {min} to {max} bytes, not {req}",
+                            "{} accepts parts of {min} to {max}, not {req}",
                             rules.platform
                         )));
                     }
@@ -74,7 +80,9 @@ impl PartPlan {
         let count = file_size.div_ceil(part_size);
         if count > max_parts {
             return Err(Error::invalid_input(format!(
-                "a file of {file_size} bytes needs {count} parts of {part_size} bytes, more than the {max_parts} {} allows",
+                "a file of {} needs {count} parts of {}, more than the {max_parts} {} allows",
+                crate::units::human_size(file_size),
+                crate::units::human_size(part_size),
                 rules.platform
             )));
         }
@@ -162,7 +170,13 @@ mod tests {
     #[test]
     fn exact_rule_refuses_other_sizes() {
         let r = rules(PartSizeRule::Exact(4 * MIB), 10, 30 * MIB);
-        assert!(PartPlan::new(10, &r, Some(3 * MIB)).is_err());
+        let err = PartPlan::new(10, &r, Some(3 * MIB)).unwrap_err();
+        // Sizes in human units wherever a limit is named.
+        assert!(
+            err.message()
+                .ends_with("requires parts of exactly 4.0 MiB, not 3.0 MiB"),
+            "{err}"
+        );
         assert!(PartPlan::new(10, &r, Some(4 * MIB)).is_ok());
     }
 

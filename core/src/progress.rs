@@ -15,6 +15,14 @@ pub enum Stage {
     Digesting,
     /// Opening the session.
     Initializing,
+    /// A journaled or listed session is resumed: the platform already holds `parts_done` of
+    /// its `parts` (sent right before [`Stage::Uploading`]).
+    Resumed {
+        /// Parts the platform already holds.
+        parts_done: u32,
+        /// Parts in the plan.
+        parts: u32,
+    },
     /// Sending parts.
     Uploading {
         /// Parts in the plan.

@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::media::{self, MediaFormat};
 use crate::plan::PartPlan;
 use crate::rules::UploadRules;
+use crate::units::human_sizes;
 use crate::uploader::SourceInfo;
 
 /// What a cheap look at a file tells (no full read): size, format, video duration.
@@ -67,6 +68,10 @@ impl SourceProbe {
     }
 
     /// Checks the source against a provider's rules: size, format, duration. No network.
+    ///
+    /// A file that breaks several limits is told about all of them in one message, sizes in
+    /// human units (`kettle.mp4 is 62.0 MiB and lasts 70.0 s; shopee accepts at most 30.0 MiB
+    /// and 10–60 s`).
     pub fn check(&self, rules: &UploadRules) -> Result<()> {
         let platform = rules.platform.as_str();
         let fail = |msg: String| Err(Error::invalid_input(msg).with_platform(platform));
@@ -74,43 +79,51 @@ impl SourceProbe {
             return fail(format!("{} is empty", self.path.display()));
         }
         if !self.format.is_video() {
+            let found = match self.format {
+                MediaFormat::Unknown => "its format is unknown".to_owned(),
+                other => format!("it is {}", other.name()),
+            };
             return fail(format!(
-                "{} is not a video (found {}); MP4 or MOV expected",
-                self.file_name,
-                self.format.name()
+                "{} is not a video ({found}); MP4 or MOV expected",
+                self.file_name
             ));
         }
+        // (what the file is, what the platform accepts)
+        let mut broken: Vec<(String, String)> = Vec::new();
         if self.size < rules.min_file_bytes {
-            return fail(format!(
-                "{} is {} bytes; {platform} needs at least {}",
-                self.file_name, self.size, rules.min_file_bytes
-            ));
+            let (is, min) = human_sizes(self.size, rules.min_file_bytes);
+            broken.push((format!("is {is}"), format!("at least {min}")));
         }
         if self.size > rules.max_file_bytes {
-            return fail(format!(
-                "{} is {} bytes; {platform} accepts at most {} bytes",
-                self.file_name, self.size, rules.max_file_bytes
-            ));
+            let (is, max) = human_sizes(self.size, rules.max_file_bytes);
+            broken.push((format!("is {is}"), format!("at most {max}")));
         }
         if let Some(range) = rules.video_duration {
-            let Some(duration) = self.duration else {
-                let why = self.probe_error.as_deref().unwrap_or("no duration found");
-                return fail(format!(
-                    "cannot read the duration of {}: {why}",
-                    self.file_name
-                ));
-            };
-            if duration < range.min || duration > range.max {
-                return fail(format!(
-                    "{} lasts {:.1} s; {platform} accepts {}–{} s",
-                    self.file_name,
-                    duration.as_secs_f64(),
-                    range.min.as_secs(),
-                    range.max.as_secs()
-                ));
+            let accepted = format!("{}–{} s", range.min.as_secs(), range.max.as_secs());
+            match self.duration {
+                None => {
+                    let why = self.probe_error.as_deref().unwrap_or("no duration found");
+                    broken.push((
+                        format!("has no readable duration ({why})"),
+                        format!("videos of {accepted}"),
+                    ));
+                }
+                Some(d) if d < range.min || d > range.max => {
+                    broken.push((format!("lasts {:.1} s", d.as_secs_f64()), accepted));
+                }
+                Some(_) => {}
             }
         }
-        Ok(())
+        if broken.is_empty() {
+            return Ok(());
+        }
+        let (what, limits): (Vec<String>, Vec<String>) = broken.into_iter().unzip();
+        fail(format!(
+            "{} {}; {platform} accepts {}",
+            self.file_name,
+            what.join(" and "),
+            limits.join(" and ")
+        ))
     }
 
     /// The part plan for a provider, checked against its rules.
