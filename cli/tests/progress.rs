@@ -10,9 +10,9 @@ use std::time::Duration;
 use indicatif::ProgressDrawTarget;
 use marketmedia_cli::progress::Bars;
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_sim::fixtures::write_sample_mp4;
-use marketmedia_sim::faults::{scope, FaultProfile};
 use marketmedia_core::{ChunkedVideoUploader, ProgressEvent, UploadDriver, UploadOptions};
+use marketmedia_sim::faults::{scope, FaultProfile};
+use marketmedia_sim::fixtures::write_sample_mp4;
 
 const MIB: u64 = 1024 * 1024;
 /// The chunk a part streams in (core's pooled read size).

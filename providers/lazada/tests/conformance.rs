@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use marketmedia_sim::lazada::{self as sim, LazadaSimConfig};
 use marketmedia_conformance::suite::{self, adapters::LazadaHandle, Backend, Credentials};
 use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_sim::lazada::{self as sim, LazadaSimConfig};
 
 /// Why a lost `block/commit` answer fails the upload, for the two cases it breaks.
 const LOST_COMMIT: &str = "a lost block/commit answer cannot be recovered: a re-commit is \

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use marketmedia_sim::lazada::{self as sim, calls, LazadaSimConfig};
 use marketmedia_conformance::suite::{self, adapters::LazadaHandle, Backend, CaseOutcome};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_sim::lazada::{self as sim, calls, LazadaSimConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_commit_answer_is_recovered_where_a_recommit_returns_the_video() {

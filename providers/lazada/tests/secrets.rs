@@ -7,14 +7,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_conformance::leaks::{
     self, captured, leak_driver as driver, open_session, Evidence, LeakCheck,
 };
-use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
 use marketmedia_core::raw::Part;
 use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
+use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
 
 const APP_KEY: &str = "100132";
 const APP_SECRET: &str = "ASleak-lazada-app-secret-4c9e1a7f3b";

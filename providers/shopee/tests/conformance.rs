@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use marketmedia_sim::shopee::{self as sim, ShopeeSimConfig};
 use marketmedia_conformance::suite::{self, adapters::ShopeeHandle, Backend, Credentials};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::shopee::{self as sim, ShopeeSimConfig};
 
 /// Small parts, so that the fault cases' many 2–3 part uploads stay small (Shopee's part size
 /// is the platform's, so the simulator is told the same).

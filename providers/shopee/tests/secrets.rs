@@ -6,14 +6,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_conformance::leaks::{
     self, captured, describe, leak_driver as driver, open_session, Evidence, LeakCheck,
 };
-use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use marketmedia_core::raw::Part;
 use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
 use marketmedia_shopee::{PublicCallSigning, ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
+use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 
 const PARTNER_ID: u64 = 2_001_887;
 const SHOP_ID: u64 = 600_001;

@@ -1,8 +1,8 @@
 //! The shared conformance suite against the SMH simulator, the fault cases included.
 
-use marketmedia_sim::smh as sim;
 use marketmedia_conformance::suite::{self, adapters::SmhHandle, Backend, Credentials};
 use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_sim::smh as sim;
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
 
 /// Why a lost confirm answer fails the upload, for the two cases it breaks.

@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use marketmedia_sim::fixtures;
-use marketmedia_sim::faults::scope;
-use marketmedia_sim::smh::{
-    calls, SmhSim, SmhSimConfig, TEST_LIBRARY_ID, TEST_LIBRARY_SECRET,
-};
 use marketmedia_core::{RetryPolicy, UploadDriver, UploadOptions};
+use marketmedia_sim::faults::scope;
+use marketmedia_sim::fixtures;
+use marketmedia_sim::smh::{calls, SmhSim, SmhSimConfig, TEST_LIBRARY_ID, TEST_LIBRARY_SECRET};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 
 /// The access token expires (10 min here) while the parts go out: the confirm is refused

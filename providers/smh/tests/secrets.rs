@@ -7,13 +7,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use marketmedia_sim::fixtures::{sample_png, write_sample_mp4};
 use marketmedia_conformance::leaks::{
     self, captured, describe, leak_driver as driver, open_session, Evidence, LeakCheck,
 };
-use marketmedia_sim::smh::{SmhSim, SmhSimConfig};
 use marketmedia_core::raw::Part;
 use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
+use marketmedia_sim::fixtures::{sample_png, write_sample_mp4};
+use marketmedia_sim::smh::{SmhSim, SmhSimConfig};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 
 const LIBRARY_ID: &str = "smhleaklib0000001";

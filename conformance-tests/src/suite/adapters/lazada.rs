@@ -7,13 +7,13 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use marketmedia_sim::faults::scope;
-use marketmedia_sim::lazada::{calls, LazadaSim, LazadaSimConfig, VideoOutcome};
-use marketmedia_sim::{SimServer, WireLog};
 use crate::suite::{
     CompletionPayload, ExpectedFailure, FaultTargets, SessionExpiry, SimCapabilities, SimHandle,
     WirePart,
 };
+use marketmedia_sim::faults::scope;
+use marketmedia_sim::lazada::{calls, LazadaSim, LazadaSimConfig, VideoOutcome};
+use marketmedia_sim::{SimServer, WireLog};
 
 /// The seed of the hostile fault profile on this simulator.
 const HOSTILE_SEED: u64 = 0x1a2ada;

@@ -6,13 +6,13 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use marketmedia_sim::faults::scope;
-use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
-use marketmedia_sim::{SimServer, WireLog};
 use crate::suite::{
     CompletionPayload, ExpectedFailure, FaultTargets, SessionExpiry, SimCapabilities, SimHandle,
     WirePart,
 };
+use marketmedia_sim::faults::scope;
+use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
+use marketmedia_sim::{SimServer, WireLog};
 
 /// The seed of the hostile fault profile on this simulator.
 const HOSTILE_SEED: u64 = 0x5_4079;

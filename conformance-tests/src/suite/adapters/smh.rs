@@ -6,12 +6,12 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use super::fields_of;
-use marketmedia_sim::faults::scope;
-use marketmedia_sim::smh::{calls, SmhServers, SmhSim, SmhSimConfig};
-use marketmedia_sim::WireLog;
 use crate::suite::{
     CompletionPayload, FaultTargets, SessionExpiry, SimCapabilities, SimHandle, WirePart,
 };
+use marketmedia_sim::faults::scope;
+use marketmedia_sim::smh::{calls, SmhServers, SmhSim, SmhSimConfig};
+use marketmedia_sim::WireLog;
 
 /// The seed of the hostile fault profile on these simulators.
 const HOSTILE_SEED: u64 = 0x5e4;

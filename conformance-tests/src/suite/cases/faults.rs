@@ -12,12 +12,12 @@ use marketmedia_core::raw::PartPlan;
 use marketmedia_core::{PollPolicy, RetryPolicy, UploadDriver, UploadOptions, UploadOutcome};
 
 use super::{annotate, finish, id_of, provider};
-use marketmedia_sim::faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
 use crate::suite::report::CaseOutcome;
 use crate::suite::support::{
     check, check_assembled, fail, part_size, skip, Sources, Step, StepExt,
 };
 use crate::suite::{Backend, FaultTargets};
+use marketmedia_sim::faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
 
 /// Uploads in a hostile run: enough that every fault kind of the hostile profile is met.
 const HOSTILE_UPLOADS: u64 = 30;
