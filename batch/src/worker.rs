@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -214,7 +213,9 @@ impl Worker {
             .map(|m| (m.name.clone(), Arc::new(Semaphore::new(m.max_uploads))))
             .collect();
         let names: Vec<String> = self.markets.iter().map(|m| m.name.clone()).collect();
-        let mut in_flight = FuturesUnordered::new();
+        // Tasks run on their own (spawned): a task holding a store connection must make
+        // progress while this loop waits for one to claim the next.
+        let mut in_flight = tokio::task::JoinSet::new();
         let mut next_market = 0usize;
         loop {
             while in_flight.len() < self.opts.max_in_flight.max(1) {
@@ -223,7 +224,8 @@ impl Worker {
                 else {
                     break;
                 };
-                in_flight.push(self.process(market, task, permit));
+                let worker = self.clone();
+                in_flight.spawn(async move { worker.process(market, task, permit).await });
             }
             if in_flight.is_empty() {
                 let now = now_ms();
@@ -243,7 +245,12 @@ impl Worker {
             // A finished task frees a slot; the timer lets a slot freed by a task that moved
             // on to polling (its upload permit released) take new work.
             tokio::select! {
-                Some(done) = in_flight.next() => tally(&mut report, done?),
+                Some(done) = in_flight.join_next() => {
+                    let done = done.map_err(|e| {
+                        crate::error::Error::Store(format!("a task stopped unexpectedly: {e}"))
+                    })?;
+                    tally(&mut report, done?)
+                }
                 _ = tokio::time::sleep(self.opts.idle_poll) => {}
             }
         }
@@ -427,7 +434,12 @@ impl Worker {
         opts.on_receipt = Some(Arc::new(move |session, receipts| {
             tx.send_replace(Some((session.clone(), receipts.to_vec())));
         }));
-        let poller = UploadDriver::new(opts.clone());
+        // The poller has no observer: the persister below ends when the upload's driver,
+        // the observer's only holder, is dropped.
+        let poller = UploadDriver::new(UploadOptions {
+            on_receipt: None,
+            ..opts.clone()
+        });
 
         let handle = match &task.handle {
             Some(handle) => handle.clone(),

@@ -55,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Sim(args) => sim(args).await,
         Command::Cleanup(args) => cleanup(&load()?, sandbox, args).await,
         Command::Soak(args) => crate::soak::soak(args).await,
+        Command::Batch(args) => crate::batch::run(&load()?, sandbox, args).await,
     }
 }
 

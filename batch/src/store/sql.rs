@@ -490,8 +490,11 @@ impl SqliteStore {
             // WAL lets readers (status, export) run while a worker writes.
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(30));
+        // One connection per process: SQLite has one writer at a time anyway, and a single
+        // connection cannot deadlock two deferred transactions upgrading to write. Other
+        // processes on the file wait on the busy timeout.
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(1)
             .connect_with(options)
             .await?;
         migrator(SQLITE_MIGRATIONS).run(&pool).await?;

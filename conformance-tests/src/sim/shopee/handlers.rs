@@ -670,7 +670,7 @@ fn session<'a>(
     let upload = state
         .uploads
         .get_mut(id)
-        .filter(|u| ctx.caller.shop_id.map_or(true, |s| s == u.shop_id))
+        .filter(|u| ctx.caller.shop_id.is_none_or(|s| s == u.shop_id))
         .ok_or_else(|| ApiError::invalid_upload_id("Invalid video_upload_id."))?;
     if upload.expired(ctx.now_ms) {
         return Err(ApiError::invalid_upload_id(

@@ -508,7 +508,7 @@ fn begin(
                         && e.hashes().full_hash == *full
                         && beginning
                             .as_ref()
-                            .map_or(true, |b| *b == e.hashes().beginning_hash)
+                            .is_none_or(|b| *b == e.hashes().beginning_hash)
                 })
                 .map(|e| (e.bytes.clone(), e.etag.clone(), e.crc64));
             if let Some((bytes, etag, crc)) = hit {
