@@ -640,7 +640,7 @@ fn jpeg(w: u16, h: u16, pad: usize) -> ImageSource {
     v.extend_from_slice(&h.to_be_bytes());
     v.extend_from_slice(&w.to_be_bytes());
     v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
-    v.extend(std::iter::repeat(0).take(pad));
+    v.extend(std::iter::repeat_n(0, pad));
     v.extend_from_slice(&[0xFF, 0xD9]);
     ImageSource::from_bytes("a.jpg", v)
 }
