@@ -90,6 +90,8 @@ pub enum Command {
     /// and print what happened (attempted, succeeded, failed, retries, bytes re-sent and lost,
     /// p50/p99 time).
     Soak(SoakArgs),
+    /// A catalog: many products to many marketplaces, resumable (see `docs/batch.md`).
+    Batch(crate::batch::BatchArgs),
 }
 
 /// `marketmedia soak`.

@@ -52,6 +52,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Sim(args) => sim(args).await,
         Command::Cleanup(args) => cleanup(&load(&args.config)?, args.config.sandbox, args).await,
         Command::Soak(args) => crate::soak::soak(args).await,
+        Command::Batch(args) => {
+            let config = load(&args.config)?;
+            let sandbox = args.config.sandbox;
+            crate::batch::run(&config, sandbox, args).await
+        }
     }
 }
 

@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod args;
+pub mod batch;
 pub mod commands;
 pub mod config;
 pub mod platform;

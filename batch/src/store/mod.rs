@@ -1,0 +1,341 @@
+//! The job store: every task of every batch, its state, its upload session and part receipts
+//! (the resume state), its asset, its error and its attempts, in a real database.
+//!
+//! [`JobStore`] is the trait the engine uses; [`SqliteStore`] (embedded, the default) and
+//! [`PostgresStore`] (several workers on one or many machines) implement it with the same
+//! SQL, except for claiming: PostgreSQL claims with `FOR UPDATE SKIP LOCKED` under a
+//! transaction-scoped advisory lock, SQLite with one atomic `UPDATE … RETURNING`.
+//! [`open`] picks one from a location (`postgres://…` or a file path).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use marketmedia_core::raw::{PartReceipt, UploadSession};
+use marketmedia_core::{AssetUrl, ProcessingHandle};
+
+use crate::error::Result;
+
+pub(crate) mod sql;
+
+pub use sql::{PostgresStore, SqliteStore};
+
+/// Where a task stands. See `docs/batch.md` for the diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Waiting for a worker.
+    Pending,
+    /// Leased by a worker that is uploading it (claimable again once the lease expires).
+    Running,
+    /// Uploaded and committed; a worker polls the platform until the asset is ready.
+    Processing,
+    /// Failed transiently; claimable again from `next_at` on.
+    Retry,
+    /// The asset is ready (made by this task, or reused).
+    Done,
+    /// Failed for good (a permanent error, or out of attempts). `retry --failed` resets it.
+    Failed,
+    /// Cancelled before it finished.
+    Cancelled,
+}
+
+impl TaskState {
+    /// Every state, in the order reports list them.
+    pub const ALL: [TaskState; 7] = [
+        TaskState::Pending,
+        TaskState::Running,
+        TaskState::Processing,
+        TaskState::Retry,
+        TaskState::Done,
+        TaskState::Failed,
+        TaskState::Cancelled,
+    ];
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Processing => "processing",
+            TaskState::Retry => "retry",
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state named `s` in the database.
+    pub fn parse(s: &str) -> Option<TaskState> {
+        TaskState::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Whether the task will not move again without `retry --failed`.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TaskState::Done | TaskState::Failed | TaskState::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a task uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    /// The product's video (chunked upload).
+    Video,
+    /// One of the product's images.
+    Image,
+}
+
+impl MediaKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Video => "video",
+            MediaKind::Image => "image",
+        }
+    }
+}
+
+/// A task to add to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    /// The batch it belongs to.
+    pub batch: String,
+    /// The manifest line of its product.
+    pub line: u64,
+    /// The product.
+    pub sku: String,
+    /// Which media of the product: `video`, `image1`, `image2`…
+    pub media: String,
+    /// Video or image.
+    pub kind: MediaKind,
+    /// The marketplace.
+    pub marketplace: String,
+    /// The marketplace account (with the content key, the idempotence key).
+    pub account: String,
+    /// The local file.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its content digest (`sha256:…`).
+    pub content_key: String,
+    /// The marketplace's fields of this product (e.g. Lazada's `title`).
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// The store's id.
+    pub id: i64,
+    /// What was added.
+    pub spec: NewTask,
+    /// Where it stands.
+    pub state: TaskState,
+    /// The open upload session, when a video upload started.
+    pub session: Option<UploadSession>,
+    /// The receipts of the session's acknowledged parts.
+    pub receipts: Vec<PartReceipt>,
+    /// The processing handle, once committed and not yet ready.
+    pub handle: Option<ProcessingHandle>,
+    /// The asset's id, once done.
+    pub asset_id: Option<String>,
+    /// Where the asset is served.
+    pub urls: Vec<AssetUrl>,
+    /// Whether the asset was reused (same content, same account) rather than uploaded.
+    pub reused: bool,
+    /// The last error's kind (`invalid input`, `temporary failure`…).
+    pub error_kind: Option<String>,
+    /// The last error's message.
+    pub error_message: Option<String>,
+    /// How many times a worker started it.
+    pub attempts: u32,
+    /// Not claimable before this time (ms since the epoch).
+    pub next_at: i64,
+    /// The worker holding the lease.
+    pub lease_owner: Option<String>,
+    /// Part bytes acknowledged for this task.
+    pub bytes_sent: u64,
+}
+
+/// An asset already made for a content key on a marketplace account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAsset {
+    /// The platform's id.
+    pub asset_id: String,
+    /// Where it is served.
+    pub urls: Vec<AssetUrl>,
+    /// The task that made it.
+    pub created_by: i64,
+}
+
+/// How a task failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The error kind, in words.
+    pub kind: String,
+    /// The message.
+    pub message: String,
+    /// When to try again (ms since the epoch), or `None` when the failure is permanent.
+    pub retry_at: Option<i64>,
+}
+
+/// The number of tasks in one state on one marketplace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    /// The marketplace.
+    pub marketplace: String,
+    /// The state.
+    pub state: TaskState,
+    /// How many tasks.
+    pub tasks: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Tasks not final yet: how many, and the earliest time one of them may be claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outstanding {
+    /// Tasks pending, running, processing or waiting to retry.
+    pub tasks: u64,
+    /// The earliest `next_at` among those waiting, or the earliest lease expiry among
+    /// running ones (ms since the epoch).
+    pub next_at: Option<i64>,
+}
+
+/// The database behind a batch. Every method is one short transaction; a worker that dies
+/// leaves nothing but an expiring lease.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Adds tasks; a task already there (same batch, sku, media and marketplace) is kept as
+    /// it is. Returns how many were new.
+    async fn add_tasks(&self, tasks: &[NewTask]) -> Result<u64>;
+
+    /// Leases the next claimable task of `marketplace` to `owner` until `lease_until`:
+    /// pending, due for retry, or running/processing with an expired lease, and not sharing
+    /// its content key and account with a task another worker is uploading. Counts an
+    /// attempt.
+    async fn claim(
+        &self,
+        owner: &str,
+        marketplace: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<Task>>;
+
+    /// Extends a lease. `false` when `owner` no longer holds it.
+    async fn renew(&self, id: i64, owner: &str, lease_until: i64) -> Result<bool>;
+
+    /// Records the upload session and its receipts so far (the resume state).
+    async fn save_session(
+        &self,
+        id: i64,
+        owner: &str,
+        session: &UploadSession,
+        receipts: &[PartReceipt],
+    ) -> Result<bool>;
+
+    /// Records that the upload is committed and processing.
+    async fn set_processing(&self, id: i64, owner: &str, handle: &ProcessingHandle)
+        -> Result<bool>;
+
+    /// The asset made for this content on this account, if any.
+    async fn find_asset(
+        &self,
+        content_key: &str,
+        marketplace: &str,
+        account: &str,
+    ) -> Result<Option<StoredAsset>>;
+
+    /// Marks the task done with its asset and records the asset for its content key (unless
+    /// `reused`).
+    async fn complete(
+        &self,
+        task: &Task,
+        owner: &str,
+        asset_id: &str,
+        urls: &[AssetUrl],
+        bytes_sent: u64,
+        reused: bool,
+    ) -> Result<bool>;
+
+    /// Records a failure: back to `retry` at `failure.retry_at`, or `failed` for good.
+    /// Keeps the session unless `drop_session`.
+    async fn fail(
+        &self,
+        id: i64,
+        owner: &str,
+        failure: &Failure,
+        drop_session: bool,
+    ) -> Result<bool>;
+
+    /// Counts by marketplace and state.
+    async fn counts(&self) -> Result<Vec<Count>>;
+
+    /// Tasks of these marketplaces not final yet.
+    async fn outstanding(&self, marketplaces: &[String]) -> Result<Outstanding>;
+
+    /// Up to `limit` tasks with an id above `after`, in id order, optionally in one state.
+    async fn tasks(&self, after: i64, limit: u32, state: Option<TaskState>) -> Result<Vec<Task>>;
+
+    /// Resets failed tasks to pending with no attempts. Returns how many.
+    async fn retry_failed(&self) -> Result<u64>;
+
+    /// Cancels every task not final yet. Returns how many.
+    async fn cancel(&self) -> Result<u64>;
+}
+
+/// Opens the store at `location`: a `postgres://` or `postgresql://` URL, or a path to an
+/// SQLite file (created with its directory when missing). Runs the migrations.
+pub async fn open(location: &str) -> Result<Arc<dyn JobStore>> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(location).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(Path::new(location)).await?))
+    }
+}
+
+/// A store location fit to print: a URL without its password, user info or query.
+pub fn redact_location(location: &str) -> String {
+    match location.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.split(['?', '#']).next().unwrap_or("");
+            let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+            format!("{scheme}://{host}")
+        }
+        None => location.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_are_printed_without_passwords() {
+        assert_eq!(
+            redact_location("postgres://u:secret@db:5432/x?sslmode=require"),
+            "postgres://db:5432/x"
+        );
+        assert_eq!(redact_location("/tmp/a.sqlite"), "/tmp/a.sqlite");
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in TaskState::ALL {
+            assert_eq!(TaskState::parse(s.as_str()), Some(s));
+        }
+    }
+}

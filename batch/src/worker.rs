@@ -1,0 +1,560 @@
+//! The worker: claims tasks from the store under a lease, uploads them with core's driver
+//! (resuming a stored session with only its missing parts), and records each outcome with
+//! its task.
+//!
+//! Limits: at most [`WorkOptions::max_in_flight`] tasks at once (bounded memory whatever the
+//! catalog's size), and at most [`Market::max_uploads`] uploads per marketplace. Polling a
+//! committed upload until it is ready holds a task slot but not an upload slot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use marketmedia_core::raw::UploadRules;
+use marketmedia_core::{
+    check_images, digest_request, Completion, Error as CoreError, ErrorKind, ImageSource,
+    PreparedSource, SourceProbe, UploadDriver, UploadOptions, UploadOutcome,
+};
+
+use crate::error::Result;
+use crate::market::Market;
+use crate::store::sql::now_ms;
+use crate::store::{Failure, JobStore, MediaKind, Task};
+
+/// How a worker works.
+#[derive(Debug, Clone)]
+pub struct WorkOptions {
+    /// This worker's name in leases (default: host-independent `worker-PID`).
+    pub worker_id: String,
+    /// How long a claim holds without renewal; a dead worker's tasks are claimable again
+    /// this long after its last renewal (default 30 s, renewed every third of it).
+    pub lease: Duration,
+    /// Tasks in flight at once in this worker (default 8).
+    pub max_in_flight: usize,
+    /// Attempts of a task before a transient failure becomes final (default 5).
+    pub max_attempts: u32,
+    /// The first retry's delay; each next one doubles, up to `max_backoff` (default 2 s).
+    pub backoff: Duration,
+    /// The longest delay between attempts (default 5 minutes).
+    pub max_backoff: Duration,
+    /// How often an idle worker looks for work (default 250 ms).
+    pub idle_poll: Duration,
+    /// The worker stops when the next claimable task is further away than this (a retry
+    /// later, another run picks it up) (default 60 s).
+    pub max_wait: Duration,
+    /// The driver's options (the worker installs its own receipt observer and keeps failed
+    /// sessions open, so they can be resumed).
+    pub upload: UploadOptions,
+}
+
+impl Default for WorkOptions {
+    fn default() -> Self {
+        WorkOptions {
+            worker_id: format!("worker-{}", std::process::id()),
+            lease: Duration::from_secs(30),
+            max_in_flight: 8,
+            max_attempts: 5,
+            backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(300),
+            idle_poll: Duration::from_millis(250),
+            max_wait: Duration::from_secs(60),
+            upload: UploadOptions::default(),
+        }
+    }
+}
+
+impl WorkOptions {
+    /// The delay before attempt `attempts + 1`, at least what the platform asked for.
+    pub fn backoff_after(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self
+            .backoff
+            .saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+        exp.min(self.max_backoff)
+            .max(retry_after.unwrap_or_default())
+    }
+}
+
+/// What happened to a task, for scripts (`--json`) and progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A worker claimed the task.
+    Claimed {
+        /// The task's id.
+        task: i64,
+        /// Its product.
+        sku: String,
+        /// Its marketplace.
+        marketplace: String,
+        /// Its media.
+        media: String,
+        /// The attempt, from 1.
+        attempt: u32,
+        /// Whether a stored session is resumed.
+        resumed: bool,
+    },
+    /// The task is done.
+    Done {
+        /// The task's id.
+        task: i64,
+        /// Its product.
+        sku: String,
+        /// Its marketplace.
+        marketplace: String,
+        /// Its media.
+        media: String,
+        /// The asset's id.
+        asset_id: String,
+        /// Whether an existing asset was reused.
+        reused: bool,
+        /// Part bytes sent by this attempt.
+        bytes_sent: u64,
+    },
+    /// The task failed (for now, when `retry` is set).
+    Failed {
+        /// The task's id.
+        task: i64,
+        /// Its product.
+        sku: String,
+        /// Its marketplace.
+        marketplace: String,
+        /// Its media.
+        media: String,
+        /// The error kind, in words.
+        kind: String,
+        /// The message.
+        message: String,
+        /// Whether it will be retried.
+        retry: bool,
+    },
+}
+
+/// Where events go.
+pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// What one worker did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WorkReport {
+    /// Tasks it finished by uploading.
+    pub uploaded: u64,
+    /// Tasks it finished by reusing an asset.
+    pub reused: u64,
+    /// Tasks that failed for good.
+    pub failed: u64,
+    /// Tasks that failed transiently and wait for a retry.
+    pub retrying: u64,
+    /// Tasks whose lease it lost (cancelled, or taken over after a stall).
+    pub lost: u64,
+    /// Part bytes it sent.
+    pub bytes_sent: u64,
+    /// Tasks still outstanding when it stopped (a retry due later than `max_wait`).
+    pub left: u64,
+}
+
+enum Outcome {
+    Uploaded(u64),
+    Reused,
+    Failed { retry: bool },
+    Lost,
+}
+
+/// A worker of a batch.
+#[derive(Clone)]
+pub struct Worker {
+    store: Arc<dyn JobStore>,
+    markets: Vec<Market>,
+    opts: WorkOptions,
+    events: Option<EventSink>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("markets", &self.markets)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker of the tasks in `store` for `markets`.
+    pub fn new(store: Arc<dyn JobStore>, markets: Vec<Market>, opts: WorkOptions) -> Worker {
+        Worker {
+            store,
+            markets,
+            opts,
+            events: None,
+        }
+    }
+
+    /// Sends every task event to `sink`.
+    pub fn with_events(mut self, sink: EventSink) -> Worker {
+        self.events = Some(sink);
+        self
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(sink) = &self.events {
+            sink(&event);
+        }
+    }
+
+    /// Works until no task of its marketplaces is left, or the next one is due later than
+    /// [`WorkOptions::max_wait`]. Store errors stop it; a task's own failure stays with the
+    /// task.
+    pub async fn run(&self) -> Result<WorkReport> {
+        let mut report = WorkReport::default();
+        let permits: HashMap<String, Arc<Semaphore>> = self
+            .markets
+            .iter()
+            .map(|m| (m.name.clone(), Arc::new(Semaphore::new(m.max_uploads))))
+            .collect();
+        let names: Vec<String> = self.markets.iter().map(|m| m.name.clone()).collect();
+        // Tasks run on their own (spawned): a task holding a store connection must make
+        // progress while this loop waits for one to claim the next.
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut next_market = 0usize;
+        loop {
+            while in_flight.len() < self.opts.max_in_flight.max(1) {
+                let Some((market, task, permit)) =
+                    self.claim_next(&permits, &mut next_market).await?
+                else {
+                    break;
+                };
+                let worker = self.clone();
+                in_flight.spawn(async move { worker.process(market, task, permit).await });
+            }
+            if in_flight.is_empty() {
+                let now = now_ms();
+                let left = self.store.outstanding(&names).await?;
+                if left.tasks == 0 {
+                    break;
+                }
+                let wait = left.next_at.map(|at| at - now).unwrap_or(0).max(0) as u64;
+                if Duration::from_millis(wait) > self.opts.max_wait {
+                    report.left = left.tasks;
+                    break;
+                }
+                tokio::time::sleep(self.opts.idle_poll.min(Duration::from_millis(wait.max(10))))
+                    .await;
+                continue;
+            }
+            // A finished task frees a slot; the timer lets a slot freed by a task that moved
+            // on to polling (its upload permit released) take new work.
+            tokio::select! {
+                Some(done) = in_flight.join_next() => {
+                    let done = done.map_err(|e| {
+                        crate::error::Error::Store(format!("a task stopped unexpectedly: {e}"))
+                    })?;
+                    tally(&mut report, done?)
+                }
+                _ = tokio::time::sleep(self.opts.idle_poll) => {}
+            }
+        }
+        Ok(report)
+    }
+
+    async fn claim_next(
+        &self,
+        permits: &HashMap<String, Arc<Semaphore>>,
+        next_market: &mut usize,
+    ) -> Result<Option<(Market, Task, OwnedSemaphorePermit)>> {
+        let n = self.markets.len();
+        for i in 0..n {
+            let market = &self.markets[(*next_market + i) % n];
+            let Some(sem) = permits.get(&market.name) else {
+                continue;
+            };
+            let Ok(permit) = sem.clone().try_acquire_owned() else {
+                continue;
+            };
+            let now = now_ms();
+            let lease_until = now + self.opts.lease.as_millis() as i64;
+            if let Some(task) = self
+                .store
+                .claim(&self.opts.worker_id, &market.name, now, lease_until)
+                .await?
+            {
+                *next_market = (*next_market + i + 1) % n;
+                return Ok(Some((market.clone(), task, permit)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn process(
+        &self,
+        market: Market,
+        task: Task,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Outcome> {
+        let owner = self.opts.worker_id.clone();
+        self.emit(Event::Claimed {
+            task: task.id,
+            sku: task.spec.sku.clone(),
+            marketplace: task.spec.marketplace.clone(),
+            media: task.spec.media.clone(),
+            attempt: task.attempts,
+            resumed: task.session.is_some() || task.handle.is_some(),
+        });
+        let renewal = async {
+            let every = self.opts.lease / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                let until = now_ms() + self.opts.lease.as_millis() as i64;
+                match self.store.renew(task.id, &owner, until).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(task = task.id, error = %e, "cannot renew a lease"),
+                }
+            }
+        };
+        let work = self.attempt(&market, &task, permit);
+        let result = tokio::select! {
+            r = work => r,
+            () = renewal => return Ok(Outcome::Lost),
+        };
+        match result {
+            Ok(Some((asset_id, urls, bytes, reused))) => {
+                if !self
+                    .store
+                    .complete(&task, &owner, &asset_id, &urls, bytes, reused)
+                    .await?
+                {
+                    return Ok(Outcome::Lost);
+                }
+                self.emit(Event::Done {
+                    task: task.id,
+                    sku: task.spec.sku.clone(),
+                    marketplace: task.spec.marketplace.clone(),
+                    media: task.spec.media.clone(),
+                    asset_id,
+                    reused,
+                    bytes_sent: bytes,
+                });
+                Ok(if reused {
+                    Outcome::Reused
+                } else {
+                    Outcome::Uploaded(bytes)
+                })
+            }
+            Ok(None) => Ok(Outcome::Lost),
+            Err(err) => {
+                let retry = err.is_retryable() && task.attempts < self.opts.max_attempts;
+                let failure = Failure {
+                    kind: err.kind().to_string(),
+                    message: err.to_string(),
+                    retry_at: retry.then(|| {
+                        now_ms()
+                            + self
+                                .opts
+                                .backoff_after(task.attempts, err.retry_after())
+                                .as_millis() as i64
+                    }),
+                };
+                // A transient failure keeps its session: the next attempt sends only the
+                // missing parts. A permanent one drops it.
+                if !self.store.fail(task.id, &owner, &failure, !retry).await? {
+                    return Ok(Outcome::Lost);
+                }
+                self.emit(Event::Failed {
+                    task: task.id,
+                    sku: task.spec.sku.clone(),
+                    marketplace: task.spec.marketplace.clone(),
+                    media: task.spec.media.clone(),
+                    kind: failure.kind,
+                    message: failure.message,
+                    retry,
+                });
+                Ok(Outcome::Failed { retry })
+            }
+        }
+    }
+
+    /// One attempt: `Ok(Some((asset id, urls, bytes sent, reused)))`, `Ok(None)` when the
+    /// lease was lost, or the upload's error.
+    async fn attempt(
+        &self,
+        market: &Market,
+        task: &Task,
+        permit: OwnedSemaphorePermit,
+    ) -> std::result::Result<Option<Done>, CoreError> {
+        let spec = &task.spec;
+        if let Some(asset) = self
+            .store
+            .find_asset(&spec.content_key, &spec.marketplace, &spec.account)
+            .await
+            .map_err(store_error)?
+        {
+            return Ok(Some((asset.asset_id, asset.urls, 0, true)));
+        }
+        match spec.kind {
+            MediaKind::Video => self.video(market, task, permit).await,
+            MediaKind::Image => {
+                let uploader = market.images().ok_or_else(|| {
+                    CoreError::invalid_input("this marketplace takes no images")
+                        .with_platform(&market.name)
+                })?;
+                let rules = uploader.image_rules();
+                let image =
+                    ImageSource::read(std::path::Path::new(&spec.path), rules.max_bytes).await?;
+                let size = image.data.len() as u64;
+                let images = [image];
+                check_images(rules, &images)?;
+                let mut results = uploader.upload_images(&images).await?;
+                drop(permit);
+                let uploaded = results.pop().ok_or_else(|| {
+                    CoreError::protocol("the platform answered no image")
+                        .with_platform(&market.name)
+                })??;
+                Ok(Some((uploaded.id, uploaded.urls, size, false)))
+            }
+        }
+    }
+
+    async fn video(
+        &self,
+        market: &Market,
+        task: &Task,
+        permit: OwnedSemaphorePermit,
+    ) -> std::result::Result<Option<Done>, CoreError> {
+        let spec = &task.spec;
+        let uploader = market.video(&spec.fields).ok_or_else(|| {
+            CoreError::invalid_input("this marketplace takes no videos").with_platform(&market.name)
+        })??;
+        let rules: UploadRules = uploader.rules().clone();
+        let owner = self.opts.worker_id.clone();
+        let mut opts = self.opts.upload.clone();
+        opts.cancel_on_failure = false;
+        opts.wait_for_processing = false;
+        let (tx, mut rx) = tokio::sync::watch::channel(None);
+        opts.on_receipt = Some(Arc::new(move |session, receipts| {
+            tx.send_replace(Some((session.clone(), receipts.to_vec())));
+        }));
+        // The poller has no observer: the persister below ends when the upload's driver,
+        // the observer's only holder, is dropped.
+        let poller = UploadDriver::new(UploadOptions {
+            on_receipt: None,
+            ..opts.clone()
+        });
+
+        let handle = match &task.handle {
+            Some(handle) => handle.clone(),
+            None => {
+                let driver = UploadDriver::new(opts);
+                let path = std::path::PathBuf::from(&spec.path);
+                let session = task.session.clone();
+                let known = task.receipts.clone();
+                let upload = async move {
+                    let outcome = match session {
+                        Some(session) => {
+                            let probe = SourceProbe::open(&path).await?;
+                            probe.check(&rules)?;
+                            let request = digest_request(&rules, &session.plan);
+                            let prepared = PreparedSource::digest(probe, &request).await?;
+                            match driver
+                                .resume(uploader.as_ref(), &prepared, session, known)
+                                .await
+                            {
+                                // The platform forgot the session (or it expired): start over.
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        ErrorKind::NotFound | ErrorKind::Expired
+                                    ) =>
+                                {
+                                    driver.upload_file(uploader.as_ref(), &path).await
+                                }
+                                other => other,
+                            }
+                        }
+                        None => driver.upload_file(uploader.as_ref(), &path).await,
+                    };
+                    drop(driver);
+                    outcome.map(|o| (o, uploader))
+                };
+                // Persists the latest session and receipts as parts are acknowledged; ends
+                // when the driver (holding the observer) is dropped.
+                let persist = async {
+                    while rx.changed().await.is_ok() {
+                        let latest = rx.borrow_and_update().clone();
+                        if let Some((session, receipts)) = latest {
+                            if let Err(e) = self
+                                .store
+                                .save_session(task.id, &owner, &session, &receipts)
+                                .await
+                            {
+                                tracing::warn!(task = task.id, error = %e, "cannot save receipts");
+                            }
+                        }
+                    }
+                };
+                let (outcome, ()) = tokio::join!(upload, persist);
+                let (outcome, uploader): (UploadOutcome, _) = outcome?;
+                let bytes = outcome.stats.bytes_sent;
+                match outcome.completion {
+                    Completion::Ready(asset) => {
+                        return Ok(Some((asset.id, asset.urls, bytes, false)));
+                    }
+                    Completion::Processing(handle) => {
+                        if !self
+                            .store
+                            .set_processing(task.id, &owner, &handle)
+                            .await
+                            .map_err(store_error)?
+                        {
+                            return Ok(None);
+                        }
+                        drop(permit);
+                        return self.wait(&poller, uploader.as_ref(), &handle, bytes).await;
+                    }
+                }
+            }
+        };
+        drop(permit);
+        let uploader = market.video(&spec.fields).ok_or_else(|| {
+            CoreError::invalid_input("this marketplace takes no videos").with_platform(&market.name)
+        })??;
+        self.wait(&poller, uploader.as_ref(), &handle, 0).await
+    }
+
+    async fn wait(
+        &self,
+        driver: &UploadDriver,
+        uploader: &dyn marketmedia_core::ChunkedVideoUploader,
+        handle: &marketmedia_core::ProcessingHandle,
+        bytes: u64,
+    ) -> std::result::Result<Option<Done>, CoreError> {
+        match driver.wait_ready(uploader, handle).await? {
+            Completion::Ready(asset) => Ok(Some((asset.id, asset.urls, bytes, false))),
+            Completion::Processing(_) => Err(CoreError::new(
+                ErrorKind::Transient,
+                "the platform is still processing the video; it is polled again later",
+            )
+            .with_platform(&handle.platform)),
+        }
+    }
+}
+
+/// A finished attempt: asset id, URLs, part bytes sent, reused.
+type Done = (String, Vec<marketmedia_core::AssetUrl>, u64, bool);
+
+fn store_error(e: crate::error::Error) -> CoreError {
+    CoreError::new(ErrorKind::Transient, e.to_string())
+}
+
+fn tally(report: &mut WorkReport, outcome: Outcome) {
+    match outcome {
+        Outcome::Uploaded(bytes) => {
+            report.uploaded += 1;
+            report.bytes_sent += bytes;
+        }
+        Outcome::Reused => report.reused += 1,
+        Outcome::Failed { retry: true } => report.retrying += 1,
+        Outcome::Failed { retry: false } => report.failed += 1,
+        Outcome::Lost => report.lost += 1,
+    }
+}

@@ -1,0 +1,210 @@
+//! The job store's contract, run on both back ends with real databases.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use marketmedia_batch::store::{self, Failure, JobStore, MediaKind, NewTask, TaskState};
+use marketmedia_core::AssetUrl;
+
+fn task(sku: &str, media: &str, content: &str) -> NewTask {
+    NewTask {
+        batch: "b".into(),
+        line: 2,
+        sku: sku.into(),
+        media: media.into(),
+        kind: MediaKind::Video,
+        marketplace: "shopee".into(),
+        account: "shop-1".into(),
+        path: format!("/tmp/{sku}.mp4"),
+        size: 100,
+        content_key: content.into(),
+        fields: BTreeMap::from([("title".to_owned(), "T".to_owned())]),
+    }
+}
+
+async fn contract(store: Arc<dyn JobStore>) {
+    let markets = vec!["shopee".to_owned()];
+    let tasks = [
+        task("A", "video", "k1"),
+        task("B", "video", "k1"),
+        task("C", "video", "k2"),
+    ];
+    assert_eq!(store.add_tasks(&tasks).await.unwrap(), 3);
+    // Planning the same manifest again adds nothing.
+    assert_eq!(store.add_tasks(&tasks).await.unwrap(), 0);
+
+    let now = 1_000;
+    let a = store
+        .claim("w1", "shopee", now, now + 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.spec.sku.as_str(), a.attempts), ("A", 1));
+    assert_eq!(a.spec.fields.get("title").unwrap(), "T");
+    // B shares A's content and account: it waits while A uploads; C goes.
+    let c = store
+        .claim("w2", "shopee", now, now + 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.spec.sku, "C");
+    assert!(store
+        .claim("w2", "shopee", now, now + 500)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .claim("w2", "lazada", now, now + 500)
+        .await
+        .unwrap()
+        .is_none());
+
+    // A's worker dies: once its lease expires, another worker takes A over.
+    let later = now + 501;
+    let a2 = store
+        .claim("w2", "shopee", later, later + 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a2.id, a2.attempts), (a.id, 2));
+    // The dead worker's late writes are refused.
+    assert!(!store.renew(a.id, "w1", later + 900).await.unwrap());
+    assert!(store.renew(a.id, "w2", later + 900).await.unwrap());
+
+    let urls = vec![AssetUrl {
+        region: None,
+        url: "https://cdn/a".into(),
+    }];
+    assert!(store
+        .complete(&a2, "w2", "asset-1", &urls, 100, false)
+        .await
+        .unwrap());
+    let found = store
+        .find_asset("k1", "shopee", "shop-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.asset_id.as_str(), found.created_by),
+        ("asset-1", a.id)
+    );
+    assert!(store
+        .find_asset("k1", "shopee", "shop-2")
+        .await
+        .unwrap()
+        .is_none());
+
+    // C fails transiently (retry later), then for good.
+    let retry = Failure {
+        kind: "temporary failure".into(),
+        message: "503".into(),
+        retry_at: Some(5_000),
+    };
+    assert!(store.fail(c.id, "w2", &retry, false).await.unwrap());
+    let b = store
+        .claim("w3", "shopee", later, 10_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.spec.sku, "B");
+    assert!(store
+        .claim("w3", "shopee", later, later + 500)
+        .await
+        .unwrap()
+        .is_none());
+    let c2 = store
+        .claim("w3", "shopee", 5_000, 5_500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c2.id, c2.attempts), (c.id, 2));
+    let fatal = Failure {
+        kind: "invalid input".into(),
+        message: "too long".into(),
+        retry_at: None,
+    };
+    assert!(store.fail(c2.id, "w3", &fatal, true).await.unwrap());
+
+    let counts = store.counts().await.unwrap();
+    let n = |s: TaskState| {
+        counts
+            .iter()
+            .filter(|c| c.state == s)
+            .map(|c| c.tasks)
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (
+            n(TaskState::Done),
+            n(TaskState::Running),
+            n(TaskState::Failed)
+        ),
+        (1, 1, 1)
+    );
+    let failed = store.tasks(0, 10, Some(TaskState::Failed)).await.unwrap();
+    assert_eq!(failed[0].error_message.as_deref(), Some("too long"));
+    assert_eq!(store.outstanding(&markets).await.unwrap().tasks, 1);
+
+    assert_eq!(store.retry_failed().await.unwrap(), 1);
+    assert_eq!(store.cancel().await.unwrap(), 2);
+    assert_eq!(store.outstanding(&markets).await.unwrap().tasks, 0);
+    assert_eq!(store.tasks(0, 10, None).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/store.sqlite");
+    let store = store::open(path.to_str().unwrap()).await.unwrap();
+    contract(store).await;
+    // Reopening runs no migration twice and keeps the tasks.
+    let store = store::open(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(store.tasks(0, 10, None).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_contract() {
+    let Some(db) = common::pg().await else { return };
+    let store = store::open(&db.url).await.unwrap();
+    contract(store.clone()).await;
+    drop(store);
+    db.drop_db().await;
+}
+
+/// Many workers claiming at once on PostgreSQL: each task goes to exactly one of them.
+#[tokio::test]
+async fn postgres_claims_each_task_once_under_contention() {
+    let Some(db) = common::pg().await else { return };
+    let store = store::open(&db.url).await.unwrap();
+    let tasks: Vec<NewTask> = (0..40)
+        .map(|i| task(&format!("S{i}"), "video", &format!("k{i}")))
+        .collect();
+    store.add_tasks(&tasks).await.unwrap();
+    let mut handles = Vec::new();
+    for w in 0..6 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(t) = store
+                .claim(&format!("w{w}"), "shopee", 1, i64::MAX / 2)
+                .await
+                .unwrap()
+            {
+                mine.push(t.id);
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!((before, all.len()), (40, 40));
+    drop(store);
+    db.drop_db().await;
+}

@@ -1,0 +1,625 @@
+//! `marketmedia batch …`: a seller's catalog, resumable, on the job store of
+//! `marketmedia-batch` (SQLite by default, PostgreSQL for many workers).
+//!
+//! ```text
+//! marketmedia batch run MANIFEST [--store PATH|postgres://…] [--dry-run] [--json]
+//! marketmedia batch work   [--store …] [--json]
+//! marketmedia batch status [--store …] [--json]
+//! marketmedia batch retry --failed [--store …]
+//! marketmedia batch cancel [--store …]
+//! marketmedia batch export --format csv|json [--output FILE] [--store …]
+//! ```
+//!
+//! Marketplaces are the configured ones, and the embedded sandbox for the others (as for
+//! `upload`). With the sandbox only, media a manifest names but that do not exist yet are
+//! generated (sample videos and images), so `examples/catalog/catalog.csv` runs on a fresh
+//! machine. See `docs/batch.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use marketmedia_batch::store::{self as job_store, redact_location, JobStore};
+use marketmedia_batch::{
+    export, plan, Event, ExportFormat, Fields, ManifestReader, Market, Plan, TaskState,
+    WorkOptions, WorkReport, Worker,
+};
+use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
+use marketmedia_lazada::VideoOptions;
+use marketmedia_sim::fixtures::{sample_jpeg, sample_png, write_sample_mp4};
+
+use crate::commands::SAMPLE_DURATION;
+use crate::config::Config;
+use crate::exit;
+use crate::platform::Platform;
+use crate::report;
+use crate::targets::{Provider, Targets, VideoMeta};
+
+/// The environment variable naming the store (a path or a `postgres://` URL).
+pub const STORE_ENV: &str = "MARKETMEDIA_BATCH_STORE";
+
+/// `marketmedia batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Where credentials come from (as for `upload`).
+    #[command(flatten)]
+    pub config: crate::args::ConfigArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: BatchCommand,
+}
+
+/// The batch subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Check the whole manifest, add its tasks to the store, and work them in this process.
+    Run(RunArgs),
+    /// Join the work of the store's batches (several workers may share a PostgreSQL store).
+    Work(WorkArgs),
+    /// Counts by marketplace and state, and the failures with their reasons.
+    Status(StatusArgs),
+    /// Make failed tasks pending again (`--failed`).
+    Retry(RetryArgs),
+    /// Cancel every task not finished yet.
+    Cancel(StoreArgs),
+    /// One line per sku × marketplace × media: asset id, URL, state and error.
+    Export(ExportArgs),
+}
+
+/// Where the job store is.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// An SQLite file, or a `postgres://` URL for several workers (default:
+    /// `$MARKETMEDIA_BATCH_STORE`, else `batch.sqlite` in the user's data directory).
+    #[arg(long, value_name = "PATH|URL", env = STORE_ENV, hide_env_values = true)]
+    pub store: Option<String>,
+}
+
+/// How a worker works.
+#[derive(Debug, Args, Clone)]
+pub struct WorkerArgs {
+    /// Uploads in flight at once per marketplace.
+    #[arg(long, default_value_t = marketmedia_batch::DEFAULT_UPLOADS_PER_MARKET)]
+    pub uploads_per_market: usize,
+    /// Tasks in flight at once in this process.
+    #[arg(long, default_value_t = 8)]
+    pub tasks: usize,
+    /// Seconds a claimed task stays leased without renewal (a dead worker's tasks are taken
+    /// over after it).
+    #[arg(long, default_value_t = 30)]
+    pub lease_secs: u64,
+    /// Attempts of a task before a transient failure is final.
+    #[arg(long, default_value_t = 5)]
+    pub attempts: u32,
+    /// Print one JSON event per line instead of the progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `marketmedia batch run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The manifest: CSV (header with `sku`, `video`, `images`, `marketplaces`, and
+    /// `MARKET.FIELD` columns such as `lazada.title`) or JSON Lines (`.jsonl`).
+    pub manifest: PathBuf,
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print the plan (uploads, bytes and time per marketplace) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The bandwidth per marketplace the dry run's time is computed at, in bytes per second
+    /// (KiB/MiB suffixes).
+    #[arg(long, default_value = "8MiB", value_parser = crate::args::parse_size)]
+    pub bandwidth: u64,
+    /// The batch's name in the store (default: the manifest's file name).
+    #[arg(long)]
+    pub batch: Option<String>,
+    /// The worker.
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+/// `marketmedia batch work`.
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The worker.
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+/// `marketmedia batch status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `marketmedia batch retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Retry the tasks that failed for good (required: the only kind there is to retry;
+    /// transient failures are retried by themselves).
+    #[arg(long, required = true)]
+    pub failed: bool,
+}
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// CSV with a header.
+    Csv,
+    /// JSON Lines.
+    Json,
+}
+
+/// `marketmedia batch export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+    /// The file to write (default: standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// The default store: `batch.sqlite` in the user's data directory
+/// (`~/.local/share/marketmedia/batch.sqlite` on Linux).
+pub fn default_store() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("marketmedia")
+        .join("batch.sqlite")
+}
+
+fn location(args: &StoreArgs) -> String {
+    args.store
+        .clone()
+        .unwrap_or_else(|| default_store().display().to_string())
+}
+
+fn store_error(e: marketmedia_batch::Error) -> Error {
+    match e {
+        marketmedia_batch::Error::Upload(e) => e,
+        other => Error::new(marketmedia_core::ErrorKind::Io, other.to_string()),
+    }
+}
+
+async fn open(args: &StoreArgs) -> Result<Arc<dyn JobStore>> {
+    job_store::open(&location(args)).await.map_err(store_error)
+}
+
+/// Runs `marketmedia batch …`.
+pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Result<i32> {
+    match args.command {
+        BatchCommand::Run(a) => run_manifest(config, force_sandbox, a).await,
+        BatchCommand::Work(a) => {
+            let store = open(&a.store).await?;
+            let (markets, _targets) = markets(config, force_sandbox, &a.worker).await?;
+            let report = work(store.clone(), markets, &a.worker).await?;
+            finish(store.as_ref(), &report, a.worker.json).await
+        }
+        BatchCommand::Status(a) => {
+            let store = open(&a.store).await?;
+            status(store.as_ref(), a.json).await?;
+            Ok(exit::SUCCESS)
+        }
+        BatchCommand::Retry(a) => {
+            let store = open(&a.store).await?;
+            let n = store.retry_failed().await.map_err(store_error)?;
+            println!("{n} failed task(s) are pending again; `marketmedia batch work` sends them");
+            Ok(exit::SUCCESS)
+        }
+        BatchCommand::Cancel(a) => {
+            let store = open(&a).await?;
+            let n = store.cancel().await.map_err(store_error)?;
+            println!("{n} unfinished task(s) cancelled");
+            Ok(exit::SUCCESS)
+        }
+        BatchCommand::Export(a) => {
+            let store = open(&a.store).await?;
+            let format = match a.format {
+                Format::Csv => ExportFormat::Csv,
+                Format::Json => ExportFormat::Json,
+            };
+            match &a.output {
+                Some(path) => {
+                    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+                    export(store.as_ref(), format, file)
+                        .await
+                        .map_err(store_error)?
+                }
+                None => export(store.as_ref(), format, std::io::stdout().lock())
+                    .await
+                    .map_err(store_error)?,
+            };
+            Ok(exit::SUCCESS)
+        }
+    }
+}
+
+/// The marketplaces of a batch: every platform, configured or in the embedded sandbox (the
+/// returned targets keep the sandbox running).
+pub async fn markets(
+    config: &Config,
+    force_sandbox: bool,
+    worker: &WorkerArgs,
+) -> Result<(Vec<Market>, Targets)> {
+    let meta = VideoMeta {
+        sandbox_title: "Product video".into(),
+        ..VideoMeta::default()
+    };
+    let mut targets = Targets::build(&Platform::ALL, config, &meta, force_sandbox).await?;
+    let sandbox_cover = targets.sandbox().map(|s| s.lazada_cover_url());
+    let mut out = Vec::new();
+    for target in std::mem::take(&mut targets.targets) {
+        let name = target.platform.name().to_ascii_lowercase();
+        let prefix = if target.sandbox { "sandbox:" } else { "" };
+        let market = match target.provider {
+            Provider::Shopee(p) => {
+                let account = format!("{prefix}{}", p.config().shop_id);
+                let p: Arc<marketmedia_shopee::ShopeeUploader> = Arc::from(p);
+                Market::new(name, account)
+                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
+                    .with_images(p as Arc<dyn ImageUploader>)
+            }
+            Provider::Smh(p) => {
+                let account = format!("{prefix}{}", p.config().library_id);
+                let p: Arc<marketmedia_smh::SmhUploader> = Arc::from(p);
+                Market::new(name, account)
+                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
+                    .with_images(p as Arc<dyn ImageUploader>)
+            }
+            Provider::Lazada(p) => {
+                let account = format!("{prefix}{}", p.config().app_key);
+                let p: Arc<marketmedia_lazada::LazadaUploader> = Arc::from(p);
+                let base = p.video_options().clone();
+                let cover = sandbox_cover.clone().filter(|_| target.sandbox);
+                let rules = ChunkedVideoUploader::rules(p.as_ref()).clone();
+                let maker = p.clone();
+                // Lazada takes a title and a cover per video: from the row's `lazada.title`
+                // and `lazada.cover_url`, else the configured ones (or the sandbox's).
+                let factory = Arc::new(
+                    move |fields: &Fields| -> Result<Arc<dyn ChunkedVideoUploader>> {
+                        let options = VideoOptions {
+                            title: fields.get("title").cloned().or_else(|| base.title.clone()),
+                            cover_url: fields
+                                .get("cover_url")
+                                .cloned()
+                                .or_else(|| base.cover_url.clone())
+                                .or_else(|| cover.clone()),
+                            ..base.clone()
+                        };
+                        Ok(Arc::new(maker.with_video_options(options)))
+                    },
+                );
+                let market = Market::new(name, account)
+                    .with_video_factory(rules, factory)
+                    .with_images(p as Arc<dyn ImageUploader>);
+                if target.sandbox {
+                    market
+                } else {
+                    market.requiring(&["title", "cover_url"])
+                }
+            }
+        };
+        out.push(market.with_max_uploads(worker.uploads_per_market));
+    }
+    Ok((out, targets))
+}
+
+/// With the sandbox only: writes the sample media a manifest names but that are missing.
+async fn generate_missing_media(manifest: &Path) -> Result<usize> {
+    let mut missing = BTreeSet::new();
+    let reader = ManifestReader::open(manifest).map_err(store_error)?;
+    for row in reader.flatten() {
+        for path in row.video.iter().chain(row.images.iter()) {
+            if !path.exists() {
+                missing.insert(path.clone());
+            }
+        }
+    }
+    for (n, path) in missing.iter().enumerate() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            // Distinct sizes, so distinct content: each is its own asset.
+            Some("mp4") | Some("mov") => {
+                write_sample_mp4(path, SAMPLE_DURATION, (3 << 20) + n as u64 * 4096)?
+            }
+            Some("jpg") | Some("jpeg") => std::fs::write(path, sample_jpeg(40_000 + n))?,
+            Some("png") => std::fs::write(path, sample_png(40_000 + n))?,
+            _ => continue,
+        }
+    }
+    Ok(missing.len())
+}
+
+async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Result<i32> {
+    let (markets, targets) = markets(config, force_sandbox, &args.worker).await?;
+    let all_sandbox = targets.sandbox().is_some()
+        && Platform::ALL
+            .iter()
+            .all(|&p| force_sandbox || !config.is_configured(p));
+    if all_sandbox {
+        let n = generate_missing_media(&args.manifest).await?;
+        if n > 0 && !args.worker.json {
+            eprintln!("generated {n} sample media file(s) for the sandbox");
+        }
+    }
+    let batch = args.batch.clone().unwrap_or_else(|| {
+        args.manifest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "batch".into())
+    });
+    if args.dry_run {
+        let planned = plan(&args.manifest, &markets, None)
+            .await
+            .map_err(store_error)?;
+        print_plan(&planned, Some(args.bandwidth), args.worker.json);
+        return Ok(if planned.problems.is_empty() {
+            exit::SUCCESS
+        } else {
+            exit::PARTIAL
+        });
+    }
+    let store = open(&args.store).await?;
+    if !args.worker.json {
+        eprintln!("store: {}", redact_location(&location(&args.store)));
+    }
+    let planned = plan(&args.manifest, &markets, Some((store.as_ref(), &batch)))
+        .await
+        .map_err(store_error)?;
+    print_plan(&planned, None, args.worker.json);
+    let report = work(store.clone(), markets, &args.worker).await?;
+    drop(targets);
+    let code = finish(store.as_ref(), &report, args.worker.json).await?;
+    Ok(if code == exit::SUCCESS && !planned.problems.is_empty() {
+        exit::PARTIAL
+    } else {
+        code
+    })
+}
+
+fn print_plan(planned: &Plan, bandwidth: Option<u64>, json: bool) {
+    if json {
+        let mut value = serde_json::json!({ "event": "plan", "plan": planned });
+        if let Some(bw) = bandwidth {
+            value["seconds"] = serde_json::json!(planned.seconds_at(bw));
+        }
+        println!("{value}");
+        return;
+    }
+    for p in &planned.problems {
+        eprintln!("{p}");
+    }
+    println!(
+        "{} row(s): {} good, {} with problems; {} task(s), {} new in the store",
+        planned.rows,
+        planned.good_rows,
+        planned.rows - planned.good_rows,
+        planned.tasks(),
+        planned.tasks_added
+    );
+    let rows: Vec<Vec<String>> = planned
+        .markets
+        .iter()
+        .map(|(m, p)| {
+            let mut row = vec![
+                m.clone(),
+                p.videos.to_string(),
+                p.images.to_string(),
+                p.bytes.to_string(),
+            ];
+            if let Some(bw) = bandwidth {
+                row.push(format!("{:.1}", p.bytes as f64 / bw.max(1) as f64));
+            }
+            row
+        })
+        .collect();
+    let mut headers = vec!["marketplace", "videos", "images", "bytes"];
+    if bandwidth.is_some() {
+        headers.push("seconds");
+    }
+    print!("{}", report::table(&headers, &rows));
+    if let Some(bw) = bandwidth {
+        println!(
+            "about {:.1} s at {bw} B/s per marketplace, marketplaces in parallel",
+            planned.seconds_at(bw)
+        );
+    }
+}
+
+async fn work(
+    store: Arc<dyn JobStore>,
+    markets: Vec<Market>,
+    args: &WorkerArgs,
+) -> Result<WorkReport> {
+    let names: Vec<String> = markets.iter().map(|m| m.name.clone()).collect();
+    let total = store.outstanding(&names).await.map_err(store_error)?.tasks;
+    let opts = WorkOptions {
+        lease: std::time::Duration::from_secs(args.lease_secs.max(1)),
+        max_in_flight: args.tasks.max(1),
+        max_attempts: args.attempts.max(1),
+        ..WorkOptions::default()
+    };
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{bar:32} {pos}/{len} tasks, {prefix} sent, ETA {eta} {msg}",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    };
+    let per_market: Arc<Mutex<BTreeMap<String, (u64, u64)>>> = Arc::default();
+    let json = args.json;
+    let sink_bar = bar.clone();
+    let sink_counts = per_market.clone();
+    let sink_bytes: Arc<Mutex<u64>> = Arc::default();
+    let sink = Arc::new(move |event: &Event| {
+        if json {
+            if let Ok(line) = serde_json::to_string(event) {
+                println!("{line}");
+            }
+            return;
+        }
+        let (marketplace, ok) = match event {
+            Event::Done {
+                marketplace,
+                bytes_sent,
+                ..
+            } => {
+                sink_bar.inc(1);
+                if let Ok(mut sent) = sink_bytes.lock() {
+                    *sent += bytes_sent;
+                    sink_bar.set_prefix(indicatif::HumanBytes(*sent).to_string());
+                }
+                (marketplace, true)
+            }
+            Event::Failed {
+                marketplace,
+                retry: false,
+                sku,
+                message,
+                ..
+            } => {
+                sink_bar.inc(1);
+                sink_bar.println(format!("{sku} [{marketplace}]: {message}"));
+                (marketplace, false)
+            }
+            _ => return,
+        };
+        if let Ok(mut counts) = sink_counts.lock() {
+            let c = counts.entry(marketplace.clone()).or_default();
+            if ok {
+                c.0 += 1;
+            } else {
+                c.1 += 1;
+            }
+            let msg: Vec<String> = counts
+                .iter()
+                .map(|(m, (d, f))| format!("{m} {d} done {f} failed"))
+                .collect();
+            sink_bar.set_message(msg.join(", "));
+        }
+    });
+    if total == 0 && !json {
+        bar.finish_and_clear();
+        println!("nothing to send: every task in the store is finished");
+    }
+    let worker = Worker::new(store, markets, opts).with_events(sink);
+    let report = worker.run().await.map_err(store_error)?;
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+async fn finish(store: &dyn JobStore, report: &WorkReport, json: bool) -> Result<i32> {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "event": "finished", "report": report })
+        );
+    } else {
+        println!(
+            "uploaded {}, reused {}, failed {}, retrying later {}, {} bytes sent",
+            report.uploaded, report.reused, report.failed, report.retrying, report.bytes_sent
+        );
+        status(store, false).await?;
+    }
+    let counts = store.counts().await.map_err(store_error)?;
+    let n = |s: TaskState| {
+        counts
+            .iter()
+            .filter(|c| c.state == s)
+            .map(|c| c.tasks)
+            .sum::<u64>()
+    };
+    let (done, failed) = (n(TaskState::Done), n(TaskState::Failed));
+    Ok(match (done, failed) {
+        (_, 0) => exit::SUCCESS,
+        (0, _) => exit::FAILURE,
+        _ => exit::PARTIAL,
+    })
+}
+
+/// Prints counts by marketplace and state, then the failures with their reasons.
+async fn status(store: &dyn JobStore, json: bool) -> Result<()> {
+    let counts = store.counts().await.map_err(store_error)?;
+    let failed = store
+        .tasks(0, 100, Some(TaskState::Failed))
+        .await
+        .map_err(store_error)?;
+    if json {
+        let failures: Vec<_> = failed
+            .iter()
+            .map(marketmedia_batch::ExportRow::from)
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "counts": counts, "failures": failures })
+        );
+        return Ok(());
+    }
+    let mut table: BTreeMap<String, BTreeMap<TaskState, u64>> = BTreeMap::new();
+    for c in &counts {
+        *table
+            .entry(c.marketplace.clone())
+            .or_default()
+            .entry(c.state)
+            .or_default() += c.tasks;
+    }
+    let headers: Vec<&str> = std::iter::once("marketplace")
+        .chain(TaskState::ALL.iter().map(|s| s.as_str()))
+        .collect();
+    let rows: Vec<Vec<String>> = table
+        .iter()
+        .map(|(m, by)| {
+            std::iter::once(m.clone())
+                .chain(
+                    TaskState::ALL
+                        .iter()
+                        .map(|s| by.get(s).copied().unwrap_or(0).to_string()),
+                )
+                .collect()
+        })
+        .collect();
+    print!("{}", report::table(&headers, &rows));
+    let mut out = std::io::stdout().lock();
+    for t in &failed {
+        let _ = writeln!(
+            out,
+            "failed: {} {} [{}]: {}",
+            t.spec.sku,
+            t.spec.media,
+            t.spec.marketplace,
+            t.error_message.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}

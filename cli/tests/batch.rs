@@ -1,0 +1,325 @@
+//! Batch runs against the sandbox with real stores: a killed worker's upload resumed with
+//! only its missing parts, duplicate rows and reruns reusing assets, bad rows reported by
+//! line while the good ones go, and two workers sharing a PostgreSQL store.
+
+#[path = "../../batch/tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use marketmedia_batch::store::{self, JobStore};
+use marketmedia_batch::{plan, Market, TaskState, WorkOptions, Worker};
+use marketmedia_cli::sandbox::Sandbox;
+use marketmedia_core::{ChunkedVideoUploader, ImageUploader, PollPolicy, UploadOptions};
+use marketmedia_sim::faults::{scope, FaultProfile};
+use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, write_sample_mp4};
+
+const MIB: u64 = 1 << 20;
+/// The Shopee simulator's wire-log name of a part upload.
+const PARTS_CALL: &str = "upload_video_part";
+
+fn shopee(sb: &Sandbox) -> Market {
+    let p = Arc::new(sb.shopee().unwrap());
+    Market::new("shopee", "shop-test")
+        .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
+        .with_images(p as Arc<dyn ImageUploader>)
+}
+
+fn smh(sb: &Sandbox) -> Market {
+    let p = Arc::new(sb.smh().unwrap());
+    Market::new("smh", "lib-test")
+        .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
+        .with_images(p as Arc<dyn ImageUploader>)
+}
+
+fn options(id: &str, lease: Duration) -> WorkOptions {
+    WorkOptions {
+        worker_id: id.into(),
+        lease,
+        idle_poll: Duration::from_millis(20),
+        max_wait: Duration::from_secs(10),
+        backoff: Duration::from_millis(50),
+        upload: UploadOptions {
+            // One part at a time, so a kill lands between parts.
+            concurrency: 1,
+            poll: PollPolicy {
+                initial_delay: Duration::from_millis(50),
+                multiplier: 1.5,
+                max_delay: Duration::from_millis(300),
+                deadline: Duration::from_secs(30),
+            },
+            ..UploadOptions::default()
+        },
+        ..WorkOptions::default()
+    }
+}
+
+/// Slows Shopee's parts to about 0.25 s each (4 MiB at 16 MiB/s).
+fn slow_parts(sb: &Sandbox) {
+    sb.shopee_sim().faults().set(FaultProfile {
+        bandwidth_per_conn: Some(16 * MIB),
+        calls: vec![scope::SHOPEE_PARTS.into()],
+        ..FaultProfile::none()
+    });
+}
+
+async fn wait_for_receipts(store: &dyn JobStore, at_least: usize) {
+    let start = Instant::now();
+    loop {
+        let tasks = store.tasks(0, 100, None).await.unwrap();
+        if tasks.iter().any(|t| t.receipts.len() >= at_least) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no receipt recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn a_killed_worker_is_resumed_with_only_the_missing_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("k1.mp4");
+    write_sample_mp4(&video, Duration::from_secs(12), 13 * MIB).unwrap(); // 4 parts
+    let manifest = write(
+        dir.path(),
+        "m.csv",
+        "sku,video,marketplaces\nK1,k1.mp4,shopee\n",
+    );
+    let sb = Sandbox::start().await.unwrap();
+    slow_parts(&sb);
+    let markets = vec![shopee(&sb)];
+    let path = dir.path().join("store.sqlite");
+    let store = store::open(path.to_str().unwrap()).await.unwrap();
+    let planned = plan(&manifest, &markets, Some((store.as_ref(), "b")))
+        .await
+        .unwrap();
+    assert_eq!((planned.tasks_added, planned.problems.len()), (1, 0));
+
+    let lease = Duration::from_millis(400);
+    let first = Worker::new(store.clone(), markets.clone(), options("w1", lease));
+    let killed = tokio::spawn(async move { first.run().await });
+    wait_for_receipts(store.as_ref(), 2).await;
+    killed.abort();
+    let _ = killed.await;
+    let parts_before = sb.shopee_sim().wire().count(PARTS_CALL);
+
+    // The rerun waits for the dead worker's lease, then resumes its session.
+    let store = store::open(path.to_str().unwrap()).await.unwrap();
+    let report = Worker::new(store.clone(), markets, options("w2", lease))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.uploaded, 1, "{report:?}");
+    let parts_after = sb.shopee_sim().wire().count(PARTS_CALL);
+    let task = &store.tasks(0, 10, None).await.unwrap()[0];
+    assert_eq!((task.state, task.attempts), (TaskState::Done, 2));
+    // One session only, and at most the one part in flight at the kill sent twice.
+    assert_eq!(sb.shopee_sim().upload_ids().len(), 1);
+    eprintln!(
+        "parts on the wire: {parts_before} before the kill, {parts_after} in all (4 planned); \
+         the rerun sent {} bytes",
+        report.bytes_sent
+    );
+    assert!(
+        parts_before >= 2 && parts_after <= 5,
+        "{parts_before} then {parts_after}"
+    );
+    assert!(
+        report.bytes_sent <= 9 * MIB,
+        "re-sent {} bytes",
+        report.bytes_sent
+    );
+    let id = sb.shopee_sim().upload_ids().remove(0);
+    let stored = sb.shopee_sim().assembled_bytes(&id).unwrap();
+    assert_eq!(stored.as_ref(), std::fs::read(&video).unwrap().as_slice());
+}
+
+#[tokio::test]
+async fn duplicate_rows_and_reruns_reuse_the_asset() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sample_mp4(&dir.path().join("v.mp4"), Duration::from_secs(12), 5 * MIB).unwrap();
+    std::fs::write(dir.path().join("a.jpg"), sample_jpeg(30_000)).unwrap();
+    let manifest = write(
+        dir.path(),
+        "m.jsonl",
+        "{\"sku\":\"A\",\"video\":\"v.mp4\",\"images\":[\"a.jpg\"],\"marketplaces\":\"shopee smh\"}\n\
+         {\"sku\":\"A-RED\",\"video\":\"v.mp4\",\"images\":[\"a.jpg\"],\"marketplaces\":[\"shopee\",\"smh\"]}\n",
+    );
+    let sb = Sandbox::start().await.unwrap();
+    let markets = vec![shopee(&sb), smh(&sb)];
+    let store = store::open(dir.path().join("s.sqlite").to_str().unwrap())
+        .await
+        .unwrap();
+    let planned = plan(&manifest, &markets, Some((store.as_ref(), "b")))
+        .await
+        .unwrap();
+    assert_eq!(planned.tasks_added, 8);
+    let report = Worker::new(
+        store.clone(),
+        markets.clone(),
+        options("w", Duration::from_secs(5)),
+    )
+    .run()
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.uploaded, report.reused, report.failed),
+        (4, 4, 0),
+        "{report:?}"
+    );
+    assert_eq!(sb.shopee_sim().upload_ids().len(), 1);
+    assert_eq!(sb.shopee_sim().images().len(), 1);
+    let tasks = store.tasks(0, 10, None).await.unwrap();
+    for pair in [("A", "A-RED")] {
+        for m in ["shopee", "smh"] {
+            let find = |sku: &str| {
+                tasks
+                    .iter()
+                    .find(|t| {
+                        t.spec.sku == sku && t.spec.marketplace == m && t.spec.media == "video"
+                    })
+                    .unwrap()
+                    .asset_id
+                    .clone()
+            };
+            assert_eq!(find(pair.0), find(pair.1));
+        }
+    }
+
+    // A rerun of the finished manifest adds nothing and sends nothing.
+    let parts = sb.shopee_sim().wire().count(PARTS_CALL);
+    let again = plan(&manifest, &markets, Some((store.as_ref(), "b")))
+        .await
+        .unwrap();
+    assert_eq!(again.tasks_added, 0);
+    let report = Worker::new(store.clone(), markets, options("w", Duration::from_secs(5)))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report, marketmedia_batch::WorkReport::default());
+    assert_eq!(sb.shopee_sim().wire().count(PARTS_CALL), parts);
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_by_line_and_good_rows_still_go() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sample_mp4(
+        &dir.path().join("good.mp4"),
+        Duration::from_secs(12),
+        2 * MIB,
+    )
+    .unwrap();
+    write_sample_mp4(
+        &dir.path().join("short.mp4"),
+        Duration::from_secs(3),
+        2 * MIB,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("ok.jpg"), sample_jpeg(20_000)).unwrap();
+    std::fs::write(dir.path().join("anim.gif"), sample_gif(20_000)).unwrap();
+    let manifest = write(
+        dir.path(),
+        "m.csv",
+        "sku,video,images,marketplaces\n\
+         G1,good.mp4,ok.jpg,shopee\n\
+         B1,missing.mp4,,shopee\n\
+         B2,,anim.gif,shopee\n\
+         B3,good.mp4,,ebay\n\
+         B4,short.mp4,,shopee\n\
+         G2,,ok.jpg,shopee\n",
+    );
+    let sb = Sandbox::start().await.unwrap();
+    let markets = vec![shopee(&sb)];
+    let store = store::open(dir.path().join("s.sqlite").to_str().unwrap())
+        .await
+        .unwrap();
+    let planned = plan(&manifest, &markets, Some((store.as_ref(), "b")))
+        .await
+        .unwrap();
+    let lines: Vec<u64> = planned.problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, vec![3, 4, 5, 6], "{:#?}", planned.problems);
+    assert!(planned.problems[0].message.contains("missing.mp4"));
+    assert_eq!(planned.problems[3].marketplace.as_deref(), Some("shopee"));
+    assert_eq!(
+        (planned.rows, planned.good_rows, planned.tasks_added),
+        (6, 2, 3)
+    );
+    let report = Worker::new(store.clone(), markets, options("w", Duration::from_secs(5)))
+        .run()
+        .await
+        .unwrap();
+    // G1's image and G2's are the same bytes: one upload, one reuse.
+    assert_eq!(
+        (report.uploaded, report.reused, report.failed),
+        (2, 1, 0),
+        "{report:?}"
+    );
+}
+
+/// Two workers on one PostgreSQL store: one is killed mid-batch, the other finishes
+/// everything; each asset is made once and holds the source's bytes.
+#[tokio::test]
+async fn two_workers_share_a_postgres_store_and_survive_a_kill() {
+    let Some(db) = common::pg().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("sku,video,marketplaces\n");
+    for i in 0..4 {
+        let name = format!("v{i}.mp4");
+        write_sample_mp4(
+            &dir.path().join(&name),
+            Duration::from_secs(12),
+            9 * MIB + i * 4096,
+        )
+        .unwrap();
+        csv.push_str(&format!("P{i},{name},shopee\n"));
+    }
+    let manifest = write(dir.path(), "m.csv", &csv);
+    let sb = Sandbox::start().await.unwrap();
+    slow_parts(&sb);
+    let markets = vec![shopee(&sb).with_max_uploads(2)];
+    let store = store::open(&db.url).await.unwrap();
+    plan(&manifest, &markets, Some((store.as_ref(), "b")))
+        .await
+        .unwrap();
+
+    let lease = Duration::from_millis(500);
+    let a = Worker::new(store.clone(), markets.clone(), options("a", lease));
+    let b = Worker::new(store.clone(), markets, options("b", lease));
+    let killed = tokio::spawn(async move { a.run().await });
+    let survivor = tokio::spawn(async move { b.run().await });
+    wait_for_receipts(store.as_ref(), 1).await;
+    killed.abort();
+    let _ = killed.await;
+    let report = survivor.await.unwrap().unwrap();
+
+    let tasks = store.tasks(0, 10, None).await.unwrap();
+    assert!(
+        tasks.iter().all(|t| t.state == TaskState::Done),
+        "{tasks:#?}"
+    );
+    assert_eq!(report.reused, 0);
+    // Every asset made once: one session per video, each assembled to its source.
+    let ids = sb.shopee_sim().upload_ids();
+    assert_eq!(ids.len(), 4, "{report:?}");
+    for t in &tasks {
+        let asset = t.asset_id.as_deref().unwrap();
+        let bytes = sb.shopee_sim().assembled_bytes(asset).unwrap();
+        assert_eq!(
+            bytes.as_ref(),
+            std::fs::read(&t.spec.path).unwrap().as_slice()
+        );
+    }
+    drop(store);
+    db.drop_db().await;
+}
