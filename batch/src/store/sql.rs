@@ -72,8 +72,8 @@ const CLAIM: &str = "UPDATE tasks SET state = 'running', lease_owner = $1, lease
       ORDER BY t.id LIMIT 1 {lock}) \
     RETURNING ";
 
-/// The columns a claim hands back (`RETURNING` cannot keep a running task's state: a task
-/// claimed in `processing` keeps its handle, and the worker resumes polling).
+/// The states in which a task is held by a lease: every write of a worker checks it, with the
+/// lease owner, so a worker that lost its lease (expired, or the task cancelled) writes nothing.
 const LEASED: &str = "state IN ('running', 'processing')";
 
 macro_rules! sql_store {
