@@ -17,6 +17,7 @@ async fn smh_passes_the_conformance_suite() {
         let config = SmhConfig::new(sim::TEST_LIBRARY_ID, secret)
             .base_url(&base_url)
             .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true)
             .part_size(1 << 20);
         SmhUploader::new(config)
     });

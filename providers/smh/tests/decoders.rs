@@ -106,6 +106,7 @@ fn fixture() -> Fixture {
         c.timeouts.read_idle = Duration::from_secs(5);
         c.base_url(junk.base_url())
             .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true)
             .part_size(MIB)
     };
     let with_token =
@@ -152,6 +153,7 @@ fn secret_uploader(junk: &JunkServer) -> SmhUploader {
     let mut c = SmhConfig::new("lib", "library-secret")
         .base_url(junk.base_url())
         .storage_scheme(StorageScheme::Http)
+        .allow_plain_http(true)
         .part_size(MIB);
     c.timeouts.read_idle = Duration::from_secs(5);
     SmhUploader::new(c).unwrap()

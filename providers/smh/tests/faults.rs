@@ -24,6 +24,7 @@ fn provider(servers: &SmhServers, timeouts: HttpTimeouts) -> SmhUploader {
     let mut config = SmhConfig::new(TEST_LIBRARY_ID, TEST_LIBRARY_SECRET)
         .base_url(servers.api_base_url())
         .storage_scheme(StorageScheme::Http)
+        .allow_plain_http(true)
         .part_size(MIB);
     config.timeouts = timeouts;
     SmhUploader::new(config).unwrap()
