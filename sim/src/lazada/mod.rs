@@ -67,8 +67,12 @@ pub struct LazadaSimConfig {
     pub timestamp_tolerance: Duration,
     /// Accept a lowercase-hex `sign`. Default `false` (the SDKs send uppercase).
     pub accept_lowercase_sign: bool,
-    /// Largest accepted `fileBytes` at block/create, inclusive. Default 100 MiB (104,857,600).
+    /// Largest accepted `fileBytes` at block/create, inclusive. Default 99,999,999: Lazada's
+    /// "should be less than 100M", read as less than 100 MB = 100,000,000 bytes.
     pub max_file_bytes: u64,
+    /// Refuse a call sent with another HTTP method than its own (GET for get and quota, POST
+    /// for the others) with the gateway error `InvalidHttpMethod`. Default true.
+    pub enforce_http_method: bool,
     /// Largest accepted block at block/upload, inclusive. Default 5 MiB (5,242,880).
     pub max_block_bytes: usize,
     /// How long an upload accepts blocks and a commit after block/create. Default 24 h.
@@ -110,7 +114,8 @@ impl Default for LazadaSimConfig {
             access_token_lifetime: Duration::from_secs(7 * 24 * 3600),
             timestamp_tolerance: Duration::from_secs(7200),
             accept_lowercase_sign: false,
-            max_file_bytes: 100 * MIB as u64,
+            max_file_bytes: 100_000_000 - 1,
+            enforce_http_method: true,
             max_block_bytes: 5 * MIB,
             upload_ttl: Duration::from_secs(24 * 3600),
             quota_capacity_bytes: 10 * 1024 * MIB as u64,
