@@ -605,3 +605,51 @@ pub(crate) struct Store {
     pub request_seq: u64,
     pub counters: LazadaCounters,
 }
+
+impl crate::control::Control for LazadaSim {
+    fn control_wire(&self) -> &crate::WireLog {
+        self.wire()
+    }
+
+    fn control_clock(&self) -> &crate::SimClock {
+        self.clock()
+    }
+
+    fn control_faults(&self) -> &crate::FaultHandle {
+        self.faults()
+    }
+
+    fn control_uploads(&self) -> Vec<serde_json::Value> {
+        let mut ids: Vec<String> = self.store().uploads.keys().cloned().collect();
+        ids.sort();
+        ids.iter()
+            .filter_map(|id| self.upload(id))
+            .map(|u| {
+                let mut v = serde_json::json!(u);
+                v["id"] = serde_json::json!(u.upload_id);
+                if let Some(video) = u.video_id.as_deref().and_then(|id| self.video(id)) {
+                    v["video"] = serde_json::json!(video);
+                }
+                v
+            })
+            .collect()
+    }
+
+    fn control_parts(&self, id: &str) -> Option<serde_json::Value> {
+        self.upload(id)?;
+        Some(serde_json::json!(self.blocks_received(id)))
+    }
+
+    /// The committed video of upload `id` (or of video `id`).
+    fn control_bytes(&self, id: &str) -> Option<Bytes> {
+        let video_id = self
+            .upload(id)
+            .and_then(|u| u.video_id)
+            .unwrap_or_else(|| id.to_owned());
+        self.video_bytes(&video_id)
+    }
+
+    fn control_reset(&self) {
+        self.core.reset_state();
+    }
+}
