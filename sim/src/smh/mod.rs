@@ -816,6 +816,73 @@ pub(crate) fn content_type(name: &str) -> &'static str {
     }
 }
 
+impl crate::control::Control for SmhSim {
+    fn control_wire(&self) -> &crate::WireLog {
+        self.wire()
+    }
+
+    fn control_clock(&self) -> &crate::SimClock {
+        self.clock()
+    }
+
+    fn control_faults(&self) -> &crate::FaultHandle {
+        self.faults()
+    }
+
+    /// Every upload task, by confirm key (the `id` of the other control calls).
+    fn control_uploads(&self) -> Vec<serde_json::Value> {
+        let mut keys: Vec<String> = self.state().uploads.keys().cloned().collect();
+        keys.sort();
+        keys.iter()
+            .filter_map(|key| {
+                let state = self.upload_state(key)?;
+                let st = self.state();
+                let u = st.uploads.get(key)?;
+                let (state, path) = match state {
+                    SmhUploadState::Active => ("active", None),
+                    SmhUploadState::Confirmed { path } => ("confirmed", Some(join(&path))),
+                    SmhUploadState::Cancelled => ("cancelled", None),
+                };
+                Some(serde_json::json!({
+                    "id": key,
+                    "upload_id": u.upload_id,
+                    "space_id": u.space_id,
+                    "target": join(&u.target),
+                    "state": state,
+                    "path": path,
+                    "parts": u.parts.len(),
+                }))
+            })
+            .collect()
+    }
+
+    fn control_parts(&self, id: &str) -> Option<serde_json::Value> {
+        let parts = self.parts(id)?;
+        Some(serde_json::Value::Array(
+            parts
+                .into_iter()
+                .map(|p| serde_json::json!({ "partNumber": p.number, "size": p.size, "eTag": p.etag }))
+                .collect(),
+        ))
+    }
+
+    /// The confirmed file of upload `id`.
+    fn control_bytes(&self, id: &str) -> Option<Bytes> {
+        let SmhUploadState::Confirmed { path } = self.upload_state(id)? else {
+            return None;
+        };
+        let space = self.state().uploads.get(id)?.space_id.clone();
+        self.file_in(&space, &join(&path))
+    }
+
+    /// A fresh library; the storage `domain` handed out stays that of the running server.
+    fn control_reset(&self) {
+        let domain = self.storage_domain();
+        self.core.reset_state();
+        self.set_storage_domain(domain);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -886,72 +953,5 @@ mod tests {
                 .code,
             "DirectoryNotFound"
         );
-    }
-}
-
-impl crate::control::Control for SmhSim {
-    fn control_wire(&self) -> &crate::WireLog {
-        self.wire()
-    }
-
-    fn control_clock(&self) -> &crate::SimClock {
-        self.clock()
-    }
-
-    fn control_faults(&self) -> &crate::FaultHandle {
-        self.faults()
-    }
-
-    /// Every upload task, by confirm key (the `id` of the other control calls).
-    fn control_uploads(&self) -> Vec<serde_json::Value> {
-        let mut keys: Vec<String> = self.state().uploads.keys().cloned().collect();
-        keys.sort();
-        keys.iter()
-            .filter_map(|key| {
-                let state = self.upload_state(key)?;
-                let st = self.state();
-                let u = st.uploads.get(key)?;
-                let (state, path) = match state {
-                    SmhUploadState::Active => ("active", None),
-                    SmhUploadState::Confirmed { path } => ("confirmed", Some(join(&path))),
-                    SmhUploadState::Cancelled => ("cancelled", None),
-                };
-                Some(serde_json::json!({
-                    "id": key,
-                    "upload_id": u.upload_id,
-                    "space_id": u.space_id,
-                    "target": join(&u.target),
-                    "state": state,
-                    "path": path,
-                    "parts": u.parts.len(),
-                }))
-            })
-            .collect()
-    }
-
-    fn control_parts(&self, id: &str) -> Option<serde_json::Value> {
-        let parts = self.parts(id)?;
-        Some(serde_json::Value::Array(
-            parts
-                .into_iter()
-                .map(|p| serde_json::json!({ "partNumber": p.number, "size": p.size, "eTag": p.etag }))
-                .collect(),
-        ))
-    }
-
-    /// The confirmed file of upload `id`.
-    fn control_bytes(&self, id: &str) -> Option<Bytes> {
-        let SmhUploadState::Confirmed { path } = self.upload_state(id)? else {
-            return None;
-        };
-        let space = self.state().uploads.get(id)?.space_id.clone();
-        self.file_in(&space, &join(&path))
-    }
-
-    /// A fresh library; the storage `domain` handed out stays that of the running server.
-    fn control_reset(&self) {
-        let domain = self.storage_domain();
-        self.core.reset_state();
-        self.set_storage_domain(domain);
     }
 }
