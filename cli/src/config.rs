@@ -536,6 +536,28 @@ mod tests {
     }
 
     #[test]
+    fn smh_plain_http_and_grants_are_explicit_keys() {
+        let c = resolve(
+            "[smh]\nlibrary_id = \"smhlib\"\nlibrary_secret = \"s\"\n",
+            &[],
+        )
+        .unwrap();
+        let smh = c.smh.unwrap();
+        assert_eq!(smh.base_url, "https://smhlib.api.tencentsmh.cn");
+        assert!(!smh.allow_plain_http);
+        assert_eq!(smh.grants, vec!["upload_file".to_string()]);
+        let c = resolve(
+            "[smh]\nlibrary_id = \"lib\"\nlibrary_secret = \"s\"\nbase_url = \"http://127.0.0.1:9\"\nstorage_scheme = \"http\"\nallow_plain_http = true\ngrants = \"upload_file, create_directory\"\n",
+            &[],
+        )
+        .unwrap();
+        let smh = c.smh.unwrap();
+        assert!(smh.allow_plain_http);
+        assert_eq!(smh.grants, vec!["upload_file", "create_directory"]);
+        assert!(smh.validate().is_ok());
+    }
+
+    #[test]
     fn lazada_title_and_cover_alone_do_not_configure_lazada() {
         let c = resolve(
             "",
