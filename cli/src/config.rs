@@ -30,6 +30,9 @@
 //! space_id = "-"
 //! directory = "products/2024"
 //! storage_scheme = "https"       # http for a local simulator
+//! # base_url = "https://{library_id}.api.tencentsmh.cn" (the default: the library's own domain)
+//! # allow_plain_http = true       # only for a local simulator: SMH refuses plain HTTP
+//! # grants = "upload_file"        # the token permissions (add create_directory to create directories)
 //! ```
 //!
 //! Secrets are held in [`Secret`]s from the moment they are read: no `Debug`, `Display` or
@@ -180,6 +183,10 @@ pub struct SmhSection {
     pub base_url: Option<String>,
     /// `https` (default) or `http` (local simulator).
     pub storage_scheme: Option<String>,
+    /// Allow plain `http://` (a local simulator only: SMH refuses plain HTTP).
+    pub allow_plain_http: Option<bool>,
+    /// Permissions asked for with each token, comma-separated (default `upload_file`).
+    pub grants: Option<String>,
 }
 
 /// The resolved configuration: a provider configuration per configured marketplace (`None`:
@@ -431,6 +438,11 @@ fn smh(section: SmhSection, env: EnvLookup<'_>) -> Result<Option<SmhConfig>> {
     let directory = l.text("DIRECTORY", section.directory);
     let base_url = l.text("BASE_URL", section.base_url);
     let scheme = l.text("STORAGE_SCHEME", section.storage_scheme);
+    let plain_http = l.text(
+        "ALLOW_PLAIN_HTTP",
+        section.allow_plain_http.map(|b| b.to_string()),
+    );
+    let grants = l.text("GRANTS", section.grants);
     let library_id = l.require("LIBRARY_ID", library_id);
     if library_secret.is_none() && access_token.is_none() {
         l.missing.push("LIBRARY_SECRET".into());
@@ -466,6 +478,21 @@ fn smh(section: SmhSection, env: EnvLookup<'_>) -> Result<Option<SmhConfig>> {
                 .with_platform(Platform::Smh.name()))
             }
         });
+    }
+    if let Some(allow) = plain_http {
+        config = config.allow_plain_http(matches!(
+            allow.to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes"
+        ));
+    }
+    if let Some(grants) = grants {
+        config = config.grants(
+            grants
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned),
+        );
     }
     Ok(Some(config))
 }
@@ -562,6 +589,28 @@ mod tests {
         assert_eq!(smh.storage_scheme, StorageScheme::Http);
         assert!(!format!("{smh:?}").contains("tok\""));
         assert!(resolve("[smh]\nlibrary_id = \"lib\"\n", &[]).is_err());
+    }
+
+    #[test]
+    fn smh_plain_http_and_grants_are_explicit_keys() {
+        let c = resolve(
+            "[smh]\nlibrary_id = \"smhlib\"\nlibrary_secret = \"s\"\n",
+            &[],
+        )
+        .unwrap();
+        let smh = c.smh.unwrap();
+        assert_eq!(smh.base_url, "https://smhlib.api.tencentsmh.cn");
+        assert!(!smh.allow_plain_http);
+        assert_eq!(smh.grants, vec!["upload_file".to_string()]);
+        let c = resolve(
+            "[smh]\nlibrary_id = \"lib\"\nlibrary_secret = \"s\"\nbase_url = \"http://127.0.0.1:9\"\nstorage_scheme = \"http\"\nallow_plain_http = true\ngrants = \"upload_file, create_directory\"\n",
+            &[],
+        )
+        .unwrap();
+        let smh = c.smh.unwrap();
+        assert!(smh.allow_plain_http);
+        assert_eq!(smh.grants, vec!["upload_file", "create_directory"]);
+        assert!(smh.validate().is_ok());
     }
 
     #[test]

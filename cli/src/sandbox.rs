@@ -177,6 +177,7 @@ impl Sandbox {
             .space(c.space_id)
             .base_url(self.smh_servers.api_base_url())
             .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true)
     }
 
     /// An SMH provider for the simulator.

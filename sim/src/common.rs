@@ -67,8 +67,9 @@ pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<SimServe
     Ok(SimServer { addr, task })
 }
 
-/// One request as the simulator received it, and how it answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One request as the simulator received it, and how it answered (served as JSON by
+/// `GET /__sim/wire`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WireRecord {
     /// The platform, e.g. `shopee`.
     pub platform: &'static str,
@@ -168,6 +169,11 @@ impl SimClock {
     /// Seconds since the Unix epoch, as the simulator sees it.
     pub fn now_secs(&self) -> i64 {
         self.now_millis().div_euclid(1000)
+    }
+
+    /// How far the clock is ahead of real time, in milliseconds.
+    pub fn offset_millis(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
     }
 
     /// Moves the clock forward by `by`.

@@ -30,6 +30,7 @@
 #[macro_use]
 mod skeleton;
 mod common;
+pub mod control;
 pub mod faults;
 pub mod fixtures;
 pub mod lazada;

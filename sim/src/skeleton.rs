@@ -13,18 +13,34 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
 use crate::common::{SimClock, WireLog};
+use crate::control::{self, Control};
 use crate::faults::{ErrorStyle, FaultHandle};
 use crate::util::lock;
 
+/// How a simulator builds its state from its configuration and clock.
+type StateInit<C, S> = Box<dyn Fn(&C, &SimClock) -> S + Send + Sync>;
+
 /// What a simulator shares between its server and its test: configuration `C`, state `S`,
 /// the wire log, the clock and the fault handle.
-#[derive(Debug)]
 pub struct SimCore<C, S> {
     config: Mutex<C>,
     state: Mutex<S>,
+    init: StateInit<C, S>,
     wire: WireLog,
     clock: SimClock,
     faults: FaultHandle,
+}
+
+impl<C: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug for SimCore<C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimCore")
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .field("wire", &self.wire)
+            .field("clock", &self.clock)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a simulator's router limits request bodies.
@@ -39,12 +55,13 @@ pub enum BodyLimit {
 impl<C: Clone, S> SimCore<C, S> {
     /// A core with `config`, a fresh clock, and the state `state` builds from both (e.g. the
     /// initial access token, issued now on the sim clock).
-    pub fn new(config: C, state: impl FnOnce(&C, &SimClock) -> S) -> Self {
+    pub fn new(config: C, state: impl Fn(&C, &SimClock) -> S + Send + Sync + 'static) -> Self {
         let clock = SimClock::default();
-        let state = state(&config, &clock);
+        let first = state(&config, &clock);
         Self {
             config: Mutex::new(config),
-            state: Mutex::new(state),
+            state: Mutex::new(first),
+            init: Box::new(state),
             wire: WireLog::default(),
             clock,
             faults: FaultHandle::default(),
@@ -68,6 +85,13 @@ impl<C: Clone, S> SimCore<C, S> {
         lock(&self.state)
     }
 
+    /// Replaces the state with a fresh one built from the current configuration, as at
+    /// creation (the clock keeps its offset).
+    pub fn reset_state(&self) {
+        let fresh = (self.init)(&self.config(), &self.clock);
+        *lock(&self.state) = fresh;
+    }
+
     /// Every request received.
     pub fn wire(&self) -> &WireLog {
         &self.wire
@@ -84,16 +108,24 @@ impl<C: Clone, S> SimCore<C, S> {
     }
 
     /// The axum application of `routes` with `sim` as its state: the body limit `limit`
-    /// and, outermost, the fault and shaping layer answering in the platform's `style`.
-    pub fn app<T>(&self, routes: Router<T>, style: ErrorStyle, limit: BodyLimit, sim: T) -> Router
+    /// and, outermost, the fault and shaping layer answering in the platform's `style`; beside
+    /// them, outside the fault layer, the control surface under `/__sim/` ([`crate::control`]).
+    pub(crate) fn app<T>(
+        &self,
+        routes: Router<T>,
+        style: ErrorStyle,
+        limit: BodyLimit,
+        sim: T,
+    ) -> Router
     where
-        T: Clone + Send + Sync + 'static,
+        T: Control,
     {
         let routes = match limit {
             BodyLimit::Own => routes.layer(DefaultBodyLimit::disable()),
             BodyLimit::AxumDefault => routes,
         };
-        routes.layer(self.faults.layer(style)).with_state(sim)
+        let control = control::router(sim.clone());
+        control.merge(routes.layer(self.faults.layer(style)).with_state(sim))
     }
 }
 

@@ -50,6 +50,19 @@ enum Via {
     Multipart,
 }
 
+/// The calls Lazada's API reference gives POST (the others are GET).
+fn is_post(api_path: &str) -> bool {
+    [
+        calls::BLOCK_CREATE,
+        calls::BLOCK_UPLOAD,
+        calls::BLOCK_COMMIT,
+        calls::VIDEO_REMOVE,
+        calls::IMAGE_UPLOAD,
+        calls::IMAGE_MIGRATE,
+    ]
+    .contains(&api_path)
+}
+
 struct Lz {
     sim: LazadaSim,
     _server: SimServer,
@@ -111,8 +124,11 @@ impl Lz {
             Via::Query => {
                 let mut url = reqwest::Url::parse(&url).unwrap();
                 url.query_pairs_mut().extend_pairs(params.iter());
-                if files.is_empty() {
+                if files.is_empty() && !is_post(api_path) {
                     self.http.get(url)
+                } else if files.is_empty() {
+                    // Every parameter in the query string, as the seed's example URLs send them.
+                    self.http.post(url)
                 } else {
                     self.http
                         .post(url)
@@ -135,7 +151,12 @@ impl Lz {
 
     async fn call(&self, api_path: &str, business: &[(&str, &str)]) -> Value {
         let params = self.signed(api_path, self.params(business));
-        self.send(api_path, &params, Via::Form, vec![]).await
+        let via = if is_post(api_path) {
+            Via::Form
+        } else {
+            Via::Query
+        };
+        self.send(api_path, &params, via, vec![]).await
     }
 
     async fn create(&self, size: usize) -> String {
@@ -296,6 +317,69 @@ async fn the_simulator_verifies_the_documented_vector() {
     ok(&lz
         .send(calls::BLOCK_CREATE, &params, Via::Query, vec![])
         .await);
+}
+
+#[tokio::test]
+async fn each_call_takes_its_own_http_method() {
+    let lz = Lz::default().await;
+    // POST for create, upload, commit and remove; GET for get and quota. The other method is
+    // refused by the gateway, in Lazada's envelope, and the wire log shows what was sent.
+    for (path, business, wrong) in [
+        (
+            calls::BLOCK_CREATE,
+            vec![("fileName", "a.mp4"), ("fileBytes", "100")],
+            reqwest::Method::GET,
+        ),
+        (
+            calls::BLOCK_COMMIT,
+            vec![
+                ("uploadId", "x"),
+                ("parts", "[]"),
+                ("title", "t"),
+                ("coverUrl", "c"),
+            ],
+            reqwest::Method::GET,
+        ),
+        (
+            calls::VIDEO_REMOVE,
+            vec![("videoId", "1")],
+            reqwest::Method::GET,
+        ),
+        (
+            calls::VIDEO_GET,
+            vec![("videoId", "1")],
+            reqwest::Method::POST,
+        ),
+        (calls::QUOTA_GET, vec![], reqwest::Method::POST),
+    ] {
+        let params = lz.signed(path, lz.params(&business));
+        let mut url = reqwest::Url::parse(&format!("{}{}", lz.base, path)).unwrap();
+        url.query_pairs_mut().extend_pairs(params.iter());
+        let resp = lz.http.request(wrong.clone(), url).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "the gateway answers HTTP 200");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["code"], "InvalidHttpMethod", "{path} {wrong}: {v}");
+        assert_eq!(v["type"], "ISV", "{v}");
+        let last = lz.sim.wire().records().pop().unwrap();
+        assert_eq!(last.method, wrong.as_str());
+        assert_eq!(last.error.as_deref(), Some("InvalidHttpMethod"));
+    }
+    // The right method, every parameter in the query string (the seed's example URLs).
+    let params = lz.signed(calls::QUOTA_GET, lz.params(&[]));
+    ok(&lz.send(calls::QUOTA_GET, &params, Via::Query, vec![]).await);
+    let params = lz.signed(
+        calls::BLOCK_CREATE,
+        lz.params(&[("fileName", "a.mp4"), ("fileBytes", "100")]),
+    );
+    ok(&lz
+        .send(calls::BLOCK_CREATE, &params, Via::Query, vec![])
+        .await);
+    let last = lz.sim.wire().records().pop().unwrap();
+    assert_eq!((last.method.as_str(), last.body_len), ("POST", 0));
+    // The check can be turned off (a lenient gateway).
+    lz.sim.update_config(|c| c.enforce_http_method = false);
+    let params = lz.signed(calls::QUOTA_GET, lz.params(&[]));
+    ok(&lz.send(calls::QUOTA_GET, &params, Via::Form, vec![]).await);
 }
 
 #[tokio::test]
@@ -765,7 +849,8 @@ async fn happy_path_blocks_out_of_order_resend_commit_and_processing() {
 #[tokio::test]
 async fn block_create_rules() {
     let lz = Lz::default().await;
-    let max = 100 * 1024 * 1024;
+    // "less than 100M": 100,000,000 bytes is refused, one byte less is accepted.
+    let max = 100_000_000 - 1;
     ok(&lz
         .call(
             calls::BLOCK_CREATE,

@@ -85,7 +85,7 @@ impl Env {
         let r = self
             .http
             .get(self.api(&format!(
-                "/api/v1/token?library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}"
+                "/api/v1/token?library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}&grant=upload_file,create_directory"
             )))
             .send()
             .await
@@ -256,7 +256,8 @@ async fn token_issue_renew_and_rejections() {
     .unwrap();
     smh_error(r, 404, "SpaceNotFound").await;
 
-    // Default lifetime: 24 h. `period` sets another.
+    // Default lifetime: 86,400 s. `period` below 300 s gets 300 s; a value that is not a
+    // positive integer gets the default; above 10 years gets 10 years.
     let r = get(format!(
         "library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}"
     ))
@@ -264,14 +265,30 @@ async fn token_issue_renew_and_rejections() {
     .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["expiresIn"], 86_400);
+    for (period, expected) in [
+        ("abc", 86_400),
+        ("0", 86_400),
+        ("-5", 86_400),
+        ("315360001", 315_360_000),
+        ("600", 600),
+    ] {
+        let r = get(format!(
+            "library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}&period={period}"
+        ))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200, "period={period}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["expiresIn"], expected, "period={period}");
+    }
     let r = get(format!(
-        "library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}&period=60&user_id=u1"
+        "library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}&period=60&user_id=u1&grant=create_directory"
     ))
     .await
     .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["expiresIn"], 60);
+    assert_eq!(v["expiresIn"], 300);
     let short = v["accessToken"].as_str().unwrap().to_owned();
 
     let mkdir = |token: String| {
@@ -284,8 +301,16 @@ async fn token_issue_renew_and_rejections() {
     };
     assert_eq!(mkdir(short.clone()).await.unwrap().status(), 201);
 
+    // Each use renews the lifetime: 250 s, use, 250 s (500 s after issue) is still valid.
+    e.sim.clock().advance(Duration::from_secs(250));
+    assert_eq!(mkdir(short.clone()).await.unwrap().status(), 201);
+    e.sim.clock().advance(Duration::from_secs(250));
+    assert_eq!(mkdir(short.clone()).await.unwrap().status(), 201);
+    let left = e.sim.token_expires_ms(&short).unwrap() - e.sim.clock().now_millis();
+    assert!((295_000..=300_000).contains(&left), "{left} ms left");
+
     // Renew before expiry: same token, full period again.
-    e.sim.clock().advance(Duration::from_secs(50));
+    e.sim.clock().advance(Duration::from_secs(250));
     let r = e
         .http
         .post(e.api(&format!("/api/v1/token/{LIB}/{short}")))
@@ -295,12 +320,12 @@ async fn token_issue_renew_and_rejections() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["accessToken"], short.as_str());
-    assert_eq!(v["expiresIn"], 60);
-    e.sim.clock().advance(Duration::from_secs(50));
+    assert_eq!(v["expiresIn"], 300);
+    e.sim.clock().advance(Duration::from_secs(250));
     assert_eq!(mkdir(short.clone()).await.unwrap().status(), 201);
 
-    // Expired.
-    e.sim.clock().advance(Duration::from_secs(11));
+    // Expired: 301 s without use.
+    e.sim.clock().advance(Duration::from_secs(301));
     smh_error(
         mkdir(short.clone()).await.unwrap(),
         403,
@@ -360,12 +385,118 @@ async fn token_issue_renew_and_rejections() {
     smh_error(r, 404, "SpaceNotFound").await;
 
     let log = e.sim.wire().calls(calls::TOKEN);
-    assert_eq!(log.len(), 7);
+    assert_eq!(log.len(), 12);
     assert_eq!(log[1].error.as_deref(), Some("NoPermission"));
     assert_eq!(log[1].status, 403);
-    assert_eq!(log[6].param("period"), Some("60"));
-    assert_eq!(log[6].param("user_id"), Some("u1"));
+    assert_eq!(log[11].param("period"), Some("60"));
+    assert_eq!(log[11].param("user_id"), Some("u1"));
+    assert_eq!(log[11].param("grant"), Some("create_directory"));
     assert_eq!(e.sim.wire().count(calls::TOKEN_RENEW), 3);
+}
+
+#[tokio::test]
+async fn tokens_carry_their_grants_and_calls_they_do_not_permit_are_refused() {
+    let mut e = env().await;
+    let get = |q: String| e.http.get(e.api(&format!("/api/v1/token?{q}"))).send();
+    // `grant` empty: read permission only (Tencent, "Generating an Access Token").
+    let r = get(format!(
+        "library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}"
+    ))
+    .await
+    .unwrap();
+    let read_only = r.json::<Value>().await.unwrap()["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(e.sim.token_grants(&read_only), Some(Vec::new()));
+    let r = get(format!(
+        "library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}&grant=upload_file,%20create_directory,"
+    ))
+    .await
+    .unwrap();
+    let writer = r.json::<Value>().await.unwrap()["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        e.sim.token_grants(&writer),
+        Some(vec![
+            "create_directory".to_owned(),
+            "upload_file".to_owned()
+        ])
+    );
+
+    // A begin with the read-only token: 403 NoPermission, on the wire as the client saw it.
+    let begun = e.begin_201("a.mp4", 2 * MIB_USIZE).await;
+    let key = begun["confirmKey"].as_str().unwrap().to_owned();
+    e.token = read_only.clone();
+    let body = smh_error(
+        e.begin("b.mp4", "", Some(json!({ "size": "10" }))).await,
+        403,
+        "NoPermission",
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("upload_file"),
+        "{body}"
+    );
+    let last = e.sim.wire().calls(calls::BEGIN_MULTIPART).pop().unwrap();
+    assert_eq!(
+        (last.status, last.error.as_deref()),
+        (403, Some("NoPermission"))
+    );
+    assert_eq!(last.param("access_token"), Some(read_only.as_str()));
+    // The calls on the task and creating a directory are refused alike.
+    for (method, query) in [
+        (Method::GET, "upload"),
+        (Method::POST, "renew"),
+        (Method::POST, "confirm"),
+        (Method::DELETE, "upload"),
+    ] {
+        let r = e
+            .http
+            .request(
+                method.clone(),
+                e.api(&format!(
+                    "/api/v1/file/{LIB}/-/{key}?{query}&access_token={read_only}"
+                )),
+            )
+            .send()
+            .await
+            .unwrap();
+        smh_error(r, 403, "NoPermission").await;
+    }
+    smh_error(e.mkdir("ro").await, 403, "NoPermission").await;
+    // Each grant opens what it names, and only that.
+    for grant in smh::UPLOAD_GRANTS {
+        e.token = e.sim.issue_token_with_grants(&[grant]);
+        let r = e
+            .begin(&format!("{grant}.mp4"), "", Some(json!({ "size": "10" })))
+            .await;
+        assert_eq!(r.status(), 201, "{grant}");
+    }
+    e.token = e.sim.issue_token_with_grants(&["upload_file"]);
+    smh_error(e.mkdir("uf").await, 403, "NoPermission").await;
+    e.token = e.sim.issue_token_with_grants(&["create_directory"]);
+    assert_eq!(e.mkdir("cd").await.status(), 201);
+    smh_error(
+        e.begin("cd.mp4", "", Some(json!({ "size": "10" }))).await,
+        403,
+        "NoPermission",
+    )
+    .await;
+    // The task begun with the writer's token goes on with it.
+    e.token = writer;
+    let r = e
+        .http
+        .delete(e.api(&format!(
+            "/api/v1/file/{LIB}/-/{key}?upload&access_token={}",
+            e.token
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
 }
 
 fn rand_suffix() -> String {

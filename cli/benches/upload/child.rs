@@ -98,7 +98,8 @@ async fn fan_out(spec: &Spec) -> marketmedia_core::Result<Report> {
         SmhConfig::new(library, secret)
             .space(space)
             .base_url(url)
-            .storage_scheme(StorageScheme::Http),
+            .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true),
     )?;
 
     let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];

@@ -21,8 +21,11 @@ pub const MIN_BLOCK_SIZE: u64 = 64 * 1024;
 /// conservative ceiling.
 pub const DEFAULT_MAX_BLOCK_SIZE: u64 = 5 * MIB;
 
-/// Largest video Media Center accepts: "100 MB", read as 100 MiB (104,857,600 bytes), inclusive.
-pub const DEFAULT_MAX_VIDEO_BYTES: u64 = 100 * MIB;
+/// Largest video Media Center accepts, inclusive: 99,999,999 bytes. Lazada's API reference
+/// (InitCreateVideo, `fileBytes`) says "should be less than 100M"; we read it as **less than
+/// 100 MB = 100,000,000 bytes**, the smaller of the two readings (no Lazada source says MiB), so
+/// the client never sends a file the platform may refuse (`docs/platforms/lazada.md`).
+pub const DEFAULT_MAX_VIDEO_BYTES: u64 = 100_000_000 - 1;
 
 /// Largest image `/image/upload` accepts: "3 MB", read as 3 MiB (3,145,728 bytes), inclusive.
 pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 3 * MIB;

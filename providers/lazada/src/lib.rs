@@ -567,7 +567,7 @@ impl ChunkedVideoUploader for LazadaUploader {
         let max = self.shared.rules.max_file_bytes;
         if source.size > max {
             return Err(Error::invalid_input(format!(
-                "{} is {} bytes; Lazada accepts videos up to {max} bytes (100 MB)",
+                "{} is {} bytes; Lazada accepts videos of less than 100 MB (up to {max} bytes)",
                 source.file_name, source.size
             ))
             .with_platform(PLATFORM));

@@ -708,7 +708,7 @@ fn rules_as_data() {
     assert_eq!(r.platform, "lazada");
     assert_eq!(r.part_numbering, NumberingBase::Zero);
     assert_eq!(r.commit_numbering, Some(NumberingBase::One));
-    assert_eq!(r.max_file_bytes, 104_857_600);
+    assert_eq!(r.max_file_bytes, 99_999_999);
     assert!(r.digests.part_md5 && !r.digests.file_md5);
     assert!(r.async_processing && !r.instant_upload && !r.renewable_sessions);
     let PartSizeRule::Range { preferred, .. } = r.part_size else {

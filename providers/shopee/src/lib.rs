@@ -33,6 +33,7 @@ pub mod errors;
 pub mod signing;
 pub mod wire;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -62,6 +63,17 @@ pub struct ShopeeUploader {
     client: reqwest::Client,
     rules: UploadRules,
     image_rules: ImageRules,
+    /// When this process began its first part and ended its last, per `video_upload_id`:
+    /// `report_data.upload_cost` is the time spent uploading parts, as Shopee's example
+    /// measures it (from before the first part to after the last). Shared by clones.
+    part_times: std::sync::Arc<std::sync::Mutex<HashMap<String, PartTimes>>>,
+}
+
+/// The span of the part uploads of one session, in Unix ms.
+#[derive(Debug, Clone, Copy)]
+struct PartTimes {
+    first_start_ms: u64,
+    last_end_ms: u64,
 }
 
 /// How a call is signed.
@@ -72,6 +84,48 @@ enum CallType {
 }
 
 impl ShopeeUploader {
+    /// Widens the session's part span to `at_ms`.
+    fn note_part_time(&self, session: &UploadSession, at_ms: u64) {
+        // A poisoned lock only means a panic elsewhere while it was held; the map of plain
+        // numbers it guards is never left half-updated.
+        let mut times = self
+            .part_times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        times
+            .entry(session.upload_id.clone())
+            .and_modify(|t| {
+                t.first_start_ms = t.first_start_ms.min(at_ms);
+                t.last_end_ms = t.last_end_ms.max(at_ms);
+            })
+            .or_insert(PartTimes {
+                first_start_ms: at_ms,
+                last_end_ms: at_ms,
+            });
+    }
+
+    /// Drops the session's part span (completed or cancelled).
+    fn forget_part_times(&self, session: &UploadSession) {
+        self.part_times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&session.upload_id);
+    }
+
+    /// `report_data.upload_cost`: from before the first part to after the last, in ms. A
+    /// session whose parts were all sent by another process (resumed at commit) has no span
+    /// here: the time since init is the best bound left.
+    fn upload_cost(&self, session: &UploadSession) -> u64 {
+        let times = self
+            .part_times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match times.get(&session.upload_id) {
+            Some(t) => t.last_end_ms.saturating_sub(t.first_start_ms),
+            None => http::unix_millis().saturating_sub(session.started_at_ms),
+        }
+    }
+
     /// A provider for `config`, with its own HTTP client.
     pub fn new(config: ShopeeConfig) -> Result<Self> {
         let client = http::build_client(config.timeouts)?;
@@ -112,6 +166,7 @@ impl ShopeeUploader {
             client,
             rules,
             image_rules,
+            part_times: Default::default(),
         }
     }
 
@@ -300,6 +355,8 @@ impl ChunkedVideoUploader for ShopeeUploader {
     async fn put_part(&self, session: &UploadSession, part: &Part) -> Result<PartReceipt> {
         use wire::part_fields as f;
         let part_seq = NumberingBase::Zero.wire(part.index);
+        let started_ms = http::unix_millis();
+        self.note_part_time(session, started_ms);
         let content_md5 = part.md5_hex().await?;
         let form = reqwest::multipart::Form::new()
             .text(f::VIDEO_UPLOAD_ID, Self::session_id(session).to_owned())
@@ -324,6 +381,7 @@ impl ChunkedVideoUploader for ShopeeUploader {
             .multipart(form);
         let raw = http::send(request, meta).await?;
         decode::<serde::de::IgnoredAny>(&raw, &meta)?;
+        self.note_part_time(session, http::unix_millis());
         Ok(PartReceipt {
             index: part.index,
             wire_number: part_seq,
@@ -337,7 +395,7 @@ impl ChunkedVideoUploader for ShopeeUploader {
         session: &UploadSession,
         receipts: &[PartReceipt],
     ) -> Result<CommitOutcome> {
-        let upload_cost = http::unix_millis().saturating_sub(session.started_at_ms);
+        let upload_cost = self.upload_cost(session);
         let body = wire::CompleteVideoUploadRequest {
             video_upload_id: Self::session_id(session),
             part_seq_list: receipts.iter().map(|r| r.wire_number).collect(),
@@ -358,6 +416,7 @@ impl ChunkedVideoUploader for ShopeeUploader {
             }
             Err(e) => return Err(e),
         }
+        self.forget_part_times(session);
         Ok(CommitOutcome::Processing(ProcessingHandle {
             platform: PLATFORM.into(),
             id: session.upload_id.clone(),
@@ -425,6 +484,7 @@ impl ChunkedVideoUploader for ShopeeUploader {
     }
 
     async fn cancel(&self, session: &UploadSession) -> Result<()> {
+        self.forget_part_times(session);
         let done: Result<serde::de::IgnoredAny> = self
             .post_json(
                 path::CANCEL_VIDEO_UPLOAD,

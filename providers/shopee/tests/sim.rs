@@ -253,3 +253,31 @@ async fn bad_images_are_refused_before_any_request() {
     assert_eq!(missing.kind(), ErrorKind::InvalidInput);
     assert!(sim.wire().records().is_empty());
 }
+
+#[tokio::test]
+async fn upload_cost_is_the_time_spent_on_parts_not_since_init() {
+    // Init and complete are slowed by 600 ms each: an upload cost measured from init would
+    // include at least the init's 600 ms (and the complete's); the parts themselves are local
+    // and quick. Shopee's example measures from before the first part to after the last.
+    let (sim, server) = sim(fast_sim_config()).await;
+    sim.faults().set(marketmedia_sim::FaultProfile {
+        latency_ms: 600,
+        calls: vec![
+            "init_video_upload".to_owned(),
+            "complete_video_upload".to_owned(),
+        ],
+        ..marketmedia_sim::FaultProfile::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = video(dir.path(), "cost.mp4", 12, 5 * MIB);
+    let outcome = driver()
+        .upload_file(&provider(&server), &path)
+        .await
+        .unwrap();
+    let id = &outcome.asset().expect("ready").id;
+    let cost = sim.upload(id).unwrap().upload_cost.unwrap();
+    assert!(
+        cost < 600,
+        "upload_cost {cost} ms includes more than the parts"
+    );
+}

@@ -15,25 +15,40 @@ pub const MIB: u64 = 1 << 20;
 /// 8 MiB parts leaving the link half idle at the end of a 30 MB upload (`docs/benchmarks.md`).
 pub const DEFAULT_PART_SIZE: u64 = 2 * MIB;
 
-/// The public SMH API host.
-pub const DEFAULT_BASE_URL: &str = "https://api.tencentsmh.cn";
+/// The domain under which every media library has its own API host:
+/// `https://{LibraryId}.api.tencentsmh.cn`. Tencent's `DescribeLibraries` answers each library's
+/// `AccessDomain` in this form (`smh0q8nrvsg7t6y6.api.tencentsmh.cn` for library
+/// `smh0q8nrvsg7t6y6`), its iOS SDK quick start sets `<libraryId>.api.tencentsmh.cn`, and its Java
+/// SDK quick start initialises the client with the library's 专属域名 (dedicated domain).
+pub const LIBRARY_DOMAIN_SUFFIX: &str = "api.tencentsmh.cn";
 
-/// SMH API hosts. SMH has a single public API host; the storage hosts (COS buckets) are handed
-/// out per upload by the API, so there is nothing else to choose by region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Region {
-    /// `https://api.tencentsmh.cn`.
-    #[default]
-    Default,
-}
+/// The permissions the uploader asks for with each access token (`grant`), by default:
+/// `upload_file`. Tencent's token page grants read permission only when `grant` is empty, and
+/// its multipart-upload page lists `upload_file` among the permissions that allow a begin
+/// (with `admin`, `space_admin`, `upload_file_force`, `begin_upload`, `begin_upload_force`);
+/// `upload_file` is the narrowest of them that the token page's own example uses. Status,
+/// renew, confirm and cancel act on the task the begin opened. Add `create_directory` to use
+/// [`crate::SmhUploader::create_directory`].
+pub const DEFAULT_GRANTS: &[&str] = &["upload_file"];
 
-impl Region {
-    /// The API base URL of the region.
-    pub fn base_url(self) -> &'static str {
-        match self {
-            Region::Default => DEFAULT_BASE_URL,
-        }
-    }
+/// The API base URL of a media library on its own domain, `https://{library_id}.api.tencentsmh.cn`,
+/// or `None` when the library id cannot be a host name label (then set
+/// [`SmhConfig::base_url`] to the library's `AccessDomain`).
+pub fn library_base_url(library_id: &str) -> Option<String> {
+    let label = library_id.trim();
+    let valid = !label.is_empty()
+        && label.len() <= 63
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-');
+    valid.then(|| {
+        format!(
+            "https://{}.{LIBRARY_DOMAIN_SUFFIX}",
+            label.to_ascii_lowercase()
+        )
+    })
 }
 
 /// How the uploader authenticates.
@@ -104,15 +119,26 @@ pub struct SmhConfig {
     pub space_id: String,
     /// User identity sent with the token request, when set.
     pub user_id: Option<String>,
-    /// Token lifetime to ask for (`period`, seconds), when set.
+    /// Token lifetime to ask for (`period`, seconds), when set. SMH raises a period under
+    /// 300 s to 300 s, uses 86,400 s when none is given, and renews a token's lifetime each
+    /// time it is used.
     pub token_period: Option<u64>,
+    /// The permissions asked for with each token (`grant`, comma-separated on the wire).
+    /// Default [`DEFAULT_GRANTS`] (`upload_file`); an empty list would get a read-only token.
+    pub grants: Vec<String>,
     /// Fetch a new token this long before the cached one expires (at most a fifth of its
     /// lifetime is used for short-lived tokens). Default 60 s.
     pub token_refresh_margin: Duration,
-    /// The API base URL (see [`Region`]); may carry a path prefix.
+    /// The API base URL; may carry a path prefix. Default: the library's own domain,
+    /// `https://{library_id}.api.tencentsmh.cn` ([`library_base_url`]); set it to the
+    /// library's `AccessDomain` when that differs, or to a simulator or proxy.
     pub base_url: String,
     /// Scheme of the storage URLs.
     pub storage_scheme: StorageScheme,
+    /// Whether plain `http://` is allowed for the API base URL and the storage URLs. SMH
+    /// refuses plain HTTP ("For security reasons, SMH does not support HTTP requests"), so
+    /// only a local simulator or sandbox sets this. Default false.
+    pub allow_plain_http: bool,
     /// Target directory inside the space (`a/b`); empty for the root. It must exist: SMH does
     /// not create parent directories (see [`crate::SmhUploader::create_directory`]).
     pub directory: String,
@@ -132,19 +158,24 @@ pub struct SmhConfig {
 }
 
 impl SmhConfig {
-    /// A configuration with a library secret and every default: space `-`, public API host,
-    /// HTTPS storage, the space's root directory, `rename` on conflicts, 2 MiB parts, instant
+    /// A configuration with a library secret and every default: space `-`, the library's own
+    /// API host (`https://{library_id}.api.tencentsmh.cn`), tokens granted `upload_file`, HTTPS
+    /// only, the space's root directory, `rename` on conflicts, 2 MiB parts, instant
     /// upload on.
     pub fn new(library_id: impl Into<String>, library_secret: impl Into<Secret>) -> Self {
+        let library_id = library_id.into();
+        let base_url = library_base_url(&library_id).unwrap_or_default();
         SmhConfig {
-            library_id: library_id.into(),
+            library_id,
             credentials: Credentials::LibrarySecret(library_secret.into()),
             space_id: "-".into(),
             user_id: None,
             token_period: None,
             token_refresh_margin: Duration::from_secs(60),
-            base_url: Region::Default.base_url().into(),
+            grants: DEFAULT_GRANTS.iter().map(|g| (*g).to_owned()).collect(),
+            base_url,
             storage_scheme: StorageScheme::Https,
+            allow_plain_http: false,
             directory: String::new(),
             file_name: None,
             conflict: ConflictStrategy::Rename,
@@ -181,9 +212,34 @@ impl SmhConfig {
         self
     }
 
-    /// Sets the storage URL scheme.
+    /// Sets the storage URL scheme ([`StorageScheme::Http`] also needs
+    /// [`SmhConfig::allow_plain_http`]).
     pub fn storage_scheme(mut self, scheme: StorageScheme) -> Self {
         self.storage_scheme = scheme;
+        self
+    }
+
+    /// Allows plain `http://` for the API and the storage: for a local simulator or sandbox
+    /// only (the real SMH refuses plain HTTP).
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// A local simulator or sandbox at `base_url` (plain HTTP allowed, storage over HTTP).
+    pub fn sandbox(self, base_url: impl Into<String>) -> Self {
+        self.base_url(base_url)
+            .allow_plain_http(true)
+            .storage_scheme(StorageScheme::Http)
+    }
+
+    /// Sets the permissions asked for with each token (`grant`); see [`DEFAULT_GRANTS`].
+    pub fn grants<I, S>(mut self, grants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.grants = grants.into_iter().map(Into::into).collect();
         self
     }
 
@@ -235,8 +291,31 @@ impl SmhConfig {
         if self.space_id.is_empty() || self.space_id.contains('/') {
             return bad(format!("{:?} is not a valid SMH space id", self.space_id));
         }
-        if url::Url::parse(&self.base_url).is_err() {
+        if self.base_url.is_empty() {
+            return bad(format!(
+                "no SMH API host for library {:?}: set base_url to the library's AccessDomain",
+                self.library_id
+            ));
+        }
+        let Ok(base) = url::Url::parse(&self.base_url) else {
             return bad(format!("{:?} is not a URL", self.base_url));
+        };
+        let plain = base.scheme() == "http" || self.storage_scheme == StorageScheme::Http;
+        if base.scheme() != "https" && base.scheme() != "http" {
+            return bad(format!("{:?} is not an HTTPS URL", self.base_url));
+        }
+        if plain && !self.allow_plain_http {
+            return bad(
+                "SMH refuses plain HTTP: use https, or set allow_plain_http for a local simulator"
+                    .into(),
+            );
+        }
+        if let Some(g) = self
+            .grants
+            .iter()
+            .find(|g| g.is_empty() || g.contains(',') || g.trim() != g.as_str())
+        {
+            return bad(format!("{g:?} is not an SMH permission name"));
         }
         if self.part_size < MIB || self.part_size > 5 * 1024 * MIB {
             return bad(format!(
@@ -303,7 +382,41 @@ mod tests {
         assert_eq!(c.conflict, ConflictStrategy::Rename);
         assert_eq!(c.storage_scheme, StorageScheme::Https);
         assert_eq!(c.part_size, 2 * MIB);
+        assert_eq!(c.grants, vec!["upload_file".to_string()]);
+        assert!(!c.allow_plain_http);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn the_library_is_served_on_its_own_domain() {
+        // DescribeLibraries: LibraryId smh0q8nrvsg7t6y6 → AccessDomain smh0q8nrvsg7t6y6.api.tencentsmh.cn.
+        let c = SmhConfig::new("smh0q8nrvsg7t6y6", "s");
+        assert_eq!(c.base_url, "https://smh0q8nrvsg7t6y6.api.tencentsmh.cn");
+        let c = SmhConfig::with_access_token("smhABC", "t");
+        assert_eq!(c.base_url, "https://smhabc.api.tencentsmh.cn");
+        // The override is kept.
+        let c = SmhConfig::new("smhlib", "s").base_url("https://proxy.example/smh");
+        assert_eq!(c.base_url, "https://proxy.example/smh");
+        assert!(c.validate().is_ok());
+        // A library id that cannot be a host label gives no default: the error says what to set.
+        let c = SmhConfig::new("lib_with_underscore", "s");
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("AccessDomain"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_only_with_the_explicit_setting() {
+        let c = SmhConfig::new("lib", "s").base_url("http://127.0.0.1:9000");
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("plain HTTP"), "{err}");
+        let c = SmhConfig::new("lib", "s").storage_scheme(StorageScheme::Http);
+        assert_eq!(c.validate().unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert!(SmhConfig::new("lib", "s")
+            .sandbox("http://127.0.0.1:9000")
+            .validate()
+            .is_ok());
     }
 
     #[test]
@@ -318,6 +431,9 @@ mod tests {
             SmhConfig::new("lib", "s").file_name("a/b.mp4"),
             SmhConfig::new("lib", "s").base_url("not a url"),
             SmhConfig::new("lib", "s").space(""),
+            SmhConfig::new("lib", "s").grants(["upload_file,admin"]),
+            SmhConfig::new("lib", "s").grants([""]),
+            SmhConfig::new("lib", "s").base_url("ftp://host/"),
         ];
         for c in cases {
             let err = c.validate().unwrap_err();

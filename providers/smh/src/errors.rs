@@ -82,6 +82,47 @@ pub fn api_error(raw: &RawResponse, meta: &CallMeta<'_>) -> Error {
     build(raw, meta, kind, body)
 }
 
+/// The permission a call needs from the token (SMH's multipart-upload page: `upload_file`
+/// among others; directories: `create_directory`).
+fn grant_for(call: &str) -> &'static str {
+    match call {
+        "create_directory" => "create_directory",
+        _ => "upload_file",
+    }
+}
+
+/// A failed API answer as an [`Error`], like [`api_error`]; a 403 `NoPermission` also says
+/// which grant the token lacks and where to ask for it (the library-secret tokens are
+/// requested with [`crate::SmhConfig::grants`]; a ready token must have been issued with it).
+pub fn api_error_for(raw: &RawResponse, meta: &CallMeta<'_>, config: &crate::SmhConfig) -> Error {
+    let mut body = ErrorBody::parse(&raw.body);
+    let kind = kind_for(raw.status, body.code.as_deref());
+    if body.code.as_deref() == Some("NoPermission") {
+        let grant = grant_for(meta.call);
+        let hint = match &config.credentials {
+            crate::Credentials::LibrarySecret(_) if !config.grants.iter().any(|g| g == grant) => {
+                format!("add {grant:?} to the SMH grants, now {:?}", config.grants)
+            }
+            crate::Credentials::LibrarySecret(_) => {
+                format!(
+                    "the token was requested with grant={}",
+                    config.grants.join(",")
+                )
+            }
+            crate::Credentials::AccessToken(_) => {
+                format!("use an access token issued with grant={grant}")
+            }
+        };
+        let said = body.message.take().unwrap_or_default();
+        body.message = Some(format!(
+            "{said}{}the access token has no permission for {} ({hint})",
+            if said.is_empty() { "" } else { ": " },
+            meta.call
+        ));
+    }
+    build(raw, meta, kind, body)
+}
+
 /// A failed storage answer as an [`Error`].
 pub fn storage_error(raw: &RawResponse, meta: &CallMeta<'_>) -> Error {
     let body = ErrorBody::parse(&raw.body);

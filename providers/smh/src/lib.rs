@@ -58,11 +58,12 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use config::{
-    ConflictStrategy, Credentials, Region, SmhConfig, StorageScheme, DEFAULT_PART_SIZE, MIB,
+    library_base_url, ConflictStrategy, Credentials, SmhConfig, StorageScheme, DEFAULT_GRANTS,
+    DEFAULT_PART_SIZE, LIBRARY_DOMAIN_SUFFIX, MIB,
 };
 
 use crate::config::{check_file_name, directory_segments};
-use crate::errors::{api_error, is_token_error, storage_error};
+use crate::errors::{api_error, api_error_for, is_token_error, storage_error};
 use crate::wire::{query, BeginRequest, ConfirmRequest, FileInfo, UploadInfo, UploadStatus};
 
 /// The platform's short name.
@@ -324,6 +325,9 @@ impl SmhUploader {
             if let Some(period) = self.config.token_period {
                 q.append_pair(query::PERIOD, &period.to_string());
             }
+            if !self.config.grants.is_empty() {
+                q.append_pair(query::GRANT, &self.config.grants.join(","));
+            }
         }
         let raw = send(self.http.get(url), meta(call)).await?;
         if !is_success(&raw) {
@@ -370,7 +374,7 @@ impl SmhUploader {
                 refreshed = true;
                 continue;
             }
-            return Err(api_error(&raw, &meta(call)));
+            return Err(api_error_for(&raw, &meta(call), &self.config));
         }
     }
 

@@ -4,6 +4,7 @@ fn uploader() -> SmhUploader {
     SmhUploader::new(
         SmhConfig::new("lib1", "secret")
             .base_url("http://127.0.0.1:9/prefix/")
+            .allow_plain_http(true)
             .directory("a b/c"),
     )
     .unwrap()
@@ -58,8 +59,12 @@ fn storage_urls_use_the_configured_scheme() {
         .storage_url("bucket.example:8080", "/smh/x y.mp4", "t")
         .unwrap();
     assert_eq!(url.as_str(), "https://bucket.example:8080/smh/x%20y.mp4");
-    let http =
-        SmhUploader::new(SmhConfig::new("l", "s").storage_scheme(StorageScheme::Http)).unwrap();
+    let http = SmhUploader::new(
+        SmhConfig::new("l", "s")
+            .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true),
+    )
+    .unwrap();
     let url = http.storage_url("127.0.0.1:1", "/p", "t").unwrap();
     assert_eq!(url.as_str(), "http://127.0.0.1:1/p");
     assert_eq!(

@@ -31,6 +31,8 @@ pub mod query {
     pub const USER_ID: &str = "user_id";
     /// Token request: the token lifetime in seconds.
     pub const PERIOD: &str = "period";
+    /// Token request: the permissions, comma-separated (empty = read only).
+    pub const GRANT: &str = "grant";
     /// Every file call: the access token.
     pub const ACCESS_TOKEN: &str = "access_token";
     /// Begin (multipart): key-only flag.

@@ -20,6 +20,7 @@ fn uploader(
     let mut config = SmhConfig::new(sim::TEST_LIBRARY_ID, secret)
         .base_url(base_url)
         .storage_scheme(StorageScheme::Http)
+        .allow_plain_http(true)
         .part_size(1 << 20);
     config.timeouts = timeouts;
     SmhUploader::new(config)

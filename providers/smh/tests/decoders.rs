@@ -105,6 +105,7 @@ fn fixture() -> Fixture {
         c.timeouts.read_idle = Duration::from_secs(5);
         c.base_url(junk.base_url())
             .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true)
             .part_size(MIB)
     };
     let with_token =
@@ -146,6 +147,7 @@ fn secret_uploader(junk: &JunkServer) -> SmhUploader {
     let mut c = SmhConfig::new("lib", "library-secret")
         .base_url(junk.base_url())
         .storage_scheme(StorageScheme::Http)
+        .allow_plain_http(true)
         .part_size(MIB);
     c.timeouts.read_idle = Duration::from_secs(5);
     SmhUploader::new(c).unwrap()

@@ -27,6 +27,7 @@ async fn an_access_token_expiring_mid_upload_is_refreshed() {
         SmhConfig::new(TEST_LIBRARY_ID, TEST_LIBRARY_SECRET)
             .base_url(servers.api_base_url())
             .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true)
             .part_size(MIB),
     )
     .unwrap();

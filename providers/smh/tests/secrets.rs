@@ -29,6 +29,7 @@ fn config(base_url: &str, c: SmhConfig, read_idle: Duration) -> SmhConfig {
     let mut c = c
         .base_url(base_url)
         .storage_scheme(StorageScheme::Http)
+        .allow_plain_http(true)
         .part_size(MIB);
     c.timeouts.read_idle = read_idle;
     c

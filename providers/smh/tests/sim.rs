@@ -52,6 +52,7 @@ impl Env {
         SmhConfig::new(TEST_LIBRARY_ID, TEST_LIBRARY_SECRET)
             .base_url(self.servers.api_base_url())
             .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true)
             .part_size(MIB)
     }
 
@@ -504,7 +505,8 @@ async fn bad_credentials_are_auth_errors_before_any_upload_call() {
     let smh = env.uploader(
         SmhConfig::new(TEST_LIBRARY_ID, "wrong-secret")
             .base_url(env.servers.api_base_url())
-            .storage_scheme(StorageScheme::Http),
+            .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true),
     );
     let err = driver().upload_file(&smh, &path).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
@@ -517,7 +519,8 @@ async fn bad_credentials_are_auth_errors_before_any_upload_call() {
     let smh = env.uploader(
         SmhConfig::with_access_token(TEST_LIBRARY_ID, "not-a-token")
             .base_url(env.servers.api_base_url())
-            .storage_scheme(StorageScheme::Http),
+            .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true),
     );
     let err = driver().upload_file(&smh, &path).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
@@ -533,7 +536,8 @@ async fn a_ready_access_token_works() {
     let smh = env.uploader(
         SmhConfig::with_access_token(TEST_LIBRARY_ID, env.sim.issue_token())
             .base_url(env.servers.api_base_url())
-            .storage_scheme(StorageScheme::Http),
+            .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true),
     );
     driver().upload_file(&smh, &path).await.unwrap();
     assert_eq!(env.sim.wire().count(calls::TOKEN), 0);
@@ -581,12 +585,65 @@ async fn missing_directory_is_not_found_until_created() {
     assert_eq!(err.code(), Some("DirectoryNotFound"));
     assert_eq!(env.sim.wire().count(calls::PUT_PART), 0);
 
+    // The default grant (`upload_file`) does not create directories: the error says what to add.
+    let refused = smh.create_directory("shop").await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Auth);
+    assert_eq!(refused.code(), Some("NoPermission"));
+    assert!(
+        refused.to_string().contains("create_directory"),
+        "{refused}"
+    );
+    let smh = env.uploader(
+        env.config()
+            .directory("shop/videos")
+            .grants(["upload_file", "create_directory"]),
+    );
     smh.create_directory("shop").await.unwrap();
     smh.create_directory("shop/videos").await.unwrap();
     let again = smh.create_directory("shop").await.unwrap_err();
     assert_eq!(again.kind(), ErrorKind::Conflict);
     let outcome = driver().upload_file(&smh, &path).await.unwrap();
     assert_eq!(outcome.asset().unwrap().id, "shop/videos/d.mp4");
+}
+
+#[tokio::test]
+async fn tokens_are_requested_with_the_upload_grant_and_a_read_only_token_is_refused_at_begin() {
+    let env = env().await;
+    let path = env.video("g.mp4", 100_000);
+
+    // Default: the token request asks for `grant=upload_file`, and the upload goes through.
+    let smh = env.uploader(env.config());
+    driver().upload_file(&smh, &path).await.unwrap();
+    let token_call = env.sim.wire().calls(calls::TOKEN).pop().unwrap();
+    assert_eq!(token_call.param("grant"), Some("upload_file"));
+
+    // No grant: SMH gives a read-only token, and begin answers 403 NoPermission.
+    let smh = env.uploader(env.config().grants(Vec::<String>::new()));
+    let err = driver().upload_file(&smh, &path).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth);
+    assert_eq!(err.code(), Some("NoPermission"));
+    assert!(err.to_string().contains("\"upload_file\""), "{err}");
+    let token_call = env.sim.wire().calls(calls::TOKEN).pop().unwrap();
+    assert_eq!(token_call.param("grant"), None);
+    let begin = env.sim.wire().calls(calls::BEGIN_MULTIPART).pop().unwrap();
+    assert_eq!(
+        (begin.status, begin.error.as_deref()),
+        (403, Some("NoPermission"))
+    );
+
+    // A ready token issued without upload permission: refused at begin, with the grant to ask for.
+    let parts_before = env.sim.wire().count(calls::PUT_PART);
+    let read_only = env.sim.issue_token_with_grants(&[]);
+    let config = SmhConfig::with_access_token(TEST_LIBRARY_ID, read_only)
+        .base_url(env.servers.api_base_url())
+        .storage_scheme(StorageScheme::Http)
+        .allow_plain_http(true)
+        .part_size(MIB);
+    let smh = env.uploader(config);
+    let err = driver().upload_file(&smh, &path).await.unwrap_err();
+    assert_eq!(err.code(), Some("NoPermission"));
+    assert!(err.to_string().contains("grant=upload_file"), "{err}");
+    assert_eq!(env.sim.wire().count(calls::PUT_PART), parts_before);
 }
 
 #[tokio::test]

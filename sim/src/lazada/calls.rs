@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{any, MethodRouter};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
@@ -47,6 +47,10 @@ pub mod codes {
     pub const ILLEGAL_ACCESS_TOKEN: &str = "IllegalAccessToken";
     /// Gateway: no API at this path.
     pub const INVALID_API_PATH: &str = "InvalidApiPath";
+    /// Gateway: the call was sent with another HTTP method than the one Lazada's API
+    /// reference gives it. Lazada publishes no answer for this case: the code is the
+    /// simulator's own (`docs/simulators/lazada.md`).
+    pub const INVALID_HTTP_METHOD: &str = "InvalidHttpMethod";
     /// Gateway: the body is not the form or multipart encoding it declares.
     pub const INVALID_PARAMETER: &str = "InvalidParameter";
     /// Media / image: a business parameter is malformed or out of range.
@@ -218,6 +222,15 @@ impl Call {
         }
     }
 
+    /// The HTTP method Lazada's API reference gives the call: GET for get and quota, POST for
+    /// everything else (create, upload, commit, remove, and the image calls).
+    pub(super) fn method(self) -> &'static str {
+        match self {
+            Call::VideoGet | Call::QuotaGet => "GET",
+            _ => "POST",
+        }
+    }
+
     /// The call's declared byte parameters (never signed, even without a `filename`).
     pub(super) fn file_fields(self) -> &'static [&'static str] {
         match self {
@@ -344,6 +357,23 @@ impl LazadaSim {
         format!("7f000001{now_ms}{:04}", store.request_seq % 10_000)
     }
 
+    /// Refuses a call sent with another method than its own (unless the configuration turns
+    /// the check off).
+    fn check_method(&self, call: Call, r: &ReceivedRequest) -> Result<(), ApiError> {
+        if !self.config().enforce_http_method || r.method.eq_ignore_ascii_case(call.method()) {
+            return Ok(());
+        }
+        Err(ApiError::gateway(
+            codes::INVALID_HTTP_METHOD,
+            format!(
+                "{} must be called with {}, not {}",
+                call.api_path(),
+                call.method(),
+                r.method
+            ),
+        ))
+    }
+
     pub(super) fn handle(
         &self,
         call: Call,
@@ -447,7 +477,8 @@ impl LazadaSim {
             }
         };
         let result = self
-            .check_gateway(call, &received, now_ms)
+            .check_method(call, &received)
+            .and_then(|()| self.check_gateway(call, &received, now_ms))
             .and_then(|()| self.handle(call, &received, now_ms, &request_id));
         self.answer(call.api_path(), &received, result, &request_id)
     }
@@ -456,7 +487,9 @@ pub(super) fn route(call: Call) -> MethodRouter<LazadaSim> {
     let handler = move |State(sim): State<LazadaSim>, req: Request| async move {
         sim.dispatch(call, req).await
     };
-    get(handler).post(handler)
+    // Every method reaches the handler, so that a wrong one is answered in Lazada's envelope
+    // and written in the wire log.
+    any(handler)
 }
 
 pub(super) async fn fallback(State(sim): State<LazadaSim>, uri: Uri, req: Request) -> Response {

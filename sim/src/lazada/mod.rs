@@ -67,8 +67,12 @@ pub struct LazadaSimConfig {
     pub timestamp_tolerance: Duration,
     /// Accept a lowercase-hex `sign`. Default `false` (the SDKs send uppercase).
     pub accept_lowercase_sign: bool,
-    /// Largest accepted `fileBytes` at block/create, inclusive. Default 100 MiB (104,857,600).
+    /// Largest accepted `fileBytes` at block/create, inclusive. Default 99,999,999: Lazada's
+    /// "should be less than 100M", read as less than 100 MB = 100,000,000 bytes.
     pub max_file_bytes: u64,
+    /// Refuse a call sent with another HTTP method than its own (GET for get and quota, POST
+    /// for the others) with the gateway error `InvalidHttpMethod`. Default true.
+    pub enforce_http_method: bool,
     /// Largest accepted block at block/upload, inclusive. Default 5 MiB (5,242,880).
     pub max_block_bytes: usize,
     /// How long an upload accepts blocks and a commit after block/create. Default 24 h.
@@ -110,7 +114,8 @@ impl Default for LazadaSimConfig {
             access_token_lifetime: Duration::from_secs(7 * 24 * 3600),
             timestamp_tolerance: Duration::from_secs(7200),
             accept_lowercase_sign: false,
-            max_file_bytes: 100 * MIB as u64,
+            max_file_bytes: 100_000_000 - 1,
+            enforce_http_method: true,
             max_block_bytes: 5 * MIB,
             upload_ttl: Duration::from_secs(24 * 3600),
             quota_capacity_bytes: 10 * 1024 * MIB as u64,
@@ -599,4 +604,52 @@ pub(crate) struct Store {
     pub next_video_id: u64,
     pub request_seq: u64,
     pub counters: LazadaCounters,
+}
+
+impl crate::control::Control for LazadaSim {
+    fn control_wire(&self) -> &crate::WireLog {
+        self.wire()
+    }
+
+    fn control_clock(&self) -> &crate::SimClock {
+        self.clock()
+    }
+
+    fn control_faults(&self) -> &crate::FaultHandle {
+        self.faults()
+    }
+
+    fn control_uploads(&self) -> Vec<serde_json::Value> {
+        let mut ids: Vec<String> = self.store().uploads.keys().cloned().collect();
+        ids.sort();
+        ids.iter()
+            .filter_map(|id| self.upload(id))
+            .map(|u| {
+                let mut v = serde_json::json!(u);
+                v["id"] = serde_json::json!(u.upload_id);
+                if let Some(video) = u.video_id.as_deref().and_then(|id| self.video(id)) {
+                    v["video"] = serde_json::json!(video);
+                }
+                v
+            })
+            .collect()
+    }
+
+    fn control_parts(&self, id: &str) -> Option<serde_json::Value> {
+        self.upload(id)?;
+        Some(serde_json::json!(self.blocks_received(id)))
+    }
+
+    /// The committed video of upload `id` (or of video `id`).
+    fn control_bytes(&self, id: &str) -> Option<Bytes> {
+        let video_id = self
+            .upload(id)
+            .and_then(|u| u.video_id)
+            .unwrap_or_else(|| id.to_owned());
+        self.video_bytes(&video_id)
+    }
+
+    fn control_reset(&self) {
+        self.core.reset_state();
+    }
 }

@@ -580,3 +580,65 @@ impl ShopeeState {
         self.images.clone()
     }
 }
+
+impl crate::control::Control for ShopeeSim {
+    fn control_wire(&self) -> &crate::WireLog {
+        self.wire()
+    }
+
+    fn control_clock(&self) -> &crate::SimClock {
+        self.clock()
+    }
+
+    fn control_faults(&self) -> &crate::FaultHandle {
+        self.faults()
+    }
+
+    fn control_uploads(&self) -> Vec<serde_json::Value> {
+        self.upload_ids()
+            .iter()
+            .filter_map(|id| self.upload(id))
+            .map(|u| {
+                serde_json::json!({
+                    "id": u.video_upload_id,
+                    "status": u.status.as_str(),
+                    "expired": u.expired,
+                    "shop_id": u.shop_id,
+                    "file_md5": u.file_md5,
+                    "file_size": u.file_size,
+                    "part_count": u.part_count,
+                    "part_seq_list": u.part_seq_list,
+                    "upload_cost": u.upload_cost,
+                    "duration_secs": u.duration_secs,
+                    "failure": u.failure,
+                })
+            })
+            .collect()
+    }
+
+    fn control_parts(&self, id: &str) -> Option<serde_json::Value> {
+        let parts = self.parts(id)?;
+        Some(serde_json::Value::Array(
+            parts
+                .into_iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "part_seq": p.part_seq,
+                        "part_seq_as_sent": p.part_seq_as_sent,
+                        "size": p.size,
+                        "content_md5_as_sent": p.content_md5_as_sent,
+                        "times_received": p.times_received,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    fn control_bytes(&self, id: &str) -> Option<Bytes> {
+        self.assembled_bytes(id)
+    }
+
+    fn control_reset(&self) {
+        self.core.reset_state();
+    }
+}

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::auth::{authorize, token, token_renew};
+use super::auth::{authorize, token, token_renew, Needs};
 use super::upload::{begin, cancel, confirm, create_directory, renew, status};
 use super::{SmhSim, PLATFORM};
 use crate::request::{json_text, parse_json, percent_decode_segment, Payload, Query};
@@ -364,15 +364,15 @@ pub(super) fn dispatch(
         Route::Token => token(sim, query),
         Route::TokenRenew { lib, token } => token_renew(sim, &lib, &token),
         Route::CreateDirectory { lib, space, path } => {
-            authorize(sim, query, &lib, &space)?;
+            authorize(sim, query, &lib, &space, Needs::Directory)?;
             create_directory(sim, query, &space, &path)
         }
         Route::BeginMultipart { lib, space, path } => {
-            authorize(sim, query, &lib, &space)?;
+            authorize(sim, query, &lib, &space, Needs::Upload)?;
             begin(sim, query, &space, path, body, true)
         }
         Route::BeginSimple { lib, space, path } => {
-            authorize(sim, query, &lib, &space)?;
+            authorize(sim, query, &lib, &space, Needs::Upload)?;
             begin(sim, query, &space, path, body, false)
         }
         Route::Task {
@@ -381,7 +381,7 @@ pub(super) fn dispatch(
             space,
             key,
         } => {
-            authorize(sim, query, &lib, &space)?;
+            authorize(sim, query, &lib, &space, Needs::Upload)?;
             match op {
                 TaskOp::Status => status(sim, &space, &key),
                 TaskOp::Renew => renew(sim, &space, &key),

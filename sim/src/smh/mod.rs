@@ -19,7 +19,7 @@ pub mod digest;
 mod storage;
 mod upload;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -35,7 +35,9 @@ use crate::{serve, SimServer};
 use calls::SmhError;
 use digest::{instant_hashes, InstantHashes};
 
-pub use auth::SIM_ACCESS_KEY_ID;
+pub use auth::{
+    DIRECTORY_GRANTS, MAX_PERIOD_SECS, MIN_PERIOD_SECS, SIM_ACCESS_KEY_ID, UPLOAD_GRANTS,
+};
 pub use calls::iso8601;
 
 /// The platform name in [`WireRecord::platform`](super::WireRecord::platform).
@@ -78,7 +80,8 @@ pub struct SmhSimConfig {
     pub library_secret: String,
     /// The library's spaces. Default `["-"]` (single-tenant).
     pub space_ids: Vec<String>,
-    /// Lifetime of an access token when the token call has no `period`. Default 24 h.
+    /// Lifetime of an access token when the token call has no usable `period` (Tencent's
+    /// default: 86,400 s). A given `period` is kept within 300 s – 315,360,000 s.
     pub token_lifetime: Duration,
     /// The code an expired access token gets. Default `AuthorizationExpired`.
     pub expired_token_code: ExpiredTokenCode,
@@ -374,8 +377,15 @@ impl SmhSim {
     }
 
     /// Issues an access token for the first space without going through HTTP (for tests that
-    /// exercise something else than the token call).
+    /// exercise something else than the token call), granted `upload_file` and
+    /// `create_directory` (the token page's own example).
     pub fn issue_token(&self) -> String {
+        self.issue_token_with_grants(&["upload_file", "create_directory"])
+    }
+
+    /// Issues an access token for the first space with exactly `grants` (empty: read only),
+    /// valid for the configured default period.
+    pub fn issue_token_with_grants(&self, grants: &[&str]) -> String {
         let token = format!("acctk{}", crate::util::random_hex(32));
         let period = self.config().token_lifetime.as_secs() as i64;
         let now = self.clock().now_millis();
@@ -387,9 +397,22 @@ impl SmhSim {
                 space_id,
                 period_secs: period,
                 expires_ms: now + period * 1000,
+                grants: grants.iter().map(|g| (*g).to_owned()).collect(),
             },
         );
         token
+    }
+
+    /// The permissions of an access token (`None`: unknown token).
+    pub fn token_grants(&self, token: &str) -> Option<Vec<String>> {
+        let st = self.state();
+        Some(st.tokens.get(token)?.grants.iter().cloned().collect())
+    }
+
+    /// When an access token expires, Unix ms on the sim clock (`None`: unknown token). Every
+    /// call that uses the token moves it to its full `period` from then.
+    pub fn token_expires_ms(&self, token: &str) -> Option<i64> {
+        self.state().tokens.get(token).map(|t| t.expires_ms)
     }
 
     /// Creates directory `path` (`a/b`, parents included) in `space_id` without HTTP. Stops
@@ -517,6 +540,8 @@ pub(crate) struct Token {
     pub space_id: String,
     pub period_secs: i64,
     pub expires_ms: i64,
+    /// The permissions of `grant`; empty = read only.
+    pub grants: BTreeSet<String>,
 }
 
 /// A stored file.
@@ -791,6 +816,73 @@ pub(crate) fn content_type(name: &str) -> &'static str {
         "webp" => "image/webp",
         "txt" => "text/plain",
         _ => "application/octet-stream",
+    }
+}
+
+impl crate::control::Control for SmhSim {
+    fn control_wire(&self) -> &crate::WireLog {
+        self.wire()
+    }
+
+    fn control_clock(&self) -> &crate::SimClock {
+        self.clock()
+    }
+
+    fn control_faults(&self) -> &crate::FaultHandle {
+        self.faults()
+    }
+
+    /// Every upload task, by confirm key (the `id` of the other control calls).
+    fn control_uploads(&self) -> Vec<serde_json::Value> {
+        let mut keys: Vec<String> = self.state().uploads.keys().cloned().collect();
+        keys.sort();
+        keys.iter()
+            .filter_map(|key| {
+                let state = self.upload_state(key)?;
+                let st = self.state();
+                let u = st.uploads.get(key)?;
+                let (state, path) = match state {
+                    SmhUploadState::Active => ("active", None),
+                    SmhUploadState::Confirmed { path } => ("confirmed", Some(join(&path))),
+                    SmhUploadState::Cancelled => ("cancelled", None),
+                };
+                Some(serde_json::json!({
+                    "id": key,
+                    "upload_id": u.upload_id,
+                    "space_id": u.space_id,
+                    "target": join(&u.target),
+                    "state": state,
+                    "path": path,
+                    "parts": u.parts.len(),
+                }))
+            })
+            .collect()
+    }
+
+    fn control_parts(&self, id: &str) -> Option<serde_json::Value> {
+        let parts = self.parts(id)?;
+        Some(serde_json::Value::Array(
+            parts
+                .into_iter()
+                .map(|p| serde_json::json!({ "partNumber": p.number, "size": p.size, "eTag": p.etag }))
+                .collect(),
+        ))
+    }
+
+    /// The confirmed file of upload `id`.
+    fn control_bytes(&self, id: &str) -> Option<Bytes> {
+        let SmhUploadState::Confirmed { path } = self.upload_state(id)? else {
+            return None;
+        };
+        let space = self.state().uploads.get(id)?.space_id.clone();
+        self.file_in(&space, &join(&path))
+    }
+
+    /// A fresh library; the storage `domain` handed out stays that of the running server.
+    fn control_reset(&self) {
+        let domain = self.storage_domain();
+        self.core.reset_state();
+        self.set_storage_domain(domain);
     }
 }
 

@@ -1,0 +1,197 @@
+//! The sandbox's HTTP control surface, under the reserved prefix `/__sim/` of every simulator
+//! server: what a test in any language needs to assert on what its client sent and to drive
+//! the sandbox, without linking this crate.
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /__sim/wire[?call=NAME]` | the wire log: every request received, in order |
+//! | `DELETE /__sim/wire` | forgets the wire log (204) |
+//! | `GET /__sim/uploads` | every upload session the simulator holds, as the platform keeps it |
+//! | `GET /__sim/uploads/{id}/parts` | the parts held for one upload |
+//! | `GET /__sim/uploads/{id}/digest` | `{size, md5, sha256}` of its assembled bytes |
+//! | `GET /__sim/uploads/{id}/bytes` | its assembled bytes (`application/octet-stream`) |
+//! | `GET /__sim/clock` | `{now_ms, offset_ms}` |
+//! | `POST /__sim/clock/advance` `{"seconds": N}` or `{"ms": N}` | moves the clock forward |
+//! | `GET /__sim/faults` | `{profile, counters}` |
+//! | `PUT /__sim/faults` (a fault profile as JSON) | sets it (400 if it cannot be used) |
+//! | `DELETE /__sim/faults` | clears it (204) |
+//! | `POST /__sim/reset` | back to a fresh simulator: state, wire log and faults (204) |
+//!
+//! These requests bypass the fault layer and are not written in the wire log. An unknown id
+//! answers 404 `{"error": "..."}`.
+
+use axum::body::Body;
+use axum::extract::{Path, Query as AxQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use md5::{Digest as _, Md5};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::common::{SimClock, WireLog};
+use crate::faults::{FaultHandle, FaultProfile};
+
+/// The reserved path prefix of the control surface.
+pub const CONTROL_PREFIX: &str = "/__sim";
+
+/// What a simulator exposes to its control surface.
+pub(crate) trait Control: Clone + Send + Sync + 'static {
+    /// The wire log.
+    fn control_wire(&self) -> &WireLog;
+    /// The clock.
+    fn control_clock(&self) -> &SimClock;
+    /// The fault handle.
+    fn control_faults(&self) -> &FaultHandle;
+    /// Every upload session, as JSON objects.
+    fn control_uploads(&self) -> Vec<Value>;
+    /// The parts of one upload (`None`: unknown id).
+    fn control_parts(&self, id: &str) -> Option<Value>;
+    /// The assembled bytes of one upload (`None`: unknown id or nothing assembled yet).
+    fn control_bytes(&self, id: &str) -> Option<Bytes>;
+    /// Back to a fresh simulator with the same configuration.
+    fn control_reset(&self);
+}
+
+fn not_found(what: String) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "error": what }))).into_response()
+}
+
+#[derive(Deserialize)]
+struct WireFilter {
+    call: Option<String>,
+}
+
+async fn wire<T: Control>(State(sim): State<T>, AxQuery(f): AxQuery<WireFilter>) -> Response {
+    let records = match f.call {
+        Some(call) => sim.control_wire().calls(&call),
+        None => sim.control_wire().records(),
+    };
+    Json(records).into_response()
+}
+
+async fn wire_clear<T: Control>(State(sim): State<T>) -> StatusCode {
+    sim.control_wire().clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn uploads<T: Control>(State(sim): State<T>) -> Response {
+    Json(sim.control_uploads()).into_response()
+}
+
+async fn parts<T: Control>(State(sim): State<T>, Path(id): Path<String>) -> Response {
+    match sim.control_parts(&id) {
+        Some(v) => Json(v).into_response(),
+        None => not_found(format!("no upload {id:?}")),
+    }
+}
+
+async fn bytes<T: Control>(State(sim): State<T>, Path(id): Path<String>) -> Response {
+    match sim.control_bytes(&id) {
+        Some(b) => (
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            Body::from(b),
+        )
+            .into_response(),
+        None => not_found(format!("no assembled bytes for upload {id:?}")),
+    }
+}
+
+async fn digest<T: Control>(State(sim): State<T>, Path(id): Path<String>) -> Response {
+    match sim.control_bytes(&id) {
+        Some(b) => Json(json!({
+            "size": b.len(),
+            "md5": hex::encode(Md5::digest(&b)),
+            "sha256": hex::encode(Sha256::digest(&b)),
+        }))
+        .into_response(),
+        None => not_found(format!("no assembled bytes for upload {id:?}")),
+    }
+}
+
+async fn clock<T: Control>(State(sim): State<T>) -> Json<Value> {
+    let c = sim.control_clock();
+    Json(json!({ "now_ms": c.now_millis(), "offset_ms": c.offset_millis() }))
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    seconds: Option<u64>,
+    ms: Option<u64>,
+}
+
+async fn clock_advance<T: Control>(State(sim): State<T>, body: Bytes) -> Response {
+    let advance: Advance = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": format!("expected {{\"seconds\": N}} or {{\"ms\": N}}: {e}") })),
+        )
+            .into_response(),
+    };
+    let ms = advance
+        .seconds
+        .unwrap_or(0)
+        .saturating_mul(1000)
+        .saturating_add(advance.ms.unwrap_or(0));
+    let c = sim.control_clock();
+    c.advance(std::time::Duration::from_millis(ms));
+    Json(json!({ "now_ms": c.now_millis(), "offset_ms": c.offset_millis() })).into_response()
+}
+
+async fn faults_get<T: Control>(State(sim): State<T>) -> Json<Value> {
+    let f = sim.control_faults();
+    Json(json!({ "profile": f.profile(), "counters": f.counters() }))
+}
+
+async fn faults_put<T: Control>(State(sim): State<T>, body: Bytes) -> Response {
+    let profile: FaultProfile = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": format!("not a fault profile: {e}") })),
+            )
+                .into_response()
+        }
+    };
+    match sim.control_faults().try_set(profile) {
+        Ok(()) => faults_get(State(sim)).await.into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e.0 }))).into_response(),
+    }
+}
+
+async fn faults_clear<T: Control>(State(sim): State<T>) -> StatusCode {
+    sim.control_faults().clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn reset<T: Control>(State(sim): State<T>) -> StatusCode {
+    sim.control_faults().clear();
+    sim.control_reset();
+    sim.control_wire().clear();
+    StatusCode::NO_CONTENT
+}
+
+/// The control routes for `sim`.
+pub(crate) fn router<T: Control>(sim: T) -> Router {
+    Router::new()
+        .route("/__sim/wire", get(wire::<T>).delete(wire_clear::<T>))
+        .route("/__sim/uploads", get(uploads::<T>))
+        .route("/__sim/uploads/{id}/parts", get(parts::<T>))
+        .route("/__sim/uploads/{id}/bytes", get(bytes::<T>))
+        .route("/__sim/uploads/{id}/digest", get(digest::<T>))
+        .route("/__sim/clock", get(clock::<T>))
+        .route("/__sim/clock/advance", post(clock_advance::<T>))
+        .route(
+            "/__sim/faults",
+            get(faults_get::<T>)
+                .put(faults_put::<T>)
+                .delete(faults_clear::<T>),
+        )
+        .route("/__sim/reset", post(reset::<T>))
+        .with_state(sim)
+}
