@@ -15,6 +15,7 @@ use marketmedia_core::{
     ChunkedVideoUploader, Completion, DigestRequest, ProgressEvent, ProgressSink, Stage,
     UploadDriver, UploadOptions, UploadOutcome,
 };
+use marketmedia_lazada::LazadaUploader;
 use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::lazada::LazadaSimConfig;
@@ -59,7 +60,10 @@ impl Bench {
                 max_video_bytes: 100 * MIB,
                 ..ShopeeSimConfig::default()
             },
+            // Lazada takes less than 100 MB (100,000,000 bytes); raised like Shopee's so the
+            // scenarios send it 100 MiB as before.
             lazada: LazadaSimConfig {
+                max_file_bytes: 100 * MIB,
                 transcode_queue_delay: Duration::ZERO,
                 transcode_delay: Duration::ZERO,
                 audit_delay: Duration::ZERO,
@@ -121,10 +125,15 @@ impl Bench {
         let s = &self.sandbox;
         let p: Box<dyn ChunkedVideoUploader> = match platform {
             Platform::Shopee => Box::new(s.shopee().map_err(|e| e.to_string())?),
-            Platform::Lazada => Box::new(
-                s.lazada(s.lazada_options("benchmark"))
-                    .map_err(|e| e.to_string())?,
-            ),
+            Platform::Lazada => {
+                let mut config = s.lazada_config();
+                config.max_video_bytes = 100 * MIB;
+                Box::new(
+                    LazadaUploader::new(config)
+                        .map_err(|e| e.to_string())?
+                        .with_video_options(s.lazada_options("benchmark")),
+                )
+            }
             Platform::Smh => Box::new(s.smh().map_err(|e| e.to_string())?),
         };
         Ok(p)
