@@ -78,10 +78,70 @@ impl ManifestFormat {
     }
 }
 
+/// The line a byte offset of the manifest is on, counted on a second reader of the file.
+/// The CSV reader's own line numbers skip blank lines (csv counts the lines of the records it
+/// returns), so a report by line would point above the row a seller has to fix. Offsets only
+/// grow, so one pass over the file serves the whole read, in constant memory.
+struct LineCounter {
+    reader: BufReader<File>,
+    /// Bytes counted so far.
+    at: u64,
+    /// Newlines before `at`.
+    newlines: u64,
+}
+
+impl LineCounter {
+    fn open(path: &Path) -> Result<LineCounter> {
+        let file = File::open(path)
+            .map_err(|e| Error::Manifest(format!("{}: {e}", path.display())))?;
+        Ok(LineCounter {
+            reader: BufReader::new(file),
+            at: 0,
+            newlines: 0,
+        })
+    }
+
+    /// The 1-based line of the record starting at byte `offset`, past any blank lines there
+    /// (an offset behind the last one asked gives the last line counted).
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.at < offset {
+            let want = usize::try_from(offset - self.at).unwrap_or(usize::MAX);
+            let Ok(buf) = self.reader.fill_buf() else {
+                break;
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let take = want.min(buf.len());
+            self.newlines += buf[..take].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.at += take as u64;
+            self.reader.consume(take);
+        }
+        // The CSV reader places a record after the blank lines before it: skip them.
+        loop {
+            let Ok(buf) = self.reader.fill_buf() else {
+                break;
+            };
+            let blank = buf
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            if blank == 0 {
+                break;
+            }
+            self.newlines += buf[..blank].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.at += blank as u64;
+            self.reader.consume(blank);
+        }
+        self.newlines + 1
+    }
+}
+
 enum Source {
     Csv {
         records: csv::StringRecordsIntoIter<File>,
         header: Vec<String>,
+        lines: LineCounter,
     },
     Json {
         lines: std::io::Lines<BufReader<File>>,
@@ -138,6 +198,7 @@ impl ManifestReader {
                 Source::Csv {
                     records: reader.into_records(),
                     header,
+                    lines: LineCounter::open(path)?,
                 }
             }
             ManifestFormat::JsonLines => Source::Json {
@@ -300,18 +361,22 @@ impl Iterator for ManifestReader {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let (line, raw) = match &mut self.source {
-                Source::Csv { records, header } => {
+                Source::Csv {
+                    records,
+                    header,
+                    lines,
+                } => {
                     let record = records.next()?;
                     match record {
                         Ok(r) => {
-                            let line = r.position().map(|p| p.line()).unwrap_or(0);
+                            let line = r.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
                             if r.iter().all(|f| f.is_empty()) {
                                 continue;
                             }
                             (line, Ok(csv_row(header, &r)))
                         }
                         Err(e) => {
-                            let line = e.position().map(|p| p.line()).unwrap_or(0);
+                            let line = e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
                             (line, Err(e.to_string()))
                         }
                     }
@@ -365,6 +430,35 @@ mod tests {
         assert_eq!(rows[2].as_ref().unwrap_err().line, 4);
         let k3 = rows[3].as_ref().unwrap();
         assert!(k3.video.is_none() && k3.marketplaces.is_empty());
+    }
+
+    #[test]
+    fn csv_line_numbers_count_blank_lines_and_quoted_newlines() {
+        for newline in ["\n", "\r\n"] {
+            let text = [
+                "sku,video,lazada.title",
+                "",
+                "K1,k1.mp4,Kettle",
+                "",
+                "",
+                "K2,k2.mp4,\"two",
+                "lines\"",
+                "   ",
+                ",x.mp4,no sku",
+                "K3,k3.mp4,",
+            ]
+            .join(newline);
+            let rows = rows("m.csv", &text);
+            let lines: Vec<u64> = rows
+                .iter()
+                .map(|r| match r {
+                    Ok(row) => row.line,
+                    Err(e) => e.line,
+                })
+                .collect();
+            assert_eq!(lines, vec![3, 6, 9, 10], "newline {newline:?}: {rows:?}");
+            assert!(rows[2].is_err());
+        }
     }
 
     #[test]
