@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::{JobStore, Task};
+use crate::store::{JobStore, Task, TaskFilter};
 
 /// The export's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +67,15 @@ impl From<&Task> for ExportRow {
 /// Tasks read from the store per query while exporting.
 const PAGE: u32 = 500;
 
-/// Writes every task of the store to `out`. Returns how many lines were written.
-pub async fn export(store: &dyn JobStore, format: ExportFormat, out: impl Write) -> Result<u64> {
+/// Writes every task of the store (or of one `batch`) to `out`. Returns how many lines were
+/// written.
+pub async fn export(
+    store: &dyn JobStore,
+    format: ExportFormat,
+    batch: Option<&str>,
+    out: impl Write,
+) -> Result<u64> {
+    let filter = TaskFilter::all().in_batch(batch);
     let mut csv_out = None;
     let mut json_out = None;
     match format {
@@ -78,7 +85,7 @@ pub async fn export(store: &dyn JobStore, format: ExportFormat, out: impl Write)
     let mut after = 0;
     let mut n = 0;
     loop {
-        let page = store.tasks(after, PAGE, None).await?;
+        let page = store.tasks(after, PAGE, &filter).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         for task in &page {

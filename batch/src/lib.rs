@@ -16,7 +16,9 @@
 //!   found in the store is resumed, sending only the missing parts), reuses an asset made
 //!   for the same content and account, retries transient failures with backoff and leaves
 //!   permanent ones with their task;
-//! - [`export()`]: one line per sku × marketplace × media.
+//! - [`export()`]: one line per sku × marketplace × media;
+//! - [`cancel_batch`]: cancels unfinished tasks and the upload sessions they left open on the
+//!   platforms (a session leaves the store only once its platform confirmed the cancel).
 //!
 //! See `docs/batch.md` for the task states and the design.
 //!
@@ -37,6 +39,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod cancel;
 mod error;
 mod export;
 pub mod manifest;
@@ -45,10 +48,11 @@ mod plan;
 pub mod store;
 mod worker;
 
+pub use cancel::{cancel_batch, CancelReport, SessionLeft};
 pub use error::{Error, Result};
 pub use export::{export, ExportFormat, ExportRow};
 pub use manifest::{ManifestFormat, ManifestReader, ProductRow};
 pub use market::{Fields, Market, VideoFactory, DEFAULT_UPLOADS_PER_MARKET};
 pub use plan::{content_key, plan, MarketPlan, Plan, Problem};
-pub use store::{JobStore, PostgresStore, SqliteStore, Task, TaskState};
+pub use store::{JobStore, PostgresStore, SqliteStore, Task, TaskFilter, TaskState};
 pub use worker::{Event, EventSink, WorkOptions, WorkReport, Worker};

@@ -92,8 +92,8 @@ struct LineCounter {
 
 impl LineCounter {
     fn open(path: &Path) -> Result<LineCounter> {
-        let file = File::open(path)
-            .map_err(|e| Error::Manifest(format!("{}: {e}", path.display())))?;
+        let file =
+            File::open(path).map_err(|e| Error::Manifest(format!("{}: {e}", path.display())))?;
         Ok(LineCounter {
             reader: BufReader::new(file),
             at: 0,
@@ -174,10 +174,13 @@ impl ManifestReader {
     pub fn open_as(path: &Path, format: ManifestFormat) -> Result<ManifestReader> {
         let file = File::open(path)
             .map_err(|e| Error::Manifest(format!("cannot open {}: {e}", path.display())))?;
-        let base = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        // Media paths are stored with their tasks and read by workers that may run in
+        // another directory (`batch work`), so they are made absolute here.
+        let base = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let base = std::path::absolute(&base).unwrap_or(base);
         let source = match format {
             ManifestFormat::Csv => {
                 let mut reader = csv::ReaderBuilder::new()

@@ -5,7 +5,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use marketmedia_batch::store::{self, Failure, JobStore, MediaKind, NewTask, TaskState};
+use marketmedia_batch::store::{
+    self, Failure, JobStore, MediaKind, NewTask, TaskFilter, TaskState,
+};
+use marketmedia_core::raw::{PartPlan, PartSizeRule, UploadRules, UploadSession};
 use marketmedia_core::AssetUrl;
 
 fn task(sku: &str, media: &str, content: &str) -> NewTask {
@@ -127,7 +130,7 @@ async fn contract(store: Arc<dyn JobStore>) {
     };
     assert!(store.fail(c2.id, "w3", &fatal, true).await.unwrap());
 
-    let counts = store.counts().await.unwrap();
+    let counts = store.counts(None).await.unwrap();
     let n = |s: TaskState| {
         counts
             .iter()
@@ -143,14 +146,77 @@ async fn contract(store: Arc<dyn JobStore>) {
         ),
         (1, 1, 1)
     );
-    let failed = store.tasks(0, 10, Some(TaskState::Failed)).await.unwrap();
+    let failed = store
+        .tasks(0, 10, &TaskFilter::state(TaskState::Failed))
+        .await
+        .unwrap();
     assert_eq!(failed[0].error_message.as_deref(), Some("too long"));
     assert_eq!(store.outstanding(&markets).await.unwrap().tasks, 1);
 
-    assert_eq!(store.retry_failed().await.unwrap(), 1);
-    assert_eq!(store.cancel().await.unwrap(), 2);
+    // A second batch in the same store: every filtered call sees only its own batch.
+    let mut other = task("D", "video", "k3");
+    other.batch = "other".into();
+    assert_eq!(store.add_tasks(&[other]).await.unwrap(), 1);
+    let of = |batch: &str| TaskFilter::all().in_batch(Some(batch));
+    assert_eq!(store.tasks(0, 10, &of("other")).await.unwrap().len(), 1);
+    assert_eq!(store.tasks(0, 10, &of("b")).await.unwrap().len(), 3);
+    assert_eq!(
+        store.tasks(0, 10, &TaskFilter::all()).await.unwrap().len(),
+        4
+    );
+    let other_counts = store.counts(Some("other")).await.unwrap();
+    assert_eq!(other_counts.len(), 1, "{other_counts:?}");
+    assert_eq!(
+        (other_counts[0].state, other_counts[0].tasks),
+        (TaskState::Pending, 1)
+    );
+    assert_eq!(store.retry_failed(Some("other")).await.unwrap(), 0);
+    assert_eq!(store.cancel(Some("other")).await.unwrap(), 1);
+    assert_eq!(
+        store.outstanding(&markets).await.unwrap().tasks,
+        1,
+        "batch b untouched"
+    );
+
+    assert_eq!(store.retry_failed(Some("b")).await.unwrap(), 1);
+    // The running task (B) keeps its session when cancelled, until the platform's cancel
+    // is confirmed; only a cancelled task's session can be forgotten.
+    let rules = UploadRules::new("shopee", PartSizeRule::Exact(64), 1 << 20);
+    let session = UploadSession {
+        platform: "shopee".into(),
+        upload_id: "up-b".into(),
+        plan: PartPlan::new(100, &rules, None).unwrap(),
+        expires_at: None,
+        started_at_ms: 1,
+        data: serde_json::Value::Null,
+    };
+    assert!(store.save_session(b.id, "w3", &session, &[]).await.unwrap());
+    assert!(
+        !store.forget_session(b.id).await.unwrap(),
+        "B is not cancelled yet"
+    );
+    assert_eq!(store.cancel(None).await.unwrap(), 2);
     assert_eq!(store.outstanding(&markets).await.unwrap().tasks, 0);
-    assert_eq!(store.tasks(0, 10, None).await.unwrap().len(), 3);
+    let cancelled = store
+        .tasks(0, 10, &TaskFilter::state(TaskState::Cancelled))
+        .await
+        .unwrap();
+    assert_eq!(cancelled.len(), 3, "{cancelled:#?}");
+    let with_session: Vec<_> = cancelled.iter().filter(|t| t.session.is_some()).collect();
+    assert_eq!(with_session.len(), 1, "{cancelled:#?}");
+    assert_eq!(with_session[0].id, b.id);
+    assert_eq!(with_session[0].session.as_ref().unwrap().upload_id, "up-b");
+    assert!(store.forget_session(b.id).await.unwrap());
+    let b_now = store
+        .tasks(b.id - 1, 1, &TaskFilter::all())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((b_now.id, b_now.session.is_none()), (b.id, true));
+    assert_eq!(
+        store.tasks(0, 10, &TaskFilter::all()).await.unwrap().len(),
+        4
+    );
 }
 
 #[tokio::test]
@@ -161,7 +227,10 @@ async fn sqlite_keeps_the_contract() {
     contract(store).await;
     // Reopening runs no migration twice and keeps the tasks.
     let store = store::open(path.to_str().unwrap()).await.unwrap();
-    assert_eq!(store.tasks(0, 10, None).await.unwrap().len(), 3);
+    assert_eq!(
+        store.tasks(0, 10, &TaskFilter::all()).await.unwrap().len(),
+        4
+    );
 }
 
 #[tokio::test]

@@ -4,10 +4,10 @@
 //! ```text
 //! marketmedia batch run MANIFEST [--store PATH|postgres://…] [--dry-run] [--json]
 //! marketmedia batch work   [--store …] [--json]
-//! marketmedia batch status [--store …] [--json]
-//! marketmedia batch retry --failed [--store …]
-//! marketmedia batch cancel [--store …]
-//! marketmedia batch export --format csv|json [--output FILE] [--store …]
+//! marketmedia batch status [--store …] [--batch NAME] [--json]
+//! marketmedia batch retry --failed [--store …] [--batch NAME]
+//! marketmedia batch cancel [--store …] [--batch NAME] [--json]
+//! marketmedia batch export --format csv|json [--output FILE] [--store …] [--batch NAME]
 //! ```
 //!
 //! Marketplaces are the configured ones, and the embedded sandbox for the others (as for
@@ -24,8 +24,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use marketmedia_batch::store::{self as job_store, redact_location, JobStore};
 use marketmedia_batch::{
-    export, plan, Event, ExportFormat, Fields, ManifestReader, Market, Plan, TaskState,
-    WorkOptions, WorkReport, Worker,
+    cancel_batch, export, plan, Event, ExportFormat, Fields, ManifestReader, Market, Plan,
+    TaskFilter, TaskState, WorkOptions, WorkReport, Worker,
 };
 use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
 use marketmedia_lazada::VideoOptions;
@@ -63,8 +63,9 @@ pub enum BatchCommand {
     Status(StatusArgs),
     /// Make failed tasks pending again (`--failed`).
     Retry(RetryArgs),
-    /// Cancel every task not finished yet.
-    Cancel(StoreArgs),
+    /// Cancel every task not finished yet, and the upload sessions they hold open on the
+    /// platforms.
+    Cancel(CancelArgs),
     /// One line per sku × marketplace × media: asset id, URL, state and error.
     Export(ExportArgs),
 }
@@ -76,6 +77,15 @@ pub struct StoreArgs {
     /// `$MARKETMEDIA_BATCH_STORE`, else `batch.sqlite` in the user's data directory).
     #[arg(long, value_name = "PATH|URL", env = STORE_ENV, hide_env_values = true)]
     pub store: Option<String>,
+}
+
+/// Which batch a command looks at.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BatchFilter {
+    /// Only this batch (its name in the store, as `batch run --batch` gave it; default: the
+    /// manifest's file name). Default: every batch of the store.
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
 }
 
 /// How a worker works.
@@ -140,6 +150,9 @@ pub struct StatusArgs {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The batch.
+    #[command(flatten)]
+    pub filter: BatchFilter,
     /// One JSON object.
     #[arg(long)]
     pub json: bool,
@@ -151,10 +164,27 @@ pub struct RetryArgs {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The batch.
+    #[command(flatten)]
+    pub filter: BatchFilter,
     /// Retry the tasks that failed for good (required: the only kind there is to retry;
     /// transient failures are retried by themselves).
     #[arg(long, required = true)]
     pub failed: bool,
+}
+
+/// `marketmedia batch cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The batch.
+    #[command(flatten)]
+    pub filter: BatchFilter,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The export formats.
@@ -172,6 +202,9 @@ pub struct ExportArgs {
     /// The store.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The batch.
+    #[command(flatten)]
+    pub filter: BatchFilter,
     /// The format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
@@ -214,25 +247,23 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
             let store = open(&a.store).await?;
             let (markets, _targets) = markets(config, force_sandbox, &a.worker).await?;
             let report = work(store.clone(), markets, &a.worker).await?;
-            finish(store.as_ref(), &report, a.worker.json).await
+            finish(store.as_ref(), &report, None, a.worker.json).await
         }
         BatchCommand::Status(a) => {
             let store = open(&a.store).await?;
-            status(store.as_ref(), a.json).await?;
+            status(store.as_ref(), a.filter.batch.as_deref(), a.json).await?;
             Ok(exit::SUCCESS)
         }
         BatchCommand::Retry(a) => {
             let store = open(&a.store).await?;
-            let n = store.retry_failed().await.map_err(store_error)?;
+            let n = store
+                .retry_failed(a.filter.batch.as_deref())
+                .await
+                .map_err(store_error)?;
             println!("{n} failed task(s) are pending again; `marketmedia batch work` sends them");
             Ok(exit::SUCCESS)
         }
-        BatchCommand::Cancel(a) => {
-            let store = open(&a).await?;
-            let n = store.cancel().await.map_err(store_error)?;
-            println!("{n} unfinished task(s) cancelled");
-            Ok(exit::SUCCESS)
-        }
+        BatchCommand::Cancel(a) => cancel(config, force_sandbox, a).await,
         BatchCommand::Export(a) => {
             let store = open(&a.store).await?;
             let format = match a.format {
@@ -242,13 +273,18 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
             match &a.output {
                 Some(path) => {
                     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-                    export(store.as_ref(), format, file)
+                    export(store.as_ref(), format, a.filter.batch.as_deref(), file)
                         .await
                         .map_err(store_error)?
                 }
-                None => export(store.as_ref(), format, std::io::stdout().lock())
-                    .await
-                    .map_err(store_error)?,
+                None => export(
+                    store.as_ref(),
+                    format,
+                    a.filter.batch.as_deref(),
+                    std::io::stdout().lock(),
+                )
+                .await
+                .map_err(store_error)?,
             };
             Ok(exit::SUCCESS)
         }
@@ -396,7 +432,7 @@ async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Re
     print_plan(&planned, None, args.worker.json);
     let report = work(store.clone(), markets, &args.worker).await?;
     drop(targets);
-    let code = finish(store.as_ref(), &report, args.worker.json).await?;
+    let code = finish(store.as_ref(), &report, Some(&batch), args.worker.json).await?;
     Ok(if code == exit::SUCCESS && !planned.problems.is_empty() {
         exit::PARTIAL
     } else {
@@ -539,7 +575,62 @@ async fn work(
     Ok(report)
 }
 
-async fn finish(store: &dyn JobStore, report: &WorkReport, json: bool) -> Result<i32> {
+/// `marketmedia batch cancel`: the store's unfinished tasks, then the sessions they hold open
+/// on the configured marketplaces. Exits 3 (partial) when a session could not be closed: the
+/// store keeps it and a rerun tries again.
+async fn cancel(config: &Config, force_sandbox: bool, args: CancelArgs) -> Result<i32> {
+    let store = open(&args.store).await?;
+    let worker = WorkerArgs {
+        uploads_per_market: marketmedia_batch::DEFAULT_UPLOADS_PER_MARKET,
+        tasks: 1,
+        lease_secs: 30,
+        attempts: 1,
+        json: args.json,
+    };
+    let (markets, targets) = markets(config, force_sandbox, &worker).await?;
+    // The embedded sandbox of an earlier process is gone, and its sessions with it: only
+    // configured marketplaces are asked to cancel.
+    let reachable: Vec<Market> = markets
+        .into_iter()
+        .filter(|m| !m.account.starts_with("sandbox:"))
+        .collect();
+    let report = cancel_batch(store.as_ref(), &reachable, args.filter.batch.as_deref())
+        .await
+        .map_err(store_error)?;
+    drop(targets);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "event": "cancelled", "report": report })
+        );
+    } else {
+        println!(
+            "{} unfinished task(s) cancelled; {} open upload session(s) cancelled on the platforms",
+            report.tasks_cancelled, report.sessions_closed
+        );
+        for left in &report.sessions_left {
+            println!(
+                "still open: {} [{}] (task {}): {}",
+                left.sku, left.marketplace, left.task, left.reason
+            );
+        }
+        if !report.sessions_left.is_empty() {
+            println!("the store keeps these sessions; `marketmedia batch cancel` tries them again");
+        }
+    }
+    Ok(if report.sessions_left.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::PARTIAL
+    })
+}
+
+async fn finish(
+    store: &dyn JobStore,
+    report: &WorkReport,
+    batch: Option<&str>,
+    json: bool,
+) -> Result<i32> {
     if json {
         println!(
             "{}",
@@ -550,9 +641,9 @@ async fn finish(store: &dyn JobStore, report: &WorkReport, json: bool) -> Result
             "uploaded {}, reused {}, failed {}, retrying later {}, {} bytes sent",
             report.uploaded, report.reused, report.failed, report.retrying, report.bytes_sent
         );
-        status(store, false).await?;
+        status(store, batch, false).await?;
     }
-    let counts = store.counts().await.map_err(store_error)?;
+    let counts = store.counts(batch).await.map_err(store_error)?;
     let n = |s: TaskState| {
         counts
             .iter()
@@ -569,10 +660,14 @@ async fn finish(store: &dyn JobStore, report: &WorkReport, json: bool) -> Result
 }
 
 /// Prints counts by marketplace and state, then the failures with their reasons.
-async fn status(store: &dyn JobStore, json: bool) -> Result<()> {
-    let counts = store.counts().await.map_err(store_error)?;
+async fn status(store: &dyn JobStore, batch: Option<&str>, json: bool) -> Result<()> {
+    let counts = store.counts(batch).await.map_err(store_error)?;
     let failed = store
-        .tasks(0, 100, Some(TaskState::Failed))
+        .tasks(
+            0,
+            100,
+            &TaskFilter::state(TaskState::Failed).in_batch(batch),
+        )
         .await
         .map_err(store_error)?;
     if json {

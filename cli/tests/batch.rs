@@ -1,6 +1,7 @@
 //! Batch runs against the sandbox with real stores: a killed worker's upload resumed with
 //! only its missing parts, duplicate rows and reruns reusing assets, bad rows reported by
-//! line while the good ones go, and two workers sharing a PostgreSQL store.
+//! line while the good ones go, two workers sharing a PostgreSQL store, and a cancelled
+//! batch's open sessions closed on the platform.
 
 #[path = "../../batch/tests/common/mod.rs"]
 mod common;
@@ -10,11 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use marketmedia_batch::store::{self, JobStore};
-use marketmedia_batch::{plan, Market, TaskState, WorkOptions, Worker};
+use marketmedia_batch::{
+    cancel_batch, plan, CancelReport, Market, TaskFilter, TaskState, WorkOptions, Worker,
+};
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::{ChunkedVideoUploader, ImageUploader, PollPolicy, UploadOptions};
 use marketmedia_sim::faults::{scope, FaultProfile};
 use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, write_sample_mp4};
+use marketmedia_sim::shopee::UploadStatus;
 
 const MIB: u64 = 1 << 20;
 /// The Shopee simulator's wire-log name of a part upload.
@@ -68,7 +72,7 @@ fn slow_parts(sb: &Sandbox) {
 async fn wait_for_receipts(store: &dyn JobStore, at_least: usize) {
     let start = Instant::now();
     loop {
-        let tasks = store.tasks(0, 100, None).await.unwrap();
+        let tasks = store.tasks(0, 100, &TaskFilter::all()).await.unwrap();
         if tasks.iter().any(|t| t.receipts.len() >= at_least) {
             return;
         }
@@ -122,7 +126,7 @@ async fn a_killed_worker_is_resumed_with_only_the_missing_parts() {
         .unwrap();
     assert_eq!(report.uploaded, 1, "{report:?}");
     let parts_after = sb.shopee_sim().wire().count(PARTS_CALL);
-    let task = &store.tasks(0, 10, None).await.unwrap()[0];
+    let task = &store.tasks(0, 10, &TaskFilter::all()).await.unwrap()[0];
     assert_eq!((task.state, task.attempts), (TaskState::Done, 2));
     // One session only, and at most the one part in flight at the kill sent twice.
     assert_eq!(sb.shopee_sim().upload_ids().len(), 1);
@@ -180,7 +184,7 @@ async fn duplicate_rows_and_reruns_reuse_the_asset() {
     );
     assert_eq!(sb.shopee_sim().upload_ids().len(), 1);
     assert_eq!(sb.shopee_sim().images().len(), 1);
-    let tasks = store.tasks(0, 10, None).await.unwrap();
+    let tasks = store.tasks(0, 10, &TaskFilter::all()).await.unwrap();
     for pair in [("A", "A-RED")] {
         for m in ["shopee", "smh"] {
             let find = |sku: &str| {
@@ -303,7 +307,7 @@ async fn two_workers_share_a_postgres_store_and_survive_a_kill() {
     let _ = killed.await;
     let report = survivor.await.unwrap().unwrap();
 
-    let tasks = store.tasks(0, 10, None).await.unwrap();
+    let tasks = store.tasks(0, 10, &TaskFilter::all()).await.unwrap();
     assert!(
         tasks.iter().all(|t| t.state == TaskState::Done),
         "{tasks:#?}"
@@ -322,4 +326,98 @@ async fn two_workers_share_a_postgres_store_and_survive_a_kill() {
     }
     drop(store);
     db.drop_db().await;
+}
+
+/// `cancel_batch` cancels the unfinished task in the store and its session on the platform;
+/// when the platform's cancel fails, the store keeps the session and a later call closes it.
+#[tokio::test]
+async fn cancelling_a_batch_closes_its_open_sessions_on_the_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sample_mp4(
+        &dir.path().join("c1.mp4"),
+        Duration::from_secs(12),
+        13 * MIB,
+    )
+    .unwrap();
+    let manifest = write(
+        dir.path(),
+        "m.csv",
+        "sku,video,marketplaces\nC1,c1.mp4,shopee\n",
+    );
+    let sb = Sandbox::start().await.unwrap();
+    slow_parts(&sb);
+    let markets = vec![shopee(&sb)];
+    let path = dir.path().join("store.sqlite");
+    let store = store::open(path.to_str().unwrap()).await.unwrap();
+    plan(&manifest, &markets, Some((store.as_ref(), "b")))
+        .await
+        .unwrap();
+    let worker = Worker::new(
+        store.clone(),
+        markets.clone(),
+        options("w1", Duration::from_secs(5)),
+    );
+    let killed = tokio::spawn(async move { worker.run().await });
+    wait_for_receipts(store.as_ref(), 1).await;
+    killed.abort();
+    assert!(killed.await.unwrap_err().is_cancelled());
+    let upload = sb.shopee_sim().upload_ids().remove(0);
+
+    // The platform refuses the cancel: the session stays in the store, listed as open.
+    sb.shopee_sim().faults().set(FaultProfile {
+        error_rate: 1.0,
+        calls: vec!["/media_space/cancel_video_upload".into()],
+        ..FaultProfile::none()
+    });
+    let first = cancel_batch(store.as_ref(), &markets, Some("b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.tasks_cancelled,
+            first.sessions_closed,
+            first.sessions_left.len()
+        ),
+        (1, 0, 1),
+        "{first:?}"
+    );
+    let task = store
+        .tasks(0, 10, &TaskFilter::all())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(task.state, TaskState::Cancelled);
+    assert_eq!(task.session.as_ref().unwrap().upload_id, upload);
+    assert_ne!(
+        sb.shopee_sim().upload_status(&upload),
+        Some(UploadStatus::Cancelled)
+    );
+
+    // Once the platform answers, the rerun closes it and the store forgets it.
+    sb.shopee_sim().faults().set(FaultProfile::none());
+    let second = cancel_batch(store.as_ref(), &markets, Some("b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second.tasks_cancelled,
+            second.sessions_closed,
+            second.sessions_left.len()
+        ),
+        (0, 1, 0),
+        "{second:?}"
+    );
+    assert_eq!(
+        sb.shopee_sim().upload_status(&upload),
+        Some(UploadStatus::Cancelled)
+    );
+    let task = store
+        .tasks(0, 10, &TaskFilter::all())
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(task.session.is_none());
+    // Nothing is left to close.
+    let third = cancel_batch(store.as_ref(), &markets, None).await.unwrap();
+    assert_eq!(third, CancelReport::default());
 }

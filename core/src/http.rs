@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::rate::{request_rate, set_request_rate, RequestRate};
 use crate::uploader::Part;
 
 /// The user agent every provider sends.
@@ -332,7 +333,23 @@ pub async fn send_with(
         duration_ms = tracing::field::Empty,
     );
     let limiter = limiter(meta.platform);
+    // The method, for a platform whose published rate counts only some (eBay: POSTs).
+    let (client, built) = request.build_split();
+    let built = built.map_err(|_| {
+        // reqwest's message may quote the URL, whose query can carry a token: not shown.
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{}: {}: the request could not be built",
+                meta.platform, meta.call
+            ),
+        )
+    })?;
+    let method = built.method().as_str().to_owned();
+    let request = reqwest::RequestBuilder::from_parts(client, built);
     async move {
+        // The platform's published request rate, if one is set (see `set_request_rate`).
+        crate::rate::wait_for_turn(meta.platform, &method).await;
         // The semaphore is never closed, so acquiring cannot fail.
         let _permit = limiter.acquire_owned().await.ok();
         let started = Instant::now();

@@ -46,6 +46,7 @@ mod journal;
 mod media;
 mod plan;
 mod progress;
+mod rate;
 mod retry;
 mod rules;
 mod secret;

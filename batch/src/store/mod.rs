@@ -170,6 +170,36 @@ pub struct Task {
     pub bytes_sent: u64,
 }
 
+/// Which tasks [`JobStore::tasks`] lists: all by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// Only those in this state.
+    pub state: Option<TaskState>,
+    /// Only those of this batch.
+    pub batch: Option<String>,
+}
+
+impl TaskFilter {
+    /// Every task.
+    pub fn all() -> TaskFilter {
+        TaskFilter::default()
+    }
+
+    /// The tasks in `state`.
+    pub fn state(state: TaskState) -> TaskFilter {
+        TaskFilter {
+            state: Some(state),
+            batch: None,
+        }
+    }
+
+    /// Narrowed to one batch (or left as it is with `None`).
+    pub fn in_batch(mut self, batch: Option<&str>) -> TaskFilter {
+        self.batch = batch.map(str::to_owned);
+        self
+    }
+}
+
 /// An asset already made for a content key on a marketplace account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAsset {
@@ -281,20 +311,27 @@ pub trait JobStore: Send + Sync {
         drop_session: bool,
     ) -> Result<bool>;
 
-    /// Counts by marketplace and state.
-    async fn counts(&self) -> Result<Vec<Count>>;
+    /// Counts by marketplace and state, of one batch or of all.
+    async fn counts(&self, batch: Option<&str>) -> Result<Vec<Count>>;
 
     /// Tasks of these marketplaces not final yet.
     async fn outstanding(&self, marketplaces: &[String]) -> Result<Outstanding>;
 
-    /// Up to `limit` tasks with an id above `after`, in id order, optionally in one state.
-    async fn tasks(&self, after: i64, limit: u32, state: Option<TaskState>) -> Result<Vec<Task>>;
+    /// Up to `limit` tasks with an id above `after`, in id order, that `filter` selects.
+    async fn tasks(&self, after: i64, limit: u32, filter: &TaskFilter) -> Result<Vec<Task>>;
 
-    /// Resets failed tasks to pending with no attempts. Returns how many.
-    async fn retry_failed(&self) -> Result<u64>;
+    /// Resets failed tasks (of one batch or of all) to pending with no attempts. Returns
+    /// how many.
+    async fn retry_failed(&self, batch: Option<&str>) -> Result<u64>;
 
-    /// Cancels every task not final yet. Returns how many.
-    async fn cancel(&self) -> Result<u64>;
+    /// Cancels every task not final yet (of one batch or of all). Returns how many. Their
+    /// upload sessions stay recorded until [`JobStore::forget_session`], so the sessions
+    /// still open on the platforms can be closed (see [`crate::cancel_batch`]).
+    async fn cancel(&self, batch: Option<&str>) -> Result<u64>;
+
+    /// Drops a cancelled task's upload session once the platform confirmed its cancel.
+    /// `false` when the task is not cancelled.
+    async fn forget_session(&self, id: i64) -> Result<bool>;
 }
 
 /// Opens the store at `location`: a `postgres://` or `postgresql://` URL, or a path to an

@@ -15,7 +15,8 @@ use marketmedia_core::raw::{PartReceipt, UploadSession};
 use marketmedia_core::{AssetUrl, ProcessingHandle};
 
 use super::{
-    Count, Failure, JobStore, MediaKind, NewTask, Outstanding, StoredAsset, Task, TaskState,
+    Count, Failure, JobStore, MediaKind, NewTask, Outstanding, StoredAsset, Task, TaskFilter,
+    TaskState,
 };
 use crate::error::{Error, Result};
 
@@ -356,11 +357,13 @@ macro_rules! sql_store {
                 Ok(r.rows_affected() == 1)
             }
 
-            async fn counts(&self) -> Result<Vec<Count>> {
+            async fn counts(&self, batch: Option<&str>) -> Result<Vec<Count>> {
                 let rows = sqlx::query(
                     "SELECT marketplace, state, COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes \
-                     FROM tasks GROUP BY marketplace, state ORDER BY marketplace, state",
+                     FROM tasks WHERE ($1 IS NULL OR batch = $1) \
+                     GROUP BY marketplace, state ORDER BY marketplace, state",
                 )
+                .bind(batch)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()
@@ -408,52 +411,57 @@ macro_rules! sql_store {
                 &self,
                 after: i64,
                 limit: u32,
-                state: Option<TaskState>,
+                filter: &TaskFilter,
             ) -> Result<Vec<Task>> {
-                let rows = match state {
-                    Some(s) => {
-                        sqlx::query(&format!(
-                            "SELECT {COLUMNS} FROM tasks WHERE id > $1 AND state = $2 ORDER BY id LIMIT $3"
-                        ))
-                        .bind(after)
-                        .bind(s.as_str())
-                        .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
-                        .await?
-                    }
-                    None => {
-                        sqlx::query(&format!(
-                            "SELECT {COLUMNS} FROM tasks WHERE id > $1 ORDER BY id LIMIT $2"
-                        ))
-                        .bind(after)
-                        .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
-                        .await?
-                    }
-                };
+                let rows = sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM tasks WHERE id > $1 AND ($2 IS NULL OR state = $2) \
+                     AND ($3 IS NULL OR batch = $3) ORDER BY id LIMIT $4"
+                ))
+                .bind(after)
+                .bind(filter.state.map(TaskState::as_str))
+                .bind(filter.batch.as_deref())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
                 rows.iter().map(Self::task_from_row).collect()
             }
 
-            async fn retry_failed(&self) -> Result<u64> {
+            async fn retry_failed(&self, batch: Option<&str>) -> Result<u64> {
                 let r = sqlx::query(
                     "UPDATE tasks SET state = 'pending', attempts = 0, next_at = 0, \
-                     error_kind = NULL, error_message = NULL, updated_at = $1 WHERE state = 'failed'",
+                     error_kind = NULL, error_message = NULL, updated_at = $1 \
+                     WHERE state = 'failed' AND ($2 IS NULL OR batch = $2)",
                 )
                 .bind(now_ms())
+                .bind(batch)
                 .execute(&self.pool)
                 .await?;
                 Ok(r.rows_affected())
             }
 
-            async fn cancel(&self) -> Result<u64> {
+            async fn cancel(&self, batch: Option<&str>) -> Result<u64> {
                 let r = sqlx::query(
                     "UPDATE tasks SET state = 'cancelled', lease_owner = NULL, lease_until = 0, \
-                     updated_at = $1 WHERE state IN ('pending', 'retry', 'running', 'processing')",
+                     updated_at = $1 WHERE state IN ('pending', 'retry', 'running', 'processing') \
+                     AND ($2 IS NULL OR batch = $2)",
                 )
                 .bind(now_ms())
+                .bind(batch)
                 .execute(&self.pool)
                 .await?;
                 Ok(r.rows_affected())
+            }
+
+            async fn forget_session(&self, id: i64) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE tasks SET session = NULL, receipts = NULL, handle = NULL, updated_at = $1 \
+                     WHERE id = $2 AND state = 'cancelled'",
+                )
+                .bind(now_ms())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
             }
         }
     };
