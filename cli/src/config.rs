@@ -75,6 +75,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "MARKETMEDIA_SMH_DIRECTORY",
     "MARKETMEDIA_SMH_BASE_URL",
     "MARKETMEDIA_SMH_STORAGE_SCHEME",
+    "MARKETMEDIA_SMH_ALLOW_PLAIN_HTTP",
+    "MARKETMEDIA_SMH_GRANTS",
 ];
 
 /// A warning for each variable named `MARKETMEDIA_*` that the command does not read (a typo
@@ -517,6 +519,23 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    /// Every variable the loader asks for is one `unknown_env_warnings` knows, so setting it
+    /// never draws a "not a variable marketmedia reads" warning.
+    #[test]
+    fn every_variable_read_is_a_known_one() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        let lookup = |name: &str| {
+            asked.lock().unwrap().push(name.to_owned());
+            None
+        };
+        Config::resolve(ConfigFile::default(), &lookup).unwrap();
+        let asked = asked.into_inner().unwrap();
+        assert!(asked.len() >= KNOWN_ENV.len() - 2, "{asked:?}");
+        for name in &asked {
+            assert!(KNOWN_ENV.contains(&name.as_str()), "{name} is read but not known");
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

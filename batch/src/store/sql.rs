@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::Row;
 
 use marketmedia_core::raw::{PartReceipt, UploadSession};
@@ -497,6 +499,11 @@ impl SqliteStore {
             .create_if_missing(true)
             // WAL lets readers (status, export) run while a worker writes.
             .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a commit survives the process being killed (what a worker
+            // must survive); only a power loss may undo the last commits, which re-sends a few
+            // parts. FULL synced the disk on every receipt: 42 ms of store time per task
+            // instead of 3 (`cargo bench --bench batch`).
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30));
         // One connection per process: SQLite has one writer at a time anyway, and a single
         // connection cannot deadlock two deferred transactions upgrading to write. Other

@@ -1,0 +1,353 @@
+//! The catalog benchmark (issue 15): 100 distinct videos of 6–25 MB and 300 images, each to
+//! Shopee, Lazada and SMH, on the shaped sandbox (50 ms per request, 8 MiB/s per connection,
+//! 40 MiB/s per marketplace), run by `marketmedia batch run` in a child process.
+//!
+//! ```sh
+//! cargo bench -p marketmedia-cli --bench batch              # the full catalog (a few minutes)
+//! cargo bench -p marketmedia-cli --bench batch -- --videos 20 # a smaller one
+//! ```
+//!
+//! It prints, and writes to `target/marketmedia-bench/batch.json`:
+//! - the batch's wall time against the physical limit: each marketplace's bytes over its
+//!   40 MiB/s, the marketplaces in parallel (target ≤ 1.15×);
+//! - the worker process's peak resident set (`VmHWM`, target ≤ 64 MiB, independent of the
+//!   catalog's size), and the same for a 1,000-row dry run;
+//! - the time per task spent in the store (SQLite: add, claim, save the session, complete).
+//!
+//! The simulators run in this process and keep what they receive; the worker is the real CLI
+//! binary, so its memory is the client's alone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use marketmedia_batch::store::{self, MediaKind, NewTask};
+use marketmedia_cli::sandbox::Sandbox;
+use marketmedia_core::raw::{PartPlan, PartSizeRule, UploadRules, UploadSession};
+use marketmedia_sim::faults::FaultProfile;
+use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
+use serde::Serialize;
+
+const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
+const MB: u64 = 1_000_000;
+const MIB: u64 = 1 << 20;
+const LATENCY_MS: u64 = 50;
+const PER_CONN: u64 = 8 * MIB;
+const PER_MARKET: u64 = 40 * MIB;
+
+#[derive(Debug, Serialize)]
+struct Results {
+    videos: u64,
+    images: u64,
+    video_bytes: u64,
+    image_bytes: u64,
+    wall_ms: u64,
+    limit_ms: u64,
+    ratio: f64,
+    worker_peak_rss_mib: f64,
+    dry_run_rows: u64,
+    dry_run_ms: u64,
+    dry_run_peak_rss_mib: f64,
+    store_ms_per_task: f64,
+    uploaded: u64,
+    failed: u64,
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `VmHWM` of a live process, in KiB.
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Runs the CLI with `args` and `env`, sampling its peak resident set until it exits.
+fn run_measured(
+    args: &[&str],
+    env: &[(String, String)],
+    dir: &Path,
+) -> (Duration, u64, String, bool) {
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start marketmedia");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = peak_kib(pid) {
+            peak = peak.max(kib);
+        }
+        match child.try_wait().expect("wait for marketmedia") {
+            Some(status) => break status,
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let out = reader.join().unwrap_or_default();
+    (started.elapsed(), peak, out, status.success())
+}
+
+fn env_for(sb: &Sandbox, home: &Path) -> Vec<(String, String)> {
+    let s = sb.shopee_config();
+    let l = sb.lazada_config();
+    let m = sb.smh_config();
+    let smh_creds = sb.smh_sim().credentials();
+    let pairs: Vec<(&str, String)> = vec![
+        ("MARKETMEDIA_SHOPEE_PARTNER_ID", s.partner_id.to_string()),
+        ("MARKETMEDIA_SHOPEE_PARTNER_KEY", s.partner_key.expose().into()),
+        ("MARKETMEDIA_SHOPEE_SHOP_ID", s.shop_id.to_string()),
+        ("MARKETMEDIA_SHOPEE_ACCESS_TOKEN", s.access_token.expose().into()),
+        ("MARKETMEDIA_SHOPEE_BASE_URL", s.effective_base_url().into()),
+        ("MARKETMEDIA_LAZADA_APP_KEY", l.app_key.clone()),
+        ("MARKETMEDIA_LAZADA_APP_SECRET", l.app_secret.expose().into()),
+        ("MARKETMEDIA_LAZADA_ACCESS_TOKEN", l.access_token.expose().into()),
+        ("MARKETMEDIA_LAZADA_BASE_URL", sb.base_url(marketmedia_cli::platform::Platform::Lazada)),
+        ("MARKETMEDIA_SMH_LIBRARY_ID", m.library_id.clone()),
+        ("MARKETMEDIA_SMH_LIBRARY_SECRET", smh_creds.library_secret.clone()),
+        ("MARKETMEDIA_SMH_SPACE_ID", smh_creds.space_id.clone()),
+        ("MARKETMEDIA_SMH_BASE_URL", sb.base_url(marketmedia_cli::platform::Platform::Smh)),
+        ("MARKETMEDIA_SMH_STORAGE_SCHEME", "http".into()),
+        ("MARKETMEDIA_SMH_ALLOW_PLAIN_HTTP", "true".into()),
+        ("HOME", home.display().to_string()),
+        ("XDG_CONFIG_HOME", home.join("config").display().to_string()),
+        ("XDG_DATA_HOME", home.join("data").display().to_string()),
+    ];
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The catalog: `videos` products with a video of 6–25 MB and three images each.
+fn write_catalog(dir: &Path, videos: u64, cover: &str) -> (PathBuf, u64, u64) {
+    let mut csv = String::from("sku,video,images,marketplaces,lazada.title,lazada.cover_url\n");
+    let (mut video_bytes, mut image_bytes) = (0, 0);
+    for i in 0..videos {
+        // Spread over 6–25 MB, each size distinct (distinct content).
+        let size = 6 * MB + (i * 19 * MB) / videos.max(1) + i * 4096;
+        let video = format!("v{i:03}.mp4");
+        write_sample_mp4(&dir.join(&video), Duration::from_secs(12), size).expect("write video");
+        video_bytes += size;
+        let mut images = Vec::new();
+        for j in 0..3 {
+            let name = format!("i{i:03}_{j}.jpg");
+            let len = 150_000 + (i as usize * 3 + j) * 1000;
+            std::fs::write(dir.join(&name), sample_jpeg(len)).expect("write image");
+            image_bytes += len as u64;
+            images.push(name);
+        }
+        csv.push_str(&format!(
+            "P{i:03},{video},{},shopee;lazada;smh,Product {i},{cover}\n",
+            images.join("|")
+        ));
+    }
+    let path = dir.join("catalog.csv");
+    std::fs::write(&path, csv).expect("write the manifest");
+    (path, video_bytes, image_bytes)
+}
+
+/// Store time per task on SQLite: add, claim, save a session with receipts, complete.
+async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
+    let path = dir.join("store-bench.sqlite");
+    let store = store::open(path.to_str().unwrap_or("store-bench.sqlite"))
+        .await
+        .expect("open the store");
+    let rules = UploadRules::new("shopee", PartSizeRule::Exact(4 * MIB), 30 * MIB);
+    let started = Instant::now();
+    let new: Vec<NewTask> = (0..tasks)
+        .map(|i| NewTask {
+            batch: "bench".into(),
+            line: i + 2,
+            sku: format!("S{i}"),
+            media: "video".into(),
+            kind: MediaKind::Video,
+            marketplace: "shopee".into(),
+            account: "shop".into(),
+            path: format!("/tmp/v{i}.mp4"),
+            size: 20 * MIB,
+            content_key: format!("sha256:{i:064x}"),
+            fields: BTreeMap::new(),
+        })
+        .collect();
+    store.add_tasks(&new).await.expect("add tasks");
+    for _ in 0..tasks {
+        let now = marketmedia_core::raw::http::unix_millis() as i64;
+        let task = store
+            .claim("bench", "shopee", now, now + 30_000)
+            .await
+            .expect("claim")
+            .expect("a task");
+        let session = UploadSession {
+            platform: "shopee".into(),
+            upload_id: format!("up-{}", task.id),
+            plan: PartPlan::new(20 * MIB, &rules, None).expect("plan"),
+            expires_at: None,
+            started_at_ms: now as u64,
+            data: serde_json::Value::Null,
+        };
+        let receipts: Vec<_> = session
+            .plan
+            .parts()
+            .map(|p| marketmedia_core::raw::PartReceipt {
+                index: p.index,
+                wire_number: p.index,
+                size: p.len,
+                etag: None,
+            })
+            .collect();
+        // One save per acknowledged part, as the worker does.
+        for n in 1..=receipts.len() {
+            store
+                .save_session(task.id, "bench", &session, &receipts[..n])
+                .await
+                .expect("save");
+        }
+        store
+            .complete(&task, "bench", &format!("asset-{}", task.id), &[], 20 * MIB, false)
+            .await
+            .expect("complete");
+    }
+    started.elapsed().as_secs_f64() * 1000.0 / tasks as f64
+}
+
+#[tokio::main]
+async fn main() {
+    let videos = arg("--videos", 100);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let sb = Sandbox::start().await.expect("start the sandbox");
+    let profile = FaultProfile {
+        latency_ms: LATENCY_MS,
+        bandwidth_per_conn: Some(PER_CONN),
+        bandwidth_total: Some(PER_MARKET),
+        ..FaultProfile::none()
+    };
+    sb.shopee_sim().faults().set(profile.clone());
+    sb.lazada_sim().faults().set(profile.clone());
+    sb.smh_sim().faults().set(profile);
+
+    eprintln!("writing {videos} videos and {} images…", videos * 3);
+    let (manifest, video_bytes, image_bytes) =
+        write_catalog(dir.path(), videos, &sb.lazada_cover_url());
+    let env = env_for(&sb, dir.path());
+    let store_path = dir.path().join("batch.sqlite");
+    let store_arg = store_path.display().to_string();
+    let manifest_arg = manifest.display().to_string();
+
+    eprintln!("running the batch…");
+    let (wall, peak_kib, out, ok) = run_measured(
+        &[
+            "batch",
+            "run",
+            &manifest_arg,
+            "--store",
+            &store_arg,
+            "--json",
+            "--tasks",
+            "12",
+        ],
+        &env,
+        dir.path(),
+    );
+    let finished = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "finished")
+        .last()
+        .unwrap_or_default();
+    let uploaded = finished["report"]["uploaded"].as_u64().unwrap_or(0);
+    let failed = finished["report"]["failed"].as_u64().unwrap_or(0);
+    if !ok {
+        eprintln!("the batch did not end cleanly ({failed} failed)");
+    }
+
+    // The physical limit: each marketplace receives every byte once over its own 40 MiB/s;
+    // the three run in parallel, so the limit is one marketplace's bytes over its link.
+    let per_market = video_bytes + image_bytes;
+    let limit = Duration::from_secs_f64(per_market as f64 / PER_MARKET as f64);
+    let ratio = wall.as_secs_f64() / limit.as_secs_f64();
+
+    // A 1,000-row dry run, its rows naming the catalog's files again under new skus.
+    let rows = 1000;
+    let mut csv = String::from("sku,video,images,marketplaces,lazada.title,lazada.cover_url\n");
+    for r in 0..rows {
+        let i = r % videos.max(1);
+        csv.push_str(&format!(
+            "D{r:04},v{i:03}.mp4,i{i:03}_0.jpg|i{i:03}_1.jpg|i{i:03}_2.jpg,shopee;lazada;smh,Product {r},{}\n",
+            sb.lazada_cover_url()
+        ));
+    }
+    let dry = dir.path().join("dry.csv");
+    std::fs::write(&dry, csv).expect("write the dry-run manifest");
+    let dry_arg = dry.display().to_string();
+    let (dry_wall, dry_peak, _, _) = run_measured(
+        &["batch", "run", &dry_arg, "--dry-run", "--store", &store_arg],
+        &env,
+        dir.path(),
+    );
+
+    let store_ms = store_ms_per_task(dir.path(), 300).await;
+
+    let results = Results {
+        videos,
+        images: videos * 3,
+        video_bytes,
+        image_bytes,
+        wall_ms: wall.as_millis() as u64,
+        limit_ms: limit.as_millis() as u64,
+        ratio,
+        worker_peak_rss_mib: peak_kib as f64 / 1024.0,
+        dry_run_rows: rows,
+        dry_run_ms: dry_wall.as_millis() as u64,
+        dry_run_peak_rss_mib: dry_peak as f64 / 1024.0,
+        store_ms_per_task: store_ms,
+        uploaded,
+        failed,
+    };
+    println!(
+        "| catalog | measured | reference | ratio | target |\n|---|---|---|---|---|\n\
+         | {} videos + {} images × 3 marketplaces ({:.0} MB each) | {:.1} s | limit {:.1} s | {:.2} | ≤ 1.15 {} |\n\
+         | worker peak RSS | {:.1} MiB | — | — | ≤ 64 MiB {} |\n\
+         | dry run, {} rows | {:.1} s, {:.1} MiB peak | — | — | ≤ 64 MiB {} |\n\
+         | store time per task (SQLite) | {:.2} ms | — | — | — |\n\
+         uploaded {uploaded}, failed {failed}",
+        results.videos,
+        results.images,
+        per_market as f64 / MB as f64,
+        wall.as_secs_f64(),
+        limit.as_secs_f64(),
+        ratio,
+        if ratio <= 1.15 { "ok" } else { "missed" },
+        results.worker_peak_rss_mib,
+        if results.worker_peak_rss_mib <= 64.0 { "ok" } else { "missed" },
+        rows,
+        dry_wall.as_secs_f64(),
+        results.dry_run_peak_rss_mib,
+        if results.dry_run_peak_rss_mib <= 64.0 { "ok" } else { "missed" },
+        store_ms,
+    );
+    let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/marketmedia-bench");
+    if std::fs::create_dir_all(&out_dir).is_ok() {
+        if let Ok(json) = serde_json::to_string_pretty(&results) {
+            let _ = std::fs::write(out_dir.join("batch.json"), json);
+        }
+    }
+}
