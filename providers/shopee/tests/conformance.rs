@@ -1,11 +1,11 @@
 //! The shared conformance suite against the Shopee simulator, the fault cases included (many
 //! uploads under faults, a lost completion answer, a stalled part answer, a session expiring
-//! mid-upload).
+//! mid-upload), once per media module: `v2.media_space` and `v2.media`.
 
 use std::time::Duration;
 
 use marketmedia_conformance::suite::{self, adapters::ShopeeHandle, Backend, Credentials};
-use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_shopee::{ShopeeConfig, ShopeeModule, ShopeeUploader};
 use marketmedia_sim::shopee::{self as sim, ShopeeSimConfig};
 
 /// Small parts, so that the fault cases' many 2–3 part uploads stay small (Shopee's part size
@@ -48,4 +48,50 @@ async fn shopee_passes_the_conformance_suite() {
         ShopeeUploader::new(config)
     });
     suite::run_all(&backend).await.assert_passed();
+}
+
+/// The `v2.media` module's largest file in this run: small, so that the suite's
+/// maximum-size case runs (the platform's is 1 GiB); the simulator is told the same.
+const MEDIA_MAX: u64 = 2 * 1024 * 1024;
+
+fn media_config(base_url: &str, partner_key: &str) -> ShopeeConfig {
+    let mut config = config(base_url, partner_key).with_module(ShopeeModule::Media);
+    config.max_file_bytes = MEDIA_MAX;
+    config
+}
+
+/// The same suite through `/api/v2/media/…`: init declares business, scene, name, size and
+/// duration, its answer gives the part size (the simulator's equals the provider's here, so the
+/// suite's size sweeps around the part size hold), parts carry `part_md5`, completion sends
+/// the task id only.
+#[tokio::test]
+async fn shopee_media_module_passes_the_conformance_suite() {
+    let handle = ShopeeHandle::start_media(ShopeeSimConfig {
+        media_part_size: PART,
+        media_max_video_bytes: MEDIA_MAX,
+        transcode_delay: Duration::from_millis(20),
+        ..ShopeeSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let base_url = handle.base_url();
+    let with_timeouts = base_url.clone();
+    let backend = Backend::new(handle, move |creds| {
+        let key = match creds {
+            Credentials::Valid => sim::TEST_PARTNER_KEY,
+            Credentials::Wrong => "not-the-partner-key",
+        };
+        ShopeeUploader::new(media_config(&base_url, key))
+    })
+    .with_timeouts(move |timeouts| {
+        let mut config = media_config(&with_timeouts, sim::TEST_PARTNER_KEY);
+        config.timeouts = timeouts;
+        ShopeeUploader::new(config)
+    });
+    suite::run_all(&backend).await.assert_passed();
+    // The run went through the media module's paths only.
+    let wire = backend.sim().wire();
+    assert!(wire.count("media/init_video_upload") > 0);
+    assert!(wire.count("media/upload_video_part") > 0);
+    assert_eq!(wire.count("init_video_upload"), 0);
 }
