@@ -374,36 +374,90 @@ impl ShopeeUploader {
     }
 }
 
-/// The rules and image rules of `v2.media_space`.
-fn space_rules(config: &ShopeeConfig) -> (UploadRules, ImageRules) {
+/// The rules both modules share: `platform`, parts of the configured size (a plan the
+/// `media` init may replace), the configured file limit, 0-based parts, processing to poll;
+/// the module gives its digests, durations in seconds and whether completion lists parts.
+fn video_rules(
+    config: &ShopeeConfig,
+    digests: DigestNeeds,
+    (min_secs, max_secs): (u64, u64),
+    commit_numbering: Option<NumberingBase>,
+) -> UploadRules {
     let part_size = config.part_size.max(1);
     let max_parts = config.max_file_bytes.div_ceil(part_size).max(1);
-    let rules = UploadRules {
-        commit_numbering: Some(NumberingBase::Zero),
+    UploadRules {
+        commit_numbering,
         max_parts: u32::try_from(max_parts).unwrap_or(u32::MAX),
-        digests: DigestNeeds {
-            file_md5: true,
-            part_md5: true,
-            ..DigestNeeds::default()
-        },
+        digests,
         async_processing: true,
         video_duration: Some(DurationRange {
-            min: Duration::from_secs(10),
-            max: Duration::from_secs(60),
+            min: Duration::from_secs(min_secs),
+            max: Duration::from_secs(max_secs),
         }),
         ..UploadRules::new(
             PLATFORM,
             PartSizeRule::Exact(part_size),
             config.max_file_bytes,
         )
-    };
-    let image_rules = ImageRules {
+    }
+}
+
+/// The image rules both modules share (JPG/PNG up to 10 MiB), with the module's count.
+fn image_rules(max_images: u32) -> ImageRules {
+    ImageRules {
         platform: PLATFORM.into(),
-        max_images: Some(9),
+        max_images: Some(max_images),
         max_bytes: config::DEFAULT_MAX_IMAGE_BYTES,
         formats: vec![MediaFormat::Jpeg, MediaFormat::Png],
+    }
+}
+
+/// The rules and image rules of `v2.media_space`: file and part MD5s, 10–60 s, the part list
+/// at completion, 1–9 images.
+fn space_rules(config: &ShopeeConfig) -> (UploadRules, ImageRules) {
+    let digests = DigestNeeds {
+        file_md5: true,
+        part_md5: true,
+        ..DigestNeeds::default()
     };
-    (rules, image_rules)
+    (
+        video_rules(config, digests, (10, 60), Some(NumberingBase::Zero)),
+        image_rules(9),
+    )
+}
+
+/// Reads a result status the way both modules mean it: SUCCEEDED → `ready()`, FAILED or
+/// CANCELLED → failed with the platform's words (`message` or `reason`), no status → a
+/// protocol error, any other → pending under the platform's name.
+fn read_status(
+    status: String,
+    reason: Option<String>,
+    ready: impl FnOnce() -> Result<Asset>,
+) -> Result<ProcessingStatus> {
+    Ok(match status.as_str() {
+        "SUCCEEDED" => ProcessingStatus::Ready(ready()?),
+        "FAILED" | "CANCELLED" => ProcessingStatus::Failed {
+            reason: reason
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| status.to_lowercase()),
+            state: status,
+        },
+        "" => {
+            return Err(Error::protocol("get_video_upload_result has no status")
+                .with_platform(PLATFORM)
+                .with_call("get_video_upload_result"))
+        }
+        other => ProcessingStatus::Pending {
+            stage: other.to_owned(),
+        },
+    })
+}
+
+/// `SUCCEEDED` without `video_info`.
+fn no_video_info() -> Error {
+    Error::protocol("SUCCEEDED without video_info")
+        .with_platform(PLATFORM)
+        .with_call("get_video_upload_result")
 }
 
 /// Decodes Shopee's envelope: a non-empty `error` fails whatever the status; a non-2xx status
@@ -581,54 +635,33 @@ impl ChunkedVideoUploader for ShopeeUploader {
                 .await?;
             return media::status_of(handle, result);
         }
-        let call = "get_video_upload_result";
         let result: wire::GetVideoUploadResultResponse = self
             .get_result(path::GET_VIDEO_UPLOAD_RESULT, handle)
             .await?;
-        Ok(match result.status.as_str() {
-            "SUCCEEDED" => {
-                let info = result.video_info.ok_or_else(|| {
-                    Error::protocol("SUCCEEDED without video_info")
-                        .with_platform(PLATFORM)
-                        .with_call(call)
-                })?;
-                let duration = info
-                    .duration
-                    .as_ref()
-                    .and_then(|d| d.as_f64())
-                    .and_then(|d| Duration::try_from_secs_f64(d).ok());
-                ProcessingStatus::Ready(Asset {
-                    platform: PLATFORM.into(),
-                    id: handle.id.clone(),
-                    urls: info
-                        .video_url_list
-                        .into_iter()
-                        .map(|u| AssetUrl {
-                            region: u.video_url_region,
-                            url: u.video_url,
-                        })
-                        .collect(),
-                    thumbnails: urls_of(info.thumbnail_url_list),
-                    duration,
-                    size: None,
-                    details: serde_json::json!({ "status": "SUCCEEDED" }),
-                })
-            }
-            "FAILED" | "CANCELLED" => ProcessingStatus::Failed {
-                state: result.status.clone(),
-                reason: result
-                    .message
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or_else(|| result.status.to_lowercase()),
-            },
-            "" => {
-                return Err(Error::protocol("get_video_upload_result has no status")
-                    .with_platform(PLATFORM)
-                    .with_call(call))
-            }
-            other => ProcessingStatus::Pending {
-                stage: other.to_owned(),
-            },
+        let info = result.video_info;
+        read_status(result.status, result.message, || {
+            let info = info.ok_or_else(no_video_info)?;
+            let duration = info
+                .duration
+                .as_ref()
+                .and_then(|d| d.as_f64())
+                .and_then(|d| Duration::try_from_secs_f64(d).ok());
+            Ok(Asset {
+                platform: PLATFORM.into(),
+                id: handle.id.clone(),
+                urls: info
+                    .video_url_list
+                    .into_iter()
+                    .map(|u| AssetUrl {
+                        region: u.video_url_region,
+                        url: u.video_url,
+                    })
+                    .collect(),
+                thumbnails: urls_of(info.thumbnail_url_list),
+                duration,
+                size: None,
+                details: serde_json::json!({ "status": "SUCCEEDED" }),
+            })
         })
     }
 

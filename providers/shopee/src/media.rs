@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use marketmedia_core::raw::http::CallMeta;
 use marketmedia_core::raw::{
-    Asset, AssetUrl, DigestNeeds, DurationRange, Error, ImageRules, ImageSource, InitOutcome,
-    MediaFormat, PartPlan, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo,
-    UploadRules, UploadSession, UploadedImage,
+    Asset, AssetUrl, DigestNeeds, Error, ImageRules, ImageSource, InitOutcome, PartPlan,
+    PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo, UploadRules,
+    UploadSession, UploadedImage,
 };
 
-use crate::config::{self, ShopeeConfig, ShopeeModule};
+use crate::config::{ShopeeConfig, ShopeeModule};
 use crate::wire::media as w;
 use crate::{http, ShopeeUploader, PLATFORM};
 
@@ -28,34 +28,16 @@ pub const MAX_MEDIA_IMAGES: u32 = 3;
 
 /// The rules of `v2.media`: parts planned with the configured size until init gives the
 /// server's, the part MD5 but no file MD5, 1–180 s, up to the configured limit (1 GiB), no
-/// part list at completion, and processing to poll.
+/// part list at completion, processing to poll, 1–3 images.
 pub(crate) fn rules(config: &ShopeeConfig) -> (UploadRules, ImageRules) {
-    let part_size = config.part_size.max(1);
-    let max_parts = config.max_file_bytes.div_ceil(part_size).max(1);
-    let rules = UploadRules {
-        max_parts: u32::try_from(max_parts).unwrap_or(u32::MAX),
-        digests: DigestNeeds {
-            part_md5: true,
-            ..DigestNeeds::default()
-        },
-        async_processing: true,
-        video_duration: Some(DurationRange {
-            min: Duration::from_secs(1),
-            max: Duration::from_secs(180),
-        }),
-        ..UploadRules::new(
-            PLATFORM,
-            PartSizeRule::Exact(part_size),
-            config.max_file_bytes,
-        )
+    let digests = DigestNeeds {
+        part_md5: true,
+        ..DigestNeeds::default()
     };
-    let image_rules = ImageRules {
-        platform: PLATFORM.into(),
-        max_images: Some(MAX_MEDIA_IMAGES),
-        max_bytes: config::DEFAULT_MAX_IMAGE_BYTES,
-        formats: vec![MediaFormat::Jpeg, MediaFormat::Png],
-    };
-    (rules, image_rules)
+    (
+        crate::video_rules(config, digests, (1, 180), None),
+        crate::image_rules(MAX_MEDIA_IMAGES),
+    )
 }
 
 /// What a `v2.media` session and processing handle record, so that a resumed session or a
@@ -207,58 +189,37 @@ pub(crate) fn status_of(
     handle: &ProcessingHandle,
     result: w::GetVideoUploadResultResponse,
 ) -> Result<ProcessingStatus> {
-    let call = "get_video_upload_result";
-    Ok(match result.status.as_str() {
-        "SUCCEEDED" => {
-            let info = result.video_info.ok_or_else(|| {
-                Error::protocol("SUCCEEDED without video_info")
-                    .with_platform(PLATFORM)
-                    .with_call(call)
-            })?;
-            let duration = info
-                .duration
-                .as_ref()
-                .and_then(|d| d.as_f64())
-                .and_then(|d| Duration::try_from_secs_f64(d).ok());
-            ProcessingStatus::Ready(Asset {
-                platform: PLATFORM.into(),
-                id: handle.id.clone(),
-                urls: vec![AssetUrl {
-                    region: None,
-                    url: info.video_url,
-                }],
-                thumbnails: info
-                    .video_thumbnail_url
-                    .into_iter()
-                    .map(|url| AssetUrl { region: None, url })
-                    .collect(),
-                duration,
-                size: None,
-                details: serde_json::json!({
-                    "status": "SUCCEEDED",
-                    "module": ShopeeModule::Media.as_str(),
-                    "resolution": info.resolution,
-                    "thumbnail_width": info.thumbnail_width,
-                    "thumbnail_height": info.thumbnail_height,
-                    "update_time": result.update_time,
-                }),
-            })
-        }
-        "FAILED" | "CANCELLED" => ProcessingStatus::Failed {
-            reason: result
-                .reason
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| result.status.to_lowercase()),
-            state: result.status,
-        },
-        "" => {
-            return Err(Error::protocol("get_video_upload_result has no status")
-                .with_platform(PLATFORM)
-                .with_call(call))
-        }
-        other => ProcessingStatus::Pending {
-            stage: other.to_owned(),
-        },
+    let (info, update_time) = (result.video_info, result.update_time);
+    crate::read_status(result.status, result.reason, || {
+        let info = info.ok_or_else(crate::no_video_info)?;
+        let duration = info
+            .duration
+            .as_ref()
+            .and_then(|d| d.as_f64())
+            .and_then(|d| Duration::try_from_secs_f64(d).ok());
+        Ok(Asset {
+            platform: PLATFORM.into(),
+            id: handle.id.clone(),
+            urls: vec![AssetUrl {
+                region: None,
+                url: info.video_url,
+            }],
+            thumbnails: info
+                .video_thumbnail_url
+                .into_iter()
+                .map(|url| AssetUrl { region: None, url })
+                .collect(),
+            duration,
+            size: None,
+            details: serde_json::json!({
+                "status": "SUCCEEDED",
+                "module": ShopeeModule::Media.as_str(),
+                "resolution": info.resolution,
+                "thumbnail_width": info.thumbnail_width,
+                "thumbnail_height": info.thumbnail_height,
+                "update_time": update_time,
+            }),
+        })
     })
 }
 

@@ -24,6 +24,35 @@ fn config(base_url: &str, partner_key: &str) -> ShopeeConfig {
     config
 }
 
+/// The suite against `handle`, with providers made by `make` from a base URL and a partner
+/// key (the valid one, or a wrong one for the refusal cases).
+async fn run_suite(handle: ShopeeHandle, make: fn(&str, &str) -> ShopeeConfig) {
+    let base_url = handle.base_url();
+    let module = handle.module();
+    let with_timeouts = base_url.clone();
+    let backend = Backend::new(handle, move |creds| {
+        let key = match creds {
+            Credentials::Valid => sim::TEST_PARTNER_KEY,
+            Credentials::Wrong => "not-the-partner-key",
+        };
+        ShopeeUploader::new(make(&base_url, key))
+    })
+    .with_timeouts(move |timeouts| {
+        let mut config = make(&with_timeouts, sim::TEST_PARTNER_KEY);
+        config.timeouts = timeouts;
+        ShopeeUploader::new(config)
+    });
+    suite::run_all(&backend).await.assert_passed();
+    let wire = backend.sim().wire();
+    // Every run goes through its own module's paths only.
+    let (own, other) = match module {
+        sim::Module::MediaSpace => ("init_video_upload", "media/init_video_upload"),
+        sim::Module::Media => ("media/init_video_upload", "init_video_upload"),
+    };
+    assert!(wire.count(own) > 0, "no {own}");
+    assert_eq!(wire.count(other), 0, "{other} was called");
+}
+
 #[tokio::test]
 async fn shopee_passes_the_conformance_suite() {
     let handle = ShopeeHandle::start(ShopeeSimConfig {
@@ -33,21 +62,7 @@ async fn shopee_passes_the_conformance_suite() {
     })
     .await
     .unwrap();
-    let base_url = handle.base_url();
-    let with_timeouts = base_url.clone();
-    let backend = Backend::new(handle, move |creds| {
-        let key = match creds {
-            Credentials::Valid => sim::TEST_PARTNER_KEY,
-            Credentials::Wrong => "not-the-partner-key",
-        };
-        ShopeeUploader::new(config(&base_url, key))
-    })
-    .with_timeouts(move |timeouts| {
-        let mut config = config(&with_timeouts, sim::TEST_PARTNER_KEY);
-        config.timeouts = timeouts;
-        ShopeeUploader::new(config)
-    });
-    suite::run_all(&backend).await.assert_passed();
+    run_suite(handle, config).await;
 }
 
 /// The `v2.media` module's largest file in this run: small, so that the suite's
@@ -74,24 +89,5 @@ async fn shopee_media_module_passes_the_conformance_suite() {
     })
     .await
     .unwrap();
-    let base_url = handle.base_url();
-    let with_timeouts = base_url.clone();
-    let backend = Backend::new(handle, move |creds| {
-        let key = match creds {
-            Credentials::Valid => sim::TEST_PARTNER_KEY,
-            Credentials::Wrong => "not-the-partner-key",
-        };
-        ShopeeUploader::new(media_config(&base_url, key))
-    })
-    .with_timeouts(move |timeouts| {
-        let mut config = media_config(&with_timeouts, sim::TEST_PARTNER_KEY);
-        config.timeouts = timeouts;
-        ShopeeUploader::new(config)
-    });
-    suite::run_all(&backend).await.assert_passed();
-    // The run went through the media module's paths only.
-    let wire = backend.sim().wire();
-    assert!(wire.count("media/init_video_upload") > 0);
-    assert!(wire.count("media/upload_video_part") > 0);
-    assert_eq!(wire.count("init_video_upload"), 0);
+    run_suite(handle, media_config).await;
 }

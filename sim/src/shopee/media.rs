@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::calls::{required, required_str, session, Answer, ApiError, Ctx, Outcome};
 use super::image::{is_jpeg, is_png};
-use super::video::{finish_upload, open_session};
+use super::video::{check_open, finish_upload, open_session, result_session};
 use super::{
     MediaDeclared, Module, Phase, ShopeeState, StoredImage, UploadStatus, Verdict,
     MEDIA_IMAGE_USES, MEDIA_VIDEO_USES,
@@ -112,15 +112,7 @@ pub(super) fn media_complete_video_upload(
     let config = ctx.config;
     let now_ms = ctx.now_ms;
     let upload = session(state, ctx, id)?;
-    match upload.phase {
-        Phase::Initiated => {}
-        Phase::Completed { .. } => return Err(ApiError::already_completed()),
-        Phase::Cancelled => {
-            return Err(ApiError::invalid_upload_id(
-                "The video upload has been cancelled.",
-            ))
-        }
-    }
+    check_open(&upload.phase)?;
     if let Some(missing) = (0..upload.part_count).find(|s| !upload.parts.contains_key(s)) {
         return Err(ApiError::part_seq(format!(
             "Part {missing} has not been uploaded."
@@ -141,13 +133,8 @@ pub(super) fn media_get_video_upload_result(
     ctx: &Ctx<'_>,
     r: &Received,
 ) -> Outcome {
-    let id = r
-        .query("video_upload_id")
-        .ok_or_else(|| ApiError::param("video_upload_id is required"))?;
     let config = ctx.config;
-    let now_ms = ctx.now_ms;
-    let upload = session(state, ctx, id)?;
-    let status = upload.status(now_ms);
+    let (upload, status) = result_session(state, ctx, r)?;
     let mut update_ms = upload.updated_ms;
     let mut response = json!({ "status": status.as_str() });
     match (&upload.phase, status) {

@@ -139,15 +139,7 @@ pub(super) fn upload_video_part(state: &mut ShopeeState, ctx: &Ctx<'_>, r: &Rece
     };
 
     let upload = session(state, ctx, id)?;
-    match upload.phase {
-        Phase::Initiated => {}
-        Phase::Completed { .. } => return Err(ApiError::already_completed()),
-        Phase::Cancelled => {
-            return Err(ApiError::invalid_upload_id(
-                "The video upload has been cancelled.",
-            ))
-        }
-    }
+    check_open(&upload.phase)?;
     let seq: i64 = part_seq_raw
         .trim()
         .parse()
@@ -234,15 +226,7 @@ pub(super) fn complete_video_upload(
     let config = ctx.config;
     let now_ms = ctx.now_ms;
     let upload = session(state, ctx, id)?;
-    match upload.phase {
-        Phase::Initiated => {}
-        Phase::Completed { .. } => return Err(ApiError::already_completed()),
-        Phase::Cancelled => {
-            return Err(ApiError::invalid_upload_id(
-                "The video upload has been cancelled.",
-            ))
-        }
-    }
+    check_open(&upload.phase)?;
     let count = upload.part_count;
     let mut seen = BTreeSet::new();
     for &n in &seqs {
@@ -284,6 +268,33 @@ pub(super) fn complete_video_upload(
     finish_upload(upload, config, now_ms, ordered, upload_cost, durations)?;
     state.counters.sessions_completed += 1;
     Ok(Answer::empty())
+}
+
+/// Parts and completion need a session still open: a completed one is
+/// `error_already_completed`, a cancelled one `error_invalid_upload_id`.
+pub(super) fn check_open(phase: &Phase) -> Result<(), ApiError> {
+    match phase {
+        Phase::Initiated => Ok(()),
+        Phase::Completed { .. } => Err(ApiError::already_completed()),
+        Phase::Cancelled => Err(ApiError::invalid_upload_id(
+            "The video upload has been cancelled.",
+        )),
+    }
+}
+
+/// The session `get_video_upload_result` asks about (query `video_upload_id`) and its status
+/// now.
+pub(super) fn result_session<'a>(
+    state: &'a mut ShopeeState,
+    ctx: &Ctx<'_>,
+    r: &Received,
+) -> Result<(&'a mut Upload, UploadStatus), ApiError> {
+    let id = r
+        .query("video_upload_id")
+        .ok_or_else(|| ApiError::param("video_upload_id is required"))?;
+    let upload = session(state, ctx, id)?;
+    let status = upload.status(ctx.now_ms);
+    Ok((upload, status))
 }
 
 /// Completes a session whose parts are all there: assembles the file, checks it against
@@ -349,13 +360,8 @@ pub(super) fn get_video_upload_result(
     ctx: &Ctx<'_>,
     r: &Received,
 ) -> Outcome {
-    let id = r
-        .query("video_upload_id")
-        .ok_or_else(|| ApiError::param("video_upload_id is required"))?;
     let config = ctx.config;
-    let now_ms = ctx.now_ms;
-    let upload = session(state, ctx, id)?;
-    let status = upload.status(now_ms);
+    let (upload, status) = result_session(state, ctx, r)?;
     let mut response = json!({ "status": status.as_str() });
     if let Phase::Completed {
         verdict, media_key, ..
