@@ -30,6 +30,15 @@ pub struct ConfigArgs {
     /// Use the embedded simulators for every marketplace, whatever is configured.
     #[arg(long)]
     pub sandbox: bool,
+
+    /// Shopee's media module: media_space (v2.media_space, the default) or media (v2.media).
+    /// Wins over MARKETMEDIA_SHOPEE_MODULE and the config file's `module`.
+    #[arg(long, value_name = "MODULE", value_parser = parse_shopee_module)]
+    pub shopee_module: Option<marketmedia_shopee::ShopeeModule>,
+}
+
+fn parse_shopee_module(s: &str) -> Result<marketmedia_shopee::ShopeeModule, String> {
+    s.parse()
 }
 
 /// How often a failed call is tried: the same policy for `upload`, `images` and `status`.

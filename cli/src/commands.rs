@@ -39,10 +39,15 @@ pub const MAX_IMAGE_READ: u64 = 50 * 1024 * 1024;
 pub async fn run(cli: Cli) -> Result<i32> {
     let load = |args: &ConfigArgs| -> Result<Config> {
         crate::config::warn_unknown_env(std::env::vars().map(|(k, _)| k));
-        if args.sandbox {
-            return Ok(Config::default());
+        let mut config = if args.sandbox {
+            Config::default()
+        } else {
+            Config::load(args.config.as_deref(), &process_env)?
+        };
+        if let Some(module) = args.shopee_module {
+            config.set_shopee_module(module);
         }
-        Config::load(args.config.as_deref(), &process_env)
+        Ok(config)
     };
     match cli.command {
         Command::Upload(args) => upload(&load(&args.config)?, args.config.sandbox, args).await,

@@ -14,6 +14,7 @@
 //! shop_id = 600001
 //! access_token = "…"
 //! region = "production"          # production | test | china | brazil
+//! module = "media_space"         # media_space (default) | media: v2.media_space or v2.media
 //! # base_url = "http://127.0.0.1:8650"
 //!
 //! [lazada]
@@ -42,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 use marketmedia_core::{Error, Result, Secret};
 use marketmedia_lazada::{LazadaConfig, Region as LazadaRegion};
-use marketmedia_shopee::{ShopeeConfig, ShopeeRegion};
+use marketmedia_shopee::{ShopeeConfig, ShopeeModule, ShopeeRegion};
 use marketmedia_smh::{SmhConfig, StorageScheme};
 use serde::Deserialize;
 
@@ -60,6 +61,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "MARKETMEDIA_SHOPEE_SHOP_ID",
     "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
     "MARKETMEDIA_SHOPEE_REGION",
+    "MARKETMEDIA_SHOPEE_MODULE",
     "MARKETMEDIA_SHOPEE_BASE_URL",
     "MARKETMEDIA_LAZADA_APP_KEY",
     "MARKETMEDIA_LAZADA_APP_SECRET",
@@ -143,6 +145,8 @@ pub struct ShopeeSection {
     pub access_token: Option<Secret>,
     /// `production`, `test`, `china` or `brazil`.
     pub region: Option<String>,
+    /// `media_space` (default) or `media`: which of Shopee's media modules the calls go to.
+    pub module: Option<String>,
     /// A host overriding the region's.
     pub base_url: Option<String>,
 }
@@ -197,6 +201,9 @@ pub struct SmhSection {
 pub struct Config {
     /// Shopee, when configured.
     pub shopee: Option<ShopeeConfig>,
+    /// Shopee's media module, for the configured shop and the sandbox alike
+    /// (`MARKETMEDIA_SHOPEE_MODULE`, `module` under `[shopee]`, `--shopee-module`).
+    pub shopee_module: ShopeeModule,
     /// Lazada, when configured.
     pub lazada: Option<LazadaConfig>,
     /// SMH, when configured.
@@ -240,15 +247,40 @@ impl Config {
         let mut lz = Lookup::new(Platform::Lazada, env);
         let lazada_title = lz.text("TITLE", lazada_section.title.clone());
         let lazada_cover_url = lz.text("COVER_URL", lazada_section.cover_url.clone());
-        Ok(Config {
-            shopee: shopee(file.shopee.unwrap_or_default(), env)?,
+        let shopee_section = file.shopee.unwrap_or_default();
+        // The module alone does not make Shopee configured: it also selects the sandbox's.
+        let mut sp = Lookup::new(Platform::Shopee, env);
+        let shopee_module = match sp.text("MODULE", shopee_section.module.clone()) {
+            Some(name) => parse_shopee_module(&name)?,
+            None => ShopeeModule::default(),
+        };
+        let mut config = Config {
+            shopee: shopee(shopee_section, env)?,
+            shopee_module: ShopeeModule::default(),
             lazada: lazada(lazada_section, env)?,
             smh: smh(file.smh.unwrap_or_default(), env)?,
             lazada_title,
             lazada_cover_url,
             file: None,
-        })
+        };
+        config.set_shopee_module(shopee_module);
+        Ok(config)
     }
+
+    /// Selects Shopee's media module (and its file limit) for the configured shop and the
+    /// sandbox.
+    pub fn set_shopee_module(&mut self, module: ShopeeModule) {
+        self.shopee_module = module;
+        if let Some(c) = self.shopee.take() {
+            self.shopee = Some(c.with_module(module));
+        }
+    }
+}
+
+/// A Shopee module name (`media_space` or `media`), or an error naming the choices.
+pub fn parse_shopee_module(name: &str) -> Result<ShopeeModule> {
+    name.parse()
+        .map_err(|m: String| Error::invalid_input(m).with_platform(Platform::Shopee.name()))
 }
 
 /// `config.toml` in the user's config directory (`~/.config/marketmedia/config.toml` on
@@ -579,6 +611,33 @@ mod tests {
         assert_eq!(s.partner_key.expose(), "file-key");
         assert_eq!(s.effective_base_url(), "http://127.0.0.1:9");
         assert!(c.lazada.is_none() && c.smh.is_none());
+    }
+
+    #[test]
+    fn the_shopee_module_comes_from_the_environment_or_the_file() {
+        let file = r#"
+            [shopee]
+            partner_id = 1
+            partner_key = "k"
+            shop_id = 2
+            access_token = "t"
+            module = "media"
+        "#;
+        let c = resolve(file, &[]).unwrap();
+        assert_eq!(c.shopee_module, ShopeeModule::Media);
+        let s = c.shopee.unwrap();
+        assert_eq!(s.module, ShopeeModule::Media);
+        assert_eq!(s.max_file_bytes, 1 << 30);
+        let c = resolve(file, &[("MARKETMEDIA_SHOPEE_MODULE", "media_space")]).unwrap();
+        assert_eq!(c.shopee.unwrap().module, ShopeeModule::MediaSpace);
+        // Alone, the module selects the sandbox's and configures nothing.
+        let c = resolve("", &[("MARKETMEDIA_SHOPEE_MODULE", "media")]).unwrap();
+        assert_eq!(c.shopee_module, ShopeeModule::Media);
+        assert!(!c.is_configured(Platform::Shopee));
+        let err = resolve("", &[("MARKETMEDIA_SHOPEE_MODULE", "video")]).unwrap_err();
+        assert!(err.to_string().contains("media_space, media"), "{err}");
+        let c = resolve("", &[]).unwrap();
+        assert_eq!(c.shopee_module, ShopeeModule::MediaSpace);
     }
 
     #[test]

@@ -152,7 +152,7 @@ impl Targets {
                 (false, Some(sb)) => {
                     let provider = match platform {
                         Platform::Shopee => {
-                            let mut c = sb.shopee_config();
+                            let mut c = sb.shopee_config().with_module(config.shopee_module);
                             c.timeouts = meta.timeouts;
                             Provider::Shopee(Box::new(ShopeeUploader::new(c)?))
                         }

@@ -68,6 +68,10 @@ pub mod scope {
     pub const SHOPEE_PARTS: &str = "/media_space/upload_video_part";
     /// Shopee `complete_video_upload`.
     pub const SHOPEE_COMMIT: &str = "/media_space/complete_video_upload";
+    /// Shopee `v2.media` part uploads.
+    pub const SHOPEE_MEDIA_PARTS: &str = "/v2/media/upload_video_part";
+    /// Shopee `v2.media` `complete_video_upload`.
+    pub const SHOPEE_MEDIA_COMMIT: &str = "/v2/media/complete_video_upload";
     /// Lazada block uploads.
     pub const LAZADA_PARTS: &str = "/media/video/block/upload";
     /// Lazada block commit.

@@ -8,8 +8,8 @@ use marketmedia_sim::fixtures::{
     sample_gif, sample_jpeg, sample_mp4, sample_png, write_sample_mp4,
 };
 use marketmedia_sim::shopee::{
-    ShopeeSim, ShopeeSimConfig, UploadStatus, TEST_ACCESS_TOKEN, TEST_PARTNER_ID, TEST_PARTNER_KEY,
-    TEST_SHOP_ID,
+    Module, ShopeeSim, ShopeeSimConfig, UploadStatus, TEST_ACCESS_TOKEN, TEST_PARTNER_ID,
+    TEST_PARTNER_KEY, TEST_SHOP_ID,
 };
 use marketmedia_sim::SimServer;
 use md5::{Digest, Md5};
@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 const PREFIX: &str = "/api/v2/media_space/";
+const MEDIA_PREFIX: &str = "/api/v2/media/";
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 
@@ -92,8 +93,12 @@ impl H {
         }
     }
 
+    /// The URL of `call`: a `media_space` call by its name, a `media` one as `media/{name}`.
     fn url(&self, call: &str, auth: &Auth, extra: &[(&str, &str)]) -> String {
-        let path = format!("{PREFIX}{call}");
+        let path = match call.strip_prefix("media/") {
+            Some(name) => format!("{MEDIA_PREFIX}{name}"),
+            None => format!("{PREFIX}{call}"),
+        };
         let mut base = format!("{}{}{}", auth.partner_id, path, auth.timestamp);
         if let Some((token, shop)) = &auth.shop {
             base.push_str(token);
@@ -1236,4 +1241,530 @@ async fn the_binary_prints_its_address_and_credentials() {
     assert!(body["response"]["video_upload_id"].is_string());
 
     child.kill().await.unwrap();
+}
+
+// ------------------------------------------------------------------------------------------
+// v2.media: /api/v2/media/…
+
+/// A simulator whose `v2.media` part size (96 KiB) differs from `media_space`'s (64 KiB).
+async fn media_h() -> H {
+    H::start(ShopeeSimConfig {
+        part_size: 64 * KIB as u64,
+        media_part_size: 96 * KIB as u64,
+        ..Default::default()
+    })
+    .await
+}
+
+fn media_init_body(file: &[u8], secs: u64) -> Value {
+    json!({
+        "business": 3, "scene": 1, "file_name": "kettle.mp4",
+        "file_size": file.len(), "duration": secs,
+    })
+}
+
+impl H {
+    /// `v2.media.init_video_upload`; the task id and the answer's `part_size`.
+    async fn media_init(&self, file: &[u8], secs: u64) -> (String, usize) {
+        let a = self
+            .post_json(
+                "media/init_video_upload",
+                &self.shop(),
+                media_init_body(file, secs),
+            )
+            .await;
+        ok(&a);
+        let r = &a.1["response"];
+        (
+            r["video_upload_id"].as_str().unwrap().to_string(),
+            r["part_size"].as_u64().unwrap() as usize,
+        )
+    }
+
+    async fn media_part(&self, id: &str, seq: usize, bytes: &[u8]) -> Answer {
+        let form = Form::new()
+            .text("video_upload_id", id.to_string())
+            .text("part_seq", seq.to_string())
+            .text("part_md5", md5_hex(bytes))
+            .part(
+                "part_content",
+                Part::bytes(bytes.to_vec()).file_name("part.bin"),
+            );
+        self.post_form("media/upload_video_part", &self.shop(), form)
+            .await
+    }
+
+    async fn media_complete(&self, id: &str) -> Answer {
+        self.post_json(
+            "media/complete_video_upload",
+            &self.shop(),
+            json!({ "video_upload_id": id }),
+        )
+        .await
+    }
+
+    async fn media_result(&self, id: &str) -> Value {
+        let a = self
+            .get(
+                "media/get_video_upload_result",
+                &self.shop(),
+                &[("video_upload_id", id)],
+            )
+            .await;
+        ok(&a);
+        a.1["response"].clone()
+    }
+
+    async fn media_images(&self, business: &str, scene: &str, images: Vec<Vec<u8>>) -> Answer {
+        let mut form = Form::new()
+            .text("business", business.to_string())
+            .text("scene", scene.to_string());
+        for (i, bytes) in images.into_iter().enumerate() {
+            form = form.part("images", Part::bytes(bytes).file_name(format!("{i}.jpg")));
+        }
+        self.post_form("media/upload_image", &self.shop(), form)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn media_module_uploads_by_the_part_size_its_init_answers() {
+    let h = media_h().await;
+    let file = video(12, 250 * KIB);
+    let (id, part_size) = h.media_init(&file, 12).await;
+    assert_eq!(part_size, 96 * KIB, "the media module's own part size");
+    assert_eq!(h.media_result(&id).await["status"], "INITIATED");
+    let chunks: Vec<&[u8]> = file.chunks(part_size).collect();
+    assert_eq!(chunks.len(), 3);
+    ok(&h.media_part(&id, 0, chunks[0]).await);
+    assert_eq!(h.media_result(&id).await["status"], "UPLOADING");
+    ok(&h.media_part(&id, 2, chunks[2]).await);
+    ok(&h.media_part(&id, 1, chunks[1]).await);
+    let r = h.media_result(&id).await;
+    assert_eq!(r["status"], "UPLOADED");
+    assert!(r["update_time"].as_i64().unwrap() > 0, "{r}");
+    ok(&h.media_complete(&id).await);
+    assert_eq!(h.media_result(&id).await["status"], "PROCESSING");
+    assert_eq!(h.sim.upload_status(&id), Some(UploadStatus::Processing));
+    h.sim.clock().advance(Duration::from_secs(1));
+    let r = h.media_result(&id).await;
+    assert_eq!(r["status"], "SUCCEEDED", "{r}");
+    let info = &r["video_info"];
+    assert!(info["video_url"].as_str().unwrap().starts_with("https://"));
+    assert!(info["video_thumbnail_url"].as_str().is_some());
+    assert_eq!(info["duration"], 12);
+    assert!(info["resolution"].as_str().is_some() && info["thumbnail_width"].is_u64());
+    assert_eq!(h.sim.assembled_bytes(&id).unwrap(), file);
+    let snap = h.sim.upload(&id).unwrap();
+    assert_eq!(snap.module, Module::Media);
+    assert_eq!(snap.file_md5, "");
+    let declared = snap.declared.unwrap();
+    assert_eq!(
+        (declared.business, declared.scene, declared.duration),
+        (3, 1, 12)
+    );
+    assert_eq!(declared.file_name, "kettle.mp4");
+    // The wire log names the module's calls `media/…`.
+    assert_eq!(h.sim.wire().count("media/upload_video_part"), 3);
+    assert_eq!(h.sim.wire().count("upload_video_part"), 0);
+}
+
+#[tokio::test]
+async fn media_init_refuses_an_unknown_business_or_scene() {
+    let h = media_h().await;
+    let file = video(12, 100 * KIB);
+    let cases = [
+        (json!({"business": 9, "scene": 1}), "business 9"),
+        (json!({"business": 2, "scene": 1}), "business 2"),
+        (json!({"business": 3, "scene": 7}), "scene 7"),
+        (
+            json!({"business": "3", "scene": 1}),
+            "business must be an integer",
+        ),
+        (json!({"scene": 1}), "business is required"),
+        (json!({"business": 3}), "scene is required"),
+    ];
+    for (codes, says) in cases {
+        let mut body = media_init_body(&file, 12);
+        let map = body.as_object_mut().unwrap();
+        map.remove("business");
+        map.remove("scene");
+        for (k, v) in codes.as_object().unwrap() {
+            map.insert(k.clone(), v.clone());
+        }
+        let a = h
+            .post_json("media/init_video_upload", &h.shop(), body)
+            .await;
+        err(&a, "error_param", 400);
+        let message = a.1["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Wrong parameters, detail: "),
+            "{message}"
+        );
+        assert!(message.contains(says), "{codes}: {message}");
+    }
+    assert!(h.sim.upload_ids().is_empty(), "nothing was opened");
+}
+
+#[tokio::test]
+async fn media_init_checks_name_size_and_duration() {
+    let h = H::start(ShopeeSimConfig {
+        media_max_video_bytes: 200 * KIB as u64,
+        ..Default::default()
+    })
+    .await;
+    let file = video(12, 100 * KIB);
+    let with = |k: &str, v: Value| {
+        let mut body = media_init_body(&file, 12);
+        body[k] = v;
+        body
+    };
+    let cases = [
+        (
+            with("file_size", json!(200 * KIB + 1)),
+            "error_file_size",
+            200,
+        ),
+        (with("file_size", json!(0)), "error_param", 400),
+        (with("duration", json!(0)), "error_param", 400),
+        (with("duration", json!(181)), "error_param", 400),
+        (with("duration", json!(12.5)), "error_param", 400),
+        (with("file_name", json!("  ")), "error_param", 400),
+        (with("file_name", Value::Null), "error_param", 400),
+    ];
+    for (body, code, status) in cases {
+        let a = h
+            .post_json("media/init_video_upload", &h.shop(), body.clone())
+            .await;
+        err(&a, code, status);
+    }
+    // The limits are inclusive.
+    ok(&h
+        .post_json(
+            "media/init_video_upload",
+            &h.shop(),
+            with("file_size", json!(200 * KIB)),
+        )
+        .await);
+    ok(&h
+        .post_json(
+            "media/init_video_upload",
+            &h.shop(),
+            with("duration", json!(180)),
+        )
+        .await);
+}
+
+#[tokio::test]
+async fn media_parts_take_part_md5_and_the_modules_part_size() {
+    let h = media_h().await;
+    let file = video(12, 200 * KIB);
+    let (id, part_size) = h.media_init(&file, 12).await;
+    // `media_space`'s field name is not this module's.
+    let form = Form::new()
+        .text("video_upload_id", id.clone())
+        .text("part_seq", "0")
+        .text("content_md5", md5_hex(&file[..part_size]))
+        .part(
+            "part_content",
+            Part::bytes(file[..part_size].to_vec()).file_name("p"),
+        );
+    let a = h
+        .post_form("media/upload_video_part", &h.shop(), form)
+        .await;
+    err(&a, "error_param", 400);
+    assert!(
+        a.1["message"].as_str().unwrap().contains("part_md5"),
+        "{}",
+        a.1
+    );
+    // A part of media_space's size is the wrong size here.
+    let a = h.media_part(&id, 0, &file[..64 * KIB]).await;
+    err(&a, "error_invalid_part_size", 200);
+    // A wrong MD5.
+    let form = Form::new()
+        .text("video_upload_id", id.clone())
+        .text("part_seq", "0")
+        .text("part_md5", md5_hex(b"other"))
+        .part(
+            "part_content",
+            Part::bytes(file[..part_size].to_vec()).file_name("p"),
+        );
+    let a = h
+        .post_form("media/upload_video_part", &h.shop(), form)
+        .await;
+    err(&a, "error_param", 400);
+    // The text fields may travel in the query string.
+    let seq = "0".to_string();
+    let md5 = md5_hex(&file[..part_size]);
+    let url = h.url(
+        "media/upload_video_part",
+        &h.shop(),
+        &[
+            ("video_upload_id", id.as_str()),
+            ("part_seq", seq.as_str()),
+            ("part_md5", md5.as_str()),
+        ],
+    );
+    let form = Form::new().part(
+        "part_content",
+        Part::bytes(file[..part_size].to_vec()).file_name("p"),
+    );
+    let resp = h.http.post(url).multipart(form).send().await.unwrap();
+    ok(&H::answer(resp).await);
+    let parts = h.sim.parts(&id).unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].size, part_size);
+    assert_eq!(parts[0].content_md5_as_sent, md5);
+    // A part past the end.
+    let a = h.media_part(&id, 3, &file[..10]).await;
+    err(&a, "error_invalid_part_seq", 200);
+}
+
+#[tokio::test]
+async fn media_completion_needs_every_part_once() {
+    let h = media_h().await;
+    let file = video(12, 200 * KIB);
+    let (id, part_size) = h.media_init(&file, 12).await;
+    ok(&h.media_part(&id, 0, &file[..part_size]).await);
+    let a = h.media_complete(&id).await;
+    err(&a, "error_invalid_part_seq", 200);
+    assert!(
+        a.1["message"].as_str().unwrap().contains("Part 1"),
+        "{}",
+        a.1
+    );
+    for (i, chunk) in file.chunks(part_size).enumerate().skip(1) {
+        ok(&h.media_part(&id, i, chunk).await);
+    }
+    // `media_space`'s extra completion fields are ignored.
+    ok(&h
+        .post_json(
+            "media/complete_video_upload",
+            &h.shop(),
+            json!({"video_upload_id": id, "part_seq_list": [0, 1, 2], "report_data": {"upload_cost": 5}}),
+        )
+        .await);
+    err(&h.media_complete(&id).await, "error_already_completed", 200);
+    err(
+        &h.media_part(&id, 0, &file[..part_size]).await,
+        "error_already_completed",
+        200,
+    );
+    let missing = h.media_complete("sg_nope_000000").await;
+    err(&missing, "error_invalid_upload_id", 200);
+    let a = h
+        .post_json("media/complete_video_upload", &h.shop(), json!({}))
+        .await;
+    err(&a, "error_param", 400);
+}
+
+#[tokio::test]
+async fn media_processing_fails_with_a_reason() {
+    let h = media_h().await;
+    // Declared 180 s, but the file lasts 200 s.
+    let file = video(200, 150 * KIB);
+    let (id, part_size) = h.media_init(&file, 180).await;
+    for (i, chunk) in file.chunks(part_size).enumerate() {
+        ok(&h.media_part(&id, i, chunk).await);
+    }
+    ok(&h.media_complete(&id).await);
+    h.sim.clock().advance(Duration::from_secs(1));
+    let r = h.media_result(&id).await;
+    assert_eq!(r["status"], "FAILED", "{r}");
+    assert_eq!(r["reason"], "Video is too long");
+    assert!(r.get("video_info").is_none(), "{r}");
+}
+
+#[tokio::test]
+async fn media_cancel_leaves_a_cancelled_task_with_a_reason() {
+    let h = media_h().await;
+    let file = video(12, 100 * KIB);
+    let (id, part_size) = h.media_init(&file, 12).await;
+    ok(&h.media_part(&id, 0, &file[..part_size]).await);
+    let shop = h.shop();
+    let cancel = |id: &str| {
+        h.post_json(
+            "media/cancel_video_upload",
+            &shop,
+            json!({ "video_upload_id": id }),
+        )
+    };
+    ok(&cancel(&id).await);
+    ok(&cancel(&id).await);
+    let r = h.media_result(&id).await;
+    assert_eq!(r["status"], "CANCELLED");
+    assert!(!r["reason"].as_str().unwrap().is_empty());
+    err(
+        &h.media_part(&id, 0, &file[..part_size]).await,
+        "error_invalid_upload_id",
+        200,
+    );
+}
+
+#[tokio::test]
+async fn sessions_belong_to_the_module_that_opened_them() {
+    let h = media_h().await;
+    let file = video(12, 100 * KIB);
+    let (media_id, _) = h.media_init(&file, 12).await;
+    let space_id = h.init(&file).await;
+    let a = h
+        .get(
+            "get_video_upload_result",
+            &h.shop(),
+            &[("video_upload_id", media_id.as_str())],
+        )
+        .await;
+    err(&a, "error_invalid_upload_id", 200);
+    let a = h
+        .get(
+            "media/get_video_upload_result",
+            &h.shop(),
+            &[("video_upload_id", space_id.as_str())],
+        )
+        .await;
+    err(&a, "error_invalid_upload_id", 200);
+    // `media_space`'s init body is not `media`'s.
+    let a = h
+        .post_json(
+            "media/init_video_upload",
+            &h.shop(),
+            json!({"file_md5": md5_hex(&file), "file_size": file.len()}),
+        )
+        .await;
+    err(&a, "error_param", 400);
+}
+
+#[tokio::test]
+async fn media_calls_are_shop_signed() {
+    let h = media_h().await;
+    let file = video(12, 100 * KIB);
+    let (id, part_size) = h.media_init(&file, 12).await;
+    // The public shape `media_space` allows for parts is refused here.
+    let form = Form::new()
+        .text("video_upload_id", id.clone())
+        .text("part_seq", "0")
+        .text("part_md5", md5_hex(&file[..part_size]))
+        .part(
+            "part_content",
+            Part::bytes(file[..part_size].to_vec()).file_name("p"),
+        );
+    let a = h
+        .post_form("media/upload_video_part", &h.public(), form)
+        .await;
+    err(&a, "error_param", 400);
+    assert_eq!(a.1["message"], "There is no access_token in query.");
+    let a = h
+        .post_json(
+            "media/complete_video_upload",
+            &h.public(),
+            json!({ "video_upload_id": id }),
+        )
+        .await;
+    err(&a, "error_param", 400);
+    // The signature covers the media path: a media_space signature does not pass.
+    let mut auth = h.shop();
+    let base = format!(
+        "{}{PREFIX}init_video_upload{}{}{}",
+        auth.partner_id, auth.timestamp, TEST_ACCESS_TOKEN, TEST_SHOP_ID
+    );
+    auth.sign = Some(hmac_hex(TEST_PARTNER_KEY, &base));
+    let a = h
+        .post_json("media/init_video_upload", &auth, media_init_body(&file, 12))
+        .await;
+    err(&a, "error_sign", 403);
+    let mut auth = h.shop();
+    auth.key = "wrong".into();
+    let a = h
+        .post_json("media/init_video_upload", &auth, media_init_body(&file, 12))
+        .await;
+    err(&a, "error_sign", 403);
+    assert_eq!(h.sim.upload_ids().len(), 1);
+}
+
+#[tokio::test]
+async fn media_upload_image_answers_an_image_list() {
+    let h = media_h().await;
+    let a = h
+        .media_images("2", "1", vec![sample_jpeg(2 * KIB), sample_png(3 * KIB)])
+        .await;
+    ok(&a);
+    let list = a.1["response"]["image_list"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    for entry in list {
+        let id = entry["image_id"].as_str().unwrap();
+        assert!(entry["image_url"].as_str().unwrap().ends_with(id));
+        let stored = h.sim.image(id).unwrap();
+        assert_eq!((stored.module, stored.business), (Module::Media, Some(2)));
+        assert_eq!(stored.scene, "1");
+    }
+    assert_eq!(h.sim.images().len(), 2);
+    assert!(a.1["response"].get("image_info_list").is_none());
+}
+
+#[tokio::test]
+async fn media_upload_image_refusals() {
+    let h = H::start(ShopeeSimConfig {
+        max_image_bytes: 8 * KIB as u64,
+        ..Default::default()
+    })
+    .await;
+    let jpeg = || sample_jpeg(2 * KIB);
+    let cases = [
+        (("9", "1"), vec![jpeg()], "error_param", 400, "business 9"),
+        (("3", "1"), vec![jpeg()], "error_param", 400, "business 3"),
+        (("2", "4"), vec![jpeg()], "error_param", 400, "scene 4"),
+        (
+            ("x", "1"),
+            vec![jpeg()],
+            "error_param",
+            400,
+            "business must be an integer",
+        ),
+        (("2", "1"), vec![], "error_param", 400, "images is required"),
+        (("2", "1"), vec![jpeg(); 4], "error_param", 400, "at most 3"),
+        (
+            ("2", "1"),
+            vec![jpeg(), sample_gif(KIB)],
+            "error_param",
+            400,
+            "image 1",
+        ),
+        (
+            ("2", "1"),
+            vec![sample_jpeg(9 * KIB)],
+            "error_file_size",
+            200,
+            "limit",
+        ),
+    ];
+    for ((business, scene), images, code, status, says) in cases {
+        let a = h.media_images(business, scene, images).await;
+        err(&a, code, status);
+        let message = a.1["message"].as_str().unwrap();
+        assert!(message.contains(says), "{business}/{scene}: {message}");
+    }
+    // No business field at all; and media_space's file field name.
+    let form = Form::new()
+        .text("scene", "1")
+        .part("images", Part::bytes(jpeg()).file_name("a.jpg"));
+    err(
+        &h.post_form("media/upload_image", &h.shop(), form).await,
+        "error_param",
+        400,
+    );
+    let form = Form::new()
+        .text("business", "2")
+        .text("scene", "1")
+        .part("image", Part::bytes(jpeg()).file_name("a.jpg"));
+    err(
+        &h.post_form("media/upload_image", &h.shop(), form).await,
+        "error_param",
+        400,
+    );
+    assert!(h.sim.images().is_empty(), "a refused call stores nothing");
+    // Unknown media paths are still not found.
+    let a = h.get("media/no_such_call", &h.shop(), &[]).await;
+    err(&a, "error_not_found", 404);
+    assert_eq!(h.sim.wire().count("media/no_such_call"), 1);
 }

@@ -97,10 +97,120 @@ impl ImageRatio {
     }
 }
 
+/// Which of Shopee's two media modules the provider speaks.
+///
+/// Both upload videos in 0-based parts and poll a result; they differ in paths, fields, limits
+/// and answers (`docs/platforms/shopee.md`, "The two media modules").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShopeeModule {
+    /// `v2.media_space.*` (`/api/v2/media_space/…`): product videos of 10–60 s up to 30 MiB,
+    /// parts of exactly 4 MiB, product images. The default.
+    #[default]
+    MediaSpace,
+    /// `v2.media.*` (`/api/v2/media/…`): uploads for a declared business and scene (Shopee
+    /// Video up to 1 GiB and 1–180 s; return proof images), parts of the size the init answer
+    /// gives (`part_size`).
+    Media,
+}
+
+impl ShopeeModule {
+    /// The name used in configuration: `media_space` or `media`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShopeeModule::MediaSpace => "media_space",
+            ShopeeModule::Media => "media",
+        }
+    }
+
+    /// The largest video the module takes by default: 30 MiB for `media_space`, 1 GiB for
+    /// `media` (business 3 / scene 1, "Maximum 1GB", read in binary units as "4MB" and "30MB"
+    /// are).
+    pub fn default_max_file_bytes(self) -> u64 {
+        match self {
+            ShopeeModule::MediaSpace => DEFAULT_MAX_FILE_BYTES,
+            ShopeeModule::Media => DEFAULT_MEDIA_MAX_FILE_BYTES,
+        }
+    }
+}
+
+impl fmt::Display for ShopeeModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ShopeeModule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "media_space" | "v2.media_space" | "mediaspace" => Ok(ShopeeModule::MediaSpace),
+            "media" | "v2.media" => Ok(ShopeeModule::Media),
+            other => Err(format!(
+                "unknown Shopee module {other:?} (media_space, media)"
+            )),
+        }
+    }
+}
+
+/// What a `v2.media` video upload is for: its `business` and `scene` codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaVideoUse {
+    /// `business = 3` (Video), `scene = 1` (Shopee Video): the only pair Shopee documents;
+    /// at most 1 GB and 1–180 s.
+    #[default]
+    ShopeeVideo,
+    /// A pair Shopee has not documented yet, sent as is; the documented pair's limits apply.
+    Other {
+        /// The `business` code.
+        business: u32,
+        /// The `scene` code.
+        scene: u32,
+    },
+}
+
+impl MediaVideoUse {
+    /// `(business, scene)` as sent.
+    pub fn codes(self) -> (u32, u32) {
+        match self {
+            MediaVideoUse::ShopeeVideo => (3, 1),
+            MediaVideoUse::Other { business, scene } => (business, scene),
+        }
+    }
+}
+
+/// What a `v2.media` image upload is for: its `business` and `scene` codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaImageUse {
+    /// `business = 2` (Returns), `scene = 1` (Return Seller Self Arrange Pickup Proof Image):
+    /// the only pair Shopee documents; up to 3 JPG/PNG images of at most 10 MB.
+    #[default]
+    ReturnPickupProof,
+    /// A pair Shopee has not documented yet, sent as is; the documented pair's limits apply.
+    Other {
+        /// The `business` code.
+        business: u32,
+        /// The `scene` code.
+        scene: u32,
+    },
+}
+
+impl MediaImageUse {
+    /// `(business, scene)` as sent.
+    pub fn codes(self) -> (u32, u32) {
+        match self {
+            MediaImageUse::ReturnPickupProof => (2, 1),
+            MediaImageUse::Other { business, scene } => (business, scene),
+        }
+    }
+}
+
 /// 4 MiB: Shopee's "4MB" part size, as every SDK reads it.
 pub const DEFAULT_PART_SIZE: u64 = 4 * 1024 * 1024;
 /// 30 MiB: Shopee's "30MB" file limit, read in the same binary units as the part size.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 30 * 1024 * 1024;
+/// 1 GiB: `v2.media`'s "Maximum 1GB" for Shopee Video, in the binary units the rest of
+/// Shopee's limits are read in.
+pub const DEFAULT_MEDIA_MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
 /// 10 MiB: the largest image.
 pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
 
@@ -119,9 +229,17 @@ pub struct ShopeeConfig {
     pub region: ShopeeRegion,
     /// A host overriding the region's (e.g. a simulator), without a trailing slash.
     pub base_url: Option<String>,
-    /// Part size (default 4 MiB).
+    /// Which media module the calls go to (default `media_space`). Set it with
+    /// [`ShopeeConfig::with_module`], which also sets the module's file limit.
+    pub module: ShopeeModule,
+    /// `v2.media` only: the video's business and scene (default Shopee Video).
+    pub media_video_use: MediaVideoUse,
+    /// `v2.media` only: the images' business and scene (default return pickup proof).
+    pub media_image_use: MediaImageUse,
+    /// Part size (default 4 MiB). Under `v2.media` the plan starts with it, and the
+    /// `part_size` of the init answer replaces it.
     pub part_size: u64,
-    /// Largest file (default 30 MiB).
+    /// Largest file (default 30 MiB; 1 GiB under `v2.media`).
     pub max_file_bytes: u64,
     /// Signing of public-type calls.
     pub public_call_signing: PublicCallSigning,
@@ -148,6 +266,9 @@ impl ShopeeConfig {
             shop_id,
             region: ShopeeRegion::default(),
             base_url: None,
+            module: ShopeeModule::default(),
+            media_video_use: MediaVideoUse::default(),
+            media_image_use: MediaImageUse::default(),
             part_size: DEFAULT_PART_SIZE,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             public_call_signing: PublicCallSigning::default(),
@@ -160,6 +281,13 @@ impl ShopeeConfig {
     /// Points the provider at another host (a simulator, a proxy).
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Selects the media module, and its default file limit.
+    pub fn with_module(mut self, module: ShopeeModule) -> Self {
+        self.module = module;
+        self.max_file_bytes = module.default_max_file_bytes();
         self
     }
 
@@ -186,6 +314,9 @@ impl fmt::Debug for ShopeeConfig {
             .field("shop_id", &self.shop_id)
             .field("region", &self.region)
             .field("base_url", &self.effective_base_url())
+            .field("module", &self.module)
+            .field("media_video_use", &self.media_video_use)
+            .field("media_image_use", &self.media_image_use)
             .field("part_size", &self.part_size)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("public_call_signing", &self.public_call_signing)
@@ -212,5 +343,20 @@ mod tests {
         let c = c.with_base_url("http://127.0.0.1:1/");
         assert_eq!(c.effective_base_url(), "http://127.0.0.1:1");
         assert!("mars".parse::<ShopeeRegion>().is_err());
+    }
+
+    #[test]
+    fn module_names_and_limits() {
+        assert_eq!("media".parse(), Ok(ShopeeModule::Media));
+        assert_eq!("v2.media_space".parse(), Ok(ShopeeModule::MediaSpace));
+        assert_eq!(" Media-Space ".parse(), Ok(ShopeeModule::MediaSpace));
+        assert!("media_spaces".parse::<ShopeeModule>().is_err());
+        let c = ShopeeConfig::new(1, "k", 2, "t");
+        assert_eq!(c.module, ShopeeModule::MediaSpace);
+        assert_eq!(c.max_file_bytes, 30 * 1024 * 1024);
+        let c = c.with_module(ShopeeModule::Media);
+        assert_eq!(c.max_file_bytes, 1 << 30);
+        assert_eq!(c.media_video_use.codes(), (3, 1));
+        assert_eq!(c.media_image_use.codes(), (2, 1));
     }
 }

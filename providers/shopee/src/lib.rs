@@ -1,8 +1,16 @@
 //! # marketmedia-shopee
 //!
-//! The Shopee Open Platform v2 `media_space` backend for marketmedia: chunked video upload
-//! (0-based `part_seq`, parts of exactly 4 MiB but the last, files up to 30 MiB lasting 10–60 s)
-//! and image upload (1–9 JPG/PNG images up to 10 MiB each, a result per image).
+//! The Shopee Open Platform v2 backend for marketmedia, for either media module:
+//! - `v2.media_space` (the default): chunked video upload (0-based `part_seq`, parts of exactly
+//!   4 MiB but the last, files up to 30 MiB lasting 10–60 s) and image upload (1–9 JPG/PNG
+//!   images up to 10 MiB each, a result per image);
+//! - `v2.media` ([`ShopeeConfig::with_module`]`(`[`ShopeeModule::Media`]`)`): uploads for a
+//!   declared business and scene (Shopee Video: up to 1 GiB, 1–180 s), parts of the size the
+//!   init answer gives (`part_size`, which the plan follows), and images for a business
+//!   upload (return proof) answered with `image_list`.
+//!
+//! Both modules share the signing, the envelope, the error table and the part form; what
+//! differs lives in `wire::media` and the `media` module.
 //!
 //! The provider only translates; the core [`UploadDriver`](marketmedia_core::UploadDriver)
 //! streams the file, sends parts concurrently, retries, commits and polls.
@@ -25,11 +33,13 @@
 //! The spec marks `upload_video_part` and `complete_video_upload` as public-type calls and the
 //! other video calls as shop-type. By default the provider follows the spec
 //! ([`PublicCallSigning::Public`]); [`PublicCallSigning::Shop`] signs them as shop calls, as the
-//! community SDK does. Both shapes are tested against the simulator.
+//! community SDK does. Both shapes are tested against the simulator. Every `v2.media` call is
+//! signed as a shop call (`docs/platforms/shopee.md`).
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod errors;
+mod media;
 pub mod signing;
 pub mod wire;
 
@@ -48,7 +58,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use config::{
-    ImageRatio, ImageScene, PublicCallSigning, ShopeeConfig, ShopeeRegion, DEFAULT_PART_SIZE,
+    ImageRatio, ImageScene, MediaImageUse, MediaVideoUse, PublicCallSigning, ShopeeConfig,
+    ShopeeModule, ShopeeRegion, DEFAULT_PART_SIZE,
 };
 use signing::Signer;
 use wire::path;
@@ -134,32 +145,9 @@ impl ShopeeUploader {
 
     /// A provider sharing an existing HTTP client (and its connection pool).
     pub fn with_client(config: ShopeeConfig, client: reqwest::Client) -> Self {
-        let part_size = config.part_size.max(1);
-        let max_parts = config.max_file_bytes.div_ceil(part_size).max(1);
-        let rules = UploadRules {
-            commit_numbering: Some(NumberingBase::Zero),
-            max_parts: u32::try_from(max_parts).unwrap_or(u32::MAX),
-            digests: DigestNeeds {
-                file_md5: true,
-                part_md5: true,
-                ..DigestNeeds::default()
-            },
-            async_processing: true,
-            video_duration: Some(DurationRange {
-                min: Duration::from_secs(10),
-                max: Duration::from_secs(60),
-            }),
-            ..UploadRules::new(
-                PLATFORM,
-                PartSizeRule::Exact(part_size),
-                config.max_file_bytes,
-            )
-        };
-        let image_rules = ImageRules {
-            platform: PLATFORM.into(),
-            max_images: Some(9),
-            max_bytes: config::DEFAULT_MAX_IMAGE_BYTES,
-            formats: vec![MediaFormat::Jpeg, MediaFormat::Png],
+        let (rules, image_rules) = match config.module {
+            ShopeeModule::MediaSpace => space_rules(&config),
+            ShopeeModule::Media => media::rules(&config),
         };
         ShopeeUploader {
             config,
@@ -240,9 +228,236 @@ impl ShopeeUploader {
         decode(&raw, &meta)
     }
 
+    /// POSTs a multipart form and decodes the answer.
+    async fn post_form<T: DeserializeOwned>(
+        &self,
+        api_path: &str,
+        meta: CallMeta<'_>,
+        form: reqwest::multipart::Form,
+    ) -> Result<T> {
+        let request = self.client.post(self.url(api_path)?).multipart(form);
+        let raw = http::send(request, meta).await?;
+        decode(&raw, &meta)
+    }
+
+    /// GETs a call with `video_upload_id` in the query and decodes the answer.
+    async fn get_result<T: DeserializeOwned>(
+        &self,
+        api_path: &str,
+        handle: &ProcessingHandle,
+    ) -> Result<T> {
+        let meta = CallMeta {
+            platform: PLATFORM,
+            call: "get_video_upload_result",
+            part: None,
+        };
+        let request = self
+            .client
+            .get(self.url(api_path)?)
+            .query(&[("video_upload_id", handle.id.as_str())]);
+        let raw = http::send(request, meta).await?;
+        decode(&raw, &meta)
+    }
+
+    /// Sends one part: the same form in both modules but for the name of the MD5 field.
+    async fn send_part(
+        &self,
+        session: &UploadSession,
+        part: &Part,
+        api_path: &str,
+        md5_field: &'static str,
+    ) -> Result<PartReceipt> {
+        use wire::part_fields as f;
+        let part_seq = NumberingBase::Zero.wire(part.index);
+        let started_ms = http::unix_millis();
+        self.note_part_time(session, started_ms);
+        let content_md5 = part.md5_hex().await?;
+        let form = reqwest::multipart::Form::new()
+            .text(f::VIDEO_UPLOAD_ID, Self::session_id(session).to_owned())
+            .text(f::PART_SEQ, part_seq.to_string())
+            .text(md5_field, content_md5)
+            .part(
+                f::PART_CONTENT,
+                http::part_file_field(
+                    part,
+                    format!("part_{part_seq}"),
+                    "application/octet-stream",
+                )?,
+            );
+        let meta = CallMeta {
+            platform: PLATFORM,
+            call: "upload_video_part",
+            part: Some(part.index),
+        };
+        self.post_form::<serde::de::IgnoredAny>(api_path, meta, form)
+            .await?;
+        self.note_part_time(session, http::unix_millis());
+        Ok(PartReceipt {
+            index: part.index,
+            wire_number: part_seq,
+            size: part.len(),
+            etag: None,
+        })
+    }
+
+    /// Completes a session; an `error_already_completed` means an earlier attempt whose
+    /// answer was lost completed it (the session is ours), and polling tells how it ended.
+    async fn complete<B: Serialize + Sync>(
+        &self,
+        session: &UploadSession,
+        api_path: &str,
+        body: &B,
+        handle_data: serde_json::Value,
+    ) -> Result<CommitOutcome> {
+        let done: Result<serde::de::IgnoredAny> = self
+            .post_json(api_path, "complete_video_upload", body)
+            .await;
+        match done {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("error_already_completed") => {
+                tracing::debug!(
+                    platform = PLATFORM,
+                    "complete_video_upload: already completed (an earlier answer was lost)"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+        self.forget_part_times(session);
+        Ok(CommitOutcome::Processing(ProcessingHandle {
+            platform: PLATFORM.into(),
+            id: session.upload_id.clone(),
+            data: handle_data,
+        }))
+    }
+
+    /// Cancels a session.
+    async fn cancel_at(&self, session: &UploadSession, api_path: &str) -> Result<()> {
+        self.forget_part_times(session);
+        let done: Result<serde::de::IgnoredAny> = self
+            .post_json(
+                api_path,
+                "cancel_video_upload",
+                &wire::CancelVideoUploadRequest {
+                    video_upload_id: Self::session_id(session),
+                },
+            )
+            .await;
+        done.map(|_| ())
+    }
+
+    /// The image form part of one image.
+    fn image_part(img: &ImageSource) -> Result<reqwest::multipart::Part> {
+        reqwest::multipart::Part::stream_with_length(
+            reqwest::Body::from(img.data.clone()),
+            img.data.len() as u64,
+        )
+        .file_name(img.file_name.clone())
+        .mime_str(img.format.mime())
+        .map_err(|e| Error::invalid_input("bad image MIME type").with_source(e))
+    }
+
     fn session_id(session: &UploadSession) -> &str {
         &session.upload_id
     }
+}
+
+impl ShopeeUploader {
+    /// The module a session or handle belongs to: the one it records (`"module": "media"`),
+    /// else the configured one (a handle built from an id alone, as `status` does, records
+    /// none; nor do sessions journaled before the `media` module existed). A resumed session
+    /// goes on in its own module whatever the configuration says now.
+    fn module_of(&self, data: &serde_json::Value) -> ShopeeModule {
+        data.get("module")
+            .and_then(|m| m.as_str())
+            .and_then(|name| name.parse().ok())
+            .unwrap_or(self.config.module)
+    }
+}
+
+/// The rules both modules share: `platform`, parts of the configured size (a plan the
+/// `media` init may replace), the configured file limit, 0-based parts, processing to poll;
+/// the module gives its digests, durations in seconds and whether completion lists parts.
+fn video_rules(
+    config: &ShopeeConfig,
+    digests: DigestNeeds,
+    (min_secs, max_secs): (u64, u64),
+    commit_numbering: Option<NumberingBase>,
+) -> UploadRules {
+    let part_size = config.part_size.max(1);
+    let max_parts = config.max_file_bytes.div_ceil(part_size).max(1);
+    UploadRules {
+        commit_numbering,
+        max_parts: u32::try_from(max_parts).unwrap_or(u32::MAX),
+        digests,
+        async_processing: true,
+        video_duration: Some(DurationRange {
+            min: Duration::from_secs(min_secs),
+            max: Duration::from_secs(max_secs),
+        }),
+        ..UploadRules::new(
+            PLATFORM,
+            PartSizeRule::Exact(part_size),
+            config.max_file_bytes,
+        )
+    }
+}
+
+/// The image rules both modules share (JPG/PNG up to 10 MiB), with the module's count.
+fn image_rules(max_images: u32) -> ImageRules {
+    ImageRules {
+        platform: PLATFORM.into(),
+        max_images: Some(max_images),
+        max_bytes: config::DEFAULT_MAX_IMAGE_BYTES,
+        formats: vec![MediaFormat::Jpeg, MediaFormat::Png],
+    }
+}
+
+/// The rules and image rules of `v2.media_space`: file and part MD5s, 10–60 s, the part list
+/// at completion, 1–9 images.
+fn space_rules(config: &ShopeeConfig) -> (UploadRules, ImageRules) {
+    let digests = DigestNeeds {
+        file_md5: true,
+        part_md5: true,
+        ..DigestNeeds::default()
+    };
+    (
+        video_rules(config, digests, (10, 60), Some(NumberingBase::Zero)),
+        image_rules(9),
+    )
+}
+
+/// Reads a result status the way both modules mean it: SUCCEEDED → `ready()`, FAILED or
+/// CANCELLED → failed with the platform's words (`message` or `reason`), no status → a
+/// protocol error, any other → pending under the platform's name.
+fn read_status(
+    status: String,
+    reason: Option<String>,
+    ready: impl FnOnce() -> Result<Asset>,
+) -> Result<ProcessingStatus> {
+    Ok(match status.as_str() {
+        "SUCCEEDED" => ProcessingStatus::Ready(ready()?),
+        "FAILED" | "CANCELLED" => ProcessingStatus::Failed {
+            reason: reason
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| status.to_lowercase()),
+            state: status,
+        },
+        "" => {
+            return Err(Error::protocol("get_video_upload_result has no status")
+                .with_platform(PLATFORM)
+                .with_call("get_video_upload_result"))
+        }
+        other => ProcessingStatus::Pending {
+            stage: other.to_owned(),
+        },
+    })
+}
+
+/// `SUCCEEDED` without `video_info`.
+fn no_video_info() -> Error {
+    Error::protocol("SUCCEEDED without video_info")
+        .with_platform(PLATFORM)
+        .with_call("get_video_upload_result")
 }
 
 /// Decodes Shopee's envelope: a non-empty `error` fails whatever the status; a non-2xx status
@@ -322,6 +537,9 @@ impl ChunkedVideoUploader for ShopeeUploader {
     }
 
     async fn init(&self, source: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
+        if self.config.module == ShopeeModule::Media {
+            return self.media_init(source, plan).await;
+        }
         let md5 = source.digests.md5_hex().ok_or_else(|| {
             Error::invalid_input("Shopee needs the file's MD5; the digest pass did not compute it")
         })?;
@@ -348,46 +566,34 @@ impl ChunkedVideoUploader for ShopeeUploader {
             plan: *plan,
             expires_at: None,
             started_at_ms,
-            data: serde_json::json!({ "file_md5": md5 }),
+            data: serde_json::json!({
+                "file_md5": md5,
+                "module": ShopeeModule::MediaSpace.as_str(),
+            }),
         }))
     }
 
     async fn put_part(&self, session: &UploadSession, part: &Part) -> Result<PartReceipt> {
-        use wire::part_fields as f;
-        let part_seq = NumberingBase::Zero.wire(part.index);
-        let started_ms = http::unix_millis();
-        self.note_part_time(session, started_ms);
-        let content_md5 = part.md5_hex().await?;
-        let form = reqwest::multipart::Form::new()
-            .text(f::VIDEO_UPLOAD_ID, Self::session_id(session).to_owned())
-            .text(f::PART_SEQ, part_seq.to_string())
-            .text(f::CONTENT_MD5, content_md5)
-            .part(
-                f::PART_CONTENT,
-                http::part_file_field(
+        match self.module_of(&session.data) {
+            ShopeeModule::MediaSpace => {
+                self.send_part(
+                    session,
                     part,
-                    format!("part_{part_seq}"),
-                    "application/octet-stream",
-                )?,
-            );
-        let meta = CallMeta {
-            platform: PLATFORM,
-            call: "upload_video_part",
-            part: Some(part.index),
-        };
-        let request = self
-            .client
-            .post(self.url(path::UPLOAD_VIDEO_PART)?)
-            .multipart(form);
-        let raw = http::send(request, meta).await?;
-        decode::<serde::de::IgnoredAny>(&raw, &meta)?;
-        self.note_part_time(session, http::unix_millis());
-        Ok(PartReceipt {
-            index: part.index,
-            wire_number: part_seq,
-            size: part.len(),
-            etag: None,
-        })
+                    path::UPLOAD_VIDEO_PART,
+                    wire::part_fields::CONTENT_MD5,
+                )
+                .await
+            }
+            ShopeeModule::Media => {
+                self.send_part(
+                    session,
+                    part,
+                    wire::media::path::UPLOAD_VIDEO_PART,
+                    wire::media::part_fields::PART_MD5,
+                )
+                .await
+            }
+        }
     }
 
     async fn commit(
@@ -395,106 +601,78 @@ impl ChunkedVideoUploader for ShopeeUploader {
         session: &UploadSession,
         receipts: &[PartReceipt],
     ) -> Result<CommitOutcome> {
+        if self.module_of(&session.data) == ShopeeModule::Media {
+            return self
+                .complete(
+                    session,
+                    wire::media::path::COMPLETE_VIDEO_UPLOAD,
+                    &wire::media::CompleteVideoUploadRequest {
+                        video_upload_id: Self::session_id(session),
+                    },
+                    media::handle_data(),
+                )
+                .await;
+        }
         let upload_cost = self.upload_cost(session);
         let body = wire::CompleteVideoUploadRequest {
             video_upload_id: Self::session_id(session),
             part_seq_list: receipts.iter().map(|r| r.wire_number).collect(),
             report_data: wire::ReportData { upload_cost },
         };
-        let done: Result<serde::de::IgnoredAny> = self
-            .post_json(path::COMPLETE_VIDEO_UPLOAD, "complete_video_upload", &body)
-            .await;
-        match done {
-            Ok(_) => {}
-            // The driver retries a commit whose answer was lost; the session is ours, so an
-            // earlier attempt completed it. Polling tells how the completion ended.
-            Err(e) if e.code() == Some("error_already_completed") => {
-                tracing::debug!(
-                    platform = PLATFORM,
-                    "complete_video_upload: already completed (an earlier answer was lost)"
-                );
-            }
-            Err(e) => return Err(e),
-        }
-        self.forget_part_times(session);
-        Ok(CommitOutcome::Processing(ProcessingHandle {
-            platform: PLATFORM.into(),
-            id: session.upload_id.clone(),
-            data: serde_json::Value::Null,
-        }))
+        self.complete(
+            session,
+            path::COMPLETE_VIDEO_UPLOAD,
+            &body,
+            serde_json::Value::Null,
+        )
+        .await
     }
 
     async fn poll(&self, handle: &ProcessingHandle) -> Result<ProcessingStatus> {
-        let meta = CallMeta {
-            platform: PLATFORM,
-            call: "get_video_upload_result",
-            part: None,
-        };
-        let request = self
-            .client
-            .get(self.url(path::GET_VIDEO_UPLOAD_RESULT)?)
-            .query(&[("video_upload_id", handle.id.as_str())]);
-        let raw = http::send(request, meta).await?;
-        let result: wire::GetVideoUploadResultResponse = decode(&raw, &meta)?;
-        Ok(match result.status.as_str() {
-            "SUCCEEDED" => {
-                let info = result.video_info.ok_or_else(|| {
-                    Error::protocol("SUCCEEDED without video_info")
-                        .with_platform(PLATFORM)
-                        .with_call(meta.call)
-                })?;
-                let duration = info
-                    .duration
-                    .as_ref()
-                    .and_then(|d| d.as_f64())
-                    .and_then(|d| Duration::try_from_secs_f64(d).ok());
-                ProcessingStatus::Ready(Asset {
-                    platform: PLATFORM.into(),
-                    id: handle.id.clone(),
-                    urls: info
-                        .video_url_list
-                        .into_iter()
-                        .map(|u| AssetUrl {
-                            region: u.video_url_region,
-                            url: u.video_url,
-                        })
-                        .collect(),
-                    thumbnails: urls_of(info.thumbnail_url_list),
-                    duration,
-                    size: None,
-                    details: serde_json::json!({ "status": "SUCCEEDED" }),
-                })
-            }
-            "FAILED" | "CANCELLED" => ProcessingStatus::Failed {
-                state: result.status.clone(),
-                reason: result
-                    .message
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or_else(|| result.status.to_lowercase()),
-            },
-            "" => {
-                return Err(Error::protocol("get_video_upload_result has no status")
-                    .with_platform(PLATFORM)
-                    .with_call(meta.call))
-            }
-            other => ProcessingStatus::Pending {
-                stage: other.to_owned(),
-            },
+        if self.module_of(&handle.data) == ShopeeModule::Media {
+            let result = self
+                .get_result(wire::media::path::GET_VIDEO_UPLOAD_RESULT, handle)
+                .await?;
+            return media::status_of(handle, result);
+        }
+        let result: wire::GetVideoUploadResultResponse = self
+            .get_result(path::GET_VIDEO_UPLOAD_RESULT, handle)
+            .await?;
+        let info = result.video_info;
+        read_status(result.status, result.message, || {
+            let info = info.ok_or_else(no_video_info)?;
+            let duration = info
+                .duration
+                .as_ref()
+                .and_then(|d| d.as_f64())
+                .and_then(|d| Duration::try_from_secs_f64(d).ok());
+            Ok(Asset {
+                platform: PLATFORM.into(),
+                id: handle.id.clone(),
+                urls: info
+                    .video_url_list
+                    .into_iter()
+                    .map(|u| AssetUrl {
+                        region: u.video_url_region,
+                        url: u.video_url,
+                    })
+                    .collect(),
+                thumbnails: urls_of(info.thumbnail_url_list),
+                duration,
+                size: None,
+                details: serde_json::json!({ "status": "SUCCEEDED" }),
+            })
         })
     }
 
     async fn cancel(&self, session: &UploadSession) -> Result<()> {
-        self.forget_part_times(session);
-        let done: Result<serde::de::IgnoredAny> = self
-            .post_json(
-                path::CANCEL_VIDEO_UPLOAD,
-                "cancel_video_upload",
-                &wire::CancelVideoUploadRequest {
-                    video_upload_id: Self::session_id(session),
-                },
-            )
-            .await;
-        done.map(|_| ())
+        match self.module_of(&session.data) {
+            ShopeeModule::MediaSpace => self.cancel_at(session, path::CANCEL_VIDEO_UPLOAD).await,
+            ShopeeModule::Media => {
+                self.cancel_at(session, wire::media::path::CANCEL_VIDEO_UPLOAD)
+                    .await
+            }
+        }
     }
 }
 
@@ -507,30 +685,22 @@ impl ImageUploader for ShopeeUploader {
     async fn upload_images(&self, images: &[ImageSource]) -> Result<Vec<Result<UploadedImage>>> {
         use wire::image_fields as f;
         marketmedia_core::check_images(&self.image_rules, images)?;
+        if self.config.module == ShopeeModule::Media {
+            return self.media_upload_images(images).await;
+        }
         let mut form = reqwest::multipart::Form::new()
             .text(f::SCENE, self.config.image_scene.as_str())
             .text(f::RATIO, self.config.image_ratio.as_str());
         for img in images {
-            let part = reqwest::multipart::Part::stream_with_length(
-                reqwest::Body::from(img.data.clone()),
-                img.data.len() as u64,
-            )
-            .file_name(img.file_name.clone())
-            .mime_str(img.format.mime())
-            .map_err(|e| Error::invalid_input("bad image MIME type").with_source(e))?;
-            form = form.part(f::IMAGE, part);
+            form = form.part(f::IMAGE, Self::image_part(img)?);
         }
         let meta = CallMeta {
             platform: PLATFORM,
             call: "upload_image",
             part: None,
         };
-        let request = self
-            .client
-            .post(self.url(path::UPLOAD_IMAGE)?)
-            .multipart(form);
-        let raw = http::send(request, meta).await?;
-        let response: wire::UploadImageResponse = decode(&raw, &meta)?;
+        let response: wire::UploadImageResponse =
+            self.post_form(path::UPLOAD_IMAGE, meta, form).await?;
         let to_image = |info: wire::ImageInfo| UploadedImage {
             platform: PLATFORM.into(),
             id: info.image_id,

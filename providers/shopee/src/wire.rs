@@ -1,4 +1,5 @@
-//! Every field name Shopee's `media_space` calls use, in one place.
+//! Every field name Shopee's media calls use, in one place: `v2.media_space` at the top level,
+//! `v2.media` in [`media`]. The envelope is shared.
 
 use serde::{Deserialize, Serialize};
 
@@ -185,4 +186,137 @@ pub struct ImageInfo {
     /// URLs per region.
     #[serde(default)]
     pub image_url_list: Vec<ImageUrl>,
+}
+
+/// The `v2.media` module's paths, fields and shapes (Shopee API reference, module 130
+/// "Media": `v2.media.init_video_upload` and siblings).
+pub mod media {
+    use serde::{Deserialize, Serialize};
+
+    /// API paths (full, including `/api/v2`).
+    pub mod path {
+        /// Opens a video upload task; the answer gives the part size.
+        pub const INIT_VIDEO_UPLOAD: &str = "/api/v2/media/init_video_upload";
+        /// Uploads one part (multipart/form-data).
+        pub const UPLOAD_VIDEO_PART: &str = "/api/v2/media/upload_video_part";
+        /// Completes the upload; processing starts.
+        pub const COMPLETE_VIDEO_UPLOAD: &str = "/api/v2/media/complete_video_upload";
+        /// Polls the task.
+        pub const GET_VIDEO_UPLOAD_RESULT: &str = "/api/v2/media/get_video_upload_result";
+        /// Cancels a task.
+        pub const CANCEL_VIDEO_UPLOAD: &str = "/api/v2/media/cancel_video_upload";
+        /// Uploads images for a business and scene (multipart/form-data).
+        pub const UPLOAD_IMAGE: &str = "/api/v2/media/upload_image";
+    }
+
+    /// Multipart field names of `upload_video_part`.
+    pub mod part_fields {
+        /// The task id.
+        pub const VIDEO_UPLOAD_ID: &str = "video_upload_id";
+        /// 0-based part number.
+        pub const PART_SEQ: &str = "part_seq";
+        /// Lowercase hex MD5 of the part (`content_md5` under `media_space`).
+        pub const PART_MD5: &str = "part_md5";
+        /// The file field carrying the bytes.
+        pub const PART_CONTENT: &str = "part_content";
+    }
+
+    /// Multipart field names of `upload_image`.
+    pub mod image_fields {
+        /// The repeatable file field (`image` under `media_space`).
+        pub const IMAGES: &str = "images";
+        /// The business code.
+        pub const BUSINESS: &str = "business";
+        /// The scene code.
+        pub const SCENE: &str = "scene";
+    }
+
+    /// `init_video_upload` body.
+    #[derive(Debug, Serialize)]
+    pub struct InitVideoUploadRequest<'a> {
+        /// Business code (3 = Video).
+        pub business: u32,
+        /// Scene code (1 = Shopee Video).
+        pub scene: u32,
+        /// The original file name.
+        pub file_name: &'a str,
+        /// File size in bytes.
+        pub file_size: u64,
+        /// Duration in whole seconds.
+        pub duration: u64,
+    }
+
+    /// `init_video_upload` response.
+    #[derive(Debug, Deserialize)]
+    pub struct InitVideoUploadResponse {
+        /// The task id.
+        pub video_upload_id: String,
+        /// The size every part but the last must have; the file is split by it.
+        #[serde(default)]
+        pub part_size: Option<u64>,
+    }
+
+    /// `complete_video_upload` body: the task id only, as the reference lists it.
+    #[derive(Debug, Serialize)]
+    pub struct CompleteVideoUploadRequest<'a> {
+        /// The task id.
+        pub video_upload_id: &'a str,
+    }
+
+    /// `get_video_upload_result` response.
+    #[derive(Debug, Deserialize)]
+    pub struct GetVideoUploadResultResponse {
+        /// INITIATED, UPLOADING, UPLOADED, PROCESSING, SUCCEEDED, FAILED or CANCELLED.
+        #[serde(default)]
+        pub status: String,
+        /// On FAILED or CANCELLED, why.
+        #[serde(default)]
+        pub reason: Option<String>,
+        /// When the status last changed (Unix seconds).
+        #[serde(default)]
+        pub update_time: Option<i64>,
+        /// On SUCCEEDED.
+        #[serde(default)]
+        pub video_info: Option<VideoInfo>,
+    }
+
+    /// A processed video.
+    #[derive(Debug, Deserialize)]
+    pub struct VideoInfo {
+        /// Playback URL.
+        pub video_url: String,
+        /// Thumbnail URL.
+        #[serde(default)]
+        pub video_thumbnail_url: Option<String>,
+        /// Thumbnail width in pixels.
+        #[serde(default)]
+        pub thumbnail_width: Option<u64>,
+        /// Thumbnail height in pixels.
+        #[serde(default)]
+        pub thumbnail_height: Option<u64>,
+        /// Duration in seconds.
+        #[serde(default)]
+        pub duration: Option<serde_json::Number>,
+        /// Resolution, e.g. `1280x1280`.
+        #[serde(default)]
+        pub resolution: Option<String>,
+    }
+
+    /// `upload_image` response.
+    #[derive(Debug, Deserialize)]
+    pub struct UploadImageResponse {
+        /// The uploaded images, in the order sent.
+        #[serde(default)]
+        pub image_list: Option<Vec<Image>>,
+    }
+
+    /// One uploaded image.
+    #[derive(Debug, Deserialize)]
+    pub struct Image {
+        /// Image id.
+        pub image_id: String,
+        /// Image URL.
+        #[serde(default)]
+        pub image_url: Option<String>,
+    }
 }

@@ -4,7 +4,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::calls::{ApiError, Call};
+use super::calls::ApiError;
 use super::{ShopeeSimConfig, ShopeeState};
 use crate::request::Received;
 
@@ -15,10 +15,11 @@ pub(super) struct Caller {
     pub(super) shop_id: Option<u64>,
 }
 
-/// The common checks: partner, timestamp, signature and, for the shop shape, the token.
+/// The common checks: partner, timestamp, signature and, for the shop shape, the token. A
+/// `public_type` call takes either shape.
 pub(super) fn authenticate(
     state: &ShopeeState,
-    call: Call,
+    public_type: bool,
     path: &str,
     r: &Received,
     config: &ShopeeSimConfig,
@@ -35,7 +36,7 @@ pub(super) fn authenticate(
         .ok_or_else(|| ApiError::param_exact("There is no sign in query."))?;
     // Public-type calls take the shop shape when either shop parameter is present.
     let shop_shape =
-        !call.public_type() || r.query("access_token").is_some() || r.query("shop_id").is_some();
+        !public_type || r.query("access_token").is_some() || r.query("shop_id").is_some();
     let shop = if shop_shape {
         let token = r
             .query("access_token")

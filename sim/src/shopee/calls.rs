@@ -9,11 +9,15 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{authenticate, Caller};
 use super::image::upload_image;
+use super::media::{
+    media_complete_video_upload, media_get_video_upload_result, media_init_video_upload,
+    media_upload_image,
+};
 use super::video::{
     cancel_video_upload, complete_video_upload, get_video_upload_result, init_video_upload,
     upload_video_part,
 };
-use super::{ShopeeSim, ShopeeSimConfig, ShopeeState, Upload, API_PREFIX, PLATFORM};
+use super::{Module, ShopeeSim, ShopeeSimConfig, ShopeeState, Upload, PLATFORM};
 use crate::request::{self, Payload, ReadOptions, Received};
 use crate::util::random_hex;
 use crate::WireRecord;
@@ -53,9 +57,16 @@ impl Call {
         Call::UploadImage,
     ];
 
-    pub(super) fn from_path(path: &str) -> Option<Call> {
-        let name = path.strip_prefix(API_PREFIX)?;
-        Call::ALL.into_iter().find(|c| c.name() == name)
+    /// The module and call of a path: `/api/v2/media_space/{call}` or `/api/v2/media/{call}`
+    /// (both modules have the same six call names).
+    pub(super) fn from_path(path: &str) -> Option<(Module, Call)> {
+        [Module::MediaSpace, Module::Media]
+            .into_iter()
+            .find_map(|module| {
+                let name = path.strip_prefix(module.prefix())?;
+                let call = Call::ALL.into_iter().find(|c| c.name() == name)?;
+                Some((module, call))
+            })
     }
 
     pub(super) fn name(self) -> &'static str {
@@ -76,9 +87,12 @@ impl Call {
         }
     }
 
-    /// The spec marks these as public-type: either signature shape is accepted.
-    pub(super) fn public_type(self) -> bool {
-        matches!(self, Call::UploadVideoPart | Call::CompleteVideoUpload)
+    /// `media_space`'s spec marks these as public-type: either signature shape is accepted.
+    /// Every `media` call is shop-type (the SDKs generated from its reference sign them all
+    /// with the shop's token).
+    pub(super) fn public_type(self, module: Module) -> bool {
+        module == Module::MediaSpace
+            && matches!(self, Call::UploadVideoPart | Call::CompleteVideoUpload)
     }
 
     pub(super) fn body(self) -> BodyKind {
@@ -217,7 +231,8 @@ pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
     };
 
     let call_name = match call {
-        Some(c) => c.name().to_string(),
+        Some((Module::MediaSpace, c)) => c.name().to_string(),
+        Some((Module::Media, c)) => format!("media/{}", c.name()),
         None => path
             .strip_prefix("/api/v2/")
             .unwrap_or(path.as_str())
@@ -255,14 +270,14 @@ pub(super) fn envelope(
 
 pub(super) fn dispatch(
     state: &mut ShopeeState,
-    call: Option<Call>,
+    call: Option<(Module, Call)>,
     method: &str,
     path: &str,
     r: &Received,
     config: &ShopeeSimConfig,
     now_ms: i64,
 ) -> Outcome {
-    let call = call.ok_or_else(|| ApiError::new("error_not_found", "API not found."))?;
+    let (module, call) = call.ok_or_else(|| ApiError::new("error_not_found", "API not found."))?;
     if method != call.method() {
         return Err(ApiError::param(format_args!(
             "{} only accepts {}",
@@ -278,17 +293,23 @@ pub(super) fn dispatch(
         ))
         .with_status(StatusCode::PAYLOAD_TOO_LARGE));
     }
-    let caller = authenticate(state, call, path, r, config, now_ms)?;
+    let caller = authenticate(state, call.public_type(module), path, r, config, now_ms)?;
     let ctx = Ctx {
+        module,
         caller,
         config,
         now_ms,
     };
+    let media = module == Module::Media;
     match call.body() {
         BodyKind::Json => {
             let body = json_body(call, &r.payload)?;
             match call {
+                Call::InitVideoUpload if media => media_init_video_upload(state, &ctx, body),
                 Call::InitVideoUpload => init_video_upload(state, &ctx, body),
+                Call::CompleteVideoUpload if media => {
+                    media_complete_video_upload(state, &ctx, body)
+                }
                 Call::CompleteVideoUpload => complete_video_upload(state, &ctx, body),
                 _ => cancel_video_upload(state, &ctx, body),
             }
@@ -296,15 +317,19 @@ pub(super) fn dispatch(
         BodyKind::Multipart => {
             multipart_body(call, &r.payload)?;
             match call {
-                Call::UploadVideoPart => upload_video_part(state, &ctx, &r.payload),
+                Call::UploadVideoPart => upload_video_part(state, &ctx, r),
+                _ if media => media_upload_image(state, &ctx, &r.payload),
                 _ => upload_image(state, &ctx, &r.payload),
             }
         }
+        BodyKind::None if media => media_get_video_upload_result(state, &ctx, r),
         BodyKind::None => get_video_upload_result(state, &ctx, r),
     }
 }
 
 pub(super) struct Ctx<'a> {
+    /// The module of the call's path.
+    pub(super) module: Module,
     pub(super) caller: Caller,
     pub(super) config: &'a ShopeeSimConfig,
     pub(super) now_ms: i64,
@@ -376,7 +401,8 @@ pub(super) fn uuid_ish() -> String {
     )
 }
 
-/// Looks a session up for `caller`: unknown, another shop's, or expired → `error_invalid_upload_id`.
+/// Looks a session up for `caller`: unknown, another shop's, the other module's, or expired →
+/// `error_invalid_upload_id`.
 pub(super) fn session<'a>(
     state: &'a mut ShopeeState,
     ctx: &Ctx<'_>,
@@ -385,6 +411,7 @@ pub(super) fn session<'a>(
     let upload = state
         .uploads
         .get_mut(id)
+        .filter(|u| u.module == ctx.module)
         .filter(|u| ctx.caller.shop_id.is_none_or(|s| s == u.shop_id))
         .ok_or_else(|| ApiError::invalid_upload_id("Invalid video_upload_id."))?;
     if upload.expired(ctx.now_ms) {

@@ -1,9 +1,9 @@
-//! The image call: `upload_image`.
+//! The image call of `media_space`: `upload_image`, and the image checks `media` shares.
 
 use serde_json::{json, Value};
 
 use super::calls::{Answer, ApiError, Ctx, Outcome};
-use super::{ShopeeState, StoredImage};
+use super::{Module, ShopeeState, StoredImage};
 use crate::request::Payload;
 use crate::util::random_hex;
 
@@ -91,6 +91,8 @@ pub(super) fn upload_image(state: &mut ShopeeState, ctx: &Ctx<'_>, form: &Payloa
                     bytes: bytes.clone(),
                     scene: scene.to_string(),
                     ratio: ratio.to_string(),
+                    module: Module::MediaSpace,
+                    business: None,
                 });
             }
         }

@@ -1,7 +1,10 @@
-//! A faithful local simulator of Shopee Open Platform v2 `media_space` (platforms.md §1):
-//! chunked video upload (`init_video_upload`, `upload_video_part`, `complete_video_upload`,
-//! `get_video_upload_result`, `cancel_video_upload`) and `upload_image`, with Shopee's
-//! signing, timestamp and access-token checks, its envelope and error codes.
+//! A faithful local simulator of Shopee Open Platform v2's two media modules (platforms.md §1
+//! and §5): chunked video upload (`init_video_upload`, `upload_video_part`,
+//! `complete_video_upload`, `get_video_upload_result`, `cancel_video_upload`) and
+//! `upload_image`, under `/api/v2/media_space/` and under `/api/v2/media/` (business and
+//! scene declared at init, the part size given by the init answer, images for a business and
+//! scene answered with `image_list`), with Shopee's signing, timestamp and access-token checks,
+//! its envelope and error codes. Both modules share the sessions, parts and signature logic.
 //!
 //! ```no_run
 //! use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
@@ -21,6 +24,7 @@
 mod auth;
 mod calls;
 mod image;
+mod media;
 mod probe;
 mod video;
 
@@ -50,8 +54,46 @@ pub const TEST_SHOP_ID: u64 = 600_001;
 /// The test shop's access token, valid for [`ShopeeSimConfig::access_token_ttl`] from the
 /// simulator's creation.
 pub const TEST_ACCESS_TOKEN: &str = "4a6f8c2e1b3d5f7091a2b3c4d5e6f708";
-/// Every simulated call's path starts with this.
+/// Every simulated `v2.media_space` call's path starts with this.
 pub const API_PREFIX: &str = "/api/v2/media_space/";
+/// Every simulated `v2.media` call's path starts with this.
+pub const MEDIA_API_PREFIX: &str = "/api/v2/media/";
+/// `v2.media`'s "Maximum 1GB" for Shopee Video, read as GiB like "30MB" and "4MB".
+pub const DEFAULT_MEDIA_MAX_VIDEO_BYTES: u64 = 1024 * 1024 * 1024;
+/// The `business`/`scene` pairs `v2.media.init_video_upload` accepts: 3 (Video) / 1
+/// (Shopee Video), the only pair Shopee's reference lists.
+pub const MEDIA_VIDEO_USES: &[(i64, i64)] = &[(3, 1)];
+/// The `business`/`scene` pairs `v2.media.upload_image` accepts: 2 (Returns) / 1 (Return
+/// Seller Self Arrange Pickup Proof Image), the only pair Shopee's reference lists.
+pub const MEDIA_IMAGE_USES: &[(i64, i64)] = &[(2, 1)];
+
+/// Which of Shopee's two media modules a call or session belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Module {
+    /// `v2.media_space.*`.
+    MediaSpace,
+    /// `v2.media.*`.
+    Media,
+}
+
+impl Module {
+    /// `media_space` or `media`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Module::MediaSpace => "media_space",
+            Module::Media => "media",
+        }
+    }
+
+    /// The module's path prefix.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Module::MediaSpace => API_PREFIX,
+            Module::Media => MEDIA_API_PREFIX,
+        }
+    }
+}
 /// "4MB": the exact size of every video part but the last, 4 × 1024 × 1024 bytes.
 pub const DEFAULT_PART_SIZE: u64 = 4 * 1024 * 1024;
 /// "30 MB", read as MiB like "4MB": 31,457,280 bytes.
@@ -86,6 +128,19 @@ pub struct ShopeeSimConfig {
     pub max_video_bytes: u64,
     /// Exact size of every part but the last. Default [`DEFAULT_PART_SIZE`] (4 MiB).
     pub part_size: u64,
+    /// `v2.media`: the `part_size` its init answers with, and then enforces. Shopee does not
+    /// publish the value. Default [`DEFAULT_PART_SIZE`] (4 MiB).
+    pub media_part_size: u64,
+    /// `v2.media`: largest `file_size` accepted for Shopee Video. Default
+    /// [`DEFAULT_MEDIA_MAX_VIDEO_BYTES`] (1 GiB).
+    pub media_max_video_bytes: u64,
+    /// `v2.media`: shortest accepted duration, declared at init and probed at completion.
+    /// Default 1 s.
+    pub media_min_video_duration: Duration,
+    /// `v2.media`: longest accepted duration. Default 180 s.
+    pub media_max_video_duration: Duration,
+    /// `v2.media`: most images in one `upload_image` call. Default 3.
+    pub media_max_images_per_call: usize,
     /// How long an upload session that was not completed stays usable, on the sim clock, from
     /// `init_video_upload`. Default 24 h.
     pub upload_session_ttl: Duration,
@@ -130,6 +185,11 @@ impl Default for ShopeeSimConfig {
             region: "sg".to_string(),
             max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
             part_size: DEFAULT_PART_SIZE,
+            media_part_size: DEFAULT_PART_SIZE,
+            media_max_video_bytes: DEFAULT_MEDIA_MAX_VIDEO_BYTES,
+            media_min_video_duration: Duration::from_secs(1),
+            media_max_video_duration: Duration::from_secs(180),
+            media_max_images_per_call: 3,
             upload_session_ttl: Duration::from_secs(24 * 3600),
             transcode_delay: Duration::from_millis(300),
             min_video_duration: Duration::from_secs(10),
@@ -159,14 +219,22 @@ pub struct ShopeeCredentials {
     pub access_token: String,
 }
 
-/// The status of a video upload, as `get_video_upload_result` reports it.
+/// The status of a video upload, as `get_video_upload_result` reports it. `media_space` uses
+/// INITIATED, TRANSCODING, SUCCEEDED, FAILED and CANCELLED; `media` uses INITIATED,
+/// UPLOADING, UPLOADED, PROCESSING, SUCCEEDED, FAILED and CANCELLED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UploadStatus {
-    /// Initiated; parts may be uploaded.
+    /// Initiated; parts may be uploaded (`media`: no part arrived yet).
     Initiated,
-    /// Completed; transcoding.
+    /// `media`: some parts arrived, not all.
+    Uploading,
+    /// `media`: every part arrived; waiting for `complete_video_upload`.
+    Uploaded,
+    /// `media_space`: completed; transcoding.
     Transcoding,
+    /// `media`: completed; processing.
+    Processing,
     /// Transcoded; the video is usable.
     Succeeded,
     /// Transcoding failed (see the message).
@@ -180,7 +248,10 @@ impl UploadStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             UploadStatus::Initiated => "INITIATED",
+            UploadStatus::Uploading => "UPLOADING",
+            UploadStatus::Uploaded => "UPLOADED",
             UploadStatus::Transcoding => "TRANSCODING",
+            UploadStatus::Processing => "PROCESSING",
             UploadStatus::Succeeded => "SUCCEEDED",
             UploadStatus::Failed => "FAILED",
             UploadStatus::Cancelled => "CANCELLED",
@@ -197,7 +268,7 @@ pub struct PartInfo {
     pub part_seq_as_sent: String,
     /// Size in bytes.
     pub size: usize,
-    /// `content_md5` as the client sent it the last time.
+    /// `content_md5` (`media`: `part_md5`) as the client sent it the last time.
     pub content_md5_as_sent: String,
     /// How many times this part was accepted (re-sends replace it).
     pub times_received: u32,
@@ -208,6 +279,12 @@ pub struct PartInfo {
 pub struct UploadSnapshot {
     /// The session id.
     pub video_upload_id: String,
+    /// The module that opened it (its calls answer only under that module's paths).
+    pub module: Module,
+    /// `media`: `file_name`, `duration` (s), `business` and `scene` as declared at init.
+    pub declared: Option<MediaDeclared>,
+    /// The part size the session enforces.
+    pub part_size: u64,
     /// The status now (by the sim clock).
     pub status: UploadStatus,
     /// Whether the session expired without being completed (calls then answer
@@ -215,7 +292,7 @@ pub struct UploadSnapshot {
     pub expired: bool,
     /// The shop that created it.
     pub shop_id: u64,
-    /// `file_md5` from init.
+    /// `file_md5` from init (`media`: empty, it sends none).
     pub file_md5: String,
     /// `file_size` from init.
     pub file_size: u64,
@@ -231,6 +308,19 @@ pub struct UploadSnapshot {
     pub failure: Option<String>,
 }
 
+/// What a `v2.media.init_video_upload` declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MediaDeclared {
+    /// `business`.
+    pub business: i64,
+    /// `scene`.
+    pub scene: i64,
+    /// `file_name`.
+    pub file_name: String,
+    /// `duration`, in seconds.
+    pub duration: u64,
+}
+
 /// An image accepted by `upload_image`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredImage {
@@ -238,10 +328,14 @@ pub struct StoredImage {
     pub image_id: String,
     /// The bytes received.
     pub bytes: Bytes,
-    /// `scene` as applied (`normal` or `desc`).
+    /// `scene` as applied (`normal` or `desc`; `media`: the scene code).
     pub scene: String,
-    /// `ratio` as applied (`1:1` or `3:4`).
+    /// `ratio` as applied (`1:1` or `3:4`; `media`: empty).
     pub ratio: String,
+    /// The module that took it.
+    pub module: Module,
+    /// `media`: the `business` code (`None` under `media_space`).
+    pub business: Option<i64>,
 }
 
 /// What the simulator counted since it started.
@@ -404,6 +498,10 @@ pub(super) enum Phase {
 
 #[derive(Debug)]
 pub(super) struct Upload {
+    pub(super) module: Module,
+    pub(super) declared: Option<MediaDeclared>,
+    /// When the status last changed (sim clock, ms): `media`'s `update_time`.
+    pub(super) updated_ms: i64,
     pub(super) shop_id: u64,
     pub(super) file_md5: String,
     pub(super) file_size: u64,
@@ -440,8 +538,13 @@ impl Upload {
     }
 
     pub(super) fn status(&self, now_ms: i64) -> UploadStatus {
+        let media = self.module == Module::Media;
         match &self.phase {
-            Phase::Initiated => UploadStatus::Initiated,
+            Phase::Initiated if !media || self.parts.is_empty() => UploadStatus::Initiated,
+            Phase::Initiated if self.parts.len() < self.part_count as usize => {
+                UploadStatus::Uploading
+            }
+            Phase::Initiated => UploadStatus::Uploaded,
             Phase::Cancelled => UploadStatus::Cancelled,
             Phase::Completed {
                 ready_at_ms,
@@ -449,7 +552,11 @@ impl Upload {
                 ..
             } => {
                 if now_ms < *ready_at_ms {
-                    UploadStatus::Transcoding
+                    if media {
+                        UploadStatus::Processing
+                    } else {
+                        UploadStatus::Transcoding
+                    }
                 } else {
                     match verdict {
                         Verdict::Ready { .. } => UploadStatus::Succeeded,
@@ -555,6 +662,9 @@ impl ShopeeState {
         };
         Some(UploadSnapshot {
             video_upload_id: id.to_string(),
+            module: u.module,
+            declared: u.declared.clone(),
+            part_size: u.part_size,
             status,
             expired: u.expired(now_ms),
             shop_id: u.shop_id,
@@ -601,6 +711,9 @@ impl crate::control::Control for ShopeeSim {
             .map(|u| {
                 serde_json::json!({
                     "id": u.video_upload_id,
+                    "module": u.module.as_str(),
+                    "declared": u.declared,
+                    "part_size": u.part_size,
                     "status": u.status.as_str(),
                     "expired": u.expired,
                     "shop_id": u.shop_id,

@@ -1,5 +1,7 @@
 //! The video calls: `init_video_upload`, `upload_video_part`, `complete_video_upload`,
-//! `get_video_upload_result` and `cancel_video_upload`.
+//! `get_video_upload_result` and `cancel_video_upload` of `media_space`, and what `media`
+//! shares with them (opening a session, storing parts, assembling and judging the file,
+//! cancelling).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +12,11 @@ use serde_json::{json, Map, Value};
 use super::calls::{
     is_hex32, required, required_str, session, uuid_ish, Answer, ApiError, Ctx, Outcome,
 };
-use super::{probe, PartInfo, Phase, ShopeeState, StoredPart, Upload, UploadStatus, Verdict};
-use crate::request::{Payload, Received};
+use super::{
+    probe, MediaDeclared, Module, PartInfo, Phase, ShopeeSimConfig, ShopeeState, StoredPart,
+    Upload, UploadStatus, Verdict,
+};
+use crate::request::Received;
 use crate::util::random_hex;
 
 // ---------------------------------------------------------------------------------------------
@@ -42,6 +47,28 @@ pub(super) fn init_video_upload(
             ),
         ));
     }
+    let id = open_session(
+        state,
+        ctx,
+        file_md5.to_string(),
+        file_size,
+        config.part_size,
+        None,
+    )?;
+    Ok(Answer::of(json!({ "video_upload_id": id })))
+}
+
+/// Counts the init against the daily limit and opens a session in the call's module: its id,
+/// parts of `part_size`, and its lifetime.
+pub(super) fn open_session(
+    state: &mut ShopeeState,
+    ctx: &Ctx<'_>,
+    file_md5: String,
+    file_size: u64,
+    part_size: u64,
+    declared: Option<MediaDeclared>,
+) -> Result<String, ApiError> {
+    let config = ctx.config;
     let day = ctx.now_ms.div_euclid(86_400_000);
     let today = state.inits_per_day.entry(day).or_insert(0);
     if config
@@ -53,19 +80,22 @@ pub(super) fn init_video_upload(
             "The daily video upload limit is reached.",
         ));
     }
-    *today += 1;
 
-    let part_size = config.part_size.max(1);
+    let part_size = part_size.max(1);
     let part_count = u32::try_from(file_size.div_ceil(part_size))
         .map_err(|_| ApiError::param("file_size needs too many parts"))?;
+    *today += 1;
     let id = format!("{}_{}_000000", config.region, uuid_ish());
     let ttl = i64::try_from(config.upload_session_ttl.as_millis()).unwrap_or(i64::MAX);
     state.uploads.insert(
         id.clone(),
         Upload {
+            module: ctx.module,
+            declared,
+            updated_ms: ctx.now_ms,
             // Shop-type call: authenticate guarantees the shop shape.
             shop_id: ctx.caller.shop_id.unwrap_or(config.shop_id),
-            file_md5: file_md5.to_string(),
+            file_md5,
             file_size,
             part_size,
             part_count,
@@ -77,19 +107,25 @@ pub(super) fn init_video_upload(
     );
     state.upload_order.push(id.clone());
     state.counters.sessions_initiated += 1;
-    Ok(Answer::of(json!({ "video_upload_id": id })))
+    Ok(id)
 }
 
-pub(super) fn upload_video_part(state: &mut ShopeeState, ctx: &Ctx<'_>, form: &Payload) -> Outcome {
-    let id = form
-        .text("video_upload_id")
-        .ok_or_else(|| ApiError::param("video_upload_id is required"))?;
-    let part_seq_raw = form
-        .text("part_seq")
-        .ok_or_else(|| ApiError::param("part_seq is required"))?;
-    let content_md5 = form
-        .text("content_md5")
-        .ok_or_else(|| ApiError::param("content_md5 is required"))?;
+/// `upload_video_part` of either module: `media_space` names the part's MD5 `content_md5`,
+/// `media` names it `part_md5`. Under `media` the text fields may also come in the query
+/// string (the reference does not say where they travel; one client sends them there).
+pub(super) fn upload_video_part(state: &mut ShopeeState, ctx: &Ctx<'_>, r: &Received) -> Outcome {
+    let form = &r.payload;
+    let media = ctx.module == Module::Media;
+    let field = |name: &str| {
+        form.text(name)
+            .or_else(|| if media { r.query(name) } else { None })
+    };
+    let md5_field = if media { "part_md5" } else { "content_md5" };
+    let id =
+        field("video_upload_id").ok_or_else(|| ApiError::param("video_upload_id is required"))?;
+    let part_seq_raw = field("part_seq").ok_or_else(|| ApiError::param("part_seq is required"))?;
+    let content_md5 =
+        field(md5_field).ok_or_else(|| ApiError::param(format_args!("{md5_field} is required")))?;
     let files = form.files("part_content");
     let part = match files.as_slice() {
         [one] => *one,
@@ -103,15 +139,7 @@ pub(super) fn upload_video_part(state: &mut ShopeeState, ctx: &Ctx<'_>, form: &P
     };
 
     let upload = session(state, ctx, id)?;
-    match upload.phase {
-        Phase::Initiated => {}
-        Phase::Completed { .. } => return Err(ApiError::already_completed()),
-        Phase::Cancelled => {
-            return Err(ApiError::invalid_upload_id(
-                "The video upload has been cancelled.",
-            ))
-        }
-    }
+    check_open(&upload.phase)?;
     let seq: i64 = part_seq_raw
         .trim()
         .parse()
@@ -134,7 +162,7 @@ pub(super) fn upload_video_part(state: &mut ShopeeState, ctx: &Ctx<'_>, form: &P
         ));
     }
     if !is_hex32(content_md5) || !content_md5.eq_ignore_ascii_case(&part.md5_hex()) {
-        return Err(ApiError::param("content_md5 mismatch"));
+        return Err(ApiError::param(format_args!("{md5_field} mismatch")));
     }
     let times_received = upload
         .parts
@@ -165,6 +193,7 @@ pub(super) fn upload_video_part(state: &mut ShopeeState, ctx: &Ctx<'_>, form: &P
         },
     );
     upload.advance_prefix_md5();
+    upload.updated_ms = ctx.now_ms;
     state.counters.parts_accepted += 1;
     state.counters.part_bytes_accepted += size as u64;
     Ok(Answer::empty())
@@ -197,15 +226,7 @@ pub(super) fn complete_video_upload(
     let config = ctx.config;
     let now_ms = ctx.now_ms;
     let upload = session(state, ctx, id)?;
-    match upload.phase {
-        Phase::Initiated => {}
-        Phase::Completed { .. } => return Err(ApiError::already_completed()),
-        Phase::Cancelled => {
-            return Err(ApiError::invalid_upload_id(
-                "The video upload has been cancelled.",
-            ))
-        }
-    }
+    check_open(&upload.phase)?;
     let count = upload.part_count;
     let mut seen = BTreeSet::new();
     for &n in &seqs {
@@ -236,12 +257,63 @@ pub(super) fn complete_video_upload(
         )));
     }
 
+    let mut ordered: Vec<u32> = Vec::with_capacity(seqs.len());
+    for n in seqs {
+        // Every entry was range-checked above.
+        if let Ok(s) = u32::try_from(n) {
+            ordered.push(s);
+        }
+    }
+    let durations = (config.min_video_duration, config.max_video_duration);
+    finish_upload(upload, config, now_ms, ordered, upload_cost, durations)?;
+    state.counters.sessions_completed += 1;
+    Ok(Answer::empty())
+}
+
+/// Parts and completion need a session still open: a completed one is
+/// `error_already_completed`, a cancelled one `error_invalid_upload_id`.
+pub(super) fn check_open(phase: &Phase) -> Result<(), ApiError> {
+    match phase {
+        Phase::Initiated => Ok(()),
+        Phase::Completed { .. } => Err(ApiError::already_completed()),
+        Phase::Cancelled => Err(ApiError::invalid_upload_id(
+            "The video upload has been cancelled.",
+        )),
+    }
+}
+
+/// The session `get_video_upload_result` asks about (query `video_upload_id`) and its status
+/// now.
+pub(super) fn result_session<'a>(
+    state: &'a mut ShopeeState,
+    ctx: &Ctx<'_>,
+    r: &Received,
+) -> Result<(&'a mut Upload, UploadStatus), ApiError> {
+    let id = r
+        .query("video_upload_id")
+        .ok_or_else(|| ApiError::param("video_upload_id is required"))?;
+    let upload = session(state, ctx, id)?;
+    let status = upload.status(ctx.now_ms);
+    Ok((upload, status))
+}
+
+/// Completes a session whose parts are all there: assembles the file, checks it against
+/// `file_md5` (when init sent one), probes its duration against `durations` and schedules the
+/// verdict after the transcoding delay.
+pub(super) fn finish_upload(
+    upload: &mut Upload,
+    config: &ShopeeSimConfig,
+    now_ms: i64,
+    part_seq_list: Vec<u32>,
+    upload_cost: u64,
+    (min_duration, max_duration): (std::time::Duration, std::time::Duration),
+) -> Result<(), ApiError> {
     let mut file = BytesMut::with_capacity(usize::try_from(upload.file_size).unwrap_or(0));
     for part in upload.parts.values() {
         file.extend_from_slice(&part.bytes);
     }
     let file = file.freeze();
-    if upload.file_md5_of(&file) != upload.file_md5 {
+    if !upload.file_md5.is_empty() && upload.file_md5_of(&file) != upload.file_md5 {
         return Err(ApiError::param(
             "the MD5 of the uploaded parts does not match file_md5",
         ));
@@ -255,10 +327,10 @@ pub(super) fn complete_video_upload(
         (None, Err(why)) => Verdict::Failed {
             message: format!("Video format is not supported: {why}."),
         },
-        (None, Ok(secs)) if *secs < config.min_video_duration.as_secs_f64() => Verdict::Failed {
+        (None, Ok(secs)) if *secs < min_duration.as_secs_f64() => Verdict::Failed {
             message: "Video is too short".to_string(),
         },
-        (None, Ok(secs)) if *secs > config.max_video_duration.as_secs_f64() => Verdict::Failed {
+        (None, Ok(secs)) if *secs > max_duration.as_secs_f64() => Verdict::Failed {
             message: "Video is too long".to_string(),
         },
         (None, Ok(secs)) => Verdict::Ready {
@@ -266,28 +338,21 @@ pub(super) fn complete_video_upload(
         },
     };
     let delay = i64::try_from(config.transcode_delay.as_millis()).unwrap_or(i64::MAX);
-    let mut ordered: Vec<u32> = Vec::with_capacity(seqs.len());
-    for n in seqs {
-        // Every entry was range-checked above.
-        if let Ok(s) = u32::try_from(n) {
-            ordered.push(s);
-        }
-    }
     upload.phase = Phase::Completed {
         ready_at_ms: now_ms.saturating_add(delay),
         assembled: file,
         verdict,
         probed_duration: probed.ok(),
-        part_seq_list: ordered,
+        part_seq_list,
         upload_cost,
         media_key: format!("{}-11110105-{}", config.region, random_hex(8)),
     };
+    upload.updated_ms = now_ms;
     // The assembled file now holds the bytes; keep only the parts' descriptions.
     for part in upload.parts.values_mut() {
         part.bytes = Bytes::new();
     }
-    state.counters.sessions_completed += 1;
-    Ok(Answer::empty())
+    Ok(())
 }
 
 pub(super) fn get_video_upload_result(
@@ -295,13 +360,8 @@ pub(super) fn get_video_upload_result(
     ctx: &Ctx<'_>,
     r: &Received,
 ) -> Outcome {
-    let id = r
-        .query("video_upload_id")
-        .ok_or_else(|| ApiError::param("video_upload_id is required"))?;
     let config = ctx.config;
-    let now_ms = ctx.now_ms;
-    let upload = session(state, ctx, id)?;
-    let status = upload.status(now_ms);
+    let (upload, status) = result_session(state, ctx, r)?;
     let mut response = json!({ "status": status.as_str() });
     if let Phase::Completed {
         verdict, media_key, ..
@@ -344,6 +404,7 @@ pub(super) fn cancel_video_upload(
         Phase::Cancelled => Ok(Answer::empty()),
         Phase::Initiated => {
             upload.phase = Phase::Cancelled;
+            upload.updated_ms = ctx.now_ms;
             upload
                 .parts
                 .values_mut()

@@ -1,4 +1,5 @@
-//! The Shopee simulator as a [`SimHandle`].
+//! The Shopee simulator as a [`SimHandle`], for either media module: `v2.media_space`
+//! ([`ShopeeHandle::start`]) or `v2.media` ([`ShopeeHandle::start_media`]).
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use crate::suite::{
     WirePart,
 };
 use marketmedia_sim::faults::scope;
-use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
+use marketmedia_sim::shopee::{Module, ShopeeSim, ShopeeSimConfig};
 use marketmedia_sim::{SimServer, WireLog};
 
 /// The seed of the hostile fault profile on this simulator.
@@ -25,14 +26,51 @@ const SHORT_SESSION: Duration = Duration::from_secs(60);
 pub struct ShopeeHandle {
     sim: ShopeeSim,
     server: SimServer,
+    module: Module,
 }
 
 impl ShopeeHandle {
-    /// Starts a simulator with `config` on a free local port.
+    /// Starts a simulator with `config` on a free local port, reporting the `v2.media_space`
+    /// calls.
     pub async fn start(config: ShopeeSimConfig) -> std::io::Result<Self> {
+        Self::start_module(config, Module::MediaSpace).await
+    }
+
+    /// Starts a simulator with `config` on a free local port, reporting the `v2.media` calls
+    /// (`/api/v2/media/…`).
+    pub async fn start_media(config: ShopeeSimConfig) -> std::io::Result<Self> {
+        Self::start_module(config, Module::Media).await
+    }
+
+    async fn start_module(config: ShopeeSimConfig, module: Module) -> std::io::Result<Self> {
         let sim = ShopeeSim::new(config);
         let server = sim.start(([127, 0, 0, 1], 0).into()).await?;
-        Ok(ShopeeHandle { sim, server })
+        Ok(ShopeeHandle {
+            sim,
+            server,
+            module,
+        })
+    }
+
+    /// The module whose calls this handle reports.
+    pub fn module(&self) -> Module {
+        self.module
+    }
+
+    /// The wire log's name of `call` in this handle's module.
+    fn call(&self, call: &str) -> String {
+        match self.module {
+            Module::MediaSpace => call.to_owned(),
+            Module::Media => format!("media/{call}"),
+        }
+    }
+
+    /// The fault scopes of the part uploads and the completion in this handle's module.
+    fn scopes(&self) -> (&'static str, &'static str) {
+        match self.module {
+            Module::MediaSpace => (scope::SHOPEE_PARTS, scope::SHOPEE_COMMIT),
+            Module::Media => (scope::SHOPEE_MEDIA_PARTS, scope::SHOPEE_MEDIA_COMMIT),
+        }
     }
 
     /// Starts a simulator with the defaults and a 50 ms transcode.
@@ -65,11 +103,15 @@ impl SimHandle for ShopeeHandle {
             cancel_upload: true,
             processing_failure: true,
             rate_limiting: false,
-            completion_fields: vec![
-                "video_upload_id".into(),
-                "part_seq_list".into(),
-                "report_data.upload_cost".into(),
-            ],
+            completion_fields: match self.module {
+                Module::MediaSpace => vec![
+                    "video_upload_id".into(),
+                    "part_seq_list".into(),
+                    "report_data.upload_cost".into(),
+                ],
+                // The reference lists the task id only.
+                Module::Media => vec!["video_upload_id".into()],
+            },
             instant_upload_min_bytes: None,
         }
     }
@@ -85,7 +127,7 @@ impl SimHandle for ShopeeHandle {
     fn parts_on_wire(&self, session: &UploadSession) -> Vec<WirePart> {
         self.sim
             .wire()
-            .calls("upload_video_part")
+            .calls(&self.call("upload_video_part"))
             .into_iter()
             .filter(|r| r.param("video_upload_id") == Some(session.upload_id.as_str()))
             .map(|r| WirePart {
@@ -107,7 +149,7 @@ impl SimHandle for ShopeeHandle {
         let r = self
             .sim
             .wire()
-            .calls("complete_video_upload")
+            .calls(&self.call("complete_video_upload"))
             .into_iter()
             .rev()
             .find(|r| r.param("video_upload_id") == Some(session.upload_id.as_str()))?;
@@ -140,18 +182,20 @@ impl SimHandle for ShopeeHandle {
     }
 
     fn fault_targets(&self) -> Option<FaultTargets<'_>> {
-        let call = |name: &str| format!("{}{name}", marketmedia_sim::shopee::API_PREFIX);
+        let prefix = self.module.prefix();
+        let call = |name: &str| format!("{prefix}{name}");
+        let (parts, commit) = self.scopes();
         Some(FaultTargets {
             faults: self.sim.faults(),
-            parts: scope::SHOPEE_PARTS.into(),
-            commit: scope::SHOPEE_COMMIT.into(),
+            parts: parts.into(),
+            commit: commit.into(),
             all_but_commit: vec![
                 call("init_video_upload"),
-                scope::SHOPEE_PARTS.into(),
+                parts.into(),
                 call("get_video_upload_result"),
                 call("cancel_video_upload"),
             ],
-            part_call: "upload_video_part".into(),
+            part_call: self.call("upload_video_part"),
             seed: HOSTILE_SEED,
         })
     }
@@ -166,7 +210,7 @@ impl SimHandle for ShopeeHandle {
         let sim = self.sim.clone();
         self.sim
             .faults()
-            .after_requests(scope::SHOPEE_PARTS, parts, move || {
+            .after_requests(self.scopes().0, parts, move || {
                 sim.clock().advance(SHORT_SESSION + Duration::from_secs(1));
                 sim.update_config(|c| c.upload_session_ttl = lifetime);
             });
