@@ -275,7 +275,7 @@ pub(super) fn complete_video_upload(
     }
     upload.phase = Phase::Completed {
         ready_at_ms: now_ms.saturating_add(delay),
-        assembled: file,
+        assembled: Some(file),
         verdict,
         probed_duration: probed.ok(),
         part_seq_list: ordered,
@@ -287,6 +287,7 @@ pub(super) fn complete_video_upload(
         part.bytes = Bytes::new();
     }
     state.counters.sessions_completed += 1;
+    state.enforce_retention(config.retention.max_assembled_bytes);
     Ok(Answer::empty())
 }
 
