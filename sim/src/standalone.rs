@@ -223,9 +223,11 @@ pub async fn start_with(
             .map(|i| address_for(listen, i))
             .collect::<std::io::Result<Vec<_>>>()?;
         next_port += ports;
-        let started = start(addrs.clone(), faults.clone(), retention).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("{name} simulator on {addrs:?}: {e}"))
-        })?;
+        let started = start(addrs.clone(), faults.clone(), retention)
+            .await
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("{name} simulator on {addrs:?}: {e}"))
+            })?;
         line.insert((*name).to_string(), started.entry);
         servers.push(started.keep_alive);
     }

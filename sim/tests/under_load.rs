@@ -134,7 +134,10 @@ async fn oversized_smh_api_bodies_and_long_queries_get_smh_errors() {
         }
     };
     // Declared too large.
-    let body = format!("{{\"size\": \"1\", \"pad\": \"{}\"}}", "x".repeat(100 * 1024));
+    let body = format!(
+        "{{\"size\": \"1\", \"pad\": \"{}\"}}",
+        "x".repeat(100 * 1024)
+    );
     let r = http()
         .post(&url)
         .header("content-type", "application/json")
@@ -217,7 +220,13 @@ async fn an_smh_token_period_that_overflows_is_refused() {
 #[tokio::test]
 async fn smh_file_names_with_nul_or_backslash_dot_segments_are_refused() {
     let (sim, servers, token) = smh_with(SmhSimConfig::default()).await;
-    for name in ["a%00.mp4", "..%5Cx.mp4", "x%5C..", "a%5C..%5Cb.mp4", ".%5Cx.mp4"] {
+    for name in [
+        "a%00.mp4",
+        "..%5Cx.mp4",
+        "x%5C..",
+        "a%5C..%5Cb.mp4",
+        ".%5Cx.mp4",
+    ] {
         let r = http()
             .post(format!(
                 "{}/api/v1/file/{LIB}/-/{name}?multipart&access_token={token}",
@@ -327,7 +336,10 @@ async fn smh_keeps_the_newest_files_within_its_retention_limit() {
         keys.push(key);
     }
     assert_eq!(sim.file("clip0.mp4"), None, "the oldest is evicted");
-    assert_eq!(sim.file("clip2.mp4").map(|b| b.len()), Some(2 * MIB as usize));
+    assert_eq!(
+        sim.file("clip2.mp4").map(|b| b.len()),
+        Some(2 * MIB as usize)
+    );
     assert!(sim.file("clip1.mp4").is_some());
     // Its metadata stays: size and the quota it uses.
     let files = sim.files();

@@ -195,7 +195,15 @@ pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
     // at most `SMALL_BODY` bytes (a JSON call) is still read, for the wire log.
     const SMALL_BODY: u64 = 64 * 1024;
     let (mut received, parts, body) = request::head(req);
-    let admitted = admit(&sim.state(), call, &method, &path, &received, &config, now_ms);
+    let admitted = admit(
+        &sim.state(),
+        call,
+        &method,
+        &path,
+        &received,
+        &config,
+        now_ms,
+    );
     let declared = parts
         .headers
         .get(axum::http::header::CONTENT_LENGTH)

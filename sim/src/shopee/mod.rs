@@ -706,7 +706,9 @@ mod tests {
             phase: Phase::Completed {
                 ready_at_ms: 0,
                 assembled: Some(Bytes::from(vec![0u8; size])),
-                verdict: Verdict::Ready { duration_secs: 12.0 },
+                verdict: Verdict::Ready {
+                    duration_secs: 12.0,
+                },
                 probed_duration: None,
                 part_seq_list: vec![0],
                 upload_cost: 0,

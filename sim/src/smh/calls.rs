@@ -227,8 +227,8 @@ pub(super) fn decode_segments(segments: &[&str]) -> Result<Vec<String>, SmhError
                 .ok_or_else(|| SmhError::invalid("the path is not valid percent-encoded UTF-8"))?;
             // NUL, and `.`/`..` between backslashes (`..\\`, `\\..`: a traversal on a
             // Windows client), are refused as SMH refuses `.` and `..` themselves.
-            let dot_segment = decoded.split('\\').any(|p| p == "." || p == "..")
-                && decoded.contains('\\');
+            let dot_segment =
+                decoded.split('\\').any(|p| p == "." || p == "..") && decoded.contains('\\');
             if decoded.is_empty()
                 || decoded == "."
                 || decoded == ".."

@@ -450,10 +450,7 @@ impl SmhSim {
 
     /// The bytes of the file at `path` in `space_id`.
     pub fn file_in(&self, space_id: &str, path: &str) -> Option<Bytes> {
-        self.state()
-            .file(space_id, &split(path))?
-            .bytes
-            .clone()
+        self.state().file(space_id, &split(path))?.bytes.clone()
     }
 
     /// Every file of the library, by space then path.
