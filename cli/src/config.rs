@@ -301,18 +301,74 @@ pub fn read_file(path: &Path) -> Result<ConfigFile> {
     parse(&text).map_err(|m| Error::invalid_input(format!("config file {}: {m}", path.display())))
 }
 
-/// Parses config file text; the error is one line.
+/// Parses config file text; the error is one line, naming the line and the key
+/// (`shopee.partner_key`) and never the value written there: a mistyped secret must not be
+/// echoed to a terminal or a log.
 pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
-    toml::from_str(text).map_err(|e: toml::de::Error| {
-        let message = e.message().trim().replace('\n', " ");
-        match e.span() {
-            Some(span) => {
-                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                format!("line {line}: {message}")
+    // serde_path_to_error records the key being read when the error happens; toml's own
+    // message says only what was found and what was expected.
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(
+        |e: serde_path_to_error::Error<toml::de::Error>| {
+            let key = e.path().to_string();
+            let inner = e.inner();
+            let message = without_values(&inner.message().trim().replace('\n', " "));
+            let message = if key.is_empty() || key == "." {
+                message
+            } else {
+                format!("{key}: {message}")
+            };
+            match inner.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}: {message}")
+                }
+                None => message,
             }
-            None => message,
+        },
+    )
+}
+
+/// A deserializer's message without the value it quotes: serde's `invalid type: integer
+/// `5`, expected a string` becomes `invalid type integer, expected a string`; anything
+/// else quoted (in backticks or double quotes) but key names is left out.
+fn without_values(message: &str) -> String {
+    for prefix in ["invalid type", "invalid value"] {
+        if let Some(rest) = message
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix(": "))
+        {
+            if let Some((found, expected)) = rest.split_once(", expected ") {
+                // `integer `5``, `string "x"`, `boolean `true``: the kind is before the quote.
+                let kind = found.split(['`', '"', '\'']).next().unwrap_or("").trim();
+                return format!("{prefix}: found {kind}, expected {expected}");
+            }
         }
-    })
+    }
+    if message.starts_with("unknown field") || message.starts_with("missing field") {
+        // Only key names are quoted.
+        return message.to_owned();
+    }
+    if message.starts_with("unknown variant") {
+        if let Some((_, expected)) = message.split_once(", expected ") {
+            return format!("unknown value, expected {expected}");
+        }
+    }
+    // Anything else: drop what is quoted.
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<char> = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '`' || c == '"' => {
+                quote = Some(c);
+                out.push('…');
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// Reads one marketplace's settings, noting which were present and which required ones are
@@ -580,6 +636,29 @@ mod tests {
         let vars = env(vars);
         let lookup = |name: &str| vars.get(name).cloned();
         Config::resolve(parse(file).map_err(Error::invalid_input)?, &lookup)
+    }
+
+    /// A mistyped secret is reported by its key and the type expected, never by its value.
+    #[test]
+    fn a_parse_error_names_the_key_not_the_value() {
+        let file = "[shopee]\npartner_id = 1\npartner_key = 98765432123456789\n";
+        let err = parse(file).unwrap_err();
+        assert!(!err.contains("98765432123456789"), "{err}");
+        assert!(!err.contains("9876"), "{err}");
+        assert!(err.contains("shopee.partner_key"), "{err}");
+        assert!(err.contains("expected a string"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+
+        // A secret written where a number goes, and a string where a boolean goes.
+        let file = "[shopee]\npartner_id = \"sk-live-4f9a8b7c6d5e\"\n";
+        let err = parse(file).unwrap_err();
+        assert!(!err.contains("sk-live"), "{err}");
+        assert!(err.contains("shopee.partner_id"), "{err}");
+        let file = "[smh]\nallow_plain_http = \"sk-live-4f9a8b7c6d5e\"\n";
+        let err = parse(file).unwrap_err();
+        assert!(!err.contains("sk-live"), "{err}");
+        assert!(err.contains("smh.allow_plain_http"), "{err}");
+        assert!(err.contains("expected a boolean"), "{err}");
     }
 
     #[test]

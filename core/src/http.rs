@@ -18,18 +18,19 @@ use crate::uploader::Part;
 /// The user agent every provider sends.
 pub const USER_AGENT: &str = concat!("marketmedia/", env!("CARGO_PKG_VERSION"));
 
-/// Timeouts for each attempt (never for a whole upload), per client.
+/// Timeouts of a client (see [`build_client`]).
 ///
-/// Alone, `read_idle` works as reqwest's read timeout: from the start of a request to its
-/// answer, then between reads of the answer. An application that opts in with
-/// [`set_watchdog`] gets progress-based timeouts instead (see [`Watchdog`]): a silent server
-/// is detected within seconds, while a big part on a slow link may take as long as it keeps
-/// moving.
+/// `connect` bounds each connection attempt (TCP and TLS). The progress-based deadlines of
+/// every call are the process's [`Watchdog`], on by default. `read_idle` is reqwest's fixed
+/// read timeout (from the start of a request to its answer, then between reads of the
+/// answer): it is applied only when the watchdog is off ([`set_watchdog`]`(None)`) or when it
+/// is shorter than the watchdog's `idle`, because it would also cut a big part on a slow link
+/// that is still moving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpTimeouts {
     /// Connecting to the host (TCP and TLS). Default 10 s.
     pub connect: Duration,
-    /// No byte read for this long fails the attempt. Default 60 s.
+    /// No byte read for this long fails the attempt (see above). Default 60 s.
     pub read_idle: Duration,
 }
 
@@ -42,9 +43,11 @@ impl Default for HttpTimeouts {
     }
 }
 
-/// Progress-based timeouts for every [`send`] in the process, once set with
-/// [`set_watchdog`] (clients built afterwards by [`build_client`] then leave reqwest's fixed
-/// read deadline off, which would cut any part taking longer than `read_idle`).
+/// The deadlines of every [`send`] in the process: on by default with these values, changed
+/// (or turned off) with [`set_watchdog`]. Together with the client's connect timeout
+/// ([`HttpTimeouts::connect`]) they bound every call: a silent server is detected within
+/// seconds, a server that drips its answer a byte at a time ends at the `total` deadline, while
+/// a big part on a slow link may take as long as it keeps moving (up to `total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watchdog {
     /// Waiting for the answer to begin once the request, its whole body included, is handed
@@ -53,8 +56,9 @@ pub struct Watchdog {
     /// No progress for this long fails the attempt: no byte of a streamed request body taken
     /// by the connection, no byte of the answer read. Default 30 s.
     pub idle: Duration,
-    /// One attempt in all, however much progress it makes (big parts on slow links).
-    /// Default 30 min.
+    /// One call in all, from sending the request to the answer's last byte, however much
+    /// progress it makes. Default 30 min (a 5 GiB SMH part at 3 MiB/s; the platforms'
+    /// other calls take well under a minute).
     pub total: Duration,
 }
 
@@ -70,21 +74,126 @@ impl Default for Watchdog {
 
 fn watchdog() -> &'static std::sync::Mutex<Option<Watchdog>> {
     static W: OnceLock<std::sync::Mutex<Option<Watchdog>>> = OnceLock::new();
-    W.get_or_init(Default::default)
+    W.get_or_init(|| std::sync::Mutex::new(Some(Watchdog::default())))
 }
 
-/// Turns on progress-based timeouts for every [`send`] in this process (`None` turns them
-/// off again). Set it before building the clients.
+/// Sets the deadlines of every [`send`] in this process ([`Watchdog::default`] until then).
+/// `None` turns them off: each call then has only its client's connect and fixed read
+/// timeouts ([`HttpTimeouts`]) and no total deadline. Set it before building the clients.
 pub fn set_watchdog(timeouts: Option<Watchdog>) {
     // A panic while holding this lock cannot leave a Copy value half-written.
     *watchdog().lock().unwrap_or_else(|e| e.into_inner()) = timeouts;
 }
 
-fn current_watchdog() -> Option<Watchdog> {
+/// The deadlines [`send`] applies now (`None`: turned off with [`set_watchdog`]).
+pub fn current_watchdog() -> Option<Watchdog> {
     *watchdog().lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Builds the shared HTTP client: keep-alive pool, timeouts per attempt, our user agent.
+/// The largest answer body [`send`] reads unless changed with [`set_max_answer_bytes`]:
+/// 4 MiB. Every call of the three platforms answers JSON or XML of a few KiB (an image list of
+/// nine URLs is under 4 KiB), so 4 MiB is a thousand times the largest expected answer and
+/// still keeps a fan-out of dozens of calls in flight far from memory trouble.
+pub const DEFAULT_MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
+
+static MAX_ANSWER_BYTES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(DEFAULT_MAX_ANSWER_BYTES);
+
+/// Sets the largest answer body every [`send`] in this process reads (at least 1 byte); a
+/// call whose answer is longer fails with [`CallLimit::AnswerTooLarge`]. Per call, use
+/// [`send_limited`].
+pub fn set_max_answer_bytes(limit: u64) {
+    MAX_ANSWER_BYTES.store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The answer limit [`send`] applies now ([`DEFAULT_MAX_ANSWER_BYTES`] unless changed).
+pub fn max_answer_bytes() -> u64 {
+    MAX_ANSWER_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The limits of one call: its deadlines (`None`: none but the client's own timeouts) and
+/// the largest answer body it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// First-byte, idle and total deadlines.
+    pub watchdog: Option<Watchdog>,
+    /// The largest answer body read, in bytes.
+    pub max_answer_bytes: u64,
+}
+
+impl CallLimits {
+    /// The process's limits now: [`current_watchdog`] and [`max_answer_bytes`].
+    pub fn current() -> CallLimits {
+        CallLimits {
+            watchdog: current_watchdog(),
+            max_answer_bytes: max_answer_bytes(),
+        }
+    }
+}
+
+/// Which limit ended a call: the source of the [`Error`] [`send`] returns then, so a caller
+/// can tell them apart ([`CallLimit::of`]). Timeouts are [`ErrorKind::Transient`] (worth
+/// retrying), an answer over the limit is [`ErrorKind::Protocol`] (it would be as long again).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallLimit {
+    /// No answer began within this long of sending the whole request.
+    FirstByte(Duration),
+    /// The server took no byte of the request body for this long.
+    RequestStalled(Duration),
+    /// The server sent no byte of its answer for this long.
+    AnswerStalled(Duration),
+    /// The call as a whole took longer than this.
+    Deadline(Duration),
+    /// The answer body is (or says it is) longer than this many bytes.
+    AnswerTooLarge {
+        /// The call's limit in bytes.
+        limit: u64,
+    },
+}
+
+impl CallLimit {
+    /// The limit that ended the call `err` reports, if one did.
+    pub fn of(err: &Error) -> Option<CallLimit> {
+        std::error::Error::source(err)?
+            .downcast_ref::<CallLimit>()
+            .copied()
+    }
+}
+
+impl std::fmt::Display for CallLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallLimit::FirstByte(d) => write!(
+                f,
+                "no answer within {} s of sending the request (the server is silent)",
+                d.as_secs_f64()
+            ),
+            CallLimit::RequestStalled(d) => write!(
+                f,
+                "the server took no byte of the request for {} s",
+                d.as_secs_f64()
+            ),
+            CallLimit::AnswerStalled(d) => {
+                write!(f, "the answer stalled for {} s", d.as_secs_f64())
+            }
+            CallLimit::Deadline(d) => write!(
+                f,
+                "the call took longer than its {} s deadline",
+                d.as_secs_f64()
+            ),
+            CallLimit::AnswerTooLarge { limit } => write!(
+                f,
+                "the answer is longer than this call's limit of {limit} bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CallLimit {}
+
+/// Builds the shared HTTP client: keep-alive pool, connect timeout, our user agent; the
+/// fixed read timeout as [`HttpTimeouts`] says.
 pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
@@ -92,10 +201,10 @@ pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(32)
         .tcp_nodelay(true);
-    builder = match current_watchdog() {
-        Some(w) => builder.timeout(w.total),
-        None => builder.read_timeout(timeouts.read_idle),
-    };
+    match current_watchdog() {
+        Some(w) if timeouts.read_idle >= w.idle => {}
+        _ => builder = builder.read_timeout(timeouts.read_idle),
+    }
     builder.build().map_err(|e| {
         Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
     })
@@ -312,17 +421,34 @@ pub fn set_request_limit(platform: &str, limit: usize) {
 /// and reads the whole answer. The URL is never logged: query strings carry tokens and
 /// signatures. Transport failures become [`ErrorKind::Transient`].
 ///
-/// With a [`Watchdog`] set ([`set_watchdog`]), the attempt also fails after its first-byte
-/// or idle timeout.
+/// The call is bounded by the process's limits ([`CallLimits::current`]): the client's
+/// connect timeout, the [`Watchdog`]'s first-byte, idle and total deadlines (on by default),
+/// and the answer body limit ([`DEFAULT_MAX_ANSWER_BYTES`] by default). A call that hits one
+/// fails with the [`CallLimit`] as its source.
 pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Result<RawResponse> {
-    send_with(request, meta, current_watchdog()).await
+    send_limited(request, meta, CallLimits::current()).await
 }
 
-/// [`send`] with this watchdog (or none) instead of the process's.
+/// [`send`] with this watchdog (or none) instead of the process's, and the process's answer
+/// limit.
 pub async fn send_with(
     request: reqwest::RequestBuilder,
     meta: CallMeta<'_>,
     watchdog: Option<Watchdog>,
+) -> Result<RawResponse> {
+    let limits = CallLimits {
+        watchdog,
+        ..CallLimits::current()
+    };
+    send_limited(request, meta, limits).await
+}
+
+/// [`send`] with these limits instead of the process's (e.g. a larger answer limit for a call
+/// that returns more than JSON).
+pub async fn send_limited(
+    request: reqwest::RequestBuilder,
+    meta: CallMeta<'_>,
+    limits: CallLimits,
 ) -> Result<RawResponse> {
     let span = tracing::debug_span!(
         "request",
@@ -353,84 +479,14 @@ pub async fn send_with(
         // The semaphore is never closed, so acquiring cannot fail.
         let _permit = limiter.acquire_owned().await.ok();
         let started = Instant::now();
-        let result = async {
-            let Some(timeouts) = watchdog else {
-                let response = request.send().await.map_err(Failure::Http)?;
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                let body = response.bytes().await.map_err(Failure::Http)?;
-                return Ok(RawResponse {
-                    status,
-                    headers,
-                    body,
-                });
-            };
-            let (client, built) = request.build_split();
-            let mut request = built.map_err(Failure::Http)?;
-            let clock = Arc::new(Clock::new());
-            let len = request
-                .headers()
-                .get(reqwest::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            match request.body_mut().take() {
-                Some(body) if body.as_bytes().is_none() => {
-                    *request.body_mut() = Some(watched_body(body, len, Arc::clone(&clock)));
-                }
-                other => {
-                    *request.body_mut() = other;
-                    clock.finish_body();
-                }
-            }
-            let mut pending = std::pin::pin!(client.execute(request));
-            let response = loop {
-                let limit = if clock.body_done() {
-                    timeouts.first_byte
-                } else {
-                    timeouts.idle
-                };
-                let idle = clock.since_progress();
-                if idle >= limit {
-                    return Err(Failure::Silent(if clock.body_done() {
-                        format!(
-                            "no answer within {} s of sending the request (the server is silent)",
-                            limit.as_secs_f64()
-                        )
-                    } else {
-                        format!(
-                            "the server took no byte of the request for {} s",
-                            limit.as_secs_f64()
-                        )
-                    }));
-                }
-                if let Ok(r) = tokio::time::timeout(limit - idle, &mut pending).await {
-                    break r.map_err(Failure::Http)?;
-                }
-            };
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let mut response = response;
-            let mut body = Vec::new();
-            loop {
-                match tokio::time::timeout(timeouts.idle, response.chunk()).await {
-                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
-                    Ok(Ok(None)) => break,
-                    Ok(Err(e)) => return Err(Failure::Http(e)),
-                    Err(_) => {
-                        return Err(Failure::Silent(format!(
-                            "the answer stalled for {} s",
-                            timeouts.idle.as_secs_f64()
-                        )))
-                    }
-                }
-            }
-            Ok::<_, Failure>(RawResponse {
-                status,
-                headers,
-                body: Bytes::from(body),
-            })
-        }
-        .await;
+        let attempt = attempt(request, limits);
+        let result = match limits.watchdog {
+            Some(w) => match tokio::time::timeout(w.total, attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::Limit(CallLimit::Deadline(w.total))),
+            },
+            None => attempt.await,
+        };
         let span = tracing::Span::current();
         span.record("duration_ms", started.elapsed().as_millis() as u64);
         match result {
@@ -443,14 +499,14 @@ pub async fn send_with(
                 tracing::debug!(error = %without_url(&err), "transport failure");
                 Err(transport_error(err, &meta))
             }
-            Err(Failure::Silent(why)) => {
-                tracing::debug!(error = %why, "timed out");
-                Err(Error::new(
-                    ErrorKind::Transient,
-                    format!("the request timed out: {why}"),
-                )
-                .with_platform(meta.platform)
-                .with_call(meta.call))
+            Err(Failure::Limit(limit)) => {
+                tracing::debug!(error = %limit, "limit reached");
+                Err(limit_error(limit, &meta))
+            }
+            Err(Failure::TooLarge { status, limit }) => {
+                tracing::debug!(status, limit, "answer over the limit");
+                Err(limit_error(CallLimit::AnswerTooLarge { limit }, &meta)
+                    .with_http_status(status))
             }
         }
     }
@@ -458,12 +514,125 @@ pub async fn send_with(
     .await
 }
 
+/// The error for a call `limit` ended.
+fn limit_error(limit: CallLimit, meta: &CallMeta<'_>) -> Error {
+    let (kind, message) = match limit {
+        CallLimit::AnswerTooLarge { .. } => (ErrorKind::Protocol, limit.to_string()),
+        _ => (
+            ErrorKind::Transient,
+            format!("the request timed out: {limit}"),
+        ),
+    };
+    Error::new(kind, message)
+        .with_platform(meta.platform)
+        .with_call(meta.call)
+        .with_source(limit)
+}
+
+/// One attempt: the request sent and the answer read, within `limits` (but the total
+/// deadline, which [`send_limited`] puts around it).
+async fn attempt(
+    request: reqwest::RequestBuilder,
+    limits: CallLimits,
+) -> std::result::Result<RawResponse, Failure> {
+    let Some(timeouts) = limits.watchdog else {
+        let response = request.send().await.map_err(Failure::Http)?;
+        return read_answer(response, limits.max_answer_bytes, None).await;
+    };
+    let (client, built) = request.build_split();
+    let mut request = built.map_err(Failure::Http)?;
+    let clock = Arc::new(Clock::new());
+    let len = request
+        .headers()
+        .get(reqwest::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match request.body_mut().take() {
+        Some(body) if body.as_bytes().is_none() => {
+            *request.body_mut() = Some(watched_body(body, len, Arc::clone(&clock)));
+        }
+        other => {
+            *request.body_mut() = other;
+            clock.finish_body();
+        }
+    }
+    let mut pending = std::pin::pin!(client.execute(request));
+    let response = loop {
+        let limit = if clock.body_done() {
+            timeouts.first_byte
+        } else {
+            timeouts.idle
+        };
+        let idle = clock.since_progress();
+        if idle >= limit {
+            return Err(Failure::Limit(if clock.body_done() {
+                CallLimit::FirstByte(limit)
+            } else {
+                CallLimit::RequestStalled(limit)
+            }));
+        }
+        if let Ok(r) = tokio::time::timeout(limit - idle, &mut pending).await {
+            break r.map_err(Failure::Http)?;
+        }
+    };
+    read_answer(response, limits.max_answer_bytes, Some(timeouts.idle)).await
+}
+
+/// Reads the answer's body, at most `max` bytes (refused up front when its `Content-Length`
+/// says more), each read within `idle` when given.
+async fn read_answer(
+    mut response: reqwest::Response,
+    max: u64,
+    idle: Option<Duration>,
+) -> std::result::Result<RawResponse, Failure> {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let too_large = Failure::TooLarge { status, limit: max };
+    let declared = response.content_length();
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large);
+    }
+    // Reserve what the server declared (within the limit), or a little.
+    let reserve = declared.unwrap_or(8 * 1024).min(max);
+    let mut body = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
+    loop {
+        let next = match idle {
+            Some(idle) => match tokio::time::timeout(idle, response.chunk()).await {
+                Ok(r) => r,
+                Err(_) => return Err(Failure::Limit(CallLimit::AnswerStalled(idle))),
+            },
+            None => response.chunk().await,
+        };
+        match next.map_err(Failure::Http)? {
+            Some(chunk) => {
+                if (body.len() + chunk.len()) as u64 > max {
+                    return Err(too_large);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            None => break,
+        }
+    }
+    Ok(RawResponse {
+        status,
+        headers,
+        body: Bytes::from(body),
+    })
+}
+
 /// Why an attempt failed in [`send`].
 enum Failure {
-    /// reqwest's error (connect, total timeout, broken connection, …).
+    /// reqwest's error (connect, read timeout, broken connection, …).
     Http(reqwest::Error),
-    /// No progress within the first-byte or idle timeout.
-    Silent(String),
+    /// A deadline of the watchdog.
+    Limit(CallLimit),
+    /// The answer (with this status) is longer than the limit.
+    TooLarge {
+        /// The answer's HTTP status.
+        status: u16,
+        /// The call's limit.
+        limit: u64,
+    },
 }
 
 /// A reqwest error's text without the URL (which may carry a token or signature).
@@ -732,6 +901,145 @@ mod tests {
         let err = send_with(stalled, META, quick(500, 500)).await.unwrap_err();
         assert!(
             err.to_string().contains("took no byte of the request"),
+            "{err}"
+        );
+    }
+
+    /// A library user who sets nothing still gets deadlines and an answer limit.
+    #[test]
+    fn deadlines_and_the_answer_limit_are_on_by_default() {
+        let limits = CallLimits::current();
+        assert_eq!(limits.watchdog, Some(Watchdog::default()));
+        assert_eq!(limits.max_answer_bytes, DEFAULT_MAX_ANSWER_BYTES);
+    }
+
+    /// Serves every connection with `answer` after reading the request head.
+    async fn serve_with<F, Fut>(answer: F) -> std::net::SocketAddr
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answer = Arc::new(answer);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let answer = Arc::clone(&answer);
+                tokio::spawn(async move {
+                    let mut head = vec![0u8; 4096];
+                    if matches!(socket.read(&mut head).await, Ok(n) if n > 0) {
+                        answer(socket).await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// A server that drips its answer a byte every 20 ms keeps every idle timeout happy;
+    /// the call's total deadline ends it, as a typed timeout.
+    #[tokio::test]
+    async fn a_dripping_answer_ends_at_the_total_deadline() {
+        use tokio::io::AsyncWriteExt;
+        let addr = serve_with(|mut socket| async move {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
+            if socket.write_all(head).await.is_err() {
+                return;
+            }
+            loop {
+                if socket.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let watchdog = Watchdog {
+            first_byte: Duration::from_millis(500),
+            idle: Duration::from_millis(500),
+            total: Duration::from_millis(700),
+        };
+        let request = client.get(format!("http://{addr}/drip"));
+        // Bounded even when the deadline is missing (100,000 bytes would take half an hour).
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            send_with(request, META, Some(watchdog)),
+        )
+        .await;
+        let err = outcome
+            .expect("the call outlived its deadline")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+        assert_eq!(
+            CallLimit::of(&err),
+            Some(CallLimit::Deadline(Duration::from_millis(700))),
+            "{err}"
+        );
+        assert!(err.to_string().contains("deadline"), "{err}");
+    }
+
+    /// A 200 answer whose body never ends (here: 32 MiB, then silence) fails at the call's
+    /// answer limit, having buffered at most the limit; one whose `Content-Length` is over the
+    /// limit fails before a byte of its body is read.
+    #[tokio::test]
+    async fn an_endless_answer_fails_at_the_answer_limit() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use tokio::io::AsyncWriteExt;
+        let written = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&written);
+        let addr = serve_with(move |mut socket| {
+            let counter = Arc::clone(&counter);
+            async move {
+                let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n";
+                if socket.write_all(head).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                for _ in 0..512 {
+                    if socket.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                }
+                std::future::pending::<()>().await;
+            }
+        })
+        .await;
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let limits = CallLimits {
+            watchdog: quick(2000, 1000),
+            max_answer_bytes: 1024 * 1024,
+        };
+        let request = client.get(format!("http://{addr}/endless"));
+        let err = send_limited(request, META, limits).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+        assert!(!err.is_retryable());
+        assert_eq!(
+            CallLimit::of(&err),
+            Some(CallLimit::AnswerTooLarge { limit: 1024 * 1024 }),
+            "{err}"
+        );
+        assert_eq!(err.http_status(), Some(200));
+        assert!(err.to_string().contains("1048576 bytes"), "{err}");
+        // The server could write what the sockets buffer, no more: the client stopped reading.
+        let sent = written.load(Ordering::Relaxed);
+        assert!(sent < 16 * 1024 * 1024, "{sent} bytes written");
+
+        // Declared too long: refused on the headers.
+        let declared = serve_with(|mut socket| async move {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 5000000000\r\n\r\n";
+            if socket.write_all(head).await.is_ok() {
+                std::future::pending::<()>().await;
+            }
+        })
+        .await;
+        let request = client.get(format!("http://{declared}/declared"));
+        let err = send_limited(request, META, limits).await.unwrap_err();
+        assert_eq!(
+            CallLimit::of(&err),
+            Some(CallLimit::AnswerTooLarge { limit: 1024 * 1024 }),
             "{err}"
         );
     }

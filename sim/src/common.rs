@@ -1,6 +1,6 @@
 //! What every simulator shares: the in-process server, the wire log and the movable clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -99,45 +99,139 @@ impl WireRecord {
     }
 }
 
-/// The log of every request a simulator received, shared between the server and the test.
+/// The most records a [`WireLog`] keeps unless told otherwise ([`Retention`]): an upload
+/// of 100 MiB in 5 MiB blocks is about 25 records of a few hundred bytes, so 100,000 records
+/// (tens of MiB) cover thousands of uploads.
+pub const DEFAULT_MAX_WIRE_RECORDS: usize = 100_000;
+
+/// The most bytes of finished uploads a simulator keeps unless told otherwise
+/// ([`Retention`]): 1 GiB, a dozen of Lazada's largest videos. The newest finished upload
+/// is always kept, whatever its size, so a client can check what it just sent.
+pub const DEFAULT_MAX_ASSEMBLED_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// What a long-running simulator keeps, oldest evicted first: the wire log's records, and
+/// the assembled bytes of finished uploads (completed videos, confirmed files). An evicted
+/// upload keeps its metadata (state, size, digests the platform answers) and answers
+/// "evicted" on the control surface (`GET /__sim/uploads/{id}/bytes`: 410).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The most wire log records kept. Default [`DEFAULT_MAX_WIRE_RECORDS`].
+    pub max_wire_records: usize,
+    /// The most bytes of finished uploads kept. Default [`DEFAULT_MAX_ASSEMBLED_BYTES`].
+    pub max_assembled_bytes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_wire_records: DEFAULT_MAX_WIRE_RECORDS,
+            max_assembled_bytes: DEFAULT_MAX_ASSEMBLED_BYTES,
+        }
+    }
+}
+
+/// Which finished uploads to evict so that at most `max` bytes stay held: the oldest first
+/// (by `order`), never the newest. `held` lists (key, order, size) of what is held now.
+pub(crate) fn to_evict<K>(held: impl IntoIterator<Item = (K, u64, u64)>, max: u64) -> Vec<K> {
+    let mut held: Vec<(K, u64, u64)> = held.into_iter().collect();
+    held.sort_by_key(|(_, order, _)| *order);
+    let mut total: u64 = held.iter().map(|(_, _, size)| *size).sum();
+    let mut out = Vec::new();
+    let newest = held.len().saturating_sub(1);
+    for (i, (key, _, size)) in held.into_iter().enumerate() {
+        if total <= max || i == newest {
+            break;
+        }
+        total -= size;
+        out.push(key);
+    }
+    out
+}
+
+/// The log of every request a simulator received, shared between the server and the test;
+/// bounded ([`Retention::max_wire_records`]), the oldest records forgotten first.
 #[derive(Debug, Clone, Default)]
 pub struct WireLog {
-    records: Arc<Mutex<Vec<WireRecord>>>,
+    records: Arc<Mutex<Records>>,
+}
+
+#[derive(Debug)]
+struct Records {
+    records: VecDeque<WireRecord>,
+    max: usize,
+    evicted: u64,
+}
+
+impl Default for Records {
+    fn default() -> Self {
+        Records {
+            records: VecDeque::new(),
+            max: DEFAULT_MAX_WIRE_RECORDS,
+            evicted: 0,
+        }
+    }
 }
 
 impl WireLog {
-    fn lock(&self) -> MutexGuard<'_, Vec<WireRecord>> {
-        // A panic while holding this lock cannot leave the Vec half-updated.
+    fn lock(&self) -> MutexGuard<'_, Records> {
+        // A panic while holding this lock cannot leave the records half-updated.
         crate::util::lock(&self.records)
     }
 
-    /// Appends a record.
+    /// Appends a record, forgetting the oldest when the log is full.
     pub fn push(&self, record: WireRecord) {
-        self.lock().push(record);
+        let mut log = self.lock();
+        while log.records.len() >= log.max.max(1) {
+            log.records.pop_front();
+            log.evicted += 1;
+        }
+        log.records.push_back(record);
     }
 
-    /// Every record so far, in arrival order.
+    /// Keeps at most `max` records (at least 1) from now on, forgetting the oldest now if
+    /// there are more.
+    pub fn set_max_records(&self, max: usize) {
+        let mut log = self.lock();
+        log.max = max.max(1);
+        while log.records.len() > log.max {
+            log.records.pop_front();
+            log.evicted += 1;
+        }
+    }
+
+    /// How many records were forgotten to keep the log within its bound.
+    pub fn evicted(&self) -> u64 {
+        self.lock().evicted
+    }
+
+    /// Every record kept, in arrival order.
     pub fn records(&self) -> Vec<WireRecord> {
-        self.lock().clone()
+        self.lock().records.iter().cloned().collect()
     }
 
     /// The records of one call, in arrival order.
     pub fn calls(&self, call: &str) -> Vec<WireRecord> {
         self.lock()
+            .records
             .iter()
             .filter(|r| r.call == call)
             .cloned()
             .collect()
     }
 
-    /// How many requests of `call` arrived.
+    /// How many requests of `call` arrived (among the records kept).
     pub fn count(&self, call: &str) -> usize {
-        self.lock().iter().filter(|r| r.call == call).count()
+        self.lock()
+            .records
+            .iter()
+            .filter(|r| r.call == call)
+            .count()
     }
 
-    /// Total bytes received in file fields (part and image payloads), over every call.
+    /// Total bytes received in file fields (part and image payloads), over every record kept.
     pub fn file_bytes(&self) -> usize {
         self.lock()
+            .records
             .iter()
             .flat_map(|r| r.files.iter().map(|(_, n)| *n))
             .sum()
@@ -145,7 +239,7 @@ impl WireLog {
 
     /// Forgets every record.
     pub fn clear(&self) {
-        self.lock().clear();
+        self.lock().records.clear();
     }
 }
 

@@ -18,7 +18,10 @@
 //! | `POST /__sim/reset` | back to a fresh simulator: state, wire log and faults (204) |
 //!
 //! These requests bypass the fault layer and are not written in the wire log. An unknown id
-//! answers 404 `{"error": "..."}`.
+//! answers 404 `{"error": "..."}`. The bytes and digest of an upload whose bytes the
+//! retention limit evicted ([`crate::Retention`]) answer 410 `{"error": "...", "state":
+//! "evicted"}`; the wire log's answer says in `x-sim-wire-evicted` how many of its oldest
+//! records were forgotten.
 
 use axum::body::Body;
 use axum::extract::{Path, Query as AxQuery, State};
@@ -50,14 +53,32 @@ pub(crate) trait Control: Clone + Send + Sync + 'static {
     fn control_uploads(&self) -> Vec<Value>;
     /// The parts of one upload (`None`: unknown id).
     fn control_parts(&self, id: &str) -> Option<Value>;
-    /// The assembled bytes of one upload (`None`: unknown id or nothing assembled yet).
+    /// The assembled bytes of one upload (`None`: unknown id, nothing assembled yet, or
+    /// evicted).
     fn control_bytes(&self, id: &str) -> Option<Bytes>;
+    /// Whether the assembled bytes of upload `id` were evicted by the retention limit.
+    fn control_evicted(&self, id: &str) -> bool;
     /// Back to a fresh simulator with the same configuration.
     fn control_reset(&self);
 }
 
 fn not_found(what: String) -> Response {
     (StatusCode::NOT_FOUND, Json(json!({ "error": what }))).into_response()
+}
+
+/// 404 for an unknown upload or one not assembled yet, 410 for one whose bytes were evicted.
+fn no_bytes<T: Control>(sim: &T, id: &str) -> Response {
+    if sim.control_evicted(id) {
+        return (
+            StatusCode::GONE,
+            Json(json!({
+                "error": format!("the assembled bytes of upload {id:?} were evicted (retention limit)"),
+                "state": "evicted",
+            })),
+        )
+            .into_response();
+    }
+    not_found(format!("no assembled bytes for upload {id:?}"))
 }
 
 #[derive(Deserialize)]
@@ -70,7 +91,8 @@ async fn wire<T: Control>(State(sim): State<T>, AxQuery(f): AxQuery<WireFilter>)
         Some(call) => sim.control_wire().calls(&call),
         None => sim.control_wire().records(),
     };
-    Json(records).into_response()
+    let evicted = sim.control_wire().evicted().to_string();
+    ([("x-sim-wire-evicted", evicted)], Json(records)).into_response()
 }
 
 async fn wire_clear<T: Control>(State(sim): State<T>) -> StatusCode {
@@ -96,7 +118,7 @@ async fn bytes<T: Control>(State(sim): State<T>, Path(id): Path<String>) -> Resp
             Body::from(b),
         )
             .into_response(),
-        None => not_found(format!("no assembled bytes for upload {id:?}")),
+        None => no_bytes(&sim, &id),
     }
 }
 
@@ -108,7 +130,7 @@ async fn digest<T: Control>(State(sim): State<T>, Path(id): Path<String>) -> Res
             "sha256": hex::encode(Sha256::digest(&b)),
         }))
         .into_response(),
-        None => not_found(format!("no assembled bytes for upload {id:?}")),
+        None => no_bytes(&sim, &id),
     }
 }
 

@@ -40,6 +40,9 @@ pub mod smh;
 pub mod standalone;
 mod util;
 
-pub use common::{serve, SimClock, SimServer, WireLog, WireRecord, RAW_SINK_PATH};
+pub use common::{
+    serve, Retention, SimClock, SimServer, WireLog, WireRecord, DEFAULT_MAX_ASSEMBLED_BYTES,
+    DEFAULT_MAX_WIRE_RECORDS, RAW_SINK_PATH,
+};
 pub use faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
 pub use skeleton::{BodyLimit, SimCore};

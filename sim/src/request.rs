@@ -256,14 +256,33 @@ pub(crate) fn json_text(v: &Value) -> String {
 /// `Content-Type`. A body over the limit, or one that fails mid-way, gives
 /// [`Payload::TooLarge`] or [`Payload::ReadFailed`]; the query is kept either way.
 pub(crate) async fn read(req: Request<Body>, options: ReadOptions<'_>) -> Received {
+    let (mut received, parts, body) = head(req);
+    read_body(&mut received, parts, body, options).await;
+    received
+}
+
+/// What is known of a request before its body is read: method, path and query (the payload
+/// [`Payload::Empty`], `body_len` 0), so that a simulator can refuse it (credentials in the
+/// query) without reading the body; then [`read_body`].
+pub(crate) fn head(req: Request<Body>) -> (Received, Parts, Body) {
     let (parts, body) = req.into_parts();
-    let mut received = Received {
+    let received = Received {
         method: parts.method.clone(),
         path: parts.uri.path().to_string(),
         query: Query::parse(parts.uri.query()),
         payload: Payload::Empty,
         body_len: 0,
     };
+    (received, parts, body)
+}
+
+/// Reads the body of a request split by [`head`] into `received` (see [`read`]).
+pub(crate) async fn read_body(
+    received: &mut Received,
+    parts: Parts,
+    body: Body,
+    options: ReadOptions<'_>,
+) {
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -272,7 +291,7 @@ pub(crate) async fn read(req: Request<Body>, options: ReadOptions<'_>) -> Receiv
     if let Some(n) = declared.filter(|n| *n > options.limit as u64) {
         received.payload = Payload::TooLarge;
         received.body_len = usize::try_from(n).unwrap_or(usize::MAX);
-        return received;
+        return;
     }
     match axum::body::to_bytes(body, options.limit).await {
         Ok(bytes) => {
@@ -288,7 +307,6 @@ pub(crate) async fn read(req: Request<Body>, options: ReadOptions<'_>) -> Receiv
             };
         }
     }
-    received
 }
 
 /// The body's media type, lowercased, without parameters ("" when absent).

@@ -21,6 +21,7 @@ use std::pin::Pin;
 use futures::Future;
 use serde_json::{Map, Value};
 
+use crate::common::{Retention, DEFAULT_MAX_ASSEMBLED_BYTES, DEFAULT_MAX_WIRE_RECORDS};
 use crate::faults::{FaultArgs, FaultProfile};
 use crate::lazada::{self, LazadaSimConfig};
 use crate::shopee::{ShopeeSim, ShopeeSimConfig};
@@ -39,6 +40,9 @@ pub struct Args {
     /// Fault injection and network shaping (all off by default).
     #[command(flatten)]
     pub faults: FaultArgs,
+    /// What each simulator keeps, oldest evicted first.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 impl Default for Args {
@@ -46,6 +50,38 @@ impl Default for Args {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8650)),
             faults: FaultArgs::default(),
+            retention: RetentionArgs::default(),
+        }
+    }
+}
+
+/// The retention limits of a long-running sandbox ([`Retention`]), per simulator.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetentionArgs {
+    /// Wire log records kept per simulator; the oldest are forgotten first.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_WIRE_RECORDS)]
+    pub max_wire_records: usize,
+    /// MiB of finished uploads' bytes kept per simulator; the oldest are evicted first (their
+    /// metadata stays; the newest upload is always kept).
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_ASSEMBLED_BYTES / (1024 * 1024))]
+    pub max_assembled_mib: u64,
+}
+
+impl Default for RetentionArgs {
+    fn default() -> Self {
+        RetentionArgs {
+            max_wire_records: DEFAULT_MAX_WIRE_RECORDS,
+            max_assembled_mib: DEFAULT_MAX_ASSEMBLED_BYTES / (1024 * 1024),
+        }
+    }
+}
+
+impl RetentionArgs {
+    /// The limits these flags give.
+    pub fn to_retention(&self) -> Retention {
+        Retention {
+            max_wire_records: self.max_wire_records,
+            max_assembled_bytes: self.max_assembled_mib.saturating_mul(1024 * 1024),
         }
     }
 }
@@ -60,7 +96,7 @@ struct Started {
 type StartFuture = Pin<Box<dyn Future<Output = std::io::Result<Started>> + Send>>;
 
 /// Starts one platform's simulator on its addresses (one per port it needs).
-type Starter = fn(Vec<SocketAddr>, FaultProfile) -> StartFuture;
+type Starter = fn(Vec<SocketAddr>, FaultProfile, Retention) -> StartFuture;
 
 /// The platforms, in port order: (name in the JSON line, ports it takes, how to start it).
 /// Adding a platform is one `start_*` function and one entry here.
@@ -70,9 +106,12 @@ const PLATFORMS: &[(&str, usize, Starter)] = &[
     ("smh", 2, start_smh),
 ];
 
-fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
+fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
     Box::pin(async move {
-        let sim = ShopeeSim::new(ShopeeSimConfig::default());
+        let sim = ShopeeSim::new(ShopeeSimConfig {
+            retention,
+            ..ShopeeSimConfig::default()
+        });
         sim.faults().set(faults);
         let server = sim.start(addrs[0]).await?;
         let entry = serde_json::json!({
@@ -86,9 +125,13 @@ fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
     })
 }
 
-fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
+fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
     Box::pin(async move {
-        let running = lazada::launch(LazadaSimConfig::default(), addrs[0]).await?;
+        let config = LazadaSimConfig {
+            retention,
+            ..LazadaSimConfig::default()
+        };
+        let running = lazada::launch(config, addrs[0]).await?;
         running.sim.faults().set(faults);
         let entry = serde_json::to_value(&running.info)?;
         Ok(Started {
@@ -98,9 +141,13 @@ fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
     })
 }
 
-fn start_smh(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
+fn start_smh(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
     Box::pin(async move {
-        let running = smh::start_standalone(SmhSimConfig::default(), addrs[0], addrs[1]).await?;
+        let config = SmhSimConfig {
+            retention,
+            ..SmhSimConfig::default()
+        };
+        let running = smh::start_standalone(config, addrs[0], addrs[1]).await?;
         running.sim.faults().set(faults);
         let entry = serde_json::to_value(&running.endpoints)?;
         Ok(Started {
@@ -159,6 +206,15 @@ pub async fn start_with_faults(
     listen: SocketAddr,
     faults: FaultProfile,
 ) -> std::io::Result<Running> {
+    start_with(listen, faults, Retention::default()).await
+}
+
+/// [`start_with_faults`], with every simulator keeping what `retention` allows.
+pub async fn start_with(
+    listen: SocketAddr,
+    faults: FaultProfile,
+    retention: Retention,
+) -> std::io::Result<Running> {
     let mut servers = Vec::with_capacity(PLATFORMS.len());
     let mut line = Map::new();
     let mut next_port = 0;
@@ -167,9 +223,11 @@ pub async fn start_with_faults(
             .map(|i| address_for(listen, i))
             .collect::<std::io::Result<Vec<_>>>()?;
         next_port += ports;
-        let started = start(addrs.clone(), faults.clone()).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("{name} simulator on {addrs:?}: {e}"))
-        })?;
+        let started = start(addrs.clone(), faults.clone(), retention)
+            .await
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("{name} simulator on {addrs:?}: {e}"))
+            })?;
         line.insert((*name).to_string(), started.entry);
         servers.push(started.keep_alive);
     }
@@ -180,7 +238,8 @@ pub async fn start_with_faults(
 }
 
 /// What the `marketmedia-sim` binary and `marketmedia sim` do: starts every simulator on
-/// `args.listen` with the fault profile of `args.faults` (see [`start_with_faults`]), prints
+/// `args.listen` with the fault profile of `args.faults` and the limits of `args.retention`
+/// (see [`start_with`]), prints
 /// ONE JSON line with each platform's base URLs and test credentials to stdout once all are
 /// listening, then serves until Ctrl-C.
 pub async fn run(args: &Args) -> std::io::Result<()> {
@@ -188,7 +247,7 @@ pub async fn run(args: &Args) -> std::io::Result<()> {
         .faults
         .to_profile()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    let running = start_with_faults(args.listen, profile).await?;
+    let running = start_with(args.listen, profile, args.retention.to_retention()).await?;
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", running.info())?;

@@ -53,6 +53,8 @@ pub mod codes {
     pub const INVALID_HTTP_METHOD: &str = "InvalidHttpMethod";
     /// Gateway: the body is not the form or multipart encoding it declares.
     pub const INVALID_PARAMETER: &str = "InvalidParameter";
+    /// A request body over the simulator's limit (413; the simulator's own code).
+    pub const REQUEST_ENTITY_TOO_LARGE: &str = "RequestEntityTooLarge";
     /// Media / image: a business parameter is malformed or out of range.
     pub const ILLEGAL_PARAMETER: &str = "ILLEGAL_PARAMETER";
     /// Media: block/create refused (file too large).
@@ -460,11 +462,17 @@ impl LazadaSim {
                     call.api_path(),
                     &r,
                     413,
-                    Some("RequestEntityTooLarge".into()),
+                    Some(codes::REQUEST_ENTITY_TOO_LARGE.into()),
+                );
+                // The gateway's JSON envelope, not a bare text (Lazada documents neither the
+                // limit nor a code for it: docs/simulators/lazada.md).
+                let err = ApiError::gateway(
+                    codes::REQUEST_ENTITY_TOO_LARGE,
+                    format!("The request body is larger than {limit} bytes"),
                 );
                 return (
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "413 Request Entity Too Large",
+                    Json(err.to_json(&request_id, false)),
                 )
                     .into_response();
             }

@@ -29,6 +29,7 @@ use axum::body::Bytes;
 use axum::Router;
 use serde::Serialize;
 
+use crate::common::Retention;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
 use crate::util::{millis, random_hex};
@@ -99,8 +100,12 @@ pub struct LazadaSimConfig {
     /// A second commit of an already committed upload answers the same `video_id` instead of
     /// `FAIL_TO_BLOCK_COMPLETE`. Default `false`.
     pub recommit_returns_video: bool,
-    /// Largest request body read; a larger one is answered HTTP 413. Default 64 MiB.
+    /// Largest request body read; a larger one is answered HTTP 413 (in the gateway's JSON
+    /// envelope). Default 64 MiB.
     pub max_request_bytes: usize,
+    /// How many wire records and bytes of committed videos are kept, oldest evicted first.
+    /// Default [`Retention::default`].
+    pub retention: Retention,
     /// Base of the `video_url` and image `url` answered. Default `https://cdn.lazada-sim.invalid`.
     pub cdn_base_url: String,
 }
@@ -129,6 +134,7 @@ impl Default for LazadaSimConfig {
             business_failures_as_code_zero: false,
             recommit_returns_video: false,
             max_request_bytes: 64 * MIB,
+            retention: Retention::default(),
             cdn_base_url: "https://cdn.lazada-sim.invalid".to_string(),
         }
     }
@@ -191,6 +197,7 @@ pub struct LazadaSim {
 impl LazadaSim {
     /// A simulator with `config`; its access token is valid from now on the sim clock.
     pub fn new(config: LazadaSimConfig) -> Self {
+        let max_records = config.retention.max_wire_records;
         let core = SimCore::new(config, |config, clock| {
             let mut store = Store {
                 used_size: config.quota_used_bytes,
@@ -202,6 +209,7 @@ impl LazadaSim {
             store.tokens.insert(config.access_token.clone(), expiry);
             store
         });
+        core.wire().set_max_records(max_records);
         LazadaSim {
             core: Arc::new(core),
         }
@@ -260,7 +268,7 @@ impl LazadaSim {
 
     /// The assembled bytes of a committed video.
     pub fn video_bytes(&self, video_id: &str) -> Option<Bytes> {
-        self.store().videos.get(video_id).map(|v| v.bytes.clone())
+        self.store().videos.get(video_id)?.bytes.clone()
     }
 
     /// A video's metadata and its state now.
@@ -275,7 +283,7 @@ impl LazadaSim {
             title: v.title.clone(),
             cover_url: v.cover_url.clone(),
             video_usage: v.video_usage.clone(),
-            size: v.bytes.len() as u64,
+            size: v.size,
         })
     }
 
@@ -562,7 +570,10 @@ pub(crate) struct Video {
     pub title: String,
     pub cover_url: String,
     pub video_usage: String,
-    pub bytes: Bytes,
+    /// The assembled bytes; `None` once evicted by the retention limit.
+    pub bytes: Option<Bytes>,
+    /// Their size (kept after eviction).
+    pub size: u64,
     pub committed_ms: i64,
     pub outcome: VideoOutcome,
     pub deleted: bool,
@@ -604,6 +615,23 @@ pub(crate) struct Store {
     pub next_video_id: u64,
     pub request_seq: u64,
     pub counters: LazadaCounters,
+}
+
+impl Store {
+    /// Evicts the bytes of the oldest committed videos until at most `max` bytes are held
+    /// (the newest is always kept).
+    pub(crate) fn enforce_retention(&mut self, max: u64) {
+        let held = self.videos.iter().filter_map(|(id, v)| {
+            let b = v.bytes.as_ref()?;
+            // Ids grow with each commit: their number is the order.
+            Some((id.clone(), id.parse::<u64>().unwrap_or(0), b.len() as u64))
+        });
+        for id in crate::common::to_evict(held, max) {
+            if let Some(v) = self.videos.get_mut(&id) {
+                v.bytes = None;
+            }
+        }
+    }
 }
 
 impl crate::control::Control for LazadaSim {
@@ -649,7 +677,56 @@ impl crate::control::Control for LazadaSim {
         self.video_bytes(&video_id)
     }
 
+    fn control_evicted(&self, id: &str) -> bool {
+        let video_id = self
+            .upload(id)
+            .and_then(|u| u.video_id)
+            .unwrap_or_else(|| id.to_owned());
+        self.store()
+            .videos
+            .get(&video_id)
+            .is_some_and(|v| v.bytes.is_none())
+    }
+
     fn control_reset(&self) {
         self.core.reset_state();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn video(size: usize) -> Video {
+        Video {
+            upload_id: String::new(),
+            title: String::new(),
+            cover_url: String::new(),
+            video_usage: String::new(),
+            bytes: Some(Bytes::from(vec![0u8; size])),
+            size: size as u64,
+            committed_ms: 0,
+            outcome: VideoOutcome::AuditSuccess,
+            deleted: false,
+        }
+    }
+
+    /// The oldest committed videos lose their bytes first (ids grow with each commit, and
+    /// `30000000010` is newer than `30000000009`); sizes stay.
+    #[test]
+    fn retention_evicts_the_oldest_videos_first() {
+        let mut store = Store::default();
+        for id in ["30000000009", "30000000010", "30000000011"] {
+            store.videos.insert(id.to_owned(), video(100));
+        }
+        store.enforce_retention(250);
+        assert!(store.videos["30000000009"].bytes.is_none());
+        assert!(store.videos["30000000010"].bytes.is_some());
+        assert!(store.videos["30000000011"].bytes.is_some());
+        assert_eq!(store.videos["30000000009"].size, 100);
+        // The newest is kept whatever the limit.
+        store.enforce_retention(0);
+        assert!(store.videos["30000000011"].bytes.is_some());
+        assert!(store.videos["30000000010"].bytes.is_none());
     }
 }

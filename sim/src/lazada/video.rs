@@ -344,7 +344,8 @@ pub(crate) fn block_commit(
             title: title.to_string(),
             cover_url: cover_url.to_string(),
             video_usage: video_usage.unwrap_or(VIDEO_USAGES[0]).to_string(),
-            bytes: Bytes::from(assembled),
+            bytes: Some(Bytes::from(assembled)),
+            size,
             committed_ms: now_ms,
             outcome: cfg.video_outcome,
             deleted: false,
@@ -355,6 +356,7 @@ pub(crate) fn block_commit(
     // The blocks now live in the video; keep only their receipts.
     upload.blocks.clear();
     counters.videos_committed += 1;
+    store.enforce_retention(cfg.retention.max_assembled_bytes);
     Ok(obj(vec![("video_id", json!(video_id))]))
 }
 
@@ -409,7 +411,7 @@ pub(crate) fn video_remove(
         .ok_or_else(|| unknown_video(video_id))?;
     if !video.deleted {
         video.deleted = true;
-        store.used_size = store.used_size.saturating_sub(video.bytes.len() as u64);
+        store.used_size = store.used_size.saturating_sub(video.size);
         store.counters.videos_removed += 1;
     }
     Ok(Map::new())

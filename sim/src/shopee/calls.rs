@@ -202,13 +202,35 @@ pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
         json: true,
         file_fields: &[],
     };
-    let received = request::read(req, options).await;
     let call = Call::from_path(&path);
     let now_ms = sim.clock().now_millis();
+    // The call, its method and the credentials (all in the query) are checked before the
+    // body is read: an unauthenticated upload costs no memory. A refused body that declares
+    // at most `SMALL_BODY` bytes (a JSON call) is still read, for the wire log.
+    const SMALL_BODY: u64 = 64 * 1024;
+    let (mut received, parts, body) = request::head(req);
+    let admitted = admit(
+        &sim.state(),
+        call,
+        &method,
+        &path,
+        &received,
+        &config,
+        now_ms,
+    );
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if admitted.is_ok() || declared.is_some_and(|n| n <= SMALL_BODY) {
+        request::read_body(&mut received, parts, body, options).await;
+    }
 
     let result = {
         let mut state = sim.state();
-        let result = dispatch(&mut state, call, &method, &path, &received, &config, now_ms);
+        let result = admitted
+            .and_then(|()| dispatch(&mut state, call, &method, &path, &received, &config, now_ms));
         state.counters.requests += 1;
         if result.is_err() {
             state.counters.rejected += 1;
@@ -266,6 +288,28 @@ pub(super) fn envelope(
         "request_id": request_id,
         "response": response,
     })
+}
+
+/// The checks that need no body: a known call, its method, and the caller's credentials.
+fn admit(
+    state: &ShopeeState,
+    call: Option<Call>,
+    method: &str,
+    path: &str,
+    r: &Received,
+    config: &ShopeeSimConfig,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let call = call.ok_or_else(|| ApiError::new("error_not_found", "API not found."))?;
+    if method != call.method() {
+        return Err(ApiError::param(format_args!(
+            "{} only accepts {}",
+            call.name(),
+            call.method()
+        ))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    authenticate(state, call, path, r, config, now_ms).map(|_| ())
 }
 
 pub(super) fn dispatch(

@@ -125,6 +125,7 @@ pub(super) fn media_complete_video_upload(
     );
     finish_upload(upload, config, now_ms, seqs, 0, durations)?;
     state.counters.sessions_completed += 1;
+    state.enforce_retention(config.retention.max_assembled_bytes);
     Ok(Answer::empty())
 }
 

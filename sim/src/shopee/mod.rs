@@ -41,6 +41,7 @@ use bytes::Bytes;
 use md5::{Digest, Md5};
 use serde::Serialize;
 
+use crate::common::Retention;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
 use crate::util::{md5_hex, random_hex};
@@ -166,6 +167,9 @@ pub struct ShopeeSimConfig {
     /// Largest request body read; a larger one is answered `error_param` with HTTP 413.
     /// Default 128 MiB (room for 9 images of 10 MiB and an oversized one).
     pub max_request_bytes: usize,
+    /// How many wire records and bytes of completed uploads are kept, oldest evicted first.
+    /// Default [`Retention::default`].
+    pub retention: Retention,
     /// Base of the video URLs returned on SUCCEEDED (`{base}/{id}`). Default
     /// `https://cvf.shopee.sg/file`.
     pub video_url_base: String,
@@ -200,6 +204,7 @@ impl Default for ShopeeSimConfig {
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
             ratio_3_4_whitelisted: false,
             max_request_bytes: 128 * 1024 * 1024,
+            retention: Retention::default(),
             video_url_base: "https://cvf.shopee.sg/file".to_string(),
             image_url_base: "https://cf.shopee.sg/file".to_string(),
         }
@@ -370,10 +375,13 @@ pub struct ShopeeSim {
 impl ShopeeSim {
     /// A simulator with `config`; its initial access token is issued now (sim clock).
     pub fn new(config: ShopeeSimConfig) -> Self {
+        let max_records = config.retention.max_wire_records;
+        let core = SimCore::new(config, |config, clock| {
+            ShopeeState::new(config, clock.now_millis())
+        });
+        core.wire().set_max_records(max_records);
         Self {
-            core: Arc::new(SimCore::new(config, |config, clock| {
-                ShopeeState::new(config, clock.now_millis())
-            })),
+            core: Arc::new(core),
         }
     }
 
@@ -486,7 +494,8 @@ pub(super) enum Phase {
     Initiated,
     Completed {
         ready_at_ms: i64,
-        assembled: Bytes,
+        /// `None` once evicted by the retention limit.
+        assembled: Option<Bytes>,
         verdict: Verdict,
         probed_duration: Option<f64>,
         part_seq_list: Vec<u32>,
@@ -627,8 +636,41 @@ impl ShopeeState {
 
     pub(super) fn assembled(&self, id: &str) -> Option<Bytes> {
         match &self.uploads.get(id)?.phase {
-            Phase::Completed { assembled, .. } => Some(assembled.clone()),
+            Phase::Completed { assembled, .. } => assembled.clone(),
             _ => None,
+        }
+    }
+
+    /// Whether upload `id` completed and its assembled bytes were evicted.
+    pub(super) fn evicted(&self, id: &str) -> bool {
+        self.uploads.get(id).is_some_and(|u| {
+            matches!(
+                u.phase,
+                Phase::Completed {
+                    assembled: None,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// Evicts the assembled bytes of the oldest completed uploads until at most `max` bytes
+    /// are held (the newest is always kept).
+    pub(super) fn enforce_retention(&mut self, max: u64) {
+        let held = self.upload_order.iter().enumerate().filter_map(|(i, id)| {
+            match &self.uploads.get(id)?.phase {
+                Phase::Completed {
+                    assembled: Some(b), ..
+                } => Some((id.clone(), i as u64, b.len() as u64)),
+                _ => None,
+            }
+        });
+        for id in crate::common::to_evict(held, max) {
+            if let Some(Phase::Completed { assembled, .. }) =
+                self.uploads.get_mut(&id).map(|u| &mut u.phase)
+            {
+                *assembled = None;
+            }
         }
     }
 
@@ -751,7 +793,57 @@ impl crate::control::Control for ShopeeSim {
         self.assembled_bytes(id)
     }
 
+    fn control_evicted(&self, id: &str) -> bool {
+        self.state().evicted(id)
+    }
+
     fn control_reset(&self) {
         self.core.reset_state();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn completed(size: usize) -> Upload {
+        Upload {
+            shop_id: 1,
+            file_md5: String::new(),
+            file_size: size as u64,
+            part_size: size as u64,
+            part_count: 1,
+            expires_at_ms: 0,
+            parts: BTreeMap::new(),
+            prefix_md5: None,
+            phase: Phase::Completed {
+                ready_at_ms: 0,
+                assembled: Some(Bytes::from(vec![0u8; size])),
+                verdict: Verdict::Ready {
+                    duration_secs: 12.0,
+                },
+                probed_duration: None,
+                part_seq_list: vec![0],
+                upload_cost: 0,
+                media_key: String::new(),
+            },
+        }
+    }
+
+    /// The oldest completed uploads (in init order) lose their bytes first; the newest stays.
+    #[test]
+    fn retention_evicts_the_oldest_completed_uploads_first() {
+        let mut st = ShopeeState::new(&ShopeeSimConfig::default(), 0);
+        for id in ["a", "b", "c"] {
+            st.uploads.insert(id.to_owned(), completed(100));
+            st.upload_order.push(id.to_owned());
+        }
+        st.enforce_retention(250);
+        assert!(st.evicted("a"));
+        assert_eq!(st.assembled("a"), None);
+        assert!(!st.evicted("b") && !st.evicted("c"));
+        st.enforce_retention(0);
+        assert!(st.evicted("b"));
+        assert_eq!(st.assembled("c").map(|b| b.len()), Some(100));
     }
 }

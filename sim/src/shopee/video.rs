@@ -267,6 +267,7 @@ pub(super) fn complete_video_upload(
     let durations = (config.min_video_duration, config.max_video_duration);
     finish_upload(upload, config, now_ms, ordered, upload_cost, durations)?;
     state.counters.sessions_completed += 1;
+    state.enforce_retention(config.retention.max_assembled_bytes);
     Ok(Answer::empty())
 }
 
@@ -340,7 +341,7 @@ pub(super) fn finish_upload(
     let delay = i64::try_from(config.transcode_delay.as_millis()).unwrap_or(i64::MAX);
     upload.phase = Phase::Completed {
         ready_at_ms: now_ms.saturating_add(delay),
-        assembled: file,
+        assembled: Some(file),
         verdict,
         probed_duration: probed.ok(),
         part_seq_list,

@@ -245,11 +245,22 @@ impl Needs {
 }
 
 /// `period` as Tencent's token page reads it: a positive integer is kept within
-/// 300 s – 315,360,000 s; anything else (absent, zero, negative, not a number) is the default.
-pub(super) fn period_secs(value: Option<&str>, default_secs: i64) -> i64 {
-    match value.and_then(|v| v.trim().parse::<i64>().ok()) {
-        Some(p) if p > 0 => p.clamp(MIN_PERIOD_SECS, MAX_PERIOD_SECS),
-        _ => default_secs,
+/// 300 s – 315,360,000 s; absent, empty, zero, negative or not a number is the default. A
+/// number too large for a signed 64-bit integer is refused (400 `InvalidParameter`): clamping
+/// it would hide a client bug, and the simulator never computes with it.
+pub(super) fn period_secs(value: Option<&str>, default_secs: i64) -> Result<i64, SmhError> {
+    let Some(v) = value.map(str::trim) else {
+        return Ok(default_secs);
+    };
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    match v.parse::<i64>() {
+        Ok(p) if p > 0 => Ok(p.clamp(MIN_PERIOD_SECS, MAX_PERIOD_SECS)),
+        Ok(_) => Ok(default_secs),
+        Err(_) if numeric => Err(SmhError::invalid(
+            "period is out of range (at most 315360000 seconds)",
+        )),
+        Err(_) => Ok(default_secs),
     }
 }
 
@@ -338,7 +349,7 @@ pub(super) fn token(sim: &SmhSim, query: &Query) -> Result<Answer, SmhError> {
     let period = period_secs(
         query.non_empty("period"),
         config.token_lifetime.as_secs() as i64,
-    );
+    )?;
     let grants = parse_grants(query.get("grant"));
     let access_token = format!("acctk{}", random_hex(32));
     let now = sim.clock().now_millis();

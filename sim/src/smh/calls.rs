@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Body;
 use axum::extract::State as AxState;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -130,6 +131,26 @@ fn xml_escape(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// 413 for an API body over [`SmhSimConfig::max_request_bytes`](super::SmhSimConfig), in
+/// SMH's JSON form (SMH publishes neither the limit nor the code: `docs/simulators/smh.md`).
+pub(super) fn body_too_large(limit: usize) -> SmhError {
+    SmhError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        format!("the request body is larger than {limit} bytes"),
+    )
+}
+
+/// 414 for a query over [`SmhSimConfig::max_query_bytes`](super::SmhSimConfig), in SMH's
+/// JSON form (an assumption, as above).
+pub(super) fn query_too_long(limit: usize) -> SmhError {
+    SmhError::new(
+        StatusCode::URI_TOO_LONG,
+        "RequestURITooLong",
+        format!("the query string is longer than {limit} bytes"),
+    )
+}
+
 /// A fresh request id (hex).
 pub(crate) fn request_id() -> String {
     random_hex(12)
@@ -204,7 +225,17 @@ pub(super) fn decode_segments(segments: &[&str]) -> Result<Vec<String>, SmhError
         .map(|s| {
             let decoded = percent_decode_segment(s)
                 .ok_or_else(|| SmhError::invalid("the path is not valid percent-encoded UTF-8"))?;
-            if decoded.is_empty() || decoded == "." || decoded == ".." || decoded.contains('/') {
+            // NUL, and `.`/`..` between backslashes (`..\\`, `\\..`: a traversal on a
+            // Windows client), are refused as SMH refuses `.` and `..` themselves.
+            let dot_segment =
+                decoded.split('\\').any(|p| p == "." || p == "..") && decoded.contains('\\');
+            if decoded.is_empty()
+                || decoded == "."
+                || decoded == ".."
+                || decoded.contains('/')
+                || decoded.contains('\0')
+                || dot_segment
+            {
                 return Err(SmhError::invalid(format!(
                     "invalid path segment {decoded:?}"
                 )));
@@ -293,14 +324,56 @@ pub(super) fn route(
 }
 
 /// Every API request lands here.
-pub(crate) async fn handle(
-    AxState(sim): AxState<SmhSim>,
-    method: Method,
-    uri: Uri,
-    _headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn handle(AxState(sim): AxState<SmhSim>, req: Request<Body>) -> Response {
+    let (head, raw_body) = req.into_parts();
+    let (method, uri) = (head.method, head.uri);
     let rid = request_id();
+    let config = sim.config();
+    // Too long a query or body: SMH's JSON error, before the body is read.
+    let query_len = uri.query().map_or(0, str::len);
+    let declared = head
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let refused = if query_len > config.max_query_bytes {
+        Some(query_too_long(config.max_query_bytes))
+    } else if declared.is_some_and(|n| n > config.max_request_bytes as u64) {
+        Some(body_too_large(config.max_request_bytes))
+    } else {
+        None
+    };
+    let body = match refused {
+        Some(_) => Ok(Bytes::new()),
+        None => axum::body::to_bytes(raw_body, config.max_request_bytes)
+            .await
+            .map_err(|e| {
+                if format!("{e:?}").contains("LengthLimit") {
+                    body_too_large(config.max_request_bytes)
+                } else {
+                    SmhError::invalid("the request body could not be read")
+                }
+            }),
+    };
+    let (body, refused) = match (body, refused) {
+        (_, Some(e)) | (Err(e), None) => (Bytes::new(), Some(e)),
+        (Ok(b), None) => (b, None),
+    };
+    if let Some(e) = refused {
+        // Recorded without its query (it may be megabytes) nor any body.
+        sim.wire().push(WireRecord {
+            platform: PLATFORM,
+            call: UNKNOWN.to_owned(),
+            method: method.to_string(),
+            path: uri.path().chars().take(1024).collect(),
+            params: BTreeMap::new(),
+            files: Vec::new(),
+            body_len: 0,
+            status: e.status.as_u16(),
+            error: Some(e.code.to_owned()),
+        });
+        return e.into_response(&rid);
+    }
     let query = Query::parse(uri.query());
     // A repeated query parameter: the last value is recorded; JSON members are recorded over
     // query parameters of the same name.

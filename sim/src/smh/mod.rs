@@ -29,6 +29,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::common::Retention;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
 use crate::{serve, SimServer};
@@ -95,8 +96,18 @@ pub struct SmhSimConfig {
     pub min_part_size: u64,
     /// Highest part number the presigned headers allow. Default 10,000.
     pub max_part_number: u32,
-    /// Largest body of one storage PUT (part or simple upload). Default 5 GiB.
+    /// Largest body of one storage PUT (part or simple upload). Default 5 GiB. A PUT that
+    /// declares more is refused before its body is read.
     pub max_put_size: u64,
+    /// How many wire records and bytes of stored files are kept, oldest evicted first.
+    /// Default [`Retention::default`].
+    pub retention: Retention,
+    /// Largest body of an API call (JSON), in bytes; past it 413 `RequestEntityTooLarge` in
+    /// SMH's JSON form, before the body is read when declared. Default 2 MiB.
+    pub max_request_bytes: usize,
+    /// Longest query string of an API call, in bytes; past it 414 `RequestURITooLong` in SMH's
+    /// JSON form. Default 8 KiB (a real call's query is under 1 KiB).
+    pub max_query_bytes: usize,
     /// Whether instant upload is offered. Default true.
     pub instant_upload: bool,
     /// Smallest file eligible for instant upload. Default 1 MiB.
@@ -127,6 +138,9 @@ impl Default for SmhSimConfig {
             min_part_size: MIB,
             max_part_number: 10_000,
             max_put_size: 5 * 1024 * MIB,
+            retention: Retention::default(),
+            max_request_bytes: 2 * MIB as usize,
+            max_query_bytes: 8 * 1024,
             instant_upload: true,
             instant_upload_min_size: MIB,
             capacity_bytes: 100 * 1024 * MIB,
@@ -271,6 +285,7 @@ pub async fn start_standalone(
 impl SmhSim {
     /// A simulator with `config` and an empty library (root directory only).
     pub fn new(config: SmhSimConfig) -> Self {
+        let max_records = config.retention.max_wire_records;
         let core = SimCore::new(config, |config, _| State {
             rate_limited: config.rate_limited,
             storage_domain: config
@@ -279,6 +294,7 @@ impl SmhSim {
                 .unwrap_or_else(|| "127.0.0.1".to_owned()),
             ..State::default()
         });
+        core.wire().set_max_records(max_records);
         Self {
             core: Arc::new(core),
             secret: rand::random(),
@@ -295,15 +311,12 @@ impl SmhSim {
 
     sim_accessors!(SmhSimConfig);
 
-    /// The SMH API application (axum's default body limit applies to its JSON bodies).
+    /// The SMH API application (its JSON bodies are read up to
+    /// [`SmhSimConfig::max_request_bytes`]).
     pub fn router(&self) -> Router {
         let routes = Router::new().fallback(calls::handle);
-        self.core.app(
-            routes,
-            ErrorStyle::Smh,
-            BodyLimit::AxumDefault,
-            self.clone(),
-        )
+        self.core
+            .app(routes, ErrorStyle::Smh, BodyLimit::Own, self.clone())
     }
 
     /// The storage (COS-like) application. Its fault layer is the API's: one [`faults()`]
@@ -437,9 +450,7 @@ impl SmhSim {
 
     /// The bytes of the file at `path` in `space_id`.
     pub fn file_in(&self, space_id: &str, path: &str) -> Option<Bytes> {
-        self.state()
-            .file(space_id, &split(path))
-            .map(|f| f.bytes.clone())
+        self.state().file(space_id, &split(path))?.bytes.clone()
     }
 
     /// Every file of the library, by space then path.
@@ -451,7 +462,7 @@ impl SmhSim {
                 Node::File(f) => Some(SmhFile {
                     space_id: space.clone(),
                     path: path.clone(),
-                    size: f.bytes.len() as u64,
+                    size: f.size,
                     etag: f.etag.clone(),
                     crc64: f.crc64,
                 }),
@@ -547,7 +558,12 @@ pub(crate) struct Token {
 /// A stored file.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredFile {
-    pub bytes: Bytes,
+    /// The bytes; `None` once evicted by the retention limit.
+    pub bytes: Option<Bytes>,
+    /// Their size (kept after eviction).
+    pub size: u64,
+    /// When it was stored, in store order (for the retention limit).
+    pub seq: u64,
     /// Quoted, as COS returns it.
     pub etag: String,
     pub crc64: u64,
@@ -676,6 +692,8 @@ pub(crate) struct State {
     pub storage_bytes: u64,
     pub storage_domain: String,
     pub rate_limited: bool,
+    /// The `seq` of the next file stored.
+    pub next_file_seq: u64,
 }
 
 /// Joins path segments with `/`.
@@ -705,7 +723,7 @@ impl State {
         self.nodes
             .values()
             .map(|n| match n {
-                Node::File(f) => f.bytes.len() as u64,
+                Node::File(f) => f.size,
                 Node::Dir => 0,
             })
             .sum()
@@ -752,7 +770,7 @@ impl State {
             (Some(Node::File(_)), Conflict::Overwrite) if is_dir => Err(exists()),
             (Some(Node::File(f)), Conflict::Overwrite) => Ok(Placement {
                 path: target.to_vec(),
-                overwrites: Some(f.bytes.len() as u64),
+                overwrites: Some(f.size),
             }),
             (Some(_), Conflict::Rename) => Ok(Placement {
                 path: self.free_name(space, target, is_dir),
@@ -786,9 +804,33 @@ impl State {
     }
 
     /// Stores a file at an already decided placement; returns the stored file.
-    pub fn insert_file(&mut self, space: &str, path: &[String], file: StoredFile) {
+    pub fn insert_file(&mut self, space: &str, path: &[String], mut file: StoredFile) {
+        file.seq = self.next_file_seq;
+        self.next_file_seq += 1;
         self.nodes
             .insert((space.to_owned(), join(path)), Node::File(file));
+    }
+
+    /// Evicts the bytes of the oldest files until at most `max` bytes are held (the newest
+    /// is always kept), and forgets them in the instant-upload index: an evicted file can no
+    /// longer be copied by an instant upload.
+    pub fn enforce_retention(&mut self, max: u64) {
+        let held = self.nodes.iter().filter_map(|(key, node)| match node {
+            Node::File(f) if f.bytes.is_some() => Some((key.clone(), f.seq, f.size)),
+            _ => None,
+        });
+        for key in crate::common::to_evict(held, max) {
+            if let Some(Node::File(f)) = self.nodes.get_mut(&key) {
+                f.bytes = None;
+                let (etag, size) = (f.etag.clone(), f.size);
+                self.index.retain(|e| !(e.size == size && e.etag == etag));
+            }
+        }
+    }
+
+    /// Whether the file at `path` was evicted.
+    pub fn evicted(&self, space: &str, path: &[String]) -> bool {
+        self.file(space, path).is_some_and(|f| f.bytes.is_none())
     }
 
     /// A file by path.
@@ -878,6 +920,16 @@ impl crate::control::Control for SmhSim {
         self.file_in(&space, &join(&path))
     }
 
+    fn control_evicted(&self, id: &str) -> bool {
+        let Some(SmhUploadState::Confirmed { path }) = self.upload_state(id) else {
+            return false;
+        };
+        let st = self.state();
+        st.uploads
+            .get(id)
+            .is_some_and(|u| st.evicted(&u.space_id, &path))
+    }
+
     /// A fresh library; the storage `domain` handed out stays that of the running server.
     fn control_reset(&self) {
         let domain = self.storage_domain();
@@ -896,7 +948,9 @@ mod tests {
 
     fn file() -> StoredFile {
         StoredFile {
-            bytes: Bytes::from_static(b"x"),
+            bytes: Some(Bytes::from_static(b"x")),
+            size: 1,
+            seq: 0,
             etag: String::new(),
             crc64: 0,
             content_type: "video/mp4",

@@ -3,15 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Body;
 use axum::extract::State as AxState;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
 
 use super::auth::{self, Refusal};
 use super::calls::{self, request_id, CosError};
-use super::{SmhSim, StoredPart, TaskState, PLATFORM};
+use super::{SmhSim, State, StoredPart, TaskState, PLATFORM};
 use crate::request::Query;
 use crate::util::md5_raw;
 use crate::WireRecord;
@@ -40,6 +41,11 @@ const BAD_DIGEST: CosError = CosError::new(
     "BadDigest",
     "The Content-MD5 you specified did not match what was received.",
 );
+const INCOMPLETE_BODY: CosError = CosError::new(
+    StatusCode::BAD_REQUEST,
+    "IncompleteBody",
+    "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+);
 const METHOD_NOT_ALLOWED: CosError = CosError::new(
     StatusCode::METHOD_NOT_ALLOWED,
     "MethodNotAllowed",
@@ -57,14 +63,13 @@ const LOGGED_HEADERS: [&str; 7] = [
     "content-md5",
 ];
 
-/// Every storage request lands here.
-pub(crate) async fn handle(
-    AxState(sim): AxState<SmhSim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// Every storage request lands here. Everything that can refuse it without its body —
+/// method, presigned headers, declared size, the upload task — is checked before a byte of
+/// the body is read, so an unauthenticated or oversized PUT costs no memory; an accepted body
+/// is read up to `max_put_size`.
+pub(crate) async fn handle(AxState(sim): AxState<SmhSim>, req: Request<Body>) -> Response {
+    let (head, body) = req.into_parts();
+    let (method, uri, headers) = (head.method, head.uri, head.headers);
     let rid = request_id();
     let query = Query::parse(uri.query());
     let mut params: BTreeMap<String, String> = query.0.iter().cloned().collect();
@@ -80,7 +85,17 @@ pub(crate) async fn handle(
         calls::PUT_OBJECT
     };
     let path = uri.path().to_owned();
-    let result = put(&sim, &method, &path, upload_id, &query, &headers, &body);
+    let mut body_len = 0usize;
+    let result = match admit(&sim, &method, &path, upload_id, &query, &headers) {
+        Err(e) => Err(e),
+        Ok(admitted) => match read_body(body, sim.config().max_put_size).await {
+            Ok(bytes) => {
+                body_len = bytes.len();
+                put(&sim, admitted, upload_id, &path, &headers, &bytes)
+            }
+            Err(e) => Err(e),
+        },
+    };
     let (status, error, response) = match result {
         Ok(etag) => {
             let mut resp = StatusCode::OK.into_response();
@@ -107,24 +122,30 @@ pub(crate) async fn handle(
         method: method.to_string(),
         path,
         params,
-        files: vec![("body".to_owned(), body.len())],
-        body_len: body.len(),
+        files: vec![("body".to_owned(), body_len)],
+        body_len,
         status: status.as_u16(),
         error,
     });
     response
 }
 
-/// Accepts one PUT; returns the quoted MD5 eTag.
-fn put(
+/// A PUT whose headers were accepted: its part number and presigned token.
+struct Admitted {
+    part_number: Option<u32>,
+    security_token: String,
+}
+
+/// The checks of a PUT that need no body: method, presigned headers, declared size against
+/// `max_put_size`, and an active upload task for this path and token.
+fn admit(
     sim: &SmhSim,
     method: &Method,
     path: &str,
     upload_id: Option<&str>,
     query: &Query,
     headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<String, CosError> {
+) -> Result<Admitted, CosError> {
     if method != Method::PUT {
         return Err(METHOD_NOT_ALLOWED);
     }
@@ -146,37 +167,86 @@ fn put(
         Refusal::Expired => EXPIRED,
         Refusal::OutOfRange => BAD_PART_NUMBER,
     })?;
-    if body.len() as u64 > sim.config().max_put_size {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > sim.config().max_put_size) {
         return Err(TOO_LARGE);
     }
-    let md5 = md5_raw(body);
-    if let Some(claimed) = headers.get("content-md5") {
-        if claimed.as_bytes() != base64(&md5).as_bytes() {
-            return Err(BAD_DIGEST);
-        }
-    }
+    let st = sim.state();
+    active_upload(&st, upload_id, path, &verified.security_token, now_ms)?;
+    Ok(Admitted {
+        part_number,
+        security_token: verified.security_token,
+    })
+}
 
-    let mut st = sim.state();
+/// The confirm key of the active upload task `upload_id` (or the simple upload of `path`)
+/// presigned with `token`.
+fn active_upload(
+    st: &State,
+    upload_id: Option<&str>,
+    path: &str,
+    token: &str,
+    now_ms: i64,
+) -> Result<String, CosError> {
     let key = match upload_id {
         Some(id) => st.by_upload_id.get(id),
         None => st.by_simple_path.get(path),
     }
     .cloned()
     .ok_or(NO_SUCH_UPLOAD)?;
-    let upload = st.uploads.get_mut(&key).ok_or(NO_SUCH_UPLOAD)?;
+    let upload = st.uploads.get(&key).ok_or(NO_SUCH_UPLOAD)?;
     if upload.state != TaskState::Active
         || now_ms > upload.task_expires_ms
         || upload.storage_path != path
-        || upload.security_token != verified.security_token
+        || upload.security_token != token
     {
         return Err(NO_SUCH_UPLOAD);
     }
+    Ok(key)
+}
+
+/// Reads an admitted body, at most `max` bytes (a body longer than it declared, or sent
+/// chunked past the limit, is refused as too large).
+async fn read_body(body: Body, max: u64) -> Result<Bytes, CosError> {
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if format!("{e:?}").contains("LengthLimit") {
+            TOO_LARGE
+        } else {
+            INCOMPLETE_BODY
+        }
+    })
+}
+
+/// Stores an admitted PUT's body; returns the quoted MD5 eTag. The task is looked up again:
+/// it may have been confirmed or cancelled while the body was read.
+fn put(
+    sim: &SmhSim,
+    admitted: Admitted,
+    upload_id: Option<&str>,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<String, CosError> {
+    let md5 = md5_raw(body);
+    if let Some(claimed) = headers.get("content-md5") {
+        if claimed.as_bytes() != base64(&md5).as_bytes() {
+            return Err(BAD_DIGEST);
+        }
+    }
+    let now_ms = sim.clock().now_millis();
+    let mut st = sim.state();
+    let key = active_upload(&st, upload_id, path, &admitted.security_token, now_ms)?;
+    let upload = st.uploads.get_mut(&key).ok_or(NO_SUCH_UPLOAD)?;
     let part = StoredPart {
         bytes: body.clone(),
         md5,
         received_ms: now_ms,
     };
-    match part_number {
+    match admitted.part_number {
         Some(n) => {
             upload.parts.insert(n, part);
         }

@@ -229,7 +229,9 @@ pub(super) fn store_file(
     let crc = known.as_ref().map_or_else(|| crc64(&bytes), |k| k.crc64);
     let indexed = known.is_some_and(|k| k.indexed);
     let file = StoredFile {
-        bytes: bytes.clone(),
+        bytes: Some(bytes.clone()),
+        size,
+        seq: 0,
         etag: etag.clone(),
         crc64: crc,
         content_type: content_type(&name),
@@ -238,6 +240,7 @@ pub(super) fn store_file(
     };
     let info = file_info(&placed.path, &file, placed.overwrites.is_some());
     st.insert_file(space, &placed.path, file);
+    st.enforce_retention(sim.config().retention.max_assembled_bytes);
     if !indexed
         && size >= sim.config().instant_upload_min_size
         && !st.index.iter().any(|e| e.size == size && e.bytes == bytes)
@@ -260,7 +263,7 @@ pub(super) fn file_info(path: &[String], file: &StoredFile, overwritten: bool) -
         "creationTime": iso8601(file.created_ms),
         "modificationTime": iso8601(file.modified_ms),
         "contentType": file.content_type,
-        "size": file.bytes.len().to_string(),
+        "size": file.size.to_string(),
         "eTag": file.etag,
         "crc64": file.crc64.to_string(),
         "metaData": {},

@@ -1,0 +1,375 @@
+//! The sandbox as a long-running server others test against: bodies refused before they are
+//! read, what it keeps bounded (oldest evicted first), and the platforms' error shapes for
+//! oversized bodies, long queries, token periods and file names.
+//!
+//! Memory is measured without allocating it: a request declares a large `Content-Length`
+//! and sends a little; a refusal that comes while the rest is still unsent proves the body
+//! was not read.
+
+use std::time::Duration;
+
+use marketmedia_sim::lazada::LazadaSimConfig;
+use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
+use marketmedia_sim::smh::{SmhServers, SmhSim, SmhSimConfig, MIB, TEST_LIBRARY_ID};
+use marketmedia_sim::{Retention, WireLog, WireRecord};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const LIB: &str = TEST_LIBRARY_ID;
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Sends `head` (request line and headers, without the blank line) declaring a 1 GiB body,
+/// then 64 KiB of it, and reads the answer's first bytes: the refusal must come while
+/// 1 GiB − 64 KiB are still unsent (a server waiting for the body would answer nothing).
+async fn refused_before_the_body(addr: std::net::SocketAddr, head: &str) -> String {
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("{head}\r\ncontent-length: 1073741824\r\nconnection: close\r\n\r\n");
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&vec![0u8; 64 * 1024]).await.unwrap();
+    let mut answer = vec![0u8; 8192];
+    let read = tokio::time::timeout(Duration::from_secs(3), socket.read(&mut answer)).await;
+    let n = read
+        .expect("no answer while the body was unsent: the server waits to read it")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+async fn smh_with(config: SmhSimConfig) -> (SmhSim, SmhServers, String) {
+    let sim = SmhSim::new(config);
+    let servers = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let token = sim.issue_token();
+    (sim, servers, token)
+}
+
+#[tokio::test]
+async fn an_unauthenticated_smh_storage_put_is_refused_before_its_body_is_read() {
+    let (sim, servers, _token) = smh_with(SmhSimConfig::default()).await;
+    let answer = refused_before_the_body(
+        servers.storage.addr(),
+        "PUT /anything?uploadId=x&partNumber=1 HTTP/1.1\r\nhost: storage",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
+    let puts = sim.wire().calls("put_part");
+    assert_eq!(puts.len(), 1);
+    assert_eq!(puts[0].body_len, 0, "the body was not read");
+    assert_eq!(sim.storage_bytes_received(), 0);
+}
+
+#[tokio::test]
+async fn a_presigned_smh_put_declaring_more_than_the_limit_is_refused_before_its_body() {
+    let (sim, servers, token) = smh_with(SmhSimConfig {
+        max_put_size: 8 * MIB,
+        ..SmhSimConfig::default()
+    })
+    .await;
+    let info: Value = http()
+        .post(format!(
+            "{}/api/v1/file/{LIB}/-/big.mp4?multipart&access_token={token}",
+            servers.api_base_url()
+        ))
+        .json(&json!({ "size": (64 * MIB).to_string() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut head = format!(
+        "PUT {}?uploadId={}&partNumber=1 HTTP/1.1\r\nhost: storage",
+        info["path"].as_str().unwrap(),
+        info["uploadId"].as_str().unwrap()
+    );
+    for (k, v) in info["headers"].as_object().unwrap() {
+        head.push_str(&format!("\r\n{k}: {}", v.as_str().unwrap()));
+    }
+    let answer = refused_before_the_body(servers.storage.addr(), &head).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("<Code>EntityTooLarge</Code>"), "{answer}");
+    assert_eq!(sim.storage_bytes_received(), 0);
+}
+
+#[tokio::test]
+async fn an_unauthenticated_shopee_part_is_refused_before_its_body_is_read() {
+    let sim = ShopeeSim::new(ShopeeSimConfig::default());
+    let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let answer = refused_before_the_body(
+        server.addr(),
+        "POST /api/v2/media_space/upload_video_part?partner_id=1&timestamp=1&sign=x \
+         HTTP/1.1\r\nhost: shopee\r\ncontent-type: multipart/form-data; boundary=b",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    assert!(answer.contains("\"error\":\"error_param\""), "{answer}");
+    assert_eq!(sim.wire().records()[0].body_len, 0, "the body was not read");
+}
+
+/// SMH answers an oversized body and an overlong query in its own JSON shape (`code`,
+/// `message`, `requestId`), never as a framework's plain text.
+#[tokio::test]
+async fn oversized_smh_api_bodies_and_long_queries_get_smh_errors() {
+    let (_sim, servers, token) = smh_with(SmhSimConfig {
+        max_request_bytes: 64 * 1024,
+        ..SmhSimConfig::default()
+    })
+    .await;
+    let url = format!(
+        "{}/api/v1/file/{LIB}/-/f.mp4?multipart&access_token={token}",
+        servers.api_base_url()
+    );
+    let smh_error = |status: u16, code: &'static str| {
+        move |r: reqwest::Response| async move {
+            assert_eq!(r.status().as_u16(), status);
+            let v: Value = r.json().await.expect("a JSON answer");
+            assert_eq!(v["code"], code, "{v}");
+            assert!(v["message"].is_string(), "{v}");
+            assert!(v["requestId"].is_string(), "{v}");
+        }
+    };
+    // Declared too large.
+    let body = format!(
+        "{{\"size\": \"1\", \"pad\": \"{}\"}}",
+        "x".repeat(100 * 1024)
+    );
+    let r = http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    smh_error(413, "RequestEntityTooLarge")(r).await;
+    // Streamed (no declared length) past the limit.
+    let stream = futures::stream::iter(vec![Ok::<_, std::io::Error>(body.into_bytes())]);
+    let r = http()
+        .post(&url)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    smh_error(413, "RequestEntityTooLarge")(r).await;
+    // A 20 KiB query (the `http` crate refuses URIs past 64 KiB before sending).
+    let r = http()
+        .get(format!("{url}&pad={}", "y".repeat(20 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    smh_error(414, "RequestURITooLong")(r).await;
+}
+
+#[tokio::test]
+async fn an_oversized_lazada_body_gets_the_gateway_envelope() {
+    let running = marketmedia_sim::lazada::launch(
+        LazadaSimConfig {
+            max_request_bytes: 64 * 1024,
+            ..LazadaSimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let r = http()
+        .post(format!(
+            "{}/media/video/block/create",
+            running.info.base_url.trim_end_matches('/')
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("pad={}", "x".repeat(100 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let v: Value = r.json().await.expect("a JSON answer");
+    assert_eq!(v["code"], "RequestEntityTooLarge", "{v}");
+    assert!(v["message"].is_string(), "{v}");
+    assert!(v["request_id"].is_string(), "{v}");
+}
+
+#[tokio::test]
+async fn an_smh_token_period_that_overflows_is_refused() {
+    let (_sim, servers, _token) = smh_with(SmhSimConfig::default()).await;
+    let token = |period: &str| {
+        http()
+            .get(format!(
+                "{}/api/v1/token?library_id={LIB}&library_secret={}&period={period}",
+                servers.api_base_url(),
+                marketmedia_sim::smh::TEST_LIBRARY_SECRET
+            ))
+            .send()
+    };
+    for period in ["99999999999999999999", "-99999999999999999999"] {
+        let r = token(period).await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{period}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], "InvalidParameter", "{v}");
+    }
+    // In range (and clamped) still works.
+    let r = token("9223372036854775807").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["expiresIn"], 315_360_000);
+}
+
+#[tokio::test]
+async fn smh_file_names_with_nul_or_backslash_dot_segments_are_refused() {
+    let (sim, servers, token) = smh_with(SmhSimConfig::default()).await;
+    for name in [
+        "a%00.mp4",
+        "..%5Cx.mp4",
+        "x%5C..",
+        "a%5C..%5Cb.mp4",
+        ".%5Cx.mp4",
+    ] {
+        let r = http()
+            .post(format!(
+                "{}/api/v1/file/{LIB}/-/{name}?multipart&access_token={token}",
+                servers.api_base_url()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{name}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], "InvalidParameter", "{name}: {v}");
+    }
+    // A backslash alone, or dots inside a name, are still names.
+    for name in ["a%5Cb.mp4", "a..b.mp4"] {
+        let r = http()
+            .post(format!(
+                "{}/api/v1/file/{LIB}/-/{name}?multipart&access_token={token}",
+                servers.api_base_url()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{name}");
+    }
+    assert_eq!(sim.upload_count(), 2);
+}
+
+fn record(n: usize) -> WireRecord {
+    WireRecord {
+        platform: "test",
+        call: format!("call{n}"),
+        method: "GET".into(),
+        path: "/".into(),
+        params: Default::default(),
+        files: Vec::new(),
+        body_len: 0,
+        status: 200,
+        error: None,
+    }
+}
+
+#[test]
+fn the_wire_log_keeps_its_newest_records() {
+    let log = WireLog::default();
+    log.set_max_records(3);
+    for n in 0..5 {
+        log.push(record(n));
+    }
+    let calls: Vec<String> = log.records().into_iter().map(|r| r.call).collect();
+    assert_eq!(calls, ["call2", "call3", "call4"]);
+    assert_eq!(log.evicted(), 2);
+}
+
+/// Three 2 MiB SMH uploads with room for 5 MiB: the first file's bytes are evicted, its
+/// metadata stays, and the control surface says "evicted" (410) rather than failing.
+#[tokio::test]
+async fn smh_keeps_the_newest_files_within_its_retention_limit() {
+    let (sim, servers, token) = smh_with(SmhSimConfig {
+        retention: Retention {
+            max_wire_records: 4,
+            max_assembled_bytes: 5 * MIB,
+        },
+        ..SmhSimConfig::default()
+    })
+    .await;
+    let http = http();
+    let mut keys = Vec::new();
+    for i in 0..3u8 {
+        let data = vec![i; 2 * MIB as usize];
+        let url = format!(
+            "{}/api/v1/file/{LIB}/-/clip{i}.mp4?multipart&access_token={token}",
+            servers.api_base_url()
+        );
+        let info: Value = http
+            .post(url)
+            .json(&json!({ "size": data.len().to_string() }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let put = format!(
+            "http://{}{}?uploadId={}&partNumber=1",
+            info["domain"].as_str().unwrap(),
+            info["path"].as_str().unwrap(),
+            info["uploadId"].as_str().unwrap()
+        );
+        let mut req = http.put(put).body(data.clone());
+        for (k, v) in info["headers"].as_object().unwrap() {
+            req = req.header(k.as_str(), v.as_str().unwrap());
+        }
+        assert_eq!(req.send().await.unwrap().status(), 200);
+        let key = info["confirmKey"].as_str().unwrap().to_owned();
+        let mut d = crc64fast::Digest::new();
+        d.write(&data);
+        let r = http
+            .post(format!(
+                "{}/api/v1/file/{LIB}/-/{key}?confirm&access_token={token}",
+                servers.api_base_url()
+            ))
+            .json(&json!({ "crc64": d.sum64().to_string() }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        keys.push(key);
+    }
+    assert_eq!(sim.file("clip0.mp4"), None, "the oldest is evicted");
+    assert_eq!(
+        sim.file("clip2.mp4").map(|b| b.len()),
+        Some(2 * MIB as usize)
+    );
+    assert!(sim.file("clip1.mp4").is_some());
+    // Its metadata stays: size and the quota it uses.
+    let files = sim.files();
+    let first = files.iter().find(|f| f.path == "clip0.mp4").unwrap();
+    assert_eq!(first.size, 2 * MIB);
+    assert_eq!(sim.used_bytes(), 6 * MIB);
+    // The control surface says so.
+    let base = servers.api_base_url();
+    let r = http
+        .get(format!("{base}/__sim/uploads/{}/bytes", keys[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 410);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["state"], "evicted");
+    let r = http
+        .get(format!("{base}/__sim/uploads/{}/digest", keys[2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // The wire log holds its last 4 records and says how many it forgot.
+    let r = http.get(format!("{base}/__sim/wire")).send().await.unwrap();
+    let evicted: u64 = r.headers()["x-sim-wire-evicted"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let records: Vec<Value> = r.json().await.unwrap();
+    assert_eq!(records.len(), 4);
+    assert!(evicted >= 2, "{evicted}");
+}
