@@ -99,7 +99,12 @@ async fn the_bearer_token_is_checked_on_every_call() {
         .await
         .unwrap();
     assert_eq!(error_id(r).await, (401, codes::INVALID_ACCESS_TOKEN as u64));
-    let r = e.http.get(format!("{}/video/x", e.base)).send().await.unwrap();
+    let r = e
+        .http
+        .get(format!("{}/video/x", e.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_id(r).await, (401, codes::INVALID_ACCESS_TOKEN as u64));
     assert!(e.sim.wire().records().iter().all(|r| r.status == 401));
 }
@@ -120,7 +125,11 @@ async fn create_video_checks_title_size_and_classification() {
     ];
     for body in bad {
         let r = e.create(body.clone()).await;
-        assert_eq!(error_id(r).await, (400, codes::INVALID_REQUEST as u64), "{body}");
+        assert_eq!(
+            error_id(r).await,
+            (400, codes::INVALID_REQUEST as u64),
+            "{body}"
+        );
     }
     let r = e
         .create(json!({"title": "t", "size": 157_286_401u64, "classification": ["ITEM"]}))
@@ -165,15 +174,38 @@ async fn ranges_go_in_order_without_gap_or_overlap() {
     let id = e.create_id(10).await;
     let gap = e.chunk(&id, Some("bytes 4-9/10"), vec![2; 6]).await;
     assert_eq!(error_id(gap).await, (400, codes::RANGE_OUT_OF_ORDER as u64));
-    assert_eq!(e.chunk(&id, Some("bytes 0-3/10"), vec![1; 4]).await.status(), 200);
+    assert_eq!(
+        e.chunk(&id, Some("bytes 0-3/10"), vec![1; 4])
+            .await
+            .status(),
+        200
+    );
     // The same range again, same bytes: a re-send after a lost answer, harmless.
-    assert_eq!(e.chunk(&id, Some("bytes 0-3/10"), vec![1; 4]).await.status(), 200);
+    assert_eq!(
+        e.chunk(&id, Some("bytes 0-3/10"), vec![1; 4])
+            .await
+            .status(),
+        200
+    );
     // Other bytes over held ones, or a range straddling the end of what is held: refused.
     let other = e.chunk(&id, Some("bytes 0-3/10"), vec![9; 4]).await;
-    assert_eq!(error_id(other).await, (400, codes::RANGE_OUT_OF_ORDER as u64));
+    assert_eq!(
+        error_id(other).await,
+        (400, codes::RANGE_OUT_OF_ORDER as u64)
+    );
     let straddle = e.chunk(&id, Some("bytes 2-5/10"), vec![1; 4]).await;
-    assert_eq!(error_id(straddle).await, (400, codes::RANGE_OUT_OF_ORDER as u64));
-    for (range, n) in [("bytes 4-9/11", 6), ("bytes 4-8/10", 6), ("bytes 4-12/10", 9), ("bytes 9-4/10", 6), ("4-9/10", 6), ("bytes */10", 6)] {
+    assert_eq!(
+        error_id(straddle).await,
+        (400, codes::RANGE_OUT_OF_ORDER as u64)
+    );
+    for (range, n) in [
+        ("bytes 4-9/11", 6),
+        ("bytes 4-8/10", 6),
+        ("bytes 4-12/10", 9),
+        ("bytes 9-4/10", 6),
+        ("4-9/10", 6),
+        ("bytes */10", 6),
+    ] {
         let r = e.chunk(&id, Some(range), vec![2; n]).await;
         let (status, code) = error_id(r).await;
         assert_eq!(status, 400, "{range}");
@@ -182,13 +214,23 @@ async fn ranges_go_in_order_without_gap_or_overlap() {
             "{range}: {code}"
         );
     }
-    assert_eq!(e.chunk(&id, Some("bytes 4-9/10"), vec![2; 6]).await.status(), 200);
+    assert_eq!(
+        e.chunk(&id, Some("bytes 4-9/10"), vec![2; 6])
+            .await
+            .status(),
+        200
+    );
     assert_eq!(
         e.sim.video_bytes(&id).unwrap().as_ref(),
         &[1, 1, 1, 1, 2, 2, 2, 2, 2, 2]
     );
     // Done: a re-send is still harmless, anything else is refused.
-    assert_eq!(e.chunk(&id, Some("bytes 4-9/10"), vec![2; 6]).await.status(), 200);
+    assert_eq!(
+        e.chunk(&id, Some("bytes 4-9/10"), vec![2; 6])
+            .await
+            .status(),
+        200
+    );
     let chunks = e.sim.chunks(&id);
     assert_eq!(chunks.iter().filter(|c| c.accepted).count(), 4);
 }
@@ -223,7 +265,12 @@ async fn status_moves_on_the_sim_clock() {
 async fn an_unfinished_video_is_forgotten_after_its_keeping_time() {
     let e = env(fast()).await;
     let id = e.create_id(10).await;
-    assert_eq!(e.chunk(&id, Some("bytes 0-3/10"), vec![1; 4]).await.status(), 200);
+    assert_eq!(
+        e.chunk(&id, Some("bytes 0-3/10"), vec![1; 4])
+            .await
+            .status(),
+        200
+    );
     let done = e.create_id(1).await;
     assert_eq!(e.chunk(&done, None, vec![1]).await.status(), 200);
     e.sim.clock().advance(Duration::from_secs(24 * 3600 + 1));
@@ -246,7 +293,11 @@ async fn fifty_posts_per_five_seconds_then_429() {
     let r = e
         .create(json!({"title": "t", "size": 1, "classification": ["ITEM"]}))
         .await;
-    let after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=5).contains(&after), "{after}");
     assert_eq!(error_id(r).await, (429, codes::TOO_MANY_REQUESTS as u64));
     // GETs are not limited.
@@ -308,8 +359,14 @@ async fn images_from_file() {
 async fn the_control_surface_shows_chunks_and_bytes() {
     let e = env(fast()).await;
     let id = e.create_id(6).await;
-    assert_eq!(e.chunk(&id, Some("bytes 0-2/6"), vec![1; 3]).await.status(), 200);
-    assert_eq!(e.chunk(&id, Some("bytes 3-5/6"), vec![2; 3]).await.status(), 200);
+    assert_eq!(
+        e.chunk(&id, Some("bytes 0-2/6"), vec![1; 3]).await.status(),
+        200
+    );
+    assert_eq!(
+        e.chunk(&id, Some("bytes 3-5/6"), vec![2; 3]).await.status(),
+        200
+    );
     let root = e.base.trim_end_matches("/commerce/media/v1_beta");
     let uploads: Value = e
         .http

@@ -270,7 +270,9 @@ fn create_video_checked(
     check_post(sim, cfg)?;
     let bad = |m: &str| refuse(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, m);
     let Payload::Json(body) = payload else {
-        return Err(bad("The request body must be a JSON object (Content-Type: application/json)."));
+        return Err(bad(
+            "The request body must be a JSON object (Content-Type: application/json).",
+        ));
     };
     let title = body
         .get("title")
@@ -344,7 +346,11 @@ pub(super) async fn upload_video(
     let mut log = Log::new(calls::UPLOAD_VIDEO, req.method(), req.uri().path());
     let cfg = sim.config();
     let (parts, body) = req.into_parts();
-    for h in [header::CONTENT_TYPE, header::CONTENT_RANGE, header::CONTENT_LENGTH] {
+    for h in [
+        header::CONTENT_TYPE,
+        header::CONTENT_RANGE,
+        header::CONTENT_LENGTH,
+    ] {
         log.header(&parts.headers, h);
     }
     let outcome = match upload_checked(&sim, &cfg, &id, &parts.headers, body, &mut log).await {
@@ -450,7 +456,9 @@ async fn upload_checked(
             Err(refuse(
                 StatusCode::BAD_REQUEST,
                 codes::RANGE_OUT_OF_ORDER,
-                format!("The range {start}-{end} overlaps the {held} bytes received with other bytes."),
+                format!(
+                    "The range {start}-{end} overlaps the {held} bytes received with other bytes."
+                ),
             ))
         }
     } else if held == video.size {
@@ -545,7 +553,8 @@ fn get_video_checked(
         }
         "BLOCKED" => {
             body["statusMessage"] = json!("The video was blocked by moderation.");
-            body["moderation"] = json!({ "rejectReasons": ["The video does not meet eBay's video policy."] });
+            body["moderation"] =
+                json!({ "rejectReasons": ["The video does not meet eBay's video policy."] });
         }
         _ => {}
     }
@@ -574,7 +583,11 @@ fn image_url(id: &str) -> String {
 
 /// `POST /image/create_image_from_file`: one multipart file field `image`.
 pub(super) async fn create_image(State(sim): State<EbaySim>, req: Request<Body>) -> Response {
-    let mut log = Log::new(calls::CREATE_IMAGE_FROM_FILE, req.method(), req.uri().path());
+    let mut log = Log::new(
+        calls::CREATE_IMAGE_FROM_FILE,
+        req.method(),
+        req.uri().path(),
+    );
     let headers = req.headers().clone();
     let cfg = sim.config();
     let received = request::read(
@@ -611,8 +624,16 @@ fn create_image_checked(
             cfg.max_image_bytes
         )));
     }
-    if !matches!(payload, Payload::Form { multipart: true, .. }) {
-        return Err(bad("The body must be multipart/form-data with an 'image' file.".into()));
+    if !matches!(
+        payload,
+        Payload::Form {
+            multipart: true,
+            ..
+        }
+    ) {
+        return Err(bad(
+            "The body must be multipart/form-data with an 'image' file.".into(),
+        ));
     }
     let files = payload.files("image");
     let [file] = files.as_slice() else {
@@ -630,7 +651,8 @@ fn create_image_checked(
     }
     if !supported_image(&file.bytes) {
         return Err(bad(
-            "The image format is not supported (JPG, GIF, PNG, BMP, TIFF, AVIF, HEIC, WEBP).".into(),
+            "The image format is not supported (JPG, GIF, PNG, BMP, TIFF, AVIF, HEIC, WEBP)."
+                .into(),
         ));
     }
     let id = random_hex(12);
@@ -715,6 +737,9 @@ mod tests {
     #[test]
     fn iso_dates() {
         assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso(1_767_225_600_000 + 3_723_000), "2026-01-01T01:02:03.000Z");
+        assert_eq!(
+            iso(1_767_225_600_000 + 3_723_000),
+            "2026-01-01T01:02:03.000Z"
+        );
     }
 }
