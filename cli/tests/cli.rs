@@ -289,7 +289,7 @@ async fn a_file_that_is_not_a_video_fails_everywhere() {
     let stdout = text(&out.stdout);
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("error: ")).count(),
-        3,
+        4,
         "{stdout}"
     );
     assert_readable(&out);
@@ -311,7 +311,7 @@ async fn a_missing_file_is_one_line_and_status_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_errors_and_partial_configuration() {
-    let out = run(&["upload", "--to", "ebay"], &[]).await;
+    let out = run(&["upload", "--to", "amazon"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(text(&out.stderr).contains("unknown marketplace"));
 
