@@ -341,6 +341,7 @@ mod tests {
         };
         assert_eq!(args.to, vec![Platform::Smh, Platform::Shopee]);
         assert!(args.file.is_none());
-        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_err());
+        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_ok());
+        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "amazon"]).is_err());
     }
 }

@@ -316,6 +316,13 @@ pub async fn markets(
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
+            Provider::Ebay(p) => {
+                let account = format!("{prefix}user");
+                let p: Arc<marketmedia_ebay::EbayUploader> = Arc::from(p);
+                Market::new(name, account)
+                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
+                    .with_images(p as Arc<dyn ImageUploader>)
+            }
             Provider::Smh(p) => {
                 let account = format!("{prefix}{}", p.config().library_id);
                 let p: Arc<marketmedia_smh::SmhUploader> = Arc::from(p);

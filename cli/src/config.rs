@@ -34,6 +34,13 @@
 //! # base_url = "https://{library_id}.api.tencentsmh.cn" (the default: the library's own domain)
 //! # allow_plain_http = true       # only for a local simulator: SMH refuses plain HTTP
 //! # grants = "upload_file"        # the token permissions (add create_directory to create directories)
+//!
+//! [ebay]
+//! access_token = "…"             # the user's OAuth token (scope sell.inventory)
+//! environment = "production"     # production | sandbox
+//! # title = "Blue kettle"        # the video's title (default: the file name)
+//! # description = "…"
+//! # base_url = "http://127.0.0.1:8654/commerce/media/v1_beta"
 //! ```
 //!
 //! Secrets are held in [`Secret`]s from the moment they are read: no `Debug`, `Display` or
@@ -42,6 +49,7 @@
 use std::path::{Path, PathBuf};
 
 use marketmedia_core::{Error, Result, Secret};
+use marketmedia_ebay::{EbayConfig, EbayEnvironment};
 use marketmedia_lazada::{LazadaConfig, Region as LazadaRegion};
 use marketmedia_shopee::{ShopeeConfig, ShopeeModule, ShopeeRegion};
 use marketmedia_smh::{SmhConfig, StorageScheme};
@@ -79,6 +87,11 @@ pub const KNOWN_ENV: &[&str] = &[
     "MARKETMEDIA_SMH_STORAGE_SCHEME",
     "MARKETMEDIA_SMH_ALLOW_PLAIN_HTTP",
     "MARKETMEDIA_SMH_GRANTS",
+    "MARKETMEDIA_EBAY_ACCESS_TOKEN",
+    "MARKETMEDIA_EBAY_ENVIRONMENT",
+    "MARKETMEDIA_EBAY_BASE_URL",
+    "MARKETMEDIA_EBAY_TITLE",
+    "MARKETMEDIA_EBAY_DESCRIPTION",
 ];
 
 /// A warning for each variable named `MARKETMEDIA_*` that the command does not read (a typo
@@ -129,6 +142,24 @@ pub struct ConfigFile {
     pub lazada: Option<LazadaSection>,
     /// `[smh]`.
     pub smh: Option<SmhSection>,
+    /// `[ebay]`.
+    pub ebay: Option<EbaySection>,
+}
+
+/// `[ebay]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbaySection {
+    /// The user's OAuth access token.
+    pub access_token: Option<Secret>,
+    /// `production` or `sandbox`.
+    pub environment: Option<String>,
+    /// A base URL overriding the environment's (include `/commerce/media/v1_beta`).
+    pub base_url: Option<String>,
+    /// Default video title (else the file name).
+    pub title: Option<String>,
+    /// Default video description.
+    pub description: Option<String>,
 }
 
 /// `[shopee]` of the config file.
@@ -208,6 +239,8 @@ pub struct Config {
     pub lazada: Option<LazadaConfig>,
     /// SMH, when configured.
     pub smh: Option<SmhConfig>,
+    /// eBay, when configured.
+    pub ebay: Option<EbayConfig>,
     /// Lazada video title from the environment or the file.
     pub lazada_title: Option<String>,
     /// Lazada cover URL from the environment or the file.
@@ -223,6 +256,7 @@ impl Config {
             Platform::Shopee => self.shopee.is_some(),
             Platform::Lazada => self.lazada.is_some(),
             Platform::Smh => self.smh.is_some(),
+            Platform::Ebay => self.ebay.is_some(),
         }
     }
 
@@ -259,6 +293,7 @@ impl Config {
             shopee_module: ShopeeModule::default(),
             lazada: lazada(lazada_section, env)?,
             smh: smh(file.smh.unwrap_or_default(), env)?,
+            ebay: ebay(file.ebay.unwrap_or_default(), env)?,
             lazada_title,
             lazada_cover_url,
             file: None,
@@ -587,6 +622,35 @@ fn smh(section: SmhSection, env: EnvLookup<'_>) -> Result<Option<SmhConfig>> {
     Ok(Some(config))
 }
 
+fn ebay(section: EbaySection, env: EnvLookup<'_>) -> Result<Option<EbayConfig>> {
+    let mut l = Lookup::new(Platform::Ebay, env);
+    let access_token = l.secret("ACCESS_TOKEN", section.access_token);
+    let environment = l.text("ENVIRONMENT", section.environment);
+    let base_url = l.text("BASE_URL", section.base_url);
+    let access_token = l.require("ACCESS_TOKEN", access_token);
+    if !l.finish()? {
+        return Ok(None);
+    }
+    let Some(access_token) = access_token else {
+        return Ok(None);
+    };
+    let mut config = EbayConfig::new(access_token);
+    if let Some(e) = environment {
+        let e: EbayEnvironment = e
+            .parse()
+            .map_err(|m: String| Error::invalid_input(m).with_platform(Platform::Ebay.name()))?;
+        config = config.with_environment(e);
+    }
+    if let Some(url) = base_url {
+        config = config.with_base_url(check_url(Platform::Ebay, &url)?);
+    }
+    // Title and description alone do not configure eBay (as Lazada's title and cover).
+    let mut defaults = Lookup::new(Platform::Ebay, env);
+    config.title = defaults.text("TITLE", section.title);
+    config.description = defaults.text("DESCRIPTION", section.description);
+    Ok(Some(config))
+}
+
 /// Refuses a base URL that is not http(s), without echoing anything after the host (a URL
 /// may carry credentials in its query or user info).
 fn check_url(platform: Platform, url: &str) -> Result<String> {
@@ -659,6 +723,31 @@ mod tests {
         assert!(!err.contains("sk-live"), "{err}");
         assert!(err.contains("smh.allow_plain_http"), "{err}");
         assert!(err.contains("expected a boolean"), "{err}");
+    }
+
+    #[test]
+    fn ebay_from_the_file_and_the_environment() {
+        let c = resolve(
+            "[ebay]\naccess_token = \"file-token\"\nenvironment = \"sandbox\"\ntitle = \"Kettle\"\n",
+            &[("MARKETMEDIA_EBAY_ACCESS_TOKEN", "env-token")],
+        )
+        .unwrap();
+        let e = c.ebay.unwrap();
+        assert_eq!(e.access_token.expose(), "env-token");
+        assert_eq!(
+            e.effective_base_url(),
+            "https://apim.sandbox.ebay.com/commerce/media/v1_beta"
+        );
+        assert_eq!(e.title.as_deref(), Some("Kettle"));
+        assert!(!format!("{e:?}").contains("env-token"));
+        let only_title = resolve("", &[("MARKETMEDIA_EBAY_TITLE", "Kettle")]).unwrap();
+        assert!(only_title.ebay.is_none());
+        assert!(resolve("[ebay]\nenvironment = \"sandbox\"\n", &[]).is_err());
+        assert!(resolve(
+            "[ebay]\naccess_token = \"t\"\nenvironment = \"mars\"\n",
+            &[]
+        )
+        .is_err());
     }
 
     #[test]

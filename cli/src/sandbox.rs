@@ -1,4 +1,4 @@
-//! The sandbox: the three platform simulators started in-process on free ports, and
+//! The sandbox: the platform simulators started in-process on free ports, and
 //! providers pointed at them with the simulators' test credentials.
 //!
 //! The command uses it for every marketplace with no credentials configured, and says so
@@ -24,8 +24,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use marketmedia_core::{Asset, Result};
+use marketmedia_ebay::{EbayConfig, EbayUploader};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
+use marketmedia_sim::ebay::{EbaySim, EbaySimConfig};
 use marketmedia_sim::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
 use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use marketmedia_sim::smh::{SmhServers, SmhSim, SmhSimConfig};
@@ -46,6 +48,8 @@ pub struct SandboxConfig {
     pub lazada: LazadaSimConfig,
     /// The SMH simulator's.
     pub smh: SmhSimConfig,
+    /// The eBay simulator's.
+    pub ebay: EbaySimConfig,
 }
 
 /// The three simulators, running in this process until dropped.
@@ -56,6 +60,8 @@ pub struct Sandbox {
     lazada: LazadaRunning,
     smh_sim: SmhSim,
     smh_servers: SmhServers,
+    ebay_sim: EbaySim,
+    ebay_server: SimServer,
 }
 
 fn any_port() -> SocketAddr {
@@ -75,12 +81,16 @@ impl Sandbox {
         let lazada = lazada::launch(config.lazada, any_port()).await?;
         let smh_sim = SmhSim::new(config.smh);
         let smh_servers = smh_sim.start(any_port()).await?;
+        let ebay_sim = EbaySim::new(config.ebay);
+        let ebay_server = ebay_sim.start(any_port()).await?;
         Ok(Sandbox {
             shopee_sim,
             shopee_server,
             lazada,
             smh_sim,
             smh_servers,
+            ebay_sim,
+            ebay_server,
         })
     }
 
@@ -99,12 +109,18 @@ impl Sandbox {
         &self.smh_sim
     }
 
+    /// The eBay simulator.
+    pub fn ebay_sim(&self) -> &EbaySim {
+        &self.ebay_sim
+    }
+
     /// Where `platform`'s simulator answers (the API base URL a provider is given).
     pub fn base_url(&self, platform: Platform) -> String {
         match platform {
             Platform::Shopee => self.shopee_server.base_url(),
             Platform::Lazada => self.lazada.info.base_url.clone(),
             Platform::Smh => self.smh_servers.api_base_url(),
+            Platform::Ebay => EbaySim::api_base_url(&self.ebay_server),
         }
     }
 
@@ -118,6 +134,7 @@ impl Sandbox {
                 .smh_sim
                 .file(&asset.id)
                 .or_else(|| self.smh_sim.file(asset.id.trim_start_matches('/'))),
+            Platform::Ebay => self.ebay_sim.video_bytes(&asset.id),
         }
     }
 
@@ -183,5 +200,16 @@ impl Sandbox {
     /// An SMH provider for the simulator.
     pub fn smh(&self) -> Result<SmhUploader> {
         SmhUploader::new(self.smh_config())
+    }
+
+    /// An eBay configuration for the simulator, with its test token.
+    pub fn ebay_config(&self) -> EbayConfig {
+        EbayConfig::new(self.ebay_sim.config().access_token)
+            .with_base_url(EbaySim::api_base_url(&self.ebay_server))
+    }
+
+    /// An eBay provider for the simulator.
+    pub fn ebay(&self) -> Result<EbayUploader> {
+        EbayUploader::new(self.ebay_config())
     }
 }

@@ -118,6 +118,7 @@ async fn soak_one(
     let shopee;
     let lazada;
     let smh;
+    let ebay;
     let provider: &dyn ChunkedVideoUploader = match platform {
         Platform::Shopee => {
             shopee = sandbox.shopee()?;
@@ -130,6 +131,10 @@ async fn soak_one(
         Platform::Smh => {
             smh = marketmedia_smh::SmhUploader::new(sandbox.smh_config().instant_upload(false))?;
             &smh
+        }
+        Platform::Ebay => {
+            ebay = sandbox.ebay()?;
+            &ebay
         }
     };
     let mut row = SoakRow {

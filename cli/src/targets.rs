@@ -2,6 +2,7 @@
 //! one pointed at the sandbox when the marketplace has no credentials.
 
 use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
+use marketmedia_ebay::EbayUploader;
 use marketmedia_lazada::{LazadaUploader, VideoOptions};
 use marketmedia_shopee::ShopeeUploader;
 use marketmedia_smh::SmhUploader;
@@ -19,6 +20,8 @@ pub enum Provider {
     Lazada(Box<LazadaUploader>),
     /// SMH.
     Smh(Box<SmhUploader>),
+    /// eBay.
+    Ebay(Box<EbayUploader>),
 }
 
 impl Provider {
@@ -28,6 +31,7 @@ impl Provider {
             Provider::Shopee(p) => p.as_ref(),
             Provider::Lazada(p) => p.as_ref(),
             Provider::Smh(p) => p.as_ref(),
+            Provider::Ebay(p) => p.as_ref(),
         }
     }
 
@@ -37,6 +41,7 @@ impl Provider {
             Provider::Shopee(p) => p.as_ref(),
             Provider::Lazada(p) => p.as_ref(),
             Provider::Smh(p) => p.as_ref(),
+            Provider::Ebay(p) => p.as_ref(),
         }
     }
 }
@@ -147,6 +152,11 @@ impl Targets {
                 .cover_url
                 .clone()
                 .or_else(|| config.lazada_cover_url.clone());
+            // `--title` is every marketplace's; the Lazada defaults are Lazada's only.
+            let title = match platform {
+                Platform::Ebay => meta.title.clone(),
+                _ => title,
+            };
             let target = match (configured, sandbox.as_ref()) {
                 (true, _) => configured_target(platform, config, title, cover, meta.timeouts)?,
                 (false, Some(sb)) => {
@@ -172,6 +182,12 @@ impl Targets {
                             let mut c = sb.smh_config();
                             c.timeouts = meta.timeouts;
                             Provider::Smh(Box::new(SmhUploader::new(c)?))
+                        }
+                        Platform::Ebay => {
+                            let mut c = sb.ebay_config();
+                            c.timeouts = meta.timeouts;
+                            c.title = title.clone();
+                            Provider::Ebay(Box::new(EbayUploader::new(c)?))
                         }
                     };
                     Target {
@@ -235,6 +251,15 @@ fn configured_target(
             (
                 c.base_url.clone(),
                 Provider::Smh(Box::new(SmhUploader::new(c)?)),
+            )
+        }
+        Platform::Ebay => {
+            let mut c = config.ebay.clone().ok_or_else(missing)?;
+            c.timeouts = timeouts;
+            c.title = title.or_else(|| c.title.take());
+            (
+                c.effective_base_url(),
+                Provider::Ebay(Box::new(EbayUploader::new(c)?)),
             )
         }
     };

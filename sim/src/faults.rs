@@ -80,6 +80,12 @@ pub mod scope {
     pub const SMH_PARTS: &str = "partNumber=";
     /// SMH confirm calls.
     pub const SMH_COMMIT: &str = "?confirm";
+    /// eBay `uploadVideo` chunks.
+    pub const EBAY_PARTS: &str = "/upload";
+    /// eBay `getVideo`, the provider's commit (and its polls).
+    pub const EBAY_COMMIT: &str = "GET /commerce/media/v1_beta/video/";
+    /// Every eBay POST (`createVideo`, `uploadVideo`, images).
+    pub const EBAY_POSTS: &str = "POST /commerce/media/v1_beta/";
 }
 
 /// One kind of injected fault.
@@ -441,6 +447,8 @@ pub enum ErrorStyle {
     Smh,
     /// COS's XML `<Error>` (SMH's storage server).
     Cos,
+    /// eBay's REST `errors[]` (`errorId`, `domain`, `category`, `message`).
+    Ebay,
 }
 
 /// What one request gets.
@@ -842,6 +850,16 @@ fn error_answer(
             "message": if limited { "The request has exceeded the limit" } else { "The service is temporarily unavailable" },
             "request_id": rid,
         })),
+        (ErrorStyle::Ebay, false) => json(serde_json::json!({ "errors": [{
+            "errorId": if limited { 2001 } else { 190_000 },
+            "domain": if limited { "ACCESS" } else { "API_MEDIA" },
+            "category": if limited { "REQUEST" } else { "APPLICATION" },
+            "message": if limited {
+                "Too many requests. The request limit has been reached for the resource."
+            } else {
+                "There was a problem with an eBay internal system or process. Contact eBay developer support for assistance."
+            },
+        }]})),
         (ErrorStyle::Smh, false) => json(serde_json::json!({
             "code": if limited { "RateLimitExceeded" } else { "InternalError" },
             "message": if limited { "request rate limit exceeded" } else { "internal error" },

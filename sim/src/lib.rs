@@ -1,8 +1,8 @@
 //! # marketmedia-sim
 //!
 //! Faithful local simulators of the marketplaces' media upload APIs — Shopee Open Platform v2
-//! `media_space` ([`shopee`]), the Lazada Open Platform media calls ([`lazada`]) and Tencent
-//! Cloud SMH ([`smh`]) — with a fault injection and network shaping layer ([`faults`]).
+//! `media_space` ([`shopee`]), the Lazada Open Platform media calls ([`lazada`]), Tencent
+//! Cloud SMH ([`smh`]) and eBay's Media API ([`ebay`]) — with a fault injection and network shaping layer ([`faults`]).
 //!
 //! This crate is a **sandbox**, a product of its own: any client, in any language, can upload
 //! against it. It is written from the platforms' published protocols and depends on no other
@@ -31,6 +31,7 @@
 mod skeleton;
 mod common;
 pub mod control;
+pub mod ebay;
 pub mod faults;
 pub mod fixtures;
 pub mod lazada;

@@ -22,6 +22,7 @@ use futures::Future;
 use serde_json::{Map, Value};
 
 use crate::common::{Retention, DEFAULT_MAX_ASSEMBLED_BYTES, DEFAULT_MAX_WIRE_RECORDS};
+use crate::ebay::{EbaySim, EbaySimConfig};
 use crate::faults::{FaultArgs, FaultProfile};
 use crate::lazada::{self, LazadaSimConfig};
 use crate::shopee::{ShopeeSim, ShopeeSimConfig};
@@ -104,6 +105,7 @@ const PLATFORMS: &[(&str, usize, Starter)] = &[
     ("shopee", 1, start_shopee),
     ("lazada", 1, start_lazada),
     ("smh", 2, start_smh),
+    ("ebay", 1, start_ebay),
 ];
 
 fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
@@ -152,6 +154,23 @@ fn start_smh(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention)
         let entry = serde_json::to_value(&running.endpoints)?;
         Ok(Started {
             keep_alive: Box::new(running),
+            entry,
+        })
+    })
+}
+
+// The eBay simulator predates the retention limits: it keeps its own (see docs/simulators/ebay.md).
+fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, _retention: Retention) -> StartFuture {
+    Box::pin(async move {
+        let sim = EbaySim::new(EbaySimConfig::default());
+        sim.faults().set(faults);
+        let server = sim.start(addrs[0]).await?;
+        let entry = serde_json::json!({
+            "base_url": EbaySim::api_base_url(&server),
+            "credentials": sim.credentials(),
+        });
+        Ok(Started {
+            keep_alive: Box::new((sim, server)),
             entry,
         })
     })

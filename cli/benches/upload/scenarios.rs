@@ -35,6 +35,10 @@ const SHAPED: [(Platform, u64); 3] = [
     (Platform::Smh, 100 * MIB),
 ];
 
+/// The marketplaces of the fan-out scenario: the three it was measured with (eBay's one
+/// stream, added later, is not part of the published numbers).
+const FANNED: [Platform; 3] = [Platform::Shopee, Platform::Lazada, Platform::Smh];
+
 /// Requests no upload can overlap with its parts: init, commit and the first poll (SMH: token,
 /// begin, confirm).
 const FIXED_ROUND_TRIPS: u32 = 3;
@@ -135,6 +139,7 @@ impl Bench {
                 )
             }
             Platform::Smh => Box::new(s.smh().map_err(|e| e.to_string())?),
+            Platform::Ebay => Box::new(s.ebay().map_err(|e| e.to_string())?),
         };
         Ok(p)
     }
@@ -475,7 +480,7 @@ async fn fan_out(bench: &Bench) -> Res<Vec<Row>> {
     let size = 30 * MIB;
     let mut slowest: f64 = 0.0;
     let mut singles = Vec::new();
-    for platform in Platform::ALL {
+    for platform in FANNED {
         let ms = best(&bench.best_upload(platform, size, None).await?);
         singles.push(ms);
         slowest = slowest.max(ms);
@@ -483,7 +488,7 @@ async fn fan_out(bench: &Bench) -> Res<Vec<Row>> {
     let mut samples = Vec::new();
     for _ in 0..bench.samples {
         let path = bench.fresh_video(size)?;
-        let providers: Vec<Box<dyn ChunkedVideoUploader>> = Platform::ALL
+        let providers: Vec<Box<dyn ChunkedVideoUploader>> = FANNED
             .iter()
             .map(|p| bench.provider(*p))
             .collect::<Res<_>>()?;
@@ -491,7 +496,7 @@ async fn fan_out(bench: &Bench) -> Res<Vec<Row>> {
         let started = Instant::now();
         let report = Bench::driver(None).upload_to_all(&refs, &path).await;
         let ms = millis(started.elapsed());
-        for (platform, r) in Platform::ALL.iter().zip(report.reports) {
+        for (platform, r) in FANNED.iter().zip(report.reports) {
             let outcome = r
                 .result
                 .map_err(|e| format!("fan-out to {platform}: {e}"))?;

@@ -2,10 +2,12 @@
 //! public accessors. Each starts its simulator in-process with settings suited to a fast
 //! suite (short processing delays) and keeps it serving while the handle lives.
 
+mod ebay;
 mod lazada;
 mod shopee;
 mod smh;
 
+pub use ebay::EbayHandle;
 pub use lazada::LazadaHandle;
 pub use shopee::ShopeeHandle;
 pub use smh::SmhHandle;

@@ -1,0 +1,58 @@
+//! eBay's errors, mapped to core kinds in one table.
+//!
+//! The Media API's pages publish no per-call error table; eBay's REST errors carry an
+//! `errorId`, a `domain` and a `category` (`REQUEST`, `APPLICATION`, `BUSINESS`) with the
+//! HTTP status. The ids below are eBay's common ones; anything else maps by status and
+//! category.
+
+use marketmedia_core::raw::http::kind_for_status;
+use marketmedia_core::raw::ErrorKind;
+
+/// The kind an eBay error answer means.
+pub fn kind_for(status: u16, error_id: Option<u64>, category: Option<&str>) -> ErrorKind {
+    match (error_id, status) {
+        // "Invalid access token" (domain OAuth).
+        (Some(1001), _) => ErrorKind::Auth,
+        // "Too many requests" (domain ACCESS): the 50 POST per 5 s user limit.
+        (Some(2001), _) | (_, 429) => ErrorKind::RateLimited,
+        (_, 400 | 413) => ErrorKind::InvalidInput,
+        // An APPLICATION error is eBay's side: worth another try.
+        (_, 500..=599) => ErrorKind::Transient,
+        _ if category == Some("APPLICATION") => ErrorKind::Transient,
+        _ => kind_for_status(status).unwrap_or(ErrorKind::Rejected),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mapping() {
+        assert_eq!(kind_for(401, Some(1001), Some("REQUEST")), ErrorKind::Auth);
+        assert_eq!(kind_for(401, None, None), ErrorKind::Auth);
+        assert_eq!(kind_for(403, None, None), ErrorKind::Auth);
+        assert_eq!(
+            kind_for(429, Some(2001), Some("REQUEST")),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(kind_for(429, None, None), ErrorKind::RateLimited);
+        assert_eq!(
+            kind_for(400, Some(7), Some("REQUEST")),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(kind_for(413, None, None), ErrorKind::InvalidInput);
+        assert_eq!(kind_for(404, Some(7), None), ErrorKind::NotFound);
+        assert_eq!(kind_for(409, Some(7), None), ErrorKind::Conflict);
+        assert_eq!(
+            kind_for(500, None, Some("APPLICATION")),
+            ErrorKind::Transient
+        );
+        assert_eq!(kind_for(503, None, None), ErrorKind::Transient);
+        assert_eq!(
+            kind_for(422, None, Some("APPLICATION")),
+            ErrorKind::Transient
+        );
+        assert_eq!(kind_for(422, None, Some("BUSINESS")), ErrorKind::Rejected);
+    }
+}

@@ -1,0 +1,34 @@
+//! The shared conformance suite against the eBay simulator, the fault cases included.
+
+use marketmedia_conformance::suite::{self, adapters::EbayHandle, Backend, Credentials};
+use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_ebay::{EbayConfig, EbayUploader};
+use marketmedia_sim::ebay::TEST_ACCESS_TOKEN;
+
+fn uploader(
+    base_url: &str,
+    token: &str,
+    timeouts: HttpTimeouts,
+) -> marketmedia_core::Result<EbayUploader> {
+    // 1 MiB chunks keep the suite fast.
+    let mut config = EbayConfig::new(token).with_base_url(base_url);
+    config.part_size = 1 << 20;
+    config.timeouts = timeouts;
+    EbayUploader::new(config)
+}
+
+#[tokio::test]
+async fn ebay_passes_the_conformance_suite() {
+    let handle = EbayHandle::start_fast().await.unwrap();
+    let base_url = handle.base_url();
+    let with_timeouts = base_url.clone();
+    let backend = Backend::new(handle, move |creds| {
+        let token = match creds {
+            Credentials::Valid => TEST_ACCESS_TOKEN,
+            Credentials::Wrong => "not-the-user-token",
+        };
+        uploader(&base_url, token, HttpTimeouts::default())
+    })
+    .with_timeouts(move |timeouts| uploader(&with_timeouts, TEST_ACCESS_TOKEN, timeouts));
+    suite::run_all(&backend).await.assert_passed();
+}

@@ -1,0 +1,141 @@
+//! The provider against the eBay simulator with its default settings (the 50 POST / 5 s
+//! limit on): what goes on the wire for an upload, refusals before any request, cancel, and
+//! images.
+
+use std::time::Duration;
+
+use marketmedia_core::raw::{ErrorKind, Part};
+use marketmedia_core::{
+    ChunkedVideoUploader, ImageSource, ImageUploader, UploadDriver, UploadOptions,
+};
+use marketmedia_ebay::{EbayConfig, EbayUploader};
+use marketmedia_sim::ebay::{calls, EbaySim, EbaySimConfig, TEST_ACCESS_TOKEN};
+use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
+
+async fn start() -> (EbaySim, marketmedia_sim::SimServer, EbayUploader) {
+    let sim = EbaySim::new(EbaySimConfig {
+        processing_delay: Duration::from_millis(20),
+        ..EbaySimConfig::default()
+    });
+    let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut config =
+        EbayConfig::new(TEST_ACCESS_TOKEN).with_base_url(EbaySim::api_base_url(&server));
+    config.part_size = 1 << 20;
+    config.title = Some("Kettle".into());
+    config.description = Some("Boils water".into());
+    (sim, server, EbayUploader::new(config).unwrap())
+}
+
+fn driver() -> UploadDriver {
+    let mut o = UploadOptions::default();
+    o.poll.deadline = Duration::from_secs(5);
+    UploadDriver::new(o)
+}
+
+#[tokio::test]
+async fn an_upload_is_one_stream_of_ordered_ranges() {
+    let (sim, _server, ebay) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kettle.mp4");
+    let size = 2 * (1 << 20) + 5;
+    write_sample_mp4(&path, Duration::from_secs(12), size).unwrap();
+    let out = driver().upload_file(&ebay, &path).await.unwrap();
+    let asset = out.asset().expect("LIVE");
+    assert_eq!(asset.urls.len(), 2);
+    assert_eq!(
+        sim.video_bytes(&asset.id).unwrap().as_ref(),
+        std::fs::read(&path).unwrap().as_slice()
+    );
+    let create = &sim.wire().calls(calls::CREATE_VIDEO)[0];
+    assert_eq!(create.param("title"), Some("Kettle"));
+    assert_eq!(create.param("size"), Some(size.to_string().as_str()));
+    assert_eq!(create.param("classification"), Some(r#"["ITEM"]"#));
+    assert_eq!(create.param("description"), Some("Boils water"));
+    let ranges: Vec<String> = sim
+        .wire()
+        .calls(calls::UPLOAD_VIDEO)
+        .iter()
+        .map(|r| r.param("content-range").unwrap_or_default().to_owned())
+        .collect();
+    let total = size;
+    assert_eq!(
+        ranges,
+        [
+            format!("bytes 0-1048575/{total}"),
+            format!("bytes 1048576-2097151/{total}"),
+            format!("bytes 2097152-{}/{total}", total - 1),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_request() {
+    let (sim, _server, ebay) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("over.mp4");
+    write_sample_mp4(&path, Duration::from_secs(12), 4096).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(157_286_401).unwrap();
+    let e = driver().upload_file(&ebay, &path).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let mov = dir.path().join("clip.mov");
+    std::fs::write(&mov, b"\0\0\0\x14ftypqt  \0\0\0\0qt  \0\0\0\x08free").unwrap();
+    let e = driver().upload_file(&ebay, &mov).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(
+        sim.wire().records().is_empty(),
+        "{:?}",
+        sim.wire().records()
+    );
+}
+
+#[tokio::test]
+async fn cancel_says_ebay_cannot_delete() {
+    let (sim, _server, ebay) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kettle.mp4");
+    write_sample_mp4(&path, Duration::from_secs(12), (1 << 20) + 1).unwrap();
+    let (session, plan) = marketmedia_conformance::leaks::open_session(&ebay, &path).await;
+    let e = ebay.cancel(&session).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unsupported, Some("PENDING_UPLOAD"))
+    );
+    // The last chunk before the first: a gap, refused by eBay as invalid input.
+    let data = std::fs::read(&path).unwrap();
+    let last = plan.part(1).unwrap();
+    let part = Part::new(
+        1,
+        last.offset,
+        bytes::Bytes::from(data[last.offset as usize..].to_vec()),
+        None,
+    );
+    let e = ebay.put_part(&session, &part).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.code().is_some());
+    assert_eq!(sim.chunks(&session.upload_id).len(), 1);
+}
+
+#[tokio::test]
+async fn images_one_request_each() {
+    let (sim, _server, ebay) = start().await;
+    let results = ebay
+        .upload_images(&[
+            ImageSource::from_bytes("a.jpg", sample_jpeg(2048)),
+            ImageSource::from_bytes("b.jpg", sample_jpeg(1024)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        let img = r.as_ref().unwrap();
+        assert!(sim.image_bytes(&img.id).is_some());
+        assert!(img.urls[0].url.starts_with("https://"));
+    }
+    assert_eq!(sim.wire().count(calls::CREATE_IMAGE_FROM_FILE), 2);
+    let e = ebay
+        .upload_images(&[ImageSource::from_bytes("x.txt", b"hello".to_vec())])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}

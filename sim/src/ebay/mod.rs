@@ -1,0 +1,301 @@
+//! A local simulator of eBay's Media API (`/commerce/media/v1_beta`): `createVideo`,
+//! `uploadVideo` (whole, or resumable in `Content-Range` chunks sent in order), `getVideo`,
+//! `createImageFromFile` and `getImage`, with the OAuth bearer token check, the 50 POST per
+//! 5 s user limit and eBay's `errors[]` shape.
+//!
+//! ```no_run
+//! use marketmedia_sim::ebay::{EbaySim, EbaySimConfig};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = EbaySim::new(EbaySimConfig::default());
+//! let server = sim.start("127.0.0.1:0".parse().unwrap()).await?;
+//! println!("eBay simulator at {}", EbaySim::api_base_url(&server));
+//! # Ok(()) }
+//! ```
+//!
+//! What it enforces, and each choice made where eBay's pages are silent, is written down in
+//! `docs/simulators/ebay.md`. It is written from those pages, not from any client.
+
+mod api;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::control::Control;
+use crate::faults::ErrorStyle;
+use crate::skeleton::{BodyLimit, SimCore};
+use crate::{SimClock, SimServer};
+
+pub use api::codes;
+
+/// The test user's OAuth access token (`Authorization: Bearer …`).
+pub const TEST_ACCESS_TOKEN: &str = "v^1.1#i^1#sim-ebay-user-token-0001";
+/// The Media API's base path.
+pub const BASE_PATH: &str = "/commerce/media/v1_beta";
+/// "150MB, or 157,286,400 bytes": the largest video `createVideo` accepts.
+pub const MAX_VIDEO_BYTES: u64 = 157_286_400;
+
+/// The platform name in wire records.
+const PLATFORM: &str = "ebay";
+
+/// Wire log names of the calls (eBay's operation ids).
+pub mod calls {
+    /// `POST /video`.
+    pub const CREATE_VIDEO: &str = "createVideo";
+    /// `POST /video/{video_id}/upload`.
+    pub const UPLOAD_VIDEO: &str = "uploadVideo";
+    /// `GET /video/{video_id}`.
+    pub const GET_VIDEO: &str = "getVideo";
+    /// `POST /image/create_image_from_file`.
+    pub const CREATE_IMAGE_FROM_FILE: &str = "createImageFromFile";
+    /// `GET /image/{image_id}`.
+    pub const GET_IMAGE: &str = "getImage";
+}
+
+/// How processing of an uploaded video ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum VideoOutcome {
+    /// `LIVE`, with a DASH and an HLS playlist.
+    #[default]
+    Live,
+    /// `PROCESSING_FAILED`.
+    ProcessingFailed,
+    /// `BLOCKED` by moderation.
+    Blocked,
+}
+
+/// The simulator's settings. Every field has a default suited to tests.
+#[derive(Debug, Clone)]
+pub struct EbaySimConfig {
+    /// The user token accepted. Default [`TEST_ACCESS_TOKEN`].
+    pub access_token: String,
+    /// Largest `size` in `createVideo`. Default [`MAX_VIDEO_BYTES`].
+    pub max_video_bytes: u64,
+    /// The user-level limit on POST requests: at most `.0` in any `.1` (sim clock). eBay:
+    /// 50 per 5 seconds. `None` turns it off.
+    pub post_limit: Option<(usize, Duration)>,
+    /// PROCESSING lasts this long after the last byte arrived (sim clock). Default 300 ms.
+    pub processing_delay: Duration,
+    /// How processing ends for videos created from now on. Default [`VideoOutcome::Live`].
+    pub outcome: VideoOutcome,
+    /// How long a video still `PENDING_UPLOAD` is kept after `createVideo` (sim clock), after
+    /// which it is unknown (404). eBay states none: an assumption. Default 24 h.
+    pub pending_ttl: Duration,
+    /// Largest image `createImageFromFile` takes. eBay's pages read state none: an
+    /// assumption. Default 12 MiB.
+    pub max_image_bytes: usize,
+    /// Largest request body read. Default the largest video plus 1 MiB.
+    pub max_request_bytes: usize,
+}
+
+impl Default for EbaySimConfig {
+    fn default() -> Self {
+        Self {
+            access_token: TEST_ACCESS_TOKEN.to_string(),
+            max_video_bytes: MAX_VIDEO_BYTES,
+            post_limit: Some((50, Duration::from_secs(5))),
+            processing_delay: Duration::from_millis(300),
+            outcome: VideoOutcome::Live,
+            pending_ttl: Duration::from_secs(24 * 3600),
+            max_image_bytes: 12 << 20,
+            max_request_bytes: MAX_VIDEO_BYTES as usize + (1 << 20),
+        }
+    }
+}
+
+/// One `Content-Range` chunk as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChunkRecord {
+    /// First byte (inclusive).
+    pub start: u64,
+    /// Last byte (inclusive).
+    pub end: u64,
+    /// Whether it was taken (appended, or an identical re-send of bytes already held).
+    pub accepted: bool,
+    /// The error id when refused.
+    pub error: Option<String>,
+}
+
+/// A video as the simulator holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct Video {
+    pub title: String,
+    pub description: Option<String>,
+    pub size: u64,
+    pub created_ms: i64,
+    /// The bytes received so far, in order.
+    pub bytes: Vec<u8>,
+    pub chunks: Vec<ChunkRecord>,
+    /// When the last byte arrived (status PROCESSING from then).
+    pub uploaded_ms: Option<i64>,
+    pub outcome: VideoOutcome,
+}
+
+/// An image as the simulator holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct Image {
+    pub bytes: Bytes,
+    pub created_ms: i64,
+}
+
+/// The simulator's state.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub videos: BTreeMap<String, Video>,
+    pub images: BTreeMap<String, Image>,
+    /// Sim-clock times of the POSTs in the current window.
+    pub posts: VecDeque<i64>,
+    /// When set, every POST is answered 429.
+    pub force_rate_limit: bool,
+}
+
+/// The eBay Media API simulator. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EbaySim {
+    core: Arc<SimCore<EbaySimConfig, State>>,
+}
+
+impl EbaySim {
+    /// A simulator with `config`.
+    pub fn new(config: EbaySimConfig) -> Self {
+        Self {
+            core: Arc::new(SimCore::new(config, |_, _| State::default())),
+        }
+    }
+
+    sim_accessors!(EbaySimConfig);
+    sim_start!();
+
+    /// `{server}/commerce/media/v1_beta`: the base URL a client is given.
+    pub fn api_base_url(server: &SimServer) -> String {
+        format!("{}{BASE_PATH}", server.base_url())
+    }
+
+    /// The axum application (the fault layer outermost, the control surface beside it).
+    pub fn router(&self) -> Router {
+        let routes = Router::new()
+            .route(&format!("{BASE_PATH}/video"), post(api::create_video))
+            .route(&format!("{BASE_PATH}/video/{{id}}"), get(api::get_video))
+            .route(
+                &format!("{BASE_PATH}/video/{{id}}/upload"),
+                post(api::upload_video),
+            )
+            .route(
+                &format!("{BASE_PATH}/image/create_image_from_file"),
+                post(api::create_image),
+            )
+            .route(&format!("{BASE_PATH}/image/{{id}}"), get(api::get_image))
+            .fallback(api::unknown);
+        self.core
+            .app(routes, ErrorStyle::Ebay, BodyLimit::Own, self.clone())
+    }
+
+    /// Answers every POST with 429 (`true`) or not, whatever the window holds.
+    pub fn set_rate_limited(&self, on: bool) {
+        self.core.state().force_rate_limit = on;
+    }
+
+    /// How processing of `video_id` ends (when it has not ended yet).
+    pub fn set_video_outcome(&self, video_id: &str, outcome: VideoOutcome) {
+        if let Some(v) = self.core.state().videos.get_mut(video_id) {
+            v.outcome = outcome;
+        }
+    }
+
+    /// The chunks `video_id` received, in arrival order.
+    pub fn chunks(&self, video_id: &str) -> Vec<ChunkRecord> {
+        self.core
+            .state()
+            .videos
+            .get(video_id)
+            .map(|v| v.chunks.clone())
+            .unwrap_or_default()
+    }
+
+    /// The bytes of `video_id`, once every byte arrived.
+    pub fn video_bytes(&self, video_id: &str) -> Option<Bytes> {
+        let st = self.core.state();
+        let v = st.videos.get(video_id)?;
+        (v.bytes.len() as u64 == v.size).then(|| Bytes::from(v.bytes.clone()))
+    }
+
+    /// The video's status now, as `getVideo` would answer it.
+    pub fn video_status(&self, video_id: &str) -> Option<&'static str> {
+        let cfg = self.config();
+        let now = self.clock().now_millis();
+        let st = self.core.state();
+        st.videos
+            .get(video_id)
+            .map(|v| api::status_of(v, &cfg, now))
+    }
+
+    /// The bytes of an image, by its id.
+    pub fn image_bytes(&self, image_id: &str) -> Option<Bytes> {
+        self.core
+            .state()
+            .images
+            .get(image_id)
+            .map(|i| i.bytes.clone())
+    }
+
+    /// The test credentials, as the standalone JSON line shows them.
+    pub fn credentials(&self) -> serde_json::Value {
+        serde_json::json!({ "access_token": self.config().access_token })
+    }
+
+    pub(crate) fn core(&self) -> &SimCore<EbaySimConfig, State> {
+        &self.core
+    }
+}
+
+impl Control for EbaySim {
+    fn control_wire(&self) -> &crate::WireLog {
+        self.core.wire()
+    }
+
+    fn control_clock(&self) -> &SimClock {
+        self.core.clock()
+    }
+
+    fn control_faults(&self) -> &crate::FaultHandle {
+        self.core.faults()
+    }
+
+    fn control_uploads(&self) -> Vec<serde_json::Value> {
+        let cfg = self.config();
+        let now = self.clock().now_millis();
+        let st = self.core.state();
+        st.videos
+            .iter()
+            .map(|(id, v)| {
+                serde_json::json!({
+                    "videoId": id,
+                    "title": v.title,
+                    "size": v.size,
+                    "received": v.bytes.len(),
+                    "status": api::status_of(v, &cfg, now),
+                })
+            })
+            .collect()
+    }
+
+    fn control_parts(&self, id: &str) -> Option<serde_json::Value> {
+        let st = self.core.state();
+        let v = st.videos.get(id)?;
+        serde_json::to_value(&v.chunks).ok()
+    }
+
+    fn control_bytes(&self, id: &str) -> Option<Bytes> {
+        self.video_bytes(id)
+    }
+
+    fn control_reset(&self) {
+        self.core.reset_state();
+    }
+}
