@@ -295,6 +295,11 @@ impl Control for EbaySim {
         self.video_bytes(id)
     }
 
+    fn control_evicted(&self, _id: &str) -> bool {
+        // No retention limit yet: the eBay simulator keeps every video it received.
+        false
+    }
+
     fn control_reset(&self) {
         self.core.reset_state();
     }

@@ -293,14 +293,14 @@ pub(super) fn envelope(
 /// The checks that need no body: a known call, its method, and the caller's credentials.
 fn admit(
     state: &ShopeeState,
-    call: Option<Call>,
+    call: Option<(Module, Call)>,
     method: &str,
     path: &str,
     r: &Received,
     config: &ShopeeSimConfig,
     now_ms: i64,
 ) -> Result<(), ApiError> {
-    let call = call.ok_or_else(|| ApiError::new("error_not_found", "API not found."))?;
+    let (module, call) = call.ok_or_else(|| ApiError::new("error_not_found", "API not found."))?;
     if method != call.method() {
         return Err(ApiError::param(format_args!(
             "{} only accepts {}",
@@ -309,7 +309,7 @@ fn admit(
         ))
         .with_status(StatusCode::METHOD_NOT_ALLOWED));
     }
-    authenticate(state, call, path, r, config, now_ms).map(|_| ())
+    authenticate(state, call.public_type(module), path, r, config, now_ms).map(|_| ())
 }
 
 pub(super) fn dispatch(

@@ -809,6 +809,9 @@ mod tests {
     fn completed(size: usize) -> Upload {
         Upload {
             shop_id: 1,
+            module: Module::MediaSpace,
+            declared: None,
+            updated_ms: 0,
             file_md5: String::new(),
             file_size: size as u64,
             part_size: size as u64,
