@@ -76,6 +76,10 @@ pub mod scope {
     pub const SMH_PARTS: &str = "partNumber=";
     /// SMH confirm calls.
     pub const SMH_COMMIT: &str = "?confirm";
+    /// WeChat Channels Store part uploads.
+    pub const WECHAT_PARTS: &str = "/shop/ec/basics/video/uploadpart";
+    /// WeChat Channels Store `finishupload`.
+    pub const WECHAT_COMMIT: &str = "/shop/ec/basics/video/finishupload";
 }
 
 /// One kind of injected fault.
@@ -437,6 +441,8 @@ pub enum ErrorStyle {
     Smh,
     /// COS's XML `<Error>` (SMH's storage server).
     Cos,
+    /// WeChat's JSON (`errcode`, `errmsg`): -1 "system error", 45011 for 429.
+    Wechat,
 }
 
 /// What one request gets.
@@ -842,6 +848,13 @@ fn error_answer(
             "code": if limited { "RateLimitExceeded" } else { "InternalError" },
             "message": if limited { "request rate limit exceeded" } else { "internal error" },
             "requestId": rid,
+        })),
+        (ErrorStyle::Wechat, false) => json(serde_json::json!({
+            "errcode": if limited { 45011 } else { -1 },
+            "errmsg": format!(
+                "{} rid: {rid}",
+                if limited { "api minute-quota reach limit  mustslower  retry next minute" } else { "system error" }
+            ),
         })),
         (ErrorStyle::Cos, false) => {
             let (code, message) = match status {

@@ -1,8 +1,8 @@
 //! # marketmedia-sim
 //!
 //! Faithful local simulators of the marketplaces' media upload APIs — Shopee Open Platform v2
-//! `media_space` ([`shopee`]), the Lazada Open Platform media calls ([`lazada`]) and Tencent
-//! Cloud SMH ([`smh`]) — with a fault injection and network shaping layer ([`faults`]).
+//! `media_space` ([`shopee`]), the Lazada Open Platform media calls ([`lazada`]), Tencent
+//! Cloud SMH ([`smh`]) and the WeChat Channels Store media calls ([`wechat`]) — with a fault injection and network shaping layer ([`faults`]).
 //!
 //! This crate is a **sandbox**, a product of its own: any client, in any language, can upload
 //! against it. It is written from the platforms' published protocols and depends on no other
@@ -39,6 +39,7 @@ pub mod shopee;
 pub mod smh;
 pub mod standalone;
 mod util;
+pub mod wechat;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord, RAW_SINK_PATH};
 pub use faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};

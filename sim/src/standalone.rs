@@ -25,6 +25,7 @@ use crate::faults::{FaultArgs, FaultProfile};
 use crate::lazada::{self, LazadaSimConfig};
 use crate::shopee::{ShopeeSim, ShopeeSimConfig};
 use crate::smh::{self, SmhSimConfig};
+use crate::wechat::{WechatSim, WechatSimConfig};
 
 /// The default listen address of the first simulator.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
@@ -68,6 +69,7 @@ const PLATFORMS: &[(&str, usize, Starter)] = &[
     ("shopee", 1, start_shopee),
     ("lazada", 1, start_lazada),
     ("smh", 2, start_smh),
+    ("wechat", 1, start_wechat),
 ];
 
 fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
@@ -105,6 +107,22 @@ fn start_smh(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
         let entry = serde_json::to_value(&running.endpoints)?;
         Ok(Started {
             keep_alive: Box::new(running),
+            entry,
+        })
+    })
+}
+
+fn start_wechat(addrs: Vec<SocketAddr>, faults: FaultProfile) -> StartFuture {
+    Box::pin(async move {
+        let sim = WechatSim::new(WechatSimConfig::default());
+        sim.faults().set(faults);
+        let server = sim.start(addrs[0]).await?;
+        let entry = serde_json::json!({
+            "base_url": server.base_url(),
+            "credentials": sim.credentials(),
+        });
+        Ok(Started {
+            keep_alive: Box::new(server),
             entry,
         })
     })

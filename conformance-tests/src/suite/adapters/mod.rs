@@ -5,10 +5,12 @@
 mod lazada;
 mod shopee;
 mod smh;
+mod wechat;
 
 pub use lazada::LazadaHandle;
 pub use shopee::ShopeeHandle;
 pub use smh::SmhHandle;
+pub use wechat::WechatHandle;
 
 use std::collections::BTreeMap;
 
