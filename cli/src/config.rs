@@ -33,6 +33,12 @@
 //! # base_url = "https://{library_id}.api.tencentsmh.cn" (the default: the library's own domain)
 //! # allow_plain_http = true       # only for a local simulator: SMH refuses plain HTTP
 //! # grants = "upload_file"        # the token permissions (add create_directory to create directories)
+//!
+//! [wechat]
+//! appid = "wx…"
+//! appsecret = "…"                # or access_token = "…" (a token from elsewhere)
+//! scene = "product"              # product (162) | after_sale (173)
+//! # base_url = "https://api.weixin.qq.com"
 //! ```
 //!
 //! Secrets are held in [`Secret`]s from the moment they are read: no `Debug`, `Display` or
@@ -44,6 +50,7 @@ use marketmedia_core::{Error, Result, Secret};
 use marketmedia_lazada::{LazadaConfig, Region as LazadaRegion};
 use marketmedia_shopee::{ShopeeConfig, ShopeeRegion};
 use marketmedia_smh::{SmhConfig, StorageScheme};
+use marketmedia_wechat::{VideoScene, WechatConfig};
 use serde::Deserialize;
 
 use crate::platform::Platform;
@@ -75,6 +82,11 @@ pub const KNOWN_ENV: &[&str] = &[
     "MARKETMEDIA_SMH_DIRECTORY",
     "MARKETMEDIA_SMH_BASE_URL",
     "MARKETMEDIA_SMH_STORAGE_SCHEME",
+    "MARKETMEDIA_WECHAT_APPID",
+    "MARKETMEDIA_WECHAT_APPSECRET",
+    "MARKETMEDIA_WECHAT_ACCESS_TOKEN",
+    "MARKETMEDIA_WECHAT_SCENE",
+    "MARKETMEDIA_WECHAT_BASE_URL",
 ];
 
 /// A warning for each variable named `MARKETMEDIA_*` that the command does not read (a typo
@@ -125,6 +137,8 @@ pub struct ConfigFile {
     pub lazada: Option<LazadaSection>,
     /// `[smh]`.
     pub smh: Option<SmhSection>,
+    /// `[wechat]`.
+    pub wechat: Option<WechatSection>,
 }
 
 /// `[shopee]` of the config file.
@@ -189,6 +203,22 @@ pub struct SmhSection {
     pub grants: Option<String>,
 }
 
+/// `[wechat]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatSection {
+    /// The store's AppID (tokens are fetched with it and the AppSecret).
+    pub appid: Option<String>,
+    /// The store's AppSecret.
+    pub appsecret: Option<Secret>,
+    /// A ready access token, instead of the AppID and AppSecret.
+    pub access_token: Option<Secret>,
+    /// `product` (162, the default) or `after_sale` (173).
+    pub scene: Option<String>,
+    /// API host overriding `https://api.weixin.qq.com`.
+    pub base_url: Option<String>,
+}
+
 /// The resolved configuration: a provider configuration per configured marketplace (`None`:
 /// not configured, use the sandbox), and Lazada's video title and cover defaults.
 #[derive(Debug, Clone, Default)]
@@ -199,6 +229,8 @@ pub struct Config {
     pub lazada: Option<LazadaConfig>,
     /// SMH, when configured.
     pub smh: Option<SmhConfig>,
+    /// WeChat Channels Store, when configured.
+    pub wechat: Option<WechatConfig>,
     /// Lazada video title from the environment or the file.
     pub lazada_title: Option<String>,
     /// Lazada cover URL from the environment or the file.
@@ -214,6 +246,7 @@ impl Config {
             Platform::Shopee => self.shopee.is_some(),
             Platform::Lazada => self.lazada.is_some(),
             Platform::Smh => self.smh.is_some(),
+            Platform::Wechat => self.wechat.is_some(),
         }
     }
 
@@ -242,6 +275,7 @@ impl Config {
             shopee: shopee(file.shopee.unwrap_or_default(), env)?,
             lazada: lazada(lazada_section, env)?,
             smh: smh(file.smh.unwrap_or_default(), env)?,
+            wechat: wechat(file.wechat.unwrap_or_default(), env)?,
             lazada_title,
             lazada_cover_url,
             file: None,
@@ -493,6 +527,36 @@ fn smh(section: SmhSection, env: EnvLookup<'_>) -> Result<Option<SmhConfig>> {
                 .filter(|g| !g.is_empty())
                 .map(str::to_owned),
         );
+    }
+    Ok(Some(config))
+}
+
+fn wechat(section: WechatSection, env: EnvLookup<'_>) -> Result<Option<WechatConfig>> {
+    let mut l = Lookup::new(Platform::Wechat, env);
+    let appid = l.text("APPID", section.appid);
+    let appsecret = l.secret("APPSECRET", section.appsecret);
+    let access_token = l.secret("ACCESS_TOKEN", section.access_token);
+    let scene = l.text("SCENE", section.scene);
+    let base_url = l.text("BASE_URL", section.base_url);
+    if access_token.is_none() {
+        l.require("APPID", appid.as_ref());
+        l.require("APPSECRET", appsecret.as_ref());
+    }
+    if !l.finish()? {
+        return Ok(None);
+    }
+    let mut config = match (access_token, appid, appsecret) {
+        (Some(token), _, _) => WechatConfig::with_access_token(token),
+        (None, Some(appid), Some(secret)) => WechatConfig::new(appid, secret),
+        _ => return Ok(None),
+    };
+    if let Some(scene) = scene {
+        config.scene = scene
+            .parse::<VideoScene>()
+            .map_err(|m| Error::invalid_input(m).with_platform(Platform::Wechat.name()))?;
+    }
+    if let Some(url) = base_url {
+        config = config.with_base_url(check_url(Platform::Wechat, &url)?);
     }
     Ok(Some(config))
 }

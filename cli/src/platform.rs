@@ -14,11 +14,18 @@ pub enum Platform {
     Lazada,
     /// Tencent Smart Media Hosting.
     Smh,
+    /// WeChat Channels Store (微信小店).
+    Wechat,
 }
 
 impl Platform {
     /// Every marketplace, in the order the command reports them.
-    pub const ALL: [Platform; 3] = [Platform::Shopee, Platform::Lazada, Platform::Smh];
+    pub const ALL: [Platform; 4] = [
+        Platform::Shopee,
+        Platform::Lazada,
+        Platform::Smh,
+        Platform::Wechat,
+    ];
 
     /// The name used on the command line, in reports and in the providers' rules.
     pub fn name(self) -> &'static str {
@@ -26,6 +33,7 @@ impl Platform {
             Platform::Shopee => marketmedia_shopee::PLATFORM,
             Platform::Lazada => marketmedia_lazada::PLATFORM,
             Platform::Smh => marketmedia_smh::PLATFORM,
+            Platform::Wechat => marketmedia_wechat::PLATFORM,
         }
     }
 
@@ -35,6 +43,7 @@ impl Platform {
             Platform::Shopee => "MARKETMEDIA_SHOPEE_",
             Platform::Lazada => "MARKETMEDIA_LAZADA_",
             Platform::Smh => "MARKETMEDIA_SMH_",
+            Platform::Wechat => "MARKETMEDIA_WECHAT_",
         }
     }
 }
@@ -55,7 +64,7 @@ impl FromStr for Platform {
             .find(|p| p.name() == wanted)
             .ok_or_else(|| {
                 Error::invalid_input(format!(
-                    "unknown marketplace {s:?}; expected shopee, lazada or smh"
+                    "unknown marketplace {s:?}; expected shopee, lazada, smh or wechat"
                 ))
             })
     }

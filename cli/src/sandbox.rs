@@ -1,4 +1,4 @@
-//! The sandbox: the three platform simulators started in-process on free ports, and
+//! The sandbox: the platform simulators started in-process on free ports, and
 //! providers pointed at them with the simulators' test credentials.
 //!
 //! The command uses it for every marketplace with no credentials configured, and says so
@@ -29,8 +29,10 @@ use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 use marketmedia_sim::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
 use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use marketmedia_sim::smh::{SmhServers, SmhSim, SmhSimConfig};
+use marketmedia_sim::wechat::{WechatSim, WechatSimConfig};
 use marketmedia_sim::SimServer;
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
+use marketmedia_wechat::{WechatConfig, WechatUploader};
 
 use crate::platform::Platform;
 
@@ -46,9 +48,11 @@ pub struct SandboxConfig {
     pub lazada: LazadaSimConfig,
     /// The SMH simulator's.
     pub smh: SmhSimConfig,
+    /// The WeChat simulator's.
+    pub wechat: WechatSimConfig,
 }
 
-/// The three simulators, running in this process until dropped.
+/// The simulators, running in this process until dropped.
 #[derive(Debug)]
 pub struct Sandbox {
     shopee_sim: ShopeeSim,
@@ -56,6 +60,8 @@ pub struct Sandbox {
     lazada: LazadaRunning,
     smh_sim: SmhSim,
     smh_servers: SmhServers,
+    wechat_sim: WechatSim,
+    wechat_server: SimServer,
 }
 
 fn any_port() -> SocketAddr {
@@ -63,24 +69,28 @@ fn any_port() -> SocketAddr {
 }
 
 impl Sandbox {
-    /// Starts the three simulators with their default settings on free ports of 127.0.0.1.
+    /// Starts the simulators with their default settings on free ports of 127.0.0.1.
     pub async fn start() -> std::io::Result<Sandbox> {
         Sandbox::start_with(SandboxConfig::default()).await
     }
 
-    /// Starts the three simulators with these settings on free ports of 127.0.0.1.
+    /// Starts the simulators with these settings on free ports of 127.0.0.1.
     pub async fn start_with(config: SandboxConfig) -> std::io::Result<Sandbox> {
         let shopee_sim = ShopeeSim::new(config.shopee);
         let shopee_server = shopee_sim.start(any_port()).await?;
         let lazada = lazada::launch(config.lazada, any_port()).await?;
         let smh_sim = SmhSim::new(config.smh);
         let smh_servers = smh_sim.start(any_port()).await?;
+        let wechat_sim = WechatSim::new(config.wechat);
+        let wechat_server = wechat_sim.start(any_port()).await?;
         Ok(Sandbox {
             shopee_sim,
             shopee_server,
             lazada,
             smh_sim,
             smh_servers,
+            wechat_sim,
+            wechat_server,
         })
     }
 
@@ -99,12 +109,18 @@ impl Sandbox {
         &self.smh_sim
     }
 
+    /// The WeChat simulator.
+    pub fn wechat_sim(&self) -> &WechatSim {
+        &self.wechat_sim
+    }
+
     /// Where `platform`'s simulator answers (the API base URL a provider is given).
     pub fn base_url(&self, platform: Platform) -> String {
         match platform {
             Platform::Shopee => self.shopee_server.base_url(),
             Platform::Lazada => self.lazada.info.base_url.clone(),
             Platform::Smh => self.smh_servers.api_base_url(),
+            Platform::Wechat => self.wechat_server.base_url(),
         }
     }
 
@@ -118,6 +134,7 @@ impl Sandbox {
                 .smh_sim
                 .file(&asset.id)
                 .or_else(|| self.smh_sim.file(asset.id.trim_start_matches('/'))),
+            Platform::Wechat => self.wechat_sim.assembled_bytes(&asset.id),
         }
     }
 
@@ -183,5 +200,16 @@ impl Sandbox {
     /// An SMH provider for the simulator.
     pub fn smh(&self) -> Result<SmhUploader> {
         SmhUploader::new(self.smh_config())
+    }
+
+    /// A WeChat configuration for the simulator, with its test AppID and AppSecret.
+    pub fn wechat_config(&self) -> WechatConfig {
+        let c = self.wechat_sim.credentials();
+        WechatConfig::new(c.appid, c.appsecret).with_base_url(self.wechat_server.base_url())
+    }
+
+    /// A WeChat provider for the simulator.
+    pub fn wechat(&self) -> Result<WechatUploader> {
+        WechatUploader::new(self.wechat_config())
     }
 }

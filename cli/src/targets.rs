@@ -5,12 +5,13 @@ use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
 use marketmedia_lazada::{LazadaUploader, VideoOptions};
 use marketmedia_shopee::ShopeeUploader;
 use marketmedia_smh::SmhUploader;
+use marketmedia_wechat::WechatUploader;
 
 use crate::config::Config;
 use crate::platform::Platform;
 use crate::sandbox::{Sandbox, SANDBOX_LABEL};
 
-/// A provider of one of the three marketplaces.
+/// A provider of one of the marketplaces.
 #[derive(Debug)]
 pub enum Provider {
     /// Shopee.
@@ -19,6 +20,8 @@ pub enum Provider {
     Lazada(Box<LazadaUploader>),
     /// SMH.
     Smh(Box<SmhUploader>),
+    /// WeChat Channels Store.
+    Wechat(Box<WechatUploader>),
 }
 
 impl Provider {
@@ -28,6 +31,7 @@ impl Provider {
             Provider::Shopee(p) => p.as_ref(),
             Provider::Lazada(p) => p.as_ref(),
             Provider::Smh(p) => p.as_ref(),
+            Provider::Wechat(p) => p.as_ref(),
         }
     }
 
@@ -37,6 +41,7 @@ impl Provider {
             Provider::Shopee(p) => p.as_ref(),
             Provider::Lazada(p) => p.as_ref(),
             Provider::Smh(p) => p.as_ref(),
+            Provider::Wechat(p) => p.as_ref(),
         }
     }
 }
@@ -173,6 +178,11 @@ impl Targets {
                             c.timeouts = meta.timeouts;
                             Provider::Smh(Box::new(SmhUploader::new(c)?))
                         }
+                        Platform::Wechat => {
+                            let mut c = sb.wechat_config();
+                            c.timeouts = meta.timeouts;
+                            Provider::Wechat(Box::new(WechatUploader::new(c)?))
+                        }
                     };
                     Target {
                         platform,
@@ -235,6 +245,14 @@ fn configured_target(
             (
                 c.base_url.clone(),
                 Provider::Smh(Box::new(SmhUploader::new(c)?)),
+            )
+        }
+        Platform::Wechat => {
+            let mut c = config.wechat.clone().ok_or_else(missing)?;
+            c.timeouts = timeouts;
+            (
+                c.effective_base_url().to_owned(),
+                Provider::Wechat(Box::new(WechatUploader::new(c)?)),
             )
         }
     };

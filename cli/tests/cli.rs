@@ -147,8 +147,8 @@ async fn upload_json_to_all_three_sandboxed_marketplaces() {
     let out = run(&["upload", path.to_str().unwrap(), "--json"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    for platform in ["shopee", "lazada", "smh"] {
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for platform in ["shopee", "lazada", "smh", "wechat"] {
         let l = by_platform(&lines, platform);
         assert_eq!(l["ok"], true, "{l}");
         assert_eq!(l["target"], "sandbox", "{l}");
@@ -275,7 +275,7 @@ async fn a_file_that_is_not_a_video_fails_everywhere() {
     let out = run(&["upload", path.to_str().unwrap(), "--json"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     for l in &lines {
         assert_eq!(l["ok"], false);
         assert_eq!(l["error"]["kind"], "InvalidInput", "{l}");
@@ -289,7 +289,7 @@ async fn a_file_that_is_not_a_video_fails_everywhere() {
     let stdout = text(&out.stdout);
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("error: ")).count(),
-        3,
+        4,
         "{stdout}"
     );
     assert_readable(&out);
@@ -495,7 +495,7 @@ async fn images_json_to_all_three_and_a_format_two_refuse() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     for l in &lines {
         assert_eq!(l["ok"], true, "{l}");
         let images = l["images"].as_array().unwrap();
