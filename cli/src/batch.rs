@@ -330,6 +330,18 @@ pub async fn markets(
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
+            Provider::Wechat(p) => {
+                let account = match &p.config().credentials {
+                    marketmedia_wechat::Credentials::App { appid, .. } => {
+                        format!("{prefix}{appid}")
+                    }
+                    marketmedia_wechat::Credentials::Token(_) => format!("{prefix}token"),
+                };
+                let p: Arc<marketmedia_wechat::WechatUploader> = Arc::from(p);
+                Market::new(name, account)
+                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
+                    .with_images(p as Arc<dyn ImageUploader>)
+            }
             Provider::Lazada(p) => {
                 let account = format!("{prefix}{}", p.config().app_key);
                 let p: Arc<marketmedia_lazada::LazadaUploader> = Arc::from(p);

@@ -41,6 +41,11 @@
 //! # title = "Blue kettle"        # the video's title (default: the file name)
 //! # description = "…"
 //! # base_url = "http://127.0.0.1:8654/commerce/media/v1_beta"
+//! [wechat]
+//! appid = "wx…"
+//! appsecret = "…"                # or access_token = "…" (a token from elsewhere)
+//! scene = "product"              # product (162) | after_sale (173)
+//! # base_url = "https://api.weixin.qq.com"
 //! ```
 //!
 //! Secrets are held in [`Secret`]s from the moment they are read: no `Debug`, `Display` or
@@ -53,6 +58,7 @@ use marketmedia_ebay::{EbayConfig, EbayEnvironment};
 use marketmedia_lazada::{LazadaConfig, Region as LazadaRegion};
 use marketmedia_shopee::{ShopeeConfig, ShopeeModule, ShopeeRegion};
 use marketmedia_smh::{SmhConfig, StorageScheme};
+use marketmedia_wechat::{VideoScene, WechatConfig};
 use serde::Deserialize;
 
 use crate::platform::Platform;
@@ -92,6 +98,11 @@ pub const KNOWN_ENV: &[&str] = &[
     "MARKETMEDIA_EBAY_BASE_URL",
     "MARKETMEDIA_EBAY_TITLE",
     "MARKETMEDIA_EBAY_DESCRIPTION",
+    "MARKETMEDIA_WECHAT_APPID",
+    "MARKETMEDIA_WECHAT_APPSECRET",
+    "MARKETMEDIA_WECHAT_ACCESS_TOKEN",
+    "MARKETMEDIA_WECHAT_SCENE",
+    "MARKETMEDIA_WECHAT_BASE_URL",
 ];
 
 /// A warning for each variable named `MARKETMEDIA_*` that the command does not read (a typo
@@ -142,6 +153,8 @@ pub struct ConfigFile {
     pub lazada: Option<LazadaSection>,
     /// `[smh]`.
     pub smh: Option<SmhSection>,
+    /// `[wechat]`.
+    pub wechat: Option<WechatSection>,
     /// `[ebay]`.
     pub ebay: Option<EbaySection>,
 }
@@ -226,6 +239,22 @@ pub struct SmhSection {
     pub grants: Option<String>,
 }
 
+/// `[wechat]` of the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatSection {
+    /// The store's AppID (tokens are fetched with it and the AppSecret).
+    pub appid: Option<String>,
+    /// The store's AppSecret.
+    pub appsecret: Option<Secret>,
+    /// A ready access token, instead of the AppID and AppSecret.
+    pub access_token: Option<Secret>,
+    /// `product` (162, the default) or `after_sale` (173).
+    pub scene: Option<String>,
+    /// API host overriding `https://api.weixin.qq.com`.
+    pub base_url: Option<String>,
+}
+
 /// The resolved configuration: a provider configuration per configured marketplace (`None`:
 /// not configured, use the sandbox), and Lazada's video title and cover defaults.
 #[derive(Debug, Clone, Default)]
@@ -241,6 +270,8 @@ pub struct Config {
     pub smh: Option<SmhConfig>,
     /// eBay, when configured.
     pub ebay: Option<EbayConfig>,
+    /// WeChat Channels Store, when configured.
+    pub wechat: Option<WechatConfig>,
     /// Lazada video title from the environment or the file.
     pub lazada_title: Option<String>,
     /// Lazada cover URL from the environment or the file.
@@ -257,6 +288,7 @@ impl Config {
             Platform::Lazada => self.lazada.is_some(),
             Platform::Smh => self.smh.is_some(),
             Platform::Ebay => self.ebay.is_some(),
+            Platform::Wechat => self.wechat.is_some(),
         }
     }
 
@@ -294,6 +326,7 @@ impl Config {
             lazada: lazada(lazada_section, env)?,
             smh: smh(file.smh.unwrap_or_default(), env)?,
             ebay: ebay(file.ebay.unwrap_or_default(), env)?,
+            wechat: wechat(file.wechat.unwrap_or_default(), env)?,
             lazada_title,
             lazada_cover_url,
             file: None,
@@ -648,6 +681,36 @@ fn ebay(section: EbaySection, env: EnvLookup<'_>) -> Result<Option<EbayConfig>> 
     let mut defaults = Lookup::new(Platform::Ebay, env);
     config.title = defaults.text("TITLE", section.title);
     config.description = defaults.text("DESCRIPTION", section.description);
+    Ok(Some(config))
+}
+
+fn wechat(section: WechatSection, env: EnvLookup<'_>) -> Result<Option<WechatConfig>> {
+    let mut l = Lookup::new(Platform::Wechat, env);
+    let appid = l.text("APPID", section.appid);
+    let appsecret = l.secret("APPSECRET", section.appsecret);
+    let access_token = l.secret("ACCESS_TOKEN", section.access_token);
+    let scene = l.text("SCENE", section.scene);
+    let base_url = l.text("BASE_URL", section.base_url);
+    if access_token.is_none() {
+        l.require("APPID", appid.as_ref());
+        l.require("APPSECRET", appsecret.as_ref());
+    }
+    if !l.finish()? {
+        return Ok(None);
+    }
+    let mut config = match (access_token, appid, appsecret) {
+        (Some(token), _, _) => WechatConfig::with_access_token(token),
+        (None, Some(appid), Some(secret)) => WechatConfig::new(appid, secret),
+        _ => return Ok(None),
+    };
+    if let Some(scene) = scene {
+        config.scene = scene
+            .parse::<VideoScene>()
+            .map_err(|m| Error::invalid_input(m).with_platform(Platform::Wechat.name()))?;
+    }
+    if let Some(url) = base_url {
+        config = config.with_base_url(check_url(Platform::Wechat, &url)?);
+    }
     Ok(Some(config))
 }
 

@@ -16,6 +16,8 @@ pub enum Platform {
     Smh,
     /// eBay Media API.
     Ebay,
+    /// WeChat Channels Store (微信小店).
+    Wechat,
 }
 
 impl Platform {
@@ -25,6 +27,7 @@ impl Platform {
         Platform::Lazada,
         Platform::Smh,
         Platform::Ebay,
+        Platform::Wechat,
     ];
 
     /// The name used on the command line, in reports and in the providers' rules.
@@ -34,6 +37,7 @@ impl Platform {
             Platform::Lazada => marketmedia_lazada::PLATFORM,
             Platform::Smh => marketmedia_smh::PLATFORM,
             Platform::Ebay => marketmedia_ebay::PLATFORM,
+            Platform::Wechat => marketmedia_wechat::PLATFORM,
         }
     }
 
@@ -44,6 +48,7 @@ impl Platform {
             Platform::Lazada => "MARKETMEDIA_LAZADA_",
             Platform::Smh => "MARKETMEDIA_SMH_",
             Platform::Ebay => "MARKETMEDIA_EBAY_",
+            Platform::Wechat => "MARKETMEDIA_WECHAT_",
         }
     }
 }
@@ -64,7 +69,7 @@ impl FromStr for Platform {
             .find(|p| p.name() == wanted)
             .ok_or_else(|| {
                 Error::invalid_input(format!(
-                    "unknown marketplace {s:?}; expected shopee, lazada, smh or ebay"
+                    "unknown marketplace {s:?}; expected shopee, lazada, smh, ebay or wechat"
                 ))
             })
     }

@@ -31,8 +31,10 @@ use marketmedia_sim::ebay::{EbaySim, EbaySimConfig};
 use marketmedia_sim::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
 use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 use marketmedia_sim::smh::{SmhServers, SmhSim, SmhSimConfig};
+use marketmedia_sim::wechat::{WechatSim, WechatSimConfig};
 use marketmedia_sim::SimServer;
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
+use marketmedia_wechat::{WechatConfig, WechatUploader};
 
 use crate::platform::Platform;
 
@@ -50,9 +52,11 @@ pub struct SandboxConfig {
     pub smh: SmhSimConfig,
     /// The eBay simulator's.
     pub ebay: EbaySimConfig,
+    /// The WeChat simulator's.
+    pub wechat: WechatSimConfig,
 }
 
-/// The three simulators, running in this process until dropped.
+/// The simulators, running in this process until dropped.
 #[derive(Debug)]
 pub struct Sandbox {
     shopee_sim: ShopeeSim,
@@ -62,6 +66,8 @@ pub struct Sandbox {
     smh_servers: SmhServers,
     ebay_sim: EbaySim,
     ebay_server: SimServer,
+    wechat_sim: WechatSim,
+    wechat_server: SimServer,
 }
 
 fn any_port() -> SocketAddr {
@@ -69,12 +75,12 @@ fn any_port() -> SocketAddr {
 }
 
 impl Sandbox {
-    /// Starts the three simulators with their default settings on free ports of 127.0.0.1.
+    /// Starts the simulators with their default settings on free ports of 127.0.0.1.
     pub async fn start() -> std::io::Result<Sandbox> {
         Sandbox::start_with(SandboxConfig::default()).await
     }
 
-    /// Starts the three simulators with these settings on free ports of 127.0.0.1.
+    /// Starts the simulators with these settings on free ports of 127.0.0.1.
     pub async fn start_with(config: SandboxConfig) -> std::io::Result<Sandbox> {
         let shopee_sim = ShopeeSim::new(config.shopee);
         let shopee_server = shopee_sim.start(any_port()).await?;
@@ -83,6 +89,8 @@ impl Sandbox {
         let smh_servers = smh_sim.start(any_port()).await?;
         let ebay_sim = EbaySim::new(config.ebay);
         let ebay_server = ebay_sim.start(any_port()).await?;
+        let wechat_sim = WechatSim::new(config.wechat);
+        let wechat_server = wechat_sim.start(any_port()).await?;
         Ok(Sandbox {
             shopee_sim,
             shopee_server,
@@ -91,6 +99,8 @@ impl Sandbox {
             smh_servers,
             ebay_sim,
             ebay_server,
+            wechat_sim,
+            wechat_server,
         })
     }
 
@@ -114,6 +124,11 @@ impl Sandbox {
         &self.ebay_sim
     }
 
+    /// The WeChat simulator.
+    pub fn wechat_sim(&self) -> &WechatSim {
+        &self.wechat_sim
+    }
+
     /// Where `platform`'s simulator answers (the API base URL a provider is given).
     pub fn base_url(&self, platform: Platform) -> String {
         match platform {
@@ -121,6 +136,7 @@ impl Sandbox {
             Platform::Lazada => self.lazada.info.base_url.clone(),
             Platform::Smh => self.smh_servers.api_base_url(),
             Platform::Ebay => EbaySim::api_base_url(&self.ebay_server),
+            Platform::Wechat => self.wechat_server.base_url(),
         }
     }
 
@@ -135,6 +151,7 @@ impl Sandbox {
                 .file(&asset.id)
                 .or_else(|| self.smh_sim.file(asset.id.trim_start_matches('/'))),
             Platform::Ebay => self.ebay_sim.video_bytes(&asset.id),
+            Platform::Wechat => self.wechat_sim.assembled_bytes(&asset.id),
         }
     }
 
@@ -211,5 +228,16 @@ impl Sandbox {
     /// An eBay provider for the simulator.
     pub fn ebay(&self) -> Result<EbayUploader> {
         EbayUploader::new(self.ebay_config())
+    }
+
+    /// A WeChat configuration for the simulator, with its test AppID and AppSecret.
+    pub fn wechat_config(&self) -> WechatConfig {
+        let c = self.wechat_sim.credentials();
+        WechatConfig::new(c.appid, c.appsecret).with_base_url(self.wechat_server.base_url())
+    }
+
+    /// A WeChat provider for the simulator.
+    pub fn wechat(&self) -> Result<WechatUploader> {
+        WechatUploader::new(self.wechat_config())
     }
 }

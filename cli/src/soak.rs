@@ -62,7 +62,8 @@ pub async fn soak(args: SoakArgs) -> Result<i32> {
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the simulators: {e}")))?;
     sandbox.shopee_sim().faults().set(profile.clone());
     sandbox.lazada_sim().faults().set(profile.clone());
-    sandbox.smh_sim().faults().set(profile);
+    sandbox.smh_sim().faults().set(profile.clone());
+    sandbox.wechat_sim().faults().set(profile);
 
     let dir = tempfile::tempdir()?;
     let video = dir.path().join("soak.mp4");
@@ -119,6 +120,7 @@ async fn soak_one(
     let lazada;
     let smh;
     let ebay;
+    let wechat;
     let provider: &dyn ChunkedVideoUploader = match platform {
         Platform::Shopee => {
             shopee = sandbox.shopee()?;
@@ -135,6 +137,10 @@ async fn soak_one(
         Platform::Ebay => {
             ebay = sandbox.ebay()?;
             &ebay
+        }
+        Platform::Wechat => {
+            wechat = sandbox.wechat()?;
+            &wechat
         }
     };
     let mut row = SoakRow {

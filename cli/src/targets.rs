@@ -6,12 +6,13 @@ use marketmedia_ebay::EbayUploader;
 use marketmedia_lazada::{LazadaUploader, VideoOptions};
 use marketmedia_shopee::ShopeeUploader;
 use marketmedia_smh::SmhUploader;
+use marketmedia_wechat::WechatUploader;
 
 use crate::config::Config;
 use crate::platform::Platform;
 use crate::sandbox::{Sandbox, SANDBOX_LABEL};
 
-/// A provider of one of the three marketplaces.
+/// A provider of one of the marketplaces.
 #[derive(Debug)]
 pub enum Provider {
     /// Shopee.
@@ -22,6 +23,8 @@ pub enum Provider {
     Smh(Box<SmhUploader>),
     /// eBay.
     Ebay(Box<EbayUploader>),
+    /// WeChat Channels Store.
+    Wechat(Box<WechatUploader>),
 }
 
 impl Provider {
@@ -32,6 +35,7 @@ impl Provider {
             Provider::Lazada(p) => p.as_ref(),
             Provider::Smh(p) => p.as_ref(),
             Provider::Ebay(p) => p.as_ref(),
+            Provider::Wechat(p) => p.as_ref(),
         }
     }
 
@@ -42,6 +46,7 @@ impl Provider {
             Provider::Lazada(p) => p.as_ref(),
             Provider::Smh(p) => p.as_ref(),
             Provider::Ebay(p) => p.as_ref(),
+            Provider::Wechat(p) => p.as_ref(),
         }
     }
 }
@@ -189,6 +194,11 @@ impl Targets {
                             c.title = title.clone();
                             Provider::Ebay(Box::new(EbayUploader::new(c)?))
                         }
+                        Platform::Wechat => {
+                            let mut c = sb.wechat_config();
+                            c.timeouts = meta.timeouts;
+                            Provider::Wechat(Box::new(WechatUploader::new(c)?))
+                        }
                     };
                     Target {
                         platform,
@@ -260,6 +270,14 @@ fn configured_target(
             (
                 c.effective_base_url(),
                 Provider::Ebay(Box::new(EbayUploader::new(c)?)),
+            )
+        }
+        Platform::Wechat => {
+            let mut c = config.wechat.clone().ok_or_else(missing)?;
+            c.timeouts = timeouts;
+            (
+                c.effective_base_url().to_owned(),
+                Provider::Wechat(Box::new(WechatUploader::new(c)?)),
             )
         }
     };

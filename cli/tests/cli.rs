@@ -148,7 +148,7 @@ async fn upload_json_to_all_four_sandboxed_marketplaces() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 4, "{lines:?}");
-    for platform in ["shopee", "lazada", "smh", "ebay"] {
+    for platform in ["shopee", "lazada", "smh", "ebay", "wechat"] {
         let l = by_platform(&lines, platform);
         assert_eq!(l["ok"], true, "{l}");
         assert_eq!(l["target"], "sandbox", "{l}");

@@ -86,6 +86,10 @@ pub mod scope {
     pub const EBAY_COMMIT: &str = "GET /commerce/media/v1_beta/video/";
     /// Every eBay POST (`createVideo`, `uploadVideo`, images).
     pub const EBAY_POSTS: &str = "POST /commerce/media/v1_beta/";
+    /// WeChat Channels Store part uploads.
+    pub const WECHAT_PARTS: &str = "/shop/ec/basics/video/uploadpart";
+    /// WeChat Channels Store `finishupload`.
+    pub const WECHAT_COMMIT: &str = "/shop/ec/basics/video/finishupload";
 }
 
 /// One kind of injected fault.
@@ -449,6 +453,8 @@ pub enum ErrorStyle {
     Cos,
     /// eBay's REST `errors[]` (`errorId`, `domain`, `category`, `message`).
     Ebay,
+    /// WeChat's JSON (`errcode`, `errmsg`): -1 "system error", 45011 for 429.
+    Wechat,
 }
 
 /// What one request gets.
@@ -864,6 +870,13 @@ fn error_answer(
             "code": if limited { "RateLimitExceeded" } else { "InternalError" },
             "message": if limited { "request rate limit exceeded" } else { "internal error" },
             "requestId": rid,
+        })),
+        (ErrorStyle::Wechat, false) => json(serde_json::json!({
+            "errcode": if limited { 45011 } else { -1 },
+            "errmsg": format!(
+                "{} rid: {rid}",
+                if limited { "api minute-quota reach limit  mustslower  retry next minute" } else { "system error" }
+            ),
         })),
         (ErrorStyle::Cos, false) => {
             let (code, message) = match status {

@@ -2,7 +2,7 @@
 //!
 //! Faithful local simulators of the marketplaces' media upload APIs — Shopee Open Platform v2
 //! `media_space` ([`shopee`]), the Lazada Open Platform media calls ([`lazada`]), Tencent
-//! Cloud SMH ([`smh`]) and eBay's Media API ([`ebay`]) — with a fault injection and network shaping layer ([`faults`]).
+//! Cloud SMH ([`smh`]), eBay's Media API ([`ebay`]) and the WeChat Channels Store media calls ([`wechat`]) — with a fault injection and network shaping layer ([`faults`]).
 //!
 //! This crate is a **sandbox**, a product of its own: any client, in any language, can upload
 //! against it. It is written from the platforms' published protocols and depends on no other
@@ -40,6 +40,7 @@ pub mod shopee;
 pub mod smh;
 pub mod standalone;
 mod util;
+pub mod wechat;
 
 pub use common::{
     serve, Retention, SimClock, SimServer, WireLog, WireRecord, DEFAULT_MAX_ASSEMBLED_BYTES,

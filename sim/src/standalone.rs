@@ -27,6 +27,7 @@ use crate::faults::{FaultArgs, FaultProfile};
 use crate::lazada::{self, LazadaSimConfig};
 use crate::shopee::{ShopeeSim, ShopeeSimConfig};
 use crate::smh::{self, SmhSimConfig};
+use crate::wechat::{WechatSim, WechatSimConfig};
 
 /// The default listen address of the first simulator.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
@@ -106,6 +107,7 @@ const PLATFORMS: &[(&str, usize, Starter)] = &[
     ("lazada", 1, start_lazada),
     ("smh", 2, start_smh),
     ("ebay", 1, start_ebay),
+    ("wechat", 1, start_wechat),
 ];
 
 fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
@@ -171,6 +173,23 @@ fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, _retention: Retentio
         });
         Ok(Started {
             keep_alive: Box::new((sim, server)),
+            entry,
+        })
+    })
+}
+
+// The WeChat simulator predates the retention limits (see docs/simulators/wechat.md).
+fn start_wechat(addrs: Vec<SocketAddr>, faults: FaultProfile, _retention: Retention) -> StartFuture {
+    Box::pin(async move {
+        let sim = WechatSim::new(WechatSimConfig::default());
+        sim.faults().set(faults);
+        let server = sim.start(addrs[0]).await?;
+        let entry = serde_json::json!({
+            "base_url": server.base_url(),
+            "credentials": sim.credentials(),
+        });
+        Ok(Started {
+            keep_alive: Box::new(server),
             entry,
         })
     })

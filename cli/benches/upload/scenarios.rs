@@ -122,7 +122,8 @@ impl Bench {
         };
         self.sandbox.shopee_sim().faults().set(profile.clone());
         self.sandbox.lazada_sim().faults().set(profile.clone());
-        self.sandbox.smh_sim().faults().set(profile);
+        self.sandbox.smh_sim().faults().set(profile.clone());
+        self.sandbox.wechat_sim().faults().set(profile);
     }
 
     fn provider(&self, platform: Platform) -> Res<Box<dyn ChunkedVideoUploader>> {
@@ -140,6 +141,7 @@ impl Bench {
             }
             Platform::Smh => Box::new(s.smh().map_err(|e| e.to_string())?),
             Platform::Ebay => Box::new(s.ebay().map_err(|e| e.to_string())?),
+            Platform::Wechat => Box::new(s.wechat().map_err(|e| e.to_string())?),
         };
         Ok(p)
     }

@@ -6,11 +6,13 @@ mod ebay;
 mod lazada;
 mod shopee;
 mod smh;
+mod wechat;
 
 pub use ebay::EbayHandle;
 pub use lazada::LazadaHandle;
 pub use shopee::ShopeeHandle;
 pub use smh::SmhHandle;
+pub use wechat::WechatHandle;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,49 @@
+//! The shared conformance suite against the WeChat Channels Store simulator, the fault cases
+//! included.
+
+use marketmedia_conformance::suite::{self, adapters::WechatHandle, Backend, Credentials};
+use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_sim::wechat as sim;
+use marketmedia_wechat::{VideoScene, WechatConfig, WechatUploader, MIN_PART_BYTES};
+
+fn uploader(
+    base_url: &str,
+    secret: &str,
+    scene: VideoScene,
+    timeouts: HttpTimeouts,
+) -> marketmedia_core::Result<WechatUploader> {
+    // 1 MiB parts (the smallest allowed) keep the suite fast.
+    let mut config = WechatConfig::new(sim::TEST_APPID, secret).with_base_url(base_url);
+    config.part_size = MIN_PART_BYTES;
+    config.scene = scene;
+    config.timeouts = timeouts;
+    WechatUploader::new(config)
+}
+
+async fn suite_for(scene: VideoScene) {
+    let handle = WechatHandle::start_fast().await.unwrap();
+    let base_url = handle.base_url();
+    let with_timeouts = base_url.clone();
+    let backend = Backend::new(handle, move |creds| {
+        let secret = match creds {
+            Credentials::Valid => sim::TEST_APPSECRET,
+            Credentials::Wrong => "not-the-app-secret",
+        };
+        uploader(&base_url, secret, scene, HttpTimeouts::default())
+    })
+    .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::TEST_APPSECRET, scene, timeouts));
+    suite::run_all(&backend).await.assert_passed();
+}
+
+/// Product videos (scene 162): up to 500MB and 180 s, so every source is a real MP4.
+#[tokio::test]
+async fn wechat_product_videos_pass_the_conformance_suite() {
+    suite_for(VideoScene::Product).await;
+}
+
+/// After-sale videos (scene 173): up to 20MB, no duration limit, so the suite also sends one
+/// byte and the largest file.
+#[tokio::test]
+async fn wechat_after_sale_videos_pass_the_conformance_suite() {
+    suite_for(VideoScene::AfterSale).await;
+}

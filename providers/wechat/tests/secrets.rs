@@ -1,0 +1,146 @@
+//! Secrets never appear in logs: the whole TRACE output of full uploads against the simulator
+//! (with the app secret, which travels in the token call, and with a given access token, which
+//! travels in every call) and of every error path, and the `Debug`, `Display` and JSON of
+//! everything the provider hands back, hold neither the app secret nor any access token.
+
+use std::path::Path;
+use std::time::Duration;
+
+use marketmedia_conformance::leaks::{
+    self, captured, leak_driver as driver, open_session, Evidence, LeakCheck,
+};
+use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
+use marketmedia_sim::fixtures::write_sample_mp4;
+use marketmedia_sim::wechat::{WechatSim, WechatSimConfig};
+use marketmedia_wechat::{WechatConfig, WechatUploader, MIN_PART_BYTES};
+
+const APPID: &str = "wx-leak-appid";
+const APPSECRET: &str = "ASleak-wechat-app-secret-4b2e9d7c";
+const ACCESS_TOKEN: &str = "ATleak-wechat-access-token-8c1f3a";
+const WRONG_SECRET: &str = "ASleak-wechat-wrong-secret-e61d0b";
+const WRONG_TOKEN: &str = "ATleak-wechat-wrong-token-93a7f2";
+
+fn config(base: &str, mut c: WechatConfig) -> WechatConfig {
+    c.part_size = MIN_PART_BYTES;
+    c.with_base_url(base)
+}
+
+async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
+    let sim = WechatSim::new(WechatSimConfig {
+        appid: APPID.into(),
+        appsecret: APPSECRET.into(),
+        access_token: ACCESS_TOKEN.into(),
+        processing_delay: Duration::from_millis(20),
+        ..WechatSimConfig::default()
+    });
+    let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = server.base_url();
+    for creds in [
+        WechatConfig::new(APPID, APPSECRET),
+        WechatConfig::with_access_token(ACCESS_TOKEN),
+    ] {
+        let wechat = WechatUploader::new(config(&base, creds)).unwrap();
+        ev.add(format!("{:?}\n{:?}", wechat, wechat.config()));
+        let outcome = driver().upload_file(&wechat, video).await.unwrap();
+        ev.value(&outcome);
+        let images = wechat
+            .upload_images(&[ImageSource::from_bytes("a.jpg", real_jpeg())])
+            .await
+            .unwrap();
+        ev.add(format!("{images:?}"));
+        let (session, _) = open_session(&wechat, video).await;
+        ev.value(&session);
+        wechat.cancel(&session).await.unwrap();
+    }
+    assert!(
+        sim.wire()
+            .records()
+            .iter()
+            .any(|r| r.param("access_token") == Some(ACCESS_TOKEN))
+            && sim
+                .wire()
+                .records()
+                .iter()
+                .any(|r| r.param("secret") == Some(APPSECRET)),
+        "the secret and the token travelled, so a leak would show"
+    );
+
+    let wrong_secret =
+        WechatUploader::new(config(&base, WechatConfig::new(APPID, WRONG_SECRET))).unwrap();
+    ev.add(format!("{wrong_secret:?}"));
+    ev.err(
+        "a wrong secret",
+        driver().upload_file(&wrong_secret, video).await,
+    );
+    let wrong_token =
+        WechatUploader::new(config(&base, WechatConfig::with_access_token(WRONG_TOKEN))).unwrap();
+    ev.err(
+        "a wrong token",
+        driver().upload_file(&wrong_token, video).await,
+    );
+    sim.update_config(|c| c.rate_limited = true);
+    let wechat = WechatUploader::new(config(&base, WechatConfig::new(APPID, APPSECRET))).unwrap();
+    ev.err("a spent quota", driver().upload_file(&wechat, video).await);
+    sim.update_config(|c| c.rate_limited = false);
+
+    leaks::error_paths(
+        ev,
+        video,
+        "<html>upstream broke</html>",
+        "http://127.0.0.1:1",
+        |base, read_idle| {
+            let mut c = config(base, WechatConfig::new(APPID, APPSECRET));
+            c.timeouts.read_idle = read_idle;
+            WechatUploader::new(c).unwrap()
+        },
+    )
+    .await;
+    sim
+}
+
+#[test]
+fn no_secret_in_logs_debug_or_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("product.mp4");
+    write_sample_mp4(&video, Duration::from_secs(12), 3 * 1024 * 1024).unwrap();
+    let mut ev = Evidence::default();
+    let (sim, log) = captured(scenarios(&video, &mut ev));
+    // Every token the simulator issued travelled too.
+    let mut secrets: Vec<String> = [APPSECRET, ACCESS_TOKEN, WRONG_SECRET, WRONG_TOKEN]
+        .map(String::from)
+        .to_vec();
+    secrets.extend(
+        sim.wire()
+            .records()
+            .iter()
+            .filter_map(|r| r.param("access_token").map(str::to_owned)),
+    );
+    secrets.sort();
+    secrets.dedup();
+    assert!(
+        secrets.len() > 4,
+        "a fetched token is among the checked values"
+    );
+    LeakCheck {
+        platform: "wechat",
+        calls: &[
+            "token",
+            "video_initupload",
+            "video_uploadpart",
+            "video_finishupload",
+            "video_getplayinfo",
+            "img_upload",
+        ],
+        secrets: &secrets,
+    }
+    .assert(&log, &ev);
+}
+
+/// A real 8 × 8 JPEG (the fixtures' samples carry no frame header, so no dimensions).
+fn real_jpeg() -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(8, 8)
+        .write_to(&mut out, image::ImageOutputFormat::Jpeg(80))
+        .unwrap();
+    out.into_inner()
+}
