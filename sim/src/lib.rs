@@ -42,4 +42,6 @@ mod util;
 
 pub use common::{serve, SimClock, SimServer, WireLog, WireRecord, RAW_SINK_PATH};
 pub use faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
-pub use skeleton::{BodyLimit, SimCore};
+pub use skeleton::{
+    BodyLimit, Exchange, SimCore, Traffic, TrafficCounters, TrafficLayer, TrafficService,
+};

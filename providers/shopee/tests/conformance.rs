@@ -47,5 +47,8 @@ async fn shopee_passes_the_conformance_suite() {
         config.timeouts = timeouts;
         ShopeeUploader::new(config)
     });
-    suite::run_all(&backend).await.assert_passed();
+    // Shopee limits the duration (so no 1-byte video) and has no instant upload.
+    suite::run_all(&backend)
+        .await
+        .assert_passed_skipping(&["one_byte", "instant_upload"]);
 }
