@@ -205,9 +205,18 @@ proptest! {
 }
 
 /// What an HTTP 200 success answer with one odd field may end in besides `Ok`: `Protocol`
-/// (an answer the provider could not understand) or `Rejected` (a field that now reads as a
-/// failed envelope, or a value the provider checks and refuses).
+/// (an answer the provider could not understand), `Rejected` (a field that now reads as a
+/// failed envelope, or a value the provider checks and refuses) or, for `put_part` only,
+/// `Transient`: the junk server answers before it reads the 5 MiB block, so the connection
+/// may be cut under the request (a transport error, seen 96 times in 7,469 results).
 const ODD_SUCCESS_KINDS: &[ErrorKind] = &[ErrorKind::Protocol, ErrorKind::Rejected];
+
+/// `put_part`'s kinds: [`ODD_SUCCESS_KINDS`] or [`ODD_FAILURE_KINDS`], and `Transient`.
+fn with_transient(kinds: &[ErrorKind]) -> Vec<ErrorKind> {
+    let mut all = kinds.to_vec();
+    all.push(ErrorKind::Transient);
+    all
+}
 
 /// What a failure envelope with one odd field may end in: the kinds its codes map to, or
 /// `Protocol`; never `Ok`.
@@ -240,7 +249,11 @@ fn one_odd_field_anywhere_is_a_typed_result() {
                 )
                 .await;
                 for (call, r) in calls {
-                    results.check(call, &answer, &r, kinds);
+                    if call == "put_part" {
+                        results.check(call, &answer, &r, &with_transient(kinds));
+                    } else {
+                        results.check(call, &answer, &r, kinds);
+                    }
                 }
                 let r = l.upload_image(&img).await;
                 results.check("upload_image", &answer, &r, kinds);

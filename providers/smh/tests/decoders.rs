@@ -264,9 +264,15 @@ proptest! {
 }
 
 /// What a call answered with one odd field (HTTP 200 or 201) may end in besides `Ok`:
-/// `Protocol` (an answer the provider could not understand) or `Rejected` (a value it checks
-/// and refuses); where the odd answer is followed by a 500, also `Transient`.
-const ODD_FIELD_KINDS: &[ErrorKind] = &[ErrorKind::Protocol, ErrorKind::Rejected];
+/// `Protocol` (an answer the provider could not understand), `Rejected` (a value it checks
+/// and refuses) or `Transient`: the junk server answers before it reads a 1 MiB part, so the
+/// connection may be cut under the request, and the storage call after an odd upload answer
+/// may meet the junk fallback (seen on `put_part`, `uploaded_parts`, `commit`).
+const ODD_FIELD_KINDS: &[ErrorKind] = &[
+    ErrorKind::Protocol,
+    ErrorKind::Rejected,
+    ErrorKind::Transient,
+];
 
 /// The same, where the odd answer is the token's and a 500 follows.
 const ODD_TOKEN_KINDS: &[ErrorKind] = &[
