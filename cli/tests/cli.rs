@@ -275,7 +275,7 @@ async fn a_file_that_is_not_a_video_fails_everywhere() {
     let out = run(&["upload", path.to_str().unwrap(), "--json"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), marketmedia_cli::platform::Platform::ALL.len());
     for l in &lines {
         assert_eq!(l["ok"], false);
         assert_eq!(l["error"]["kind"], "InvalidInput", "{l}");
@@ -495,7 +495,7 @@ async fn images_json_to_all_three_and_a_format_two_refuse() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), marketmedia_cli::platform::Platform::ALL.len());
     for l in &lines {
         assert_eq!(l["ok"], true, "{l}");
         let images = l["images"].as_array().unwrap();

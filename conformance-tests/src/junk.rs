@@ -663,6 +663,99 @@ pub async fn every_video_call(
     Ok(junk.requests() - before)
 }
 
+/// The results of [`every_video_call`]'s calls, without a check: `(call, result)` for `init`,
+/// `put_part`, `commit`, `poll` and, when `calls.cancel` says its result counts, `cancel`.
+pub async fn video_call_results(
+    junk: &JunkServer,
+    provider: &dyn ChunkedVideoUploader,
+    calls: &VideoCalls,
+    answers: &VideoAnswers,
+) -> Vec<(&'static str, marketmedia_core::Result<()>)> {
+    let mut out = Vec::new();
+    junk.always(answers.init.clone());
+    let r = provider.init(&calls.source, &calls.session.plan).await;
+    out.push(("init", r.map(|_| ())));
+    junk.always(answers.put_part.clone());
+    let r = provider.put_part(&calls.session, &calls.part).await;
+    out.push(("put_part", r.map(|_| ())));
+    junk.always(answers.commit.clone());
+    let committed = provider.commit(&calls.session, &calls.receipts).await;
+    let committed_ok = committed.is_ok();
+    out.push(("commit", committed.map(|_| ())));
+    junk.always(answers.poll.clone());
+    let r = provider.poll(&calls.handle).await;
+    out.push(("poll", r.map(|_| ())));
+    junk.always(answers.cancel.clone());
+    let r = provider.cancel(&calls.session).await;
+    if calls.cancel == CancelCheck::Always || committed_ok {
+        out.push(("cancel", r));
+    }
+    out
+}
+
+/// What the "one odd field anywhere" tests collect: each call's result against an answer with
+/// one field changed must be `Ok` or an error of the kinds the test expects for that answer
+/// (an odd field in a success answer is at worst `Protocol`: an answer the provider could not
+/// understand). Every result is counted by call and outcome, for the report; every other
+/// result is a broken promise, and [`assert_typed`](Self::assert_typed) lists them all.
+#[derive(Debug, Default)]
+pub struct TypedResults {
+    seen: std::collections::BTreeMap<String, u64>,
+    broken: Vec<String>,
+}
+
+impl TypedResults {
+    /// Records `result` of `call` against `answer`: `Ok`, or an error whose kind is one of
+    /// `kinds`, whose `Display` and `Debug` work.
+    pub fn check<T: fmt::Debug>(
+        &mut self,
+        call: &str,
+        answer: &JunkAnswer,
+        result: &marketmedia_core::Result<T>,
+        kinds: &[marketmedia_core::ErrorKind],
+    ) {
+        let outcome = match result {
+            Ok(_) => "Ok".to_owned(),
+            Err(e) => {
+                let _shown = (e.to_string(), format!("{e:?}"));
+                format!("{:?}", e.kind())
+            }
+        };
+        *self.seen.entry(format!("{call}: {outcome}")).or_default() += 1;
+        match result {
+            Err(e) if !kinds.contains(&e.kind()) => self.broken.push(format!(
+                "{call}: {:?} (expected Ok or one of {kinds:?}) for {answer:?}: {e}",
+                e.kind()
+            )),
+            Ok(_) if !(200..300).contains(&answer.status) => self.broken.push(format!(
+                "{call}: Ok for HTTP {} ({answer:?})",
+                answer.status
+            )),
+            _ => {}
+        }
+    }
+
+    /// How many results of each call ended how (`"poll: Protocol" → 12`).
+    pub fn seen(&self) -> &std::collections::BTreeMap<String, u64> {
+        &self.seen
+    }
+
+    /// Panics listing every result that was neither `Ok` nor of the expected kinds, or when
+    /// nothing was checked at all.
+    #[track_caller]
+    pub fn assert_typed(&self) {
+        println!("odd-field results: {:?}", self.seen);
+        assert!(!self.seen.is_empty(), "no result was checked");
+        assert!(
+            self.broken.is_empty(),
+            "{} results of {} are no typed result of the expected kinds:\n{}",
+            self.broken.len(),
+            self.seen.values().sum::<u64>(),
+            self.broken.join("\n")
+        );
+    }
+}
+
 /// Every [`single_mutations`] of every template, as an HTTP 200 JSON answer: the
 /// deterministic sweep a provider's "one odd field anywhere" test runs its calls against.
 pub fn mutation_answers(templates: &[Value]) -> Vec<JunkAnswer> {

@@ -15,7 +15,9 @@
 //! | `GET /__sim/faults` | `{profile, counters}` |
 //! | `PUT /__sim/faults` (a fault profile as JSON) | sets it (400 if it cannot be used) |
 //! | `DELETE /__sim/faults` | clears it (204) |
-//! | `POST /__sim/reset` | back to a fresh simulator: state, wire log and faults (204) |
+//! | `GET /__sim/traffic[?call=PATTERN]` | `{requests, in_flight, peak_in_flight, exchanges}`: requests in flight now and at most at once, over every call or those whose `"METHOD /path?query"` contains `PATTERN` (the peak then from the exchanges kept), and each exchange's `key`, `status`, `started_us`, `ended_us` ([`crate::Traffic`]) |
+//! | `DELETE /__sim/traffic` | forgets the finished exchanges and brings the peak down to what is in flight (204) |
+//! | `POST /__sim/reset` | back to a fresh simulator: state, wire log, faults and traffic (204) |
 //!
 //! These requests bypass the fault layer and are not written in the wire log. An unknown id
 //! answers 404 `{"error": "..."}`. The bytes and digest of an upload whose bytes the
@@ -37,6 +39,7 @@ use sha2::Sha256;
 
 use crate::common::{SimClock, WireLog};
 use crate::faults::{FaultHandle, FaultProfile};
+use crate::skeleton::Traffic;
 
 /// The reserved path prefix of the control surface.
 pub const CONTROL_PREFIX: &str = "/__sim";
@@ -191,15 +194,40 @@ async fn faults_clear<T: Control>(State(sim): State<T>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn reset<T: Control>(State(sim): State<T>) -> StatusCode {
-    sim.control_faults().clear();
-    sim.control_reset();
-    sim.control_wire().clear();
+async fn traffic_get(State(t): State<Traffic>, AxQuery(f): AxQuery<WireFilter>) -> Json<Value> {
+    let (counters, exchanges) = match f.call {
+        Some(pattern) => (t.counters_of(&pattern), t.exchanges_of(&pattern)),
+        None => (t.counters(), t.exchanges()),
+    };
+    Json(json!({
+        "requests": counters.requests,
+        "in_flight": counters.in_flight,
+        "peak_in_flight": counters.peak_in_flight,
+        "exchanges": exchanges,
+    }))
+}
+
+async fn traffic_clear(State(t): State<Traffic>) -> StatusCode {
+    t.reset();
     StatusCode::NO_CONTENT
 }
 
-/// The control routes for `sim`.
-pub(crate) fn router<T: Control>(sim: T) -> Router {
+async fn reset<T: Control>(State((sim, traffic)): State<(T, Traffic)>) -> StatusCode {
+    sim.control_faults().clear();
+    sim.control_reset();
+    sim.control_wire().clear();
+    traffic.reset();
+    StatusCode::NO_CONTENT
+}
+
+/// The control routes for `sim`, whose routes `traffic` counts.
+pub(crate) fn router<T: Control>(sim: T, traffic: Traffic) -> Router {
+    let traffic_routes = Router::new()
+        .route("/__sim/traffic", get(traffic_get).delete(traffic_clear))
+        .with_state(traffic.clone());
+    let reset_route = Router::new()
+        .route("/__sim/reset", post(reset::<T>))
+        .with_state((sim.clone(), traffic));
     Router::new()
         .route("/__sim/wire", get(wire::<T>).delete(wire_clear::<T>))
         .route("/__sim/uploads", get(uploads::<T>))
@@ -214,6 +242,7 @@ pub(crate) fn router<T: Control>(sim: T) -> Router {
                 .put(faults_put::<T>)
                 .delete(faults_clear::<T>),
         )
-        .route("/__sim/reset", post(reset::<T>))
         .with_state(sim)
+        .merge(traffic_routes)
+        .merge(reset_route)
 }

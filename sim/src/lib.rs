@@ -47,4 +47,6 @@ pub use common::{
     DEFAULT_MAX_WIRE_RECORDS, RAW_SINK_PATH,
 };
 pub use faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
-pub use skeleton::{BodyLimit, SimCore};
+pub use skeleton::{
+    BodyLimit, Exchange, SimCore, Traffic, TrafficCounters, TrafficLayer, TrafficService,
+};

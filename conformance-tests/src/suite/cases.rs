@@ -11,14 +11,15 @@ use marketmedia_core::{
 
 use super::report::CaseOutcome;
 use super::support::{
-    check, check_assembled, check_completion, check_parts, driver, fail, open_session, part_size,
-    send_all, skip, Source, Sources, Step, StepExt,
+    check, check_assembled, check_completion, check_parts, driver, fail, lacks, open_session,
+    part_size, send_all, Lack, Source, Sources, Step, StepExt,
 };
 use super::{Backend, Credentials};
 
 mod faults;
 pub use faults::{
-    lost_commit_answer, session_expiring_mid_upload, stalled_part_answer, uploads_under_faults,
+    lost_commit_answer, parts_overlap_on_the_wire, retry_after_is_waited,
+    session_expiring_mid_upload, stalled_part_answer, uploads_under_faults,
     uploads_under_faults_on_every_call,
 };
 
@@ -134,10 +135,14 @@ pub async fn one_byte(b: &Backend) -> CaseOutcome {
             let p = provider(b)?;
             let rules = p.rules();
             if rules.min_file_bytes > 1 {
-                return Err(skip(format!("min_file_bytes = {}", rules.min_file_bytes)));
+                return Err(lacks(
+                    Lack::Rule,
+                    format!("min_file_bytes = {}", rules.min_file_bytes),
+                ));
             }
             if rules.video_duration.is_some() {
-                return Err(skip(
+                return Err(lacks(
+                    Lack::Rule,
                     "video_duration is set: a 1-byte file is no video of an accepted duration",
                 ));
             }
@@ -166,7 +171,10 @@ pub async fn part_numbering(b: &Backend) -> CaseOutcome {
             let cs = part_size(rules)?;
             let size = 2 * cs + 1;
             if size > rules.max_file_bytes {
-                return Err(skip(format!("2cs+1 = {size} bytes is over the maximum")));
+                return Err(lacks(
+                    Lack::Rule,
+                    format!("2cs+1 = {size} bytes is over max_file_bytes"),
+                ));
             }
             let mut sources = Sources::new(rules)?;
             let path = sources.video(size)?;
@@ -222,10 +230,13 @@ pub async fn maximum_size(b: &Backend) -> CaseOutcome {
             let rules = p.rules();
             let max = rules.max_file_bytes;
             if max > b.config().max_upload_bytes {
-                return Err(skip(format!(
-                    "max_file_bytes = {max} is above the suite's budget of {} bytes",
-                    b.config().max_upload_bytes
-                )));
+                return Err(lacks(
+                    Lack::Rule,
+                    format!(
+                        "max_file_bytes = {max} is above the suite's budget of {} bytes",
+                        b.config().max_upload_bytes
+                    ),
+                ));
             }
             let mut sources = Sources::new(rules)?;
             let path = sources.video(max)?;
@@ -245,11 +256,28 @@ pub async fn over_maximum_refused(b: &Backend) -> CaseOutcome {
             let size = rules
                 .max_file_bytes
                 .checked_add(1)
-                .ok_or_else(|| skip("max_file_bytes is u64::MAX"))?;
+                .ok_or_else(|| lacks(Lack::Rule, "max_file_bytes is u64::MAX"))?;
             let mut sources = Sources::new(rules)?;
-            let path = sources.sparse_video(size)?;
-            let before = b.sim().request_count();
-            let result = driver(b, 1).upload_file(p.as_ref(), &path).await;
+            // A sparse file where the file system allows one; else the same file as the
+            // driver's pre-flight sees it, its size declared (never a skip: the refusal of a
+            // file over the maximum is checked on every machine).
+            let (result, before, how) = match sources.sparse_video(size)? {
+                Ok(path) => {
+                    let before = b.sim().request_count();
+                    let r = driver(b, 1).upload_file(p.as_ref(), &path).await;
+                    (r, before, "a sparse file".to_owned())
+                }
+                Err(e) => {
+                    let source = sources.declared_size(size).await?;
+                    let before = b.sim().request_count();
+                    let r = driver(b, 1).upload_prepared(p.as_ref(), &source).await;
+                    (
+                        r,
+                        before,
+                        format!("its size declared (no sparse file here: {e})"),
+                    )
+                }
+            };
             let after = b.sim().request_count();
             let rule = "max_file_bytes + 1 is refused before any request";
             match result {
@@ -261,7 +289,7 @@ pub async fn over_maximum_refused(b: &Backend) -> CaseOutcome {
             check(after == before, rule, || {
                 format!("{} requests reached the simulator", after - before)
             })?;
-            Ok(vec![format!("{size} bytes refused, no request")])
+            Ok(vec![format!("{size} bytes refused, no request ({how})")])
         }
         .await,
     )
@@ -275,7 +303,7 @@ pub async fn out_of_order_concurrent(b: &Backend) -> CaseOutcome {
             let p = provider(b)?;
             let rules = p.rules();
             if !rules.concurrent_parts {
-                return Err(skip("concurrent_parts = false"));
+                return Err(lacks(Lack::Rule, "concurrent_parts = false"));
             }
             let cs = part_size(rules)?;
             let size = (3 * cs + 7).min(rules.max_file_bytes);
@@ -403,7 +431,10 @@ pub async fn put_part_after_cancel(b: &Backend) -> CaseOutcome {
     finish(
         async {
             if !b.sim().capabilities().cancel_upload {
-                return Err(skip("the platform has no call to abandon an upload"));
+                return Err(lacks(
+                    Lack::Simulator,
+                    "the platform has no call to abandon an upload",
+                ));
             }
             let p = provider(b)?;
             let rules = p.rules();
@@ -490,7 +521,10 @@ pub async fn processing_ready(b: &Backend) -> CaseOutcome {
             let p = provider(b)?;
             let rules = p.rules();
             if !rules.async_processing {
-                return Err(skip("async_processing = false (ready at commit)"));
+                return Err(lacks(
+                    Lack::Rule,
+                    "async_processing = false (ready at commit)",
+                ));
             }
             let cs = part_size(rules)?;
             let mut sources = Sources::new(rules)?;
@@ -550,11 +584,17 @@ pub async fn processing_failed(b: &Backend) -> CaseOutcome {
             let p = provider(b)?;
             let rules = p.rules();
             if !rules.async_processing {
-                return Err(skip("async_processing = false (nothing to poll)"));
+                return Err(lacks(
+                    Lack::Rule,
+                    "async_processing = false (nothing to poll)",
+                ));
             }
             let reason = "conformance: the video was refused";
             let Some(expected) = b.sim().set_processing_failure(Some(reason)) else {
-                return Err(skip("the simulator cannot make processing fail"));
+                return Err(lacks(
+                    Lack::Simulator,
+                    "the simulator cannot make processing fail",
+                ));
             };
             let result = async {
                 let cs = part_size(rules)?;
@@ -603,7 +643,8 @@ pub async fn wrong_credentials(b: &Backend) -> CaseOutcome {
             let p = match b.provider(Credentials::Wrong) {
                 Ok(p) => p,
                 Err(e) if e.kind() == ErrorKind::Unsupported => {
-                    return Err(skip(
+                    return Err(lacks(
+                        Lack::Backend,
                         "the factory builds no provider with wrong credentials",
                     ))
                 }
@@ -764,10 +805,13 @@ pub async fn instant_upload(b: &Backend) -> CaseOutcome {
             let p = provider(b)?;
             let rules = p.rules();
             if !rules.instant_upload {
-                return Err(skip("instant_upload = false"));
+                return Err(lacks(Lack::Rule, "instant_upload = false"));
             }
             let Some(min) = b.sim().capabilities().instant_upload_min_bytes else {
-                return Err(skip("the simulator offers no instant upload"));
+                return Err(lacks(
+                    Lack::Simulator,
+                    "the simulator offers no instant upload",
+                ));
             };
             let size = min.max(2 << 20).min(rules.max_file_bytes);
             let mut sources = Sources::new(rules)?;
@@ -811,7 +855,7 @@ pub async fn resume_skips_known_parts(b: &Backend) -> CaseOutcome {
             let path = sources.video(size)?;
             let source = Source::open(p.as_ref(), &path, true).await?;
             if source.plan.count() < 2 {
-                return Err(skip("the file fits one part"));
+                return Err(lacks(Lack::Rule, "max_file_bytes: the file fits one part"));
             }
             let session = open_session(p.as_ref(), &source).await?;
             let r0 = p

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use marketmedia_core::raw::UploadSession;
 
 use marketmedia_sim::faults::FaultHandle;
-use marketmedia_sim::WireLog;
+use marketmedia_sim::{Traffic, WireLog};
 
 /// One part request as the simulator received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +98,16 @@ pub struct SessionExpiry {
     /// The status the platform answers to the part that meets the expiry, when it refuses
     /// exactly one (SMH's storage: 403 "Request has expired").
     pub refused_part_status: Option<u16>,
+    /// The platform's error code for that part, as the [`WireLog`] records it (Shopee
+    /// `error_invalid_upload_id`, Lazada `FAIL_TO_UPLOAD_BLOCK`).
+    pub refused_part_code: Option<String>,
+    /// The [`WireLog`] call name that opens an upload session (`init_video_upload`,
+    /// `/media/video/block/create`): where sessions are not renewable, the case checks that a
+    /// second one was opened after the expiry; where they are, that none was.
+    pub init_call: Option<String>,
+    /// The part requests' parameter naming their session (`video_upload_id`, `uploadId`),
+    /// so the case tells the expired session's parts from the new one's.
+    pub session_param: Option<String>,
 }
 
 /// How a processing failure switched on with [`SimHandle::set_processing_failure`] will look.
@@ -181,6 +191,22 @@ pub trait SimHandle: Send + Sync {
     /// expiry looks like on the wire, or `None` when unsupported.
     fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
         let _ = parts;
+        None
+    }
+
+    /// Whether the simulator holds the session `id` (as its part requests name it, see
+    /// [`SessionExpiry::session_param`]) as expired at its clock now; `None` when it cannot
+    /// tell (unknown id, or unsupported).
+    fn session_expired(&self, id: &str) -> Option<bool> {
+        let _ = id;
+        None
+    }
+
+    /// The simulator's own count of the requests reaching it, in flight and at most at once,
+    /// with each exchange's times ([`Traffic`]): the cases that check how many parts overlap
+    /// on the wire and how long a rate-limited client waited. `None` when the simulator
+    /// counts none (those cases are skipped).
+    fn traffic(&self) -> Option<&Traffic> {
         None
     }
 }

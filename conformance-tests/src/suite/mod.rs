@@ -231,6 +231,8 @@ case_list!(
     lost_commit_answer,
     stalled_part_answer,
     session_expiring_mid_upload,
+    parts_overlap_on_the_wire,
+    retry_after_is_waited,
 );
 
 /// The case named `name`, to run one case on a backend of its own with

@@ -109,28 +109,77 @@ impl SuiteReport {
             .map(|c| &c.outcome)
     }
 
-    /// Prints the report and panics when a case failed: the one line a provider's test needs.
+    /// The skipped cases and why, in the order they ran.
+    pub fn skips(&self) -> Vec<(&'static str, &str)> {
+        self.cases
+            .iter()
+            .filter_map(|c| match &c.outcome {
+                CaseOutcome::Skipped { reason } => Some((c.name, reason.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What is wrong with this run when exactly the cases in `expected_skips` may be skipped:
+    /// the failed cases, the cases skipped that were not expected to be (a new skip), and the
+    /// expected skips that ran or are no case of the run. `None` when nothing is.
+    pub fn problems(&self, expected_skips: &[&str]) -> Option<String> {
+        let mut lines: Vec<String> = self
+            .failures()
+            .iter()
+            .map(|c| match &c.outcome {
+                CaseOutcome::Failed { rule, seen } => {
+                    format!("  {}: rule `{rule}` broke: {seen}", c.name)
+                }
+                _ => String::new(),
+            })
+            .collect();
+        for (name, reason) in self.skips() {
+            if !expected_skips.contains(&name) {
+                lines.push(format!("  {name}: skipped, not expected to be: {reason}"));
+            }
+        }
+        for name in expected_skips {
+            match self.outcome(name) {
+                Some(CaseOutcome::Skipped { .. }) => {}
+                Some(_) => lines.push(format!(
+                    "  {name}: expected to be skipped, but it ran (update the expected skips)"
+                )),
+                None => lines.push(format!(
+                    "  {name}: expected to be skipped, no such case ran"
+                )),
+            }
+        }
+        if lines.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "{} conformance: {} of {} cases failed, {} skipped ({} expected)\n{}",
+            self.platform,
+            self.failures().len(),
+            self.ran(),
+            self.skipped(),
+            expected_skips.len(),
+            lines.join("\n")
+        ))
+    }
+
+    /// Prints the report and panics when a case failed or was skipped: the one line a test
+    /// of a provider that skips nothing needs. A provider that lacks a capability some case
+    /// needs lists those cases with [`assert_passed_skipping`](Self::assert_passed_skipping).
     #[track_caller]
     pub fn assert_passed(&self) {
+        self.assert_passed_skipping(&[]);
+    }
+
+    /// Prints the report and panics when a case failed, when a case outside `expected_skips`
+    /// was skipped, or when one of `expected_skips` ran: a provider's test states the exact
+    /// set of cases its declared rules and simulator leave out, so a new skip fails it.
+    #[track_caller]
+    pub fn assert_passed_skipping(&self, expected_skips: &[&str]) {
         println!("{self}");
-        let failures = self.failures();
-        if !failures.is_empty() {
-            let lines: Vec<String> = failures
-                .iter()
-                .map(|c| match &c.outcome {
-                    CaseOutcome::Failed { rule, seen } => {
-                        format!("  {}: rule `{rule}` broke: {seen}", c.name)
-                    }
-                    _ => String::new(),
-                })
-                .collect();
-            panic!(
-                "{} conformance: {} of {} cases failed\n{}",
-                self.platform,
-                failures.len(),
-                self.ran(),
-                lines.join("\n")
-            );
+        if let Some(problems) = self.problems(expected_skips) {
+            panic!("{problems}");
         }
     }
 }

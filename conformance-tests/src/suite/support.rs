@@ -22,8 +22,28 @@ use marketmedia_sim::fixtures::{min_mp4_size, write_sample_mp4};
 /// Why a case stopped early.
 #[derive(Debug)]
 pub(crate) enum Stop {
+    /// The case does not apply: only ever built by [`lacks`], from something the provider's
+    /// rules, its simulator's declared abilities or its backend say it lacks.
     Skip(String),
-    Fail { rule: String, seen: String },
+    Fail {
+        rule: String,
+        seen: String,
+    },
+}
+
+/// What a case needs that the provider declares it lacks: the only grounds for a skip.
+/// Anything else that keeps a case from running (a file that cannot be written, a size the
+/// suite cannot build) fails it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lack {
+    /// The provider's rules (`concurrent_parts = false`, `instant_upload = false`, a maximum
+    /// too small or too large for the case…).
+    Rule,
+    /// The simulator's declared abilities ([`SimCapabilities`](super::SimCapabilities), a
+    /// `SimHandle` method answering `None`): what the platform or its simulator cannot do.
+    Simulator,
+    /// The backend: no factory for wrong credentials or other timeouts.
+    Backend,
 }
 
 pub(crate) type Step<T = ()> = Result<T, Stop>;
@@ -35,8 +55,15 @@ pub(crate) fn fail(rule: impl Into<String>, seen: impl Into<String>) -> Stop {
     }
 }
 
-pub(crate) fn skip(reason: impl Into<String>) -> Stop {
-    Stop::Skip(reason.into())
+/// A skip: the case needs what `lack` says is missing (`what`, e.g. `concurrent_parts =
+/// false`). The reason in the report starts with where it is declared.
+pub(crate) fn lacks(lack: Lack, what: impl Into<String>) -> Stop {
+    let source = match lack {
+        Lack::Rule => "rules",
+        Lack::Simulator => "simulator",
+        Lack::Backend => "backend",
+    };
+    Stop::Skip(format!("{source}: {}", what.into()))
 }
 
 pub(crate) fn check(cond: bool, rule: &str, seen: impl FnOnce() -> String) -> Step {
@@ -58,9 +85,16 @@ impl<T> StepExt<T> for marketmedia_core::Result<T> {
     }
 }
 
+/// A local file the case could not prepare fails the case: it is no capability the provider
+/// lacks, and a skip would hide that the case never ran.
 impl<T> StepExt<T> for std::io::Result<T> {
     fn step(self, what: &str) -> Step<T> {
-        self.map_err(|e| skip(format!("could not prepare the source ({what}): {e}")))
+        self.map_err(|e| {
+            fail(
+                "the suite prepares its source files",
+                format!("{what}: {e} ({:?})", e.kind()),
+            )
+        })
     }
 }
 
@@ -122,10 +156,13 @@ impl Sources {
     /// A sample MP4 of exactly `size` bytes, lasting a duration the rules accept.
     pub(crate) fn video(&mut self, size: u64) -> Step<PathBuf> {
         if size < min_mp4_size() {
-            return Err(skip(format!(
-                "{size} bytes is below the smallest sample MP4 ({} bytes)",
-                min_mp4_size()
-            )));
+            return Err(fail(
+                "the suite builds a sample MP4 of the size the case needs",
+                format!(
+                    "{size} bytes is below the smallest sample MP4 ({} bytes)",
+                    min_mp4_size()
+                ),
+            ));
         }
         let path = self.next_path("mp4");
         write_sample_mp4(&path, self.duration, size).step("sample video")?;
@@ -141,27 +178,43 @@ impl Sources {
     }
 
     /// A sparse MP4 of `size` bytes: a real head (ftyp, moov/mvhd) and a 64-bit `mdat` whose
-    /// payload is a hole, so a file far above any limit costs no disk.
-    pub(crate) fn sparse_video(&mut self, size: u64) -> Step<PathBuf> {
+    /// payload is a hole, so a file far above any limit costs no disk. `Ok(Err(e))` when the
+    /// file system refused it (a file-size limit, `ulimit -f`, answers "File too large
+    /// (os error 27)"; a file system without sparse files needs the disk).
+    pub(crate) fn sparse_video(&mut self, size: u64) -> Step<std::io::Result<PathBuf>> {
         let small = marketmedia_sim::fixtures::sample_mp4(self.duration, min_mp4_size())
             .step("sample video head")?;
         let head = &small[..small.len() - 8];
         let mdat = size
             .checked_sub(head.len() as u64)
             .filter(|n| *n >= 16)
-            .ok_or_else(|| skip(format!("{size} bytes is too small for a sparse MP4")))?;
+            .ok_or_else(|| {
+                fail(
+                    "the suite builds a sparse MP4 of the size the case needs",
+                    format!("{size} bytes is too small for a sparse MP4"),
+                )
+            })?;
         let mut bytes = head.to_vec();
         bytes.extend_from_slice(&1u32.to_be_bytes());
         bytes.extend_from_slice(b"mdat");
         bytes.extend_from_slice(&mdat.to_be_bytes());
         let path = self.raw(&bytes, "mp4")?;
-        let file = std::fs::OpenOptions::new()
+        let grown = std::fs::OpenOptions::new()
             .write(true)
             .open(&path)
-            .step("sparse file")?;
-        file.set_len(size)
-            .step("sparse file of the requested size")?;
-        Ok(path)
+            .and_then(|file| file.set_len(size));
+        Ok(grown.map(|()| path))
+    }
+
+    /// A sample MP4 of the smallest size, probed, then declared `size` bytes long: what the
+    /// driver's pre-flight sees of a file of `size` bytes, without the file.
+    pub(crate) async fn declared_size(&mut self, size: u64) -> Step<PreparedSource> {
+        let path = self.video(min_mp4_size())?;
+        let mut probe = SourceProbe::open(&path)
+            .await
+            .map_err(|e| fail("the suite probes its sample video", e.to_string()))?;
+        probe.size = size;
+        Ok(PreparedSource::undigested(probe))
     }
 }
 

@@ -62,5 +62,8 @@ async fn lazada_passes_the_conformance_suite() {
     .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::LAZADA_TEST_APP_SECRET, timeouts))
     .allow_deviation("lost_commit_answer", LOST_COMMIT)
     .allow_deviation("uploads_under_faults_on_every_call", LOST_COMMIT);
-    suite::run_all(&backend).await.assert_passed();
+    // Lazada has no call to abandon a block upload, and no instant upload.
+    suite::run_all(&backend)
+        .await
+        .assert_passed_skipping(&["put_part_after_cancel", "instant_upload"]);
 }

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use marketmedia_conformance::junk::{
     answer_to, assert_stalled_poll_is_retryable, every_video_call, junk_source, mutation_answers,
-    proptest_cases, typed_result, CancelCheck, JunkAnswer, JunkRig, VideoAnswers, VideoCalls,
+    proptest_cases, typed_result, CancelCheck, JunkAnswer, JunkRig, TypedResults, VideoAnswers,
+    VideoCalls,
 };
 use marketmedia_core::raw::{Part, PartPlan, PartReceipt, UploadSession};
 use marketmedia_core::{
-    ChunkedVideoUploader, Digests, ImageSource, ImageUploader, ProcessingHandle,
+    ChunkedVideoUploader, Digests, ErrorKind, ImageSource, ImageUploader, ProcessingHandle,
 };
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 use proptest::prelude::*;
@@ -206,20 +207,38 @@ fn a_stalled_answer_is_a_typed_timeout() {
     );
 }
 
-/// Every answer of poll and image upload with one field changed to an edge value.
+/// What an HTTP 200 answer with one odd field may end in besides `Ok`: `Protocol` (an
+/// answer the provider could not understand) or, where the field changed is the envelope's
+/// `error`, the kind of the error code it now carries.
+const ODD_FIELD_KINDS: &[ErrorKind] = &[ErrorKind::Protocol, ErrorKind::Rejected];
+
+/// Every answer of poll and image upload with one field changed to an edge value: each
+/// result is `Ok` or a typed error of the expected kinds.
 #[test]
 fn one_odd_field_anywhere_is_a_typed_result() {
     let f = fixture();
     let handle = handle("x");
     let imgs = images();
+    let mut results = TypedResults::default();
     f.rig.rt.block_on(async {
         for answer in mutation_answers(&[ready_answer()]) {
-            f.rig.junk.always(answer);
-            let _ = f.shopee.poll(&handle).await;
+            f.rig.junk.always(answer.clone());
+            let r = f.shopee.poll(&handle).await;
+            results.check("poll", &answer, &r, ODD_FIELD_KINDS);
         }
         for answer in mutation_answers(&[image_list_answer()]) {
-            f.rig.junk.always(answer);
-            let _ = f.shopee.upload_images(&imgs).await;
+            f.rig.junk.always(answer.clone());
+            let r = f.shopee.upload_images(&imgs).await;
+            results.check("upload_images", &answer, &r, ODD_FIELD_KINDS);
+            for per_image in r.iter().flatten() {
+                results.check(
+                    "upload_images (one image)",
+                    &answer,
+                    per_image,
+                    ODD_FIELD_KINDS,
+                );
+            }
         }
     });
+    results.assert_typed();
 }

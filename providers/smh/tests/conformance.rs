@@ -41,5 +41,11 @@ async fn smh_passes_the_conformance_suite() {
     .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::TEST_LIBRARY_SECRET, timeouts))
     .allow_deviation("lost_commit_answer", LOST_CONFIRM)
     .allow_deviation("uploads_under_faults_on_every_call", LOST_CONFIRM);
-    suite::run_all(&backend).await.assert_passed();
+    // SMH files are ready at confirm (nothing to poll), and its 50 TB maximum is far above
+    // the suite's budget.
+    suite::run_all(&backend).await.assert_passed_skipping(&[
+        "processing_ready",
+        "processing_failed",
+        "maximum_size",
+    ]);
 }

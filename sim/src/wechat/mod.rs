@@ -419,6 +419,11 @@ impl crate::control::Control for WechatSim {
         self.assembled_bytes(id)
     }
 
+    fn control_evicted(&self, _id: &str) -> bool {
+        // No retention limit yet: the WeChat simulator keeps every upload it assembled.
+        false
+    }
+
     fn control_reset(&self) {
         self.core.reset_state();
     }

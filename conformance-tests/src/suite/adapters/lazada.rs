@@ -217,6 +217,23 @@ impl SimHandle for LazadaHandle {
         self.sim
             .faults()
             .after_requests(scope::LAZADA_PARTS, parts, move || clock.advance(by));
-        Some(SessionExpiry::default())
+        Some(SessionExpiry {
+            refused_part_code: Some(calls::codes::FAIL_TO_UPLOAD_BLOCK.into()),
+            init_call: Some(calls::BLOCK_CREATE.into()),
+            session_param: Some("uploadId".into()),
+            ..SessionExpiry::default()
+        })
+    }
+
+    /// An upload expires `upload_ttl` after its `block/create`, on the simulator's clock.
+    fn session_expired(&self, id: &str) -> Option<bool> {
+        let upload = self.sim.upload(id)?;
+        let ttl = i64::try_from(self.sim.config().upload_ttl.as_millis()).unwrap_or(i64::MAX);
+        let now = self.sim.clock().now_millis();
+        Some(upload.video_id.is_none() && now.saturating_sub(upload.created_at_ms) > ttl)
+    }
+
+    fn traffic(&self) -> Option<&marketmedia_sim::Traffic> {
+        Some(self.sim.traffic())
     }
 }

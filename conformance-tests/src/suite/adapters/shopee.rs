@@ -214,6 +214,19 @@ impl SimHandle for ShopeeHandle {
                 sim.clock().advance(SHORT_SESSION + Duration::from_secs(1));
                 sim.update_config(|c| c.upload_session_ttl = lifetime);
             });
-        Some(SessionExpiry::default())
+        Some(SessionExpiry {
+            refused_part_code: Some("error_invalid_upload_id".into()),
+            init_call: Some("init_video_upload".into()),
+            session_param: Some("video_upload_id".into()),
+            ..SessionExpiry::default()
+        })
+    }
+
+    fn session_expired(&self, id: &str) -> Option<bool> {
+        self.sim.upload(id).map(|u| u.expired)
+    }
+
+    fn traffic(&self) -> Option<&marketmedia_sim::Traffic> {
+        Some(self.sim.traffic())
     }
 }

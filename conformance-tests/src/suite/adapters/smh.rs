@@ -161,6 +161,12 @@ impl SimHandle for SmhHandle {
         Some(SessionExpiry {
             renew_call: Some(calls::RENEW_UPLOAD.into()),
             refused_part_status: Some(403),
+            init_call: Some(calls::BEGIN_MULTIPART.into()),
+            ..SessionExpiry::default()
         })
+    }
+
+    fn traffic(&self) -> Option<&marketmedia_sim::Traffic> {
+        Some(self.sim.traffic())
     }
 }

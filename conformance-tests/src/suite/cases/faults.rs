@@ -14,10 +14,11 @@ use marketmedia_core::{PollPolicy, RetryPolicy, UploadDriver, UploadOptions, Upl
 use super::{annotate, finish, id_of, provider};
 use crate::suite::report::CaseOutcome;
 use crate::suite::support::{
-    check, check_assembled, fail, part_size, skip, Sources, Step, StepExt,
+    check, check_assembled, fail, lacks, part_size, Lack, Sources, Step, StepExt,
 };
 use crate::suite::{Backend, FaultTargets};
 use marketmedia_sim::faults::{FaultCounters, FaultHandle, FaultKind, FaultProfile};
+use marketmedia_sim::WireRecord;
 
 /// Uploads in a hostile run: enough that every fault kind of the hostile profile is met.
 const HOSTILE_UPLOADS: u64 = 30;
@@ -71,7 +72,7 @@ impl Drop for ClearOnDrop<'_> {
 fn targets(b: &Backend) -> Step<FaultTargets<'_>> {
     b.sim()
         .fault_targets()
-        .ok_or_else(|| skip("the simulator has no fault layer"))
+        .ok_or_else(|| lacks(Lack::Simulator, "the simulator has no fault layer"))
 }
 
 /// The counters of what was injected between `before` and `now`.
@@ -109,9 +110,10 @@ fn ready_and_intact(b: &Backend, out: &UploadOutcome, path: &Path) -> Step {
 fn parts_file(sources: &mut Sources, cs: u64, parts: u64, max: u64) -> Step<PathBuf> {
     let size = (parts - 1) * cs + 10;
     if size > max {
-        return Err(skip(format!(
-            "a {parts}-part file ({size} bytes) is over the maximum"
-        )));
+        return Err(lacks(
+            Lack::Rule,
+            format!("a {parts}-part file ({size} bytes) is over max_file_bytes"),
+        ));
     }
     sources.video(size)
 }
@@ -229,7 +231,12 @@ pub async fn stalled_part_answer(b: &Backend) -> CaseOutcome {
             };
             let p = b
                 .provider_with_timeouts(timeouts)
-                .ok_or_else(|| skip("the backend builds no provider with other timeouts"))?
+                .ok_or_else(|| {
+                    lacks(
+                        Lack::Backend,
+                        "the backend builds no provider with other timeouts",
+                    )
+                })?
                 .map_err(|e| fail("the provider can be built", e.to_string()))?;
             let rules = p.rules();
             let cs = part_size(rules)?;
@@ -283,11 +290,13 @@ pub async fn stalled_part_answer(b: &Backend) -> CaseOutcome {
 }
 
 /// The upload session expires right after the first part (the simulator's clock moves past
-/// its lifetime). Where sessions are renewable (`renewable_sessions = true`), the next part is
-/// refused, the provider renews and the upload goes on: one part refused, at least one
-/// renewal. Where they are not, the only way on is a new session and every part again, which
-/// the driver does. Either way the upload (4 parts, one at a time) ends ready with the
-/// source's bytes.
+/// its lifetime), and the simulator's wire log shows what followed. Exactly one part meets
+/// the expiry and is refused (with the platform's status or code for it). Where sessions are
+/// renewable (`renewable_sessions = true`), the provider renews and the upload goes on: at
+/// least one renewal, no second init. Where they are not, the only way on is a new session
+/// and every part again: the refused part belonged to a session the simulator holds as
+/// expired, a second init went out, and the upload ended on the new session. Either way the
+/// upload (4 parts, one at a time) ends ready with the source's bytes.
 pub async fn session_expiring_mid_upload(b: &Backend) -> CaseOutcome {
     finish(
         async {
@@ -302,13 +311,54 @@ pub async fn session_expiring_mid_upload(b: &Backend) -> CaseOutcome {
             let expiry = b
                 .sim()
                 .expire_session_after_parts(1)
-                .ok_or_else(|| skip("the simulator cannot expire a session"))?;
+                .ok_or_else(|| lacks(Lack::Simulator, "the simulator cannot expire a session"))?;
             let renewals_before = expiry.renew_call.as_deref().map(|c| count(b, c));
+            let inits_before = expiry.init_call.as_deref().map(|c| count(b, c));
             let out = fault_driver(b, 1)
                 .upload_file(p.as_ref(), &path)
                 .await
                 .step("the upload with a session expiring after its first part")?;
             ready_and_intact(b, &out, &path)?;
+            let parts: Vec<WireRecord> = b
+                .sim()
+                .wire()
+                .calls(&t.part_call)
+                .into_iter()
+                .skip(parts_before)
+                .collect();
+            let refused: Vec<&WireRecord> = parts.iter().filter(|r| r.error.is_some()).collect();
+            let [refused] = refused.as_slice() else {
+                return Err(fail(
+                    "one part meets the expiry and is refused",
+                    format!(
+                        "{} of {} part requests refused: {:?}",
+                        refused.len(),
+                        parts.len(),
+                        refused
+                            .iter()
+                            .map(|r| (r.status, &r.error))
+                            .collect::<Vec<_>>()
+                    ),
+                ));
+            };
+            if let Some(status) = expiry.refused_part_status {
+                check(
+                    refused.status == status,
+                    "the part meeting the expiry is refused with the platform's status",
+                    || format!("refused with {}, expected {status}", refused.status),
+                )?;
+            }
+            if let Some(code) = &expiry.refused_part_code {
+                check(
+                    refused.error.as_deref() == Some(code.as_str()),
+                    "the part meeting the expiry is refused with the platform's code",
+                    || format!("refused with {:?}, expected {code}", refused.error),
+                )?;
+            }
+            let inits = match (expiry.init_call.as_deref(), inits_before) {
+                (Some(call), Some(before)) => Some((call, count(b, call) - before)),
+                _ => None,
+            };
             let mut notes = Vec::new();
             if rules.renewable_sessions {
                 let (Some(call), Some(before)) = (expiry.renew_call.as_deref(), renewals_before)
@@ -324,24 +374,197 @@ pub async fn session_expiring_mid_upload(b: &Backend) -> CaseOutcome {
                     "renewable_sessions = true: an expired session is renewed",
                     || format!("{renewed} `{call}` requests"),
                 )?;
-                notes.push(format!("renewed {renewed} time(s)"));
+                if let Some((init, n)) = inits {
+                    check(
+                        n == 1,
+                        "renewable_sessions = true: the session is renewed, not replaced",
+                        || format!("{n} `{init}` requests"),
+                    )?;
+                }
+                notes.push(format!(
+                    "part refused {} {:?}, renewed {renewed} time(s)",
+                    refused.status, refused.error
+                ));
             } else {
-                notes.push(format!("restarted; {} parts sent", out.stats.parts_sent));
-            }
-            if let Some(status) = expiry.refused_part_status {
-                let refused = b
-                    .sim()
-                    .wire()
-                    .calls(&t.part_call)
-                    .into_iter()
-                    .skip(parts_before)
-                    .filter(|r| r.status == status)
+                let (Some((init, n)), Some(param)) = (inits, expiry.session_param.as_deref())
+                else {
+                    return Err(fail(
+                        "renewable_sessions = false: the simulator names its init call and \
+                         the parts' session parameter",
+                        format!("{expiry:?}"),
+                    ));
+                };
+                check(
+                    n == 2,
+                    "renewable_sessions = false: an expired session is replaced by a second init",
+                    || format!("{n} `{init}` requests"),
+                )?;
+                let expired = refused.param(param).unwrap_or_default().to_owned();
+                let last = out
+                    .session
+                    .as_ref()
+                    .map(|s| s.upload_id.clone())
+                    .unwrap_or_default();
+                check(
+                    !expired.is_empty() && expired != last,
+                    "the upload ends on a new session, not the expired one",
+                    || {
+                        format!(
+                            "the refused part's {param}={expired:?}, the upload ended on {last:?}"
+                        )
+                    },
+                )?;
+                let on_expired = parts
+                    .iter()
+                    .filter(|r| r.param(param) == Some(expired.as_str()))
                     .count();
-                check(refused == 1, "one part meets the expiry", || {
-                    format!("{refused} parts refused with {status}")
-                })?;
+                check(
+                    on_expired == 2,
+                    "the expired session took its first part and refused the next",
+                    || format!("{on_expired} part requests for {param}={expired}"),
+                )?;
+                match b.sim().session_expired(&expired) {
+                    Some(true) => {}
+                    other => {
+                        return Err(fail(
+                            "the refused part's session expired on the simulator's clock",
+                            format!("the simulator says {other:?} for {param}={expired}"),
+                        ))
+                    }
+                }
+                notes.push(format!(
+                    "session expired, part refused {:?}, second `{init}`; {} parts sent",
+                    refused.error, out.stats.parts_sent
+                ));
             }
             Ok(notes)
+        }
+        .await,
+    )
+}
+
+/// How long the fault layer holds each part request in [`parts_overlap_on_the_wire`], so the
+/// parts a client has in flight at once are in flight at the simulator at once.
+const PART_HOLD: Duration = Duration::from_millis(150);
+
+/// The `Retry-After` of [`retry_after_is_waited`]'s 429, in seconds.
+const RETRY_AFTER_SECS: u64 = 1;
+
+fn traffic(b: &Backend) -> Step<&marketmedia_sim::Traffic> {
+    b.sim()
+        .traffic()
+        .ok_or_else(|| lacks(Lack::Simulator, "the simulator counts no traffic"))
+}
+
+/// The parts the driver has in flight reach the simulator at once, by the simulator's own
+/// count: with `concurrent_parts = true` and the suite's concurrency `n`, a file of `n + 2`
+/// parts (each part request held 150 ms by the fault layer, so they overlap whatever the
+/// machine's speed) shows exactly `n` part requests in flight at the peak; with
+/// `concurrent_parts = false`, exactly one. The upload ends ready with the source's bytes.
+pub async fn parts_overlap_on_the_wire(b: &Backend) -> CaseOutcome {
+    finish(
+        async {
+            let t = targets(b)?;
+            let traffic = traffic(b)?;
+            let p = provider(b)?;
+            let rules = p.rules();
+            let cs = part_size(rules)?;
+            let concurrency = b.config().concurrency.max(2);
+            let expected = if rules.concurrent_parts {
+                concurrency
+            } else {
+                1
+            };
+            let mut sources = Sources::new(rules)?;
+            let path = parts_file(
+                &mut sources,
+                cs,
+                concurrency as u64 + 2,
+                rules.max_file_bytes,
+            )?;
+            let _clear = ClearOnDrop(t.faults);
+            t.faults.set(FaultProfile {
+                latency_ms: u64::try_from(PART_HOLD.as_millis()).unwrap_or(u64::MAX),
+                calls: vec![t.parts.clone()],
+                ..FaultProfile::default()
+            });
+            traffic.reset();
+            let out = fault_driver(b, concurrency)
+                .upload_file(p.as_ref(), &path)
+                .await
+                .step("the upload with parts held on the wire")?;
+            let seen = traffic.counters_of(&t.parts);
+            ready_and_intact(b, &out, &path)?;
+            let rule = format!(
+                "concurrent_parts = {}: {expected} part(s) in flight at once at the simulator \
+                 (driver concurrency {concurrency})",
+                rules.concurrent_parts
+            );
+            check(seen.peak_in_flight == expected as u64, &rule, || {
+                format!(
+                    "the simulator saw at most {} of {} part requests in flight at once",
+                    seen.peak_in_flight, seen.requests
+                )
+            })?;
+            Ok(vec![format!(
+                "{} part requests, at most {} in flight at once",
+                seen.requests, seen.peak_in_flight
+            )])
+        }
+        .await,
+    )
+}
+
+/// A part answered 429 with `Retry-After: 1` is sent again no earlier than the header says,
+/// measured on the simulator's side: from the end of the 429 exchange to the start of the next
+/// part request, by the simulator's own (monotonic) timestamps. The upload (2 parts, one at a
+/// time) ends ready with the source's bytes, after one retry.
+pub async fn retry_after_is_waited(b: &Backend) -> CaseOutcome {
+    finish(
+        async {
+            let t = targets(b)?;
+            let traffic = traffic(b)?;
+            let p = provider(b)?;
+            let rules = p.rules();
+            let cs = part_size(rules)?;
+            let mut sources = Sources::new(rules)?;
+            let path = parts_file(&mut sources, cs, 2, rules.max_file_bytes)?;
+            let _clear = ClearOnDrop(t.faults);
+            t.faults.set(FaultProfile {
+                retry_after_secs: RETRY_AFTER_SECS,
+                ..FaultProfile::scripted(&t.parts, [FaultKind::RateLimited])
+            });
+            traffic.reset();
+            let out = fault_driver(b, 1)
+                .upload_file(p.as_ref(), &path)
+                .await
+                .step("the upload with a part answered 429")?;
+            ready_and_intact(b, &out, &path)?;
+            let parts = traffic.exchanges_of(&t.parts);
+            let Some(i) = parts.iter().position(|e| e.status == Some(429)) else {
+                return Err(fail(
+                    "the scripted 429 reaches the client",
+                    format!("no part answered 429: {parts:?}"),
+                ));
+            };
+            let limited_end = parts[i].ended_us.unwrap_or(parts[i].started_us);
+            let Some(next) = parts.get(i + 1) else {
+                return Err(fail(
+                    "a part answered 429 is sent again",
+                    format!("no part request after the 429: {parts:?}"),
+                ));
+            };
+            let waited = Duration::from_micros(next.started_us.saturating_sub(limited_end));
+            let floor = Duration::from_secs(RETRY_AFTER_SECS);
+            check(
+                waited >= floor,
+                &format!("a 429 with Retry-After: {RETRY_AFTER_SECS} is retried no earlier"),
+                || format!("the next part request came {waited:?} after the 429"),
+            )?;
+            check(out.stats.retries >= 1, "the 429 counts as a retry", || {
+                format!("{} retries", out.stats.retries)
+            })?;
+            Ok(vec![format!("retried {waited:?} after the 429")])
         }
         .await,
     )
