@@ -27,6 +27,12 @@ pub struct SoakRow {
     pub attempted: u32,
     /// Uploads that finished with an asset whose bytes equal the source.
     pub succeeded: u32,
+    /// Uploads committed on the platform whose asset id is unknown (the answer naming it was
+    /// lost and the platform has no call to find it: Lazada). Not failures.
+    pub committed_id_unknown: u32,
+    /// Uploads committed and still processing when the poll's deadline passed (the handle
+    /// returned to poll later). Not lost bytes.
+    pub processing: u32,
     /// Uploads that ended with an error (cleanly: cancelled or resumable).
     pub failed: u32,
     /// Failed attempts the driver retried.
@@ -145,14 +151,17 @@ async fn soak_one(
                 times.push(started.elapsed().as_millis() as u64);
                 row.retries += u64::from(outcome.stats.retries);
                 row.bytes_resent += outcome.stats.bytes_resent;
-                let stored = match &outcome.completion {
-                    Completion::Ready(asset) => sandbox.stored_video(platform, asset),
-                    Completion::Processing(_) => None,
-                };
-                if stored.as_deref() == Some(source) {
-                    row.succeeded += 1;
-                } else {
-                    row.bytes_lost += source.len() as u64;
+                match &outcome.completion {
+                    Completion::Ready(asset) => {
+                        let stored = sandbox.stored_video(platform, asset);
+                        if stored.as_deref() == Some(source) {
+                            row.succeeded += 1;
+                        } else {
+                            row.bytes_lost += source.len() as u64;
+                        }
+                    }
+                    Completion::Processing(_) => row.processing += 1,
+                    Completion::CommittedIdUnknown { .. } => row.committed_id_unknown += 1,
                 }
             }
             Err(err) => {
@@ -175,14 +184,16 @@ async fn soak_one(
 /// The soak table as text.
 pub fn table(rows: &[SoakRow]) -> String {
     let mut out = String::from(
-        "| platform | attempted | succeeded | failed | retries | bytes re-sent | bytes lost | p50 | p99 |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| platform | attempted | succeeded | committed, id unknown | processing | failed | retries | bytes re-sent | bytes lost | p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} ms | {} ms |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ms | {} ms |\n",
             r.platform,
             r.attempted,
             r.succeeded,
+            r.committed_id_unknown,
+            r.processing,
             r.failed,
             r.retries,
             r.bytes_resent,

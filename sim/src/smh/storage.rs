@@ -133,8 +133,9 @@ fn put(
         None => None,
     };
     let now_ms = sim.clock().now_millis();
+    let secret = sim.secret();
     let verified = auth::verify(
-        sim.secret(),
+        &secret,
         headers,
         path,
         upload_id,
