@@ -1282,3 +1282,7 @@ async fn read_part(
 #[cfg(test)]
 #[path = "driver_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reliability_tests.rs"]
+mod reliability_tests;
