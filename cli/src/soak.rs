@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::args::SoakArgs;
 use crate::exit;
 use crate::platform::{selection, Platform};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxConfig};
 
 /// One marketplace's soak figures.
 #[derive(Debug, Default, Serialize)]
@@ -59,11 +59,32 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 /// Runs the soak and prints the table (or JSON lines). Exit 0 when no byte was lost.
 pub async fn soak(args: SoakArgs) -> Result<i32> {
+    let rows = soak_rows(&args, SandboxConfig::default()).await?;
+    let lost: u64 = rows.iter().map(|r| r.bytes_lost).sum();
+    if args.json {
+        for r in &rows {
+            let line = serde_json::to_string(r)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot encode: {e}")))?;
+            println!("{line}");
+        }
+    } else {
+        print!("{}", table(&rows));
+    }
+    Ok(if lost == 0 {
+        exit::SUCCESS
+    } else {
+        exit::FAILURE
+    })
+}
+
+/// The soak's figures, one row per marketplace, against simulators with `config` (the
+/// tests give them short processing delays).
+pub async fn soak_rows(args: &SoakArgs, config: SandboxConfig) -> Result<Vec<SoakRow>> {
     let profile: FaultProfile = args
         .faults
         .to_profile()
         .map_err(|e| Error::invalid_input(e.to_string()))?;
-    let sandbox = Sandbox::start()
+    let sandbox = Sandbox::start_with(config)
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the simulators: {e}")))?;
     sandbox.shopee_sim().faults().set(profile.clone());
@@ -94,21 +115,7 @@ pub async fn soak(args: SoakArgs) -> Result<i32> {
     for platform in selection(&args.to) {
         rows.push(soak_one(&sandbox, platform, &driver, &video, &source, args.uploads).await?);
     }
-    let lost: u64 = rows.iter().map(|r| r.bytes_lost).sum();
-    if args.json {
-        for r in &rows {
-            let line = serde_json::to_string(r)
-                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot encode: {e}")))?;
-            println!("{line}");
-        }
-    } else {
-        print!("{}", table(&rows));
-    }
-    Ok(if lost == 0 {
-        exit::SUCCESS
-    } else {
-        exit::FAILURE
-    })
+    Ok(rows)
 }
 
 async fn soak_one(

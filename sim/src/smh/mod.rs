@@ -289,6 +289,14 @@ impl SmhSim {
         self.core.state()
     }
 
+    /// Forgets every token, upload and file and signs with a new secret, as the service does
+    /// after a restart: parts sent with earlier presigned headers are refused 403
+    /// `AccessDenied`. The storage domain is kept.
+    pub fn restart(&self) {
+        use crate::control::Control;
+        self.control_reset();
+    }
+
     /// The secret the presigned storage headers are signed with (new after every reset).
     pub(crate) fn secret(&self) -> [u8; 32] {
         self.state().secret
