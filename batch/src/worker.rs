@@ -511,6 +511,17 @@ impl Worker {
                         drop(permit);
                         return self.wait(&poller, uploader.as_ref(), &handle, bytes).await;
                     }
+                    // Committed, but the platform names no asset: there is no id to store.
+                    Completion::CommittedIdUnknown { upload_id } => {
+                        return Err(CoreError::new(
+                            ErrorKind::Conflict,
+                            format!(
+                                "committed as upload {upload_id}, but the answer naming the video was lost and the platform has no call to find it"
+                            ),
+                        )
+                        .with_platform(&market.name)
+                        .with_code("COMMITTED_ID_UNKNOWN"));
+                    }
                 }
             }
         };
@@ -530,11 +541,13 @@ impl Worker {
     ) -> std::result::Result<Option<Done>, CoreError> {
         match driver.wait_ready(uploader, handle).await? {
             Completion::Ready(asset) => Ok(Some((asset.id, asset.urls, bytes, false))),
-            Completion::Processing(_) => Err(CoreError::new(
-                ErrorKind::Transient,
-                "the platform is still processing the video; it is polled again later",
-            )
-            .with_platform(&handle.platform)),
+            Completion::Processing(_) | Completion::CommittedIdUnknown { .. } => {
+                Err(CoreError::new(
+                    ErrorKind::Transient,
+                    "the platform is still processing the video; it is polled again later",
+                )
+                .with_platform(&handle.platform))
+            }
         }
     }
 }

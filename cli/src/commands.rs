@@ -87,6 +87,22 @@ fn status_of(overall: Overall) -> i32 {
     }
 }
 
+/// The exit status of a video fan-out: as [`status_of`], except that when every marketplace
+/// succeeded and some are still processing (committed; the poll gave up at its deadline or
+/// `--no-wait`), it is [`exit::PENDING`] — not an error: ask later with `status`.
+fn upload_status_of(report: &FanOutReport, no_wait: bool) -> i32 {
+    let processing = report.reports.iter().any(|r| {
+        matches!(
+            r.result.as_ref().map(|o| &o.completion),
+            Ok(Completion::Processing(_))
+        )
+    });
+    match report.overall() {
+        Overall::AllSucceeded if processing && !no_wait => exit::PENDING,
+        other => status_of(other),
+    }
+}
+
 pub use marketmedia_core::human_size;
 
 impl TimeoutArgs {
@@ -165,7 +181,9 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         .map(|p| p.rules().platform.as_str())
         .collect();
     let bars = (!args.json).then(|| Bars::new(&names));
+    let stop = StopOnSignal::install();
     let driver = UploadDriver::new(UploadOptions {
+        stop: Some(stop.signal()),
         progress: bars.as_ref().map(|b| b.sink()),
         retry: args.retry.policy(),
         wait_for_processing: !args.no_wait,
@@ -226,7 +244,152 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         out(&format!("\n{}", report::upload_summary(&records, &errors)));
         out(&report::processing_hints(&records));
     }
-    Ok(status_of(report.overall()))
+    if stop.stopped() {
+        out_err(&stop_summary(&report, journal.is_some(), &args));
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(upload_status_of(&report, args.no_wait))
+}
+
+/// Watches for SIGINT and SIGTERM during `upload`: the first one turns the driver's stop
+/// signal on (no new part; parts in flight get [`marketmedia_core::DEFAULT_STOP_GRACE`]).
+struct StopOnSignal {
+    rx: tokio::sync::watch::Receiver<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StopOnSignal {
+    fn install() -> StopOnSignal {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let terminate = async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{signal, SignalKind};
+                    match signal(SignalKind::terminate()) {
+                        Ok(mut term) => {
+                            term.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                }
+                #[cfg(not(unix))]
+                std::future::pending::<()>().await
+            };
+            let interrupt = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    // No SIGINT handler could be installed: wait for SIGTERM only.
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate => {}
+            }
+            out_err(&format!(
+                "\nmarketmedia: stopping: no new part is sent; parts in flight get {} s to finish…\n",
+                marketmedia_core::DEFAULT_STOP_GRACE.as_secs()
+            ));
+            // The receiver lives as long as the command; a send to none is harmless.
+            let _ = tx.send(true);
+        });
+        StopOnSignal { rx, task }
+    }
+
+    fn signal(&self) -> marketmedia_core::StopSignal {
+        self.rx.clone()
+    }
+
+    fn stopped(&self) -> bool {
+        *self.rx.borrow()
+    }
+}
+
+impl Drop for StopOnSignal {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Writes to stderr, ignoring a closed pipe.
+fn out_err(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.flush();
+}
+
+/// What `upload` prints when a signal stopped it: which marketplaces can be resumed and the
+/// command that resumes them.
+fn stop_summary(report: &FanOutReport, journaled: bool, args: &UploadArgs) -> String {
+    let unfinished: Vec<&str> = report
+        .reports
+        .iter()
+        .filter(|r| r.result.is_err())
+        .map(|r| r.platform.as_str())
+        .collect();
+    if unfinished.is_empty() {
+        return "marketmedia: stopped, but every marketplace had finished.\n".to_owned();
+    }
+    let list = unfinished.join(", ");
+    match (&args.file, journaled) {
+        (Some(file), true) => format!(
+            "marketmedia: stopped. Resumable from the journal: {list}.\nResume with: {}\n",
+            resume_command(file, &unfinished)
+        ),
+        (None, _) => format!(
+            "marketmedia: stopped. Not finished: {list}; the generated sample video is gone, \
+             so there is nothing to resume.\n"
+        ),
+        (Some(_), false) => format!(
+            "marketmedia: stopped. Not finished: {list}; nothing was journaled (the sandbox \
+             forgets its uploads, or --no-journal), so a rerun starts afresh.\n"
+        ),
+    }
+}
+
+/// The command that resumes `file` on `platforms`: this command's own arguments, with the
+/// marketplaces narrowed to the unfinished ones.
+fn resume_command(file: &Path, platforms: &[&str]) -> String {
+    let mut words: Vec<String> = vec!["marketmedia".into(), "upload".into()];
+    let mut args = std::env::args().skip(1).peekable();
+    // Keep every option but the marketplaces (and the subcommand, already written).
+    let mut seen_upload = false;
+    while let Some(a) = args.next() {
+        if !seen_upload && a == "upload" {
+            seen_upload = true;
+            continue;
+        }
+        if a == "--to" {
+            args.next();
+            continue;
+        }
+        if a.starts_with("--to=") {
+            continue;
+        }
+        words.push(a);
+    }
+    if !seen_upload {
+        words.push(file.display().to_string());
+    }
+    words.push("--to".into());
+    words.push(platforms.join(","));
+    words
+        .iter()
+        .map(|w| shell_word(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `w` quoted for a POSIX shell when it needs to be.
+fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        w.to_owned()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
 }
 
 /// `marketmedia images`.
@@ -414,6 +577,10 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
             Completion::Ready(asset) => ProcessingStatus::Ready(asset),
             Completion::Processing(_) => ProcessingStatus::Pending {
                 stage: "still processing at the polling deadline".into(),
+            },
+            // Polling a handle never ends here (it is the outcome of a lost completion).
+            Completion::CommittedIdUnknown { upload_id } => ProcessingStatus::Pending {
+                stage: format!("committed as upload {upload_id}, asset id unknown"),
             },
         })
     } else {

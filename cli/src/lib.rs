@@ -63,6 +63,11 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// Some marketplaces succeeded and some failed.
     pub const PARTIAL: i32 = 3;
-    /// `status`: the platform is still processing the asset.
+    /// The platform is still processing the asset (`status`; `upload` when every
+    /// marketplace succeeded and some are still processing — committed, not an error).
     pub const PENDING: i32 = 4;
+    /// `upload` was stopped by SIGINT or SIGTERM: no new part was sent, parts in flight got a
+    /// few seconds, the journal was saved; run the same command to resume (128 + SIGINT's 2,
+    /// as shells report an interrupted command).
+    pub const INTERRUPTED: i32 = 130;
 }

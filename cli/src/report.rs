@@ -75,6 +75,9 @@ impl Destination {
     }
 }
 
+/// The state of an upload committed on the platform whose asset id is unknown.
+pub const STATE_ID_UNKNOWN: &str = "committed-id-unknown";
+
 /// One marketplace's video upload, as printed with `--json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct UploadRecord {
@@ -83,8 +86,12 @@ pub struct UploadRecord {
     pub destination: Destination,
     /// Whether this marketplace succeeded.
     pub ok: bool,
-    /// `ready`, `processing` (committed; poll it later with `marketmedia status`) or `failed`.
+    /// `ready`, `processing` (committed; poll it later with `marketmedia status`),
+    /// `committed-id-unknown` (committed, the platform holds the asset, but its answer naming
+    /// it was lost and no call finds it: see `upload_id`) or `failed`.
     pub state: &'static str,
+    /// The platform's upload id, for `committed-id-unknown`.
+    pub upload_id: Option<String>,
     /// The asset id to attach to products (or to poll).
     pub id: Option<String>,
     /// Where the asset is served.
@@ -110,6 +117,7 @@ impl UploadRecord {
             destination,
             ok: result.is_ok(),
             state: "failed",
+            upload_id: None,
             id: None,
             urls: Vec::new(),
             thumbnails: Vec::new(),
@@ -135,6 +143,10 @@ impl UploadRecord {
                     Completion::Processing(handle) => {
                         record.state = "processing";
                         record.id = Some(handle.id.clone());
+                    }
+                    Completion::CommittedIdUnknown { upload_id } => {
+                        record.state = STATE_ID_UNKNOWN;
+                        record.upload_id = Some(upload_id.clone());
                     }
                 }
             }
@@ -330,6 +342,13 @@ pub fn header(what: &str, targets: &[Target]) -> String {
 /// command ends, that there is nothing to ask later.
 pub fn processing_hints(records: &[UploadRecord]) -> String {
     let mut out = String::new();
+    for r in records.iter().filter(|r| r.state == STATE_ID_UNKNOWN) {
+        out.push_str(&format!(
+            "{}: committed (upload {}), but the answer naming the asset was lost and the              platform has no call to find it; look for it on the platform's console.\n",
+            r.destination.platform,
+            r.upload_id.as_deref().unwrap_or("-")
+        ));
+    }
     for r in records.iter().filter(|r| r.state == "processing") {
         let id = r.id.as_deref().unwrap_or("ID");
         if r.destination.target == "sandbox" {

@@ -18,12 +18,74 @@ use crate::retry::{PollPolicy, RetryPolicy};
 use crate::source::{digest_request, PreparedSource, SourceProbe};
 use crate::uploader::{
     Asset, ChunkedVideoUploader, CommitOutcome, InitOutcome, Part, PartReceipt, ProcessingHandle,
-    ProcessingStatus, SentCallback, UploadSession,
+    ProcessingStatus, Recovery, SentCallback, UploadSession,
 };
 
 /// Called when a session opens (with the receipts already known) and after every acknowledged
 /// part with the session and every receipt so far.
 pub type ReceiptObserver = Arc<dyn Fn(&UploadSession, &[PartReceipt]) + Send + Sync>;
+
+/// A step in a session's life that a journal (or any observer) may want to persist, beyond
+/// the acknowledged parts [`ReceiptObserver`] sees.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// The first attempt of a part in this upload is about to send its bytes. A part
+    /// journaled as sending but never acknowledged went out (in part) before a crash: a
+    /// resumed upload counts its bytes as re-sent.
+    Sending {
+        /// 0-based index of the part.
+        part: u32,
+    },
+    /// The completion is about to be sent: from now on the platform may hold the asset, and
+    /// the session must be kept until the outcome is known.
+    Committing,
+    /// The platform answered the completion (or recovery found what it holds).
+    Committed(CommitOutcome),
+    /// The platform confirmed the session is cancelled: nothing is left to resume.
+    Cancelled,
+    /// The platform no longer knows the session; a new one replaces it.
+    Lost,
+}
+
+/// Called with the session at every [`SessionEvent`].
+pub type SessionObserver = Arc<dyn Fn(&UploadSession, &SessionEvent) + Send + Sync>;
+
+/// Tells the driver to stop (a SIGINT or SIGTERM in the CLI): send `true`. A watch channel,
+/// so every upload of a fan-out sees it.
+pub type StopSignal = tokio::sync::watch::Receiver<bool>;
+
+/// Sessions an upload may open again after the platform lost one: a second loss in a row
+/// is more likely a platform that keeps forgetting than bad luck.
+pub const MAX_SESSION_RESTARTS: u32 = 2;
+
+/// How long parts already in flight may still finish after a stop by default: long enough
+/// for a 4 MiB part at about 1 MB/s, short enough for a person waiting at a terminal.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Where a journaled session's completion stood when the process ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum CommitState {
+    /// Not sent yet: the session is resumed by sending the missing parts.
+    #[default]
+    NotSent,
+    /// Sent, never answered: the platform may hold the asset; recovery asks first.
+    Sent,
+    /// Answered: the asset, or the handle to poll.
+    Answered(CommitOutcome),
+}
+
+/// What a resumed upload knows of its session: the parts acknowledged, the parts that were
+/// sending (their bytes count as re-sent when sent again), and the completion's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResumePoint {
+    /// Receipts of the acknowledged parts.
+    pub receipts: Vec<PartReceipt>,
+    /// Parts whose bytes went out (in part) without an acknowledgement.
+    pub sending: Vec<u32>,
+    /// Where the completion stood.
+    pub commit: CommitState,
+}
 
 /// Parts in flight at once by default, per upload. Ten keep a link whose connections are each
 /// slower than the whole (a long round trip, a per-connection cap) full, and send a 30 MB
@@ -57,6 +119,16 @@ pub struct UploadOptions {
     /// journal can persist them (see [`crate::Journal`], which sits above the driver and
     /// installs its own observer).
     pub on_receipt: Option<ReceiptObserver>,
+    /// Called at the other steps of a session's life: a part starting to send, the
+    /// completion sent and answered, a confirmed cancel, a lost session (the journal uses it
+    /// to keep a session until its outcome is known).
+    pub on_event: Option<SessionObserver>,
+    /// When it turns `true`, no new part is sent; parts in flight get `stop_grace` to finish,
+    /// then the upload ends with [`ErrorKind::Cancelled`], not cancelled on the platform and
+    /// resumable from the journal.
+    pub stop: Option<StopSignal>,
+    /// How long parts in flight may finish after a stop (default [`DEFAULT_STOP_GRACE`]).
+    pub stop_grace: Duration,
 }
 
 impl Default for UploadOptions {
@@ -71,6 +143,9 @@ impl Default for UploadOptions {
             renew_margin: Duration::from_secs(300),
             progress: None,
             on_receipt: None,
+            on_event: None,
+            stop: None,
+            stop_grace: DEFAULT_STOP_GRACE,
         }
     }
 }
@@ -85,6 +160,7 @@ impl std::fmt::Debug for UploadOptions {
             .field("wait_for_processing", &self.wait_for_processing)
             .field("cancel_on_failure", &self.cancel_on_failure)
             .field("renew_margin", &self.renew_margin)
+            .field("stop_grace", &self.stop_grace)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +172,13 @@ pub enum Completion {
     Ready(Asset),
     /// Uploaded and committed; the platform is still processing it (poll the handle later).
     Processing(ProcessingHandle),
+    /// Uploaded and committed — the platform holds the asset — but its answer naming the
+    /// asset was lost and the platform offers no call to find it by the upload id (Lazada).
+    /// Not a failure: the asset exists; find its id on the platform's console.
+    CommittedIdUnknown {
+        /// The platform's upload id of the committed session.
+        upload_id: String,
+    },
 }
 
 /// Counters of one upload.
@@ -103,14 +186,19 @@ pub enum Completion {
 pub struct UploadStats {
     /// Part bytes acknowledged by the platform.
     pub bytes_sent: u64,
-    /// Part bytes sent again after a failed attempt.
+    /// Part bytes sent more than once: the bytes of failed attempts, of parts in flight
+    /// when a previous run stopped, and of parts sent to a session the platform lost.
     pub bytes_resent: u64,
     /// Parts acknowledged.
     pub parts_sent: u32,
     /// Parts skipped because the platform already had them (resume).
     pub parts_skipped: u32,
-    /// Failed attempts that were retried.
+    /// Failed attempts that were retried, of every call from `init` on (parts, commit,
+    /// recovery, polls…), in every session of the upload.
     pub retries: u32,
+    /// Sessions the platform lost (a restart, an expired upload) that a new session
+    /// replaced, every part sent again.
+    pub sessions_restarted: u32,
     /// Whether the platform took the file by its hashes without any part.
     pub instant: bool,
     /// Wall time from init to the end.
@@ -135,7 +223,7 @@ impl UploadOutcome {
     pub fn asset(&self) -> Option<&Asset> {
         match &self.completion {
             Completion::Ready(a) => Some(a),
-            Completion::Processing(_) => None,
+            Completion::Processing(_) | Completion::CommittedIdUnknown { .. } => None,
         }
     }
 }
@@ -170,11 +258,60 @@ struct SessionCell {
     inner: tokio::sync::Mutex<(u64, UploadSession)>,
 }
 
+/// The counters of one upload, shared by every session it opens.
 #[derive(Default)]
 struct Counters {
     bytes_sent: AtomicU64,
     bytes_resent: AtomicU64,
     retries: AtomicU64,
+    restarts: AtomicU64,
+    parts_sent: AtomicU64,
+    parts_skipped: AtomicU64,
+    /// Per part index, the most bytes of it handed to the network so far (any attempt, any
+    /// session, or a previous run), so that a byte sent again is counted once as re-sent.
+    sent_before: std::sync::Mutex<std::collections::HashMap<u32, u64>>,
+}
+
+impl Counters {
+    /// Notes that an attempt of part `index` handed `sent` bytes to the network.
+    fn account(&self, index: u32, sent: u64) {
+        // The map is only touched here; a poisoned lock means a panic elsewhere already
+        // failed the upload, and the figures are then only approximate.
+        let mut map = match self.sent_before.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let before = map.entry(index).or_insert(0);
+        self.bytes_resent
+            .fetch_add(sent.min(*before), Ordering::Relaxed);
+        *before = (*before).max(sent);
+    }
+
+    /// Notes that part `index` (of `len` bytes) went out before this run (journaled as
+    /// sending, never acknowledged).
+    fn sent_earlier(&self, index: u32, len: u64) {
+        let mut map = match self.sent_before.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let before = map.entry(index).or_insert(0);
+        *before = (*before).max(len);
+    }
+
+    fn stats(&self, started: Instant, instant: bool) -> UploadStats {
+        UploadStats {
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+            bytes_resent: self.bytes_resent.load(Ordering::Relaxed),
+            parts_sent: u32::try_from(self.parts_sent.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+            parts_skipped: u32::try_from(self.parts_skipped.load(Ordering::Relaxed))
+                .unwrap_or(u32::MAX),
+            retries: u32::try_from(self.retries.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+            sessions_restarted: u32::try_from(self.restarts.load(Ordering::Relaxed))
+                .unwrap_or(u32::MAX),
+            instant,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        }
+    }
 }
 
 impl UploadDriver {
@@ -218,7 +355,7 @@ impl UploadDriver {
         let platform = provider.rules().platform.clone();
         let bare = PreparedSource::undigested(probe.clone()).info();
         let (pre, digested) = tokio::join!(
-            self.with_retry(&platform, "preflight", || provider.preflight(&bare)),
+            self.with_retry(&platform, "preflight", None, || provider.preflight(&bare)),
             digest
         );
         pre?;
@@ -286,13 +423,16 @@ impl UploadDriver {
         // Preflight may ask the platform (e.g. Lazada's quota): a temporary failure there is
         // retried like any other call.
         if !self.preflighted {
-            self.with_retry(&platform, "preflight", || provider.preflight(&info))
+            self.with_retry(&platform, "preflight", None, || provider.preflight(&info))
                 .await?;
         }
         let started = Instant::now();
+        let counters = Counters::default();
         self.stage(&platform, Stage::Initializing);
         let init = self
-            .with_retry(&platform, "init", || provider.init(&info, &plan))
+            .with_retry(&platform, "init", Some(&counters), || {
+                provider.init(&info, &plan)
+            })
             .await;
         let init = match init {
             Ok(init) => init,
@@ -302,45 +442,97 @@ impl UploadDriver {
             }
         };
         match init {
-            InitOutcome::Done(asset) => Ok(self.instant(platform, asset, started)),
+            InitOutcome::Done(asset) => Ok(self.instant(platform, asset, started, &counters)),
             InitOutcome::Session(session) => {
-                let first = self
-                    .run_session(provider, source, session, Vec::new(), started, true)
-                    .await;
-                match first {
-                    Err(SessionError::Lost(err)) => {
-                        // The platform forgot the session (expired or cleaned up) before it
-                        // was committed: nothing was half-committed, so start once more.
-                        tracing::info!(platform = %platform, error = %err, "session lost; restarting the upload");
-                        self.stage(&platform, Stage::Initializing);
-                        match self
-                            .with_retry(&platform, "init", || provider.init(&info, &plan))
-                            .await?
-                        {
-                            InitOutcome::Done(asset) => Ok(self.instant(platform, asset, started)),
-                            InitOutcome::Session(session) => self
-                                .run_session(provider, source, session, Vec::new(), started, true)
-                                .await
-                                .map_err(SessionError::into_error),
-                        }
-                    }
-                    other => other.map_err(SessionError::into_error),
-                }
+                self.sessions(
+                    provider,
+                    source,
+                    session,
+                    ResumePoint::default(),
+                    (started, true),
+                    &counters,
+                )
+                .await
             }
         }
     }
 
-    fn instant(&self, platform: String, asset: Asset, started: Instant) -> UploadOutcome {
+    /// Runs a session and, while the platform loses it before it is committed (a restart, an
+    /// expired upload), opens a new one and sends every part again — at most
+    /// [`MAX_SESSION_RESTARTS`] times.
+    async fn sessions(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        source: &PreparedSource,
+        session: UploadSession,
+        resume: ResumePoint,
+        (started, fresh): (Instant, bool),
+        counters: &Counters,
+    ) -> Result<UploadOutcome> {
+        let platform = provider.rules().platform.clone();
+        let mut outcome = self
+            .run_session(
+                provider,
+                source,
+                session,
+                resume,
+                (started, fresh),
+                counters,
+            )
+            .await;
+        let mut restarts = 0;
+        loop {
+            match outcome {
+                Err(SessionError::Lost(err)) if restarts < MAX_SESSION_RESTARTS => {
+                    // The platform forgot the session (restarted, expired or cleaned up)
+                    // before it was committed: nothing was half-committed, so start anew.
+                    restarts += 1;
+                    counters.restarts.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(platform = %platform, error = %err, "session lost; restarting the upload");
+                    self.stage(&platform, Stage::Initializing);
+                    let info = source.info();
+                    let plan = source.probe.plan(provider.rules(), self.opts.part_size)?;
+                    match self
+                        .with_retry(&platform, "init", Some(counters), || {
+                            provider.init(&info, &plan)
+                        })
+                        .await?
+                    {
+                        InitOutcome::Done(asset) => {
+                            return Ok(self.instant(platform, asset, started, counters))
+                        }
+                        InitOutcome::Session(session) => {
+                            outcome = self
+                                .run_session(
+                                    provider,
+                                    source,
+                                    session,
+                                    ResumePoint::default(),
+                                    (started, true),
+                                    counters,
+                                )
+                                .await;
+                        }
+                    }
+                }
+                other => return other.map_err(SessionError::into_error),
+            }
+        }
+    }
+
+    fn instant(
+        &self,
+        platform: String,
+        asset: Asset,
+        started: Instant,
+        counters: &Counters,
+    ) -> UploadOutcome {
         self.stage(&platform, Stage::Done);
         UploadOutcome {
             platform,
             completion: Completion::Ready(asset),
             session: None,
-            stats: UploadStats {
-                instant: true,
-                elapsed_ms: started.elapsed().as_millis() as u64,
-                ..UploadStats::default()
-            },
+            stats: counters.stats(started, true),
         }
     }
 
@@ -353,15 +545,61 @@ impl UploadDriver {
         session: UploadSession,
         known: Vec<PartReceipt>,
     ) -> Result<UploadOutcome> {
+        self.resume_from(
+            provider,
+            source,
+            session,
+            ResumePoint {
+                receipts: known,
+                ..ResumePoint::default()
+            },
+        )
+        .await
+    }
+
+    /// Resumes an upload from what a journal knew: with the completion answered, only polls
+    /// (or returns the asset); with the completion sent but never answered, first asks the
+    /// platform what it holds ([`ChunkedVideoUploader::recover`]); otherwise sends the missing
+    /// parts, counting the parts that were sending as re-sent, then commits and polls. A
+    /// session the platform lost before its completion is replaced by a new one.
+    pub async fn resume_from(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        source: &PreparedSource,
+        session: UploadSession,
+        resume: ResumePoint,
+    ) -> Result<UploadOutcome> {
         if session.plan.file_size() != source.probe.size {
             return Err(Error::invalid_input(
                 "the source's size differs from the session's; it cannot be resumed",
             )
             .with_platform(&session.platform));
         }
-        self.run_session(provider, source, session, known, Instant::now(), false)
-            .await
-            .map_err(SessionError::into_error)
+        let counters = Counters::default();
+        for &index in &resume.sending {
+            if let Some(spec) = session.plan.part(index) {
+                counters.sent_earlier(index, spec.len);
+            }
+        }
+        self.sessions(
+            provider,
+            source,
+            session,
+            resume,
+            (Instant::now(), false),
+            &counters,
+        )
+        .await
+    }
+
+    fn event(&self, session: &UploadSession, event: SessionEvent) {
+        if let Some(cb) = &self.opts.on_event {
+            cb(session, &event);
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.opts.stop.as_ref().is_some_and(|s| *s.borrow())
     }
 
     async fn run_session(
@@ -369,40 +607,60 @@ impl UploadDriver {
         provider: &dyn ChunkedVideoUploader,
         source: &PreparedSource,
         session: UploadSession,
-        known: Vec<PartReceipt>,
-        started: Instant,
-        fresh: bool,
+        resume: ResumePoint,
+        (started, fresh): (Instant, bool),
+        counters: &Counters,
     ) -> std::result::Result<UploadOutcome, SessionError> {
         let platform = provider.rules().platform.clone();
         if let Some(cb) = &self.opts.on_receipt {
-            cb(&session, &known);
+            cb(&session, &resume.receipts);
         }
         let cell = SessionCell {
             inner: tokio::sync::Mutex::new((0, session)),
         };
         let committed = std::sync::atomic::AtomicBool::new(false);
         let result = self
-            .parts_and_commit(provider, source, &cell, known, (started, fresh), &committed)
+            .parts_and_commit(
+                provider,
+                source,
+                &cell,
+                resume,
+                (started, fresh),
+                &committed,
+                counters,
+            )
             .await;
         match result {
             Ok(outcome) => Ok(outcome),
             Err(err) => {
-                let lost = err.kind() == ErrorKind::NotFound && !committed.load(Ordering::SeqCst);
+                let committed = committed.load(Ordering::SeqCst);
+                let lost = err.kind() == ErrorKind::NotFound && !committed;
+                let stopped = err.kind() == ErrorKind::Cancelled && self.stopped();
                 self.stage(&platform, Stage::Failed(err.to_string()));
+                let session = cell.inner.lock().await.1.clone();
+                if lost {
+                    self.event(&session, SessionEvent::Lost);
+                }
                 // Once committed, the upload belongs to the platform: cancelling could delete
                 // an asset that is merely slow to process, so only uncommitted sessions are
-                // cancelled.
-                if self.opts.cancel_on_failure && !committed.load(Ordering::SeqCst) {
-                    let session = cell.inner.lock().await.1.clone();
+                // cancelled. A stopped upload is kept to be resumed, and a lost one is gone.
+                if self.opts.cancel_on_failure && !committed && !stopped && !lost {
                     match self
-                        .with_retry(&platform, "cancel", || provider.cancel(&session))
+                        .with_retry(&platform, "cancel", Some(counters), || {
+                            provider.cancel(&session)
+                        })
                         .await
                     {
-                        Ok(()) => self.stage(&platform, Stage::Cancelled),
+                        Ok(()) => {
+                            self.stage(&platform, Stage::Cancelled);
+                            if provider.rules().remote_cancel {
+                                self.event(&session, SessionEvent::Cancelled);
+                            }
+                        }
                         Err(cancel_err) => tracing::warn!(
                             platform = %platform,
                             error = %cancel_err,
-                            "could not cancel the failed upload session"
+                            "could not cancel the failed upload session; it stays resumable"
                         ),
                     }
                 }
@@ -415,23 +673,57 @@ impl UploadDriver {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn parts_and_commit(
         &self,
         provider: &dyn ChunkedVideoUploader,
         source: &PreparedSource,
         cell: &SessionCell,
-        known: Vec<PartReceipt>,
+        resume: ResumePoint,
         // When the upload started, and whether `init` just opened the session.
         (started, fresh): (Instant, bool),
         committed: &std::sync::atomic::AtomicBool,
+        counters: &Counters,
     ) -> Result<UploadOutcome> {
         let rules = provider.rules();
         let platform = rules.platform.clone();
         let session = cell.inner.lock().await.1.clone();
         let plan = session.plan;
 
+        // A journal that saw the completion answered: only the processing is left.
+        match &resume.commit {
+            CommitState::Answered(outcome) => {
+                committed.store(true, Ordering::SeqCst);
+                return self
+                    .finish(provider, &session, outcome.clone(), started, counters)
+                    .await;
+            }
+            CommitState::Sent => {
+                // The completion went out and its answer never came back: ask first.
+                self.stage(&platform, Stage::Committing);
+                let found = self
+                    .with_retry(&platform, "recover", Some(counters), || {
+                        provider.recover(&session, &resume.receipts, None)
+                    })
+                    .await;
+                match found {
+                    Ok(Recovery::NotCommitted) => {}
+                    Ok(found) => {
+                        committed.store(true, Ordering::SeqCst);
+                        return self
+                            .recovered(provider, &session, found, started, counters)
+                            .await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(platform = %platform, error = %e, "could not ask what the platform holds; committing again");
+                    }
+                }
+            }
+            CommitState::NotSent => {}
+        }
+
         let mut receipts: Vec<Option<PartReceipt>> = vec![None; plan.count() as usize];
-        for r in known {
+        for r in resume.receipts {
             if let Some(slot) = receipts.get_mut(r.index as usize) {
                 *slot = Some(r);
             }
@@ -440,7 +732,7 @@ impl UploadDriver {
         // has would cost a round trip for an empty answer.
         if rules.server_side_resume && !fresh {
             let listed = self
-                .with_retry(&platform, "uploaded_parts", || {
+                .with_retry(&platform, "uploaded_parts", Some(counters), || {
                     provider.uploaded_parts(&session)
                 })
                 .await?;
@@ -462,6 +754,9 @@ impl UploadDriver {
             .filter(|p| receipts[p.index as usize].is_none())
             .collect();
         let skipped = plan.count() - todo.len() as u32;
+        counters
+            .parts_skipped
+            .store(u64::from(skipped), Ordering::Relaxed);
         let already: u64 = plan
             .parts()
             .filter(|p| receipts[p.index as usize].is_some())
@@ -485,7 +780,6 @@ impl UploadDriver {
             },
         );
 
-        let counters = Counters::default();
         let part_md5s = source
             .digests
             .part_md5s(plan.part_size())
@@ -502,9 +796,10 @@ impl UploadDriver {
 
         let mut queue = todo.into_iter();
         let mut in_flight = FuturesUnordered::new();
-        let mut parts_sent = 0u32;
+        let mut stop = self.opts.stop.clone();
+        let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
-            while in_flight.len() < concurrency {
+            while in_flight.len() < concurrency && grace.is_none() && !self.stopped() {
                 let Some(spec) = queue.next() else { break };
                 let md5 = if want_md5 {
                     part_md5s.map(|m| m[spec.index as usize])
@@ -512,17 +807,47 @@ impl UploadDriver {
                     None
                 };
                 let file = Arc::clone(&file);
-                let counters = &counters;
                 in_flight.push(async move {
                     // A part holds no more than a few chunks in memory while it is sent.
                     let part = read_part(file, spec, md5, want_md5).await?;
                     self.send_part(provider, cell, part, counters).await
                 });
             }
-            match in_flight.next().await {
+            if self.stopped() && grace.is_none() {
+                grace = Some(Box::pin(tokio::time::sleep(self.opts.stop_grace)));
+            }
+            if in_flight.is_empty() {
+                if grace.is_some() {
+                    return Err(self.stop_error(&platform));
+                }
+                break;
+            }
+            let in_grace = grace.is_some();
+            let next = tokio::select! {
+                next = in_flight.next() => next,
+                // The stop turned on: go round to stop sending new parts.
+                _ = async {
+                    match stop.as_mut() {
+                        Some(s) if !in_grace => {
+                            if s.changed().await.is_err() {
+                                // The sender is gone: no stop can come any more.
+                                std::future::pending::<()>().await;
+                            }
+                        }
+                        _ => std::future::pending::<()>().await,
+                    }
+                } => continue,
+                _ = async {
+                    match grace.as_mut() {
+                        Some(g) => g.as_mut().await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => return Err(self.stop_error(&platform)),
+            };
+            match next {
                 None => break,
                 Some(Ok(receipt)) => {
-                    parts_sent += 1;
+                    counters.parts_sent.fetch_add(1, Ordering::Relaxed);
                     let idx = receipt.index as usize;
                     receipts[idx] = Some(receipt);
                     if let Some(cb) = &self.opts.on_receipt {
@@ -553,23 +878,100 @@ impl UploadDriver {
 
         self.stage(&platform, Stage::Committing);
         let session = cell.inner.lock().await.1.clone();
+        self.event(&session, SessionEvent::Committing);
         let commit = self
-            .with_retry(&platform, "commit", || provider.commit(&session, &ordered))
-            .await?;
-        committed.store(true, Ordering::SeqCst);
-        let stats = |instant: bool| UploadStats {
-            bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
-            bytes_resent: counters.bytes_resent.load(Ordering::Relaxed),
-            parts_sent,
-            parts_skipped: skipped,
-            retries: counters.retries.load(Ordering::Relaxed) as u32,
-            instant,
-            elapsed_ms: started.elapsed().as_millis() as u64,
+            .with_retry(&platform, "commit", Some(counters), || {
+                provider.commit(&session, &ordered)
+            })
+            .await;
+        let commit = match commit {
+            Ok(commit) => commit,
+            Err(err) if may_have_committed(&err) => {
+                // The completion may have happened although its answer was lost (or a re-sent
+                // completion was refused as done): ask the platform before calling it failed.
+                let found = self
+                    .with_retry(&platform, "recover", Some(counters), || {
+                        provider.recover(&session, &ordered, Some(err.kind()))
+                    })
+                    .await;
+                match found {
+                    Ok(Recovery::NotCommitted) => return Err(err),
+                    Ok(found) => {
+                        tracing::info!(platform = %platform, error = %err, "the completion's answer was lost; recovered what the platform holds");
+                        committed.store(true, Ordering::SeqCst);
+                        return self
+                            .recovered(provider, &session, found, started, counters)
+                            .await;
+                    }
+                    Err(recover_err) => {
+                        tracing::warn!(platform = %platform, error = %recover_err, "could not ask what the platform holds");
+                        return Err(err);
+                    }
+                }
+            }
+            Err(err) => return Err(err),
         };
+        committed.store(true, Ordering::SeqCst);
+        self.finish(provider, &session, commit, started, counters)
+            .await
+    }
+
+    fn stop_error(&self, platform: &str) -> Error {
+        Error::new(
+            ErrorKind::Cancelled,
+            "stopped before the upload finished; it can be resumed",
+        )
+        .with_platform(platform)
+        .with_code("STOPPED")
+    }
+
+    /// The outcome of a recovery the platform answered with a committed session.
+    async fn recovered(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        session: &UploadSession,
+        found: Recovery,
+        started: Instant,
+        counters: &Counters,
+    ) -> Result<UploadOutcome> {
+        match found {
+            Recovery::Committed(outcome) => {
+                self.finish(provider, session, outcome, started, counters)
+                    .await
+            }
+            // `NotCommitted` never reaches here; the id-unknown outcome is final.
+            Recovery::CommittedIdUnknown | Recovery::NotCommitted => {
+                let platform = provider.rules().platform.clone();
+                let completion = Completion::CommittedIdUnknown {
+                    upload_id: session.upload_id.clone(),
+                };
+                self.stage(&platform, Stage::Done);
+                Ok(UploadOutcome {
+                    platform,
+                    completion,
+                    session: Some(session.clone()),
+                    stats: counters.stats(started, false),
+                })
+            }
+        }
+    }
+
+    /// After a completion the platform answered: the asset, or polling it.
+    async fn finish(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        session: &UploadSession,
+        commit: CommitOutcome,
+        started: Instant,
+        counters: &Counters,
+    ) -> Result<UploadOutcome> {
+        let platform = provider.rules().platform.clone();
+        self.event(session, SessionEvent::Committed(commit.clone()));
         let completion = match commit {
             CommitOutcome::Ready(asset) => Completion::Ready(asset),
             CommitOutcome::Processing(handle) if self.opts.wait_for_processing => {
-                self.wait_ready(provider, &handle).await?
+                self.poll_until_ready(provider, &handle, Some(counters))
+                    .await?
             }
             CommitOutcome::Processing(handle) => Completion::Processing(handle),
         };
@@ -579,38 +981,52 @@ impl UploadDriver {
         Ok(UploadOutcome {
             platform,
             completion,
-            session: Some(session),
-            stats: stats(false),
+            session: Some(session.clone()),
+            stats: counters.stats(started, false),
         })
     }
 
     /// Polls `handle` with progressive delays until the asset is ready, processing fails
     /// ([`ErrorKind::Rejected`] carrying the platform's state and reason), or the deadline
-    /// passes (then the handle is returned for a later poll).
+    /// passes (then the handle is returned for a later poll). A poll that fails with a
+    /// temporary error (after the retry policy's own attempts) does not end the wait: the
+    /// next poll goes at the next delay, within the deadline.
     pub async fn wait_ready(
         &self,
         provider: &dyn ChunkedVideoUploader,
         handle: &ProcessingHandle,
+    ) -> Result<Completion> {
+        self.poll_until_ready(provider, handle, None).await
+    }
+
+    async fn poll_until_ready(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        handle: &ProcessingHandle,
+        counters: Option<&Counters>,
     ) -> Result<Completion> {
         let platform = provider.rules().platform.clone();
         let deadline = Instant::now() + self.opts.poll.deadline;
         let mut last_stage = String::new();
         for n in 0.. {
             let delay = self.opts.poll.delay(n);
-            if Instant::now() + delay > deadline {
+            if Instant::now() + delay > deadline || self.stopped() {
                 break;
             }
             tokio::time::sleep(delay).await;
             let status = match self
-                .with_retry(&platform, "poll", || provider.poll(handle))
+                .with_retry(&platform, "poll", counters, || provider.poll(handle))
                 .await
             {
                 Ok(status) => status,
                 // The upload is committed; a platform that cannot answer for now does not
-                // make it fail. Hand back the handle to poll later.
+                // make it fail: poll again later, within the deadline.
                 Err(err) if err.is_retryable() => {
-                    tracing::warn!(platform = %platform, error = %err, "polling failed for now; returning the handle");
-                    return Ok(Completion::Processing(handle.clone()));
+                    tracing::warn!(platform = %platform, error = %err, "polling failed for now; polling again");
+                    if let Some(c) = counters {
+                        c.retries.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
                 }
                 Err(err) => return Err(err),
             };
@@ -647,7 +1063,10 @@ impl UploadDriver {
         let mut attempt = 1u32;
         let mut renewals = 0u32;
         loop {
-            let (version, session) = self.current_session(provider, cell).await?;
+            let (version, session) = self.current_session(provider, cell, counters).await?;
+            if attempt == 1 {
+                self.event(&session, SessionEvent::Sending { part: part.index });
+            }
             let sent = Arc::new(AtomicU64::new(0));
             let on_sent: SentCallback = {
                 let sent = Arc::clone(&sent);
@@ -684,6 +1103,8 @@ impl UploadDriver {
                 });
             let err = match result {
                 Ok(receipt) => {
+                    // An acknowledged part went out whole, whatever the provider reported.
+                    counters.account(part.index, part.len());
                     counters.bytes_sent.fetch_add(part.len(), Ordering::Relaxed);
                     self.emit(ProgressEvent::PartDone {
                         platform: platform.to_owned(),
@@ -694,11 +1115,12 @@ impl UploadDriver {
                 }
                 Err(err) => err,
             };
-            let rolled_back = sent.load(Ordering::Relaxed);
+            let rolled_back = sent.load(Ordering::Relaxed).min(part.len());
+            counters.account(part.index, rolled_back);
             let delay =
                 if err.kind() == ErrorKind::Expired && rules.renewable_sessions && renewals < 3 {
                     renewals += 1;
-                    self.renew(provider, cell, version).await?;
+                    self.renew(provider, cell, version, counters).await?;
                     Some(Duration::ZERO)
                 } else {
                     self.opts.retry.next_delay(attempt, &err)
@@ -707,9 +1129,6 @@ impl UploadDriver {
                 return Err(err.with_platform(platform));
             };
             counters.retries.fetch_add(1, Ordering::Relaxed);
-            counters
-                .bytes_resent
-                .fetch_add(part.len(), Ordering::Relaxed);
             tracing::debug!(platform, part = part.index, attempt, error = %err, ?delay, "retrying part");
             self.emit(ProgressEvent::Retry {
                 platform: platform.to_owned(),
@@ -729,13 +1148,14 @@ impl UploadDriver {
         &self,
         provider: &dyn ChunkedVideoUploader,
         cell: &SessionCell,
+        counters: &Counters,
     ) -> Result<(u64, UploadSession)> {
         let (version, session) = cell.inner.lock().await.clone();
         let renewable = provider.rules().renewable_sessions;
         if let (true, Some(expires)) = (renewable, session.expires_at) {
             let now = crate::http::unix_secs();
             if now + self.opts.renew_margin.as_secs() >= expires {
-                self.renew(provider, cell, version).await?;
+                self.renew(provider, cell, version, counters).await?;
                 return Ok(cell.inner.lock().await.clone());
             }
         }
@@ -748,6 +1168,7 @@ impl UploadDriver {
         provider: &dyn ChunkedVideoUploader,
         cell: &SessionCell,
         seen_version: u64,
+        counters: &Counters,
     ) -> Result<()> {
         let mut guard = cell.inner.lock().await;
         if guard.0 != seen_version {
@@ -756,15 +1177,23 @@ impl UploadDriver {
         let platform = provider.rules().platform.clone();
         let current = guard.1.clone();
         let fresh = self
-            .with_retry(&platform, "renew", || provider.renew(&current))
+            .with_retry(&platform, "renew", Some(counters), || {
+                provider.renew(&current)
+            })
             .await?;
         tracing::debug!(platform = %platform, "renewed upload credentials");
         *guard = (guard.0 + 1, fresh);
         Ok(())
     }
 
-    /// Runs a non-part call with the retry policy.
-    async fn with_retry<T, F, Fut>(&self, platform: &str, call: &str, mut f: F) -> Result<T>
+    /// Runs a non-part call with the retry policy, counting its retries in `counters`.
+    async fn with_retry<T, F, Fut>(
+        &self,
+        platform: &str,
+        call: &str,
+        counters: Option<&Counters>,
+        mut f: F,
+    ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
@@ -776,6 +1205,9 @@ impl UploadDriver {
                 Ok(v) => return Ok(v),
                 Err(err) => match self.opts.retry.next_delay(attempt, &err) {
                     Some(delay) => {
+                        if let Some(c) = counters {
+                            c.retries.fetch_add(1, Ordering::Relaxed);
+                        }
                         tracing::debug!(platform, call, attempt, error = %err, ?delay, "retrying");
                         self.emit(ProgressEvent::Retry {
                             platform: platform.to_owned(),
@@ -793,6 +1225,21 @@ impl UploadDriver {
             }
         }
     }
+}
+
+/// Whether a completion that failed this way may still have taken place on the platform (its
+/// answer lost, or a re-sent completion refused as already done): then the driver asks the
+/// provider what the platform holds before calling the upload failed. Bad input, refused
+/// credentials and local failures never reached a completed state.
+fn may_have_committed(err: &Error) -> bool {
+    !matches!(
+        err.kind(),
+        ErrorKind::InvalidInput
+            | ErrorKind::Auth
+            | ErrorKind::Io
+            | ErrorKind::Unsupported
+            | ErrorKind::Cancelled
+    )
 }
 
 /// The part `spec` of `file`, streamed from disk when sent. When the rules want its MD5 and
@@ -835,3 +1282,7 @@ async fn read_part(
 #[cfg(test)]
 #[path = "driver_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reliability_tests.rs"]
+mod reliability_tests;

@@ -583,11 +583,7 @@ async fn a_journaled_upload_resumes_with_only_the_missing_parts() {
     assert!(journal.entries().is_empty(), "forgotten once done");
 }
 
-#[tokio::test]
-async fn a_poll_that_keeps_failing_hands_back_the_handle_without_cancelling() {
-    let f = source_file(1500);
-    let mut m = base_mock(rules(true, false));
-    m.expect_put_part().returning(|_, p| Ok(receipt(p)));
+fn processing_commit(m: &mut MockChunkedVideoUploader) {
     m.expect_commit().returning(|_, _| {
         Ok(CommitOutcome::Processing(ProcessingHandle {
             platform: "mock".into(),
@@ -595,15 +591,54 @@ async fn a_poll_that_keeps_failing_hands_back_the_handle_without_cancelling() {
             data: serde_json::Value::Null,
         }))
     });
+}
+
+#[tokio::test]
+async fn a_poll_that_keeps_failing_hands_back_the_handle_without_cancelling() {
+    let f = source_file(1500);
+    let mut m = base_mock(rules(true, false));
+    m.expect_put_part().returning(|_, p| Ok(receipt(p)));
+    processing_commit(&mut m);
     m.expect_poll()
-        .times(3)
+        .times(3..)
         .returning(|_| Err(Error::new(ErrorKind::Transient, "502")));
+    m.expect_cancel().times(0);
+    let mut opts = fast_opts();
+    opts.poll.deadline = Duration::from_millis(50);
+    let out = UploadDriver::new(opts)
+        .upload_file(&m, f.path())
+        .await
+        .unwrap();
+    assert!(matches!(out.completion, Completion::Processing(ref h) if h.id == "h"));
+}
+
+/// Issue 14: a poll whose retries all failed (a 502 burst longer than the retry policy) no
+/// longer ends the wait with "processing": the next poll, within the deadline, sees it ready.
+#[tokio::test]
+async fn polling_survives_transient_errors_inside_its_deadline() {
+    let f = source_file(1500);
+    let mut m = base_mock(rules(true, false));
+    m.expect_put_part().returning(|_, p| Ok(receipt(p)));
+    processing_commit(&mut m);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&polls);
+    // Three failed series of the policy's 3 attempts each, then ready.
+    m.expect_poll().returning(move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) < 9 {
+            Err(Error::new(ErrorKind::Transient, "502"))
+        } else {
+            Ok(ProcessingStatus::Ready(asset()))
+        }
+    });
     m.expect_cancel().times(0);
     let out = UploadDriver::new(fast_opts())
         .upload_file(&m, f.path())
         .await
         .unwrap();
-    assert!(matches!(out.completion, Completion::Processing(ref h) if h.id == "h"));
+    assert_eq!(out.completion, Completion::Ready(asset()));
+    assert_eq!(polls.load(Ordering::SeqCst), 10);
+    // 2 retries in each of the three failed series, and one more poll after each series.
+    assert_eq!(out.stats.retries, 9);
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::{CommitState, Completion, ResumePoint, SessionEvent};
 use crate::error::{Error, ErrorKind, Result};
 use crate::uploader::{PartReceipt, UploadSession};
 
@@ -62,7 +63,8 @@ impl SourceFingerprint {
     }
 }
 
-/// One journal entry: a marketplace session for a source, with the parts acknowledged so far.
+/// One journal entry: a marketplace session for a source, with the parts acknowledged so far,
+/// the parts that were sending, and where the completion stood.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
     /// Platform name.
@@ -73,8 +75,36 @@ pub struct JournalEntry {
     pub session: UploadSession,
     /// Receipts of the acknowledged parts.
     pub receipts: Vec<PartReceipt>,
+    /// Parts whose bytes started going out, acknowledged or not (a resumed upload counts the
+    /// unacknowledged ones as re-sent).
+    #[serde(default)]
+    pub sending: Vec<u32>,
+    /// Where the completion stood: an entry whose completion was sent is kept until its
+    /// outcome is known, so a rerun asks the platform instead of failing on "already done".
+    #[serde(default)]
+    pub commit: CommitState,
     /// When the entry was last written (Unix milliseconds).
     pub updated_at_ms: u64,
+}
+
+impl JournalEntry {
+    fn new(source: &SourceFingerprint, session: &UploadSession) -> JournalEntry {
+        JournalEntry {
+            platform: session.platform.clone(),
+            source: source.clone(),
+            session: session.clone(),
+            receipts: Vec::new(),
+            sending: Vec::new(),
+            commit: CommitState::NotSent,
+            updated_at_ms: crate::http::unix_millis(),
+        }
+    }
+
+    /// Whether the platform may already hold the asset of this session (its completion was
+    /// sent): cancelling it could delete a finished upload.
+    pub fn committed(&self) -> bool {
+        self.commit != CommitState::NotSent
+    }
 }
 
 /// A directory of journal entries.
@@ -111,6 +141,13 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
     .with_source(e)
 }
 
+fn safe_name(platform: &str) -> String {
+    platform
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
 impl Journal {
     /// Opens (creating it if needed) the journal in `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Journal> {
@@ -124,30 +161,35 @@ impl Journal {
         &self.dir
     }
 
-    fn entry_path(&self, platform: &str, source: &SourceFingerprint) -> PathBuf {
-        let key = crate::digest::md5(source.path.to_string_lossy().as_bytes());
-        let safe: String = platform
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
-        self.dir.join(format!("{safe}-{}.json", hex::encode(key)))
+    /// One file per session: a source that changed, or a session that was replaced, keeps its
+    /// own entry (for `cleanup`) instead of being overwritten.
+    fn entry_path(&self, platform: &str, source: &Path, upload_id: &str) -> PathBuf {
+        let key = crate::digest::md5(source.to_string_lossy().as_bytes());
+        let session = crate::digest::md5(upload_id.as_bytes());
+        self.dir.join(format!(
+            "{}-{}-{}.json",
+            safe_name(platform),
+            hex::encode(key),
+            &hex::encode(session)[..16]
+        ))
     }
 
-    /// Writes (atomically replaces) the entry for a session and its receipts.
-    pub fn record(
-        &self,
-        source: &SourceFingerprint,
-        session: &UploadSession,
-        receipts: &[PartReceipt],
-    ) -> Result<()> {
-        let entry = JournalEntry {
-            platform: session.platform.clone(),
-            source: source.clone(),
-            session: session.clone(),
-            receipts: receipts.to_vec(),
-            updated_at_ms: crate::http::unix_millis(),
-        };
-        let path = self.entry_path(&entry.platform, source);
+    /// The file name of entries written before sessions had files of their own.
+    fn legacy_path(&self, platform: &str, source: &Path) -> PathBuf {
+        let key = crate::digest::md5(source.to_string_lossy().as_bytes());
+        self.dir
+            .join(format!("{}-{}.json", safe_name(platform), hex::encode(key)))
+    }
+
+    /// Writes (atomically replaces) an entry.
+    pub fn write(&self, entry: &JournalEntry) -> Result<()> {
+        let mut entry = entry.clone();
+        entry.updated_at_ms = crate::http::unix_millis();
+        let path = self.entry_path(
+            &entry.platform,
+            &entry.source.path,
+            &entry.session.upload_id,
+        );
         let tmp = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(&entry)
             .map_err(|e| Error::new(ErrorKind::Io, format!("journal: cannot encode: {e}")))?;
@@ -158,22 +200,36 @@ impl Journal {
         std::fs::rename(&tmp, &path).map_err(|e| io_error("replace", &path, e))
     }
 
-    /// The entry for `platform` and this source, if one exists and the file is unchanged.
-    pub fn find(&self, platform: &str, source: &SourceFingerprint) -> Option<JournalEntry> {
-        let path = self.entry_path(platform, source);
-        let bytes = std::fs::read(&path).ok()?;
-        let entry: JournalEntry = serde_json::from_slice(&bytes).ok()?;
-        (entry.platform == platform && entry.source.matches(source)).then_some(entry)
+    /// Writes (atomically replaces) the entry for a session and its receipts (nothing sending,
+    /// completion not sent).
+    pub fn record(
+        &self,
+        source: &SourceFingerprint,
+        session: &UploadSession,
+        receipts: &[PartReceipt],
+    ) -> Result<()> {
+        let mut entry = JournalEntry::new(source, session);
+        entry.receipts = receipts.to_vec();
+        self.write(&entry)
     }
 
-    /// Forgets the entry for `platform` and this source.
+    /// The newest entry for `platform` and this source, if one exists and the file is
+    /// unchanged.
+    pub fn find(&self, platform: &str, source: &SourceFingerprint) -> Option<JournalEntry> {
+        self.entries()
+            .into_iter()
+            .filter(|e| e.platform == platform && e.source.matches(source))
+            .max_by_key(|e| e.updated_at_ms)
+    }
+
+    /// Forgets every entry for `platform` and this unchanged source.
     pub fn remove(&self, platform: &str, source: &SourceFingerprint) -> Result<()> {
-        let path = self.entry_path(platform, source);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error("remove", &path, e)),
+        for entry in self.entries() {
+            if entry.platform == platform && entry.source.matches(source) {
+                self.remove_entry(&entry)?;
+            }
         }
+        Ok(())
     }
 
     /// Every readable entry (unreadable files are skipped).
@@ -190,18 +246,105 @@ impl Journal {
 
     /// Forgets an entry found through [`Journal::entries`].
     pub fn remove_entry(&self, entry: &JournalEntry) -> Result<()> {
-        self.remove(&entry.platform, &entry.source)
+        self.remove_session(
+            &entry.platform,
+            &entry.source.path,
+            &entry.session.upload_id,
+        )
+    }
+
+    /// Forgets the entry of one session.
+    fn remove_session(&self, platform: &str, source: &Path, upload_id: &str) -> Result<()> {
+        let path = self.entry_path(platform, source, upload_id);
+        remove_file(&path)?;
+        // An entry of the earlier layout, for the same session.
+        let legacy = self.legacy_path(platform, source);
+        let same = std::fs::read(&legacy)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<JournalEntry>(&b).ok())
+            .is_some_and(|e| e.session.upload_id == upload_id);
+        if same {
+            remove_file(&legacy)?;
+        }
+        Ok(())
     }
 }
 
-// The journal sits above the driver: it wraps an upload with an observer of its own and
+fn remove_file(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error("remove", path, e)),
+    }
+}
+
+/// The journal's view of the sessions of one upload, written at every step.
+struct Recorder {
+    journal: Journal,
+    source: SourceFingerprint,
+    entries: std::sync::Mutex<std::collections::HashMap<String, JournalEntry>>,
+}
+
+impl Recorder {
+    fn update(&self, session: &UploadSession, change: impl FnOnce(&mut JournalEntry) -> bool) {
+        let mut entries = match self.entries.lock() {
+            Ok(e) => e,
+            Err(p) => p.into_inner(),
+        };
+        let entry = entries
+            .entry(session.upload_id.clone())
+            .or_insert_with(|| JournalEntry::new(&self.source, session));
+        entry.session = session.clone();
+        let keep = change(entry);
+        let result = if keep {
+            self.journal.write(entry)
+        } else {
+            let gone = entries.remove(&session.upload_id);
+            match gone {
+                Some(e) => self.journal.remove_entry(&e),
+                None => Ok(()),
+            }
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "could not write the resume journal");
+        }
+    }
+
+    fn on_event(&self, session: &UploadSession, event: &SessionEvent) {
+        match event {
+            SessionEvent::Sending { part } => self.update(session, |e| {
+                if !e.sending.contains(part) {
+                    e.sending.push(*part);
+                }
+                true
+            }),
+            SessionEvent::Committing => self.update(session, |e| {
+                if e.commit == CommitState::NotSent {
+                    e.commit = CommitState::Sent;
+                }
+                true
+            }),
+            SessionEvent::Committed(outcome) => self.update(session, |e| {
+                e.commit = CommitState::Answered(outcome.clone());
+                true
+            }),
+            // The platform confirmed the session is gone (cancelled, or lost and replaced).
+            SessionEvent::Cancelled | SessionEvent::Lost => self.update(session, |_| false),
+        }
+    }
+}
+
+// The journal sits above the driver: it wraps an upload with observers of its own and
 // decides what to keep; the driver knows nothing of it.
 impl crate::driver::UploadDriver {
     /// Uploads a prepared source with a journal: resumes the marketplace's journaled session
-    /// for this unchanged file when there is one (sending only the missing parts), starts
-    /// afresh when there is none or the platform forgot it, records the session after every
-    /// acknowledged part, and forgets it once the upload is done or cancelled. An upload that
-    /// failed without being cancelled stays in the journal, resumable.
+    /// for this unchanged file when there is one (sending only the missing parts, asking the
+    /// platform first when the completion was sent but never answered), starts afresh when
+    /// there is none, records the session after every acknowledged part and at every step of
+    /// the completion, and forgets it only once the platform confirmed the asset (ready, or
+    /// committed with an id it cannot name) or the cancel. An upload that failed, was
+    /// stopped, or whose cancel did not reach the platform stays in the journal, resumable
+    /// (and listed by `cleanup`); one still processing keeps its handle, so a rerun polls.
     pub async fn upload_journaled(
         &self,
         provider: &dyn crate::ChunkedVideoUploader,
@@ -211,34 +354,62 @@ impl crate::driver::UploadDriver {
         let platform = provider.rules().platform.clone();
         let mut fingerprint = SourceFingerprint::of(&source.probe.path)?;
         fingerprint.md5 = source.digests.md5_hex();
+        let found = journal.find(&platform, &fingerprint);
+        let recorder = std::sync::Arc::new(Recorder {
+            journal: journal.clone(),
+            source: fingerprint.clone(),
+            entries: std::sync::Mutex::new(
+                found
+                    .iter()
+                    .map(|e| (e.session.upload_id.clone(), e.clone()))
+                    .collect(),
+            ),
+        });
         let mut opts = self.options().clone();
         let previous = opts.on_receipt.take();
-        let observer: crate::driver::ReceiptObserver = {
-            let journal = journal.clone();
-            let fingerprint = fingerprint.clone();
+        let receipts: crate::driver::ReceiptObserver = {
+            let recorder = std::sync::Arc::clone(&recorder);
             std::sync::Arc::new(move |session: &UploadSession, receipts: &[PartReceipt]| {
-                if let Err(err) = journal.record(&fingerprint, session, receipts) {
-                    tracing::warn!(error = %err, "could not write the resume journal");
-                }
+                recorder.update(session, |e| {
+                    e.receipts = receipts.to_vec();
+                    true
+                });
                 if let Some(cb) = &previous {
                     cb(session, receipts);
                 }
             })
         };
-        opts.on_receipt = Some(observer);
-        let cancel_on_failure = opts.cancel_on_failure;
+        let previous_event = opts.on_event.take();
+        let events: crate::driver::SessionObserver = {
+            let recorder = std::sync::Arc::clone(&recorder);
+            std::sync::Arc::new(move |session: &UploadSession, event: &SessionEvent| {
+                recorder.on_event(session, event);
+                if let Some(cb) = &previous_event {
+                    cb(session, event);
+                }
+            })
+        };
+        opts.on_receipt = Some(receipts);
+        opts.on_event = Some(events);
         let driver = self.with_options(opts);
 
-        let result = match journal.find(&platform, &fingerprint) {
+        let result = match found {
             Some(entry) => {
                 tracing::info!(platform = %platform, parts = entry.receipts.len(), "resuming a journaled upload");
+                let resume = ResumePoint {
+                    receipts: entry.receipts.clone(),
+                    sending: entry.sending.clone(),
+                    commit: entry.commit.clone(),
+                };
                 match driver
-                    .resume(provider, source, entry.session, entry.receipts)
+                    .resume_from(provider, source, entry.session.clone(), resume)
                     .await
                 {
-                    Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Expired) => {
+                    // Sessions the platform lost are replaced inside the driver; an expired
+                    // one that was never committed is gone too: start afresh.
+                    Err(e) if e.kind() == ErrorKind::Expired && !entry.committed() => {
                         tracing::info!(platform = %platform, error = %e, "the journaled session is gone; starting afresh");
-                        journal.remove(&platform, &fingerprint)?;
+                        journal.remove_entry(&entry)?;
                         driver.upload_prepared(provider, source).await
                     }
                     other => other,
@@ -246,8 +417,16 @@ impl crate::driver::UploadDriver {
             }
             None => driver.upload_prepared(provider, source).await,
         };
-        if result.is_ok() || cancel_on_failure {
-            journal.remove(&platform, &fingerprint)?;
+        if let Ok(outcome) = &result {
+            let done = matches!(
+                outcome.completion,
+                Completion::Ready(_) | Completion::CommittedIdUnknown { .. }
+            );
+            if done {
+                if let Some(session) = &outcome.session {
+                    journal.remove_session(&platform, &fingerprint.path, &session.upload_id)?;
+                }
+            }
         }
         result
     }

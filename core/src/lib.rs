@@ -60,8 +60,9 @@ pub mod raw;
 // ---- The application's door ------------------------------------------------------------
 pub use digest::{digest_file, digest_file_async, DigestRequest, Digests, InstantHashes};
 pub use driver::{
-    Completion, ReceiptObserver, UploadDriver, UploadOptions, UploadOutcome, UploadStats,
-    DEFAULT_CONCURRENCY,
+    CommitState, Completion, ReceiptObserver, ResumePoint, SessionEvent, SessionObserver,
+    StopSignal, UploadDriver, UploadOptions, UploadOutcome, UploadStats, DEFAULT_CONCURRENCY,
+    DEFAULT_STOP_GRACE, MAX_SESSION_RESTARTS,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use fanout::{
@@ -79,4 +80,7 @@ pub use retry::{PollPolicy, RetryPolicy};
 pub use secret::Secret;
 pub use source::{digest_request, PreparedSource, SourceProbe};
 pub use units::{count, human_size, human_sizes, plural};
-pub use uploader::{Asset, AssetUrl, ChunkedVideoUploader, ProcessingHandle, ProcessingStatus};
+pub use uploader::{
+    Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, ProcessingHandle, ProcessingStatus,
+    Recovery,
+};

@@ -25,7 +25,7 @@ pub use crate::secret::Secret;
 pub use crate::uploader::MockChunkedVideoUploader;
 pub use crate::uploader::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, InitOutcome, Part, PartReceipt,
-    ProcessingHandle, ProcessingStatus, SentCallback, SourceInfo, UploadSession,
+    ProcessingHandle, ProcessingStatus, Recovery, SentCallback, SourceInfo, UploadSession,
 };
 
 /// HTTP plumbing every provider shares: the client, one traced request, status mapping,

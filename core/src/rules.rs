@@ -124,6 +124,10 @@ pub struct UploadRules {
     pub video_duration: Option<DurationRange>,
     /// Whether sessions carry an expiry that `renew` can push back.
     pub renewable_sessions: bool,
+    /// Whether `cancel` asks the platform to drop the session, so that its `Ok` confirms the
+    /// session is gone. `false` where the platform has no such call and `cancel` does nothing
+    /// (Lazada): the journal then keeps a failed session resumable instead of forgetting it.
+    pub remote_cancel: bool,
 }
 
 /// Parts per upload when a platform states no limit of its own: COS's and S3's 10,000, the
@@ -135,7 +139,8 @@ impl UploadRules {
     /// plain chunked upload: parts numbered from 0 on the wire, no part list at commit, files
     /// of at least one byte, at most [`DEFAULT_MAX_PARTS`] parts, no digest, parts sent
     /// concurrently, ready at commit (no processing to poll), no instant upload, no
-    /// server-side part listing, no duration limit and no renewable sessions.
+    /// server-side part listing, no duration limit, no renewable sessions, and a `cancel` that
+    /// asks the platform.
     pub fn new(platform: impl Into<String>, part_size: PartSizeRule, max_file_bytes: u64) -> Self {
         UploadRules {
             platform: platform.into(),
@@ -152,6 +157,7 @@ impl UploadRules {
             server_side_resume: false,
             video_duration: None,
             renewable_sessions: false,
+            remote_cancel: true,
         }
     }
 }

@@ -285,6 +285,21 @@ pub enum CommitOutcome {
     Processing(ProcessingHandle),
 }
 
+/// What the platform holds for a session whose completion answer was lost (the connection
+/// dropped after the request went out, or a re-sent completion was refused as already done).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Recovery {
+    /// The platform completed the upload: the asset, or the handle to poll.
+    Committed(CommitOutcome),
+    /// The platform completed the upload but offers no call that names the asset (Lazada:
+    /// no documented call finds a video by its upload id). Not a failure: the upload went
+    /// through, only its id is unknown.
+    CommittedIdUnknown,
+    /// The platform holds no completed upload for this session: the completion did not take
+    /// place (or the provider cannot tell), so the completion's own error stands.
+    NotCommitted,
+}
+
 /// Where asynchronous processing stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ProcessingStatus {
@@ -346,6 +361,26 @@ pub trait ChunkedVideoUploader: Send + Sync {
     /// The parts the platform already holds, when it can tell (server-side resume).
     async fn uploaded_parts(&self, _session: &UploadSession) -> Result<Option<Vec<PartReceipt>>> {
         Ok(None)
+    }
+
+    /// Finds out what the platform holds for a session whose completion answer may have been
+    /// lost, before the driver decides the upload failed. The driver calls it when `commit`
+    /// failed (`commit_error` is its error's kind: a lost answer, or [`ErrorKind::Conflict`]
+    /// for "already completed" to a re-sent completion) and when it resumes a journaled
+    /// session whose completion was sent but never answered (`commit_error` is `None`). It is
+    /// retried like any call.
+    ///
+    /// The default knows nothing: [`Recovery::NotCommitted`], so the completion's error
+    /// stands. A platform that can look the upload up (Shopee's upload result by upload id,
+    /// SMH's file information) answers [`Recovery::Committed`]; one that can only tell the
+    /// completion happened answers [`Recovery::CommittedIdUnknown`].
+    async fn recover(
+        &self,
+        _session: &UploadSession,
+        _receipts: &[PartReceipt],
+        _commit_error: Option<ErrorKind>,
+    ) -> Result<Recovery> {
+        Ok(Recovery::NotCommitted)
     }
 
     /// Fresh upload credentials for a session whose credentials expire or expired.

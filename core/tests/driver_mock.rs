@@ -130,6 +130,9 @@ fn mock(r: UploadRules) -> MockChunkedVideoUploader {
     m.expect_preflight().returning(|_| Ok(()));
     m.expect_init()
         .returning(|_, plan| Ok(InitOutcome::Session(session(*plan))));
+    // A refused completion is looked up first; this platform holds nothing completed.
+    m.expect_recover()
+        .returning(|_, _, _| Ok(marketmedia_core::Recovery::NotCommitted));
     m
 }
 

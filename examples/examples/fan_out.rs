@@ -81,6 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         market.platform, handle.id
                     )
                 }
+                Completion::CommittedIdUnknown { upload_id } => println!(
+                    "{:>7}: committed as upload {upload_id}; the asset id is unknown",
+                    market.platform
+                ),
             },
             // `Display` of the core error: one line a seller can read.
             Err(e) => println!("{:>7}: failed: {e}", market.platform),

@@ -40,6 +40,7 @@ pub(super) fn id_of(c: &Completion) -> &str {
     match c {
         Completion::Ready(a) => &a.id,
         Completion::Processing(h) => &h.id,
+        Completion::CommittedIdUnknown { upload_id } => upload_id,
     }
 }
 
@@ -537,6 +538,12 @@ pub async fn processing_ready(b: &Backend) -> CaseOutcome {
                 Completion::Processing(h) => h,
                 Completion::Ready(a) => {
                     return Ok(vec![format!("ready at commit ({})", a.id)]);
+                }
+                Completion::CommittedIdUnknown { upload_id } => {
+                    return Err(fail(
+                        "the upload ends ready or processing",
+                        format!("committed as {upload_id} with the asset id unknown"),
+                    ));
                 }
             };
             b.sim().processing_started(&handle.id);

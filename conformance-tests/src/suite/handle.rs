@@ -146,6 +146,13 @@ pub trait SimHandle: Send + Sync {
     /// The assembled bytes of a finished upload, by the asset's or processing handle's id.
     fn assembled(&self, asset_id: &str) -> Option<Bytes>;
 
+    /// The assembled bytes of the asset a completed upload session became, by the session's
+    /// upload id: how the suite checks a [`marketmedia_core::Completion::CommittedIdUnknown`]
+    /// outcome. `None` by default (a platform whose provider always names its asset).
+    fn committed_upload(&self, _upload_id: &str) -> Option<Bytes> {
+        None
+    }
+
     /// Bytes of part payloads received so far, over every upload (re-sends included).
     fn part_bytes_received(&self) -> u64 {
         self.wire().file_bytes() as u64

@@ -67,8 +67,8 @@ use marketmedia_core::raw::http::{
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
-    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo,
-    UploadRules, UploadSession, UploadedImage,
+    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Recovery, Result,
+    SourceInfo, UploadRules, UploadSession, UploadedImage,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -252,6 +252,10 @@ impl LazadaUploader {
             },
             concurrent_parts: config.concurrent_blocks,
             async_processing: true,
+            // No call abandons a block upload: `cancel` asks nothing, so a failed session
+            // stays resumable in the journal until the platform forgets it (the documents give
+            // no lifetime; the simulator's is 24 hours).
+            remote_cancel: false,
             ..UploadRules::new(
                 PLATFORM,
                 PartSizeRule::Range {
@@ -750,6 +754,39 @@ impl ChunkedVideoUploader for LazadaUploader {
 
     async fn poll(&self, handle: &ProcessingHandle) -> Result<ProcessingStatus> {
         self.video_status(&handle.id).await
+    }
+
+    /// Lazada documents no call that finds a video by its upload id (GetVideo takes the
+    /// `videoId` only the completion's answer carries; see `docs/platforms/lazada.md`). A
+    /// completion refused as "already committed" ([`ErrorKind::Conflict`]) proves an earlier
+    /// attempt completed the upload: the outcome is [`Recovery::CommittedIdUnknown`], unless
+    /// this uploader saw that earlier answer and remembers the video id. Anything else cannot
+    /// tell, and the completion's error stands.
+    async fn recover(
+        &self,
+        session: &UploadSession,
+        _receipts: &[PartReceipt],
+        commit_error: Option<ErrorKind>,
+    ) -> Result<Recovery> {
+        if let Some(id) = self.committed().get(&session.upload_id).cloned() {
+            let data = SessionData::of(session)?;
+            return Ok(Recovery::Committed(CommitOutcome::Processing(
+                ProcessingHandle {
+                    platform: PLATFORM.to_owned(),
+                    id,
+                    data: serde_json::json!({
+                        "upload_id": session.upload_id,
+                        "title": data.title,
+                        "cover_url": data.cover_url,
+                        "video_usage": data.video_usage,
+                    }),
+                },
+            )));
+        }
+        match commit_error {
+            Some(ErrorKind::Conflict) => Ok(Recovery::CommittedIdUnknown),
+            _ => Ok(Recovery::NotCommitted),
+        }
     }
 
     /// Lazada has no call to abandon a block upload: before commit nothing is held that can be

@@ -7,12 +7,6 @@ use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 use marketmedia_sim::lazada::{self as sim, LazadaSimConfig};
 
-/// Why a lost `block/commit` answer fails the upload, for the two cases it breaks.
-const LOST_COMMIT: &str = "a lost block/commit answer cannot be recovered: a re-commit is \
-    refused FAIL_TO_BLOCK_COMPLETE \"already committed\" (the platform documents no idempotent \
-    commit) and no call finds the video by upload_id, so the upload fails although the video \
-    exists";
-
 fn uploader(
     base_url: &str,
     secret: &str,
@@ -59,9 +53,7 @@ async fn lazada_passes_the_conformance_suite() {
         };
         uploader(&base_url, secret, HttpTimeouts::default())
     })
-    .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::LAZADA_TEST_APP_SECRET, timeouts))
-    .allow_deviation("lost_commit_answer", LOST_COMMIT)
-    .allow_deviation("uploads_under_faults_on_every_call", LOST_COMMIT);
+    .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::LAZADA_TEST_APP_SECRET, timeouts));
     // Lazada has no call to abandon a block upload, and no instant upload.
     suite::run_all(&backend)
         .await

@@ -51,8 +51,8 @@ use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DurationRange, Error,
     ErrorKind, ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase,
-    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
-    SourceInfo, UploadRules, UploadSession, UploadedImage,
+    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Recovery,
+    Result, SourceInfo, UploadRules, UploadSession, UploadedImage,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -663,6 +663,40 @@ impl ChunkedVideoUploader for ShopeeUploader {
                 details: serde_json::json!({ "status": "SUCCEEDED" }),
             })
         })
+    }
+
+    /// `get_video_upload_result` by the upload id: `INITIATED` (or an unknown or cancelled
+    /// upload) means the completion did not take place; any other status means it did, and
+    /// the driver polls the same handle as after a completion it saw answered.
+    async fn recover(
+        &self,
+        session: &UploadSession,
+        _receipts: &[PartReceipt],
+        _commit_error: Option<ErrorKind>,
+    ) -> Result<Recovery> {
+        let handle = ProcessingHandle {
+            platform: PLATFORM.into(),
+            id: session.upload_id.clone(),
+            data: serde_json::Value::Null,
+        };
+        match self.poll(&handle).await {
+            Ok(ProcessingStatus::Pending { stage }) if stage == "INITIATED" => {
+                Ok(Recovery::NotCommitted)
+            }
+            Ok(ProcessingStatus::Failed { state, .. }) if state == "CANCELLED" => {
+                Ok(Recovery::NotCommitted)
+            }
+            Ok(ProcessingStatus::Ready(asset)) => {
+                self.forget_part_times(session);
+                Ok(Recovery::Committed(CommitOutcome::Ready(asset)))
+            }
+            Ok(_) => {
+                self.forget_part_times(session);
+                Ok(Recovery::Committed(CommitOutcome::Processing(handle)))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Recovery::NotCommitted),
+            Err(e) => Err(e),
+        }
     }
 
     async fn cancel(&self, session: &UploadSession) -> Result<()> {

@@ -25,6 +25,7 @@ pub const CODES: &[(&str, ErrorKind)] = &[
     ("ConfirmKeyNotFound", ErrorKind::NotFound),
     ("UploadNotFound", ErrorKind::NotFound),
     ("DirectoryNotFound", ErrorKind::NotFound),
+    ("FileNotFound", ErrorKind::NotFound),
     ("UploadComplete", ErrorKind::Conflict),
     ("SameNameDirectoryOrFileExists", ErrorKind::Conflict),
     ("RateLimitExceeded", ErrorKind::RateLimited),

@@ -65,6 +65,7 @@ pub use config::{
 use crate::config::{check_file_name, directory_segments};
 use crate::errors::{api_error, api_error_for, is_token_error, storage_error};
 use crate::wire::{query, BeginRequest, ConfirmRequest, FileInfo, UploadInfo, UploadStatus};
+use marketmedia_core::raw::Recovery;
 
 /// The platform's short name.
 pub const PLATFORM: &str = "smh";
@@ -498,6 +499,50 @@ impl SmhUploader {
         Ok(fresh)
     }
 
+    /// The upload task's status call (`GET …/{ConfirmKey}?upload`), its answer ignored: `Ok`
+    /// while the task is open, the platform's error otherwise.
+    async fn upload_task(&self, data: &SessionData) -> Result<()> {
+        let url = self.file_call_url(&data.confirm_key)?;
+        self.api("upload_status", |token| {
+            let mut url = url.clone();
+            url.query_pairs_mut()
+                .append_key_only(query::UPLOAD)
+                .append_pair(query::ACCESS_TOKEN, token);
+            self.http.get(url)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Whether the upload task of `session` is gone (the platform answers 404 for it).
+    async fn upload_is_gone(&self, session: &UploadSession) -> bool {
+        match session_data(session) {
+            Ok(data) => matches!(
+                self.upload_task(&data).await,
+                Err(e) if e.kind() == ErrorKind::NotFound
+            ),
+            Err(_) => false,
+        }
+    }
+
+    /// A file's details (`GET /api/v1/directory/{Lib}/{Space}/{FilePath}?info`, "View file
+    /// details", which describes a file or a directory).
+    async fn file_info(&self, path: &[String]) -> Result<FileInfo> {
+        let call = "file_info";
+        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        let url = self.api_url(wire::DIRECTORY_PATH, &segs)?;
+        let raw = self
+            .api(call, |token| {
+                let mut url = url.clone();
+                url.query_pairs_mut()
+                    .append_key_only(query::INFO)
+                    .append_pair(query::ACCESS_TOKEN, token);
+                self.http.get(url)
+            })
+            .await?;
+        raw.json(&meta(call))
+    }
+
     // ---- begin ----------------------------------------------------------------------------
 
     async fn begin(&self, path: &[String], size: u64, body: &BeginRequest) -> Result<RawResponse> {
@@ -787,13 +832,53 @@ impl ChunkedVideoUploader for SmhUploader {
         };
         let raw = send(req, meta).await?;
         if !is_success(&raw) {
-            return Err(storage_error(&raw, &meta));
+            let err = storage_error(&raw, &meta);
+            if err.kind() == ErrorKind::Auth && self.upload_is_gone(session).await {
+                // COS refuses the part because the upload behind the presigned headers no
+                // longer exists (the service lost it, e.g. after a restart): a lost session,
+                // which the driver replaces with a new one.
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "the platform no longer knows this upload (part {} refused: {})",
+                        wire_number,
+                        err.message()
+                    ),
+                )
+                .with_platform(PLATFORM)
+                .with_call(call)
+                .with_code("UploadNotFound"));
+            }
+            return Err(err);
         }
         let etag = raw
             .headers
             .get(ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        // COS answers a stored part with its MD5 as the quoted ETag. A 200 without it, or
+        // with another, is not an acknowledgement of these bytes: retried (as Corrupted),
+        // never carried to confirm.
+        let ours = part.md5_hex().await?;
+        match etag.as_deref().map(|t| t.trim().trim_matches('"').to_ascii_lowercase()) {
+            Some(theirs) if theirs == ours => {}
+            Some(theirs) => {
+                return Err(Error::new(
+                    ErrorKind::Corrupted,
+                    format!("part {wire_number}: the storage's ETag {theirs} is not the part's MD5 {ours}"),
+                )
+                .with_platform(PLATFORM)
+                .with_call(call))
+            }
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Corrupted,
+                    format!("part {wire_number}: the storage answered without an ETag; the part is not acknowledged"),
+                )
+                .with_platform(PLATFORM)
+                .with_call(call))
+            }
+        }
         Ok(PartReceipt {
             index: part.index,
             wire_number,
@@ -814,6 +899,50 @@ impl ChunkedVideoUploader for SmhUploader {
             .await?;
         self.forget(&data.confirm_key);
         Ok(CommitOutcome::Ready(asset_from(file, "confirm")?))
+    }
+
+    /// The upload task first (`GET …?upload`): still open means confirm did not take place,
+    /// gone means it was cancelled or expired; `UploadComplete` means it was confirmed. Then
+    /// the file's details at the session's path (`GET /api/v1/directory/…/{FilePath}?info`,
+    /// "View file details"): the same size and CRC-64 as the source make it this upload's
+    /// asset. A confirmed upload whose file is elsewhere (renamed by the `rename` strategy
+    /// next to a different file of the same name) is committed with its path unknown.
+    async fn recover(
+        &self,
+        session: &UploadSession,
+        _receipts: &[PartReceipt],
+        _commit_error: Option<ErrorKind>,
+    ) -> Result<Recovery> {
+        let data = session_data(session)?;
+        match self.upload_task(&data).await {
+            Ok(()) => return Ok(Recovery::NotCommitted),
+            Err(e) if e.kind() == ErrorKind::Conflict => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Recovery::NotCommitted),
+            Err(e) => return Err(e),
+        }
+        self.forget(&data.confirm_key);
+        let segments: Vec<String> = data.file_path.split('/').map(str::to_owned).collect();
+        match self.file_info(&segments).await {
+            Ok(file) => {
+                let size_ok = file.size == Some(session.plan.file_size());
+                let crc_ok = match (&data.crc64, &file.crc64) {
+                    (Some(ours), Some(theirs)) => ours == theirs,
+                    // Without a CRC-64 on either side the size alone cannot tell two files
+                    // apart: the asset is not claimed.
+                    _ => false,
+                };
+                if size_ok && crc_ok {
+                    Ok(Recovery::Committed(CommitOutcome::Ready(asset_from(
+                        file,
+                        "file_info",
+                    )?)))
+                } else {
+                    Ok(Recovery::CommittedIdUnknown)
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Recovery::CommittedIdUnknown),
+            Err(e) => Err(e),
+        }
     }
 
     async fn poll(&self, handle: &ProcessingHandle) -> Result<ProcessingStatus> {

@@ -47,6 +47,8 @@ pub mod query {
     pub const RENEW: &str = "renew";
     /// Confirm: key-only flag.
     pub const CONFIRM: &str = "confirm";
+    /// Key-only flag of "View file details" (`GET /api/v1/directory/…?info`).
+    pub const INFO: &str = "info";
     /// Storage part upload: the upload id.
     pub const UPLOAD_ID: &str = "uploadId";
     /// Storage part upload: the 1-based part number.

@@ -5,12 +5,6 @@ use marketmedia_core::raw::http::HttpTimeouts;
 use marketmedia_sim::smh as sim;
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
 
-/// Why a lost confirm answer fails the upload, for the two cases it breaks.
-const LOST_CONFIRM: &str = "a lost confirm answer cannot be recovered: the re-sent confirm is \
-    refused 409 UploadComplete (Conflict, not retried) and SMH has no documented call giving \
-    the confirmed file's path, so the upload fails (and the driver's cancel is refused too) \
-    although the file is in the library";
-
 fn uploader(
     base_url: &str,
     secret: &str,
@@ -38,9 +32,7 @@ async fn smh_passes_the_conformance_suite() {
         };
         uploader(&base_url, secret, HttpTimeouts::default())
     })
-    .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::TEST_LIBRARY_SECRET, timeouts))
-    .allow_deviation("lost_commit_answer", LOST_CONFIRM)
-    .allow_deviation("uploads_under_faults_on_every_call", LOST_CONFIRM);
+    .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::TEST_LIBRARY_SECRET, timeouts));
     // SMH files are ready at confirm (nothing to poll), and its 50 TB maximum is far above
     // the suite's budget.
     suite::run_all(&backend).await.assert_passed_skipping(&[

@@ -755,3 +755,48 @@ async fn confirm_of_an_incomplete_upload_is_rejected() {
     smh.cancel(&session).await.unwrap();
     smh.cancel(&session).await.unwrap();
 }
+
+/// Issue 14: after the service restarted mid-upload, COS refuses the next part 403
+/// `AccessDenied` (the presigned headers are signed with a secret it no longer has). The
+/// upload is not failed as `Auth`: the session is gone, so the driver opens a new one and
+/// sends every part again, and the stats say so.
+#[tokio::test]
+async fn a_session_lost_in_a_restart_is_replaced() {
+    let env = env().await;
+    let smh = env.uploader(env.config());
+    let path = env.video("restart.mp4", 3 * MIB + 5);
+    let sim = env.sim.clone();
+    let restarted = Arc::new(Mutex::new(false));
+    let opts = UploadOptions {
+        concurrency: 1,
+        on_receipt: Some(Arc::new(move |_s: &UploadSession, done: &[PartReceipt]| {
+            let mut restarted = restarted.lock().unwrap();
+            if done.len() == 2 && !*restarted {
+                sim.restart();
+                *restarted = true;
+            }
+        })),
+        ..driver().options().clone()
+    };
+    let outcome = UploadDriver::new(opts)
+        .upload_file(&smh, &path)
+        .await
+        .unwrap();
+    assert!(outcome.asset().is_some(), "{:?}", outcome.completion);
+    let denied = env
+        .sim
+        .wire()
+        .calls(calls::PUT_PART)
+        .into_iter()
+        .filter(|r| r.status == 403)
+        .count();
+    assert_eq!(denied, 1, "one part met the restarted storage");
+    assert_eq!(outcome.stats.sessions_restarted, 1);
+    // The 2 parts the lost session acknowledged, and the third, whose bytes went out before
+    // the restarted storage refused it.
+    assert_eq!(outcome.stats.bytes_resent, 3 * MIB);
+    assert_eq!(
+        env.sim.file("restart.mp4").unwrap().as_ref(),
+        std::fs::read(&path).unwrap().as_slice()
+    );
+}

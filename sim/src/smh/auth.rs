@@ -233,6 +233,9 @@ pub(super) enum Needs {
     Upload,
     /// One of [`DIRECTORY_GRANTS`].
     Directory,
+    /// Reading only: any token of the library and space (an empty `grant` is read
+    /// permission, Tencent's token page says).
+    Read,
 }
 
 impl Needs {
@@ -240,6 +243,7 @@ impl Needs {
         match self {
             Needs::Upload => UPLOAD_GRANTS,
             Needs::Directory => DIRECTORY_GRANTS,
+            Needs::Read => &[],
         }
     }
 }
@@ -313,7 +317,7 @@ pub(super) fn authorize(
         ));
     }
     let allowed = needs.grants();
-    if !token.grants.iter().any(|g| allowed.contains(&g.as_str())) {
+    if needs != Needs::Read && !token.grants.iter().any(|g| allowed.contains(&g.as_str())) {
         return Err(no_permission(&format!(
             "the access token has no permission for this operation (needs one of: {})",
             allowed.join(", ")

@@ -20,6 +20,8 @@ use crate::WireRecord;
 
 /// `GET /api/v1/token`.
 pub const TOKEN: &str = "token";
+/// `GET /api/v1/directory/{LibraryId}/{SpaceId}/{FilePath}?info` (View file details).
+pub const FILE_INFO: &str = "file_info";
 /// `POST /api/v1/token/{LibraryId}/{AccessToken}`.
 pub const TOKEN_RENEW: &str = "token_renew";
 /// `PUT /api/v1/directory/{Lib}/{Space}/{DirPath}`.
@@ -202,6 +204,11 @@ pub(super) enum Route {
         space: String,
         key: String,
     },
+    Info {
+        lib: String,
+        space: String,
+        path: Vec<String>,
+    },
     Unknown,
 }
 
@@ -284,6 +291,10 @@ pub(super) fn route(
                 })
             };
             match (method, *kind) {
+                (&Method::GET, "directory") if query.has("info") => (
+                    FILE_INFO,
+                    file_path("FilePath").map(|path| Route::Info { lib, space, path }),
+                ),
                 (&Method::PUT, "directory") => (
                     CREATE_DIRECTORY,
                     file_path("DirPath").map(|path| Route::CreateDirectory { lib, space, path }),
@@ -461,6 +472,10 @@ pub(super) fn dispatch(
                 TaskOp::Confirm => confirm(sim, query, &space, &key, body),
                 TaskOp::Cancel => cancel(sim, &space, &key),
             }
+        }
+        Route::Info { lib, space, path } => {
+            authorize(sim, query, &lib, &space, Needs::Read)?;
+            super::upload::info(sim, &space, &path)
         }
         Route::Unknown => Err(SmhError::new(
             StatusCode::NOT_FOUND,

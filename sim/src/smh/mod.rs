@@ -206,8 +206,6 @@ pub struct SmhFile {
 #[derive(Debug, Clone)]
 pub struct SmhSim {
     core: Arc<SimCore<SmhSimConfig, State>>,
-    /// The per-instance secret the presigned storage headers are signed with.
-    secret: [u8; 32],
 }
 
 /// The two running servers of an SMH simulator. Dropping it stops both.
@@ -292,12 +290,14 @@ impl SmhSim {
                 .storage_domain
                 .clone()
                 .unwrap_or_else(|| "127.0.0.1".to_owned()),
+            // A new secret with every state, as a restarted service has: presigned headers
+            // issued before a reset are refused with 403 AccessDenied, as after a restart.
+            secret: rand::random(),
             ..State::default()
         });
         core.wire().set_max_records(max_records);
         Self {
             core: Arc::new(core),
-            secret: rand::random(),
         }
     }
 
@@ -305,8 +305,17 @@ impl SmhSim {
         self.core.state()
     }
 
-    pub(crate) fn secret(&self) -> &[u8] {
-        &self.secret
+    /// Forgets every token, upload and file and signs with a new secret, as the service does
+    /// after a restart: parts sent with earlier presigned headers are refused 403
+    /// `AccessDenied`. The storage domain is kept.
+    pub fn restart(&self) {
+        use crate::control::Control;
+        self.control_reset();
+    }
+
+    /// The secret the presigned storage headers are signed with (new after every reset).
+    pub(crate) fn secret(&self) -> [u8; 32] {
+        self.state().secret
     }
 
     sim_accessors!(SmhSimConfig);
@@ -679,6 +688,8 @@ impl IndexEntry {
 /// Everything the simulator remembers.
 #[derive(Debug, Default)]
 pub(crate) struct State {
+    /// The per-instance secret the presigned storage headers are signed with.
+    pub secret: [u8; 32],
     pub tokens: HashMap<String, Token>,
     /// (space id, "a/b/c") → node. The root of every space exists implicitly.
     pub nodes: BTreeMap<(String, String), Node>,

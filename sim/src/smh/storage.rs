@@ -154,8 +154,9 @@ fn admit(
         None => None,
     };
     let now_ms = sim.clock().now_millis();
+    let secret = sim.secret();
     let verified = auth::verify(
-        sim.secret(),
+        &secret,
         headers,
         path,
         upload_id,

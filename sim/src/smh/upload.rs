@@ -165,7 +165,7 @@ pub(super) fn upload_info(
 ) -> Value {
     let expires_ms = now + sim.config().upload_info_lifetime.as_millis() as i64;
     let headers = auth::headers(
-        sim.secret(),
+        &st.secret,
         &Grant {
             storage_path: &upload.storage_path,
             upload_id: upload.upload_id.as_deref(),
@@ -273,6 +273,20 @@ pub(super) fn file_info(path: &[String], file: &StoredFile, overwritten: bool) -
         "previewAsIcon": false,
         "fileType": file_type,
     })
+}
+
+/// `GET /api/v1/directory/…/{FilePath}?info` for a file: its details (path, size, eTag,
+/// CRC-64…), or 404 `FileNotFound`. Directories are not described (the clients ask for files).
+pub(super) fn info(sim: &SmhSim, space: &str, path: &[String]) -> Result<Answer, SmhError> {
+    let st = sim.state();
+    let file = st.file(space, path).ok_or_else(|| {
+        SmhError::new(
+            StatusCode::NOT_FOUND,
+            "FileNotFound",
+            "the file does not exist",
+        )
+    })?;
+    Ok((StatusCode::OK, Some(file_info(path, file, false))))
 }
 
 /// The active upload task with `key`, or the platform's answer for why there is none.

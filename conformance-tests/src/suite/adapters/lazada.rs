@@ -163,6 +163,11 @@ impl SimHandle for LazadaHandle {
         self.sim.video_bytes(asset_id)
     }
 
+    fn committed_upload(&self, upload_id: &str) -> Option<Bytes> {
+        let video = self.sim.upload(upload_id)?.video_id?;
+        self.sim.video_bytes(&video)
+    }
+
     fn set_processing_failure(&self, reason: Option<&str>) -> Option<ExpectedFailure> {
         *self.armed() = reason.is_some();
         // The simulator fails the audit with its own words; the state is what is known.

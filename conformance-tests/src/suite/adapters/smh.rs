@@ -121,6 +121,15 @@ impl SimHandle for SmhHandle {
         self.sim.file(asset_id)
     }
 
+    fn committed_upload(&self, upload_id: &str) -> Option<Bytes> {
+        match self.sim.upload_state(upload_id)? {
+            marketmedia_sim::smh::SmhUploadState::Confirmed { path } => {
+                self.sim.file(&path.join("/"))
+            }
+            _ => None,
+        }
+    }
+
     fn set_rate_limited(&self, on: bool) -> bool {
         self.sim.set_rate_limited(on);
         true
