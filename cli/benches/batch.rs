@@ -116,18 +116,39 @@ fn env_for(sb: &Sandbox, home: &Path) -> Vec<(String, String)> {
     let smh_creds = sb.smh_sim().credentials();
     let pairs: Vec<(&str, String)> = vec![
         ("MARKETMEDIA_SHOPEE_PARTNER_ID", s.partner_id.to_string()),
-        ("MARKETMEDIA_SHOPEE_PARTNER_KEY", s.partner_key.expose().into()),
+        (
+            "MARKETMEDIA_SHOPEE_PARTNER_KEY",
+            s.partner_key.expose().into(),
+        ),
         ("MARKETMEDIA_SHOPEE_SHOP_ID", s.shop_id.to_string()),
-        ("MARKETMEDIA_SHOPEE_ACCESS_TOKEN", s.access_token.expose().into()),
+        (
+            "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
+            s.access_token.expose().into(),
+        ),
         ("MARKETMEDIA_SHOPEE_BASE_URL", s.effective_base_url().into()),
         ("MARKETMEDIA_LAZADA_APP_KEY", l.app_key.clone()),
-        ("MARKETMEDIA_LAZADA_APP_SECRET", l.app_secret.expose().into()),
-        ("MARKETMEDIA_LAZADA_ACCESS_TOKEN", l.access_token.expose().into()),
-        ("MARKETMEDIA_LAZADA_BASE_URL", sb.base_url(marketmedia_cli::platform::Platform::Lazada)),
+        (
+            "MARKETMEDIA_LAZADA_APP_SECRET",
+            l.app_secret.expose().into(),
+        ),
+        (
+            "MARKETMEDIA_LAZADA_ACCESS_TOKEN",
+            l.access_token.expose().into(),
+        ),
+        (
+            "MARKETMEDIA_LAZADA_BASE_URL",
+            sb.base_url(marketmedia_cli::platform::Platform::Lazada),
+        ),
         ("MARKETMEDIA_SMH_LIBRARY_ID", m.library_id.clone()),
-        ("MARKETMEDIA_SMH_LIBRARY_SECRET", smh_creds.library_secret.clone()),
+        (
+            "MARKETMEDIA_SMH_LIBRARY_SECRET",
+            smh_creds.library_secret.clone(),
+        ),
         ("MARKETMEDIA_SMH_SPACE_ID", smh_creds.space_id.clone()),
-        ("MARKETMEDIA_SMH_BASE_URL", sb.base_url(marketmedia_cli::platform::Platform::Smh)),
+        (
+            "MARKETMEDIA_SMH_BASE_URL",
+            sb.base_url(marketmedia_cli::platform::Platform::Smh),
+        ),
         ("MARKETMEDIA_SMH_STORAGE_SCHEME", "http".into()),
         ("MARKETMEDIA_SMH_ALLOW_PLAIN_HTTP", "true".into()),
         ("HOME", home.display().to_string()),
@@ -222,7 +243,14 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
                 .expect("save");
         }
         store
-            .complete(&task, "bench", &format!("asset-{}", task.id), &[], 20 * MIB, false)
+            .complete(
+                &task,
+                "bench",
+                &format!("asset-{}", task.id),
+                &[],
+                20 * MIB,
+                false,
+            )
             .await
             .expect("complete");
     }

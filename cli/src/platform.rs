@@ -22,7 +22,7 @@ pub enum Platform {
 
 impl Platform {
     /// Every marketplace, in the order the command reports them.
-    pub const ALL: [Platform; 4] = [
+    pub const ALL: [Platform; 5] = [
         Platform::Shopee,
         Platform::Lazada,
         Platform::Smh,

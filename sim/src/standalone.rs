@@ -179,7 +179,11 @@ fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, _retention: Retentio
 }
 
 // The WeChat simulator predates the retention limits (see docs/simulators/wechat.md).
-fn start_wechat(addrs: Vec<SocketAddr>, faults: FaultProfile, _retention: Retention) -> StartFuture {
+fn start_wechat(
+    addrs: Vec<SocketAddr>,
+    faults: FaultProfile,
+    _retention: Retention,
+) -> StartFuture {
     Box::pin(async move {
         let sim = WechatSim::new(WechatSimConfig::default());
         sim.faults().set(faults);

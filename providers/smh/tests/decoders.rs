@@ -272,6 +272,8 @@ const ODD_FIELD_KINDS: &[ErrorKind] = &[
     ErrorKind::Protocol,
     ErrorKind::Rejected,
     ErrorKind::Transient,
+    // A storage answer without the part's MD5 as its ETag is not an acknowledgement.
+    ErrorKind::Corrupted,
 ];
 
 /// The same, where the odd answer is the token's and a 500 follows.
@@ -279,6 +281,7 @@ const ODD_TOKEN_KINDS: &[ErrorKind] = &[
     ErrorKind::Protocol,
     ErrorKind::Rejected,
     ErrorKind::Transient,
+    ErrorKind::Corrupted,
 ];
 
 /// Every answer with one field changed to an edge value, as each answer of every call: each

@@ -63,6 +63,10 @@ const LOGGED_HEADERS: [&str; 7] = [
     "content-md5",
 ];
 
+/// Refused bodies declaring at most this many bytes are read (and discarded) before the
+/// refusal is sent.
+const DRAIN_REFUSED_UP_TO: u64 = 32 << 20;
+
 /// Every storage request lands here. Everything that can refuse it without its body —
 /// method, presigned headers, declared size, the upload task — is checked before a byte of
 /// the body is read, so an unauthenticated or oversized PUT costs no memory; an accepted body
@@ -87,7 +91,21 @@ pub(crate) async fn handle(AxState(sim): AxState<SmhSim>, req: Request<Body>) ->
     let path = uri.path().to_owned();
     let mut body_len = 0usize;
     let result = match admit(&sim, &method, &path, upload_id, &query, &headers) {
-        Err(e) => Err(e),
+        Err(e) => {
+            // A refused body is discarded, never buffered. One of a size a part can have is
+            // read to its end first, so the client is not cut off mid-send and reads the
+            // refusal (as COS answers it) instead of a reset connection; a larger one is
+            // answered at once.
+            let declared = headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n <= DRAIN_REFUSED_UP_TO) {
+                let mut stream = body.into_data_stream();
+                while let Some(Ok(_)) = futures::StreamExt::next(&mut stream).await {}
+            }
+            Err(e)
+        }
         Ok(admitted) => match read_body(body, sim.config().max_put_size).await {
             Ok(bytes) => {
                 body_len = bytes.len();

@@ -183,6 +183,10 @@ impl SimHandle for EbayHandle {
     /// simulator's assumption; eBay states no lifetime for unfinished uploads): the clock moves
     /// past it after the `parts`-th chunk, so the next chunk meets a 404 and the driver starts
     /// over.
+    fn traffic(&self) -> Option<&marketmedia_sim::Traffic> {
+        Some(self.sim.traffic())
+    }
+
     fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
         let by = self.sim.config().pending_ttl + Duration::from_secs(60);
         let clock = self.sim.clock().clone();

@@ -216,7 +216,13 @@ impl SimHandle for ShopeeHandle {
             });
         Some(SessionExpiry {
             refused_part_code: Some("error_invalid_upload_id".into()),
-            init_call: Some("init_video_upload".into()),
+            init_call: Some(
+                match self.module() {
+                    marketmedia_sim::shopee::Module::Media => "media/init_video_upload",
+                    marketmedia_sim::shopee::Module::MediaSpace => "init_video_upload",
+                }
+                .into(),
+            ),
             session_param: Some("video_upload_id".into()),
             ..SessionExpiry::default()
         })

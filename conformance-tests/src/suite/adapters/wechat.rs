@@ -175,6 +175,10 @@ impl SimHandle for WechatHandle {
 
     /// The key's lifetime is fixed at `initupload`: the next upload gets 60 s, and the clock
     /// moves 61 s after its `parts`-th part (the lifetime is put back then).
+    fn traffic(&self) -> Option<&marketmedia_sim::Traffic> {
+        Some(self.sim.traffic())
+    }
+
     fn expire_session_after_parts(&self, parts: u64) -> Option<SessionExpiry> {
         let lifetime = self.sim.config().upload_key_ttl;
         self.sim.update_config(|c| c.upload_key_ttl = SHORT_KEY);

@@ -406,10 +406,10 @@ pub async fn session_expiring_mid_upload(b: &Backend) -> CaseOutcome {
             } else {
                 let (Some((init, n)), Some(param)) = (inits, expiry.session_param.as_deref())
                 else {
-                    return Err(fail(
-                        "renewable_sessions = false: the simulator names its init call and \
-                         the parts' session parameter",
-                        format!("{expiry:?}"),
+                    return Err(lacks(
+                        Lack::Simulator,
+                        "its adapter names no init call and parts' session parameter, so a \
+                         replaced session cannot be told from the wire log",
                     ));
                 };
                 check(
