@@ -118,10 +118,7 @@ impl LineCounter {
             self.reader.consume(take);
         }
         // The CSV reader places a record after the blank lines before it: skip them.
-        loop {
-            let Ok(buf) = self.reader.fill_buf() else {
-                break;
-            };
+        while let Ok(buf) = self.reader.fill_buf() {
             let blank = buf
                 .iter()
                 .take_while(|&&b| b == b'\n' || b == b'\r')

@@ -298,8 +298,7 @@ async fn main() {
     let finished = out
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "finished")
-        .last()
+        .rfind(|v| v["event"] == "finished")
         .unwrap_or_default();
     let uploaded = finished["report"]["uploaded"].as_u64().unwrap_or(0);
     let failed = finished["report"]["failed"].as_u64().unwrap_or(0);

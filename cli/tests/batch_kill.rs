@@ -92,8 +92,7 @@ fn finished_report(stdout: &str) -> serde_json::Value {
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "finished")
-        .last()
+        .rfind(|v| v["event"] == "finished")
         .unwrap_or_else(|| panic!("no finished event in:\n{stdout}"))["report"]
         .clone()
 }
