@@ -2,8 +2,13 @@
 //! fault profile, each checked byte for byte against the source on the simulator's side, and a
 //! table of what happened. Not part of the tests: a run takes as long as it takes.
 
+use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use marketmedia_sim::control::{SessionStanding, SessionTally};
 
 use marketmedia_core::{
     ChunkedVideoUploader, Completion, Error, ErrorKind, PollPolicy, Result, RetryPolicy,
@@ -41,6 +46,15 @@ pub struct SoakRow {
     pub bytes_resent: u64,
     /// Bytes of "successful" uploads missing or different on the platform. Must be 0.
     pub bytes_lost: u64,
+    /// Upload sessions the simulator still holds open after the run, with parts stored: the
+    /// client used them and left them neither completed nor cancelled. Must be 0 where the
+    /// platform has a call to abandon an upload.
+    pub stuck_sessions: u64,
+    /// Upload sessions the simulator holds open that no part reached: opened by a request
+    /// whose answer was lost, so the client never knew them (the platform's expiry ends them).
+    pub orphaned_sessions: u64,
+    /// Upload sessions that expired on the simulator before completion (replaced by the driver).
+    pub expired_sessions: u64,
     /// Median upload time, milliseconds.
     pub p50_ms: u64,
     /// 99th percentile upload time, milliseconds.
@@ -57,10 +71,14 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Runs the soak and prints the table (or JSON lines). Exit 0 when no byte was lost.
+/// Runs the soak and prints the table (or JSON lines). Exit 0 when no byte was lost, no
+/// upload failed and no session was left stuck on a simulator.
 pub async fn soak(args: SoakArgs) -> Result<i32> {
     let rows = soak_rows(&args, SandboxConfig::default()).await?;
-    let lost: u64 = rows.iter().map(|r| r.bytes_lost).sum();
+    let lost: u64 = rows
+        .iter()
+        .map(|r| r.bytes_lost + u64::from(r.failed) + r.stuck_sessions)
+        .sum();
     if args.json {
         for r in &rows {
             let line = serde_json::to_string(r)
@@ -90,6 +108,7 @@ pub async fn soak_rows(args: &SoakArgs, config: SandboxConfig) -> Result<Vec<Soa
     sandbox.shopee_sim().faults().set(profile.clone());
     sandbox.lazada_sim().faults().set(profile.clone());
     sandbox.smh_sim().faults().set(profile.clone());
+    sandbox.ebay_sim().faults().set(profile.clone());
     sandbox.wechat_sim().faults().set(profile);
 
     let dir = tempfile::tempdir()?;
@@ -112,11 +131,110 @@ pub async fn soak_rows(args: &SoakArgs, config: SandboxConfig) -> Result<Vec<Soa
         ..UploadOptions::default()
     });
 
-    let mut rows = Vec::new();
-    for platform in selection(&args.to) {
-        rows.push(soak_one(&sandbox, platform, &driver, &video, &source, args.uploads).await?);
-    }
+    // Every marketplace at once, as a fan-out would: each has its own simulator, so their
+    // uploads only share the machine.
+    let platforms = selection(&args.to);
+    let progress = SoakProgress::new(&platforms, args.uploads, args.json);
+    let runs = platforms.iter().enumerate().map(|(i, &platform)| {
+        let progress = &progress;
+        let (driver, video, source, sandbox) = (&driver, &video, &source[..], &sandbox);
+        async move {
+            let tick = |row: &SoakRow| progress.tick(i, row);
+            soak_one(
+                sandbox,
+                platform,
+                driver,
+                video,
+                source,
+                args.uploads,
+                &tick,
+            )
+            .await
+        }
+    });
+    let rows = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    progress.finish();
     Ok(rows)
+}
+
+/// Progress while a soak runs, on standard error: a bar per marketplace on a terminal,
+/// otherwise a line per marketplace at every tenth of its uploads.
+struct SoakProgress {
+    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+    names: Vec<&'static str>,
+    uploads: u32,
+    logged: Vec<AtomicU32>,
+}
+
+impl SoakProgress {
+    fn new(platforms: &[Platform], uploads: u32, quiet: bool) -> Self {
+        let names: Vec<&'static str> = platforms.iter().map(|p| p.name()).collect();
+        let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{prefix:>7} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            let bars = names
+                .iter()
+                .map(|name| {
+                    let bar = multi.add(ProgressBar::new(u64::from(uploads)));
+                    bar.set_style(style.clone());
+                    bar.set_prefix(*name);
+                    bar
+                })
+                .collect();
+            (multi, bars)
+        });
+        let logged = names.iter().map(|_| AtomicU32::new(0)).collect();
+        SoakProgress {
+            bars,
+            names,
+            uploads,
+            logged: if quiet { Vec::new() } else { logged },
+        }
+    }
+
+    fn tick(&self, i: usize, row: &SoakRow) {
+        let summary = format!(
+            "ready {} · id unknown {} · processing {} · failed {} · retries {}",
+            row.succeeded, row.committed_id_unknown, row.processing, row.failed, row.retries
+        );
+        if let Some((_, bars)) = &self.bars {
+            if let Some(bar) = bars.get(i) {
+                bar.set_position(u64::from(row.attempted));
+                bar.set_message(summary);
+            }
+            return;
+        }
+        let Some(logged) = self.logged.get(i) else {
+            return;
+        };
+        // A line at every tenth (and the last), each tenth once.
+        let tenth = row.attempted.saturating_mul(10) / self.uploads.max(1);
+        if tenth > logged.load(Ordering::Relaxed) || row.attempted == self.uploads {
+            logged.store(tenth, Ordering::Relaxed);
+            eprintln!(
+                "soak {}: {}/{} · {summary}",
+                self.names.get(i).copied().unwrap_or("?"),
+                row.attempted,
+                self.uploads
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((multi, bars)) = &self.bars {
+            for bar in bars {
+                bar.finish();
+            }
+            let _ = multi.clear();
+        }
+    }
 }
 
 async fn soak_one(
@@ -126,6 +244,7 @@ async fn soak_one(
     video: &Path,
     source: &[u8],
     uploads: u32,
+    tick: &dyn Fn(&SoakRow),
 ) -> Result<SoakRow> {
     // SMH would take every upload after the first by its hashes without a byte: turn instant
     // upload off so each run really sends its parts.
@@ -192,21 +311,37 @@ async fn soak_one(
                 }
             }
         }
+        tick(&row);
     }
+    let tally = SessionTally::of(&sessions_on(sandbox, platform));
+    row.stuck_sessions = tally.stuck();
+    row.orphaned_sessions = tally.open_without_parts;
+    row.expired_sessions = tally.expired;
     times.sort_unstable();
     row.p50_ms = percentile(&times, 50.0);
     row.p99_ms = percentile(&times, 99.0);
     Ok(row)
 }
 
+/// What `platform`'s simulator holds of every upload session it was asked to open.
+fn sessions_on(sandbox: &Sandbox, platform: Platform) -> Vec<SessionStanding> {
+    match platform {
+        Platform::Shopee => sandbox.shopee_sim().sessions(),
+        Platform::Lazada => sandbox.lazada_sim().sessions(),
+        Platform::Smh => sandbox.smh_sim().sessions(),
+        Platform::Ebay => sandbox.ebay_sim().sessions(),
+        Platform::Wechat => sandbox.wechat_sim().sessions(),
+    }
+}
+
 /// The soak table as text.
 pub fn table(rows: &[SoakRow]) -> String {
     let mut out = String::from(
-        "| platform | attempted | succeeded | committed, id unknown | processing | failed | retries | bytes re-sent | bytes lost | p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| platform | attempted | succeeded | committed, id unknown | processing | failed | retries | bytes re-sent | bytes lost | stuck sessions | orphaned sessions | expired sessions | p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ms | {} ms |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ms | {} ms |\n",
             r.platform,
             r.attempted,
             r.succeeded,
@@ -216,6 +351,9 @@ pub fn table(rows: &[SoakRow]) -> String {
             r.retries,
             r.bytes_resent,
             r.bytes_lost,
+            r.stuck_sessions,
+            r.orphaned_sessions,
+            r.expired_sessions,
             r.p50_ms,
             r.p99_ms
         ));

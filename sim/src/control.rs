@@ -7,6 +7,7 @@
 //! | `GET /__sim/wire[?call=NAME]` | the wire log: every request received, in order |
 //! | `DELETE /__sim/wire` | forgets the wire log (204) |
 //! | `GET /__sim/uploads` | every upload session the simulator holds, as the platform keeps it |
+//! | `GET /__sim/sessions` | every upload session in words all simulators share ([`Standing`]: `open`, `completed`, `cancelled`, `expired`) with the parts stored for it, and the counts ([`SessionTally`]) |
 //! | `GET /__sim/uploads/{id}/parts` | the parts held for one upload |
 //! | `GET /__sim/uploads/{id}/digest` | `{size, md5, sha256}` of its assembled bytes |
 //! | `GET /__sim/uploads/{id}/bytes` | its assembled bytes (`application/octet-stream`) |
@@ -33,7 +34,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -63,6 +64,79 @@ pub(crate) trait Control: Clone + Send + Sync + 'static {
     fn control_evicted(&self, id: &str) -> bool;
     /// Back to a fresh simulator with the same configuration.
     fn control_reset(&self);
+    /// Every upload session the simulator holds, with its [`Standing`] by the sim clock.
+    fn control_sessions(&self) -> Vec<SessionStanding>;
+}
+
+/// Where an upload session stands, in words every simulator shares (each platform's own
+/// status words are in `GET /__sim/uploads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// Neither completed, nor cancelled, nor expired: the platform still holds it open.
+    Open,
+    /// Completed (committed, or every byte received where the last byte completes it): an
+    /// asset was made of it, whatever its processing says now.
+    Completed,
+    /// Cancelled (aborted) by the client.
+    Cancelled,
+    /// Expired on the simulator's clock before it was completed.
+    Expired,
+}
+
+/// One upload session and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStanding {
+    /// The platform's id of the session (upload id, confirm key, video id, upload key).
+    pub id: String,
+    /// Where it stands.
+    pub standing: Standing,
+    /// Parts (blocks, chunks, or a simple upload's one body) the simulator stored for it.
+    pub parts: u64,
+}
+
+/// Upload sessions counted by [`Standing`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionTally {
+    /// Sessions still open.
+    pub open: u64,
+    /// Of the open ones, those no part reached. After a client finished its work these are,
+    /// in practice, sessions whose opening answer never reached the client (a lost answer):
+    /// it cannot name them, let alone close them, and the platform's own expiry ends them.
+    pub open_without_parts: u64,
+    /// Sessions completed.
+    pub completed: u64,
+    /// Sessions cancelled.
+    pub cancelled: u64,
+    /// Sessions expired before completion.
+    pub expired: u64,
+}
+
+impl SessionTally {
+    /// Counts `sessions` by standing.
+    pub fn of(sessions: &[SessionStanding]) -> Self {
+        let mut tally = SessionTally::default();
+        for s in sessions {
+            match s.standing {
+                Standing::Open => {
+                    tally.open += 1;
+                    if s.parts == 0 {
+                        tally.open_without_parts += 1;
+                    }
+                }
+                Standing::Completed => tally.completed += 1,
+                Standing::Cancelled => tally.cancelled += 1,
+                Standing::Expired => tally.expired += 1,
+            }
+        }
+        tally
+    }
+
+    /// Open sessions that received parts: a client used them and left them neither completed
+    /// nor cancelled. After a client finished its work, each one is a session it left stuck.
+    pub fn stuck(&self) -> u64 {
+        self.open - self.open_without_parts
+    }
 }
 
 fn not_found(what: String) -> Response {
@@ -105,6 +179,20 @@ async fn wire_clear<T: Control>(State(sim): State<T>) -> StatusCode {
 
 async fn uploads<T: Control>(State(sim): State<T>) -> Response {
     Json(sim.control_uploads()).into_response()
+}
+
+async fn sessions<T: Control>(State(sim): State<T>) -> Json<Value> {
+    let sessions = sim.control_sessions();
+    let tally = SessionTally::of(&sessions);
+    Json(json!({
+        "open": tally.open,
+        "open_without_parts": tally.open_without_parts,
+        "stuck": tally.stuck(),
+        "completed": tally.completed,
+        "cancelled": tally.cancelled,
+        "expired": tally.expired,
+        "sessions": sessions,
+    }))
 }
 
 async fn parts<T: Control>(State(sim): State<T>, Path(id): Path<String>) -> Response {
@@ -231,6 +319,7 @@ pub(crate) fn router<T: Control>(sim: T, traffic: Traffic) -> Router {
     Router::new()
         .route("/__sim/wire", get(wire::<T>).delete(wire_clear::<T>))
         .route("/__sim/uploads", get(uploads::<T>))
+        .route("/__sim/sessions", get(sessions::<T>))
         .route("/__sim/uploads/{id}/parts", get(parts::<T>))
         .route("/__sim/uploads/{id}/bytes", get(bytes::<T>))
         .route("/__sim/uploads/{id}/digest", get(digest::<T>))

@@ -445,6 +445,13 @@ macro_rules! sim_accessors {
             self.core.traffic()
         }
 
+        /// Every upload session held, with where it stands by the sim clock (open,
+        /// completed, cancelled, expired) and the parts stored for it: count them with
+        /// [`SessionTally::of`]($crate::control::SessionTally::of).
+        pub fn sessions(&self) -> Vec<$crate::control::SessionStanding> {
+            <Self as $crate::control::Control>::control_sessions(self)
+        }
+
         /// A snapshot of the current configuration.
         pub fn config(&self) -> $config {
             self.core.config()

@@ -303,4 +303,28 @@ impl Control for EbaySim {
     fn control_reset(&self) {
         self.core.reset_state();
     }
+
+    fn control_sessions(&self) -> Vec<crate::control::SessionStanding> {
+        use crate::control::{SessionStanding, Standing};
+        let ttl_ms = i64::try_from(self.config().pending_ttl.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = self.clock().now_millis();
+        let st = self.core.state();
+        st.videos
+            .iter()
+            .map(|(id, v)| {
+                // The last byte completes an eBay upload; a video still waiting for bytes past
+                // its keeping time is dropped by the next call (`api::expire`).
+                let standing = match v.uploaded_ms {
+                    Some(_) => Standing::Completed,
+                    None if now_ms >= v.created_ms.saturating_add(ttl_ms) => Standing::Expired,
+                    None => Standing::Open,
+                };
+                SessionStanding {
+                    id: id.clone(),
+                    standing,
+                    parts: v.chunks.len() as u64,
+                }
+            })
+            .collect()
+    }
 }

@@ -691,6 +691,35 @@ impl crate::control::Control for LazadaSim {
     fn control_reset(&self) {
         self.core.reset_state();
     }
+
+    fn control_sessions(&self) -> Vec<crate::control::SessionStanding> {
+        use crate::control::{SessionStanding, Standing};
+        let ttl_ms = i64::try_from(self.config().upload_ttl.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = self.clock().now_millis();
+        let store = self.store();
+        let mut sessions: Vec<SessionStanding> = store
+            .uploads
+            .iter()
+            .map(|(id, u)| {
+                // The same test as the block calls' (`video.rs`): an upload past its lifetime
+                // is refused.
+                let standing = if u.video_id.is_some() {
+                    Standing::Completed
+                } else if now_ms.saturating_sub(u.created_ms) > ttl_ms {
+                    Standing::Expired
+                } else {
+                    Standing::Open
+                };
+                SessionStanding {
+                    id: id.clone(),
+                    standing,
+                    parts: u.blocks.len() as u64,
+                }
+            })
+            .collect();
+        sessions.sort_by(|a, b| a.id.cmp(&b.id));
+        sessions
+    }
 }
 
 #[cfg(test)]

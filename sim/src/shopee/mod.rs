@@ -800,6 +800,29 @@ impl crate::control::Control for ShopeeSim {
     fn control_reset(&self) {
         self.core.reset_state();
     }
+
+    fn control_sessions(&self) -> Vec<crate::control::SessionStanding> {
+        use crate::control::{SessionStanding, Standing};
+        let now_ms = self.clock().now_millis();
+        let st = self.state();
+        st.upload_order
+            .iter()
+            .filter_map(|id| {
+                let u = st.uploads.get(id)?;
+                let standing = match u.phase {
+                    Phase::Initiated if u.expired(now_ms) => Standing::Expired,
+                    Phase::Initiated => Standing::Open,
+                    Phase::Completed { .. } => Standing::Completed,
+                    Phase::Cancelled => Standing::Cancelled,
+                };
+                Some(SessionStanding {
+                    id: id.clone(),
+                    standing,
+                    parts: u.parts.len() as u64,
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -947,6 +947,33 @@ impl crate::control::Control for SmhSim {
         self.core.reset_state();
         self.set_storage_domain(domain);
     }
+
+    fn control_sessions(&self) -> Vec<crate::control::SessionStanding> {
+        use crate::control::{SessionStanding, Standing};
+        let now_ms = self.clock().now_millis();
+        let st = self.state();
+        let mut sessions: Vec<SessionStanding> = st
+            .uploads
+            .iter()
+            .map(|(key, u)| {
+                // `upload_state` reads an expired task as cancelled, as the upload-task call
+                // answers; here it is told apart.
+                let standing = match u.state {
+                    TaskState::Active if now_ms > u.task_expires_ms => Standing::Expired,
+                    TaskState::Active => Standing::Open,
+                    TaskState::Confirmed { .. } => Standing::Completed,
+                    TaskState::Cancelled => Standing::Cancelled,
+                };
+                SessionStanding {
+                    id: key.clone(),
+                    standing,
+                    parts: u.parts.len() as u64 + u64::from(u.body.is_some()),
+                }
+            })
+            .collect();
+        sessions.sort_by(|a, b| a.id.cmp(&b.id));
+        sessions
+    }
 }
 
 #[cfg(test)]

@@ -427,4 +427,29 @@ impl crate::control::Control for WechatSim {
     fn control_reset(&self) {
         self.core.reset_state();
     }
+
+    fn control_sessions(&self) -> Vec<crate::control::SessionStanding> {
+        use crate::control::{SessionStanding, Standing};
+        let now_ms = self.clock().now_millis();
+        let st = self.state();
+        st.order
+            .iter()
+            .filter_map(|key| {
+                let u = st.uploads.get(key)?;
+                // WeChat has no call to abandon an upload: a key is finished or expires.
+                let standing = if u.finished.is_some() {
+                    Standing::Completed
+                } else if u.expired(now_ms) {
+                    Standing::Expired
+                } else {
+                    Standing::Open
+                };
+                Some(SessionStanding {
+                    id: key.clone(),
+                    standing,
+                    parts: u.parts.len() as u64,
+                })
+            })
+            .collect()
+    }
 }
