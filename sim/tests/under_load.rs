@@ -373,3 +373,254 @@ async fn smh_keeps_the_newest_files_within_its_retention_limit() {
     assert_eq!(records.len(), 4);
     assert!(evicted >= 2, "{evicted}");
 }
+
+/// The wire log's answer: its records and how many it forgot (`x-sim-wire-evicted`).
+async fn wire_of(base: &str) -> (Vec<Value>, u64) {
+    let r = http()
+        .get(format!("{base}/__sim/wire"))
+        .send()
+        .await
+        .unwrap();
+    let evicted: u64 = r.headers()["x-sim-wire-evicted"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (r.json().await.unwrap(), evicted)
+}
+
+/// `GET /__sim/uploads/{id}/{what}`: status and JSON answer.
+async fn control_of(base: &str, id: &str, what: &str) -> (u16, Value) {
+    let r = http()
+        .get(format!("{base}/__sim/uploads/{id}/{what}"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Three 2 MiB eBay videos with room for 5 MiB: the first video's bytes are evicted, its
+/// status and size stay, a re-send to it is refused (its bytes cannot be compared), and the
+/// control surface says "evicted" (410).
+#[tokio::test]
+async fn ebay_keeps_the_newest_videos_within_its_retention_limit() {
+    use marketmedia_sim::ebay::{codes, EbaySim, EbaySimConfig, TEST_ACCESS_TOKEN};
+    let sim = EbaySim::new(EbaySimConfig {
+        retention: Retention {
+            max_wire_records: 4,
+            max_assembled_bytes: 5 * MIB,
+        },
+        ..EbaySimConfig::default()
+    });
+    let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let api = EbaySim::api_base_url(&server);
+    let http = http();
+    let mut ids = Vec::new();
+    for i in 0..3u8 {
+        let data = vec![i; 2 * MIB as usize];
+        let r = http
+            .post(format!("{api}/video"))
+            .bearer_auth(TEST_ACCESS_TOKEN)
+            .json(&json!({"title": format!("clip{i}"), "size": data.len(), "classification": ["ITEM"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let id = r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let r = http
+            .post(format!("{api}/video/{id}/upload"))
+            .bearer_auth(TEST_ACCESS_TOKEN)
+            .header("content-type", "application/octet-stream")
+            .body(data)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        ids.push(id);
+    }
+    assert_eq!(sim.video_bytes(&ids[0]), None, "the oldest is evicted");
+    assert!(sim.video_bytes(&ids[1]).is_some());
+    assert_eq!(
+        sim.video_bytes(&ids[2]).map(|b| b.len()),
+        Some(2 * MIB as usize)
+    );
+    // Its metadata stays: the status getVideo answers.
+    assert!(sim.video_status(&ids[0]).is_some());
+    // A re-send of its bytes cannot be compared with what was held: refused as uploaded.
+    let r = http
+        .post(format!("{api}/video/{}/upload", ids[0]))
+        .bearer_auth(TEST_ACCESS_TOKEN)
+        .header("content-type", "application/octet-stream")
+        .body(vec![0u8; 2 * MIB as usize])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["errorId"], codes::ALREADY_UPLOADED);
+    // The control surface says so.
+    let base = server.base_url();
+    let (status, v) = control_of(&base, &ids[0], "bytes").await;
+    assert_eq!(status, 410);
+    assert_eq!(v["state"], "evicted");
+    let (status, v) = control_of(&base, &ids[2], "digest").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["size"], 2 * MIB);
+    let uploads: Value = http
+        .get(format!("{base}/__sim/uploads"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = uploads
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["videoId"] == ids[0].as_str())
+        .unwrap();
+    assert_eq!(first["received"], 2 * MIB);
+    assert_eq!(first["evicted"], true);
+    // The wire log holds its last 4 records and says how many it forgot.
+    let (records, evicted) = wire_of(&base).await;
+    assert_eq!(records.len(), 4);
+    assert_eq!(evicted, 3, "7 requests, 4 kept");
+}
+
+/// Three finished WeChat uploads of 2 × 1 MiB with room for 5 MiB: the first file is evicted,
+/// its upload still answers (status, a repeated finish), and the control surface says
+/// "evicted" (410).
+#[tokio::test]
+async fn wechat_keeps_the_newest_uploads_within_its_retention_limit() {
+    use marketmedia_sim::wechat::{WechatSim, WechatSimConfig, TEST_ACCESS_TOKEN};
+    let sim = WechatSim::new(WechatSimConfig {
+        retention: Retention {
+            max_wire_records: 4,
+            max_assembled_bytes: 5 * MIB,
+        },
+        ..WechatSimConfig::default()
+    });
+    let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = server.base_url();
+    let http = http();
+    let post_json = |path: &str, body: Value| {
+        http.post(format!("{base}/shop/ec/basics/video/{path}"))
+            .query(&[("access_token", TEST_ACCESS_TOKEN)])
+            .json(&body)
+            .send()
+    };
+    let mut keys = Vec::new();
+    let mut finishes = Vec::new();
+    for i in 0..3u8 {
+        let part = vec![i; MIB as usize];
+        let v: Value = post_json(
+            "initupload",
+            json!({"scene_type": 162, "file_type": "mp4", "file_size": 2 * MIB}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let key = v["data"]["video_upload_key"].as_str().unwrap().to_owned();
+        let mut finish_parts = Vec::new();
+        for partnum in 1..=2u32 {
+            let form = reqwest::multipart::Form::new().part(
+                "media",
+                reqwest::multipart::Part::bytes(part.clone()).file_name("part"),
+            );
+            let v: Value = http
+                .post(format!("{base}/shop/ec/basics/video/uploadpart"))
+                .query(&[
+                    ("access_token", TEST_ACCESS_TOKEN),
+                    ("video_upload_key", key.as_str()),
+                    ("partnum", partnum.to_string().as_str()),
+                ])
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(v["errcode"], 0, "{v}");
+            finish_parts.push(json!({"partnum": partnum, "part_sha": v["data"]["part_sha"]}));
+        }
+        let finish = json!({"video_upload_key": key, "finish_parts": finish_parts});
+        let v: Value = post_json("finishupload", finish.clone())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["errcode"], 0, "{v}");
+        keys.push(key);
+        finishes.push(finish);
+    }
+    assert_eq!(sim.assembled_bytes(&keys[0]), None, "the oldest is evicted");
+    assert!(sim.assembled_bytes(&keys[1]).is_some());
+    assert_eq!(
+        sim.assembled_bytes(&keys[2]).map(|b| b.len()),
+        Some(2 * MIB as usize)
+    );
+    // Its upload stays: its snapshot, and a repeated finish (a lost answer) still succeeds.
+    assert_eq!(sim.upload(&keys[0]).unwrap().file_size, 2 * MIB);
+    let v: Value = post_json("finishupload", finishes[0].clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["errcode"], 0, "{v}");
+    // The control surface says so.
+    let (status, v) = control_of(&base, &keys[0], "bytes").await;
+    assert_eq!(status, 410);
+    assert_eq!(v["state"], "evicted");
+    let (status, v) = control_of(&base, &keys[0], "digest").await;
+    assert_eq!(status, 410);
+    assert_eq!(v["state"], "evicted");
+    let (status, v) = control_of(&base, &keys[2], "digest").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["size"], 2 * MIB);
+    // The wire log holds its last 4 records and says how many it forgot.
+    let (records, evicted) = wire_of(&base).await;
+    assert_eq!(records.len(), 4);
+    assert_eq!(evicted, 9, "13 requests, 4 kept");
+}
+
+/// The standalone sandbox (`marketmedia-sim --max-wire-records N`) gives eBay and WeChat its
+/// retention limits too: with room for one record, each forgets its first request.
+#[tokio::test]
+async fn the_standalone_retention_limits_reach_ebay_and_wechat() {
+    let running = marketmedia_sim::standalone::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        marketmedia_sim::FaultProfile::default(),
+        Retention {
+            max_wire_records: 1,
+            max_assembled_bytes: MIB,
+        },
+    )
+    .await
+    .unwrap();
+    for name in ["ebay", "wechat"] {
+        let base_url = running.info()[name]["base_url"].as_str().unwrap();
+        // eBay's base URL carries the API path; the control surface is at the server's root.
+        let root = base_url.trim_end_matches(marketmedia_sim::ebay::BASE_PATH);
+        for _ in 0..2 {
+            http()
+                .get(format!("{base_url}/nothing"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let (records, evicted) = wire_of(root).await;
+        assert_eq!((records.len(), evicted), (1, 1), "{name}");
+    }
+}
