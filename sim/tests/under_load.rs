@@ -40,6 +40,38 @@ async fn refused_before_the_body(addr: std::net::SocketAddr, head: &str) -> Stri
     String::from_utf8_lossy(&answer[..n]).into_owned()
 }
 
+/// [`refused_before_the_body`] for a body within the simulator's limit: `declared` bytes
+/// (`None`: chunked, of unknown length, its terminating chunk never sent), of which only
+/// 64 KiB are sent. A server that reads the body before judging the request waits for the
+/// rest and answers nothing.
+async fn refused_before_a_body_of(
+    addr: std::net::SocketAddr,
+    head: &str,
+    declared: Option<u64>,
+) -> String {
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let framing = match declared {
+        Some(n) => format!("content-length: {n}"),
+        None => "transfer-encoding: chunked".to_owned(),
+    };
+    let head = format!("{head}\r\n{framing}\r\nconnection: close\r\n\r\n");
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let sent = vec![0u8; 64 * 1024];
+    if declared.is_none() {
+        socket.write_all(b"10000\r\n").await.unwrap();
+    }
+    socket.write_all(&sent).await.unwrap();
+    if declared.is_none() {
+        socket.write_all(b"\r\n").await.unwrap();
+    }
+    let mut answer = vec![0u8; 8192];
+    let read = tokio::time::timeout(Duration::from_secs(3), socket.read(&mut answer)).await;
+    let n = read
+        .expect("no answer while the body was unsent: the server waits to read it")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
 async fn smh_with(config: SmhSimConfig) -> (SmhSim, SmhServers, String) {
     let sim = SmhSim::new(config);
     let servers = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -109,6 +141,126 @@ async fn an_unauthenticated_shopee_part_is_refused_before_its_body_is_read() {
     assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
     assert!(answer.contains("\"error\":\"error_param\""), "{answer}");
     assert_eq!(sim.wire().records()[0].body_len, 0, "the body was not read");
+}
+
+/// The SMH API judges the access token (in the query) before it reads a body larger than a
+/// JSON call's, declared within its 2 MiB limit or of unknown length.
+#[tokio::test]
+async fn an_unauthenticated_smh_api_call_is_refused_before_its_body_is_read() {
+    let (sim, servers, token) = smh_with(SmhSimConfig::default()).await;
+    for declared in [Some(MIB), None] {
+        for access_token in ["bogus", ""] {
+            let answer = refused_before_a_body_of(
+                servers.api.addr(),
+                &format!(
+                    "POST /api/v1/file/{LIB}/-/big.mp4?multipart&access_token={access_token} \
+                     HTTP/1.1\r\nhost: smh\r\ncontent-type: application/json"
+                ),
+                declared,
+            )
+            .await;
+            assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+            assert!(
+                answer.contains("\"code\":\"InvalidAccessToken\""),
+                "{answer}"
+            );
+            assert!(answer.contains("\"requestId\""), "{answer}");
+        }
+    }
+    // An unknown API needs no body either.
+    let answer = refused_before_a_body_of(
+        servers.api.addr(),
+        &format!("POST /api/v1/nothing?access_token={token} HTTP/1.1\r\nhost: smh"),
+        Some(MIB),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains("\"code\":\"NotFound\""), "{answer}");
+    let records = sim.wire().records();
+    assert_eq!(records.len(), 5);
+    assert!(records.iter().all(|r| r.body_len == 0), "no body was read");
+    let begins = sim.wire().calls("begin_multipart_upload");
+    assert_eq!(begins.len(), 4);
+    assert_eq!(begins[0].param("access_token"), Some("bogus"));
+    assert_eq!(begins[0].error.as_deref(), Some("InvalidAccessToken"));
+    assert_eq!(sim.upload_count(), 0);
+}
+
+/// Milliseconds since the Unix epoch (the Lazada simulator's clock, not moved).
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// Lazada's gateway judges the credentials of the query string before it reads a large
+/// body: an unknown `app_key` or `access_token` in the query (whose values win over the
+/// body's) with a multipart block; and, with a body that carries no parameters, every
+/// credential, the signature included.
+#[tokio::test]
+async fn an_unauthenticated_lazada_block_is_refused_before_its_body_is_read() {
+    use marketmedia_sim::lazada::{codes, LAZADA_TEST_ACCESS_TOKEN, LAZADA_TEST_APP_KEY};
+    let running =
+        marketmedia_sim::lazada::launch(LazadaSimConfig::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let addr = running.server.addr();
+    let ts = now_ms();
+    let multipart = "content-type: multipart/form-data; boundary=b";
+    let cases = [
+        (
+            format!("app_key={LAZADA_TEST_APP_KEY}&sign_method=sha256&timestamp={ts}&access_token=nope&sign=X"),
+            multipart,
+            codes::ILLEGAL_ACCESS_TOKEN,
+        ),
+        (
+            format!("app_key=999&access_token={LAZADA_TEST_ACCESS_TOKEN}"),
+            multipart,
+            codes::INVALID_APP_KEY,
+        ),
+        (
+            format!("app_key={LAZADA_TEST_APP_KEY}&access_token="),
+            multipart,
+            codes::MISSING_PARAMETER,
+        ),
+        // No parameter can come in these bodies: the signature is judged too, and an absent
+        // parameter (here `sign_method`) is missing.
+        (
+            format!("app_key={LAZADA_TEST_APP_KEY}&sign_method=sha256&timestamp={ts}&access_token={LAZADA_TEST_ACCESS_TOKEN}&sign=0BAD"),
+            "content-type: application/octet-stream",
+            codes::INCOMPLETE_SIGNATURE,
+        ),
+        (
+            format!("app_key={LAZADA_TEST_APP_KEY}&timestamp={ts}&access_token={LAZADA_TEST_ACCESS_TOKEN}"),
+            "content-type: application/octet-stream",
+            codes::MISSING_PARAMETER,
+        ),
+    ];
+    for declared in [Some(32 * MIB), None] {
+        for (query, content_type, code) in &cases {
+            let answer = refused_before_a_body_of(
+                addr,
+                &format!(
+                    "POST /rest/media/video/block/upload?{query} HTTP/1.1\r\nhost: lazada\r\n{content_type}"
+                ),
+                declared,
+            )
+            .await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            assert!(
+                answer.contains(&format!("\"code\":\"{code}\"")),
+                "{code}: {answer}"
+            );
+            assert!(answer.contains("\"request_id\""), "{answer}");
+        }
+    }
+    let records = running.sim.wire().records();
+    assert_eq!(records.len(), 2 * cases.len());
+    assert!(records.iter().all(|r| r.body_len == 0), "no body was read");
+    assert_eq!(records[0].param("access_token"), Some("nope"));
+    assert_eq!(running.sim.counters().uploads_created, 0);
+    assert_eq!(running.sim.counters().blocks_accepted, 0);
 }
 
 /// SMH answers an oversized body and an overlong query in its own JSON shape (`code`,
