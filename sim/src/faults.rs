@@ -2,7 +2,9 @@
 //! front of a simulator's router and, per request, adds latency, paces the request body to a
 //! bandwidth cap, answers 500/502/503 or bursts of 429 with `Retry-After`, resets the
 //! connection in the middle of the request body, stalls the answer, or loses it (the simulator
-//! processes and stores the request, then the connection is closed instead of answering).
+//! processes and stores the request, then the connection is closed instead of answering);
+//! scripted only, it removes or falsifies the `ETag` of a processed request's answer
+//! ([`FaultKind::NoEtag`], [`FaultKind::WrongEtag`]).
 //!
 //! Every simulator owns a [`FaultHandle`] (`sim.faults()`), with no fault by default; a test
 //! sets a [`FaultProfile`] at any time and reads [`FaultCounters`] afterwards:
@@ -113,6 +115,13 @@ pub enum FaultKind {
     /// The request is processed and stored, then the connection is dropped instead of the
     /// answer.
     LostResponse,
+    /// The request is processed and stored, then answered without its `ETag` header (a
+    /// storage server or proxy that drops it). Scripted only: never drawn at random.
+    NoEtag,
+    /// The request is processed and stored, then answered with its `ETag` header replaced by
+    /// a different quoted hex value (an answer that does not acknowledge the bytes sent).
+    /// Scripted only: never drawn at random.
+    WrongEtag,
 }
 
 /// What to inject, for which requests. `Default` injects nothing.
@@ -298,10 +307,15 @@ pub struct FaultCounters {
     pub stalls: u64,
     /// Requests processed whose answer was lost.
     pub lost_responses: u64,
+    /// Requests processed whose answer lost its `ETag` header ([`FaultKind::NoEtag`]).
+    pub etags_removed: u64,
+    /// Requests processed whose answer's `ETag` was replaced ([`FaultKind::WrongEtag`]).
+    pub etags_replaced: u64,
 }
 
 impl FaultCounters {
-    /// Every injected fault (5xx, 429, resets, stalls, lost answers).
+    /// Every injected fault (5xx, 429, resets, stalls, lost answers, removed or replaced
+    /// ETags).
     pub fn injected(&self) -> u64 {
         self.status_500
             + self.status_502
@@ -310,6 +324,8 @@ impl FaultCounters {
             + self.resets
             + self.stalls
             + self.lost_responses
+            + self.etags_removed
+            + self.etags_replaced
     }
 
     /// Injected 5xx answers.
@@ -347,6 +363,8 @@ struct Counters {
     resets: AtomicU64,
     stalls: AtomicU64,
     lost_responses: AtomicU64,
+    etags_removed: AtomicU64,
+    etags_replaced: AtomicU64,
 }
 
 impl Counters {
@@ -364,6 +382,8 @@ impl Counters {
             resets: get(&self.resets),
             stalls: get(&self.stalls),
             lost_responses: get(&self.lost_responses),
+            etags_removed: get(&self.etags_removed),
+            etags_replaced: get(&self.etags_replaced),
         }
     }
 
@@ -377,6 +397,8 @@ impl Counters {
             FaultKind::Reset => &self.resets,
             FaultKind::Stall => &self.stalls,
             FaultKind::LostResponse => &self.lost_responses,
+            FaultKind::NoEtag => &self.etags_removed,
+            FaultKind::WrongEtag => &self.etags_replaced,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -746,7 +768,27 @@ where
             handle.handled(&key);
             abort()
         }
+        FaultKind::NoEtag | FaultKind::WrongEtag => {
+            let mut response = call_inner(inner, req).await;
+            handle.handled(&key);
+            let headers = response.headers_mut();
+            match headers.remove(header::ETAG) {
+                Some(etag) if d.kind == FaultKind::WrongEtag => {
+                    headers.insert(header::ETAG, wrong_etag(&etag));
+                }
+                _ => {}
+            }
+            response
+        }
     }
+}
+
+/// A quoted hex value that differs from `etag`: the MD5 of its text.
+fn wrong_etag(etag: &HeaderValue) -> HeaderValue {
+    use md5::{Digest as _, Md5};
+    let wrong = format!("\"{}\"", hex::encode(Md5::digest(etag.as_bytes())));
+    // Quoted hex is always a valid header value.
+    HeaderValue::from_str(&wrong).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
 async fn call_inner<S>(inner: S, req: Request<Body>) -> Response

@@ -161,10 +161,12 @@ fn start_smh(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention)
     })
 }
 
-// The eBay simulator predates the retention limits: it keeps its own (see docs/simulators/ebay.md).
-fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, _retention: Retention) -> StartFuture {
+fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
     Box::pin(async move {
-        let sim = EbaySim::new(EbaySimConfig::default());
+        let sim = EbaySim::new(EbaySimConfig {
+            retention,
+            ..EbaySimConfig::default()
+        });
         sim.faults().set(faults);
         let server = sim.start(addrs[0]).await?;
         let entry = serde_json::json!({
@@ -178,14 +180,12 @@ fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, _retention: Retentio
     })
 }
 
-// The WeChat simulator predates the retention limits (see docs/simulators/wechat.md).
-fn start_wechat(
-    addrs: Vec<SocketAddr>,
-    faults: FaultProfile,
-    _retention: Retention,
-) -> StartFuture {
+fn start_wechat(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
     Box::pin(async move {
-        let sim = WechatSim::new(WechatSimConfig::default());
+        let sim = WechatSim::new(WechatSimConfig {
+            retention,
+            ..WechatSimConfig::default()
+        });
         sim.faults().set(faults);
         let server = sim.start(addrs[0]).await?;
         let entry = serde_json::json!({

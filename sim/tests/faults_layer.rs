@@ -475,3 +475,77 @@ async fn every_simulator_server_has_an_unshaped_raw_sink() {
     assert_eq!(shopee.faults().counters().requests, 0);
     assert_eq!(smh.faults().counters().requests, 0);
 }
+
+/// `no_etag` and `wrong_etag` (scripted only): the part PUT is processed and stored as
+/// usual, then its answer loses its `ETag`, or carries a different quoted hex value; the next
+/// answer is untouched.
+#[tokio::test]
+async fn etag_faults_process_the_part_then_remove_or_replace_its_etag() {
+    use marketmedia_sim::smh::TEST_LIBRARY_ID;
+    use md5::Digest as _;
+    let smh = SmhSim::new(SmhSimConfig::default());
+    let servers = smh.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let token = smh.issue_token();
+    let c = client();
+    let data = vec![5u8; 1000];
+    let info: serde_json::Value = c
+        .post(format!(
+            "{}/api/v1/file/{TEST_LIBRARY_ID}/-/e.mp4?multipart&access_token={token}",
+            servers.api_base_url()
+        ))
+        .json(&serde_json::json!({ "size": data.len().to_string() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let put = format!(
+        "{}{}?uploadId={}&partNumber=1",
+        servers.storage_base_url(),
+        info["path"].as_str().unwrap(),
+        info["uploadId"].as_str().unwrap()
+    );
+    let key = info["confirmKey"].as_str().unwrap();
+    // The script's names, as `--fault-script no_etag,wrong_etag,none` spells them.
+    let script: Vec<FaultKind> =
+        serde_json::from_value(serde_json::json!(["no_etag", "wrong_etag", "none"])).unwrap();
+    assert_eq!(
+        script,
+        [FaultKind::NoEtag, FaultKind::WrongEtag, FaultKind::None]
+    );
+    smh.faults()
+        .set(FaultProfile::scripted(scope::SMH_PARTS, script));
+    let true_etag = format!("\"{}\"", hex::encode(md5::Md5::digest(&data)));
+    let mut etags = Vec::new();
+    for _ in 0..3 {
+        let mut req = c.put(&put).body(data.clone());
+        for (k, v) in info["headers"].as_object().unwrap() {
+            req = req.header(k.as_str(), v.as_str().unwrap());
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        etags.push(
+            r.headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        );
+    }
+    assert_eq!(etags[0], None, "no_etag removes it");
+    let wrong = etags[1].clone().expect("wrong_etag replaces it");
+    assert_ne!(wrong, true_etag);
+    assert_eq!(wrong.len(), true_etag.len());
+    assert!(wrong.starts_with('"') && wrong.ends_with('"'));
+    assert!(wrong[1..wrong.len() - 1]
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(etags[2].as_deref(), Some(true_etag.as_str()), "untouched");
+    // Each PUT was processed: the part is held, every body counted.
+    let parts = smh.parts(key).unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].etag, true_etag);
+    assert_eq!(smh.storage_bytes_received(), 3 * data.len() as u64);
+    let counters = smh.faults().counters();
+    assert_eq!((counters.etags_removed, counters.etags_replaced), (1, 1));
+    assert_eq!(counters.injected(), 2);
+}

@@ -40,6 +40,38 @@ async fn refused_before_the_body(addr: std::net::SocketAddr, head: &str) -> Stri
     String::from_utf8_lossy(&answer[..n]).into_owned()
 }
 
+/// [`refused_before_the_body`] for a body within the simulator's limit: `declared` bytes
+/// (`None`: chunked, of unknown length, its terminating chunk never sent), of which only
+/// 64 KiB are sent. A server that reads the body before judging the request waits for the
+/// rest and answers nothing.
+async fn refused_before_a_body_of(
+    addr: std::net::SocketAddr,
+    head: &str,
+    declared: Option<u64>,
+) -> String {
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let framing = match declared {
+        Some(n) => format!("content-length: {n}"),
+        None => "transfer-encoding: chunked".to_owned(),
+    };
+    let head = format!("{head}\r\n{framing}\r\nconnection: close\r\n\r\n");
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let sent = vec![0u8; 64 * 1024];
+    if declared.is_none() {
+        socket.write_all(b"10000\r\n").await.unwrap();
+    }
+    socket.write_all(&sent).await.unwrap();
+    if declared.is_none() {
+        socket.write_all(b"\r\n").await.unwrap();
+    }
+    let mut answer = vec![0u8; 8192];
+    let read = tokio::time::timeout(Duration::from_secs(3), socket.read(&mut answer)).await;
+    let n = read
+        .expect("no answer while the body was unsent: the server waits to read it")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
 async fn smh_with(config: SmhSimConfig) -> (SmhSim, SmhServers, String) {
     let sim = SmhSim::new(config);
     let servers = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -109,6 +141,126 @@ async fn an_unauthenticated_shopee_part_is_refused_before_its_body_is_read() {
     assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
     assert!(answer.contains("\"error\":\"error_param\""), "{answer}");
     assert_eq!(sim.wire().records()[0].body_len, 0, "the body was not read");
+}
+
+/// The SMH API judges the access token (in the query) before it reads a body larger than a
+/// JSON call's, declared within its 2 MiB limit or of unknown length.
+#[tokio::test]
+async fn an_unauthenticated_smh_api_call_is_refused_before_its_body_is_read() {
+    let (sim, servers, token) = smh_with(SmhSimConfig::default()).await;
+    for declared in [Some(MIB), None] {
+        for access_token in ["bogus", ""] {
+            let answer = refused_before_a_body_of(
+                servers.api.addr(),
+                &format!(
+                    "POST /api/v1/file/{LIB}/-/big.mp4?multipart&access_token={access_token} \
+                     HTTP/1.1\r\nhost: smh\r\ncontent-type: application/json"
+                ),
+                declared,
+            )
+            .await;
+            assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+            assert!(
+                answer.contains("\"code\":\"InvalidAccessToken\""),
+                "{answer}"
+            );
+            assert!(answer.contains("\"requestId\""), "{answer}");
+        }
+    }
+    // An unknown API needs no body either.
+    let answer = refused_before_a_body_of(
+        servers.api.addr(),
+        &format!("POST /api/v1/nothing?access_token={token} HTTP/1.1\r\nhost: smh"),
+        Some(MIB),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains("\"code\":\"NotFound\""), "{answer}");
+    let records = sim.wire().records();
+    assert_eq!(records.len(), 5);
+    assert!(records.iter().all(|r| r.body_len == 0), "no body was read");
+    let begins = sim.wire().calls("begin_multipart_upload");
+    assert_eq!(begins.len(), 4);
+    assert_eq!(begins[0].param("access_token"), Some("bogus"));
+    assert_eq!(begins[0].error.as_deref(), Some("InvalidAccessToken"));
+    assert_eq!(sim.upload_count(), 0);
+}
+
+/// Milliseconds since the Unix epoch (the Lazada simulator's clock, not moved).
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// Lazada's gateway judges the credentials of the query string before it reads a large
+/// body: an unknown `app_key` or `access_token` in the query (whose values win over the
+/// body's) with a multipart block; and, with a body that carries no parameters, every
+/// credential, the signature included.
+#[tokio::test]
+async fn an_unauthenticated_lazada_block_is_refused_before_its_body_is_read() {
+    use marketmedia_sim::lazada::{codes, LAZADA_TEST_ACCESS_TOKEN, LAZADA_TEST_APP_KEY};
+    let running =
+        marketmedia_sim::lazada::launch(LazadaSimConfig::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let addr = running.server.addr();
+    let ts = now_ms();
+    let multipart = "content-type: multipart/form-data; boundary=b";
+    let cases = [
+        (
+            format!("app_key={LAZADA_TEST_APP_KEY}&sign_method=sha256&timestamp={ts}&access_token=nope&sign=X"),
+            multipart,
+            codes::ILLEGAL_ACCESS_TOKEN,
+        ),
+        (
+            format!("app_key=999&access_token={LAZADA_TEST_ACCESS_TOKEN}"),
+            multipart,
+            codes::INVALID_APP_KEY,
+        ),
+        (
+            format!("app_key={LAZADA_TEST_APP_KEY}&access_token="),
+            multipart,
+            codes::MISSING_PARAMETER,
+        ),
+        // No parameter can come in these bodies: the signature is judged too, and an absent
+        // parameter (here `sign_method`) is missing.
+        (
+            format!("app_key={LAZADA_TEST_APP_KEY}&sign_method=sha256&timestamp={ts}&access_token={LAZADA_TEST_ACCESS_TOKEN}&sign=0BAD"),
+            "content-type: application/octet-stream",
+            codes::INCOMPLETE_SIGNATURE,
+        ),
+        (
+            format!("app_key={LAZADA_TEST_APP_KEY}&timestamp={ts}&access_token={LAZADA_TEST_ACCESS_TOKEN}"),
+            "content-type: application/octet-stream",
+            codes::MISSING_PARAMETER,
+        ),
+    ];
+    for declared in [Some(32 * MIB), None] {
+        for (query, content_type, code) in &cases {
+            let answer = refused_before_a_body_of(
+                addr,
+                &format!(
+                    "POST /rest/media/video/block/upload?{query} HTTP/1.1\r\nhost: lazada\r\n{content_type}"
+                ),
+                declared,
+            )
+            .await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            assert!(
+                answer.contains(&format!("\"code\":\"{code}\"")),
+                "{code}: {answer}"
+            );
+            assert!(answer.contains("\"request_id\""), "{answer}");
+        }
+    }
+    let records = running.sim.wire().records();
+    assert_eq!(records.len(), 2 * cases.len());
+    assert!(records.iter().all(|r| r.body_len == 0), "no body was read");
+    assert_eq!(records[0].param("access_token"), Some("nope"));
+    assert_eq!(running.sim.counters().uploads_created, 0);
+    assert_eq!(running.sim.counters().blocks_accepted, 0);
 }
 
 /// SMH answers an oversized body and an overlong query in its own JSON shape (`code`,
@@ -372,4 +524,255 @@ async fn smh_keeps_the_newest_files_within_its_retention_limit() {
     let records: Vec<Value> = r.json().await.unwrap();
     assert_eq!(records.len(), 4);
     assert!(evicted >= 2, "{evicted}");
+}
+
+/// The wire log's answer: its records and how many it forgot (`x-sim-wire-evicted`).
+async fn wire_of(base: &str) -> (Vec<Value>, u64) {
+    let r = http()
+        .get(format!("{base}/__sim/wire"))
+        .send()
+        .await
+        .unwrap();
+    let evicted: u64 = r.headers()["x-sim-wire-evicted"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (r.json().await.unwrap(), evicted)
+}
+
+/// `GET /__sim/uploads/{id}/{what}`: status and JSON answer.
+async fn control_of(base: &str, id: &str, what: &str) -> (u16, Value) {
+    let r = http()
+        .get(format!("{base}/__sim/uploads/{id}/{what}"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Three 2 MiB eBay videos with room for 5 MiB: the first video's bytes are evicted, its
+/// status and size stay, a re-send to it is refused (its bytes cannot be compared), and the
+/// control surface says "evicted" (410).
+#[tokio::test]
+async fn ebay_keeps_the_newest_videos_within_its_retention_limit() {
+    use marketmedia_sim::ebay::{codes, EbaySim, EbaySimConfig, TEST_ACCESS_TOKEN};
+    let sim = EbaySim::new(EbaySimConfig {
+        retention: Retention {
+            max_wire_records: 4,
+            max_assembled_bytes: 5 * MIB,
+        },
+        ..EbaySimConfig::default()
+    });
+    let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let api = EbaySim::api_base_url(&server);
+    let http = http();
+    let mut ids = Vec::new();
+    for i in 0..3u8 {
+        let data = vec![i; 2 * MIB as usize];
+        let r = http
+            .post(format!("{api}/video"))
+            .bearer_auth(TEST_ACCESS_TOKEN)
+            .json(&json!({"title": format!("clip{i}"), "size": data.len(), "classification": ["ITEM"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let id = r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let r = http
+            .post(format!("{api}/video/{id}/upload"))
+            .bearer_auth(TEST_ACCESS_TOKEN)
+            .header("content-type", "application/octet-stream")
+            .body(data)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        ids.push(id);
+    }
+    assert_eq!(sim.video_bytes(&ids[0]), None, "the oldest is evicted");
+    assert!(sim.video_bytes(&ids[1]).is_some());
+    assert_eq!(
+        sim.video_bytes(&ids[2]).map(|b| b.len()),
+        Some(2 * MIB as usize)
+    );
+    // Its metadata stays: the status getVideo answers.
+    assert!(sim.video_status(&ids[0]).is_some());
+    // A re-send of its bytes cannot be compared with what was held: refused as uploaded.
+    let r = http
+        .post(format!("{api}/video/{}/upload", ids[0]))
+        .bearer_auth(TEST_ACCESS_TOKEN)
+        .header("content-type", "application/octet-stream")
+        .body(vec![0u8; 2 * MIB as usize])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["errorId"], codes::ALREADY_UPLOADED);
+    // The control surface says so.
+    let base = server.base_url();
+    let (status, v) = control_of(&base, &ids[0], "bytes").await;
+    assert_eq!(status, 410);
+    assert_eq!(v["state"], "evicted");
+    let (status, v) = control_of(&base, &ids[2], "digest").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["size"], 2 * MIB);
+    let uploads: Value = http
+        .get(format!("{base}/__sim/uploads"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = uploads
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["videoId"] == ids[0].as_str())
+        .unwrap();
+    assert_eq!(first["received"], 2 * MIB);
+    assert_eq!(first["evicted"], true);
+    // The wire log holds its last 4 records and says how many it forgot.
+    let (records, evicted) = wire_of(&base).await;
+    assert_eq!(records.len(), 4);
+    assert_eq!(evicted, 3, "7 requests, 4 kept");
+}
+
+/// Three finished WeChat uploads of 2 × 1 MiB with room for 5 MiB: the first file is evicted,
+/// its upload still answers (status, a repeated finish), and the control surface says
+/// "evicted" (410).
+#[tokio::test]
+async fn wechat_keeps_the_newest_uploads_within_its_retention_limit() {
+    use marketmedia_sim::wechat::{WechatSim, WechatSimConfig, TEST_ACCESS_TOKEN};
+    let sim = WechatSim::new(WechatSimConfig {
+        retention: Retention {
+            max_wire_records: 4,
+            max_assembled_bytes: 5 * MIB,
+        },
+        ..WechatSimConfig::default()
+    });
+    let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = server.base_url();
+    let http = http();
+    let post_json = |path: &str, body: Value| {
+        http.post(format!("{base}/shop/ec/basics/video/{path}"))
+            .query(&[("access_token", TEST_ACCESS_TOKEN)])
+            .json(&body)
+            .send()
+    };
+    let mut keys = Vec::new();
+    let mut finishes = Vec::new();
+    for i in 0..3u8 {
+        let part = vec![i; MIB as usize];
+        let v: Value = post_json(
+            "initupload",
+            json!({"scene_type": 162, "file_type": "mp4", "file_size": 2 * MIB}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let key = v["data"]["video_upload_key"].as_str().unwrap().to_owned();
+        let mut finish_parts = Vec::new();
+        for partnum in 1..=2u32 {
+            let form = reqwest::multipart::Form::new().part(
+                "media",
+                reqwest::multipart::Part::bytes(part.clone()).file_name("part"),
+            );
+            let v: Value = http
+                .post(format!("{base}/shop/ec/basics/video/uploadpart"))
+                .query(&[
+                    ("access_token", TEST_ACCESS_TOKEN),
+                    ("video_upload_key", key.as_str()),
+                    ("partnum", partnum.to_string().as_str()),
+                ])
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(v["errcode"], 0, "{v}");
+            finish_parts.push(json!({"partnum": partnum, "part_sha": v["data"]["part_sha"]}));
+        }
+        let finish = json!({"video_upload_key": key, "finish_parts": finish_parts});
+        let v: Value = post_json("finishupload", finish.clone())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["errcode"], 0, "{v}");
+        keys.push(key);
+        finishes.push(finish);
+    }
+    assert_eq!(sim.assembled_bytes(&keys[0]), None, "the oldest is evicted");
+    assert!(sim.assembled_bytes(&keys[1]).is_some());
+    assert_eq!(
+        sim.assembled_bytes(&keys[2]).map(|b| b.len()),
+        Some(2 * MIB as usize)
+    );
+    // Its upload stays: its snapshot, and a repeated finish (a lost answer) still succeeds.
+    assert_eq!(sim.upload(&keys[0]).unwrap().file_size, 2 * MIB);
+    let v: Value = post_json("finishupload", finishes[0].clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["errcode"], 0, "{v}");
+    // The control surface says so.
+    let (status, v) = control_of(&base, &keys[0], "bytes").await;
+    assert_eq!(status, 410);
+    assert_eq!(v["state"], "evicted");
+    let (status, v) = control_of(&base, &keys[0], "digest").await;
+    assert_eq!(status, 410);
+    assert_eq!(v["state"], "evicted");
+    let (status, v) = control_of(&base, &keys[2], "digest").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["size"], 2 * MIB);
+    // The wire log holds its last 4 records and says how many it forgot.
+    let (records, evicted) = wire_of(&base).await;
+    assert_eq!(records.len(), 4);
+    assert_eq!(evicted, 9, "13 requests, 4 kept");
+}
+
+/// The standalone sandbox (`marketmedia-sim --max-wire-records N`) gives eBay and WeChat its
+/// retention limits too: with room for one record, each forgets its first request.
+#[tokio::test]
+async fn the_standalone_retention_limits_reach_ebay_and_wechat() {
+    let running = marketmedia_sim::standalone::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        marketmedia_sim::FaultProfile::default(),
+        Retention {
+            max_wire_records: 1,
+            max_assembled_bytes: MIB,
+        },
+    )
+    .await
+    .unwrap();
+    for name in ["ebay", "wechat"] {
+        let base_url = running.info()[name]["base_url"].as_str().unwrap();
+        // eBay's base URL carries the API path; the control surface is at the server's root.
+        let root = base_url.trim_end_matches(marketmedia_sim::ebay::BASE_PATH);
+        for _ in 0..2 {
+            http()
+                .get(format!("{base_url}/nothing"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let (records, evicted) = wire_of(root).await;
+        assert_eq!((records.len(), evicted), (1, 1), "{name}");
+    }
 }

@@ -318,6 +318,8 @@ fn create_video_checked(
             bytes: Vec::new(),
             chunks: Vec::new(),
             uploaded_ms: None,
+            uploaded_order: 0,
+            evicted: false,
             outcome: cfg.outcome,
         },
     );
@@ -440,14 +442,21 @@ async fn upload_checked(
             ),
         ));
     }
-    let held = video.bytes.len() as u64;
+    let held = video.received();
     let record = |accepted: bool, error: Option<u32>| super::ChunkRecord {
         start,
         end,
         accepted,
         error: error.map(|e| e.to_string()),
     };
-    let answer = if end < held {
+    let answer = if video.evicted {
+        // Its bytes are gone (retention limit): a re-send cannot be compared with them.
+        Err(refuse(
+            StatusCode::CONFLICT,
+            codes::ALREADY_UPLOADED,
+            "The video was already uploaded.",
+        ))
+    } else if end < held {
         // Bytes already held: an identical re-send (an answer that was lost) is harmless.
         let same = video.bytes[start as usize..=end as usize] == bytes[..];
         if same {
@@ -477,12 +486,15 @@ async fn upload_checked(
         ))
     } else {
         video.bytes.extend_from_slice(&bytes);
-        if video.bytes.len() as u64 == video.size {
-            video.uploaded_ms = Some(now);
-        }
         Ok(())
     };
-    match answer {
+    // The last byte just arrived: the video is uploaded (status PROCESSING from now).
+    let finished =
+        answer.is_ok() && video.uploaded_ms.is_none() && video.bytes.len() as u64 == video.size;
+    if finished {
+        video.uploaded_ms = Some(now);
+    }
+    let outcome = match answer {
         Ok(()) => {
             video.chunks.push(record(true, None));
             Ok(ok(StatusCode::OK, StatusCode::OK.into_response()))
@@ -491,7 +503,16 @@ async fn upload_checked(
             video.chunks.push(record(false, Some(r.1)));
             Err(r)
         }
+    };
+    if finished {
+        st.uploads_finished += 1;
+        let order = st.uploads_finished;
+        if let Some(v) = st.videos.get_mut(id) {
+            v.uploaded_order = order;
+        }
+        st.enforce_retention(cfg.retention.max_assembled_bytes);
     }
+    outcome
 }
 
 /// `GET /video/{video_id}`.

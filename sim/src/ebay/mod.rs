@@ -27,6 +27,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::common::Retention;
 use crate::control::Control;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
@@ -92,6 +93,9 @@ pub struct EbaySimConfig {
     pub max_image_bytes: usize,
     /// Largest request body read. Default the largest video plus 1 MiB.
     pub max_request_bytes: usize,
+    /// How many wire records and bytes of fully uploaded videos are kept, oldest evicted
+    /// first (the newest always kept). Default [`Retention::default`].
+    pub retention: Retention,
 }
 
 impl Default for EbaySimConfig {
@@ -105,6 +109,7 @@ impl Default for EbaySimConfig {
             pending_ttl: Duration::from_secs(24 * 3600),
             max_image_bytes: 12 << 20,
             max_request_bytes: MAX_VIDEO_BYTES as usize + (1 << 20),
+            retention: Retention::default(),
         }
     }
 }
@@ -129,12 +134,27 @@ pub(crate) struct Video {
     pub description: Option<String>,
     pub size: u64,
     pub created_ms: i64,
-    /// The bytes received so far, in order.
+    /// The bytes received so far, in order; emptied when evicted.
     pub bytes: Vec<u8>,
     pub chunks: Vec<ChunkRecord>,
     /// When the last byte arrived (status PROCESSING from then).
     pub uploaded_ms: Option<i64>,
+    /// The order in which videos were fully uploaded (for the retention limit).
+    pub uploaded_order: u64,
+    /// Whether the retention limit evicted its bytes (every byte had arrived).
+    pub evicted: bool,
     pub outcome: VideoOutcome,
+}
+
+impl Video {
+    /// How many bytes arrived (all of them for an evicted video).
+    pub fn received(&self) -> u64 {
+        if self.evicted {
+            self.size
+        } else {
+            self.bytes.len() as u64
+        }
+    }
 }
 
 /// An image as the simulator holds it.
@@ -153,6 +173,26 @@ pub(crate) struct State {
     pub posts: VecDeque<i64>,
     /// When set, every POST is answered 429.
     pub force_rate_limit: bool,
+    /// How many videos were fully uploaded (the next one's `uploaded_order`).
+    pub uploads_finished: u64,
+}
+
+impl State {
+    /// Evicts the bytes of the oldest fully uploaded videos until at most `max` bytes are
+    /// held (the newest is always kept); their metadata and status stay.
+    pub(crate) fn enforce_retention(&mut self, max: u64) {
+        let held = self
+            .videos
+            .iter()
+            .filter(|(_, v)| v.uploaded_ms.is_some() && !v.evicted)
+            .map(|(id, v)| (id.clone(), v.uploaded_order, v.size));
+        for id in crate::common::to_evict(held, max) {
+            if let Some(v) = self.videos.get_mut(&id) {
+                v.bytes = Vec::new();
+                v.evicted = true;
+            }
+        }
+    }
 }
 
 /// The eBay Media API simulator. Cheap to clone.
@@ -164,8 +204,11 @@ pub struct EbaySim {
 impl EbaySim {
     /// A simulator with `config`.
     pub fn new(config: EbaySimConfig) -> Self {
+        let max_records = config.retention.max_wire_records;
+        let core = SimCore::new(config, |_, _| State::default());
+        core.wire().set_max_records(max_records);
         Self {
-            core: Arc::new(SimCore::new(config, |_, _| State::default())),
+            core: Arc::new(core),
         }
     }
 
@@ -218,11 +261,12 @@ impl EbaySim {
             .unwrap_or_default()
     }
 
-    /// The bytes of `video_id`, once every byte arrived.
+    /// The bytes of `video_id`, once every byte arrived (`None` once evicted by the
+    /// retention limit).
     pub fn video_bytes(&self, video_id: &str) -> Option<Bytes> {
         let st = self.core.state();
         let v = st.videos.get(video_id)?;
-        (v.bytes.len() as u64 == v.size).then(|| Bytes::from(v.bytes.clone()))
+        (!v.evicted && v.bytes.len() as u64 == v.size).then(|| Bytes::from(v.bytes.clone()))
     }
 
     /// The video's status now, as `getVideo` would answer it.
@@ -278,7 +322,8 @@ impl Control for EbaySim {
                     "videoId": id,
                     "title": v.title,
                     "size": v.size,
-                    "received": v.bytes.len(),
+                    "received": v.received(),
+                    "evicted": v.evicted,
                     "status": api::status_of(v, &cfg, now),
                 })
             })
@@ -295,9 +340,8 @@ impl Control for EbaySim {
         self.video_bytes(id)
     }
 
-    fn control_evicted(&self, _id: &str) -> bool {
-        // No retention limit yet: the eBay simulator keeps every video it received.
-        false
+    fn control_evicted(&self, id: &str) -> bool {
+        self.core.state().videos.get(id).is_some_and(|v| v.evicted)
     }
 
     fn control_reset(&self) {

@@ -72,7 +72,7 @@ pub struct FaultArgs {
     #[arg(long = "fault-calls", value_delimiter = ',')]
     pub calls: Vec<String>,
     /// Exact faults for the first matching requests (comma-separated: none, status500,
-    /// status502, status503, rate_limited, reset, stall, lost_response).
+    /// status502, status503, rate_limited, reset, stall, lost_response, no_etag, wrong_etag).
     #[arg(long = "fault-script", value_delimiter = ',', value_parser = parse_kind)]
     pub script: Vec<FaultKind>,
 }
@@ -159,6 +159,8 @@ mod tests {
         assert!(parse_rate("fast").is_err());
         assert_eq!(parse_kind("lost_response"), Ok(FaultKind::LostResponse));
         assert_eq!(parse_kind("status503"), Ok(FaultKind::Status503));
+        assert_eq!(parse_kind("no_etag"), Ok(FaultKind::NoEtag));
+        assert_eq!(parse_kind("wrong_etag"), Ok(FaultKind::WrongEtag));
         assert!(parse_share("1.5").is_err());
     }
 

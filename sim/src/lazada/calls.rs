@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, MethodRouter};
 use axum::Json;
+use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
 use super::{image, video, LazadaSim, PLATFORM};
@@ -185,6 +186,16 @@ pub fn media_success(request_id: &str, data: Map<String, Value>) -> Value {
 pub fn data_success(request_id: &str, data: Value) -> Value {
     json!({ "code": "0", "data": data, "request_id": request_id })
 }
+
+/// A request the gateway refuses before its body is read is still read, and judged as usual,
+/// when it declares at most this many bytes (a JSON or form call): the wire log then shows
+/// its parameters.
+const READ_REFUSED_UP_TO: u64 = 64 * 1024;
+
+/// A refused request declaring at most this many bytes (a 5 MiB block and its multipart
+/// envelope) is drained, read and discarded without being buffered, before it is answered;
+/// a larger one, or one of unknown length, is answered at once.
+const DRAIN_REFUSED_UP_TO: u64 = 8 << 20;
 
 /// The calls served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,8 +461,71 @@ impl LazadaSim {
         }
     }
 
+    /// The checks that need no body: the method, and the credentials of the query string
+    /// (all of them, signature included, when the body cannot carry parameters; see
+    /// [`LazadaSim::check_credentials`]). `Some` is the request as known before its body
+    /// (method, path, query parameters) and why the gateway refuses it.
+    fn refuse_before_body(
+        &self,
+        call: Call,
+        req: &Request,
+        now_ms: i64,
+    ) -> Option<(ReceivedRequest, ApiError)> {
+        let mut head = ReceivedRequest {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            ..ReceivedRequest::default()
+        };
+        for (k, v) in request::Query::parse(req.uri().query()).0 {
+            head.params.entry(k).or_insert(v);
+        }
+        let mime = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let body_has_params = matches!(
+            mime.as_str(),
+            "application/x-www-form-urlencoded" | "multipart/form-data"
+        );
+        self.check_method(call, &head)
+            .and_then(|()| self.check_credentials(call, &head, now_ms, !body_has_params))
+            .err()
+            .map(|e| (head, e))
+    }
+
     async fn dispatch(&self, call: Call, req: Request) -> Response {
         let limit = self.config().max_request_bytes;
+        // A request the gateway refuses on its method or the credentials in its query is
+        // answered before its body is read when that body is large or of unknown length
+        // (an unauthenticated upload costs no memory); one of a block's size is drained
+        // (read and discarded) first so that the client reads the answer rather than a reset
+        // connection; a small one, and one declaring more than the limit (413), take the
+        // usual path.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let early = match declared {
+            Some(n) if n <= READ_REFUSED_UP_TO || n > limit as u64 => None,
+            _ => self.refuse_before_body(call, &req, self.clock().now_millis()),
+        };
+        if let Some((mut head, err)) = early {
+            if declared.is_some_and(|n| n <= DRAIN_REFUSED_UP_TO) {
+                let mut stream = req.into_body().into_data_stream();
+                while let Some(Ok(chunk)) = stream.next().await {
+                    head.body_len += chunk.len();
+                }
+            }
+            let request_id = self.next_request_id(self.clock().now_millis());
+            return self.answer(call.api_path(), &head, Err(err), &request_id);
+        }
         let collected = collect(req, call.file_fields(), limit).await;
         let now_ms = self.clock().now_millis();
         let request_id = self.next_request_id(now_ms);

@@ -153,6 +153,10 @@ pub(super) fn query_too_long(limit: usize) -> SmhError {
     )
 }
 
+/// A request refused before its body is read is still read, and judged as usual, when it
+/// declares at most this many bytes (a JSON call's body), so the wire log shows its members.
+const READ_REFUSED_UP_TO: u64 = 64 * 1024;
+
 /// A fresh request id (hex).
 pub(crate) fn request_id() -> String {
     random_hex(12)
@@ -354,6 +358,33 @@ pub(crate) async fn handle(AxState(sim): AxState<SmhSim>, req: Request<Body>) ->
     } else {
         None
     };
+    // A request refused on its route, the rate limit or its access token (all in the path
+    // and query) is answered before its body is read when that body is larger than a JSON
+    // call's or of unknown length: an unauthenticated request costs no memory. A small one
+    // takes the usual path (read, then judged), so the wire log shows its JSON members.
+    if refused.is_none() && declared.is_none_or(|n| n > READ_REFUSED_UP_TO) {
+        let query = Query::parse(uri.query());
+        let mut params: BTreeMap<String, String> = query.0.iter().cloned().collect();
+        let (call, parsed) = route(&method, uri.path(), &query, &mut params);
+        let early = parsed.and_then(|route| {
+            check_rate(&sim)?;
+            authorize_route(&sim, &route, &query)
+        });
+        if let Err(e) = early {
+            sim.wire().push(WireRecord {
+                platform: PLATFORM,
+                call: call.to_owned(),
+                method: method.to_string(),
+                path: uri.path().to_owned(),
+                params,
+                files: Vec::new(),
+                body_len: 0,
+                status: e.status.as_u16(),
+                error: Some(e.code.to_owned()),
+            });
+            return e.into_response(&rid);
+        }
+    }
     let body = match refused {
         Some(_) => Ok(Bytes::new()),
         None => axum::body::to_bytes(raw_body, config.max_request_bytes)
@@ -399,13 +430,7 @@ pub(crate) async fn handle(AxState(sim): AxState<SmhSim>, req: Request<Body>) ->
     let (call, parsed) = route(&method, uri.path(), &query, &mut params);
 
     let result = parsed.and_then(|route| {
-        if sim.state().rate_limited {
-            return Err(SmhError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RateLimitExceeded",
-                "request rate limit exceeded",
-            ));
-        }
+        check_rate(&sim)?;
         let body = match json_body {
             None => None,
             Some(Payload::Json(m)) => Some(m),
@@ -438,50 +463,61 @@ pub(crate) async fn handle(AxState(sim): AxState<SmhSim>, req: Request<Body>) ->
     response
 }
 
+/// 429 `RateLimitExceeded` while the simulator is told to refuse every call.
+fn check_rate(sim: &SmhSim) -> Result<(), SmhError> {
+    if sim.state().rate_limited {
+        return Err(SmhError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RateLimitExceeded",
+            "request rate limit exceeded",
+        ));
+    }
+    Ok(())
+}
+
+/// What a route needs before its call runs, none of it in the body: the access token's
+/// library, space and grants ([`authorize`]), or, for an unknown API, 404 `NotFound`. The
+/// token calls judge their own credentials.
+pub(super) fn authorize_route(sim: &SmhSim, route: &Route, query: &Query) -> Result<(), SmhError> {
+    match route {
+        Route::Token | Route::TokenRenew { .. } => Ok(()),
+        Route::CreateDirectory { lib, space, .. } => {
+            authorize(sim, query, lib, space, Needs::Directory)
+        }
+        Route::BeginMultipart { lib, space, .. }
+        | Route::BeginSimple { lib, space, .. }
+        | Route::Task { lib, space, .. } => authorize(sim, query, lib, space, Needs::Upload),
+        Route::Info { lib, space, .. } => authorize(sim, query, lib, space, Needs::Read),
+        Route::Unknown => Err(no_such_api()),
+    }
+}
+
+/// 404 `NotFound`: no API at this path and method.
+fn no_such_api() -> SmhError {
+    SmhError::new(StatusCode::NOT_FOUND, "NotFound", "no such API")
+}
+
 pub(super) fn dispatch(
     sim: &SmhSim,
     route: Route,
     query: &Query,
     body: Option<Map<String, Value>>,
 ) -> Result<Answer, SmhError> {
+    authorize_route(sim, &route, query)?;
     match route {
         Route::Token => token(sim, query),
         Route::TokenRenew { lib, token } => token_renew(sim, &lib, &token),
-        Route::CreateDirectory { lib, space, path } => {
-            authorize(sim, query, &lib, &space, Needs::Directory)?;
-            create_directory(sim, query, &space, &path)
-        }
-        Route::BeginMultipart { lib, space, path } => {
-            authorize(sim, query, &lib, &space, Needs::Upload)?;
-            begin(sim, query, &space, path, body, true)
-        }
-        Route::BeginSimple { lib, space, path } => {
-            authorize(sim, query, &lib, &space, Needs::Upload)?;
-            begin(sim, query, &space, path, body, false)
-        }
-        Route::Task {
-            op,
-            lib,
-            space,
-            key,
-        } => {
-            authorize(sim, query, &lib, &space, Needs::Upload)?;
-            match op {
-                TaskOp::Status => status(sim, &space, &key),
-                TaskOp::Renew => renew(sim, &space, &key),
-                TaskOp::Confirm => confirm(sim, query, &space, &key, body),
-                TaskOp::Cancel => cancel(sim, &space, &key),
-            }
-        }
-        Route::Info { lib, space, path } => {
-            authorize(sim, query, &lib, &space, Needs::Read)?;
-            super::upload::info(sim, &space, &path)
-        }
-        Route::Unknown => Err(SmhError::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "no such API",
-        )),
+        Route::CreateDirectory { space, path, .. } => create_directory(sim, query, &space, &path),
+        Route::BeginMultipart { space, path, .. } => begin(sim, query, &space, path, body, true),
+        Route::BeginSimple { space, path, .. } => begin(sim, query, &space, path, body, false),
+        Route::Task { op, space, key, .. } => match op {
+            TaskOp::Status => status(sim, &space, &key),
+            TaskOp::Renew => renew(sim, &space, &key),
+            TaskOp::Confirm => confirm(sim, query, &space, &key, body),
+            TaskOp::Cancel => cancel(sim, &space, &key),
+        },
+        Route::Info { space, path, .. } => super::upload::info(sim, &space, &path),
+        Route::Unknown => Err(no_such_api()),
     }
 }
 

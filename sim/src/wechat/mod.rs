@@ -34,6 +34,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::common::Retention;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
 
@@ -106,6 +107,9 @@ pub struct WechatSimConfig {
     pub video_url_base: String,
     /// Base of image URLs (`{base}/{appid}/{key}`). Default `https://mmecimage.cn/p`.
     pub image_url_base: String,
+    /// How many wire records and bytes of finished uploads are kept, oldest evicted first
+    /// (the newest always kept). Default [`Retention::default`].
+    pub retention: Retention,
 }
 
 impl Default for WechatSimConfig {
@@ -129,6 +133,7 @@ impl Default for WechatSimConfig {
             max_request_bytes: 16 * 1024 * 1024,
             video_url_base: "https://173.wxapp.tc.qq.com/173/sim".into(),
             image_url_base: "https://mmecimage.cn/p".into(),
+            retention: Retention::default(),
         }
     }
 }
@@ -219,10 +224,13 @@ pub struct WechatSim {
 impl WechatSim {
     /// A simulator with `config`; its initial access token is issued now (sim clock).
     pub fn new(config: WechatSimConfig) -> Self {
+        let max_records = config.retention.max_wire_records;
+        let core = SimCore::new(config, |config, clock| {
+            WechatState::new(config, clock.now_millis())
+        });
+        core.wire().set_max_records(max_records);
         Self {
-            core: Arc::new(SimCore::new(config, |config, clock| {
-                WechatState::new(config, clock.now_millis())
-            })),
+            core: Arc::new(core),
         }
     }
 
@@ -247,7 +255,8 @@ impl WechatSim {
         }
     }
 
-    /// The assembled file of a finished upload, by `video_upload_key`.
+    /// The assembled file of a finished upload, by `video_upload_key` (`None` once evicted
+    /// by the retention limit).
     pub fn assembled_bytes(&self, key: &str) -> Option<Bytes> {
         self.state().uploads.get(key)?.assembled.clone()
     }
@@ -328,7 +337,12 @@ pub(super) struct Upload {
     pub(super) answers: Vec<PartAnswer>,
     /// `(partnum, part_sha)` of the successful finish, and when the URL is ready.
     pub(super) finished: Option<(Vec<(u32, String)>, i64)>,
+    /// The order in which uploads were finished (for the retention limit).
+    pub(super) finished_order: u64,
+    /// The assembled file; `None` before the finish, and once evicted.
     pub(super) assembled: Option<Bytes>,
+    /// Whether the retention limit evicted the assembled file.
+    pub(super) evicted: bool,
 }
 
 impl Upload {
@@ -368,6 +382,8 @@ pub(super) struct WechatState {
     pub(super) uploads: HashMap<String, Upload>,
     pub(super) order: Vec<String>,
     pub(super) images: Vec<StoredImage>,
+    /// How many uploads were finished (the next one's `finished_order`).
+    pub(super) uploads_finished: u64,
 }
 
 impl WechatState {
@@ -386,6 +402,22 @@ impl WechatState {
             uploads: HashMap::new(),
             order: Vec::new(),
             images: Vec::new(),
+            uploads_finished: 0,
+        }
+    }
+
+    /// Evicts the assembled files of the oldest finished uploads until at most `max` bytes
+    /// are held (the newest is always kept); their state and parts' facts stay.
+    pub(super) fn enforce_retention(&mut self, max: u64) {
+        let held = self.uploads.iter().filter_map(|(key, u)| {
+            let file = u.assembled.as_ref()?;
+            Some((key.clone(), u.finished_order, file.len() as u64))
+        });
+        for key in crate::common::to_evict(held, max) {
+            if let Some(u) = self.uploads.get_mut(&key) {
+                u.assembled = None;
+                u.evicted = true;
+            }
         }
     }
 }
@@ -419,9 +451,8 @@ impl crate::control::Control for WechatSim {
         self.assembled_bytes(id)
     }
 
-    fn control_evicted(&self, _id: &str) -> bool {
-        // No retention limit yet: the WeChat simulator keeps every upload it assembled.
-        false
+    fn control_evicted(&self, id: &str) -> bool {
+        self.state().uploads.get(id).is_some_and(|u| u.evicted)
     }
 
     fn control_reset(&self) {

@@ -72,7 +72,9 @@ pub(super) fn initupload(
             parts: BTreeMap::new(),
             answers: Vec::new(),
             finished: None,
+            finished_order: 0,
             assembled: None,
+            evicted: false,
         },
     );
     state.order.push(key.clone());
@@ -248,6 +250,12 @@ pub(super) fn finishupload(
     }
     upload.assembled = Some(file.freeze());
     upload.finished = Some((parts, ready_ms));
+    state.uploads_finished += 1;
+    let order = state.uploads_finished;
+    if let Some(u) = state.uploads.get_mut(key) {
+        u.finished_order = order;
+    }
+    state.enforce_retention(ctx.config.retention.max_assembled_bytes);
     Ok(Answer::Envelope {
         errmsg: "",
         extra: json!({}),

@@ -91,6 +91,8 @@ fn since(now: FaultCounters, before: &FaultCounters) -> FaultCounters {
         resets: now.resets.saturating_sub(before.resets),
         stalls: now.stalls.saturating_sub(before.stalls),
         lost_responses: now.lost_responses.saturating_sub(before.lost_responses),
+        etags_removed: now.etags_removed.saturating_sub(before.etags_removed),
+        etags_replaced: now.etags_replaced.saturating_sub(before.etags_replaced),
     }
 }
 
