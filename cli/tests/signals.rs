@@ -4,73 +4,15 @@
 //! the same session without opening another.
 #![cfg(unix)]
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_sim::faults::{scope, FaultProfile};
 use marketmedia_sim::fixtures::write_sample_mp4;
 
-const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
-const MIB: u64 = 1024 * 1024;
-
-fn shopee_env(sandbox: &Sandbox, journal: &Path) -> Vec<(String, String)> {
-    let c = sandbox.shopee_config();
-    [
-        ("MARKETMEDIA_SHOPEE_PARTNER_ID", c.partner_id.to_string()),
-        (
-            "MARKETMEDIA_SHOPEE_PARTNER_KEY",
-            c.partner_key.expose().to_owned(),
-        ),
-        ("MARKETMEDIA_SHOPEE_SHOP_ID", c.shop_id.to_string()),
-        (
-            "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
-            c.access_token.expose().to_owned(),
-        ),
-        (
-            "MARKETMEDIA_SHOPEE_BASE_URL",
-            c.effective_base_url().to_owned(),
-        ),
-        (
-            "MARKETMEDIA_JOURNAL_DIR",
-            journal.to_string_lossy().into_owned(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-fn command<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(String, String)]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn journal_entries(journal: &Path) -> usize {
-    std::fs::read_dir(journal)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-fn parts_received(sandbox: &Sandbox) -> usize {
-    let sim = sandbox.shopee_sim();
-    sim.upload_ids()
-        .iter()
-        .filter_map(|id| sim.parts(id))
-        .map(|p| p.len())
-        .sum()
-}
+mod shopee_child;
+use shopee_child::{command, entries as journal_entries, parts_received, shopee_env, MIB};
 
 /// Starts a slow 5-part Shopee upload, sends `signal` once a part is stored, and checks the
 /// stop and the resume the command prints.

@@ -35,12 +35,7 @@ async fn smh_upload_inspected_clock_moved_faults_set_and_state_reset_over_http()
     let http = client();
 
     // An upload by hand: token (5 min), begin, one part, confirm.
-    let v = get_json(
-        &http,
-        format!("{api}/api/v1/token?library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}&grant=upload_file&period=300"),
-    )
-    .await;
-    let token = v["accessToken"].as_str().unwrap().to_owned();
+    let token = smh_token(&http, &api).await;
     let data: Vec<u8> = (0..(MIB as usize + 10)).map(|i| (i % 251) as u8).collect();
     let info: Value = http
         .post(format!(
@@ -287,6 +282,16 @@ async fn shopee_and_lazada_serve_the_same_surface() {
     }
 }
 
+/// An SMH access token for uploads, valid 5 minutes.
+async fn smh_token(http: &Client, api: &str) -> String {
+    let v = get_json(
+        http,
+        format!("{api}/api/v1/token?library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}&grant=upload_file&period=300"),
+    )
+    .await;
+    v["accessToken"].as_str().unwrap().to_owned()
+}
+
 /// Begins an SMH multipart upload of `len` bytes at `name`; returns the begin answer.
 async fn smh_begin(http: &Client, api: &str, token: &str, name: &str, len: usize) -> Value {
     let r = http
@@ -321,12 +326,7 @@ async fn sessions_say_where_each_upload_stands_in_shared_words() {
     let servers = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let api = servers.api_base_url();
     let http = client();
-    let v = get_json(
-        &http,
-        format!("{api}/api/v1/token?library_id={LIB}&library_secret={TEST_LIBRARY_SECRET}&grant=upload_file&period=300"),
-    )
-    .await;
-    let token = v["accessToken"].as_str().unwrap().to_owned();
+    let token = smh_token(&http, &api).await;
     let data = vec![5u8; 1000];
 
     // Completed: begin, its one part, confirm.

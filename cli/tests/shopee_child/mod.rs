@@ -1,0 +1,70 @@
+//! What the tests that run `marketmedia upload` as a child process against a Shopee sandbox
+//! share: the environment pointing it at the sandbox, the command, the journal's entries and
+//! the parts the simulator stored.
+#![allow(dead_code)] // each test file uses what it needs
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use marketmedia_cli::sandbox::Sandbox;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
+pub const MIB: u64 = 1024 * 1024;
+
+pub fn shopee_env(sandbox: &Sandbox, journal: &Path) -> Vec<(String, String)> {
+    let c = sandbox.shopee_config();
+    [
+        ("MARKETMEDIA_SHOPEE_PARTNER_ID", c.partner_id.to_string()),
+        (
+            "MARKETMEDIA_SHOPEE_PARTNER_KEY",
+            c.partner_key.expose().to_owned(),
+        ),
+        ("MARKETMEDIA_SHOPEE_SHOP_ID", c.shop_id.to_string()),
+        (
+            "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
+            c.access_token.expose().to_owned(),
+        ),
+        (
+            "MARKETMEDIA_SHOPEE_BASE_URL",
+            c.effective_base_url().to_owned(),
+        ),
+        (
+            "MARKETMEDIA_JOURNAL_DIR",
+            journal.to_string_lossy().into_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Journal entries (a kill mid-write may also leave a `.json.tmp`, which the journal ignores).
+pub fn entries(journal: &Path) -> usize {
+    std::fs::read_dir(journal)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+pub fn parts_received(sandbox: &Sandbox) -> usize {
+    let sim = sandbox.shopee_sim();
+    sim.upload_ids()
+        .iter()
+        .filter_map(|id| sim.parts(id))
+        .map(|p| p.len())
+        .sum()
+}
