@@ -310,7 +310,7 @@ pub(crate) async fn read_body(
 }
 
 /// The body's media type, lowercased, without parameters ("" when absent).
-fn mime(headers: &HeaderMap) -> String {
+pub(crate) fn mime(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -479,16 +479,7 @@ impl LazadaSim {
         for (k, v) in request::Query::parse(req.uri().query()).0 {
             head.params.entry(k).or_insert(v);
         }
-        let mime = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mime = request::mime(req.headers());
         let body_has_params = matches!(
             mime.as_str(),
             "application/x-www-form-urlencoded" | "multipart/form-data"
