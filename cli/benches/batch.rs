@@ -110,52 +110,15 @@ fn run_measured(
 }
 
 fn env_for(sb: &Sandbox, home: &Path) -> Vec<(String, String)> {
-    let s = sb.shopee_config();
-    let l = sb.lazada_config();
-    let m = sb.smh_config();
-    let smh_creds = sb.smh_sim().credentials();
+    use marketmedia_cli::platform::Platform;
+    let mut env = sb.env_vars(&[Platform::Shopee, Platform::Lazada, Platform::Smh]);
     let pairs: Vec<(&str, String)> = vec![
-        ("MARKETMEDIA_SHOPEE_PARTNER_ID", s.partner_id.to_string()),
-        (
-            "MARKETMEDIA_SHOPEE_PARTNER_KEY",
-            s.partner_key.expose().into(),
-        ),
-        ("MARKETMEDIA_SHOPEE_SHOP_ID", s.shop_id.to_string()),
-        (
-            "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
-            s.access_token.expose().into(),
-        ),
-        ("MARKETMEDIA_SHOPEE_BASE_URL", s.effective_base_url().into()),
-        ("MARKETMEDIA_LAZADA_APP_KEY", l.app_key.clone()),
-        (
-            "MARKETMEDIA_LAZADA_APP_SECRET",
-            l.app_secret.expose().into(),
-        ),
-        (
-            "MARKETMEDIA_LAZADA_ACCESS_TOKEN",
-            l.access_token.expose().into(),
-        ),
-        (
-            "MARKETMEDIA_LAZADA_BASE_URL",
-            sb.base_url(marketmedia_cli::platform::Platform::Lazada),
-        ),
-        ("MARKETMEDIA_SMH_LIBRARY_ID", m.library_id.clone()),
-        (
-            "MARKETMEDIA_SMH_LIBRARY_SECRET",
-            smh_creds.library_secret.clone(),
-        ),
-        ("MARKETMEDIA_SMH_SPACE_ID", smh_creds.space_id.clone()),
-        (
-            "MARKETMEDIA_SMH_BASE_URL",
-            sb.base_url(marketmedia_cli::platform::Platform::Smh),
-        ),
-        ("MARKETMEDIA_SMH_STORAGE_SCHEME", "http".into()),
-        ("MARKETMEDIA_SMH_ALLOW_PLAIN_HTTP", "true".into()),
         ("HOME", home.display().to_string()),
         ("XDG_CONFIG_HOME", home.join("config").display().to_string()),
         ("XDG_DATA_HOME", home.join("data").display().to_string()),
     ];
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    env.extend(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    env
 }
 
 /// The catalog: `videos` products with a video of 6–25 MB and three images each.

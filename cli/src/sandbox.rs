@@ -140,6 +140,82 @@ impl Sandbox {
         }
     }
 
+    /// The `MARKETMEDIA_*` environment variables that point `marketmedia` at this sandbox's
+    /// simulators for `platforms`, with their test credentials: for running the command as a
+    /// child process (tests, benchmarks, scripts) against a sandbox started in code. The
+    /// values are the simulators' public test credentials, never an account's.
+    pub fn env_vars(&self, platforms: &[Platform]) -> Vec<(String, String)> {
+        let mut vars: Vec<(&str, String)> = Vec::new();
+        for platform in platforms {
+            match platform {
+                Platform::Shopee => {
+                    let c = self.shopee_config();
+                    vars.extend([
+                        ("MARKETMEDIA_SHOPEE_PARTNER_ID", c.partner_id.to_string()),
+                        (
+                            "MARKETMEDIA_SHOPEE_PARTNER_KEY",
+                            c.partner_key.expose().into(),
+                        ),
+                        ("MARKETMEDIA_SHOPEE_SHOP_ID", c.shop_id.to_string()),
+                        (
+                            "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
+                            c.access_token.expose().into(),
+                        ),
+                        ("MARKETMEDIA_SHOPEE_BASE_URL", c.effective_base_url().into()),
+                    ]);
+                }
+                Platform::Lazada => {
+                    let c = self.lazada_config();
+                    vars.extend([
+                        ("MARKETMEDIA_LAZADA_APP_KEY", c.app_key.clone()),
+                        (
+                            "MARKETMEDIA_LAZADA_APP_SECRET",
+                            c.app_secret.expose().into(),
+                        ),
+                        (
+                            "MARKETMEDIA_LAZADA_ACCESS_TOKEN",
+                            c.access_token.expose().into(),
+                        ),
+                        (
+                            "MARKETMEDIA_LAZADA_BASE_URL",
+                            self.base_url(Platform::Lazada),
+                        ),
+                    ]);
+                }
+                Platform::Smh => {
+                    let c = self.smh_sim.credentials();
+                    vars.extend([
+                        ("MARKETMEDIA_SMH_LIBRARY_ID", c.library_id),
+                        ("MARKETMEDIA_SMH_LIBRARY_SECRET", c.library_secret),
+                        ("MARKETMEDIA_SMH_SPACE_ID", c.space_id),
+                        ("MARKETMEDIA_SMH_BASE_URL", self.base_url(Platform::Smh)),
+                        ("MARKETMEDIA_SMH_STORAGE_SCHEME", "http".into()),
+                        ("MARKETMEDIA_SMH_ALLOW_PLAIN_HTTP", "true".into()),
+                    ]);
+                }
+                Platform::Ebay => vars.extend([
+                    (
+                        "MARKETMEDIA_EBAY_ACCESS_TOKEN",
+                        self.ebay_sim.config().access_token,
+                    ),
+                    ("MARKETMEDIA_EBAY_BASE_URL", self.base_url(Platform::Ebay)),
+                ]),
+                Platform::Wechat => {
+                    let c = self.wechat_sim.credentials();
+                    vars.extend([
+                        ("MARKETMEDIA_WECHAT_APPID", c.appid),
+                        ("MARKETMEDIA_WECHAT_APPSECRET", c.appsecret),
+                        (
+                            "MARKETMEDIA_WECHAT_BASE_URL",
+                            self.base_url(Platform::Wechat),
+                        ),
+                    ]);
+                }
+            }
+        }
+        vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
     /// The bytes `platform`'s simulator holds for an uploaded video `asset` (Shopee's
     /// assembled upload, Lazada's video, SMH's file), to compare with the source.
     pub fn stored_video(&self, platform: Platform, asset: &Asset) -> Option<bytes::Bytes> {

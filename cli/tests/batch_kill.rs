@@ -25,25 +25,8 @@ const VIDEOS: u64 = 4;
 const VIDEO_BYTES: u64 = 9 * MIB;
 
 fn shopee_env(sandbox: &Sandbox, home: &Path) -> Vec<(String, String)> {
-    let c = sandbox.shopee_config();
-    vec![
-        (
-            "MARKETMEDIA_SHOPEE_PARTNER_ID".into(),
-            c.partner_id.to_string(),
-        ),
-        (
-            "MARKETMEDIA_SHOPEE_PARTNER_KEY".into(),
-            c.partner_key.expose().to_owned(),
-        ),
-        ("MARKETMEDIA_SHOPEE_SHOP_ID".into(), c.shop_id.to_string()),
-        (
-            "MARKETMEDIA_SHOPEE_ACCESS_TOKEN".into(),
-            c.access_token.expose().to_owned(),
-        ),
-        (
-            "MARKETMEDIA_SHOPEE_BASE_URL".into(),
-            c.effective_base_url().to_owned(),
-        ),
+    let mut env = sandbox.env_vars(&[marketmedia_cli::platform::Platform::Shopee]);
+    env.extend([
         // No user config file or data directory of the machine's user is read.
         ("HOME".into(), home.to_string_lossy().into_owned()),
         (
@@ -54,7 +37,8 @@ fn shopee_env(sandbox: &Sandbox, home: &Path) -> Vec<(String, String)> {
             "XDG_DATA_HOME".into(),
             home.join("data").to_string_lossy().into_owned(),
         ),
-    ]
+    ]);
+    env
 }
 
 fn spawn(args: &[&str], env: &[(String, String)], dir: &Path) -> Child {

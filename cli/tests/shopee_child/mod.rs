@@ -6,36 +6,20 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use marketmedia_cli::platform::Platform;
 use marketmedia_cli::sandbox::Sandbox;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
 pub const MIB: u64 = 1024 * 1024;
 
+/// The sandbox's Shopee variables and the journal's directory.
 pub fn shopee_env(sandbox: &Sandbox, journal: &Path) -> Vec<(String, String)> {
-    let c = sandbox.shopee_config();
-    [
-        ("MARKETMEDIA_SHOPEE_PARTNER_ID", c.partner_id.to_string()),
-        (
-            "MARKETMEDIA_SHOPEE_PARTNER_KEY",
-            c.partner_key.expose().to_owned(),
-        ),
-        ("MARKETMEDIA_SHOPEE_SHOP_ID", c.shop_id.to_string()),
-        (
-            "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
-            c.access_token.expose().to_owned(),
-        ),
-        (
-            "MARKETMEDIA_SHOPEE_BASE_URL",
-            c.effective_base_url().to_owned(),
-        ),
-        (
-            "MARKETMEDIA_JOURNAL_DIR",
-            journal.to_string_lossy().into_owned(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let mut env = sandbox.env_vars(&[Platform::Shopee]);
+    env.push((
+        "MARKETMEDIA_JOURNAL_DIR".to_owned(),
+        journal.to_string_lossy().into_owned(),
+    ));
+    env
 }
 
 pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(String, String)]) -> Command {
