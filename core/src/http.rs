@@ -838,33 +838,67 @@ mod tests {
         assert!(err.to_string().contains("no answer within 0.3 s"), "{err}");
     }
 
-    /// A server that stops taking the body fails the attempt after `read_idle`; one that
-    /// takes it slowly, however long that lasts, does not.
+    /// A server that takes the body slowly but steadily is never cut by `idle`, however long
+    /// the body takes; one that stops taking it is cut after `idle`.
+    ///
+    /// Measured on progress, as the watchdog does: the test stamps each chunk when the
+    /// connection takes it from the body (the watchdog's progress events) and checks that the
+    /// slow body was still being taken more than `idle` after its first chunk, so an idle
+    /// deadline counted from the start would have cut it.
+    ///
+    /// The client's progress comes in bursts: the kernel wakes a writer when half of its send
+    /// buffer (autotuned up to 4 MiB on Linux) is free again, so the pause between two chunks
+    /// taken is about 2 MiB at the server's pace. The server reads at 32 MiB/s on average
+    /// (a pause of about 60 ms, `idle` being 1 s) and makes up a late wake-up by reading on at
+    /// once, so CPU load does not stretch those pauses; its receive buffer is fixed (so the
+    /// body is not swallowed by a buffer autotuned to tens of MiB); the first-byte deadline,
+    /// not under test here, is a minute.
     #[tokio::test]
     async fn idle_is_measured_on_progress_not_from_the_start() {
+        use futures::StreamExt;
+        use std::sync::Mutex;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        const BODY: usize = 48 * 1024 * 1024;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        const IDLE: Duration = Duration::from_secs(1);
+        /// The server's average pace, in bytes per second.
+        const RATE: f64 = 32.0 * 1024.0 * 1024.0;
+        const READ: usize = 256 * 1024;
+        const CHUNK: usize = 64 * 1024;
+        /// Taken over about 1.9 s at `RATE` after the first 4 MiB fill the send buffer.
+        const SLOW: usize = 64 * 1024 * 1024;
+        /// Much more than the buffers on the way can hold.
+        const STALLED: usize = 32 * 1024 * 1024;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(256 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(8).unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 tokio::spawn(async move {
-                    let mut head = vec![0u8; 1024];
-                    let n = socket.read(&mut head).await.unwrap_or(0);
-                    let stall = String::from_utf8_lossy(&head[..n]).contains("/stall");
-                    if stall {
-                        // Takes a little, then nothing more.
-                        std::future::pending::<()>().await;
-                    }
-                    // 8 MiB/s with the headers' read: about 1.5 s for a 12 MiB body.
-                    let mut buf = vec![0u8; 64 * 1024];
-                    let mut total = n;
-                    while total < 12 * 1024 * 1024 {
+                    let mut buf = vec![0u8; READ];
+                    let mut seen = Vec::new();
+                    let head_end = loop {
                         match socket.read(&mut buf).await {
                             Ok(0) | Err(_) => return,
-                            Ok(m) => total += m,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
                         }
-                        tokio::time::sleep(Duration::from_millis(8)).await;
+                        if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    if String::from_utf8_lossy(&seen[..head_end]).contains("/stall") {
+                        // Took the head and perhaps a little more; nothing from now on.
+                        std::future::pending::<()>().await;
+                    }
+                    let started = tokio::time::Instant::now();
+                    let mut body = seen.len() - head_end;
+                    while body < SLOW {
+                        let due = started + Duration::from_secs_f64(body as f64 / RATE);
+                        tokio::time::sleep_until(due).await;
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => body += n,
+                        }
                     }
                     let _ = socket
                         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
@@ -873,35 +907,66 @@ mod tests {
             }
         });
         let client = build_client(HttpTimeouts::default()).unwrap();
-        let body = |len: usize| {
-            let chunks = futures::stream::iter(
-                (0..len / (256 * 1024))
-                    .map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![7u8; 256 * 1024]))),
-            );
+        let watchdog = Some(Watchdog {
+            first_byte: Duration::from_secs(60),
+            idle: IDLE,
+            total: Duration::from_secs(600),
+        });
+        // A body of `len` bytes whose chunks are stamped when the connection takes them.
+        let body = |len: usize, taken: Arc<Mutex<Vec<Instant>>>| {
+            let chunk = Bytes::from(vec![7u8; CHUNK]);
+            let chunks = futures::stream::iter(0..len / CHUNK).map(move |_| {
+                taken.lock().unwrap().push(Instant::now());
+                Ok::<_, std::io::Error>(chunk.clone())
+            });
             reqwest::Body::wrap_stream(chunks)
         };
+
+        let taken = Arc::new(Mutex::new(Vec::new()));
         let slow = client
             .put(format!("http://{addr}/slow"))
-            .header(reqwest::header::CONTENT_LENGTH, 12 * 1024 * 1024)
-            .body(body(12 * 1024 * 1024));
-        let started = Instant::now();
-        // The operating system buffers megabytes on loopback: the answer may take a second
-        // after the last byte is handed off.
-        let raw = send_with(slow, META, quick(3000, 500)).await.unwrap();
+            .header(reqwest::header::CONTENT_LENGTH, SLOW)
+            .body(body(SLOW, Arc::clone(&taken)));
+        let raw = send_with(slow, META, watchdog).await.unwrap();
         assert_eq!(raw.status, 200);
+        let taken = taken.lock().unwrap().clone();
+        assert_eq!(taken.len(), SLOW / CHUNK);
+        let span = taken[taken.len() - 1] - taken[0];
+        let longest = taken.windows(2).map(|w| w[1] - w[0]).max().unwrap();
         assert!(
-            started.elapsed() > Duration::from_millis(500),
-            "too fast to prove it"
+            span > IDLE,
+            "the body was taken within {span:?} (longest pause {longest:?}), not over more \
+             than idle ({IDLE:?}): too fast to prove it"
         );
 
+        let taken = Arc::new(Mutex::new(Vec::new()));
         let stalled = client
             .put(format!("http://{addr}/stall"))
-            .header(reqwest::header::CONTENT_LENGTH, BODY)
-            .body(body(BODY));
-        let err = send_with(stalled, META, quick(500, 500)).await.unwrap_err();
+            .header(reqwest::header::CONTENT_LENGTH, STALLED)
+            .body(body(STALLED, Arc::clone(&taken)));
+        let err = send_with(stalled, META, watchdog).await.unwrap_err();
+        let cut = Instant::now();
+        assert_eq!(
+            CallLimit::of(&err),
+            Some(CallLimit::RequestStalled(IDLE)),
+            "{err}"
+        );
         assert!(
             err.to_string().contains("took no byte of the request"),
             "{err}"
+        );
+        let taken = taken.lock().unwrap().clone();
+        assert!(
+            !taken.is_empty() && taken.len() < STALLED / CHUNK,
+            "{} of {} chunks taken: the stall must come in the middle of the body",
+            taken.len(),
+            STALLED / CHUNK
+        );
+        // The watchdog's clock counts whole milliseconds.
+        let quiet = cut - taken[taken.len() - 1];
+        assert!(
+            quiet + Duration::from_millis(2) >= IDLE,
+            "cut {quiet:?} after the last progress"
         );
     }
 

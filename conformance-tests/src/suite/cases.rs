@@ -682,7 +682,8 @@ pub async fn wrong_credentials(b: &Backend) -> CaseOutcome {
 
 /// The platform's refusals the simulator can be made to answer, each mapped to its kind: a
 /// part number past the end, a wrong-sized part (exact part sizes), a commit missing a part,
-/// a file over the maximum at init (pre-flight bypassed), and rate limiting.
+/// a file over the maximum at init (pre-flight bypassed; where `max + 1` bytes need more than
+/// `max_parts` parts, the rules' own refusal of its plan too), and rate limiting.
 pub async fn error_codes(b: &Backend) -> CaseOutcome {
     finish(
         async {
@@ -776,15 +777,53 @@ pub async fn error_codes(b: &Backend) -> CaseOutcome {
             }
             let _ = p.cancel(&session).await;
 
-            // A file over the maximum announced at init (the pre-flight bypassed).
+            // A file over the maximum announced at init (the pre-flight bypassed). Its plan
+            // under the rules must be made when `max + 1` bytes fit in `max_parts` parts of
+            // the largest size; when they do not, the rules must refuse it (a row of its own,
+            // no request), and the platform is asked with a plan of as many parts as needed.
             if let Some(over) = rules.max_file_bytes.checked_add(1) {
                 let mut info = source.info.clone();
                 info.size = over;
-                if let Ok(plan) = PartPlan::new(over, &rules, None) {
-                    let before = sim.request_count();
-                    let r = p.init(&info, &plan).await.map(|_| ());
-                    row("init over the maximum", r, &refusal, before);
+                let largest = match rules.part_size {
+                    PartSizeRule::Exact(size) => size,
+                    PartSizeRule::Range { max, .. } => max,
                 }
+                .max(1);
+                let needed = over.div_ceil(largest);
+                let planned = PartPlan::new(over, &rules, None);
+                let plan = if needed <= u64::from(rules.max_parts.max(1)) {
+                    planned.map_err(|e| {
+                        fail(
+                            format!(
+                                "a plan of max + 1 = {over} bytes is made ({needed} parts of at \
+                                 most {largest} bytes, max_parts {})",
+                                rules.max_parts
+                            ),
+                            describe(&e),
+                        )
+                    })?
+                } else {
+                    let before = sim.request_count();
+                    row(
+                        "plan beyond max_parts",
+                        planned.map(|_| ()),
+                        &[ErrorKind::InvalidInput],
+                        before,
+                    );
+                    let relaxed = marketmedia_core::raw::UploadRules {
+                        max_parts: u32::try_from(needed).unwrap_or(u32::MAX),
+                        ..rules.clone()
+                    };
+                    PartPlan::new(over, &relaxed, None).map_err(|e| {
+                        fail(
+                            format!("a plan of max + 1 = {over} bytes in {needed} parts is made"),
+                            describe(&e),
+                        )
+                    })?
+                };
+                let before = sim.request_count();
+                let r = p.init(&info, &plan).await.map(|_| ());
+                row("init over the maximum", r, &refusal, before);
             }
 
             // Rate limiting, where the simulator can be made to answer it.
