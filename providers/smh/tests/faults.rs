@@ -13,6 +13,32 @@ use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 
 /// The access token expires (10 min here) while the parts go out: the confirm is refused
 /// `AuthorizationExpired`, the provider fetches a new token and confirms.
+/// An SMH uploader for the simulator at `api`, in 1 MiB parts.
+fn uploader(api: &str) -> SmhUploader {
+    SmhUploader::new(
+        SmhConfig::new(TEST_LIBRARY_ID, TEST_LIBRARY_SECRET)
+            .base_url(api)
+            .storage_scheme(StorageScheme::Http)
+            .allow_plain_http(true)
+            .part_size(MIB),
+    )
+    .unwrap()
+}
+
+/// A driver sending one part at a time, retrying quickly.
+fn one_part_at_a_time() -> UploadDriver {
+    UploadDriver::new(UploadOptions {
+        concurrency: 1,
+        retry: RetryPolicy {
+            max_attempts: 12,
+            initial_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(40),
+            ..RetryPolicy::default()
+        },
+        ..UploadOptions::default()
+    })
+}
+
 #[tokio::test]
 async fn an_access_token_expiring_mid_upload_is_refreshed() {
     let sim = SmhSim::new(SmhSimConfig {
@@ -24,24 +50,8 @@ async fn an_access_token_expiring_mid_upload_is_refreshed() {
     sim.faults().after_requests(scope::SMH_PARTS, 1, move || {
         clock.advance(Duration::from_secs(660))
     });
-    let smh = SmhUploader::new(
-        SmhConfig::new(TEST_LIBRARY_ID, TEST_LIBRARY_SECRET)
-            .base_url(servers.api_base_url())
-            .storage_scheme(StorageScheme::Http)
-            .allow_plain_http(true)
-            .part_size(MIB),
-    )
-    .unwrap();
-    let driver = UploadDriver::new(UploadOptions {
-        concurrency: 1,
-        retry: RetryPolicy {
-            max_attempts: 12,
-            initial_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(40),
-            ..RetryPolicy::default()
-        },
-        ..UploadOptions::default()
-    });
+    let smh = uploader(&servers.api_base_url());
+    let driver = one_part_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v.mp4");
     fixtures::write_sample_mp4(&path, Duration::from_secs(20), 3 * MIB + 10).unwrap();
@@ -73,24 +83,8 @@ async fn a_part_answer_with(fault: FaultKind) {
     let servers = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     sim.faults()
         .set(FaultProfile::scripted(scope::SMH_PARTS, [fault]));
-    let smh = SmhUploader::new(
-        SmhConfig::new(TEST_LIBRARY_ID, TEST_LIBRARY_SECRET)
-            .base_url(servers.api_base_url())
-            .storage_scheme(StorageScheme::Http)
-            .allow_plain_http(true)
-            .part_size(MIB),
-    )
-    .unwrap();
-    let driver = UploadDriver::new(UploadOptions {
-        concurrency: 1,
-        retry: RetryPolicy {
-            max_attempts: 12,
-            initial_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(40),
-            ..RetryPolicy::default()
-        },
-        ..UploadOptions::default()
-    });
+    let smh = uploader(&servers.api_base_url());
+    let driver = one_part_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v.mp4");
     let size = 3 * MIB + 10;
