@@ -130,6 +130,20 @@ mod tests {
         assert_eq!(big.next_delay(40, &e), Some(Duration::from_secs(10)));
     }
 
+    /// `never()` retries nothing, not even an error made to be retried (a mutant returning
+    /// the default policy, 6 attempts, survived the suite before this test).
+    #[test]
+    fn never_retries_even_a_retryable_error() {
+        let p = RetryPolicy::never();
+        assert_eq!(p.max_attempts, 1);
+        let transient = Error::new(ErrorKind::Transient, "x");
+        assert!(transient.is_retryable());
+        assert_eq!(p.next_delay(1, &transient), None);
+        let limited =
+            Error::new(ErrorKind::RateLimited, "x").with_retry_after(Duration::from_millis(1));
+        assert_eq!(p.next_delay(1, &limited), None);
+    }
+
     #[test]
     fn permanent_errors_are_not_retried() {
         let p = RetryPolicy::default();
