@@ -150,6 +150,21 @@ mod tests {
         assert_eq!(p.next_delay(1, &Error::new(ErrorKind::Auth, "x")), None);
     }
 
+    /// A `Retry-After` of exactly `max_retry_after` is still waited (the limit is the longest
+    /// wait agreed to, not the first refused); one millisecond more is refused.
+    #[test]
+    fn retry_after_at_the_limit_is_waited() {
+        let p = RetryPolicy {
+            max_retry_after: Duration::from_secs(30),
+            ..RetryPolicy::default()
+        };
+        let at = Error::new(ErrorKind::RateLimited, "x").with_retry_after(Duration::from_secs(30));
+        assert_eq!(p.next_delay(1, &at), Some(Duration::from_secs(30)));
+        let over = Error::new(ErrorKind::RateLimited, "x")
+            .with_retry_after(Duration::from_secs(30) + Duration::from_millis(1));
+        assert_eq!(p.next_delay(1, &over), None);
+    }
+
     #[test]
     fn retry_after_is_honoured() {
         let p = RetryPolicy::default();

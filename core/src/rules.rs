@@ -166,6 +166,16 @@ impl UploadRules {
 mod tests {
     use super::*;
 
+    /// Shopee and Lazada blocks count from 0, SMH and WeChat parts from 1: the driver's
+    /// 0-based index maps to both.
+    #[test]
+    fn wire_numbers_follow_the_base() {
+        assert_eq!(NumberingBase::Zero.wire(0), 0);
+        assert_eq!(NumberingBase::Zero.wire(7), 7);
+        assert_eq!(NumberingBase::One.wire(0), 1);
+        assert_eq!(NumberingBase::One.wire(7), 8);
+    }
+
     #[test]
     fn new_states_the_required_and_defaults_the_rest() {
         let r = UploadRules::new("p", PartSizeRule::Exact(10), 1000);
