@@ -168,6 +168,31 @@ mod tests {
 
     /// Shopee and Lazada blocks count from 0, SMH and WeChat parts from 1: the driver's
     /// 0-based index maps to both.
+    /// A fan-out hashes once for every provider: the union keeps each need of either side.
+    #[test]
+    fn digest_needs_union_keeps_every_need() {
+        let shopee = DigestNeeds {
+            file_md5: true,
+            part_md5: true,
+            ..DigestNeeds::default()
+        };
+        let smh = DigestNeeds {
+            instant_upload_hashes: true,
+            crc64: true,
+            ..DigestNeeds::default()
+        };
+        let all = DigestNeeds {
+            file_md5: true,
+            part_md5: true,
+            instant_upload_hashes: true,
+            crc64: true,
+        };
+        assert_eq!(shopee.union(smh), all);
+        assert_eq!(smh.union(shopee), all);
+        assert_eq!(shopee.union(DigestNeeds::default()), shopee);
+        assert_eq!(DigestNeeds::default().union(smh), smh);
+    }
+
     #[test]
     fn wire_numbers_follow_the_base() {
         assert_eq!(NumberingBase::Zero.wire(0), 0);
