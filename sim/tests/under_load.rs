@@ -498,6 +498,20 @@ async fn smh_keeps_the_newest_files_within_its_retention_limit() {
     let first = files.iter().find(|f| f.path == "clip0.mp4").unwrap();
     assert_eq!(first.size, 2 * MIB);
     assert_eq!(sim.used_bytes(), 6 * MIB);
+    // The evicted upload's parts let go of their bytes too (before, every confirmed upload
+    // kept its parts: a second copy of each file, never evicted, which a 1000-upload soak
+    // grew to 20 GB); they stay listed with their sizes. The others' parts are the files'
+    // bytes, not copies.
+    assert_eq!(sim.held_part_bytes(&keys[0]), Some(0));
+    assert_eq!(
+        sim.parts(&keys[0])
+            .unwrap()
+            .iter()
+            .map(|p| p.size)
+            .sum::<u64>(),
+        2 * MIB
+    );
+    assert_eq!(sim.held_part_bytes(&keys[2]), Some(2 * MIB));
     // The control surface says so.
     let base = servers.api_base_url();
     let r = http

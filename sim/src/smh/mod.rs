@@ -515,7 +515,7 @@ impl SmhSim {
         let upload = st.uploads.get(confirm_key)?;
         let part = |number: u32, p: &StoredPart| SmhPart {
             number,
-            size: p.bytes.len() as u64,
+            size: p.size,
             etag: format!("\"{}\"", hex::encode(p.md5)),
         };
         let mut parts: Vec<SmhPart> = upload.parts.iter().map(|(n, p)| part(*n, p)).collect();
@@ -523,6 +523,17 @@ impl SmhSim {
             parts.push(part(0, body));
         }
         Some(parts)
+    }
+
+    /// The bytes the storage still holds in the parts (and simple-upload bodies) of the upload
+    /// with `confirm_key`: after a confirm they are slices of the stored file, and 0 once the
+    /// retention limit evicted that file (`None`: unknown key).
+    pub fn held_part_bytes(&self, confirm_key: &str) -> Option<u64> {
+        let st = self.state();
+        let upload = st.uploads.get(confirm_key)?;
+        let parts: usize = upload.parts.values().map(|p| p.bytes.len()).sum();
+        let body = upload.body.as_ref().map_or(0, |b| b.bytes.len());
+        Some((parts + body) as u64)
     }
 
     /// The `uploadId` of the upload with `confirm_key` (`None` for a simple upload).
@@ -591,7 +602,11 @@ pub(crate) enum Node {
 /// One part held by the storage server.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredPart {
+    /// The part's bytes: after a confirm, a slice of the file's (no second copy); empty once
+    /// the retention limit evicted that file.
     pub bytes: Bytes,
+    /// Its size as received (kept when the bytes are evicted).
+    pub size: u64,
     pub md5: [u8; 16],
     pub received_ms: i64,
 }
@@ -830,11 +845,31 @@ impl State {
             Node::File(f) if f.bytes.is_some() => Some((key.clone(), f.seq, f.size)),
             _ => None,
         });
-        for key in crate::common::to_evict(held, max) {
-            if let Some(Node::File(f)) = self.nodes.get_mut(&key) {
+        let evicted = crate::common::to_evict(held, max);
+        for key in &evicted {
+            if let Some(Node::File(f)) = self.nodes.get_mut(key) {
                 f.bytes = None;
                 let (etag, size) = (f.etag.clone(), f.size);
                 self.index.retain(|e| !(e.size == size && e.etag == etag));
+            }
+        }
+        if evicted.is_empty() {
+            return;
+        }
+        // The upload that made an evicted file holds its parts as slices of the same bytes:
+        // they go too (their numbers, sizes and eTags stay), or nothing would be freed.
+        for upload in self.uploads.values_mut() {
+            let TaskState::Confirmed { path } = &upload.state else {
+                continue;
+            };
+            let key = (upload.space_id.clone(), join(path));
+            if evicted.contains(&key) {
+                for p in upload.parts.values_mut() {
+                    p.bytes = Bytes::new();
+                }
+                if let Some(body) = upload.body.as_mut() {
+                    body.bytes = Bytes::new();
+                }
             }
         }
     }

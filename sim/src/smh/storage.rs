@@ -261,6 +261,7 @@ fn put(
     let key = active_upload(&st, upload_id, path, &admitted.security_token, now_ms)?;
     let upload = st.uploads.get_mut(&key).ok_or(NO_SUCH_UPLOAD)?;
     let part = StoredPart {
+        size: body.len() as u64,
         bytes: body.clone(),
         md5,
         received_ms: now_ms,

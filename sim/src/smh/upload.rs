@@ -344,7 +344,7 @@ pub(super) fn status(sim: &SmhSim, space: &str, key: &str) -> Result<Answer, Smh
                 "PartNumber": n.to_string(),
                 "LastModified": iso8601(p.received_ms),
                 "ETag": format!("\"{}\"", hex::encode(p.md5)),
-                "Size": p.bytes.len().to_string(),
+                "Size": p.size.to_string(),
             })
         })
         .collect();
@@ -422,15 +422,14 @@ pub(super) fn confirm(
         if let Some((num, p)) = upload
             .parts
             .iter()
-            .find(|(num, p)| **num != last && (p.bytes.len() as u64) < config.min_part_size)
+            .find(|(num, p)| **num != last && p.size < config.min_part_size)
         {
             return Err(SmhError::new(
                 StatusCode::BAD_REQUEST,
                 "MultipartUploadPartTooSmall",
                 format!(
                     "part {num} is {} bytes; every part but the last must be at least {} bytes",
-                    p.bytes.len(),
-                    config.min_part_size
+                    p.size, config.min_part_size
                 ),
             ));
         }
@@ -463,6 +462,7 @@ pub(super) fn confirm(
         }
     }
     let target = upload.target.clone();
+    let stored_bytes = Some(bytes.clone());
     let info = store_file(
         sim,
         &mut st,
@@ -488,6 +488,19 @@ pub(super) fn confirm(
         .unwrap_or_default();
     if let Some(upload) = st.uploads.get_mut(key) {
         upload.state = TaskState::Confirmed { path: final_path };
+        // The parts stay listed (numbers, sizes, eTags), their bytes now slices of the stored
+        // file instead of a second copy of it; the retention limit empties them with the file.
+        if let Some(file) = stored_bytes {
+            let mut at = 0usize;
+            for p in upload.parts.values_mut() {
+                let end = at.saturating_add(p.bytes.len()).min(file.len());
+                p.bytes = file.slice(at..end);
+                at = end;
+            }
+            if let Some(body) = upload.body.as_mut() {
+                body.bytes = file;
+            }
+        }
     }
     Ok((StatusCode::OK, Some(info)))
 }
