@@ -428,6 +428,13 @@ impl SmhUploader {
         }
     }
 
+    /// `live` if its storage domain and path make a URL: an answer naming no host is a
+    /// `Protocol` error of the call that brought it, never remembered for the parts after it.
+    fn usable(&self, live: LiveInfo, call: &str) -> Result<LiveInfo> {
+        self.storage_url(&live.domain, &live.path, call)?;
+        Ok(live)
+    }
+
     fn recall(&self, confirm_key: &str) -> Option<LiveInfo> {
         self.live.lock().ok()?.get(confirm_key).cloned()
     }
@@ -483,7 +490,7 @@ impl SmhUploader {
             })
             .await?;
         let info: UploadInfo = raw.json(&meta(call))?;
-        let live = Self::live_info(&info, Some(&data), call)?;
+        let live = self.usable(Self::live_info(&info, Some(&data), call)?, call)?;
         data.domain = live.domain.clone();
         data.path = live.path.clone();
         if let Some(id) = &live.upload_id {
@@ -620,7 +627,7 @@ impl SmhUploader {
             .clone()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| protocol(call, "the simple upload answer carries no confirmKey"))?;
-        let live = Self::live_info(&info, None, call)?;
+        let live = self.usable(Self::live_info(&info, None, call)?, call)?;
         let put = "put_object";
         let url = self.storage_url(&live.domain, &live.path, put)?;
         let mut req = self.http.put(url);
@@ -663,7 +670,7 @@ impl SmhUploader {
             .clone()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| protocol(call, "the upload information carries no confirmKey"))?;
-        let live = Self::live_info(info, None, call)?;
+        let live = self.usable(Self::live_info(info, None, call)?, call)?;
         let upload_id = live
             .upload_id
             .clone()
@@ -993,7 +1000,9 @@ impl ChunkedVideoUploader for SmhUploader {
             .await?;
         let status: UploadStatus = raw.json(&meta(call))?;
         if let Some(info) = &status.upload_part_info {
-            if let Ok(live) = Self::live_info(info, Some(&data), call) {
+            if let Ok(live) =
+                Self::live_info(info, Some(&data), call).and_then(|live| self.usable(live, call))
+            {
                 self.remember(&data.confirm_key, live);
             }
         }
