@@ -241,6 +241,34 @@ mod tests {
         }
     }
 
+    /// Which refusals are read as "already committed" (Conflict) or "the upload is gone"
+    /// (NotFound): both words are needed for the first, any one of the gone words for the
+    /// second (two cargo-mutants survivors swapped `&&` and `||` here).
+    #[test]
+    fn refusals_read_as_conflict_or_gone_only_on_their_words() {
+        let kind_of = |message: &str| {
+            let env: Envelope<Empty> = serde_json::from_str(&format!(
+                r#"{{"code":"0","success":false,"result_code":"FAIL_TO_BLOCK_COMPLETE","result_message":"{message}"}}"#
+            ))
+            .unwrap();
+            envelope_error("CompleteCreateVideo", 200, &env).kind()
+        };
+        assert_eq!(
+            kind_of("The upload has already been committed"),
+            ErrorKind::Conflict
+        );
+        assert_eq!(
+            kind_of("commit refused: the eTag list does not match"),
+            ErrorKind::Rejected
+        );
+        assert_eq!(kind_of("already seen this block"), ErrorKind::Rejected);
+        assert_eq!(kind_of("The upload has expired"), ErrorKind::NotFound);
+        assert_eq!(kind_of("The upload does not exist"), ErrorKind::NotFound);
+        assert_eq!(kind_of("upload id not exist"), ErrorKind::NotFound);
+        assert_eq!(kind_of("unknown upload"), ErrorKind::NotFound);
+        assert_eq!(kind_of("the block expired"), ErrorKind::Rejected);
+    }
+
     #[test]
     fn envelope_errors_carry_the_context() {
         let env: Envelope<Empty> = serde_json::from_str(
