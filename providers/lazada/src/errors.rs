@@ -269,6 +269,23 @@ mod tests {
         assert_eq!(kind_of("the block expired"), ErrorKind::Rejected);
     }
 
+    /// Both messages of an envelope reach the error when they differ, once when they agree
+    /// (a cargo-mutants survivor turned `!=` into `==`).
+    #[test]
+    fn a_second_message_is_kept_only_when_it_differs() {
+        let env: Envelope<Empty> = serde_json::from_str(
+            r#"{"code":"0","success":false,"result_code":"FAIL","message":"gateway says","result_message":"media says"}"#,
+        )
+        .unwrap();
+        let err = envelope_error("GetVideo", 200, &env);
+        assert_eq!(err.message(), r#"media says [message "gateway says"]"#);
+        let env: Envelope<Empty> = serde_json::from_str(
+            r#"{"code":"0","success":false,"result_code":"FAIL","message":"same","result_message":"same"}"#,
+        )
+        .unwrap();
+        assert_eq!(envelope_error("GetVideo", 200, &env).message(), "same");
+    }
+
     #[test]
     fn envelope_errors_carry_the_context() {
         let env: Envelope<Empty> = serde_json::from_str(
