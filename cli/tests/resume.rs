@@ -5,27 +5,19 @@
 
 use std::time::{Duration, Instant};
 
-use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_sim::faults::{scope, FaultProfile};
-use marketmedia_sim::fixtures::write_sample_mp4;
-
 mod shopee_child;
-use shopee_child::{command, entries, parts_received, shopee_env, MIB};
+use shopee_child::{command, entries, parts_received, SlowShopee, MIB};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_upload_resumes_and_resends_at_most_the_parts_in_flight() {
-    let sandbox = Sandbox::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal");
-    let video = dir.path().join("kettle.mp4");
-    write_sample_mp4(&video, Duration::from_secs(20), 20 * MIB).unwrap(); // 5 parts of 4 MiB
-                                                                          // Slow the parts down so the kill lands in the middle of the upload.
-    sandbox.shopee_sim().faults().set(FaultProfile {
-        bandwidth_per_conn: Some(4 * MIB),
-        calls: vec![scope::SHOPEE_PARTS.to_owned()],
-        ..FaultProfile::default()
-    });
-    let env = shopee_env(&sandbox, &journal);
+    // 5 parts of 4 MiB, slowed so that the kill lands in the middle of the upload.
+    let SlowShopee {
+        sandbox,
+        dir: _dir,
+        journal,
+        video,
+        env,
+    } = SlowShopee::start(20 * MIB, 4 * MIB).await;
     let video_arg = video.to_str().unwrap().to_owned();
     let args: Vec<String> = [
         "upload",
@@ -98,17 +90,13 @@ async fn a_killed_upload_resumes_and_resends_at_most_the_parts_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_cancels_what_a_kill_left_behind() {
-    let sandbox = Sandbox::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal");
-    let video = dir.path().join("kettle.mp4");
-    write_sample_mp4(&video, Duration::from_secs(20), 12 * MIB).unwrap();
-    sandbox.shopee_sim().faults().set(FaultProfile {
-        bandwidth_per_conn: Some(2 * MIB),
-        calls: vec![scope::SHOPEE_PARTS.to_owned()],
-        ..FaultProfile::default()
-    });
-    let env = shopee_env(&sandbox, &journal);
+    let SlowShopee {
+        sandbox,
+        dir: _dir,
+        journal,
+        video,
+        env,
+    } = SlowShopee::start(12 * MIB, 2 * MIB).await;
     let upload = [
         "upload",
         video.to_str().unwrap(),

@@ -7,28 +7,20 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_sim::faults::{scope, FaultProfile};
-use marketmedia_sim::fixtures::write_sample_mp4;
-
 mod shopee_child;
-use shopee_child::{command, entries as journal_entries, parts_received, shopee_env, MIB};
+use shopee_child::{command, entries as journal_entries, parts_received, SlowShopee, MIB};
 
-/// Starts a slow 5-part Shopee upload, sends `signal` once a part is stored, and checks the
-/// stop and the resume the command prints.
+/// Starts a slow 5-part Shopee upload (4 MiB parts at 2 MiB/s: a signal lands between parts,
+/// with one in flight), sends `signal` once a part is stored, and checks the stop and the
+/// resume the command prints.
 async fn stop_then_resume(signal: &str) {
-    let sandbox = Sandbox::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal");
-    let video = dir.path().join("kettle.mp4");
-    write_sample_mp4(&video, Duration::from_secs(20), 20 * MIB).unwrap(); // 5 parts of 4 MiB
-                                                                          // A part takes about 2 s: the signal lands between parts, with one in flight.
-    sandbox.shopee_sim().faults().set(FaultProfile {
-        bandwidth_per_conn: Some(2 * MIB),
-        calls: vec![scope::SHOPEE_PARTS.to_owned()],
-        ..FaultProfile::default()
-    });
-    let env = shopee_env(&sandbox, &journal);
+    let SlowShopee {
+        sandbox,
+        dir: _dir,
+        journal,
+        video,
+        env,
+    } = SlowShopee::start(20 * MIB, 2 * MIB).await;
     let video_arg = video.to_str().unwrap().to_owned();
     let args: Vec<String> = ["upload", &video_arg, "--to", "shopee", "--concurrency", "1"]
         .map(String::from)

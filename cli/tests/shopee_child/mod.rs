@@ -3,11 +3,14 @@
 //! the parts the simulator stored.
 #![allow(dead_code)] // each test file uses what it needs
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use marketmedia_cli::platform::Platform;
 use marketmedia_cli::sandbox::Sandbox;
+use marketmedia_sim::faults::{scope, FaultProfile};
+use marketmedia_sim::fixtures::write_sample_mp4;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
 pub const MIB: u64 = 1024 * 1024;
@@ -51,4 +54,44 @@ pub fn parts_received(sandbox: &Sandbox) -> usize {
         .filter_map(|id| sim.parts(id))
         .map(|p| p.len())
         .sum()
+}
+
+/// A sandbox whose Shopee parts are slowed to `bytes_per_sec` per connection (so a signal or a
+/// kill lands mid-upload), a `video_bytes` sample video in 4 MiB parts, and the environment
+/// pointing `marketmedia` at both with a journal of its own.
+pub struct SlowShopee {
+    /// The sandbox.
+    pub sandbox: Sandbox,
+    /// Holds the video and the journal.
+    pub dir: tempfile::TempDir,
+    /// The journal's directory.
+    pub journal: PathBuf,
+    /// The sample video.
+    pub video: PathBuf,
+    /// `marketmedia`'s environment.
+    pub env: Vec<(String, String)>,
+}
+
+impl SlowShopee {
+    /// Starts it.
+    pub async fn start(video_bytes: u64, bytes_per_sec: u64) -> SlowShopee {
+        let sandbox = Sandbox::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal");
+        let video = dir.path().join("kettle.mp4");
+        write_sample_mp4(&video, Duration::from_secs(20), video_bytes).unwrap();
+        sandbox.shopee_sim().faults().set(FaultProfile {
+            bandwidth_per_conn: Some(bytes_per_sec),
+            calls: vec![scope::SHOPEE_PARTS.to_owned()],
+            ..FaultProfile::default()
+        });
+        let env = shopee_env(&sandbox, &journal);
+        SlowShopee {
+            sandbox,
+            dir,
+            journal,
+            video,
+            env,
+        }
+    }
 }
