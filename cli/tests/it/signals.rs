@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-mod shopee_child;
+use crate::shopee_child;
 use shopee_child::{command, entries as journal_entries, parts_received, SlowShopee, MIB};
 
 /// Starts a slow 5-part Shopee upload (4 MiB parts at 2 MiB/s: a signal lands between parts,

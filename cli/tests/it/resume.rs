@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-mod shopee_child;
+use crate::shopee_child;
 use shopee_child::{command, entries, parts_received, SlowShopee, MIB};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

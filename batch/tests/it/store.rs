@@ -1,6 +1,6 @@
 //! The job store's contract, run on both back ends with real databases.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,8 +4,7 @@
 //! re-sends at most the parts that were in flight at the kill.
 #![cfg(unix)]
 
-#[path = "../../batch/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

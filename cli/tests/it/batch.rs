@@ -3,8 +3,7 @@
 //! line while the good ones go, two workers sharing a PostgreSQL store, and a cancelled
 //! batch's open sessions closed on the platform.
 
-#[path = "../../batch/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

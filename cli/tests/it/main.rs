@@ -1,0 +1,17 @@
+//! The integration tests of this crate, one module per area, compiled and linked as one
+//! test binary (one per file made the link step of every test binary the slowest part of
+//! the build: docs/decisions.md).
+
+#[path = "../../../batch/tests/it/common/mod.rs"]
+mod common;
+#[cfg(unix)]
+mod shopee_child;
+mod batch;
+mod batch_kill;
+mod cli;
+mod fanout;
+mod progress;
+mod resume;
+mod sandbox_env;
+mod signals;
+mod soak;

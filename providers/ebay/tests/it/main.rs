@@ -1,0 +1,8 @@
+//! The integration tests of this crate, one module per area, compiled and linked as one
+//! test binary (one per file made the link step of every test binary the slowest part of
+//! the build: docs/decisions.md).
+
+mod conformance;
+mod decoders;
+mod secrets;
+mod sim;

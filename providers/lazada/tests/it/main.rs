@@ -1,0 +1,9 @@
+//! The integration tests of this crate, one module per area, compiled and linked as one
+//! test binary (one per file made the link step of every test binary the slowest part of
+//! the build: docs/decisions.md).
+
+mod conformance;
+mod decoders;
+mod faults;
+mod secrets;
+mod sim;
