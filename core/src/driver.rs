@@ -1286,3 +1286,7 @@ mod tests;
 #[cfg(test)]
 #[path = "reliability_tests.rs"]
 mod reliability_tests;
+
+#[cfg(test)]
+#[path = "driver_mock_tests.rs"]
+mod mock_tests;
