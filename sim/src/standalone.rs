@@ -122,8 +122,8 @@ pub const PLATFORM_NAMES: [&str; PLATFORMS.len()] = {
     names
 };
 
-/// The help text's one line: `Serves simulators of Shopee, Lazada, …` with every simulated
-/// platform named, from the one list the simulators are started from.
+/// The help text's one line: `Serves simulators of the media upload APIs of Shopee, Lazada, …`,
+/// every simulated platform named, from the one list the simulators are started from.
 pub fn about() -> String {
     let titles: Vec<&str> = PLATFORMS.iter().map(|p| p.1).collect();
     let list = match titles.split_last() {
@@ -131,8 +131,8 @@ pub fn about() -> String {
         _ => titles.concat(),
     };
     format!(
-        "Serves simulators of {list}'s media upload APIs, with fault injection: a sandbox for \
-         any client in any language."
+        "Serves simulators of the media upload APIs of {list}, with fault injection: a sandbox \
+         for any client in any language."
     )
 }
 
