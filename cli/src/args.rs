@@ -6,12 +6,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::platform::Platform;
 
-/// Upload product videos and images to Shopee, Lazada and Tencent SMH at once.
-///
-/// A marketplace with no credentials configured (environment variables or config file, see
-/// `docs/cli.md`) is served by an embedded simulator, and the output says so.
+/// The command line. Its help text ([`about`], [`long_about`]) names the marketplaces from
+/// [`Platform::ALL`].
 #[derive(Debug, Parser)]
-#[command(name = "marketmedia", version, about, long_about)]
+#[command(name = "marketmedia", version, about = about(), long_about = long_about())]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -35,6 +33,24 @@ pub struct ConfigArgs {
     /// Wins over MARKETMEDIA_SHOPEE_MODULE and the config file's `module`.
     #[arg(long, value_name = "MODULE", value_parser = parse_shopee_module)]
     pub shopee_module: Option<marketmedia_shopee::ShopeeModule>,
+}
+
+/// The command's one-line description: `Upload product videos and images to Shopee, …, and
+/// WeChat Channels Store at once.`, every marketplace of [`Platform::ALL`] named.
+pub fn about() -> String {
+    format!(
+        "Upload product videos and images to {} at once.",
+        Platform::all_in_words()
+    )
+}
+
+/// The command's description under `--help`: [`about`], then where uploads go.
+pub fn long_about() -> String {
+    format!(
+        "{}\n\nA marketplace with no credentials configured (environment variables or config \
+         file, see docs/cli.md) is served by an embedded simulator, and the output says so.",
+        about()
+    )
 }
 
 fn parse_shopee_module(s: &str) -> Result<marketmedia_shopee::ShopeeModule, String> {
@@ -324,6 +340,34 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// `--help` names every marketplace, from `Platform::ALL`.
+    #[test]
+    fn the_help_names_every_marketplace() {
+        let help = Cli::command().render_long_help().to_string();
+        for p in Platform::ALL {
+            assert!(
+                help.contains(p.title()),
+                "{} missing from:\n{help}",
+                p.title()
+            );
+        }
+        let short = Cli::command().render_help().to_string();
+        assert!(short.contains(&Platform::all_in_words()), "{short}");
+        let description = env!("CARGO_PKG_DESCRIPTION");
+        for p in Platform::ALL {
+            assert!(
+                description.contains(p.title()),
+                "{} missing from {description}",
+                p.title()
+            );
+        }
+        // The simulators' own list (the sim crate cannot know `Platform`) is the same.
+        assert_eq!(
+            marketmedia_sim::standalone::PLATFORM_NAMES,
+            Platform::ALL.map(Platform::name)
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use marketmedia_batch::{
 };
 use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
 use marketmedia_lazada::VideoOptions;
-use marketmedia_sim::fixtures::{sample_jpeg, sample_png, write_sample_mp4};
+use marketmedia_sim::fixtures::{decodable_jpeg, decodable_png, write_sample_mp4};
 
 use crate::commands::SAMPLE_DURATION;
 use crate::config::Config;
@@ -404,8 +404,9 @@ async fn generate_missing_media(manifest: &Path) -> Result<usize> {
             Some("mp4") | Some("mov") => {
                 write_sample_mp4(path, SAMPLE_DURATION, (3 << 20) + n as u64 * 4096)?
             }
-            Some("jpg") | Some("jpeg") => std::fs::write(path, sample_jpeg(40_000 + n))?,
-            Some("png") => std::fs::write(path, sample_png(40_000 + n))?,
+            // Real pictures: WeChat's provider decodes every image to send its dimensions.
+            Some("jpg") | Some("jpeg") => std::fs::write(path, decodable_jpeg(40_000 + n)?)?,
+            Some("png") => std::fs::write(path, decodable_png(40_000 + n)?)?,
             _ => continue,
         }
     }

@@ -2,14 +2,15 @@
 //!
 //! The `marketmedia` command, and the pieces of it that examples and tests reuse:
 //!
-//! - [`sandbox`]: the three platform simulators in-process, and providers pointed at them;
+//! - [`sandbox`]: every platform's simulator in-process, and providers pointed at them;
 //! - [`config`]: credentials from `MARKETMEDIA_*` environment variables or a TOML file;
 //! - [`targets`]: a provider per chosen marketplace, configured or sandboxed;
 //! - [`progress`]: one live bar per marketplace; [`report`]: the table and the JSON lines;
-//! - [`commands`]: `upload`, `images`, `status`, `digest` and `sim`.
+//! - [`commands`]: `upload`, `images`, `status`, `digest`, `sim`, `cleanup`, `soak`;
+//!   [`batch`]: `batch …`.
 //!
 //! ```text
-//! marketmedia upload [FILE] [--to shopee,lazada,smh] [--json] [--title T --cover-url U]
+//! marketmedia upload [FILE] [--to shopee,lazada,…] [--json] [--title T --cover-url U]
 //! marketmedia images FILE... [--to …] [--json]
 //! marketmedia status --platform P --id ID [--wait] [--json]
 //! marketmedia digest FILE [--part-size N] [--json]

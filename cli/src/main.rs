@@ -1,4 +1,5 @@
-//! `marketmedia`: upload product videos and images to Shopee, Lazada and SMH at once.
+//! `marketmedia`: upload product videos and images to every marketplace at once (the list is
+//! `Platform::ALL`; `marketmedia --help` names them).
 //! See `docs/cli.md`, or `marketmedia --help`.
 
 use clap::Parser;

@@ -8,7 +8,10 @@ mod cli;
 #[path = "../../../batch/tests/it/common/mod.rs"]
 mod common;
 mod fanout;
+mod known_env;
+mod marketplace_lists;
 mod progress;
+mod readme;
 mod resume;
 mod sandbox_env;
 #[cfg(unix)]
