@@ -271,7 +271,7 @@ proptest! {
                     e.kind() == ErrorKind::Transient && e.http_status().is_none()
                 })
             })
-            .count();
+            .count() as u64;
         prop_assert!(
             sent + unanswered >= 9,
             "{} requests and {} transport failures for {:?}",
