@@ -78,6 +78,19 @@ pub struct TimeoutArgs {
     /// slow links need long).
     #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().total.as_secs())]
     pub request_timeout: u64,
+    /// Seconds the whole answer of a call other than a part upload (token, init, commit,
+    /// poll, cancel, images) may take once the request is sent, however it trickles in
+    /// (never less than --first-byte-timeout).
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().answer.as_secs())]
+    pub answer_timeout: u64,
+    /// Bytes per second under which a request or answer body that keeps flowing is given up
+    /// on after --low-speed-time seconds (a peer that drips; retried like a network fault).
+    /// 0 turns the limit off.
+    #[arg(long, value_name = "BYTES", default_value_t = marketmedia_core::raw::http::Watchdog::default().low_speed.map_or(0, |l| l.bytes_per_sec))]
+    pub low_speed_limit: u64,
+    /// Seconds over which --low-speed-limit is measured.
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().low_speed.map_or(30, |l| l.window.as_secs()))]
+    pub low_speed_time: u64,
 }
 
 /// The subcommands.

@@ -9,6 +9,7 @@ mod shopee_child;
 mod batch;
 mod batch_kill;
 mod cli;
+mod drip;
 mod fanout;
 mod progress;
 mod resume;
