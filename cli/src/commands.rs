@@ -277,9 +277,7 @@ fn stop_summary(report: &FanOutReport, journaled: bool, args: &UploadArgs) -> St
         .iter()
         .filter(|r| match &r.result {
             Err(_) => true,
-            Ok(outcome) => {
-                !args.no_wait && matches!(outcome.completion, Completion::Processing(_))
-            }
+            Ok(outcome) => !args.no_wait && matches!(outcome.completion, Completion::Processing(_)),
         })
         .map(|r| r.platform.as_str())
         .collect();

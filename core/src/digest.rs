@@ -323,12 +323,7 @@ pub fn digest_file(path: &Path, req: &DigestRequest) -> Result<Digests> {
 /// [`digest_file`], ending with [`crate::ErrorKind::Cancelled`] at the next chunk once
 /// `stop` is set.
 fn digest_file_unless(path: &Path, req: &DigestRequest, stop: &AtomicBool) -> Result<Digests> {
-    let stopped = || {
-        Error::new(
-            crate::ErrorKind::Cancelled,
-            "the digest pass was stopped",
-        )
-    };
+    let stopped = || Error::new(crate::ErrorKind::Cancelled, "the digest pass was stopped");
     let mut file =
         File::open(path).map_err(|e| Error::from(e).with_kind(crate::ErrorKind::InvalidInput))?;
     let chunk = INSTANT_HASH_CHUNK as usize;

@@ -391,8 +391,7 @@ impl Clock {
         self.body_done().then(|| {
             self.start
                 + Duration::from_millis(
-                    self.body_done_ms
-                        .load(std::sync::atomic::Ordering::Relaxed),
+                    self.body_done_ms.load(std::sync::atomic::Ordering::Relaxed),
                 )
         })
     }
@@ -1386,13 +1385,19 @@ mod tests {
             .header(reqwest::header::CONTENT_LENGTH, LEN)
             .body(reqwest::Body::wrap_stream(chunks));
         let started = Instant::now();
-        let outcome =
-            tokio::time::timeout(Duration::from_secs(10), send_with(request, META, dripping(low)))
-                .await
-                .expect("the slow body was never given up on");
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(10),
+            send_with(request, META, dripping(low)),
+        )
+        .await
+        .expect("the slow body was never given up on");
         let err = outcome.unwrap_err();
         assert_eq!(CallLimit::of(&err), Some(CallLimit::TooSlow(low)), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     /// A server that works longer than the low-speed window before its first answer byte (a

@@ -618,7 +618,10 @@ async fn a_stop_ends_a_hanging_init_after_the_grace() {
     let err = result.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
     assert_eq!(err.code(), Some("STOPPED"));
-    assert!(took >= Duration::from_millis(90) && took < Duration::from_secs(1), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(90) && took < Duration::from_secs(1),
+        "{took:?}"
+    );
     assert!(entries.is_empty());
     assert_eq!(fake.cancels.load(Ordering::SeqCst), 0);
 }
@@ -639,7 +642,10 @@ async fn a_stop_ends_a_hanging_commit_and_keeps_it_for_recovery() {
     assert_eq!(entries[0].commit, CommitState::Sent);
     assert_eq!(entries[0].receipts.len(), PARTS);
     assert_eq!(fake.cancels.load(Ordering::SeqCst), 0);
-    assert!(fake.recovers.lock().unwrap().is_empty(), "no recovery after a stop");
+    assert!(
+        fake.recovers.lock().unwrap().is_empty(),
+        "no recovery after a stop"
+    );
 }
 
 /// A stop while polling ends the wait with the handle, which the journal keeps.
@@ -652,7 +658,10 @@ async fn a_stop_ends_a_hanging_poll_with_the_handle() {
     let committed = |f: &Fake| f.commits.load(Ordering::SeqCst) > 0;
     let (result, took, entries) = stopped_while(&fake, fast(), committed).await;
     let out = result.unwrap();
-    assert!(matches!(out.completion, Completion::Processing(_)), "{out:?}");
+    assert!(
+        matches!(out.completion, Completion::Processing(_)),
+        "{out:?}"
+    );
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert_eq!(entries.len(), 1);
     assert!(matches!(
@@ -680,5 +689,9 @@ async fn a_stop_ends_the_wait_between_retries_at_once() {
     let (result, took, _) = stopped_while(&fake, opts, flaked).await;
     assert_eq!(result.unwrap_err().kind(), ErrorKind::Cancelled);
     assert!(took < Duration::from_millis(90), "{took:?}");
-    assert_eq!(fake.commits.load(Ordering::SeqCst), 1, "no attempt after the stop");
+    assert_eq!(
+        fake.commits.load(Ordering::SeqCst),
+        1,
+        "no attempt after the stop"
+    );
 }

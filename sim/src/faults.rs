@@ -908,7 +908,12 @@ fn drip(every: Duration) -> Response {
         if sent > 0 {
             tokio::time::sleep(every).await;
         }
-        (sent < DRIP_ANNOUNCED).then(|| (Ok::<Bytes, std::io::Error>(Bytes::from_static(b" ")), sent + 1))
+        (sent < DRIP_ANNOUNCED).then(|| {
+            (
+                Ok::<Bytes, std::io::Error>(Bytes::from_static(b" ")),
+                sent + 1,
+            )
+        })
     });
     let mut response = Response::new(Body::from_stream(bytes));
     let headers = response.headers_mut();

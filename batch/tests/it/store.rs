@@ -282,10 +282,17 @@ async fn postgres_claims_each_task_once_under_contention() {
 /// would still run), with its session kept and the stopped attempt not counted; the stopped
 /// worker's late writes are refused.
 async fn release_contract(store: Arc<dyn JobStore>) {
-    assert_eq!(store.add_tasks(&[task("R", "video", "kr")]).await.unwrap(), 1);
+    assert_eq!(
+        store.add_tasks(&[task("R", "video", "kr")]).await.unwrap(),
+        1
+    );
     let now = 1_000;
     let lease = now + 60_000;
-    let r = store.claim("w1", "shopee", now, lease).await.unwrap().unwrap();
+    let r = store
+        .claim("w1", "shopee", now, lease)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.attempts, 1);
     let rules = UploadRules::new("shopee", PartSizeRule::Exact(64), 1 << 20);
     let session = UploadSession {
@@ -297,7 +304,10 @@ async fn release_contract(store: Arc<dyn JobStore>) {
         data: serde_json::Value::Null,
     };
     assert!(store.save_session(r.id, "w1", &session, &[]).await.unwrap());
-    assert!(!store.release(r.id, "w2").await.unwrap(), "not w2's to release");
+    assert!(
+        !store.release(r.id, "w2").await.unwrap(),
+        "not w2's to release"
+    );
     assert!(store.release(r.id, "w1").await.unwrap());
     assert!(!store.release(r.id, "w1").await.unwrap(), "released once");
     let listed = store.tasks(0, 10, &TaskFilter::all()).await.unwrap();

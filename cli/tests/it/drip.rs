@@ -79,7 +79,10 @@ fn fails_on(out: &Output, took: Duration, call: &str, what: &str, limit: Duratio
         .unwrap_or_else(|| panic!("no error line: {all}"));
     assert!(line.contains(call), "{line}");
     assert!(line.contains(what), "{line}");
-    assert!(took < limit, "given up after {took:?} (limit {limit:?}): {all}");
+    assert!(
+        took < limit,
+        "given up after {took:?} (limit {limit:?}): {all}"
+    );
     eprintln!("{call}: given up after {took:?}: {line}");
 }
 
@@ -91,7 +94,13 @@ async fn a_dripping_init_is_given_up_on_within_the_window_and_the_retries() {
     flags.extend(["--answer-timeout", "5"]);
     let (out, took, shopee) = upload_against(dripping(scope::SHOPEE_INIT, 2), &flags).await;
     // 2 attempts × (1 s window + a sample) + the backoff + the process's start.
-    fails_on(&out, took, "init_video_upload", "dripping", Duration::from_secs(6));
+    fails_on(
+        &out,
+        took,
+        "init_video_upload",
+        "dripping",
+        Duration::from_secs(6),
+    );
     assert_eq!(shopee.sandbox.shopee_sim().faults().counters().drips, 2);
 }
 
@@ -101,7 +110,13 @@ async fn a_dripping_part_answer_is_given_up_on() {
     let mut flags = QUICK.to_vec();
     flags.extend(["--concurrency", "1"]);
     let (out, took, _shopee) = upload_against(dripping(scope::SHOPEE_PARTS, 2), &flags).await;
-    fails_on(&out, took, "upload_video_part", "dripping", Duration::from_secs(6));
+    fails_on(
+        &out,
+        took,
+        "upload_video_part",
+        "dripping",
+        Duration::from_secs(6),
+    );
 }
 
 /// A part whose body the server takes at 2 KiB/s is given up on within seconds. Which limit
@@ -135,7 +150,13 @@ async fn a_part_taken_a_trickle_at_a_time_is_given_up_on() {
     } else {
         "no answer within 1 s"
     };
-    fails_on(&out, took, "upload_video_part", what, Duration::from_secs(8));
+    fails_on(
+        &out,
+        took,
+        "upload_video_part",
+        what,
+        Duration::from_secs(8),
+    );
 }
 
 /// A dripping answer to the completion: its answer deadline, counted from the request.
@@ -213,7 +234,10 @@ async fn sigint_while_init_drips_stops_within_the_grace_and_resumes() {
     let took = sent.elapsed();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(130), "{all}");
-    assert!(took < grace + Duration::from_secs(2), "stopped {took:?} after SIGINT: {all}");
+    assert!(
+        took < grace + Duration::from_secs(2),
+        "stopped {took:?} after SIGINT: {all}"
+    );
     eprintln!("SIGINT during a dripping init: exited 130 after {took:?}");
     let resume = all
         .lines()
@@ -237,7 +261,10 @@ async fn sigint_while_init_drips_stops_within_the_grace_and_resumes() {
     let out = wait(child).await;
     let took = second.elapsed();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
-    assert!(took < Duration::from_secs(1), "exited {took:?} after the second SIGINT");
+    assert!(
+        took < Duration::from_secs(1),
+        "exited {took:?} after the second SIGINT"
+    );
     eprintln!("second SIGINT: exited 130 after {took:?}");
     assert!(text(&out).contains("second signal"), "{}", text(&out));
     assert_eq!(journal_entries(&shopee.journal), 0);
@@ -264,7 +291,11 @@ async fn sigint_while_init_drips_stops_within_the_grace_and_resumes() {
         sim.assembled_bytes(&done[0]).unwrap().as_ref(),
         std::fs::read(&shopee.video).unwrap().as_slice()
     );
-    assert_eq!(journal_entries(&shopee.journal), 0, "a finished upload is forgotten");
+    assert_eq!(
+        journal_entries(&shopee.journal),
+        0,
+        "a finished upload is forgotten"
+    );
 }
 
 fn spawn_batch(args: &[&str], env: &[(String, String)], dir: &Path) -> Child {
@@ -308,8 +339,14 @@ async fn sigterm_to_batch_work_releases_the_lease_for_the_next_worker() {
     let mut env = shopee.env.clone();
     env.extend([
         ("HOME".into(), dir.to_string_lossy().into_owned()),
-        ("XDG_DATA_HOME".into(), dir.join("data").to_string_lossy().into_owned()),
-        ("XDG_CONFIG_HOME".into(), dir.join("config").to_string_lossy().into_owned()),
+        (
+            "XDG_DATA_HOME".into(),
+            dir.join("data").to_string_lossy().into_owned(),
+        ),
+        (
+            "XDG_CONFIG_HOME".into(),
+            dir.join("config").to_string_lossy().into_owned(),
+        ),
     ]);
     sim.faults().set(FaultProfile {
         drip_rate: 1.0,
@@ -317,7 +354,15 @@ async fn sigterm_to_batch_work_releases_the_lease_for_the_next_worker() {
         ..FaultProfile::default()
     });
     let lease = Duration::from_secs(60);
-    let work = ["batch", "work", "--store", db.url.as_str(), "--json", "--lease-secs", "60"];
+    let work = [
+        "batch",
+        "work",
+        "--store",
+        db.url.as_str(),
+        "--json",
+        "--lease-secs",
+        "60",
+    ];
     let first = spawn_batch(&work, &env, dir);
     until_dripping(&shopee, 1).await;
     let sent = signal(&first, "TERM");
@@ -325,7 +370,10 @@ async fn sigterm_to_batch_work_releases_the_lease_for_the_next_worker() {
     let stopped = sent.elapsed();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     let grace = marketmedia_core::DEFAULT_STOP_GRACE;
-    assert!(stopped < grace + Duration::from_secs(2), "stopped {stopped:?} after SIGTERM");
+    assert!(
+        stopped < grace + Duration::from_secs(2),
+        "stopped {stopped:?} after SIGTERM"
+    );
     assert!(text(&out).contains("\"released\":1"), "{}", text(&out));
 
     // Given back: no lease, its attempt undone, claimable now.
