@@ -98,6 +98,11 @@ impl Default for Watchdog {
 /// once in 30 s at any such pace. A server that drips a byte every few seconds moves a few
 /// bytes in 30 s. The window is the idle timeout's, so "nothing for 30 s" and "almost
 /// nothing for 30 s" end an attempt alike.
+///
+/// A request body is measured as the connection takes it, so the kernel's socket buffers
+/// (up to a few MiB) take its first MiBs at once: a server that takes a body slower than
+/// the limit is seen by it only once those buffers are full, and a body they swallow whole
+/// counts as sent, its answer then awaited within [`Watchdog::first_byte`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LowSpeed {
     /// The slowest acceptable average pace over `window`, in bytes per second.
