@@ -360,4 +360,42 @@ mod tests {
         assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_ok());
         assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "amazon"]).is_err());
     }
+
+    /// The timeout flags' defaults are the library's (`Watchdog::default()`, pinned in core),
+    /// and `docs/cli.md`'s "Timeouts" table gives the same figures.
+    #[test]
+    fn the_timeout_flags_default_to_the_library_and_the_docs_say_so() {
+        use marketmedia_core::raw::http::{HttpTimeouts, Watchdog};
+        let cli = Cli::try_parse_from(["marketmedia", "upload"]).unwrap();
+        let Command::Upload(args) = cli.command else {
+            panic!("not upload")
+        };
+        let t = args.timeouts;
+        let w = Watchdog::default();
+        let low = w.low_speed.unwrap();
+        let connect = HttpTimeouts::default().connect.as_secs();
+        let flags = [
+            ("--connect-timeout", t.connect_timeout, connect),
+            (
+                "--first-byte-timeout",
+                t.first_byte_timeout,
+                w.first_byte.as_secs(),
+            ),
+            ("--idle-timeout", t.idle_timeout, w.idle.as_secs()),
+            ("--low-speed-limit", t.low_speed_limit, low.bytes_per_sec),
+            ("--low-speed-time", t.low_speed_time, low.window.as_secs()),
+            ("--answer-timeout", t.answer_timeout, w.answer.as_secs()),
+            ("--request-timeout", t.request_timeout, w.total.as_secs()),
+        ];
+        let docs = include_str!("../../docs/cli.md");
+        for (flag, parsed, library) in flags {
+            assert_eq!(parsed, library, "{flag}");
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{flag} ")))
+                .unwrap_or_else(|| panic!("docs/cli.md has no row for {flag}"));
+            let documented = row.split('|').nth(2).map(str::trim);
+            assert_eq!(documented, Some(library.to_string().as_str()), "{row}");
+        }
+    }
 }
