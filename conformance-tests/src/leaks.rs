@@ -92,7 +92,17 @@ pub fn captured<T>(f: impl Future<Output = T>) -> (T, String) {
         Ok(rt) => rt,
         Err(e) => panic!("cannot build a test runtime: {e}"),
     };
-    let out = tracing::subscriber::with_default(subscriber, || rt.block_on(f));
+    // A second dispatcher, alive while capturing: with only one registered, tracing-core
+    // computes a callsite's interest once from the default of whichever thread reaches it
+    // first, so a sibling test in the same binary with no subscriber would cache `never`
+    // for the request span and blind this capture (tokio-rs/tracing#3611). With two, the
+    // interest is the union of both, and the capture sees every callsite.
+    let second = tracing::Dispatch::new(tracing_subscriber::registry());
+    let out = tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        rt.block_on(f)
+    });
+    drop(second);
     drop(rt);
     (out, buffer.text())
 }
