@@ -94,6 +94,19 @@ pub struct TimeoutArgs {
     /// slow links need long).
     #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().total.as_secs())]
     pub request_timeout: u64,
+    /// Seconds the whole answer of a call other than a part upload (token, init, commit,
+    /// poll, cancel, images) may take once the request is sent, however it trickles in
+    /// (never less than --first-byte-timeout).
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().answer.as_secs())]
+    pub answer_timeout: u64,
+    /// Bytes per second under which a request or answer body that keeps flowing is given up
+    /// on after --low-speed-time seconds (a peer that drips; retried like a network fault).
+    /// 0 turns the limit off.
+    #[arg(long, value_name = "BYTES", default_value_t = marketmedia_core::raw::http::Watchdog::default().low_speed.map_or(0, |l| l.bytes_per_sec))]
+    pub low_speed_limit: u64,
+    /// Seconds over which --low-speed-limit is measured.
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().low_speed.map_or(30, |l| l.window.as_secs()))]
+    pub low_speed_time: u64,
 }
 
 /// The subcommands.
@@ -390,5 +403,43 @@ mod tests {
         assert!(args.file.is_none());
         assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_ok());
         assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "amazon"]).is_err());
+    }
+
+    /// The timeout flags' defaults are the library's (`Watchdog::default()`, pinned in core),
+    /// and `docs/cli.md`'s "Timeouts" table gives the same figures.
+    #[test]
+    fn the_timeout_flags_default_to_the_library_and_the_docs_say_so() {
+        use marketmedia_core::raw::http::{HttpTimeouts, Watchdog};
+        let cli = Cli::try_parse_from(["marketmedia", "upload"]).unwrap();
+        let Command::Upload(args) = cli.command else {
+            panic!("not upload")
+        };
+        let t = args.timeouts;
+        let w = Watchdog::default();
+        let low = w.low_speed.unwrap();
+        let connect = HttpTimeouts::default().connect.as_secs();
+        let flags = [
+            ("--connect-timeout", t.connect_timeout, connect),
+            (
+                "--first-byte-timeout",
+                t.first_byte_timeout,
+                w.first_byte.as_secs(),
+            ),
+            ("--idle-timeout", t.idle_timeout, w.idle.as_secs()),
+            ("--low-speed-limit", t.low_speed_limit, low.bytes_per_sec),
+            ("--low-speed-time", t.low_speed_time, low.window.as_secs()),
+            ("--answer-timeout", t.answer_timeout, w.answer.as_secs()),
+            ("--request-timeout", t.request_timeout, w.total.as_secs()),
+        ];
+        let docs = include_str!("../../docs/cli.md");
+        for (flag, parsed, library) in flags {
+            assert_eq!(parsed, library, "{flag}");
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{flag} ")))
+                .unwrap_or_else(|| panic!("docs/cli.md has no row for {flag}"));
+            let documented = row.split('|').nth(2).map(str::trim);
+            assert_eq!(documented, Some(library.to_string().as_str()), "{row}");
+        }
     }
 }

@@ -246,8 +246,13 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
         BatchCommand::Work(a) => {
             let store = open(&a.store).await?;
             let (markets, _targets) = markets(config, force_sandbox, &a.worker).await?;
-            let report = work(store.clone(), markets, &a.worker).await?;
-            finish(store.as_ref(), &report, None, a.worker.json).await
+            let (report, stopped) = work(store.clone(), markets, &a.worker).await?;
+            let code = finish(store.as_ref(), &report, None, a.worker.json).await?;
+            Ok(if stopped {
+                stopped_summary(&report, a.worker.json)
+            } else {
+                code
+            })
         }
         BatchCommand::Status(a) => {
             let store = open(&a.store).await?;
@@ -450,9 +455,12 @@ async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Re
         .await
         .map_err(store_error)?;
     print_plan(&planned, None, args.worker.json);
-    let report = work(store.clone(), markets, &args.worker).await?;
+    let (report, stopped) = work(store.clone(), markets, &args.worker).await?;
     drop(targets);
     let code = finish(store.as_ref(), &report, Some(&batch), args.worker.json).await?;
+    if stopped {
+        return Ok(stopped_summary(&report, args.worker.json));
+    }
     Ok(if code == exit::SUCCESS && !planned.problems.is_empty() {
         exit::PARTIAL
     } else {
@@ -509,17 +517,42 @@ fn print_plan(planned: &Plan, bandwidth: Option<u64>, json: bool) {
     }
 }
 
+/// What a stopped `batch run` or `batch work` prints last (on stderr; nothing with `--json`,
+/// whose `finished` event carries `released`), and its exit status.
+fn stopped_summary(report: &WorkReport, json: bool) -> i32 {
+    if !json {
+        eprintln!(
+            "marketmedia: stopped. {} unfinished task(s) released: any worker claims them at \
+             once, resuming their sessions (`marketmedia batch work`).",
+            report.released
+        );
+    }
+    exit::INTERRUPTED
+}
+
+/// Works the store's tasks until none is left or a signal stops the worker; `true` when a
+/// signal did (SIGINT or SIGTERM: no new task is claimed, the uploads in flight stop within
+/// the grace, and the unfinished tasks' leases are released).
 async fn work(
     store: Arc<dyn JobStore>,
     markets: Vec<Market>,
     args: &WorkerArgs,
-) -> Result<WorkReport> {
+) -> Result<(WorkReport, bool)> {
     let names: Vec<String> = markets.iter().map(|m| m.name.clone()).collect();
     let total = store.outstanding(&names).await.map_err(store_error)?.tasks;
+    let stop = crate::stop::StopOnSignal::install(format!(
+        "no new task is claimed; uploads in flight get {} s to finish, then the unfinished \
+         tasks are released for another worker (a second Ctrl-C exits at once)…",
+        marketmedia_core::DEFAULT_STOP_GRACE.as_secs()
+    ));
     let opts = WorkOptions {
         lease: std::time::Duration::from_secs(args.lease_secs.max(1)),
         max_in_flight: args.tasks.max(1),
         max_attempts: args.attempts.max(1),
+        upload: marketmedia_core::UploadOptions {
+            stop: Some(stop.signal()),
+            ..marketmedia_core::UploadOptions::default()
+        },
         ..WorkOptions::default()
     };
     let bar = if args.json {
@@ -592,7 +625,7 @@ async fn work(
     let worker = Worker::new(store, markets, opts).with_events(sink);
     let report = worker.run().await.map_err(store_error)?;
     bar.finish_and_clear();
-    Ok(report)
+    Ok((report, stop.stopped()))
 }
 
 /// `marketmedia batch cancel`: the store's unfinished tasks, then the sessions they hold open

@@ -47,6 +47,7 @@ pub mod progress;
 pub mod report;
 pub mod sandbox;
 pub mod soak;
+pub mod stop;
 pub mod targets;
 
 pub use args::Cli;
@@ -67,8 +68,9 @@ pub mod exit {
     /// The platform is still processing the asset (`status`; `upload` when every
     /// marketplace succeeded and some are still processing — committed, not an error).
     pub const PENDING: i32 = 4;
-    /// `upload` was stopped by SIGINT or SIGTERM: no new part was sent, parts in flight got a
-    /// few seconds, the journal was saved; run the same command to resume (128 + SIGINT's 2,
-    /// as shells report an interrupted command).
+    /// `upload`, `batch run` or `batch work` was stopped by SIGINT or SIGTERM: no new part
+    /// or call was sent, what was in flight got a few seconds, the journal (or the job store,
+    /// its leases released) was saved; run the same command to resume (128 + SIGINT's 2, as
+    /// shells report an interrupted command). A second signal exits at once, with it too.
     pub const INTERRUPTED: i32 = 130;
 }

@@ -116,7 +116,9 @@ impl UploadDriver {
         for platform in &platforms {
             self.emit_stage(platform, Stage::Preflight);
         }
-        let probe = match SourceProbe::open(path).await {
+        // A stop ends the probe and the digest pass at once: nothing is in flight yet.
+        let first = platforms.first().map(String::as_str).unwrap_or_default();
+        let probe = match self.unless_stopped(first, SourceProbe::open(path)).await {
             Ok(p) => p,
             Err(e) => return fail_all(e),
         };
@@ -170,8 +172,11 @@ impl UploadDriver {
                         Ok(undigested)
                     } else {
                         self.emit_stage(&platform, Stage::Digesting);
-                        pass.await
-                            .map_err(|e| e.detached().with_platform(&platform))
+                        let pass = async {
+                            pass.await
+                                .map_err(|e| e.detached().with_platform(&platform))
+                        };
+                        self.unless_stopped(&platform, pass).await
                     }
                 };
                 let result = match self.preflight_while(*provider, probe, digest).await {

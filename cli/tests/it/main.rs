@@ -7,6 +7,7 @@ mod batch_kill;
 mod cli;
 #[path = "../../../batch/tests/it/common/mod.rs"]
 mod common;
+mod drip;
 mod fanout;
 mod known_env;
 mod marketplace_lists;

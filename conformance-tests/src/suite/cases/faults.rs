@@ -90,6 +90,7 @@ fn since(now: FaultCounters, before: &FaultCounters) -> FaultCounters {
         rate_limited: now.rate_limited.saturating_sub(before.rate_limited),
         resets: now.resets.saturating_sub(before.resets),
         stalls: now.stalls.saturating_sub(before.stalls),
+        drips: now.drips.saturating_sub(before.drips),
         lost_responses: now.lost_responses.saturating_sub(before.lost_responses),
         etags_removed: now.etags_removed.saturating_sub(before.etags_removed),
         etags_replaced: now.etags_replaced.saturating_sub(before.etags_replaced),
