@@ -5,9 +5,9 @@
 #![cfg(unix)]
 
 use crate::common;
+use crate::shopee_child::spawn_in;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use marketmedia_batch::store::{self, JobStore};
@@ -17,7 +17,6 @@ use marketmedia_sim::faults::{scope, FaultProfile};
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::shopee::UploadStatus;
 
-const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
 const MIB: u64 = 1 << 20;
 const VIDEOS: u64 = 4;
 /// Each video is 9 MiB and a bit: three 4 MiB parts on Shopee.
@@ -38,19 +37,6 @@ fn shopee_env(sandbox: &Sandbox, home: &Path) -> Vec<(String, String)> {
         ),
     ]);
     env
-}
-
-fn spawn(args: &[&str], env: &[(String, String)], dir: &Path) -> Child {
-    Command::new(BIN)
-        .env_clear()
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start marketmedia")
 }
 
 /// Waits until the store holds at least `parts` part receipts over all tasks.
@@ -110,7 +96,7 @@ async fn a_sigkilled_worker_process_is_finished_by_another_process() {
     let mut first = {
         let mut args = vec!["batch", "run", "catalog.csv", "--store", &db.url];
         args.extend(common_args);
-        spawn(&args, &env, dir.path())
+        spawn_in(&args, &env, dir.path())
     };
     let store = store::open(&db.url).await.unwrap();
     // The first worker planned the batch and has some parts acknowledged.
@@ -118,7 +104,7 @@ async fn a_sigkilled_worker_process_is_finished_by_another_process() {
     let second = {
         let mut args = vec!["batch", "work", "--store", &db.url];
         args.extend(common_args);
-        spawn(&args, &env, dir.path())
+        spawn_in(&args, &env, dir.path())
     };
     wait_for_receipts(store.as_ref(), 3).await;
     first.kill().unwrap(); // SIGKILL

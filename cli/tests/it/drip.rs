@@ -10,14 +10,13 @@
 //!   worker claims the task at once instead of after the lease.
 #![cfg(unix)]
 
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use marketmedia_sim::faults::{scope, FaultKind, FaultProfile};
 
 use crate::common;
-use crate::shopee_child::{command, entries as journal_entries, SlowShopee, BIN, MIB};
+use crate::shopee_child::{command, entries as journal_entries, spawn_in, SlowShopee, MIB};
 
 /// A 5 MiB video: two Shopee parts.
 const VIDEO_BYTES: u64 = 5 * MIB;
@@ -298,19 +297,6 @@ async fn sigint_while_init_drips_stops_within_the_grace_and_resumes() {
     );
 }
 
-fn spawn_batch(args: &[&str], env: &[(String, String)], dir: &Path) -> Child {
-    Command::new(BIN)
-        .env_clear()
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start marketmedia")
-}
-
 /// SIGTERM to `batch work` while its `init` drips: it exits 130 within the grace and gives
 /// the task back, so a second worker claims it at once (its lease, a minute, would still
 /// have most of its time to run) and finishes it against the healthy simulator.
@@ -363,7 +349,7 @@ async fn sigterm_to_batch_work_releases_the_lease_for_the_next_worker() {
         "--lease-secs",
         "60",
     ];
-    let first = spawn_batch(&work, &env, dir);
+    let first = spawn_in(&work, &env, dir);
     until_dripping(&shopee, 1).await;
     let sent = signal(&first, "TERM");
     let out = wait(first).await;
@@ -384,7 +370,7 @@ async fn sigterm_to_batch_work_releases_the_lease_for_the_next_worker() {
     assert_eq!(tasks[0].attempts, 0);
 
     sim.faults().clear();
-    let second = spawn_batch(&work, &env, dir);
+    let second = spawn_in(&work, &env, dir);
     let out = wait(second).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

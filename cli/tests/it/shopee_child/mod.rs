@@ -36,6 +36,14 @@ pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(String, String)]) 
     cmd
 }
 
+/// Starts `marketmedia args` in `dir` with only `env` ([`command`]), its output piped.
+pub fn spawn_in(args: &[&str], env: &[(String, String)], dir: &Path) -> std::process::Child {
+    command(args, env)
+        .current_dir(dir)
+        .spawn()
+        .expect("start marketmedia")
+}
+
 /// Journal entries (a kill mid-write may also leave a `.json.tmp`, which the journal ignores).
 pub fn entries(journal: &Path) -> usize {
     std::fs::read_dir(journal)
