@@ -526,7 +526,7 @@ impl suite::SimHandle for BazaarHandle {
 
 /// The cases Bazaar's suite run skips, each for a lack it declares (see the report's
 /// reasons): the exact set, so that a new skip (or an expected one that runs) fails, as each
-/// provider's `tests/conformance.rs` does with `assert_passed_skipping`.
+/// provider's `tests/it/conformance.rs` does with `assert_passed_skipping`.
 const EXPECTED_SKIPS: &[&str] = &[
     // Rules: assets are ready at commit (`async_processing = false`), no instant upload.
     "processing_ready",

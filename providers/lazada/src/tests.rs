@@ -1,6 +1,6 @@
 //! Provider behaviour against a scripted fake gateway (an axum app on 127.0.0.1): what goes on
 //! the wire, how answers become values or typed errors, and the driver's use of the rules.
-//! The faithful simulator tests live in `tests/sim.rs`.
+//! The faithful simulator tests live in `tests/it/sim.rs`.
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -407,7 +407,7 @@ async fn sessions_say_where_each_upload_stands_in_shared_words() {
 #[tokio::test]
 async fn shopee_and_lazada_serve_the_sessions_route() {
     // The same shape on every simulator; what Shopee and Lazada count is checked end to end
-    // by the soak test (`cli/tests/soak.rs`: no session left stuck).
+    // by the soak test (`cli/tests/it/soak.rs`: no session left stuck).
     let shopee = ShopeeSim::new(ShopeeSimConfig::default());
     let server = shopee.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let v = get_json(&client(), format!("{}/__sim/sessions", server.base_url())).await;
