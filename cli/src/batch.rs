@@ -34,7 +34,6 @@ use marketmedia_sim::fixtures::{sample_jpeg, sample_png, write_sample_mp4};
 use crate::commands::SAMPLE_DURATION;
 use crate::config::Config;
 use crate::exit;
-use crate::platform::Platform;
 use crate::report;
 use crate::targets::{Provider, Targets, VideoMeta};
 
@@ -291,8 +290,9 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
     }
 }
 
-/// The marketplaces of a batch: every platform, configured or in the embedded sandbox (the
-/// returned targets keep the sandbox running).
+/// The markets of a batch: every configured account, or every marketplace's embedded
+/// simulator when none is configured (or with `--sandbox`); the returned targets keep the
+/// sandbox running. A market is named after its account and keyed by its identity.
 pub async fn markets(
     config: &Config,
     force_sandbox: bool,
@@ -302,48 +302,38 @@ pub async fn markets(
         sandbox_title: "Product video".into(),
         ..VideoMeta::default()
     };
-    let mut targets = Targets::build(&Platform::ALL, config, &meta, force_sandbox).await?;
+    let mut targets = Targets::chosen(&[], config, &meta, force_sandbox).await?;
     let sandbox_cover = targets.sandbox().map(|s| s.lazada_cover_url());
     let mut out = Vec::new();
     for target in std::mem::take(&mut targets.targets) {
-        let name = target.platform.name().to_ascii_lowercase();
-        let prefix = if target.sandbox { "sandbox:" } else { "" };
+        let name = target.account.clone();
+        let account = target.identity.clone();
         let market = match target.provider {
             Provider::Shopee(p) => {
-                let account = format!("{prefix}{}", p.config().shop_id);
                 let p: Arc<marketmedia_shopee::ShopeeUploader> = Arc::from(p);
                 Market::new(name, account)
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
             Provider::Ebay(p) => {
-                let account = format!("{prefix}user");
                 let p: Arc<marketmedia_ebay::EbayUploader> = Arc::from(p);
                 Market::new(name, account)
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
             Provider::Smh(p) => {
-                let account = format!("{prefix}{}", p.config().library_id);
                 let p: Arc<marketmedia_smh::SmhUploader> = Arc::from(p);
                 Market::new(name, account)
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
             Provider::Wechat(p) => {
-                let account = match &p.config().credentials {
-                    marketmedia_wechat::Credentials::App { appid, .. } => {
-                        format!("{prefix}{appid}")
-                    }
-                    marketmedia_wechat::Credentials::Token(_) => format!("{prefix}token"),
-                };
                 let p: Arc<marketmedia_wechat::WechatUploader> = Arc::from(p);
                 Market::new(name, account)
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
             Provider::Lazada(p) => {
-                let account = format!("{prefix}{}", p.config().app_key);
                 let p: Arc<marketmedia_lazada::LazadaUploader> = Arc::from(p);
                 let base = p.video_options().clone();
                 let cover = sandbox_cover.clone().filter(|_| target.sandbox);
@@ -414,10 +404,7 @@ async fn generate_missing_media(manifest: &Path) -> Result<usize> {
 
 async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Result<i32> {
     let (markets, targets) = markets(config, force_sandbox, &args.worker).await?;
-    let all_sandbox = targets.sandbox().is_some()
-        && Platform::ALL
-            .iter()
-            .all(|&p| force_sandbox || !config.is_configured(p));
+    let all_sandbox = force_sandbox || config.accounts.is_empty();
     if all_sandbox {
         let n = generate_missing_media(&args.manifest).await?;
         if n > 0 && !args.worker.json {
@@ -627,6 +614,12 @@ async fn cancel(config: &Config, force_sandbox: bool, args: CancelArgs) -> Resul
             "{} unfinished task(s) cancelled; {} open upload session(s) cancelled on the platforms",
             report.tasks_cancelled, report.sessions_closed
         );
+        for done in &report.committed {
+            println!(
+                "committed: {} [{}] (task {}): {}",
+                done.sku, done.marketplace, done.task, done.reason
+            );
+        }
         for left in &report.sessions_left {
             println!(
                 "still open: {} [{}] (task {}): {}",

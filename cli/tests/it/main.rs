@@ -2,16 +2,16 @@
 //! test binary (one per file made the link step of every test binary the slowest part of
 //! the build: docs/decisions.md).
 
-#[path = "../../../batch/tests/it/common/mod.rs"]
-mod common;
-#[cfg(unix)]
-mod shopee_child;
 mod batch;
 mod batch_kill;
 mod cli;
+#[path = "../../../batch/tests/it/common/mod.rs"]
+mod common;
 mod fanout;
 mod progress;
 mod resume;
 mod sandbox_env;
+#[cfg(unix)]
+mod shopee_child;
 mod signals;
 mod soak;
