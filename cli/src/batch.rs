@@ -31,6 +31,7 @@ use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
 use marketmedia_lazada::VideoOptions;
 use marketmedia_sim::fixtures::{sample_jpeg, sample_png, write_sample_mp4};
 
+use crate::accounts::{Account, AccountSettings};
 use crate::commands::SAMPLE_DURATION;
 use crate::config::Config;
 use crate::exit;
@@ -244,6 +245,7 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
         BatchCommand::Run(a) => run_manifest(config, force_sandbox, a).await,
         BatchCommand::Work(a) => {
             let store = open(&a.store).await?;
+            adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
             let (markets, _targets) = markets(config, force_sandbox, &a.worker).await?;
             let report = work(store.clone(), markets, &a.worker).await?;
             finish(store.as_ref(), &report, None, a.worker.json).await
@@ -308,6 +310,7 @@ pub async fn markets(
     for target in std::mem::take(&mut targets.targets) {
         let name = target.account.clone();
         let account = target.identity.clone();
+        let platform = target.platform.name();
         let market = match target.provider {
             Provider::Shopee(p) => {
                 let p: Arc<marketmedia_shopee::ShopeeUploader> = Arc::from(p);
@@ -365,9 +368,57 @@ pub async fn markets(
                 }
             }
         };
-        out.push(market.with_max_uploads(worker.uploads_per_market));
+        out.push(
+            market
+                .with_platform(platform)
+                .with_max_uploads(worker.uploads_per_market),
+        );
     }
     Ok((out, targets))
+}
+
+/// The account key a release before accounts derived for `account` (a Shopee shop id, a
+/// Lazada app key, an SMH library id, `user` for eBay, a WeChat AppID or `token`).
+fn legacy_key(account: &Account) -> String {
+    match &account.settings {
+        AccountSettings::Shopee(c) => c.shop_id.to_string(),
+        AccountSettings::Lazada(c) => c.app_key.clone(),
+        AccountSettings::Smh(c) => c.library_id.clone(),
+        AccountSettings::Ebay(_) => "user".into(),
+        AccountSettings::Wechat(c) => match &c.credentials {
+            marketmedia_wechat::Credentials::App { appid, .. } => appid.clone(),
+            marketmedia_wechat::Credentials::Token(_) => "token".into(),
+        },
+    }
+}
+
+/// Moves what a store written before accounts keeps under the old account keys to the
+/// identities of the accounts that take over those entries (the account named after its
+/// marketplace, or the marketplace's only account), so its tasks resume and its assets are
+/// reused. Embedded simulators are left alone: the assets of a sandbox that is gone are of
+/// no use.
+async fn adopt_legacy_accounts(
+    store: &dyn JobStore,
+    config: &Config,
+    force_sandbox: bool,
+) -> Result<()> {
+    if force_sandbox {
+        return Ok(());
+    }
+    for account in &config.accounts {
+        let of = config.accounts_of(account.platform).count();
+        if account.legacy || of == 1 {
+            store
+                .adopt_account(
+                    account.platform.name(),
+                    &legacy_key(account),
+                    &account.identity,
+                )
+                .await
+                .map_err(store_error)?;
+        }
+    }
+    Ok(())
 }
 
 /// With the sandbox only: writes the sample media a manifest names but that are missing.
@@ -429,6 +480,7 @@ async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Re
         });
     }
     let store = open(&args.store).await?;
+    adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
     if !args.worker.json {
         eprintln!("store: {}", redact_location(&location(&args.store)));
     }
@@ -586,6 +638,7 @@ async fn work(
 /// store keeps it and a rerun tries again.
 async fn cancel(config: &Config, force_sandbox: bool, args: CancelArgs) -> Result<i32> {
     let store = open(&args.store).await?;
+    adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
     let worker = WorkerArgs {
         uploads_per_market: marketmedia_batch::DEFAULT_UPLOADS_PER_MARKET,
         tasks: 1,
@@ -701,7 +754,7 @@ async fn status(store: &dyn JobStore, batch: Option<&str>, json: bool) -> Result
             .entry(c.state)
             .or_default() += c.tasks;
     }
-    let headers: Vec<&str> = std::iter::once("marketplace")
+    let headers: Vec<&str> = std::iter::once("account")
         .chain(TaskState::ALL.iter().map(|s| s.as_str()))
         .collect();
     let rows: Vec<Vec<String>> = table
