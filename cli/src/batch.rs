@@ -339,6 +339,7 @@ pub async fn markets(
             Provider::Lazada(p) => {
                 let p: Arc<marketmedia_lazada::LazadaUploader> = Arc::from(p);
                 let base = p.video_options().clone();
+                let (base_title, base_cover) = (base.title.clone(), base.cover_url.clone());
                 let cover = sandbox_cover.clone().filter(|_| target.sandbox);
                 let rules = ChunkedVideoUploader::rules(p.as_ref()).clone();
                 let maker = p.clone();
@@ -361,11 +362,16 @@ pub async fn markets(
                 let market = Market::new(name, account)
                     .with_video_factory(rules, factory)
                     .with_images(p as Arc<dyn ImageUploader>);
-                if target.sandbox {
-                    market
-                } else {
-                    market.requiring(&["title", "cover_url"])
+                // A row must give what the account does not (its configured title and cover
+                // serve every row otherwise).
+                let mut required = Vec::new();
+                if !target.sandbox && base_title.is_none() {
+                    required.push("title");
                 }
+                if !target.sandbox && base_cover.is_none() {
+                    required.push("cover_url");
+                }
+                market.requiring(&required)
             }
         };
         out.push(

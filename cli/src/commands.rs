@@ -871,7 +871,8 @@ struct CleanupRecord {
     account: Option<String>,
     upload_id: String,
     file: String,
-    /// `cancelled`, `gone` (the platform no longer knows it), `kept` (cancel failed).
+    /// `cancelled`, `committed` (the platform holds the video: nothing to cancel), `gone`
+    /// (the platform no longer knows it), `kept` (cancel failed).
     outcome: &'static str,
     error: Option<String>,
 }
@@ -955,12 +956,9 @@ pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) ->
                 .await
             {
                 Ok(()) => ("cancelled", None),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Expired
-                    ) =>
-                {
+                // Committed: the platform holds the video; nothing to cancel.
+                Err(e) if e.kind() == ErrorKind::Conflict => ("committed", Some(e.to_string())),
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Expired) => {
                     ("gone", Some(e.to_string()))
                 }
                 Err(e) => ("kept", Some(e.to_string())),

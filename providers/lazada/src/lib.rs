@@ -353,10 +353,11 @@ impl LazadaUploader {
         let call = wire::GET_SELLER;
         let env: Envelope<wire::GetSellerResponse> =
             self.call(call, Vec::new(), None, None).await?;
+        let seller = env.data.data.unwrap_or_default();
         Ok(marketmedia_core::AccountCheck {
             call: call.path.to_owned(),
-            display_name: env.data.name,
-            id: env.data.seller_id,
+            display_name: seller.name,
+            id: seller.seller_id,
             country: Some(self.shared.config.region.code().to_owned()),
             status: None,
         })

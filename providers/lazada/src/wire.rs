@@ -244,9 +244,18 @@ pub const GET_SELLER: Call = Call {
     method: Method::Get,
 };
 
-/// Answer of `GetSeller` (the fields the check shows; others ignored).
+/// Answer of `GetSeller`: the seller under `data` (a general API call, not a Media Center
+/// one whose data sits beside the envelope's fields).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct GetSellerResponse {
+    /// The seller.
+    #[serde(default)]
+    pub data: Option<Seller>,
+}
+
+/// The seller `GetSeller` names (the fields the check shows; others ignored).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Seller {
     /// The seller's name.
     #[serde(default)]
     pub name: Option<String>,
