@@ -411,6 +411,24 @@ async fn adopt_legacy_accounts(
     if force_sandbox {
         return Ok(());
     }
+    // Unfinished tasks of an account no longer configured (removed, or renamed: tasks are
+    // stored under the account's name) are said, never left silently.
+    let counts = store.counts(None).await.map_err(store_error)?;
+    let mut orphans: BTreeMap<String, u64> = BTreeMap::new();
+    for c in counts.iter().filter(|c| !c.state.is_final()) {
+        let known = config.account(&c.marketplace).is_some()
+            || (config.accounts.is_empty() && c.marketplace.parse::<crate::Platform>().is_ok());
+        if !known {
+            *orphans.entry(c.marketplace.clone()).or_default() += c.tasks;
+        }
+    }
+    for (name, n) in orphans {
+        eprintln!(
+            "warning: the store holds {n} unfinished task(s) of account {name}, which is not \
+             configured (removed or renamed): configure it again to finish them, or run \
+             `marketmedia batch cancel` to close them"
+        );
+    }
     for account in &config.accounts {
         let of = config.accounts_of(account.platform).count();
         if account.legacy || of == 1 {

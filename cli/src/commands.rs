@@ -208,6 +208,11 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
     } else {
         Some(open_journal(&args.journal)?)
     };
+    if let Some(journal) = &journal {
+        for line in orphan_warnings(config, journal) {
+            out_err(&line);
+        }
+    }
     let ran = if runnable.is_empty() {
         FanOutReport {
             reports: Vec::new(),
@@ -841,6 +846,35 @@ fn open_journal(args: &JournalArgs) -> Result<Journal> {
         .clone()
         .unwrap_or_else(marketmedia_core::default_journal_dir);
     Journal::open(dir)
+}
+
+/// A warning per account the journal holds unfinished sessions of but that is not
+/// configured any more (removed, or an entry of the release before accounts that no account
+/// takes over): they are never orphaned silently.
+pub fn orphan_warnings(config: &Config, journal: &Journal) -> Vec<String> {
+    let mut orphans: std::collections::BTreeMap<String, usize> = Default::default();
+    for e in journal.entries() {
+        let Ok(platform) = e.platform.parse::<Platform>() else {
+            continue;
+        };
+        if entry_account(config, platform, e.account.as_deref()).is_none() {
+            let who = e
+                .account
+                .clone()
+                .unwrap_or_else(|| format!("{platform} (written before accounts)"));
+            *orphans.entry(who).or_default() += 1;
+        }
+    }
+    orphans
+        .into_iter()
+        .map(|(who, n)| {
+            format!(
+                "warning: the journal holds {} of {who}, which no configured account is: add \
+                 the account back and run `marketmedia cleanup` to cancel them\n",
+                marketmedia_core::count(n as u64, "unfinished session", "unfinished sessions")
+            )
+        })
+        .collect()
 }
 
 /// The configured account a journal entry belongs to: the one with its identity, or for an

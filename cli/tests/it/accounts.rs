@@ -346,6 +346,16 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
     );
     let entry = &entries[0];
     assert_eq!(entry.account.as_deref(), Some("lazada:sg:seller"));
+    // Its account removed from the configuration, the session is said, not orphaned.
+    let warnings = marketmedia_cli::commands::orphan_warnings(
+        &marketmedia_cli::config::Config::default(),
+        &journal,
+    );
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("lazada:sg:seller") && warnings[0].contains("cleanup"),
+        "{warnings:?}"
+    );
     let video_id = marketmedia_core::committed_id(&entry.commit)
         .expect("the commit is recorded")
         .to_owned();
