@@ -492,3 +492,85 @@ async fn a_kill_of_shop_a_beside_shop_b_resumes_a_only() {
     );
     assert_eq!(entries(&journal), 0);
 }
+
+/// A journal entry written before accounts (no `account` field) is resumed by the account
+/// that adopts such entries (the legacy one, or the marketplace's only one), and by no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_of_the_previous_release_is_resumed_by_the_adopting_account() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = video(dir.path(), "kettle.mp4", 20 * MIB);
+    let journal = Journal::open(dir.path().join("journal")).unwrap();
+    let shopee = sandbox.shopee().unwrap();
+    let sim = sandbox.shopee_sim();
+    {
+        // The previous release: no account; stopped after two acknowledged parts.
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let driver = UploadDriver::new(UploadOptions {
+            concurrency: 1,
+            stop: Some(rx),
+            on_receipt: Some(std::sync::Arc::new(move |_, receipts| {
+                if receipts.len() >= 2 {
+                    let _ = tx.send(true);
+                }
+            })),
+            ..UploadOptions::default()
+        });
+        let report = driver
+            .upload_to_all_journaled(&[&shopee], &file, &journal)
+            .await;
+        assert!(report.reports[0].result.is_err(), "stopped");
+    }
+    let entries = journal.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].account, None,
+        "written as the previous release did"
+    );
+    // The old release's file, as it wrote it: no `account` key at all.
+    let raw = std::fs::read_dir(journal.dir())
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect::<String>();
+    assert!(!raw.contains("\"account\""), "{raw}");
+    let acked = entries[0].receipts.len();
+    let parts_before = sim.wire().count("upload_video_part");
+
+    // An account that does not adopt old entries starts its own session…
+    let driver = UploadDriver::new(UploadOptions {
+        concurrency: 1,
+        ..UploadOptions::default()
+    });
+    let other = AccountRef::new("shopee-other", "shopee:1:2");
+    assert!(journal
+        .find_for(
+            "shopee",
+            &other,
+            &marketmedia_core::SourceFingerprint::of(&file).unwrap()
+        )
+        .is_none());
+    // …while the adopting one resumes it: no new session, only the missing parts.
+    let adopting = AccountRef::new("shopee", "shopee:2001887:600001").adopting_unkeyed();
+    let uploads: Vec<(AccountRef, &dyn marketmedia_core::ChunkedVideoUploader)> =
+        vec![(adopting, &shopee)];
+    let report = driver
+        .upload_to_accounts(&uploads, &file, Some(&journal))
+        .await;
+    let outcome = report.reports[0]
+        .result
+        .as_ref()
+        .expect("resumed and finished");
+    assert_eq!(outcome.stats.parts_skipped as usize, acked);
+    assert_eq!(
+        sim.wire().count("init_video_upload"),
+        1,
+        "resumed, not restarted"
+    );
+    assert_eq!(
+        sim.wire().count("upload_video_part") - parts_before,
+        5 - acked,
+        "only the missing parts"
+    );
+    assert!(journal.entries().is_empty(), "finished and forgotten");
+}
