@@ -46,7 +46,11 @@ pub struct WorkOptions {
     /// later, another run picks it up) (default 60 s).
     pub max_wait: Duration,
     /// The driver's options (the worker installs its own receipt observer and keeps failed
-    /// sessions open, so they can be resumed).
+    /// sessions open, so they can be resumed). Their `stop` stops the worker too: when it
+    /// turns on, no task is claimed any more, the uploads in flight stop as the driver does
+    /// (within `stop_grace`), and every task not finished by then is released
+    /// ([`JobStore::release`]), so another worker claims it at once instead of after the
+    /// lease.
     pub upload: UploadOptions,
 }
 
@@ -152,6 +156,8 @@ pub struct WorkReport {
     pub bytes_sent: u64,
     /// Tasks still outstanding when it stopped (a retry due later than `max_wait`).
     pub left: u64,
+    /// Tasks it gave back unfinished because it was asked to stop (claimable at once).
+    pub released: u64,
 }
 
 enum Outcome {
@@ -159,6 +165,7 @@ enum Outcome {
     Reused,
     Failed { retry: bool },
     Lost,
+    Released,
 }
 
 /// A worker of a batch.
@@ -196,15 +203,33 @@ impl Worker {
         self
     }
 
+    /// Whether the worker was asked to stop ([`WorkOptions::upload`]'s `stop`).
+    fn stopped(&self) -> bool {
+        self.opts.upload.stop.as_ref().is_some_and(|s| *s.borrow())
+    }
+
+    /// Returns once the worker is asked to stop (never without a stop signal), `after` later.
+    async fn stop_then(&self, after: Duration) {
+        match self.opts.upload.stop.clone() {
+            Some(mut stop) => {
+                if stop.wait_for(|on| *on).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(after).await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+
     fn emit(&self, event: Event) {
         if let Some(sink) = &self.events {
             sink(&event);
         }
     }
 
-    /// Works until no task of its marketplaces is left, or the next one is due later than
-    /// [`WorkOptions::max_wait`]. Store errors stop it; a task's own failure stays with the
-    /// task.
+    /// Works until no task of its marketplaces is left, the next one is due later than
+    /// [`WorkOptions::max_wait`], or it is asked to stop (see [`WorkOptions::upload`]). Store
+    /// errors stop it; a task's own failure stays with the task.
     pub async fn run(&self) -> Result<WorkReport> {
         let mut report = WorkReport::default();
         let permits: HashMap<String, Arc<Semaphore>> = self
@@ -218,7 +243,7 @@ impl Worker {
         let mut in_flight = tokio::task::JoinSet::new();
         let mut next_market = 0usize;
         loop {
-            while in_flight.len() < self.opts.max_in_flight.max(1) {
+            while in_flight.len() < self.opts.max_in_flight.max(1) && !self.stopped() {
                 let Some((market, task, permit)) =
                     self.claim_next(&permits, &mut next_market).await?
                 else {
@@ -236,6 +261,9 @@ impl Worker {
                 });
             }
             if in_flight.is_empty() {
+                if self.stopped() {
+                    break;
+                }
                 let now = now_ms();
                 let left = self.store.outstanding(&names).await?;
                 if left.tasks == 0 {
@@ -246,8 +274,11 @@ impl Worker {
                     report.left = left.tasks;
                     break;
                 }
-                tokio::time::sleep(self.opts.idle_poll.min(Duration::from_millis(wait.max(10))))
-                    .await;
+                let nap = self.opts.idle_poll.min(Duration::from_millis(wait.max(10)));
+                tokio::select! {
+                    () = tokio::time::sleep(nap) => {}
+                    () = self.stop_then(Duration::ZERO) => {}
+                }
                 continue;
             }
             // A finished task frees a slot; the timer lets a slot freed by a task that moved
@@ -260,6 +291,8 @@ impl Worker {
                     tally(&mut report, done?)
                 }
                 _ = tokio::time::sleep(self.opts.idle_poll) => {}
+                // A stop: go round to claim nothing more.
+                () = self.stop_then(Duration::ZERO), if !self.stopped() => {}
             }
         }
         Ok(report)
@@ -321,10 +354,22 @@ impl Worker {
             }
         };
         let work = self.attempt(&market, &task, permit);
+        // The driver stops its uploads within the grace; this bounds the rest (an image
+        // call, a resumed video's digest pass) just after.
+        let backstop = self.stop_then(self.opts.upload.stop_grace + Duration::from_secs(1));
         let result = tokio::select! {
             r = work => r,
             () = renewal => return Ok(Outcome::Lost),
+            () = backstop => Err(CoreError::new(ErrorKind::Cancelled, "stopped")),
         };
+        if result.is_err() && self.stopped() {
+            // Unfinished because of the stop: give it back for another worker, session kept.
+            return Ok(if self.store.release(task.id, &owner).await? {
+                Outcome::Released
+            } else {
+                Outcome::Lost
+            });
+        }
         match result {
             Ok(Some((asset_id, urls, bytes, reused))) => {
                 if !self
@@ -577,5 +622,6 @@ fn tally(report: &mut WorkReport, outcome: Outcome) {
         Outcome::Failed { retry: true } => report.retrying += 1,
         Outcome::Failed { retry: false } => report.failed += 1,
         Outcome::Lost => report.lost += 1,
+        Outcome::Released => report.released += 1,
     }
 }

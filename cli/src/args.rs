@@ -6,12 +6,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::platform::Platform;
 
-/// Upload product videos and images to Shopee, Lazada and Tencent SMH at once.
-///
-/// A marketplace with no credentials configured (environment variables or config file, see
-/// `docs/cli.md`) is served by an embedded simulator, and the output says so.
+/// The command line. Its help text ([`about`], [`long_about`]) names the marketplaces from
+/// [`Platform::ALL`].
 #[derive(Debug, Parser)]
-#[command(name = "marketmedia", version, about, long_about)]
+#[command(name = "marketmedia", version, about = about(), long_about = long_about())]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -35,6 +33,26 @@ pub struct ConfigArgs {
     /// Wins over MARKETMEDIA_SHOPEE_MODULE and the config file's `module`.
     #[arg(long, value_name = "MODULE", value_parser = parse_shopee_module)]
     pub shopee_module: Option<marketmedia_shopee::ShopeeModule>,
+}
+
+/// The command's one-line description: `Upload product videos and images to Shopee, …, and
+/// WeChat Channels Store at once.`, every marketplace of [`Platform::ALL`] named.
+pub fn about() -> String {
+    format!(
+        "Upload product videos and images to {} at once.",
+        Platform::all_in_words()
+    )
+}
+
+/// The command's description under `--help`: [`about`], then where uploads go.
+pub fn long_about() -> String {
+    format!(
+        "{}\n\nUploads go to every configured account, any number per marketplace (config file \
+         or environment variables, see docs/cli.md; `marketmedia accounts` lists them). When \
+         no account is configured, or with --sandbox, an embedded simulator of each \
+         marketplace serves instead, and the output says so.",
+        about()
+    )
 }
 
 fn parse_shopee_module(s: &str) -> Result<marketmedia_shopee::ShopeeModule, String> {
@@ -78,6 +96,19 @@ pub struct TimeoutArgs {
     /// slow links need long).
     #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().total.as_secs())]
     pub request_timeout: u64,
+    /// Seconds the whole answer of a call other than a part upload (token, init, commit,
+    /// poll, cancel, images) may take once the request is sent, however it trickles in
+    /// (never less than --first-byte-timeout).
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().answer.as_secs())]
+    pub answer_timeout: u64,
+    /// Bytes per second under which a request or answer body that keeps flowing is given up
+    /// on after --low-speed-time seconds (a peer that drips; retried like a network fault).
+    /// 0 turns the limit off.
+    #[arg(long, value_name = "BYTES", default_value_t = marketmedia_core::raw::http::Watchdog::default().low_speed.map_or(0, |l| l.bytes_per_sec))]
+    pub low_speed_limit: u64,
+    /// Seconds over which --low-speed-limit is measured.
+    #[arg(long, value_name = "SECS", default_value_t = marketmedia_core::raw::http::Watchdog::default().low_speed.map_or(30, |l| l.window.as_secs()))]
+    pub low_speed_time: u64,
 }
 
 /// The subcommands.
@@ -361,6 +392,34 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// `--help` names every marketplace, from `Platform::ALL`.
+    #[test]
+    fn the_help_names_every_marketplace() {
+        let help = Cli::command().render_long_help().to_string();
+        for p in Platform::ALL {
+            assert!(
+                help.contains(p.title()),
+                "{} missing from:\n{help}",
+                p.title()
+            );
+        }
+        let short = Cli::command().render_help().to_string();
+        assert!(short.contains(&Platform::all_in_words()), "{short}");
+        let description = env!("CARGO_PKG_DESCRIPTION");
+        for p in Platform::ALL {
+            assert!(
+                description.contains(p.title()),
+                "{} missing from {description}",
+                p.title()
+            );
+        }
+        // The simulators' own list (the sim crate cannot know `Platform`) is the same.
+        assert_eq!(
+            marketmedia_sim::standalone::PLATFORM_NAMES,
+            Platform::ALL.map(Platform::name)
+        );
+    }
+
     #[test]
     fn sizes() {
         assert_eq!(parse_size("4MiB"), Ok(4 << 20));
@@ -380,5 +439,43 @@ mod tests {
         assert_eq!(args.to, vec!["smh".to_owned(), "shopee-sg".to_owned()]);
         assert!(args.file.is_none());
         assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_ok());
+    }
+
+    /// The timeout flags' defaults are the library's (`Watchdog::default()`, pinned in core),
+    /// and `docs/cli.md`'s "Timeouts" table gives the same figures.
+    #[test]
+    fn the_timeout_flags_default_to_the_library_and_the_docs_say_so() {
+        use marketmedia_core::raw::http::{HttpTimeouts, Watchdog};
+        let cli = Cli::try_parse_from(["marketmedia", "upload"]).unwrap();
+        let Command::Upload(args) = cli.command else {
+            panic!("not upload")
+        };
+        let t = args.timeouts;
+        let w = Watchdog::default();
+        let low = w.low_speed.unwrap();
+        let connect = HttpTimeouts::default().connect.as_secs();
+        let flags = [
+            ("--connect-timeout", t.connect_timeout, connect),
+            (
+                "--first-byte-timeout",
+                t.first_byte_timeout,
+                w.first_byte.as_secs(),
+            ),
+            ("--idle-timeout", t.idle_timeout, w.idle.as_secs()),
+            ("--low-speed-limit", t.low_speed_limit, low.bytes_per_sec),
+            ("--low-speed-time", t.low_speed_time, low.window.as_secs()),
+            ("--answer-timeout", t.answer_timeout, w.answer.as_secs()),
+            ("--request-timeout", t.request_timeout, w.total.as_secs()),
+        ];
+        let docs = include_str!("../../docs/cli.md");
+        for (flag, parsed, library) in flags {
+            assert_eq!(parsed, library, "{flag}");
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{flag} ")))
+                .unwrap_or_else(|| panic!("docs/cli.md has no row for {flag}"));
+            let documented = row.split('|').nth(2).map(str::trim);
+            assert_eq!(documented, Some(library.to_string().as_str()), "{row}");
+        }
     }
 }

@@ -29,7 +29,7 @@ use marketmedia_batch::{
 };
 use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
 use marketmedia_lazada::VideoOptions;
-use marketmedia_sim::fixtures::{sample_jpeg, sample_png, write_sample_mp4};
+use marketmedia_sim::fixtures::{decodable_jpeg, decodable_png, write_sample_mp4};
 
 use crate::accounts::{Account, AccountSettings};
 use crate::commands::SAMPLE_DURATION;
@@ -247,8 +247,13 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
             let store = open(&a.store).await?;
             adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
             let (markets, _targets) = markets(config, force_sandbox, &a.worker).await?;
-            let report = work(store.clone(), markets, &a.worker).await?;
-            finish(store.as_ref(), &report, None, a.worker.json).await
+            let (report, stopped) = work(store.clone(), markets, &a.worker).await?;
+            let code = finish(store.as_ref(), &report, None, a.worker.json).await?;
+            Ok(if stopped {
+                stopped_summary(&report, a.worker.json)
+            } else {
+                code
+            })
         }
         BatchCommand::Status(a) => {
             let store = open(&a.store).await?;
@@ -469,8 +474,9 @@ async fn generate_missing_media(manifest: &Path) -> Result<usize> {
             Some("mp4") | Some("mov") => {
                 write_sample_mp4(path, SAMPLE_DURATION, (3 << 20) + n as u64 * 4096)?
             }
-            Some("jpg") | Some("jpeg") => std::fs::write(path, sample_jpeg(40_000 + n))?,
-            Some("png") => std::fs::write(path, sample_png(40_000 + n))?,
+            // Real pictures: WeChat's provider decodes every image to send its dimensions.
+            Some("jpg") | Some("jpeg") => std::fs::write(path, decodable_jpeg(40_000 + n)?)?,
+            Some("png") => std::fs::write(path, decodable_png(40_000 + n)?)?,
             _ => continue,
         }
     }
@@ -512,9 +518,12 @@ async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Re
         .await
         .map_err(store_error)?;
     print_plan(&planned, None, args.worker.json);
-    let report = work(store.clone(), markets, &args.worker).await?;
+    let (report, stopped) = work(store.clone(), markets, &args.worker).await?;
     drop(targets);
     let code = finish(store.as_ref(), &report, Some(&batch), args.worker.json).await?;
+    if stopped {
+        return Ok(stopped_summary(&report, args.worker.json));
+    }
     Ok(if code == exit::SUCCESS && !planned.problems.is_empty() {
         exit::PARTIAL
     } else {
@@ -571,17 +580,42 @@ fn print_plan(planned: &Plan, bandwidth: Option<u64>, json: bool) {
     }
 }
 
+/// What a stopped `batch run` or `batch work` prints last (on stderr; nothing with `--json`,
+/// whose `finished` event carries `released`), and its exit status.
+fn stopped_summary(report: &WorkReport, json: bool) -> i32 {
+    if !json {
+        eprintln!(
+            "marketmedia: stopped. {} unfinished task(s) released: any worker claims them at \
+             once, resuming their sessions (`marketmedia batch work`).",
+            report.released
+        );
+    }
+    exit::INTERRUPTED
+}
+
+/// Works the store's tasks until none is left or a signal stops the worker; `true` when a
+/// signal did (SIGINT or SIGTERM: no new task is claimed, the uploads in flight stop within
+/// the grace, and the unfinished tasks' leases are released).
 async fn work(
     store: Arc<dyn JobStore>,
     markets: Vec<Market>,
     args: &WorkerArgs,
-) -> Result<WorkReport> {
+) -> Result<(WorkReport, bool)> {
     let names: Vec<String> = markets.iter().map(|m| m.name.clone()).collect();
     let total = store.outstanding(&names).await.map_err(store_error)?.tasks;
+    let stop = crate::stop::StopOnSignal::install(format!(
+        "no new task is claimed; uploads in flight get {} s to finish, then the unfinished \
+         tasks are released for another worker (a second Ctrl-C exits at once)…",
+        marketmedia_core::DEFAULT_STOP_GRACE.as_secs()
+    ));
     let opts = WorkOptions {
         lease: std::time::Duration::from_secs(args.lease_secs.max(1)),
         max_in_flight: args.tasks.max(1),
         max_attempts: args.attempts.max(1),
+        upload: marketmedia_core::UploadOptions {
+            stop: Some(stop.signal()),
+            ..marketmedia_core::UploadOptions::default()
+        },
         ..WorkOptions::default()
     };
     let bar = if args.json {
@@ -654,7 +688,7 @@ async fn work(
     let worker = Worker::new(store, markets, opts).with_events(sink);
     let report = worker.run().await.map_err(store_error)?;
     bar.finish_and_clear();
-    Ok(report)
+    Ok((report, stop.stopped()))
 }
 
 /// `marketmedia batch cancel`: the store's unfinished tasks, then the sessions they hold open

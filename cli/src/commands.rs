@@ -123,12 +123,17 @@ impl TimeoutArgs {
     /// The HTTP timeouts these flags ask for (0 is read as 1 second); turns on the
     /// process's progress-based watchdog with them.
     pub fn timeouts(&self) -> marketmedia_core::raw::http::HttpTimeouts {
-        use marketmedia_core::raw::http::{set_watchdog, HttpTimeouts, Watchdog};
+        use marketmedia_core::raw::http::{set_watchdog, HttpTimeouts, LowSpeed, Watchdog};
         let secs = |n: u64| Duration::from_secs(n.max(1));
         set_watchdog(Some(Watchdog {
             first_byte: secs(self.first_byte_timeout),
             idle: secs(self.idle_timeout),
             total: secs(self.request_timeout),
+            answer: secs(self.answer_timeout),
+            low_speed: (self.low_speed_limit > 0).then(|| LowSpeed {
+                bytes_per_sec: self.low_speed_limit,
+                window: secs(self.low_speed_time),
+            }),
         }));
         HttpTimeouts {
             connect: secs(self.connect_timeout),
@@ -191,7 +196,11 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         .collect();
     let names: Vec<&str> = runnable.iter().map(|(a, _)| a.name.as_str()).collect();
     let bars = (!args.json).then(|| Bars::new(&names));
-    let stop = StopOnSignal::install();
+    let stop = crate::stop::StopOnSignal::install(format!(
+        "no new part is sent and no new call starts; what is in flight gets {} s to finish \
+         (a second Ctrl-C exits at once)…",
+        marketmedia_core::DEFAULT_STOP_GRACE.as_secs()
+    ));
     let driver = UploadDriver::new(UploadOptions {
         stop: Some(stop.signal()),
         progress: bars.as_ref().map(|b| b.sink()),
@@ -266,66 +275,6 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
     Ok(upload_status_of(&report, args.no_wait))
 }
 
-/// Watches for SIGINT and SIGTERM during `upload`: the first one turns the driver's stop
-/// signal on (no new part; parts in flight get [`marketmedia_core::DEFAULT_STOP_GRACE`]).
-struct StopOnSignal {
-    rx: tokio::sync::watch::Receiver<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl StopOnSignal {
-    fn install() -> StopOnSignal {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            let terminate = async {
-                #[cfg(unix)]
-                {
-                    use tokio::signal::unix::{signal, SignalKind};
-                    match signal(SignalKind::terminate()) {
-                        Ok(mut term) => {
-                            term.recv().await;
-                        }
-                        Err(_) => std::future::pending::<()>().await,
-                    }
-                }
-                #[cfg(not(unix))]
-                std::future::pending::<()>().await
-            };
-            let interrupt = async {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    // No SIGINT handler could be installed: wait for SIGTERM only.
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                _ = interrupt => {}
-                _ = terminate => {}
-            }
-            out_err(&format!(
-                "\nmarketmedia: stopping: no new part is sent; parts in flight get {} s to finish…\n",
-                marketmedia_core::DEFAULT_STOP_GRACE.as_secs()
-            ));
-            // The receiver lives as long as the command; a send to none is harmless.
-            let _ = tx.send(true);
-        });
-        StopOnSignal { rx, task }
-    }
-
-    fn signal(&self) -> marketmedia_core::StopSignal {
-        self.rx.clone()
-    }
-
-    fn stopped(&self) -> bool {
-        *self.rx.borrow()
-    }
-}
-
-impl Drop for StopOnSignal {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Writes to stderr, ignoring a closed pipe.
 fn out_err(text: &str) {
     let mut stderr = std::io::stderr().lock();
@@ -336,10 +285,15 @@ fn out_err(text: &str) {
 /// What `upload` prints when a signal stopped it: which marketplaces can be resumed and the
 /// command that resumes them.
 fn stop_summary(report: &FanOutReport, journaled: bool, args: &UploadArgs) -> String {
+    // A marketplace still processing when the stop came is journaled with its handle: the
+    // rerun polls it.
     let unfinished: Vec<&str> = report
         .reports
         .iter()
-        .filter(|r| r.result.is_err())
+        .filter(|r| match &r.result {
+            Err(_) => true,
+            Ok(outcome) => !args.no_wait && matches!(outcome.completion, Completion::Processing(_)),
+        })
         .map(|r| r.account.as_deref().unwrap_or(&r.platform))
         .collect();
     if unfinished.is_empty() {

@@ -68,7 +68,8 @@ use crate::platform::Platform;
 /// Environment variable naming the config file (same as `--config`).
 pub const CONFIG_ENV: &str = "MARKETMEDIA_CONFIG";
 
-/// Every `MARKETMEDIA_*` variable the command reads.
+/// The `MARKETMEDIA_*` variables read outside the command line's parser: the config loader's
+/// and the resume journal's. [`known_env`] adds those clap reads (`#[arg(env = …)]`).
 pub const KNOWN_ENV: &[&str] = &[
     CONFIG_ENV,
     "MARKETMEDIA_JOURNAL_DIR",
@@ -112,17 +113,48 @@ pub const KNOWN_ENV: &[&str] = &[
     "MARKETMEDIA_WECHAT_BASE_URL",
 ];
 
+/// Every `MARKETMEDIA_*` variable the command reads, sorted: [`KNOWN_ENV`] and the `env` of
+/// every argument of every subcommand (`MARKETMEDIA_BATCH_STORE`, `MARKETMEDIA_SIM_SEED`, …),
+/// taken from clap's own definition of the command line, so an argument given an `env` is
+/// known without being written in a second list.
+pub fn known_env() -> &'static [String] {
+    static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| {
+        let mut names: Vec<String> = KNOWN_ENV.iter().map(|&n| n.to_owned()).collect();
+        names.extend(command_env(
+            &<crate::args::Cli as clap::CommandFactory>::command(),
+        ));
+        names.sort();
+        names.dedup();
+        names
+    })
+}
+
+/// The environment variables the arguments of `cmd` and of its subcommands, at any depth,
+/// are read from (clap's `env`).
+pub fn command_env(cmd: &clap::Command) -> Vec<String> {
+    let mut names: Vec<String> = cmd
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    for sub in cmd.get_subcommands() {
+        names.extend(command_env(sub));
+    }
+    names
+}
+
 /// A warning for each variable named `MARKETMEDIA_*` that the command does not read (a typo
-/// would otherwise silently send an upload to the sandbox), naming the closest known one.
-/// `accounts` are the named accounts' environment names and marketplaces
-/// ([`Config::env_names`]): `MARKETMEDIA_ACCOUNT_<NAME>_<KEY>` is read when `<NAME>` is one of
-/// them and `<KEY>` one of its marketplace's keys (or `MARKETPLACE`). Only names are looked
-/// at, never values.
+/// would otherwise silently send an upload to the sandbox), naming the closest known one
+/// ([`known_env`], and the named accounts' variables). `accounts` are the named accounts'
+/// environment names and marketplaces ([`Config::env_names`]):
+/// `MARKETMEDIA_ACCOUNT_<NAME>_<KEY>` is read when `<NAME>` is one of them and `<KEY>` one of
+/// its marketplace's keys (or `MARKETPLACE`). Only names are looked at, never values.
 pub fn unknown_env_warnings(
     names: impl IntoIterator<Item = String>,
     accounts: &[(String, Platform)],
 ) -> Vec<String> {
-    let mut known: Vec<String> = KNOWN_ENV.iter().map(|k| (*k).to_owned()).collect();
+    let mut known: Vec<String> = known_env().to_vec();
     for (name, platform) in accounts {
         known.push(format!("{ACCOUNT_ENV_PREFIX}{name}_MARKETPLACE"));
         for key in keys(*platform) {

@@ -2,14 +2,15 @@
 //!
 //! The `marketmedia` command, and the pieces of it that examples and tests reuse:
 //!
-//! - [`sandbox`]: the three platform simulators in-process, and providers pointed at them;
+//! - [`sandbox`]: every platform's simulator in-process, and providers pointed at them;
 //! - [`config`]: credentials from `MARKETMEDIA_*` environment variables or a TOML file;
 //! - [`targets`]: a provider per chosen marketplace, configured or sandboxed;
 //! - [`progress`]: one live bar per marketplace; [`report`]: the table and the JSON lines;
-//! - [`commands`]: `upload`, `images`, `status`, `digest` and `sim`.
+//! - [`commands`]: `upload`, `images`, `status`, `digest`, `sim`, `cleanup`, `soak`;
+//!   [`batch`]: `batch …`.
 //!
 //! ```text
-//! marketmedia upload [FILE] [--to shopee,lazada,smh] [--json] [--title T --cover-url U]
+//! marketmedia upload [FILE] [--to shopee,lazada,…] [--json] [--title T --cover-url U]
 //! marketmedia images FILE... [--to …] [--json]
 //! marketmedia status --platform P --id ID [--wait] [--json]
 //! marketmedia digest FILE [--part-size N] [--json]
@@ -48,6 +49,7 @@ pub mod progress;
 pub mod report;
 pub mod sandbox;
 pub mod soak;
+pub mod stop;
 pub mod targets;
 
 pub use args::Cli;
@@ -68,8 +70,9 @@ pub mod exit {
     /// The platform is still processing the asset (`status`; `upload` when every
     /// marketplace succeeded and some are still processing — committed, not an error).
     pub const PENDING: i32 = 4;
-    /// `upload` was stopped by SIGINT or SIGTERM: no new part was sent, parts in flight got a
-    /// few seconds, the journal was saved; run the same command to resume (128 + SIGINT's 2,
-    /// as shells report an interrupted command).
+    /// `upload`, `batch run` or `batch work` was stopped by SIGINT or SIGTERM: no new part
+    /// or call was sent, what was in flight got a few seconds, the journal (or the job store,
+    /// its leases released) was saved; run the same command to resume (128 + SIGINT's 2, as
+    /// shells report an interrupted command). A second signal exits at once, with it too.
     pub const INTERRUPTED: i32 = 130;
 }

@@ -1,4 +1,5 @@
-//! `marketmedia`: upload product videos and images to Shopee, Lazada and SMH at once.
+//! `marketmedia`: upload product videos and images to every marketplace at once (the list is
+//! `Platform::ALL`; `marketmedia --help` names them).
 //! See `docs/cli.md`, or `marketmedia --help`.
 
 use clap::Parser;
@@ -34,6 +35,8 @@ fn main() {
             exit::FAILURE
         }
     };
-    drop(runtime);
+    // A task still on the blocking pool (a digest pass a stop abandoned stops at its next
+    // chunk) is not waited for long: a stopped command exits within its promise.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     std::process::exit(code);
 }

@@ -41,6 +41,23 @@ impl Platform {
         }
     }
 
+    /// The marketplace's name in sentences (help texts, docs): `Shopee`, `Tencent SMH`, ….
+    pub fn title(self) -> &'static str {
+        match self {
+            Platform::Shopee => "Shopee",
+            Platform::Lazada => "Lazada",
+            Platform::Smh => "Tencent SMH",
+            Platform::Ebay => "eBay",
+            Platform::Wechat => "WeChat Channels Store",
+        }
+    }
+
+    /// Every marketplace's [`title`](Self::title) as one English list: `Shopee, Lazada, Tencent
+    /// SMH, eBay and WeChat Channels Store`. Help texts say this, so they follow [`Self::ALL`].
+    pub fn all_in_words() -> String {
+        in_words(&Platform::ALL.map(Platform::title))
+    }
+
     /// The prefix of this marketplace's environment variables (`MARKETMEDIA_SHOPEE_`, …).
     pub fn env_prefix(self) -> &'static str {
         match self {
@@ -68,10 +85,22 @@ impl FromStr for Platform {
             .into_iter()
             .find(|p| p.name() == wanted)
             .ok_or_else(|| {
+                let names = Platform::ALL.map(Platform::name);
+                let (last, first) = names.split_last().unwrap_or((&"", &[]));
                 Error::invalid_input(format!(
-                    "unknown marketplace {s:?}; expected shopee, lazada, smh, ebay or wechat"
+                    "unknown marketplace {s:?}; expected {} or {last}",
+                    first.join(", ")
                 ))
             })
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`: a list in words.
+pub fn in_words(items: &[&str]) -> String {
+    match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
 }
 
@@ -108,5 +137,22 @@ mod tests {
             vec![Platform::Shopee, Platform::Smh]
         );
         assert_eq!(selection(&[]), Platform::ALL.to_vec());
+    }
+
+    #[test]
+    fn lists_in_words_name_every_marketplace() {
+        assert_eq!(in_words(&[]), "");
+        assert_eq!(in_words(&["a"]), "a");
+        assert_eq!(in_words(&["a", "b", "c"]), "a, b and c");
+        let all = Platform::all_in_words();
+        assert_eq!(all.matches(", ").count() + 1, Platform::ALL.len() - 1);
+        for p in Platform::ALL {
+            assert!(all.contains(p.title()), "{all}");
+        }
+        let err = "amazon".parse::<Platform>().unwrap_err().to_string();
+        for p in Platform::ALL {
+            assert!(err.contains(p.name()), "{err}");
+        }
+        assert!(err.contains("smh, ebay or wechat"), "{err}");
     }
 }

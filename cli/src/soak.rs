@@ -74,7 +74,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 /// Runs the soak and prints the table (or JSON lines). Exit 0 when no byte was lost, no
 /// upload failed and no session was left stuck on a simulator.
 pub async fn soak(args: SoakArgs) -> Result<i32> {
-    let rows = soak_rows(&args, SandboxConfig::default()).await?;
+    let rows = soak_rows(&args, SandboxConfig::default(), &SoakPacing::default()).await?;
     let lost: u64 = rows
         .iter()
         .map(|r| r.bytes_lost + u64::from(r.failed) + r.stuck_sessions)
@@ -95,9 +95,39 @@ pub async fn soak(args: SoakArgs) -> Result<i32> {
     })
 }
 
+/// How the soak's driver waits between attempts and between polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoakPacing {
+    /// Delay before the second attempt of a call.
+    pub retry_initial: Duration,
+    /// Longest delay between two attempts.
+    pub retry_max: Duration,
+    /// Delay before the second poll of processing.
+    pub poll_initial: Duration,
+    /// Longest delay between two polls.
+    pub poll_max: Duration,
+}
+
+impl Default for SoakPacing {
+    /// What `marketmedia soak` uses: retries from 50 ms up to 2 s, polls from 100 to 500 ms.
+    fn default() -> Self {
+        SoakPacing {
+            retry_initial: Duration::from_millis(50),
+            retry_max: Duration::from_secs(2),
+            poll_initial: Duration::from_millis(100),
+            poll_max: Duration::from_millis(500),
+        }
+    }
+}
+
 /// The soak's figures, one row per marketplace, against simulators with `config` (the
-/// tests give them short processing delays).
-pub async fn soak_rows(args: &SoakArgs, config: SandboxConfig) -> Result<Vec<SoakRow>> {
+/// tests give them short processing delays) and a driver paced by `pacing` (the tests wait
+/// milliseconds where a run against a real link waits up to seconds).
+pub async fn soak_rows(
+    args: &SoakArgs,
+    config: SandboxConfig,
+    pacing: &SoakPacing,
+) -> Result<Vec<SoakRow>> {
     let profile: FaultProfile = args
         .faults
         .to_profile()
@@ -119,13 +149,13 @@ pub async fn soak_rows(args: &SoakArgs, config: SandboxConfig) -> Result<Vec<Soa
     let driver = UploadDriver::new(UploadOptions {
         retry: RetryPolicy {
             max_attempts: args.attempts,
-            initial_delay: Duration::from_millis(50),
-            max_delay: Duration::from_secs(2),
+            initial_delay: pacing.retry_initial,
+            max_delay: pacing.retry_max,
             ..RetryPolicy::default()
         },
         poll: PollPolicy {
-            initial_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(500),
+            initial_delay: pacing.poll_initial,
+            max_delay: pacing.poll_max,
             ..PollPolicy::default()
         },
         ..UploadOptions::default()

@@ -78,6 +78,7 @@ pub fn captured<T>(f: impl Future<Output = T>) -> (T, String) {
     // Bridges `log` records (reqwest's) to tracing; once per process, so an error means
     // another test installed it already.
     let _ = tracing_log::LogTracer::init();
+    keep_two_dispatchers();
     let buffer = Buffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -95,6 +96,19 @@ pub fn captured<T>(f: impl Future<Output = T>) -> (T, String) {
     let out = tracing::subscriber::with_default(subscriber, || rt.block_on(f));
     drop(rt);
     (out, buffer.text())
+}
+
+/// Keeps a second, silent dispatcher registered for the life of the process.
+///
+/// While exactly one dispatcher is registered, tracing-core takes it for the global default
+/// and computes a new callsite's interest from the default *of the thread that reaches it
+/// first*. In a test binary whose other tests run on other threads, a callsite first reached
+/// there while [`captured`]'s subscriber was the only one would be disabled for good, and its
+/// spans missing from the capture (seen once the providers' tests shared one binary: SMH's
+/// `token` span). With two registered, every callsite asks every live dispatcher.
+fn keep_two_dispatchers() {
+    static SILENT: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    SILENT.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
 }
 
 /// Panics, quoting the surroundings, when `text` contains any of `secrets`.

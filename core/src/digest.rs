@@ -10,7 +10,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
@@ -316,6 +317,13 @@ const POOL: usize = 8;
 /// one. Buffers are recycled between the two threads (no allocation or zeroing per chunk).
 /// Blocking: call it from a blocking context (see [`digest_file_async`]).
 pub fn digest_file(path: &Path, req: &DigestRequest) -> Result<Digests> {
+    digest_file_unless(path, req, &AtomicBool::new(false))
+}
+
+/// [`digest_file`], ending with [`crate::ErrorKind::Cancelled`] at the next chunk once
+/// `stop` is set.
+fn digest_file_unless(path: &Path, req: &DigestRequest, stop: &AtomicBool) -> Result<Digests> {
+    let stopped = || Error::new(crate::ErrorKind::Cancelled, "the digest pass was stopped");
     let mut file =
         File::open(path).map_err(|e| Error::from(e).with_kind(crate::ErrorKind::InvalidInput))?;
     let chunk = INSTANT_HASH_CHUNK as usize;
@@ -324,6 +332,9 @@ pub fn digest_file(path: &Path, req: &DigestRequest) -> Result<Digests> {
         let mut single = Digester::new(req);
         let mut buf = vec![0u8; chunk];
         loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(stopped());
+            }
             let n = fill(&mut file, &mut buf)?;
             if n == 0 {
                 break;
@@ -348,6 +359,9 @@ pub fn digest_file(path: &Path, req: &DigestRequest) -> Result<Digests> {
     let mut size = 0u64;
     let mut allocated = 0;
     let read_result: std::io::Result<()> = (|| loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let mut buf = match returned.try_recv() {
             Ok(buf) => buf,
             Err(_) if allocated < POOL => {
@@ -374,6 +388,9 @@ pub fn digest_file(path: &Path, req: &DigestRequest) -> Result<Digests> {
         .join()
         .map_err(|_| Error::new(crate::ErrorKind::Io, "the digest thread failed"))?;
     read_result?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(stopped());
+    }
     let mut out = Digests {
         size,
         ..Digests::default()
@@ -383,11 +400,21 @@ pub fn digest_file(path: &Path, req: &DigestRequest) -> Result<Digests> {
     Ok(out)
 }
 
-/// [`digest_file`] on tokio's blocking pool.
+/// [`digest_file`] on tokio's blocking pool. Dropping the future (a stopped upload) stops
+/// the reading threads at their next chunk, so they do not read on for nothing.
 pub async fn digest_file_async(path: &Path, req: &DigestRequest) -> Result<Digests> {
+    /// Sets the flag when the future holding it is dropped, finished or not.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let path = path.to_owned();
     let req = req.clone();
-    tokio::task::spawn_blocking(move || digest_file(&path, &req))
+    let stop = Arc::new(AtomicBool::new(false));
+    let _guard = StopOnDrop(Arc::clone(&stop));
+    tokio::task::spawn_blocking(move || digest_file_unless(&path, &req, &stop))
         .await
         .map_err(|e| Error::new(crate::ErrorKind::Io, format!("the digest task failed: {e}")))?
 }

@@ -123,11 +123,15 @@ pub struct UploadOptions {
     /// completion sent and answered, a confirmed cancel, a lost session (the journal uses it
     /// to keep a session until its outcome is known).
     pub on_event: Option<SessionObserver>,
-    /// When it turns `true`, no new part is sent; parts in flight get `stop_grace` to finish,
-    /// then the upload ends with [`ErrorKind::Cancelled`], not cancelled on the platform and
-    /// resumable from the journal.
+    /// When it turns `true`, at every phase: no new part is sent and no new call starts; the
+    /// parts and the call in flight (token, preflight, init, commit, recovery, poll, cancel)
+    /// get `stop_grace` to finish; the probe, the digest pass and the waits between retries
+    /// and polls end at once. The upload then ends with [`ErrorKind::Cancelled`] (code
+    /// `STOPPED`), not cancelled on the platform and resumable from the journal; one already
+    /// committed and polling ends [`Completion::Processing`] with its handle.
     pub stop: Option<StopSignal>,
-    /// How long parts in flight may finish after a stop (default [`DEFAULT_STOP_GRACE`]).
+    /// How long parts and calls in flight may finish after a stop (default
+    /// [`DEFAULT_STOP_GRACE`]).
     pub stop_grace: Duration,
     /// The account the upload is for, when the caller has several of one marketplace: the
     /// journal keys its entries by the account's identity. Set it with
@@ -418,7 +422,8 @@ impl UploadDriver {
     ) -> Result<UploadOutcome> {
         let rules = provider.rules();
         self.stage(&rules.platform, Stage::Preflight);
-        let probe = SourceProbe::open(path)
+        let probe = self
+            .unless_stopped(&rules.platform, SourceProbe::open(path))
             .await
             .map_err(|e| e.with_platform(&rules.platform))?;
         probe.check(rules)?;
@@ -431,7 +436,10 @@ impl UploadDriver {
             .preflight_while(
                 provider,
                 &probe,
-                PreparedSource::digest(probe.clone(), &request),
+                self.unless_stopped(
+                    &rules.platform,
+                    PreparedSource::digest(probe.clone(), &request),
+                ),
             )
             .await?;
         self.preflighted().upload_prepared(provider, &source).await
@@ -631,6 +639,63 @@ impl UploadDriver {
         self.opts.stop.as_ref().is_some_and(|s| *s.borrow())
     }
 
+    /// Runs `call`, a request to the platform, unless a stop came first: a stop that comes
+    /// while it runs gives it [`UploadOptions::stop_grace`] to finish (its answer may be
+    /// what makes the upload resumable), then ends it with the stop error.
+    async fn stoppable<T>(
+        &self,
+        platform: &str,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.until_stop(platform, self.opts.stop_grace, call).await
+    }
+
+    /// Runs `work`, local work such as the probe or the digest pass, unless a stop came
+    /// first; a stop that comes while it runs ends it at once (nothing is in flight on a
+    /// platform).
+    pub(crate) async fn unless_stopped<T>(
+        &self,
+        platform: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.until_stop(platform, Duration::ZERO, work).await
+    }
+
+    async fn until_stop<T>(
+        &self,
+        platform: &str,
+        grace: Duration,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(stop) = self.opts.stop.clone() else {
+            return work.await;
+        };
+        if *stop.borrow() {
+            return Err(self.stop_error(platform));
+        }
+        tokio::select! {
+            biased;
+            result = work => result,
+            () = after_stop(stop, grace) => Err(self.stop_error(platform)),
+        }
+    }
+
+    /// Sleeps `delay`, cut short by a stop: `false` when stopped.
+    async fn nap(&self, delay: Duration) -> bool {
+        match self.opts.stop.clone() {
+            None => {
+                tokio::time::sleep(delay).await;
+                true
+            }
+            Some(stop) => {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => !*stop.borrow(),
+                    () = after_stop(stop.clone(), Duration::ZERO) => false,
+                }
+            }
+        }
+    }
+
     async fn run_session(
         &self,
         provider: &dyn ChunkedVideoUploader,
@@ -664,7 +729,7 @@ impl UploadDriver {
             Err(err) => {
                 let committed = committed.load(Ordering::SeqCst);
                 let lost = err.kind() == ErrorKind::NotFound && !committed;
-                let stopped = err.kind() == ErrorKind::Cancelled && self.stopped();
+                let stopped = self.stopped();
                 self.stage(&platform, Stage::Failed(err.to_string()));
                 let session = cell.inner.lock().await.1.clone();
                 if lost {
@@ -743,6 +808,7 @@ impl UploadDriver {
                             .recovered(provider, &session, found, started, counters)
                             .await;
                     }
+                    Err(e) if self.stopped() => return Err(e),
                     Err(e) => {
                         tracing::warn!(platform = %platform, error = %e, "could not ask what the platform holds; committing again");
                     }
@@ -884,6 +950,10 @@ impl UploadDriver {
                         let session = cell.inner.lock().await.1.clone();
                         cb(&session, &done);
                     }
+                }
+                // A part that failed for a network reason during the grace is resumable.
+                Some(Err(err)) if self.stopped() && err.is_retryable() => {
+                    return Err(self.stop_error(&platform))
                 }
                 Some(Err(err)) => return Err(err),
             }
@@ -1042,12 +1112,17 @@ impl UploadDriver {
             if Instant::now() + delay > deadline || self.stopped() {
                 break;
             }
-            tokio::time::sleep(delay).await;
+            // A stop ends the wait with the handle: the upload is committed, and a rerun
+            // (or `status`) polls it.
+            if !self.nap(delay).await {
+                break;
+            }
             let status = match self
                 .with_retry(&platform, "poll", counters, || provider.poll(handle))
                 .await
             {
                 Ok(status) => status,
+                Err(_) if self.stopped() => break,
                 // The upload is committed; a platform that cannot answer for now does not
                 // make it fail: poll again later, within the deadline.
                 Err(err) if err.is_retryable() => {
@@ -1154,7 +1229,7 @@ impl UploadDriver {
                 } else {
                     self.opts.retry.next_delay(attempt, &err)
                 };
-            let Some(delay) = delay else {
+            let Some(delay) = delay.filter(|_| !self.stopped()) else {
                 return Err(err.with_platform(platform));
             };
             counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -1167,7 +1242,9 @@ impl UploadDriver {
                 delay,
                 reason: err.to_string(),
             });
-            tokio::time::sleep(delay).await;
+            if !self.nap(delay).await {
+                return Err(err.with_platform(platform));
+            }
             attempt += 1;
         }
     }
@@ -1215,7 +1292,9 @@ impl UploadDriver {
         Ok(())
     }
 
-    /// Runs a non-part call with the retry policy, counting its retries in `counters`.
+    /// Runs a non-part call with the retry policy, counting its retries in `counters`. After a
+    /// stop no attempt starts, a wait between attempts ends at once, and an attempt in flight
+    /// gets the grace ([`UploadDriver::stoppable`]).
     async fn with_retry<T, F, Fut>(
         &self,
         platform: &str,
@@ -1230,9 +1309,14 @@ impl UploadDriver {
         let mut attempt = 1u32;
         loop {
             let span = tracing::debug_span!("call", platform, call, attempt);
-            match f().instrument(span).await {
+            match self.stoppable(platform, f().instrument(span)).await {
                 Ok(v) => return Ok(v),
-                Err(err) => match self.opts.retry.next_delay(attempt, &err) {
+                Err(err) => match self
+                    .opts
+                    .retry
+                    .next_delay(attempt, &err)
+                    .filter(|_| !self.stopped())
+                {
                     Some(delay) => {
                         if let Some(c) = counters {
                             c.retries.fetch_add(1, Ordering::Relaxed);
@@ -1246,7 +1330,9 @@ impl UploadDriver {
                             delay,
                             reason: err.to_string(),
                         });
-                        tokio::time::sleep(delay).await;
+                        if !self.nap(delay).await {
+                            return Err(self.stop_error(platform));
+                        }
                         attempt += 1;
                     }
                     None => return Err(err.with_platform(platform)),
@@ -1254,6 +1340,14 @@ impl UploadDriver {
             }
         }
     }
+}
+
+/// Returns once `stop` is on (never, when its sender is gone without a stop), `grace` later.
+async fn after_stop(mut stop: StopSignal, grace: Duration) {
+    if stop.wait_for(|on| *on).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(grace).await;
 }
 
 /// Whether a completion that failed this way may still have taken place on the platform (its
@@ -1315,3 +1409,7 @@ mod tests;
 #[cfg(test)]
 #[path = "reliability_tests.rs"]
 mod reliability_tests;
+
+#[cfg(test)]
+#[path = "driver_mock_tests.rs"]
+mod mock_tests;

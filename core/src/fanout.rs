@@ -151,7 +151,9 @@ impl UploadDriver {
         for label in &labels {
             self.emit_stage(label, Stage::Preflight);
         }
-        let probe = match SourceProbe::open(path).await {
+        // A stop ends the probe and the digest pass at once: nothing is in flight yet.
+        let first = labels.first().map(String::as_str).unwrap_or_default();
+        let probe = match self.unless_stopped(first, SourceProbe::open(path)).await {
             Ok(p) => p,
             Err(e) => return fail_all(e),
         };
@@ -214,8 +216,11 @@ impl UploadDriver {
                             Ok(undigested)
                         } else {
                             this.emit_stage(&platform, Stage::Digesting);
-                            pass.await
-                                .map_err(|e| e.detached().with_platform(&platform))
+                            let pass = async {
+                                pass.await
+                                    .map_err(|e| e.detached().with_platform(&platform))
+                            };
+                            this.unless_stopped(&platform, pass).await
                         }
                     };
                     let result = match this.preflight_while(*provider, probe, digest).await {

@@ -46,8 +46,9 @@ impl Default for HttpTimeouts {
 /// The deadlines of every [`send`] in the process: on by default with these values, changed
 /// (or turned off) with [`set_watchdog`]. Together with the client's connect timeout
 /// ([`HttpTimeouts::connect`]) they bound every call: a silent server is detected within
-/// seconds, a server that drips its answer a byte at a time ends at the `total` deadline, while
-/// a big part on a slow link may take as long as it keeps moving (up to `total`).
+/// seconds, a server that drips its answer (or takes the request a byte at a time) is given up
+/// on by the low-speed limit, and a call with a small answer by its answer deadline, while a
+/// big part on a slow link may take as long as it keeps moving (up to `total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watchdog {
     /// Waiting for the answer to begin once the request, its whole body included, is handed
@@ -60,6 +61,16 @@ pub struct Watchdog {
     /// progress it makes. Default 30 min (a 5 GiB SMH part at 3 MiB/s; the platforms'
     /// other calls take well under a minute).
     pub total: Duration,
+    /// The whole answer of a call that is not a part upload (token, init, commit, poll,
+    /// cancel, image uploads: [`CallMeta::part`] is `None`), counted from when its request
+    /// body has been sent: the server's work before its first byte and the reading of an
+    /// answer of a few KiB. Never shorter than `first_byte` (a shorter value is raised to
+    /// it). Default 60 s: the 20 s first-byte wait, then 40 s to read what is at most a few
+    /// KiB, which a link of 1 KiB/s reads in seconds; a part's deadline is `total`.
+    pub answer: Duration,
+    /// The low-speed limit while a body flows, in either direction (see [`LowSpeed`]);
+    /// `None` turns it off. Default 1 KiB/s over 30 s.
+    pub low_speed: Option<LowSpeed>,
 }
 
 impl Default for Watchdog {
@@ -68,7 +79,98 @@ impl Default for Watchdog {
             first_byte: Duration::from_secs(20),
             idle: Duration::from_secs(30),
             total: Duration::from_secs(30 * 60),
+            answer: Duration::from_secs(60),
+            low_speed: Some(LowSpeed::default()),
         }
+    }
+}
+
+/// A low-speed limit, as curl's `--speed-limit` and `--speed-time`: while a request body is
+/// being taken by the connection, or an answer body is being read, fewer than
+/// `bytes_per_sec` bytes a second over the last `window` end the attempt
+/// ([`CallLimit::TooSlow`], [`ErrorKind::Transient`]: retried like any network fault). It
+/// does not apply while the server works before the first byte of its answer (a server may
+/// hash a large file at a commit): that wait is [`Watchdog::first_byte`]'s.
+///
+/// The default, 1 KiB/s over 30 s, is a tenth of the slowest uplink still in use (EDGE's
+/// 10–20 KB/s): a real slow link moves a part at many times that pace, and the bursts in
+/// which the kernel takes a body (half a send buffer at a time) come far more often than
+/// once in 30 s at any such pace. A server that drips a byte every few seconds moves a few
+/// bytes in 30 s. The window is the idle timeout's, so "nothing for 30 s" and "almost
+/// nothing for 30 s" end an attempt alike.
+///
+/// A request body is measured as the connection takes it, so the kernel's socket buffers
+/// (up to a few MiB) take its first MiBs at once: a server that takes a body slower than
+/// the limit is seen by it only once those buffers are full, and a body they swallow whole
+/// counts as sent, its answer then awaited within [`Watchdog::first_byte`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowSpeed {
+    /// The slowest acceptable average pace over `window`, in bytes per second.
+    pub bytes_per_sec: u64,
+    /// How long the pace must stay under `bytes_per_sec` to end the attempt.
+    pub window: Duration,
+}
+
+impl Default for LowSpeed {
+    fn default() -> Self {
+        LowSpeed {
+            bytes_per_sec: 1024,
+            window: Duration::from_secs(30),
+        }
+    }
+}
+
+impl LowSpeed {
+    /// The fewest bytes a window must move.
+    fn floor(&self) -> u64 {
+        (self.bytes_per_sec as f64 * self.window.as_secs_f64()).ceil() as u64
+    }
+}
+
+/// Measures a body's pace against a [`LowSpeed`] limit from samples of the bytes moved so far.
+#[derive(Debug)]
+struct SpeedMeter {
+    limit: LowSpeed,
+    started: Instant,
+    /// `(when, bytes moved by then)`, oldest first; the oldest is at least a window old once
+    /// the body has flowed that long.
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+impl SpeedMeter {
+    fn new(limit: LowSpeed, now: Instant, moved: u64) -> SpeedMeter {
+        let mut samples = std::collections::VecDeque::new();
+        samples.push_back((now, moved));
+        SpeedMeter {
+            limit,
+            started: now,
+            samples,
+        }
+    }
+
+    /// Records that `moved` bytes have moved by `now`; `true` when the last window moved
+    /// fewer bytes than the limit asks.
+    fn too_slow(&mut self, now: Instant, moved: u64) -> bool {
+        self.samples.push_back((now, moved));
+        let Some(edge) = now.checked_sub(self.limit.window) else {
+            return false;
+        };
+        // Keep the newest sample at least a window old as the baseline.
+        while self.samples.len() > 1 && self.samples[1].0 <= edge {
+            self.samples.pop_front();
+        }
+        if now.duration_since(self.started) < self.limit.window {
+            return false;
+        }
+        match self.samples.front() {
+            Some(&(at, base)) if at <= edge => moved.saturating_sub(base) < self.limit.floor(),
+            _ => false,
+        }
+    }
+
+    /// How often to take a sample: a tenth of the window, between 10 ms and 1 s.
+    fn tick(limit: &LowSpeed) -> Duration {
+        (limit.window / 10).clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
 }
 
@@ -150,6 +252,12 @@ pub enum CallLimit {
         /// The call's limit in bytes.
         limit: u64,
     },
+    /// A body (the request's or the answer's) moved slower than this limit over its window:
+    /// the peer drips.
+    TooSlow(LowSpeed),
+    /// The answer of a call with a small answer was not complete this long after the
+    /// request was sent ([`Watchdog::answer`]).
+    AnswerDeadline(Duration),
 }
 
 impl CallLimit {
@@ -186,6 +294,17 @@ impl std::fmt::Display for CallLimit {
                 f,
                 "the answer is longer than this call's limit of {limit} bytes"
             ),
+            CallLimit::TooSlow(limit) => write!(
+                f,
+                "fewer than {} bytes/s moved over {} s (the peer is dripping)",
+                limit.bytes_per_sec,
+                limit.window.as_secs_f64()
+            ),
+            CallLimit::AnswerDeadline(d) => write!(
+                f,
+                "the answer was not complete {} s after the request was sent",
+                d.as_secs_f64()
+            ),
         }
     }
 }
@@ -210,13 +329,18 @@ pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
     })
 }
 
-/// When an attempt last made progress, and whether its request body is all sent.
+/// When an attempt last made progress, how many request body bytes the connection took, and
+/// whether (and when) its request body is all sent.
 #[derive(Debug)]
 struct Clock {
     start: Instant,
     /// Milliseconds from `start` to the last progress.
     last_ms: std::sync::atomic::AtomicU64,
+    /// Request body bytes taken by the connection.
+    taken: std::sync::atomic::AtomicU64,
     body_done: std::sync::atomic::AtomicBool,
+    /// Milliseconds from `start` to the end of the request body (valid once `body_done`).
+    body_done_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Clock {
@@ -224,14 +348,28 @@ impl Clock {
         Clock {
             start: Instant::now(),
             last_ms: std::sync::atomic::AtomicU64::new(0),
+            taken: std::sync::atomic::AtomicU64::new(0),
             body_done: std::sync::atomic::AtomicBool::new(false),
+            body_done_ms: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
+    fn ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn progress(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms
-            .fetch_max(ms, std::sync::atomic::Ordering::Relaxed);
+            .fetch_max(self.ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn took(&self, n: u64) {
+        self.taken
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn taken(&self) -> u64 {
+        self.taken.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn since_progress(&self) -> Duration {
@@ -241,12 +379,26 @@ impl Clock {
 
     fn finish_body(&self) {
         self.progress();
-        self.body_done
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if !self.body_done() {
+            self.body_done_ms
+                .store(self.ms(), std::sync::atomic::Ordering::Relaxed);
+            self.body_done
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
     }
 
     fn body_done(&self) -> bool {
-        self.body_done.load(std::sync::atomic::Ordering::Relaxed)
+        self.body_done.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// When the request body was all sent, once it was.
+    fn body_done_at(&self) -> Option<Instant> {
+        self.body_done().then(|| {
+            self.start
+                + Duration::from_millis(
+                    self.body_done_ms.load(std::sync::atomic::Ordering::Relaxed),
+                )
+        })
     }
 }
 
@@ -260,6 +412,7 @@ fn watched_body(body: reqwest::Body, len: Option<u64>, clock: Arc<Clock>) -> req
         .inspect(move |chunk| {
             if let Ok(bytes) = chunk {
                 taken += bytes.len() as u64;
+                clock.took(bytes.len() as u64);
                 if len.is_some_and(|l| taken >= l) {
                     clock.finish_body();
                 } else {
@@ -457,9 +610,9 @@ pub fn set_request_limit(platform: &str, limit: usize) {
 /// signatures. Transport failures become [`ErrorKind::Transient`].
 ///
 /// The call is bounded by the process's limits ([`CallLimits::current`]): the client's
-/// connect timeout, the [`Watchdog`]'s first-byte, idle and total deadlines (on by default),
-/// and the answer body limit ([`DEFAULT_MAX_ANSWER_BYTES`] by default). A call that hits one
-/// fails with the [`CallLimit`] as its source.
+/// connect timeout, the [`Watchdog`]'s first-byte, idle, answer and total deadlines and its
+/// low-speed limit (on by default), and the answer body limit ([`DEFAULT_MAX_ANSWER_BYTES`]
+/// by default). A call that hits one fails with the [`CallLimit`] as its source.
 pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Result<RawResponse> {
     send_limited(request, meta, CallLimits::current()).await
 }
@@ -514,7 +667,7 @@ pub async fn send_limited(
         // The semaphore is never closed, so acquiring cannot fail.
         let _permit = limiter.acquire_owned().await.ok();
         let started = Instant::now();
-        let attempt = attempt(request, limits);
+        let attempt = attempt(request, limits, meta.part.is_none());
         let result = match limits.watchdog {
             Some(w) => match tokio::time::timeout(w.total, attempt).await {
                 Ok(r) => r,
@@ -553,6 +706,10 @@ pub async fn send_limited(
 fn limit_error(limit: CallLimit, meta: &CallMeta<'_>) -> Error {
     let (kind, message) = match limit {
         CallLimit::AnswerTooLarge { .. } => (ErrorKind::Protocol, limit.to_string()),
+        CallLimit::TooSlow(_) => (
+            ErrorKind::Transient,
+            format!("the transfer was too slow: {limit}"),
+        ),
         _ => (
             ErrorKind::Transient,
             format!("the request timed out: {limit}"),
@@ -565,10 +722,12 @@ fn limit_error(limit: CallLimit, meta: &CallMeta<'_>) -> Error {
 }
 
 /// One attempt: the request sent and the answer read, within `limits` (but the total
-/// deadline, which [`send_limited`] puts around it).
+/// deadline, which [`send_limited`] puts around it). `small_answer`: the call is not a part
+/// upload, so [`Watchdog::answer`] bounds its answer.
 async fn attempt(
     request: reqwest::RequestBuilder,
     limits: CallLimits,
+    small_answer: bool,
 ) -> std::result::Result<RawResponse, Failure> {
     let Some(timeouts) = limits.watchdog else {
         let response = request.send().await.map_err(Failure::Http)?;
@@ -591,34 +750,75 @@ async fn attempt(
             clock.finish_body();
         }
     }
+    let answer = small_answer.then(|| timeouts.answer.max(timeouts.first_byte));
+    // The request body's pace, measured from the first byte the connection takes.
+    let mut meter: Option<SpeedMeter> = None;
     let mut pending = std::pin::pin!(client.execute(request));
     let response = loop {
-        let limit = if clock.body_done() {
+        let now = Instant::now();
+        let done = clock.body_done();
+        let limit = if done {
             timeouts.first_byte
         } else {
             timeouts.idle
         };
         let idle = clock.since_progress();
         if idle >= limit {
-            return Err(Failure::Limit(if clock.body_done() {
+            return Err(Failure::Limit(if done {
                 CallLimit::FirstByte(limit)
             } else {
                 CallLimit::RequestStalled(limit)
             }));
         }
-        if let Ok(r) = tokio::time::timeout(limit - idle, &mut pending).await {
+        let mut wait = limit - idle;
+        if let (Some(answer), Some(sent)) = (answer, clock.body_done_at()) {
+            let due = sent + answer;
+            if now >= due {
+                return Err(Failure::Limit(CallLimit::AnswerDeadline(answer)));
+            }
+            wait = wait.min(due - now);
+        }
+        if let (false, Some(low)) = (done, timeouts.low_speed) {
+            let taken = clock.taken();
+            if meter.is_none() && taken > 0 {
+                meter = Some(SpeedMeter::new(low, now, taken));
+            }
+            if let Some(meter) = meter.as_mut() {
+                if meter.too_slow(now, taken) {
+                    return Err(Failure::Limit(CallLimit::TooSlow(low)));
+                }
+            }
+            wait = wait.min(SpeedMeter::tick(&low));
+        }
+        if let Ok(r) = tokio::time::timeout(wait, &mut pending).await {
             break r.map_err(Failure::Http)?;
         }
     };
-    read_answer(response, limits.max_answer_bytes, Some(timeouts.idle)).await
+    let watch = AnswerWatch {
+        idle: timeouts.idle,
+        low_speed: timeouts.low_speed,
+        deadline: answer.map(|a| (clock.body_done_at().unwrap_or_else(Instant::now) + a, a)),
+    };
+    read_answer(response, limits.max_answer_bytes, Some(watch)).await
+}
+
+/// The limits on reading an answer's body.
+#[derive(Debug, Clone, Copy)]
+struct AnswerWatch {
+    /// No byte for this long ends it.
+    idle: Duration,
+    /// The low-speed limit, measured from the answer's head.
+    low_speed: Option<LowSpeed>,
+    /// When the whole answer must be in, and the deadline that says so.
+    deadline: Option<(Instant, Duration)>,
 }
 
 /// Reads the answer's body, at most `max` bytes (refused up front when its `Content-Length`
-/// says more), each read within `idle` when given.
+/// says more), within `watch` when given.
 async fn read_answer(
     mut response: reqwest::Response,
     max: u64,
-    idle: Option<Duration>,
+    watch: Option<AnswerWatch>,
 ) -> std::result::Result<RawResponse, Failure> {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -630,11 +830,39 @@ async fn read_answer(
     // Reserve what the server declared (within the limit), or a little.
     let reserve = declared.unwrap_or(8 * 1024).min(max);
     let mut body = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
+    let head_at = Instant::now();
+    let mut last = head_at;
+    let mut meter = watch
+        .and_then(|w| w.low_speed)
+        .map(|low| SpeedMeter::new(low, head_at, 0));
     loop {
-        let next = match idle {
-            Some(idle) => match tokio::time::timeout(idle, response.chunk()).await {
-                Ok(r) => r,
-                Err(_) => return Err(Failure::Limit(CallLimit::AnswerStalled(idle))),
+        let next = match watch {
+            Some(w) => loop {
+                let now = Instant::now();
+                if let Some((due, limit)) = w.deadline {
+                    if now >= due {
+                        return Err(Failure::Limit(CallLimit::AnswerDeadline(limit)));
+                    }
+                }
+                let quiet = now.duration_since(last);
+                if quiet >= w.idle {
+                    return Err(Failure::Limit(CallLimit::AnswerStalled(w.idle)));
+                }
+                let mut wait = w.idle - quiet;
+                if let Some((due, _)) = w.deadline {
+                    wait = wait.min(due - now);
+                }
+                if let Some(meter) = meter.as_mut() {
+                    if meter.too_slow(now, body.len() as u64) {
+                        return Err(Failure::Limit(CallLimit::TooSlow(meter.limit)));
+                    }
+                    wait = wait.min(SpeedMeter::tick(&meter.limit));
+                }
+                // `chunk` keeps what it read when the wait ends first: nothing is lost.
+                if let Ok(r) = tokio::time::timeout(wait, response.chunk()).await {
+                    last = Instant::now();
+                    break r;
+                }
             },
             None => response.chunk().await,
         };
@@ -835,6 +1063,7 @@ mod tests {
             first_byte: Duration::from_millis(first_byte_ms),
             idle: Duration::from_millis(idle_ms),
             total: Duration::from_secs(60),
+            ..Watchdog::default()
         })
     }
 
@@ -946,6 +1175,7 @@ mod tests {
             first_byte: Duration::from_secs(60),
             idle: IDLE,
             total: Duration::from_secs(600),
+            ..Watchdog::default()
         });
         // A body of `len` bytes whose chunks are stamped when the connection takes them.
         let body = |len: usize, taken: Arc<Mutex<Vec<Instant>>>| {
@@ -1013,6 +1243,230 @@ mod tests {
         assert_eq!(limits.max_answer_bytes, DEFAULT_MAX_ANSWER_BYTES);
     }
 
+    /// The defaults `docs/cli.md` gives and the CLI's flags take from here (the reasons are
+    /// on [`Watchdog`] and [`LowSpeed`]): changing one is changing the docs.
+    #[test]
+    fn the_default_limits_are_the_documented_ones() {
+        assert_eq!(
+            Watchdog::default(),
+            Watchdog {
+                first_byte: Duration::from_secs(20),
+                idle: Duration::from_secs(30),
+                total: Duration::from_secs(1800),
+                answer: Duration::from_secs(60),
+                low_speed: Some(LowSpeed {
+                    bytes_per_sec: 1024,
+                    window: Duration::from_secs(30),
+                }),
+            }
+        );
+        assert_eq!(LowSpeed::default().floor(), 30 * 1024);
+    }
+
+    /// The meter judges whole windows only, against the bytes moved within the last one.
+    #[test]
+    fn the_speed_meter_judges_the_last_window() {
+        let limit = LowSpeed {
+            bytes_per_sec: 100,
+            window: Duration::from_secs(1),
+        };
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut meter = SpeedMeter::new(limit, t0, 0);
+        // Less than a window of flow: never too slow, however little moved.
+        assert!(!meter.too_slow(at(500), 0));
+        // A window with 50 bytes: too slow.
+        assert!(meter.too_slow(at(1000), 50));
+        // A fast stretch: 1000 bytes in the last window.
+        assert!(!meter.too_slow(at(1500), 600));
+        assert!(!meter.too_slow(at(2000), 1050));
+        // Then a drip: the last window (1.5 s → 2.5 s) moved 450 bytes, still enough; the
+        // next one (2 s → 3 s) moved 2.
+        assert!(!meter.too_slow(at(2500), 1051));
+        assert!(meter.too_slow(at(3000), 1052));
+    }
+
+    fn dripping(low: LowSpeed) -> Option<Watchdog> {
+        Some(Watchdog {
+            first_byte: Duration::from_secs(5),
+            idle: Duration::from_secs(5),
+            total: Duration::from_secs(60),
+            answer: Duration::from_secs(30),
+            low_speed: Some(low),
+        })
+    }
+
+    /// A server that answers its head at once, then a byte every 50 ms, is given up on one
+    /// low-speed window after the head (not at the idle or total deadline), as a typed,
+    /// retryable error naming the call.
+    #[tokio::test]
+    async fn a_dripping_answer_is_given_up_on_by_the_low_speed_limit() {
+        use tokio::io::AsyncWriteExt;
+        let addr = serve_with(|mut socket| async move {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
+            if socket.write_all(head).await.is_err() {
+                return;
+            }
+            while socket.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let low = LowSpeed {
+            bytes_per_sec: 100,
+            window: Duration::from_millis(300),
+        };
+        let started = Instant::now();
+        let request = client.get(format!("http://{addr}/drip"));
+        let err = send_with(request, META, dripping(low)).await.unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(CallLimit::of(&err), Some(CallLimit::TooSlow(low)), "{err}");
+        assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+        assert!(err.is_retryable());
+        assert_eq!(err.call(), Some("put_part"));
+        assert!(err.to_string().contains("dripping"), "{err}");
+        assert!(
+            took >= low.window && took < Duration::from_secs(2),
+            "given up after {took:?}"
+        );
+    }
+
+    /// A small answer that keeps up the low-speed pace still ends at its answer deadline,
+    /// counted from the request; a part's answer has no such deadline.
+    #[tokio::test]
+    async fn a_small_answer_ends_at_its_answer_deadline() {
+        use tokio::io::AsyncWriteExt;
+        let addr = serve_with(|mut socket| async move {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
+            if socket.write_all(head).await.is_err() {
+                return;
+            }
+            // 20 bytes every 20 ms: 1000 B/s, ten times the low-speed limit.
+            while socket.write_all(&[b' '; 20]).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let low = LowSpeed {
+            bytes_per_sec: 100,
+            window: Duration::from_millis(200),
+        };
+        let watchdog = Watchdog {
+            first_byte: Duration::from_millis(300),
+            answer: Duration::from_millis(600),
+            total: Duration::from_millis(1500),
+            ..dripping(low).unwrap()
+        };
+        let init = CallMeta {
+            platform: "test",
+            call: "init",
+            part: None,
+        };
+        let started = Instant::now();
+        let request = client.get(format!("http://{addr}/init"));
+        let err = send_with(request, init, Some(watchdog)).await.unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(
+            CallLimit::of(&err),
+            Some(CallLimit::AnswerDeadline(Duration::from_millis(600))),
+            "{err}"
+        );
+        assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+        assert_eq!(err.call(), Some("init"));
+        assert!(
+            took >= Duration::from_millis(600) && took < Duration::from_millis(1400),
+            "{took:?}"
+        );
+        // The same answer to a part runs on to the total deadline.
+        let request = client.get(format!("http://{addr}/part"));
+        let err = send_with(request, META, Some(watchdog)).await.unwrap_err();
+        assert_eq!(
+            CallLimit::of(&err),
+            Some(CallLimit::Deadline(Duration::from_millis(1500))),
+            "{err}"
+        );
+    }
+
+    /// A server that takes the request body a trickle at a time is given up on by the
+    /// low-speed limit while the body is sent, before the idle deadline.
+    #[tokio::test]
+    async fn a_server_taking_the_body_slowly_is_given_up_on() {
+        use tokio::io::AsyncReadExt;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(64 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(8).unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    // 1 KiB every 50 ms: 20 KiB/s.
+                    let mut buf = vec![0u8; 1024];
+                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                });
+            }
+        });
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let low = LowSpeed {
+            bytes_per_sec: 1024 * 1024,
+            window: Duration::from_millis(300),
+        };
+        const LEN: usize = 64 * 1024 * 1024;
+        let chunk = Bytes::from(vec![7u8; 64 * 1024]);
+        let chunks = futures::stream::iter(0..LEN / chunk.len())
+            .map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+        use futures::StreamExt;
+        let request = client
+            .put(format!("http://{addr}/part"))
+            .header(reqwest::header::CONTENT_LENGTH, LEN)
+            .body(reqwest::Body::wrap_stream(chunks));
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(10),
+            send_with(request, META, dripping(low)),
+        )
+        .await
+        .expect("the slow body was never given up on");
+        let err = outcome.unwrap_err();
+        assert_eq!(CallLimit::of(&err), Some(CallLimit::TooSlow(low)), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// A server that works longer than the low-speed window before its first answer byte (a
+    /// commit hashing a large file) is not cut by it: that wait is the first-byte deadline's.
+    #[tokio::test]
+    async fn the_low_speed_limit_waits_for_the_first_answer_byte() {
+        use tokio::io::AsyncWriteExt;
+        let addr = serve_with(|mut socket| async move {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+        })
+        .await;
+        let client = build_client(HttpTimeouts::default()).unwrap();
+        let low = LowSpeed {
+            bytes_per_sec: 1024 * 1024,
+            window: Duration::from_millis(200),
+        };
+        let commit = CallMeta {
+            platform: "test",
+            call: "commit",
+            part: None,
+        };
+        let request = client.post(format!("http://{addr}/commit")).body("{}");
+        let raw = send_with(request, commit, dripping(low)).await.unwrap();
+        assert_eq!(raw.body.as_ref(), b"ok");
+    }
+
     /// Serves every connection with `answer` after reading the request head.
     async fn serve_with<F, Fut>(answer: F) -> std::net::SocketAddr
     where
@@ -1060,6 +1514,7 @@ mod tests {
             first_byte: Duration::from_millis(500),
             idle: Duration::from_millis(500),
             total: Duration::from_millis(700),
+            ..Watchdog::default()
         };
         let request = client.get(format!("http://{addr}/drip"));
         // Bounded even when the deadline is missing (100,000 bytes would take half an hour).

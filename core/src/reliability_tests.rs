@@ -91,6 +91,8 @@ struct Fake {
     commit_flakes: AtomicU32,
     /// Set the stop signal after this part is acknowledged.
     stop_after: Option<(u32, tokio::sync::watch::Sender<bool>)>,
+    /// The call that never answers (a server that drips): `init`, `commit` or `poll`.
+    hang_in: Option<&'static str>,
     sessions: AtomicU32,
     committed: Mutex<Vec<String>>,
     commits: AtomicU32,
@@ -111,6 +113,7 @@ impl Fake {
             refuse_part: None,
             commit_flakes: AtomicU32::new(0),
             stop_after: None,
+            hang_in: None,
             sessions: AtomicU32::new(0),
             committed: Mutex::new(Vec::new()),
             commits: AtomicU32::new(0),
@@ -122,12 +125,22 @@ impl Fake {
     }
 }
 
+impl Fake {
+    /// Never returns when `call` is the one that hangs.
+    async fn hang(&self, call: &str) {
+        if self.hang_in == Some(call) {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ChunkedVideoUploader for Fake {
     fn rules(&self) -> &UploadRules {
         &self.rules
     }
     async fn init(&self, _: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
+        self.hang("init").await;
         let n = self.sessions.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(InitOutcome::Session(UploadSession {
             platform: "fake".into(),
@@ -168,6 +181,7 @@ impl ChunkedVideoUploader for Fake {
     }
     async fn commit(&self, s: &UploadSession, _: &[PartReceipt]) -> Result<CommitOutcome> {
         self.commits.fetch_add(1, Ordering::SeqCst);
+        self.hang("commit").await;
         if self
             .commit_flakes
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -194,6 +208,7 @@ impl ChunkedVideoUploader for Fake {
         }))
     }
     async fn poll(&self, h: &ProcessingHandle) -> Result<ProcessingStatus> {
+        self.hang("poll").await;
         Ok(ProcessingStatus::Ready(asset(&h.id)))
     }
     async fn cancel(&self, _: &UploadSession) -> Result<()> {
@@ -557,4 +572,127 @@ async fn a_stop_sends_no_new_part_and_keeps_the_session_resumable() {
     let entries = journal.entries();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].receipts.len(), 2, "both parts journaled");
+}
+
+/// Runs a journaled upload of `fake` with a 100 ms grace, the stop sent once `when` holds
+/// (looked at from 50 ms in); returns the result, how long after the stop it ended, and the
+/// journal.
+async fn stopped_while(
+    fake: &Fake,
+    opts: UploadOptions,
+    when: impl Fn(&Fake) -> bool,
+) -> (Result<UploadOutcome>, Duration, Vec<JournalEntry>) {
+    let dir = tempfile::tempdir().unwrap();
+    let source = prepared(&source_file(dir.path())).await;
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let driver = UploadDriver::new(UploadOptions {
+        stop: Some(rx),
+        stop_grace: Duration::from_millis(100),
+        ..opts
+    });
+    let upload = driver.upload_journaled(fake, &source, &journal);
+    let stop = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        while !when(fake) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tx.send(true).unwrap();
+        Instant::now()
+    };
+    let (result, stopped) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(upload, stop)
+    })
+    .await
+    .expect("the stop did not end the upload");
+    (result, stopped.elapsed(), journal.entries())
+}
+
+/// A stop while `init` hangs ends the upload after the grace, with nothing to cancel or keep.
+#[tokio::test]
+async fn a_stop_ends_a_hanging_init_after_the_grace() {
+    let fake = Fake {
+        hang_in: Some("init"),
+        ..Fake::new()
+    };
+    let (result, took, entries) = stopped_while(&fake, fast(), |_| true).await;
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    assert_eq!(err.code(), Some("STOPPED"));
+    assert!(
+        took >= Duration::from_millis(90) && took < Duration::from_secs(1),
+        "{took:?}"
+    );
+    assert!(entries.is_empty());
+    assert_eq!(fake.cancels.load(Ordering::SeqCst), 0);
+}
+
+/// A stop while the completion hangs: the session is kept with its completion sent, so the
+/// rerun asks the platform first; nothing is cancelled.
+#[tokio::test]
+async fn a_stop_ends_a_hanging_commit_and_keeps_it_for_recovery() {
+    let fake = Fake {
+        hang_in: Some("commit"),
+        ..Fake::new()
+    };
+    let committing = |f: &Fake| f.commits.load(Ordering::SeqCst) > 0;
+    let (result, took, entries) = stopped_while(&fake, fast(), committing).await;
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::Cancelled);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].commit, CommitState::Sent);
+    assert_eq!(entries[0].receipts.len(), PARTS);
+    assert_eq!(fake.cancels.load(Ordering::SeqCst), 0);
+    assert!(
+        fake.recovers.lock().unwrap().is_empty(),
+        "no recovery after a stop"
+    );
+}
+
+/// A stop while polling ends the wait with the handle, which the journal keeps.
+#[tokio::test]
+async fn a_stop_ends_a_hanging_poll_with_the_handle() {
+    let fake = Fake {
+        hang_in: Some("poll"),
+        ..Fake::new()
+    };
+    let committed = |f: &Fake| f.commits.load(Ordering::SeqCst) > 0;
+    let (result, took, entries) = stopped_while(&fake, fast(), committed).await;
+    let out = result.unwrap();
+    assert!(
+        matches!(out.completion, Completion::Processing(_)),
+        "{out:?}"
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert_eq!(entries.len(), 1);
+    assert!(matches!(
+        entries[0].commit,
+        CommitState::Answered(CommitOutcome::Processing(_))
+    ));
+}
+
+/// A stop during a long wait between two attempts (a `Retry-After` of minutes) ends it at
+/// once, not after the wait.
+#[tokio::test]
+async fn a_stop_ends_the_wait_between_retries_at_once() {
+    let fake = Fake::new();
+    fake.commit_flakes.store(1, Ordering::SeqCst);
+    let opts = UploadOptions {
+        retry: RetryPolicy {
+            initial_delay: Duration::from_secs(60),
+            max_delay: Duration::from_secs(60),
+            jitter: false,
+            ..fast().retry
+        },
+        ..fast()
+    };
+    let flaked = |f: &Fake| f.commits.load(Ordering::SeqCst) > 0;
+    let (result, took, _) = stopped_while(&fake, opts, flaked).await;
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::Cancelled);
+    assert!(took < Duration::from_millis(90), "{took:?}");
+    assert_eq!(
+        fake.commits.load(Ordering::SeqCst),
+        1,
+        "no attempt after the stop"
+    );
 }

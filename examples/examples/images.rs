@@ -1,17 +1,18 @@
-//! Uploads the same product images to Shopee, Lazada and SMH at once from code, through the
-//! sandbox. Each marketplace's image rules (count, size, format) are checked before its
+//! Uploads the same product images to every marketplace (Shopee, Lazada, SMH, eBay and WeChat)
+//! at once from code, through the sandbox. Each marketplace's image rules (count, size, format) are checked before its
 //! request, so a marketplace that cannot take an image gets no request at all.
 //!
 //! ```text
 //! cargo run -p marketmedia-examples --example images [-- IMAGE...]
 //! ```
 //!
-//! With no IMAGE, a sample JPEG and PNG are generated in memory.
+//! With no IMAGE, a sample JPEG and PNG (real pictures, which WeChat's provider decodes) are
+//! generated in memory.
 
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::images_overall;
 use marketmedia_core::{upload_images_to_all, ImageSource, ImageUploader};
-use marketmedia_sim::fixtures::{sample_jpeg, sample_png};
+use marketmedia_sim::fixtures::{decodable_jpeg, decodable_png};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,15 +21,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         images.push(ImageSource::read(arg.as_ref(), 50 * 1024 * 1024).await?);
     }
     if images.is_empty() {
-        images.push(ImageSource::from_bytes("front.jpg", sample_jpeg(80_000)));
-        images.push(ImageSource::from_bytes("side.png", sample_png(120_000)));
+        images.push(ImageSource::from_bytes(
+            "front.jpg",
+            decodable_jpeg(80_000)?,
+        ));
+        images.push(ImageSource::from_bytes("side.png", decodable_png(120_000)?));
     }
 
     let sandbox = Sandbox::start().await?;
     let shopee = sandbox.shopee()?;
     let lazada = sandbox.lazada(sandbox.lazada_options("unused for images"))?;
     let smh = sandbox.smh()?;
-    let uploaders: [&dyn ImageUploader; 3] = [&shopee, &lazada, &smh];
+    let ebay = sandbox.ebay()?;
+    let wechat = sandbox.wechat()?;
+    let uploaders: [&dyn ImageUploader; 5] = [&shopee, &lazada, &smh, &ebay, &wechat];
 
     let reports = upload_images_to_all(&uploaders, &images).await;
     for report in &reports {

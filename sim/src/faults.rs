@@ -1,8 +1,9 @@
 //! Fault injection and network shaping for the simulators: a seeded tower [`Layer`] that sits in
 //! front of a simulator's router and, per request, adds latency, paces the request body to a
 //! bandwidth cap, answers 500/502/503 or bursts of 429 with `Retry-After`, resets the
-//! connection in the middle of the request body, stalls the answer, or loses it (the simulator
-//! processes and stores the request, then the connection is closed instead of answering);
+//! connection in the middle of the request body, stalls the answer, drips it a byte at a time,
+//! or loses it (the simulator processes and stores the request, then the connection is closed
+//! instead of answering);
 //! scripted only, it removes or falsifies the `ETag` of a processed request's answer
 //! ([`FaultKind::NoEtag`], [`FaultKind::WrongEtag`]).
 //!
@@ -66,6 +67,8 @@ use pace::Pacer;
 
 /// Request patterns for [`FaultProfile::calls`]: substrings of `"METHOD /path?query"`.
 pub mod scope {
+    /// Shopee `init_video_upload`.
+    pub const SHOPEE_INIT: &str = "/media_space/init_video_upload";
     /// Shopee part uploads.
     pub const SHOPEE_PARTS: &str = "/media_space/upload_video_part";
     /// Shopee `complete_video_upload`.
@@ -112,6 +115,11 @@ pub enum FaultKind {
     Reset,
     /// No answer for [`FaultProfile::stall_ms`], then the connection is dropped (not processed).
     Stall,
+    /// After reading the request (not processed), a 200 answer announcing
+    /// [`DRIP_ANNOUNCED`] bytes whose body comes one byte every [`FaultProfile::drip_ms`]: a
+    /// server (or a proxy) that drips, keeping every idle timeout happy. It goes on until the
+    /// client gives up.
+    Drip,
     /// The request is processed and stored, then the connection is dropped instead of the
     /// answer.
     LostResponse,
@@ -127,7 +135,7 @@ pub enum FaultKind {
 /// What to inject, for which requests. `Default` injects nothing.
 ///
 /// Rates are probabilities per matching request, drawn once per request in this order: stall,
-/// lost response, reset, 429 (starting a burst), 5xx. Their sum must not exceed 1.
+/// drip, lost response, reset, 429 (starting a burst), 5xx. Their sum must not exceed 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultProfile {
@@ -161,6 +169,11 @@ pub struct FaultProfile {
     /// How long a stall lasts before the connection is closed. Default 30,000 ms (a client
     /// with a shorter read timeout gives up first; the bound lets tests end).
     pub stall_ms: u64,
+    /// Share of requests whose answer drips ([`FaultKind::Drip`]).
+    pub drip_rate: f64,
+    /// The pause between two bytes of a dripping answer. Default 5,000 ms (the drip that
+    /// issue 31 measured: no idle timeout fires, a 100,000-byte answer would take 6 days).
+    pub drip_ms: u64,
     /// Which requests the faults and the shaping apply to: substrings of
     /// `"METHOD /path?query"` (see [`scope`]); empty = every request.
     pub calls: Vec<String>,
@@ -186,6 +199,8 @@ impl Default for FaultProfile {
             lost_response_rate: 0.0,
             stall_rate: 0.0,
             stall_ms: 30_000,
+            drip_rate: 0.0,
+            drip_ms: 5_000,
             calls: Vec::new(),
             script: Vec::new(),
         }
@@ -246,6 +261,7 @@ impl FaultProfile {
             ("reset_rate", self.reset_rate),
             ("lost_response_rate", self.lost_response_rate),
             ("stall_rate", self.stall_rate),
+            ("drip_rate", self.drip_rate),
         ];
         for (name, r) in rates {
             if !(0.0..=1.0).contains(&r) {
@@ -256,7 +272,8 @@ impl FaultProfile {
             + self.rate_limit_rate
             + self.reset_rate
             + self.lost_response_rate
-            + self.stall_rate;
+            + self.stall_rate
+            + self.drip_rate;
         if sum > 1.0 + 1e-9 {
             return Err(InvalidProfile(format!(
                 "the fault rates add up to {sum}, more than 1"
@@ -305,6 +322,8 @@ pub struct FaultCounters {
     pub resets: u64,
     /// Stalled answers.
     pub stalls: u64,
+    /// Dripping answers.
+    pub drips: u64,
     /// Requests processed whose answer was lost.
     pub lost_responses: u64,
     /// Requests processed whose answer lost its `ETag` header ([`FaultKind::NoEtag`]).
@@ -323,6 +342,7 @@ impl FaultCounters {
             + self.rate_limited
             + self.resets
             + self.stalls
+            + self.drips
             + self.lost_responses
             + self.etags_removed
             + self.etags_replaced
@@ -362,6 +382,7 @@ struct Counters {
     rate_limited: AtomicU64,
     resets: AtomicU64,
     stalls: AtomicU64,
+    drips: AtomicU64,
     lost_responses: AtomicU64,
     etags_removed: AtomicU64,
     etags_replaced: AtomicU64,
@@ -381,6 +402,7 @@ impl Counters {
             rate_limited: get(&self.rate_limited),
             resets: get(&self.resets),
             stalls: get(&self.stalls),
+            drips: get(&self.drips),
             lost_responses: get(&self.lost_responses),
             etags_removed: get(&self.etags_removed),
             etags_replaced: get(&self.etags_replaced),
@@ -396,6 +418,7 @@ impl Counters {
             FaultKind::RateLimited => &self.rate_limited,
             FaultKind::Reset => &self.resets,
             FaultKind::Stall => &self.stalls,
+            FaultKind::Drip => &self.drips,
             FaultKind::LostResponse => &self.lost_responses,
             FaultKind::NoEtag => &self.etags_removed,
             FaultKind::WrongEtag => &self.etags_replaced,
@@ -588,6 +611,7 @@ impl FaultHandle {
             ][usize::from(which)];
             let table = [
                 (p.stall_rate, FaultKind::Stall),
+                (p.drip_rate, FaultKind::Drip),
                 (p.lost_response_rate, FaultKind::LostResponse),
                 (p.reset_rate, FaultKind::Reset),
                 (p.rate_limit_rate, FaultKind::RateLimited),
@@ -619,6 +643,10 @@ impl FaultHandle {
 
     fn stall_for(&self) -> Duration {
         Duration::from_millis(lock(&self.shared.state).profile.stall_ms)
+    }
+
+    fn drip_every(&self) -> Duration {
+        Duration::from_millis(lock(&self.shared.state).profile.drip_ms.max(1))
     }
 
     fn retry_after(&self) -> u64 {
@@ -761,6 +789,10 @@ where
             tokio::time::sleep(handle.stall_for()).await;
             abort()
         }
+        FaultKind::Drip => {
+            drain(req.into_body()).await;
+            drip(handle.drip_every())
+        }
         FaultKind::LostResponse => {
             let response = call_inner(inner, req).await;
             // Let the simulator finish whatever its answer would have streamed.
@@ -863,6 +895,33 @@ fn abort() -> Response {
     });
     let mut response = Response::new(Body::from_stream(failing));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+/// The length a dripping answer announces ([`FaultKind::Drip`]).
+pub const DRIP_ANNOUNCED: u64 = 100_000;
+
+/// A 200 answer announcing [`DRIP_ANNOUNCED`] bytes, sent one byte every `every` (the first
+/// with the head). Its body ends when the client closes the connection (hyper then drops it).
+fn drip(every: Duration) -> Response {
+    let bytes = futures::stream::unfold(0u64, move |sent| async move {
+        if sent > 0 {
+            tokio::time::sleep(every).await;
+        }
+        (sent < DRIP_ANNOUNCED).then(|| {
+            (
+                Ok::<Bytes, std::io::Error>(Bytes::from_static(b" ")),
+                sent + 1,
+            )
+        })
+    });
+    let mut response = Response::new(Body::from_stream(bytes));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(DRIP_ANNOUNCED));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 

@@ -6,17 +6,32 @@
 //! exactly, so the MD5 of every part differs and a misplaced part is detected. They are
 //! deterministic: the same duration and size always give the same bytes.
 //!
-//! The images have the right magic numbers and headers — valid enough for magic-byte sniffing,
-//! not for decoding.
+//! Two kinds of images:
+//!
+//! - [`decodable_jpeg`] and [`decodable_png`] are real pictures, encoded with the `image` crate
+//!   and padded to the exact size asked with a segment (JPEG comments) or a chunk (a PNG
+//!   private ancillary chunk) that decoders skip: every decoder reads their width, height and
+//!   pixels. Use them wherever an image is uploaded for real (the sandbox, the examples, the
+//!   catalog): WeChat's provider, and `marketmedia images`, decode every image before sending.
+//!   Below a minimum size ([`min_decodable_jpeg_len`], [`min_decodable_png_len`]: the
+//!   encoded picture plus one empty padding segment or chunk) they are an error.
+//! - [`sample_jpeg`], [`sample_png`] and [`sample_gif`] have the right magic numbers and
+//!   headers followed by seeded filler — valid enough for magic-byte sniffing and size
+//!   limits, **not** for decoding — at any size, however small. They are for the tests of
+//!   refusals (format, size, count) and for simulators that only sniff.
 //!
 //! ```
 //! use std::time::Duration;
-//! use marketmedia_sim::fixtures::{sample_mp4, sample_jpeg};
+//! use marketmedia_sim::fixtures::{decodable_jpeg, sample_jpeg, sample_mp4};
 //!
 //! let video = sample_mp4(Duration::from_secs(15), 5 * 1024 * 1024).unwrap();
 //! assert_eq!(video.len(), 5 * 1024 * 1024);
 //! assert_eq!(&video[4..8], b"ftyp");
 //! assert_eq!(&sample_jpeg(1000)[..3], &[0xFF, 0xD8, 0xFF]);
+//! let photo = decodable_jpeg(40_000).unwrap();
+//! assert_eq!(photo.len(), 40_000);
+//! let picture = image::load_from_memory(&photo).unwrap();
+//! assert_eq!((picture.width(), picture.height()), (96, 64));
 //! ```
 
 use std::fs::File;
@@ -130,7 +145,9 @@ fn write_mp4_to<W: Write>(out: &mut W, duration: Duration, total_size: u64) -> i
     Ok(())
 }
 
-/// A JPEG of exactly `len` bytes (at least 22): SOI, a JFIF APP0 segment, seeded filler, EOI.
+/// A JPEG-looking file of exactly `len` bytes (at least 22): SOI, a JFIF APP0 segment, seeded
+/// filler, EOI. Its header sniffs as JPEG but it does not decode (no frame, no scan): for
+/// refusal and size-limit tests at any size. A real picture is [`decodable_jpeg`].
 pub fn sample_jpeg(len: usize) -> Vec<u8> {
     const HEAD: [u8; 20] = [
         0xFF, 0xD8, // SOI
@@ -140,8 +157,10 @@ pub fn sample_jpeg(len: usize) -> Vec<u8> {
     framed(&HEAD, &[0xFF, 0xD9], len, 0x4a50_4547)
 }
 
-/// A PNG of exactly `len` bytes (at least 45): the 8-byte signature, an IHDR chunk, seeded
-/// filler, an IEND chunk.
+/// A PNG-looking file of exactly `len` bytes (at least 45): the 8-byte signature, an IHDR
+/// chunk (256 × 256), seeded filler, an IEND chunk. Its header (dimensions included) reads as
+/// PNG but it does not decode (the filler is no chunk): for refusal and size-limit tests at
+/// any size. A real picture is [`decodable_png`].
 pub fn sample_png(len: usize) -> Vec<u8> {
     const HEAD: [u8; 33] = [
         0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, // signature
@@ -154,6 +173,161 @@ pub fn sample_png(len: usize) -> Vec<u8> {
         0x00, 0x00, 0x00, 0x00, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82,
     ];
     framed(&HEAD, &TAIL, len, 0x504e_4700)
+}
+
+/// Width and height of the picture in [`decodable_jpeg`] and [`decodable_png`].
+pub const DECODABLE_DIMENSIONS: (u32, u32) = (96, 64);
+
+/// The largest payload of one JPEG segment: its 16-bit length counts itself (2 bytes).
+const JPEG_SEGMENT_MAX_PAYLOAD: usize = 65_533;
+
+/// The bytes a JPEG segment adds besides its payload: the marker (2) and the length (2).
+const JPEG_SEGMENT_OVERHEAD: usize = 4;
+
+/// The bytes a PNG chunk adds besides its data: length (4), type (4) and CRC (4).
+const PNG_CHUNK_OVERHEAD: usize = 12;
+
+/// The type of the padding chunk of [`decodable_png`]: ancillary (lowercase 1st letter),
+/// private (lowercase 2nd), reserved bit clear (uppercase 3rd), safe to copy (lowercase 4th),
+/// so every decoder skips it.
+const PNG_PAD_CHUNK: [u8; 4] = *b"mmPd";
+
+/// The picture of the decodable images: a seeded colour gradient with a little noise, so it
+/// compresses to a realistic, stable size.
+fn picture() -> Vec<u8> {
+    let (w, h) = DECODABLE_DIMENSIONS;
+    let mut noise = SplitMix64(0x7069_6374_7572_6500);
+    let mut rgb = Vec::with_capacity(w as usize * h as usize * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let n = (noise.next() & 0x1f) as u32;
+            rgb.push(((x * 255 / w + n) & 0xff) as u8);
+            rgb.push(((y * 255 / h + n) & 0xff) as u8);
+            rgb.push((((x + y) * 255 / (w + h)) & 0xff) as u8);
+        }
+    }
+    rgb
+}
+
+/// The picture encoded as a baseline JPEG (quality 85), with no padding.
+fn encoded_jpeg() -> io::Result<Vec<u8>> {
+    let (w, h) = DECODABLE_DIMENSIONS;
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode(&picture(), w, h, image::ColorType::Rgb8)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(out)
+}
+
+/// The picture encoded as a PNG, with no padding.
+fn encoded_png() -> io::Result<Vec<u8>> {
+    use image::ImageEncoder;
+    let (w, h) = DECODABLE_DIMENSIONS;
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&picture(), w, h, image::ColorType::Rgb8)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(out)
+}
+
+/// The smallest [`decodable_jpeg`]: the encoded picture plus one empty comment segment.
+pub fn min_decodable_jpeg_len() -> io::Result<usize> {
+    Ok(encoded_jpeg()?.len() + JPEG_SEGMENT_OVERHEAD)
+}
+
+/// The smallest [`decodable_png`]: the encoded picture plus one empty padding chunk.
+pub fn min_decodable_png_len() -> io::Result<usize> {
+    Ok(encoded_png()?.len() + PNG_CHUNK_OVERHEAD)
+}
+
+/// A real, decodable JPEG of exactly `len` bytes: a [`DECODABLE_DIMENSIONS`] picture (the same
+/// at every size), then, right after SOI, as many comment (COM) segments as the size needs,
+/// filled with bytes seeded by `len` (so two sizes are two contents). Deterministic: the same
+/// `len` always gives the same bytes.
+///
+/// Fails with `InvalidInput` below [`min_decodable_jpeg_len`] (a few KiB), and with `Other`
+/// if the encoder fails (it does not on this fixed picture).
+pub fn decodable_jpeg(len: usize) -> io::Result<Vec<u8>> {
+    let jpeg = encoded_jpeg()?;
+    let min = jpeg.len() + JPEG_SEGMENT_OVERHEAD;
+    if len < min {
+        return Err(invalid(&format!(
+            "a decodable JPEG takes at least {min} bytes, {len} asked"
+        )));
+    }
+    let mut pad = len - jpeg.len();
+    let mut rng = SplitMix64(0x4a50_4547_434f_4d00 ^ len as u64);
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(&jpeg[..2]); // SOI
+    while pad > 0 {
+        // Leave at least one segment's overhead for the next segment, if one is needed.
+        let mut payload = (pad - JPEG_SEGMENT_OVERHEAD).min(JPEG_SEGMENT_MAX_PAYLOAD);
+        let rest = pad - JPEG_SEGMENT_OVERHEAD - payload;
+        if rest > 0 && rest < JPEG_SEGMENT_OVERHEAD {
+            payload -= JPEG_SEGMENT_OVERHEAD - rest;
+        }
+        let length = u16::try_from(payload + 2).map_err(|_| invalid("segment too long"))?;
+        out.extend_from_slice(&[0xFF, 0xFE]);
+        out.extend_from_slice(&length.to_be_bytes());
+        let start = out.len();
+        out.resize(start + payload, 0);
+        rng.fill(&mut out[start..]);
+        pad -= JPEG_SEGMENT_OVERHEAD + payload;
+    }
+    out.extend_from_slice(&jpeg[2..]);
+    Ok(out)
+}
+
+/// A real, decodable PNG of exactly `len` bytes: a [`DECODABLE_DIMENSIONS`] picture (the same
+/// at every size), then, right before IEND, one private ancillary chunk (`mmPd`, with its
+/// CRC) filled with bytes seeded by `len` (so two sizes are two contents). Deterministic.
+///
+/// Fails with `InvalidInput` below [`min_decodable_png_len`] (a few KiB) or above 2 GiB (a
+/// PNG chunk's limit), and with `Other` if the encoder fails (it does not on this picture).
+pub fn decodable_png(len: usize) -> io::Result<Vec<u8>> {
+    let png = encoded_png()?;
+    let min = png.len() + PNG_CHUNK_OVERHEAD;
+    if len < min {
+        return Err(invalid(&format!(
+            "a decodable PNG takes at least {min} bytes, {len} asked"
+        )));
+    }
+    let data_len = len - min;
+    let length = u32::try_from(data_len)
+        .ok()
+        .filter(|&n| n <= i32::MAX as u32)
+        .ok_or_else(|| invalid("a PNG chunk holds at most 2^31 - 1 bytes"))?;
+    // The encoder ends with IEND: 4 length bytes, the type, 4 CRC bytes.
+    let iend = png.len() - PNG_CHUNK_OVERHEAD;
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(&png[..iend]);
+    out.extend_from_slice(&length.to_be_bytes());
+    let typed = out.len();
+    out.extend_from_slice(&PNG_PAD_CHUNK);
+    let start = out.len();
+    out.resize(start + data_len, 0);
+    SplitMix64(0x504e_4750_4144_0000 ^ len as u64).fill(&mut out[start..]);
+    let crc = crc32(&out[typed..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out.extend_from_slice(&png[iend..]);
+    Ok(out)
+}
+
+/// CRC-32 (ISO-HDLC, the one PNG chunks carry), bitwise: the padding chunk is the only user,
+/// and a table or a crate is not worth it for a few megabytes in tests.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 /// A GIF of exactly `len` bytes (at least 14): `GIF89a`, a logical screen descriptor, seeded
@@ -230,6 +404,73 @@ mod tests {
             sample_mp4(Duration::from_secs(1), min).unwrap().len() as u64,
             min
         );
+    }
+
+    #[test]
+    fn crc32_matches_png_chunks() {
+        // IEND's CRC, as every PNG carries it.
+        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    /// Every size decodes to the picture, with the exact length, sizes around the segment
+    /// limits included; below the minimum is an error.
+    #[test]
+    fn decodable_images_decode_at_every_size() {
+        let (w, h) = DECODABLE_DIMENSIONS;
+        let jmin = min_decodable_jpeg_len().unwrap();
+        let seg = JPEG_SEGMENT_MAX_PAYLOAD + JPEG_SEGMENT_OVERHEAD;
+        let base = jmin - JPEG_SEGMENT_OVERHEAD;
+        for len in [
+            jmin,
+            jmin + 1,
+            jmin + 3,
+            40_000,
+            base + seg - 1,
+            base + seg,
+            base + seg + 1,
+            base + seg + 3,
+            base + seg + 4,
+            base + 2 * seg + 2,
+            3 * 1024 * 1024 + 7,
+        ] {
+            let j = decodable_jpeg(len).unwrap();
+            assert_eq!(j.len(), len);
+            let img = image::load_from_memory_with_format(&j, image::ImageFormat::Jpeg)
+                .unwrap_or_else(|e| panic!("JPEG of {len} bytes: {e}"));
+            assert_eq!((img.width(), img.height()), (w, h), "JPEG of {len} bytes");
+            assert_eq!(decodable_jpeg(len).unwrap(), j, "deterministic");
+        }
+        assert!(decodable_jpeg(jmin - 1).is_err());
+        assert!(decodable_jpeg(0).is_err());
+
+        let pmin = min_decodable_png_len().unwrap();
+        for len in [pmin, pmin + 1, 40_000, 3 * 1024 * 1024 + 7] {
+            let p = decodable_png(len).unwrap();
+            assert_eq!(p.len(), len);
+            let img = image::load_from_memory_with_format(&p, image::ImageFormat::Png)
+                .unwrap_or_else(|e| panic!("PNG of {len} bytes: {e}"));
+            assert_eq!((img.width(), img.height()), (w, h), "PNG of {len} bytes");
+        }
+        assert!(decodable_png(pmin - 1).is_err());
+        // Two sizes are two contents, beyond the length.
+        let (a, b) = (
+            decodable_png(40_000).unwrap(),
+            decodable_png(40_001).unwrap(),
+        );
+        assert_ne!(a[a.len() - 100..], b[b.len() - 100..]);
+        let (a, b) = (
+            decodable_jpeg(40_000).unwrap(),
+            decodable_jpeg(40_001).unwrap(),
+        );
+        assert_ne!(a[..100], b[..100]);
+    }
+
+    /// The minimum sizes stay small enough for every caller (the sandbox's 40 KB images).
+    #[test]
+    fn decodable_minimums_are_a_few_kib() {
+        assert!(min_decodable_jpeg_len().unwrap() < 16 * 1024);
+        assert!(min_decodable_png_len().unwrap() < 32 * 1024);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! simulator is listening, [`run`] prints ONE JSON line to stdout:
 //!
 //! ```text
-//! {"shopee":{"base_url":"http://127.0.0.1:8650","credentials":{"partner_id":…},"accounts":[{"name":"shopee-sg","shop_id":600001,…},{"name":"shopee-my",…}]},"lazada":{…,"accounts":[{"name":"lazada-sg","base_url":"…/sg/rest",…},…]},"smh":{…}}
+//! {"shopee":{"base_url":"http://127.0.0.1:8650","credentials":{"partner_id":…},"accounts":[{"name":"shopee-sg","shop_id":600001,…},{"name":"shopee-my",…}]},"lazada":{…,"accounts":[{"name":"lazada-sg","base_url":"…/sg/rest",…},…]},"smh":{…},"ebay":{…},"wechat":{…}}
 //! ```
 //!
 //! Where a platform has more than one account for one set of credentials (Shopee: the
@@ -104,15 +104,41 @@ type StartFuture = Pin<Box<dyn Future<Output = std::io::Result<Started>> + Send>
 /// Starts one platform's simulator on its addresses (one per port it needs).
 type Starter = fn(Vec<SocketAddr>, FaultProfile, Retention) -> StartFuture;
 
-/// The platforms, in port order: (name in the JSON line, ports it takes, how to start it).
-/// Adding a platform is one `start_*` function and one entry here.
-const PLATFORMS: &[(&str, usize, Starter)] = &[
-    ("shopee", 1, start_shopee),
-    ("lazada", 1, start_lazada),
-    ("smh", 2, start_smh),
-    ("ebay", 1, start_ebay),
-    ("wechat", 1, start_wechat),
+/// The platforms, in port order: (name in the JSON line, name in sentences, ports it takes,
+/// how to start it). Adding a platform is one `start_*` function and one entry here; the help
+/// text ([`about`]) and [`PLATFORM_NAMES`] follow.
+const PLATFORMS: &[(&str, &str, usize, Starter)] = &[
+    ("shopee", "Shopee", 1, start_shopee),
+    ("lazada", "Lazada", 1, start_lazada),
+    ("smh", "Tencent SMH", 2, start_smh),
+    ("ebay", "eBay", 1, start_ebay),
+    ("wechat", "WeChat Channels Store", 1, start_wechat),
 ];
+
+/// The simulated platforms' names, as keys of the JSON line, in port order.
+pub const PLATFORM_NAMES: [&str; PLATFORMS.len()] = {
+    let mut names = [""; PLATFORMS.len()];
+    let mut i = 0;
+    while i < PLATFORMS.len() {
+        names[i] = PLATFORMS[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// The help text's one line: `Serves simulators of the media upload APIs of Shopee, Lazada, …`,
+/// every simulated platform named, from the one list the simulators are started from.
+pub fn about() -> String {
+    let titles: Vec<&str> = PLATFORMS.iter().map(|p| p.1).collect();
+    let list = match titles.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => titles.concat(),
+    };
+    format!(
+        "Serves simulators of the media upload APIs of {list}, with fault injection: a sandbox \
+         for any client in any language."
+    )
+}
 
 fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
     Box::pin(async move {
@@ -302,7 +328,7 @@ pub async fn start_with(
     let mut servers = Vec::with_capacity(PLATFORMS.len());
     let mut line = Map::new();
     let mut next_port = 0;
-    for (name, ports, start) in PLATFORMS {
+    for (name, _, ports, start) in PLATFORMS {
         let addrs = (next_port..next_port + ports)
             .map(|i| address_for(listen, i))
             .collect::<std::io::Result<Vec<_>>>()?;
@@ -340,4 +366,26 @@ pub async fn run(args: &Args) -> std::io::Result<()> {
     tokio::signal::ctrl_c().await?;
     drop(running);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The help text and the crate's description name every simulator started, and
+    /// [`PLATFORM_NAMES`] is the list they are started from.
+    #[test]
+    fn every_list_of_simulators_names_them_all() {
+        let about = about();
+        let description = env!("CARGO_PKG_DESCRIPTION");
+        for (i, (name, title, _, _)) in PLATFORMS.iter().enumerate() {
+            assert!(about.contains(title), "{title} missing from {about}");
+            assert!(
+                description.contains(title),
+                "{title} missing from {description}"
+            );
+            assert_eq!(PLATFORM_NAMES[i], *name);
+        }
+        assert_eq!(PLATFORM_NAMES.len(), PLATFORMS.len());
+    }
 }

@@ -305,6 +305,12 @@ pub trait JobStore: Send + Sync {
         reused: bool,
     ) -> Result<bool>;
 
+    /// Gives a task back unfinished (its worker was stopped): claimable by any worker at
+    /// once, its session, receipts and processing handle kept (the next claim resumes them),
+    /// and the attempt it counted undone (a stop is no failure). `false` when `owner` no
+    /// longer holds it.
+    async fn release(&self, id: i64, owner: &str) -> Result<bool>;
+
     /// Records a failure: back to `retry` at `failure.retry_at`, or `failed` for good.
     /// Keeps the session unless `drop_session`.
     async fn fail(

@@ -344,6 +344,24 @@ macro_rules! sql_store {
                 Ok(r.rows_affected() == 1)
             }
 
+            async fn release(&self, id: i64, owner: &str) -> Result<bool> {
+                // A running task goes back to pending (its session stays); a processing one
+                // keeps its state and handle. Either is claimable at once: no lease.
+                let sql = format!(
+                    "UPDATE tasks SET state = CASE WHEN handle IS NULL THEN 'pending' ELSE state END, \
+                     lease_owner = NULL, lease_until = 0, \
+                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $1 \
+                     WHERE id = $2 AND lease_owner = $3 AND {LEASED}"
+                );
+                let r = sqlx::query(&sql)
+                    .bind(now_ms())
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
             async fn fail(
                 &self,
                 id: i64,

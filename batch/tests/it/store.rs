@@ -278,3 +278,65 @@ async fn postgres_claims_each_task_once_under_contention() {
     drop(store);
     db.drop_db().await;
 }
+
+/// A stopped worker's release: the task is claimable at once by another worker (its lease
+/// would still run), with its session kept and the stopped attempt not counted; the stopped
+/// worker's late writes are refused.
+async fn release_contract(store: Arc<dyn JobStore>) {
+    assert_eq!(
+        store.add_tasks(&[task("R", "video", "kr")]).await.unwrap(),
+        1
+    );
+    let now = 1_000;
+    let lease = now + 60_000;
+    let r = store
+        .claim("w1", "shopee", now, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.attempts, 1);
+    let rules = UploadRules::new("shopee", PartSizeRule::Exact(64), 1 << 20);
+    let session = UploadSession {
+        platform: "shopee".into(),
+        upload_id: "up-r".into(),
+        plan: PartPlan::new(100, &rules, None).unwrap(),
+        expires_at: None,
+        started_at_ms: 1,
+        data: serde_json::Value::Null,
+    };
+    assert!(store.save_session(r.id, "w1", &session, &[]).await.unwrap());
+    assert!(
+        !store.release(r.id, "w2").await.unwrap(),
+        "not w2's to release"
+    );
+    assert!(store.release(r.id, "w1").await.unwrap());
+    assert!(!store.release(r.id, "w1").await.unwrap(), "released once");
+    let listed = store.tasks(0, 10, &TaskFilter::all()).await.unwrap();
+    assert_eq!(listed[0].state, TaskState::Pending);
+    assert_eq!(listed[0].lease_owner, None);
+    // Well within the first lease: another worker claims it now.
+    let again = store
+        .claim("w2", "shopee", now + 1, now + 1 + 60_000)
+        .await
+        .unwrap()
+        .expect("claimable at once after the release");
+    assert_eq!((again.id, again.attempts), (r.id, 1));
+    assert_eq!(again.session.as_ref().unwrap().upload_id, "up-r");
+    assert!(!store.renew(r.id, "w1", lease).await.unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_releases_a_stopped_workers_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    release_contract(store::open(path.to_str().unwrap()).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_releases_a_stopped_workers_task() {
+    let Some(db) = common::pg().await else { return };
+    let store = store::open(&db.url).await.unwrap();
+    release_contract(store.clone()).await;
+    drop(store);
+    db.drop_db().await;
+}

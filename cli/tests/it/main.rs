@@ -8,8 +8,12 @@ mod batch_kill;
 mod cli;
 #[path = "../../../batch/tests/it/common/mod.rs"]
 mod common;
+mod drip;
 mod fanout;
+mod known_env;
+mod marketplace_lists;
 mod progress;
+mod readme;
 mod resume;
 mod sandbox_env;
 #[cfg(unix)]

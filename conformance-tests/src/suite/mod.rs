@@ -8,21 +8,24 @@
 //!
 //! ```no_run
 //! use marketmedia_conformance::suite::{self, adapters::ShopeeHandle, Backend, Credentials};
-//! # // Stands for the provider's constructor (e.g. `ShopeeUploader::new`).
-//! # fn make(_: &str, _: &str) -> marketmedia_core::Result<marketmedia_core::raw::MockChunkedVideoUploader> { unimplemented!() }
+//! use marketmedia_core::{ChunkedVideoUploader, Result};
 //!
-//! # async fn demo() -> std::io::Result<()> {
-//! let sim = ShopeeHandle::start_fast().await?;
-//! let base_url = sim.base_url();
-//! let backend = Backend::new(sim, move |creds: Credentials| {
-//!     let key = match creds {
-//!         Credentials::Valid => "the simulator's key",
-//!         Credentials::Wrong => "not-the-key",
-//!     };
-//!     make(&base_url, key) // build the provider pointing at the simulator
-//! });
-//! suite::run_all(&backend).await.assert_passed();
-//! # Ok(()) }
+//! // `make` stands for the provider's constructor (e.g. `ShopeeUploader::new`).
+//! async fn conformance<P: ChunkedVideoUploader + 'static>(
+//!     make: impl Fn(&str, &str) -> Result<P> + Send + Sync + 'static,
+//! ) -> std::io::Result<()> {
+//!     let sim = ShopeeHandle::start_fast().await?;
+//!     let base_url = sim.base_url();
+//!     let backend = Backend::new(sim, move |creds: Credentials| {
+//!         let key = match creds {
+//!             Credentials::Valid => "the simulator's key",
+//!             Credentials::Wrong => "not-the-key",
+//!         };
+//!         make(&base_url, key) // build the provider pointing at the simulator
+//!     });
+//!     suite::run_all(&backend).await.assert_passed();
+//!     Ok(())
+//! }
 //! ```
 //!
 //! Each case is also a public async fn in [`cases`], for a provider that wants one test per

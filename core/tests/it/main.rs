@@ -3,6 +3,5 @@
 //! the build: docs/decisions.md).
 
 mod bounded_memory;
-mod driver_mock;
 mod request_limit;
 mod retry_after;

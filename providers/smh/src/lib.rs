@@ -492,8 +492,11 @@ impl SmhUploader {
         } else {
             format!("{}://{}", self.config.storage_scheme.as_str(), domain)
         };
-        let mut url = Url::parse(&origin)
-            .map_err(|_| protocol(call, format!("the storage domain {domain:?} is not a host")))?;
+        let not_a_host = || protocol(call, format!("the storage domain {domain:?} is not a host"));
+        let mut url = Url::parse(&origin).map_err(|_| not_a_host())?;
+        if !names_a_host(&url) {
+            return Err(not_a_host());
+        }
         url.set_path(path);
         Ok(url)
     }
@@ -1077,6 +1080,30 @@ impl ImageUploader for SmhUploader {
             );
         }
         Ok(out)
+    }
+}
+
+/// Whether `url` names a host a connection can be made to: an IP address, or a DNS name whose
+/// labels are letters, digits and inner hyphens (RFC 1123), as COS bucket domains are. The URL
+/// parser itself takes names such as `-1`, which no resolver finds: a storage domain like that
+/// is the answer's fault (a `Protocol` error of the call that brought it), not a network fault
+/// of every part after it (found by the decoders proptest).
+fn names_a_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(_)) | Some(url::Host::Ipv6(_)) => true,
+        Some(url::Host::Domain(name)) => {
+            let name = name.strip_suffix('.').unwrap_or(name);
+            !name.is_empty()
+                && name.split('.').all(|label| {
+                    (1..=63).contains(&label.len())
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        }
+        None => false,
     }
 }
 

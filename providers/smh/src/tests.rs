@@ -166,3 +166,26 @@ fn debug_hides_secrets() {
     let u = SmhUploader::new(SmhConfig::new("l", "super-secret-value")).unwrap();
     assert!(!format!("{u:?}").contains("super-secret-value"));
 }
+
+/// Storage domains: a COS bucket domain, an address with a port, a trailing dot are hosts;
+/// names the URL parser takes but no resolver finds (a leading or trailing hyphen, other
+/// characters, an empty label) are not.
+#[test]
+fn only_resolvable_names_are_storage_hosts() {
+    let host = |d: &str| super::names_a_host(&url::Url::parse(&format!("https://{d}")).unwrap());
+    for good in [
+        "examplebucket-1250000000.cos.ap-beijing.myqcloud.com",
+        "127.0.0.1:41317",
+        "[::1]:8080",
+        "cos.example.com.",
+        "a-b.c",
+    ] {
+        assert!(host(good), "{good} is a host");
+    }
+    for bad in ["-1", "a-.b", "a..b", "a_b.com", "x.-y", "$host"] {
+        assert!(
+            url::Url::parse(&format!("https://{bad}")).map_or(true, |u| !super::names_a_host(&u)),
+            "{bad} is not a host"
+        );
+    }
+}

@@ -18,9 +18,10 @@
 use clap::Parser;
 use marketmedia_sim::standalone;
 
-/// Serves the marketmedia platform simulators.
+/// Serves the marketmedia platform simulators (the help text names them:
+/// `standalone::about`).
 #[derive(Debug, Parser)]
-#[command(name = "marketmedia-sim", version, about)]
+#[command(name = "marketmedia-sim", version, about = standalone::about())]
 struct Cli {
     #[command(flatten)]
     args: standalone::Args,

@@ -68,11 +68,17 @@ pub struct FaultArgs {
     /// How long a stall lasts before the connection is closed, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub stall_ms: u64,
+    /// Share of requests whose answer drips a byte at a time (0..=1).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    pub drip_rate: f64,
+    /// The pause between two bytes of a dripping answer, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    pub drip_ms: u64,
     /// Only requests whose "METHOD /path?query" contains one of these (comma-separated).
     #[arg(long = "fault-calls", value_delimiter = ',')]
     pub calls: Vec<String>,
     /// Exact faults for the first matching requests (comma-separated: none, status500,
-    /// status502, status503, rate_limited, reset, stall, lost_response, no_etag, wrong_etag).
+    /// status502, status503, rate_limited, reset, stall, drip, lost_response, no_etag, wrong_etag).
     #[arg(long = "fault-script", value_delimiter = ',', value_parser = parse_kind)]
     pub script: Vec<FaultKind>,
 }
@@ -95,6 +101,8 @@ impl FaultArgs {
             lost_response_rate: self.lost_response_rate,
             stall_rate: self.stall_rate,
             stall_ms: self.stall_ms,
+            drip_rate: self.drip_rate,
+            drip_ms: self.drip_ms,
             calls: self.calls.clone(),
             script: self.script.clone(),
         };
@@ -161,6 +169,7 @@ mod tests {
         assert_eq!(parse_kind("status503"), Ok(FaultKind::Status503));
         assert_eq!(parse_kind("no_etag"), Ok(FaultKind::NoEtag));
         assert_eq!(parse_kind("wrong_etag"), Ok(FaultKind::WrongEtag));
+        assert_eq!(parse_kind("drip"), Ok(FaultKind::Drip));
         assert!(parse_share("1.5").is_err());
     }
 
@@ -171,6 +180,7 @@ mod tests {
             rate_limit_burst: 3,
             retry_after_secs: 1,
             stall_ms: 30_000,
+            drip_ms: 5_000,
             ..FaultArgs::default()
         }
         .to_profile()

@@ -260,7 +260,25 @@ proptest! {
         let silent = silent_errors(&results);
         prop_assert!(silent.is_empty(), "errors with no message: {:?}", silent);
         let sent = f.rig.junk.requests() - before;
-        prop_assert!(sent >= 9, "{} requests for {:?}", sent, results);
+        // Every scripted call reached the junk server, or failed on the way there: the
+        // server answers (and may close the connection) before reading a 1 MiB part, so a
+        // call on a connection it just closed ends as a transport error without being
+        // counted (seen once in about a hundred runs with more test threads).
+        let unanswered = results
+            .iter()
+            .filter(|(_, r)| {
+                r.as_ref().is_err_and(|e| {
+                    e.kind() == ErrorKind::Transient && e.http_status().is_none()
+                })
+            })
+            .count() as u64;
+        prop_assert!(
+            sent + unanswered >= 9,
+            "{} requests and {} transport failures for {:?}",
+            sent,
+            unanswered,
+            results
+        );
     }
 }
 

@@ -1,22 +1,23 @@
-//! The driver's decisions against a mocked `ChunkedVideoUploader` (feature `mock`), for what
-//! `src/driver_tests.rs` does not cover: receipts handed to commit in part order when parts
+//! The driver's decisions against a mocked `ChunkedVideoUploader` (mockall), for what
+//! `driver_tests.rs` does not cover: receipts handed to commit in part order when parts
 //! finish out of order, resume skipping known parts (local and server-side), the poll deadline
 //! returning a processing handle, cancel after a failed commit, and the receipt observer.
 //!
-//! Compiled when the `mock` feature is on, as it is in `cargo test --workspace`.
-#![cfg(feature = "mock")]
+//! A unit-test module (it was an integration test needing the `mock` feature, which made
+//! `cargo test --workspace` build core and every crate above it a second time with other
+//! features than `cargo run`: docs/decisions.md).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use marketmedia_core::digest_request;
-use marketmedia_core::raw::{
+use crate::digest_request;
+use crate::raw::{
     CommitOutcome, DigestNeeds, InitOutcome, MockChunkedVideoUploader, NumberingBase, Part,
     PartReceipt, PartSizeRule, UploadRules, UploadSession,
 };
-use marketmedia_core::{
+use crate::{
     Asset, Completion, Error, ErrorKind, PollPolicy, PreparedSource, ProcessingHandle,
     ProcessingStatus, RetryPolicy, SourceProbe, UploadDriver, UploadOptions,
 };
@@ -93,7 +94,7 @@ fn handle() -> ProcessingHandle {
     }
 }
 
-fn session(plan: marketmedia_core::raw::PartPlan) -> UploadSession {
+fn session(plan: crate::raw::PartPlan) -> UploadSession {
     UploadSession {
         platform: "mock".into(),
         upload_id: "u1".into(),
@@ -132,7 +133,7 @@ fn mock(r: UploadRules) -> MockChunkedVideoUploader {
         .returning(|_, plan| Ok(InitOutcome::Session(session(*plan))));
     // A refused completion is looked up first; this platform holds nothing completed.
     m.expect_recover()
-        .returning(|_, _, _| Ok(marketmedia_core::Recovery::NotCommitted));
+        .returning(|_, _, _| Ok(crate::Recovery::NotCommitted));
     m
 }
 
