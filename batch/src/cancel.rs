@@ -21,6 +21,10 @@ pub struct CancelReport {
     /// Sessions left recorded: the platform's cancel failed, or no marketplace of this
     /// process serves the task's account. A later call tries them again.
     pub sessions_left: Vec<SessionLeft>,
+    /// Sessions the store records as committed (the completion answered, a handle or an
+    /// asset kept): nothing to cancel, the platform holds the video. Each says which
+    /// ([`marketmedia_core::committed_conflict`]); no request is sent for them.
+    pub committed: Vec<SessionLeft>,
 }
 
 /// An upload session [`cancel_batch`] could not close.
@@ -68,6 +72,18 @@ pub async fn cancel_batch(
                 marketplace: task.spec.marketplace.clone(),
                 reason,
             };
+            // The record decides first, never a process's memory: a committed upload has
+            // nothing to cancel.
+            let recorded = task
+                .handle
+                .as_ref()
+                .map(|h| h.id.as_str())
+                .or(task.asset_id.as_deref());
+            if let Some(id) = recorded {
+                let conflict = marketmedia_core::committed_conflict(&session.platform, id);
+                report.committed.push(left(conflict.to_string()));
+                continue;
+            }
             let market = markets.iter().find(|m| {
                 m.name == task.spec.marketplace
                     && m.account == task.spec.account

@@ -1,4 +1,4 @@
-//! The export: one line per sku × marketplace × media with its asset id, URL, state and
+//! The export: one line per sku × account × media with its asset id, URL, state and
 //! error, ready for a listing tool. Read from the store in pages, so it streams.
 
 use std::io::Write;
@@ -24,7 +24,9 @@ pub struct ExportRow {
     pub batch: String,
     /// The product.
     pub sku: String,
-    /// The marketplace.
+    /// The account (its name; the marketplace's for the account named after it).
+    pub account: String,
+    /// The marketplace the account is of.
     pub marketplace: String,
     /// `video`, `image1`…
     pub media: String,
@@ -52,7 +54,12 @@ impl From<&Task> for ExportRow {
         ExportRow {
             batch: t.spec.batch.clone(),
             sku: t.spec.sku.clone(),
-            marketplace: t.spec.marketplace.clone(),
+            account: t.spec.marketplace.clone(),
+            marketplace: if t.spec.platform.is_empty() {
+                t.spec.marketplace.clone()
+            } else {
+                t.spec.platform.clone()
+            },
             media: t.spec.media.clone(),
             state: t.state.to_string(),
             asset_id: t.asset_id.clone().unwrap_or_default(),

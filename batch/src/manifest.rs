@@ -37,6 +37,17 @@ pub struct ProductRow {
 
 impl ProductRow {
     /// The fields of one marketplace, keyed by field name (`title`, `cover_url`).
+    /// The fields of an account named `account` of `platform`: the marketplace's
+    /// (`lazada.title`), overridden by the account's own (`lazada-my.title`).
+    pub fn fields_for_account(&self, platform: &str, account: &str) -> BTreeMap<String, String> {
+        let mut fields = self.fields_for(platform);
+        if account != platform {
+            fields.extend(self.fields_for(account));
+        }
+        fields
+    }
+
+    /// The fields prefixed `market.` (without the prefix).
     pub fn fields_for(&self, market: &str) -> BTreeMap<String, String> {
         let prefix = format!("{}.", market.to_ascii_lowercase());
         self.fields

@@ -23,11 +23,15 @@ pub type VideoFactory = Arc<dyn Fn(&Fields) -> Result<Arc<dyn ChunkedVideoUpload
 /// A marketplace of the batch.
 #[derive(Clone)]
 pub struct Market {
-    /// Its name, as manifests spell it (`shopee`, `lazada`, `smh`).
+    /// Its name, as manifests spell it: the account's (`shopee-sg`, or `shopee` for the
+    /// account named after its marketplace). Tasks are stored under it.
     pub name: String,
-    /// The account uploads go to (shop id, app key, library id: not a secret). With the
-    /// content digest, the idempotence key: the same bytes sent to the same account are
-    /// uploaded once.
+    /// The marketplace it is an account of (`shopee`, `lazada`…): a manifest naming the
+    /// marketplace means every account of it. Default: the name.
+    pub platform: String,
+    /// The account's identity on the platform (`shopee:<partner>:<shop>`…: not a secret, and
+    /// not its name, so that renaming it changes nothing). With the content digest, the
+    /// idempotence key: the same bytes sent to the same account are uploaded once.
     pub account: String,
     /// The video rules, when it takes videos.
     pub video_rules: Option<UploadRules>,
@@ -46,6 +50,7 @@ impl std::fmt::Debug for Market {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Market")
             .field("name", &self.name)
+            .field("platform", &self.platform)
             .field("account", &self.account)
             .field("max_uploads", &self.max_uploads)
             .finish_non_exhaustive()
@@ -56,8 +61,10 @@ impl Market {
     /// A marketplace with no uploader yet; add them with [`Market::with_video`],
     /// [`Market::with_video_factory`] and [`Market::with_images`].
     pub fn new(name: impl Into<String>, account: impl Into<String>) -> Market {
+        let name = name.into().to_ascii_lowercase();
         Market {
-            name: name.into().to_ascii_lowercase(),
+            platform: name.clone(),
+            name,
             account: account.into(),
             video_rules: None,
             image_rules: None,
@@ -66,6 +73,19 @@ impl Market {
             video: None,
             images: None,
         }
+    }
+
+    /// An account of `platform` (when the market's name is the account's, not the
+    /// marketplace's).
+    pub fn with_platform(mut self, platform: impl Into<String>) -> Market {
+        self.platform = platform.into().to_ascii_lowercase();
+        self
+    }
+
+    /// Whether a manifest's `marketplaces` entry `name` means this market: its own name, or
+    /// its marketplace's (every account of it).
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.platform == name
     }
 
     /// Takes videos with this uploader, whatever the product's fields.

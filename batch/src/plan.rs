@@ -170,13 +170,20 @@ async fn check_row(row: &ProductRow, markets: &[Market]) -> Checked {
         markets.iter().collect()
     } else {
         let mut t = Vec::new();
+        // An account's name, or a marketplace's meaning every account of it.
         for name in &row.marketplaces {
-            match markets.iter().find(|m| &m.name == name) {
-                Some(m) => t.push(m),
-                None => problems.push(problem(
+            let mut found = false;
+            for m in markets.iter().filter(|m| m.answers_to(name)) {
+                found = true;
+                if !t.iter().any(|seen: &&Market| seen.name == m.name) {
+                    t.push(m);
+                }
+            }
+            if !found {
+                problems.push(problem(
                     None,
-                    format!("{name} is not one of the configured marketplaces"),
-                )),
+                    format!("{name} is not one of the configured accounts or marketplaces"),
+                ));
             }
         }
         t
@@ -188,11 +195,12 @@ async fn check_row(row: &ProductRow, markets: &[Market]) -> Checked {
         media,
         kind,
         marketplace: m.name.clone(),
+        platform: m.platform.clone(),
         account: m.account.clone(),
         path: path.display().to_string(),
         size,
         content_key: String::new(),
-        fields: row.fields_for(&m.name),
+        fields: row.fields_for_account(&m.platform, &m.name),
     };
     if let Some(video) = &row.video {
         match SourceProbe::open(video).await {
@@ -207,7 +215,7 @@ async fn check_row(row: &ProductRow, markets: &[Market]) -> Checked {
                         problems.push(problem(Some(&m.name), e.message().to_owned()));
                         continue;
                     }
-                    let fields = row.fields_for(&m.name);
+                    let fields = row.fields_for_account(&m.platform, &m.name);
                     let missing: Vec<&str> = m
                         .required_fields
                         .iter()

@@ -250,7 +250,15 @@ impl Worker {
                     break;
                 };
                 let worker = self.clone();
-                in_flight.spawn(async move { worker.process(market, task, permit).await });
+                // The task's requests count against its account's limits and rates.
+                let account = market.account.clone();
+                in_flight.spawn(async move {
+                    marketmedia_core::raw::http::in_account(
+                        &account,
+                        worker.process(market, task, permit),
+                    )
+                    .await
+                });
             }
             if in_flight.is_empty() {
                 if self.stopped() {

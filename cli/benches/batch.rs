@@ -165,6 +165,7 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
             media: "video".into(),
             kind: MediaKind::Video,
             marketplace: "shopee".into(),
+            platform: "shopee".into(),
             account: "shop".into(),
             path: format!("/tmp/v{i}.mp4"),
             size: 20 * MIB,

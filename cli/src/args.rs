@@ -25,7 +25,7 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "PATH", env = crate::config::CONFIG_ENV)]
     pub config: Option<PathBuf>,
 
-    /// Use the embedded simulators for every marketplace, whatever is configured.
+    /// Use the embedded simulators for every marketplace, whatever accounts are configured.
     #[arg(long)]
     pub sandbox: bool,
 
@@ -47,8 +47,10 @@ pub fn about() -> String {
 /// The command's description under `--help`: [`about`], then where uploads go.
 pub fn long_about() -> String {
     format!(
-        "{}\n\nA marketplace with no credentials configured (environment variables or config \
-         file, see docs/cli.md) is served by an embedded simulator, and the output says so.",
+        "{}\n\nUploads go to every configured account, any number per marketplace (config file \
+         or environment variables, see docs/cli.md; `marketmedia accounts` lists them). When \
+         no account is configured, or with --sandbox, an embedded simulator of each \
+         marketplace serves instead, and the output says so.",
         about()
     )
 }
@@ -130,6 +132,37 @@ pub enum Command {
     Soak(SoakArgs),
     /// A catalog: many products to many marketplaces, resumable (see `docs/batch.md`).
     Batch(crate::batch::BatchArgs),
+    /// List the configured accounts (never a credential), or check them with one cheap
+    /// authenticated call each (`accounts check`).
+    Accounts(AccountsArgs),
+}
+
+/// `marketmedia accounts`.
+#[derive(Debug, Args)]
+pub struct AccountsArgs {
+    /// Credentials.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Timeouts.
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
+    /// One JSON object per account instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// `check`: call each account's platform.
+    #[command(subcommand)]
+    pub action: Option<AccountsAction>,
+}
+
+/// What `marketmedia accounts` does besides listing.
+#[derive(Debug, Subcommand)]
+pub enum AccountsAction {
+    /// Make one cheap, documented, authenticated call per account and say which work and,
+    /// for each that does not, why.
+    Check {
+        /// Accounts (or marketplaces) to check. Default: every configured account.
+        names: Vec<String>,
+    },
 }
 
 /// `marketmedia soak`.
@@ -202,11 +235,13 @@ pub struct UploadArgs {
     /// The video. Without it, a valid 12-second, 6 MiB sample MP4 is generated.
     pub file: Option<PathBuf>,
 
-    /// Marketplaces to upload to (comma-separated). Default: all of them.
-    #[arg(long, value_delimiter = ',', value_name = "LIST", value_parser = parse_platform)]
-    pub to: Vec<Platform>,
+    /// Accounts to upload to (comma-separated): account names, or marketplace names meaning
+    /// every account of the marketplace. Default: every configured account (the simulators
+    /// when none is).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub to: Vec<String>,
 
-    /// Print one JSON object per marketplace (one per line) instead of bars and a table.
+    /// Print one JSON object per account (one per line) instead of bars and a table.
     #[arg(long)]
     pub json: bool,
 
@@ -259,11 +294,13 @@ pub struct ImagesArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 
-    /// Marketplaces to upload to (comma-separated). Default: all of them.
-    #[arg(long, value_delimiter = ',', value_name = "LIST", value_parser = parse_platform)]
-    pub to: Vec<Platform>,
+    /// Accounts to upload to (comma-separated): account names, or marketplace names meaning
+    /// every account of the marketplace. Default: every configured account (the simulators
+    /// when none is).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub to: Vec<String>,
 
-    /// Print one JSON object per marketplace (one per line) instead of a table.
+    /// Print one JSON object per account (one per line) instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -283,9 +320,9 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub timeouts: TimeoutArgs,
 
-    /// The marketplace holding the upload.
-    #[arg(long, value_parser = parse_platform)]
-    pub platform: Platform,
+    /// The account holding the upload, or its marketplace when it has one account.
+    #[arg(long, visible_alias = "account", value_name = "ACCOUNT")]
+    pub platform: String,
 
     /// The id `upload` printed (Shopee `video_upload_id`, Lazada `video_id`).
     #[arg(long)]
@@ -395,14 +432,13 @@ mod tests {
 
     #[test]
     fn upload_takes_a_list_of_marketplaces() {
-        let cli = Cli::try_parse_from(["marketmedia", "upload", "--to", "smh,shopee"]).unwrap();
+        let cli = Cli::try_parse_from(["marketmedia", "upload", "--to", "smh,shopee-sg"]).unwrap();
         let Command::Upload(args) = cli.command else {
             panic!("not upload")
         };
-        assert_eq!(args.to, vec![Platform::Smh, Platform::Shopee]);
+        assert_eq!(args.to, vec!["smh".to_owned(), "shopee-sg".to_owned()]);
         assert!(args.file.is_none());
         assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_ok());
-        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "amazon"]).is_err());
     }
 
     /// The timeout flags' defaults are the library's (`Watchdog::default()`, pinned in core),

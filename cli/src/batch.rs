@@ -31,10 +31,10 @@ use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
 use marketmedia_lazada::VideoOptions;
 use marketmedia_sim::fixtures::{decodable_jpeg, decodable_png, write_sample_mp4};
 
+use crate::accounts::{Account, AccountSettings};
 use crate::commands::SAMPLE_DURATION;
 use crate::config::Config;
 use crate::exit;
-use crate::platform::Platform;
 use crate::report;
 use crate::targets::{Provider, Targets, VideoMeta};
 
@@ -245,6 +245,7 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
         BatchCommand::Run(a) => run_manifest(config, force_sandbox, a).await,
         BatchCommand::Work(a) => {
             let store = open(&a.store).await?;
+            adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
             let (markets, _targets) = markets(config, force_sandbox, &a.worker).await?;
             let (report, stopped) = work(store.clone(), markets, &a.worker).await?;
             let code = finish(store.as_ref(), &report, None, a.worker.json).await?;
@@ -296,8 +297,9 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
     }
 }
 
-/// The marketplaces of a batch: every platform, configured or in the embedded sandbox (the
-/// returned targets keep the sandbox running).
+/// The markets of a batch: every configured account, or every marketplace's embedded
+/// simulator when none is configured (or with `--sandbox`); the returned targets keep the
+/// sandbox running. A market is named after its account and keyed by its identity.
 pub async fn markets(
     config: &Config,
     force_sandbox: bool,
@@ -307,50 +309,42 @@ pub async fn markets(
         sandbox_title: "Product video".into(),
         ..VideoMeta::default()
     };
-    let mut targets = Targets::build(&Platform::ALL, config, &meta, force_sandbox).await?;
+    let mut targets = Targets::chosen(&[], config, &meta, force_sandbox).await?;
     let sandbox_cover = targets.sandbox().map(|s| s.lazada_cover_url());
     let mut out = Vec::new();
     for target in std::mem::take(&mut targets.targets) {
-        let name = target.platform.name().to_ascii_lowercase();
-        let prefix = if target.sandbox { "sandbox:" } else { "" };
+        let name = target.account.clone();
+        let account = target.identity.clone();
+        let platform = target.platform.name();
         let market = match target.provider {
             Provider::Shopee(p) => {
-                let account = format!("{prefix}{}", p.config().shop_id);
                 let p: Arc<marketmedia_shopee::ShopeeUploader> = Arc::from(p);
                 Market::new(name, account)
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
             Provider::Ebay(p) => {
-                let account = format!("{prefix}user");
                 let p: Arc<marketmedia_ebay::EbayUploader> = Arc::from(p);
                 Market::new(name, account)
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
             Provider::Smh(p) => {
-                let account = format!("{prefix}{}", p.config().library_id);
                 let p: Arc<marketmedia_smh::SmhUploader> = Arc::from(p);
                 Market::new(name, account)
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
             Provider::Wechat(p) => {
-                let account = match &p.config().credentials {
-                    marketmedia_wechat::Credentials::App { appid, .. } => {
-                        format!("{prefix}{appid}")
-                    }
-                    marketmedia_wechat::Credentials::Token(_) => format!("{prefix}token"),
-                };
                 let p: Arc<marketmedia_wechat::WechatUploader> = Arc::from(p);
                 Market::new(name, account)
                     .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
                     .with_images(p as Arc<dyn ImageUploader>)
             }
             Provider::Lazada(p) => {
-                let account = format!("{prefix}{}", p.config().app_key);
                 let p: Arc<marketmedia_lazada::LazadaUploader> = Arc::from(p);
                 let base = p.video_options().clone();
+                let (base_title, base_cover) = (base.title.clone(), base.cover_url.clone());
                 let cover = sandbox_cover.clone().filter(|_| target.sandbox);
                 let rules = ChunkedVideoUploader::rules(p.as_ref()).clone();
                 let maker = p.clone();
@@ -373,16 +367,87 @@ pub async fn markets(
                 let market = Market::new(name, account)
                     .with_video_factory(rules, factory)
                     .with_images(p as Arc<dyn ImageUploader>);
-                if target.sandbox {
-                    market
-                } else {
-                    market.requiring(&["title", "cover_url"])
+                // A row must give what the account does not (its configured title and cover
+                // serve every row otherwise).
+                let mut required = Vec::new();
+                if !target.sandbox && base_title.is_none() {
+                    required.push("title");
                 }
+                if !target.sandbox && base_cover.is_none() {
+                    required.push("cover_url");
+                }
+                market.requiring(&required)
             }
         };
-        out.push(market.with_max_uploads(worker.uploads_per_market));
+        out.push(
+            market
+                .with_platform(platform)
+                .with_max_uploads(worker.uploads_per_market),
+        );
     }
     Ok((out, targets))
+}
+
+/// The account key a release before accounts derived for `account` (a Shopee shop id, a
+/// Lazada app key, an SMH library id, `user` for eBay, a WeChat AppID or `token`).
+fn legacy_key(account: &Account) -> String {
+    match &account.settings {
+        AccountSettings::Shopee(c) => c.shop_id.to_string(),
+        AccountSettings::Lazada(c) => c.app_key.clone(),
+        AccountSettings::Smh(c) => c.library_id.clone(),
+        AccountSettings::Ebay(_) => "user".into(),
+        AccountSettings::Wechat(c) => match &c.credentials {
+            marketmedia_wechat::Credentials::App { appid, .. } => appid.clone(),
+            marketmedia_wechat::Credentials::Token(_) => "token".into(),
+        },
+    }
+}
+
+/// Moves what a store written before accounts keeps under the old account keys to the
+/// identities of the accounts that take over those entries (the account named after its
+/// marketplace, or the marketplace's only account), so its tasks resume and its assets are
+/// reused. Embedded simulators are left alone: the assets of a sandbox that is gone are of
+/// no use.
+async fn adopt_legacy_accounts(
+    store: &dyn JobStore,
+    config: &Config,
+    force_sandbox: bool,
+) -> Result<()> {
+    if force_sandbox {
+        return Ok(());
+    }
+    // Unfinished tasks of an account no longer configured (removed, or renamed: tasks are
+    // stored under the account's name) are said, never left silently.
+    let counts = store.counts(None).await.map_err(store_error)?;
+    let mut orphans: BTreeMap<String, u64> = BTreeMap::new();
+    for c in counts.iter().filter(|c| !c.state.is_final()) {
+        let known = config.account(&c.marketplace).is_some()
+            || (config.accounts.is_empty() && c.marketplace.parse::<crate::Platform>().is_ok());
+        if !known {
+            *orphans.entry(c.marketplace.clone()).or_default() += c.tasks;
+        }
+    }
+    for (name, n) in orphans {
+        eprintln!(
+            "warning: the store holds {n} unfinished task(s) of account {name}, which is not \
+             configured (removed or renamed): configure it again to finish them, or run \
+             `marketmedia batch cancel` to close them"
+        );
+    }
+    for account in &config.accounts {
+        let of = config.accounts_of(account.platform).count();
+        if account.legacy || of == 1 {
+            store
+                .adopt_account(
+                    account.platform.name(),
+                    &legacy_key(account),
+                    &account.identity,
+                )
+                .await
+                .map_err(store_error)?;
+        }
+    }
+    Ok(())
 }
 
 /// With the sandbox only: writes the sample media a manifest names but that are missing.
@@ -420,10 +485,7 @@ async fn generate_missing_media(manifest: &Path) -> Result<usize> {
 
 async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Result<i32> {
     let (markets, targets) = markets(config, force_sandbox, &args.worker).await?;
-    let all_sandbox = targets.sandbox().is_some()
-        && Platform::ALL
-            .iter()
-            .all(|&p| force_sandbox || !config.is_configured(p));
+    let all_sandbox = force_sandbox || config.accounts.is_empty();
     if all_sandbox {
         let n = generate_missing_media(&args.manifest).await?;
         if n > 0 && !args.worker.json {
@@ -448,6 +510,7 @@ async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Re
         });
     }
     let store = open(&args.store).await?;
+    adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
     if !args.worker.json {
         eprintln!("store: {}", redact_location(&location(&args.store)));
     }
@@ -633,6 +696,7 @@ async fn work(
 /// store keeps it and a rerun tries again.
 async fn cancel(config: &Config, force_sandbox: bool, args: CancelArgs) -> Result<i32> {
     let store = open(&args.store).await?;
+    adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
     let worker = WorkerArgs {
         uploads_per_market: marketmedia_batch::DEFAULT_UPLOADS_PER_MARKET,
         tasks: 1,
@@ -661,6 +725,12 @@ async fn cancel(config: &Config, force_sandbox: bool, args: CancelArgs) -> Resul
             "{} unfinished task(s) cancelled; {} open upload session(s) cancelled on the platforms",
             report.tasks_cancelled, report.sessions_closed
         );
+        for done in &report.committed {
+            println!(
+                "committed: {} [{}] (task {}): {}",
+                done.sku, done.marketplace, done.task, done.reason
+            );
+        }
         for left in &report.sessions_left {
             println!(
                 "still open: {} [{}] (task {}): {}",
@@ -742,7 +812,7 @@ async fn status(store: &dyn JobStore, batch: Option<&str>, json: bool) -> Result
             .entry(c.state)
             .or_default() += c.tasks;
     }
-    let headers: Vec<&str> = std::iter::once("marketplace")
+    let headers: Vec<&str> = std::iter::once("account")
         .chain(TaskState::ALL.iter().map(|s| s.as_str()))
         .collect();
     let rows: Vec<Vec<String>> = table

@@ -15,13 +15,14 @@ use marketmedia_core::{
 use marketmedia_sim::fixtures::write_sample_mp4;
 use serde::Serialize;
 
+use crate::accounts::{Account, Chosen};
 use crate::args::{
     CleanupArgs, Cli, Command, ConfigArgs, DigestArgs, ImagesArgs, JournalArgs, SimArgs,
     StatusArgs, TimeoutArgs, UploadArgs,
 };
 use crate::config::{process_env, Config};
 use crate::exit;
-use crate::platform::{selection, Platform};
+use crate::platform::Platform;
 use crate::progress::Bars;
 use crate::report::{self, ErrorRecord};
 use crate::targets::{Targets, VideoMeta};
@@ -38,14 +39,26 @@ pub const MAX_IMAGE_READ: u64 = 50 * 1024 * 1024;
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<i32> {
     let load = |args: &ConfigArgs| -> Result<Config> {
-        crate::config::warn_unknown_env(std::env::vars().map(|(k, _)| k));
-        let mut config = if args.sandbox {
-            Config::default()
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect();
+        let loaded = if args.sandbox {
+            Ok(Config::default())
         } else {
-            Config::load(args.config.as_deref(), &process_env)?
+            Config::load(args.config.as_deref(), &process_env, &names)
         };
+        // Account variables are known once the accounts are.
+        let accounts = loaded
+            .as_ref()
+            .map(|c| c.env_names.clone())
+            .unwrap_or_default();
+        let names = names
+            .into_iter()
+            .filter(|n| loaded.is_ok() || !n.starts_with(crate::config::ACCOUNT_ENV_PREFIX));
+        crate::config::warn_unknown_env(names, &accounts);
+        let mut config = loaded?;
         if let Some(module) = args.shopee_module {
-            config.set_shopee_module(module);
+            config.force_shopee_module(module);
         }
         Ok(config)
     };
@@ -54,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Images(args) => images(&load(&args.config)?, args.config.sandbox, args).await,
         Command::Status(args) => status(&load(&args.config)?, args.config.sandbox, args).await,
         Command::Digest(args) => digest(args).await,
+        Command::Accounts(args) => crate::accounts::command(&load(&args.config)?, args).await,
         Command::Sim(args) => sim(args).await,
         Command::Cleanup(args) => cleanup(&load(&args.config)?, args.config.sandbox, args).await,
         Command::Soak(args) => crate::soak::soak(args).await,
@@ -130,7 +144,6 @@ impl TimeoutArgs {
 
 /// `marketmedia upload`.
 pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> Result<i32> {
-    let platforms = selection(&args.to);
     let sample_dir;
     let (path, generated) = match &args.file {
         Some(p) if !p.is_file() => {
@@ -156,7 +169,7 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
             .unwrap_or_else(|| "sample".into()),
         timeouts: args.timeouts.timeouts(),
     };
-    let targets = Targets::build(&platforms, config, &meta, force_sandbox).await?;
+    let targets = Targets::chosen(&args.to, config, &meta, force_sandbox).await?;
 
     if !args.json {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -174,17 +187,14 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
 
     // A marketplace the CLI already knows cannot take the video gets no request.
     let problems: Vec<Option<Error>> = targets.targets.iter().map(|t| t.video_problem()).collect();
-    let runnable: Vec<&dyn ChunkedVideoUploader> = targets
+    let runnable: Vec<(marketmedia_core::AccountRef, &dyn ChunkedVideoUploader)> = targets
         .targets
         .iter()
         .zip(&problems)
         .filter(|(_, p)| p.is_none())
-        .map(|(t, _)| t.provider.video())
+        .map(|(t, _)| (t.account_ref(), t.provider.video()))
         .collect();
-    let names: Vec<&str> = runnable
-        .iter()
-        .map(|p| p.rules().platform.as_str())
-        .collect();
+    let names: Vec<&str> = runnable.iter().map(|(a, _)| a.name.as_str()).collect();
     let bars = (!args.json).then(|| Bars::new(&names));
     let stop = crate::stop::StopOnSignal::install(format!(
         "no new part is sent and no new call starts; what is in flight gets {} s to finish \
@@ -207,16 +217,19 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
     } else {
         Some(open_journal(&args.journal)?)
     };
-    let ran = match (&journal, runnable.is_empty()) {
-        (_, true) => FanOutReport {
-            reports: Vec::new(),
-        },
-        (Some(journal), false) => {
-            driver
-                .upload_to_all_journaled(&runnable, &path, journal)
-                .await
+    if let Some(journal) = &journal {
+        for line in orphan_warnings(config, journal) {
+            out_err(&line);
         }
-        (None, false) => driver.upload_to_all(&runnable, &path).await,
+    }
+    let ran = if runnable.is_empty() {
+        FanOutReport {
+            reports: Vec::new(),
+        }
+    } else {
+        driver
+            .upload_to_accounts(&runnable, &path, journal.as_ref())
+            .await
     };
     if let Some(bars) = &bars {
         bars.finish();
@@ -230,10 +243,12 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         .map(|(t, problem)| match problem {
             Some(e) => MarketReport {
                 platform: t.platform.name().to_owned(),
+                account: Some(t.account.clone()),
                 result: Err(e),
             },
             None => ran.next().unwrap_or_else(|| MarketReport {
                 platform: t.platform.name().to_owned(),
+                account: Some(t.account.clone()),
                 result: Err(Error::protocol("no result").with_platform(t.platform.name())),
             }),
         })
@@ -279,10 +294,10 @@ fn stop_summary(report: &FanOutReport, journaled: bool, args: &UploadArgs) -> St
             Err(_) => true,
             Ok(outcome) => !args.no_wait && matches!(outcome.completion, Completion::Processing(_)),
         })
-        .map(|r| r.platform.as_str())
+        .map(|r| r.account.as_deref().unwrap_or(&r.platform))
         .collect();
     if unfinished.is_empty() {
-        return "marketmedia: stopped, but every marketplace had finished.\n".to_owned();
+        return "marketmedia: stopped, but every account had finished.\n".to_owned();
     }
     let list = unfinished.join(", ");
     match (&args.file, journaled) {
@@ -353,12 +368,11 @@ pub async fn images(config: &Config, force_sandbox: bool, args: ImagesArgs) -> R
         sources.push(ImageSource::read(path, MAX_IMAGE_READ).await?);
     }
     let names: Vec<String> = sources.iter().map(|s| s.file_name.clone()).collect();
-    let platforms = selection(&args.to);
     let meta = VideoMeta {
         timeouts: args.timeouts.timeouts(),
         ..VideoMeta::default()
     };
-    let targets = Targets::build(&platforms, config, &meta, force_sandbox).await?;
+    let targets = Targets::chosen(&args.to, config, &meta, force_sandbox).await?;
     if !args.json {
         let what = marketmedia_core::count(sources.len() as u64, "image", "images");
         out(&report::header(&what, &targets.targets));
@@ -463,6 +477,8 @@ where
 /// What `status --json` prints.
 #[derive(Debug, Serialize)]
 pub struct StatusRecord {
+    /// The account asked.
+    pub account: String,
     /// Platform name.
     pub platform: String,
     /// The id asked about.
@@ -478,25 +494,57 @@ pub struct StatusRecord {
     pub error: Option<ErrorRecord>,
 }
 
+/// The account `status --platform NAME` asks: the account so named, or the only account of
+/// the marketplace so named.
+fn status_account<'a>(config: &'a Config, force_sandbox: bool, name: &str) -> Result<&'a Account> {
+    let platform = name.parse::<Platform>().ok();
+    if force_sandbox || config.accounts.is_empty() {
+        let platform = platform.map(|p| p.name()).unwrap_or(name);
+        return Err(Error::invalid_input(format!(
+            "{platform} has no credentials configured: status asks the account that holds \
+             the upload (the sandbox forgets its uploads when the command that made them ends); \
+             configure the account (`docs/cli.md`, Accounts)"
+        ))
+        .with_platform(platform));
+    }
+    if let Some(account) = config.account(name) {
+        return Ok(account);
+    }
+    let Some(platform) = platform else {
+        return Err(Error::invalid_input(format!(
+            "no account or marketplace is named {name}; `marketmedia accounts` lists them"
+        )));
+    };
+    let mut of = config.accounts_of(platform);
+    match (of.next(), of.next()) {
+        (Some(one), None) => Ok(one),
+        (None, _) => Err(crate::accounts::no_account(platform)),
+        (Some(_), Some(_)) => {
+            let names: Vec<&str> = config
+                .accounts_of(platform)
+                .map(|a| a.name.as_str())
+                .collect();
+            Err(Error::invalid_input(format!(
+                "{platform} has several accounts ({}): name the one holding the upload \
+                 with --account",
+                names.join(", ")
+            ))
+            .with_platform(platform.name()))
+        }
+    }
+}
+
 /// `marketmedia status`.
 pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> Result<i32> {
-    let platform = args.platform;
-    if force_sandbox || !config.is_configured(platform) {
-        return Err(Error::invalid_input(format!(
-            "{platform} has no credentials configured: status asks the marketplace that holds \
-             the upload (the sandbox forgets its uploads when the command that made them ends); \
-             set the {}* variables or the [{platform}] table of the config file",
-            platform.env_prefix()
-        ))
-        .with_platform(platform.name()));
-    }
+    let account = status_account(config, force_sandbox, &args.platform)?;
+    let platform = account.platform;
     let meta = VideoMeta {
         timeouts: args.timeouts.timeouts(),
         ..VideoMeta::default()
     };
-    let targets = Targets::build(&[platform], config, &meta, false).await?;
+    let targets = Targets::build(&[Chosen::Account(account)], config, &meta).await?;
     let Some(target) = targets.targets.first() else {
-        return Err(Error::invalid_input("no marketplace chosen"));
+        return Err(Error::invalid_input("no account chosen"));
     };
     let provider = target.provider.video();
     if !provider.rules().async_processing {
@@ -512,6 +560,7 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
         data: serde_json::Value::Null,
     };
     let mut record = StatusRecord {
+        account: account.name.clone(),
         platform: platform.name().to_owned(),
         id: args.id.clone(),
         state: "failed",
@@ -581,7 +630,7 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
             "failed" => "processing failed",
             other => other,
         };
-        let mut text = format!("{} {}: {state}", record.platform, record.id);
+        let mut text = format!("{} {}: {state}", record.account, record.id);
         if let Some(stage) = &record.stage {
             text.push_str(&format!(" ({stage})"));
         }
@@ -753,13 +802,65 @@ fn open_journal(args: &JournalArgs) -> Result<Journal> {
     Journal::open(dir)
 }
 
+/// A warning per account the journal holds unfinished sessions of but that is not
+/// configured any more (removed, or an entry of the release before accounts that no account
+/// takes over): they are never orphaned silently.
+pub fn orphan_warnings(config: &Config, journal: &Journal) -> Vec<String> {
+    let mut orphans: std::collections::BTreeMap<String, usize> = Default::default();
+    for e in journal.entries() {
+        let Ok(platform) = e.platform.parse::<Platform>() else {
+            continue;
+        };
+        if entry_account(config, platform, e.account.as_deref()).is_none() {
+            let who = e
+                .account
+                .clone()
+                .unwrap_or_else(|| format!("{platform} (written before accounts)"));
+            *orphans.entry(who).or_default() += 1;
+        }
+    }
+    orphans
+        .into_iter()
+        .map(|(who, n)| {
+            format!(
+                "warning: the journal holds {} of {who}, which no configured account is: add \
+                 the account back and run `marketmedia cleanup` to cancel them\n",
+                marketmedia_core::count(n as u64, "unfinished session", "unfinished sessions")
+            )
+        })
+        .collect()
+}
+
+/// The configured account a journal entry belongs to: the one with its identity, or for an
+/// entry written before accounts, the account that adopts those (the legacy account named
+/// after the marketplace, or the marketplace's only account).
+pub fn entry_account<'a>(
+    config: &'a Config,
+    platform: Platform,
+    identity: Option<&str>,
+) -> Option<&'a Account> {
+    match identity {
+        Some(identity) => config.accounts.iter().find(|a| a.identity == identity),
+        None => {
+            let mut of = config.accounts_of(platform);
+            let first = of.next()?;
+            if first.legacy {
+                return Some(first);
+            }
+            of.next().is_none().then_some(first)
+        }
+    }
+}
+
 /// One journaled session's fate in `cleanup`.
 #[derive(Debug, Serialize)]
 struct CleanupRecord {
     platform: String,
+    account: Option<String>,
     upload_id: String,
     file: String,
-    /// `cancelled`, `gone` (the platform no longer knows it), `kept` (cancel failed).
+    /// `cancelled`, `committed` (the platform holds the video: nothing to cancel), `gone`
+    /// (the platform no longer knows it), `kept` (cancel failed).
     outcome: &'static str,
     error: Option<String>,
 }
@@ -784,38 +885,68 @@ pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) ->
         }
         return Ok(exit::SUCCESS);
     }
-    let mut platforms: Vec<Platform> = Vec::new();
+    // Each entry goes back to the account it belongs to (by identity; an entry written
+    // before accounts to the account that adopts them), or to the sandbox when none is
+    // configured.
+    let sandbox = force_sandbox || config.accounts.is_empty();
+    let mut chosen: Vec<Chosen<'_>> = Vec::new();
     for e in &entries {
-        if let Ok(p) = e.platform.parse::<Platform>() {
-            if !platforms.contains(&p) {
-                platforms.push(p);
-            }
+        let Ok(platform) = e.platform.parse::<Platform>() else {
+            continue;
+        };
+        let choice = if sandbox {
+            Some(Chosen::Sandbox(platform))
+        } else {
+            entry_account(config, platform, e.account.as_deref()).map(Chosen::Account)
+        };
+        if let Some(c) = choice.filter(|c| !chosen.contains(c)) {
+            chosen.push(c);
         }
     }
     let meta = VideoMeta {
         sandbox_title: "cleanup".into(),
         ..VideoMeta::default()
     };
-    let targets = Targets::build(&selection(&platforms), config, &meta, force_sandbox).await?;
+    let targets = Targets::build(&chosen, config, &meta).await?;
     let mut kept = 0;
     for entry in entries {
-        let target = targets
-            .targets
-            .iter()
-            .find(|t| t.platform.name() == entry.platform);
+        let target = targets.targets.iter().find(|t| {
+            t.platform.name() == entry.platform
+                && (sandbox
+                    || match &entry.account {
+                        Some(identity) => *identity == t.identity,
+                        None => t.adopts_unkeyed,
+                    })
+        });
         let (outcome, error) = match target {
             None => (
                 "kept",
-                Some(format!("unknown marketplace {}", entry.platform)),
+                Some(match &entry.account {
+                    Some(identity) => format!(
+                        "no configured account is {identity} (removed from the config?): add \
+                         it back and run cleanup again to cancel this session"
+                    ),
+                    None => format!(
+                        "written before accounts, and no {} account adopts it (the one named \
+                         {0}, or the only one): configure it and run cleanup again",
+                        entry.platform
+                    ),
+                }),
             ),
-            Some(t) => match t.provider.video().cancel(&entry.session).await {
+            Some(t) => match t
+                .account_ref()
+                .scope(marketmedia_core::cancel_recorded(
+                    t.provider.video(),
+                    &entry.session,
+                    &entry.receipts,
+                    &entry.commit,
+                ))
+                .await
+            {
                 Ok(()) => ("cancelled", None),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Expired
-                    ) =>
-                {
+                // Committed: the platform holds the video; nothing to cancel.
+                Err(e) if e.kind() == ErrorKind::Conflict => ("committed", Some(e.to_string())),
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Expired) => {
                     ("gone", Some(e.to_string()))
                 }
                 Err(e) => ("kept", Some(e.to_string())),
@@ -828,6 +959,7 @@ pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) ->
         }
         let record = CleanupRecord {
             platform: entry.platform.clone(),
+            account: target.map(|t| t.account.clone()),
             upload_id: entry.session.upload_id.clone(),
             file: entry.source.path.display().to_string(),
             outcome,
@@ -838,7 +970,7 @@ pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) ->
         } else {
             out(&format!(
                 "{:<7} {:<10} {} ({}){}\n",
-                record.platform,
+                record.account.as_deref().unwrap_or(&record.platform),
                 record.outcome,
                 record.upload_id,
                 record.file,

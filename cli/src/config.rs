@@ -51,6 +51,7 @@
 //! Secrets are held in [`Secret`]s from the moment they are read: no `Debug`, `Display` or
 //! error message of this crate shows them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use marketmedia_core::{Error, Result, Secret};
@@ -61,6 +62,7 @@ use marketmedia_smh::{SmhConfig, StorageScheme};
 use marketmedia_wechat::{VideoScene, WechatConfig};
 use serde::Deserialize;
 
+use crate::accounts::{Account, AccountSettings};
 use crate::platform::Platform;
 
 /// Environment variable naming the config file (same as `--config`).
@@ -77,11 +79,14 @@ pub const KNOWN_ENV: &[&str] = &[
     "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
     "MARKETMEDIA_SHOPEE_REGION",
     "MARKETMEDIA_SHOPEE_MODULE",
+    "MARKETMEDIA_SHOPEE_COUNTRY",
     "MARKETMEDIA_SHOPEE_BASE_URL",
     "MARKETMEDIA_LAZADA_APP_KEY",
     "MARKETMEDIA_LAZADA_APP_SECRET",
     "MARKETMEDIA_LAZADA_ACCESS_TOKEN",
     "MARKETMEDIA_LAZADA_REGION",
+    "MARKETMEDIA_LAZADA_COUNTRY",
+    "MARKETMEDIA_LAZADA_SELLER_ID",
     "MARKETMEDIA_LAZADA_BASE_URL",
     "MARKETMEDIA_LAZADA_TITLE",
     "MARKETMEDIA_LAZADA_COVER_URL",
@@ -96,6 +101,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "MARKETMEDIA_SMH_GRANTS",
     "MARKETMEDIA_EBAY_ACCESS_TOKEN",
     "MARKETMEDIA_EBAY_ENVIRONMENT",
+    "MARKETMEDIA_EBAY_SITE",
+    "MARKETMEDIA_EBAY_USER_ID",
     "MARKETMEDIA_EBAY_BASE_URL",
     "MARKETMEDIA_EBAY_TITLE",
     "MARKETMEDIA_EBAY_DESCRIPTION",
@@ -139,12 +146,26 @@ pub fn command_env(cmd: &clap::Command) -> Vec<String> {
 
 /// A warning for each variable named `MARKETMEDIA_*` that the command does not read (a typo
 /// would otherwise silently send an upload to the sandbox), naming the closest known one
-/// ([`known_env`]). Only names are looked at, never values.
-pub fn unknown_env_warnings(names: impl IntoIterator<Item = String>) -> Vec<String> {
-    let known = known_env();
+/// ([`known_env`], and the named accounts' variables). `accounts` are the named accounts'
+/// environment names and marketplaces ([`Config::env_names`]):
+/// `MARKETMEDIA_ACCOUNT_<NAME>_<KEY>` is read when `<NAME>` is one of them and `<KEY>` one of
+/// its marketplace's keys (or `MARKETPLACE`). Only names are looked at, never values.
+pub fn unknown_env_warnings(
+    names: impl IntoIterator<Item = String>,
+    accounts: &[(String, Platform)],
+) -> Vec<String> {
+    let mut known: Vec<String> = known_env().to_vec();
+    for (name, platform) in accounts {
+        known.push(format!("{ACCOUNT_ENV_PREFIX}{name}_MARKETPLACE"));
+        for key in keys(*platform) {
+            known.push(format!("{ACCOUNT_ENV_PREFIX}{name}_{key}"));
+        }
+    }
     let mut names: Vec<String> = names
         .into_iter()
         .filter(|n| n.starts_with("MARKETMEDIA_") && !known.contains(n))
+        // Declares an account; a bad marketplace in it is an error of its own.
+        .filter(|n| !(n.starts_with(ACCOUNT_ENV_PREFIX) && n.ends_with("_MARKETPLACE")))
         .collect();
     names.sort();
     names
@@ -162,8 +183,8 @@ pub fn unknown_env_warnings(names: impl IntoIterator<Item = String>) -> Vec<Stri
 }
 
 /// Prints [`unknown_env_warnings`] on stderr.
-pub fn warn_unknown_env(names: impl IntoIterator<Item = String>) {
-    for w in unknown_env_warnings(names) {
+pub fn warn_unknown_env(names: impl IntoIterator<Item = String>, accounts: &[(String, Platform)]) {
+    for w in unknown_env_warnings(names, accounts) {
         eprintln!("{w}");
     }
 }
@@ -190,6 +211,51 @@ pub struct ConfigFile {
     pub wechat: Option<WechatSection>,
     /// `[ebay]`.
     pub ebay: Option<EbaySection>,
+    /// `[accounts.NAME]`: named accounts, any number per marketplace (see
+    /// [`crate::accounts`]).
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountSection>,
+}
+
+/// `[accounts.NAME]` of the config file: `marketplace = "…"` and that marketplace's keys
+/// (the same as its legacy table's).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "marketplace", rename_all = "lowercase")]
+pub enum AccountSection {
+    /// `marketplace = "shopee"`.
+    Shopee(ShopeeSection),
+    /// `marketplace = "lazada"`.
+    Lazada(LazadaSection),
+    /// `marketplace = "smh"`.
+    Smh(SmhSection),
+    /// `marketplace = "ebay"`.
+    Ebay(EbaySection),
+    /// `marketplace = "wechat"`.
+    Wechat(WechatSection),
+}
+
+impl AccountSection {
+    /// The marketplace the section names.
+    pub fn platform(&self) -> Platform {
+        match self {
+            AccountSection::Shopee(_) => Platform::Shopee,
+            AccountSection::Lazada(_) => Platform::Lazada,
+            AccountSection::Smh(_) => Platform::Smh,
+            AccountSection::Ebay(_) => Platform::Ebay,
+            AccountSection::Wechat(_) => Platform::Wechat,
+        }
+    }
+
+    /// An empty section of `platform` (an account defined by the environment only).
+    pub fn empty(platform: Platform) -> AccountSection {
+        match platform {
+            Platform::Shopee => AccountSection::Shopee(ShopeeSection::default()),
+            Platform::Lazada => AccountSection::Lazada(LazadaSection::default()),
+            Platform::Smh => AccountSection::Smh(SmhSection::default()),
+            Platform::Ebay => AccountSection::Ebay(EbaySection::default()),
+            Platform::Wechat => AccountSection::Wechat(WechatSection::default()),
+        }
+    }
 }
 
 /// `[ebay]` of the config file.
@@ -202,6 +268,12 @@ pub struct EbaySection {
     pub environment: Option<String>,
     /// A base URL overriding the environment's (include `/commerce/media/v1_beta`).
     pub base_url: Option<String>,
+    /// The eBay site the seller sells on (`EBAY_US`, `EBAY_DE`…): shown, not sent (the Media
+    /// API is not per site).
+    pub site: Option<String>,
+    /// The eBay user's id, or any stable id you choose: the account's identity (the token
+    /// names no user up front). Default: `user`, so two eBay accounts need one each.
+    pub user_id: Option<String>,
     /// Default video title (else the file name).
     pub title: Option<String>,
     /// Default video description.
@@ -220,8 +292,10 @@ pub struct ShopeeSection {
     pub shop_id: Option<u64>,
     /// The shop's access token.
     pub access_token: Option<Secret>,
-    /// `production`, `test`, `china` or `brazil`.
+    /// `production`, `test`, `china` or `brazil`: the API host.
     pub region: Option<String>,
+    /// The shop's country or site (`sg`, `my`, `br`…): shown, not sent (the shop id says it).
+    pub country: Option<String>,
     /// `media_space` (default) or `media`: which of Shopee's media modules the calls go to.
     pub module: Option<String>,
     /// A host overriding the region's.
@@ -238,8 +312,14 @@ pub struct LazadaSection {
     pub app_secret: Option<Secret>,
     /// The seller's access token.
     pub access_token: Option<Secret>,
-    /// Venture: `sg`, `my`, `th`, `vn`, `ph` or `id`.
+    /// The seller's country: `sg`, `my`, `th`, `vn`, `ph` or `id` (its gateway is the
+    /// default host).
+    pub country: Option<String>,
+    /// The former name of `country`.
     pub region: Option<String>,
+    /// The seller's id in that country (`/seller/get`'s `seller_id`): the account's identity
+    /// with the country. Default: the app key, so two sellers on one app need one each.
+    pub seller_id: Option<String>,
     /// A gateway overriding the region's (include `/rest`).
     pub base_url: Option<String>,
     /// Default video title.
@@ -288,46 +368,47 @@ pub struct WechatSection {
     pub base_url: Option<String>,
 }
 
-/// The resolved configuration: a provider configuration per configured marketplace (`None`:
-/// not configured, use the sandbox), and Lazada's video title and cover defaults.
+/// The resolved configuration: every configured account (none: the sandbox serves), the
+/// Shopee media module for the sandbox, and Lazada's legacy title and cover defaults.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Shopee, when configured.
-    pub shopee: Option<ShopeeConfig>,
-    /// Shopee's media module, for the configured shop and the sandbox alike
+    /// Every configured account, in [`Platform::ALL`] order, then the legacy account (named
+    /// after its marketplace) first, then by name.
+    pub accounts: Vec<Account>,
+    /// Shopee's media module for the sandbox and for accounts that set none
     /// (`MARKETMEDIA_SHOPEE_MODULE`, `module` under `[shopee]`, `--shopee-module`).
     pub shopee_module: ShopeeModule,
-    /// Lazada, when configured.
-    pub lazada: Option<LazadaConfig>,
-    /// SMH, when configured.
-    pub smh: Option<SmhConfig>,
-    /// eBay, when configured.
-    pub ebay: Option<EbayConfig>,
-    /// WeChat Channels Store, when configured.
-    pub wechat: Option<WechatConfig>,
-    /// Lazada video title from the environment or the file.
+    /// Lazada video title from `MARKETMEDIA_LAZADA_TITLE` or `[lazada]`: every Lazada
+    /// account's default.
     pub lazada_title: Option<String>,
-    /// Lazada cover URL from the environment or the file.
+    /// Lazada cover URL from `MARKETMEDIA_LAZADA_COVER_URL` or `[lazada]`.
     pub lazada_cover_url: Option<String>,
     /// The config file read, if any.
     pub file: Option<PathBuf>,
+    /// The environment names of the accounts (`SHOPEE_SG` for `shopee-sg`), to tell their
+    /// `MARKETMEDIA_ACCOUNT_*` variables from typos.
+    pub env_names: Vec<(String, Platform)>,
 }
 
 impl Config {
-    /// Whether `platform` has credentials configured.
+    /// Whether `platform` has an account configured.
     pub fn is_configured(&self, platform: Platform) -> bool {
-        match platform {
-            Platform::Shopee => self.shopee.is_some(),
-            Platform::Lazada => self.lazada.is_some(),
-            Platform::Smh => self.smh.is_some(),
-            Platform::Ebay => self.ebay.is_some(),
-            Platform::Wechat => self.wechat.is_some(),
-        }
+        self.accounts.iter().any(|a| a.platform == platform)
+    }
+
+    /// The account named `name`.
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// The accounts of `platform`, in order.
+    pub fn accounts_of(&self, platform: Platform) -> impl Iterator<Item = &Account> {
+        self.accounts.iter().filter(move |a| a.platform == platform)
     }
 
     /// The configuration from `explicit` (or `$MARKETMEDIA_CONFIG`, or the default path when
-    /// it exists) and the environment.
-    pub fn load(explicit: Option<&Path>, env: EnvLookup<'_>) -> Result<Config> {
+    /// it exists) and the environment, whose variable names are `names`.
+    pub fn load(explicit: Option<&Path>, env: EnvLookup<'_>, names: &[String]) -> Result<Config> {
         let (file, path) = match explicit {
             Some(path) => (read_file(path)?, Some(path.to_owned())),
             None => match default_path().filter(|p| p.is_file()) {
@@ -335,46 +416,238 @@ impl Config {
                 None => (ConfigFile::default(), None),
             },
         };
-        let mut config = Config::resolve(file, env)?;
+        let mut config = Config::resolve(file, env, names)?;
         config.file = path;
         Ok(config)
     }
 
-    /// Merges a parsed file with the environment (the environment wins).
-    pub fn resolve(file: ConfigFile, env: EnvLookup<'_>) -> Result<Config> {
+    /// Merges a parsed file with the environment. For every key the environment wins when
+    /// set and not empty: `MARKETMEDIA_<MARKETPLACE>_<KEY>` over `[<marketplace>]`, and
+    /// `MARKETMEDIA_ACCOUNT_<NAME>_<KEY>` over `[accounts.<name>]`. An account is defined by
+    /// its table, or by `MARKETMEDIA_ACCOUNT_<NAME>_MARKETPLACE` alone (`names` are the
+    /// environment's variable names, searched for these).
+    pub fn resolve(file: ConfigFile, env: EnvLookup<'_>, names: &[String]) -> Result<Config> {
         let lazada_section = file.lazada.clone().unwrap_or_default();
-        let mut lz = Lookup::new(Platform::Lazada, env);
+        let mut lz = Lookup::legacy(Platform::Lazada, env);
         let lazada_title = lz.text("TITLE", lazada_section.title.clone());
         let lazada_cover_url = lz.text("COVER_URL", lazada_section.cover_url.clone());
-        let shopee_section = file.shopee.unwrap_or_default();
+        let shopee_section = file.shopee.clone().unwrap_or_default();
         // The module alone does not make Shopee configured: it also selects the sandbox's.
-        let mut sp = Lookup::new(Platform::Shopee, env);
+        let mut sp = Lookup::legacy(Platform::Shopee, env);
         let shopee_module = match sp.text("MODULE", shopee_section.module.clone()) {
             Some(name) => parse_shopee_module(&name)?,
             None => ShopeeModule::default(),
         };
+        let mut accounts = Vec::new();
+        // The legacy tables and variables: one account each, named after the marketplace.
+        let legacy = [
+            AccountSection::Shopee(shopee_section),
+            AccountSection::Lazada(lazada_section),
+            AccountSection::Smh(file.smh.unwrap_or_default()),
+            AccountSection::Ebay(file.ebay.unwrap_or_default()),
+            AccountSection::Wechat(file.wechat.unwrap_or_default()),
+        ];
+        for section in legacy {
+            let platform = section.platform();
+            let lookup = Lookup::legacy(platform, env);
+            if let Some(account) = resolve_account(platform.name(), section, lookup)? {
+                accounts.push(account);
+            }
+        }
+        // Named accounts: the file's tables, then those the environment alone defines.
+        let mut sections: BTreeMap<String, AccountSection> = BTreeMap::new();
+        let mut env_names: Vec<(String, Platform)> = Vec::new();
+        for (name, section) in file.accounts {
+            check_account_name(&name, section.platform())?;
+            sections.insert(name, section);
+        }
+        let by_env: BTreeMap<String, String> =
+            sections.keys().map(|n| (env_name(n), n.clone())).collect();
+        if by_env.len() != sections.len() {
+            return Err(Error::invalid_input(
+                "two accounts of the config file have the same environment name (names are \
+                 compared in capitals, with - and . read as _): rename one",
+            ));
+        }
+        for var in names {
+            let Some(n) = var
+                .strip_prefix(ACCOUNT_ENV_PREFIX)
+                .and_then(|r| r.strip_suffix("_MARKETPLACE"))
+            else {
+                continue;
+            };
+            let Some(value) = env(var).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            let platform: Platform = value
+                .parse()
+                .map_err(|e: Error| Error::invalid_input(format!("{var}: {}", e.message())))?;
+            match by_env.get(n) {
+                Some(name) => {
+                    let file_platform = sections.get(name).map(AccountSection::platform);
+                    if file_platform != Some(platform) {
+                        return Err(Error::invalid_input(format!(
+                            "{var} says {platform}, but [accounts.{name}] of the config file \
+                             says {}: an account has one marketplace",
+                            file_platform.map(|p| p.name()).unwrap_or("another")
+                        )));
+                    }
+                }
+                None => {
+                    let name = n.to_ascii_lowercase().replace('_', "-");
+                    check_account_name(&name, platform)?;
+                    sections.insert(name, AccountSection::empty(platform));
+                }
+            }
+        }
+        for (name, section) in sections {
+            let platform = section.platform();
+            env_names.push((env_name(&name), platform));
+            let lookup = Lookup::named(platform, &name, env);
+            if let Some(account) = resolve_account(&name, section, lookup)? {
+                if accounts.iter().any(|a: &Account| a.name == account.name) {
+                    return Err(Error::invalid_input(format!(
+                        "two accounts are named {name}: [{platform}] (or the \
+                         {}* variables) and [accounts.{name}]; rename the second",
+                        platform.env_prefix()
+                    )));
+                }
+                accounts.push(account);
+            }
+        }
+        accounts.sort_by(|a, b| {
+            (a.platform, !a.legacy, &a.name).cmp(&(b.platform, !b.legacy, &b.name))
+        });
+        // Two accounts with one identity would share sessions, limits and assets.
+        for (i, a) in accounts.iter().enumerate() {
+            if let Some(b) = accounts[..i].iter().find(|b| b.identity == a.identity) {
+                return Err(Error::invalid_input(format!(
+                    "accounts {} and {} are the same {} account ({}): {}",
+                    b.name,
+                    a.name,
+                    a.platform,
+                    a.identity,
+                    crate::accounts::identity_hint(a.platform)
+                )));
+            }
+        }
         let mut config = Config {
-            shopee: shopee(shopee_section, env)?,
+            accounts,
             shopee_module: ShopeeModule::default(),
-            lazada: lazada(lazada_section, env)?,
-            smh: smh(file.smh.unwrap_or_default(), env)?,
-            ebay: ebay(file.ebay.unwrap_or_default(), env)?,
-            wechat: wechat(file.wechat.unwrap_or_default(), env)?,
             lazada_title,
             lazada_cover_url,
             file: None,
+            env_names,
         };
         config.set_shopee_module(shopee_module);
         Ok(config)
     }
 
-    /// Selects Shopee's media module (and its file limit) for the configured shop and the
-    /// sandbox.
+    /// Selects Shopee's media module (and its file limit) for the sandbox and for every Shopee
+    /// account that does not choose its own.
     pub fn set_shopee_module(&mut self, module: ShopeeModule) {
         self.shopee_module = module;
-        if let Some(c) = self.shopee.take() {
-            self.shopee = Some(c.with_module(module));
+        for a in &mut self.accounts {
+            if let AccountSettings::Shopee(c) = &mut a.settings {
+                if !a.own_module {
+                    *c = c.clone().with_module(module);
+                }
+            }
         }
+    }
+
+    /// Selects Shopee's media module for the sandbox and every Shopee account, their own
+    /// choices included (`--shopee-module`).
+    pub fn force_shopee_module(&mut self, module: ShopeeModule) {
+        for a in &mut self.accounts {
+            a.own_module = false;
+        }
+        self.set_shopee_module(module);
+    }
+}
+
+/// The prefix of the variables of named accounts: `MARKETMEDIA_ACCOUNT_<NAME>_<KEY>`.
+pub const ACCOUNT_ENV_PREFIX: &str = "MARKETMEDIA_ACCOUNT_";
+
+/// The `<NAME>` of an account's variables: capitals, with `-` and `.` read as `_`.
+pub fn env_name(account: &str) -> String {
+    account
+        .chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect()
+}
+
+/// An account name is letters, digits, `-`, `_` and `.`; one named like a marketplace must be
+/// an account of that marketplace (so `--to shopee` never means two different things).
+fn check_account_name(name: &str, platform: Platform) -> Result<()> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        return Err(Error::invalid_input(format!(
+            "account name {name:?}: use letters, digits, -, _ and . only"
+        )));
+    }
+    if let Ok(other) = name.parse::<Platform>() {
+        if other != platform {
+            return Err(Error::invalid_input(format!(
+                "account {name} is a {platform} account named like another marketplace: \
+                 rename it (--to {name} would mean every {other} account)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The keys of each marketplace's table, as their variables spell them.
+pub fn keys(platform: Platform) -> &'static [&'static str] {
+    match platform {
+        Platform::Shopee => &[
+            "PARTNER_ID",
+            "PARTNER_KEY",
+            "SHOP_ID",
+            "ACCESS_TOKEN",
+            "REGION",
+            "COUNTRY",
+            "MODULE",
+            "BASE_URL",
+        ],
+        Platform::Lazada => &[
+            "APP_KEY",
+            "APP_SECRET",
+            "ACCESS_TOKEN",
+            "COUNTRY",
+            "REGION",
+            "SELLER_ID",
+            "BASE_URL",
+            "TITLE",
+            "COVER_URL",
+        ],
+        Platform::Smh => &[
+            "LIBRARY_ID",
+            "LIBRARY_SECRET",
+            "ACCESS_TOKEN",
+            "SPACE_ID",
+            "DIRECTORY",
+            "BASE_URL",
+            "STORAGE_SCHEME",
+            "ALLOW_PLAIN_HTTP",
+            "GRANTS",
+        ],
+        Platform::Ebay => &[
+            "ACCESS_TOKEN",
+            "ENVIRONMENT",
+            "SITE",
+            "USER_ID",
+            "BASE_URL",
+            "TITLE",
+            "DESCRIPTION",
+        ],
+        Platform::Wechat => &["APPID", "APPSECRET", "ACCESS_TOKEN", "SCENE", "BASE_URL"],
     }
 }
 
@@ -446,8 +719,11 @@ fn without_values(message: &str) -> String {
             }
         }
     }
-    if message.starts_with("unknown field") || message.starts_with("missing field") {
+    if message.starts_with("unknown field") {
         // Only key names are quoted.
+        return with_closest_key(message);
+    }
+    if message.starts_with("missing field") {
         return message.to_owned();
     }
     if message.starts_with("unknown variant") {
@@ -472,50 +748,121 @@ fn without_values(message: &str) -> String {
     out
 }
 
-/// Reads one marketplace's settings, noting which were present and which required ones are
-/// missing.
+/// serde's `unknown field `x`, expected one of `a`, `b`` with the closest of the keys
+/// named first: `unknown key `x` (did you mean `a`?); the keys here are `a`, `b``.
+fn with_closest_key(message: &str) -> String {
+    let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let Some((unknown, expected)) = quoted.split_first() else {
+        return message.to_owned();
+    };
+    let closest = expected
+        .iter()
+        .map(|k| (strsim::jaro_winkler(unknown, k), *k))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, key)) => {
+            let all: Vec<String> = expected.iter().map(|k| format!("`{k}`")).collect();
+            format!(
+                "unknown key `{unknown}` (did you mean `{key}`?); the keys here are {}",
+                all.join(", ")
+            )
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// Reads one account's settings (the environment's, else the file's), noting which were
+/// present, where they came from, and which required ones are missing.
 struct Lookup<'a> {
     platform: Platform,
     env: EnvLookup<'a>,
+    /// `MARKETMEDIA_SHOPEE_` or `MARKETMEDIA_ACCOUNT_SHOPEE_SG_`.
+    prefix: String,
+    /// The account's name when it is a named one.
+    account: Option<String>,
     present: bool,
+    from_file: bool,
+    from_env: bool,
     missing: Vec<String>,
 }
 
 impl<'a> Lookup<'a> {
-    fn new(platform: Platform, env: EnvLookup<'a>) -> Self {
+    /// The legacy account: `[platform]` and `MARKETMEDIA_<PLATFORM>_*`.
+    fn legacy(platform: Platform, env: EnvLookup<'a>) -> Self {
         Lookup {
             platform,
             env,
+            prefix: platform.env_prefix().to_owned(),
+            account: None,
             present: false,
+            from_file: false,
+            from_env: false,
             missing: Vec::new(),
         }
     }
 
+    /// A named account: `[accounts.name]` and `MARKETMEDIA_ACCOUNT_<NAME>_*`; declared, so
+    /// configured even before any key is read.
+    fn named(platform: Platform, name: &str, env: EnvLookup<'a>) -> Self {
+        Lookup {
+            prefix: format!("{ACCOUNT_ENV_PREFIX}{}_", env_name(name)),
+            account: Some(name.to_owned()),
+            present: true,
+            ..Lookup::legacy(platform, env)
+        }
+    }
+
     fn var(&self, key: &str) -> String {
-        format!("{}{key}", self.platform.env_prefix())
+        format!("{}{key}", self.prefix)
+    }
+
+    fn table(&self) -> String {
+        match &self.account {
+            Some(name) => format!("accounts.{name}"),
+            None => self.platform.name().to_owned(),
+        }
+    }
+
+    fn env_value(&mut self, key: &str) -> Option<String> {
+        let v = (self.env)(&self.var(key)).filter(|v| !v.trim().is_empty());
+        self.from_env |= v.is_some();
+        v
     }
 
     /// The value of `KEY`: the environment's when set and not empty, else the file's.
     fn text(&mut self, key: &str, file: Option<String>) -> Option<String> {
-        let value = (self.env)(&self.var(key))
-            .filter(|v| !v.trim().is_empty())
-            .or(file.filter(|v| !v.trim().is_empty()))
-            .map(|v| v.trim().to_owned());
+        let value = match self.env_value(key) {
+            Some(v) => Some(v.trim().to_owned()),
+            None => {
+                let v = file
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| v.trim().to_owned());
+                self.from_file |= v.is_some();
+                v
+            }
+        };
         self.present |= value.is_some();
         value
     }
 
     fn secret(&mut self, key: &str, file: Option<Secret>) -> Option<Secret> {
-        let value = (self.env)(&self.var(key))
-            .filter(|v| !v.is_empty())
-            .map(Secret::new)
-            .or(file.filter(|s| !s.is_empty()));
+        let value = match (self.env)(&self.var(key)).filter(|v| !v.is_empty()) {
+            Some(v) => {
+                self.from_env = true;
+                Some(Secret::new(v))
+            }
+            None => {
+                let v = file.filter(|s| !s.is_empty());
+                self.from_file |= v.is_some();
+                v
+            }
+        };
         self.present |= value.is_some();
         value
     }
 
     fn number(&mut self, key: &str, file: Option<u64>) -> Result<Option<u64>> {
-        match (self.env)(&self.var(key)).filter(|v| !v.trim().is_empty()) {
+        match self.env_value(key) {
             Some(v) => {
                 self.present = true;
                 v.trim().parse().map(Some).map_err(|_| {
@@ -525,6 +872,7 @@ impl<'a> Lookup<'a> {
             }
             None => {
                 self.present |= file.is_some();
+                self.from_file |= file.is_some();
                 Ok(file)
             }
         }
@@ -548,19 +896,80 @@ impl<'a> Lookup<'a> {
         }
         let vars: Vec<String> = self.missing.iter().map(|k| self.var(k)).collect();
         let keys: Vec<String> = self.missing.iter().map(|k| k.to_lowercase()).collect();
+        let who = match &self.account {
+            Some(name) => format!("account {name} ({})", self.platform),
+            None => self.platform.to_string(),
+        };
         Err(Error::invalid_input(format!(
-            "{} is only partly configured: set {} (or {} under [{}] in the config file)",
-            self.platform,
+            "{who} is only partly configured: set {} (or {} under [{}] in the config file)",
             vars.join(", "),
             keys.join(", "),
-            self.platform
+            self.table()
         ))
         .with_platform(self.platform.name()))
     }
+
+    /// Where the settings came from, for `marketmedia accounts`.
+    fn origin(&self) -> &'static str {
+        match (self.from_file, self.from_env) {
+            (true, true) => "config file + environment",
+            (false, true) => "environment",
+            _ => "config file",
+        }
+    }
 }
 
-fn shopee(section: ShopeeSection, env: EnvLookup<'_>) -> Result<Option<ShopeeConfig>> {
-    let mut l = Lookup::new(Platform::Shopee, env);
+/// One account's settings, resolved.
+struct Resolved {
+    settings: AccountSettings,
+    identity: String,
+    country: Option<String>,
+    title: Option<String>,
+    cover_url: Option<String>,
+    own_module: bool,
+}
+
+impl Resolved {
+    fn new(settings: AccountSettings, identity: String) -> Resolved {
+        Resolved {
+            settings,
+            identity,
+            country: None,
+            title: None,
+            cover_url: None,
+            own_module: false,
+        }
+    }
+}
+
+fn resolve_account(
+    name: &str,
+    section: AccountSection,
+    mut l: Lookup<'_>,
+) -> Result<Option<Account>> {
+    let resolved = match section {
+        AccountSection::Shopee(s) => shopee(s, &mut l)?,
+        AccountSection::Lazada(s) => lazada(s, &mut l)?,
+        AccountSection::Smh(s) => smh(s, &mut l)?,
+        AccountSection::Ebay(s) => ebay(s, &mut l)?,
+        AccountSection::Wechat(s) => wechat(s, &mut l)?,
+    };
+    Ok(resolved.map(|r| Account {
+        name: name.to_owned(),
+        platform: l.platform,
+        identity: r.identity,
+        country: r.country,
+        origin: l.origin(),
+        legacy: l.account.is_none(),
+        variables: l.prefix.clone(),
+        title: r.title,
+        cover_url: r.cover_url,
+        own_module: r.own_module,
+        settings: r.settings,
+    }))
+}
+
+fn shopee(section: ShopeeSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
     let partner_id = l.number("PARTNER_ID", section.partner_id)?;
     let partner_key = l.secret("PARTNER_KEY", section.partner_key);
     let shop_id = l.number("SHOP_ID", section.shop_id)?;
@@ -579,6 +988,13 @@ fn shopee(section: ShopeeSection, env: EnvLookup<'_>) -> Result<Option<ShopeeCon
     else {
         return Ok(None);
     };
+    // Read after `finish`: alone, the country and the module configure nothing.
+    let country = l.text("COUNTRY", section.country);
+    let module = if l.account.is_some() {
+        l.text("MODULE", section.module)
+    } else {
+        None
+    };
     let mut config = ShopeeConfig::new(partner_id, partner_key, shop_id, access_token);
     if let Some(region) = region {
         let region: ShopeeRegion = region
@@ -587,16 +1003,27 @@ fn shopee(section: ShopeeSection, env: EnvLookup<'_>) -> Result<Option<ShopeeCon
         config = config.with_region(region);
     }
     if let Some(url) = base_url {
-        config = config.with_base_url(check_url(Platform::Shopee, &url)?);
+        config = config.with_base_url(check_url(l, &url)?);
     }
-    Ok(Some(config))
+    let own_module = match module {
+        Some(m) => {
+            config = config.with_module(parse_shopee_module(&m)?);
+            true
+        }
+        None => false,
+    };
+    let identity = crate::accounts::shopee_identity(partner_id, shop_id);
+    let mut r = Resolved::new(AccountSettings::Shopee(config), identity);
+    r.country = country.map(|c| c.to_ascii_lowercase());
+    r.own_module = own_module;
+    Ok(Some(r))
 }
 
-fn lazada(section: LazadaSection, env: EnvLookup<'_>) -> Result<Option<LazadaConfig>> {
-    let mut l = Lookup::new(Platform::Lazada, env);
+fn lazada(section: LazadaSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
     let app_key = l.text("APP_KEY", section.app_key);
     let app_secret = l.secret("APP_SECRET", section.app_secret);
     let access_token = l.secret("ACCESS_TOKEN", section.access_token);
+    let country = l.text("COUNTRY", section.country);
     let region = l.text("REGION", section.region);
     let base_url = l.text("BASE_URL", section.base_url);
     let app_key = l.require("APP_KEY", app_key);
@@ -609,19 +1036,41 @@ fn lazada(section: LazadaSection, env: EnvLookup<'_>) -> Result<Option<LazadaCon
     else {
         return Ok(None);
     };
-    let region: LazadaRegion = match region {
-        Some(r) => r.parse()?,
-        None => LazadaRegion::Sg,
+    let seller_id = l.text("SELLER_ID", section.seller_id);
+    // The legacy account's title and cover are `Config::lazada_title`; a named account's own.
+    let (title, cover_url) = if l.account.is_some() {
+        (
+            l.text("TITLE", section.title),
+            l.text("COVER_URL", section.cover_url),
+        )
+    } else {
+        (None, None)
     };
-    let mut config = LazadaConfig::new(app_key, app_secret, access_token, region);
+    let country: LazadaRegion = match (country, region) {
+        (Some(c), Some(r)) if !c.eq_ignore_ascii_case(&r) => {
+            return Err(Error::invalid_input(format!(
+                "[{}]: country = {c:?} and region = {r:?} differ; region is the former name of \
+                 country, keep one",
+                l.table()
+            ))
+            .with_platform(Platform::Lazada.name()))
+        }
+        (Some(c), _) | (None, Some(c)) => c.parse()?,
+        (None, None) => LazadaRegion::Sg,
+    };
+    let mut config = LazadaConfig::new(app_key.clone(), app_secret, access_token, country);
     if let Some(url) = base_url {
-        config = config.with_base_url(check_url(Platform::Lazada, &url)?);
+        config = config.with_base_url(check_url(l, &url)?);
     }
-    Ok(Some(config))
+    let identity = crate::accounts::lazada_identity(country.code(), seller_id.as_deref(), &app_key);
+    let mut r = Resolved::new(AccountSettings::Lazada(config), identity);
+    r.country = Some(country.code().to_owned());
+    r.title = title;
+    r.cover_url = cover_url;
+    Ok(Some(r))
 }
 
-fn smh(section: SmhSection, env: EnvLookup<'_>) -> Result<Option<SmhConfig>> {
-    let mut l = Lookup::new(Platform::Smh, env);
+fn smh(section: SmhSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
     let library_id = l.text("LIBRARY_ID", section.library_id);
     let library_secret = l.secret("LIBRARY_SECRET", section.library_secret);
     let access_token = l.secret("ACCESS_TOKEN", section.access_token);
@@ -656,7 +1105,7 @@ fn smh(section: SmhSection, env: EnvLookup<'_>) -> Result<Option<SmhConfig>> {
         config = config.directory(dir);
     }
     if let Some(url) = base_url {
-        config = config.base_url(check_url(Platform::Smh, &url)?);
+        config = config.base_url(check_url(l, &url)?);
     }
     if let Some(scheme) = scheme {
         config = config.storage_scheme(match scheme.to_ascii_lowercase().as_str() {
@@ -685,11 +1134,11 @@ fn smh(section: SmhSection, env: EnvLookup<'_>) -> Result<Option<SmhConfig>> {
                 .map(str::to_owned),
         );
     }
-    Ok(Some(config))
+    let identity = crate::accounts::smh_identity(&config.library_id, &config.space_id);
+    Ok(Some(Resolved::new(AccountSettings::Smh(config), identity)))
 }
 
-fn ebay(section: EbaySection, env: EnvLookup<'_>) -> Result<Option<EbayConfig>> {
-    let mut l = Lookup::new(Platform::Ebay, env);
+fn ebay(section: EbaySection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
     let access_token = l.secret("ACCESS_TOKEN", section.access_token);
     let environment = l.text("ENVIRONMENT", section.environment);
     let base_url = l.text("BASE_URL", section.base_url);
@@ -708,17 +1157,20 @@ fn ebay(section: EbaySection, env: EnvLookup<'_>) -> Result<Option<EbayConfig>> 
         config = config.with_environment(e);
     }
     if let Some(url) = base_url {
-        config = config.with_base_url(check_url(Platform::Ebay, &url)?);
+        config = config.with_base_url(check_url(l, &url)?);
     }
     // Title and description alone do not configure eBay (as Lazada's title and cover).
-    let mut defaults = Lookup::new(Platform::Ebay, env);
-    config.title = defaults.text("TITLE", section.title);
-    config.description = defaults.text("DESCRIPTION", section.description);
-    Ok(Some(config))
+    config.title = l.text("TITLE", section.title);
+    config.description = l.text("DESCRIPTION", section.description);
+    let site = l.text("SITE", section.site);
+    let user = l.text("USER_ID", section.user_id);
+    let identity = crate::accounts::ebay_identity(config.environment, user.as_deref());
+    let mut r = Resolved::new(AccountSettings::Ebay(config), identity);
+    r.country = site.map(|s| s.to_ascii_uppercase());
+    Ok(Some(r))
 }
 
-fn wechat(section: WechatSection, env: EnvLookup<'_>) -> Result<Option<WechatConfig>> {
-    let mut l = Lookup::new(Platform::Wechat, env);
+fn wechat(section: WechatSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
     let appid = l.text("APPID", section.appid);
     let appsecret = l.secret("APPSECRET", section.appsecret);
     let access_token = l.secret("ACCESS_TOKEN", section.access_token);
@@ -731,6 +1183,7 @@ fn wechat(section: WechatSection, env: EnvLookup<'_>) -> Result<Option<WechatCon
     if !l.finish()? {
         return Ok(None);
     }
+    let identity = crate::accounts::wechat_identity(appid.as_deref());
     let mut config = match (access_token, appid, appsecret) {
         (Some(token), _, _) => WechatConfig::with_access_token(token),
         (None, Some(appid), Some(secret)) => WechatConfig::new(appid, secret),
@@ -742,23 +1195,27 @@ fn wechat(section: WechatSection, env: EnvLookup<'_>) -> Result<Option<WechatCon
             .map_err(|m| Error::invalid_input(m).with_platform(Platform::Wechat.name()))?;
     }
     if let Some(url) = base_url {
-        config = config.with_base_url(check_url(Platform::Wechat, &url)?);
+        config = config.with_base_url(check_url(l, &url)?);
     }
-    Ok(Some(config))
+    Ok(Some(Resolved::new(
+        AccountSettings::Wechat(config),
+        identity,
+    )))
 }
 
 /// Refuses a base URL that is not http(s), without echoing anything after the host (a URL
 /// may carry credentials in its query or user info).
-fn check_url(platform: Platform, url: &str) -> Result<String> {
+fn check_url(l: &Lookup<'_>, url: &str) -> Result<String> {
     let url = url.trim().trim_end_matches('/');
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(url.to_owned())
     } else {
         Err(Error::invalid_input(format!(
-            "{}BASE_URL must start with http:// or https://",
-            platform.env_prefix()
+            "{}BASE_URL (base_url under [{}]) must start with http:// or https://",
+            l.prefix,
+            l.table()
         ))
-        .with_platform(platform.name()))
+        .with_platform(l.platform.name()))
     }
 }
 
@@ -767,6 +1224,41 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    /// The legacy account's provider configuration, as the tests written before accounts
+    /// read it.
+    impl Config {
+        fn legacy(&self, platform: Platform) -> Option<&AccountSettings> {
+            self.accounts
+                .iter()
+                .find(|a| a.legacy && a.platform == platform)
+                .map(|a| &a.settings)
+        }
+        fn shopee(&self) -> Option<ShopeeConfig> {
+            match self.legacy(Platform::Shopee)? {
+                AccountSettings::Shopee(c) => Some(c.clone()),
+                _ => None,
+            }
+        }
+        fn lazada(&self) -> Option<LazadaConfig> {
+            match self.legacy(Platform::Lazada)? {
+                AccountSettings::Lazada(c) => Some(c.clone()),
+                _ => None,
+            }
+        }
+        fn smh(&self) -> Option<SmhConfig> {
+            match self.legacy(Platform::Smh)? {
+                AccountSettings::Smh(c) => Some(c.clone()),
+                _ => None,
+            }
+        }
+        fn ebay(&self) -> Option<EbayConfig> {
+            match self.legacy(Platform::Ebay)? {
+                AccountSettings::Ebay(c) => Some(c.clone()),
+                _ => None,
+            }
+        }
+    }
 
     /// Every variable the loader asks for is one `unknown_env_warnings` knows, so setting it
     /// never draws a "not a variable marketmedia reads" warning.
@@ -777,7 +1269,7 @@ mod tests {
             asked.lock().unwrap().push(name.to_owned());
             None
         };
-        Config::resolve(ConfigFile::default(), &lookup).unwrap();
+        Config::resolve(ConfigFile::default(), &lookup, &[]).unwrap();
         let asked = asked.into_inner().unwrap();
         for platform in Platform::ALL {
             assert!(
@@ -802,8 +1294,9 @@ mod tests {
 
     fn resolve(file: &str, vars: &[(&str, &str)]) -> Result<Config> {
         let vars = env(vars);
+        let names: Vec<String> = vars.keys().cloned().collect();
         let lookup = |name: &str| vars.get(name).cloned();
-        Config::resolve(parse(file).map_err(Error::invalid_input)?, &lookup)
+        Config::resolve(parse(file).map_err(Error::invalid_input)?, &lookup, &names)
     }
 
     /// A mistyped secret is reported by its key and the type expected, never by its value.
@@ -836,7 +1329,7 @@ mod tests {
             &[("MARKETMEDIA_EBAY_ACCESS_TOKEN", "env-token")],
         )
         .unwrap();
-        let e = c.ebay.unwrap();
+        let e = c.ebay().unwrap();
         assert_eq!(e.access_token.expose(), "env-token");
         assert_eq!(
             e.effective_base_url(),
@@ -845,7 +1338,7 @@ mod tests {
         assert_eq!(e.title.as_deref(), Some("Kettle"));
         assert!(!format!("{e:?}").contains("env-token"));
         let only_title = resolve("", &[("MARKETMEDIA_EBAY_TITLE", "Kettle")]).unwrap();
-        assert!(only_title.ebay.is_none());
+        assert!(only_title.ebay().is_none());
         assert!(resolve("[ebay]\nenvironment = \"sandbox\"\n", &[]).is_err());
         assert!(resolve(
             "[ebay]\naccess_token = \"t\"\nenvironment = \"mars\"\n",
@@ -878,11 +1371,11 @@ mod tests {
             ],
         )
         .unwrap();
-        let s = c.shopee.unwrap();
+        let s = c.shopee().unwrap();
         assert_eq!(s.partner_id, 77);
         assert_eq!(s.partner_key.expose(), "file-key");
         assert_eq!(s.effective_base_url(), "http://127.0.0.1:9");
-        assert!(c.lazada.is_none() && c.smh.is_none());
+        assert!(c.lazada().is_none() && c.smh().is_none());
     }
 
     #[test]
@@ -897,11 +1390,11 @@ mod tests {
         "#;
         let c = resolve(file, &[]).unwrap();
         assert_eq!(c.shopee_module, ShopeeModule::Media);
-        let s = c.shopee.unwrap();
+        let s = c.shopee().unwrap();
         assert_eq!(s.module, ShopeeModule::Media);
         assert_eq!(s.max_file_bytes, 1 << 30);
         let c = resolve(file, &[("MARKETMEDIA_SHOPEE_MODULE", "media_space")]).unwrap();
-        assert_eq!(c.shopee.unwrap().module, ShopeeModule::MediaSpace);
+        assert_eq!(c.shopee().unwrap().module, ShopeeModule::MediaSpace);
         // Alone, the module selects the sandbox's and configures nothing.
         let c = resolve("", &[("MARKETMEDIA_SHOPEE_MODULE", "media")]).unwrap();
         assert_eq!(c.shopee_module, ShopeeModule::Media);
@@ -935,7 +1428,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let smh = c.smh.unwrap();
+        let smh = c.smh().unwrap();
         assert_eq!(smh.storage_scheme, StorageScheme::Http);
         assert!(!format!("{smh:?}").contains("tok\""));
         assert!(resolve("[smh]\nlibrary_id = \"lib\"\n", &[]).is_err());
@@ -948,7 +1441,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let smh = c.smh.unwrap();
+        let smh = c.smh().unwrap();
         assert_eq!(smh.base_url, "https://smhlib.api.tencentsmh.cn");
         assert!(!smh.allow_plain_http);
         assert_eq!(smh.grants, vec!["upload_file".to_string()]);
@@ -957,7 +1450,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let smh = c.smh.unwrap();
+        let smh = c.smh().unwrap();
         assert!(smh.allow_plain_http);
         assert_eq!(smh.grants, vec!["upload_file", "create_directory"]);
         assert!(smh.validate().is_ok());
@@ -973,7 +1466,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert!(c.lazada.is_none());
+        assert!(c.lazada().is_none());
         assert_eq!(c.lazada_title.as_deref(), Some("Kettle"));
     }
 

@@ -38,8 +38,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod args;
 pub mod batch;
+pub mod check;
 pub mod commands;
 pub mod config;
 pub mod platform;

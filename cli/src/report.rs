@@ -40,9 +40,11 @@ impl From<&Error> for ErrorRecord {
     }
 }
 
-/// Where a marketplace's upload went.
+/// Where an account's upload went.
 #[derive(Debug, Clone, Serialize)]
 pub struct Destination {
+    /// The account's name (the marketplace's, for its embedded simulator).
+    pub account: String,
     /// Platform name.
     pub platform: String,
     /// `sandbox` (the embedded simulator) or `configured` (credentials from the environment
@@ -56,6 +58,7 @@ impl Destination {
     /// The destination of `target`.
     pub fn of(target: &Target) -> Destination {
         Destination {
+            account: target.account.clone(),
             platform: target.platform.name().to_owned(),
             target: if target.sandbox {
                 "sandbox"
@@ -320,9 +323,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 pub fn header(what: &str, targets: &[Target]) -> String {
     let width = terminal_width();
     let n = targets.len() as u64;
+    let (one, many) = nouns(targets.iter().all(|t| t.sandbox));
     let first = format!(
         "Uploading {what} to {}:",
-        marketmedia_core::count(n, "marketplace", "marketplaces")
+        marketmedia_core::count(n, one, many)
     );
     let mut out = match width {
         Some(w) => fit(&first, w),
@@ -330,7 +334,11 @@ pub fn header(what: &str, targets: &[Target]) -> String {
     };
     out.push('\n');
     for t in targets {
-        let line = format!("  {:<7} {}", t.platform.name(), t.label());
+        let line = if t.sandbox {
+            format!("  {:<7} {}", t.platform.name(), t.label())
+        } else {
+            format!("  {} ({}) {}", t.account, t.platform.name(), t.label())
+        };
         out.push_str(&width.map(|w| fit(&line, w)).unwrap_or(line));
         out.push('\n');
     }
@@ -360,7 +368,7 @@ pub fn processing_hints(records: &[UploadRecord]) -> String {
         } else {
             out.push_str(&format!(
                 "{}: still processing; ask later with `marketmedia status --platform {} --id {id}`.\n",
-                r.destination.platform, r.destination.platform
+                r.destination.account, r.destination.account
             ));
         }
     }
@@ -398,6 +406,7 @@ pub fn upload_summary(records: &[UploadRecord], errors: &[Option<&Error>]) -> St
         .iter()
         .map(|r| {
             vec![
+                r.destination.account.clone(),
                 r.destination.platform.clone(),
                 r.destination.label(),
                 r.state.to_owned(),
@@ -415,7 +424,15 @@ pub fn upload_summary(records: &[UploadRecord], errors: &[Option<&Error>]) -> St
         })
         .collect();
     let mut out = table(
-        &["MARKETPLACE", "TARGET", "RESULT", "ID", "TIME", "URL"],
+        &[
+            "ACCOUNT",
+            "MARKETPLACE",
+            "TARGET",
+            "RESULT",
+            "ID",
+            "TIME",
+            "URL",
+        ],
         &rows,
     );
     for r in records {
@@ -423,7 +440,7 @@ pub fn upload_summary(records: &[UploadRecord], errors: &[Option<&Error>]) -> St
             let parts = u64::from(s.parts_skipped) + u64::from(s.parts_sent);
             out.push_str(&format!(
                 "{}: resumed, {} of {} already sent\n",
-                r.destination.platform,
+                r.destination.account,
                 s.parts_skipped,
                 marketmedia_core::count(parts, "part", "parts")
             ));
@@ -432,6 +449,7 @@ pub fn upload_summary(records: &[UploadRecord], errors: &[Option<&Error>]) -> St
     out.push_str(&closing_lines(
         records.iter().filter(|r| r.ok).count(),
         records.len(),
+        records.iter().all(|r| r.destination.target == "sandbox"),
         errors.iter().flatten().map(|e| e.to_string()),
     ));
     out
@@ -444,6 +462,7 @@ pub fn images_summary(records: &[ImagesRecord]) -> String {
     for r in records {
         if let Some(e) = &r.error {
             rows.push(vec![
+                r.destination.account.clone(),
                 r.destination.platform.clone(),
                 r.destination.label(),
                 "(all)".into(),
@@ -455,6 +474,7 @@ pub fn images_summary(records: &[ImagesRecord]) -> String {
         }
         for img in &r.images {
             rows.push(vec![
+                r.destination.account.clone(),
                 r.destination.platform.clone(),
                 r.destination.label(),
                 img.file.clone(),
@@ -476,12 +496,21 @@ pub fn images_summary(records: &[ImagesRecord]) -> String {
         }
     }
     let mut out = table(
-        &["MARKETPLACE", "TARGET", "FILE", "RESULT", "ID", "URL"],
+        &[
+            "ACCOUNT",
+            "MARKETPLACE",
+            "TARGET",
+            "FILE",
+            "RESULT",
+            "ID",
+            "URL",
+        ],
         &rows,
     );
     out.push_str(&closing_lines(
         records.iter().filter(|r| r.ok).count(),
         records.len(),
+        records.iter().all(|r| r.destination.target == "sandbox"),
         errors.into_iter(),
     ));
     out
@@ -499,8 +528,24 @@ fn image_error_line(platform: &str, file: &str, message: &str) -> String {
     }
 }
 
-fn closing_lines(ok: usize, total: usize, errors: impl Iterator<Item = String>) -> String {
-    let noun = marketmedia_core::plural(total as u64, "marketplace", "marketplaces");
+/// What a run counts: accounts, or marketplaces when only their simulators serve (one
+/// each).
+fn nouns(sandbox_only: bool) -> (&'static str, &'static str) {
+    if sandbox_only {
+        ("marketplace", "marketplaces")
+    } else {
+        ("account", "accounts")
+    }
+}
+
+fn closing_lines(
+    ok: usize,
+    total: usize,
+    sandbox_only: bool,
+    errors: impl Iterator<Item = String>,
+) -> String {
+    let (one, many) = nouns(sandbox_only);
+    let noun = marketmedia_core::plural(total as u64, one, many);
     let mut out = format!("\n{ok} of {total} {noun} succeeded.\n");
     for e in errors {
         // One line per error, whatever the platform put in its message.

@@ -8,6 +8,7 @@ use marketmedia_shopee::ShopeeUploader;
 use marketmedia_smh::SmhUploader;
 use marketmedia_wechat::WechatUploader;
 
+use crate::accounts::{Account, AccountSettings, Chosen};
 use crate::config::Config;
 use crate::platform::Platform;
 use crate::sandbox::{Sandbox, SANDBOX_LABEL};
@@ -51,9 +52,18 @@ impl Provider {
     }
 }
 
-/// One marketplace's destination.
+/// One account's destination.
 #[derive(Debug)]
 pub struct Target {
+    /// The account's name (the marketplace's for its embedded simulator).
+    pub account: String,
+    /// The account's identity on the platform ([`crate::accounts::Account::identity`];
+    /// `sandbox:<marketplace>` for the embedded simulator).
+    pub identity: String,
+    /// Whether this account resumes journal entries written before entries named their
+    /// account: the legacy account (named after its marketplace), or the marketplace's only
+    /// account.
+    pub adopts_unkeyed: bool,
     /// The marketplace.
     pub platform: Platform,
     /// Whether it is the embedded simulator.
@@ -65,6 +75,16 @@ pub struct Target {
 }
 
 impl Target {
+    /// The account, as the core keys uploads by it.
+    pub fn account_ref(&self) -> marketmedia_core::AccountRef {
+        let account = marketmedia_core::AccountRef::new(&self.account, &self.identity);
+        if self.adopts_unkeyed {
+            account.adopting_unkeyed()
+        } else {
+            account
+        }
+    }
+
     /// `sandbox (embedded simulator)`, or the endpoint (without user info or query).
     pub fn label(&self) -> String {
         if self.sandbox {
@@ -112,7 +132,7 @@ impl Target {
 /// as long as the targets are used).
 #[derive(Debug)]
 pub struct Targets {
-    /// One per chosen marketplace, in [`Platform::ALL`] order.
+    /// One per destination, in the order chosen.
     pub targets: Vec<Target>,
     sandbox: Option<Sandbox>,
 }
@@ -131,89 +151,47 @@ pub struct VideoMeta {
 }
 
 impl Targets {
-    /// Builds a provider for each of `platforms`: from `config` when the marketplace is
-    /// configured (and `force_sandbox` is off), otherwise against the sandbox, started once
-    /// when the first marketplace needs it.
+    /// Builds a provider for each destination: from the account's settings, or against the
+    /// sandbox (started once, when the first destination needs it).
     pub async fn build(
-        platforms: &[Platform],
+        chosen: &[Chosen<'_>],
         config: &Config,
         meta: &VideoMeta,
-        force_sandbox: bool,
     ) -> Result<Targets> {
         let mut sandbox = None;
-        let mut targets = Vec::with_capacity(platforms.len());
-        for &platform in platforms {
-            let configured = !force_sandbox && config.is_configured(platform);
-            if !configured && sandbox.is_none() {
-                sandbox = Some(Sandbox::start().await.map_err(|e| {
-                    Error::new(
-                        marketmedia_core::ErrorKind::Io,
-                        format!("cannot start the embedded simulators: {e}"),
-                    )
-                })?);
-            }
-            let title = meta.title.clone().or_else(|| config.lazada_title.clone());
-            let cover = meta
-                .cover_url
-                .clone()
-                .or_else(|| config.lazada_cover_url.clone());
-            // `--title` is every marketplace's; the Lazada defaults are Lazada's only.
-            let title = match platform {
-                Platform::Ebay => meta.title.clone(),
-                _ => title,
-            };
-            let target = match (configured, sandbox.as_ref()) {
-                (true, _) => configured_target(platform, config, title, cover, meta.timeouts)?,
-                (false, Some(sb)) => {
-                    let provider = match platform {
-                        Platform::Shopee => {
-                            let mut c = sb.shopee_config().with_module(config.shopee_module);
-                            c.timeouts = meta.timeouts;
-                            Provider::Shopee(Box::new(ShopeeUploader::new(c)?))
-                        }
-                        Platform::Lazada => {
-                            let mut c = sb.lazada_config();
-                            c.timeouts = meta.timeouts;
-                            let options = VideoOptions {
-                                title: Some(title.unwrap_or_else(|| meta.sandbox_title.clone())),
-                                cover_url: Some(cover.unwrap_or_else(|| sb.lazada_cover_url())),
-                                ..VideoOptions::default()
-                            };
-                            Provider::Lazada(Box::new(
-                                LazadaUploader::new(c)?.with_video_options(options),
-                            ))
-                        }
-                        Platform::Smh => {
-                            let mut c = sb.smh_config();
-                            c.timeouts = meta.timeouts;
-                            Provider::Smh(Box::new(SmhUploader::new(c)?))
-                        }
-                        Platform::Ebay => {
-                            let mut c = sb.ebay_config();
-                            c.timeouts = meta.timeouts;
-                            c.title = title.clone();
-                            Provider::Ebay(Box::new(EbayUploader::new(c)?))
-                        }
-                        Platform::Wechat => {
-                            let mut c = sb.wechat_config();
-                            c.timeouts = meta.timeouts;
-                            Provider::Wechat(Box::new(WechatUploader::new(c)?))
-                        }
-                    };
-                    Target {
-                        platform,
-                        sandbox: true,
-                        endpoint: sb.base_url(platform),
-                        provider,
+        let mut targets = Vec::with_capacity(chosen.len());
+        for choice in chosen {
+            let target = match *choice {
+                Chosen::Account(account) => account_target(account, config, meta)?,
+                Chosen::Sandbox(platform) => {
+                    if sandbox.is_none() {
+                        sandbox = Some(Sandbox::start().await.map_err(|e| {
+                            Error::new(
+                                marketmedia_core::ErrorKind::Io,
+                                format!("cannot start the embedded simulators: {e}"),
+                            )
+                        })?);
                     }
-                }
-                (false, None) => {
-                    return Err(Error::invalid_input("the sandbox did not start"));
+                    let Some(sb) = sandbox.as_ref() else {
+                        return Err(Error::invalid_input("the sandbox did not start"));
+                    };
+                    sandbox_target(sb, platform, config, meta)?
                 }
             };
             targets.push(target);
         }
         Ok(Targets { targets, sandbox })
+    }
+
+    /// [`Targets::build`] for the destinations `--to` names ([`crate::accounts::choose`]).
+    pub async fn chosen(
+        to: &[String],
+        config: &Config,
+        meta: &VideoMeta,
+        force_sandbox: bool,
+    ) -> Result<Targets> {
+        let chosen = crate::accounts::choose(config, to, force_sandbox)?;
+        Targets::build(&chosen, config, meta).await
     }
 
     /// The sandbox, when some target uses it.
@@ -222,30 +200,91 @@ impl Targets {
     }
 }
 
-fn configured_target(
+fn sandbox_target(
+    sb: &Sandbox,
     platform: Platform,
     config: &Config,
-    title: Option<String>,
-    cover_url: Option<String>,
-    timeouts: marketmedia_core::raw::http::HttpTimeouts,
+    meta: &VideoMeta,
 ) -> Result<Target> {
-    let missing = || Error::invalid_input("not configured").with_platform(platform.name());
-    let (endpoint, provider) = match platform {
+    let title = meta.title.clone().or_else(|| config.lazada_title.clone());
+    let cover = meta
+        .cover_url
+        .clone()
+        .or_else(|| config.lazada_cover_url.clone());
+    let provider = match platform {
         Platform::Shopee => {
-            let mut c = config.shopee.clone().ok_or_else(missing)?;
+            let mut c = sb.shopee_config().with_module(config.shopee_module);
+            c.timeouts = meta.timeouts;
+            Provider::Shopee(Box::new(ShopeeUploader::new(c)?))
+        }
+        Platform::Lazada => {
+            let mut c = sb.lazada_config();
+            c.timeouts = meta.timeouts;
+            let options = VideoOptions {
+                title: Some(title.unwrap_or_else(|| meta.sandbox_title.clone())),
+                cover_url: Some(cover.unwrap_or_else(|| sb.lazada_cover_url())),
+                ..VideoOptions::default()
+            };
+            Provider::Lazada(Box::new(
+                LazadaUploader::new(c)?.with_video_options(options),
+            ))
+        }
+        Platform::Smh => {
+            let mut c = sb.smh_config();
+            c.timeouts = meta.timeouts;
+            Provider::Smh(Box::new(SmhUploader::new(c)?))
+        }
+        Platform::Ebay => {
+            let mut c = sb.ebay_config();
+            c.timeouts = meta.timeouts;
+            // `--title` is every marketplace's; the Lazada defaults are Lazada's only.
+            c.title = meta.title.clone();
+            Provider::Ebay(Box::new(EbayUploader::new(c)?))
+        }
+        Platform::Wechat => {
+            let mut c = sb.wechat_config();
+            c.timeouts = meta.timeouts;
+            Provider::Wechat(Box::new(WechatUploader::new(c)?))
+        }
+    };
+    Ok(Target {
+        account: platform.name().to_owned(),
+        identity: format!("sandbox:{platform}"),
+        adopts_unkeyed: false,
+        platform,
+        sandbox: true,
+        endpoint: sb.base_url(platform),
+        provider,
+    })
+}
+
+fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Result<Target> {
+    let timeouts = meta.timeouts;
+    let (endpoint, provider) = match &account.settings {
+        AccountSettings::Shopee(c) => {
+            let mut c = c.clone();
             c.timeouts = timeouts;
             (
                 c.effective_base_url().to_owned(),
                 Provider::Shopee(Box::new(ShopeeUploader::new(c)?)),
             )
         }
-        Platform::Lazada => {
-            let mut c = config.lazada.clone().ok_or_else(missing)?;
+        AccountSettings::Lazada(c) => {
+            let mut c = c.clone();
             c.timeouts = timeouts;
             let endpoint = c.effective_base_url().to_owned();
+            // `--title` and `--cover-url`, else the account's own, else `[lazada]`'s.
             let options = VideoOptions {
-                title,
-                cover_url,
+                title: meta
+                    .title
+                    .clone()
+                    .or_else(|| account.title.clone())
+                    .or_else(|| config.lazada_title.clone()),
+                cover_url: meta
+                    .cover_url
+                    .clone()
+                    .or_else(|| account.cover_url.clone())
+                    .or_else(|| config.lazada_cover_url.clone()),
                 ..VideoOptions::default()
             };
             (
@@ -255,25 +294,25 @@ fn configured_target(
                 )),
             )
         }
-        Platform::Smh => {
-            let mut c = config.smh.clone().ok_or_else(missing)?;
+        AccountSettings::Smh(c) => {
+            let mut c = c.clone();
             c.timeouts = timeouts;
             (
                 c.base_url.clone(),
                 Provider::Smh(Box::new(SmhUploader::new(c)?)),
             )
         }
-        Platform::Ebay => {
-            let mut c = config.ebay.clone().ok_or_else(missing)?;
+        AccountSettings::Ebay(c) => {
+            let mut c = c.clone();
             c.timeouts = timeouts;
-            c.title = title.or_else(|| c.title.take());
+            c.title = meta.title.clone().or_else(|| c.title.take());
             (
                 c.effective_base_url(),
                 Provider::Ebay(Box::new(EbayUploader::new(c)?)),
             )
         }
-        Platform::Wechat => {
-            let mut c = config.wechat.clone().ok_or_else(missing)?;
+        AccountSettings::Wechat(c) => {
+            let mut c = c.clone();
             c.timeouts = timeouts;
             (
                 c.effective_base_url().to_owned(),
@@ -282,7 +321,10 @@ fn configured_target(
         }
     };
     Ok(Target {
-        platform,
+        account: account.name.clone(),
+        identity: account.identity.clone(),
+        adopts_unkeyed: account.legacy || config.accounts_of(account.platform).count() == 1,
+        platform: account.platform,
         sandbox: false,
         endpoint,
         provider,

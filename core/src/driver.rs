@@ -133,6 +133,26 @@ pub struct UploadOptions {
     /// How long parts and calls in flight may finish after a stop (default
     /// [`DEFAULT_STOP_GRACE`]).
     pub stop_grace: Duration,
+    /// The account the upload is for, when the caller has several of one marketplace: the
+    /// journal keys its entries by the account's identity. Set it with
+    /// [`UploadOptions::for_account`], which also labels progress events by the account's
+    /// name.
+    pub account: Option<crate::AccountRef>,
+}
+
+impl UploadOptions {
+    /// These options for an upload to `account`: journal entries keyed by its identity,
+    /// progress events labelled by its name.
+    pub fn for_account(mut self, account: &crate::AccountRef) -> UploadOptions {
+        if self.account.as_ref() != Some(account) {
+            self.progress = self
+                .progress
+                .take()
+                .map(|sink| crate::progress::relabelled(sink, &account.name));
+            self.account = Some(account.clone());
+        }
+        self
+    }
 }
 
 impl Default for UploadOptions {
@@ -150,6 +170,7 @@ impl Default for UploadOptions {
             on_event: None,
             stop: None,
             stop_grace: DEFAULT_STOP_GRACE,
+            account: None,
         }
     }
 }
@@ -165,6 +186,7 @@ impl std::fmt::Debug for UploadOptions {
             .field("cancel_on_failure", &self.cancel_on_failure)
             .field("renew_margin", &self.renew_margin)
             .field("stop_grace", &self.stop_grace)
+            .field("account", &self.account)
             .finish_non_exhaustive()
     }
 }
@@ -333,6 +355,13 @@ impl UploadDriver {
             opts,
             preflighted: self.preflighted,
         }
+    }
+
+    /// This driver for uploads to `account` ([`UploadOptions::for_account`]). Scope the
+    /// upload with [`crate::AccountRef::scope`] too, so its requests count against the
+    /// account's limits.
+    pub fn for_account(&self, account: &crate::AccountRef) -> UploadDriver {
+        self.with_options(self.opts.clone().for_account(account))
     }
 
     /// This driver, for a source whose provider's preflight already ran.

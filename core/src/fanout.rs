@@ -13,6 +13,7 @@ use std::path::Path;
 use futures::future::{join_all, FutureExt};
 use serde::Serialize;
 
+use crate::account::AccountRef;
 use crate::driver::{UploadDriver, UploadOutcome};
 use crate::error::{Error, Result};
 use crate::image::{check_image, ImageRules, ImageSource, ImageUploader, UploadedImage};
@@ -22,11 +23,14 @@ use crate::source::{digest_request, merge_requests, PreparedSource, SourceProbe}
 use crate::uploader::ChunkedVideoUploader;
 use crate::ProgressEvent;
 
-/// One marketplace's result.
+/// One marketplace's (or one account's) result.
 #[derive(Debug)]
 pub struct MarketReport {
     /// Platform name.
     pub platform: String,
+    /// The account's name, when the upload was for an account
+    /// ([`UploadDriver::upload_to_accounts`]).
+    pub account: Option<String>,
     /// The outcome, or why this marketplace failed.
     pub result: Result<UploadOutcome>,
 }
@@ -94,30 +98,61 @@ impl UploadDriver {
         self.fan_out(providers, path, Some(journal)).await
     }
 
+    /// The fan-out to several accounts, of one marketplace or several, at once: each upload
+    /// is labelled by its account's name (reports, progress), journaled under its identity
+    /// (two shops uploading one file keep two sessions), and its requests count against its
+    /// account's limits ([`AccountRef::scope`]).
+    pub async fn upload_to_accounts(
+        &self,
+        accounts: &[(AccountRef, &dyn ChunkedVideoUploader)],
+        path: &Path,
+        journal: Option<&Journal>,
+    ) -> FanOutReport {
+        let pairs: Vec<(Option<&AccountRef>, &dyn ChunkedVideoUploader)> =
+            accounts.iter().map(|(a, p)| (Some(a), *p)).collect();
+        self.fan_out_accounts(&pairs, path, journal).await
+    }
+
     async fn fan_out(
         &self,
         providers: &[&dyn ChunkedVideoUploader],
         path: &Path,
         journal: Option<&Journal>,
     ) -> FanOutReport {
-        let platforms: Vec<String> = providers
+        let pairs: Vec<(Option<&AccountRef>, &dyn ChunkedVideoUploader)> =
+            providers.iter().map(|p| (None, *p)).collect();
+        self.fan_out_accounts(&pairs, path, journal).await
+    }
+
+    async fn fan_out_accounts(
+        &self,
+        pairs: &[(Option<&AccountRef>, &dyn ChunkedVideoUploader)],
+        path: &Path,
+        journal: Option<&Journal>,
+    ) -> FanOutReport {
+        let providers: Vec<&dyn ChunkedVideoUploader> = pairs.iter().map(|(_, p)| *p).collect();
+        let labels: Vec<String> = pairs
             .iter()
-            .map(|p| p.rules().platform.clone())
+            .map(|(a, p)| match a {
+                Some(a) => a.name.clone(),
+                None => p.rules().platform.clone(),
+            })
             .collect();
         let fail_all = |err: Error| FanOutReport {
-            reports: platforms
+            reports: pairs
                 .iter()
-                .map(|platform| MarketReport {
-                    platform: platform.clone(),
-                    result: Err(err.detached().with_platform(platform)),
+                .map(|(account, p)| MarketReport {
+                    platform: p.rules().platform.clone(),
+                    account: account.map(|a| a.name.clone()),
+                    result: Err(err.detached().with_platform(&p.rules().platform)),
                 })
                 .collect(),
         };
-        for platform in &platforms {
-            self.emit_stage(platform, Stage::Preflight);
+        for label in &labels {
+            self.emit_stage(label, Stage::Preflight);
         }
         // A stop ends the probe and the digest pass at once: nothing is in flight yet.
-        let first = platforms.first().map(String::as_str).unwrap_or_default();
+        let first = labels.first().map(String::as_str).unwrap_or_default();
         let probe = match self.unless_stopped(first, SourceProbe::open(path)).await {
             Ok(p) => p,
             Err(e) => return fail_all(e),
@@ -153,50 +188,69 @@ impl UploadDriver {
         };
         let undigested = PreparedSource::undigested(probe.clone());
 
-        let uploads = providers.iter().zip(checked).map(|(provider, check)| {
-            let (pass, undigested, probe) = (pass.clone(), undigested.clone(), &probe);
-            async move {
-                let platform = provider.rules().platform.clone();
-                let request = match check {
-                    Ok(request) => request,
-                    Err(e) => {
-                        self.emit_stage(&platform, Stage::Failed(e.to_string()));
-                        return MarketReport {
-                            platform,
-                            result: Err(e),
-                        };
-                    }
+        let uploads = pairs
+            .iter()
+            .zip(checked)
+            .map(|((account, provider), check)| {
+                let (pass, undigested, probe) = (pass.clone(), undigested.clone(), &probe);
+                let this = match account {
+                    Some(a) => self.with_options(self.options().clone().for_account(a)),
+                    None => self.clone(),
                 };
-                let digest = async {
-                    if request.is_empty() {
-                        Ok(undigested)
-                    } else {
-                        self.emit_stage(&platform, Stage::Digesting);
-                        let pass = async {
-                            pass.await
-                                .map_err(|e| e.detached().with_platform(&platform))
-                        };
-                        self.unless_stopped(&platform, pass).await
-                    }
-                };
-                let result = match self.preflight_while(*provider, probe, digest).await {
-                    Err(e) => {
-                        self.emit_stage(&platform, Stage::Failed(e.to_string()));
-                        Err(e)
-                    }
-                    Ok(source) => {
-                        let driver = self.preflighted();
-                        match journal {
-                            Some(journal) => {
-                                driver.upload_journaled(*provider, &source, journal).await
-                            }
-                            None => driver.upload_prepared(*provider, &source).await,
+                let upload = async move {
+                    let platform = provider.rules().platform.clone();
+                    // Events of this upload name its account (the driver's sink is relabelled).
+                    let request = match check {
+                        Ok(request) => request,
+                        Err(e) => {
+                            this.emit_stage(&platform, Stage::Failed(e.to_string()));
+                            return MarketReport {
+                                platform,
+                                account: account.map(|a| a.name.clone()),
+                                result: Err(e),
+                            };
                         }
+                    };
+                    let digest = async {
+                        if request.is_empty() {
+                            Ok(undigested)
+                        } else {
+                            this.emit_stage(&platform, Stage::Digesting);
+                            let pass = async {
+                                pass.await
+                                    .map_err(|e| e.detached().with_platform(&platform))
+                            };
+                            this.unless_stopped(&platform, pass).await
+                        }
+                    };
+                    let result = match this.preflight_while(*provider, probe, digest).await {
+                        Err(e) => {
+                            this.emit_stage(&platform, Stage::Failed(e.to_string()));
+                            Err(e)
+                        }
+                        Ok(source) => {
+                            let driver = this.preflighted();
+                            match journal {
+                                Some(journal) => {
+                                    driver.upload_journaled(*provider, &source, journal).await
+                                }
+                                None => driver.upload_prepared(*provider, &source).await,
+                            }
+                        }
+                    };
+                    MarketReport {
+                        platform,
+                        account: account.map(|a| a.name.clone()),
+                        result,
                     }
                 };
-                MarketReport { platform, result }
-            }
-        });
+                async move {
+                    match account {
+                        Some(a) => a.scope(upload).await,
+                        None => upload.await,
+                    }
+                }
+            });
         FanOutReport {
             reports: join_all(uploads).await,
         }

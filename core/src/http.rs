@@ -543,31 +543,66 @@ pub fn kind_for_status(status: u16) -> Option<ErrorKind> {
     }
 }
 
-/// Requests in flight per marketplace, across every upload in the process, unless changed
-/// with [`set_request_limit`].
+/// Requests in flight per account of a marketplace, across every upload in the process,
+/// unless changed with [`set_request_limit`].
 pub const DEFAULT_REQUEST_LIMIT: usize = 16;
 
-fn limits() -> &'static std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>> {
-    static LIMITS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>> =
-        OnceLock::new();
+tokio::task_local! {
+    /// The identity of the account whose requests are being sent ([`in_account`]).
+    static ACCOUNT: std::sync::Arc<str>;
+}
+
+/// Runs `future` with every request it sends through [`send`] counted against `identity`'s
+/// limit of requests in flight and its request rate: each account of a marketplace has its
+/// own budget of the marketplace's size (the platforms document their limits per shop, user
+/// or app, never per marketplace: see `docs/platforms/`). Requests sent outside any account
+/// share the marketplace's unnamed budget. The account travels with the future (a task-local
+/// value), so providers need not know it.
+pub async fn in_account<F: std::future::Future>(identity: &str, future: F) -> F::Output {
+    ACCOUNT.scope(std::sync::Arc::from(identity), future).await
+}
+
+/// The identity [`in_account`] set for the running future, if any.
+pub fn current_account() -> Option<std::sync::Arc<str>> {
+    ACCOUNT.try_with(std::sync::Arc::clone).ok()
+}
+
+/// The limit set per marketplace, and a semaphore per (marketplace, account).
+#[derive(Default)]
+struct Limits {
+    sizes: std::collections::HashMap<String, usize>,
+    semaphores: std::collections::HashMap<(String, String), Arc<Semaphore>>,
+}
+
+fn limits() -> &'static std::sync::Mutex<Limits> {
+    static LIMITS: OnceLock<std::sync::Mutex<Limits>> = OnceLock::new();
     LIMITS.get_or_init(Default::default)
 }
 
 fn limiter(platform: &str) -> Arc<Semaphore> {
+    let account = current_account().map(|a| a.to_string()).unwrap_or_default();
     // A panic while holding this lock cannot leave the map half-updated.
     let mut map = limits().lock().unwrap_or_else(|e| e.into_inner());
+    let size = map
+        .sizes
+        .get(platform)
+        .copied()
+        .unwrap_or(DEFAULT_REQUEST_LIMIT);
     Arc::clone(
-        map.entry(platform.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(DEFAULT_REQUEST_LIMIT))),
+        map.semaphores
+            .entry((platform.to_owned(), account))
+            .or_insert_with(|| Arc::new(Semaphore::new(size))),
     )
 }
 
-/// Sets how many requests to `platform` may be in flight at once in this process, shared by
-/// every upload (so a batch does not trip the platform's rate limits). Requests already
-/// waiting keep the limiter they started with.
+/// Sets how many requests to each account of `platform` may be in flight at once in this
+/// process, shared by every upload of that account (so a batch does not trip the platform's
+/// limits); two accounts have a budget each ([`in_account`]). Requests already waiting keep
+/// the limiter they started with.
 pub fn set_request_limit(platform: &str, limit: usize) {
     let mut map = limits().lock().unwrap_or_else(|e| e.into_inner());
-    map.insert(platform.to_owned(), Arc::new(Semaphore::new(limit.max(1))));
+    map.sizes.insert(platform.to_owned(), limit.max(1));
+    map.semaphores.retain(|(p, _), _| p != platform);
 }
 
 /// Sends one request inside a `request` span (platform, call, part, HTTP status, duration),

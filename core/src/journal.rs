@@ -69,6 +69,10 @@ impl SourceFingerprint {
 pub struct JournalEntry {
     /// Platform name.
     pub platform: String,
+    /// The identity of the account the session belongs to ([`crate::AccountRef::identity`]);
+    /// `None` in entries written before accounts, or for uploads made for no account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The source.
     pub source: SourceFingerprint,
     /// The session (plain data; no upload credentials — providers keep those out).
@@ -88,9 +92,14 @@ pub struct JournalEntry {
 }
 
 impl JournalEntry {
-    fn new(source: &SourceFingerprint, session: &UploadSession) -> JournalEntry {
+    fn new(
+        source: &SourceFingerprint,
+        session: &UploadSession,
+        account: Option<&str>,
+    ) -> JournalEntry {
         JournalEntry {
             platform: session.platform.clone(),
+            account: account.map(str::to_owned),
             source: source.clone(),
             session: session.clone(),
             receipts: Vec::new(),
@@ -105,6 +114,66 @@ impl JournalEntry {
     pub fn committed(&self) -> bool {
         self.commit != CommitState::NotSent
     }
+}
+
+/// The asset (or processing handle) id a recorded completion answer names, when the record
+/// says the session is committed.
+pub fn committed_id(commit: &CommitState) -> Option<&str> {
+    match commit {
+        CommitState::Answered(crate::CommitOutcome::Ready(asset)) => Some(&asset.id),
+        CommitState::Answered(crate::CommitOutcome::Processing(handle)) => Some(&handle.id),
+        _ => None,
+    }
+}
+
+/// The refusal to cancel a committed upload: the platform holds `id` (a video to delete on
+/// purpose, not a session to cancel). [`ErrorKind::Conflict`], as a provider answers a cancel
+/// after its own commit.
+pub fn committed_conflict(platform: &str, id: &str) -> Error {
+    Error::new(
+        ErrorKind::Conflict,
+        format!("the upload is already committed as video {id}; delete the video to remove it"),
+    )
+    .with_platform(platform)
+    .with_call("cancel")
+    .with_code("committed")
+}
+
+/// Cancels `session` deciding from what lasts, never from a process's memory: the
+/// completion's record (the journal's [`JournalEntry::commit`], a job store's handle) first,
+/// then the platform. A completion answered is a committed upload: [`committed_conflict`]
+/// naming the video, and no request. A completion sent but never answered is looked up on the
+/// platform ([`crate::ChunkedVideoUploader::recover`]): committed there is a conflict too
+/// (naming the video when the platform can); otherwise the provider's cancel runs.
+pub async fn cancel_recorded(
+    provider: &dyn crate::ChunkedVideoUploader,
+    session: &UploadSession,
+    receipts: &[PartReceipt],
+    commit: &CommitState,
+) -> Result<()> {
+    let platform = session.platform.as_str();
+    if let Some(id) = committed_id(commit) {
+        return Err(committed_conflict(platform, id));
+    }
+    if *commit == CommitState::Sent {
+        match provider.recover(session, receipts, None).await? {
+            crate::Recovery::Committed(outcome) => {
+                let id = match &outcome {
+                    crate::CommitOutcome::Ready(asset) => asset.id.clone(),
+                    crate::CommitOutcome::Processing(handle) => handle.id.clone(),
+                };
+                return Err(committed_conflict(platform, &id));
+            }
+            crate::Recovery::CommittedIdUnknown => {
+                return Err(committed_conflict(
+                    platform,
+                    &format!("(id unknown; upload {})", session.upload_id),
+                ));
+            }
+            crate::Recovery::NotCommitted => {}
+        }
+    }
+    provider.cancel(session).await
 }
 
 /// A directory of journal entries.
@@ -162,9 +231,21 @@ impl Journal {
     }
 
     /// One file per session: a source that changed, or a session that was replaced, keeps its
-    /// own entry (for `cleanup`) instead of being overwritten.
-    fn entry_path(&self, platform: &str, source: &Path, upload_id: &str) -> PathBuf {
-        let key = crate::digest::md5(source.to_string_lossy().as_bytes());
+    /// own entry (for `cleanup`) instead of being overwritten. Entries of an account have the
+    /// account's identity in the key (two shops uploading one file keep two files).
+    fn entry_path(
+        &self,
+        platform: &str,
+        account: Option<&str>,
+        source: &Path,
+        upload_id: &str,
+    ) -> PathBuf {
+        let key = match account {
+            None => crate::digest::md5(source.to_string_lossy().as_bytes()),
+            Some(account) => {
+                crate::digest::md5(format!("{account}\n{}", source.to_string_lossy()).as_bytes())
+            }
+        };
         let session = crate::digest::md5(upload_id.as_bytes());
         self.dir.join(format!(
             "{}-{}-{}.json",
@@ -187,6 +268,7 @@ impl Journal {
         entry.updated_at_ms = crate::http::unix_millis();
         let path = self.entry_path(
             &entry.platform,
+            entry.account.as_deref(),
             &entry.source.path,
             &entry.session.upload_id,
         );
@@ -208,17 +290,36 @@ impl Journal {
         session: &UploadSession,
         receipts: &[PartReceipt],
     ) -> Result<()> {
-        let mut entry = JournalEntry::new(source, session);
+        let mut entry = JournalEntry::new(source, session, None);
         entry.receipts = receipts.to_vec();
         self.write(&entry)
     }
 
     /// The newest entry for `platform` and this source, if one exists and the file is
-    /// unchanged.
+    /// unchanged (entries of any account or none).
     pub fn find(&self, platform: &str, source: &SourceFingerprint) -> Option<JournalEntry> {
         self.entries()
             .into_iter()
             .filter(|e| e.platform == platform && e.source.matches(source))
+            .max_by_key(|e| e.updated_at_ms)
+    }
+
+    /// The newest entry of `account` (of `platform`) for this unchanged source: its own, or,
+    /// when it [adopts](crate::AccountRef::adopts_unkeyed) them, one written before entries
+    /// named their account.
+    pub fn find_for(
+        &self,
+        platform: &str,
+        account: &crate::AccountRef,
+        source: &SourceFingerprint,
+    ) -> Option<JournalEntry> {
+        self.entries()
+            .into_iter()
+            .filter(|e| e.platform == platform && e.source.matches(source))
+            .filter(|e| match &e.account {
+                Some(identity) => *identity == account.identity,
+                None => account.adopts_unkeyed,
+            })
             .max_by_key(|e| e.updated_at_ms)
     }
 
@@ -248,14 +349,21 @@ impl Journal {
     pub fn remove_entry(&self, entry: &JournalEntry) -> Result<()> {
         self.remove_session(
             &entry.platform,
+            entry.account.as_deref(),
             &entry.source.path,
             &entry.session.upload_id,
         )
     }
 
     /// Forgets the entry of one session.
-    fn remove_session(&self, platform: &str, source: &Path, upload_id: &str) -> Result<()> {
-        let path = self.entry_path(platform, source, upload_id);
+    fn remove_session(
+        &self,
+        platform: &str,
+        account: Option<&str>,
+        source: &Path,
+        upload_id: &str,
+    ) -> Result<()> {
+        let path = self.entry_path(platform, account, source, upload_id);
         remove_file(&path)?;
         // An entry of the earlier layout, for the same session.
         let legacy = self.legacy_path(platform, source);
@@ -282,6 +390,7 @@ fn remove_file(path: &Path) -> Result<()> {
 struct Recorder {
     journal: Journal,
     source: SourceFingerprint,
+    account: Option<String>,
     entries: std::sync::Mutex<std::collections::HashMap<String, JournalEntry>>,
 }
 
@@ -293,7 +402,7 @@ impl Recorder {
         };
         let entry = entries
             .entry(session.upload_id.clone())
-            .or_insert_with(|| JournalEntry::new(&self.source, session));
+            .or_insert_with(|| JournalEntry::new(&self.source, session, self.account.as_deref()));
         entry.session = session.clone();
         let keep = change(entry);
         let result = if keep {
@@ -354,10 +463,25 @@ impl crate::driver::UploadDriver {
         let platform = provider.rules().platform.clone();
         let mut fingerprint = SourceFingerprint::of(&source.probe.path)?;
         fingerprint.md5 = source.digests.md5_hex();
-        let found = journal.find(&platform, &fingerprint);
+        let account = self.options().account.clone();
+        let identity = account.as_ref().map(|a| a.identity.clone());
+        let mut found = match &account {
+            Some(account) => journal.find_for(&platform, account, &fingerprint),
+            None => journal.find(&platform, &fingerprint),
+        };
+        // An entry written before accounts, adopted: rewritten under the account's identity.
+        if let (Some(entry), Some(identity)) = (found.as_mut(), &identity) {
+            if entry.account.is_none() {
+                let old = entry.clone();
+                entry.account = Some(identity.clone());
+                journal.write(entry)?;
+                journal.remove_entry(&old)?;
+            }
+        }
         let recorder = std::sync::Arc::new(Recorder {
             journal: journal.clone(),
             source: fingerprint.clone(),
+            account: identity.clone(),
             entries: std::sync::Mutex::new(
                 found
                     .iter()
@@ -424,7 +548,12 @@ impl crate::driver::UploadDriver {
             );
             if done {
                 if let Some(session) = &outcome.session {
-                    journal.remove_session(&platform, &fingerprint.path, &session.upload_id)?;
+                    journal.remove_session(
+                        &platform,
+                        identity.as_deref(),
+                        &fingerprint.path,
+                        &session.upload_id,
+                    )?;
                 }
             }
         }

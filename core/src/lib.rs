@@ -35,6 +35,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod account;
 mod chunks;
 mod digest;
 mod driver;
@@ -58,6 +59,7 @@ mod uploader;
 pub mod raw;
 
 // ---- The application's door ------------------------------------------------------------
+pub use account::{AccountCheck, AccountRef};
 pub use digest::{digest_file, digest_file_async, DigestRequest, Digests, InstantHashes};
 pub use driver::{
     CommitState, Completion, ReceiptObserver, ResumePoint, SessionEvent, SessionObserver,
@@ -73,7 +75,10 @@ pub use image::{
     check_dimensions, check_image, check_images, decode_image, upload_images, ImageRules,
     ImageSource, ImageUploader, UploadedImage,
 };
-pub use journal::{default_dir as default_journal_dir, Journal, JournalEntry, SourceFingerprint};
+pub use journal::{
+    cancel_recorded, committed_conflict, committed_id, default_dir as default_journal_dir, Journal,
+    JournalEntry, SourceFingerprint,
+};
 pub use media::MediaFormat;
 pub use progress::{progress_channel, ProgressEvent, ProgressSink, Stage};
 pub use retry::{PollPolicy, RetryPolicy};

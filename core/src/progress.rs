@@ -50,14 +50,16 @@ pub enum Stage {
 pub enum ProgressEvent {
     /// The upload moved to a new stage.
     Stage {
-        /// Platform name.
+        /// Platform name, or the account's name when the upload is for an account
+        /// ([`crate::UploadOptions::account`]).
         platform: String,
         /// The stage.
         stage: Stage,
     },
     /// Bytes of a part went out.
     Bytes {
-        /// Platform name.
+        /// Platform name, or the account's name when the upload is for an account
+        /// ([`crate::UploadOptions::account`]).
         platform: String,
         /// 0-based part index.
         part: u32,
@@ -66,7 +68,8 @@ pub enum ProgressEvent {
     },
     /// A part was acknowledged.
     PartDone {
-        /// Platform name.
+        /// Platform name, or the account's name when the upload is for an account
+        /// ([`crate::UploadOptions::account`]).
         platform: String,
         /// 0-based part index.
         part: u32,
@@ -75,7 +78,8 @@ pub enum ProgressEvent {
     },
     /// An attempt failed and will be retried; bytes already counted for it are rolled back.
     Retry {
-        /// Platform name.
+        /// Platform name, or the account's name when the upload is for an account
+        /// ([`crate::UploadOptions::account`]).
         platform: String,
         /// The part, when the failed call was a part upload.
         part: Option<u32>,
@@ -88,6 +92,38 @@ pub enum ProgressEvent {
         /// Why, in one line.
         reason: String,
     },
+}
+
+impl ProgressEvent {
+    /// The label of the upload the event is about: the platform's name, or the account's.
+    pub fn label(&self) -> &str {
+        match self {
+            ProgressEvent::Stage { platform, .. }
+            | ProgressEvent::Bytes { platform, .. }
+            | ProgressEvent::PartDone { platform, .. }
+            | ProgressEvent::Retry { platform, .. } => platform,
+        }
+    }
+
+    fn relabel(&mut self, label: &str) {
+        match self {
+            ProgressEvent::Stage { platform, .. }
+            | ProgressEvent::Bytes { platform, .. }
+            | ProgressEvent::PartDone { platform, .. }
+            | ProgressEvent::Retry { platform, .. } => {
+                label.clone_into(platform);
+            }
+        }
+    }
+}
+
+/// `sink` with every event labelled `label` (an account's name) instead of the platform's.
+pub fn relabelled(sink: ProgressSink, label: &str) -> ProgressSink {
+    let label = label.to_owned();
+    Arc::new(move |mut event: ProgressEvent| {
+        event.relabel(&label);
+        sink(event)
+    })
 }
 
 /// Receives progress events. Must be cheap: it is called from the upload's tasks.

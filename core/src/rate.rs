@@ -3,7 +3,9 @@
 //! earn a 429.
 //!
 //! A sliding window: at most `requests` starts within any `per`. It is process-wide, like
-//! the limit of requests in flight, so a batch of many uploads shares one budget.
+//! the limit of requests in flight, so a batch of many uploads shares one budget; and per
+//! account ([`crate::raw::http::in_account`]), as the platforms publish their rates (eBay's is
+//! per user: each eBay account has its own window).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -49,10 +51,15 @@ impl Window {
     }
 }
 
-type Windows = Mutex<HashMap<String, Arc<Mutex<Window>>>>;
+/// The rate set per marketplace, and a window per (marketplace, account).
+#[derive(Default)]
+struct Windows {
+    rates: HashMap<String, RequestRate>,
+    windows: HashMap<(String, String), Arc<Mutex<Window>>>,
+}
 
-fn windows() -> &'static Windows {
-    static WINDOWS: OnceLock<Windows> = OnceLock::new();
+fn windows() -> &'static Mutex<Windows> {
+    static WINDOWS: OnceLock<Mutex<Windows>> = OnceLock::new();
     WINDOWS.get_or_init(Default::default)
 }
 
@@ -63,37 +70,43 @@ pub fn set_request_rate(platform: &str, rate: Option<RequestRate>) {
     let mut map = windows().lock().unwrap_or_else(|e| e.into_inner());
     match rate {
         Some(rate) => {
-            map.insert(
-                platform.to_owned(),
-                Arc::new(Mutex::new(Window {
-                    rate,
-                    starts: VecDeque::new(),
-                })),
-            );
+            map.rates.insert(platform.to_owned(), rate);
         }
         None => {
-            map.remove(platform);
+            map.rates.remove(platform);
         }
     }
+    map.windows.retain(|(p, _), _| p != platform);
 }
 
 /// The rate set for `platform`, if any.
 pub fn request_rate(platform: &str) -> Option<RequestRate> {
     let map = windows().lock().unwrap_or_else(|e| e.into_inner());
-    let window = map.get(platform)?;
-    let rate = window.lock().unwrap_or_else(|e| e.into_inner()).rate;
-    Some(rate)
+    map.rates.get(platform).copied()
 }
 
-/// Waits until a request of `method` to `platform` may start under its rate (at once when
-/// no rate is set or the method does not count).
+/// Waits until a request of `method` to `platform` may start under its rate, in the window
+/// of the running account ([`crate::raw::http::in_account`]; at once when no rate is set or
+/// the method does not count).
 pub async fn wait_for_turn(platform: &str, method: &str) {
+    let account = crate::http::current_account()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let window = {
-        let map = windows().lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(platform) {
-            Some(w) => Arc::clone(w),
-            None => return,
-        }
+        let mut map = windows().lock().unwrap_or_else(|e| e.into_inner());
+        let Some(rate) = map.rates.get(platform).copied() else {
+            return;
+        };
+        Arc::clone(
+            map.windows
+                .entry((platform.to_owned(), account))
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(Window {
+                        rate,
+                        starts: VecDeque::new(),
+                    }))
+                }),
+        )
     };
     loop {
         let wait = {

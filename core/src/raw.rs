@@ -12,6 +12,7 @@
 //!
 //! `docs/providers.md` walks through writing a provider with these items.
 
+pub use crate::account::AccountCheck;
 pub use crate::digest::{md5, DigestRequest, Digester, Digests, InstantHashes, INSTANT_HASH_CHUNK};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::image::{check_images, ImageRules, ImageSource, ImageUploader, UploadedImage};

@@ -393,6 +393,7 @@ fn killed_entry(source: &PreparedSource, commit: CommitState) -> JournalEntry {
     fingerprint.md5 = source.digests.md5_hex();
     let plan = source.probe.plan(&rules(), None).unwrap();
     JournalEntry {
+        account: None,
         platform: "fake".into(),
         source: fingerprint,
         session: UploadSession {

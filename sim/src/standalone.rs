@@ -6,8 +6,12 @@
 //! simulator is listening, [`run`] prints ONE JSON line to stdout:
 //!
 //! ```text
-//! {"shopee":{"base_url":"http://127.0.0.1:8650","credentials":{"partner_id":…}},"lazada":{…},"smh":{…},"ebay":{…},"wechat":{…}}
+//! {"shopee":{"base_url":"http://127.0.0.1:8650","credentials":{"partner_id":…},"accounts":[{"name":"shopee-sg","shop_id":600001,…},{"name":"shopee-my",…}]},"lazada":{…,"accounts":[{"name":"lazada-sg","base_url":"…/sg/rest",…},…]},"smh":{…},"ebay":{…},"wechat":{…}}
 //! ```
+//!
+//! Where a platform has more than one account for one set of credentials (Shopee: the
+//! partner's shops, each with its own id and token; Lazada: one seller on several country
+//! gateways), `accounts` lists two.
 //!
 //! then the simulators serve until Ctrl-C.
 //!
@@ -24,7 +28,7 @@ use serde_json::{Map, Value};
 use crate::common::{Retention, DEFAULT_MAX_ASSEMBLED_BYTES, DEFAULT_MAX_WIRE_RECORDS};
 use crate::ebay::{EbaySim, EbaySimConfig};
 use crate::faults::{FaultArgs, FaultProfile};
-use crate::lazada::{self, LazadaSimConfig};
+use crate::lazada::{self, LazadaSim, LazadaSimConfig};
 use crate::shopee::{ShopeeSim, ShopeeSimConfig};
 use crate::smh::{self, SmhSimConfig};
 use crate::wechat::{WechatSim, WechatSimConfig};
@@ -144,9 +148,32 @@ fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retenti
         });
         sim.faults().set(faults);
         let server = sim.start(addrs[0]).await?;
+        // Every shop of the partner, each an account of its own (its id and token).
+        let regions: Vec<String> = std::iter::once(sim.config().region.to_ascii_lowercase())
+            .chain(
+                sim.config()
+                    .more_shops
+                    .iter()
+                    .map(|s| s.region.to_ascii_lowercase()),
+            )
+            .collect();
+        let accounts: Vec<Value> = sim
+            .shops()
+            .into_iter()
+            .zip(regions)
+            .map(|(shop, region)| {
+                serde_json::json!({
+                    "name": format!("shopee-{region}"),
+                    "shop_id": shop.shop_id,
+                    "access_token": shop.access_token,
+                    "country": region,
+                })
+            })
+            .collect();
         let entry = serde_json::json!({
             "base_url": server.base_url(),
             "credentials": sim.credentials(),
+            "accounts": accounts,
         });
         Ok(Started {
             keep_alive: Box::new(server),
@@ -163,7 +190,22 @@ fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retenti
         };
         let running = lazada::launch(config, addrs[0]).await?;
         running.sim.faults().set(faults);
-        let entry = serde_json::to_value(&running.info)?;
+        let mut entry = serde_json::to_value(&running.info)?;
+        // One seller's token on two country gateways: two accounts.
+        let accounts: Vec<Value> = ["sg", "my"]
+            .iter()
+            .map(|country| {
+                serde_json::json!({
+                    "name": format!("lazada-{country}"),
+                    "country": country,
+                    "base_url": LazadaSim::gateway_base_url(&running.server, country),
+                    "seller_id": lazada::seller_id_in(country).to_string(),
+                })
+            })
+            .collect();
+        if let Value::Object(map) = &mut entry {
+            map.insert("accounts".into(), Value::Array(accounts));
+        }
         Ok(Started {
             keep_alive: Box::new(running),
             entry,

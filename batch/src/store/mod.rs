@@ -121,9 +121,13 @@ pub struct NewTask {
     pub media: String,
     /// Video or image.
     pub kind: MediaKind,
-    /// The marketplace.
+    /// The account's name (its market's: `shopee-sg`; `shopee` for the account named after
+    /// its marketplace, and in stores written before accounts).
     pub marketplace: String,
-    /// The marketplace account (with the content key, the idempotence key).
+    /// The marketplace the account is of (`shopee`).
+    pub platform: String,
+    /// The account's identity on the platform (with the content key, the idempotence key:
+    /// renaming the account changes nothing).
     pub account: String,
     /// The local file.
     pub path: String,
@@ -225,7 +229,7 @@ pub struct Failure {
 /// The number of tasks in one state on one marketplace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Count {
-    /// The marketplace.
+    /// The account (the tasks' `marketplace` column: the account's name).
     pub marketplace: String,
     /// The state.
     pub state: TaskState,
@@ -334,6 +338,12 @@ pub trait JobStore: Send + Sync {
     /// upload sessions stay recorded until [`JobStore::forget_session`], so the sessions
     /// still open on the platforms can be closed (see [`crate::cancel_batch`]).
     async fn cancel(&self, batch: Option<&str>) -> Result<u64>;
+
+    /// Moves the tasks and assets of `platform` recorded under `old` (the account key a
+    /// release before accounts derived: a Shopee shop id, a Lazada app key, an SMH library
+    /// id, `user` for eBay, a WeChat AppID) to the account's `identity`, so that what was
+    /// uploaded before the upgrade is still found. Returns the rows moved.
+    async fn adopt_account(&self, platform: &str, old: &str, identity: &str) -> Result<u64>;
 
     /// Drops a cancelled task's upload session once the platform confirmed its cancel.
     /// `false` when the task is not cancelled.

@@ -42,24 +42,39 @@ fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
 }
 
 /// The versioned migrations, embedded so that an installed binary carries them.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "tasks",
-    include_str!("../../migrations/sqlite/0001_tasks.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "tasks",
-    include_str!("../../migrations/postgres/0001_tasks.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tasks",
+        include_str!("../../migrations/sqlite/0001_tasks.sql"),
+    ),
+    (
+        2,
+        "accounts",
+        include_str!("../../migrations/sqlite/0002_accounts.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tasks",
+        include_str!("../../migrations/postgres/0001_tasks.sql"),
+    ),
+    (
+        2,
+        "accounts",
+        include_str!("../../migrations/postgres/0002_accounts.sql"),
+    ),
+];
 
-const COLUMNS: &str = "id, batch, line, sku, media, kind, marketplace, account, path, size, \
+const COLUMNS: &str =
+    "id, batch, line, sku, media, kind, marketplace, platform, account, path, size, \
     content_key, fields, state, session, receipts, handle, asset_id, urls, reused, error_kind, \
     error_message, attempts, next_at, lease_owner, bytes_sent";
 
 const INSERT: &str = "INSERT INTO tasks (batch, line, sku, media, kind, marketplace, account, \
-    path, size, content_key, fields, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-    $11, $12) ON CONFLICT (batch, sku, media, marketplace) DO NOTHING";
+    path, size, content_key, fields, updated_at, platform) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+    $9, $10, $11, $12, $13) ON CONFLICT (batch, sku, media, marketplace) DO NOTHING";
 
 /// `{lock}` is `FOR UPDATE SKIP LOCKED` on PostgreSQL. The `NOT EXISTS` keeps two tasks of
 /// the same content and account from uploading at once (duplicate rows): the second waits
@@ -70,7 +85,7 @@ const CLAIM: &str = "UPDATE tasks SET state = 'running', lease_owner = $1, lease
       AND (t.state IN ('pending', 'retry') \
            OR (t.state IN ('running', 'processing') AND t.lease_until < $3)) \
       AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.content_key = t.content_key \
-           AND o.marketplace = t.marketplace AND o.account = t.account AND o.id <> t.id \
+           AND o.account = t.account AND o.id <> t.id \
            AND o.state IN ('running', 'processing') AND o.lease_until >= $3) \
       ORDER BY t.id LIMIT 1 {lock}) \
     RETURNING ";
@@ -103,6 +118,7 @@ macro_rules! sql_store {
                             MediaKind::Video
                         },
                         marketplace: row.try_get("marketplace")?,
+                        platform: row.try_get("platform")?,
                         account: row.try_get("account")?,
                         path: row.try_get("path")?,
                         size: row.try_get::<i64, _>("size")? as u64,
@@ -153,6 +169,7 @@ macro_rules! sql_store {
                         .bind(&t.content_key)
                         .bind(serde_json::to_string(&t.fields)?)
                         .bind(now)
+                        .bind(&t.platform)
                         .execute(&mut *tx)
                         .await?;
                     added += r.rows_affected();
@@ -257,12 +274,14 @@ macro_rules! sql_store {
                 marketplace: &str,
                 account: &str,
             ) -> Result<Option<StoredAsset>> {
+                // The identity names its marketplace: `marketplace` (the name the asset was
+                // made under) is not part of the match, so a renamed account finds its assets.
+                let _ = marketplace;
                 let row = sqlx::query(
                     "SELECT asset_id, urls, created_by FROM assets \
-                     WHERE content_key = $1 AND marketplace = $2 AND account = $3",
+                     WHERE content_key = $1 AND account = $2 ORDER BY created_at LIMIT 1",
                 )
                 .bind(content_key)
-                .bind(marketplace)
                 .bind(account)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -470,6 +489,33 @@ macro_rules! sql_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(r.rows_affected())
+            }
+
+            async fn adopt_account(&self, platform: &str, old: &str, identity: &str) -> Result<u64> {
+                if old == identity {
+                    return Ok(0);
+                }
+                let mut tx = self.pool.begin().await?;
+                let tasks = sqlx::query(
+                    "UPDATE tasks SET account = $1 WHERE platform = $2 AND account = $3",
+                )
+                .bind(identity)
+                .bind(platform)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+                let assets = sqlx::query(
+                    "UPDATE assets SET account = $1 WHERE marketplace = $2 AND account = $3 \
+                     AND NOT EXISTS (SELECT 1 FROM assets n WHERE n.content_key = assets.content_key \
+                     AND n.marketplace = assets.marketplace AND n.account = $1)",
+                )
+                .bind(identity)
+                .bind(platform)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(tasks.rows_affected() + assets.rows_affected())
             }
 
             async fn forget_session(&self, id: i64) -> Result<bool> {

@@ -3,4 +3,5 @@
 //! the build: docs/decisions.md).
 
 mod common;
+mod migration;
 mod store;

@@ -19,6 +19,7 @@ fn task(sku: &str, media: &str, content: &str) -> NewTask {
         media: media.into(),
         kind: MediaKind::Video,
         marketplace: "shopee".into(),
+        platform: "shopee".into(),
         account: "shop-1".into(),
         path: format!("/tmp/{sku}.mp4"),
         size: 100,

@@ -199,7 +199,11 @@ async fn one_marketplace_with_wrong_credentials_is_a_partial_success() {
     let sims = Sandbox::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = video(dir.path());
-    let env = env_for(&sims, "lazada", true);
+    // Three accounts, one of them with a wrong secret; no simulator row (accounts are
+    // configured, so the sandbox does not serve).
+    let mut env = env_for(&sims, "lazada", true);
+    env.extend(env_for(&sims, "shopee", false));
+    env.extend(sims.env_vars(&[marketmedia_cli::Platform::Smh]));
     let out = run(&["upload", path.to_str().unwrap(), "--json"], &env).await;
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let lines = json_lines(&out);
@@ -211,11 +215,12 @@ async fn one_marketplace_with_wrong_credentials_is_a_partial_success() {
     assert!(lazada["error"]["message"]
         .as_str()
         .is_some_and(|m| m.starts_with("lazada: ") && !m.contains('\n')));
+    assert_eq!(lines.len(), 3, "{lines:?}");
     for platform in ["shopee", "smh"] {
         let l = by_platform(&lines, platform);
         assert_eq!(
-            (l["ok"].clone(), l["target"].clone()),
-            (true.into(), "sandbox".into())
+            (l["ok"].clone(), l["target"].clone(), l["account"].clone()),
+            (true.into(), "configured".into(), platform.into())
         );
     }
     // The refused marketplace got no video, and no secret was printed.
@@ -236,6 +241,7 @@ async fn a_closed_port_is_a_partial_success_with_a_readable_error() {
         .port();
     let sims = Sandbox::start().await.unwrap();
     let mut env = env_for(&sims, "shopee", false);
+    env.extend(sims.env_vars(&[marketmedia_cli::Platform::Smh]));
     env.retain(|(k, _)| k != "MARKETMEDIA_SHOPEE_BASE_URL");
     env.push((
         "MARKETMEDIA_SHOPEE_BASE_URL".into(),
@@ -257,10 +263,7 @@ async fn a_closed_port_is_a_partial_success_with_a_readable_error() {
     .await;
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains("1 of 2 marketplaces succeeded."),
-        "{stdout}"
-    );
+    assert!(stdout.contains("1 of 2 accounts succeeded."), "{stdout}");
     let errors: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with("error: "))
@@ -316,8 +319,8 @@ async fn a_missing_file_is_one_line_and_status_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_errors_and_partial_configuration() {
     let out = run(&["upload", "--to", "amazon"], &[]).await;
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(text(&out.stderr).contains("unknown marketplace"));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(text(&out.stderr).contains("--to amazon"), "{out:?}");
 
     let env = vec![
         ("MARKETMEDIA_SHOPEE_PARTNER_ID".to_owned(), "1".to_owned()),

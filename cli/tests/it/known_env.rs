@@ -85,7 +85,7 @@ fn every_documented_and_every_clap_variable_is_known() {
         assert!(clap.contains(name), "clap reads no {name}: {clap:?}");
     }
     for name in documented.iter().chain(&clap) {
-        let warnings = unknown_env_warnings([name.clone()]);
+        let warnings = unknown_env_warnings([name.clone()], &[]);
         assert!(warnings.is_empty(), "{warnings:?}");
     }
 }
@@ -104,12 +104,12 @@ fn every_variable_read_is_documented() {
 
 #[test]
 fn a_misspelled_variable_is_warned_with_the_closest_name() {
-    let warnings = unknown_env_warnings(["MARKETMEDIA_BATCH_STOR".to_owned()]);
+    let warnings = unknown_env_warnings(["MARKETMEDIA_BATCH_STOR".to_owned()], &[]);
     assert_eq!(
         warnings,
         ["warning: MARKETMEDIA_BATCH_STOR is not a variable marketmedia reads (did you mean MARKETMEDIA_BATCH_STORE?)"]
     );
-    let warnings = unknown_env_warnings(["MARKETMEDIA_WECHAT_APP_ID".to_owned()]);
+    let warnings = unknown_env_warnings(["MARKETMEDIA_WECHAT_APP_ID".to_owned()], &[]);
     assert!(
         warnings[0].ends_with("(did you mean MARKETMEDIA_WECHAT_APPID?)"),
         "{warnings:?}"

@@ -2,6 +2,7 @@
 //! test binary (one per file made the link step of every test binary the slowest part of
 //! the build: docs/decisions.md).
 
+mod accounts;
 mod batch;
 mod batch_kill;
 mod cli;

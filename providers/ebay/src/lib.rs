@@ -124,6 +124,18 @@ impl EbayUploader {
             .bearer_auth(self.config.access_token.expose()))
     }
 
+    /// eBay's Media API documents no call that only checks a token, and the token's scope
+    /// (`sell.inventory`) does not cover the Identity API's `getUser`: so there is no check
+    /// call to make, and this says so ([`ErrorKind::Unsupported`]) without any request.
+    pub async fn check_account(&self) -> Result<marketmedia_core::AccountCheck> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "eBay's Media API documents no call that only checks a token (and sell.inventory \
+             does not cover the Identity API's getUser): not checked; an upload will tell",
+        )
+        .with_platform(PLATFORM))
+    }
+
     async fn get_video(&self, id: &str, call: &'static str) -> Result<wire::Video> {
         let m = meta(call, None);
         let raw = http::send(self.request(reqwest::Method::GET, &path::video(id))?, m).await?;

@@ -347,6 +347,22 @@ impl LazadaUploader {
         decode(call.name, &raw, &meta)
     }
 
+    /// The seller the token belongs to on this gateway (`/seller/get`): one cheap, documented,
+    /// authenticated call, for `marketmedia accounts check`.
+    pub async fn check_account(&self) -> Result<marketmedia_core::AccountCheck> {
+        let call = wire::GET_SELLER;
+        let env: Envelope<wire::GetSellerResponse> =
+            self.call(call, Vec::new(), None, None).await?;
+        let seller = env.data.data.unwrap_or_default();
+        Ok(marketmedia_core::AccountCheck {
+            call: call.path.to_owned(),
+            display_name: seller.name,
+            id: seller.seller_id,
+            country: Some(self.shared.config.region.code().to_owned()),
+            status: None,
+        })
+    }
+
     /// Media Center space (`/media/video/quota/get`).
     pub async fn quota(&self) -> Result<VideoQuota> {
         let call = wire::GET_VIDEO_QUOTA;

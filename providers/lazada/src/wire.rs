@@ -236,6 +236,48 @@ pub mod state {
     pub const DELETED: &str = "DELETED";
 }
 
+/// `/seller/get` (GetSeller): the seller the token belongs to, in the gateway's country; the
+/// account check of `marketmedia accounts check`.
+pub const GET_SELLER: Call = Call {
+    name: "GetSeller",
+    path: "/seller/get",
+    method: Method::Get,
+};
+
+/// Answer of `GetSeller`: the seller under `data` (a general API call, not a Media Center
+/// one whose data sits beside the envelope's fields).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GetSellerResponse {
+    /// The seller.
+    #[serde(default)]
+    pub data: Option<Seller>,
+}
+
+/// The seller `GetSeller` names (the fields the check shows; others ignored).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Seller {
+    /// The seller's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The seller's id in this country (a number on the wire, read either way).
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub seller_id: Option<String>,
+    /// The seller's location.
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
 /// `/media/video/quota/get`: Media Center space.
 pub const GET_VIDEO_QUOTA: Call = Call {
     name: "GetVideoQuota",

@@ -240,6 +240,28 @@ impl ShopeeUploader {
         decode(&raw, &meta)
     }
 
+    /// The shop's name, region and status (`v2.shop.get_shop_info`, a shop-type GET): one
+    /// cheap, documented, authenticated call, for `marketmedia accounts check`.
+    pub async fn check_account(&self) -> Result<marketmedia_core::AccountCheck> {
+        let meta = CallMeta {
+            platform: PLATFORM,
+            call: "get_shop_info",
+            part: None,
+        };
+        let request = self.client.get(self.url(wire::path::GET_SHOP_INFO)?);
+        let raw = http::send(request, meta).await?;
+        // The envelope's error first; the fields are at the top level.
+        decode::<serde::de::IgnoredAny>(&raw, &meta)?;
+        let info: wire::ShopInfo = raw.json(&meta)?;
+        Ok(marketmedia_core::AccountCheck {
+            call: "v2.shop.get_shop_info".into(),
+            display_name: info.shop_name,
+            id: Some(self.config.shop_id.to_string()),
+            country: info.region,
+            status: info.status,
+        })
+    }
+
     /// GETs a call with `video_upload_id` in the query and decodes the answer.
     async fn get_result<T: DeserializeOwned>(
         &self,

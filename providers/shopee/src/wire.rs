@@ -17,6 +17,23 @@ pub mod path {
     pub const CANCEL_VIDEO_UPLOAD: &str = "/api/v2/media_space/cancel_video_upload";
     /// Uploads 1–9 images (multipart/form-data).
     pub const UPLOAD_IMAGE: &str = "/api/v2/media_space/upload_image";
+    /// The shop's name, region and status (shop-type GET): the account check.
+    pub const GET_SHOP_INFO: &str = "/api/v2/shop/get_shop_info";
+}
+
+/// Answer of `v2.shop.get_shop_info`: its fields sit at the top level of the answer, beside
+/// `error` and `message` (not under `response`). Only those the account check shows.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShopInfo {
+    /// The shop's name.
+    #[serde(default)]
+    pub shop_name: Option<String>,
+    /// The shop's region (`SG`, `MY`…).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `NORMAL`, `BANNED`, `FROZEN`…
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// Multipart field names of `upload_video_part`.

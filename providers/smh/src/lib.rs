@@ -276,6 +276,32 @@ impl SmhUploader {
         Ok(segs)
     }
 
+    /// Fetches an access token with the library secret (`GET /api/v1/token`): the one
+    /// documented authenticated call that needs no file, for `marketmedia accounts check`.
+    /// A configured ready token cannot be checked this way (SMH documents no call that only
+    /// checks a token): [`ErrorKind::Unsupported`].
+    pub async fn check_account(&self) -> Result<marketmedia_core::AccountCheck> {
+        let Credentials::LibrarySecret(secret) = &self.config.credentials else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "configured with a ready access token: SMH documents no call that only checks \
+                 one (configure library_secret to check the library)",
+            )
+            .with_platform(PLATFORM));
+        };
+        self.fetch_token(secret).await?;
+        Ok(marketmedia_core::AccountCheck {
+            call: "GET /api/v1/token".into(),
+            display_name: None,
+            id: Some(format!(
+                "{}/{}",
+                self.config.library_id, self.config.space_id
+            )),
+            country: None,
+            status: None,
+        })
+    }
+
     // ---- access tokens --------------------------------------------------------------------
 
     async fn access_token(&self) -> Result<Secret> {

@@ -163,6 +163,31 @@ impl WechatUploader {
         Ok(url)
     }
 
+    /// Fetches an access token with the AppID and AppSecret (`/cgi-bin/token`): the one
+    /// documented call that proves the app's credentials without touching the store, for
+    /// `marketmedia accounts check`. A ready token from elsewhere cannot be checked this way:
+    /// [`ErrorKind::Unsupported`].
+    pub async fn check_account(&self) -> Result<marketmedia_core::AccountCheck> {
+        let Credentials::App { appid, .. } = &self.config.credentials else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "configured with a ready access token: WeChat documents no call that only \
+                 checks one (configure appid and appsecret to check the app)",
+            )
+            .with_platform(PLATFORM));
+        };
+        // A fresh fetch, not the cached token: the check is of the credentials.
+        *self.token.lock().await = None;
+        self.access_token().await?;
+        Ok(marketmedia_core::AccountCheck {
+            call: "/cgi-bin/token".into(),
+            display_name: None,
+            id: Some(appid.clone()),
+            country: None,
+            status: None,
+        })
+    }
+
     /// The access token: configured, cached, or fetched now.
     async fn access_token(&self) -> Result<Secret> {
         let (appid, appsecret) = match &self.config.credentials {

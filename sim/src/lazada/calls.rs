@@ -27,6 +27,8 @@ pub const BLOCK_COMMIT: &str = "/media/video/block/commit";
 pub const VIDEO_GET: &str = "/media/video/get";
 /// GetVideoQuota.
 pub const QUOTA_GET: &str = "/media/video/quota/get";
+/// `/seller/get` (GetSeller): the seller the token belongs to, in the gateway's country.
+pub const SELLER_GET: &str = "/seller/get";
 /// RemoveVideo.
 pub const VIDEO_REMOVE: &str = "/media/video/remove";
 /// UploadImage.
@@ -208,10 +210,11 @@ pub(super) enum Call {
     VideoRemove,
     ImageUpload,
     ImageMigrate,
+    SellerGet,
 }
 
 impl Call {
-    pub(super) const ALL: [Call; 8] = [
+    pub(super) const ALL: [Call; 9] = [
         Call::BlockCreate,
         Call::BlockUpload,
         Call::BlockCommit,
@@ -220,6 +223,7 @@ impl Call {
         Call::VideoRemove,
         Call::ImageUpload,
         Call::ImageMigrate,
+        Call::SellerGet,
     ];
 
     pub(super) fn api_path(self) -> &'static str {
@@ -232,6 +236,7 @@ impl Call {
             Call::VideoRemove => VIDEO_REMOVE,
             Call::ImageUpload => IMAGE_UPLOAD,
             Call::ImageMigrate => IMAGE_MIGRATE,
+            Call::SellerGet => SELLER_GET,
         }
     }
 
@@ -239,7 +244,7 @@ impl Call {
     /// everything else (create, upload, commit, remove, and the image calls).
     pub(super) fn method(self) -> &'static str {
         match self {
-            Call::VideoGet | Call::QuotaGet => "GET",
+            Call::VideoGet | Call::QuotaGet | Call::SellerGet => "GET",
             _ => "POST",
         }
     }
@@ -410,6 +415,18 @@ impl LazadaSim {
             Call::ImageMigrate => {
                 return image::migrate(store, cfg, r).map(|d| data_success(request_id, d))
             }
+            Call::SellerGet => {
+                let country = super::gateway_of(&r.path);
+                return Ok(data_success(
+                    request_id,
+                    json!({
+                        "name": format!("Sim Seller {}", country.to_ascii_uppercase()),
+                        "seller_id": super::seller_id_in(country),
+                        "location": country.to_ascii_uppercase(),
+                        "verified": true,
+                    }),
+                ));
+            }
         };
         media_call(store, cfg, now_ms, r).map(|data| media_success(request_id, data))
     }
@@ -491,6 +508,8 @@ impl LazadaSim {
     }
 
     async fn dispatch(&self, call: Call, req: Request) -> Response {
+        // Counted in flight per gateway (country) for as long as the request is handled.
+        let _in_flight = super::InFlight::enter(self, super::gateway_of(req.uri().path()));
         let limit = self.config().max_request_bytes;
         // A request the gateway refuses on its method or the credentials in its query is
         // answered before its body is read when that body is large or of unknown length

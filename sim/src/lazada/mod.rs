@@ -222,6 +222,24 @@ impl LazadaSim {
     sim_accessors!(LazadaSimConfig);
     sim_start!();
 
+    /// The base URL of one country's gateway on a server of this simulator:
+    /// `<server>/<country>/rest` (one seller token serves every gateway, as Lazada's
+    /// cross-border sellers' does).
+    pub fn gateway_base_url(server: &SimServer, country: &str) -> String {
+        format!(
+            "{}/{}/rest",
+            server.base_url(),
+            country.to_ascii_lowercase()
+        )
+    }
+
+    /// The most requests each gateway (country) held at once, and the most over all
+    /// gateways, since the simulator was created.
+    pub fn peak_in_flight(&self) -> (BTreeMap<String, usize>, usize) {
+        let store = self.store();
+        (store.peak_in_flight.clone(), store.peak_in_flight_total)
+    }
+
     /// The base URL clients use for a server of this simulator: `<server>/rest`.
     pub fn rest_base_url(server: &SimServer) -> String {
         format!("{}/rest", server.base_url())
@@ -234,6 +252,11 @@ impl LazadaSim {
         let mut routes: Router<LazadaSim> = Router::new();
         for call in Call::ALL {
             routes = routes.route(&format!("/rest{}", call.api_path()), route(call));
+            // The country gateways (`api.lazada.sg`, `.com.my`…) as path prefixes of one
+            // server: `<server>/<country>/rest` ([`LazadaSim::gateway_base_url`]).
+            for country in GATEWAYS {
+                routes = routes.route(&format!("/{country}/rest{}", call.api_path()), route(call));
+            }
         }
         let routes = routes.fallback(fallback);
         self.core
@@ -606,6 +629,11 @@ impl Video {
 
 #[derive(Debug, Default)]
 pub(crate) struct Store {
+    /// Requests being handled now, per gateway, and the peaks.
+    pub in_flight: BTreeMap<String, usize>,
+    pub peak_in_flight: BTreeMap<String, usize>,
+    pub in_flight_total: usize,
+    pub peak_in_flight_total: usize,
     pub uploads: HashMap<String, Upload>,
     pub videos: HashMap<String, Video>,
     pub images: Vec<ImageInfo>,
@@ -615,6 +643,64 @@ pub(crate) struct Store {
     pub next_video_id: u64,
     pub request_seq: u64,
     pub counters: LazadaCounters,
+}
+
+/// The six country gateways Lazada documents (`api.lazada.sg`, `.com.my`, `.co.th`, `.vn`,
+/// `.com.ph`, `.co.id`), served as path prefixes.
+pub const GATEWAYS: [&str; 6] = ["sg", "my", "th", "vn", "ph", "id"];
+
+/// The simulated seller's id in `country` (`/seller/get`): one seller, an id per country, as
+/// the token answer's `country_user_info` lists them.
+pub fn seller_id_in(country: &str) -> u64 {
+    let n = GATEWAYS.iter().position(|g| *g == country).unwrap_or(0) as u64;
+    1_000_100_000 + n
+}
+
+/// The gateway a request path came through: `/<country>/rest/…`, or `sg` for `/rest/…`.
+pub(crate) fn gateway_of(path: &str) -> &'static str {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    GATEWAYS
+        .iter()
+        .find(|g| **g == first)
+        .copied()
+        .unwrap_or("sg")
+}
+
+/// A request counted in flight on its gateway until dropped.
+pub(crate) struct InFlight {
+    sim: LazadaSim,
+    gateway: &'static str,
+}
+
+impl InFlight {
+    pub(crate) fn enter(sim: &LazadaSim, gateway: &'static str) -> InFlight {
+        {
+            let mut store = sim.store();
+            let now = {
+                let n = store.in_flight.entry(gateway.to_owned()).or_default();
+                *n += 1;
+                *n
+            };
+            let peak = store.peak_in_flight.entry(gateway.to_owned()).or_default();
+            *peak = (*peak).max(now);
+            store.in_flight_total += 1;
+            store.peak_in_flight_total = store.peak_in_flight_total.max(store.in_flight_total);
+        }
+        InFlight {
+            sim: sim.clone(),
+            gateway,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut store = self.sim.store();
+        if let Some(n) = store.in_flight.get_mut(self.gateway) {
+            *n = n.saturating_sub(1);
+        }
+        store.in_flight_total = store.in_flight_total.saturating_sub(1);
+    }
 }
 
 impl Store {

@@ -192,10 +192,98 @@ pub(super) type Outcome = Result<Answer, ApiError>;
 // ---------------------------------------------------------------------------------------------
 // The request pipeline
 
+/// `v2.shop.get_shop_info`: the shop's name, region and status, at the top level of the
+/// answer (beside `error` and `message`, not under `response`).
+pub(super) const GET_SHOP_INFO: &str = "/api/v2/shop/get_shop_info";
+/// `v2.shop.get_profile`: the shop's logo, description and name, under `response`.
+pub(super) const GET_PROFILE: &str = "/api/v2/shop/get_profile";
+
+/// The two shop calls an account check makes: shop-type GETs, authenticated like every shop
+/// call, answering for the shop the token belongs to.
+async fn shop_call(sim: ShopeeSim, req: Request<Body>, path: String) -> Response {
+    let method = req.method().as_str().to_string();
+    let config = sim.config();
+    let now_ms = sim.clock().now_millis();
+    let (received, _parts, _body) = request::head(req);
+    let result = {
+        let mut state = sim.state();
+        state.counters.requests += 1;
+        let result = if method != "GET" {
+            Err(ApiError::param(format_args!("{path} only accepts GET"))
+                .with_status(StatusCode::METHOD_NOT_ALLOWED))
+        } else {
+            authenticate(&state, false, &path, &received, &config, now_ms)
+        };
+        if result.is_err() {
+            state.counters.rejected += 1;
+        }
+        result
+    };
+    let request_id = random_hex(16);
+    let shop = |id: Option<u64>| -> (String, String) {
+        match id {
+            Some(id) if id == config.shop_id => {
+                ("Sim Shop".to_string(), config.region.to_ascii_uppercase())
+            }
+            Some(id) => config
+                .more_shops
+                .iter()
+                .find(|s| s.shop_id == id)
+                .map(|s| (s.shop_name.clone(), s.region.clone()))
+                .unwrap_or_default(),
+            None => Default::default(),
+        }
+    };
+    let (status, body, error) = match result {
+        Ok(caller) => {
+            let (name, region) = shop(caller.shop_id);
+            let body = if path == GET_SHOP_INFO {
+                json!({
+                    "error": "", "message": "", "request_id": request_id,
+                    "shop_name": name, "region": region, "status": "NORMAL",
+                    "is_cb": false, "is_sip": false,
+                    "auth_time": now_ms / 1000, "expire_time": now_ms / 1000 + 365 * 86_400,
+                })
+            } else {
+                envelope(
+                    "",
+                    "",
+                    "",
+                    &request_id,
+                    json!({
+                        "shop_logo": "", "description": "", "shop_name": name,
+                    }),
+                )
+            };
+            (StatusCode::OK, body, None)
+        }
+        Err(e) => (
+            e.status,
+            envelope(e.error, &e.message, "", &request_id, json!({})),
+            Some(e.error.to_string()),
+        ),
+    };
+    sim.wire().push(WireRecord {
+        platform: PLATFORM,
+        call: path.trim_start_matches("/api/v2/").to_string(),
+        method,
+        path,
+        params: received.params_body_prefixed(),
+        files: received.file_sizes(),
+        body_len: received.body_len,
+        status: status.as_u16(),
+        error,
+    });
+    (status, Json(body)).into_response()
+}
+
 /// Answers one request and records it in the wire log.
 pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
+    if path == GET_SHOP_INFO || path == GET_PROFILE {
+        return shop_call(sim, req, path).await;
+    }
     let config = sim.config();
     let options = ReadOptions {
         limit: config.max_request_bytes,

@@ -55,6 +55,11 @@ pub const TEST_SHOP_ID: u64 = 600_001;
 /// The test shop's access token, valid for [`ShopeeSimConfig::access_token_ttl`] from the
 /// simulator's creation.
 pub const TEST_ACCESS_TOKEN: &str = "4a6f8c2e1b3d5f7091a2b3c4d5e6f708";
+/// A second test shop under the same partner (a main account's other shop: after the first
+/// token refresh every shop has its own id and token).
+pub const TEST_SHOP_ID_2: u64 = 600_002;
+/// The second test shop's access token.
+pub const TEST_ACCESS_TOKEN_2: &str = "5b7f9d3f2c4e6a8102b3c4d5e6f7a819";
 /// Every simulated `v2.media_space` call's path starts with this.
 pub const API_PREFIX: &str = "/api/v2/media_space/";
 /// Every simulated `v2.media` call's path starts with this.
@@ -116,6 +121,10 @@ pub struct ShopeeSimConfig {
     pub shop_id: u64,
     /// The shop's initial access token. Default [`TEST_ACCESS_TOKEN`].
     pub access_token: String,
+    /// The other shops the partner is authorised for, each with its own id and token (and
+    /// the name and region `v2.shop.get_shop_info` answers). Default: one,
+    /// [`TEST_SHOP_ID_2`] in `MY`.
+    pub more_shops: Vec<ShopeeSimShop>,
     /// How long an access token lives, on the sim clock, from its issue (the simulator's
     /// creation for the initial token). Default 4 h.
     pub access_token_ttl: Duration,
@@ -184,6 +193,12 @@ impl Default for ShopeeSimConfig {
             partner_key: TEST_PARTNER_KEY.to_string(),
             shop_id: TEST_SHOP_ID,
             access_token: TEST_ACCESS_TOKEN.to_string(),
+            more_shops: vec![ShopeeSimShop {
+                shop_id: TEST_SHOP_ID_2,
+                access_token: TEST_ACCESS_TOKEN_2.to_string(),
+                shop_name: "Sim Shop MY".to_string(),
+                region: "MY".to_string(),
+            }],
             access_token_ttl: Duration::from_secs(4 * 3600),
             timestamp_tolerance: Duration::from_secs(300),
             region: "sg".to_string(),
@@ -209,6 +224,19 @@ impl Default for ShopeeSimConfig {
             image_url_base: "https://cf.shopee.sg/file".to_string(),
         }
     }
+}
+
+/// Another shop of the simulated partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopeeSimShop {
+    /// Its shop id.
+    pub shop_id: u64,
+    /// Its initial access token.
+    pub access_token: String,
+    /// Its name (`get_shop_info`'s `shop_name`).
+    pub shop_name: String,
+    /// Its region (`get_shop_info`'s `region`, e.g. `MY`).
+    pub region: String,
 }
 
 /// The test credentials a client needs, as the `marketmedia-sim` binary prints them.
@@ -406,6 +434,20 @@ impl ShopeeSim {
             shop_id: c.shop_id,
             access_token: c.access_token,
         }
+    }
+
+    /// The credentials of every shop the partner is authorised for: the configured shop
+    /// first, then [`ShopeeSimConfig::more_shops`].
+    pub fn shops(&self) -> Vec<ShopeeCredentials> {
+        let c = self.config();
+        let mut all = vec![self.credentials()];
+        all.extend(c.more_shops.iter().map(|s| ShopeeCredentials {
+            partner_id: c.partner_id,
+            partner_key: c.partner_key.clone(),
+            shop_id: s.shop_id,
+            access_token: s.access_token.clone(),
+        }));
+        all
     }
 
     /// Issues a new access token for the configured shop, valid for
@@ -612,6 +654,15 @@ impl ShopeeState {
                 issued_ms: now_ms,
             },
         );
+        for shop in &config.more_shops {
+            tokens.insert(
+                shop.access_token.clone(),
+                Token {
+                    shop_id: shop.shop_id,
+                    issued_ms: now_ms,
+                },
+            );
+        }
         Self {
             tokens,
             uploads: HashMap::new(),
