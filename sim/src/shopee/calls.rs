@@ -263,18 +263,8 @@ async fn shop_call(sim: ShopeeSim, req: Request<Body>, path: String) -> Response
             Some(e.error.to_string()),
         ),
     };
-    sim.wire().push(WireRecord {
-        platform: PLATFORM,
-        call: path.trim_start_matches("/api/v2/").to_string(),
-        method,
-        path,
-        params: received.params_body_prefixed(),
-        files: received.file_sizes(),
-        body_len: received.body_len,
-        status: status.as_u16(),
-        error,
-    });
-    (status, Json(body)).into_response()
+    let call = path.trim_start_matches("/api/v2/").to_string();
+    recorded(&sim, call, method, path, &received, (status, body, error))
 }
 
 /// Answers one request and records it in the wire log.
@@ -348,9 +338,21 @@ pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
             .unwrap_or(path.as_str())
             .to_string(),
     };
+    recorded(&sim, call_name, method, path, &received, (status, body, error))
+}
+
+/// The answer `(status, body, error code)` to a request, recorded in the wire log first.
+fn recorded(
+    sim: &ShopeeSim,
+    call: String,
+    method: String,
+    path: String,
+    received: &Received,
+    (status, body, error): (StatusCode, Value, Option<String>),
+) -> Response {
     sim.wire().push(WireRecord {
         platform: PLATFORM,
-        call: call_name,
+        call,
         method,
         path,
         params: received.params_body_prefixed(),
