@@ -338,7 +338,14 @@ pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
             .unwrap_or(path.as_str())
             .to_string(),
     };
-    recorded(&sim, call_name, method, path, &received, (status, body, error))
+    recorded(
+        &sim,
+        call_name,
+        method,
+        path,
+        &received,
+        (status, body, error),
+    )
 }
 
 /// The answer `(status, body, error code)` to a request, recorded in the wire log first.
