@@ -8,8 +8,8 @@ use marketmedia_sim::fixtures::{
     sample_gif, sample_jpeg, sample_mp4, sample_png, write_sample_mp4,
 };
 use marketmedia_sim::shopee::{
-    Module, ShopeeSim, ShopeeSimConfig, UploadStatus, TEST_ACCESS_TOKEN, TEST_PARTNER_ID,
-    TEST_PARTNER_KEY, TEST_SHOP_ID,
+    Module, ShopeeSim, ShopeeSimConfig, UploadStatus, TEST_ACCESS_TOKEN, TEST_ACCESS_TOKEN_2,
+    TEST_PARTNER_ID, TEST_PARTNER_KEY, TEST_SHOP_ID, TEST_SHOP_ID_2,
 };
 use marketmedia_sim::SimServer;
 use md5::{Digest, Md5};
@@ -1767,4 +1767,71 @@ async fn media_upload_image_refusals() {
     let a = h.get("media/no_such_call", &h.shop(), &[]).await;
     err(&a, "error_not_found", 404);
     assert_eq!(h.sim.wire().count("media/no_such_call"), 1);
+}
+
+/// `v2.shop.get_shop_info` and `v2.shop.get_profile` for each shop of the partner, signed by
+/// hand (`partner_id`, path, `timestamp`, `access_token`, `shop_id`): the shop's own token
+/// answers with its name and region (at the top level for `get_shop_info`, under `response`
+/// for `get_profile`); another shop's token, a public-shape signature or a POST are refused.
+#[tokio::test]
+async fn shop_info_and_profile_answer_each_shop_with_its_own_token() {
+    let h = H::small().await;
+    let call = |path: &'static str, token: &'static str, shop: u64, public_sign: bool| {
+        let ts = h.sim.clock().now_secs().to_string();
+        let base = if public_sign {
+            format!("{TEST_PARTNER_ID}{path}{ts}")
+        } else {
+            format!("{TEST_PARTNER_ID}{path}{ts}{token}{shop}")
+        };
+        let sign = hmac_hex(TEST_PARTNER_KEY, &base);
+        format!(
+            "{}{path}?partner_id={TEST_PARTNER_ID}&timestamp={ts}&sign={sign}&access_token={token}&shop_id={shop}",
+            h.base
+        )
+    };
+    let get = |url: String| async {
+        let r = h.http.get(url).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap())
+    };
+    const INFO: &str = "/api/v2/shop/get_shop_info";
+    const PROFILE: &str = "/api/v2/shop/get_profile";
+
+    let (status, body) = get(call(INFO, TEST_ACCESS_TOKEN_2, TEST_SHOP_ID_2, false)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["error"], "");
+    assert_eq!(body["shop_name"], "Sim Shop MY");
+    assert_eq!(body["region"], "MY");
+    assert_eq!(body["status"], "NORMAL");
+    assert!(body.get("response").is_none(), "{body}");
+
+    let (status, body) = get(call(INFO, TEST_ACCESS_TOKEN, TEST_SHOP_ID, false)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(body["shop_name"], "Sim Shop MY");
+
+    let (status, body) = get(call(PROFILE, TEST_ACCESS_TOKEN_2, TEST_SHOP_ID_2, false)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["shop_name"], "Sim Shop MY");
+
+    // Shop 1's token for shop 2, and the public signature on a shop call, are refused.
+    let (status, body) = get(call(INFO, TEST_ACCESS_TOKEN, TEST_SHOP_ID_2, false)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("error_auth")),
+        "{body}"
+    );
+    let (status, body) = get(call(INFO, TEST_ACCESS_TOKEN_2, TEST_SHOP_ID_2, true)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("error_sign")),
+        "{body}"
+    );
+
+    let r = h
+        .http
+        .post(call(INFO, TEST_ACCESS_TOKEN_2, TEST_SHOP_ID_2, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
 }
