@@ -1301,17 +1301,7 @@ mod tests {
     /// retryable error naming the call.
     #[tokio::test]
     async fn a_dripping_answer_is_given_up_on_by_the_low_speed_limit() {
-        use tokio::io::AsyncWriteExt;
-        let addr = serve_with(|mut socket| async move {
-            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
-            if socket.write_all(head).await.is_err() {
-                return;
-            }
-            while socket.write_all(b"x").await.is_ok() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
+        let addr = dripping_server(b"x", Duration::from_millis(50)).await;
         let client = build_client(HttpTimeouts::default()).unwrap();
         let low = LowSpeed {
             bytes_per_sec: 100,
@@ -1336,18 +1326,8 @@ mod tests {
     /// counted from the request; a part's answer has no such deadline.
     #[tokio::test]
     async fn a_small_answer_ends_at_its_answer_deadline() {
-        use tokio::io::AsyncWriteExt;
-        let addr = serve_with(|mut socket| async move {
-            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
-            if socket.write_all(head).await.is_err() {
-                return;
-            }
-            // 20 bytes every 20 ms: 1000 B/s, ten times the low-speed limit.
-            while socket.write_all(&[b' '; 20]).await.is_ok() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
+        // 20 bytes every 20 ms: 1000 B/s, ten times the low-speed limit.
+        let addr = dripping_server(&[b' '; 20], Duration::from_millis(20)).await;
         let client = build_client(HttpTimeouts::default()).unwrap();
         let low = LowSpeed {
             bytes_per_sec: 100,
@@ -1468,6 +1448,22 @@ mod tests {
     }
 
     /// Serves every connection with `answer` after reading the request head.
+    /// A server that answers every request with a head announcing 100,000 bytes, then
+    /// `chunk` every `every` for as long as the client reads.
+    async fn dripping_server(chunk: &'static [u8], every: Duration) -> std::net::SocketAddr {
+        use tokio::io::AsyncWriteExt;
+        serve_with(move |mut socket| async move {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
+            if socket.write_all(head).await.is_err() {
+                return;
+            }
+            while socket.write_all(chunk).await.is_ok() {
+                tokio::time::sleep(every).await;
+            }
+        })
+        .await
+    }
+
     async fn serve_with<F, Fut>(answer: F) -> std::net::SocketAddr
     where
         F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
@@ -1495,20 +1491,7 @@ mod tests {
     /// the call's total deadline ends it, as a typed timeout.
     #[tokio::test]
     async fn a_dripping_answer_ends_at_the_total_deadline() {
-        use tokio::io::AsyncWriteExt;
-        let addr = serve_with(|mut socket| async move {
-            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
-            if socket.write_all(head).await.is_err() {
-                return;
-            }
-            loop {
-                if socket.write_all(b"x").await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
+        let addr = dripping_server(b"x", Duration::from_millis(20)).await;
         let client = build_client(HttpTimeouts::default()).unwrap();
         let watchdog = Watchdog {
             first_byte: Duration::from_millis(500),
