@@ -31,16 +31,12 @@
 //! request limits) is keyed by the account's **identity** on the platform, never its name:
 //! see [`Account::identity`].
 
-use marketmedia_core::{Error, Result};
-use marketmedia_ebay::{EbayConfig, EbayEnvironment};
-use marketmedia_lazada::LazadaConfig;
-use marketmedia_shopee::ShopeeConfig;
-use marketmedia_smh::SmhConfig;
-use marketmedia_wechat::WechatConfig;
+use std::sync::Arc;
+
+use marketmedia_core::{Error, Marketplace, Result, Settings};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::platform::Platform;
 
 /// One configured account.
 #[derive(Debug, Clone)]
@@ -49,122 +45,55 @@ pub struct Account {
     /// the legacy table and variables.
     pub name: String,
     /// Its marketplace.
-    pub platform: Platform,
+    pub market: Arc<dyn Marketplace>,
     /// Who the account is on the platform; resume, idempotence, assets and request limits
-    /// are keyed by it:
-    /// - Shopee: `shopee:<partner_id>:<shop_id>`;
-    /// - Lazada: `lazada:<country>:<seller_id>` (or `lazada:<country>:app:<app_key>` when no
-    ///   `seller_id` is set);
-    /// - SMH: `smh:<library_id>:<space_id>`;
-    /// - eBay: `ebay:<environment>:<user_id>` (`user` when none is set: the token names no
-    ///   user up front);
-    /// - WeChat: `wechat:<appid>` (`wechat:token` for a token without an AppID).
-    ///
-    /// Two accounts with one identity are a configuration error.
+    /// are keyed by it (each marketplace says how it is made: `shopee:<partner_id>:<shop_id>`,
+    /// `lazada:<country>:<seller_id>`…; the table in `docs/cli.md`, "Accounts", is checked
+    /// against them). Two accounts with one identity are a configuration error.
     pub identity: String,
-    /// The country or site (Shopee's shop country, Lazada's country, eBay's site), when set.
+    /// The country or site, when set.
     pub country: Option<String>,
+    /// The API base URL requests go to, redacted (no user info, no query values).
+    pub endpoint: String,
+    /// The key a release before accounts used for it (a shop id, an app key…).
+    pub pre_accounts_key: Option<String>,
     /// Where its settings came from: `config file`, `environment` or both.
     pub origin: &'static str,
     /// Defined by the legacy `[marketplace]` table or `MARKETMEDIA_<MARKETPLACE>_*`.
     pub legacy: bool,
     /// The prefix of its variables (`MARKETMEDIA_SHOPEE_`, `MARKETMEDIA_ACCOUNT_SHOPEE_SG_`).
     pub variables: String,
-    /// Lazada: this account's video title default.
-    pub title: Option<String>,
-    /// Lazada: this account's cover URL default.
-    pub cover_url: Option<String>,
-    /// Shopee: whether the account chose its own media module (`module` under its table).
-    pub own_module: bool,
-    /// The provider configuration (credentials, host, options).
-    pub settings: AccountSettings,
-}
-
-/// An account's provider configuration.
-#[derive(Debug, Clone)]
-pub enum AccountSettings {
-    /// Shopee.
-    Shopee(ShopeeConfig),
-    /// Lazada.
-    Lazada(LazadaConfig),
-    /// SMH.
-    Smh(SmhConfig),
-    /// eBay.
-    Ebay(EbayConfig),
-    /// WeChat Channels Store.
-    Wechat(WechatConfig),
+    /// Its settings: its own, the marketplace's shared ones it does not set, and the command
+    /// line's.
+    pub settings: Settings,
 }
 
 impl Account {
-    /// The API base URL requests go to (user info and query left out).
-    pub fn endpoint(&self) -> String {
-        let url = match &self.settings {
-            AccountSettings::Shopee(c) => c.effective_base_url().to_owned(),
-            AccountSettings::Lazada(c) => c.effective_base_url().to_owned(),
-            AccountSettings::Smh(c) => c.base_url.clone(),
-            AccountSettings::Ebay(c) => c.effective_base_url(),
-            AccountSettings::Wechat(c) => c.effective_base_url().to_owned(),
-        };
-        crate::targets::redact_url(&url)
+    /// Works out its identity, country and endpoint from its settings (the marketplace
+    /// checks them).
+    pub fn describe(&mut self) -> Result<()> {
+        let info = self.market.account(&self.settings)?;
+        self.identity = info.identity;
+        self.country = info.country;
+        self.endpoint = crate::targets::redact_url(&info.endpoint);
+        self.pre_accounts_key = info.pre_accounts_key;
+        Ok(())
     }
-}
 
-/// Shopee's identity: the partner (app) and the shop.
-pub fn shopee_identity(partner_id: u64, shop_id: u64) -> String {
-    format!("shopee:{partner_id}:{shop_id}")
-}
-
-/// Lazada's identity: the seller in that country (one cross-border seller's token serves
-/// several country gateways, each its own account).
-pub fn lazada_identity(country: &str, seller_id: Option<&str>, app_key: &str) -> String {
-    match seller_id {
-        Some(seller) => format!("lazada:{country}:{seller}"),
-        None => format!("lazada:{country}:app:{app_key}"),
-    }
-}
-
-/// SMH's identity: the media library and the tenant space.
-pub fn smh_identity(library_id: &str, space_id: &str) -> String {
-    format!("smh:{library_id}:{space_id}")
-}
-
-/// eBay's identity: the environment and the user (a stable id the seller sets: the token
-/// names no user up front).
-pub fn ebay_identity(environment: EbayEnvironment, user_id: Option<&str>) -> String {
-    let env = match environment {
-        EbayEnvironment::Production => "production",
-        EbayEnvironment::Sandbox => "sandbox",
-    };
-    format!("ebay:{env}:{}", user_id.unwrap_or("user"))
-}
-
-/// WeChat's identity: the store's app (its AppID).
-pub fn wechat_identity(appid: Option<&str>) -> String {
-    format!("wechat:{}", appid.unwrap_or("token"))
-}
-
-/// What tells two accounts of `platform` apart, for the error when two have one identity.
-pub fn identity_hint(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Shopee => "an account is its partner_id and shop_id; remove one",
-        Platform::Lazada => {
-            "a Lazada account is a seller in a country; set seller_id (from `marketmedia \
-             accounts check`) on each, or give them different countries"
-        }
-        Platform::Smh => "an account is its library_id and space_id; remove one",
-        Platform::Ebay => "set user_id (the eBay user's id, or any stable id you choose) on each",
-        Platform::Wechat => "an account is its appid; set appid on each",
+    /// The account as a library user holds it.
+    pub fn to_core(&self) -> marketmedia_core::Account {
+        marketmedia_core::Account::new(&self.name, self.market.clone(), self.settings.clone())
     }
 }
 
 /// One destination of a command: a configured account, or a marketplace's embedded
 /// simulator.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Chosen<'a> {
     /// A configured account.
     Account(&'a Account),
     /// The embedded simulator of a marketplace.
-    Sandbox(Platform),
+    Sandbox(Arc<dyn Marketplace>),
 }
 
 impl PartialEq for Chosen<'_> {
@@ -172,7 +101,7 @@ impl PartialEq for Chosen<'_> {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Chosen::Account(a), Chosen::Account(b)) => a.name == b.name,
-            (Chosen::Sandbox(a), Chosen::Sandbox(b)) => a == b,
+            (Chosen::Sandbox(a), Chosen::Sandbox(b)) => a.name() == b.name(),
             _ => false,
         }
     }
@@ -198,25 +127,28 @@ pub fn choose<'a>(
 ) -> Result<Vec<Chosen<'a>>> {
     let sandbox = force_sandbox || config.accounts.is_empty();
     if sandbox {
-        let mut platforms = Vec::new();
+        let mut wanted = Vec::new();
         for name in to {
-            match name.parse::<Platform>() {
-                Ok(p) => platforms.push(p),
-                Err(_) => {
+            match config.registry.get(name) {
+                Some(m) => wanted.push(m.name()),
+                None => {
                     let why = if force_sandbox {
                         "with --sandbox, --to takes marketplace names"
                     } else {
                         "no account is configured"
                     };
                     return Err(Error::invalid_input(format!(
-                        "--to {name}: {why} (shopee, lazada, smh, ebay, wechat)"
+                        "--to {name}: {why} ({})",
+                        config.registry.names().join(", ")
                     )));
                 }
             }
         }
-        return Ok(crate::platform::selection(&platforms)
-            .into_iter()
-            .map(Chosen::Sandbox)
+        return Ok(config
+            .registry
+            .iter()
+            .filter(|m| wanted.is_empty() || wanted.contains(&m.name()))
+            .map(|m| Chosen::Sandbox(m.clone()))
             .collect());
     }
     if to.is_empty() {
@@ -230,25 +162,24 @@ pub fn choose<'a>(
     };
     for name in to {
         let name = name.trim();
-        if let Ok(platform) = name.parse::<Platform>() {
+        if let Some(market) = config.registry.get(name) {
             let mut any = false;
-            for a in config.accounts_of(platform) {
+            for a in config.accounts_of(market.name()) {
                 any = true;
                 push(Chosen::Account(a));
             }
             if !any {
-                return Err(no_account(platform));
+                return Err(no_account(market.as_ref()));
             }
         } else if let Some(a) = config.account(name) {
             push(Chosen::Account(a));
         } else {
-            let closest = config
-                .accounts
-                .iter()
-                .map(|a| (strsim::jaro_winkler(name, &a.name), a.name.as_str()))
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, n)| format!(" (did you mean {n}?)"))
-                .unwrap_or_default();
+            let closest = marketmedia_core::raw::closest(
+                name,
+                config.accounts.iter().map(|a| a.name.as_str()),
+            )
+            .map(|n| format!(" (did you mean {n}?)"))
+            .unwrap_or_default();
             return Err(Error::invalid_input(format!(
                 "--to {name}: no account or marketplace has this name{closest}; \
                  `marketmedia accounts` lists the accounts"
@@ -259,14 +190,15 @@ pub fn choose<'a>(
 }
 
 /// The error for a marketplace named in `--to` that has no account while others have.
-pub fn no_account(platform: Platform) -> Error {
+pub fn no_account(market: &dyn Marketplace) -> Error {
+    let name = market.name();
     Error::invalid_input(format!(
-        "no {platform} account is configured: add one to the config file ([accounts.NAME] with \
-         marketplace = \"{platform}\", or [{platform}]), or set the {}* variables; or pass \
+        "no {name} account is configured: add one to the config file ([accounts.NAME] with \
+         marketplace = \"{name}\", or [{name}]), or set the {}* variables; or pass \
          --sandbox to use the embedded simulators",
-        platform.env_prefix()
+        market.env_prefix()
     ))
-    .with_platform(platform.name())
+    .with_platform(name)
 }
 
 /// One account as `marketmedia accounts` prints it: never a credential's value.
@@ -290,7 +222,7 @@ impl AccountRecord {
     /// The record of `account`.
     pub fn of(account: &Account, file: Option<&std::path::Path>) -> AccountRecord {
         let table = if account.legacy {
-            format!("[{}]", account.platform)
+            format!("[{}]", account.market.name())
         } else {
             format!("[accounts.{}]", account.name)
         };
@@ -304,8 +236,8 @@ impl AccountRecord {
         };
         AccountRecord {
             account: account.name.clone(),
-            marketplace: account.platform.name().to_owned(),
-            host: account.endpoint(),
+            marketplace: account.market.name().to_owned(),
+            host: account.endpoint.clone(),
             country: account.country.clone(),
             identity: account.identity.clone(),
             source,
@@ -390,8 +322,10 @@ mod tests {
             .collect();
         let names: Vec<String> = vars.keys().cloned().collect();
         let lookup = |name: &str| vars.get(name).cloned();
+        let setup = crate::Setup::default();
         Config::resolve(
-            crate::config::parse(file).map_err(Error::invalid_input)?,
+            &setup,
+            crate::config::parse(&setup.registry, file).map_err(Error::invalid_input)?,
             &lookup,
             &names,
         )
@@ -428,7 +362,7 @@ mod tests {
             .iter()
             .map(|c| match c {
                 Chosen::Account(a) => a.name.clone(),
-                Chosen::Sandbox(p) => format!("sandbox:{p}"),
+                Chosen::Sandbox(m) => format!("sandbox:{}", m.name()),
             })
             .collect()
     }
@@ -450,7 +384,7 @@ mod tests {
             ]
         );
         let lazada = c.account("lazada-th").unwrap();
-        assert_eq!(lazada.endpoint(), "https://api.lazada.co.th/rest");
+        assert_eq!(lazada.endpoint, "https://api.lazada.co.th/rest");
         let listed = format!("{:?}", AccountRecord::of(lazada, None));
         assert!(!listed.contains("seller-token") && !listed.contains("app-secret"));
     }
@@ -479,7 +413,7 @@ mod tests {
         let err = to(&["shopee-sq"]).unwrap_err().to_string();
         assert!(err.contains("did you mean shopee-sg"), "{err}");
         // --sandbox: every simulator, whatever is configured.
-        assert_eq!(choose(&c, &[], true).unwrap().len(), 5);
+        assert_eq!(choose(&c, &[], true).unwrap().len(), c.registry.len());
         // Nothing configured: the simulators serve.
         let none = config("", &[]).unwrap();
         assert_eq!(
@@ -494,10 +428,7 @@ mod tests {
             "[shopee]\npartner_id = 1\npartner_key = \"k\"\nshop_id = 2\naccess_token = \"t\"\n{THREE}"
         );
         let c = config(&file, &[]).unwrap();
-        let shopee: Vec<&str> = c
-            .accounts_of(Platform::Shopee)
-            .map(|a| a.name.as_str())
-            .collect();
+        let shopee: Vec<&str> = c.accounts_of("shopee").map(|a| a.name.as_str()).collect();
         assert_eq!(shopee, ["shopee", "shopee-my", "shopee-sg"]);
         assert!(c.account("shopee").unwrap().legacy);
         // The marketplace name means all of them, the one named after it included.
@@ -521,10 +452,8 @@ mod tests {
             ],
         )
         .unwrap();
-        let AccountSettings::Shopee(sg) = &c.account("shopee-sg").unwrap().settings else {
-            panic!("not shopee")
-        };
-        assert_eq!(sg.access_token.expose(), "env-token");
+        let sg = &c.account("shopee-sg").unwrap().settings;
+        assert_eq!(sg.secret("access_token").unwrap().expose(), "env-token");
         assert_eq!(
             c.account("shopee-sg").unwrap().origin,
             "config file + environment"
@@ -532,16 +461,11 @@ mod tests {
         let vn = c.account("lazada-vn").unwrap();
         assert_eq!(vn.origin, "environment");
         assert_eq!(vn.identity, "lazada:vn:app:100132");
-        assert_eq!(vn.endpoint(), "https://api.lazada.vn/rest");
+        assert_eq!(vn.endpoint, "https://api.lazada.vn/rest");
     }
 
     #[test]
     fn config_errors_name_the_closest_key_and_the_missing_ones() {
-        let err = crate::config::parse("[accounts.a]\nmarketplace = \"shopee\"\npartner_idd = 1\n")
-            .unwrap_err();
-        assert!(err.contains("did you mean `partner_id`"), "{err}");
-        let err = crate::config::parse("[shopee]\nshop_idd = 1\n").unwrap_err();
-        assert!(err.contains("did you mean `shop_id`"), "{err}");
         let err = config(
             "[accounts.a]\nmarketplace = \"shopee\"\npartner_id = 1\n",
             &[],
@@ -572,6 +496,7 @@ mod tests {
     fn unknown_account_variables_are_warned_about_with_the_closest() {
         let c = config(THREE, &[]).unwrap();
         let w = crate::config::unknown_env_warnings(
+            &c.registry,
             [
                 "MARKETMEDIA_ACCOUNT_SHOPEE_SG_SHOP_ID".to_owned(),
                 "MARKETMEDIA_ACCOUNT_SHOPEE_SG_SHOPID".to_owned(),

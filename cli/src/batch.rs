@@ -27,16 +27,14 @@ use marketmedia_batch::{
     cancel_batch, export, plan, Event, ExportFormat, Fields, ManifestReader, Market, Plan,
     TaskFilter, TaskState, WorkOptions, WorkReport, Worker,
 };
-use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
-use marketmedia_lazada::VideoOptions;
+use marketmedia_core::{ChunkedVideoUploader, Error, Result};
 use marketmedia_sim::fixtures::{decodable_jpeg, decodable_png, write_sample_mp4};
 
-use crate::accounts::{Account, AccountSettings};
 use crate::commands::SAMPLE_DURATION;
 use crate::config::Config;
 use crate::exit;
 use crate::report;
-use crate::targets::{Provider, Targets, VideoMeta};
+use crate::targets::{Targets, VideoMeta};
 
 /// The environment variable naming the store (a path or a `postgres://` URL).
 pub const STORE_ENV: &str = "MARKETMEDIA_BATCH_STORE";
@@ -310,97 +308,36 @@ pub async fn markets(
         ..VideoMeta::default()
     };
     let mut targets = Targets::chosen(&[], config, &meta, force_sandbox).await?;
-    let sandbox_cover = targets.sandbox().map(|s| s.lazada_cover_url());
     let mut out = Vec::new();
     for target in std::mem::take(&mut targets.targets) {
-        let name = target.account.clone();
-        let account = target.identity.clone();
-        let platform = target.platform.name();
-        let market = match target.provider {
-            Provider::Shopee(p) => {
-                let p: Arc<marketmedia_shopee::ShopeeUploader> = Arc::from(p);
-                Market::new(name, account)
-                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-                    .with_images(p as Arc<dyn ImageUploader>)
-            }
-            Provider::Ebay(p) => {
-                let p: Arc<marketmedia_ebay::EbayUploader> = Arc::from(p);
-                Market::new(name, account)
-                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-                    .with_images(p as Arc<dyn ImageUploader>)
-            }
-            Provider::Smh(p) => {
-                let p: Arc<marketmedia_smh::SmhUploader> = Arc::from(p);
-                Market::new(name, account)
-                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-                    .with_images(p as Arc<dyn ImageUploader>)
-            }
-            Provider::Wechat(p) => {
-                let p: Arc<marketmedia_wechat::WechatUploader> = Arc::from(p);
-                Market::new(name, account)
-                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-                    .with_images(p as Arc<dyn ImageUploader>)
-            }
-            Provider::Lazada(p) => {
-                let p: Arc<marketmedia_lazada::LazadaUploader> = Arc::from(p);
-                let base = p.video_options().clone();
-                let (base_title, base_cover) = (base.title.clone(), base.cover_url.clone());
-                let cover = sandbox_cover.clone().filter(|_| target.sandbox);
-                let rules = ChunkedVideoUploader::rules(p.as_ref()).clone();
-                let maker = p.clone();
-                // Lazada takes a title and a cover per video: from the row's `lazada.title`
-                // and `lazada.cover_url`, else the configured ones (or the sandbox's).
-                let factory = Arc::new(
-                    move |fields: &Fields| -> Result<Arc<dyn ChunkedVideoUploader>> {
-                        let options = VideoOptions {
-                            title: fields.get("title").cloned().or_else(|| base.title.clone()),
-                            cover_url: fields
-                                .get("cover_url")
-                                .cloned()
-                                .or_else(|| base.cover_url.clone())
-                                .or_else(|| cover.clone()),
-                            ..base.clone()
-                        };
-                        Ok(Arc::new(maker.with_video_options(options)))
-                    },
-                );
-                let market = Market::new(name, account)
-                    .with_video_factory(rules, factory)
-                    .with_images(p as Arc<dyn ImageUploader>);
-                // A row must give what the account does not (its configured title and cover
-                // serve every row otherwise).
-                let mut required = Vec::new();
-                if !target.sandbox && base_title.is_none() {
-                    required.push("title");
-                }
-                if !target.sandbox && base_cover.is_none() {
-                    required.push("cover_url");
-                }
-                market.requiring(&required)
-            }
-        };
+        let client = target.client.clone();
+        let rules = client.video().rules().clone();
+        // A product's own fields (a manifest's `lazada.title`) win over the account's.
+        let factory = Arc::new(
+            move |fields: &Fields| -> Result<Arc<dyn ChunkedVideoUploader>> {
+                client.video_for(fields)
+            },
+        );
+        // A row must give what the account does not (its configured defaults serve every
+        // row otherwise; the sandbox gives its own).
+        let required: Vec<&str> = target
+            .market
+            .upload_fields()
+            .iter()
+            .filter(|f| f.required && !target.fields.contains_key(f.name))
+            .map(|f| f.name)
+            .collect();
+        let market = Market::new(target.account.clone(), target.identity.clone())
+            .with_video_factory(rules, factory)
+            .with_images(target.client.images().clone())
+            .requiring(&required);
         out.push(
             market
-                .with_platform(platform)
+                .with_platform(target.platform())
                 .with_max_uploads(worker.uploads_per_market),
         );
     }
     Ok((out, targets))
-}
-
-/// The account key a release before accounts derived for `account` (a Shopee shop id, a
-/// Lazada app key, an SMH library id, `user` for eBay, a WeChat AppID or `token`).
-fn legacy_key(account: &Account) -> String {
-    match &account.settings {
-        AccountSettings::Shopee(c) => c.shop_id.to_string(),
-        AccountSettings::Lazada(c) => c.app_key.clone(),
-        AccountSettings::Smh(c) => c.library_id.clone(),
-        AccountSettings::Ebay(_) => "user".into(),
-        AccountSettings::Wechat(c) => match &c.credentials {
-            marketmedia_wechat::Credentials::App { appid, .. } => appid.clone(),
-            marketmedia_wechat::Credentials::Token(_) => "token".into(),
-        },
-    }
 }
 
 /// Moves what a store written before accounts keeps under the old account keys to the
@@ -422,7 +359,7 @@ async fn adopt_legacy_accounts(
     let mut orphans: BTreeMap<String, u64> = BTreeMap::new();
     for c in counts.iter().filter(|c| !c.state.is_final()) {
         let known = config.account(&c.marketplace).is_some()
-            || (config.accounts.is_empty() && c.marketplace.parse::<crate::Platform>().is_ok());
+            || (config.accounts.is_empty() && config.registry.get(&c.marketplace).is_some());
         if !known {
             *orphans.entry(c.marketplace.clone()).or_default() += c.tasks;
         }
@@ -435,14 +372,13 @@ async fn adopt_legacy_accounts(
         );
     }
     for account in &config.accounts {
-        let of = config.accounts_of(account.platform).count();
+        let of = config.accounts_of(account.market.name()).count();
+        let Some(old_key) = &account.pre_accounts_key else {
+            continue;
+        };
         if account.legacy || of == 1 {
             store
-                .adopt_account(
-                    account.platform.name(),
-                    &legacy_key(account),
-                    &account.identity,
-                )
+                .adopt_account(account.market.name(), old_key, &account.identity)
                 .await
                 .map_err(store_error)?;
         }

@@ -1,56 +1,16 @@
-//! Where each chosen marketplace's upload goes: a provider built from the configuration, or
-//! one pointed at the sandbox when the marketplace has no credentials.
+//! Where each chosen account's upload goes: a client its marketplace builds from the
+//! account's settings, or from its simulator's when the sandbox serves. Nothing here names a
+//! marketplace: each one's [`Marketplace`] builds its client.
 
-use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
-use marketmedia_ebay::EbayUploader;
-use marketmedia_lazada::{LazadaUploader, VideoOptions};
-use marketmedia_shopee::ShopeeUploader;
-use marketmedia_smh::SmhUploader;
-use marketmedia_wechat::WechatUploader;
+use std::sync::Arc;
 
-use crate::accounts::{Account, AccountSettings, Chosen};
+use marketmedia_core::raw::{http::HttpTimeouts, Origin, TITLE};
+use marketmedia_core::{Client, ConnectOptions, Error, Fields, Marketplace, Result, Settings};
+
+use crate::accounts::{Account, Chosen};
 use crate::config::Config;
-use crate::platform::Platform;
 use crate::sandbox::{Sandbox, SANDBOX_LABEL};
-
-/// A provider of one of the marketplaces.
-#[derive(Debug)]
-pub enum Provider {
-    /// Shopee.
-    Shopee(Box<ShopeeUploader>),
-    /// Lazada.
-    Lazada(Box<LazadaUploader>),
-    /// SMH.
-    Smh(Box<SmhUploader>),
-    /// eBay.
-    Ebay(Box<EbayUploader>),
-    /// WeChat Channels Store.
-    Wechat(Box<WechatUploader>),
-}
-
-impl Provider {
-    /// The provider as a video uploader.
-    pub fn video(&self) -> &dyn ChunkedVideoUploader {
-        match self {
-            Provider::Shopee(p) => p.as_ref(),
-            Provider::Lazada(p) => p.as_ref(),
-            Provider::Smh(p) => p.as_ref(),
-            Provider::Ebay(p) => p.as_ref(),
-            Provider::Wechat(p) => p.as_ref(),
-        }
-    }
-
-    /// The provider as an image uploader.
-    pub fn images(&self) -> &dyn ImageUploader {
-        match self {
-            Provider::Shopee(p) => p.as_ref(),
-            Provider::Lazada(p) => p.as_ref(),
-            Provider::Smh(p) => p.as_ref(),
-            Provider::Ebay(p) => p.as_ref(),
-            Provider::Wechat(p) => p.as_ref(),
-        }
-    }
-}
+use marketmedia_sim::standalone::StartOptions;
 
 /// One account's destination.
 #[derive(Debug)]
@@ -65,13 +25,18 @@ pub struct Target {
     /// account.
     pub adopts_unkeyed: bool,
     /// The marketplace.
-    pub platform: Platform,
+    pub market: Arc<dyn Marketplace>,
     /// Whether it is the embedded simulator.
     pub sandbox: bool,
     /// The API base URL requests go to.
     pub endpoint: String,
-    /// The provider.
-    pub provider: Provider,
+    /// The settings the client was built from.
+    pub settings: Settings,
+    /// The per-upload fields every upload here takes by default (the command line's, else
+    /// the account's own), by field name.
+    pub fields: Fields,
+    /// The uploaders.
+    pub client: Client,
 }
 
 impl Target {
@@ -85,6 +50,11 @@ impl Target {
         }
     }
 
+    /// The marketplace's name.
+    pub fn platform(&self) -> &'static str {
+        self.market.name()
+    }
+
     /// `sandbox (embedded simulator)`, or the endpoint (without user info or query).
     pub fn label(&self) -> String {
         if self.sandbox {
@@ -94,39 +64,50 @@ impl Target {
         }
     }
 
-    /// Why this target cannot take a video as configured (a CLI-level check, with the flags
-    /// and variables to fix it), if it cannot.
+    /// Why this target cannot take a video as configured (a per-upload field its
+    /// marketplace requires is missing), with the flags and variables that give it.
     pub fn video_problem(&self) -> Option<Error> {
-        let Provider::Lazada(p) = &self.provider else {
-            return None;
-        };
-        let o = p.video_options();
-        let missing: Vec<&str> = [
-            (
-                o.title.as_deref(),
-                "a title (--title or MARKETMEDIA_LAZADA_TITLE)",
-            ),
-            (
-                o.cover_url.as_deref(),
-                "a cover image URL (--cover-url or MARKETMEDIA_LAZADA_COVER_URL)",
-            ),
-        ]
-        .into_iter()
-        .filter(|(v, _)| v.map(str::trim).unwrap_or("").is_empty())
-        .map(|(_, what)| what)
-        .collect();
+        let missing: Vec<String> = self
+            .market
+            .upload_fields()
+            .iter()
+            .filter(|f| f.required)
+            .filter(|f| self.fields.get(f.name).is_none_or(|v| v.trim().is_empty()))
+            .map(|f| {
+                let mut ways = Vec::new();
+                if UPLOAD_FLAGS.contains(&f.name) {
+                    ways.push(format!("--{}", f.name.replace('_', "-")));
+                }
+                if self.market.settings().iter().any(|s| s.key == f.name) {
+                    ways.push(format!(
+                        "{}{}",
+                        self.market.env_prefix(),
+                        f.name.to_ascii_uppercase()
+                    ));
+                }
+                if ways.is_empty() {
+                    f.help.to_owned()
+                } else {
+                    format!("{} ({})", f.help, ways.join(" or "))
+                }
+            })
+            .collect();
         if missing.is_empty() {
-            return o.check().err();
+            return None;
         }
         Some(
             Error::invalid_input(format!(
-                "Lazada needs {} for every video",
+                "{} needs {} for every video",
+                self.market.title(),
                 missing.join(" and ")
             ))
-            .with_platform(self.platform.name()),
+            .with_platform(self.market.name()),
         )
     }
 }
+
+/// The per-upload fields the command line gives (`--title`, `--cover-url`).
+pub const UPLOAD_FLAGS: &[&str] = &["title", "cover_url"];
 
 /// The destinations of one command, and the sandbox that serves some of them (kept running
 /// as long as the targets are used).
@@ -137,21 +118,41 @@ pub struct Targets {
     sandbox: Option<Sandbox>,
 }
 
-/// Lazada's per-video options from the command line.
+/// The per-upload fields and client options of one command.
 #[derive(Debug, Clone, Default)]
 pub struct VideoMeta {
-    /// `--title`.
-    pub title: Option<String>,
-    /// `--cover-url`.
-    pub cover_url: Option<String>,
-    /// The title the sandbox uses when none is given (the file's stem).
+    /// The per-upload fields from the command line (`--title`, `--cover-url`), by field
+    /// name: they win over every account's own.
+    pub fields: Fields,
+    /// The title the sandbox uses when a marketplace requires one and none is given (the
+    /// file's stem).
     pub sandbox_title: String,
-    /// HTTP timeouts of every provider built.
-    pub timeouts: marketmedia_core::raw::http::HttpTimeouts,
+    /// HTTP timeouts of every client built.
+    pub timeouts: HttpTimeouts,
+    /// Whether instant upload may be used (the soak turns it off).
+    pub no_instant_upload: bool,
+}
+
+impl VideoMeta {
+    /// With `--title` and `--cover-url`.
+    pub fn with_flags(mut self, title: Option<String>, cover_url: Option<String>) -> Self {
+        for (field, value) in [("title", title), ("cover_url", cover_url)] {
+            if let Some(v) = value {
+                self.fields.insert(field.to_owned(), v);
+            }
+        }
+        self
+    }
+
+    fn options(&self) -> ConnectOptions {
+        ConnectOptions::default()
+            .with_timeouts(self.timeouts)
+            .with_instant_upload(!self.no_instant_upload)
+    }
 }
 
 impl Targets {
-    /// Builds a provider for each destination: from the account's settings, or against the
+    /// Builds a client for each destination: from the account's settings, or against the
     /// sandbox (started once, when the first destination needs it).
     pub async fn build(
         chosen: &[Chosen<'_>],
@@ -161,11 +162,13 @@ impl Targets {
         let mut sandbox = None;
         let mut targets = Vec::with_capacity(chosen.len());
         for choice in chosen {
-            let target = match *choice {
+            let target = match choice {
                 Chosen::Account(account) => account_target(account, config, meta)?,
-                Chosen::Sandbox(platform) => {
+                Chosen::Sandbox(market) => {
                     if sandbox.is_none() {
-                        sandbox = Some(Sandbox::start().await.map_err(|e| {
+                        let started =
+                            Sandbox::start_with(&config.setup(), StartOptions::default()).await;
+                        sandbox = Some(started.map_err(|e| {
                             Error::new(
                                 marketmedia_core::ErrorKind::Io,
                                 format!("cannot start the embedded simulators: {e}"),
@@ -175,7 +178,7 @@ impl Targets {
                     let Some(sb) = sandbox.as_ref() else {
                         return Err(Error::invalid_input("the sandbox did not start"));
                     };
-                    sandbox_target(sb, platform, config, meta)?
+                    sandbox_target(sb, market.clone(), config, meta)?
                 }
             };
             targets.push(target);
@@ -200,134 +203,81 @@ impl Targets {
     }
 }
 
+/// The per-upload fields of `market` for an account whose settings are `settings`: the
+/// command line's, else the account's own.
+fn fields_of(market: &dyn Marketplace, settings: &Settings, meta: &VideoMeta) -> Fields {
+    market
+        .upload_fields()
+        .iter()
+        .filter_map(|f| {
+            let value = meta
+                .fields
+                .get(f.name)
+                .cloned()
+                .or_else(|| settings.text(f.name).map(str::to_owned))?;
+            Some((f.name.to_owned(), value))
+        })
+        .collect()
+}
+
+/// `settings` with the per-upload `fields` its marketplace declares as settings (the
+/// defaults its client is built with).
+fn with_fields(mut settings: Settings, fields: &Fields) -> Result<Settings> {
+    for (name, value) in fields {
+        if settings.setting(name).is_some() {
+            settings.set(name, value, Origin::CommandLine)?;
+        }
+    }
+    Ok(settings)
+}
+
 fn sandbox_target(
     sb: &Sandbox,
-    platform: Platform,
+    market: Arc<dyn Marketplace>,
     config: &Config,
     meta: &VideoMeta,
 ) -> Result<Target> {
-    let title = meta.title.clone().or_else(|| config.lazada_title.clone());
-    let cover = meta
-        .cover_url
-        .clone()
-        .or_else(|| config.lazada_cover_url.clone());
-    let provider = match platform {
-        Platform::Shopee => {
-            let mut c = sb.shopee_config().with_module(config.shopee_module);
-            c.timeouts = meta.timeouts;
-            Provider::Shopee(Box::new(ShopeeUploader::new(c)?))
-        }
-        Platform::Lazada => {
-            let mut c = sb.lazada_config();
-            c.timeouts = meta.timeouts;
-            let options = VideoOptions {
-                title: Some(title.unwrap_or_else(|| meta.sandbox_title.clone())),
-                cover_url: Some(cover.unwrap_or_else(|| sb.lazada_cover_url())),
-                ..VideoOptions::default()
-            };
-            Provider::Lazada(Box::new(
-                LazadaUploader::new(c)?.with_video_options(options),
-            ))
-        }
-        Platform::Smh => {
-            let mut c = sb.smh_config();
-            c.timeouts = meta.timeouts;
-            Provider::Smh(Box::new(SmhUploader::new(c)?))
-        }
-        Platform::Ebay => {
-            let mut c = sb.ebay_config();
-            c.timeouts = meta.timeouts;
-            // `--title` is every marketplace's; the Lazada defaults are Lazada's only.
-            c.title = meta.title.clone();
-            Provider::Ebay(Box::new(EbayUploader::new(c)?))
-        }
-        Platform::Wechat => {
-            let mut c = sb.wechat_config();
-            c.timeouts = meta.timeouts;
-            Provider::Wechat(Box::new(WechatUploader::new(c)?))
-        }
-    };
+    let mut settings = sb.settings(market.as_ref(), config)?;
+    let mut fields = fields_of(market.as_ref(), &settings, meta);
+    // The sandbox names a video after its file when the marketplace requires a title.
+    let title_required = market
+        .upload_fields()
+        .iter()
+        .any(|f| f.name == TITLE && f.required);
+    if title_required && !fields.contains_key(TITLE) && !meta.sandbox_title.is_empty() {
+        fields.insert(TITLE.to_owned(), meta.sandbox_title.clone());
+    }
+    settings = with_fields(settings, &fields)?;
+    let client = market.connect(&settings, &meta.options())?;
     Ok(Target {
-        account: platform.name().to_owned(),
-        identity: format!("sandbox:{platform}"),
+        account: market.name().to_owned(),
+        identity: format!("sandbox:{}", market.name()),
         adopts_unkeyed: false,
-        platform,
         sandbox: true,
-        endpoint: sb.base_url(platform),
-        provider,
+        endpoint: sb.base_url(market.name()),
+        market,
+        settings,
+        fields,
+        client,
     })
 }
 
 fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Result<Target> {
-    let timeouts = meta.timeouts;
-    let (endpoint, provider) = match &account.settings {
-        AccountSettings::Shopee(c) => {
-            let mut c = c.clone();
-            c.timeouts = timeouts;
-            (
-                c.effective_base_url().to_owned(),
-                Provider::Shopee(Box::new(ShopeeUploader::new(c)?)),
-            )
-        }
-        AccountSettings::Lazada(c) => {
-            let mut c = c.clone();
-            c.timeouts = timeouts;
-            let endpoint = c.effective_base_url().to_owned();
-            // `--title` and `--cover-url`, else the account's own, else `[lazada]`'s.
-            let options = VideoOptions {
-                title: meta
-                    .title
-                    .clone()
-                    .or_else(|| account.title.clone())
-                    .or_else(|| config.lazada_title.clone()),
-                cover_url: meta
-                    .cover_url
-                    .clone()
-                    .or_else(|| account.cover_url.clone())
-                    .or_else(|| config.lazada_cover_url.clone()),
-                ..VideoOptions::default()
-            };
-            (
-                endpoint,
-                Provider::Lazada(Box::new(
-                    LazadaUploader::new(c)?.with_video_options(options),
-                )),
-            )
-        }
-        AccountSettings::Smh(c) => {
-            let mut c = c.clone();
-            c.timeouts = timeouts;
-            (
-                c.base_url.clone(),
-                Provider::Smh(Box::new(SmhUploader::new(c)?)),
-            )
-        }
-        AccountSettings::Ebay(c) => {
-            let mut c = c.clone();
-            c.timeouts = timeouts;
-            c.title = meta.title.clone().or_else(|| c.title.take());
-            (
-                c.effective_base_url(),
-                Provider::Ebay(Box::new(EbayUploader::new(c)?)),
-            )
-        }
-        AccountSettings::Wechat(c) => {
-            let mut c = c.clone();
-            c.timeouts = timeouts;
-            (
-                c.effective_base_url().to_owned(),
-                Provider::Wechat(Box::new(WechatUploader::new(c)?)),
-            )
-        }
-    };
+    let market = account.market.clone();
+    let fields = fields_of(market.as_ref(), &account.settings, meta);
+    let settings = with_fields(account.settings.clone(), &fields)?;
+    let client = market.connect(&settings, &meta.options())?;
+    let info = market.account(&settings)?;
     Ok(Target {
         account: account.name.clone(),
         identity: account.identity.clone(),
-        adopts_unkeyed: account.legacy || config.accounts_of(account.platform).count() == 1,
-        platform: account.platform,
+        adopts_unkeyed: account.legacy || config.accounts_of(market.name()).count() == 1,
         sandbox: false,
-        endpoint,
-        provider,
+        endpoint: info.endpoint,
+        market,
+        settings,
+        fields,
+        client,
     })
 }
 

@@ -26,6 +26,7 @@
 
 pub mod config;
 pub mod errors;
+pub mod marketplace;
 pub mod wire;
 
 use async_trait::async_trait;
@@ -39,6 +40,7 @@ use marketmedia_core::raw::{
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 
 pub use config::{EbayConfig, EbayEnvironment, DEFAULT_PART_SIZE, MAX_VIDEO_BYTES};
+pub use marketplace::{Ebay, EbaySettings};
 use wire::path;
 
 /// The platform name used in errors, logs and reports.

@@ -53,6 +53,7 @@
 pub mod config;
 pub mod dimensions;
 pub mod errors;
+pub mod marketplace;
 pub mod signing;
 pub mod wire;
 
@@ -74,6 +75,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use config::{LazadaConfig, Region};
+pub use marketplace::{Lazada, LazadaSettings};
 use wire::{Call, Envelope, Method, Params};
 
 /// The platform name used in rules, errors and assets.

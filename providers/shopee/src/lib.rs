@@ -39,6 +39,7 @@
 
 pub mod config;
 pub mod errors;
+pub mod marketplace;
 mod media;
 pub mod signing;
 pub mod wire;
@@ -61,6 +62,7 @@ pub use config::{
     ImageRatio, ImageScene, MediaImageUse, MediaVideoUse, PublicCallSigning, ShopeeConfig,
     ShopeeModule, ShopeeRegion, DEFAULT_PART_SIZE,
 };
+pub use marketplace::{Shopee, ShopeeSettings};
 use signing::Signer;
 use wire::path;
 

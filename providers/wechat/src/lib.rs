@@ -38,6 +38,7 @@
 
 pub mod config;
 pub mod errors;
+pub mod marketplace;
 pub mod wire;
 
 use std::collections::VecDeque;
@@ -60,6 +61,7 @@ pub use config::{
     Credentials, ImageAnswer, VideoScene, WechatConfig, DEFAULT_PART_SIZE, MAX_PART_BYTES,
     MIN_PART_BYTES,
 };
+pub use marketplace::{Wechat, WechatSettings};
 use wire::{field, path};
 
 /// The platform name used in errors, logs and reports.
