@@ -131,8 +131,22 @@ impl Sandbox {
 
     /// A client of `marketplace`, pointed at its simulator.
     pub fn client(&self, marketplace: &str) -> Result<Client> {
+        self.client_with(marketplace, std::iter::empty::<(&str, &str)>())
+    }
+
+    /// A client of `marketplace`, pointed at its simulator, with these settings too (keys
+    /// it declares: `[("title", "Blue kettle")]`).
+    pub fn client_with<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        marketplace: &str,
+        settings: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Client> {
         let m = self.setup.registry.find(marketplace)?.clone();
-        m.connect(&self.settings_of(m.as_ref())?, &ConnectOptions::default())
+        let mut s = self.settings_of(m.as_ref())?;
+        for (k, v) in settings {
+            s.set(k.as_ref(), v.as_ref(), Origin::Code)?;
+        }
+        m.connect(&s, &ConnectOptions::default())
     }
 
     /// Where `marketplace`'s simulator answers (the API base URL its account is given).
