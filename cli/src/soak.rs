@@ -152,7 +152,10 @@ pub async fn soak_rows(
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the simulators: {e}")))?;
     for sim in sandbox.running().simulators() {
-        sim.faults().set(profile.clone());
+        // A simulator without a fault layer is soaked without faults.
+        if let Some(faults) = sim.faults() {
+            faults.set(profile.clone());
+        }
     }
 
     let dir = tempfile::tempdir()?;

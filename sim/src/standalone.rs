@@ -104,8 +104,8 @@ impl RetentionArgs {
 pub trait Simulator: Send + Sync + 'static {
     /// The platform's name (its key in the JSON line).
     fn name(&self) -> &str;
-    /// The fault and shaping layer's control.
-    fn faults(&self) -> &FaultHandle;
+    /// The fault and shaping layer's control; `None` for a simulator without one.
+    fn faults(&self) -> Option<&FaultHandle>;
     /// Every request received.
     fn wire(&self) -> &WireLog;
     /// Every upload session held, with where it stands.
@@ -251,8 +251,8 @@ impl Simulator for ShopeeRunning {
     fn name(&self) -> &str {
         "shopee"
     }
-    fn faults(&self) -> &FaultHandle {
-        self.sim.faults()
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
     }
     fn wire(&self) -> &WireLog {
         self.sim.wire()
@@ -319,8 +319,8 @@ impl Simulator for LazadaRunning {
     fn name(&self) -> &str {
         "lazada"
     }
-    fn faults(&self) -> &FaultHandle {
-        self.sim.faults()
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
     }
     fn wire(&self) -> &WireLog {
         self.sim.wire()
@@ -381,8 +381,8 @@ impl Simulator for SmhStandalone {
     fn name(&self) -> &str {
         "smh"
     }
-    fn faults(&self) -> &FaultHandle {
-        self.sim.faults()
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
     }
     fn wire(&self) -> &WireLog {
         self.sim.wire()
@@ -427,8 +427,8 @@ impl Simulator for EbayRunning {
     fn name(&self) -> &str {
         "ebay"
     }
-    fn faults(&self) -> &FaultHandle {
-        self.sim.faults()
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
     }
     fn wire(&self) -> &WireLog {
         self.sim.wire()
@@ -480,8 +480,8 @@ impl Simulator for WechatRunning {
     fn name(&self) -> &str {
         "wechat"
     }
-    fn faults(&self) -> &FaultHandle {
-        self.sim.faults()
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
     }
     fn wire(&self) -> &WireLog {
         self.sim.wire()
