@@ -39,6 +39,7 @@ mod request;
 pub mod shopee;
 pub mod smh;
 pub mod standalone;
+pub mod tokens;
 mod util;
 pub mod wechat;
 

@@ -166,6 +166,8 @@ fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retenti
                     "name": format!("shopee-{region}"),
                     "shop_id": shop.shop_id,
                     "access_token": shop.access_token,
+                    "refresh_token": shop.refresh_token,
+                    "authorization_code": shop.authorization_code,
                     "country": region,
                 })
             })
@@ -200,6 +202,8 @@ fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retenti
                     "country": country,
                     "base_url": LazadaSim::gateway_base_url(&running.server, country),
                     "seller_id": lazada::seller_id_in(country).to_string(),
+                    "refresh_token": running.info.credentials.refresh_token,
+                    "authorization_code": running.info.credentials.authorization_code,
                 })
             })
             .collect();
@@ -239,7 +243,9 @@ fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention
         let server = sim.start(addrs[0]).await?;
         let entry = serde_json::json!({
             "base_url": EbaySim::api_base_url(&server),
+            "token_url": EbaySim::token_url(&server),
             "credentials": sim.credentials(),
+            "accounts": sim.accounts(),
         });
         Ok(Started {
             keep_alive: Box::new((sim, server)),
