@@ -11,7 +11,10 @@
 //!
 //! Where a platform has more than one account for one set of credentials (Shopee: the
 //! partner's shops, each with its own id and token; Lazada: one seller on several country
-//! gateways), `accounts` lists two.
+//! gateways), `accounts` lists two. Each Shopee, Lazada and eBay account also carries a
+//! `refresh_token` and an `authorization_code` (single-use, short-lived: more from
+//! `POST /__sim/tokens/code`), so that any client runs the whole token flow
+//! ([`crate::tokens`]).
 //!
 //! then the simulators serve until Ctrl-C.
 //!

@@ -956,16 +956,17 @@ async fn lifetimes_put<T: Control>(State(sim): State<T>, body: Bytes) -> Respons
 }
 
 async fn revoke<T: Control>(State(sim): State<T>, body: Bytes) -> Response {
-    let what: Revoke =
-        match serde_json::from_slice(&body) {
-            Ok(w) => w,
-            Err(e) => return error(
+    let what: Revoke = match serde_json::from_slice(&body) {
+        Ok(w) => w,
+        Err(e) => {
+            return error(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "expected {{\"access_token\"}}, {{\"refresh_token\"}} or {{\"account\"}}: {e}"
                 ),
-            ),
-        };
+            )
+        }
+    };
     if report_of(&sim).is_none() {
         return no_ledger();
     }

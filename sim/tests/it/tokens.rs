@@ -492,6 +492,48 @@ async fn shopee_main_account_token_serves_its_shops_until_each_refreshes() {
 }
 
 #[tokio::test]
+async fn shopee_refresh_faults_a_503_spends_nothing_a_lost_answer_spends_the_token() {
+    use marketmedia_sim::faults::{scope, FaultKind, FaultProfile};
+    let s = Shopee::start(ShopeeSimConfig::default()).await;
+    let refresh = s.sim.shops()[0].refresh_token.clone();
+    s.sim.faults().set(FaultProfile {
+        calls: vec![scope::SHOPEE_REFRESH.into()],
+        script: vec![FaultKind::Status503, FaultKind::LostResponse],
+        plain_error_rate: 0.0,
+        ..FaultProfile::default()
+    });
+    // Refused before it is processed, in Shopee's envelope: the token is not spent.
+    let (status, v) = s.refresh(&refresh, TEST_SHOP_ID).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (503, Some("error_server")),
+        "{v}"
+    );
+    // Processed, then the answer lost: the new pair never reached the client, and the token
+    // it presented is spent, as it would be on the platform.
+    let lost = s
+        .http
+        .post(s.url(scope::SHOPEE_REFRESH))
+        .query(&{
+            let ts = s.sim.clock().now_secs().to_string();
+            let sign = hmac_hex(TEST_PARTNER_KEY, &format!("{TEST_PARTNER_ID}{}{ts}", scope::SHOPEE_REFRESH));
+            [("partner_id", TEST_PARTNER_ID.to_string()), ("timestamp", ts), ("sign", sign)]
+        })
+        .json(&json!({"refresh_token": refresh, "partner_id": TEST_PARTNER_ID, "shop_id": TEST_SHOP_ID}))
+        .send()
+        .await;
+    assert!(lost.is_err() || lost.unwrap().bytes().await.is_err());
+    shopee_err(
+        &s.refresh(&refresh, TEST_SHOP_ID).await,
+        "error_auth",
+        "Invalid refresh_token.",
+    );
+    let c = s.sim.tokens();
+    let c = c.credential("shop:600001").unwrap();
+    assert_eq!((c.refreshes, c.spent_refresh_token_uses), (1, 1));
+}
+
+#[tokio::test]
 async fn shopee_reset_gives_back_the_initial_tokens() {
     let s = Shopee::start(ShopeeSimConfig::default()).await;
     let shop = s.sim.shops()[0].clone();
