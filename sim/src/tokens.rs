@@ -713,6 +713,8 @@ fn prune<V>(map: &mut HashMap<String, V>, now_ms: i64, key: impl Fn(&V) -> (i64,
     if map.len() > MAX_KEPT {
         let mut seqs: Vec<u64> = map.values().map(|v| key(v).1).collect();
         seqs.sort_unstable();
+        // `map.len() > MAX_KEPT`, so the index is within `seqs`: the newest three quarters
+        // of MAX_KEPT stay.
         let cut = seqs[map.len() - MAX_KEPT * 3 / 4];
         map.retain(|_, v| key(v).1 >= cut);
     }

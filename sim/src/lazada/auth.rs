@@ -214,7 +214,7 @@ fn token_answer(
                 "country": c,
                 "seller_id": id,
                 "user_id": id,
-                "short_code": format!("{}SIM{}", c.to_ascii_uppercase(), &id[id.len() - 3..]),
+                "short_code": format!("{}SIM{}", c.to_ascii_uppercase(), id.get(id.len().saturating_sub(3)..).unwrap_or_default()),
             })
         })
         .collect();
