@@ -48,6 +48,7 @@ pub mod batch;
 pub mod check;
 pub mod commands;
 pub mod config;
+pub mod docs;
 pub mod progress;
 pub mod report;
 pub mod sandbox;

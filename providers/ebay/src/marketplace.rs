@@ -24,41 +24,42 @@ use crate::{EbayConfig, EbayEnvironment, EbayUploader, PLATFORM};
 pub static SETTINGS: &[Setting] = &[
     Setting::secret(
         "access_token",
-        "the user's OAuth token, scope sell.inventory (refresh it outside marketmedia)",
+        "the user's OAuth token, scope `sell.inventory` (refresh it outside marketmedia)",
     )
     .required()
     .example("user-access-token"),
     Setting::choice(
         "environment",
-        "production (apim.ebay.com) or sandbox (apim.sandbox.ebay.com)",
+        "the API host: `production` is apim.ebay.com, `sandbox` apim.sandbox.ebay.com",
         &["production", "sandbox"],
     )
     .example("sandbox"),
     Setting::text(
         "site",
-        "the seller's site (EBAY_US, EBAY_DE…), shown only: the Media API is not per site",
+        "the seller's site (`EBAY_US`, `EBAY_DE`…): shown by `accounts`, not sent (the Media \
+         API is not per site)",
     )
     .refining()
     .example("EBAY_DE"),
     Setting::text(
         "user_id",
-        "the eBay user's id, or any stable id: the account's identity (default user, so two \
-         eBay accounts need one each)",
+        "the eBay user's id, or any stable id: the account's identity (`user` when unset, so \
+         two eBay accounts need one each)",
     )
     .refining()
     .example("seller-1"),
     Setting::url(
         "base_url",
-        "a base URL overriding the environment's, /commerce/media/v1_beta included",
+        "a base URL overriding the environment's, `/commerce/media/v1_beta` included",
     )
     .example("http://127.0.0.1:8653/commerce/media/v1_beta"),
     Setting::text(
         "title",
-        "default video title (--title wins; else the file name)",
+        "the video title (`--title` wins; else the file name)",
     )
     .refining()
     .example("Blue kettle"),
-    Setting::text("description", "default video description")
+    Setting::text("description", "the video description")
         .refining()
         .example("A kettle, in blue"),
 ];

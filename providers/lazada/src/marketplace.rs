@@ -36,13 +36,13 @@ pub static SETTINGS: &[Setting] = &[
         .example("seller-access-token"),
     Setting::choice(
         "country",
-        "the seller's country, whose gateway is the default host: sg, my, th, vn, ph or id",
+        "the seller's country, whose gateway is the default host",
         &["sg", "my", "th", "vn", "ph", "id"],
     )
     .example("th"),
     Setting::text(
         "region",
-        "the former name of country (the two must agree when both are set)",
+        "the former name of `country` (the two must agree when both are set)",
     )
     .example("th"),
     Setting::text(
@@ -53,15 +53,21 @@ pub static SETTINGS: &[Setting] = &[
     .example("1000123456"),
     Setting::url(
         "base_url",
-        "a gateway overriding the country's, /rest included",
+        "a gateway overriding the country's, `/rest` included",
     )
     .example("http://127.0.0.1:8651/rest"),
-    Setting::text("title", "default video title (--title wins)")
-        .shared()
-        .example("Blue kettle"),
-    Setting::url("cover_url", "default video cover URL (--cover-url wins)")
-        .shared()
-        .example("https://img.example.com/cover.jpg"),
+    Setting::text(
+        "title",
+        "the video title (`--title` and a manifest's `lazada.title` win)",
+    )
+    .shared()
+    .example("Blue kettle"),
+    Setting::url(
+        "cover_url",
+        "the video cover's public URL (`--cover-url` and a manifest's `lazada.cover_url` win)",
+    )
+    .shared()
+    .example("https://img.example.com/cover.jpg"),
 ];
 
 /// What Lazada needs with every video.

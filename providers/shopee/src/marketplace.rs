@@ -22,13 +22,13 @@ use crate::{ShopeeConfig, ShopeeModule, ShopeeRegion, ShopeeUploader, PLATFORM};
 /// A Shopee account's settings: the keys of `[accounts.NAME]` (with `marketplace =
 /// "shopee"`) and of `[shopee]`, and the `MARKETMEDIA_SHOPEE_*` variables.
 pub static SETTINGS: &[Setting] = &[
-    Setting::number("partner_id", "partner (app) id, a number")
+    Setting::number("partner_id", "partner (app) id")
         .required()
         .example("2001887"),
     Setting::secret("partner_key", "partner key")
         .required()
         .example("partner-key"),
-    Setting::number("shop_id", "shop id, a number")
+    Setting::number("shop_id", "shop id")
         .required()
         .example("600001"),
     Setting::secret(
@@ -39,20 +39,20 @@ pub static SETTINGS: &[Setting] = &[
     .example("shop-access-token"),
     Setting::choice(
         "region",
-        "the host: production, test, china or brazil",
+        "the API host: `production` is partner.shopeemobile.com",
         &["production", "test", "china", "brazil"],
     )
     .example("test"),
     Setting::text(
         "country",
-        "the shop's country or site (sg, my, br…): shown by `accounts`, not sent",
+        "the shop's country or site (`sg`, `my`, `br`…): shown by `accounts`, not sent",
     )
     .refining()
     .example("sg"),
     Setting::choice(
         "module",
-        "media_space or media: which of Shopee's media modules videos and images go to \
-         (docs/platforms/shopee.md, \"The two media modules\")",
+        "which of Shopee's media modules videos and images go to (`docs/platforms/shopee.md`, \
+         \"The two media modules\")",
         &["media_space", "media"],
     )
     .example("media")

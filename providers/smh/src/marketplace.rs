@@ -37,7 +37,7 @@ pub static SETTINGS: &[Setting] = &[
         "a ready access token, instead of the library secret",
     )
     .example("ready-token"),
-    Setting::text("space_id", "tenant space (- for a single-tenant library)")
+    Setting::text("space_id", "tenant space (`-`: a single-tenant library)")
         .default("-")
         .example("space-7"),
     Setting::text(
@@ -47,24 +47,25 @@ pub static SETTINGS: &[Setting] = &[
     .example("products/2024"),
     Setting::url(
         "base_url",
-        "API host overriding the library's own domain, https://{library_id}.api.tencentsmh.cn",
+        "an API host overriding the library's own domain, `https://{library_id}.api.tencentsmh.cn`",
     )
-    .example("http://127.0.0.1:8652"),
+    .example("https://smh-proxy.example.com"),
     Setting::choice(
         "storage_scheme",
-        "https, or http for a local simulator",
+        "the storage URLs' scheme: `http` for a local simulator",
         &["https", "http"],
     )
-    .example("http"),
+    // `http` needs `allow_plain_http` beside it: the example stands alone.
+    .example("https"),
     Setting::boolean(
         "allow_plain_http",
-        "true to allow http:// (a local simulator only: SMH refuses plain HTTP)",
+        "allow `http://` (a local simulator only: SMH refuses plain HTTP)",
     )
     .default("false")
     .example("true"),
     Setting::list(
         "grants",
-        "token permissions, comma-separated (add create_directory to create directories)",
+        "the token's permissions (add `create_directory` to create directories)",
     )
     .default("upload_file")
     .example("upload_file,create_directory"),

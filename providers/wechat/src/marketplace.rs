@@ -39,13 +39,13 @@ pub static SETTINGS: &[Setting] = &[
     .example("ready-token"),
     Setting::choice(
         "scene",
-        "product (162: product videos) or after_sale (173)",
+        "the videos' scene: `product` (162, product videos) or `after_sale` (173)",
         &["product", "after_sale"],
     )
     .example("after_sale"),
     Setting::url(
         "base_url",
-        "an API host overriding https://api.weixin.qq.com",
+        "an API host overriding `https://api.weixin.qq.com`",
     )
     .example("http://127.0.0.1:8654"),
 ];
