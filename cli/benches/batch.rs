@@ -213,8 +213,8 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
             sku: format!("S{i}"),
             media: "video".into(),
             kind: MediaKind::Video,
-            marketplace: "shopee".into(),
-            platform: "shopee".into(),
+            marketplace: "bench".into(),
+            platform: "bench".into(),
             account: "shop".into(),
             path: format!("/tmp/v{i}.mp4"),
             size: 20 * MIB,
@@ -226,12 +226,12 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
     for _ in 0..tasks {
         let now = marketmedia_core::raw::http::unix_millis() as i64;
         let task = store
-            .claim("bench", "shopee", now, now + 30_000)
+            .claim("bench", "bench", now, now + 30_000)
             .await
             .expect("claim")
             .expect("a task");
         let session = UploadSession {
-            platform: "shopee".into(),
+            platform: "bench".into(),
             upload_id: format!("up-{}", task.id),
             plan: PartPlan::new(20 * MIB, &rules, None).expect("plan"),
             expires_at: None,
