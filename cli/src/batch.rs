@@ -312,7 +312,7 @@ pub async fn markets(
     for target in std::mem::take(&mut targets.targets) {
         let client = target.client.clone();
         let rules = client.video().rules().clone();
-        // A product's own fields (a manifest's `lazada.title`) win over the account's.
+        // A product's own fields (a manifest's `<marketplace>.title`) win over the account's.
         let factory = Arc::new(
             move |fields: &Fields| -> Result<Arc<dyn ChunkedVideoUploader>> {
                 client.video_for(fields)
@@ -410,7 +410,7 @@ async fn generate_missing_media(manifest: &Path) -> Result<usize> {
             Some("mp4") | Some("mov") => {
                 write_sample_mp4(path, SAMPLE_DURATION, (3 << 20) + n as u64 * 4096)?
             }
-            // Real pictures: WeChat's provider decodes every image to send its dimensions.
+            // Real pictures: a provider may decode every image to send its dimensions.
             Some("jpg") | Some("jpeg") => std::fs::write(path, decodable_jpeg(40_000 + n)?)?,
             Some("png") => std::fs::write(path, decodable_png(40_000 + n)?)?,
             _ => continue,

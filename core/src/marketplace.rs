@@ -95,7 +95,7 @@ pub enum Requirement {
 }
 
 /// One setting of a marketplace account, declared once: its key (`partner_id`; the variable
-/// is the key in capitals after the prefix, `MARKETMEDIA_SHOPEE_PARTNER_ID`), its help, its
+/// is the key in capitals after the prefix, `MARKETMEDIA_BAZAAR_SHOP_ID`), its help, its
 /// kind, whether it is required, its default and an example value.
 ///
 /// Built in `const` context with [`Setting::text`], [`Setting::secret`], … and the modifiers
@@ -119,9 +119,9 @@ pub struct Setting {
     /// refine an account (a country shown, a default title): alone they configure nothing,
     /// so a stray one never turns the sandbox off.
     pub configures: bool,
-    /// Whether the marketplace's own table (`[shopee]`, `MARKETMEDIA_SHOPEE_*`) sets it for
+    /// Whether the marketplace's own table (`[bazaar]`, `MARKETMEDIA_BAZAAR_*`) sets it for
     /// every account of the marketplace that does not set its own, and for its simulator in
-    /// the sandbox (Shopee's media module, Lazada's default title). Shared settings configure
+    /// the sandbox (a default video title, a media module). Shared settings configure
     /// nothing alone.
     pub shared: bool,
     /// Whether the command line has a flag for it, `--<marketplace>-<key>` (with `-` for
@@ -243,7 +243,7 @@ impl Setting {
     }
 
     /// The command-line flag of this setting of `marketplace`, without the dashes:
-    /// `shopee-module`.
+    /// `bazaar-module`.
     pub fn flag_name(&self, marketplace: &str) -> String {
         format!("{marketplace}-{}", self.key.replace('_', "-"))
     }
@@ -257,7 +257,7 @@ pub const DESCRIPTION: &str = "description";
 pub const COVER_URL: &str = "cover_url";
 
 /// A per-upload field a marketplace takes (a video's title, its cover): given with each
-/// upload (a manifest's `lazada.title`, `--title`), else the account's setting of the same
+/// upload (a manifest's `<marketplace>.title`, `--title`), else the account's setting of the same
 /// key, which is its default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadField {
@@ -397,7 +397,7 @@ impl Settings {
     }
 
     /// The settings whose variables (`prefix` and the key in capitals:
-    /// `MARKETMEDIA_SHOPEE_PARTNER_ID`) `lookup` finds set and not empty.
+    /// `MARKETMEDIA_BAZAAR_SHOP_ID`) `lookup` finds set and not empty.
     pub fn from_env_with(
         declared: &'static [Setting],
         prefix: &str,
@@ -845,7 +845,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AccountInfo {
-    /// Who the account is on the platform (`shopee:<partner_id>:<shop_id>`): what resume,
+    /// Who the account is on the platform (`bazaar:<shop_id>`): what resume,
     /// idempotence, assets and request limits are keyed by, never the account's name.
     pub identity: String,
     /// The country or site, when the settings say one.
@@ -1009,11 +1009,11 @@ impl Client {
 /// variables, `--help`, `marketmedia accounts`, the sandbox, the batch engine and the soak
 /// all read this.
 pub trait Marketplace: Send + Sync + 'static {
-    /// The short name: on the command line, in config files (`marketplace = "shopee"`), in
-    /// variables (`MARKETMEDIA_SHOPEE_*`), in reports and in the rules (`UploadRules::platform`).
+    /// The short name: on the command line, in config files (`marketplace = "bazaar"`), in
+    /// variables (`MARKETMEDIA_BAZAAR_*`), in reports and in the rules (`UploadRules::platform`).
     fn name(&self) -> &'static str;
 
-    /// The name in sentences: `Shopee`, `Tencent SMH`.
+    /// The name in sentences: `Bazaar`, `Bazaar Seller Center`.
     fn title(&self) -> &'static str;
 
     /// The account settings, each declared once.
@@ -1052,7 +1052,7 @@ pub trait Marketplace: Send + Sync + 'static {
         "two accounts with one identity would share sessions and assets: remove one"
     }
 
-    /// The identity's shape for the docs (`shopee:<partner_id>:<shop_id>`).
+    /// The identity's shape for the docs (`bazaar:<shop_id>`).
     fn identity_pattern(&self) -> &'static str {
         ""
     }
@@ -1151,7 +1151,7 @@ impl Registry {
         self.markets.iter().map(|m| m.name()).collect()
     }
 
-    /// Every title as one English list: `Shopee, Lazada and eBay`.
+    /// Every title as one English list: `Bazaar, Souk and Market Hall`.
     pub fn titles_in_words(&self) -> String {
         let titles: Vec<&str> = self.markets.iter().map(|m| m.title()).collect();
         in_words(&titles)
@@ -1172,7 +1172,7 @@ impl Registry {
 pub const ACCOUNT_ENV_PREFIX: &str = "MARKETMEDIA_ACCOUNT_";
 
 /// The `<NAME>` of an account's variables: capitals, with `-` and `.` read as `_`
-/// (`shopee-sg` → `SHOPEE_SG`).
+/// (`bazaar-sg` → `BAZAAR_SG`).
 pub fn env_name(account: &str) -> String {
     account
         .chars()
@@ -1183,7 +1183,7 @@ pub fn env_name(account: &str) -> String {
         .collect()
 }
 
-/// The prefix of a named account's variables: `MARKETMEDIA_ACCOUNT_SHOPEE_SG_`.
+/// The prefix of a named account's variables: `MARKETMEDIA_ACCOUNT_BAZAAR_SG_`.
 pub fn account_env_prefix(account: &str) -> String {
     format!("{ACCOUNT_ENV_PREFIX}{}_", env_name(account))
 }
@@ -1194,15 +1194,15 @@ pub fn account_env_prefix(account: &str) -> String {
 /// ```no_run
 /// # fn demo(registry: &marketmedia_core::Registry) -> marketmedia_core::Result<()> {
 /// use marketmedia_core::{Account, ConnectOptions};
-/// // MARKETMEDIA_ACCOUNT_SHOPEE_SG_MARKETPLACE=shopee, MARKETMEDIA_ACCOUNT_SHOPEE_SG_SHOP_ID=…
-/// let sg = Account::from_env(registry, "shopee-sg")?;
+/// // MARKETMEDIA_ACCOUNT_BAZAAR_SG_MARKETPLACE=bazaar, MARKETMEDIA_ACCOUNT_BAZAAR_SG_TOKEN=…
+/// let sg = Account::from_env(registry, "bazaar-sg")?;
 /// let client = sg.connect(&ConnectOptions::default())?;
 /// let account = sg.account_ref()?; // what the driver keys the upload by
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Account {
-    /// Its name (`shopee-sg`).
+    /// Its name (`bazaar-sg`).
     pub name: String,
     /// Its marketplace.
     pub marketplace: Arc<dyn Marketplace>,
