@@ -75,7 +75,7 @@ impl Account {
         let info = self.market.account(&self.settings)?;
         self.identity = info.identity;
         self.country = info.country;
-        self.endpoint = crate::targets::redact_url(&info.endpoint);
+        self.endpoint = marketmedia_core::redact_url(&info.endpoint);
         self.pre_accounts_key = info.pre_accounts_key;
         Ok(())
     }

@@ -69,7 +69,7 @@ impl Destination {
             } else {
                 "configured"
             },
-            endpoint: crate::targets::redact_url(&target.endpoint),
+            endpoint: marketmedia_core::redact_url(&target.endpoint),
         }
     }
 

@@ -60,7 +60,7 @@ impl Target {
         if self.sandbox {
             SANDBOX_LABEL.to_owned()
         } else {
-            redact_url(&self.endpoint)
+            marketmedia_core::redact_url(&self.endpoint)
         }
     }
 
@@ -279,35 +279,4 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
         fields,
         client,
     })
-}
-
-/// The scheme, host and path of a URL, without user info, query or fragment (a base URL may
-/// carry credentials; they are never printed).
-pub fn redact_url(url: &str) -> String {
-    let no_query = url.split(['?', '#']).next().unwrap_or("");
-    match no_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority
-                .rsplit_once('@')
-                .map(|(_, h)| h)
-                .unwrap_or(authority);
-            format!("{scheme}://{host}{path}")
-        }
-        None => String::from("(invalid URL)"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_user_info_and_query() {
-        assert_eq!(
-            redact_url("https://user:pw@api.example.invalid/rest?token=x#f"),
-            "https://api.example.invalid/rest"
-        );
-        assert_eq!(redact_url("http://127.0.0.1:9"), "http://127.0.0.1:9");
-    }
 }

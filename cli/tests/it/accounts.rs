@@ -334,14 +334,15 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
     let file = video(dir.path(), "kettle.mp4", 8 * MIB);
     let l = lazada_settings(&sandbox).config().unwrap();
     let uploader = |country: &str| {
-        let config = LazadaConfig::new(
-            l.app_key.clone(),
-            l.app_secret.clone(),
-            l.access_token.clone(),
-            Region::Sg,
-        )
-        .with_base_url(gateway(&sandbox, country))
-        .with_block_size(MIB);
+        let config = LazadaConfig::builder()
+            .app_key(l.app_key.clone())
+            .app_secret(l.app_secret.clone())
+            .access_token(l.access_token.clone())
+            .region(Region::Sg)
+            .base_url(gateway(&sandbox, country))
+            .block_size(MIB)
+            .build()
+            .unwrap();
         LazadaUploader::new(config)
             .unwrap()
             .with_video_options(VideoOptions {

@@ -13,11 +13,11 @@
 use async_trait::async_trait;
 use marketmedia_core::raw::{
     AccountCheck, AccountInfo, CheckAccount, Client, ConnectOptions, Error, Marketplace, Origin,
-    Result, Secret, Setting, Settings, UploadField, DESCRIPTION, TITLE,
+    RedactedUrl, Result, Secret, Setting, Settings, UploadField, DESCRIPTION, TITLE,
 };
 use serde::Deserialize;
 
-use crate::{EbayConfig, EbayEnvironment, EbayUploader, PLATFORM};
+use crate::{EbayConfig, EbayConfigBuilder, EbayEnvironment, EbayUploader, PLATFORM};
 
 /// An eBay account's settings: the keys of `[accounts.NAME]` (with `marketplace = "ebay"`)
 /// and of `[ebay]`, and the `MARKETMEDIA_EBAY_*` variables.
@@ -107,7 +107,7 @@ impl std::fmt::Debug for EbaySettings {
             .field("environment", &self.environment)
             .field("site", &self.site)
             .field("user_id", &self.user_id)
-            .field("base_url", &self.base_url.as_ref().map(|_| "…"))
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
             .field("title", &self.title)
             .field("description", &self.description)
             .finish()
@@ -142,18 +142,27 @@ impl EbaySettings {
         }
     }
 
-    /// The provider configuration (the token checked).
-    pub fn config(&self) -> Result<EbayConfig> {
-        let token = self.access_token.clone().ok_or_else(|| {
-            Error::invalid_input("the eBay settings have no access_token").with_platform(PLATFORM)
-        })?;
-        let mut config = EbayConfig::new(token).with_environment(self.environment()?);
-        if let Some(url) = &self.base_url {
-            config = config.with_base_url(url);
+    /// The configuration builder these settings fill (carry on with its other methods).
+    pub fn builder(&self) -> Result<EbayConfigBuilder> {
+        let mut b = EbayConfig::builder().environment(self.environment()?);
+        if let Some(token) = &self.access_token {
+            b = b.access_token(token.clone());
         }
-        config.title = self.title.clone();
-        config.description = self.description.clone();
-        Ok(config)
+        if let Some(url) = &self.base_url {
+            b = b.base_url(url);
+        }
+        if let Some(title) = &self.title {
+            b = b.title(title);
+        }
+        if let Some(description) = &self.description {
+            b = b.description(description);
+        }
+        Ok(b)
+    }
+
+    /// The provider configuration (the token given).
+    pub fn config(&self) -> Result<EbayConfig> {
+        self.builder()?.build()
     }
 
     /// The uploader these settings configure.

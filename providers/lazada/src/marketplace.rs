@@ -15,11 +15,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use marketmedia_core::raw::{
     AccountCheck, AccountInfo, CheckAccount, ChunkedVideoUploader, Client, ConnectOptions, Error,
-    Fields, Marketplace, Origin, Result, Secret, Setting, Settings, UploadField, COVER_URL, TITLE,
+    Fields, Marketplace, Origin, RedactedUrl, Result, Secret, Setting, Settings, UploadField,
+    COVER_URL, TITLE,
 };
 use serde::Deserialize;
 
-use crate::config::MAX_IMAGE_SIDE;
+use crate::config::{LazadaConfigBuilder, MAX_IMAGE_SIDE};
 use crate::{LazadaConfig, LazadaUploader, Region, VideoOptions, PLATFORM};
 
 /// A Lazada account's settings: the keys of `[accounts.NAME]` (with `marketplace =
@@ -119,9 +120,12 @@ impl std::fmt::Debug for LazadaSettings {
             .field("country", &self.country)
             .field("region", &self.region)
             .field("seller_id", &self.seller_id)
-            .field("base_url", &self.base_url.as_ref().map(|_| "…"))
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
             .field("title", &self.title)
-            .field("cover_url", &self.cover_url.as_ref().map(|_| "…"))
+            .field(
+                "cover_url",
+                &self.cover_url.as_deref().map(RedactedUrl::new),
+            )
             .finish()
     }
 }
@@ -160,26 +164,27 @@ impl LazadaSettings {
         }
     }
 
-    /// The provider configuration (credentials checked: every required one is given).
-    pub fn config(&self) -> Result<LazadaConfig> {
-        let missing = |key: &str| {
-            Error::invalid_input(format!("the Lazada settings have no {key}"))
-                .with_platform(PLATFORM)
-        };
-        let app_key = self.app_key.clone().ok_or_else(|| missing("app_key"))?;
-        let app_secret = self
-            .app_secret
-            .clone()
-            .ok_or_else(|| missing("app_secret"))?;
-        let access_token = self
-            .access_token
-            .clone()
-            .ok_or_else(|| missing("access_token"))?;
-        let mut config = LazadaConfig::new(app_key, app_secret, access_token, self.country()?);
-        if let Some(url) = &self.base_url {
-            config = config.with_base_url(url);
+    /// The configuration builder these settings fill (carry on with its other methods).
+    pub fn builder(&self) -> Result<LazadaConfigBuilder> {
+        let mut b = LazadaConfig::builder().region(self.country()?);
+        if let Some(key) = &self.app_key {
+            b = b.app_key(key);
         }
-        Ok(config)
+        if let Some(secret) = &self.app_secret {
+            b = b.app_secret(secret.clone());
+        }
+        if let Some(token) = &self.access_token {
+            b = b.access_token(token.clone());
+        }
+        if let Some(url) = &self.base_url {
+            b = b.base_url(url);
+        }
+        Ok(b)
+    }
+
+    /// The provider configuration (every required setting given).
+    pub fn config(&self) -> Result<LazadaConfig> {
+        self.builder()?.build()
     }
 
     /// The per-upload defaults these settings give (title and cover).

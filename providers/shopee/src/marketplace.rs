@@ -13,10 +13,11 @@
 use async_trait::async_trait;
 use marketmedia_core::raw::{
     AccountCheck, AccountInfo, CheckAccount, Client, ConnectOptions, Error, Marketplace, Origin,
-    Result, Secret, Setting, Settings,
+    RedactedUrl, Result, Secret, Setting, Settings,
 };
 use serde::Deserialize;
 
+use crate::config::ShopeeConfigBuilder;
 use crate::{ShopeeConfig, ShopeeModule, ShopeeRegion, ShopeeUploader, PLATFORM};
 
 /// A Shopee account's settings: the keys of `[accounts.NAME]` (with `marketplace =
@@ -99,7 +100,7 @@ impl std::fmt::Debug for ShopeeSettings {
             .field("region", &self.region)
             .field("country", &self.country)
             .field("module", &self.module)
-            .field("base_url", &self.base_url.as_ref().map(|_| "…"))
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
             .finish()
     }
 }
@@ -122,39 +123,42 @@ impl ShopeeSettings {
         settings.deserialize()
     }
 
-    /// The provider configuration (credentials checked: every required one is given).
-    pub fn config(&self) -> Result<ShopeeConfig> {
-        let missing = |key: &str| {
-            Error::invalid_input(format!("the Shopee settings have no {key}"))
-                .with_platform(PLATFORM)
-        };
-        let partner_id = self.partner_id.ok_or_else(|| missing("partner_id"))?;
-        let partner_key = self
-            .partner_key
-            .clone()
-            .ok_or_else(|| missing("partner_key"))?;
-        let shop_id = self.shop_id.ok_or_else(|| missing("shop_id"))?;
-        let access_token = self
-            .access_token
-            .clone()
-            .ok_or_else(|| missing("access_token"))?;
-        let mut config = ShopeeConfig::new(partner_id, partner_key, shop_id, access_token);
+    /// The configuration builder these settings fill (carry on with its other methods).
+    pub fn builder(&self) -> Result<ShopeeConfigBuilder> {
+        let mut b = ShopeeConfig::builder();
+        if let Some(id) = self.partner_id {
+            b = b.partner_id(id);
+        }
+        if let Some(key) = &self.partner_key {
+            b = b.partner_key(key.clone());
+        }
+        if let Some(id) = self.shop_id {
+            b = b.shop_id(id);
+        }
+        if let Some(token) = &self.access_token {
+            b = b.access_token(token.clone());
+        }
         if let Some(region) = &self.region {
             let region: ShopeeRegion = region
                 .parse()
                 .map_err(|m: String| Error::invalid_input(m).with_platform(PLATFORM))?;
-            config = config.with_region(region);
+            b = b.region(region);
         }
         if let Some(url) = &self.base_url {
-            config = config.with_base_url(url);
+            b = b.base_url(url);
         }
         if let Some(module) = &self.module {
             let module: ShopeeModule = module
                 .parse()
                 .map_err(|m: String| Error::invalid_input(m).with_platform(PLATFORM))?;
-            config = config.with_module(module);
+            b = b.module(module);
         }
-        Ok(config)
+        Ok(b)
+    }
+
+    /// The provider configuration (every required setting given).
+    pub fn config(&self) -> Result<ShopeeConfig> {
+        self.builder()?.build()
     }
 
     /// The uploader these settings configure.

@@ -13,11 +13,11 @@
 use async_trait::async_trait;
 use marketmedia_core::raw::{
     AccountCheck, AccountInfo, CheckAccount, Client, ConnectOptions, Error, Marketplace, Origin,
-    Result, Secret, Setting, Settings,
+    RedactedUrl, Result, Secret, Setting, Settings,
 };
 use serde::Deserialize;
 
-use crate::config::Credentials;
+use crate::config::{Credentials, SmhConfigBuilder};
 use crate::{SmhConfig, SmhUploader, StorageScheme, PLATFORM};
 
 /// An SMH account's settings: the keys of `[accounts.NAME]` (with `marketplace = "smh"`) and
@@ -105,7 +105,7 @@ impl std::fmt::Debug for SmhSettings {
             .field("access_token", &self.access_token)
             .field("space_id", &self.space_id)
             .field("directory", &self.directory)
-            .field("base_url", &self.base_url.as_ref().map(|_| "…"))
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
             .field("storage_scheme", &self.storage_scheme)
             .field("allow_plain_http", &self.allow_plain_http)
             .field("grants", &self.grants)
@@ -131,50 +131,51 @@ impl SmhSettings {
         settings.deserialize()
     }
 
-    /// The provider configuration (credentials checked: the library id and a secret or a
-    /// token).
-    pub fn config(&self) -> Result<SmhConfig> {
-        let bad = |m: String| Error::invalid_input(m).with_platform(PLATFORM);
-        let library_id = self
-            .library_id
-            .clone()
-            .ok_or_else(|| bad("the SMH settings have no library_id".into()))?;
-        let mut config = match (&self.library_secret, &self.access_token) {
-            (Some(secret), _) => SmhConfig::new(library_id, secret.clone()),
-            (None, Some(token)) => SmhConfig::with_access_token(library_id, token.clone()),
-            (None, None) => {
-                return Err(bad(
-                    "the SMH settings have no library_secret (nor an access_token)".into(),
-                ))
-            }
-        };
+    /// The configuration builder these settings fill (carry on with its other methods). The
+    /// library secret wins over a ready token when both are set: it renews tokens.
+    pub fn builder(&self) -> Result<SmhConfigBuilder> {
+        let mut b = SmhConfig::builder();
+        if let Some(id) = &self.library_id {
+            b = b.library_id(id);
+        }
+        match (&self.library_secret, &self.access_token) {
+            (Some(secret), _) => b = b.library_secret(secret.clone()),
+            (None, Some(token)) => b = b.access_token(token.clone()),
+            (None, None) => {}
+        }
         if let Some(space) = &self.space_id {
-            config = config.space(space);
+            b = b.space(space);
         }
         if let Some(dir) = &self.directory {
-            config = config.directory(dir);
+            b = b.directory(dir);
         }
         if let Some(url) = &self.base_url {
-            config = config.base_url(url);
+            b = b.base_url(url);
         }
         if let Some(scheme) = &self.storage_scheme {
-            config = config.storage_scheme(match scheme.to_ascii_lowercase().as_str() {
+            b = b.storage_scheme(match scheme.to_ascii_lowercase().as_str() {
                 "https" => StorageScheme::Https,
                 "http" => StorageScheme::Http,
                 other => {
-                    return Err(bad(format!(
+                    return Err(Error::invalid_input(format!(
                         "the SMH storage scheme must be http or https, not {other:?}"
-                    )))
+                    ))
+                    .with_platform(PLATFORM))
                 }
             });
         }
         if let Some(allow) = self.allow_plain_http {
-            config = config.allow_plain_http(allow);
+            b = b.allow_plain_http(allow);
         }
         if let Some(grants) = &self.grants {
-            config = config.grants(grants.iter().cloned());
+            b = b.grants(grants.iter().cloned());
         }
-        Ok(config)
+        Ok(b)
+    }
+
+    /// The provider configuration (the library id and a secret or a token given).
+    pub fn config(&self) -> Result<SmhConfig> {
+        self.builder()?.build()
     }
 
     /// The uploader these settings configure.

@@ -13,11 +13,11 @@
 use async_trait::async_trait;
 use marketmedia_core::raw::{
     AccountCheck, AccountInfo, CheckAccount, Client, ConnectOptions, Error, Marketplace, Origin,
-    Result, Secret, Setting, Settings,
+    RedactedUrl, Result, Secret, Setting, Settings,
 };
 use serde::Deserialize;
 
-use crate::config::Credentials;
+use crate::config::{Credentials, WechatConfigBuilder};
 use crate::{VideoScene, WechatConfig, WechatUploader, PLATFORM};
 
 /// A WeChat Channels Store account's settings: the keys of `[accounts.NAME]` (with
@@ -75,7 +75,7 @@ impl std::fmt::Debug for WechatSettings {
             .field("appsecret", &self.appsecret)
             .field("access_token", &self.access_token)
             .field("scene", &self.scene)
-            .field("base_url", &self.base_url.as_ref().map(|_| "…"))
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
             .finish()
     }
 }
@@ -98,28 +98,34 @@ impl WechatSettings {
         settings.deserialize()
     }
 
-    /// The provider configuration (credentials checked: a token, or the AppID and
-    /// AppSecret).
-    pub fn config(&self) -> Result<WechatConfig> {
-        let mut config = match (&self.access_token, &self.appid, &self.appsecret) {
-            (Some(token), _, _) => WechatConfig::with_access_token(token.clone()),
-            (None, Some(appid), Some(secret)) => WechatConfig::new(appid, secret.clone()),
-            _ => {
-                return Err(Error::invalid_input(
-                    "the WeChat settings have no appid and appsecret (nor an access_token)",
-                )
-                .with_platform(PLATFORM))
-            }
-        };
+    /// The configuration builder these settings fill (carry on with its other methods).
+    pub fn builder(&self) -> Result<WechatConfigBuilder> {
+        let mut b = WechatConfig::builder();
+        if let Some(appid) = &self.appid {
+            b = b.appid(appid);
+        }
+        if let Some(secret) = &self.appsecret {
+            b = b.appsecret(secret.clone());
+        }
+        if let Some(token) = &self.access_token {
+            b = b.access_token(token.clone());
+        }
         if let Some(scene) = &self.scene {
-            config.scene = scene
-                .parse::<VideoScene>()
-                .map_err(|m| Error::invalid_input(m).with_platform(PLATFORM))?;
+            b = b.scene(
+                scene
+                    .parse::<VideoScene>()
+                    .map_err(|m| Error::invalid_input(m).with_platform(PLATFORM))?,
+            );
         }
         if let Some(url) = &self.base_url {
-            config = config.with_base_url(url);
+            b = b.base_url(url);
         }
-        Ok(config)
+        Ok(b)
+    }
+
+    /// The provider configuration (a token, or the AppID and AppSecret, given).
+    pub fn config(&self) -> Result<WechatConfig> {
+        self.builder()?.build()
     }
 
     /// The uploader these settings configure.

@@ -29,7 +29,11 @@ fn sim_config(outcome: VideoOutcome) -> EbaySimConfig {
 }
 
 fn uploader(base_url: &str, token: &str, read_idle: Duration) -> EbayUploader {
-    let mut c = EbayConfig::new(token).with_base_url(base_url);
+    let mut c = EbayConfig::builder()
+        .access_token(token)
+        .base_url(base_url)
+        .build()
+        .unwrap();
     c.part_size = 1 << 20;
     c.timeouts.read_idle = read_idle;
     EbayUploader::new(c).unwrap()

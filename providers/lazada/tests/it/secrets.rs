@@ -40,7 +40,14 @@ fn sim_config(outcome: VideoOutcome) -> LazadaSimConfig {
 }
 
 fn uploader(base_url: &str, secret: &str, token: &str, read_idle: Duration) -> LazadaUploader {
-    let mut c = LazadaConfig::new(APP_KEY, secret, token, Region::Sg).with_base_url(base_url);
+    let mut c = LazadaConfig::builder()
+        .app_key(APP_KEY)
+        .app_secret(secret)
+        .access_token(token)
+        .region(Region::Sg)
+        .base_url(base_url)
+        .build()
+        .unwrap();
     c.timeouts.read_idle = read_idle;
     LazadaUploader::new(c)
         .unwrap()

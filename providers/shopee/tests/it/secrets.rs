@@ -37,7 +37,14 @@ fn sim_config() -> ShopeeSimConfig {
 }
 
 fn config(base_url: &str, key: &str, token: &str) -> ShopeeConfig {
-    let mut c = ShopeeConfig::new(PARTNER_ID, key, SHOP_ID, token).with_base_url(base_url);
+    let mut c = ShopeeConfig::builder()
+        .partner_id(PARTNER_ID)
+        .partner_key(key)
+        .shop_id(SHOP_ID)
+        .access_token(token)
+        .base_url(base_url)
+        .build()
+        .unwrap();
     // Shop-level signing puts the token in every call's query string.
     c.public_call_signing = PublicCallSigning::Shop;
     c

@@ -12,7 +12,7 @@ use marketmedia_conformance::leaks::{
 use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::wechat::{WechatSim, WechatSimConfig};
-use marketmedia_wechat::{WechatConfig, WechatUploader, MIN_PART_BYTES};
+use marketmedia_wechat::{WechatConfig, WechatConfigBuilder, WechatUploader, MIN_PART_BYTES};
 
 const APPID: &str = "wx-leak-appid";
 const APPSECRET: &str = "ASleak-wechat-app-secret-4b2e9d7c";
@@ -20,9 +20,8 @@ const ACCESS_TOKEN: &str = "ATleak-wechat-access-token-8c1f3a";
 const WRONG_SECRET: &str = "ASleak-wechat-wrong-secret-e61d0b";
 const WRONG_TOKEN: &str = "ATleak-wechat-wrong-token-93a7f2";
 
-fn config(base: &str, mut c: WechatConfig) -> WechatConfig {
-    c.part_size = MIN_PART_BYTES;
-    c.with_base_url(base)
+fn config(base: &str, c: WechatConfigBuilder) -> WechatConfig {
+    c.part_size(MIN_PART_BYTES).base_url(base).build().unwrap()
 }
 
 async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
@@ -36,8 +35,8 @@ async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
     let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = server.base_url();
     for creds in [
-        WechatConfig::new(APPID, APPSECRET),
-        WechatConfig::with_access_token(ACCESS_TOKEN),
+        WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
+        WechatConfig::builder().access_token(ACCESS_TOKEN),
     ] {
         let wechat = WechatUploader::new(config(&base, creds)).unwrap();
         ev.add(format!("{:?}\n{:?}", wechat, wechat.config()));
@@ -65,21 +64,31 @@ async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
         "the secret and the token travelled, so a leak would show"
     );
 
-    let wrong_secret =
-        WechatUploader::new(config(&base, WechatConfig::new(APPID, WRONG_SECRET))).unwrap();
+    let wrong_secret = WechatUploader::new(config(
+        &base,
+        WechatConfig::builder().appid(APPID).appsecret(WRONG_SECRET),
+    ))
+    .unwrap();
     ev.add(format!("{wrong_secret:?}"));
     ev.err(
         "a wrong secret",
         driver().upload_file(&wrong_secret, video).await,
     );
-    let wrong_token =
-        WechatUploader::new(config(&base, WechatConfig::with_access_token(WRONG_TOKEN))).unwrap();
+    let wrong_token = WechatUploader::new(config(
+        &base,
+        WechatConfig::builder().access_token(WRONG_TOKEN),
+    ))
+    .unwrap();
     ev.err(
         "a wrong token",
         driver().upload_file(&wrong_token, video).await,
     );
     sim.update_config(|c| c.rate_limited = true);
-    let wechat = WechatUploader::new(config(&base, WechatConfig::new(APPID, APPSECRET))).unwrap();
+    let wechat = WechatUploader::new(config(
+        &base,
+        WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
+    ))
+    .unwrap();
     ev.err("a spent quota", driver().upload_file(&wechat, video).await);
     sim.update_config(|c| c.rate_limited = false);
 
@@ -89,7 +98,10 @@ async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
         "<html>upstream broke</html>",
         "http://127.0.0.1:1",
         |base, read_idle| {
-            let mut c = config(base, WechatConfig::new(APPID, APPSECRET));
+            let mut c = config(
+                base,
+                WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
+            );
             c.timeouts.read_idle = read_idle;
             WechatUploader::new(c).unwrap()
         },
