@@ -5,24 +5,14 @@
 //! number per marketplace:
 //!
 //! ```toml
-//! [accounts.shopee-sg]
-//! marketplace = "shopee"
-//! partner_id = 2001887
-//! partner_key = "…"
-//! shop_id = 600001
-//! access_token = "…"
-//! country = "sg"
-//!
-//! [accounts.lazada-my]
-//! marketplace = "lazada"
-//! app_key = "100132"
-//! app_secret = "…"
-//! access_token = "…"
-//! country = "my"                 # the gateway api.lazada.com.my unless base_url says otherwise
-//! seller_id = "1000123456"
+//! [accounts.<name>]
+//! marketplace = "<marketplace>"
+//! <its keys: credentials, host, country…>
 //! ```
 //!
-//! The legacy `[shopee]`-style tables and the `MARKETMEDIA_<MARKETPLACE>_*` variables each
+//! (`docs/cli.md`, "Accounts", has a worked example and every marketplace's keys.)
+//!
+//! The marketplaces' own tables (`[<marketplace>]`) and the `MARKETMEDIA_<MARKETPLACE>_*` variables each
 //! define one account named after the marketplace; `MARKETMEDIA_ACCOUNT_<NAME>_<KEY>` sets a
 //! key of a named account, or defines one with `MARKETMEDIA_ACCOUNT_<NAME>_MARKETPLACE`
 //! (see [`crate::config`]).
@@ -41,15 +31,15 @@ use crate::config::Config;
 /// One configured account.
 #[derive(Debug, Clone)]
 pub struct Account {
-    /// Its name: the table's (`[accounts.shopee-sg]`: `shopee-sg`), or the marketplace's for
+    /// Its name: the table's (`[accounts.<name>]`: `<name>`), or the marketplace's for
     /// the legacy table and variables.
     pub name: String,
     /// Its marketplace.
     pub market: Arc<dyn Marketplace>,
     /// Who the account is on the platform; resume, idempotence, assets and request limits
-    /// are keyed by it (each marketplace says how it is made: `shopee:<partner_id>:<shop_id>`,
-    /// `lazada:<country>:<seller_id>`…; the table in `docs/cli.md`, "Accounts", is checked
-    /// against them). Two accounts with one identity are a configuration error.
+    /// are keyed by it (each marketplace says how it is made, `Marketplace::account`; the
+    /// table in `docs/cli.md`, "Accounts", is generated from them). Two accounts with one
+    /// identity are a configuration error.
     pub identity: String,
     /// The country or site, when set.
     pub country: Option<String>,
@@ -61,7 +51,7 @@ pub struct Account {
     pub origin: &'static str,
     /// Defined by the legacy `[marketplace]` table or `MARKETMEDIA_<MARKETPLACE>_*`.
     pub legacy: bool,
-    /// The prefix of its variables (`MARKETMEDIA_SHOPEE_`, `MARKETMEDIA_ACCOUNT_SHOPEE_SG_`).
+    /// The prefix of its variables (`MARKETMEDIA_<MARKETPLACE>_`, `MARKETMEDIA_ACCOUNT_<NAME>_`).
     pub variables: String,
     /// Its settings: its own, the marketplace's shared ones it does not set, and the command
     /// line's.
@@ -113,8 +103,9 @@ impl Eq for Chosen<'_> {}
 ///
 /// - `--to` takes account names and marketplace names; a marketplace name means every
 ///   account of that marketplace. An account may be named like a marketplace only when it is
-///   an account of that marketplace (the legacy `[shopee]` account is named `shopee`), so the
-///   two readings never disagree: `--to shopee` is every Shopee account, that one included.
+///   an account of that marketplace (the account of a marketplace's own table is named after
+///   it), so the two readings never disagree: `--to <marketplace>` is every account of it,
+///   that one included.
 /// - Without `--to`: every configured account.
 /// - The sandbox serves only when no account is configured at all, or with `--sandbox`
 ///   (`force_sandbox`): then `--to` takes marketplace names.
@@ -308,205 +299,4 @@ fn list(config: &Config, json: bool) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn config(file: &str, vars: &[(&str, &str)]) -> Result<Config> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let names: Vec<String> = vars.keys().cloned().collect();
-        let lookup = |name: &str| vars.get(name).cloned();
-        let setup = crate::Setup::default();
-        Config::resolve(
-            &setup,
-            crate::config::parse(&setup.registry, file).map_err(Error::invalid_input)?,
-            &lookup,
-            &names,
-        )
-    }
-
-    const THREE: &str = r#"
-        [accounts.shopee-sg]
-        marketplace = "shopee"
-        partner_id = 2001887
-        partner_key = "key-sg"
-        shop_id = 600001
-        access_token = "token-sg"
-        country = "sg"
-
-        [accounts.shopee-my]
-        marketplace = "shopee"
-        partner_id = 2001887
-        partner_key = "key-sg"
-        shop_id = 600002
-        access_token = "token-my"
-        country = "my"
-
-        [accounts.lazada-th]
-        marketplace = "lazada"
-        app_key = "100132"
-        app_secret = "app-secret"
-        access_token = "seller-token"
-        country = "th"
-        seller_id = "1000123"
-    "#;
-
-    fn names(chosen: &[Chosen<'_>]) -> Vec<String> {
-        chosen
-            .iter()
-            .map(|c| match c {
-                Chosen::Account(a) => a.name.clone(),
-                Chosen::Sandbox(m) => format!("sandbox:{}", m.name()),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn three_accounts_with_their_identities_hosts_and_countries() {
-        let c = config(THREE, &[]).unwrap();
-        let got: Vec<(&str, &str, Option<&str>)> = c
-            .accounts
-            .iter()
-            .map(|a| (a.name.as_str(), a.identity.as_str(), a.country.as_deref()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("shopee-my", "shopee:2001887:600002", Some("my")),
-                ("shopee-sg", "shopee:2001887:600001", Some("sg")),
-                ("lazada-th", "lazada:th:1000123", Some("th")),
-            ]
-        );
-        let lazada = c.account("lazada-th").unwrap();
-        assert_eq!(lazada.endpoint, "https://api.lazada.co.th/rest");
-        let listed = format!("{:?}", AccountRecord::of(lazada, None));
-        assert!(!listed.contains("seller-token") && !listed.contains("app-secret"));
-    }
-
-    #[test]
-    fn targets_are_accounts_and_marketplaces() {
-        let c = config(THREE, &[]).unwrap();
-        assert_eq!(
-            names(&choose(&c, &[], false).unwrap()),
-            ["shopee-my", "shopee-sg", "lazada-th"]
-        );
-        let to = |list: &[&str]| {
-            let list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-            choose(&c, &list, false).map(|c| names(&c))
-        };
-        assert_eq!(to(&["shopee"]).unwrap(), ["shopee-my", "shopee-sg"]);
-        assert_eq!(
-            to(&["lazada-th", "shopee-sg", "lazada"]).unwrap(),
-            ["lazada-th", "shopee-sg"]
-        );
-        let err = to(&["smh"]).unwrap_err().to_string();
-        assert!(
-            err.contains("no smh account") && err.contains("--sandbox"),
-            "{err}"
-        );
-        let err = to(&["shopee-sq"]).unwrap_err().to_string();
-        assert!(err.contains("did you mean shopee-sg"), "{err}");
-        // --sandbox: every simulator, whatever is configured.
-        assert_eq!(choose(&c, &[], true).unwrap().len(), c.registry.len());
-        // Nothing configured: the simulators serve.
-        let none = config("", &[]).unwrap();
-        assert_eq!(
-            names(&choose(&none, &["lazada".into()], false).unwrap()),
-            ["sandbox:lazada"]
-        );
-    }
-
-    #[test]
-    fn the_legacy_table_is_an_account_named_after_its_marketplace() {
-        let file = format!(
-            "[shopee]\npartner_id = 1\npartner_key = \"k\"\nshop_id = 2\naccess_token = \"t\"\n{THREE}"
-        );
-        let c = config(&file, &[]).unwrap();
-        let shopee: Vec<&str> = c.accounts_of("shopee").map(|a| a.name.as_str()).collect();
-        assert_eq!(shopee, ["shopee", "shopee-my", "shopee-sg"]);
-        assert!(c.account("shopee").unwrap().legacy);
-        // The marketplace name means all of them, the one named after it included.
-        assert_eq!(
-            names(&choose(&c, &["shopee".into()], false).unwrap()),
-            ["shopee", "shopee-my", "shopee-sg"]
-        );
-    }
-
-    #[test]
-    fn named_accounts_from_the_environment_and_the_environment_wins() {
-        let c = config(
-            THREE,
-            &[
-                ("MARKETMEDIA_ACCOUNT_SHOPEE_SG_ACCESS_TOKEN", "env-token"),
-                ("MARKETMEDIA_ACCOUNT_LAZADA_VN_MARKETPLACE", "lazada"),
-                ("MARKETMEDIA_ACCOUNT_LAZADA_VN_APP_KEY", "100132"),
-                ("MARKETMEDIA_ACCOUNT_LAZADA_VN_APP_SECRET", "s"),
-                ("MARKETMEDIA_ACCOUNT_LAZADA_VN_ACCESS_TOKEN", "t"),
-                ("MARKETMEDIA_ACCOUNT_LAZADA_VN_COUNTRY", "vn"),
-            ],
-        )
-        .unwrap();
-        let sg = &c.account("shopee-sg").unwrap().settings;
-        assert_eq!(sg.secret("access_token").unwrap().expose(), "env-token");
-        assert_eq!(
-            c.account("shopee-sg").unwrap().origin,
-            "config file + environment"
-        );
-        let vn = c.account("lazada-vn").unwrap();
-        assert_eq!(vn.origin, "environment");
-        assert_eq!(vn.identity, "lazada:vn:app:100132");
-        assert_eq!(vn.endpoint, "https://api.lazada.vn/rest");
-    }
-
-    #[test]
-    fn config_errors_name_the_closest_key_and_the_missing_ones() {
-        let err = config(
-            "[accounts.a]\nmarketplace = \"shopee\"\npartner_id = 1\n",
-            &[],
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("account a (shopee) is only partly configured"),
-            "{err}"
-        );
-        assert!(err.contains("MARKETMEDIA_ACCOUNT_A_PARTNER_KEY"), "{err}");
-        // Two accounts of one seller on one app in one country, no seller id: refused.
-        let two = "[accounts.a]\nmarketplace = \"lazada\"\napp_key = \"k\"\napp_secret = \"s\"\naccess_token = \"t\"\n\
-                   [accounts.b]\nmarketplace = \"lazada\"\napp_key = \"k\"\napp_secret = \"s\"\naccess_token = \"u\"\n";
-        let err = config(two, &[]).unwrap_err().to_string();
-        assert!(err.contains("set seller_id"), "{err}");
-        // An account named like another marketplace.
-        let err = config(
-            "[accounts.lazada]\nmarketplace = \"ebay\"\naccess_token = \"t\"\n",
-            &[],
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("named like another marketplace"), "{err}");
-    }
-
-    #[test]
-    fn unknown_account_variables_are_warned_about_with_the_closest() {
-        let c = config(THREE, &[]).unwrap();
-        let w = crate::config::unknown_env_warnings(
-            &c.registry,
-            [
-                "MARKETMEDIA_ACCOUNT_SHOPEE_SG_SHOP_ID".to_owned(),
-                "MARKETMEDIA_ACCOUNT_SHOPEE_SG_SHOPID".to_owned(),
-            ],
-            &c.env_names,
-        );
-        assert_eq!(w.len(), 1, "{w:?}");
-        assert!(
-            w[0].contains("did you mean MARKETMEDIA_ACCOUNT_SHOPEE_SG_SHOP_ID"),
-            "{w:?}"
-        );
-    }
 }

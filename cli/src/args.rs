@@ -32,8 +32,8 @@ pub struct ConfigArgs {
     pub sandbox: bool,
 }
 
-/// The command's one-line description: `Upload product videos and images to Shopee, …, and
-/// WeChat Channels Store at once.`, every registered marketplace named.
+/// The command's one-line description: `Upload product videos and images to A, B and C at
+/// once.`, every registered marketplace named.
 pub fn about(registry: &Registry) -> String {
     format!(
         "Upload product videos and images to {} at once.",
@@ -52,7 +52,7 @@ pub fn long_about(registry: &Registry) -> String {
     )
 }
 
-/// The marketplaces' own flags given on a command line (`--shopee-module media`): their
+/// The marketplaces' own flags given on a command line (`--<marketplace>-<key> VALUE`): their
 /// marketplace, setting key and value, in the registry's order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MarketFlags {
@@ -317,11 +317,13 @@ pub struct UploadArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The video's title (Lazada requires one; default in the sandbox: the file's name).
+    /// The video's title (a marketplace that requires one refuses a video without it; in the
+    /// sandbox the file's name serves).
     #[arg(long)]
     pub title: Option<String>,
 
-    /// A public http(s) URL of the video's cover image (Lazada requires one).
+    /// A public http(s) URL of the video's cover image (a marketplace that requires one
+    /// refuses a video without it).
     #[arg(long, value_name = "URL")]
     pub cover_url: Option<String>,
 
@@ -493,24 +495,39 @@ mod tests {
         assert!(flags > 0);
     }
 
+    /// The first setting of the registry declared with a flag: (marketplace, setting).
+    fn a_flag() -> (&'static str, &'static marketmedia_core::Setting) {
+        marketmedia::registry()
+            .iter()
+            .find_map(|m| {
+                let settings: &'static [marketmedia_core::Setting] = m.settings();
+                let s = settings.iter().find(|s| s.command_line)?;
+                Some((m.name(), s))
+            })
+            .expect("a marketplace declares a setting with a flag")
+    }
+
     #[test]
     fn marketplace_flags_are_parsed_with_the_command_line() {
         let setup = Setup::default();
-        let (cli, flags) = parse_from(
-            &setup,
-            ["marketmedia", "upload", "--shopee-module", "media"],
-        )
-        .unwrap();
+        let (market, setting) = a_flag();
+        let flag = format!("--{}", setting.flag_name(market));
+        let (cli, flags) =
+            parse_from(&setup, ["marketmedia", "upload", &flag, setting.example]).unwrap();
         assert!(matches!(cli.command, Command::Upload(_)));
         assert_eq!(
             flags.values,
-            [("shopee".to_owned(), "module".to_owned(), "media".to_owned())]
+            [(
+                market.to_owned(),
+                setting.key.to_owned(),
+                setting.example.to_owned()
+            )]
         );
         let (_, none) = parse_from(&setup, ["marketmedia", "batch", "status"]).unwrap();
         assert!(none.values.is_empty());
         assert!(parse_from(
             &setup,
-            ["marketmedia", "digest", "--shopee-module", "media", "f"]
+            ["marketmedia", "digest", &flag, setting.example, "f"]
         )
         .is_err());
     }
@@ -527,13 +544,13 @@ mod tests {
 
     #[test]
     fn upload_takes_a_list_of_marketplaces() {
-        let cli = Cli::try_parse_from(["marketmedia", "upload", "--to", "smh,shopee-sg"]).unwrap();
+        let cli = Cli::try_parse_from(["marketmedia", "upload", "--to", "b,a-sg"]).unwrap();
         let Command::Upload(args) = cli.command else {
             panic!("not upload")
         };
-        assert_eq!(args.to, vec!["smh".to_owned(), "shopee-sg".to_owned()]);
+        assert_eq!(args.to, vec!["b".to_owned(), "a-sg".to_owned()]);
         assert!(args.file.is_none());
-        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_ok());
+        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "c"]).is_ok());
     }
 
     /// The timeout flags' defaults are the library's (`Watchdog::default()`, pinned in core),

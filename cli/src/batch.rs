@@ -111,7 +111,7 @@ pub struct WorkerArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The manifest: CSV (header with `sku`, `video`, `images`, `marketplaces`, and
-    /// `MARKET.FIELD` columns such as `lazada.title`) or JSON Lines (`.jsonl`).
+    /// `MARKET.FIELD` columns such as `<marketplace>.title`) or JSON Lines (`.jsonl`).
     pub manifest: PathBuf,
     /// The store.
     #[command(flatten)]

@@ -28,10 +28,11 @@ use crate::targets::{Targets, VideoMeta};
 
 /// Duration of the sample video `upload` generates when no file is given.
 pub const SAMPLE_DURATION: Duration = Duration::from_secs(12);
-/// Size of the sample video: 6 MiB (two Shopee parts, two Lazada blocks, one SMH part).
+/// Size of the sample video: 6 MiB (a few parts on every marketplace, under the smallest
+/// limit of them).
 pub const SAMPLE_BYTES: u64 = 6 * 1024 * 1024;
 
-/// The largest image read from disk (the most any platform accepts: SMH's 50 MiB); each
+/// The largest image read from disk (the most any bundled platform accepts); each
 /// platform's own, lower limit is checked before its request.
 pub const MAX_IMAGE_READ: u64 = 50 * 1024 * 1024;
 
@@ -46,7 +47,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Runs a parsed command line with `setup`'s marketplaces and simulators; `flags` are the
-/// marketplaces' own command-line flags it carried (`--shopee-module media`).
+/// marketplaces' own command-line flags it carried (`--<marketplace>-<key> VALUE`).
 pub async fn run_with_flags(
     setup: &crate::Setup,
     cli: Cli,

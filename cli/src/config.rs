@@ -13,18 +13,12 @@
 //! sandbox.
 //!
 //! ```toml
-//! [shopee]
-//! partner_id = 2001887
-//! partner_key = "…"
-//! shop_id = 600001
-//! access_token = "…"
+//! [<marketplace>]              # its own account, named after it
+//! <key> = "…"
 //!
-//! [accounts.lazada-my]
-//! marketplace = "lazada"
-//! app_key = "100132"
-//! app_secret = "…"
-//! access_token = "…"
-//! country = "my"
+//! [accounts.<name>]            # any number of named accounts per marketplace
+//! marketplace = "<marketplace>"
+//! <key> = "…"
 //! ```
 //!
 //! `docs/cli.md` lists every key of every marketplace (its tables are checked against the
@@ -164,7 +158,7 @@ pub struct FileTable {
 /// The config file as written, checked against the registered marketplaces.
 #[derive(Debug, Default, Clone)]
 pub struct ConfigFile {
-    /// The marketplaces' own tables (`[shopee]`), by marketplace name.
+    /// The marketplaces' own tables (`[<marketplace>]`), by marketplace name.
     pub tables: BTreeMap<&'static str, FileTable>,
     /// `[accounts.NAME]`: named accounts, any number per marketplace, with their
     /// marketplace's name.
@@ -183,15 +177,16 @@ pub struct Config {
     /// Every configured account, in the registry's order of marketplaces, then the legacy
     /// account (named after its marketplace) first, then by name.
     pub accounts: Vec<Account>,
-    /// By marketplace name: the values its own table (`[shopee]`, `MARKETMEDIA_SHOPEE_*`)
+    /// By marketplace name: the values its own table (`[<marketplace>]`,
+    /// `MARKETMEDIA_<MARKETPLACE>_*`)
     /// gives its shared settings ([`Setting::shared`]) and the command line's flags
     /// ([`Setting::command_line`]); every account of the marketplace that does not set its
     /// own takes them, and so does its simulator in the sandbox.
     pub shared: BTreeMap<&'static str, Settings>,
     /// The config file read, if any.
     pub file: Option<PathBuf>,
-    /// The environment names of the named accounts and their marketplaces (`SHOPEE_SG`,
-    /// `shopee`), to tell their `MARKETMEDIA_ACCOUNT_*` variables from typos.
+    /// The environment names of the named accounts and their marketplaces (`<NAME>`,
+    /// `<marketplace>`), to tell their `MARKETMEDIA_ACCOUNT_*` variables from typos.
     pub env_names: Vec<(String, String)>,
 }
 
@@ -406,7 +401,7 @@ impl Config {
         Ok(())
     }
 
-    /// Sets `key` of `marketplace` from the command line (`--shopee-module media`): for the
+    /// Sets `key` of `marketplace` from the command line (`--<marketplace>-<key> VALUE`): for the
     /// sandbox and every account of the marketplace, their own choices included.
     pub fn set_from_command_line(
         &mut self,
@@ -440,7 +435,8 @@ impl Config {
 }
 
 /// An account name is letters, digits, `-`, `_` and `.`; one named like a marketplace must be
-/// an account of that marketplace (so `--to shopee` never means two different things).
+/// an account of that marketplace (so `--to <marketplace>` never means two different
+/// things).
 fn check_account_name(registry: &Registry, name: &str, market: &dyn Marketplace) -> Result<()> {
     let ok = !name.is_empty()
         && name
@@ -467,7 +463,7 @@ fn check_account_name(registry: &Registry, name: &str, market: &dyn Marketplace)
 /// Where one account's settings are read from: its table and its variables' prefix.
 struct Source<'a> {
     market: &'a dyn Marketplace,
-    /// `MARKETMEDIA_SHOPEE_` or `MARKETMEDIA_ACCOUNT_SHOPEE_SG_`.
+    /// `MARKETMEDIA_<MARKETPLACE>_` or `MARKETMEDIA_ACCOUNT_<NAME>_`.
     prefix: String,
     /// The account's name when it is a named one.
     account: Option<String>,
@@ -652,7 +648,7 @@ impl<'de> serde::Deserialize<'de> for RawFile {
 /// Parses config file text and checks it against the registered marketplaces: every table
 /// a marketplace's (or `[accounts.NAME]` with a `marketplace`), every key one it declares,
 /// every value of the type it takes. The error is one line, naming the line and the key
-/// (`shopee.partner_key`) and never the value written there: a mistyped secret must not be
+/// (`<marketplace>.<key>`) and never the value written there: a mistyped secret must not be
 /// echoed to a terminal or a log.
 pub fn parse(registry: &Registry, text: &str) -> std::result::Result<ConfigFile, String> {
     let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
@@ -784,235 +780,4 @@ fn without_values(message: &str) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use super::*;
-
-    fn registry() -> Registry {
-        marketmedia::registry()
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn resolve(file: &str, vars: &[(&str, &str)]) -> Result<Config> {
-        let vars = env(vars);
-        let names: Vec<String> = vars.keys().cloned().collect();
-        let lookup = |name: &str| vars.get(name).cloned();
-        let setup = Setup::default();
-        Config::resolve(
-            &setup,
-            parse(&setup.registry, file).map_err(Error::invalid_input)?,
-            &lookup,
-            &names,
-        )
-    }
-
-    /// Every variable the loader asks for is one `unknown_env_warnings` knows, so setting it
-    /// never draws a "not a variable marketmedia reads" warning.
-    #[test]
-    fn every_variable_read_is_a_known_one() {
-        let asked = std::sync::Mutex::new(Vec::new());
-        let lookup = |name: &str| {
-            asked.lock().unwrap().push(name.to_owned());
-            None
-        };
-        let r = registry();
-        Config::resolve(&Setup::default(), ConfigFile::default(), &lookup, &[]).unwrap();
-        let asked = asked.into_inner().unwrap();
-        let known = known_env(&r);
-        for market in r.iter() {
-            assert!(
-                asked.iter().any(|n| n.starts_with(&market.env_prefix())),
-                "nothing read for {}: {asked:?}",
-                market.name()
-            );
-        }
-        for name in &asked {
-            assert!(known.contains(name), "{name} is read but not known");
-        }
-    }
-
-    /// A mistyped secret is reported by its key and the type expected, never by its value.
-    #[test]
-    fn a_parse_error_names_the_key_not_the_value() {
-        let r = registry();
-        let file = "[shopee]\npartner_id = 1\npartner_key = 98765432123456789\n";
-        let err = parse(&r, file).unwrap_err();
-        assert!(!err.contains("9876"), "{err}");
-        assert!(err.contains("shopee.partner_key"), "{err}");
-        assert!(err.contains("expected a string"), "{err}");
-        assert!(err.contains("line 3"), "{err}");
-
-        // A secret written where a number goes, and a string where a boolean goes.
-        let file = "[shopee]\npartner_id = \"sk-live-4f9a8b7c6d5e\"\n";
-        let err = parse(&r, file).unwrap_err();
-        assert!(!err.contains("sk-live"), "{err}");
-        assert!(err.contains("shopee.partner_id"), "{err}");
-        let file = "[smh]\nallow_plain_http = \"sk-live-4f9a8b7c6d5e\"\n";
-        let err = parse(&r, file).unwrap_err();
-        assert!(!err.contains("sk-live"), "{err}");
-        assert!(err.contains("smh.allow_plain_http"), "{err}");
-        assert!(err.contains("expected a boolean"), "{err}");
-        // A URL that is not one: its key, never its text (it may carry a credential).
-        let file = "[accounts.a]\nmarketplace = \"ebay\"\nbase_url = \"ftp://u:sk-live@h\"\n";
-        let err = parse(&r, file).unwrap_err();
-        assert!(!err.contains("sk-live"), "{err}");
-        assert!(err.contains("line 3: accounts.a.base_url must be"), "{err}");
-        // A syntax error quotes nothing either.
-        let err = parse(&r, "[shopee]\npartner_key = \"sk-live-4f9a\n").unwrap_err();
-        assert!(!err.contains("sk-live"), "{err}");
-        assert!(err.starts_with("line 2"), "{err}");
-    }
-
-    #[test]
-    fn unknown_tables_and_keys_name_the_closest() {
-        let r = registry();
-        let err = parse(&r, "[shopee]\npartner_id = 1\nbogus = 2\n").unwrap_err();
-        assert!(err.starts_with("line 3:"), "{err}");
-        assert!(!err.contains('\n'));
-        let err = parse(&r, "[shopee]\npartner_id = \"x\"\n").unwrap_err();
-        assert!(err.starts_with("line 2:"), "{err}");
-        let err = parse(&r, "[shopee]\nshop_idd = 1\n").unwrap_err();
-        assert!(err.contains("did you mean `shop_id`"), "{err}");
-        let err = parse(
-            &r,
-            "[accounts.a]\nmarketplace = \"shopee\"\npartner_idd = 1\n",
-        )
-        .unwrap_err();
-        assert!(
-            err.contains("line 3") && err.contains("did you mean `partner_id`"),
-            "{err}"
-        );
-        let err = parse(&r, "\n[shoppe]\npartner_id = 1\n").unwrap_err();
-        assert!(
-            err.contains("line 2: unknown table `shoppe` (did you mean `shopee`?)"),
-            "{err}"
-        );
-        let err = parse(&r, "[accounts.a]\nmarketplace = \"amazon\"\n").unwrap_err();
-        assert!(err.contains("unknown marketplace"), "{err}");
-        let err = parse(&r, "[accounts.a]\nshop_id = 1\n").unwrap_err();
-        assert!(err.contains("has no marketplace"), "{err}");
-    }
-
-    #[test]
-    fn nothing_set_means_sandbox_everywhere() {
-        let c = resolve("", &[]).unwrap();
-        assert!(c.accounts.is_empty());
-        assert!(registry().iter().all(|m| !c.is_configured(m.name())));
-    }
-
-    #[test]
-    fn environment_wins_over_the_file() {
-        let file = r#"
-            [shopee]
-            partner_id = 1
-            partner_key = "file-key"
-            shop_id = 2
-            access_token = "file-token"
-            base_url = "http://file.invalid"
-        "#;
-        let c = resolve(
-            file,
-            &[
-                ("MARKETMEDIA_SHOPEE_PARTNER_ID", "77"),
-                ("MARKETMEDIA_SHOPEE_BASE_URL", "http://127.0.0.1:9/"),
-            ],
-        )
-        .unwrap();
-        let s = &c.account("shopee").unwrap().settings;
-        assert_eq!(s.number("partner_id"), Some(77));
-        assert_eq!(s.secret("partner_key").unwrap().expose(), "file-key");
-        assert_eq!(s.text("base_url"), Some("http://127.0.0.1:9"));
-        assert_eq!(
-            c.account("shopee").unwrap().origin,
-            "config file + environment"
-        );
-        assert_eq!(c.accounts.len(), 1);
-    }
-
-    #[test]
-    fn a_shared_setting_alone_configures_nothing_and_reaches_every_account() {
-        let file = "[shopee]\nmodule = \"media\"\n[accounts.shopee-sg]\nmarketplace = \"shopee\"\npartner_id = 1\npartner_key = \"k\"\nshop_id = 2\naccess_token = \"t\"\n[accounts.shopee-my]\nmarketplace = \"shopee\"\npartner_id = 1\npartner_key = \"k\"\nshop_id = 3\naccess_token = \"t\"\nmodule = \"media_space\"\n";
-        let c = resolve(file, &[]).unwrap();
-        assert!(c.account("shopee").is_none());
-        assert_eq!(
-            c.account("shopee-sg").unwrap().settings.text("module"),
-            Some("media")
-        );
-        assert_eq!(
-            c.account("shopee-my").unwrap().settings.text("module"),
-            Some("media_space")
-        );
-        assert_eq!(c.shared["shopee"].text("module"), Some("media"));
-        // The command line's flag wins over every account's own choice.
-        let mut c = c;
-        c.set_from_command_line("shopee", "module", "media")
-            .unwrap();
-        assert_eq!(
-            c.account("shopee-my").unwrap().settings.text("module"),
-            Some("media")
-        );
-        let err = c
-            .set_from_command_line("smh", "allow_plain_http", "maybe")
-            .unwrap_err();
-        assert!(
-            err.message().contains("--smh-allow-plain-http must be"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn partly_configured_is_an_error_naming_the_missing_variables_not_the_secrets() {
-        let err = resolve(
-            "",
-            &[
-                ("MARKETMEDIA_LAZADA_APP_KEY", "k"),
-                ("MARKETMEDIA_LAZADA_APP_SECRET", "very-secret-value"),
-            ],
-        )
-        .unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("MARKETMEDIA_LAZADA_ACCESS_TOKEN"), "{text}");
-        assert!(!text.contains("very-secret-value"), "{text}");
-        assert!(!text.contains('\n'));
-        // A token instead of the secret it is fetched with.
-        let c = resolve(
-            "[smh]\nlibrary_id = \"lib\"\naccess_token = \"tok\"\nstorage_scheme = \"http\"\n",
-            &[],
-        )
-        .unwrap();
-        assert!(c.is_configured("smh"));
-        let err = resolve("[smh]\nlibrary_id = \"lib\"\n", &[]).unwrap_err();
-        assert!(
-            err.to_string().contains("MARKETMEDIA_SMH_LIBRARY_SECRET"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_variable_the_marketplace_cannot_read_is_named() {
-        let err = resolve("", &[("MARKETMEDIA_SHOPEE_PARTNER_ID", "sk-live-1")]).unwrap_err();
-        assert!(
-            err.message()
-                .contains("MARKETMEDIA_SHOPEE_PARTNER_ID must be a whole number"),
-            "{err}"
-        );
-        assert!(!err.to_string().contains("sk-live"), "{err}");
-        let err = resolve("", &[("MARKETMEDIA_SHOPEE_MODULE", "video")])
-            .and_then(|c| {
-                let m = c.registry.get("shopee").unwrap().clone();
-                m.account(&c.shared["shopee"]).map(|_| ())
-            })
-            .unwrap_err();
-        assert!(err.to_string().contains("media_space, media"), "{err}");
-    }
 }

@@ -14,7 +14,7 @@
 //!   [`batch`]: `batch …`.
 //!
 //! ```text
-//! marketmedia upload [FILE] [--to shopee,lazada,…] [--json] [--title T --cover-url U]
+//! marketmedia upload [FILE] [--to ACCOUNT,MARKETPLACE,…] [--json] [--title T --cover-url U]
 //! marketmedia images FILE... [--to …] [--json]
 //! marketmedia status --platform P --id ID [--wait] [--json]
 //! marketmedia digest FILE [--part-size N] [--json]
@@ -32,8 +32,9 @@
 //! use marketmedia_core::{ChunkedVideoUploader, Overall, UploadDriver, UploadOptions};
 //!
 //! let sandbox = Sandbox::start().await?;
-//! let (shopee, smh) = (sandbox.client("shopee")?, sandbox.client("smh")?);
-//! let providers: [&dyn ChunkedVideoUploader; 2] = [shopee.video().as_ref(), smh.video().as_ref()];
+//! let clients = sandbox.clients()?;
+//! let providers: Vec<&dyn ChunkedVideoUploader> =
+//!     clients.iter().map(|(_, c)| c.video().as_ref()).collect();
 //! let report = UploadDriver::new(UploadOptions::default())
 //!     .upload_to_all(&providers, std::path::Path::new("kettle.mp4"))
 //!     .await;

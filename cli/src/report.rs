@@ -512,7 +512,7 @@ pub fn images_summary(records: &[ImagesRecord]) -> String {
     out
 }
 
-/// An image's error line, in the same shape as `upload`'s (`shopee: invalid input: …`), the
+/// An image's error line, in the same shape as `upload`'s (`<marketplace>: invalid input: …`), the
 /// file named once.
 fn image_error_line(platform: &str, file: &str, message: &str) -> String {
     if message.contains(file) {

@@ -75,7 +75,8 @@ impl Sandbox {
         self.running.simulator(marketplace)
     }
 
-    /// A simulator by its type (`sandbox.sim::<ShopeeSim>()`), for tests.
+    /// A simulator by its type (`sandbox.sim::<T>()`, `T` a simulator of the sim crate), for
+    /// tests.
     pub fn sim<T: 'static>(&self) -> Option<&T> {
         self.running.sim::<T>()
     }

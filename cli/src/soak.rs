@@ -38,7 +38,7 @@ pub struct SoakRow {
     /// Uploads that finished with an asset whose bytes equal the source.
     pub succeeded: u32,
     /// Uploads committed on the platform whose asset id is unknown (the answer naming it was
-    /// lost and the platform has no call to find it: Lazada). Not failures.
+    /// lost and the platform has no call to find it). Not failures.
     pub committed_id_unknown: u32,
     /// Uploads committed and still processing when the poll's deadline passed (the handle
     /// returned to poll later). Not lost bytes.
@@ -327,7 +327,7 @@ async fn soak_one(
     for n in 0..uploads {
         row.attempted += 1;
         // Each upload under a name of its own, as a catalog's videos are (a hard link: no
-        // copy). With one name for all, SMH's `rename` strategy places each file beside
+        // copy). With one name for all, a platform that renames on a name conflict places each file beside
         // identical older ones, and the recovery of a lost confirm answer, which looks at the
         // requested path, finds an older identical file there instead of this upload's.
         let named = video.with_file_name(format!("soak-{platform}-{n:05}.mp4"));

@@ -8,6 +8,7 @@ mod batch_kill;
 mod cli;
 #[path = "../../../batch/tests/it/common/mod.rs"]
 mod common;
+mod config;
 mod docs_tables;
 mod drip;
 mod fanout;
