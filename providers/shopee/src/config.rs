@@ -3,7 +3,7 @@
 use std::fmt;
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::Secret;
+use marketmedia_core::raw::{Secret, TokenSource};
 
 /// Which Shopee host to talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -221,8 +221,12 @@ pub struct ShopeeConfig {
     pub partner_id: u64,
     /// Partner key, the HMAC key.
     pub partner_key: Secret,
-    /// The shop's access token (4-hour lifetime; refresh it outside this library).
+    /// The shop's access token (4-hour lifetime), used as is unless a token source is set
+    /// ([`ShopeeConfig::with_token_source`]).
     pub access_token: Secret,
+    /// Where each request's access token comes from, refreshed as needed (see
+    /// [`crate::auth`]); `None`: the fixed `access_token`.
+    pub token_source: Option<TokenSource>,
     /// The shop id.
     pub shop_id: u64,
     /// Region, deciding the host.
@@ -263,6 +267,7 @@ impl ShopeeConfig {
             partner_id,
             partner_key: partner_key.into(),
             access_token: access_token.into(),
+            token_source: None,
             shop_id,
             region: ShopeeRegion::default(),
             base_url: None,
@@ -291,6 +296,14 @@ impl ShopeeConfig {
         self
     }
 
+    /// Takes each request's access token from `tokens` (a credential refreshed by
+    /// [`crate::auth::ShopeeRefresher`], shared with the shop's other uploaders) instead of
+    /// the fixed `access_token`.
+    pub fn with_token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
+        self
+    }
+
     /// Sets the region.
     pub fn with_region(mut self, region: ShopeeRegion) -> Self {
         self.region = region;
@@ -311,6 +324,7 @@ impl fmt::Debug for ShopeeConfig {
             .field("partner_id", &self.partner_id)
             .field("partner_key", &self.partner_key)
             .field("access_token", &self.access_token)
+            .field("token_source", &self.token_source)
             .field("shop_id", &self.shop_id)
             .field("region", &self.region)
             .field("base_url", &self.effective_base_url())
