@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::{Error, Secret};
+use marketmedia_core::raw::{Error, Secret, TokenSource};
 
 /// One mebibyte (the project reads a platform's "MB" as MiB, as platforms.md does for Shopee).
 pub const MIB: u64 = 1 << 20;
@@ -118,8 +118,13 @@ pub struct LazadaConfig {
     pub app_key: String,
     /// The app secret: the HMAC key.
     pub app_secret: Secret,
-    /// The seller's access token.
+    /// The seller's access token, used as is unless a token source is set
+    /// ([`LazadaConfig::with_token_source`]).
     pub access_token: Secret,
+    /// Where each request's access token comes from, refreshed as needed (see
+    /// [`crate::auth`]); `None`: the fixed `access_token`. One source serves every gateway of
+    /// the seller.
+    pub token_source: Option<TokenSource>,
     /// The venture whose gateway to use.
     pub region: Region,
     /// Overrides the region's gateway (a simulator, a proxy); include the `/rest` prefix if
@@ -155,6 +160,7 @@ impl LazadaConfig {
             app_key: app_key.into(),
             app_secret: app_secret.into(),
             access_token: access_token.into(),
+            token_source: None,
             region,
             base_url: None,
             block_size: DEFAULT_BLOCK_SIZE,
@@ -170,6 +176,14 @@ impl LazadaConfig {
     /// Uses another gateway (a simulator, a proxy).
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (the seller's credential, refreshed
+    /// by [`crate::auth::LazadaRefresher`] and shared by the seller's gateways) instead of the
+    /// fixed `access_token`.
+    pub fn with_token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
         self
     }
 
@@ -208,7 +222,7 @@ impl LazadaConfig {
         if self.app_secret.is_empty() {
             return fail("the Lazada app secret is empty".into());
         }
-        if self.access_token.is_empty() {
+        if self.access_token.is_empty() && self.token_source.is_none() {
             return fail("the Lazada access token is empty".into());
         }
         let base = self.effective_base_url();
@@ -258,6 +272,7 @@ impl fmt::Debug for LazadaConfig {
             .field("app_key", &self.app_key)
             .field("app_secret", &self.app_secret)
             .field("access_token", &self.access_token)
+            .field("token_source", &self.token_source)
             .field("region", &self.region)
             .field("base_url", &self.base_url.as_deref().map(redact_url))
             .field("block_size", &self.block_size)
