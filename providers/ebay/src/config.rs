@@ -3,7 +3,7 @@
 use std::fmt;
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::Secret;
+use marketmedia_core::raw::{Secret, TokenSource};
 
 /// Which eBay environment to talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,9 +51,12 @@ pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 12 << 20;
 /// Everything the eBay provider needs. The token never appears in `Debug`.
 #[derive(Clone)]
 pub struct EbayConfig {
-    /// The user's OAuth access token (authorization code grant, scope `sell.inventory`);
-    /// refresh it outside this library.
+    /// The user's OAuth access token (authorization code grant, scope `sell.inventory`),
+    /// used as is unless a token source is set ([`EbayConfig::with_token_source`]).
     pub access_token: Secret,
+    /// Where each request's access token comes from, refreshed as needed (see
+    /// [`crate::auth`]); `None`: the fixed `access_token`.
+    pub token_source: Option<TokenSource>,
     /// Environment, deciding the root URI.
     pub environment: EbayEnvironment,
     /// A base URL overriding the environment's root + base path (e.g. a simulator's
@@ -78,6 +81,7 @@ impl EbayConfig {
     pub fn new(access_token: impl Into<Secret>) -> Self {
         EbayConfig {
             access_token: access_token.into(),
+            token_source: None,
             environment: EbayEnvironment::default(),
             base_url: None,
             part_size: DEFAULT_PART_SIZE,
@@ -92,6 +96,13 @@ impl EbayConfig {
     /// Points the provider at another base URL (a simulator, a proxy).
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (the user's credential, refreshed by
+    /// [`crate::auth::EbayRefresher`]) instead of the fixed `access_token`.
+    pub fn with_token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
         self
     }
 
@@ -114,6 +125,7 @@ impl fmt::Debug for EbayConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EbayConfig")
             .field("access_token", &self.access_token)
+            .field("token_source", &self.token_source)
             .field("base_url", &self.effective_base_url())
             .field("part_size", &self.part_size)
             .field("max_file_bytes", &self.max_file_bytes)
