@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::{Error, Result, Secret};
+use marketmedia_core::raw::{Error, Result, Secret, TokenSource};
 
 /// One mebibyte.
 pub const MIB: u64 = 1 << 20;
@@ -129,6 +129,9 @@ pub struct SmhConfig {
     /// Fetch a new token this long before the cached one expires (at most a fifth of its
     /// lifetime is used for short-lived tokens). Default 60 s.
     pub token_refresh_margin: Duration,
+    /// Where each request's access token comes from instead (a source shared by several
+    /// uploaders of the library: [`crate::auth`]); `None`: from `credentials`.
+    pub token_source: Option<TokenSource>,
     /// The API base URL; may carry a path prefix. Default: the library's own domain,
     /// `https://{library_id}.api.tencentsmh.cn` ([`library_base_url`]); set it to the
     /// library's `AccessDomain` when that differs, or to a simulator or proxy.
@@ -172,6 +175,7 @@ impl SmhConfig {
             user_id: None,
             token_period: None,
             token_refresh_margin: Duration::from_secs(60),
+            token_source: None,
             grants: DEFAULT_GRANTS.iter().map(|g| (*g).to_owned()).collect(),
             base_url,
             storage_scheme: StorageScheme::Https,
@@ -192,6 +196,13 @@ impl SmhConfig {
             credentials: Credentials::AccessToken(token.into()),
             ..SmhConfig::new(library_id, "")
         }
+    }
+
+    /// Takes each request's access token from `tokens` (shared with the library's other
+    /// uploaders, e.g. built with [`crate::auth::SmhRefresher`]) instead of fetching its own.
+    pub fn with_token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
+        self
     }
 
     /// Sets the tenant space.
