@@ -3,7 +3,7 @@
 use std::fmt;
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::Secret;
+use marketmedia_core::raw::{Secret, TokenSource};
 
 /// The API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
@@ -95,9 +95,9 @@ impl ImageAnswer {
 /// How the provider gets its `access_token`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
-    /// The store's AppID and AppSecret: the provider fetches the token from `/cgi-bin/token`,
-    /// caches it until shortly before `expires_in`, and fetches again when the platform says
-    /// it expired or is not the latest.
+    /// The store's AppID and AppSecret: the provider fetches the token from
+    /// `/cgi-bin/stable_token` (normal mode), keeps it until shortly before `expires_in`, and
+    /// fetches again when the platform says it expired or is invalid.
     App {
         /// AppID.
         appid: String,
@@ -127,6 +127,9 @@ impl fmt::Debug for Credentials {
 pub struct WechatConfig {
     /// How the access token is obtained.
     pub credentials: Credentials,
+    /// Where each request's access token comes from instead (a source shared by the app's
+    /// uploaders: [`crate::auth`]); `None`: from `credentials`.
+    pub token_source: Option<TokenSource>,
     /// A host other than [`DEFAULT_BASE_URL`] (a simulator, a proxy), without a trailing slash.
     pub base_url: Option<String>,
     /// `scene_type` of video uploads.
@@ -158,6 +161,7 @@ impl WechatConfig {
     fn with_credentials(credentials: Credentials) -> Self {
         WechatConfig {
             credentials,
+            token_source: None,
             base_url: None,
             scene: VideoScene::default(),
             file_type: "mp4".into(),
@@ -165,6 +169,13 @@ impl WechatConfig {
             image_answer: ImageAnswer::default(),
             timeouts: HttpTimeouts::default(),
         }
+    }
+
+    /// Takes each request's access token from `tokens` (shared with the app's other
+    /// uploaders, e.g. built with [`crate::auth::WechatRefresher`]).
+    pub fn with_token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
+        self
     }
 
     /// Points the provider at another host (a simulator, a proxy).
@@ -183,6 +194,7 @@ impl fmt::Debug for WechatConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WechatConfig")
             .field("credentials", &self.credentials)
+            .field("token_source", &self.token_source)
             .field("base_url", &self.effective_base_url())
             .field("scene", &self.scene)
             .field("file_type", &self.file_type)
