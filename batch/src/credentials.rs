@@ -37,8 +37,8 @@ use sqlx::Row;
 
 use marketmedia_core::raw::http::unix_millis;
 use marketmedia_core::{
-    no_refresh_token, refresh_if_due, CredentialKey, CredentialStore, Error, ErrorKind,
-    RefreshDue, Refresher, Result, Secret, Tokens,
+    no_refresh_token, refresh_if_due, CredentialKey, CredentialStore, Error, ErrorKind, RefreshDue,
+    Refresher, Result, Secret, Tokens,
 };
 
 /// The file's name in the user's data directory (the CLI puts it beside `batch.sqlite`:
@@ -81,8 +81,10 @@ impl std::fmt::Debug for SqliteCredentialStore {
 fn store_error(e: sqlx::Error) -> Error {
     let busy = match &e {
         sqlx::Error::Database(db) => {
-            matches!(db.code().as_deref(), Some("5" | "6" | "261" | "262" | "517"))
-                || db.message().contains("locked")
+            matches!(
+                db.code().as_deref(),
+                Some("5" | "6" | "261" | "262" | "517")
+            ) || db.message().contains("locked")
         }
         sqlx::Error::PoolTimedOut => true,
         _ => false,
@@ -226,13 +228,11 @@ impl SqliteCredentialStore {
     }
 
     async fn read(conn: &mut SqliteConnection, key: &CredentialKey) -> Result<Option<Tokens>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM credentials WHERE key = $1"
-        ))
-        .bind(key.as_str())
-        .fetch_optional(conn)
-        .await
-        .map_err(store_error)?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM credentials WHERE key = $1"))
+            .bind(key.as_str())
+            .fetch_optional(conn)
+            .await
+            .map_err(store_error)?;
         row.as_ref().map(Self::tokens_from).transpose()
     }
 

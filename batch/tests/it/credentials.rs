@@ -67,7 +67,11 @@ async fn the_file_is_private() {
     let path = dir.path().join("data").join("credentials.sqlite");
     let store = SqliteCredentialStore::open(&path).await.unwrap();
     assert_eq!(mode(&path), 0o600);
-    assert_eq!(mode(path.parent().unwrap()), 0o700, "a new directory is private");
+    assert_eq!(
+        mode(path.parent().unwrap()),
+        0o700,
+        "a new directory is private"
+    );
     store.save(&key(), &due()).await.unwrap();
     // SQLite gives its WAL and shared-memory files the database file's permissions.
     for suffix in ["-wal", "-shm"] {
@@ -83,7 +87,10 @@ async fn the_file_is_private() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let store = SqliteCredentialStore::open(&path).await.unwrap();
     assert_eq!(mode(&path), 0o600);
-    assert!(store.load(&key()).await.unwrap().is_some(), "kept its tokens");
+    assert!(
+        store.load(&key()).await.unwrap().is_some(),
+        "kept its tokens"
+    );
 }
 
 #[tokio::test]
@@ -107,7 +114,10 @@ async fn tokens_round_trip() {
     assert!(store.load(&other).await.unwrap().is_none());
     // What the store prints names its file, never a token.
     let debug = format!("{store:?} {:?}", store.list().await.unwrap());
-    assert!(!debug.contains("access-0") && !debug.contains("refresh-0"), "{debug}");
+    assert!(
+        !debug.contains("access-0") && !debug.contains("refresh-0"),
+        "{debug}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

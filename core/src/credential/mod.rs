@@ -185,7 +185,9 @@ impl Tokens {
     /// How long the access token lives, from the request to its expiry, when known.
     pub fn lifetime(&self) -> Option<Duration> {
         let end = self.access_expires_at_ms?;
-        Some(Duration::from_millis(end.saturating_sub(self.obtained_at_ms)))
+        Some(Duration::from_millis(
+            end.saturating_sub(self.obtained_at_ms),
+        ))
     }
 
     /// When the access token should be replaced: `margin` before its expiry (scaled to its

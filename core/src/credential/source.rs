@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use super::{CredentialKey, CredentialStore, RefreshDue, RefreshMargin, Refresher, Tokens};
 use super::AUTHORIZE_COMMAND;
+use super::{CredentialKey, CredentialStore, RefreshDue, RefreshMargin, Refresher, Tokens};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::unix_millis;
 use crate::retry::RetryPolicy;

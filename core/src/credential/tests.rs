@@ -73,9 +73,11 @@ impl Refresher for Fake {
             .unwrap()
             .insert(refresh.expose().to_owned())
         {
-            return Err(Error::new(ErrorKind::Reauthorize, "the refresh token was spent")
-                .with_platform("fake")
-                .with_code("invalid_refresh_token"));
+            return Err(
+                Error::new(ErrorKind::Reauthorize, "the refresh token was spent")
+                    .with_platform("fake")
+                    .with_code("invalid_refresh_token"),
+            );
         }
         Ok(Tokens::new(format!("AT-secret-access-{n}"), sent_at)
             .expiring_in(self.lifetime)
@@ -130,9 +132,21 @@ fn margin_scales_with_lifetime() {
     let h = |n: u64| Duration::from_secs(n * 3600);
     assert_eq!(m.for_lifetime(h(4)), Duration::from_secs(24 * 60), "Shopee");
     assert_eq!(m.for_lifetime(h(2)), Duration::from_secs(12 * 60), "eBay");
-    assert_eq!(m.for_lifetime(h(24 * 30)), Duration::from_secs(30 * 60), "Lazada");
-    assert_eq!(m.for_lifetime(Duration::from_secs(30)), Duration::from_secs(5), "floor");
-    assert_eq!(m.for_lifetime(Duration::from_secs(4)), Duration::from_secs(2), "half");
+    assert_eq!(
+        m.for_lifetime(h(24 * 30)),
+        Duration::from_secs(30 * 60),
+        "Lazada"
+    );
+    assert_eq!(
+        m.for_lifetime(Duration::from_secs(30)),
+        Duration::from_secs(5),
+        "floor"
+    );
+    assert_eq!(
+        m.for_lifetime(Duration::from_secs(4)),
+        Duration::from_secs(2),
+        "half"
+    );
     let nan = RefreshMargin {
         fraction: f64::NAN,
         ..m
@@ -166,7 +180,10 @@ fn keys_are_checked_and_round_trip() {
     assert_eq!(k.as_str(), "shopee/2001887/shop-600001");
     assert_eq!(k.platform(), "shopee");
     assert_eq!(CredentialKey::parse(k.as_str()).unwrap(), k);
-    assert_eq!(serde_json::to_string(&k).unwrap(), "\"shopee/2001887/shop-600001\"");
+    assert_eq!(
+        serde_json::to_string(&k).unwrap(),
+        "\"shopee/2001887/shop-600001\""
+    );
     // The subject may hold slashes; platform and app may not.
     assert!(CredentialKey::new("lazada", "100132", "seller/a").is_ok());
     assert!(CredentialKey::new("la/zada", "1", "s").is_err());
@@ -389,7 +406,10 @@ async fn nothing_stored_with_an_oauth_refresher_is_reauthorize() {
     let (source, _) = source_with(None, &fake).await;
     let err = source.access_token().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Reauthorize);
-    assert!(err.to_string().contains("no refresh token is stored"), "{err}");
+    assert!(
+        err.to_string().contains("no refresh token is stored"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

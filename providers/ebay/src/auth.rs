@@ -202,11 +202,15 @@ impl EbayAuth {
             ("redirect_uri", self.ru_name.as_str()),
         ];
         let (sent_at, answer) = self.token_call("authorization_code", &form).await?;
-        let refresh = answer.refresh_token.clone().filter(|r| !r.is_empty()).ok_or_else(|| {
-            Error::protocol("the code exchange answered no refresh_token")
-                .with_platform(PLATFORM)
-                .with_call("authorization_code")
-        })?;
+        let refresh = answer
+            .refresh_token
+            .clone()
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| {
+                Error::protocol("the code exchange answered no refresh_token")
+                    .with_platform(PLATFORM)
+                    .with_call("authorization_code")
+            })?;
         let refresh_secs = answer.refresh_token_expires_in;
         Ok(tokens_of(answer, sent_at).with_refresh_token(refresh, refresh_secs))
     }
@@ -273,7 +277,10 @@ fn tokens_of(answer: TokenAnswer, sent_at: u64) -> Tokens {
 /// app's own credentials) [`ErrorKind::Auth`]; otherwise by status.
 fn oauth_error(raw: &RawResponse, meta: &CallMeta<'_>) -> Error {
     let body: Option<OAuthError> = serde_json::from_slice(&raw.body).ok();
-    let code = body.as_ref().and_then(|b| b.error.clone()).unwrap_or_default();
+    let code = body
+        .as_ref()
+        .and_then(|b| b.error.clone())
+        .unwrap_or_default();
     let description = body
         .as_ref()
         .and_then(|b| b.error_description.clone())

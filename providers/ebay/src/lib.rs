@@ -131,10 +131,7 @@ impl EbayUploader {
         let url = reqwest::Url::parse(&format!("{base}{p}")).map_err(|e| {
             Error::invalid_input(format!("bad eBay base URL {base:?}: {e}")).with_platform(PLATFORM)
         })?;
-        Ok(self
-            .client
-            .request(method, url)
-            .bearer_auth(token.expose()))
+        Ok(self.client.request(method, url).bearer_auth(token.expose()))
     }
 
     /// Sends the request `build` makes with the user's token (afresh for each attempt), and
@@ -361,7 +358,11 @@ impl ChunkedVideoUploader for EbayUploader {
         let m = meta("uploadVideo", Some(part.index));
         self.authorized(m, |token| {
             Ok(self
-                .request(reqwest::Method::POST, &path::upload(&session.upload_id), token)?
+                .request(
+                    reqwest::Method::POST,
+                    &path::upload(&session.upload_id),
+                    token,
+                )?
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(CONTENT_LENGTH, part.len())
                 .header(CONTENT_RANGE, range.as_str())

@@ -185,8 +185,11 @@ impl LazadaAuth {
             .with_platform(PLATFORM));
         }
         let mut url = reqwest::Url::parse(&self.authorize_url).map_err(|e| {
-            Error::invalid_input(format!("bad authorization URL {:?}: {e}", self.authorize_url))
-                .with_platform(PLATFORM)
+            Error::invalid_input(format!(
+                "bad authorization URL {:?}: {e}",
+                self.authorize_url
+            ))
+            .with_platform(PLATFORM)
         })?;
         {
             let mut q = url.query_pairs_mut();

@@ -340,6 +340,8 @@ mod tests {
         let err = envelope_error("GetVideoQuota", 200, &env("IllegalAccessToken"));
         assert_eq!(err.kind(), ErrorKind::Auth);
         assert!(err.is_token_refused());
-        assert!(!envelope_error("GetVideoQuota", 200, &env("IncompleteSignature")).is_token_refused());
+        assert!(
+            !envelope_error("GetVideoQuota", 200, &env("IncompleteSignature")).is_token_refused()
+        );
     }
 }

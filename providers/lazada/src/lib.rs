@@ -564,7 +564,12 @@ impl LazadaUploader {
                 })
         };
         let env: Envelope<wire::ImageResponse> = self
-            .call(call, Vec::new(), Some((wire::IMAGE_FILE_FIELD, &file)), None)
+            .call(
+                call,
+                Vec::new(),
+                Some((wire::IMAGE_FILE_FIELD, &file)),
+                None,
+            )
             .await?;
         image_result(call.name, env)
     }

@@ -168,10 +168,10 @@ impl ShopeeAuth {
     ) -> Result<ShopeeAuth> {
         let partner_key = partner_key.into();
         if partner_id == 0 || partner_key.is_empty() {
-            return Err(
-                Error::invalid_input("Shopee's partner id and partner key are both needed")
-                    .with_platform(PLATFORM),
-            );
+            return Err(Error::invalid_input(
+                "Shopee's partner id and partner key are both needed",
+            )
+            .with_platform(PLATFORM));
         }
         Ok(ShopeeAuth {
             partner_id,
@@ -253,14 +253,18 @@ impl ShopeeAuth {
     pub async fn exchange_code(&self, code: &str, grantee: Grantee) -> Result<Tokens> {
         let code = code.trim();
         if code.is_empty() {
-            return Err(Error::invalid_input("the authorization code is empty").with_platform(PLATFORM));
+            return Err(
+                Error::invalid_input("the authorization code is empty").with_platform(PLATFORM)
+            );
         }
         let (shop_id, main_account_id) = match grantee {
             Grantee::Shop(id) => (Some(id), None),
             Grantee::MainAccount(id) => (None, Some(id)),
         };
         if shop_id == Some(0) || main_account_id == Some(0) {
-            return Err(Error::invalid_input("the shop or main account id is 0").with_platform(PLATFORM));
+            return Err(
+                Error::invalid_input("the shop or main account id is 0").with_platform(PLATFORM)
+            );
         }
         let body = TokenGetRequest {
             code,
@@ -344,9 +348,11 @@ fn refusal(e: Error) -> Error {
 /// The tokens of an answer, checked.
 fn tokens_of(answer: TokenAnswer, sent_at: u64, call: &str) -> Result<Tokens> {
     if answer.access_token.is_empty() || answer.refresh_token.is_empty() {
-        return Err(Error::protocol(format!("{call} answered without access_token or refresh_token"))
-            .with_platform(PLATFORM)
-            .with_call(call.to_owned()));
+        return Err(Error::protocol(format!(
+            "{call} answered without access_token or refresh_token"
+        ))
+        .with_platform(PLATFORM)
+        .with_call(call.to_owned()));
     }
     let tokens = Tokens::new(answer.access_token, sent_at)
         .with_refresh_token(answer.refresh_token, Some(REFRESH_TOKEN_SECS));

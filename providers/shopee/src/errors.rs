@@ -72,7 +72,11 @@ mod tests {
         );
         assert!(is_clock_skew("error_param", "Timestamp is expired."));
         assert!(!is_clock_skew("error_param", "Invalid partner_id."));
-        for code in ["error_auth", "invalid_access_token", "invalid_acceess_token"] {
+        for code in [
+            "error_auth",
+            "invalid_access_token",
+            "invalid_acceess_token",
+        ] {
             assert!(is_token_refused(code), "{code}");
             assert_eq!(kind_for_code(code, ""), ErrorKind::Auth, "{code}");
         }

@@ -50,8 +50,8 @@ use marketmedia_core::raw::Digester;
 use marketmedia_core::raw::{
     Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DigestRequest, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
-    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
-    SourceInfo, TokenSource, UploadRules, UploadSession, UploadedImage,
+    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo,
+    TokenSource, UploadRules, UploadSession, UploadedImage,
 };
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_LENGTH, ETAG};
 use serde::{Deserialize, Serialize};

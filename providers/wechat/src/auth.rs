@@ -146,7 +146,13 @@ mod tests {
     #[test]
     fn the_refresh_falls_in_the_last_five_minutes() {
         let m = margin();
-        assert_eq!(m.for_lifetime(Duration::from_secs(7200)), Duration::from_secs(240));
-        assert_eq!(m.for_lifetime(Duration::from_secs(600)), Duration::from_secs(60));
+        assert_eq!(
+            m.for_lifetime(Duration::from_secs(7200)),
+            Duration::from_secs(240)
+        );
+        assert_eq!(
+            m.for_lifetime(Duration::from_secs(600)),
+            Duration::from_secs(60)
+        );
     }
 }

@@ -53,8 +53,8 @@ use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DurationRange, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
-    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
-    SourceInfo, TokenSource, UploadRules, UploadSession, UploadedImage,
+    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo,
+    TokenSource, UploadRules, UploadSession, UploadedImage,
 };
 use serde::de::DeserializeOwned;
 use sha1::{Digest, Sha1};

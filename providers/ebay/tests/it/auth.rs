@@ -18,9 +18,14 @@ const CLIENT_SECRET: &str = "CS-auth-test-cert-id";
 const RU_NAME: &str = "My_Company-MyApp-PRD-abcdef";
 
 fn auth(host: &str) -> EbayAuth {
-    EbayAuth::new(CLIENT_ID, CLIENT_SECRET, RU_NAME, EbayEnvironment::Production)
-        .unwrap()
-        .with_token_host(host)
+    EbayAuth::new(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        RU_NAME,
+        EbayEnvironment::Production,
+    )
+    .unwrap()
+    .with_token_host(host)
 }
 
 /// A form POST to the token path, with Basic `client_id:client_secret`.
@@ -31,8 +36,8 @@ fn assert_token_call(r: &Recorded) {
         r.header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
     assert_eq!(
         r.header("authorization"),
         Some(format!("Basic {basic}").as_str())
@@ -54,12 +59,23 @@ fn the_consent_url_names_the_app_runame_and_scope() {
         ("scope", SELL_INVENTORY_SCOPE),
         ("state", "s1"),
     ];
-    assert_eq!(q, expected.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec());
-    let prod = EbayAuth::new(CLIENT_ID, CLIENT_SECRET, RU_NAME, EbayEnvironment::Production)
-        .unwrap()
-        .authorization_url(None)
-        .unwrap();
-    assert!(prod.starts_with("https://auth.ebay.com/oauth2/authorize?"), "{prod}");
+    assert_eq!(
+        q,
+        expected.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec()
+    );
+    let prod = EbayAuth::new(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        RU_NAME,
+        EbayEnvironment::Production,
+    )
+    .unwrap()
+    .authorization_url(None)
+    .unwrap();
+    assert!(
+        prod.starts_with("https://auth.ebay.com/oauth2/authorize?"),
+        "{prod}"
+    );
     assert!(EbayAuth::new(CLIENT_ID, "", RU_NAME, EbayEnvironment::Production).is_err());
 }
 
@@ -130,8 +146,16 @@ async fn a_refresh_keeps_the_refresh_token_and_invalid_grant_is_a_refusal() {
     assert_eq!(stored.refresh_token.unwrap().expose(), "RT-long", "kept");
 
     let cases = [
-        (400, json!({"error": "invalid_grant", "error_description": "the provided authorization refresh token is invalid or was issued to another client"}), ErrorKind::Reauthorize),
-        (401, json!({"error": "invalid_client", "error_description": "client authentication failed"}), ErrorKind::Auth),
+        (
+            400,
+            json!({"error": "invalid_grant", "error_description": "the provided authorization refresh token is invalid or was issued to another client"}),
+            ErrorKind::Reauthorize,
+        ),
+        (
+            401,
+            json!({"error": "invalid_client", "error_description": "client authentication failed"}),
+            ErrorKind::Auth,
+        ),
         (503, json!({}), ErrorKind::Transient),
     ];
     for (status, body, kind) in cases {

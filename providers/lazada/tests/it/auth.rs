@@ -10,9 +10,7 @@ use marketmedia_conformance::junk::JunkAnswer;
 use marketmedia_conformance::recorder::{Recorded, WireRecorder};
 use marketmedia_core::raw::http::unix_millis;
 use marketmedia_core::raw::signing::hmac_sha256;
-use marketmedia_core::{
-    CredentialStore, ErrorKind, MemoryStore, Refresher, TokenSource, Tokens,
-};
+use marketmedia_core::{CredentialStore, ErrorKind, MemoryStore, Refresher, TokenSource, Tokens};
 use marketmedia_lazada::auth::{sellers, LazadaAuth, CREATE_TOKEN, REFRESH_TOKEN};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use serde_json::json;
@@ -53,7 +51,7 @@ fn assert_token_call(r: &Recorded, path: &str) {
     assert_eq!(get("sign").unwrap(), sign(path, &params));
 }
 
-fn token_answer(access: &str, refresh: &str) -> JunkAnswer {
+pub(crate) fn token_answer(access: &str, refresh: &str) -> JunkAnswer {
     JunkAnswer::json(
         200,
         json!({
@@ -158,7 +156,11 @@ async fn a_refresh_sends_the_refresh_token_and_does_not_extend_it() {
     assert_eq!(sent.form_value("refresh_token").as_deref(), Some("RT-1"));
     assert_eq!(tokens.refresh_expires_at_ms, Some(ten_days));
     assert_eq!(tokens.refresh_token.as_ref().unwrap().expose(), "RT-2");
-    assert_eq!(sellers(&tokens).len(), 2, "country_user_info_list is read too");
+    assert_eq!(
+        sellers(&tokens).len(),
+        2,
+        "country_user_info_list is read too"
+    );
 }
 
 #[tokio::test]
@@ -166,9 +168,21 @@ async fn refusals_and_failures_of_the_refresh_are_typed() {
     let server = WireRecorder::start().await.unwrap();
     let a = auth(&server.base_url());
     let cases = [
-        ("IllegalRefreshToken", "The specified refresh token is invalid or expired", ErrorKind::Reauthorize),
-        ("AUTH_TYPE_UNSUPPORTED", "appkey can only be authorized by market, not support refresh", ErrorKind::Reauthorize),
-        ("IncompleteSignature", "The request signature does not conform to lazop standards", ErrorKind::Auth),
+        (
+            "IllegalRefreshToken",
+            "The specified refresh token is invalid or expired",
+            ErrorKind::Reauthorize,
+        ),
+        (
+            "AUTH_TYPE_UNSUPPORTED",
+            "appkey can only be authorized by market, not support refresh",
+            ErrorKind::Reauthorize,
+        ),
+        (
+            "IncompleteSignature",
+            "The request signature does not conform to lazop standards",
+            ErrorKind::Auth,
+        ),
         ("InternalError", "busy", ErrorKind::Transient),
     ];
     for (code, message, kind) in cases {
@@ -182,7 +196,7 @@ async fn refusals_and_failures_of_the_refresh_are_typed() {
     }
 }
 
-fn quota() -> JunkAnswer {
+pub(crate) fn quota() -> JunkAnswer {
     JunkAnswer::json(
         200,
         json!({"code": "0", "request_id": "q", "capacity_size": 1000, "used_size": 10}),
@@ -240,7 +254,10 @@ async fn a_refused_token_is_refreshed_once_and_the_call_sent_again() {
     assert_eq!(sent.len(), 3);
     assert_gateway_call(&sent[0], "AT-old");
     assert_token_call(&sent[1], REFRESH_TOKEN.path);
-    assert_eq!(sent[1].form_value("refresh_token").as_deref(), Some("RT-old"));
+    assert_eq!(
+        sent[1].form_value("refresh_token").as_deref(),
+        Some("RT-old")
+    );
     assert_gateway_call(&sent[2], "AT-new");
 }
 
@@ -262,12 +279,22 @@ async fn two_gateways_of_one_seller_share_one_refresh() {
     let (a, b) = tokio::join!(sg.quota(), my.quota());
     a.unwrap();
     b.unwrap();
-    assert_eq!(auth_host.received().len(), 1, "one refresh for both gateways");
+    assert_eq!(
+        auth_host.received().len(),
+        1,
+        "one refresh for both gateways"
+    );
     assert_gateway_call(&sg_host.received()[0], "AT-new");
     assert_gateway_call(&my_host.received()[0], "AT-new");
     let key = tokens.key().unwrap();
     assert_eq!(
-        store.load(key).await.unwrap().unwrap().access_token.expose(),
+        store
+            .load(key)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .expose(),
         "AT-new"
     );
 

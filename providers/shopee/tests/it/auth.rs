@@ -43,7 +43,11 @@ fn assert_public_signed(r: &Recorded, path: &str) {
         r.query("sign").unwrap(),
         sign(&format!("{PARTNER_ID}{path}{ts}"))
     );
-    assert_eq!(r.query("access_token"), None, "public: no token in the query");
+    assert_eq!(
+        r.query("access_token"),
+        None,
+        "public: no token in the query"
+    );
     assert_eq!(r.query("shop_id"), None);
     assert!(r
         .header("content-type")
@@ -51,7 +55,7 @@ fn assert_public_signed(r: &Recorded, path: &str) {
         .starts_with("application/json"));
 }
 
-fn token_answer(access: &str, refresh: &str) -> JunkAnswer {
+pub(crate) fn token_answer(access: &str, refresh: &str) -> JunkAnswer {
     JunkAnswer::json(
         200,
         json!({
@@ -73,7 +77,10 @@ fn the_authorization_url_is_signed_with_the_redirect() {
     let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(get("partner_id").as_deref(), Some("2001887"));
-    assert_eq!(get("redirect").as_deref(), Some("https://example.com/cb?x=1"));
+    assert_eq!(
+        get("redirect").as_deref(),
+        Some("https://example.com/cb?x=1")
+    );
     let ts = get("timestamp").unwrap();
     assert_eq!(
         get("sign").unwrap(),
@@ -155,7 +162,9 @@ async fn a_refresh_sends_the_refresh_token_for_the_shop_or_merchant() {
         json!({ "refresh_token": "RT-1", "partner_id": PARTNER_ID, "shop_id": SHOP_ID })
     );
     assert_eq!(tokens.refresh_token.unwrap().expose(), "RT-2", "rotated");
-    a.refresh(&"RT-2".into(), Subject::Merchant(9)).await.unwrap();
+    a.refresh(&"RT-2".into(), Subject::Merchant(9))
+        .await
+        .unwrap();
     assert_eq!(
         server.received()[1].json(),
         json!({ "refresh_token": "RT-2", "partner_id": PARTNER_ID, "merchant_id": 9 })
@@ -217,7 +226,7 @@ async fn refusals_and_failures_of_the_refresh_are_typed() {
     assert_eq!(err.kind(), ErrorKind::Protocol);
 }
 
-fn shop_info() -> JunkAnswer {
+pub(crate) fn shop_info() -> JunkAnswer {
     JunkAnswer::json(
         200,
         json!({"error": "", "message": "", "request_id": "r", "shop_name": "Demo", "region": "SG", "status": "NORMAL"}),
@@ -289,10 +298,16 @@ async fn a_refused_token_is_refreshed_once_and_the_call_sent_again() {
     server.clear();
     server.script(
         vec![
-            JunkAnswer::json(200, json!({"error": "error_auth", "message": "Invalid access_token."})),
+            JunkAnswer::json(
+                200,
+                json!({"error": "error_auth", "message": "Invalid access_token."}),
+            ),
             token_answer("AT-3", "RT-3"),
         ],
-        JunkAnswer::json(200, json!({"error": "error_auth", "message": "Invalid access_token."})),
+        JunkAnswer::json(
+            200,
+            json!({"error": "error_auth", "message": "Invalid access_token."}),
+        ),
     );
     let err = shopee.check_account().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
@@ -327,7 +342,10 @@ async fn a_token_near_expiry_is_refreshed_before_the_call() {
     let err = shopee.check_account().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Reauthorize);
     let text = err.to_string();
-    assert!(text.contains("marketmedia accounts authorize shopee-sg"), "{text}");
+    assert!(
+        text.contains("marketmedia accounts authorize shopee-sg"),
+        "{text}"
+    );
     assert!(text.contains("shopee/2001887/shop-600001"), "{text}");
     assert!(!text.contains("RT-spent"));
     assert_eq!(server.received().len(), 1, "not retried");

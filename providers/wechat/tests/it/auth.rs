@@ -3,7 +3,6 @@
 //! before it expires, fetched once for many calls, and again once when a store call answers
 //! 42001 or 40001.
 
-
 use marketmedia_conformance::junk::JunkAnswer;
 use marketmedia_conformance::recorder::{Recorded, WireRecorder};
 use marketmedia_core::{ChunkedVideoUploader, ErrorKind, ProcessingHandle};
@@ -30,7 +29,10 @@ fn token(t: &str, expires_in: u64) -> JunkAnswer {
 }
 
 fn play_info() -> JunkAnswer {
-    JunkAnswer::json(200, json!({"errcode": 0, "errmsg": "ok", "data": {"url": "https://v/1"}}))
+    JunkAnswer::json(
+        200,
+        json!({"errcode": 0, "errmsg": "ok", "data": {"url": "https://v/1"}}),
+    )
 }
 
 fn handle() -> ProcessingHandle {
@@ -126,5 +128,8 @@ async fn a_wrong_secret_is_an_auth_error_without_a_secret() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
     assert_eq!(server.received().len(), 2, "not retried");
-    assert_eq!(credential_key(APPID).unwrap().as_str(), "wechat/wx-auth-test/app");
+    assert_eq!(
+        credential_key(APPID).unwrap().as_str(),
+        "wechat/wx-auth-test/app"
+    );
 }
