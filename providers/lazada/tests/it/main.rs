@@ -8,3 +8,4 @@ mod decoders;
 mod faults;
 mod secrets;
 mod sim;
+mod tokens;

@@ -7,3 +7,4 @@ mod conformance;
 mod decoders;
 mod secrets;
 mod sim;
+mod tokens;

@@ -6,3 +6,4 @@ mod auth;
 mod conformance;
 mod decoders;
 mod secrets;
+mod tokens;

@@ -195,7 +195,7 @@ fn no_secret_in_logs_debug_or_errors() {
 }
 
 /// A real 8 × 8 JPEG (the fixtures' samples carry no frame header, so no dimensions).
-fn real_jpeg() -> Vec<u8> {
+pub(crate) fn real_jpeg() -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     image::RgbImage::new(8, 8)
         .write_to(&mut out, image::ImageOutputFormat::Jpeg(80))
