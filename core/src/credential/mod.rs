@@ -38,7 +38,7 @@ mod source;
 #[cfg(test)]
 mod tests;
 
-pub use source::{TokenSource, TokenSourceBuilder};
+pub use source::{default_refresh_retry, TokenSource, TokenSourceBuilder};
 
 /// The command a seller runs to authorize an account's app again.
 pub const AUTHORIZE_COMMAND: &str = "marketmedia accounts authorize";

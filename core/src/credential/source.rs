@@ -14,6 +14,21 @@ use crate::http::unix_millis;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
+/// How a refresh that failed transiently is retried unless the source is told otherwise: 3
+/// attempts, 100 ms then 200 ms apart (with jitter), a `Retry-After` of up to 10 s honoured.
+/// Brief on purpose: the refresh runs inside a call that has a retry policy of its own (the
+/// driver's: 6 attempts up to 10 s apart), which asks the source again on its next attempt;
+/// retries nested in retries multiply (6 × 6 attempts, minutes against a dead token host).
+pub fn default_refresh_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        initial_delay: std::time::Duration::from_millis(100),
+        max_delay: std::time::Duration::from_secs(1),
+        max_retry_after: std::time::Duration::from_secs(10),
+        ..RetryPolicy::default()
+    }
+}
+
 /// The one refresh in flight for a credential, awaited by every caller that needs it.
 type Flight = Shared<BoxFuture<'static, std::result::Result<Tokens, Arc<Error>>>>;
 
@@ -28,7 +43,8 @@ type Flight = Shared<BoxFuture<'static, std::result::Result<Tokens, Arc<Error>>>
 ///   (success or failure) instead of refreshing again; the refresh runs in a task of its own,
 ///   so a caller that gives up (a cancelled upload) cannot cut it between the platform's
 ///   answer and the store's commit;
-/// - a refresh that fails transiently is retried with the source's [`RetryPolicy`]; the
+/// - a refresh that fails transiently is retried with the source's [`RetryPolicy`] (briefly by
+///   default: [`default_refresh_retry`]); the
 ///   platform's explicit refusal ([`ErrorKind::Reauthorize`]) is returned at once, names the
 ///   credential and the command that authorizes it again, and is kept: later calls fail fast
 ///   until new tokens are stored (by `marketmedia accounts authorize` in any process);
@@ -93,7 +109,7 @@ impl TokenSourceBuilder {
     }
 
     /// Retries a refresh that failed transiently with `retry` (default
-    /// [`RetryPolicy::default`]: 6 attempts, 200 ms growing to 10 s).
+    /// [`default_refresh_retry`]: 3 attempts, 100 ms then 200 ms).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -143,7 +159,7 @@ impl TokenSource {
             store,
             refresher,
             margin: RefreshMargin::default(),
-            retry: RetryPolicy::default(),
+            retry: default_refresh_retry(),
         }
     }
 

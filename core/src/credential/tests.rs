@@ -351,7 +351,8 @@ async fn transient_refresh_failures_are_retried() {
     );
     assert_eq!(fake.count(), 3);
 
-    // Out of attempts: the last failure, saying what failed, and not kept.
+    // Out of attempts (6, as this source is told): the last failure, saying what failed,
+    // and not kept.
     let fake = Fake::failing(&[ErrorKind::Transient; 6]);
     let (source, _) = source_with(Some(due()), &fake).await;
     let err = source.access_token().await.unwrap_err();
@@ -488,4 +489,19 @@ async fn an_answer_without_a_refresh_token_keeps_the_old_one() {
     let t = store.load(&key()).await.unwrap().unwrap();
     assert_eq!(t.access_token.expose(), "new-access");
     assert_eq!(t.refresh_token.unwrap().expose(), SECRET_REFRESH);
+}
+
+/// Unless told otherwise a source tries a refresh three times, briefly: the call around it
+/// has a retry policy of its own.
+#[tokio::test]
+async fn by_default_a_refresh_is_tried_three_times() {
+    let fake = Fake::failing(&[ErrorKind::Transient; 5]);
+    let store = MemoryStore::shared();
+    store.save(&key(), &due()).await.unwrap();
+    let source = TokenSource::builder(key(), store, fake.clone()).build();
+    let started = std::time::Instant::now();
+    let err = source.access_token().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transient);
+    assert_eq!(fake.count(), 3);
+    assert!(started.elapsed() < Duration::from_secs(2));
 }

@@ -13,6 +13,7 @@ use marketmedia_core::raw::{
     CredentialKey, Error, MemoryStore, RefreshMargin, Refresher, Result, Secret, TokenSource,
     Tokens,
 };
+use marketmedia_core::RetryPolicy;
 use url::Url;
 
 use crate::config::{Credentials, SmhConfig};
@@ -125,7 +126,10 @@ pub fn margin(config: &SmhConfig) -> RefreshMargin {
 }
 
 /// The source of the uploader's tokens: the configured one; else a ready token as is; else
-/// tokens fetched with the library secret, kept in this uploader's memory.
+/// tokens fetched with the library secret, kept in this uploader's memory. A failed fetch is
+/// not retried inside the source: the call around it is (the driver's retry asks again), as
+/// before the move, and a fetch with the library's own secret has no refusal to tell apart
+/// from an outage.
 pub(crate) fn token_source(
     config: &SmhConfig,
     http: &reqwest::Client,
@@ -145,6 +149,7 @@ pub(crate) fn token_source(
                 Arc::new(refresher),
             )
             .margin(margin(config))
+            .retry(RetryPolicy::never())
             .build()
         }
     })

@@ -18,6 +18,7 @@ use marketmedia_core::raw::{
     CredentialKey, Error, MemoryStore, RefreshMargin, Refresher, Result, Secret, TokenSource,
     Tokens,
 };
+use marketmedia_core::RetryPolicy;
 
 use crate::config::{Credentials, WechatConfig};
 use crate::wire::{self, path};
@@ -114,7 +115,9 @@ pub fn credential_key(appid: &str) -> Result<CredentialKey> {
 }
 
 /// The source of the uploader's tokens: the configured one; else a ready token as is; else the
-/// app's stable token, kept in this uploader's memory.
+/// app's stable token, kept in this uploader's memory. A failed fetch is not retried inside
+/// the source: the call around it is (the driver's retry asks again), and a fetch with the
+/// app's own secret has no refusal to tell apart from an outage.
 pub(crate) fn token_source(config: &WechatConfig, client: &reqwest::Client) -> Result<TokenSource> {
     if let Some(source) = &config.token_source {
         return Ok(source.clone());
@@ -134,6 +137,7 @@ pub(crate) fn token_source(config: &WechatConfig, client: &reqwest::Client) -> R
                 Arc::new(refresher),
             )
             .margin(margin())
+            .retry(RetryPolicy::never())
             .build()
         }
     })
