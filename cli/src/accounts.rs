@@ -105,7 +105,7 @@ impl Account {
             AccountSettings::Ebay(c) => c.effective_base_url(),
             AccountSettings::Wechat(c) => c.effective_base_url().to_owned(),
         };
-        crate::targets::redact_url(&url)
+        marketmedia_core::redact_url(&url)
     }
 }
 

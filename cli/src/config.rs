@@ -550,7 +550,8 @@ impl Config {
         for a in &mut self.accounts {
             if let AccountSettings::Shopee(c) = &mut a.settings {
                 if !a.own_module {
-                    *c = c.clone().with_module(module);
+                    c.module = module;
+                    c.max_file_bytes = module.default_max_file_bytes();
                 }
             }
         }
@@ -995,25 +996,29 @@ fn shopee(section: ShopeeSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>
     } else {
         None
     };
-    let mut config = ShopeeConfig::new(partner_id, partner_key, shop_id, access_token);
+    let mut config = ShopeeConfig::builder()
+        .partner_id(partner_id)
+        .partner_key(partner_key)
+        .shop_id(shop_id)
+        .access_token(access_token);
     if let Some(region) = region {
         let region: ShopeeRegion = region
             .parse()
             .map_err(|m: String| Error::invalid_input(m).with_platform(Platform::Shopee.name()))?;
-        config = config.with_region(region);
+        config = config.region(region);
     }
     if let Some(url) = base_url {
-        config = config.with_base_url(check_url(l, &url)?);
+        config = config.base_url(check_url(l, &url)?);
     }
     let own_module = match module {
         Some(m) => {
-            config = config.with_module(parse_shopee_module(&m)?);
+            config = config.module(parse_shopee_module(&m)?);
             true
         }
         None => false,
     };
     let identity = crate::accounts::shopee_identity(partner_id, shop_id);
-    let mut r = Resolved::new(AccountSettings::Shopee(config), identity);
+    let mut r = Resolved::new(AccountSettings::Shopee(config.build()?), identity);
     r.country = country.map(|c| c.to_ascii_lowercase());
     r.own_module = own_module;
     Ok(Some(r))
@@ -1058,12 +1063,16 @@ fn lazada(section: LazadaSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>
         (Some(c), _) | (None, Some(c)) => c.parse()?,
         (None, None) => LazadaRegion::Sg,
     };
-    let mut config = LazadaConfig::new(app_key.clone(), app_secret, access_token, country);
+    let mut config = LazadaConfig::builder()
+        .app_key(app_key.clone())
+        .app_secret(app_secret)
+        .access_token(access_token)
+        .region(country);
     if let Some(url) = base_url {
-        config = config.with_base_url(check_url(l, &url)?);
+        config = config.base_url(check_url(l, &url)?);
     }
     let identity = crate::accounts::lazada_identity(country.code(), seller_id.as_deref(), &app_key);
-    let mut r = Resolved::new(AccountSettings::Lazada(config), identity);
+    let mut r = Resolved::new(AccountSettings::Lazada(config.build()?), identity);
     r.country = Some(country.code().to_owned());
     r.title = title;
     r.cover_url = cover_url;
@@ -1093,9 +1102,11 @@ fn smh(section: SmhSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
     let Some(library_id) = library_id else {
         return Ok(None);
     };
+    let config = SmhConfig::builder().library_id(library_id);
+    // The secret wins over a ready token (it can renew tokens).
     let mut config = match (library_secret, access_token) {
-        (Some(secret), _) => SmhConfig::new(library_id, secret),
-        (None, Some(token)) => SmhConfig::with_access_token(library_id, token),
+        (Some(secret), _) => config.library_secret(secret),
+        (None, Some(token)) => config.access_token(token),
         (None, None) => return Ok(None),
     };
     if let Some(space) = space_id {
@@ -1134,6 +1145,7 @@ fn smh(section: SmhSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
                 .map(str::to_owned),
         );
     }
+    let config = config.build()?;
     let identity = crate::accounts::smh_identity(&config.library_id, &config.space_id);
     Ok(Some(Resolved::new(AccountSettings::Smh(config), identity)))
 }
@@ -1149,19 +1161,24 @@ fn ebay(section: EbaySection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
     let Some(access_token) = access_token else {
         return Ok(None);
     };
-    let mut config = EbayConfig::new(access_token);
+    let mut config = EbayConfig::builder().access_token(access_token);
     if let Some(e) = environment {
         let e: EbayEnvironment = e
             .parse()
             .map_err(|m: String| Error::invalid_input(m).with_platform(Platform::Ebay.name()))?;
-        config = config.with_environment(e);
+        config = config.environment(e);
     }
     if let Some(url) = base_url {
-        config = config.with_base_url(check_url(l, &url)?);
+        config = config.base_url(check_url(l, &url)?);
     }
     // Title and description alone do not configure eBay (as Lazada's title and cover).
-    config.title = l.text("TITLE", section.title);
-    config.description = l.text("DESCRIPTION", section.description);
+    if let Some(title) = l.text("TITLE", section.title) {
+        config = config.title(title);
+    }
+    if let Some(description) = l.text("DESCRIPTION", section.description) {
+        config = config.description(description);
+    }
+    let config = config.build()?;
     let site = l.text("SITE", section.site);
     let user = l.text("USER_ID", section.user_id);
     let identity = crate::accounts::ebay_identity(config.environment, user.as_deref());
@@ -1185,20 +1202,22 @@ fn wechat(section: WechatSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>
     }
     let identity = crate::accounts::wechat_identity(appid.as_deref());
     let mut config = match (access_token, appid, appsecret) {
-        (Some(token), _, _) => WechatConfig::with_access_token(token),
-        (None, Some(appid), Some(secret)) => WechatConfig::new(appid, secret),
+        (Some(token), _, _) => WechatConfig::builder().access_token(token),
+        (None, Some(appid), Some(secret)) => WechatConfig::builder().appid(appid).appsecret(secret),
         _ => return Ok(None),
     };
     if let Some(scene) = scene {
-        config.scene = scene
-            .parse::<VideoScene>()
-            .map_err(|m| Error::invalid_input(m).with_platform(Platform::Wechat.name()))?;
+        config = config.scene(
+            scene
+                .parse::<VideoScene>()
+                .map_err(|m| Error::invalid_input(m).with_platform(Platform::Wechat.name()))?,
+        );
     }
     if let Some(url) = base_url {
-        config = config.with_base_url(check_url(l, &url)?);
+        config = config.base_url(check_url(l, &url)?);
     }
     Ok(Some(Resolved::new(
-        AccountSettings::Wechat(config),
+        AccountSettings::Wechat(config.build()?),
         identity,
     )))
 }
@@ -1424,12 +1443,19 @@ mod tests {
     #[test]
     fn smh_takes_a_secret_or_a_token_and_a_scheme() {
         let c = resolve(
-            "[smh]\nlibrary_id = \"lib\"\naccess_token = \"tok\"\nstorage_scheme = \"http\"\n",
+            "[smh]\nlibrary_id = \"lib\"\naccess_token = \"tok\"\nstorage_scheme = \"http\"\nallow_plain_http = true\n",
             &[],
         )
         .unwrap();
         let smh = c.smh().unwrap();
         assert_eq!(smh.storage_scheme, StorageScheme::Http);
+        // The builder checks the account when the file is read: plain HTTP needs its key.
+        let err = resolve(
+            "[smh]\nlibrary_id = \"lib\"\naccess_token = \"tok\"\nstorage_scheme = \"http\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("plain HTTP"), "{err}");
         assert!(!format!("{smh:?}").contains("tok\""));
         assert!(resolve("[smh]\nlibrary_id = \"lib\"\n", &[]).is_err());
     }

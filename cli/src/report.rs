@@ -65,7 +65,7 @@ impl Destination {
             } else {
                 "configured"
             },
-            endpoint: crate::targets::redact_url(&target.endpoint),
+            endpoint: marketmedia_core::redact_url(&target.endpoint),
         }
     }
 

@@ -149,33 +149,27 @@ impl Sandbox {
         for platform in platforms {
             match platform {
                 Platform::Shopee => {
-                    let c = self.shopee_config();
+                    let c = self.shopee_sim.credentials();
                     vars.extend([
                         ("MARKETMEDIA_SHOPEE_PARTNER_ID", c.partner_id.to_string()),
-                        (
-                            "MARKETMEDIA_SHOPEE_PARTNER_KEY",
-                            c.partner_key.expose().into(),
-                        ),
+                        ("MARKETMEDIA_SHOPEE_PARTNER_KEY", c.partner_key.to_string()),
                         ("MARKETMEDIA_SHOPEE_SHOP_ID", c.shop_id.to_string()),
                         (
                             "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
-                            c.access_token.expose().into(),
+                            c.access_token.to_string(),
                         ),
-                        ("MARKETMEDIA_SHOPEE_BASE_URL", c.effective_base_url().into()),
+                        (
+                            "MARKETMEDIA_SHOPEE_BASE_URL",
+                            self.base_url(Platform::Shopee),
+                        ),
                     ]);
                 }
                 Platform::Lazada => {
-                    let c = self.lazada_config();
+                    let c = &self.lazada.info.credentials;
                     vars.extend([
                         ("MARKETMEDIA_LAZADA_APP_KEY", c.app_key.clone()),
-                        (
-                            "MARKETMEDIA_LAZADA_APP_SECRET",
-                            c.app_secret.expose().into(),
-                        ),
-                        (
-                            "MARKETMEDIA_LAZADA_ACCESS_TOKEN",
-                            c.access_token.expose().into(),
-                        ),
+                        ("MARKETMEDIA_LAZADA_APP_SECRET", c.app_secret.clone()),
+                        ("MARKETMEDIA_LAZADA_ACCESS_TOKEN", c.access_token.clone()),
                         (
                             "MARKETMEDIA_LAZADA_BASE_URL",
                             self.base_url(Platform::Lazada),
@@ -237,27 +231,32 @@ impl Sandbox {
     }
 
     /// A Shopee configuration for the simulator, with its test credentials.
-    pub fn shopee_config(&self) -> ShopeeConfig {
+    pub fn shopee_config(&self) -> Result<ShopeeConfig> {
         let c = self.shopee_sim.credentials();
-        ShopeeConfig::new(c.partner_id, c.partner_key, c.shop_id, c.access_token)
-            .with_base_url(self.shopee_server.base_url())
+        ShopeeConfig::builder()
+            .partner_id(c.partner_id)
+            .partner_key(c.partner_key)
+            .shop_id(c.shop_id)
+            .access_token(c.access_token)
+            .base_url(self.shopee_server.base_url())
+            .build()
     }
 
     /// A Shopee provider for the simulator.
     pub fn shopee(&self) -> Result<ShopeeUploader> {
-        ShopeeUploader::new(self.shopee_config())
+        ShopeeUploader::new(self.shopee_config()?)
     }
 
     /// A Lazada configuration for the simulator, with its test credentials.
-    pub fn lazada_config(&self) -> LazadaConfig {
+    pub fn lazada_config(&self) -> Result<LazadaConfig> {
         let c = &self.lazada.info.credentials;
-        LazadaConfig::new(
-            c.app_key.clone(),
-            c.app_secret.clone(),
-            c.access_token.clone(),
-            Region::Sg,
-        )
-        .with_base_url(self.lazada.info.base_url.clone())
+        LazadaConfig::builder()
+            .app_key(c.app_key.clone())
+            .app_secret(c.app_secret.clone())
+            .access_token(c.access_token.clone())
+            .region(Region::Sg)
+            .base_url(self.lazada.info.base_url.clone())
+            .build()
     }
 
     /// Video options for the simulator: `title` and a cover on the simulator's CDN (Lazada
@@ -276,44 +275,53 @@ impl Sandbox {
 
     /// A Lazada provider for the simulator with these video options.
     pub fn lazada(&self, options: VideoOptions) -> Result<LazadaUploader> {
-        Ok(LazadaUploader::new(self.lazada_config())?.with_video_options(options))
+        Ok(LazadaUploader::new(self.lazada_config()?)?.with_video_options(options))
     }
 
     /// An SMH configuration for the simulator: its test library, its API host and plain-HTTP
     /// storage (the simulator hands out its storage server's `127.0.0.1:PORT` as `domain`).
-    pub fn smh_config(&self) -> SmhConfig {
+    pub fn smh_config(&self) -> Result<SmhConfig> {
         let c = self.smh_sim.credentials();
-        SmhConfig::new(c.library_id, c.library_secret)
+        SmhConfig::builder()
+            .library_id(c.library_id)
+            .library_secret(c.library_secret)
             .space(c.space_id)
             .base_url(self.smh_servers.api_base_url())
             .storage_scheme(StorageScheme::Http)
             .allow_plain_http(true)
+            .build()
     }
 
     /// An SMH provider for the simulator.
     pub fn smh(&self) -> Result<SmhUploader> {
-        SmhUploader::new(self.smh_config())
+        SmhUploader::new(self.smh_config()?)
     }
 
     /// An eBay configuration for the simulator, with its test token.
-    pub fn ebay_config(&self) -> EbayConfig {
-        EbayConfig::new(self.ebay_sim.config().access_token)
-            .with_base_url(EbaySim::api_base_url(&self.ebay_server))
+    pub fn ebay_config(&self) -> Result<EbayConfig> {
+        EbayConfig::builder()
+            .access_token(self.ebay_sim.config().access_token)
+            .base_url(EbaySim::api_base_url(&self.ebay_server))
+            .build()
     }
 
     /// An eBay provider for the simulator.
     pub fn ebay(&self) -> Result<EbayUploader> {
-        EbayUploader::new(self.ebay_config())
+        EbayUploader::new(self.ebay_config()?)
     }
 
     /// A WeChat configuration for the simulator, with its test AppID and AppSecret.
-    pub fn wechat_config(&self) -> WechatConfig {
+    pub fn wechat_config(&self) -> Result<WechatConfig> {
         let c = self.wechat_sim.credentials();
-        WechatConfig::new(c.appid, c.appsecret).with_base_url(self.wechat_server.base_url())
+        WechatConfig::builder()
+            .appid(c.appid)
+            .appsecret(c.appsecret)
+            .base_url(self.wechat_server.base_url())
+            .build()
     }
 
     /// A WeChat provider for the simulator.
     pub fn wechat(&self) -> Result<WechatUploader> {
-        WechatUploader::new(self.wechat_config())
+        WechatUploader::new(self.wechat_config()?)
     }
 }

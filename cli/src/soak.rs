@@ -293,7 +293,9 @@ async fn soak_one(
             &lazada
         }
         Platform::Smh => {
-            smh = marketmedia_smh::SmhUploader::new(sandbox.smh_config().instant_upload(false))?;
+            let mut config = sandbox.smh_config()?;
+            config.instant_upload = false;
+            smh = marketmedia_smh::SmhUploader::new(config)?;
             &smh
         }
         Platform::Ebay => {

@@ -90,7 +90,7 @@ impl Target {
         if self.sandbox {
             SANDBOX_LABEL.to_owned()
         } else {
-            redact_url(&self.endpoint)
+            marketmedia_core::redact_url(&self.endpoint)
         }
     }
 
@@ -213,12 +213,14 @@ fn sandbox_target(
         .or_else(|| config.lazada_cover_url.clone());
     let provider = match platform {
         Platform::Shopee => {
-            let mut c = sb.shopee_config().with_module(config.shopee_module);
+            let mut c = sb.shopee_config()?;
+            c.module = config.shopee_module;
+            c.max_file_bytes = config.shopee_module.default_max_file_bytes();
             c.timeouts = meta.timeouts;
             Provider::Shopee(Box::new(ShopeeUploader::new(c)?))
         }
         Platform::Lazada => {
-            let mut c = sb.lazada_config();
+            let mut c = sb.lazada_config()?;
             c.timeouts = meta.timeouts;
             let options = VideoOptions {
                 title: Some(title.unwrap_or_else(|| meta.sandbox_title.clone())),
@@ -230,19 +232,19 @@ fn sandbox_target(
             ))
         }
         Platform::Smh => {
-            let mut c = sb.smh_config();
+            let mut c = sb.smh_config()?;
             c.timeouts = meta.timeouts;
             Provider::Smh(Box::new(SmhUploader::new(c)?))
         }
         Platform::Ebay => {
-            let mut c = sb.ebay_config();
+            let mut c = sb.ebay_config()?;
             c.timeouts = meta.timeouts;
             // `--title` is every marketplace's; the Lazada defaults are Lazada's only.
             c.title = meta.title.clone();
             Provider::Ebay(Box::new(EbayUploader::new(c)?))
         }
         Platform::Wechat => {
-            let mut c = sb.wechat_config();
+            let mut c = sb.wechat_config()?;
             c.timeouts = meta.timeouts;
             Provider::Wechat(Box::new(WechatUploader::new(c)?))
         }
@@ -329,35 +331,4 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
         endpoint,
         provider,
     })
-}
-
-/// The scheme, host and path of a URL, without user info, query or fragment (a base URL may
-/// carry credentials; they are never printed).
-pub fn redact_url(url: &str) -> String {
-    let no_query = url.split(['?', '#']).next().unwrap_or("");
-    match no_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority
-                .rsplit_once('@')
-                .map(|(_, h)| h)
-                .unwrap_or(authority);
-            format!("{scheme}://{host}{path}")
-        }
-        None => String::from("(invalid URL)"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_user_info_and_query() {
-        assert_eq!(
-            redact_url("https://user:pw@api.example.invalid/rest?token=x#f"),
-            "https://api.example.invalid/rest"
-        );
-        assert_eq!(redact_url("http://127.0.0.1:9"), "http://127.0.0.1:9");
-    }
 }

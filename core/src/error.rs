@@ -122,6 +122,16 @@ impl Error {
         Self::new(ErrorKind::InvalidInput, message)
     }
 
+    /// An [`ErrorKind::InvalidInput`] error from a configuration builder's `build()`: the
+    /// required `setting` of `platform` was never given. The message names the builder method
+    /// that sets it (`partner_id`), so the fix is in the error.
+    pub fn missing_setting(platform: &str, setting: &str) -> Self {
+        Self::invalid_input(format!(
+            "the {platform} configuration has no {setting}: set it with the builder's `{setting}(..)`"
+        ))
+        .with_platform(platform)
+    }
+
     /// Shorthand for an [`ErrorKind::Protocol`] error: an answer we could not understand.
     pub fn protocol(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Protocol, message)

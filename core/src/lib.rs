@@ -88,7 +88,7 @@ pub use journal::{
 pub use media::MediaFormat;
 pub use progress::{progress_channel, ProgressEvent, ProgressSink, Stage};
 pub use retry::{PollPolicy, RetryPolicy};
-pub use secret::Secret;
+pub use secret::{redact_url, RedactedUrl, Secret};
 pub use source::{digest_request, PreparedSource, SourceProbe};
 pub use units::{count, human_size, human_sizes, plural};
 pub use uploader::{

@@ -25,7 +25,7 @@ pub use crate::plan::{PartPlan, PartSpec};
 pub use crate::rules::{
     DigestNeeds, DurationRange, NumberingBase, PartSizeRule, UploadRules, DEFAULT_MAX_PARTS,
 };
-pub use crate::secret::Secret;
+pub use crate::secret::{redact_url, RedactedUrl, Secret};
 #[cfg(any(test, feature = "mock"))]
 pub use crate::uploader::MockChunkedVideoUploader;
 pub use crate::uploader::{

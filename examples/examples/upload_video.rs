@@ -32,13 +32,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = sim.start("127.0.0.1:0".parse()?).await?;
     println!("Shopee simulator on {}", server.base_url());
     let shopee = ShopeeUploader::new(
-        ShopeeConfig::new(
-            shopee::TEST_PARTNER_ID,
-            shopee::TEST_PARTNER_KEY,
-            shopee::TEST_SHOP_ID,
-            shopee::TEST_ACCESS_TOKEN,
-        )
-        .with_base_url(server.base_url()),
+        ShopeeConfig::builder()
+            .partner_id(shopee::TEST_PARTNER_ID)
+            .partner_key(shopee::TEST_PARTNER_KEY)
+            .shop_id(shopee::TEST_SHOP_ID)
+            .access_token(shopee::TEST_ACCESS_TOKEN)
+            .base_url(server.base_url())
+            .build()?,
     )?;
 
     let (sink, mut events) = progress_channel();

@@ -360,15 +360,13 @@ pub async fn open(location: &str) -> Result<Arc<dyn JobStore>> {
     }
 }
 
-/// A store location fit to print: a URL without its password, user info or query.
+/// A store location fit to print: a URL through core's one redaction
+/// ([`marketmedia_core::redact_url`]: no user info, no query values), a file path as is.
 pub fn redact_location(location: &str) -> String {
-    match location.split_once("://") {
-        Some((scheme, rest)) => {
-            let rest = rest.split(['?', '#']).next().unwrap_or("");
-            let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-            format!("{scheme}://{host}")
-        }
-        None => location.to_owned(),
+    if location.contains("://") {
+        marketmedia_core::redact_url(location)
+    } else {
+        location.to_owned()
     }
 }
 
@@ -380,7 +378,7 @@ mod tests {
     fn store_urls_are_printed_without_passwords() {
         assert_eq!(
             redact_location("postgres://u:secret@db:5432/x?sslmode=require"),
-            "postgres://db:5432/x"
+            "postgres://db:5432/x?sslmode=***"
         );
         assert_eq!(redact_location("/tmp/a.sqlite"), "/tmp/a.sqlite");
     }

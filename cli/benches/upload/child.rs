@@ -82,14 +82,24 @@ pub fn run(spec: Spec) -> i32 {
 
 async fn fan_out(spec: &Spec) -> marketmedia_core::Result<Report> {
     let (url, partner_id, partner_key, shop_id, token) = spec.shopee.clone();
-    let mut shopee_config =
-        ShopeeConfig::new(partner_id, partner_key, shop_id, token).with_base_url(url);
+    let mut shopee_config = ShopeeConfig::builder()
+        .partner_id(partner_id)
+        .partner_key(partner_key)
+        .shop_id(shop_id)
+        .access_token(token)
+        .base_url(url)
+        .build()?;
     shopee_config.max_file_bytes = spec.shopee_max_bytes;
     let shopee = ShopeeUploader::new(shopee_config)?;
 
     let (url, app_key, app_secret, token, cover) = spec.lazada.clone();
-    let mut lazada_config =
-        LazadaConfig::new(app_key, app_secret, token, Region::Sg).with_base_url(url);
+    let mut lazada_config = LazadaConfig::builder()
+        .app_key(app_key)
+        .app_secret(app_secret)
+        .access_token(token)
+        .region(Region::Sg)
+        .base_url(url)
+        .build()?;
     // Lazada takes less than 100 MB; the benchmark's 100 MiB is raised like Shopee's limit.
     lazada_config.max_video_bytes = spec.shopee_max_bytes;
     let lazada = LazadaUploader::new(lazada_config)?
@@ -97,11 +107,14 @@ async fn fan_out(spec: &Spec) -> marketmedia_core::Result<Report> {
 
     let (url, library, secret, space) = spec.smh.clone();
     let smh = SmhUploader::new(
-        SmhConfig::new(library, secret)
+        SmhConfig::builder()
+            .library_id(library)
+            .library_secret(secret)
             .space(space)
             .base_url(url)
             .storage_scheme(StorageScheme::Http)
-            .allow_plain_http(true),
+            .allow_plain_http(true)
+            .build()?,
     )?;
 
     let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];

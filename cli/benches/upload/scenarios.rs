@@ -131,7 +131,7 @@ impl Bench {
         let p: Box<dyn ChunkedVideoUploader> = match platform {
             Platform::Shopee => Box::new(s.shopee().map_err(|e| e.to_string())?),
             Platform::Lazada => {
-                let mut config = s.lazada_config();
+                let mut config = s.lazada_config().map_err(|e| e.to_string())?;
                 config.max_video_bytes = 100 * MIB;
                 Box::new(
                     LazadaUploader::new(config)

@@ -60,8 +60,8 @@ fn gateway(sandbox: &Sandbox, country: &str) -> String {
 /// Four accounts: two shops of one Shopee partner, one Lazada seller in two countries; the
 /// names are `prefix` + `sg`/`my`.
 fn four_accounts(sandbox: &Sandbox, shopee: &str, lazada: &str) -> String {
-    let s = sandbox.shopee_config();
-    let l = sandbox.lazada_config();
+    let s = sandbox.shopee_config().unwrap();
+    let l = sandbox.lazada_config().unwrap();
     let shop = |name: &str, shop_id: u64, token: &str, country: &str| {
         format!(
             "[accounts.{name}]\nmarketplace = \"shopee\"\npartner_id = {}\npartner_key = \"{}\"\n\
@@ -125,7 +125,7 @@ async fn two_shopee_shops_and_two_lazada_countries_fan_out_and_catalog_and_renam
         .collect();
     assert_eq!(names, ["shopee-my", "shopee-sg", "lazada-my", "lazada-sg"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains(sandbox.shopee_config().partner_key.expose()));
+    assert!(!text.contains(sandbox.shopee_config().unwrap().partner_key.expose()));
     assert!(!text.contains(TEST_ACCESS_TOKEN_2));
 
     // `accounts check`: one documented call each, every one works.
@@ -271,16 +271,17 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
     });
     let dir = tempfile::tempdir().unwrap();
     let file = video(dir.path(), "kettle.mp4", 8 * MIB);
-    let l = sandbox.lazada_config();
+    let l = sandbox.lazada_config().unwrap();
     let uploader = |country: &str| {
-        let config = LazadaConfig::new(
-            l.app_key.clone(),
-            l.app_secret.clone(),
-            l.access_token.clone(),
-            Region::Sg,
-        )
-        .with_base_url(gateway(&sandbox, country))
-        .with_block_size(MIB);
+        let config = LazadaConfig::builder()
+            .app_key(l.app_key.clone())
+            .app_secret(l.app_secret.clone())
+            .access_token(l.access_token.clone())
+            .region(Region::Sg)
+            .base_url(gateway(&sandbox, country))
+            .block_size(MIB)
+            .build()
+            .unwrap();
         LazadaUploader::new(config)
             .unwrap()
             .with_video_options(sandbox.lazada_options("Blue kettle"))
@@ -394,7 +395,7 @@ async fn a_kill_of_shop_a_beside_shop_b_resumes_a_only() {
         video,
         env: _,
     } = SlowShopee::start(20 * MIB, 4 * MIB).await;
-    let s = sandbox.shopee_config();
+    let s = sandbox.shopee_config().unwrap();
     let shop = |name: &str, shop_id: u64, token: &str| {
         format!(
             "[accounts.{name}]\nmarketplace = \"shopee\"\npartner_id = {}\npartner_key = \"{}\"\n\

@@ -95,7 +95,7 @@ fn video(dir: &Path) -> PathBuf {
 fn env_for(sandbox: &Sandbox, platform: &str, wrong_secret: bool) -> Vec<(String, String)> {
     let pairs: Vec<(&str, String)> = match platform {
         "shopee" => {
-            let c = sandbox.shopee_config();
+            let c = sandbox.shopee_config().unwrap();
             vec![
                 ("MARKETMEDIA_SHOPEE_PARTNER_ID", c.partner_id.to_string()),
                 (
@@ -115,7 +115,7 @@ fn env_for(sandbox: &Sandbox, platform: &str, wrong_secret: bool) -> Vec<(String
             ]
         }
         "lazada" => {
-            let c = sandbox.lazada_config();
+            let c = sandbox.lazada_config().unwrap();
             vec![
                 ("MARKETMEDIA_LAZADA_APP_KEY", c.app_key.clone()),
                 (
@@ -227,7 +227,7 @@ async fn one_marketplace_with_wrong_credentials_is_a_partial_success() {
     assert!(sims.lazada_sim().video_ids().is_empty());
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(!all.contains("wrong-app-secret-0002"));
-    assert!(!all.contains(sims.lazada_config().access_token.expose()));
+    assert!(!all.contains(sims.lazada_config().unwrap().access_token.expose()));
     assert_readable(&out);
 }
 
@@ -345,7 +345,7 @@ async fn usage_errors_and_partial_configuration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_file_points_a_marketplace_at_a_host() {
     let sims = Sandbox::start().await.unwrap();
-    let c = sims.shopee_config();
+    let c = sims.shopee_config().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(

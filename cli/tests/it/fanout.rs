@@ -26,14 +26,15 @@ fn driver() -> UploadDriver {
 
 /// A Shopee provider pointed at the sandbox with a partner key the simulator does not know.
 fn shopee_with_wrong_key(sandbox: &Sandbox) -> ShopeeUploader {
-    let good = sandbox.shopee_config();
-    let mut bad = ShopeeConfig::new(
-        good.partner_id,
-        "not-the-partner-key",
-        good.shop_id,
-        good.access_token.clone(),
-    );
-    bad.base_url = good.base_url.clone();
+    let good = sandbox.shopee_config().unwrap();
+    let bad = ShopeeConfig::builder()
+        .partner_id(good.partner_id)
+        .partner_key("not-the-partner-key")
+        .shop_id(good.shop_id)
+        .access_token(good.access_token.clone())
+        .base_url(good.effective_base_url())
+        .build()
+        .unwrap();
     ShopeeUploader::new(bad).expect("valid config")
 }
 

@@ -15,7 +15,7 @@
 //! use marketmedia_ebay::{EbayConfig, EbayUploader};
 //!
 //! # async fn demo() -> marketmedia_core::Result<()> {
-//! let ebay = EbayUploader::new(EbayConfig::new("user-access-token"))?;
+//! let ebay = EbayUploader::new(EbayConfig::builder().access_token("user-access-token").build()?)?;
 //! let outcome = UploadDriver::new(UploadOptions::default())
 //!     .upload_file(&ebay, std::path::Path::new("product.mp4"))
 //!     .await?;
@@ -39,7 +39,9 @@ use marketmedia_core::raw::{
 };
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 
-pub use config::{EbayConfig, EbayEnvironment, DEFAULT_PART_SIZE, MAX_VIDEO_BYTES};
+pub use config::{
+    EbayConfig, EbayConfigBuilder, EbayEnvironment, DEFAULT_PART_SIZE, MAX_VIDEO_BYTES,
+};
 use wire::path;
 
 /// The platform name used in errors, logs and reports.
@@ -65,8 +67,10 @@ fn meta(call: &'static str, part: Option<u32>) -> CallMeta<'static> {
 }
 
 impl EbayUploader {
-    /// A provider for `config`, with its own HTTP client.
+    /// A provider for `config` (checked again: its fields are public), with its own HTTP
+    /// client.
     pub fn new(config: EbayConfig) -> Result<Self> {
+        config.validate()?;
         let client = http::build_client(config.timeouts)?;
         Ok(Self::with_client(config, client))
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::{Error, Secret, TokenSource};
+use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// One mebibyte (the project reads a platform's "MB" as MiB, as platforms.md does for Shopee).
 pub const MIB: u64 = 1 << 20;
@@ -110,16 +110,30 @@ impl fmt::Display for Region {
     }
 }
 
-/// Everything the provider needs to talk to Lazada. Secrets are [`Secret`]s; `Debug` never
-/// shows them.
+/// Everything the provider needs to talk to Lazada. Secrets are [`Secret`]s; `Debug` shows
+/// neither them nor a URL's credentials.
+///
+/// Built with [`LazadaConfig::builder`], which names each setting and checks the whole:
+///
+/// ```
+/// use marketmedia_lazada::{LazadaConfig, Region};
+/// let config = LazadaConfig::builder()
+///     .app_key("100132")
+///     .app_secret("app-secret")
+///     .access_token("access-token")
+///     .region(Region::Sg)
+///     .build()?;
+/// assert_eq!(config.effective_base_url(), "https://api.lazada.sg/rest");
+/// # Ok::<(), marketmedia_core::Error>(())
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct LazadaConfig {
     /// The app key (public identifier of the app).
     pub app_key: String,
     /// The app secret: the HMAC key.
     pub app_secret: Secret,
-    /// The seller's access token, used as is unless a token source is set
-    /// ([`LazadaConfig::with_token_source`]).
+    /// The seller's access token.
     pub access_token: Secret,
     /// Where each request's access token comes from, refreshed as needed (see
     /// [`crate::auth`]); `None`: the fixed `access_token`. One source serves every gateway of
@@ -134,7 +148,7 @@ pub struct LazadaConfig {
     pub block_size: u64,
     /// Largest block allowed (the upper bound of the part size rule). Default 5 MiB.
     pub max_block_size: u64,
-    /// Largest video accepted before any request. Default 100 MiB.
+    /// Largest video accepted before any request. Default 99,999,999 bytes.
     pub max_video_bytes: u64,
     /// Largest image accepted before any request. Default 3 MiB.
     pub max_image_bytes: u64,
@@ -149,60 +163,10 @@ pub struct LazadaConfig {
 }
 
 impl LazadaConfig {
-    /// A configuration with the defaults.
-    pub fn new(
-        app_key: impl Into<String>,
-        app_secret: impl Into<Secret>,
-        access_token: impl Into<Secret>,
-        region: Region,
-    ) -> Self {
-        LazadaConfig {
-            app_key: app_key.into(),
-            app_secret: app_secret.into(),
-            access_token: access_token.into(),
-            token_source: None,
-            region,
-            base_url: None,
-            block_size: DEFAULT_BLOCK_SIZE,
-            max_block_size: DEFAULT_MAX_BLOCK_SIZE,
-            max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
-            max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
-            concurrent_blocks: true,
-            check_quota: true,
-            timeouts: HttpTimeouts::default(),
-        }
-    }
-
-    /// Uses another gateway (a simulator, a proxy).
-    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.base_url = Some(base_url.into());
-        self
-    }
-
-    /// Takes each request's access token from `tokens` (the seller's credential, refreshed
-    /// by [`crate::auth::LazadaRefresher`] and shared by the seller's gateways) instead of the
-    /// fixed `access_token`.
-    pub fn with_token_source(mut self, tokens: TokenSource) -> Self {
-        self.token_source = Some(tokens);
-        self
-    }
-
-    /// Uses another block size (within `MIN_BLOCK_SIZE..=max_block_size`).
-    pub fn with_block_size(mut self, block_size: u64) -> Self {
-        self.block_size = block_size;
-        self
-    }
-
-    /// Uses another largest block size.
-    pub fn with_max_block_size(mut self, max_block_size: u64) -> Self {
-        self.max_block_size = max_block_size;
-        self
-    }
-
-    /// Turns the quota pre-flight on or off.
-    pub fn with_quota_check(mut self, check: bool) -> Self {
-        self.check_quota = check;
-        self
+    /// A builder with every default; `app_key`, `app_secret`, `access_token` and `region`
+    /// are required.
+    pub fn builder() -> LazadaConfigBuilder {
+        LazadaConfigBuilder::default()
     }
 
     /// The base URL in use, without a trailing slash.
@@ -217,19 +181,19 @@ impl LazadaConfig {
     pub fn validate(&self) -> Result<(), Error> {
         let fail = |m: String| Err(Error::invalid_input(m).with_platform(crate::PLATFORM));
         if self.app_key.trim().is_empty() {
-            return fail("the Lazada app key is empty".into());
+            return fail("the Lazada app_key is empty".into());
         }
         if self.app_secret.is_empty() {
-            return fail("the Lazada app secret is empty".into());
+            return fail("the Lazada app_secret is empty".into());
         }
         if self.access_token.is_empty() && self.token_source.is_none() {
-            return fail("the Lazada access token is empty".into());
+            return fail("the Lazada access_token is empty".into());
         }
         let base = self.effective_base_url();
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return fail(format!(
-                "the Lazada base URL must start with http:// or https:// (got {:?})",
-                redact_url(base)
+                "the Lazada base_url must start with http:// or https:// (got {})",
+                RedactedUrl::new(base)
             ));
         }
         if self.max_block_size < MIN_BLOCK_SIZE {
@@ -250,19 +214,153 @@ impl LazadaConfig {
     }
 }
 
-/// The scheme, host and path of a URL, without user info or query.
-fn redact_url(url: &str) -> String {
-    let no_query = url.split(['?', '#']).next().unwrap_or("");
-    match no_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
-            format!("{scheme}://{rest}")
+/// Builds a [`LazadaConfig`]: one method per setting, named after it, and
+/// [`build`](LazadaConfigBuilder::build) checking the whole.
+#[derive(Clone)]
+pub struct LazadaConfigBuilder {
+    app_key: Option<String>,
+    app_secret: Option<Secret>,
+    access_token: Option<Secret>,
+    token_source: Option<TokenSource>,
+    region: Option<Region>,
+    base_url: Option<String>,
+    block_size: u64,
+    max_block_size: u64,
+    max_video_bytes: u64,
+    max_image_bytes: u64,
+    concurrent_blocks: bool,
+    check_quota: bool,
+    timeouts: HttpTimeouts,
+}
+
+impl Default for LazadaConfigBuilder {
+    fn default() -> Self {
+        LazadaConfigBuilder {
+            app_key: None,
+            app_secret: None,
+            access_token: None,
+            token_source: None,
+            region: None,
+            base_url: None,
+            block_size: DEFAULT_BLOCK_SIZE,
+            max_block_size: DEFAULT_MAX_BLOCK_SIZE,
+            max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
+            max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
+            concurrent_blocks: true,
+            check_quota: true,
+            timeouts: HttpTimeouts::default(),
         }
-        None => no_query
-            .rsplit_once('@')
-            .map(|(_, r)| r)
-            .unwrap_or(no_query)
-            .to_owned(),
+    }
+}
+
+impl LazadaConfigBuilder {
+    /// The app key. Required.
+    pub fn app_key(mut self, app_key: impl Into<String>) -> Self {
+        self.app_key = Some(app_key.into());
+        self
+    }
+
+    /// The app secret, the HMAC key. Required.
+    pub fn app_secret(mut self, app_secret: impl Into<Secret>) -> Self {
+        self.app_secret = Some(app_secret.into());
+        self
+    }
+
+    /// The seller's access token. Required.
+    pub fn access_token(mut self, access_token: impl Into<Secret>) -> Self {
+        self.access_token = Some(access_token.into());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (the seller's credential, refreshed by [`crate::auth::LazadaRefresher`]
+    /// and shared by the seller's gateways) instead of a fixed
+    /// `access_token`, which is then not needed.
+    pub fn token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
+        self
+    }
+
+    /// The venture whose gateway to use. Required: a seller's token is valid in its own
+    /// venture only, so there is no default.
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = Some(region);
+        self
+    }
+
+    /// Another gateway than the region's (a simulator, a proxy), `/rest` included if the
+    /// server expects it.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// The block size (within `MIN_BLOCK_SIZE..=max_block_size`; default 3 MiB).
+    pub fn block_size(mut self, bytes: u64) -> Self {
+        self.block_size = bytes;
+        self
+    }
+
+    /// The largest block size (default 5 MiB).
+    pub fn max_block_size(mut self, bytes: u64) -> Self {
+        self.max_block_size = bytes;
+        self
+    }
+
+    /// The largest video (default [`DEFAULT_MAX_VIDEO_BYTES`]).
+    pub fn max_video_bytes(mut self, bytes: u64) -> Self {
+        self.max_video_bytes = bytes;
+        self
+    }
+
+    /// The largest image (default [`DEFAULT_MAX_IMAGE_BYTES`]).
+    pub fn max_image_bytes(mut self, bytes: u64) -> Self {
+        self.max_image_bytes = bytes;
+        self
+    }
+
+    /// Whether blocks may be sent concurrently (default true).
+    pub fn concurrent_blocks(mut self, concurrent: bool) -> Self {
+        self.concurrent_blocks = concurrent;
+        self
+    }
+
+    /// Whether the pre-flight checks the video quota (default true).
+    pub fn check_quota(mut self, check: bool) -> Self {
+        self.check_quota = check;
+        self
+    }
+
+    /// Timeouts of each attempt.
+    pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The configuration, or [`ErrorKind::InvalidInput`](marketmedia_core::ErrorKind) naming
+    /// the missing or wrong setting.
+    pub fn build(self) -> Result<LazadaConfig, Error> {
+        let missing = |name| Error::missing_setting(crate::PLATFORM, name);
+        let config = LazadaConfig {
+            app_key: self.app_key.ok_or_else(|| missing("app_key"))?,
+            app_secret: self.app_secret.ok_or_else(|| missing("app_secret"))?,
+            access_token: match (self.access_token, &self.token_source) {
+                (Some(token), _) => token,
+                (None, Some(_)) => Secret::default(),
+                (None, None) => return Err(missing("access_token")),
+            },
+            token_source: self.token_source,
+            region: self.region.ok_or_else(|| missing("region"))?,
+            base_url: self.base_url,
+            block_size: self.block_size,
+            max_block_size: self.max_block_size,
+            max_video_bytes: self.max_video_bytes,
+            max_image_bytes: self.max_image_bytes,
+            concurrent_blocks: self.concurrent_blocks,
+            check_quota: self.check_quota,
+            timeouts: self.timeouts,
+        };
+        config.validate()?;
+        Ok(config)
     }
 }
 
@@ -274,14 +372,27 @@ impl fmt::Debug for LazadaConfig {
             .field("access_token", &self.access_token)
             .field("token_source", &self.token_source)
             .field("region", &self.region)
-            .field("base_url", &self.base_url.as_deref().map(redact_url))
+            .field("base_url", &RedactedUrl::new(self.effective_base_url()))
             .field("block_size", &self.block_size)
             .field("max_block_size", &self.max_block_size)
             .field("max_video_bytes", &self.max_video_bytes)
             .field("max_image_bytes", &self.max_image_bytes)
             .field("concurrent_blocks", &self.concurrent_blocks)
             .field("check_quota", &self.check_quota)
+            .field("timeouts", &self.timeouts)
             .finish()
+    }
+}
+
+impl fmt::Debug for LazadaConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazadaConfigBuilder")
+            .field("app_key", &self.app_key)
+            .field("app_secret", &self.app_secret)
+            .field("access_token", &self.access_token)
+            .field("region", &self.region)
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
+            .finish_non_exhaustive()
     }
 }
 
@@ -300,32 +411,86 @@ mod tests {
         assert!("us".parse::<Region>().is_err());
     }
 
+    fn builder() -> LazadaConfigBuilder {
+        LazadaConfig::builder()
+            .app_key("k")
+            .app_secret("s")
+            .access_token("t")
+            .region(Region::Th)
+    }
+
     #[test]
-    fn debug_never_shows_secrets() {
-        let c = LazadaConfig::new("100132", "s3cr3t-app", "t0k3n-value", Region::Sg)
-            .with_base_url("http://user:pw@127.0.0.1:9/rest/?x=1");
-        let text = format!("{c:?}");
-        assert!(!text.contains("s3cr3t-app"), "{text}");
-        assert!(!text.contains("t0k3n-value"), "{text}");
-        assert!(!text.contains("pw"), "{text}");
-        assert!(text.contains("100132"));
+    fn debug_never_shows_secrets_or_token_bearing_urls() {
+        let b = LazadaConfig::builder()
+            .app_key("100132")
+            .app_secret("s3cr3t-app")
+            .access_token("t0k3n-value")
+            .region(Region::Sg)
+            .base_url("http://user:pw-xyz@127.0.0.1:9/rest/?access_token=t0k3n-in-url");
+        let c = b.clone().build().unwrap();
+        for text in [format!("{c:?}"), format!("{b:?}")] {
+            for secret in ["s3cr3t-app", "t0k3n-value", "pw-xyz", "t0k3n-in-url"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+            assert!(
+                text.contains("100132") && text.contains("127.0.0.1:9"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn build_names_the_missing_setting() {
+        let full = builder();
+        let cases = [
+            (
+                LazadaConfig::builder()
+                    .app_secret("s")
+                    .access_token("t")
+                    .region(Region::Sg),
+                "app_key",
+            ),
+            (
+                LazadaConfig::builder()
+                    .app_key("k")
+                    .access_token("t")
+                    .region(Region::Sg),
+                "app_secret",
+            ),
+            (
+                LazadaConfig::builder()
+                    .app_key("k")
+                    .app_secret("s")
+                    .region(Region::Sg),
+                "access_token",
+            ),
+            (
+                LazadaConfig::builder()
+                    .app_key("k")
+                    .app_secret("s")
+                    .access_token("t"),
+                "region",
+            ),
+            (full.clone().app_secret(""), "app_secret"),
+        ];
+        for (b, name) in cases {
+            let err = b.build().unwrap_err();
+            assert_eq!(err.kind(), marketmedia_core::ErrorKind::InvalidInput);
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
     }
 
     #[test]
     fn base_url_override_and_validation() {
-        let c = LazadaConfig::new("k", "s", "t", Region::Th);
+        let c = builder().build().unwrap();
         assert_eq!(c.effective_base_url(), "https://api.lazada.co.th/rest");
-        c.validate().unwrap();
-        let c = c.with_base_url("http://127.0.0.1:8080/rest/");
-        assert_eq!(c.effective_base_url(), "http://127.0.0.1:8080/rest");
-        assert!(c.clone().with_block_size(1).validate().is_err());
-        assert!(c.clone().with_block_size(6 * MIB).validate().is_err());
-        assert!(LazadaConfig::new("k", "", "t", Region::Sg)
-            .validate()
-            .is_err());
-        assert!(LazadaConfig::new("k", "s", "t", Region::Sg)
-            .with_base_url("ftp://x")
-            .validate()
-            .is_err());
+        let b = builder().base_url("http://127.0.0.1:8080/rest/");
+        assert_eq!(
+            b.clone().build().unwrap().effective_base_url(),
+            "http://127.0.0.1:8080/rest"
+        );
+        assert!(b.clone().block_size(1).build().is_err());
+        assert!(b.clone().block_size(6 * MIB).build().is_err());
+        assert!(builder().base_url("ftp://x").build().is_err());
     }
 }

@@ -29,12 +29,12 @@
 //! use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
 //!
 //! # async fn demo() -> marketmedia_core::Result<()> {
-//! let config = LazadaConfig::new(
-//!     "100132",
-//!     std::env::var("LAZADA_APP_SECRET").unwrap_or_default(),
-//!     std::env::var("LAZADA_ACCESS_TOKEN").unwrap_or_default(),
-//!     Region::My,
-//! );
+//! let config = LazadaConfig::builder()
+//!     .app_key("100132")
+//!     .app_secret(std::env::var("LAZADA_APP_SECRET").unwrap_or_default())
+//!     .access_token(std::env::var("LAZADA_ACCESS_TOKEN").unwrap_or_default())
+//!     .region(Region::My)
+//!     .build()?;
 //! let lazada = LazadaUploader::new(config)?.with_video_options(
 //!     VideoOptions::new("Blue enamel kettle", "https://my-live.slatic.net/p/kettle-cover.png"),
 //! );
@@ -74,7 +74,7 @@ use marketmedia_core::raw::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use config::{LazadaConfig, Region};
+pub use config::{LazadaConfig, LazadaConfigBuilder, Region};
 use wire::{Call, Envelope, Method, Params};
 
 /// The platform name used in rules, errors and assets.

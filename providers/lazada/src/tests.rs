@@ -152,9 +152,15 @@ fn happy(seen: &Seen, nth: usize) -> (u16, Value) {
 }
 
 fn uploader(base: &str) -> LazadaUploader {
-    let cfg = LazadaConfig::new("100132", SECRET, TOKEN, Region::Sg)
-        .with_base_url(base)
-        .with_block_size(BLOCK);
+    let cfg = LazadaConfig::builder()
+        .app_key("100132")
+        .app_secret(SECRET)
+        .access_token(TOKEN)
+        .region(Region::Sg)
+        .base_url(base)
+        .block_size(BLOCK)
+        .build()
+        .unwrap();
     LazadaUploader::new(cfg)
         .unwrap()
         .with_video_options(VideoOptions::new("hello", "https://c/x.png"))
@@ -703,7 +709,16 @@ async fn bad_images_are_refused_up_front() {
 
 #[test]
 fn rules_as_data() {
-    let lazada = LazadaUploader::new(LazadaConfig::new("k", "s", "t", Region::Sg)).unwrap();
+    let lazada = LazadaUploader::new(
+        LazadaConfig::builder()
+            .app_key("k")
+            .app_secret("s")
+            .access_token("t")
+            .region(Region::Sg)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     let r = lazada.rules();
     assert_eq!(r.platform, "lazada");
     assert_eq!(r.part_numbering, NumberingBase::Zero);

@@ -33,7 +33,12 @@
 //! let source = TokenSource::builder(auth.credential_key(subject)?, store, Arc::new(auth.refresher(subject)))
 //!     .account("shopee-sg")
 //!     .build();
-//! let config = ShopeeConfig::new(2001887, "partner-key", 600001, "").with_token_source(source);
+//! let config = ShopeeConfig::builder()
+//!     .partner_id(2001887)
+//!     .partner_key("partner-key")
+//!     .shop_id(600001)
+//!     .token_source(source)
+//!     .build()?;
 //! let shopee = ShopeeUploader::new(config)?;
 //! # let _ = shopee; Ok(()) }
 //! ```

@@ -4,7 +4,7 @@
 //! - `v2.media_space` (the default): chunked video upload (0-based `part_seq`, parts of exactly
 //!   4 MiB but the last, files up to 30 MiB lasting 10–60 s) and image upload (1–9 JPG/PNG
 //!   images up to 10 MiB each, a result per image);
-//! - `v2.media` ([`ShopeeConfig::with_module`]`(`[`ShopeeModule::Media`]`)`): uploads for a
+//! - `v2.media` ([`ShopeeConfigBuilder::module`]`(`[`ShopeeModule::Media`]`)`): uploads for a
 //!   declared business and scene (Shopee Video: up to 1 GiB, 1–180 s), parts of the size the
 //!   init answer gives (`part_size`, which the plan follows), and images for a business
 //!   upload (return proof) answered with `image_list`.
@@ -20,7 +20,12 @@
 //! use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 //!
 //! # async fn demo() -> marketmedia_core::Result<()> {
-//! let config = ShopeeConfig::new(2001887, "partner-key", 12345, "access-token");
+//! let config = ShopeeConfig::builder()
+//!     .partner_id(2001887)
+//!     .partner_key("partner-key")
+//!     .shop_id(12345)
+//!     .access_token("access-token")
+//!     .build()?;
 //! let shopee = ShopeeUploader::new(config)?;
 //! let outcome = UploadDriver::new(UploadOptions::default())
 //!     .upload_file(&shopee, std::path::Path::new("product.mp4"))
@@ -60,7 +65,7 @@ use serde::Serialize;
 
 pub use config::{
     ImageRatio, ImageScene, MediaImageUse, MediaVideoUse, PublicCallSigning, ShopeeConfig,
-    ShopeeModule, ShopeeRegion, DEFAULT_PART_SIZE,
+    ShopeeConfigBuilder, ShopeeModule, ShopeeRegion, DEFAULT_PART_SIZE,
 };
 use signing::Signer;
 use wire::path;
@@ -141,8 +146,10 @@ impl ShopeeUploader {
         }
     }
 
-    /// A provider for `config`, with its own HTTP client.
+    /// A provider for `config` (checked again: its fields are public), with its own HTTP
+    /// client.
     pub fn new(config: ShopeeConfig) -> Result<Self> {
+        config.validate()?;
         let client = http::build_client(config.timeouts)?;
         Ok(Self::with_client(config, client))
     }

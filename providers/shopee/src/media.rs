@@ -233,7 +233,14 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     fn rules_and_plan(file: u64) -> (UploadRules, PartPlan) {
-        let config = ShopeeConfig::new(1, "k", 2, "t").with_module(ShopeeModule::Media);
+        let config = ShopeeConfig::builder()
+            .partner_id(1)
+            .partner_key("k")
+            .shop_id(2)
+            .access_token("t")
+            .module(ShopeeModule::Media)
+            .build()
+            .unwrap();
         let (rules, _) = rules(&config);
         let plan = PartPlan::new(file, &rules, None).unwrap();
         (rules, plan)

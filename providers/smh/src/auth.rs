@@ -162,13 +162,24 @@ mod tests {
     /// The configured margin, at most a fifth of the token's life, as before the move.
     #[test]
     fn margin_is_the_configured_one_at_most_a_fifth() {
-        let config = SmhConfig::new("lib", "secret");
+        let config = SmhConfig::builder()
+            .library_id("lib")
+            .library_secret("secret")
+            .build()
+            .unwrap();
         let m = margin(&config);
         let s = Duration::from_secs;
         assert_eq!(m.for_lifetime(s(86_400)), s(60));
         assert_eq!(m.for_lifetime(s(300)), s(60));
         assert_eq!(m.for_lifetime(s(100)), s(20));
-        let key = credential_key(&config.clone().space("sp").user("u1")).unwrap();
+        let other = SmhConfig::builder()
+            .library_id("lib")
+            .library_secret("secret")
+            .space("sp")
+            .user("u1")
+            .build()
+            .unwrap();
+        let key = credential_key(&other).unwrap();
         assert_eq!(key.as_str(), "smh/lib/sp/u1");
     }
 }

@@ -1,10 +1,11 @@
-//! How to reach a media library and where uploads go. Every secret is a [`Secret`], so the
-//! derived `Debug` prints `***` in their place.
+//! How to reach a media library and where uploads go. Every secret is a [`Secret`] and the
+//! base URL a [`RedactedUrl`] in `Debug`, so neither shows there.
 
+use std::fmt;
 use std::time::Duration;
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::{Error, Result, Secret, TokenSource};
+use marketmedia_core::raw::{Error, RedactedUrl, Result, Secret, TokenSource};
 
 /// One mebibyte.
 pub const MIB: u64 = 1 << 20;
@@ -33,7 +34,7 @@ pub const DEFAULT_GRANTS: &[&str] = &["upload_file"];
 
 /// The API base URL of a media library on its own domain, `https://{library_id}.api.tencentsmh.cn`,
 /// or `None` when the library id cannot be a host name label (then set
-/// [`SmhConfig::base_url`] to the library's `AccessDomain`).
+/// [`SmhConfigBuilder::base_url`] to the library's `AccessDomain`).
 pub fn library_base_url(library_id: &str) -> Option<String> {
     let label = library_id.trim();
     let valid = !label.is_empty()
@@ -108,8 +109,24 @@ impl StorageScheme {
     }
 }
 
-/// Configuration of an [`crate::SmhUploader`].
-#[derive(Debug, Clone)]
+/// Configuration of an [`crate::SmhUploader`]. `Debug` shows neither the secret or token nor
+/// a URL's credentials.
+///
+/// Built with [`SmhConfig::builder`], which names each setting and checks the whole:
+///
+/// ```
+/// use marketmedia_smh::{ConflictStrategy, SmhConfig};
+/// let config = SmhConfig::builder()
+///     .library_id("smhxxxxxxxx")
+///     .library_secret("library-secret")
+///     .directory("products/2024")
+///     .conflict(ConflictStrategy::Rename)
+///     .build()?;
+/// assert_eq!(config.base_url, "https://smhxxxxxxxx.api.tencentsmh.cn");
+/// # Ok::<(), marketmedia_core::Error>(())
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct SmhConfig {
     /// Media library id (`LibraryId`).
     pub library_id: String,
@@ -161,141 +178,26 @@ pub struct SmhConfig {
 }
 
 impl SmhConfig {
-    /// A configuration with a library secret and every default: space `-`, the library's own
-    /// API host (`https://{library_id}.api.tencentsmh.cn`), tokens granted `upload_file`, HTTPS
-    /// only, the space's root directory, `rename` on conflicts, 2 MiB parts, instant
-    /// upload on.
-    pub fn new(library_id: impl Into<String>, library_secret: impl Into<Secret>) -> Self {
-        let library_id = library_id.into();
-        let base_url = library_base_url(&library_id).unwrap_or_default();
-        SmhConfig {
-            library_id,
-            credentials: Credentials::LibrarySecret(library_secret.into()),
-            space_id: "-".into(),
-            user_id: None,
-            token_period: None,
-            token_refresh_margin: Duration::from_secs(60),
-            token_source: None,
-            grants: DEFAULT_GRANTS.iter().map(|g| (*g).to_owned()).collect(),
-            base_url,
-            storage_scheme: StorageScheme::Https,
-            allow_plain_http: false,
-            directory: String::new(),
-            file_name: None,
-            conflict: ConflictStrategy::Rename,
-            part_size: DEFAULT_PART_SIZE,
-            instant_upload: true,
-            image_max_bytes: 50 * MIB,
-            timeouts: HttpTimeouts::default(),
-        }
-    }
-
-    /// A configuration with a ready access token instead of the library secret.
-    pub fn with_access_token(library_id: impl Into<String>, token: impl Into<Secret>) -> Self {
-        SmhConfig {
-            credentials: Credentials::AccessToken(token.into()),
-            ..SmhConfig::new(library_id, "")
-        }
-    }
-
-    /// Takes each request's access token from `tokens` (shared with the library's other
-    /// uploaders, e.g. built with [`crate::auth::SmhRefresher`]) instead of fetching its own.
-    pub fn with_token_source(mut self, tokens: TokenSource) -> Self {
-        self.token_source = Some(tokens);
-        self
-    }
-
-    /// Sets the tenant space.
-    pub fn space(mut self, space_id: impl Into<String>) -> Self {
-        self.space_id = space_id.into();
-        self
-    }
-
-    /// Sets the user identity for tokens.
-    pub fn user(mut self, user_id: impl Into<String>) -> Self {
-        self.user_id = Some(user_id.into());
-        self
-    }
-
-    /// Overrides the API base URL (a simulator, a proxy).
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-
-    /// Sets the storage URL scheme ([`StorageScheme::Http`] also needs
-    /// [`SmhConfig::allow_plain_http`]).
-    pub fn storage_scheme(mut self, scheme: StorageScheme) -> Self {
-        self.storage_scheme = scheme;
-        self
-    }
-
-    /// Allows plain `http://` for the API and the storage: for a local simulator or sandbox
-    /// only (the real SMH refuses plain HTTP).
-    pub fn allow_plain_http(mut self, allow: bool) -> Self {
-        self.allow_plain_http = allow;
-        self
-    }
-
-    /// A local simulator or sandbox at `base_url` (plain HTTP allowed, storage over HTTP).
-    pub fn sandbox(self, base_url: impl Into<String>) -> Self {
-        self.base_url(base_url)
-            .allow_plain_http(true)
-            .storage_scheme(StorageScheme::Http)
-    }
-
-    /// Sets the permissions asked for with each token (`grant`); see [`DEFAULT_GRANTS`].
-    pub fn grants<I, S>(mut self, grants: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.grants = grants.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets the target directory (`a/b`, empty for the root).
-    pub fn directory(mut self, dir: impl Into<String>) -> Self {
-        self.directory = dir.into();
-        self
-    }
-
-    /// Sets the target file name (default: the source's name).
-    pub fn file_name(mut self, name: impl Into<String>) -> Self {
-        self.file_name = Some(name.into());
-        self
-    }
-
-    /// Sets the conflict strategy.
-    pub fn conflict(mut self, strategy: ConflictStrategy) -> Self {
-        self.conflict = strategy;
-        self
-    }
-
-    /// Sets the preferred part size.
-    pub fn part_size(mut self, bytes: u64) -> Self {
-        self.part_size = bytes;
-        self
-    }
-
-    /// Turns the instant-upload handshake on or off.
-    pub fn instant_upload(mut self, on: bool) -> Self {
-        self.instant_upload = on;
-        self
+    /// A builder with every default: space `-`, the library's own API host
+    /// (`https://{library_id}.api.tencentsmh.cn`), tokens granted `upload_file`, HTTPS only,
+    /// the space's root directory, `rename` on conflicts, 2 MiB parts, instant upload on.
+    /// `library_id` and one of `library_secret` or `access_token` are required.
+    pub fn builder() -> SmhConfigBuilder {
+        SmhConfigBuilder::default()
     }
 
     /// Checks the configuration without any request.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::invalid_input(m).with_platform(crate::PLATFORM));
         if self.library_id.trim().is_empty() {
-            return bad("the SMH library id is empty".into());
+            return bad("the SMH library_id is empty".into());
         }
         match &self.credentials {
             Credentials::LibrarySecret(s) if s.is_empty() => {
-                return bad("the SMH library secret is empty".into())
+                return bad("the SMH library_secret is empty".into())
             }
             Credentials::AccessToken(t) if t.is_empty() => {
-                return bad("the SMH access token is empty".into())
+                return bad("the SMH access_token is empty".into())
             }
             _ => {}
         }
@@ -308,12 +210,13 @@ impl SmhConfig {
                 self.library_id
             ));
         }
+        let shown = RedactedUrl::new(&self.base_url);
         let Ok(base) = url::Url::parse(&self.base_url) else {
-            return bad(format!("{:?} is not a URL", self.base_url));
+            return bad(format!("{shown:?} is not a URL"));
         };
         let plain = base.scheme() == "http" || self.storage_scheme == StorageScheme::Http;
         if base.scheme() != "https" && base.scheme() != "http" {
-            return bad(format!("{:?} is not an HTTPS URL", self.base_url));
+            return bad(format!("{shown:?} is not an HTTPS URL"));
         }
         if plain && !self.allow_plain_http {
             return bad(
@@ -339,6 +242,273 @@ impl SmhConfig {
             check_file_name(name)?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for SmhConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmhConfig")
+            .field("library_id", &self.library_id)
+            .field("credentials", &self.credentials)
+            .field("token_source", &self.token_source)
+            .field("space_id", &self.space_id)
+            .field("user_id", &self.user_id)
+            .field("token_period", &self.token_period)
+            .field("grants", &self.grants)
+            .field("token_refresh_margin", &self.token_refresh_margin)
+            .field("base_url", &RedactedUrl::new(&self.base_url))
+            .field("storage_scheme", &self.storage_scheme)
+            .field("allow_plain_http", &self.allow_plain_http)
+            .field("directory", &self.directory)
+            .field("file_name", &self.file_name)
+            .field("conflict", &self.conflict)
+            .field("part_size", &self.part_size)
+            .field("instant_upload", &self.instant_upload)
+            .field("image_max_bytes", &self.image_max_bytes)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
+}
+
+/// Builds an [`SmhConfig`]: one method per setting, named after it, and
+/// [`build`](SmhConfigBuilder::build) checking the whole.
+#[derive(Clone)]
+pub struct SmhConfigBuilder {
+    library_id: Option<String>,
+    library_secret: Option<Secret>,
+    access_token: Option<Secret>,
+    space_id: String,
+    user_id: Option<String>,
+    token_period: Option<u64>,
+    grants: Vec<String>,
+    token_refresh_margin: Duration,
+    token_source: Option<TokenSource>,
+    base_url: Option<String>,
+    storage_scheme: StorageScheme,
+    allow_plain_http: bool,
+    directory: String,
+    file_name: Option<String>,
+    conflict: ConflictStrategy,
+    part_size: u64,
+    instant_upload: bool,
+    image_max_bytes: u64,
+    timeouts: HttpTimeouts,
+}
+
+impl Default for SmhConfigBuilder {
+    fn default() -> Self {
+        SmhConfigBuilder {
+            library_id: None,
+            library_secret: None,
+            access_token: None,
+            space_id: "-".into(),
+            user_id: None,
+            token_period: None,
+            grants: DEFAULT_GRANTS.iter().map(|g| (*g).to_owned()).collect(),
+            token_refresh_margin: Duration::from_secs(60),
+            token_source: None,
+            base_url: None,
+            storage_scheme: StorageScheme::Https,
+            allow_plain_http: false,
+            directory: String::new(),
+            file_name: None,
+            conflict: ConflictStrategy::Rename,
+            part_size: DEFAULT_PART_SIZE,
+            instant_upload: true,
+            image_max_bytes: 50 * MIB,
+            timeouts: HttpTimeouts::default(),
+        }
+    }
+}
+
+impl SmhConfigBuilder {
+    /// The media library id (`LibraryId`). Required.
+    pub fn library_id(mut self, library_id: impl Into<String>) -> Self {
+        self.library_id = Some(library_id.into());
+        self
+    }
+
+    /// The library secret: the uploader fetches and renews access tokens with it. This or
+    /// [`access_token`](Self::access_token) is required, not both.
+    pub fn library_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.library_secret = Some(secret.into());
+        self
+    }
+
+    /// A ready access token, used as is (it cannot be renewed). This or
+    /// [`library_secret`](Self::library_secret) is required, not both.
+    pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
+        self.access_token = Some(token.into());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (shared with the library's other
+    /// uploaders, e.g. built with [`crate::auth::SmhRefresher`]) instead of fetching its own.
+    pub fn token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
+        self
+    }
+
+    /// The tenant space (default `-`).
+    pub fn space(mut self, space_id: impl Into<String>) -> Self {
+        self.space_id = space_id.into();
+        self
+    }
+
+    /// The user identity for tokens.
+    pub fn user(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// The token lifetime to ask for, in seconds.
+    pub fn token_period(mut self, seconds: u64) -> Self {
+        self.token_period = Some(seconds);
+        self
+    }
+
+    /// How long before expiry a cached token is replaced (default 60 s).
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = margin;
+        self
+    }
+
+    /// Another API base URL than the library's own domain (its `AccessDomain`, a
+    /// simulator, a proxy).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The storage URL scheme ([`StorageScheme::Http`] also needs
+    /// [`allow_plain_http`](Self::allow_plain_http)).
+    pub fn storage_scheme(mut self, scheme: StorageScheme) -> Self {
+        self.storage_scheme = scheme;
+        self
+    }
+
+    /// Allows plain `http://` for the API and the storage: for a local simulator or sandbox
+    /// only (the real SMH refuses plain HTTP).
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// A local simulator or sandbox at `base_url` (plain HTTP allowed, storage over HTTP).
+    pub fn sandbox(self, base_url: impl Into<String>) -> Self {
+        self.base_url(base_url)
+            .allow_plain_http(true)
+            .storage_scheme(StorageScheme::Http)
+    }
+
+    /// The permissions asked for with each token (`grant`); see [`DEFAULT_GRANTS`].
+    pub fn grants<I, S>(mut self, grants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.grants = grants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The target directory (`a/b`, empty for the root).
+    pub fn directory(mut self, dir: impl Into<String>) -> Self {
+        self.directory = dir.into();
+        self
+    }
+
+    /// The target file name (default: the source's name).
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
+    /// The conflict strategy (default rename).
+    pub fn conflict(mut self, strategy: ConflictStrategy) -> Self {
+        self.conflict = strategy;
+        self
+    }
+
+    /// The preferred part size (default 2 MiB).
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// Turns the instant-upload handshake on or off (default on).
+    pub fn instant_upload(mut self, on: bool) -> Self {
+        self.instant_upload = on;
+        self
+    }
+
+    /// The largest image (default 50 MiB).
+    pub fn image_max_bytes(mut self, bytes: u64) -> Self {
+        self.image_max_bytes = bytes;
+        self
+    }
+
+    /// Per-attempt HTTP timeouts.
+    pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The configuration, or [`ErrorKind::InvalidInput`](marketmedia_core::ErrorKind) naming
+    /// the missing or wrong setting.
+    pub fn build(self) -> Result<SmhConfig> {
+        let library_id = self
+            .library_id
+            .ok_or_else(|| Error::missing_setting(crate::PLATFORM, "library_id"))?;
+        let credentials = match (self.library_secret, self.access_token) {
+            (Some(secret), None) => Credentials::LibrarySecret(secret),
+            (None, Some(token)) => Credentials::AccessToken(token),
+            (None, None) => return Err(Error::missing_setting(crate::PLATFORM, "library_secret")),
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid_input(
+                    "the SMH configuration has both a library_secret and an access_token: set one",
+                )
+                .with_platform(crate::PLATFORM))
+            }
+        };
+        let base_url = self
+            .base_url
+            .unwrap_or_else(|| library_base_url(&library_id).unwrap_or_default());
+        let config = SmhConfig {
+            library_id,
+            credentials,
+            space_id: self.space_id,
+            user_id: self.user_id,
+            token_period: self.token_period,
+            grants: self.grants,
+            token_refresh_margin: self.token_refresh_margin,
+            token_source: self.token_source,
+            base_url,
+            storage_scheme: self.storage_scheme,
+            allow_plain_http: self.allow_plain_http,
+            directory: self.directory,
+            file_name: self.file_name,
+            conflict: self.conflict,
+            part_size: self.part_size,
+            instant_upload: self.instant_upload,
+            image_max_bytes: self.image_max_bytes,
+            timeouts: self.timeouts,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl fmt::Debug for SmhConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmhConfigBuilder")
+            .field("library_id", &self.library_id)
+            .field("library_secret", &self.library_secret)
+            .field("access_token", &self.access_token)
+            .field("space_id", &self.space_id)
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
+            .field("directory", &self.directory)
+            .field("file_name", &self.file_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -376,19 +546,38 @@ mod tests {
     use super::*;
     use marketmedia_core::ErrorKind;
 
+    fn secret(library_id: &str, secret: &str) -> SmhConfigBuilder {
+        SmhConfig::builder()
+            .library_id(library_id)
+            .library_secret(secret)
+    }
+
+    fn token(library_id: &str, token: &str) -> SmhConfigBuilder {
+        SmhConfig::builder()
+            .library_id(library_id)
+            .access_token(token)
+    }
+
     #[test]
-    fn debug_never_shows_secrets() {
-        let c = SmhConfig::new("lib", "hunter2-secret");
-        let text = format!("{c:?}");
-        assert!(!text.contains("hunter2"), "{text}");
-        let c = SmhConfig::with_access_token("lib", "tok-abcdef");
-        let text = format!("{c:?}");
-        assert!(!text.contains("tok-abcdef"), "{text}");
+    fn debug_never_shows_secrets_or_token_bearing_urls() {
+        let url = "https://user:pw-xyz@proxy.example/smh?access_token=tok-in-url";
+        for b in [
+            secret("lib", "hunter2-secret").base_url(url),
+            token("lib", "tok-abcdef").base_url(url),
+        ] {
+            let c = b.clone().build().unwrap();
+            for text in [format!("{c:?}"), format!("{b:?}")] {
+                for leak in ["hunter2", "tok-abcdef", "pw-xyz", "tok-in-url"] {
+                    assert!(!text.contains(leak), "{leak} in {text}");
+                }
+                assert!(text.contains("proxy.example/smh"), "{text}");
+            }
+        }
     }
 
     #[test]
     fn defaults() {
-        let c = SmhConfig::new("lib", "s");
+        let c = secret("lib", "s").build().unwrap();
         assert_eq!(c.space_id, "-");
         assert_eq!(c.conflict, ConflictStrategy::Rename);
         assert_eq!(c.storage_scheme, StorageScheme::Https);
@@ -399,56 +588,77 @@ mod tests {
     }
 
     #[test]
+    fn build_names_the_missing_setting() {
+        let cases = [
+            (SmhConfig::builder().library_secret("s"), "library_id"),
+            (SmhConfig::builder().library_id("lib"), "library_secret"),
+            (secret("lib", "s").access_token("t"), "access_token"),
+            (secret("lib", ""), "library_secret"),
+            (token("lib", ""), "access_token"),
+        ];
+        for (b, name) in cases {
+            let err = b.build().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
     fn the_library_is_served_on_its_own_domain() {
         // DescribeLibraries: LibraryId smh0q8nrvsg7t6y6 → AccessDomain smh0q8nrvsg7t6y6.api.tencentsmh.cn.
-        let c = SmhConfig::new("smh0q8nrvsg7t6y6", "s");
+        let c = secret("smh0q8nrvsg7t6y6", "s").build().unwrap();
         assert_eq!(c.base_url, "https://smh0q8nrvsg7t6y6.api.tencentsmh.cn");
-        let c = SmhConfig::with_access_token("smhABC", "t");
+        let c = token("smhABC", "t").build().unwrap();
         assert_eq!(c.base_url, "https://smhabc.api.tencentsmh.cn");
         // The override is kept.
-        let c = SmhConfig::new("smhlib", "s").base_url("https://proxy.example/smh");
+        let c = secret("smhlib", "s")
+            .base_url("https://proxy.example/smh")
+            .build()
+            .unwrap();
         assert_eq!(c.base_url, "https://proxy.example/smh");
-        assert!(c.validate().is_ok());
         // A library id that cannot be a host label gives no default: the error says what to set.
-        let c = SmhConfig::new("lib_with_underscore", "s");
-        let err = c.validate().unwrap_err();
+        let err = secret("lib_with_underscore", "s").build().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(err.to_string().contains("AccessDomain"), "{err}");
     }
 
     #[test]
     fn plain_http_only_with_the_explicit_setting() {
-        let c = SmhConfig::new("lib", "s").base_url("http://127.0.0.1:9000");
-        let err = c.validate().unwrap_err();
+        let err = secret("lib", "s")
+            .base_url("http://127.0.0.1:9000")
+            .build()
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(err.to_string().contains("plain HTTP"), "{err}");
-        let c = SmhConfig::new("lib", "s").storage_scheme(StorageScheme::Http);
-        assert_eq!(c.validate().unwrap_err().kind(), ErrorKind::InvalidInput);
-        assert!(SmhConfig::new("lib", "s")
+        let err = secret("lib", "s")
+            .storage_scheme(StorageScheme::Http)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(secret("lib", "s")
             .sandbox("http://127.0.0.1:9000")
-            .validate()
+            .build()
             .is_ok());
     }
 
     #[test]
     fn validation_refuses_bad_values() {
         let cases = [
-            SmhConfig::new("", "s"),
-            SmhConfig::new("lib", ""),
-            SmhConfig::with_access_token("lib", ""),
-            SmhConfig::new("lib", "s").part_size(MIB - 1),
-            SmhConfig::new("lib", "s").directory("a/../b"),
-            SmhConfig::new("lib", "s").directory("a//b"),
-            SmhConfig::new("lib", "s").file_name("a/b.mp4"),
-            SmhConfig::new("lib", "s").base_url("not a url"),
-            SmhConfig::new("lib", "s").space(""),
-            SmhConfig::new("lib", "s").grants(["upload_file,admin"]),
-            SmhConfig::new("lib", "s").grants([""]),
-            SmhConfig::new("lib", "s").base_url("ftp://host/"),
+            secret("", "s"),
+            secret("lib", "s").part_size(MIB - 1),
+            secret("lib", "s").directory("a/../b"),
+            secret("lib", "s").directory("a//b"),
+            secret("lib", "s").file_name("a/b.mp4"),
+            secret("lib", "s").base_url("not a url"),
+            secret("lib", "s").space(""),
+            secret("lib", "s").grants(["upload_file,admin"]),
+            secret("lib", "s").grants([""]),
+            secret("lib", "s").base_url("ftp://host/"),
         ];
-        for c in cases {
-            let err = c.validate().unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{c:?}");
+        for b in cases {
+            let shown = format!("{b:?}");
+            let err = b.build().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{shown}");
         }
         assert_eq!(
             directory_segments("/a/b/").unwrap(),

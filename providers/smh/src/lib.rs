@@ -12,9 +12,12 @@
 //! use marketmedia_smh::{ConflictStrategy, SmhConfig, SmhUploader};
 //!
 //! # async fn demo() -> marketmedia_core::Result<()> {
-//! let config = SmhConfig::new("smhxxxxxxxx", std::env::var("SMH_LIBRARY_SECRET").unwrap_or_default())
+//! let config = SmhConfig::builder()
+//!     .library_id("smhxxxxxxxx")
+//!     .library_secret(std::env::var("SMH_LIBRARY_SECRET").unwrap_or_default())
 //!     .directory("products/2024")
-//!     .conflict(ConflictStrategy::Rename);
+//!     .conflict(ConflictStrategy::Rename)
+//!     .build()?;
 //! let smh = SmhUploader::new(config)?;
 //! smh.create_directory("products/2024").await.ok(); // SMH does not create parents
 //! let driver = UploadDriver::new(UploadOptions::default());
@@ -58,8 +61,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use config::{
-    library_base_url, ConflictStrategy, Credentials, SmhConfig, StorageScheme, DEFAULT_GRANTS,
-    DEFAULT_PART_SIZE, LIBRARY_DOMAIN_SUFFIX, MIB,
+    library_base_url, ConflictStrategy, Credentials, SmhConfig, SmhConfigBuilder, StorageScheme,
+    DEFAULT_GRANTS, DEFAULT_PART_SIZE, LIBRARY_DOMAIN_SUFFIX, MIB,
 };
 
 use crate::config::{check_file_name, directory_segments};
@@ -176,14 +179,17 @@ impl SmhUploader {
     pub fn with_client(config: SmhConfig, http: reqwest::Client) -> Result<Self> {
         config.validate()?;
         let base = Url::parse(&config.base_url).map_err(|e| {
-            Error::invalid_input(format!("{:?} is not a URL", config.base_url))
-                .with_platform(PLATFORM)
-                .with_source(e)
+            Error::invalid_input(format!(
+                "{:?} is not a URL",
+                marketmedia_core::RedactedUrl::new(&config.base_url)
+            ))
+            .with_platform(PLATFORM)
+            .with_source(e)
         })?;
         if base.cannot_be_a_base() {
             return Err(Error::invalid_input(format!(
                 "{:?} cannot be a base URL",
-                config.base_url
+                marketmedia_core::RedactedUrl::new(&config.base_url)
             ))
             .with_platform(PLATFORM));
         }

@@ -2,17 +2,27 @@ use super::*;
 
 fn uploader() -> SmhUploader {
     SmhUploader::new(
-        SmhConfig::new("lib1", "secret")
+        SmhConfig::builder()
+            .library_id("lib1")
+            .library_secret("secret")
             .base_url("http://127.0.0.1:9/prefix/")
             .allow_plain_http(true)
-            .directory("a b/c"),
+            .directory("a b/c")
+            .build()
+            .unwrap(),
     )
     .unwrap()
 }
 
 #[test]
 fn rules_are_data() {
-    let r = rules_for(&SmhConfig::new("l", "s"));
+    let r = rules_for(
+        &SmhConfig::builder()
+            .library_id("l")
+            .library_secret("s")
+            .build()
+            .unwrap(),
+    );
     assert_eq!(r.part_numbering, NumberingBase::One);
     assert_eq!(r.commit_numbering, None);
     assert_eq!(
@@ -60,9 +70,13 @@ fn storage_urls_use_the_configured_scheme() {
         .unwrap();
     assert_eq!(url.as_str(), "https://bucket.example:8080/smh/x%20y.mp4");
     let http = SmhUploader::new(
-        SmhConfig::new("l", "s")
+        SmhConfig::builder()
+            .library_id("l")
+            .library_secret("s")
             .storage_scheme(StorageScheme::Http)
-            .allow_plain_http(true),
+            .allow_plain_http(true)
+            .build()
+            .unwrap(),
     )
     .unwrap();
     let url = http.storage_url("127.0.0.1:1", "/p", "t").unwrap();
@@ -82,7 +96,15 @@ fn target_names_are_checked_up_front() {
             ErrorKind::InvalidInput
         );
     }
-    let named = SmhUploader::new(SmhConfig::new("l", "s").file_name("fixed.mp4")).unwrap();
+    let named = SmhUploader::new(
+        SmhConfig::builder()
+            .library_id("l")
+            .library_secret("s")
+            .file_name("fixed.mp4")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(named.target_path("ignored.mp4").unwrap(), vec!["fixed.mp4"]);
 }
 
@@ -163,7 +185,14 @@ fn assets_from_file_info() {
 
 #[test]
 fn debug_hides_secrets() {
-    let u = SmhUploader::new(SmhConfig::new("l", "super-secret-value")).unwrap();
+    let u = SmhUploader::new(
+        SmhConfig::builder()
+            .library_id("l")
+            .library_secret("super-secret-value")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(!format!("{u:?}").contains("super-secret-value"));
 }
 

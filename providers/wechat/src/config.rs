@@ -3,7 +3,7 @@
 use std::fmt;
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::{Secret, TokenSource};
+use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// The API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
@@ -96,8 +96,9 @@ impl ImageAnswer {
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
     /// The store's AppID and AppSecret: the provider fetches the token from
-    /// `/cgi-bin/stable_token` (normal mode), keeps it until shortly before `expires_in`, and
-    /// fetches again when the platform says it expired or is invalid.
+    /// `/cgi-bin/stable_token` (normal mode),
+    /// caches it until shortly before `expires_in`, and fetches again when the platform says
+    /// it expired or is not the latest.
     App {
         /// AppID.
         appid: String,
@@ -122,8 +123,23 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Everything the WeChat provider needs. Secrets never appear in `Debug`.
+/// Everything the WeChat provider needs. Neither secrets nor a URL's credentials appear in
+/// `Debug`.
+///
+/// Built with [`WechatConfig::builder`], from the store's AppID and AppSecret or from a
+/// token obtained elsewhere:
+///
+/// ```
+/// use marketmedia_wechat::WechatConfig;
+/// let config = WechatConfig::builder()
+///     .appid("wx1234567890abcdef")
+///     .appsecret("app-secret")
+///     .build()?;
+/// assert_eq!(config.effective_base_url(), "https://api.weixin.qq.com");
+/// # Ok::<(), marketmedia_core::Error>(())
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct WechatConfig {
     /// How the access token is obtained.
     pub credentials: Credentials,
@@ -145,22 +161,87 @@ pub struct WechatConfig {
 }
 
 impl WechatConfig {
-    /// A configuration fetching tokens with the store's AppID and AppSecret.
-    pub fn new(appid: impl Into<String>, appsecret: impl Into<Secret>) -> Self {
-        Self::with_credentials(Credentials::App {
-            appid: appid.into(),
-            appsecret: appsecret.into(),
-        })
+    /// A builder with every default; `appid` and `appsecret`, or `access_token`, are
+    /// required.
+    pub fn builder() -> WechatConfigBuilder {
+        WechatConfigBuilder::default()
     }
 
-    /// A configuration using an access token obtained elsewhere.
-    pub fn with_access_token(token: impl Into<Secret>) -> Self {
-        Self::with_credentials(Credentials::Token(token.into()))
+    /// The host requests go to.
+    pub fn effective_base_url(&self) -> &str {
+        self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL)
     }
 
-    fn with_credentials(credentials: Credentials) -> Self {
-        WechatConfig {
-            credentials,
+    /// Checks the configuration (no network): credentials present, a part size WeChat takes,
+    /// an http(s) host.
+    pub fn validate(&self) -> Result<(), Error> {
+        let fail = |m: String| Err(Error::invalid_input(m).with_platform(crate::PLATFORM));
+        match &self.credentials {
+            Credentials::App { appid, .. } if appid.trim().is_empty() => {
+                return fail("the WeChat appid is empty".into())
+            }
+            Credentials::App { appsecret, .. } if appsecret.is_empty() => {
+                return fail("the WeChat appsecret is empty".into())
+            }
+            Credentials::Token(t) if t.is_empty() => {
+                return fail("the WeChat access_token is empty".into())
+            }
+            _ => {}
+        }
+        if !(MIN_PART_BYTES..=MAX_PART_BYTES).contains(&self.part_size) {
+            return fail(format!(
+                "WeChat parts are {MIN_PART_BYTES}..={MAX_PART_BYTES} bytes; {} was configured",
+                self.part_size
+            ));
+        }
+        let base = self.effective_base_url();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return fail(format!(
+                "the WeChat base_url must start with http:// or https:// (got {})",
+                RedactedUrl::new(base)
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for WechatConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WechatConfig")
+            .field("credentials", &self.credentials)
+            .field("token_source", &self.token_source)
+            .field("base_url", &RedactedUrl::new(self.effective_base_url()))
+            .field("scene", &self.scene)
+            .field("file_type", &self.file_type)
+            .field("part_size", &self.part_size)
+            .field("image_answer", &self.image_answer)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
+}
+
+/// Builds a [`WechatConfig`]: one method per setting, named after it, and
+/// [`build`](WechatConfigBuilder::build) checking the whole.
+#[derive(Clone)]
+pub struct WechatConfigBuilder {
+    appid: Option<String>,
+    appsecret: Option<Secret>,
+    access_token: Option<Secret>,
+    token_source: Option<TokenSource>,
+    base_url: Option<String>,
+    scene: VideoScene,
+    file_type: String,
+    part_size: u64,
+    image_answer: ImageAnswer,
+    timeouts: HttpTimeouts,
+}
+
+impl Default for WechatConfigBuilder {
+    fn default() -> Self {
+        WechatConfigBuilder {
+            appid: None,
+            appsecret: None,
+            access_token: None,
             token_source: None,
             base_url: None,
             scene: VideoScene::default(),
@@ -170,54 +251,156 @@ impl WechatConfig {
             timeouts: HttpTimeouts::default(),
         }
     }
+}
+
+impl WechatConfigBuilder {
+    /// The store's AppID (with [`appsecret`](Self::appsecret): the provider fetches its own
+    /// tokens).
+    pub fn appid(mut self, appid: impl Into<String>) -> Self {
+        self.appid = Some(appid.into());
+        self
+    }
+
+    /// The store's AppSecret.
+    pub fn appsecret(mut self, appsecret: impl Into<Secret>) -> Self {
+        self.appsecret = Some(appsecret.into());
+        self
+    }
+
+    /// A token obtained elsewhere (a central token server, a third-party platform's
+    /// `authorizer_access_token`), used as is; wins over AppID and AppSecret when both are
+    /// given.
+    pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
+        self.access_token = Some(token.into());
+        self
+    }
 
     /// Takes each request's access token from `tokens` (shared with the app's other
-    /// uploaders, e.g. built with [`crate::auth::WechatRefresher`]).
-    pub fn with_token_source(mut self, tokens: TokenSource) -> Self {
+    /// uploaders, e.g. built with [`crate::auth::WechatRefresher`]) instead of a source of
+    /// the uploader's own.
+    pub fn token_source(mut self, tokens: TokenSource) -> Self {
         self.token_source = Some(tokens);
         self
     }
 
-    /// Points the provider at another host (a simulator, a proxy).
-    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+    /// Another host than [`DEFAULT_BASE_URL`] (a simulator, a proxy); a trailing slash is
+    /// dropped.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into().trim_end_matches('/').to_owned());
         self
     }
 
-    /// The host requests go to.
-    pub fn effective_base_url(&self) -> &str {
-        self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL)
+    /// The `scene_type` of video uploads (default product).
+    pub fn scene(mut self, scene: VideoScene) -> Self {
+        self.scene = scene;
+        self
+    }
+
+    /// The `file_type` of video uploads (default `mp4`).
+    pub fn file_type(mut self, file_type: impl Into<String>) -> Self {
+        self.file_type = file_type.into();
+        self
+    }
+
+    /// The part size (default [`DEFAULT_PART_SIZE`]).
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// What image uploads answer (default a link).
+    pub fn image_answer(mut self, answer: ImageAnswer) -> Self {
+        self.image_answer = answer;
+        self
+    }
+
+    /// Timeouts for each attempt.
+    pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The configuration, or [`ErrorKind::InvalidInput`](marketmedia_core::ErrorKind) naming
+    /// the missing or wrong setting.
+    pub fn build(self) -> Result<WechatConfig, Error> {
+        let missing = |name| Error::missing_setting(crate::PLATFORM, name);
+        let credentials = match (self.access_token, self.appid, self.appsecret) {
+            (Some(token), _, _) => Credentials::Token(token),
+            (None, Some(appid), Some(appsecret)) => Credentials::App { appid, appsecret },
+            (None, Some(_), None) => return Err(missing("appsecret")),
+            (None, None, _) => return Err(missing("appid")),
+        };
+        let config = WechatConfig {
+            credentials,
+            token_source: self.token_source,
+            base_url: self.base_url,
+            scene: self.scene,
+            file_type: self.file_type,
+            part_size: self.part_size,
+            image_answer: self.image_answer,
+            timeouts: self.timeouts,
+        };
+        config.validate()?;
+        Ok(config)
     }
 }
 
-impl fmt::Debug for WechatConfig {
+impl fmt::Debug for WechatConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WechatConfig")
-            .field("credentials", &self.credentials)
-            .field("token_source", &self.token_source)
-            .field("base_url", &self.effective_base_url())
-            .field("scene", &self.scene)
-            .field("file_type", &self.file_type)
-            .field("part_size", &self.part_size)
-            .field("image_answer", &self.image_answer)
-            .finish()
+        f.debug_struct("WechatConfigBuilder")
+            .field("appid", &self.appid)
+            .field("appsecret", &self.appsecret)
+            .field("access_token", &self.access_token)
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
+            .finish_non_exhaustive()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use marketmedia_core::ErrorKind;
 
     #[test]
-    fn debug_hides_secrets() {
-        let app = WechatConfig::new("wx-app", "secret-xyz-123");
-        let token = WechatConfig::with_access_token("token-abc-789");
-        let d = format!("{app:?} {token:?}");
+    fn debug_hides_secrets_and_token_bearing_urls() {
+        let url = "http://user:pw-xyz@127.0.0.1:9/?access_token=t-in-url";
+        let app = WechatConfig::builder()
+            .appid("wx-app")
+            .appsecret("secret-xyz-123")
+            .base_url(url);
+        let token = WechatConfig::builder()
+            .access_token("token-abc-789")
+            .base_url(url);
+        let d = format!(
+            "{app:?} {token:?} {:?} {:?}",
+            app.clone().build().unwrap(),
+            token.clone().build().unwrap()
+        );
+        for leak in ["secret-xyz-123", "token-abc-789", "pw-xyz", "t-in-url"] {
+            assert!(!d.contains(leak), "{leak} in {d}");
+        }
         assert!(
-            !d.contains("secret-xyz-123") && !d.contains("token-abc-789"),
+            d.contains("wx-app") && d.contains("***") && d.contains("127.0.0.1:9"),
             "{d}"
         );
-        assert!(d.contains("wx-app") && d.contains("***"), "{d}");
+    }
+
+    #[test]
+    fn build_names_the_missing_setting() {
+        let cases = [
+            (WechatConfig::builder().appsecret("s"), "appid"),
+            (WechatConfig::builder().appid("wx"), "appsecret"),
+            (
+                WechatConfig::builder().appid("wx").appsecret(""),
+                "appsecret",
+            ),
+            (WechatConfig::builder().access_token(""), "access_token"),
+        ];
+        for (b, name) in cases {
+            let err = b.build().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
     }
 
     #[test]
@@ -228,7 +411,12 @@ mod tests {
             Ok(VideoScene::AfterSale)
         );
         assert!("mars".parse::<VideoScene>().is_err());
-        let c = WechatConfig::new("a", "b").with_base_url("http://127.0.0.1:1/");
+        let c = WechatConfig::builder()
+            .appid("a")
+            .appsecret("b")
+            .base_url("http://127.0.0.1:1/")
+            .build()
+            .unwrap();
         assert_eq!(c.effective_base_url(), "http://127.0.0.1:1");
     }
 }

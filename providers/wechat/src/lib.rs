@@ -15,7 +15,11 @@
 //! use marketmedia_wechat::{WechatConfig, WechatUploader};
 //!
 //! # async fn demo() -> marketmedia_core::Result<()> {
-//! let wechat = WechatUploader::new(WechatConfig::new("wx-appid", "app-secret"))?;
+//! let config = WechatConfig::builder()
+//!     .appid("wx-appid")
+//!     .appsecret("app-secret")
+//!     .build()?;
+//! let wechat = WechatUploader::new(config)?;
 //! let outcome = UploadDriver::new(UploadOptions::default())
 //!     .upload_file(&wechat, std::path::Path::new("product.mp4"))
 //!     .await?;
@@ -60,8 +64,8 @@ use serde::de::DeserializeOwned;
 use sha1::{Digest, Sha1};
 
 pub use config::{
-    Credentials, ImageAnswer, VideoScene, WechatConfig, DEFAULT_PART_SIZE, MAX_PART_BYTES,
-    MIN_PART_BYTES,
+    Credentials, ImageAnswer, VideoScene, WechatConfig, WechatConfigBuilder, DEFAULT_PART_SIZE,
+    MAX_PART_BYTES, MIN_PART_BYTES,
 };
 use wire::{field, path};
 
@@ -103,13 +107,7 @@ impl WechatUploader {
 
     /// A provider sharing an existing HTTP client (and its connection pool).
     pub fn with_client(config: WechatConfig, client: reqwest::Client) -> Result<Self> {
-        if !(MIN_PART_BYTES..=MAX_PART_BYTES).contains(&config.part_size) {
-            return Err(Error::invalid_input(format!(
-                "WeChat parts are {MIN_PART_BYTES}..={MAX_PART_BYTES} bytes; {} was configured",
-                config.part_size
-            ))
-            .with_platform(PLATFORM));
-        }
+        config.validate()?;
         let scene = config.scene;
         let rules = UploadRules {
             part_numbering: NumberingBase::One,
@@ -613,11 +611,13 @@ mod tests {
 
     #[test]
     fn a_part_size_outside_1m_2mb_is_refused() {
+        let builder = WechatConfig::builder().appid("a").appsecret("b");
         for size in [MIN_PART_BYTES - 1, MAX_PART_BYTES + 1] {
-            let config = WechatConfig {
-                part_size: size,
-                ..WechatConfig::new("a", "b")
-            };
+            let err = builder.clone().part_size(size).build().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            // The fields are public: the uploader checks again.
+            let mut config = builder.clone().build().unwrap();
+            config.part_size = size;
             let err = WechatUploader::new(config).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput);
         }

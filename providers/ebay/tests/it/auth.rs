@@ -187,9 +187,11 @@ async fn a_401_1001_is_refreshed_once_and_the_call_sent_again() {
         .account("ebay-us")
         .build();
     let ebay = EbayUploader::new(
-        EbayConfig::new("")
-            .with_base_url(format!("{}/commerce/media/v1_beta", api.base_url()))
-            .with_token_source(source),
+        EbayConfig::builder()
+            .token_source(source)
+            .base_url(format!("{}/commerce/media/v1_beta", api.base_url()))
+            .build()
+            .unwrap(),
     )
     .unwrap();
     identity.always(JunkAnswer::json(

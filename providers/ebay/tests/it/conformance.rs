@@ -11,7 +11,10 @@ fn uploader(
     timeouts: HttpTimeouts,
 ) -> marketmedia_core::Result<EbayUploader> {
     // 1 MiB chunks keep the suite fast.
-    let mut config = EbayConfig::new(token).with_base_url(base_url);
+    let mut config = EbayConfig::builder()
+        .access_token(token)
+        .base_url(base_url)
+        .build()?;
     config.part_size = 1 << 20;
     config.timeouts = timeouts;
     EbayUploader::new(config)

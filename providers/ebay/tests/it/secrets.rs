@@ -69,9 +69,11 @@ async fn token_scenarios(ev: &mut Evidence) {
         .account("ebay-us")
         .build();
     let ebay = EbayUploader::new(
-        EbayConfig::new("")
-            .with_base_url(format!("{}/commerce/media/v1_beta", api.base_url()))
-            .with_token_source(source.clone()),
+        EbayConfig::builder()
+            .token_source(source.clone())
+            .base_url(format!("{}/commerce/media/v1_beta", api.base_url()))
+            .build()
+            .unwrap(),
     )
     .unwrap();
     identity.always(JunkAnswer::json(
@@ -114,7 +116,11 @@ fn sim_config(outcome: VideoOutcome) -> EbaySimConfig {
 }
 
 fn uploader(base_url: &str, token: &str, read_idle: Duration) -> EbayUploader {
-    let mut c = EbayConfig::new(token).with_base_url(base_url);
+    let mut c = EbayConfig::builder()
+        .access_token(token)
+        .base_url(base_url)
+        .build()
+        .unwrap();
     c.part_size = 1 << 20;
     c.timeouts.read_idle = read_idle;
     EbayUploader::new(c).unwrap()

@@ -18,8 +18,11 @@ async fn start() -> (EbaySim, marketmedia_sim::SimServer, EbayUploader) {
         ..EbaySimConfig::default()
     });
     let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut config =
-        EbayConfig::new(TEST_ACCESS_TOKEN).with_base_url(EbaySim::api_base_url(&server));
+    let mut config = EbayConfig::builder()
+        .access_token(TEST_ACCESS_TOKEN)
+        .base_url(EbaySim::api_base_url(&server))
+        .build()
+        .unwrap();
     config.part_size = 1 << 20;
     config.title = Some("Kettle".into());
     config.description = Some("Boils water".into());

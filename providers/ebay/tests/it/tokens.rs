@@ -36,9 +36,11 @@ async fn tokens_refresh_ahead_of_expiry_after_a_refusal_and_stop_when_refused() 
         .account("ebay-us")
         .build();
     let ebay = EbayUploader::new(
-        EbayConfig::new("")
-            .with_base_url(EbaySim::api_base_url(&server))
-            .with_token_source(source.clone()),
+        EbayConfig::builder()
+            .token_source(source.clone())
+            .base_url(EbaySim::api_base_url(&server))
+            .build()
+            .unwrap(),
     )
     .unwrap();
     let image = ImageSource::from_bytes("a.jpg", sample_jpeg(1024));

@@ -223,9 +223,14 @@ async fn source(auth_base: &str, stored: Tokens) -> (TokenSource, Arc<MemoryStor
 }
 
 fn gateway(base: &str, region: Region, tokens: &TokenSource) -> LazadaUploader {
-    let config = LazadaConfig::new(APP_KEY, APP_SECRET, "", region)
-        .with_base_url(format!("{base}/rest"))
-        .with_token_source(tokens.clone());
+    let config = LazadaConfig::builder()
+        .app_key(APP_KEY)
+        .app_secret(APP_SECRET)
+        .region(region)
+        .token_source(tokens.clone())
+        .base_url(format!("{base}/rest"))
+        .build()
+        .unwrap();
     LazadaUploader::new(config).unwrap()
 }
 

@@ -13,14 +13,14 @@ fn uploader(
     timeouts: HttpTimeouts,
 ) -> marketmedia_core::Result<LazadaUploader> {
     // 1 MiB blocks keep the suite fast (the 100 MiB maximum is 100 blocks).
-    let mut config = LazadaConfig::new(
-        sim::LAZADA_TEST_APP_KEY,
-        secret,
-        sim::LAZADA_TEST_ACCESS_TOKEN,
-        Region::Sg,
-    )
-    .with_base_url(base_url)
-    .with_block_size(1 << 20);
+    let mut config = LazadaConfig::builder()
+        .app_key(sim::LAZADA_TEST_APP_KEY)
+        .app_secret(secret)
+        .access_token(sim::LAZADA_TEST_ACCESS_TOKEN)
+        .region(Region::Sg)
+        .base_url(base_url)
+        .block_size(1 << 20)
+        .build()?;
     config.timeouts = timeouts;
     Ok(
         LazadaUploader::new(config)?.with_video_options(VideoOptions::new(

@@ -107,8 +107,14 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let rig = JunkRig::start();
-    let mut config = LazadaConfig::new("100132", "app-secret", "access-token", Region::Sg)
-        .with_base_url(rig.junk.base_url());
+    let mut config = LazadaConfig::builder()
+        .app_key("100132")
+        .app_secret("app-secret")
+        .access_token("access-token")
+        .region(Region::Sg)
+        .base_url(rig.junk.base_url())
+        .build()
+        .unwrap();
     config.timeouts.read_idle = Duration::from_secs(5);
     let lazada = LazadaUploader::new(config)
         .unwrap()

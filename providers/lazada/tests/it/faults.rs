@@ -23,14 +23,14 @@ async fn a_lost_commit_answer_is_recovered_where_a_recommit_returns_the_video() 
     .unwrap();
     let base_url = handle.base_url();
     let backend = Backend::new(handle, move |_| {
-        let config = LazadaConfig::new(
-            sim::LAZADA_TEST_APP_KEY,
-            sim::LAZADA_TEST_APP_SECRET,
-            sim::LAZADA_TEST_ACCESS_TOKEN,
-            Region::Sg,
-        )
-        .with_base_url(&base_url)
-        .with_block_size(256 * 1024);
+        let config = LazadaConfig::builder()
+            .app_key(sim::LAZADA_TEST_APP_KEY)
+            .app_secret(sim::LAZADA_TEST_APP_SECRET)
+            .access_token(sim::LAZADA_TEST_ACCESS_TOKEN)
+            .region(Region::Sg)
+            .base_url(&base_url)
+            .block_size(256 * 1024)
+            .build()?;
         Ok(LazadaUploader::new(config)?
             .with_video_options(VideoOptions::new("Blue kettle", "https://c/cover.png")))
     });

@@ -62,7 +62,14 @@ fn sim_config(outcome: VideoOutcome) -> LazadaSimConfig {
 }
 
 fn uploader(base_url: &str, secret: &str, token: &str, read_idle: Duration) -> LazadaUploader {
-    let mut c = LazadaConfig::new(APP_KEY, secret, token, Region::Sg).with_base_url(base_url);
+    let mut c = LazadaConfig::builder()
+        .app_key(APP_KEY)
+        .app_secret(secret)
+        .access_token(token)
+        .region(Region::Sg)
+        .base_url(base_url)
+        .build()
+        .unwrap();
     c.timeouts.read_idle = read_idle;
     LazadaUploader::new(c)
         .unwrap()
@@ -89,9 +96,14 @@ async fn token_scenarios(ev: &mut Evidence) {
         .account("lazada-sg")
         .build();
     let lazada = LazadaUploader::new(
-        LazadaConfig::new(APP_KEY, APP_SECRET, "", Region::Sg)
-            .with_base_url(&rest)
-            .with_token_source(source.clone()),
+        LazadaConfig::builder()
+            .app_key(APP_KEY)
+            .app_secret(APP_SECRET)
+            .region(Region::Sg)
+            .token_source(source.clone())
+            .base_url(&rest)
+            .build()
+            .unwrap(),
     )
     .unwrap();
     server.script(

@@ -13,7 +13,9 @@ use marketmedia_core::{
     upload_images, ChunkedVideoUploader, Completion, ErrorKind, ImageSource, ImageUploader,
     PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
 };
-use marketmedia_lazada::{signing, LazadaConfig, LazadaUploader, Region, VideoOptions, VideoUsage};
+use marketmedia_lazada::{
+    signing, LazadaConfig, LazadaConfigBuilder, LazadaUploader, Region, VideoOptions, VideoUsage,
+};
 use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
 use marketmedia_sim::lazada::{calls, codes, LazadaSim, LazadaSimConfig, VideoOutcome, VideoState};
 use marketmedia_sim::SimServer;
@@ -36,15 +38,24 @@ fn fast() -> LazadaSimConfig {
     }
 }
 
-fn config_for(sim: &LazadaSim, base_url: String) -> LazadaConfig {
+fn config_for(sim: &LazadaSim, base_url: String) -> LazadaConfigBuilder {
     let c = sim.credentials();
-    LazadaConfig::new(c.app_key, c.app_secret, c.access_token, Region::Sg).with_base_url(base_url)
+    LazadaConfig::builder()
+        .app_key(c.app_key)
+        .app_secret(c.app_secret)
+        .access_token(c.access_token)
+        .region(Region::Sg)
+        .base_url(base_url)
 }
 
 fn provider(sim: &LazadaSim, server: &SimServer) -> LazadaUploader {
-    LazadaUploader::new(config_for(sim, LazadaSim::rest_base_url(server)))
-        .unwrap()
-        .with_video_options(VideoOptions::new("Blue kettle", COVER))
+    LazadaUploader::new(
+        config_for(sim, LazadaSim::rest_base_url(server))
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+    .with_video_options(VideoOptions::new("Blue kettle", COVER))
 }
 
 fn driver() -> UploadDriver {
@@ -164,7 +175,10 @@ async fn sequential_blocks_and_im_usage() {
     let (sim, server) = sim(fast()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = video(dir.path(), "chat.mp4", 2 * MIB + 1);
-    let mut cfg = config_for(&sim, LazadaSim::rest_base_url(&server)).with_block_size(MIB);
+    let mut cfg = config_for(&sim, LazadaSim::rest_base_url(&server))
+        .block_size(MIB)
+        .build()
+        .unwrap();
     cfg.concurrent_blocks = false;
     let lazada = LazadaUploader::new(cfg)
         .unwrap()
@@ -243,7 +257,9 @@ async fn wrong_secret_or_token_is_an_auth_error() {
     let (sim, server) = sim(fast()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = video(dir.path(), "v.mp4", MIB);
-    let good = config_for(&sim, LazadaSim::rest_base_url(&server));
+    let good = config_for(&sim, LazadaSim::rest_base_url(&server))
+        .build()
+        .unwrap();
     let mut bad_secret = good.clone();
     bad_secret.app_secret = "not-the-secret".into();
     let mut bad_token = good.clone();
@@ -344,7 +360,10 @@ async fn an_etag_mismatch_is_retried() {
     let (proxy, corrupted) = corrupting_proxy(server.base_url()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = video(dir.path(), "v.mp4", 2 * MIB + 77);
-    let cfg = config_for(&sim, format!("{proxy}/rest")).with_block_size(MIB);
+    let cfg = config_for(&sim, format!("{proxy}/rest"))
+        .block_size(MIB)
+        .build()
+        .unwrap();
     let lazada = LazadaUploader::new(cfg)
         .unwrap()
         .with_video_options(VideoOptions::new("t", COVER));

@@ -30,9 +30,14 @@ async fn two_gateways_share_tokens_refreshed_ahead_after_a_refusal_and_stop_when
         .build();
     let gateway = |region: Region| {
         LazadaUploader::new(
-            LazadaConfig::new(creds.app_key.clone(), creds.app_secret.clone(), "", region)
-                .with_base_url(LazadaSim::gateway_base_url(&server, region.code()))
-                .with_token_source(source.clone()),
+            LazadaConfig::builder()
+                .app_key(creds.app_key.clone())
+                .app_secret(creds.app_secret.clone())
+                .region(region)
+                .token_source(source.clone())
+                .base_url(LazadaSim::gateway_base_url(&server, region.code()))
+                .build()
+                .unwrap(),
         )
         .unwrap()
     };

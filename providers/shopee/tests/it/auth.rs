@@ -243,9 +243,14 @@ async fn uploader(base: &str, stored: Tokens) -> (ShopeeUploader, Arc<MemoryStor
     let source = TokenSource::builder(key, store.clone(), Arc::new(a.refresher(subject)))
         .account("shopee-sg")
         .build();
-    let config = ShopeeConfig::new(PARTNER_ID, PARTNER_KEY, SHOP_ID, "")
-        .with_base_url(base)
-        .with_token_source(source);
+    let config = ShopeeConfig::builder()
+        .partner_id(PARTNER_ID)
+        .partner_key(PARTNER_KEY)
+        .shop_id(SHOP_ID)
+        .token_source(source)
+        .base_url(base)
+        .build()
+        .unwrap();
     (ShopeeUploader::new(config).unwrap(), store)
 }
 

@@ -13,15 +13,15 @@ use marketmedia_sim::shopee::{self as sim, ShopeeSimConfig};
 const PART: u64 = 256 * 1024;
 
 fn config(base_url: &str, partner_key: &str) -> ShopeeConfig {
-    let mut config = ShopeeConfig::new(
-        sim::TEST_PARTNER_ID,
-        partner_key,
-        sim::TEST_SHOP_ID,
-        sim::TEST_ACCESS_TOKEN,
-    )
-    .with_base_url(base_url);
-    config.part_size = PART;
-    config
+    ShopeeConfig::builder()
+        .partner_id(sim::TEST_PARTNER_ID)
+        .partner_key(partner_key)
+        .shop_id(sim::TEST_SHOP_ID)
+        .access_token(sim::TEST_ACCESS_TOKEN)
+        .base_url(base_url)
+        .part_size(PART)
+        .build()
+        .unwrap()
 }
 
 /// The suite against `handle`, with providers made by `make` from a base URL and a partner
@@ -71,9 +71,17 @@ async fn shopee_passes_the_conformance_suite() {
 const MEDIA_MAX: u64 = 2 * 1024 * 1024;
 
 fn media_config(base_url: &str, partner_key: &str) -> ShopeeConfig {
-    let mut config = config(base_url, partner_key).with_module(ShopeeModule::Media);
-    config.max_file_bytes = MEDIA_MAX;
-    config
+    ShopeeConfig::builder()
+        .partner_id(sim::TEST_PARTNER_ID)
+        .partner_key(partner_key)
+        .shop_id(sim::TEST_SHOP_ID)
+        .access_token(sim::TEST_ACCESS_TOKEN)
+        .base_url(base_url)
+        .part_size(PART)
+        .module(ShopeeModule::Media)
+        .max_file_bytes(MEDIA_MAX)
+        .build()
+        .unwrap()
 }
 
 /// The same suite through `/api/v2/media/…`: init declares business, scene, name, size and

@@ -113,8 +113,14 @@ fn handle(id: &str) -> ProcessingHandle {
 
 fn fixture() -> Fixture {
     let rig = JunkRig::start();
-    let mut config =
-        ShopeeConfig::new(1, "partner-key", 2, "access-token").with_base_url(rig.junk.base_url());
+    let mut config = ShopeeConfig::builder()
+        .partner_id(1)
+        .partner_key("partner-key")
+        .shop_id(2)
+        .access_token("access-token")
+        .base_url(rig.junk.base_url())
+        .build()
+        .unwrap();
     config.timeouts.read_idle = Duration::from_secs(5);
     let shopee = ShopeeUploader::new(config).unwrap();
     let size = 5 * 1024 * 1024;
@@ -199,7 +205,14 @@ proptest! {
 fn a_stalled_answer_is_a_typed_timeout() {
     assert_stalled_poll_is_retryable(
         |base, read_idle| {
-            let mut config = ShopeeConfig::new(1, "k", 2, "t").with_base_url(base);
+            let mut config = ShopeeConfig::builder()
+                .partner_id(1)
+                .partner_key("k")
+                .shop_id(2)
+                .access_token("t")
+                .base_url(base)
+                .build()
+                .unwrap();
             config.timeouts.read_idle = read_idle;
             ShopeeUploader::new(config).unwrap()
         },

@@ -61,7 +61,14 @@ fn sim_config() -> ShopeeSimConfig {
 }
 
 fn config(base_url: &str, key: &str, token: &str) -> ShopeeConfig {
-    let mut c = ShopeeConfig::new(PARTNER_ID, key, SHOP_ID, token).with_base_url(base_url);
+    let mut c = ShopeeConfig::builder()
+        .partner_id(PARTNER_ID)
+        .partner_key(key)
+        .shop_id(SHOP_ID)
+        .access_token(token)
+        .base_url(base_url)
+        .build()
+        .unwrap();
     // Shop-level signing puts the token in every call's query string.
     c.public_call_signing = PublicCallSigning::Shop;
     c
@@ -95,7 +102,14 @@ async fn token_scenarios(ev: &mut Evidence) {
     .account("shopee-sg")
     .build();
     let shopee = ShopeeUploader::new(
-        config(&server.base_url(), PARTNER_KEY, "").with_token_source(source.clone()),
+        ShopeeConfig::builder()
+            .partner_id(PARTNER_ID)
+            .partner_key(PARTNER_KEY)
+            .shop_id(SHOP_ID)
+            .token_source(source.clone())
+            .base_url(server.base_url())
+            .build()
+            .unwrap(),
     )
     .unwrap();
     server.script(

@@ -9,7 +9,8 @@ use marketmedia_core::{
     upload_images, ErrorKind, ImageSource, PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
 };
 use marketmedia_shopee::{
-    MediaImageUse, MediaVideoUse, PublicCallSigning, ShopeeConfig, ShopeeModule, ShopeeUploader,
+    MediaImageUse, MediaVideoUse, PublicCallSigning, ShopeeConfig, ShopeeConfigBuilder,
+    ShopeeModule, ShopeeUploader,
 };
 use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
 use marketmedia_sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
@@ -30,23 +31,22 @@ fn fast_sim_config() -> ShopeeSimConfig {
     }
 }
 
-fn config(server: &SimServer) -> ShopeeConfig {
-    ShopeeConfig::new(
-        shopee::TEST_PARTNER_ID,
-        shopee::TEST_PARTNER_KEY,
-        shopee::TEST_SHOP_ID,
-        shopee::TEST_ACCESS_TOKEN,
-    )
-    .with_base_url(server.base_url())
+fn builder(server: &SimServer) -> ShopeeConfigBuilder {
+    ShopeeConfig::builder()
+        .partner_id(shopee::TEST_PARTNER_ID)
+        .partner_key(shopee::TEST_PARTNER_KEY)
+        .shop_id(shopee::TEST_SHOP_ID)
+        .access_token(shopee::TEST_ACCESS_TOKEN)
+        .base_url(server.base_url())
 }
 
 fn provider(server: &SimServer) -> ShopeeUploader {
-    ShopeeUploader::new(config(server)).unwrap()
+    ShopeeUploader::new(builder(server).build().unwrap()).unwrap()
 }
 
 /// A provider of the `v2.media` module.
 fn media_provider(server: &SimServer, edit: impl FnOnce(&mut ShopeeConfig)) -> ShopeeUploader {
-    let mut config = config(server).with_module(ShopeeModule::Media);
+    let mut config = builder(server).module(ShopeeModule::Media).build().unwrap();
     edit(&mut config);
     ShopeeUploader::new(config).unwrap()
 }

@@ -36,14 +36,14 @@ async fn tokens_refresh_ahead_of_expiry_after_a_refusal_and_stop_when_refused() 
     .account("shopee-sg")
     .build();
     let shopee = ShopeeUploader::new(
-        ShopeeConfig::new(
-            creds.partner_id,
-            creds.partner_key.clone(),
-            creds.shop_id,
-            "",
-        )
-        .with_base_url(server.base_url())
-        .with_token_source(source.clone()),
+        ShopeeConfig::builder()
+            .partner_id(creds.partner_id)
+            .partner_key(creds.partner_key.clone())
+            .shop_id(creds.shop_id)
+            .token_source(source.clone())
+            .base_url(server.base_url())
+            .build()
+            .unwrap(),
     )
     .unwrap();
     let rig = TokenRig::new(

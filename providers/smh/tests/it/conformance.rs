@@ -11,12 +11,15 @@ fn uploader(
     timeouts: HttpTimeouts,
 ) -> marketmedia_core::Result<SmhUploader> {
     // 1 MiB parts (the smallest SMH allows) keep the suite fast.
-    let mut config = SmhConfig::new(sim::TEST_LIBRARY_ID, secret)
+    let config = SmhConfig::builder()
+        .library_id(sim::TEST_LIBRARY_ID)
+        .library_secret(secret)
         .base_url(base_url)
         .storage_scheme(StorageScheme::Http)
         .allow_plain_http(true)
-        .part_size(1 << 20);
-    config.timeouts = timeouts;
+        .part_size(1 << 20)
+        .timeouts(timeouts)
+        .build()?;
     SmhUploader::new(config)
 }
 

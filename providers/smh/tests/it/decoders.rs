@@ -16,7 +16,7 @@ use marketmedia_core::{
     ChunkedVideoUploader, Digests, ErrorKind, ImageSource, ImageUploader, InstantHashes,
     ProcessingHandle,
 };
-use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
+use marketmedia_smh::{SmhConfig, SmhConfigBuilder, SmhUploader, StorageScheme, MIB};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -103,15 +103,23 @@ struct Fixture {
 fn fixture() -> Fixture {
     let rig = JunkRig::start();
     let junk = &rig.junk;
-    let tune = |mut c: SmhConfig| {
-        c.timeouts.read_idle = Duration::from_secs(5);
-        c.base_url(junk.base_url())
+    let tune = |c: SmhConfigBuilder| {
+        let mut c = c
+            .base_url(junk.base_url())
             .storage_scheme(StorageScheme::Http)
             .allow_plain_http(true)
             .part_size(MIB)
+            .build()
+            .unwrap();
+        c.timeouts.read_idle = Duration::from_secs(5);
+        c
     };
-    let with_token =
-        SmhUploader::new(tune(SmhConfig::with_access_token("lib", "access-token"))).unwrap();
+    let with_token = SmhUploader::new(tune(
+        SmhConfig::builder()
+            .library_id("lib")
+            .access_token("access-token"),
+    ))
+    .unwrap();
     let size = 2 * MIB;
     let source = junk_source(
         size,
@@ -146,11 +154,15 @@ fn fixture() -> Fixture {
 /// An uploader with the library secret and no token cached yet (a cached token would hide
 /// the token answer from every later call).
 fn secret_uploader(junk: &JunkServer) -> SmhUploader {
-    let mut c = SmhConfig::new("lib", "library-secret")
+    let mut c = SmhConfig::builder()
+        .library_id("lib")
+        .library_secret("library-secret")
         .base_url(junk.base_url())
         .storage_scheme(StorageScheme::Http)
         .allow_plain_http(true)
-        .part_size(MIB);
+        .part_size(MIB)
+        .build()
+        .unwrap();
     c.timeouts.read_idle = Duration::from_secs(5);
     SmhUploader::new(c).unwrap()
 }

@@ -16,11 +16,15 @@ use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
 /// An SMH uploader for the simulator at `api`, in 1 MiB parts.
 fn uploader(api: &str) -> SmhUploader {
     SmhUploader::new(
-        SmhConfig::new(TEST_LIBRARY_ID, TEST_LIBRARY_SECRET)
+        SmhConfig::builder()
+            .library_id(TEST_LIBRARY_ID)
+            .library_secret(TEST_LIBRARY_SECRET)
             .base_url(api)
             .storage_scheme(StorageScheme::Http)
             .allow_plain_http(true)
-            .part_size(MIB),
+            .part_size(MIB)
+            .build()
+            .unwrap(),
     )
     .unwrap()
 }

@@ -14,7 +14,7 @@ use marketmedia_core::raw::Part;
 use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
 use marketmedia_sim::fixtures::{sample_png, write_sample_mp4};
 use marketmedia_sim::smh::{SmhSim, SmhSimConfig};
-use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme, MIB};
+use marketmedia_smh::{SmhConfig, SmhConfigBuilder, SmhUploader, StorageScheme, MIB};
 
 const LIBRARY_ID: &str = "smhleaklib0000001";
 const LIBRARY_SECRET: &str = "LSleak-smh-library-secret-6a0f2c8e4d";
@@ -25,12 +25,14 @@ const PRESIGNED: &str = "q-signature=";
 
 // ---- scenarios ----------------------------------------------------------------------------
 
-fn config(base_url: &str, c: SmhConfig, read_idle: Duration) -> SmhConfig {
+fn config(base_url: &str, c: SmhConfigBuilder, read_idle: Duration) -> SmhConfig {
     let mut c = c
         .base_url(base_url)
         .storage_scheme(StorageScheme::Http)
         .allow_plain_http(true)
-        .part_size(MIB);
+        .part_size(MIB)
+        .build()
+        .unwrap();
     c.timeouts.read_idle = read_idle;
     c
 }
@@ -47,7 +49,9 @@ async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String>
     let base = servers.api_base_url();
     let smh = SmhUploader::new(config(
         &base,
-        SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET),
+        SmhConfig::builder()
+            .library_id(LIBRARY_ID)
+            .library_secret(LIBRARY_SECRET),
         long,
     ))
     .unwrap();
@@ -66,7 +70,9 @@ async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String>
     let issued = sim.issue_token();
     let with_token = SmhUploader::new(config(
         &base,
-        SmhConfig::with_access_token(LIBRARY_ID, issued.as_str()),
+        SmhConfig::builder()
+            .library_id(LIBRARY_ID)
+            .access_token(issued.as_str()),
         long,
     ))
     .unwrap();
@@ -81,7 +87,10 @@ async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String>
     // Session by hand: status, renew, cancel, then a part of the cancelled session.
     let no_instant = SmhUploader::new(config(
         &base,
-        SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET).instant_upload(false),
+        SmhConfig::builder()
+            .library_id(LIBRARY_ID)
+            .library_secret(LIBRARY_SECRET)
+            .instant_upload(false),
         long,
     ))
     .unwrap();
@@ -112,7 +121,9 @@ async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String>
     // Wrong secret, bogus token, rate limited.
     let wrong = SmhUploader::new(config(
         &base,
-        SmhConfig::new(LIBRARY_ID, WRONG_SECRET),
+        SmhConfig::builder()
+            .library_id(LIBRARY_ID)
+            .library_secret(WRONG_SECRET),
         long,
     ))
     .unwrap();
@@ -120,7 +131,9 @@ async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String>
     ev.err("a wrong secret", driver().upload_file(&wrong, other).await);
     let bogus = SmhUploader::new(config(
         &base,
-        SmhConfig::with_access_token(LIBRARY_ID, BOGUS_TOKEN),
+        SmhConfig::builder()
+            .library_id(LIBRARY_ID)
+            .access_token(BOGUS_TOKEN),
         long,
     ))
     .unwrap();
@@ -141,7 +154,9 @@ async fn scenarios(video: &Path, other: &Path, ev: &mut Evidence) -> Vec<String>
         |base, read_idle| {
             SmhUploader::new(config(
                 base,
-                SmhConfig::new(LIBRARY_ID, LIBRARY_SECRET),
+                SmhConfig::builder()
+                    .library_id(LIBRARY_ID)
+                    .library_secret(LIBRARY_SECRET),
                 read_idle,
             ))
             .unwrap()

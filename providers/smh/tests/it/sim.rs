@@ -22,7 +22,9 @@ use marketmedia_sim::smh::{
     calls, ExpiredTokenCode, SmhServers, SmhSim, SmhSimConfig, SmhUploadState, TEST_LIBRARY_ID,
     TEST_LIBRARY_SECRET,
 };
-use marketmedia_smh::{ConflictStrategy, SmhConfig, SmhUploader, StorageScheme, MIB};
+use marketmedia_smh::{
+    ConflictStrategy, SmhConfig, SmhConfigBuilder, SmhUploader, StorageScheme, MIB,
+};
 
 struct Env {
     sim: SmhSim,
@@ -48,16 +50,18 @@ async fn env() -> Env {
 }
 
 impl Env {
-    fn config(&self) -> SmhConfig {
-        SmhConfig::new(TEST_LIBRARY_ID, TEST_LIBRARY_SECRET)
+    fn config(&self) -> SmhConfigBuilder {
+        SmhConfig::builder()
+            .library_id(TEST_LIBRARY_ID)
+            .library_secret(TEST_LIBRARY_SECRET)
             .base_url(self.servers.api_base_url())
             .storage_scheme(StorageScheme::Http)
             .allow_plain_http(true)
             .part_size(MIB)
     }
 
-    fn uploader(&self, config: SmhConfig) -> SmhUploader {
-        SmhUploader::new(config).unwrap()
+    fn uploader(&self, config: SmhConfigBuilder) -> SmhUploader {
+        SmhUploader::new(config.build().unwrap()).unwrap()
     }
 
     fn video(&self, name: &str, size: u64) -> PathBuf {
@@ -503,7 +507,9 @@ async fn bad_credentials_are_auth_errors_before_any_upload_call() {
     let env = env().await;
     let path = env.video("x.mp4", 200_000);
     let smh = env.uploader(
-        SmhConfig::new(TEST_LIBRARY_ID, "wrong-secret")
+        SmhConfig::builder()
+            .library_id(TEST_LIBRARY_ID)
+            .library_secret("wrong-secret")
             .base_url(env.servers.api_base_url())
             .storage_scheme(StorageScheme::Http)
             .allow_plain_http(true),
@@ -517,7 +523,9 @@ async fn bad_credentials_are_auth_errors_before_any_upload_call() {
 
     // A ready token the library does not know: refused, and not "refreshed".
     let smh = env.uploader(
-        SmhConfig::with_access_token(TEST_LIBRARY_ID, "not-a-token")
+        SmhConfig::builder()
+            .library_id(TEST_LIBRARY_ID)
+            .access_token("not-a-token")
             .base_url(env.servers.api_base_url())
             .storage_scheme(StorageScheme::Http)
             .allow_plain_http(true),
@@ -534,7 +542,9 @@ async fn a_ready_access_token_works() {
     let env = env().await;
     let path = env.video("tok.mp4", 100_000);
     let smh = env.uploader(
-        SmhConfig::with_access_token(TEST_LIBRARY_ID, env.sim.issue_token())
+        SmhConfig::builder()
+            .library_id(TEST_LIBRARY_ID)
+            .access_token(env.sim.issue_token())
             .base_url(env.servers.api_base_url())
             .storage_scheme(StorageScheme::Http)
             .allow_plain_http(true),
@@ -634,7 +644,9 @@ async fn tokens_are_requested_with_the_upload_grant_and_a_read_only_token_is_ref
     // A ready token issued without upload permission: refused at begin, with the grant to ask for.
     let parts_before = env.sim.wire().count(calls::PUT_PART);
     let read_only = env.sim.issue_token_with_grants(&[]);
-    let config = SmhConfig::with_access_token(TEST_LIBRARY_ID, read_only)
+    let config = SmhConfig::builder()
+        .library_id(TEST_LIBRARY_ID)
+        .access_token(read_only)
         .base_url(env.servers.api_base_url())
         .storage_scheme(StorageScheme::Http)
         .allow_plain_http(true)

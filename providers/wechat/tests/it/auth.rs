@@ -44,7 +44,15 @@ fn handle() -> ProcessingHandle {
 }
 
 fn uploader(base: &str) -> WechatUploader {
-    WechatUploader::new(WechatConfig::new(APPID, APPSECRET).with_base_url(base)).unwrap()
+    WechatUploader::new(
+        WechatConfig::builder()
+            .appid(APPID)
+            .appsecret(APPSECRET)
+            .base_url(base)
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]

@@ -13,7 +13,11 @@ fn uploader(
     timeouts: HttpTimeouts,
 ) -> marketmedia_core::Result<WechatUploader> {
     // 1 MiB parts (the smallest allowed) keep the suite fast.
-    let mut config = WechatConfig::new(sim::TEST_APPID, secret).with_base_url(base_url);
+    let mut config = WechatConfig::builder()
+        .appid(sim::TEST_APPID)
+        .appsecret(secret)
+        .base_url(base_url)
+        .build()?;
     config.part_size = MIN_PART_BYTES;
     config.scene = scene;
     config.timeouts = timeouts;

@@ -73,8 +73,11 @@ fn handle() -> ProcessingHandle {
 fn fixture() -> Fixture {
     let rig = JunkRig::start();
     // A given token: no token call, so every call is one request.
-    let mut config =
-        WechatConfig::with_access_token("access-token").with_base_url(rig.junk.base_url());
+    let mut config = WechatConfig::builder()
+        .access_token("access-token")
+        .base_url(rig.junk.base_url())
+        .build()
+        .unwrap();
     config.timeouts.read_idle = Duration::from_secs(5);
     let wechat = WechatUploader::new(config).unwrap();
     let plan = PartPlan::new(10, wechat.rules(), None).unwrap();
@@ -156,7 +159,11 @@ fn error_answer_junk() -> JunkAnswer {
 fn a_stalled_answer_is_a_typed_timeout() {
     assert_stalled_poll_is_retryable(
         |base, read_idle| {
-            let mut config = WechatConfig::with_access_token("t").with_base_url(base);
+            let mut config = WechatConfig::builder()
+                .access_token("t")
+                .base_url(base)
+                .build()
+                .unwrap();
             config.timeouts.read_idle = read_idle;
             WechatUploader::new(config).unwrap()
         },

@@ -14,7 +14,7 @@ use marketmedia_conformance::recorder::WireRecorder;
 use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader, ProcessingHandle};
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::wechat::{WechatSim, WechatSimConfig};
-use marketmedia_wechat::{WechatConfig, WechatUploader, MIN_PART_BYTES};
+use marketmedia_wechat::{WechatConfig, WechatConfigBuilder, WechatUploader, MIN_PART_BYTES};
 
 const APPID: &str = "wx-leak-appid";
 const APPSECRET: &str = "ASleak-wechat-app-secret-4b2e9d7c";
@@ -49,7 +49,7 @@ async fn token_scenarios(ev: &mut Evidence) {
     );
     let wechat = WechatUploader::new(config(
         &server.base_url(),
-        WechatConfig::new(APPID, APPSECRET),
+        WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
     ))
     .unwrap();
     let handle = ProcessingHandle {
@@ -65,15 +65,14 @@ async fn token_scenarios(ev: &mut Evidence) {
     ));
     let wrong = WechatUploader::new(config(
         &server.base_url(),
-        WechatConfig::new(APPID, WRONG_SECRET),
+        WechatConfig::builder().appid(APPID).appsecret(WRONG_SECRET),
     ))
     .unwrap();
     ev.err("a wrong secret", wrong.poll(&handle).await);
 }
 
-fn config(base: &str, mut c: WechatConfig) -> WechatConfig {
-    c.part_size = MIN_PART_BYTES;
-    c.with_base_url(base)
+fn config(base: &str, c: WechatConfigBuilder) -> WechatConfig {
+    c.part_size(MIN_PART_BYTES).base_url(base).build().unwrap()
 }
 
 async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
@@ -88,8 +87,8 @@ async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
     let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = server.base_url();
     for creds in [
-        WechatConfig::new(APPID, APPSECRET),
-        WechatConfig::with_access_token(ACCESS_TOKEN),
+        WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
+        WechatConfig::builder().access_token(ACCESS_TOKEN),
     ] {
         let wechat = WechatUploader::new(config(&base, creds)).unwrap();
         ev.add(format!("{:?}\n{:?}", wechat, wechat.config()));
@@ -117,21 +116,31 @@ async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
         "the secret and the token travelled, so a leak would show"
     );
 
-    let wrong_secret =
-        WechatUploader::new(config(&base, WechatConfig::new(APPID, WRONG_SECRET))).unwrap();
+    let wrong_secret = WechatUploader::new(config(
+        &base,
+        WechatConfig::builder().appid(APPID).appsecret(WRONG_SECRET),
+    ))
+    .unwrap();
     ev.add(format!("{wrong_secret:?}"));
     ev.err(
         "a wrong secret",
         driver().upload_file(&wrong_secret, video).await,
     );
-    let wrong_token =
-        WechatUploader::new(config(&base, WechatConfig::with_access_token(WRONG_TOKEN))).unwrap();
+    let wrong_token = WechatUploader::new(config(
+        &base,
+        WechatConfig::builder().access_token(WRONG_TOKEN),
+    ))
+    .unwrap();
     ev.err(
         "a wrong token",
         driver().upload_file(&wrong_token, video).await,
     );
     sim.update_config(|c| c.rate_limited = true);
-    let wechat = WechatUploader::new(config(&base, WechatConfig::new(APPID, APPSECRET))).unwrap();
+    let wechat = WechatUploader::new(config(
+        &base,
+        WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
+    ))
+    .unwrap();
     ev.err("a spent quota", driver().upload_file(&wechat, video).await);
     sim.update_config(|c| c.rate_limited = false);
 
@@ -141,7 +150,10 @@ async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
         "<html>upstream broke</html>",
         "http://127.0.0.1:1",
         |base, read_idle| {
-            let mut c = config(base, WechatConfig::new(APPID, APPSECRET));
+            let mut c = config(
+                base,
+                WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
+            );
             c.timeouts.read_idle = read_idle;
             WechatUploader::new(c).unwrap()
         },

@@ -38,9 +38,13 @@ async fn the_stable_token_is_fetched_in_its_renewal_window_and_after_a_refusal()
     .margin(margin())
     .build();
     let wechat = WechatUploader::new(
-        WechatConfig::new(creds.appid.clone(), creds.appsecret.clone())
-            .with_base_url(server.base_url())
-            .with_token_source(source.clone()),
+        WechatConfig::builder()
+            .appid(creds.appid.clone())
+            .appsecret(creds.appsecret.clone())
+            .base_url(server.base_url())
+            .token_source(source.clone())
+            .build()
+            .unwrap(),
     )
     .unwrap();
     let image = ImageSource::from_bytes("a.jpg", crate::secrets::real_jpeg());
