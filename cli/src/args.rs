@@ -235,6 +235,28 @@ pub enum AccountsAction {
         /// Accounts (or marketplaces) to check. Default: every configured account.
         names: Vec<String>,
     },
+    /// Authorize the account's app once: prints the platform's authorization page, takes
+    /// the code the seller brings back (pasted, or `--code`), exchanges it and stores the
+    /// tokens in this machine's credential store; from then on they refresh themselves.
+    Authorize(AuthorizeArgs),
+}
+
+/// `marketmedia accounts authorize NAME`.
+#[derive(Debug, Args)]
+pub struct AuthorizeArgs {
+    /// The account.
+    pub name: String,
+    /// The authorization code from the redirect (or the whole redirect URL); without it,
+    /// the page is printed and the code read from standard input.
+    #[arg(long)]
+    pub code: Option<String>,
+    /// Shopee: the `shop_id` the redirect carried.
+    #[arg(long)]
+    pub shop_id: Option<u64>,
+    /// Shopee: the `main_account_id` the redirect carried (a main account authorized all
+    /// its shops).
+    #[arg(long)]
+    pub main_account_id: Option<u64>,
 }
 
 /// `marketmedia soak`.

@@ -43,6 +43,7 @@ pub const SANDBOX_LABEL: &str = "sandbox (embedded simulator)";
 pub struct Sandbox {
     setup: Setup,
     running: Running,
+    credentials: Arc<marketmedia_core::CredentialSources>,
 }
 
 fn any_port() -> SocketAddr {
@@ -62,7 +63,16 @@ impl Sandbox {
         Ok(Sandbox {
             setup: setup.clone(),
             running,
+            credentials: crate::tokens::sources(marketmedia_core::MemoryStore::shared()),
         })
+    }
+
+    /// The token sources of the sandbox's accounts, over a store of its own in memory: its
+    /// simulators live only in this process, so their tokens never mix with a real
+    /// credential's (nor with another sandbox's). Seeded from each simulator's refresh
+    /// token in the published JSON line.
+    pub fn credentials(&self) -> &Arc<marketmedia_core::CredentialSources> {
+        &self.credentials
     }
 
     /// The simulators (their JSON line, each one's faults, wire log and sessions).

@@ -13,9 +13,12 @@
 //! `docs/providers.md` walks through writing a provider with these items.
 
 pub use crate::account::AccountCheck;
+/// The future [`Marketplace::exchange_code`] returns (the `futures` crate's).
+pub use futures::future::BoxFuture;
 pub use crate::credential::{
-    no_refresh_token, refresh_if_due, CredentialKey, CredentialStore, MemoryStore, RefreshDue,
-    RefreshMargin, Refresher, TokenSource, Tokens,
+    no_refresh_token, refresh_if_due, seed_from_settings, Authorization, CredentialKey,
+    CredentialSources, CredentialStore, MemoryStore, RefreshDue, RefreshMargin, Refresher,
+    TokenSource, Tokens,
 };
 pub use crate::digest::{md5, DigestRequest, Digester, Digests, InstantHashes, INSTANT_HASH_CHUNK};
 pub use crate::error::{Error, ErrorKind, Result};
