@@ -173,7 +173,11 @@ impl Sandbox {
     /// The `MARKETMEDIA_*` environment variables that point `marketmedia` at this sandbox's
     /// simulators of `marketplaces`, with their test credentials: for running the command as
     /// a child process (tests, benchmarks, scripts) against a sandbox started in code. The
-    /// values are the simulators' public test credentials, never an account's.
+    /// values are the simulators' public test credentials, never an account's. The
+    /// simulators' refresh tokens are left out: with one, the child would store this
+    /// sandbox's tokens in the machine's credential store, where another sandbox's
+    /// simulators (the same test credential names, other tokens) would meet them; the child
+    /// uses the access tokens as given.
     pub fn env_vars(&self, marketplaces: &[&str]) -> Vec<(String, String)> {
         let mut vars = Vec::new();
         for name in marketplaces {
@@ -184,7 +188,7 @@ impl Sandbox {
                 continue;
             };
             let prefix = m.env_prefix();
-            for key in settings.keys() {
+            for key in settings.keys().filter(|k| *k != "refresh_token") {
                 if let (Some(decl), Some(value)) = (settings.setting(key), settings.expose(key)) {
                     vars.push((format!("{prefix}{}", decl.env_key()), value.to_owned()));
                 }

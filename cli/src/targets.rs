@@ -175,7 +175,8 @@ impl Targets {
                             credentials = Some(crate::tokens::sources(store));
                         }
                         if let Some(c) = &credentials {
-                            let fields = fields_of(account.market.as_ref(), &account.settings, meta);
+                            let fields =
+                                fields_of(account.market.as_ref(), &account.settings, meta);
                             let settings = with_fields(account.settings.clone(), &fields)?;
                             c.prepare(account.market.as_ref(), &settings, &account.name, &options)
                                 .await?;

@@ -119,7 +119,11 @@ pub async fn expiries(config: &Config) -> Result<Vec<Expiries>> {
     };
     let mut out = Vec::with_capacity(config.accounts.len());
     for account in &config.accounts {
-        let key = account.market.credential_key(&account.settings).ok().flatten();
+        let key = account
+            .market
+            .credential_key(&account.settings)
+            .ok()
+            .flatten();
         let mut e = Expiries {
             credential: key.as_ref().map(|k| k.to_string()),
             ..Expiries::default()

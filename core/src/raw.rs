@@ -13,8 +13,6 @@
 //! `docs/providers.md` walks through writing a provider with these items.
 
 pub use crate::account::AccountCheck;
-/// The future [`Marketplace::exchange_code`] returns (the `futures` crate's).
-pub use futures::future::BoxFuture;
 pub use crate::credential::{
     no_refresh_token, refresh_if_due, seed_from_settings, Authorization, CredentialKey,
     CredentialSources, CredentialStore, MemoryStore, RefreshDue, RefreshMargin, Refresher,
@@ -40,6 +38,8 @@ pub use crate::uploader::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, InitOutcome, Part, PartReceipt,
     ProcessingHandle, ProcessingStatus, Recovery, SentCallback, SourceInfo, UploadSession,
 };
+/// The future [`Marketplace::exchange_code`] returns (the `futures` crate's).
+pub use futures::future::BoxFuture;
 
 /// HTTP plumbing every provider shares: the client, one traced request, status mapping,
 /// `Retry-After`, JSON decoding and streaming part bodies.

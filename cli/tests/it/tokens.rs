@@ -112,10 +112,14 @@ fn lifetimes(sb: &Sandbox, access_ms: u64) {
 /// spans several token lifetimes.
 fn slow(sb: &Sandbox, bytes_per_sec: u64) {
     for m in ["shopee", "lazada", "ebay"] {
-        sb.simulator(m).unwrap().faults().unwrap().set(FaultProfile {
-            bandwidth_per_conn: Some(bytes_per_sec),
-            ..FaultProfile::none()
-        });
+        sb.simulator(m)
+            .unwrap()
+            .faults()
+            .unwrap()
+            .set(FaultProfile {
+                bandwidth_per_conn: Some(bytes_per_sec),
+                ..FaultProfile::none()
+            });
     }
 }
 
@@ -239,7 +243,10 @@ const SERVES_MS: u64 = LIFETIME_MS / 2;
 /// and one in flight at the end).
 fn refresh_bounds(elapsed: Duration) -> (u64, u64) {
     let ms = elapsed.as_millis() as u64;
-    ((ms / LIFETIME_MS).saturating_sub(1).max(2), ms / SERVES_MS + 2)
+    (
+        (ms / LIFETIME_MS).saturating_sub(1).max(2),
+        ms / SERVES_MS + 2,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,8 +300,8 @@ async fn a_catalog_outlives_its_tokens_with_one_refresh_per_lifetime_and_no_expi
             "{credential}: {refreshes} refreshes over {elapsed:?} (expected {low}..={high})"
         );
     }
-    let all = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let all =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_clean(&secrets(&sb), "batch run", &all);
 }
 
@@ -306,10 +313,14 @@ async fn a_revoked_access_token_is_refreshed_once_and_the_call_sent_again() {
     let video = dir.path().join("k.mp4");
     write_sample_mp4(&video, Duration::from_secs(12), 9 * 1024 * KIB).unwrap(); // 3 parts
     let shopee = sb.sim::<ShopeeSim>().unwrap();
-    sb.simulator("shopee").unwrap().faults().unwrap().set(FaultProfile {
-        bandwidth_per_conn: Some(4 * 1024 * KIB),
-        ..FaultProfile::none()
-    });
+    sb.simulator("shopee")
+        .unwrap()
+        .faults()
+        .unwrap()
+        .set(FaultProfile {
+            bandwidth_per_conn: Some(4 * 1024 * KIB),
+            ..FaultProfile::none()
+        });
     let child = marketmedia(
         &[
             "upload",
@@ -370,7 +381,11 @@ async fn two_processes_on_one_store_refresh_once_per_lifetime() {
     let cfg = write_config(dir.path(), &accounts(&sb, &["shopee-sg"]));
     lifetimes(&sb, LIFETIME_MS);
     // The store is seeded (the first refresh) before the two processes start.
-    let out = run(&["accounts", "--config", &cfg, "check", "--json"], dir.path()).await;
+    let out = run(
+        &["accounts", "--config", &cfg, "check", "--json"],
+        dir.path(),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let manifest = catalog(dir.path(), 10, "shopee");
     let video = dir.path().join("single.mp4");
@@ -403,7 +418,9 @@ async fn two_processes_on_one_store_refresh_once_per_lifetime() {
     let (batch, upload) = tokio::join!(batch, upload);
     let elapsed = started.elapsed();
     let counts = counts(&sb);
-    println!("two processes: {elapsed:?}; (credential, refreshes, expired, invalid, spent): {counts:?}");
+    println!(
+        "two processes: {elapsed:?}; (credential, refreshes, expired, invalid, spent): {counts:?}"
+    );
     assert_eq!(batch.status.code(), Some(0), "{batch:?}");
     assert_eq!(upload.status.code(), Some(0), "{upload:?}");
     assert_eq!(counts.len(), 1, "{counts:?}");
@@ -421,7 +438,10 @@ async fn two_processes_on_one_store_refresh_once_per_lifetime() {
 async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
     let sb = Sandbox::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), &accounts(&sb, &["shopee-sg", "shopee-my", "ebay"]));
+    let cfg = write_config(
+        dir.path(),
+        &accounts(&sb, &["shopee-sg", "shopee-my", "ebay"]),
+    );
     let published = sb.published("shopee").unwrap().clone();
     let sg = &published["accounts"][0];
     let shop_id = sg["shop_id"].as_u64().unwrap();
@@ -471,7 +491,10 @@ async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let ok = |name: &str| rows.iter().find(|r| r["account"] == name).unwrap()["ok"] == true;
-    assert!(!ok("shopee-sg") && ok("shopee-my") && ok("ebay"), "{rows:?}");
+    assert!(
+        !ok("shopee-sg") && ok("shopee-my") && ok("ebay"),
+        "{rows:?}"
+    );
     assert_clean(&secrets(&sb), "upload", &(stdout + &stderr));
 
     // The seller authorizes again: a fresh code, as the redirect would give it.
@@ -483,13 +506,21 @@ async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
         code.code
     );
     let out = run(
-        &["accounts", "--config", &cfg, "authorize", "shopee-sg", "--code", &redirect],
+        &[
+            "accounts",
+            "--config",
+            &cfg,
+            "authorize",
+            "shopee-sg",
+            "--code",
+            &redirect,
+        ],
         dir.path(),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let said = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("access token expires"), "{said}");
     let mut leaked = secrets(&sb);
     leaked.push(code.code.clone());
@@ -504,7 +535,10 @@ async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .find(|r| r["account"] == "shopee-sg")
         .unwrap();
-    assert!(sg_row["access_expires_at_ms"].as_u64().is_some(), "{sg_row}");
+    assert!(
+        sg_row["access_expires_at_ms"].as_u64().is_some(),
+        "{sg_row}"
+    );
     assert_clean(&secrets(&sb), "accounts", &listed);
 
     let out = upload("shopee-sg").await;

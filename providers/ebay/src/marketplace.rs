@@ -153,7 +153,10 @@ impl std::fmt::Debug for EbaySettings {
             .field("client_secret", &self.client_secret)
             .field("ru_name", &self.ru_name)
             .field("refresh_token", &self.refresh_token)
-            .field("token_url", &self.token_url.as_deref().map(RedactedUrl::new))
+            .field(
+                "token_url",
+                &self.token_url.as_deref().map(RedactedUrl::new),
+            )
             .field("environment", &self.environment)
             .field("site", &self.site)
             .field("user_id", &self.user_id)

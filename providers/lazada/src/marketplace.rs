@@ -441,7 +441,11 @@ impl Marketplace for Lazada {
             s.set("refresh_token", text(&c["refresh_token"]), Origin::Sandbox)?;
         }
         if !text(&published["auth_base_url"]).is_empty() {
-            s.set("auth_url", text(&published["auth_base_url"]), Origin::Sandbox)?;
+            s.set(
+                "auth_url",
+                text(&published["auth_base_url"]),
+                Origin::Sandbox,
+            )?;
         }
         s.set("base_url", text(&published["base_url"]), Origin::Sandbox)?;
         // A cover on the simulator's CDN: Lazada requires one with every video.

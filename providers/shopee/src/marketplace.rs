@@ -264,14 +264,17 @@ impl Marketplace for Shopee {
         let mut config = ShopeeSettings::from_settings(settings)?.config()?;
         config.timeouts = options.timeouts;
         let auth = ShopeeAuth::from_config(&config)?;
-        Ok(Some(Arc::new(auth.refresher(Subject::Shop(config.shop_id)))))
+        Ok(Some(Arc::new(
+            auth.refresher(Subject::Shop(config.shop_id)),
+        )))
     }
 
     fn authorization_url(&self, settings: &Settings) -> Result<String> {
         let s = ShopeeSettings::from_settings(settings)?;
-        let redirect = s.redirect_url.as_deref().ok_or_else(|| {
-            Error::missing_setting(PLATFORM, "redirect_url")
-        })?;
+        let redirect = s
+            .redirect_url
+            .as_deref()
+            .ok_or_else(|| Error::missing_setting(PLATFORM, "redirect_url"))?;
         ShopeeAuth::from_config(&s.config()?)?.authorization_url(redirect)
     }
 
@@ -285,10 +288,10 @@ impl Marketplace for Shopee {
             let auth = ShopeeAuth::from_config(&config)?;
             let grantee = match (authorization.shop_id, authorization.main_account_id) {
                 (Some(_), Some(_)) => {
-                    return Err(Error::invalid_input(
-                        "give shop_id or main_account_id, not both",
+                    return Err(
+                        Error::invalid_input("give shop_id or main_account_id, not both")
+                            .with_platform(PLATFORM),
                     )
-                    .with_platform(PLATFORM))
                 }
                 (Some(id), None) => Grantee::Shop(id),
                 (None, Some(id)) => Grantee::MainAccount(id),
@@ -364,7 +367,10 @@ impl Marketplace for Shopee {
         let shop = published["accounts"]
             .as_array()
             .and_then(|a| a.iter().find(|a| a["shop_id"] == c["shop_id"]));
-        if let Some(refresh) = shop.map(|a| text(&a["refresh_token"])).filter(|t| !t.is_empty()) {
+        if let Some(refresh) = shop
+            .map(|a| text(&a["refresh_token"]))
+            .filter(|t| !t.is_empty())
+        {
             s.set("refresh_token", refresh, Origin::Sandbox)?;
         }
         s.set("base_url", text(&published["base_url"]), Origin::Sandbox)?;
