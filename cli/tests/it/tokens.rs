@@ -553,3 +553,22 @@ async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
         assert_eq!(mode, 0o600, "{}", file.display());
     }
 }
+
+#[test]
+fn the_pasted_redirect_gives_its_code_and_ids() {
+    use marketmedia_cli::tokens::{parse_pasted, when};
+    let a = parse_pasted(" https://seller.example.com/cb?code=v%5E1.1%23i&shop_id=600001&x=1#top\n");
+    assert_eq!(a.code.expose(), "v^1.1#i");
+    assert_eq!((a.shop_id, a.main_account_id), (Some(600001), None));
+    let b = parse_pasted("code=abc&main_account_id=42");
+    assert_eq!(b.code.expose(), "abc");
+    assert_eq!(b.main_account_id, Some(42));
+    let c = parse_pasted("6b6f6e\n");
+    assert_eq!((c.code.expose(), c.shop_id), ("6b6f6e", None));
+    assert!(!format!("{a:?}").contains("v^1.1"), "the code is a secret");
+    // 2026-12-07 03:24:54 UTC, an hour ahead.
+    let now = 1_796_613_894_000;
+    assert_eq!(when(Some(now + 3_600_000), now), "2026-12-07 04:24 UTC (in 60 min)");
+    assert_eq!(when(Some(now - 1), now), "2026-12-07 03:24 UTC (expired)");
+    assert_eq!(when(None, now), "-");
+}

@@ -295,13 +295,8 @@ impl Marketplace for Shopee {
                 }
                 (Some(id), None) => Grantee::Shop(id),
                 (None, Some(id)) => Grantee::MainAccount(id),
-                (None, None) => {
-                    return Err(Error::invalid_input(
-                        "Shopee's redirect gives shop_id or main_account_id with the code: \
-                         give one (--shop-id, --main-account-id)",
-                    )
-                    .with_platform(PLATFORM))
-                }
+                // The account's own shop, as a shop's authorization redirects with it.
+                (None, None) => Grantee::Shop(config.shop_id),
             };
             let tokens = auth
                 .exchange_code(authorization.code.expose(), grantee)
