@@ -250,11 +250,12 @@ pub struct AuthorizeArgs {
     /// the page is printed and the code read from standard input.
     #[arg(long)]
     pub code: Option<String>,
-    /// Shopee: the `shop_id` the redirect carried.
+    /// The `shop_id` the redirect carried, for a marketplace whose authorization names the
+    /// shop (default: the account's own).
     #[arg(long)]
     pub shop_id: Option<u64>,
-    /// Shopee: the `main_account_id` the redirect carried (a main account authorized all
-    /// its shops).
+    /// The `main_account_id` the redirect carried, for a marketplace whose main account
+    /// authorizes all its shops at once.
     #[arg(long)]
     pub main_account_id: Option<u64>,
 }

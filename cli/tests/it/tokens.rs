@@ -557,7 +557,8 @@ async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
 #[test]
 fn the_pasted_redirect_gives_its_code_and_ids() {
     use marketmedia_cli::tokens::{parse_pasted, when};
-    let a = parse_pasted(" https://seller.example.com/cb?code=v%5E1.1%23i&shop_id=600001&x=1#top\n");
+    let a =
+        parse_pasted(" https://seller.example.com/cb?code=v%5E1.1%23i&shop_id=600001&x=1#top\n");
     assert_eq!(a.code.expose(), "v^1.1#i");
     assert_eq!((a.shop_id, a.main_account_id), (Some(600001), None));
     let b = parse_pasted("code=abc&main_account_id=42");
@@ -568,7 +569,10 @@ fn the_pasted_redirect_gives_its_code_and_ids() {
     assert!(!format!("{a:?}").contains("v^1.1"), "the code is a secret");
     // 2026-12-07 03:24:54 UTC, an hour ahead.
     let now = 1_796_613_894_000;
-    assert_eq!(when(Some(now + 3_600_000), now), "2026-12-07 04:24 UTC (in 60 min)");
+    assert_eq!(
+        when(Some(now + 3_600_000), now),
+        "2026-12-07 04:24 UTC (in 60 min)"
+    );
     assert_eq!(when(Some(now - 1), now), "2026-12-07 03:24 UTC (expired)");
     assert_eq!(when(None, now), "-");
 }
