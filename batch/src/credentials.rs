@@ -293,6 +293,30 @@ impl CredentialStore for SqliteCredentialStore {
         tx.commit().await.map_err(store_error)
     }
 
+    async fn seed(&self, key: &CredentialKey, tokens: &Tokens) -> Result<bool> {
+        // One statement: SQLite inserts only when no row has the key, whatever another
+        // process committed since this one looked.
+        let r = sqlx::query(
+            "INSERT INTO credentials (key, platform, access_token, access_expires_at, \
+             refresh_token, refresh_expires_at, obtained_at, details, refreshes, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key.as_str())
+        .bind(key.platform())
+        .bind(tokens.access_token.expose())
+        .bind(db_millis(tokens.access_expires_at_ms))
+        .bind(tokens.refresh_token.as_ref().map(Secret::expose))
+        .bind(db_millis(tokens.refresh_expires_at_ms))
+        .bind(db_millis(Some(tokens.obtained_at_ms)))
+        .bind(tokens.details.to_string())
+        .bind(db_millis(Some(unix_millis())))
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(r.rows_affected() > 0)
+    }
+
     async fn refresh(
         &self,
         key: &CredentialKey,

@@ -183,3 +183,47 @@ async fn two_processes_refreshing_at_once_make_one_refresh() {
     first.save(&key(), &due()).await.unwrap();
     assert_eq!(first.refresh_count(&key()).await.unwrap(), 0);
 }
+
+/// The tokens a configuration's `refresh_token` seeds (`seed_from_settings`): no access
+/// token, due at once.
+fn configured() -> Tokens {
+    let now = unix_millis();
+    let mut t = Tokens::new("", now).with_refresh_token("refresh-0", None);
+    t.access_expires_at_ms = Some(now);
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_seed_leaves_the_rotated_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.sqlite");
+    let platform = Arc::new(Platform::default());
+    let a = Arc::new(SqliteCredentialStore::open(&path).await.unwrap());
+    let b = Arc::new(SqliteCredentialStore::open(&path).await.unwrap());
+    let source = |store: Arc<SqliteCredentialStore>| {
+        TokenSource::builder(key(), store, platform.clone())
+            .account("shopee-sg")
+            .build()
+    };
+
+    // Process A starts on an empty store: seeds from its configuration and refreshes,
+    // spending `refresh-0`.
+    assert!(a.seed(&key(), &configured()).await.unwrap());
+    assert_eq!(source(a.clone()).access_token().await.unwrap().expose(), "access-1");
+    // Process B looked before A's commit, found nothing, and seeds the same configuration:
+    // ignored, and B uses A's rotated pair without a refresh.
+    assert!(!b.seed(&key(), &configured()).await.unwrap());
+    let stored = b.load(&key()).await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token.unwrap().expose(), "refresh-1");
+    let from_b = source(b.clone());
+    assert_eq!(from_b.access_token().await.unwrap().expose(), "access-1");
+    assert_eq!(platform.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(b.refresh_count(&key()).await.unwrap(), 1, "the seed kept the count");
+
+    // What the seed prevents: the configuration saved over the rotated pair, B's next
+    // refresh sends the spent `refresh-0`, and the platform refuses it.
+    b.save(&key(), &configured()).await.unwrap();
+    let err = source(b.clone()).access_token().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Reauthorize, "{err}");
+    assert_eq!(platform.refreshes.load(Ordering::SeqCst), 2);
+}

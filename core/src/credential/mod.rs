@@ -374,6 +374,16 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// import tokens obtained elsewhere).
     async fn save(&self, key: &CredentialKey, tokens: &Tokens) -> Result<()>;
 
+    /// Stores `tokens` for `key` only when the store holds no tokens for it, atomically
+    /// (one check-and-insert under the store's write lock): whether they were stored.
+    ///
+    /// This is how tokens from a configuration (a `refresh_token` setting) enter the store.
+    /// Two processes that start on an empty store both seed; when one of them has already
+    /// refreshed, spending Shopee's refresh token, the other's seed must not put the spent
+    /// token back over the rotated pair: it is ignored, and that process uses the stored
+    /// pair. An authorization replaces tokens with [`CredentialStore::save`] instead.
+    async fn seed(&self, key: &CredentialKey, tokens: &Tokens) -> Result<bool>;
+
     /// Refreshes `key`'s tokens if they are still due: takes the store's write lock, reads
     /// the tokens again, and only if `due` says they still need it calls `refresher` (see
     /// [`refresh_if_due`]), **commits the new tokens** and releases the lock; returns the
@@ -438,6 +448,19 @@ impl CredentialStore for MemoryStore {
         let _write = self.write.lock().await;
         self.write(key, tokens);
         Ok(())
+    }
+
+    async fn seed(&self, key: &CredentialKey, tokens: &Tokens) -> Result<bool> {
+        let _write = self.write.lock().await;
+        let mut map = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.contains_key(key) {
+            return Ok(false);
+        }
+        map.insert(key.clone(), tokens.clone());
+        Ok(true)
     }
 
     async fn refresh(

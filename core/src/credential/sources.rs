@@ -44,7 +44,7 @@ impl fmt::Debug for Authorization {
 /// [`CredentialSources::prepare`] decides, per account, whether its credential is managed:
 /// it is when the store holds tokens for it, or when the account's settings carry a refresh
 /// token ([`Marketplace::seed_tokens`](crate::Marketplace::seed_tokens)), which is then
-/// stored. Otherwise the account keeps its fixed access token, as before.
+/// stored if the store still holds nothing for it ([`CredentialStore::seed`]). Otherwise the account keeps its fixed access token, as before.
 pub struct CredentialSources {
     store: Arc<dyn CredentialStore>,
     sources: Mutex<BTreeMap<CredentialKey, TokenSource>>,
@@ -101,7 +101,12 @@ impl CredentialSources {
         if self.store.load(&key).await?.is_none() {
             let now = crate::http::unix_millis();
             match market.seed_tokens(settings, now) {
-                Some(seed) => self.store.save(&key, &seed).await?,
+                // Only into an empty place: another process may have seeded and refreshed
+                // since the load above, and its rotated pair must stay (the seed's refresh
+                // token may be spent already).
+                Some(seed) => {
+                    self.store.seed(&key, &seed).await?;
+                }
                 None => return Ok(None),
             }
         }

@@ -505,3 +505,17 @@ async fn by_default_a_refresh_is_tried_three_times() {
     assert_eq!(fake.count(), 3);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn a_seed_is_stored_only_into_an_empty_place() {
+    let store = MemoryStore::new();
+    let first = stored(Duration::from_secs(1), Duration::from_secs(3600));
+    assert!(store.seed(&key(), &first).await.unwrap());
+    let later = Tokens::new("another-access", unix_millis()).with_refresh_token("another", None);
+    assert!(!store.seed(&key(), &later).await.unwrap(), "already there");
+    let kept = store.load(&key()).await.unwrap().unwrap();
+    assert_eq!(kept, first);
+    // A save (an authorization) still replaces.
+    store.save(&key(), &later).await.unwrap();
+    assert_eq!(store.load(&key()).await.unwrap().unwrap(), later);
+}
