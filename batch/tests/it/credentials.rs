@@ -209,7 +209,10 @@ async fn a_second_process_seed_leaves_the_rotated_pair() {
     // Process A starts on an empty store: seeds from its configuration and refreshes,
     // spending `refresh-0`.
     assert!(a.seed(&key(), &configured()).await.unwrap());
-    assert_eq!(source(a.clone()).access_token().await.unwrap().expose(), "access-1");
+    assert_eq!(
+        source(a.clone()).access_token().await.unwrap().expose(),
+        "access-1"
+    );
     // Process B looked before A's commit, found nothing, and seeds the same configuration:
     // ignored, and B uses A's rotated pair without a refresh.
     assert!(!b.seed(&key(), &configured()).await.unwrap());
@@ -218,7 +221,11 @@ async fn a_second_process_seed_leaves_the_rotated_pair() {
     let from_b = source(b.clone());
     assert_eq!(from_b.access_token().await.unwrap().expose(), "access-1");
     assert_eq!(platform.refreshes.load(Ordering::SeqCst), 1);
-    assert_eq!(b.refresh_count(&key()).await.unwrap(), 1, "the seed kept the count");
+    assert_eq!(
+        b.refresh_count(&key()).await.unwrap(),
+        1,
+        "the seed kept the count"
+    );
 
     // What the seed prevents: the configuration saved over the rotated pair, B's next
     // refresh sends the spent `refresh-0`, and the platform refuses it.

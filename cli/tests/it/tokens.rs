@@ -380,13 +380,9 @@ async fn two_processes_on_one_store_refresh_once_per_lifetime() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &accounts(&sb, &["shopee-sg"]));
     lifetimes(&sb, LIFETIME_MS);
-    // The store is seeded (the first refresh) before the two processes start.
-    let out = run(
-        &["accounts", "--config", &cfg, "check", "--json"],
-        dir.path(),
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // Both processes start on an empty store and seed it from the configuration's refresh
+    // token; whichever refreshes first spends it, and the other's seed (insert-if-absent)
+    // leaves the rotated pair in place.
     let manifest = catalog(dir.path(), 10, "shopee");
     let video = dir.path().join("single.mp4");
     write_sample_mp4(&video, Duration::from_secs(12), 5 * 1024 * KIB).unwrap();
@@ -426,7 +422,8 @@ async fn two_processes_on_one_store_refresh_once_per_lifetime() {
     assert_eq!(counts.len(), 1, "{counts:?}");
     let (_, refreshes, expired, invalid, spent) = counts[0].clone();
     assert_eq!((expired, invalid, spent), (0, 0, 0));
-    // The seeding refresh, then one per token's service for both processes, not one each.
+    // The first refresh (of the seed), then one per token's service for both processes, not
+    // one each.
     let (low, high) = refresh_bounds(elapsed);
     assert!(
         (low..=high).contains(&refreshes),
@@ -575,4 +572,143 @@ fn the_pasted_redirect_gives_its_code_and_ids() {
     );
     assert_eq!(when(Some(now - 1), now), "2026-12-07 03:24 UTC (expired)");
     assert_eq!(when(None, now), "-");
+}
+
+/// A main account authorizes both shops with one code: `accounts authorize --main-account-id`
+/// stores its pair under each shop's credential; then a catalog on both shops, spanning
+/// several lifetimes: each shop's first refresh presents the shared refresh token with its
+/// own `shop_id` (once per shop, what Shopee allows) and gets a pair of its own, and each
+/// keeps refreshing its own. No call refused, no spent token presented, no shop to
+/// authorize again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_main_account_authorization_serves_each_shop_until_it_has_its_own_pair() {
+    use marketmedia_core::{CredentialKey, CredentialStore};
+
+    let sb = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The two shops with no token in the configuration: only the authorization gives them.
+    let config: String = accounts(&sb, &["shopee-sg", "shopee-my"])
+        .lines()
+        .filter(|l| !l.starts_with("refresh_token"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cfg = write_config(dir.path(), &config);
+    lifetimes(&sb, LIFETIME_MS);
+    let shopee = sb.sim::<ShopeeSim>().unwrap();
+    let creds = shopee.credentials();
+    let main = creds.main_account_id;
+    let code = shopee
+        .authorization_code(&serde_json::json!({ "main_account_id": main }))
+        .unwrap();
+    let redirect = format!(
+        "https://seller.example.com/cb?code={}&main_account_id={main}",
+        code.code
+    );
+    let out = run(
+        &[
+            "accounts",
+            "--config",
+            &cfg,
+            "authorize",
+            "shopee-sg",
+            "--code",
+            &redirect,
+        ],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let shops: Vec<u64> = shopee.shops().iter().map(|s| s.shop_id).collect();
+    assert_eq!(shops.len(), 2);
+    for id in &shops {
+        assert!(said.contains(&format!("shop-{id}: authorized")), "{said}");
+    }
+    let shared = shopee
+        .tokens()
+        .credential(&format!("main_account:{main}"))
+        .unwrap()
+        .sandbox_secrets
+        .refresh_token
+        .clone()
+        .unwrap();
+
+    let manifest = catalog(dir.path(), 8, "shopee");
+    slow(&sb, 1024 * KIB);
+    let store = dir.path().join("jobs.sqlite");
+    let started = Instant::now();
+    let out = run(
+        &[
+            "batch",
+            "--config",
+            &cfg,
+            "run",
+            manifest.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--uploads-per-market",
+            "1",
+            "--json",
+        ],
+        dir.path(),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let report = shopee.tokens();
+    let counts = counts(&sb);
+    println!(
+        "main account: {elapsed:?}; (credential, refreshes, expired, invalid, spent): {counts:?}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    for c in &report.credentials {
+        assert_eq!(
+            (
+                c.spent_refresh_token_uses,
+                c.refused_refreshes,
+                c.refused_expired,
+                c.refused_invalid
+            ),
+            (0, 0, 0, 0),
+            "{c:?}"
+        );
+    }
+    // The shared refresh token presented once per shop.
+    let main_report = report.credential(&format!("main_account:{main}")).unwrap();
+    let uses = main_report
+        .refresh_tokens
+        .iter()
+        .find(|t| t.refresh_token == shared)
+        .map(|t| t.uses);
+    assert_eq!(uses, Some(2), "{main_report:?}");
+    // Each shop refreshed its own pair after the split, and the store holds each shop's
+    // newest pair: distinct, neither the main account's.
+    let file = dir.path().join("marketmedia").join("credentials.sqlite");
+    let store = marketmedia_batch::credentials::SqliteCredentialStore::open(&file)
+        .await
+        .unwrap();
+    let mut pairs = Vec::new();
+    for id in &shops {
+        let ledger = report.credential(&format!("shop:{id}")).unwrap();
+        assert!(ledger.refreshes >= 2, "shop {id}: {ledger:?}");
+        let key = CredentialKey::new(
+            "shopee",
+            &creds.partner_id.to_string(),
+            &format!("shop-{id}"),
+        )
+        .unwrap();
+        let stored = store.load(&key).await.unwrap().unwrap();
+        let refresh = stored.refresh_token.unwrap().expose().to_owned();
+        assert_ne!(refresh, shared, "shop {id}");
+        assert_eq!(
+            Some(refresh.clone()),
+            ledger.sandbox_secrets.refresh_token,
+            "shop {id}: the store holds the newest pair"
+        );
+        pairs.push((stored.access_token.expose().to_owned(), refresh));
+    }
+    assert_ne!(pairs[0].0, pairs[1].0);
+    assert_ne!(pairs[0].1, pairs[1].1);
+    let all =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_clean(&secrets(&sb), "batch run", &all);
 }
