@@ -170,10 +170,24 @@ impl SqliteCredentialStore {
             .connect_with(options)
             .await
             .map_err(store_error)?;
-        crate::store::sql::migrator(MIGRATIONS)
-            .run(&pool)
+        // Under the write lock: two processes that open a new file at once would both find
+        // no migration applied and both create the table (sqlx takes no lock on SQLite).
+        // The second waits here, then finds the migration applied. sqlx runs each
+        // migration's own transaction as a savepoint inside this one. (`run_direct` is
+        // `run` on a connection, which sqlx keeps public for this use: `run(&mut *tx)`
+        // does not compile in a `Send` future.)
+        let migration_error = |e: sqlx::migrate::MigrateError| {
+            Error::new(ErrorKind::Io, format!("credential store: {e}"))
+        };
+        let mut tx = pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("credential store: {e}")))?;
+            .map_err(store_error)?;
+        crate::store::sql::migrator(MIGRATIONS)
+            .run_direct(&mut *tx)
+            .await
+            .map_err(migration_error)?;
+        tx.commit().await.map_err(store_error)?;
         Ok(SqliteCredentialStore {
             pool,
             path: path.to_owned(),

@@ -234,3 +234,23 @@ async fn a_second_process_seed_leaves_the_rotated_pair() {
     assert_eq!(err.kind(), ErrorKind::Reauthorize, "{err}");
     assert_eq!(platform.refreshes.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn processes_opening_a_new_file_at_once_all_open_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.sqlite");
+    // Eight "processes" (each its own pool) creating the store at the same moment: each
+    // must find the migration applied or apply it, never apply it twice.
+    let opens: Vec<_> = (0..8)
+        .map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { SqliteCredentialStore::open(&path).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for open in opens {
+        stores.push(open.await.unwrap().unwrap());
+    }
+    assert!(stores[0].seed(&key(), &configured()).await.unwrap());
+    assert!(!stores[7].seed(&key(), &configured()).await.unwrap());
+}
