@@ -50,6 +50,10 @@ pub const FILE_NAME: &str = "credentials.sqlite";
 /// another process is waited for, not failed on.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How many times opening the file is tried when SQLite answers at once that it is locked
+/// (another process switching a new file to WAL): at most about 4 s in all.
+const OPEN_ATTEMPTS: u32 = 50;
+
 /// The store's migrations, embedded (the job store's pattern: versioned, run at open).
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
     1,
@@ -164,12 +168,33 @@ impl SqliteCredentialStore {
             // is one commit per refresh, not per part.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(store_error)?;
+        // Switching a new file to WAL takes an exclusive lock for which SQLite may answer
+        // "database is locked" at once, without its busy handler, when another process is
+        // switching it too. Such a failure is retried a bounded number of times; a connect
+        // that failed after waiting (the busy timeout) is not.
+        let mut attempt: u32 = 0;
+        let pool = loop {
+            let started = std::time::Instant::now();
+            let connected = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(10))
+                .connect_with(options.clone())
+                .await
+                .map_err(store_error);
+            match connected {
+                Ok(pool) => break pool,
+                Err(e)
+                    if e.kind() == ErrorKind::Transient
+                        && attempt < OPEN_ATTEMPTS
+                        && started.elapsed() < Duration::from_secs(1) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt.min(10))))
+                        .await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         // Under the write lock: two processes that open a new file at once would both find
         // no migration applied and both create the table (sqlx takes no lock on SQLite).
         // The second waits here, then finds the migration applied. sqlx runs each

@@ -241,16 +241,31 @@ async fn processes_opening_a_new_file_at_once_all_open_it() {
     let path = dir.path().join("credentials.sqlite");
     // Eight "processes" (each its own pool) creating the store at the same moment: each
     // must find the migration applied or apply it, never apply it twice.
+    // Then each seeds the same configuration and asks for the access token: one seed is
+    // stored, one refresh made.
+    let platform = Arc::new(Platform::default());
     let opens: Vec<_> = (0..8)
         .map(|_| {
             let path = path.clone();
-            tokio::spawn(async move { SqliteCredentialStore::open(&path).await })
+            let platform = platform.clone();
+            tokio::spawn(async move {
+                let store = Arc::new(SqliteCredentialStore::open(&path).await?);
+                let seeded = store.seed(&key(), &configured()).await?;
+                let access = TokenSource::builder(key(), store, platform)
+                    .account("shopee-sg")
+                    .build()
+                    .access_token()
+                    .await?;
+                Ok::<_, Error>((seeded, access.expose().to_owned()))
+            })
         })
         .collect();
-    let mut stores = Vec::new();
+    let mut seeded = 0;
     for open in opens {
-        stores.push(open.await.unwrap().unwrap());
+        let (stored, access) = open.await.unwrap().unwrap();
+        seeded += u32::from(stored);
+        assert_eq!(access, "access-1");
     }
-    assert!(stores[0].seed(&key(), &configured()).await.unwrap());
-    assert!(!stores[7].seed(&key(), &configured()).await.unwrap());
+    assert_eq!(seeded, 1);
+    assert_eq!(platform.refreshes.load(Ordering::SeqCst), 1);
 }
