@@ -70,10 +70,10 @@ pub struct Account {
     pub legacy: bool,
     /// The prefix of its variables (`MARKETMEDIA_SHOPEE_`, `MARKETMEDIA_ACCOUNT_SHOPEE_SG_`).
     pub variables: String,
-    /// Lazada: this account's video title default.
-    pub title: Option<String>,
-    /// Lazada: this account's cover URL default.
-    pub cover_url: Option<String>,
+    /// This account's defaults for each upload's fields (Lazada: a named account's `title`
+    /// and `cover_url`; eBay: `title` and `description`); the command's own (`--title`…)
+    /// replace them.
+    pub upload_defaults: marketmedia_core::UploadMeta,
     /// Shopee: whether the account chose its own media module (`module` under its table).
     pub own_module: bool,
     /// The provider configuration (credentials, host, options).

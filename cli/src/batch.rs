@@ -24,11 +24,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use marketmedia_batch::store::{self as job_store, redact_location, JobStore};
 use marketmedia_batch::{
-    cancel_batch, export, plan, Event, ExportFormat, Fields, ManifestReader, Market, Plan,
-    TaskFilter, TaskState, WorkOptions, WorkReport, Worker,
+    cancel_batch, export, plan, Event, ExportFormat, ManifestReader, Market, Plan, TaskFilter,
+    TaskState, WorkOptions, WorkReport, Worker,
 };
-use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
-use marketmedia_lazada::VideoOptions;
+use marketmedia_core::{Error, Result};
 use marketmedia_sim::fixtures::{decodable_jpeg, decodable_png, write_sample_mp4};
 
 use crate::accounts::{Account, AccountSettings};
@@ -36,7 +35,7 @@ use crate::commands::SAMPLE_DURATION;
 use crate::config::Config;
 use crate::exit;
 use crate::report;
-use crate::targets::{Provider, Targets, VideoMeta};
+use crate::targets::{Targets, VideoMeta};
 
 /// The environment variable naming the store (a path or a `postgres://` URL).
 pub const STORE_ENV: &str = "MARKETMEDIA_BATCH_STORE";
@@ -310,77 +309,20 @@ pub async fn markets(
         ..VideoMeta::default()
     };
     let mut targets = Targets::chosen(&[], config, &meta, force_sandbox).await?;
-    let sandbox_cover = targets.sandbox().map(|s| s.lazada_cover_url());
     let mut out = Vec::new();
     for target in std::mem::take(&mut targets.targets) {
         let name = target.account.clone();
         let account = target.identity.clone();
         let platform = target.platform.name();
-        let market = match target.provider {
-            Provider::Shopee(p) => {
-                let p: Arc<marketmedia_shopee::ShopeeUploader> = Arc::from(p);
-                Market::new(name, account)
-                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-                    .with_images(p as Arc<dyn ImageUploader>)
-            }
-            Provider::Ebay(p) => {
-                let p: Arc<marketmedia_ebay::EbayUploader> = Arc::from(p);
-                Market::new(name, account)
-                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-                    .with_images(p as Arc<dyn ImageUploader>)
-            }
-            Provider::Smh(p) => {
-                let p: Arc<marketmedia_smh::SmhUploader> = Arc::from(p);
-                Market::new(name, account)
-                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-                    .with_images(p as Arc<dyn ImageUploader>)
-            }
-            Provider::Wechat(p) => {
-                let p: Arc<marketmedia_wechat::WechatUploader> = Arc::from(p);
-                Market::new(name, account)
-                    .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-                    .with_images(p as Arc<dyn ImageUploader>)
-            }
-            Provider::Lazada(p) => {
-                let p: Arc<marketmedia_lazada::LazadaUploader> = Arc::from(p);
-                let base = p.video_options().clone();
-                let (base_title, base_cover) = (base.title.clone(), base.cover_url.clone());
-                let cover = sandbox_cover.clone().filter(|_| target.sandbox);
-                let rules = ChunkedVideoUploader::rules(p.as_ref()).clone();
-                let maker = p.clone();
-                // Lazada takes a title and a cover per video: from the row's `lazada.title`
-                // and `lazada.cover_url`, else the configured ones (or the sandbox's).
-                let factory = Arc::new(
-                    move |fields: &Fields| -> Result<Arc<dyn ChunkedVideoUploader>> {
-                        let options = VideoOptions {
-                            title: fields.get("title").cloned().or_else(|| base.title.clone()),
-                            cover_url: fields
-                                .get("cover_url")
-                                .cloned()
-                                .or_else(|| base.cover_url.clone())
-                                .or_else(|| cover.clone()),
-                            ..base.clone()
-                        };
-                        Ok(Arc::new(maker.with_video_options(options)))
-                    },
-                );
-                let market = Market::new(name, account)
-                    .with_video_factory(rules, factory)
-                    .with_images(p as Arc<dyn ImageUploader>);
-                // A row must give what the account does not (its configured title and cover
-                // serve every row otherwise).
-                let mut required = Vec::new();
-                if !target.sandbox && base_title.is_none() {
-                    required.push("title");
-                }
-                if !target.sandbox && base_cover.is_none() {
-                    required.push("cover_url");
-                }
-                market.requiring(&required)
-            }
-        };
+        let (video, images) = target.provider.into_shared();
+        let market = Market::new(name, account)
+            .with_video(video)
+            .with_images(images);
+        // A row's `MARKET.title`, `MARKET.cover_url`… over the account's configured ones (or
+        // the sandbox's): one uploader serves every product.
         out.push(
             market
+                .with_defaults(target.meta)
                 .with_platform(platform)
                 .with_max_uploads(worker.uploads_per_market),
         );

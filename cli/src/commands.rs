@@ -8,7 +8,7 @@ use std::time::Duration;
 use marketmedia_core::digest_file_async;
 use marketmedia_core::images_overall;
 use marketmedia_core::{
-    ChunkedVideoUploader, Completion, DigestRequest, Error, ErrorKind, FanOutReport, ImageSource,
+    AccountUpload, Completion, DigestRequest, Error, ErrorKind, FanOutReport, ImageSource,
     ImageUploader, Journal, MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result,
     RetryPolicy, UploadDriver, UploadOptions,
 };
@@ -187,14 +187,17 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
 
     // A marketplace the CLI already knows cannot take the video gets no request.
     let problems: Vec<Option<Error>> = targets.targets.iter().map(|t| t.video_problem()).collect();
-    let runnable: Vec<(marketmedia_core::AccountRef, &dyn ChunkedVideoUploader)> = targets
+    // Each upload carries its own fields (the command's `--title`, the account's defaults).
+    let runnable: Vec<AccountUpload<'_>> = targets
         .targets
         .iter()
         .zip(&problems)
         .filter(|(_, p)| p.is_none())
-        .map(|(t, _)| (t.account_ref(), t.provider.video()))
+        .map(|(t, _)| {
+            AccountUpload::new(t.account_ref(), t.provider.video()).with_meta(t.meta.clone())
+        })
         .collect();
-    let names: Vec<&str> = runnable.iter().map(|(a, _)| a.name.as_str()).collect();
+    let names: Vec<&str> = runnable.iter().map(|u| u.account.name.as_str()).collect();
     let bars = (!args.json).then(|| Bars::new(&names));
     let stop = crate::stop::StopOnSignal::install(format!(
         "no new part is sent and no new call starts; what is in flight gets {} s to finish \

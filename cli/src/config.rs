@@ -543,6 +543,15 @@ impl Config {
         Ok(config)
     }
 
+    /// `[lazada]`'s (or `MARKETMEDIA_LAZADA_*`'s) title and cover: the defaults of every
+    /// Lazada upload the command and the account leave without.
+    pub fn lazada_defaults(&self) -> marketmedia_core::UploadMeta {
+        let mut fields = marketmedia_core::UploadMeta::default();
+        fields.title = self.lazada_title.clone();
+        fields.cover_url = self.lazada_cover_url.clone();
+        fields
+    }
+
     /// Selects Shopee's media module (and its file limit) for the sandbox and for every Shopee
     /// account that does not choose its own.
     pub fn set_shopee_module(&mut self, module: ShopeeModule) {
@@ -925,8 +934,7 @@ struct Resolved {
     settings: AccountSettings,
     identity: String,
     country: Option<String>,
-    title: Option<String>,
-    cover_url: Option<String>,
+    upload_defaults: marketmedia_core::UploadMeta,
     own_module: bool,
 }
 
@@ -936,8 +944,7 @@ impl Resolved {
             settings,
             identity,
             country: None,
-            title: None,
-            cover_url: None,
+            upload_defaults: marketmedia_core::UploadMeta::default(),
             own_module: false,
         }
     }
@@ -963,8 +970,7 @@ fn resolve_account(
         origin: l.origin(),
         legacy: l.account.is_none(),
         variables: l.prefix.clone(),
-        title: r.title,
-        cover_url: r.cover_url,
+        upload_defaults: r.upload_defaults,
         own_module: r.own_module,
         settings: r.settings,
     }))
@@ -1074,8 +1080,8 @@ fn lazada(section: LazadaSection, l: &mut Lookup<'_>) -> Result<Option<Resolved>
     let identity = crate::accounts::lazada_identity(country.code(), seller_id.as_deref(), &app_key);
     let mut r = Resolved::new(AccountSettings::Lazada(config.build()?), identity);
     r.country = Some(country.code().to_owned());
-    r.title = title;
-    r.cover_url = cover_url;
+    r.upload_defaults.title = title;
+    r.upload_defaults.cover_url = cover_url;
     Ok(Some(r))
 }
 
@@ -1171,19 +1177,18 @@ fn ebay(section: EbaySection, l: &mut Lookup<'_>) -> Result<Option<Resolved>> {
     if let Some(url) = base_url {
         config = config.base_url(check_url(l, &url)?);
     }
-    // Title and description alone do not configure eBay (as Lazada's title and cover).
-    if let Some(title) = l.text("TITLE", section.title) {
-        config = config.title(title);
-    }
-    if let Some(description) = l.text("DESCRIPTION", section.description) {
-        config = config.description(description);
-    }
+    // Title and description alone do not configure eBay (as Lazada's title and cover); they
+    // are the account's defaults for each upload's.
+    let title = l.text("TITLE", section.title);
+    let description = l.text("DESCRIPTION", section.description);
     let config = config.build()?;
     let site = l.text("SITE", section.site);
     let user = l.text("USER_ID", section.user_id);
     let identity = crate::accounts::ebay_identity(config.environment, user.as_deref());
     let mut r = Resolved::new(AccountSettings::Ebay(config), identity);
     r.country = site.map(|s| s.to_ascii_uppercase());
+    r.upload_defaults.title = title;
+    r.upload_defaults.description = description;
     Ok(Some(r))
 }
 
@@ -1354,7 +1359,8 @@ mod tests {
             e.effective_base_url(),
             "https://apim.sandbox.ebay.com/commerce/media/v1_beta"
         );
-        assert_eq!(e.title.as_deref(), Some("Kettle"));
+        let account = c.accounts_of(Platform::Ebay).next().unwrap();
+        assert_eq!(account.upload_defaults.title.as_deref(), Some("Kettle"));
         assert!(!format!("{e:?}").contains("env-token"));
         let only_title = resolve("", &[("MARKETMEDIA_EBAY_TITLE", "Kettle")]).unwrap();
         assert!(only_title.ebay().is_none());

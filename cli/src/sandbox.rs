@@ -12,10 +12,11 @@
 //!
 //! let sandbox = Sandbox::start().await?;
 //! let shopee = sandbox.shopee()?;
-//! let lazada = sandbox.lazada(sandbox.lazada_options("Blue kettle"))?;
+//! let lazada = sandbox.lazada()?;
 //! let smh = sandbox.smh()?;
 //! let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];
 //! let report = UploadDriver::new(UploadOptions::default())
+//!     .with_meta(sandbox.upload_meta("Blue kettle"))
 //!     .upload_to_all(&providers, std::path::Path::new("kettle.mp4"))
 //!     .await;
 //! # Ok(()) }
@@ -23,9 +24,9 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use marketmedia_core::{Asset, Result};
+use marketmedia_core::{Asset, Result, UploadMeta};
 use marketmedia_ebay::{EbayConfig, EbayUploader};
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 use marketmedia_sim::ebay::{EbaySim, EbaySimConfig};
 use marketmedia_sim::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
@@ -259,10 +260,13 @@ impl Sandbox {
             .build()
     }
 
-    /// Video options for the simulator: `title` and a cover on the simulator's CDN (Lazada
-    /// requires both for every video).
-    pub fn lazada_options(&self, title: impl Into<String>) -> VideoOptions {
-        VideoOptions::new(title, self.lazada_cover_url())
+    /// Per-upload fields every simulator of the sandbox takes: `title` and a cover on the
+    /// Lazada simulator's CDN (Lazada requires both for every video; the others ignore the
+    /// cover).
+    pub fn upload_meta(&self, title: impl Into<String>) -> UploadMeta {
+        UploadMeta::default()
+            .with_title(title)
+            .with_cover_url(self.lazada_cover_url())
     }
 
     /// A cover image URL on the Lazada simulator's CDN.
@@ -273,9 +277,10 @@ impl Sandbox {
         )
     }
 
-    /// A Lazada provider for the simulator with these video options.
-    pub fn lazada(&self, options: VideoOptions) -> Result<LazadaUploader> {
-        Ok(LazadaUploader::new(self.lazada_config()?)?.with_video_options(options))
+    /// A Lazada provider for the simulator (each upload's title and cover travel with it:
+    /// [`Sandbox::upload_meta`]).
+    pub fn lazada(&self) -> Result<LazadaUploader> {
+        LazadaUploader::new(self.lazada_config()?)
     }
 
     /// An SMH configuration for the simulator: its test library, its API host and plain-HTTP

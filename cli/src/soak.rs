@@ -289,7 +289,7 @@ async fn soak_one(
             &shopee
         }
         Platform::Lazada => {
-            lazada = sandbox.lazada(sandbox.lazada_options("soak"))?;
+            lazada = sandbox.lazada()?;
             &lazada
         }
         Platform::Smh => {
@@ -311,6 +311,8 @@ async fn soak_one(
         platform: platform.name().to_owned(),
         ..SoakRow::default()
     };
+    // Every upload's title and cover (Lazada requires them; the others ignore the cover).
+    let driver = driver.with_meta(sandbox.upload_meta("soak"));
     let mut times = Vec::new();
     for n in 0..uploads {
         row.attempted += 1;

@@ -1,9 +1,9 @@
 //! Where each chosen marketplace's upload goes: a provider built from the configuration, or
 //! one pointed at the sandbox when the marketplace has no credentials.
 
-use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, Result};
+use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, MetaField, Result, UploadMeta};
 use marketmedia_ebay::EbayUploader;
-use marketmedia_lazada::{LazadaUploader, VideoOptions};
+use marketmedia_lazada::LazadaUploader;
 use marketmedia_shopee::ShopeeUploader;
 use marketmedia_smh::SmhUploader;
 use marketmedia_wechat::WechatUploader;
@@ -40,6 +40,32 @@ impl Provider {
         }
     }
 
+    /// The provider, shared, as a video uploader and as an image uploader (the batch's
+    /// markets hold both).
+    pub fn into_shared(
+        self,
+    ) -> (
+        std::sync::Arc<dyn ChunkedVideoUploader>,
+        std::sync::Arc<dyn ImageUploader>,
+    ) {
+        fn shared<P: ChunkedVideoUploader + ImageUploader + 'static>(
+            p: Box<P>,
+        ) -> (
+            std::sync::Arc<dyn ChunkedVideoUploader>,
+            std::sync::Arc<dyn ImageUploader>,
+        ) {
+            let p: std::sync::Arc<P> = std::sync::Arc::from(p);
+            (p.clone(), p)
+        }
+        match self {
+            Provider::Shopee(p) => shared(p),
+            Provider::Lazada(p) => shared(p),
+            Provider::Smh(p) => shared(p),
+            Provider::Ebay(p) => shared(p),
+            Provider::Wechat(p) => shared(p),
+        }
+    }
+
     /// The provider as an image uploader.
     pub fn images(&self) -> &dyn ImageUploader {
         match self {
@@ -72,6 +98,9 @@ pub struct Target {
     pub endpoint: String,
     /// The provider.
     pub provider: Provider,
+    /// The fields each upload here carries: the command's (`--title`, `--cover-url`), else
+    /// the account's defaults, else the marketplace's configured ones (or the sandbox's).
+    pub meta: UploadMeta,
 }
 
 impl Target {
@@ -95,33 +124,31 @@ impl Target {
     }
 
     /// Why this target cannot take a video as configured (a CLI-level check, with the flags
-    /// and variables to fix it), if it cannot.
+    /// and variables to fix it), if it cannot: a field the platform requires
+    /// ([`marketmedia_core::raw::UploadRules::required_meta`]) that neither the command nor
+    /// the configuration gives.
     pub fn video_problem(&self) -> Option<Error> {
-        let Provider::Lazada(p) = &self.provider else {
-            return None;
-        };
-        let o = p.video_options();
-        let missing: Vec<&str> = [
-            (
-                o.title.as_deref(),
-                "a title (--title or MARKETMEDIA_LAZADA_TITLE)",
-            ),
-            (
-                o.cover_url.as_deref(),
-                "a cover image URL (--cover-url or MARKETMEDIA_LAZADA_COVER_URL)",
-            ),
-        ]
-        .into_iter()
-        .filter(|(v, _)| v.map(str::trim).unwrap_or("").is_empty())
-        .map(|(_, what)| what)
-        .collect();
+        let missing = self.meta.missing(self.provider.video().rules());
         if missing.is_empty() {
-            return o.check().err();
+            return None;
         }
+        let prefix = self.platform.env_prefix();
+        let what: Vec<String> = missing
+            .iter()
+            .map(|f| {
+                let var = format!("{prefix}{}", f.name().to_ascii_uppercase());
+                match f {
+                    MetaField::Title => format!("a title (--title or {var})"),
+                    MetaField::CoverUrl => format!("a cover image URL (--cover-url or {var})"),
+                    other => format!("a {other} ({var})"),
+                }
+            })
+            .collect();
         Some(
             Error::invalid_input(format!(
-                "Lazada needs {} for every video",
-                missing.join(" and ")
+                "{} needs {} for every video",
+                self.platform.title(),
+                what.join(" and ")
             ))
             .with_platform(self.platform.name()),
         )
@@ -148,6 +175,16 @@ pub struct VideoMeta {
     pub sandbox_title: String,
     /// HTTP timeouts of every provider built.
     pub timeouts: marketmedia_core::raw::http::HttpTimeouts,
+}
+
+impl VideoMeta {
+    /// The fields the command gives every upload (`--title`, `--cover-url`).
+    pub fn flags(&self) -> UploadMeta {
+        let mut fields = UploadMeta::default();
+        fields.title = self.title.clone();
+        fields.cover_url = self.cover_url.clone();
+        fields
+    }
 }
 
 impl Targets {
@@ -206,11 +243,7 @@ fn sandbox_target(
     config: &Config,
     meta: &VideoMeta,
 ) -> Result<Target> {
-    let title = meta.title.clone().or_else(|| config.lazada_title.clone());
-    let cover = meta
-        .cover_url
-        .clone()
-        .or_else(|| config.lazada_cover_url.clone());
+    let mut fields = meta.flags();
     let provider = match platform {
         Platform::Shopee => {
             let mut c = sb.shopee_config()?;
@@ -222,14 +255,12 @@ fn sandbox_target(
         Platform::Lazada => {
             let mut c = sb.lazada_config()?;
             c.timeouts = meta.timeouts;
-            let options = VideoOptions {
-                title: Some(title.unwrap_or_else(|| meta.sandbox_title.clone())),
-                cover_url: Some(cover.unwrap_or_else(|| sb.lazada_cover_url())),
-                ..VideoOptions::default()
-            };
-            Provider::Lazada(Box::new(
-                LazadaUploader::new(c)?.with_video_options(options),
-            ))
+            // `--title` and `--cover-url`, else `[lazada]`'s, else the file's stem and a cover
+            // on the simulator's CDN.
+            fields = fields
+                .or(&config.lazada_defaults())
+                .or(&sb.upload_meta(meta.sandbox_title.clone()));
+            Provider::Lazada(Box::new(LazadaUploader::new(c)?))
         }
         Platform::Smh => {
             let mut c = sb.smh_config()?;
@@ -240,7 +271,6 @@ fn sandbox_target(
             let mut c = sb.ebay_config()?;
             c.timeouts = meta.timeouts;
             // `--title` is every marketplace's; the Lazada defaults are Lazada's only.
-            c.title = meta.title.clone();
             Provider::Ebay(Box::new(EbayUploader::new(c)?))
         }
         Platform::Wechat => {
@@ -257,11 +287,18 @@ fn sandbox_target(
         sandbox: true,
         endpoint: sb.base_url(platform),
         provider,
+        meta: fields,
     })
 }
 
 fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Result<Target> {
     let timeouts = meta.timeouts;
+    // `--title` and `--cover-url`, else the account's own, else (Lazada's legacy table)
+    // `[lazada]`'s.
+    let mut upload_fields = meta.flags().or(&account.upload_defaults);
+    if account.platform == Platform::Lazada {
+        upload_fields = upload_fields.or(&config.lazada_defaults());
+    }
     let (endpoint, provider) = match &account.settings {
         AccountSettings::Shopee(c) => {
             let mut c = c.clone();
@@ -275,25 +312,9 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
             let mut c = c.clone();
             c.timeouts = timeouts;
             let endpoint = c.effective_base_url().to_owned();
-            // `--title` and `--cover-url`, else the account's own, else `[lazada]`'s.
-            let options = VideoOptions {
-                title: meta
-                    .title
-                    .clone()
-                    .or_else(|| account.title.clone())
-                    .or_else(|| config.lazada_title.clone()),
-                cover_url: meta
-                    .cover_url
-                    .clone()
-                    .or_else(|| account.cover_url.clone())
-                    .or_else(|| config.lazada_cover_url.clone()),
-                ..VideoOptions::default()
-            };
             (
                 endpoint,
-                Provider::Lazada(Box::new(
-                    LazadaUploader::new(c)?.with_video_options(options),
-                )),
+                Provider::Lazada(Box::new(LazadaUploader::new(c)?)),
             )
         }
         AccountSettings::Smh(c) => {
@@ -307,7 +328,6 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
         AccountSettings::Ebay(c) => {
             let mut c = c.clone();
             c.timeouts = timeouts;
-            c.title = meta.title.clone().or_else(|| c.title.take());
             (
                 c.effective_base_url(),
                 Provider::Ebay(Box::new(EbayUploader::new(c)?)),
@@ -330,5 +350,6 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
         sandbox: false,
         endpoint,
         provider,
+        meta: upload_fields,
     })
 }

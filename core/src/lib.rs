@@ -15,7 +15,9 @@
 //!
 //! ## Two doors
 //! - **Applications** (a CLI, a listing tool, an ERP) use the items at the top of this crate:
-//!   the [`UploadDriver`] and its [`UploadOptions`], fan-out to several marketplaces
+//!   the [`UploadDriver`] and its [`UploadOptions`], each upload's own fields
+//!   ([`UploadMeta`]: title, cover… given with [`UploadDriver::with_meta`], so one client
+//!   serves a whole catalog), fan-out to several marketplaces
 //!   ([`UploadDriver::upload_to_all`]), the resume [`Journal`], progress events, policies,
 //!   errors, and the finished [`Asset`]s.
 //! - **Provider authors** (a new marketplace) use [`raw`]: the [`raw::ChunkedVideoUploader`]
@@ -45,6 +47,7 @@ mod http;
 mod image;
 mod journal;
 mod media;
+mod meta;
 mod plan;
 mod progress;
 mod rate;
@@ -68,8 +71,8 @@ pub use driver::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use fanout::{
-    images_overall, upload_images_to_all, upload_images_to_all_checked, FanOutReport, ImageCheck,
-    ImageReport, MarketReport, Overall,
+    images_overall, upload_images_to_all, upload_images_to_all_checked, AccountUpload,
+    FanOutReport, ImageCheck, ImageReport, MarketReport, Overall,
 };
 pub use image::{
     check_dimensions, check_image, check_images, decode_image, upload_images, ImageRules,
@@ -80,6 +83,7 @@ pub use journal::{
     JournalEntry, SourceFingerprint,
 };
 pub use media::MediaFormat;
+pub use meta::{MetaField, UploadMeta};
 pub use progress::{progress_channel, ProgressEvent, ProgressSink, Stage};
 pub use retry::{PollPolicy, RetryPolicy};
 pub use secret::{redact_url, RedactedUrl, Secret};

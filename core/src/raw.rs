@@ -17,6 +17,7 @@ pub use crate::digest::{md5, DigestRequest, Digester, Digests, InstantHashes, IN
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::image::{check_images, ImageRules, ImageSource, ImageUploader, UploadedImage};
 pub use crate::media::MediaFormat;
+pub use crate::meta::{MetaField, UploadMeta};
 pub use crate::plan::{PartPlan, PartSpec};
 pub use crate::rules::{
     DigestNeeds, DurationRange, NumberingBase, PartSizeRule, UploadRules, DEFAULT_MAX_PARTS,

@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Three simulators on free ports, and a provider for each with its test credentials.
     let sandbox = Sandbox::start().await?;
     let shopee = sandbox.shopee()?;
-    let lazada = sandbox.lazada(sandbox.lazada_options("Blue kettle"))?;
+    let lazada = sandbox.lazada()?;
     let smh = sandbox.smh()?;
     let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];
 
@@ -57,8 +57,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
+    // The upload's own fields: its title, and a cover on the sandbox's CDN (Lazada requires
+    // both; the others ignore the cover).
     let driver = UploadDriver::new(UploadOptions {
         progress: Some(sink),
+        meta: sandbox.upload_meta("Blue kettle"),
         ..UploadOptions::default()
     });
     let report = driver.upload_to_all(&providers, &path).await;

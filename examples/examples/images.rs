@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let sandbox = Sandbox::start().await?;
     let shopee = sandbox.shopee()?;
-    let lazada = sandbox.lazada(sandbox.lazada_options("unused for images"))?;
+    let lazada = sandbox.lazada()?;
     let smh = sandbox.smh()?;
     let ebay = sandbox.ebay()?;
     let wechat = sandbox.wechat()?;

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use marketmedia_core::{ChunkedVideoUploader, UploadDriver, UploadOptions};
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_core::{ChunkedVideoUploader, UploadDriver, UploadMeta, UploadOptions};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
 use serde::{Deserialize, Serialize};
@@ -102,8 +102,7 @@ async fn fan_out(spec: &Spec) -> marketmedia_core::Result<Report> {
         .build()?;
     // Lazada takes less than 100 MB; the benchmark's 100 MiB is raised like Shopee's limit.
     lazada_config.max_video_bytes = spec.shopee_max_bytes;
-    let lazada = LazadaUploader::new(lazada_config)?
-        .with_video_options(VideoOptions::new("memory benchmark", cover));
+    let lazada = LazadaUploader::new(lazada_config)?;
 
     let (url, library, secret, space) = spec.smh.clone();
     let smh = SmhUploader::new(
@@ -119,9 +118,14 @@ async fn fan_out(spec: &Spec) -> marketmedia_core::Result<Report> {
 
     let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];
     let started = Instant::now();
-    let fan = UploadDriver::new(UploadOptions::default())
-        .upload_to_all(&providers, &spec.file)
-        .await;
+    let fan = UploadDriver::new(UploadOptions {
+        meta: UploadMeta::default()
+            .with_title("memory benchmark")
+            .with_cover_url(cover),
+        ..UploadOptions::default()
+    })
+    .upload_to_all(&providers, &spec.file)
+    .await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let mut succeeded = Vec::new();
     let mut failed = Vec::new();

@@ -13,7 +13,7 @@ use marketmedia_cli::sandbox::{Sandbox, SandboxConfig};
 use marketmedia_core::digest_file;
 use marketmedia_core::{
     ChunkedVideoUploader, Completion, DigestRequest, ProgressEvent, ProgressSink, Stage,
-    UploadDriver, UploadOptions, UploadOutcome,
+    UploadDriver, UploadMeta, UploadOptions, UploadOutcome,
 };
 use marketmedia_lazada::LazadaUploader;
 use marketmedia_sim::faults::FaultProfile;
@@ -133,11 +133,7 @@ impl Bench {
             Platform::Lazada => {
                 let mut config = s.lazada_config().map_err(|e| e.to_string())?;
                 config.max_video_bytes = 100 * MIB;
-                Box::new(
-                    LazadaUploader::new(config)
-                        .map_err(|e| e.to_string())?
-                        .with_video_options(s.lazada_options("benchmark")),
-                )
+                Box::new(LazadaUploader::new(config).map_err(|e| e.to_string())?)
             }
             Platform::Smh => Box::new(s.smh().map_err(|e| e.to_string())?),
             Platform::Ebay => Box::new(s.ebay().map_err(|e| e.to_string())?),
@@ -156,6 +152,10 @@ impl Bench {
             opts.concurrency = c;
         }
         opts.progress = progress;
+        // Every upload's title and cover (Lazada requires them; the others ignore the cover).
+        opts.meta = UploadMeta::default()
+            .with_title("benchmark")
+            .with_cover_url("https://cdn.example.invalid/benchmark-cover.jpg");
         UploadDriver::new(opts)
     }
 

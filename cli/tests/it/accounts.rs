@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::raw::http;
-use marketmedia_core::{AccountRef, ErrorKind, Journal, UploadDriver, UploadOptions};
+use marketmedia_core::{
+    AccountRef, AccountUpload, ErrorKind, Journal, UploadDriver, UploadOptions,
+};
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::write_sample_mp4;
@@ -282,9 +284,7 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
             .block_size(MIB)
             .build()
             .unwrap();
-        LazadaUploader::new(config)
-            .unwrap()
-            .with_video_options(sandbox.lazada_options("Blue kettle"))
+        LazadaUploader::new(config).unwrap()
     };
     let (sg, my) = (uploader("sg"), uploader("my"));
     http::set_request_limit(marketmedia_lazada::PLATFORM, N);
@@ -292,9 +292,11 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
         concurrency: 8,
         ..UploadOptions::default()
     });
-    let accounts: Vec<(AccountRef, &dyn marketmedia_core::ChunkedVideoUploader)> = vec![
-        (AccountRef::new("lazada-sg", "lazada:sg:seller"), &sg),
-        (AccountRef::new("lazada-my", "lazada:my:seller"), &my),
+    let accounts = vec![
+        AccountUpload::new(AccountRef::new("lazada-sg", "lazada:sg:seller"), &sg)
+            .with_meta(sandbox.upload_meta("Blue kettle")),
+        AccountUpload::new(AccountRef::new("lazada-my", "lazada:my:seller"), &my)
+            .with_meta(sandbox.upload_meta("Blue kettle")),
     ];
     let report = driver.upload_to_accounts(&accounts, &file, None).await;
     http::set_request_limit(marketmedia_lazada::PLATFORM, http::DEFAULT_REQUEST_LIMIT);
@@ -325,15 +327,13 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
     let account = AccountRef::new("lazada", "lazada:sg:seller");
     {
         // The first process: committed, not waiting for processing (the entry stays).
-        let first = sandbox
-            .lazada(sandbox.lazada_options("Blue kettle"))
-            .unwrap();
+        let first = sandbox.lazada().unwrap();
         let driver = UploadDriver::new(UploadOptions {
             wait_for_processing: false,
+            meta: sandbox.upload_meta("Blue kettle"),
             ..UploadOptions::default()
         });
-        let uploads: Vec<(AccountRef, &dyn marketmedia_core::ChunkedVideoUploader)> =
-            vec![(account.clone(), &first)];
+        let uploads = vec![AccountUpload::new(account.clone(), &first)];
         let report = driver
             .upload_to_accounts(&uploads, &file, Some(&journal))
             .await;
@@ -362,9 +362,7 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
         .to_owned();
 
     // The next process knows nothing in memory.
-    let second = sandbox
-        .lazada(sandbox.lazada_options("Blue kettle"))
-        .unwrap();
+    let second = sandbox.lazada().unwrap();
     let wire = sandbox.lazada_sim().wire().records().len();
     let err =
         marketmedia_core::cancel_recorded(&second, &entry.session, &entry.receipts, &entry.commit)
@@ -553,8 +551,7 @@ async fn a_journal_of_the_previous_release_is_resumed_by_the_adopting_account() 
         .is_none());
     // …while the adopting one resumes it: no new session, only the missing parts.
     let adopting = AccountRef::new("shopee", "shopee:2001887:600001").adopting_unkeyed();
-    let uploads: Vec<(AccountRef, &dyn marketmedia_core::ChunkedVideoUploader)> =
-        vec![(adopting, &shopee)];
+    let uploads = vec![AccountUpload::new(adopting, &shopee)];
     let report = driver
         .upload_to_accounts(&uploads, &file, Some(&journal))
         .await;

@@ -47,12 +47,13 @@ async fn one_marketplace_rejecting_everything_leaves_the_other_two_whole() {
     let source = std::fs::read(&path).unwrap();
 
     let shopee = shopee_with_wrong_key(&sandbox);
-    let lazada = sandbox
-        .lazada(sandbox.lazada_options("Blue kettle"))
-        .unwrap();
+    let lazada = sandbox.lazada().unwrap();
     let smh = sandbox.smh().unwrap();
     let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];
-    let report = driver().upload_to_all(&providers, &path).await;
+    let report = driver()
+        .with_meta(sandbox.upload_meta("Blue kettle"))
+        .upload_to_all(&providers, &path)
+        .await;
 
     assert_eq!(report.overall(), Overall::Partial);
     let platforms: Vec<&str> = report.reports.iter().map(|r| r.platform.as_str()).collect();
@@ -94,7 +95,7 @@ async fn one_marketplace_rejecting_everything_leaves_the_other_two_whole() {
 async fn images_fan_out_with_one_marketplace_refusing() {
     let sandbox = Sandbox::start().await.expect("simulators start");
     let shopee = shopee_with_wrong_key(&sandbox);
-    let lazada = sandbox.lazada(sandbox.lazada_options("x")).unwrap();
+    let lazada = sandbox.lazada().unwrap();
     let smh = sandbox.smh().unwrap();
     let uploaders: [&dyn ImageUploader; 3] = [&shopee, &lazada, &smh];
     let images = [ImageSource::from_bytes("front.jpg", sample_jpeg(20_000))];

@@ -49,7 +49,8 @@ pub const DEFAULT_PART_SIZE: u64 = 10 << 20;
 pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 12 << 20;
 
 /// Everything the eBay provider needs. Neither the token nor a URL's credentials appear in
-/// `Debug`.
+/// `Debug`. A video's title and description are the upload's, not the client's
+/// ([`UploadMeta`](marketmedia_core::UploadMeta)).
 ///
 /// Built with [`EbayConfig::builder`]:
 ///
@@ -79,10 +80,6 @@ pub struct EbayConfig {
     pub max_file_bytes: u64,
     /// Largest image (default [`DEFAULT_MAX_IMAGE_BYTES`]).
     pub max_image_bytes: u64,
-    /// The video's `title`; the file name when `None`.
-    pub title: Option<String>,
-    /// The video's optional `description`.
-    pub description: Option<String>,
     /// Timeouts for each attempt.
     pub timeouts: HttpTimeouts,
 }
@@ -131,8 +128,6 @@ pub struct EbayConfigBuilder {
     part_size: u64,
     max_file_bytes: u64,
     max_image_bytes: u64,
-    title: Option<String>,
-    description: Option<String>,
     timeouts: HttpTimeouts,
 }
 
@@ -145,8 +140,6 @@ impl Default for EbayConfigBuilder {
             part_size: DEFAULT_PART_SIZE,
             max_file_bytes: MAX_VIDEO_BYTES,
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
-            title: None,
-            description: None,
             timeouts: HttpTimeouts::default(),
         }
     }
@@ -190,18 +183,6 @@ impl EbayConfigBuilder {
         self
     }
 
-    /// The video's `title` (default: the file name).
-    pub fn title(mut self, title: impl Into<String>) -> Self {
-        self.title = Some(title.into());
-        self
-    }
-
-    /// The video's `description`.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(description.into());
-        self
-    }
-
     /// Timeouts for each attempt.
     pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
         self.timeouts = timeouts;
@@ -220,8 +201,6 @@ impl EbayConfigBuilder {
             part_size: self.part_size,
             max_file_bytes: self.max_file_bytes,
             max_image_bytes: self.max_image_bytes,
-            title: self.title,
-            description: self.description,
             timeouts: self.timeouts,
         };
         config.validate()?;
@@ -238,8 +217,6 @@ impl fmt::Debug for EbayConfig {
             .field("part_size", &self.part_size)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("max_image_bytes", &self.max_image_bytes)
-            .field("title", &self.title)
-            .field("description", &self.description)
             .field("timeouts", &self.timeouts)
             .finish()
     }

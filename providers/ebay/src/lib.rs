@@ -32,7 +32,7 @@ use async_trait::async_trait;
 use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, Error, ErrorKind, ImageRules,
-    ImageSource, ImageUploader, InitOutcome, MediaFormat, Part, PartPlan, PartReceipt,
+    ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, Part, PartPlan, PartReceipt,
     PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo, UploadRules,
     UploadSession, UploadedImage,
 };
@@ -269,7 +269,11 @@ impl ChunkedVideoUploader for EbayUploader {
         if plan.file_size() != source.size {
             return bad("the part plan's size differs from the source's".into());
         }
-        let title = self.config.title.as_deref().unwrap_or(&source.file_name);
+        // The upload's own title (the file name without one) and description.
+        let title = source
+            .meta
+            .get(MetaField::Title)
+            .unwrap_or(&source.file_name);
         if title.trim().is_empty() {
             return bad("the video needs a title".into());
         }
@@ -277,7 +281,7 @@ impl ChunkedVideoUploader for EbayUploader {
             title,
             size: source.size,
             classification: [wire::CLASSIFICATION_ITEM],
-            description: self.config.description.as_deref(),
+            description: source.meta.get(MetaField::Description),
         };
         let m = meta("createVideo", None);
         let started_at_ms = http::unix_millis();

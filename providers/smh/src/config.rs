@@ -157,10 +157,11 @@ pub struct SmhConfig {
     /// only a local simulator or sandbox sets this. Default false.
     pub allow_plain_http: bool,
     /// Target directory inside the space (`a/b`); empty for the root. It must exist: SMH does
-    /// not create parent directories (see [`crate::SmhUploader::create_directory`]).
+    /// not create parent directories (see [`crate::SmhUploader::create_directory`]). An
+    /// upload's own directory ([`MetaField::Directory`](marketmedia_core::MetaField)) replaces
+    /// it, and its file name is the upload's ([`MetaField::FileName`](marketmedia_core::MetaField))
+    /// or the source's.
     pub directory: String,
-    /// Target file name; the source's file name when `None`.
-    pub file_name: Option<String>,
     /// What to do when the target exists.
     pub conflict: ConflictStrategy,
     /// Preferred part size (≥ 1 MiB; grown by the planner so a file needs ≤ 10,000 parts).
@@ -235,9 +236,6 @@ impl SmhConfig {
             ));
         }
         directory_segments(&self.directory)?;
-        if let Some(name) = &self.file_name {
-            check_file_name(name)?;
-        }
         Ok(())
     }
 }
@@ -256,7 +254,6 @@ impl fmt::Debug for SmhConfig {
             .field("storage_scheme", &self.storage_scheme)
             .field("allow_plain_http", &self.allow_plain_http)
             .field("directory", &self.directory)
-            .field("file_name", &self.file_name)
             .field("conflict", &self.conflict)
             .field("part_size", &self.part_size)
             .field("instant_upload", &self.instant_upload)
@@ -282,7 +279,6 @@ pub struct SmhConfigBuilder {
     storage_scheme: StorageScheme,
     allow_plain_http: bool,
     directory: String,
-    file_name: Option<String>,
     conflict: ConflictStrategy,
     part_size: u64,
     instant_upload: bool,
@@ -305,7 +301,6 @@ impl Default for SmhConfigBuilder {
             storage_scheme: StorageScheme::Https,
             allow_plain_http: false,
             directory: String::new(),
-            file_name: None,
             conflict: ConflictStrategy::Rename,
             part_size: DEFAULT_PART_SIZE,
             instant_upload: true,
@@ -404,12 +399,6 @@ impl SmhConfigBuilder {
         self
     }
 
-    /// The target file name (default: the source's name).
-    pub fn file_name(mut self, name: impl Into<String>) -> Self {
-        self.file_name = Some(name.into());
-        self
-    }
-
     /// The conflict strategy (default rename).
     pub fn conflict(mut self, strategy: ConflictStrategy) -> Self {
         self.conflict = strategy;
@@ -472,7 +461,6 @@ impl SmhConfigBuilder {
             storage_scheme: self.storage_scheme,
             allow_plain_http: self.allow_plain_http,
             directory: self.directory,
-            file_name: self.file_name,
             conflict: self.conflict,
             part_size: self.part_size,
             instant_upload: self.instant_upload,
@@ -493,7 +481,6 @@ impl fmt::Debug for SmhConfigBuilder {
             .field("space_id", &self.space_id)
             .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
             .field("directory", &self.directory)
-            .field("file_name", &self.file_name)
             .finish_non_exhaustive()
     }
 }
@@ -634,7 +621,6 @@ mod tests {
             secret("lib", "s").part_size(MIB - 1),
             secret("lib", "s").directory("a/../b"),
             secret("lib", "s").directory("a//b"),
-            secret("lib", "s").file_name("a/b.mp4"),
             secret("lib", "s").base_url("not a url"),
             secret("lib", "s").space(""),
             secret("lib", "s").grants(["upload_file,admin"]),

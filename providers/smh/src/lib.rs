@@ -52,8 +52,8 @@ use marketmedia_core::raw::http::{
 use marketmedia_core::raw::Digester;
 use marketmedia_core::raw::{
     Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DigestRequest, Error, ErrorKind,
-    ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
-    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret,
+    ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, NumberingBase,
+    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret,
     SourceInfo, UploadRules, UploadSession, UploadedImage,
 };
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_LENGTH, ETAG};
@@ -173,6 +173,17 @@ fn is_success(raw: &RawResponse) -> bool {
     (200..300).contains(&raw.status)
 }
 
+/// `directory/name`, both checked (no empty, `.` or `..` segment; a plain file name).
+fn path_in(directory: &str, name: &str) -> Result<Vec<String>> {
+    check_file_name(name)?;
+    let mut segs: Vec<String> = directory_segments(directory)?
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    segs.push(name.to_owned());
+    Ok(segs)
+}
+
 impl SmhUploader {
     /// An uploader for `config` (checked here, without any request).
     pub fn new(config: SmhConfig) -> Result<Self> {
@@ -265,21 +276,20 @@ impl SmhUploader {
         Ok(url)
     }
 
-    /// The target path of a video (`dir/name`, the configured name or the source's), checked.
-    fn target_path(&self, source_name: &str) -> Result<Vec<String>> {
-        let name = self.config.file_name.as_deref().unwrap_or(source_name);
-        self.path_in_directory(name)
+    /// The target path of a video, checked: `dir/name`, the directory being the upload's
+    /// ([`MetaField::Directory`]) or the configured one, the name the source's as the driver
+    /// gives it (the upload's [`MetaField::FileName`] when given).
+    fn target_path(&self, source: &SourceInfo) -> Result<Vec<String>> {
+        let directory = source
+            .meta
+            .get(MetaField::Directory)
+            .unwrap_or(&self.config.directory);
+        path_in(directory, &source.file_name)
     }
 
     /// `dir/name` in the configured directory, checked.
     fn path_in_directory(&self, name: &str) -> Result<Vec<String>> {
-        check_file_name(name)?;
-        let mut segs: Vec<String> = directory_segments(&self.config.directory)?
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        segs.push(name.to_owned());
-        Ok(segs)
+        path_in(&self.config.directory, name)
     }
 
     /// Fetches an access token with the library secret (`GET /api/v1/token`): the one
@@ -779,7 +789,7 @@ impl ChunkedVideoUploader for SmhUploader {
     }
 
     async fn preflight(&self, source: &SourceInfo) -> Result<()> {
-        self.target_path(&source.file_name)?;
+        self.target_path(source)?;
         // The driver runs this while it hashes the file: fetching the access token now takes
         // its round trip off the begin call (and refuses a wrong library secret early).
         self.access_token().await?;
@@ -788,7 +798,7 @@ impl ChunkedVideoUploader for SmhUploader {
 
     async fn init(&self, source: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
         let call = "begin";
-        let path = self.target_path(&source.file_name)?;
+        let path = self.target_path(source)?;
         let hashes = if self.config.instant_upload {
             signing::instant_hashes(source.size, &source.digests)
         } else {

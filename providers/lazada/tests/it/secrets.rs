@@ -12,7 +12,7 @@ use marketmedia_conformance::leaks::{
 };
 use marketmedia_core::raw::Part;
 use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
 
@@ -22,7 +22,6 @@ const ACCESS_TOKEN: &str = "ATleak-lazada-access-token-8b2d6f0e1c";
 const WRONG_SECRET: &str = "ASleak-lazada-wrong-secret-73a1d9";
 const WRONG_TOKEN: &str = "ATleak-lazada-wrong-token-c4e8f2";
 const SECRETS: &[&str] = &[APP_SECRET, ACCESS_TOKEN, WRONG_SECRET, WRONG_TOKEN];
-const COVER: &str = "https://sg-live-02.slatic.net/p/cover.png";
 
 // ---- scenarios ----------------------------------------------------------------------------
 
@@ -49,9 +48,8 @@ fn uploader(base_url: &str, secret: &str, token: &str, read_idle: Duration) -> L
         .build()
         .unwrap();
     c.timeouts.read_idle = read_idle;
-    LazadaUploader::new(c)
-        .unwrap()
-        .with_video_options(VideoOptions::new("Kettle", COVER))
+    // Uploads carry the leak driver's title and cover (`sample_meta`).
+    LazadaUploader::new(c).unwrap()
 }
 
 async fn scenarios(video: &Path, ev: &mut Evidence) {

@@ -11,11 +11,9 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use marketmedia_core::{
     upload_images, ChunkedVideoUploader, Completion, ErrorKind, ImageSource, ImageUploader,
-    PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
+    PollPolicy, RetryPolicy, UploadDriver, UploadMeta, UploadOptions,
 };
-use marketmedia_lazada::{
-    signing, LazadaConfig, LazadaConfigBuilder, LazadaUploader, Region, VideoOptions, VideoUsage,
-};
+use marketmedia_lazada::{signing, LazadaConfig, LazadaConfigBuilder, LazadaUploader, Region};
 use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
 use marketmedia_sim::lazada::{calls, codes, LazadaSim, LazadaSimConfig, VideoOutcome, VideoState};
 use marketmedia_sim::SimServer;
@@ -55,7 +53,13 @@ fn provider(sim: &LazadaSim, server: &SimServer) -> LazadaUploader {
             .unwrap(),
     )
     .unwrap()
-    .with_video_options(VideoOptions::new("Blue kettle", COVER))
+}
+
+/// The fields of the tests' uploads: Lazada requires a title and a cover.
+fn kettle() -> UploadMeta {
+    UploadMeta::default()
+        .with_title("Blue kettle")
+        .with_cover_url(COVER)
 }
 
 fn driver() -> UploadDriver {
@@ -71,6 +75,7 @@ fn driver() -> UploadDriver {
             deadline: Duration::from_secs(20),
             ..PollPolicy::default()
         },
+        meta: kettle(),
         ..UploadOptions::default()
     })
 }
@@ -170,6 +175,48 @@ async fn whole_flow_assembles_the_same_bytes_with_lazada_numbering() {
     assert!(records.iter().all(|r| r.error.is_none()), "{records:?}");
 }
 
+/// One client, a whole catalog: two videos with their own titles and covers go through one
+/// provider, and each commit on the wire carries its own.
+#[tokio::test]
+async fn one_client_uploads_two_videos_with_their_own_titles() {
+    let (sim, server) = sim(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lazada = provider(&sim, &server);
+    let driver = driver();
+    for (name, title) in [
+        ("kettle.mp4", "Blue kettle"),
+        ("teapot.mp4", "Green teapot"),
+    ] {
+        let path = video(dir.path(), name, MIB + 7);
+        let meta = UploadMeta::default()
+            .with_title(title)
+            .with_cover_url(format!("https://sg-live-02.slatic.net/p/{name}.png"));
+        driver
+            .with_meta(meta)
+            .upload_file(&lazada, &path)
+            .await
+            .unwrap();
+    }
+    let commits = sim.wire().calls(calls::BLOCK_COMMIT);
+    let sent: Vec<(Option<&str>, Option<&str>)> = commits
+        .iter()
+        .map(|c| (c.param("title"), c.param("coverUrl")))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (
+                Some("Blue kettle"),
+                Some("https://sg-live-02.slatic.net/p/kettle.mp4.png")
+            ),
+            (
+                Some("Green teapot"),
+                Some("https://sg-live-02.slatic.net/p/teapot.mp4.png")
+            ),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn sequential_blocks_and_im_usage() {
     let (sim, server) = sim(fast()).await;
@@ -180,10 +227,16 @@ async fn sequential_blocks_and_im_usage() {
         .build()
         .unwrap();
     cfg.concurrent_blocks = false;
-    let lazada = LazadaUploader::new(cfg)
-        .unwrap()
-        .with_video_options(VideoOptions::new("chat", COVER).with_usage(VideoUsage::Im));
-    let outcome = driver().upload_file(&lazada, &path).await.unwrap();
+    let lazada = LazadaUploader::new(cfg).unwrap();
+    let chat = UploadMeta::default()
+        .with_title("chat")
+        .with_cover_url(COVER)
+        .with_usage("im");
+    let outcome = driver()
+        .with_meta(chat)
+        .upload_file(&lazada, &path)
+        .await
+        .unwrap();
     let id = &outcome.asset().unwrap().id;
     assert_eq!(sim.video(id).unwrap().video_usage, "im");
     let session = outcome.session.clone().unwrap();
@@ -225,25 +278,14 @@ async fn missing_title_or_cover_is_refused_without_a_request() {
     let path = video(dir.path(), "v.mp4", MIB);
     let base = provider(&sim, &server);
     let cases = [
-        (VideoOptions::default(), "title and a cover"),
-        (
-            VideoOptions {
-                cover_url: Some(COVER.into()),
-                ..VideoOptions::default()
-            },
-            "title",
-        ),
-        (
-            VideoOptions {
-                title: Some("t".into()),
-                ..VideoOptions::default()
-            },
-            "cover",
-        ),
+        (UploadMeta::default(), "title and cover_url"),
+        (UploadMeta::default().with_cover_url(COVER), "title"),
+        (UploadMeta::default().with_title("t"), "cover_url"),
     ];
-    for (opts, says) in cases {
+    for (meta, says) in cases {
         let err = driver()
-            .upload_file(&base.with_video_options(opts), &path)
+            .with_meta(meta)
+            .upload_file(&base, &path)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
@@ -271,9 +313,7 @@ async fn wrong_secret_or_token_is_an_auth_error() {
         (bad_token, codes::ILLEGAL_ACCESS_TOKEN),
         (bad_key, codes::INVALID_APP_KEY),
     ] {
-        let lazada = LazadaUploader::new(cfg)
-            .unwrap()
-            .with_video_options(VideoOptions::new("t", COVER));
+        let lazada = LazadaUploader::new(cfg).unwrap();
         let err = driver().upload_file(&lazada, &path).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
         assert_eq!(err.code(), Some(code));
@@ -364,9 +404,7 @@ async fn an_etag_mismatch_is_retried() {
         .block_size(MIB)
         .build()
         .unwrap();
-    let lazada = LazadaUploader::new(cfg)
-        .unwrap()
-        .with_video_options(VideoOptions::new("t", COVER));
+    let lazada = LazadaUploader::new(cfg).unwrap();
     let outcome = driver().upload_file(&lazada, &path).await.unwrap();
     assert!(
         corrupted.load(Ordering::SeqCst) >= 2,
