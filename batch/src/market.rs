@@ -11,9 +11,10 @@ use marketmedia_core::{ChunkedVideoUploader, ImageUploader, UploadMeta};
 pub type Fields = BTreeMap<String, String>;
 
 /// Uploads in flight per marketplace across the batch, by default. Each video upload already
-/// keeps up to [`marketmedia_core::DEFAULT_CONCURRENCY`] parts in flight, and core caps the
-/// requests per marketplace process-wide (`raw::http::set_request_limit`, 16 by default), so
-/// two or three uploads fill a marketplace's link; four keep it full while one commits.
+/// keeps up to [`marketmedia_core::DEFAULT_CONCURRENCY`] parts in flight, and each account's
+/// client caps its requests in flight ([`marketmedia_core::ClientOptions::request_limit`], 16
+/// by default), so two or three uploads fill a marketplace's link; four keep it full while
+/// one commits.
 pub const DEFAULT_UPLOADS_PER_MARKET: usize = 4;
 
 /// A marketplace of the batch: one video uploader and one image uploader serve every product

@@ -321,8 +321,8 @@ pub async fn command(config: &Config, args: crate::args::AccountsArgs) -> Result
             Ok(crate::exit::SUCCESS)
         }
         Some(crate::args::AccountsAction::Check { names }) => {
-            let timeouts = args.timeouts.timeouts();
-            crate::check::check(config, &names, timeouts, args.json).await
+            let options = args.timeouts.client_options();
+            crate::check::check(config, &names, options, args.json).await
         }
     }
 }

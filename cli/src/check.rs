@@ -6,7 +6,7 @@
 //! Media API documents none for its token's scope, so eBay accounts are reported as not
 //! checked, with no request sent.
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::ClientOptions;
 use marketmedia_core::{AccountCheck, Error, ErrorKind, Result};
 use serde::Serialize;
 
@@ -45,7 +45,7 @@ pub async fn check_provider(provider: &Provider) -> Result<AccountCheck> {
 pub async fn check(
     config: &Config,
     names: &[String],
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
     json: bool,
 ) -> Result<i32> {
     if config.accounts.is_empty() {
@@ -56,7 +56,7 @@ pub async fn check(
     let chosen = crate::accounts::choose(config, names, false)?;
     let accounts: Vec<Chosen<'_>> = chosen;
     let meta = VideoMeta {
-        timeouts,
+        options,
         ..VideoMeta::default()
     };
     let targets = Targets::build(&accounts, config, &meta).await?;

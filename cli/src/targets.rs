@@ -173,8 +173,8 @@ pub struct VideoMeta {
     pub cover_url: Option<String>,
     /// The title the sandbox uses when none is given (the file's stem).
     pub sandbox_title: String,
-    /// HTTP timeouts of every provider built.
-    pub timeouts: marketmedia_core::raw::http::HttpTimeouts,
+    /// How every provider built talks HTTP (the timeout flags: timeouts and deadlines).
+    pub options: marketmedia_core::ClientOptions,
 }
 
 impl VideoMeta {
@@ -249,12 +249,12 @@ fn sandbox_target(
             let mut c = sb.shopee_config()?;
             c.module = config.shopee_module;
             c.max_file_bytes = config.shopee_module.default_max_file_bytes();
-            c.timeouts = meta.timeouts;
+            c.options = meta.options;
             Provider::Shopee(Box::new(ShopeeUploader::new(c)?))
         }
         Platform::Lazada => {
             let mut c = sb.lazada_config()?;
-            c.timeouts = meta.timeouts;
+            c.options = meta.options;
             // `--title` and `--cover-url`, else `[lazada]`'s, else the file's stem and a cover
             // on the simulator's CDN.
             fields = fields
@@ -264,18 +264,18 @@ fn sandbox_target(
         }
         Platform::Smh => {
             let mut c = sb.smh_config()?;
-            c.timeouts = meta.timeouts;
+            c.options = meta.options;
             Provider::Smh(Box::new(SmhUploader::new(c)?))
         }
         Platform::Ebay => {
             let mut c = sb.ebay_config()?;
-            c.timeouts = meta.timeouts;
+            c.options = meta.options;
             // `--title` is every marketplace's; the Lazada defaults are Lazada's only.
             Provider::Ebay(Box::new(EbayUploader::new(c)?))
         }
         Platform::Wechat => {
             let mut c = sb.wechat_config()?;
-            c.timeouts = meta.timeouts;
+            c.options = meta.options;
             Provider::Wechat(Box::new(WechatUploader::new(c)?))
         }
     };
@@ -292,7 +292,7 @@ fn sandbox_target(
 }
 
 fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Result<Target> {
-    let timeouts = meta.timeouts;
+    let options = meta.options;
     // `--title` and `--cover-url`, else the account's own, else (Lazada's legacy table)
     // `[lazada]`'s.
     let mut upload_fields = meta.flags().or(&account.upload_defaults);
@@ -302,7 +302,7 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
     let (endpoint, provider) = match &account.settings {
         AccountSettings::Shopee(c) => {
             let mut c = c.clone();
-            c.timeouts = timeouts;
+            c.options = options;
             (
                 c.effective_base_url().to_owned(),
                 Provider::Shopee(Box::new(ShopeeUploader::new(c)?)),
@@ -310,7 +310,7 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
         }
         AccountSettings::Lazada(c) => {
             let mut c = c.clone();
-            c.timeouts = timeouts;
+            c.options = options;
             let endpoint = c.effective_base_url().to_owned();
             (
                 endpoint,
@@ -319,7 +319,7 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
         }
         AccountSettings::Smh(c) => {
             let mut c = c.clone();
-            c.timeouts = timeouts;
+            c.options = options;
             (
                 c.base_url.clone(),
                 Provider::Smh(Box::new(SmhUploader::new(c)?)),
@@ -327,7 +327,7 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
         }
         AccountSettings::Ebay(c) => {
             let mut c = c.clone();
-            c.timeouts = timeouts;
+            c.options = options;
             (
                 c.effective_base_url(),
                 Provider::Ebay(Box::new(EbayUploader::new(c)?)),
@@ -335,7 +335,7 @@ fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Resul
         }
         AccountSettings::Wechat(c) => {
             let mut c = c.clone();
-            c.timeouts = timeouts;
+            c.options = options;
             (
                 c.effective_base_url().to_owned(),
                 Provider::Wechat(Box::new(WechatUploader::new(c)?)),

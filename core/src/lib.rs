@@ -74,6 +74,7 @@ pub use fanout::{
     images_overall, upload_images_to_all, upload_images_to_all_checked, AccountUpload,
     FanOutReport, ImageCheck, ImageReport, MarketReport, Overall,
 };
+pub use http::{ClientOptions, HttpTimeouts, LowSpeed, RequestRate, Watchdog};
 pub use image::{
     check_dimensions, check_image, check_images, decode_image, upload_images, ImageRules,
     ImageSource, ImageUploader, UploadedImage,

@@ -534,8 +534,8 @@ async fn fan_out(bench: &Bench) -> Res<Vec<Row>> {
 /// A plain streaming POST of `path` to the raw sink at `base`, as a baseline client would send
 /// it: one request, the file read in 256 KiB chunks.
 async fn raw_post(base: &str, path: &Path) -> Res<f64> {
-    let client =
-        marketmedia_core::raw::http::build_client(Default::default()).map_err(|e| e.to_string())?;
+    let client = marketmedia_core::raw::http::HttpClient::new(Default::default())
+        .map_err(|e| e.to_string())?;
     let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     let started = Instant::now();
     let file = tokio::fs::File::open(path)

@@ -7,9 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_core::raw::http;
 use marketmedia_core::{
-    AccountRef, AccountUpload, ErrorKind, Journal, UploadDriver, UploadOptions,
+    AccountRef, AccountUpload, ClientOptions, ErrorKind, Journal, UploadDriver, UploadOptions,
 };
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_sim::faults::FaultProfile;
@@ -258,9 +257,10 @@ async fn one_account_configured_means_no_simulator_row_and_sandbox_means_all() {
     assert!(rows.iter().all(|r| r["target"] == "sandbox"));
 }
 
-/// Two Lazada accounts (one seller, two country gateways) with a limit of N requests in
-/// flight: the simulator sees at most N per gateway, and more than N over both at once. One
-/// limit of N for the whole marketplace would fail the second half.
+/// Two Lazada accounts (one seller, two country gateways), each client with a limit of N
+/// requests in flight ([`ClientOptions::request_limit`]): the simulator sees at most N per
+/// gateway, and more than N over both at once. One limit of N for the whole marketplace
+/// would fail the second half.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
     const N: usize = 2;
@@ -282,12 +282,12 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
             .region(Region::Sg)
             .base_url(gateway(&sandbox, country))
             .block_size(MIB)
+            .options(ClientOptions::default().with_request_limit(N))
             .build()
             .unwrap();
         LazadaUploader::new(config).unwrap()
     };
     let (sg, my) = (uploader("sg"), uploader("my"));
-    http::set_request_limit(marketmedia_lazada::PLATFORM, N);
     let driver = UploadDriver::new(UploadOptions {
         concurrency: 8,
         ..UploadOptions::default()
@@ -299,7 +299,6 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
             .with_meta(sandbox.upload_meta("Blue kettle")),
     ];
     let report = driver.upload_to_accounts(&accounts, &file, None).await;
-    http::set_request_limit(marketmedia_lazada::PLATFORM, http::DEFAULT_REQUEST_LIMIT);
     for r in &report.reports {
         assert!(r.result.is_ok(), "{r:?}");
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
 use marketmedia_core::raw::{Error, RedactedUrl, Secret};
 
 /// Which eBay environment to talk to.
@@ -80,8 +80,10 @@ pub struct EbayConfig {
     pub max_file_bytes: u64,
     /// Largest image (default [`DEFAULT_MAX_IMAGE_BYTES`]).
     pub max_image_bytes: u64,
-    /// Timeouts for each attempt.
-    pub timeouts: HttpTimeouts,
+    /// How its client talks HTTP: timeouts, deadlines, answer cap, requests in flight
+    /// and request rate ([`ClientOptions`], today's values by default). Two clients keep
+    /// their own.
+    pub options: ClientOptions,
 }
 
 impl EbayConfig {
@@ -128,7 +130,7 @@ pub struct EbayConfigBuilder {
     part_size: u64,
     max_file_bytes: u64,
     max_image_bytes: u64,
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
 }
 
 impl Default for EbayConfigBuilder {
@@ -140,7 +142,7 @@ impl Default for EbayConfigBuilder {
             part_size: DEFAULT_PART_SIZE,
             max_file_bytes: MAX_VIDEO_BYTES,
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
-            timeouts: HttpTimeouts::default(),
+            options: ClientOptions::default(),
         }
     }
 }
@@ -183,9 +185,16 @@ impl EbayConfigBuilder {
         self
     }
 
-    /// Timeouts for each attempt.
+    /// Timeouts for each attempt (the same as setting `options.timeouts`).
     pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
-        self.timeouts = timeouts;
+        self.options.timeouts = timeouts;
+        self
+    }
+
+    /// How the client talks HTTP ([`ClientOptions`]: timeouts, deadlines, answer cap,
+    /// requests in flight, request rate; default today's values).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -201,7 +210,7 @@ impl EbayConfigBuilder {
             part_size: self.part_size,
             max_file_bytes: self.max_file_bytes,
             max_image_bytes: self.max_image_bytes,
-            timeouts: self.timeouts,
+            options: self.options,
         };
         config.validate()?;
         Ok(config)
@@ -217,7 +226,7 @@ impl fmt::Debug for EbayConfig {
             .field("part_size", &self.part_size)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("max_image_bytes", &self.max_image_bytes)
-            .field("timeouts", &self.timeouts)
+            .field("options", &self.options)
             .finish()
     }
 }

@@ -50,7 +50,7 @@ pub const PLATFORM: &str = "ebay";
 #[derive(Debug, Clone)]
 pub struct EbayUploader {
     config: EbayConfig,
-    client: reqwest::Client,
+    client: http::HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
 }
@@ -68,12 +68,12 @@ impl EbayUploader {
     /// client.
     pub fn new(config: EbayConfig) -> Result<Self> {
         config.validate()?;
-        let client = http::build_client(config.timeouts)?;
+        let client = http::HttpClient::new(config.options)?;
         Ok(Self::with_client(config, client))
     }
 
     /// A provider sharing an existing HTTP client.
-    pub fn with_client(config: EbayConfig, client: reqwest::Client) -> Self {
+    pub fn with_client(config: EbayConfig, client: http::HttpClient) -> Self {
         let max = config.max_file_bytes.max(1);
         let part_size = config.part_size.clamp(1, max);
         let rules = UploadRules {
@@ -142,7 +142,10 @@ impl EbayUploader {
 
     async fn get_video(&self, id: &str, call: &'static str) -> Result<wire::Video> {
         let m = meta(call, None);
-        let raw = http::send(self.request(reqwest::Method::GET, &path::video(id))?, m).await?;
+        let raw = self
+            .client
+            .send(self.request(reqwest::Method::GET, &path::video(id))?, m)
+            .await?;
         ok_or_error(&raw, &m)?;
         raw.json(&m)
     }
@@ -288,7 +291,7 @@ impl ChunkedVideoUploader for EbayUploader {
         let request = self
             .request(reqwest::Method::POST, path::VIDEO)?
             .json(&body);
-        let raw = http::send(request, m).await?;
+        let raw = self.client.send(request, m).await?;
         ok_or_error(&raw, &m)?;
         let id = location_id(&raw, &m)?;
         Ok(InitOutcome::Session(UploadSession {
@@ -328,7 +331,7 @@ impl ChunkedVideoUploader for EbayUploader {
             .header(CONTENT_LENGTH, part.len())
             .header(CONTENT_RANGE, range)
             .body(http::part_body(part));
-        let raw = http::send(request, m).await?;
+        let raw = self.client.send(request, m).await?;
         ok_or_error(&raw, &m)?;
         Ok(PartReceipt {
             index: part.index,
@@ -430,7 +433,7 @@ impl EbayUploader {
         let request = self
             .request(reqwest::Method::POST, path::CREATE_IMAGE_FROM_FILE)?
             .multipart(form);
-        let raw = http::send(request, m).await?;
+        let raw = self.client.send(request, m).await?;
         ok_or_error(&raw, &m)?;
         let id = location_id(&raw, &m)?;
         let body: wire::ImageUrl = raw.json(&m)?;

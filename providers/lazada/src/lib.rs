@@ -70,7 +70,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use marketmedia_core::raw::check_images;
 use marketmedia_core::raw::http::{
-    build_client, kind_for_status, part_file_field, send, unix_millis, CallMeta, RawResponse,
+    kind_for_status, part_file_field, unix_millis, CallMeta, HttpClient, RawResponse,
 };
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, ErrorKind,
@@ -198,7 +198,7 @@ impl SessionData {
 
 struct Shared {
     config: LazadaConfig,
-    client: reqwest::Client,
+    client: HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
     /// upload id → video id, for sessions committed by this uploader (so `cancel` after a
@@ -240,7 +240,7 @@ impl LazadaUploader {
     /// A provider for `config` (checked; no request).
     pub fn new(config: LazadaConfig) -> Result<Self> {
         config.validate()?;
-        let client = build_client(config.timeouts)?;
+        let client = HttpClient::new(config.options)?;
         let rules = UploadRules {
             commit_numbering: Some(NumberingBase::One),
             max_parts: MAX_BLOCKS,
@@ -329,7 +329,7 @@ impl LazadaUploader {
             call: call.name,
             part,
         };
-        let raw = send(request, meta).await?;
+        let raw = client.send(request, meta).await?;
         decode(call.name, &raw, &meta)
     }
 

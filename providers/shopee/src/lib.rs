@@ -76,7 +76,7 @@ pub const PLATFORM: &str = "shopee";
 #[derive(Debug, Clone)]
 pub struct ShopeeUploader {
     config: ShopeeConfig,
-    client: reqwest::Client,
+    client: http::HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
     /// When this process began its first part and ended its last, per `video_upload_id`:
@@ -146,12 +146,12 @@ impl ShopeeUploader {
     /// client.
     pub fn new(config: ShopeeConfig) -> Result<Self> {
         config.validate()?;
-        let client = http::build_client(config.timeouts)?;
+        let client = http::HttpClient::new(config.options)?;
         Ok(Self::with_client(config, client))
     }
 
     /// A provider sharing an existing HTTP client (and its connection pool).
-    pub fn with_client(config: ShopeeConfig, client: reqwest::Client) -> Self {
+    pub fn with_client(config: ShopeeConfig, client: http::HttpClient) -> Self {
         let (rules, image_rules) = match config.module {
             ShopeeModule::MediaSpace => space_rules(&config),
             ShopeeModule::Media => media::rules(&config),
@@ -231,7 +231,7 @@ impl ShopeeUploader {
             part: None,
         };
         let request = self.client.post(self.url(api_path)?).json(body);
-        let raw = http::send(request, meta).await?;
+        let raw = self.client.send(request, meta).await?;
         decode(&raw, &meta)
     }
 
@@ -243,7 +243,7 @@ impl ShopeeUploader {
         form: reqwest::multipart::Form,
     ) -> Result<T> {
         let request = self.client.post(self.url(api_path)?).multipart(form);
-        let raw = http::send(request, meta).await?;
+        let raw = self.client.send(request, meta).await?;
         decode(&raw, &meta)
     }
 
@@ -256,7 +256,7 @@ impl ShopeeUploader {
             part: None,
         };
         let request = self.client.get(self.url(wire::path::GET_SHOP_INFO)?);
-        let raw = http::send(request, meta).await?;
+        let raw = self.client.send(request, meta).await?;
         // The envelope's error first; the fields are at the top level.
         decode::<serde::de::IgnoredAny>(&raw, &meta)?;
         let info: wire::ShopInfo = raw.json(&meta)?;
@@ -284,7 +284,7 @@ impl ShopeeUploader {
             .client
             .get(self.url(api_path)?)
             .query(&[("video_upload_id", handle.id.as_str())]);
-        let raw = http::send(request, meta).await?;
+        let raw = self.client.send(request, meta).await?;
         decode(&raw, &meta)
     }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
 use marketmedia_core::raw::{Error, RedactedUrl, Result, Secret};
 
 /// One mebibyte.
@@ -171,8 +171,10 @@ pub struct SmhConfig {
     pub instant_upload: bool,
     /// Largest image accepted by [`marketmedia_core::ImageUploader`] (held in memory).
     pub image_max_bytes: u64,
-    /// Per-attempt HTTP timeouts.
-    pub timeouts: HttpTimeouts,
+    /// How its client talks HTTP: timeouts, deadlines, answer cap, requests in flight
+    /// and request rate ([`ClientOptions`], today's values by default). Two clients keep
+    /// their own.
+    pub options: ClientOptions,
 }
 
 impl SmhConfig {
@@ -258,7 +260,7 @@ impl fmt::Debug for SmhConfig {
             .field("part_size", &self.part_size)
             .field("instant_upload", &self.instant_upload)
             .field("image_max_bytes", &self.image_max_bytes)
-            .field("timeouts", &self.timeouts)
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -283,7 +285,7 @@ pub struct SmhConfigBuilder {
     part_size: u64,
     instant_upload: bool,
     image_max_bytes: u64,
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
 }
 
 impl Default for SmhConfigBuilder {
@@ -305,7 +307,7 @@ impl Default for SmhConfigBuilder {
             part_size: DEFAULT_PART_SIZE,
             instant_upload: true,
             image_max_bytes: 50 * MIB,
-            timeouts: HttpTimeouts::default(),
+            options: ClientOptions::default(),
         }
     }
 }
@@ -423,9 +425,16 @@ impl SmhConfigBuilder {
         self
     }
 
-    /// Per-attempt HTTP timeouts.
+    /// Timeouts for each attempt (the same as setting `options.timeouts`).
     pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
-        self.timeouts = timeouts;
+        self.options.timeouts = timeouts;
+        self
+    }
+
+    /// How the client talks HTTP ([`ClientOptions`]: timeouts, deadlines, answer cap,
+    /// requests in flight, request rate; default today's values).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -465,7 +474,7 @@ impl SmhConfigBuilder {
             part_size: self.part_size,
             instant_upload: self.instant_upload,
             image_max_bytes: self.image_max_bytes,
-            timeouts: self.timeouts,
+            options: self.options,
         };
         config.validate()?;
         Ok(config)

@@ -46,9 +46,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use marketmedia_core::raw::http::{
-    build_client, part_body, send, unix_millis, CallMeta, RawResponse,
-};
+use marketmedia_core::raw::http::{part_body, unix_millis, CallMeta, HttpClient, RawResponse};
 use marketmedia_core::raw::Digester;
 use marketmedia_core::raw::{
     Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DigestRequest, Error, ErrorKind,
@@ -83,7 +81,7 @@ pub const MAX_PARTS: u32 = 10_000;
 pub struct SmhUploader {
     config: SmhConfig,
     base: Url,
-    http: reqwest::Client,
+    http: HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
     token: tokio::sync::Mutex<Option<CachedToken>>,
@@ -187,12 +185,12 @@ fn path_in(directory: &str, name: &str) -> Result<Vec<String>> {
 impl SmhUploader {
     /// An uploader for `config` (checked here, without any request).
     pub fn new(config: SmhConfig) -> Result<Self> {
-        let http = build_client(config.timeouts)?;
+        let http = HttpClient::new(config.options)?;
         Self::with_client(config, http)
     }
 
     /// An uploader sharing an existing HTTP client.
-    pub fn with_client(config: SmhConfig, http: reqwest::Client) -> Result<Self> {
+    pub fn with_client(config: SmhConfig, http: HttpClient) -> Result<Self> {
         config.validate()?;
         let base = Url::parse(&config.base_url).map_err(|e| {
             Error::invalid_input(format!(
@@ -372,7 +370,7 @@ impl SmhUploader {
                 q.append_pair(query::GRANT, &self.config.grants.join(","));
             }
         }
-        let raw = send(self.http.get(url), meta(call)).await?;
+        let raw = self.http.send(self.http.get(url), meta(call)).await?;
         if !is_success(&raw) {
             return Err(api_error(&raw, &meta(call)));
         }
@@ -402,7 +400,7 @@ impl SmhUploader {
         let mut refreshed = false;
         loop {
             let token = self.access_token().await?;
-            let raw = send(build(token.expose()), meta(call)).await?;
+            let raw = self.http.send(build(token.expose()), meta(call)).await?;
             if is_success(&raw) {
                 return Ok(raw);
             }
@@ -682,7 +680,7 @@ impl SmhUploader {
         let req = req
             .header(CONTENT_LENGTH, size)
             .body(reqwest::Body::from(image.data.clone()));
-        let raw = send(req, meta(put)).await?;
+        let raw = self.http.send(req, meta(put)).await?;
         if !is_success(&raw) {
             return Err(storage_error(&raw, &meta(put)));
         }
@@ -882,7 +880,7 @@ impl ChunkedVideoUploader for SmhUploader {
             call,
             part: Some(part.index),
         };
-        let raw = send(req, meta).await?;
+        let raw = self.http.send(req, meta).await?;
         if !is_success(&raw) {
             let err = storage_error(&raw, &meta);
             if err.kind() == ErrorKind::Auth && self.upload_is_gone(session).await {

@@ -78,7 +78,7 @@ const REMEMBERED_FINISHES: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct WechatUploader {
     config: WechatConfig,
-    client: reqwest::Client,
+    client: http::HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
     token: Arc<tokio::sync::Mutex<Option<CachedToken>>>,
@@ -103,12 +103,12 @@ impl WechatUploader {
     /// A provider for `config`, with its own HTTP client; a part size outside
     /// `MIN_PART_BYTES..=MAX_PART_BYTES` is refused.
     pub fn new(config: WechatConfig) -> Result<Self> {
-        let client = http::build_client(config.timeouts)?;
+        let client = http::HttpClient::new(config.options)?;
         Self::with_client(config, client)
     }
 
     /// A provider sharing an existing HTTP client (and its connection pool).
-    pub fn with_client(config: WechatConfig, client: reqwest::Client) -> Result<Self> {
+    pub fn with_client(config: WechatConfig, client: http::HttpClient) -> Result<Self> {
         config.validate()?;
         let scene = config.scene;
         let rules = UploadRules {
@@ -202,7 +202,10 @@ impl WechatUploader {
             ("secret", appsecret.expose()),
         ];
         let m = meta("token", None);
-        let raw = http::send(self.client.get(self.url(path::TOKEN, &query)?), m).await?;
+        let raw = self
+            .client
+            .send(self.client.get(self.url(path::TOKEN, &query)?), m)
+            .await?;
         let answer: wire::TokenResponse = decode(&raw, &m)?;
         if answer.access_token.is_empty() {
             return Err(
@@ -235,7 +238,7 @@ impl WechatUploader {
         let mut refreshed = false;
         loop {
             let token = self.access_token().await?;
-            let raw = http::send(build(token.expose())?, m).await?;
+            let raw = self.client.send(build(token.expose())?, m).await?;
             match decode::<T>(&raw, &m) {
                 Err(e) if !refreshed && self.refreshable(&e) => {
                     tracing::debug!(

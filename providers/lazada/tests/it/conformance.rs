@@ -22,7 +22,7 @@ fn uploader(
         .base_url(base_url)
         .block_size(1 << 20)
         .build()?;
-    config.timeouts = timeouts;
+    config.options.timeouts = timeouts;
     LazadaUploader::new(config)
 }
 

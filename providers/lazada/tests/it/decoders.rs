@@ -115,7 +115,7 @@ fn fixture() -> Fixture {
         .base_url(rig.junk.base_url())
         .build()
         .unwrap();
-    config.timeouts.read_idle = Duration::from_secs(5);
+    config.options.timeouts.read_idle = Duration::from_secs(5);
     let lazada = LazadaUploader::new(config).unwrap();
     let size = 5 * 1024 * 1024;
     let source = junk_source(size, Digests::default());

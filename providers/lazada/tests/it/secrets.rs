@@ -47,7 +47,7 @@ fn uploader(base_url: &str, secret: &str, token: &str, read_idle: Duration) -> L
         .base_url(base_url)
         .build()
         .unwrap();
-    c.timeouts.read_idle = read_idle;
+    c.options.timeouts.read_idle = read_idle;
     // Uploads carry the leak driver's title and cover (`sample_meta`).
     LazadaUploader::new(c).unwrap()
 }

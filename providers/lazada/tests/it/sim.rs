@@ -10,10 +10,11 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use marketmedia_core::{
-    upload_images, ChunkedVideoUploader, Completion, ErrorKind, ImageSource, ImageUploader,
-    PollPolicy, RetryPolicy, UploadDriver, UploadMeta, UploadOptions,
+    upload_images, ChunkedVideoUploader, ClientOptions, Completion, ErrorKind, ImageSource,
+    ImageUploader, PollPolicy, RetryPolicy, UploadDriver, UploadMeta, UploadOptions,
 };
 use marketmedia_lazada::{signing, LazadaConfig, LazadaConfigBuilder, LazadaUploader, Region};
+use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
 use marketmedia_sim::lazada::{calls, codes, LazadaSim, LazadaSimConfig, VideoOutcome, VideoState};
 use marketmedia_sim::SimServer;
@@ -214,6 +215,63 @@ async fn one_client_uploads_two_videos_with_their_own_titles() {
                 Some("https://sg-live-02.slatic.net/p/teapot.mp4.png")
             ),
         ]
+    );
+}
+
+/// Two clients of one marketplace in one process, with different limits of requests in
+/// flight ([`ClientOptions::request_limit`]), uploading at once: each simulator's own
+/// `/__sim/traffic` counter sees at most its client's limit, and the looser client goes past
+/// the stricter one's. A process-wide limit would hold both to one number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_keep_their_own_limits_of_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = video(dir.path(), "kettle.mp4", 3 * MIB);
+    let mut uploads = Vec::new();
+    let mut servers = Vec::new();
+    for limit in [2usize, 5] {
+        let (sim, server) = sim(fast()).await;
+        // Slow bodies, so that blocks overlap.
+        sim.faults().set(FaultProfile {
+            bandwidth_per_conn: Some(2 * MIB),
+            ..FaultProfile::default()
+        });
+        let config = config_for(&sim, LazadaSim::rest_base_url(&server))
+            .block_size(256 * 1024)
+            .options(ClientOptions::default().with_request_limit(limit))
+            .build()
+            .unwrap();
+        uploads.push(LazadaUploader::new(config).unwrap());
+        servers.push((limit, sim, server));
+    }
+    let driver = UploadDriver::new(UploadOptions {
+        concurrency: 8,
+        meta: kettle(),
+        ..UploadOptions::default()
+    });
+    let (strict, loose) = tokio::join!(
+        driver.upload_file(&uploads[0], &path),
+        driver.upload_file(&uploads[1], &path)
+    );
+    strict.unwrap();
+    loose.unwrap();
+    let mut peaks = Vec::new();
+    for (limit, _sim, server) in &servers {
+        let url = format!(
+            "{}/__sim/traffic?call={}",
+            server.base_url(),
+            calls::BLOCK_UPLOAD
+        );
+        let traffic: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        let peak = traffic["peak_in_flight"].as_u64().unwrap() as usize;
+        assert!(
+            peak <= *limit,
+            "{peak} blocks in flight with a limit of {limit}"
+        );
+        peaks.push(peak);
+    }
+    assert!(
+        peaks[1] > 2,
+        "the client limited to 5 stayed at the other's 2: {peaks:?}"
     );
 }
 
