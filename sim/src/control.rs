@@ -18,7 +18,8 @@
 //! | `DELETE /__sim/faults` | clears it (204) |
 //! | `GET /__sim/traffic[?call=PATTERN]` | `{requests, in_flight, peak_in_flight, exchanges}`: requests in flight now and at most at once, over every call or those whose `"METHOD /path?query"` contains `PATTERN` (the peak then from the exchanges kept), and each exchange's `key`, `status`, `started_us`, `ended_us` ([`crate::Traffic`]) |
 //! | `DELETE /__sim/traffic` | forgets the finished exchanges and brings the peak down to what is in flight (204) |
-//! | `POST /__sim/reset` | back to a fresh simulator: state, wire log, faults and traffic (204) |
+//! | `POST /__sim/reset` | back to a fresh simulator: state (tokens included), wire log, faults and traffic (204) |
+//! | `GET /__sim/tokens`, `GET`/`PUT /__sim/tokens/lifetimes`, `POST /__sim/tokens/revoke`, `POST /__sim/tokens/code` | the token ledger: counts per credential, lifetimes, revocation, authorization codes on demand ([`crate::tokens`]) |
 //!
 //! These requests bypass the fault layer and are not written in the wire log. An unknown id
 //! answers 404 `{"error": "..."}`. The bytes and digest of an upload whose bytes the
@@ -35,12 +36,13 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
 use crate::common::{SimClock, WireLog};
 use crate::faults::{FaultHandle, FaultProfile};
 use crate::skeleton::Traffic;
+use crate::tokens::{Grant, LifetimesPatch, TokenLedger, TokenLifetimes};
 
 /// The reserved path prefix of the control surface.
 pub const CONTROL_PREFIX: &str = "/__sim";
@@ -66,6 +68,22 @@ pub(crate) trait Control: Clone + Send + Sync + 'static {
     fn control_reset(&self);
     /// Every upload session the simulator holds, with its [`Standing`] by the sim clock.
     fn control_sessions(&self) -> Vec<SessionStanding>;
+    /// Runs `f` on the simulator's token ledger, under its state's lock; `false` when it
+    /// keeps none (SMH).
+    fn control_ledger(&self, _f: &mut dyn FnMut(&mut TokenLedger)) -> bool {
+        false
+    }
+    /// The grant of an authorization code asked for with `body`, in the platform's words
+    /// (Shopee `{"shop_id"}` or `{"main_account_id"}`; `{}` elsewhere).
+    fn control_code_grant(&self, _body: &Map<String, Value>) -> Result<Grant, String> {
+        Err("this platform issues no authorization codes".to_owned())
+    }
+    /// Sets the lifetimes of what is issued from now on.
+    fn control_set_lifetimes(&self, patch: LifetimesPatch) -> Result<TokenLifetimes, String> {
+        let mut out = Err("this simulator keeps no token ledger".to_owned());
+        self.control_ledger(&mut |l| out = l.set_lifetimes(patch));
+        out
+    }
 }
 
 /// Where an upload session stands, in words every simulator shares (each platform's own
@@ -331,7 +349,8 @@ pub(crate) fn router<T: Control>(sim: T, traffic: Traffic) -> Router {
                 .put(faults_put::<T>)
                 .delete(faults_clear::<T>),
         )
-        .with_state(sim)
+        .with_state(sim.clone())
+        .merge(crate::tokens::routes(sim))
         .merge(traffic_routes)
         .merge(reset_route)
 }

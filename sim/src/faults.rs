@@ -95,6 +95,19 @@ pub mod scope {
     pub const WECHAT_PARTS: &str = "/shop/ec/basics/video/uploadpart";
     /// WeChat Channels Store `finishupload`.
     pub const WECHAT_COMMIT: &str = "/shop/ec/basics/video/finishupload";
+    /// Shopee's refresh call (`auth/access_token/get`). A lost answer here loses the new pair
+    /// and has spent the old refresh token, as on the platform.
+    pub const SHOPEE_REFRESH: &str = "/api/v2/auth/access_token/get";
+    /// Shopee's code exchange (`auth/token/get`).
+    pub const SHOPEE_TOKEN_GET: &str = "/api/v2/auth/token/get";
+    /// Lazada's refresh call.
+    pub const LAZADA_REFRESH: &str = "/auth/token/refresh";
+    /// Lazada's code exchange.
+    pub const LAZADA_TOKEN_CREATE: &str = "/auth/token/create";
+    /// eBay's token endpoint (both grants).
+    pub const EBAY_TOKEN: &str = "POST /identity/v1/oauth2/token";
+    /// WeChat's stable token call.
+    pub const WECHAT_STABLE_TOKEN: &str = "/cgi-bin/stable_token";
 }
 
 /// One kind of injected fault.

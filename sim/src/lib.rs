@@ -25,6 +25,8 @@
 //!   (its call table, error codes and envelopes), `auth.rs` (signing, tokens), and one file per
 //!   group of calls (`video.rs`, `image.rs`; SMH also `storage.rs`).
 //! - [`fixtures`]: generated test media (MP4, JPEG, PNG, GIF).
+//! - [`tokens`]: the token ledger Shopee, Lazada, eBay and WeChat share (lifetimes on the sim
+//!   clock, refresh, revocation, per-credential counts, the `/__sim/tokens` routes).
 #![warn(missing_docs)]
 
 #[macro_use]
@@ -39,6 +41,7 @@ mod request;
 pub mod shopee;
 pub mod smh;
 pub mod standalone;
+pub mod tokens;
 mod util;
 pub mod wechat;
 

@@ -11,7 +11,10 @@
 //!
 //! Where a platform has more than one account for one set of credentials (Shopee: the
 //! partner's shops, each with its own id and token; Lazada: one seller on several country
-//! gateways), `accounts` lists two.
+//! gateways), `accounts` lists two. Each Shopee, Lazada and eBay account also carries a
+//! `refresh_token` and an `authorization_code` (single-use, short-lived: more from
+//! `POST /__sim/tokens/code`), so that any client runs the whole token flow
+//! ([`crate::tokens`]).
 //!
 //! then the simulators serve until Ctrl-C.
 //!
@@ -166,6 +169,8 @@ fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retenti
                     "name": format!("shopee-{region}"),
                     "shop_id": shop.shop_id,
                     "access_token": shop.access_token,
+                    "refresh_token": shop.refresh_token,
+                    "authorization_code": shop.authorization_code,
                     "country": region,
                 })
             })
@@ -200,6 +205,8 @@ fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retenti
                     "country": country,
                     "base_url": LazadaSim::gateway_base_url(&running.server, country),
                     "seller_id": lazada::seller_id_in(country).to_string(),
+                    "refresh_token": running.info.credentials.refresh_token,
+                    "authorization_code": running.info.credentials.authorization_code,
                 })
             })
             .collect();
@@ -239,7 +246,9 @@ fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention
         let server = sim.start(addrs[0]).await?;
         let entry = serde_json::json!({
             "base_url": EbaySim::api_base_url(&server),
+            "token_url": EbaySim::token_url(&server),
             "credentials": sim.credentials(),
+            "accounts": sim.accounts(),
         });
         Ok(Started {
             keep_alive: Box::new((sim, server)),

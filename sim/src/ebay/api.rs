@@ -54,14 +54,15 @@ fn refuse(status: StatusCode, id: u32, message: impl Into<String>) -> Refusal {
 }
 
 fn error_body(id: u32, message: &str) -> Value {
-    let (domain, category) = match id {
-        codes::INVALID_ACCESS_TOKEN => ("OAuth", "REQUEST"),
-        codes::TOO_MANY_REQUESTS => ("ACCESS", "REQUEST"),
-        _ => ("API_MEDIA", "REQUEST"),
+    let (domain, category, short) = match id {
+        // eBay's own words: the short `message` clients match on, the long one beside it.
+        codes::INVALID_ACCESS_TOKEN => ("OAuth", "REQUEST", "Invalid access token"),
+        codes::TOO_MANY_REQUESTS => ("ACCESS", "REQUEST", message),
+        _ => ("API_MEDIA", "REQUEST", message),
     };
     json!({ "errors": [{
         "errorId": id, "domain": domain, "category": category,
-        "message": message, "longMessage": message,
+        "message": short, "longMessage": message,
     }]})
 }
 
@@ -139,13 +140,16 @@ impl Log {
     }
 }
 
-/// `Authorization: Bearer <token>` with the configured token.
-fn check_token(headers: &HeaderMap, cfg: &EbaySimConfig) -> Result<(), Refusal> {
+/// `Authorization: Bearer <token>` with a user access token the ledger holds valid (unknown,
+/// revoked and expired alike get eBay's one answer, 401 / 1001).
+fn check_token(sim: &EbaySim, headers: &HeaderMap) -> Result<(), Refusal> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if given == Some(cfg.access_token.as_str()) {
+    let now = sim.clock().now_millis();
+    let valid = given.is_some_and(|t| sim.core().state().ledger.check_access(t, None, now).is_ok());
+    if valid {
         Ok(())
     } else {
         Err(refuse(
@@ -266,7 +270,7 @@ fn create_video_checked(
     headers: &HeaderMap,
     payload: &Payload,
 ) -> Result<Outcome, Refusal> {
-    check_token(headers, cfg)?;
+    check_token(sim, headers)?;
     check_post(sim, cfg)?;
     let bad = |m: &str| refuse(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, m);
     let Payload::Json(body) = payload else {
@@ -370,7 +374,7 @@ async fn upload_checked(
     body: Body,
     log: &mut Log,
 ) -> Result<Outcome, Refusal> {
-    check_token(headers, cfg)?;
+    check_token(sim, headers)?;
     check_post(sim, cfg)?;
     let bytes: Bytes = axum::body::to_bytes(body, cfg.max_request_bytes)
         .await
@@ -536,7 +540,7 @@ fn get_video_checked(
     id: &str,
     headers: &HeaderMap,
 ) -> Result<Outcome, Refusal> {
-    check_token(headers, cfg)?;
+    check_token(sim, headers)?;
     expire(sim, cfg);
     let now = sim.clock().now_millis();
     let st = sim.core().state();
@@ -636,7 +640,7 @@ fn create_image_checked(
     headers: &HeaderMap,
     payload: &Payload,
 ) -> Result<Outcome, Refusal> {
-    check_token(headers, cfg)?;
+    check_token(sim, headers)?;
     check_post(sim, cfg)?;
     let bad = |m: String| refuse(StatusCode::BAD_REQUEST, codes::INVALID_IMAGE, m);
     if matches!(payload, Payload::TooLarge) {
@@ -704,9 +708,8 @@ pub(super) async fn get_image(
     req: Request<Body>,
 ) -> Response {
     let log = Log::new(calls::GET_IMAGE, req.method(), req.uri().path());
-    let cfg = sim.config();
     let outcome = (|| {
-        check_token(req.headers(), &cfg)?;
+        check_token(&sim, req.headers())?;
         let st = sim.core().state();
         let img = st.images.get(&id).ok_or_else(|| {
             refuse(

@@ -17,6 +17,7 @@
 //! `docs/simulators/ebay.md`. It is written from those pages, not from any client.
 
 mod api;
+mod oauth;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -31,12 +32,27 @@ use crate::common::Retention;
 use crate::control::Control;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
+use crate::tokens::{Grant, RefreshRules, TokenKind, TokenLedger, TokenLifetimes};
+use crate::util::{md5_hex, millis, random_hex};
 use crate::{SimClock, SimServer};
 
 pub use api::codes;
 
 /// The test user's OAuth access token (`Authorization: Bearer …`).
 pub const TEST_ACCESS_TOKEN: &str = "v^1.1#i^1#sim-ebay-user-token-0001";
+/// The test application's client id (App ID).
+pub const TEST_CLIENT_ID: &str = "SimSelle-Marketme-SBX-0a1b2c3d4-5e6f7a8b";
+/// The test application's client secret (Cert ID).
+pub const TEST_CLIENT_SECRET: &str = "SBX-0a1b2c3d4e5f-6a7b-8c9d-0e1f-2a3b";
+/// The test application's RuName, the `redirect_uri` of the code grant.
+pub const TEST_RU_NAME: &str = "Sim_Seller-SimSelle-Market-abcdefgh";
+/// The test user (the credential `user:<name>`).
+pub const TEST_USERNAME: &str = "sim_ebay_seller";
+/// The OAuth scopes the test user consented to (space-separated).
+pub const TEST_SCOPE: &str =
+    "https://api.ebay.com/oauth/api_scope https://api.ebay.com/oauth/api_scope/sell.inventory";
+/// The token endpoint's path (`https://api.ebay.com/identity/v1/oauth2/token`).
+pub const TOKEN_PATH: &str = "/identity/v1/oauth2/token";
 /// The Media API's base path.
 pub const BASE_PATH: &str = "/commerce/media/v1_beta";
 /// "150MB, or 157,286,400 bytes": the largest video `createVideo` accepts.
@@ -57,6 +73,8 @@ pub mod calls {
     pub const CREATE_IMAGE_FROM_FILE: &str = "createImageFromFile";
     /// `GET /image/{image_id}`.
     pub const GET_IMAGE: &str = "getImage";
+    /// `POST /identity/v1/oauth2/token` (both grants; `grant_type` in the wire record).
+    pub const OAUTH_TOKEN: &str = "oauthToken";
 }
 
 /// How processing of an uploaded video ends.
@@ -74,8 +92,24 @@ pub enum VideoOutcome {
 /// The simulator's settings. Every field has a default suited to tests.
 #[derive(Debug, Clone)]
 pub struct EbaySimConfig {
-    /// The user token accepted. Default [`TEST_ACCESS_TOKEN`].
+    /// The user's initial access token. Default [`TEST_ACCESS_TOKEN`].
     pub access_token: String,
+    /// The application's client id. Default [`TEST_CLIENT_ID`].
+    pub client_id: String,
+    /// The application's client secret. Default [`TEST_CLIENT_SECRET`].
+    pub client_secret: String,
+    /// The application's RuName (`redirect_uri`). Default [`TEST_RU_NAME`].
+    pub ru_name: String,
+    /// The user. Default [`TEST_USERNAME`].
+    pub username: String,
+    /// The scopes the user consented to. Default [`TEST_SCOPE`].
+    pub scope: String,
+    /// User access token lifetime. Default 7200 s.
+    pub access_token_lifetime: Duration,
+    /// Refresh token lifetime. Default 47,304,000 s (18 months).
+    pub refresh_token_lifetime: Duration,
+    /// Authorization code lifetime (`expires_in=299` on the consent redirect). Default 299 s.
+    pub code_lifetime: Duration,
     /// Largest `size` in `createVideo`. Default [`MAX_VIDEO_BYTES`].
     pub max_video_bytes: u64,
     /// The user-level limit on POST requests: at most `.0` in any `.1` (sim clock). eBay:
@@ -102,6 +136,14 @@ impl Default for EbaySimConfig {
     fn default() -> Self {
         Self {
             access_token: TEST_ACCESS_TOKEN.to_string(),
+            client_id: TEST_CLIENT_ID.to_string(),
+            client_secret: TEST_CLIENT_SECRET.to_string(),
+            ru_name: TEST_RU_NAME.to_string(),
+            username: TEST_USERNAME.to_string(),
+            scope: TEST_SCOPE.to_string(),
+            access_token_lifetime: Duration::from_secs(7200),
+            refresh_token_lifetime: Duration::from_secs(47_304_000),
+            code_lifetime: Duration::from_secs(299),
             max_video_bytes: MAX_VIDEO_BYTES,
             post_limit: Some((50, Duration::from_secs(5))),
             processing_delay: Duration::from_millis(300),
@@ -165,8 +207,10 @@ pub(crate) struct Image {
 }
 
 /// The simulator's state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct State {
+    /// The user's tokens and codes (credential `user:<name>`).
+    pub ledger: TokenLedger,
     pub videos: BTreeMap<String, Video>,
     pub images: BTreeMap<String, Image>,
     /// Sim-clock times of the POSTs in the current window.
@@ -178,6 +222,39 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// A fresh state: the user's initial tokens and code issued at `now_ms`.
+    pub(crate) fn new(config: &EbaySimConfig, now_ms: i64) -> Self {
+        let lifetime = |d: Duration| u64::try_from(millis(d)).unwrap_or(u64::MAX).max(1);
+        let mut ledger = TokenLedger::new(
+            TokenLifetimes {
+                access_ms: lifetime(config.access_token_lifetime),
+                refresh_ms: lifetime(config.refresh_token_lifetime),
+                code_ms: lifetime(config.code_lifetime),
+                overlap_ms: 0,
+            },
+            // The refresh grant answers an access token only; the refresh token stays the
+            // user's until it expires.
+            RefreshRules {
+                rotate: false,
+                spend: false,
+                keep_expiry: true,
+            },
+            mint,
+        );
+        let grant = user_grant(config);
+        let refresh = initial_secret(config, TokenKind::Refresh);
+        ledger.seed(grant.clone(), &config.access_token, Some(&refresh), now_ms);
+        ledger.seed_code(grant, &initial_secret(config, TokenKind::Code), now_ms);
+        State {
+            ledger,
+            videos: BTreeMap::new(),
+            images: BTreeMap::new(),
+            posts: VecDeque::new(),
+            force_rate_limit: false,
+            uploads_finished: 0,
+        }
+    }
+
     /// Evicts the bytes of the oldest fully uploaded videos until at most `max` bytes are
     /// held (the newest is always kept); their metadata and status stay.
     pub(crate) fn enforce_retention(&mut self, max: u64) {
@@ -205,7 +282,9 @@ impl EbaySim {
     /// A simulator with `config`.
     pub fn new(config: EbaySimConfig) -> Self {
         let max_records = config.retention.max_wire_records;
-        let core = SimCore::new(config, |_, _| State::default());
+        let core = SimCore::new(config, |config, clock| {
+            State::new(config, clock.now_millis())
+        });
         core.wire().set_max_records(max_records);
         Self {
             core: Arc::new(core),
@@ -234,6 +313,7 @@ impl EbaySim {
                 post(api::create_image),
             )
             .route(&format!("{BASE_PATH}/image/{{id}}"), get(api::get_image))
+            .route(TOKEN_PATH, post(oauth::token))
             .fallback(api::unknown);
         self.core
             .app(routes, ErrorStyle::Ebay, BodyLimit::Own, self.clone())
@@ -288,17 +368,97 @@ impl EbaySim {
             .map(|i| i.bytes.clone())
     }
 
-    /// The test credentials, as the standalone JSON line shows them.
+    /// The test credentials, as the standalone JSON line shows them: the user's initial
+    /// access token, the application's client id, secret and RuName.
     pub fn credentials(&self) -> serde_json::Value {
-        serde_json::json!({ "access_token": self.config().access_token })
+        let c = self.config();
+        serde_json::json!({
+            "access_token": c.access_token,
+            "client_id": c.client_id,
+            "client_secret": c.client_secret,
+            "ru_name": c.ru_name,
+        })
     }
+
+    /// `{server}/identity/v1/oauth2/token`: the token endpoint a client is given.
+    pub fn token_url(server: &SimServer) -> String {
+        format!("{}{TOKEN_PATH}", server.base_url())
+    }
+
+    /// The one account of the JSON line: the user, its initial access token, its refresh
+    /// token (valid 18 months from the simulator's creation or last reset) and an
+    /// authorization code (299 s from then, once).
+    pub fn accounts(&self) -> serde_json::Value {
+        let c = self.config();
+        serde_json::json!([{
+            "name": "ebay",
+            "username": c.username,
+            "access_token": c.access_token,
+            "refresh_token": initial_secret(&c, TokenKind::Refresh),
+            "authorization_code": initial_secret(&c, TokenKind::Code),
+        }])
+    }
+
+    crate::tokens::sim_tokens!();
 
     pub(crate) fn core(&self) -> &SimCore<EbaySimConfig, State> {
         &self.core
     }
 }
 
+/// eBay's secrets: `v^1.1#i^1#…` (the shape of eBay's tokens and codes).
+fn mint(kind: TokenKind) -> String {
+    let tag = match kind {
+        TokenKind::Access => "p^3",
+        TokenKind::Refresh => "r^1",
+        TokenKind::Code => "f^0",
+    };
+    format!("v^1.1#i^1#{tag}#{}", random_hex(24))
+}
+
+/// The user's initial refresh token and code, derived from the configuration so that a
+/// reset gives the same values again.
+fn initial_secret(config: &EbaySimConfig, kind: TokenKind) -> String {
+    let seed =
+        md5_hex(format!("ebay-sim-{kind:?}-{}-{}", config.client_id, config.username).as_bytes());
+    let tag = if kind == TokenKind::Code {
+        "f^0"
+    } else {
+        "r^1"
+    };
+    format!("v^1.1#i^1#{tag}#{seed}")
+}
+
+/// The user's grant, with the scopes consented to.
+pub(crate) fn user_grant(config: &EbaySimConfig) -> Grant {
+    Grant {
+        credential: format!("user:{}", config.username),
+        subjects: Vec::new(),
+        scope: config.scope.clone(),
+    }
+}
+
 impl Control for EbaySim {
+    fn control_ledger(&self, f: &mut dyn FnMut(&mut TokenLedger)) -> bool {
+        f(&mut self.core.state().ledger);
+        true
+    }
+
+    /// `{}` (or `{"scope": "…"}`, a subset of the consented scopes): the user's consent.
+    fn control_code_grant(
+        &self,
+        body: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Grant, String> {
+        let mut grant = user_grant(&self.config());
+        if let Some(scope) = body.get("scope").and_then(serde_json::Value::as_str) {
+            if !oauth::scope_within(scope, &grant.scope) {
+                return Err(format!("scope {scope:?} is not within {:?}", grant.scope));
+            }
+            grant.scope = scope.to_owned();
+        }
+        Ok(grant)
+    }
+
     fn control_wire(&self) -> &crate::WireLog {
         self.core.wire()
     }

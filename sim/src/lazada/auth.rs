@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use serde_json::{json, Map, Value};
+
 use super::calls::{codes, ApiError, Call, ReceivedRequest};
-use super::{video, LazadaSim, LAZADA_SIGN_METHOD};
+use super::{seller_id_in, video, LazadaSim, LazadaSimConfig, Store, GATEWAYS, LAZADA_SIGN_METHOD};
+use crate::tokens::Issued;
 use crate::util::days_from_civil;
 
 /// Which pairs take part in the signed string.
@@ -174,20 +177,118 @@ impl LazadaSim {
                 return Err(signature_error());
             }
         }
-        if judged("access_token") {
+        if call.needs_token() && judged("access_token") {
             let token = video::required(r, "access_token")?;
-            match self.store().tokens.get(token) {
-                Some(expiry) if now_ms < *expiry => {}
-                _ => {
-                    return Err(ApiError::gateway(
-                        codes::ILLEGAL_ACCESS_TOKEN,
-                        "The specified access token is invalid or expired",
-                    ))
-                }
+            // One seller token serves every country gateway: no country is checked.
+            if self
+                .store()
+                .ledger
+                .check_access(token, None, now_ms)
+                .is_err()
+            {
+                return Err(ApiError::gateway(
+                    codes::ILLEGAL_ACCESS_TOKEN,
+                    "The specified access token is invalid or expired",
+                ));
             }
         }
         Ok(())
     }
+}
+
+/// The answer fields of a token call: the pair, its lifetimes, the seller and its countries
+/// (`country_user_info` for `/auth/token/create`, `country_user_info_list` for
+/// `/auth/token/refresh`, as Lazada's reference names them), `code` `"0"`.
+fn token_answer(
+    issued: &Issued,
+    config: &LazadaSimConfig,
+    countries_field: &str,
+    now_ms: i64,
+    request_id: &str,
+) -> Value {
+    let countries: Vec<Value> = GATEWAYS
+        .iter()
+        .map(|c| {
+            let id = seller_id_in(c).to_string();
+            json!({
+                "country": c,
+                "seller_id": id,
+                "user_id": id,
+                "short_code": format!("{}SIM{}", c.to_ascii_uppercase(), id.get(id.len().saturating_sub(3)..).unwrap_or_default()),
+            })
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("access_token".into(), json!(issued.access_token));
+    m.insert("country".into(), json!("cb"));
+    m.insert(
+        "refresh_token".into(),
+        json!(issued.refresh_token.clone().unwrap_or_default()),
+    );
+    m.insert("account_platform".into(), json!("seller_center"));
+    m.insert(
+        "refresh_expires_in".into(),
+        json!(issued.refresh_expires_in(now_ms)),
+    );
+    m.insert(countries_field.into(), Value::Array(countries));
+    m.insert("expires_in".into(), json!(issued.access_expires_in(now_ms)));
+    m.insert("account".into(), json!(config.seller_account));
+    m.insert("code".into(), json!("0"));
+    m.insert("request_id".into(), json!(request_id));
+    Value::Object(m)
+}
+
+/// `/auth/token/create` (GenerateAccessToken): `code` → the seller's first pair.
+pub(super) fn token_create(
+    store: &mut Store,
+    config: &LazadaSimConfig,
+    r: &ReceivedRequest,
+    now_ms: i64,
+    request_id: &str,
+) -> Result<Value, ApiError> {
+    let code = r
+        .param("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::missing("code"))?;
+    let issued = store
+        .ledger
+        .exchange_code(code, now_ms, |_| true)
+        .map_err(|_| ApiError::gateway(codes::INVALID_CODE, "Invalid authorization code"))?;
+    Ok(token_answer(
+        &issued,
+        config,
+        "country_user_info",
+        now_ms,
+        request_id,
+    ))
+}
+
+/// `/auth/token/refresh` (RefreshAccessToken): `refresh_token` → a new pair whose refresh
+/// token keeps the old one's expiry.
+pub(super) fn token_refresh(
+    store: &mut Store,
+    config: &LazadaSimConfig,
+    r: &ReceivedRequest,
+    now_ms: i64,
+    request_id: &str,
+) -> Result<Value, ApiError> {
+    let refresh = r
+        .param("refresh_token")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::missing("refresh_token"))?;
+    let issued = store.ledger.refresh(refresh, None, now_ms).map_err(|_| {
+        ApiError::gateway(
+            codes::ILLEGAL_REFRESH_TOKEN,
+            "The specified refresh token is invalid or expired",
+        )
+    })?;
+    Ok(token_answer(
+        &issued,
+        config,
+        "country_user_info_list",
+        now_ms,
+        request_id,
+    ))
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub const VIDEO_REMOVE: &str = "/media/video/remove";
 pub const IMAGE_UPLOAD: &str = "/image/upload";
 /// MigrateImage.
 pub const IMAGE_MIGRATE: &str = "/image/migrate";
+/// GenerateAccessToken, on the auth gateway.
+pub const TOKEN_CREATE: &str = "/auth/token/create";
+/// RefreshAccessToken, on the auth gateway.
+pub const TOKEN_REFRESH: &str = "/auth/token/refresh";
 
 /// The error codes the simulator answers with.
 pub mod codes {
@@ -48,6 +52,10 @@ pub mod codes {
     pub const INVALID_TIMESTAMP: &str = "InvalidTimestamp";
     /// Gateway: `access_token` unknown or expired.
     pub const ILLEGAL_ACCESS_TOKEN: &str = "IllegalAccessToken";
+    /// `/auth/token/create`: the code is unknown, used already or past its 30 minutes.
+    pub const INVALID_CODE: &str = "InvalidCode";
+    /// `/auth/token/refresh`: the refresh token is unknown, revoked or expired.
+    pub const ILLEGAL_REFRESH_TOKEN: &str = "IllegalRefreshToken";
     /// Gateway: no API at this path.
     pub const INVALID_API_PATH: &str = "InvalidApiPath";
     /// Gateway: the call was sent with another HTTP method than the one Lazada's API
@@ -211,9 +219,14 @@ pub(super) enum Call {
     ImageUpload,
     ImageMigrate,
     SellerGet,
+    TokenCreate,
+    TokenRefresh,
 }
 
 impl Call {
+    /// The token calls, served on the auth gateway (`<server>/auth/rest`) only.
+    pub(super) const AUTH: [Call; 2] = [Call::TokenCreate, Call::TokenRefresh];
+
     pub(super) const ALL: [Call; 9] = [
         Call::BlockCreate,
         Call::BlockUpload,
@@ -237,15 +250,33 @@ impl Call {
             Call::ImageUpload => IMAGE_UPLOAD,
             Call::ImageMigrate => IMAGE_MIGRATE,
             Call::SellerGet => SELLER_GET,
+            Call::TokenCreate => TOKEN_CREATE,
+            Call::TokenRefresh => TOKEN_REFRESH,
         }
     }
 
+    /// Whether the call needs the seller's `access_token` (the token calls do not).
+    pub(super) fn needs_token(self) -> bool {
+        !matches!(self, Call::TokenCreate | Call::TokenRefresh)
+    }
+
     /// The HTTP method Lazada's API reference gives the call: GET for get and quota, POST for
-    /// everything else (create, upload, commit, remove, and the image calls).
+    /// everything else (create, upload, commit, remove, and the image calls); the token calls
+    /// take either ("GET/POST").
     pub(super) fn method(self) -> &'static str {
         match self {
             Call::VideoGet | Call::QuotaGet | Call::SellerGet => "GET",
+            Call::TokenCreate | Call::TokenRefresh => "GET or POST",
             _ => "POST",
+        }
+    }
+
+    fn method_ok(self, method: &str) -> bool {
+        match self {
+            Call::TokenCreate | Call::TokenRefresh => {
+                method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("POST")
+            }
+            _ => method.eq_ignore_ascii_case(self.method()),
         }
     }
 
@@ -378,7 +409,7 @@ impl LazadaSim {
     /// Refuses a call sent with another method than its own (unless the configuration turns
     /// the check off).
     fn check_method(&self, call: Call, r: &ReceivedRequest) -> Result<(), ApiError> {
-        if !self.config().enforce_http_method || r.method.eq_ignore_ascii_case(call.method()) {
+        if !self.config().enforce_http_method || call.method_ok(&r.method) {
             return Ok(());
         }
         Err(ApiError::gateway(
@@ -414,6 +445,12 @@ impl LazadaSim {
             }
             Call::ImageMigrate => {
                 return image::migrate(store, cfg, r).map(|d| data_success(request_id, d))
+            }
+            Call::TokenCreate => {
+                return super::auth::token_create(store, cfg, r, now_ms, request_id)
+            }
+            Call::TokenRefresh => {
+                return super::auth::token_refresh(store, cfg, r, now_ms, request_id)
             }
             Call::SellerGet => {
                 let country = super::gateway_of(&r.path);

@@ -32,7 +32,8 @@ use serde::Serialize;
 use crate::common::Retention;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
-use crate::util::{millis, random_hex};
+use crate::tokens::{Grant, RefreshRules, TokenKind, TokenLedger, TokenLifetimes};
+use crate::util::{md5_hex, millis, random_hex};
 use crate::SimServer;
 pub use calls::{codes, ApiError, ErrorFamily, ErrorType};
 use calls::{fallback, route, Call};
@@ -47,6 +48,8 @@ pub const LAZADA_TEST_APP_SECRET: &str = "lazada-sim-secret-3b6f1c0e9d2a4f85";
 /// The seller access token valid from the simulator's creation for
 /// [`LazadaSimConfig::access_token_lifetime`].
 pub const LAZADA_TEST_ACCESS_TOKEN: &str = "50000sim601lazadatestaccesstoken0000000000000000000";
+/// The simulated seller's login (`account` in the token answers).
+pub const LAZADA_TEST_SELLER_ACCOUNT: &str = "seller@lazada-sim.invalid";
 /// The only `sign_method` the gateway accepts.
 pub const LAZADA_SIGN_METHOD: &str = "sha256";
 
@@ -61,9 +64,17 @@ pub struct LazadaSimConfig {
     pub app_secret: String,
     /// The seller access token registered at creation. Default [`LAZADA_TEST_ACCESS_TOKEN`].
     pub access_token: String,
-    /// How long an access token stays valid on the sim clock. Default 7 days (a test-status
-    /// app's token lifetime).
+    /// How long an access token stays valid on the sim clock. Default 30 days (an online
+    /// app's; 7 days for an app in test status).
     pub access_token_lifetime: Duration,
+    /// How long a refresh token stays valid from the authorization; refreshing never
+    /// extends it. Default 180 days (an online app's; 14 days in test status).
+    pub refresh_token_lifetime: Duration,
+    /// How long an authorization code stays usable (once). Default 30 minutes.
+    pub code_lifetime: Duration,
+    /// The seller's login, `account` in the token answers. Default
+    /// [`LAZADA_TEST_SELLER_ACCOUNT`].
+    pub seller_account: String,
     /// Largest accepted difference between `timestamp` and the sim clock. Default 7200 s.
     pub timestamp_tolerance: Duration,
     /// Accept a lowercase-hex `sign`. Default `false` (the SDKs send uppercase).
@@ -116,7 +127,10 @@ impl Default for LazadaSimConfig {
             app_key: LAZADA_TEST_APP_KEY.to_string(),
             app_secret: LAZADA_TEST_APP_SECRET.to_string(),
             access_token: LAZADA_TEST_ACCESS_TOKEN.to_string(),
-            access_token_lifetime: Duration::from_secs(7 * 24 * 3600),
+            access_token_lifetime: Duration::from_secs(30 * 24 * 3600),
+            refresh_token_lifetime: Duration::from_secs(180 * 24 * 3600),
+            code_lifetime: Duration::from_secs(30 * 60),
+            seller_account: LAZADA_TEST_SELLER_ACCOUNT.to_string(),
             timestamp_tolerance: Duration::from_secs(7200),
             accept_lowercase_sign: false,
             max_file_bytes: 100_000_000 - 1,
@@ -149,6 +163,14 @@ pub struct LazadaCredentials {
     pub app_secret: String,
     /// A valid seller `access_token`.
     pub access_token: String,
+    /// The seller's refresh token (`/auth/token/refresh`), valid
+    /// [`LazadaSimConfig::refresh_token_lifetime`] from the simulator's creation (or its last
+    /// reset).
+    pub refresh_token: String,
+    /// An authorization code (`/auth/token/create`), valid
+    /// [`LazadaSimConfig::code_lifetime`] from the simulator's creation (or its last reset),
+    /// once.
+    pub authorization_code: String,
     /// `sign_method`: always `sha256`.
     pub sign_method: String,
 }
@@ -160,6 +182,9 @@ pub struct LazadaSimInfo {
     pub platform: String,
     /// The client base URL, `http://127.0.0.1:PORT/rest`.
     pub base_url: String,
+    /// The token calls' base URL (Lazada's `https://auth.lazada.com/rest`),
+    /// `http://127.0.0.1:PORT/auth/rest`.
+    pub auth_base_url: String,
     /// The test credentials.
     pub credentials: LazadaCredentials,
 }
@@ -183,6 +208,7 @@ pub async fn launch(config: LazadaSimConfig, addr: SocketAddr) -> std::io::Resul
     let info = LazadaSimInfo {
         platform: PLATFORM.to_string(),
         base_url: LazadaSim::rest_base_url(&server),
+        auth_base_url: LazadaSim::auth_base_url(&server),
         credentials: sim.credentials(),
     };
     Ok(LazadaRunning { sim, server, info })
@@ -199,15 +225,7 @@ impl LazadaSim {
     pub fn new(config: LazadaSimConfig) -> Self {
         let max_records = config.retention.max_wire_records;
         let core = SimCore::new(config, |config, clock| {
-            let mut store = Store {
-                used_size: config.quota_used_bytes,
-                ..Store::default()
-            };
-            let expiry = clock
-                .now_millis()
-                .saturating_add(millis(config.access_token_lifetime));
-            store.tokens.insert(config.access_token.clone(), expiry);
-            store
+            Store::new(config, clock.now_millis())
         });
         core.wire().set_max_records(max_records);
         LazadaSim {
@@ -245,6 +263,13 @@ impl LazadaSim {
         format!("{}/rest", server.base_url())
     }
 
+    /// The base URL of the token calls (`/auth/token/create`, `/auth/token/refresh`), Lazada's
+    /// one auth gateway for every country (`https://auth.lazada.com/rest`):
+    /// `<server>/auth/rest`.
+    pub fn auth_base_url(server: &SimServer) -> String {
+        format!("{}/auth/rest", server.base_url())
+    }
+
     /// The axum application: the eight calls under `/rest`, GET or POST each; any other
     /// `/rest/...` path answers `InvalidApiPath`. The simulator reads bodies itself, up to
     /// [`LazadaSimConfig::max_request_bytes`].
@@ -258,6 +283,10 @@ impl LazadaSim {
                 routes = routes.route(&format!("/{country}/rest{}", call.api_path()), route(call));
             }
         }
+        // The token calls answer on the auth gateway only, as Lazada's reference lists them.
+        for call in Call::AUTH {
+            routes = routes.route(&format!("/auth/rest{}", call.api_path()), route(call));
+        }
         let routes = routes.fallback(fallback);
         self.core
             .app(routes, ErrorStyle::Lazada, BodyLimit::Own, self.clone())
@@ -270,24 +299,31 @@ impl LazadaSim {
             app_key: cfg.app_key.clone(),
             app_secret: cfg.app_secret.clone(),
             access_token: cfg.access_token.clone(),
+            refresh_token: initial_secret(&cfg, TokenKind::Refresh),
+            authorization_code: initial_secret(&cfg, TokenKind::Code),
             sign_method: LAZADA_SIGN_METHOD.to_string(),
         }
     }
 
-    /// Registers a new valid access token (lifetime from the configuration, from now on the
-    /// sim clock) and returns it, e.g. to test a client that refreshes its token.
+    /// Registers a new valid access token for the seller (the access lifetime in force, from
+    /// now on the sim clock) and returns it, e.g. to test a client that refreshes its token.
     pub fn issue_access_token(&self) -> String {
-        let token = format!("50000sim{}", random_hex(20));
-        let lifetime = millis(self.config().access_token_lifetime);
-        let expiry = self.clock().now_millis().saturating_add(lifetime);
-        self.store().tokens.insert(token.clone(), expiry);
-        token
+        let now = self.clock().now_millis();
+        let grant = seller_grant(&self.config());
+        self.store().ledger.issue_access(grant, now).access_token
     }
 
-    /// Makes `token` invalid at once.
+    /// Makes `token` invalid at once (`IllegalAccessToken` from now on).
     pub fn revoke_access_token(&self, token: &str) {
-        self.store().tokens.remove(token);
+        let now = self.clock().now_millis();
+        let what = crate::tokens::Revoke {
+            access_token: Some(token.to_owned()),
+            ..Default::default()
+        };
+        let _ = self.store().ledger.revoke(&what, now);
     }
+
+    crate::tokens::sim_tokens!();
 
     /// The assembled bytes of a committed video.
     pub fn video_bytes(&self, video_id: &str) -> Option<Bytes> {
@@ -627,7 +663,7 @@ impl Video {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Store {
     /// Requests being handled now, per gateway, and the peaks.
     pub in_flight: BTreeMap<String, usize>,
@@ -637,8 +673,8 @@ pub(crate) struct Store {
     pub uploads: HashMap<String, Upload>,
     pub videos: HashMap<String, Video>,
     pub images: Vec<ImageInfo>,
-    /// access token → expiry (ms on the sim clock).
-    pub tokens: HashMap<String, i64>,
+    /// The seller's access and refresh tokens and codes (credential `seller:<account>`).
+    pub ledger: TokenLedger,
     pub used_size: u64,
     pub next_video_id: u64,
     pub request_seq: u64,
@@ -654,6 +690,37 @@ pub const GATEWAYS: [&str; 6] = ["sg", "my", "th", "vn", "ph", "id"];
 pub fn seller_id_in(country: &str) -> u64 {
     let n = GATEWAYS.iter().position(|g| *g == country).unwrap_or(0) as u64;
     1_000_100_000 + n
+}
+
+/// Lazada's secrets: access tokens `50000…`, refresh tokens `50001…`, codes
+/// `0_<app_key>_…` (the shapes of the reference's samples).
+fn mint(kind: TokenKind) -> String {
+    match kind {
+        TokenKind::Access => format!("50000sim{}", random_hex(20)),
+        TokenKind::Refresh => format!("50001sim{}", random_hex(20)),
+        TokenKind::Code => format!("0_sim_{}", random_hex(12)),
+    }
+}
+
+/// The seller's initial refresh token and code, derived from the configuration so that a
+/// reset gives the same values again.
+fn initial_secret(config: &LazadaSimConfig, kind: TokenKind) -> String {
+    let seed = md5_hex(
+        format!(
+            "lazada-sim-{kind:?}-{}-{}",
+            config.app_key, config.seller_account
+        )
+        .as_bytes(),
+    );
+    match kind {
+        TokenKind::Code => format!("0_{}_{seed}", config.app_key),
+        _ => format!("50001sim{seed}"),
+    }
+}
+
+/// The one seller's grant: its token serves every country gateway.
+pub(crate) fn seller_grant(config: &LazadaSimConfig) -> Grant {
+    Grant::new(format!("seller:{}", config.seller_account), Vec::new())
 }
 
 /// The gateway a request path came through: `/<country>/rest/…`, or `sg` for `/rest/…`.
@@ -704,6 +771,47 @@ impl Drop for InFlight {
 }
 
 impl Store {
+    /// A fresh store: the quota used at start, and the seller's initial tokens and code
+    /// issued now.
+    pub(crate) fn new(config: &LazadaSimConfig, now_ms: i64) -> Self {
+        let lifetime = |d: Duration| u64::try_from(millis(d)).unwrap_or(u64::MAX).max(1);
+        let mut ledger = TokenLedger::new(
+            TokenLifetimes {
+                access_ms: lifetime(config.access_token_lifetime),
+                refresh_ms: lifetime(config.refresh_token_lifetime),
+                code_ms: lifetime(config.code_lifetime),
+                overlap_ms: 0,
+            },
+            // A refresh answers a new refresh token with the old one's expiry: refreshing
+            // never extends the authorization. Whether the old one is then refused, the pages
+            // do not say: it stays usable until it expires.
+            RefreshRules {
+                rotate: true,
+                spend: false,
+                keep_expiry: true,
+            },
+            mint,
+        );
+        let grant = seller_grant(config);
+        let refresh = initial_secret(config, TokenKind::Refresh);
+        ledger.seed(grant.clone(), &config.access_token, Some(&refresh), now_ms);
+        ledger.seed_code(grant, &initial_secret(config, TokenKind::Code), now_ms);
+        Store {
+            in_flight: BTreeMap::new(),
+            peak_in_flight: BTreeMap::new(),
+            in_flight_total: 0,
+            peak_in_flight_total: 0,
+            uploads: HashMap::new(),
+            videos: HashMap::new(),
+            images: Vec::new(),
+            ledger,
+            used_size: config.quota_used_bytes,
+            next_video_id: 0,
+            request_seq: 0,
+            counters: LazadaCounters::default(),
+        }
+    }
+
     /// Evicts the bytes of the oldest committed videos until at most `max` bytes are held
     /// (the newest is always kept).
     pub(crate) fn enforce_retention(&mut self, max: u64) {
@@ -721,6 +829,19 @@ impl Store {
 }
 
 impl crate::control::Control for LazadaSim {
+    fn control_ledger(&self, f: &mut dyn FnMut(&mut TokenLedger)) -> bool {
+        f(&mut self.store().ledger);
+        true
+    }
+
+    /// `{}`: the one seller authorizes the app (for every country at once).
+    fn control_code_grant(
+        &self,
+        _body: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Grant, String> {
+        Ok(seller_grant(&self.config()))
+    }
+
     fn control_wire(&self) -> &crate::WireLog {
         self.wire()
     }
@@ -830,7 +951,7 @@ mod tests {
     /// `30000000010` is newer than `30000000009`); sizes stay.
     #[test]
     fn retention_evicts_the_oldest_videos_first() {
-        let mut store = Store::default();
+        let mut store = Store::new(&LazadaSimConfig::default(), 0);
         for id in ["30000000009", "30000000010", "30000000011"] {
             store.videos.insert(id.to_owned(), video(100));
         }

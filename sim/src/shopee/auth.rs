@@ -1,12 +1,14 @@
 //! Shopee's authentication (platforms.md §1 "Signing"): the request signature, the
-//! timestamp window and the shop's access tokens.
+//! timestamp window and the shop's access tokens (checked on the token ledger,
+//! [`crate::tokens`]).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::calls::ApiError;
-use super::{ShopeeSimConfig, ShopeeState};
+use super::{shop_subject, ShopeeSimConfig, ShopeeState};
 use crate::request::Received;
+use crate::tokens::AccessRefusal;
 
 /// Who is calling, once the common checks passed.
 #[derive(Debug, Clone, Copy)]
@@ -15,16 +17,29 @@ pub(super) struct Caller {
     pub(super) shop_id: Option<u64>,
 }
 
-/// The common checks: partner, timestamp, signature and, for the shop shape, the token. A
-/// `public_type` call takes either shape.
-pub(super) fn authenticate(
-    state: &ShopeeState,
-    public_type: bool,
+/// The checks of a public call that takes no shop shape (the `auth/` calls): partner,
+/// timestamp and the public signature `partner_id + path + timestamp`.
+pub(super) fn authenticate_public(
     path: &str,
     r: &Received,
     config: &ShopeeSimConfig,
     now_ms: i64,
-) -> Result<Caller, ApiError> {
+) -> Result<(), ApiError> {
+    let (partner_id, timestamp, sign) = partner_params(r)?;
+    check_partner_and_time(partner_id, timestamp, config, now_ms)?;
+    if sign
+        != self::sign(
+            &config.partner_key,
+            &public_base(partner_id, path, timestamp),
+        )
+    {
+        return Err(ApiError::new("error_sign", "Wrong sign."));
+    }
+    Ok(())
+}
+
+/// `partner_id`, `timestamp` and `sign` from the query.
+fn partner_params(r: &Received) -> Result<(&str, &str, &str), ApiError> {
     let partner_id = r
         .query("partner_id")
         .ok_or_else(|| ApiError::param_exact("There is no partner_id in query."))?;
@@ -34,6 +49,40 @@ pub(super) fn authenticate(
     let sign = r
         .query("sign")
         .ok_or_else(|| ApiError::param_exact("There is no sign in query."))?;
+    Ok((partner_id, timestamp, sign))
+}
+
+/// The partner is the simulator's, and the timestamp within the tolerance.
+fn check_partner_and_time(
+    partner_id: &str,
+    timestamp: &str,
+    config: &ShopeeSimConfig,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    if partner_id.parse::<u64>().ok() != Some(config.partner_id) {
+        return Err(ApiError::param_exact("Invalid partner_id."));
+    }
+    let ts: i64 = timestamp
+        .parse()
+        .map_err(|_| ApiError::param_exact("Invalid timestamp."))?;
+    let tolerance = i64::try_from(config.timestamp_tolerance.as_secs()).unwrap_or(i64::MAX);
+    if (now_ms.div_euclid(1000) - ts).abs() > tolerance {
+        return Err(ApiError::param_exact("Timestamp is expired."));
+    }
+    Ok(())
+}
+
+/// The common checks: partner, timestamp, signature and, for the shop shape, the token. A
+/// `public_type` call takes either shape.
+pub(super) fn authenticate(
+    state: &mut ShopeeState,
+    public_type: bool,
+    path: &str,
+    r: &Received,
+    config: &ShopeeSimConfig,
+    now_ms: i64,
+) -> Result<Caller, ApiError> {
+    let (partner_id, timestamp, sign) = partner_params(r)?;
     // Public-type calls take the shop shape when either shop parameter is present.
     let shop_shape =
         !public_type || r.query("access_token").is_some() || r.query("shop_id").is_some();
@@ -49,16 +98,7 @@ pub(super) fn authenticate(
         None
     };
 
-    if partner_id.parse::<u64>().ok() != Some(config.partner_id) {
-        return Err(ApiError::param_exact("Invalid partner_id."));
-    }
-    let ts: i64 = timestamp
-        .parse()
-        .map_err(|_| ApiError::param_exact("Invalid timestamp."))?;
-    let tolerance = i64::try_from(config.timestamp_tolerance.as_secs()).unwrap_or(i64::MAX);
-    if (now_ms.div_euclid(1000) - ts).abs() > tolerance {
-        return Err(ApiError::param_exact("Timestamp is expired."));
-    }
+    check_partner_and_time(partner_id, timestamp, config, now_ms)?;
     let base = match shop {
         Some((token, shop_id)) => shop_base(partner_id, path, timestamp, token, shop_id),
         None => public_base(partner_id, path, timestamp),
@@ -73,17 +113,20 @@ pub(super) fn authenticate(
     let shop_id: u64 = shop_id
         .parse()
         .map_err(|_| ApiError::param("shop_id must be an integer"))?;
-    let known = state
-        .tokens
-        .get(token)
-        .filter(|t| t.shop_id == shop_id)
-        .ok_or_else(|| ApiError::new("error_auth", "Invalid access_token."))?;
-    let ttl = i64::try_from(config.access_token_ttl.as_millis()).unwrap_or(i64::MAX);
-    if now_ms >= known.issued_ms.saturating_add(ttl) {
-        return Err(ApiError::new(
-            "invalid_acceess_token",
-            "Invalid access_token.",
-        ));
+    // Unknown, revoked or another shop's: `error_auth`; past its lifetime: Shopee's own
+    // `invalid_acceess_token`.
+    match state
+        .ledger
+        .check_access(token, Some(&shop_subject(shop_id)), now_ms)
+    {
+        Ok(_) => {}
+        Err(AccessRefusal::Expired) => {
+            return Err(ApiError::new(
+                "invalid_acceess_token",
+                "Invalid access_token.",
+            ))
+        }
+        Err(_) => return Err(ApiError::new("error_auth", "Invalid access_token.")),
     }
     Ok(Caller {
         shop_id: Some(shop_id),

@@ -212,7 +212,7 @@ async fn shop_call(sim: ShopeeSim, req: Request<Body>, path: String) -> Response
             Err(ApiError::param(format_args!("{path} only accepts GET"))
                 .with_status(StatusCode::METHOD_NOT_ALLOWED))
         } else {
-            authenticate(&state, false, &path, &received, &config, now_ms)
+            authenticate(&mut state, false, &path, &received, &config, now_ms)
         };
         if result.is_err() {
             state.counters.rejected += 1;
@@ -274,6 +274,9 @@ pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
     if path == GET_SHOP_INFO || path == GET_PROFILE {
         return shop_call(sim, req, path).await;
     }
+    if path == super::TOKEN_GET_PATH || path == super::ACCESS_TOKEN_GET_PATH {
+        return super::oauth::handle(sim, req, path).await;
+    }
     let config = sim.config();
     let options = ReadOptions {
         limit: config.max_request_bytes,
@@ -288,7 +291,7 @@ pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
     const SMALL_BODY: u64 = 64 * 1024;
     let (mut received, parts, body) = request::head(req);
     let admitted = admit(
-        &sim.state(),
+        &mut sim.state(),
         call,
         &method,
         &path,
@@ -349,7 +352,7 @@ pub(super) async fn handle(sim: ShopeeSim, req: Request<Body>) -> Response {
 }
 
 /// The answer `(status, body, error code)` to a request, recorded in the wire log first.
-fn recorded(
+pub(super) fn recorded(
     sim: &ShopeeSim,
     call: String,
     method: String,
@@ -389,7 +392,7 @@ pub(super) fn envelope(
 
 /// The checks that need no body: a known call, its method, and the caller's credentials.
 fn admit(
-    state: &ShopeeState,
+    state: &mut ShopeeState,
     call: Option<(Module, Call)>,
     method: &str,
     path: &str,

@@ -25,6 +25,7 @@ mod auth;
 mod calls;
 mod image;
 mod media;
+mod oauth;
 mod probe;
 mod video;
 
@@ -44,7 +45,8 @@ use serde::Serialize;
 use crate::common::Retention;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
-use crate::util::{md5_hex, random_hex};
+use crate::tokens::{Grant, RefreshRules, TokenKind, TokenLedger, TokenLifetimes};
+use crate::util::{md5_hex, millis, random_hex};
 
 /// The test partner id (the one in platforms.md's signing vectors).
 pub const TEST_PARTNER_ID: u64 = 2_001_887;
@@ -60,6 +62,13 @@ pub const TEST_ACCESS_TOKEN: &str = "4a6f8c2e1b3d5f7091a2b3c4d5e6f708";
 pub const TEST_SHOP_ID_2: u64 = 600_002;
 /// The second test shop's access token.
 pub const TEST_ACCESS_TOKEN_2: &str = "5b7f9d3f2c4e6a8102b3c4d5e6f7a819";
+/// The test main account: it authorizes every shop of the partner at once
+/// (`auth/token/get` with `main_account_id` answers `shop_id_list`).
+pub const TEST_MAIN_ACCOUNT_ID: u64 = 700_001;
+/// `auth/token/get` (GetAccessToken): a code for the first tokens.
+pub const TOKEN_GET_PATH: &str = "/api/v2/auth/token/get";
+/// `auth/access_token/get` (RefreshAccessToken): a refresh token for a new pair.
+pub const ACCESS_TOKEN_GET_PATH: &str = "/api/v2/auth/access_token/get";
 /// Every simulated `v2.media_space` call's path starts with this.
 pub const API_PREFIX: &str = "/api/v2/media_space/";
 /// Every simulated `v2.media` call's path starts with this.
@@ -128,6 +137,15 @@ pub struct ShopeeSimConfig {
     /// How long an access token lives, on the sim clock, from its issue (the simulator's
     /// creation for the initial token). Default 4 h.
     pub access_token_ttl: Duration,
+    /// How long a refresh token lives from its issue. Default 30 days.
+    pub refresh_token_ttl: Duration,
+    /// How long an authorization code stays usable (once). Default 10 minutes.
+    pub code_ttl: Duration,
+    /// The main account that authorizes every shop (and merchant) at once. Default
+    /// [`TEST_MAIN_ACCOUNT_ID`].
+    pub main_account_id: u64,
+    /// The merchants (cross-border) the main account also authorizes. Default none.
+    pub merchant_ids: Vec<u64>,
     /// How far the `timestamp` parameter may be from the sim clock, either way. Default 300 s.
     pub timestamp_tolerance: Duration,
     /// Region prefix of `video_upload_id` (`sg_…_000000`) and, uppercased, the
@@ -200,6 +218,10 @@ impl Default for ShopeeSimConfig {
                 region: "MY".to_string(),
             }],
             access_token_ttl: Duration::from_secs(4 * 3600),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            code_ttl: Duration::from_secs(600),
+            main_account_id: TEST_MAIN_ACCOUNT_ID,
+            merchant_ids: Vec::new(),
             timestamp_tolerance: Duration::from_secs(300),
             region: "sg".to_string(),
             max_video_bytes: DEFAULT_MAX_VIDEO_BYTES,
@@ -250,6 +272,14 @@ pub struct ShopeeCredentials {
     pub shop_id: u64,
     /// A valid access token for the shop.
     pub access_token: String,
+    /// The shop's refresh token, valid [`ShopeeSimConfig::refresh_token_ttl`] from the
+    /// simulator's creation (or its last reset); spent by its first use.
+    pub refresh_token: String,
+    /// An authorization code for the shop (`auth/token/get` with this `shop_id`), valid
+    /// [`ShopeeSimConfig::code_ttl`] from the simulator's creation (or its last reset), once.
+    pub authorization_code: String,
+    /// The main account authorizing every shop at once.
+    pub main_account_id: u64,
 }
 
 /// The status of a video upload, as `get_video_upload_result` reports it. `media_space` uses
@@ -428,12 +458,7 @@ impl ShopeeSim {
     /// The test credentials.
     pub fn credentials(&self) -> ShopeeCredentials {
         let c = self.config();
-        ShopeeCredentials {
-            partner_id: c.partner_id,
-            partner_key: c.partner_key,
-            shop_id: c.shop_id,
-            access_token: c.access_token,
-        }
+        shop_credentials(&c, c.shop_id, &c.access_token)
     }
 
     /// The credentials of every shop the partner is authorised for: the configured shop
@@ -441,22 +466,25 @@ impl ShopeeSim {
     pub fn shops(&self) -> Vec<ShopeeCredentials> {
         let c = self.config();
         let mut all = vec![self.credentials()];
-        all.extend(c.more_shops.iter().map(|s| ShopeeCredentials {
-            partner_id: c.partner_id,
-            partner_key: c.partner_key.clone(),
-            shop_id: s.shop_id,
-            access_token: s.access_token.clone(),
-        }));
+        all.extend(
+            c.more_shops
+                .iter()
+                .map(|s| shop_credentials(&c, s.shop_id, &s.access_token)),
+        );
         all
     }
 
-    /// Issues a new access token for the configured shop, valid for
-    /// [`ShopeeSimConfig::access_token_ttl`] from now; older tokens stay valid until they
-    /// expire.
+    crate::tokens::sim_tokens!();
+
+    /// Issues a new access token for the configured shop, valid for the access lifetime in
+    /// force from now; older tokens stay valid until they expire.
     pub fn issue_access_token(&self) -> String {
         let shop_id = self.config().shop_id;
         let now = self.core.clock().now_millis();
-        self.state().issue_token(shop_id, now)
+        self.state()
+            .ledger
+            .issue_access(shop_grant(shop_id), now)
+            .access_token
     }
 
     /// The assembled file of a completed upload (`None` before completion or for an unknown
@@ -512,12 +540,6 @@ async fn route(State(sim): State<ShopeeSim>, req: Request<Body>) -> Response {
 
 // ---------------------------------------------------------------------------------------------
 // State
-
-#[derive(Debug)]
-pub(super) struct Token {
-    pub(super) shop_id: u64,
-    pub(super) issued_ms: i64,
-}
 
 #[derive(Debug)]
 pub(super) struct StoredPart {
@@ -636,7 +658,9 @@ impl Upload {
 /// Everything the simulator remembers.
 #[derive(Debug)]
 pub(super) struct ShopeeState {
-    pub(super) tokens: HashMap<String, Token>,
+    /// Access and refresh tokens, codes (credentials `shop:<id>`, `merchant:<id>`,
+    /// `main_account:<id>`).
+    pub(super) ledger: TokenLedger,
     pub(super) uploads: HashMap<String, Upload>,
     pub(super) upload_order: Vec<String>,
     pub(super) images: Vec<StoredImage>,
@@ -646,43 +670,41 @@ pub(super) struct ShopeeState {
 
 impl ShopeeState {
     pub(super) fn new(config: &ShopeeSimConfig, now_ms: i64) -> Self {
-        let mut tokens = HashMap::new();
-        tokens.insert(
-            config.access_token.clone(),
-            Token {
-                shop_id: config.shop_id,
-                issued_ms: now_ms,
+        let mut ledger = TokenLedger::new(
+            TokenLifetimes {
+                access_ms: lifetime_ms(config.access_token_ttl),
+                refresh_ms: lifetime_ms(config.refresh_token_ttl),
+                code_ms: lifetime_ms(config.code_ttl),
+                overlap_ms: 0,
             },
+            // Every refresh answers a new refresh token and spends the one presented.
+            RefreshRules {
+                rotate: true,
+                spend: true,
+                keep_expiry: false,
+            },
+            mint,
         );
-        for shop in &config.more_shops {
-            tokens.insert(
-                shop.access_token.clone(),
-                Token {
-                    shop_id: shop.shop_id,
-                    issued_ms: now_ms,
-                },
-            );
+        let shops = std::iter::once((config.shop_id, &config.access_token)).chain(
+            config
+                .more_shops
+                .iter()
+                .map(|s| (s.shop_id, &s.access_token)),
+        );
+        for (shop_id, access) in shops {
+            let refresh = initial_secret(config.partner_id, shop_id, "refresh");
+            ledger.seed(shop_grant(shop_id), access, Some(&refresh), now_ms);
+            let code = initial_secret(config.partner_id, shop_id, "code");
+            ledger.seed_code(shop_grant(shop_id), &code, now_ms);
         }
         Self {
-            tokens,
+            ledger,
             uploads: HashMap::new(),
             upload_order: Vec::new(),
             images: Vec::new(),
             inits_per_day: HashMap::new(),
             counters: ShopeeCounters::default(),
         }
-    }
-
-    pub(super) fn issue_token(&mut self, shop_id: u64, now_ms: i64) -> String {
-        let token = random_hex(16);
-        self.tokens.insert(
-            token.clone(),
-            Token {
-                shop_id,
-                issued_ms: now_ms,
-            },
-        );
-        token
     }
 
     pub(super) fn assembled(&self, id: &str) -> Option<Bytes> {
@@ -784,7 +806,82 @@ impl ShopeeState {
     }
 }
 
+/// A Shopee secret: 32 lowercase hex characters, as Shopee's tokens and codes are.
+fn mint(_kind: TokenKind) -> String {
+    random_hex(16)
+}
+
+/// A lifetime in ms for the ledger (at least 1).
+pub(super) fn lifetime_ms(d: Duration) -> u64 {
+    u64::try_from(millis(d)).unwrap_or(u64::MAX).max(1)
+}
+
+/// The initial refresh token or code of a shop: derived from the partner and the shop, so
+/// that a reset gives the same values again (a printed JSON line stays usable).
+fn initial_secret(partner_id: u64, shop_id: u64, what: &str) -> String {
+    md5_hex(format!("shopee-sim-{what}-{partner_id}-{shop_id}").as_bytes())
+}
+
+/// The ledger subject (and credential) of a shop.
+pub(super) fn shop_subject(shop_id: u64) -> String {
+    format!("shop:{shop_id}")
+}
+
+/// The grant of a shop's own tokens.
+pub(super) fn shop_grant(shop_id: u64) -> Grant {
+    Grant::new(shop_subject(shop_id), vec![shop_subject(shop_id)])
+}
+
+/// The grant of a main account's first tokens: every shop and merchant it authorizes.
+pub(super) fn main_account_grant(config: &ShopeeSimConfig) -> Grant {
+    let shops = std::iter::once(config.shop_id).chain(config.more_shops.iter().map(|s| s.shop_id));
+    let subjects = shops
+        .map(shop_subject)
+        .chain(config.merchant_ids.iter().map(|m| format!("merchant:{m}")))
+        .collect();
+    Grant::new(format!("main_account:{}", config.main_account_id), subjects)
+}
+
+/// Whether `shop_id` is one of the partner's shops.
+pub(super) fn is_shop(config: &ShopeeSimConfig, shop_id: u64) -> bool {
+    shop_id == config.shop_id || config.more_shops.iter().any(|s| s.shop_id == shop_id)
+}
+
+fn shop_credentials(c: &ShopeeSimConfig, shop_id: u64, access_token: &str) -> ShopeeCredentials {
+    ShopeeCredentials {
+        partner_id: c.partner_id,
+        partner_key: c.partner_key.clone(),
+        shop_id,
+        access_token: access_token.to_owned(),
+        refresh_token: initial_secret(c.partner_id, shop_id, "refresh"),
+        authorization_code: initial_secret(c.partner_id, shop_id, "code"),
+        main_account_id: c.main_account_id,
+    }
+}
+
 impl crate::control::Control for ShopeeSim {
+    fn control_ledger(&self, f: &mut dyn FnMut(&mut TokenLedger)) -> bool {
+        f(&mut self.state().ledger);
+        true
+    }
+
+    /// `{"shop_id": N}` (one shop) or `{"main_account_id": N}` (every shop at once), as the
+    /// redirect after the seller's consent names them.
+    fn control_code_grant(
+        &self,
+        body: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Grant, String> {
+        let c = self.config();
+        let id = |name: &str| body.get(name).and_then(serde_json::Value::as_u64);
+        match (id("shop_id"), id("main_account_id")) {
+            (Some(shop), None) if is_shop(&c, shop) => Ok(shop_grant(shop)),
+            (Some(shop), None) => Err(format!("shop {shop} is not one of the partner's shops")),
+            (None, Some(main)) if main == c.main_account_id => Ok(main_account_grant(&c)),
+            (None, Some(main)) => Err(format!("main account {main} is not the partner's")),
+            _ => Err("give {\"shop_id\": N} or {\"main_account_id\": N}".to_owned()),
+        }
+    }
+
     fn control_wire(&self) -> &crate::WireLog {
         self.wire()
     }

@@ -908,6 +908,29 @@ pub(crate) fn content_type(name: &str) -> &'static str {
 }
 
 impl crate::control::Control for SmhSim {
+    /// SMH's tokens are its own (`auth.rs`): only their default `period` is set here, from
+    /// `access_ms` (whole seconds, at least 1 s), for the tokens issued from now on.
+    fn control_set_lifetimes(
+        &self,
+        patch: crate::tokens::LifetimesPatch,
+    ) -> Result<crate::tokens::TokenLifetimes, String> {
+        if patch.refresh_ms.is_some() || patch.code_ms.is_some() || patch.overlap_ms.is_some() {
+            return Err("SMH has no refresh tokens or codes: only access_ms can be set".into());
+        }
+        if let Some(ms) = patch.access_ms {
+            if ms < 1000 {
+                return Err("SMH counts token periods in whole seconds: access_ms ≥ 1000".into());
+            }
+            self.update_config(|c| c.token_lifetime = std::time::Duration::from_secs(ms / 1000));
+        }
+        Ok(crate::tokens::TokenLifetimes {
+            access_ms: u64::try_from(self.config().token_lifetime.as_millis()).unwrap_or(u64::MAX),
+            refresh_ms: 0,
+            code_ms: 0,
+            overlap_ms: 0,
+        })
+    }
+
     fn control_wire(&self) -> &crate::WireLog {
         self.wire()
     }

@@ -12,10 +12,11 @@ use sha1::{Digest, Sha1};
 use super::image::img_upload;
 use super::video::{finishupload, getplayinfo, initupload, uploadpart};
 use super::{
-    Token, WechatSim, WechatSimConfig, WechatState, IMG_UPLOAD_PATH, PLATFORM, TOKEN_PATH,
-    VIDEO_PREFIX,
+    legacy_grant, stable_grant, WechatSim, WechatSimConfig, WechatState, IMG_UPLOAD_PATH, PLATFORM,
+    STABLE_TOKEN_PATH, TOKEN_PATH, VIDEO_PREFIX,
 };
 use crate::request::{self, Payload, ReadOptions, Received};
+use crate::tokens::{secs_until, AccessRefusal};
 use crate::util::{millis, random_hex};
 use crate::WireRecord;
 
@@ -31,6 +32,10 @@ pub mod code {
     pub const INVALID_GRANT_TYPE: i64 = 40002;
     /// Unknown AppID.
     pub const INVALID_APPID: i64 = 40013;
+    /// AppSecret wrong (the stable token call's answer).
+    pub const INVALID_APPSECRET: i64 = 40125;
+    /// A daily limit is reached (the stable token's 20 force refreshes a day).
+    pub const DAILY_QUOTA: i64 = 45009;
     /// An unknown path.
     pub const INVALID_URL: i64 = 40066;
     /// No `access_token`.
@@ -64,6 +69,7 @@ pub mod code {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Call {
     Token,
+    StableToken,
     InitUpload,
     UploadPart,
     FinishUpload,
@@ -75,6 +81,9 @@ impl Call {
     fn from_path(path: &str) -> Option<Call> {
         if path == TOKEN_PATH {
             return Some(Call::Token);
+        }
+        if path == STABLE_TOKEN_PATH {
+            return Some(Call::StableToken);
         }
         if path == IMG_UPLOAD_PATH {
             return Some(Call::ImgUpload);
@@ -92,6 +101,7 @@ impl Call {
     pub(super) fn name(self) -> &'static str {
         match self {
             Call::Token => "token",
+            Call::StableToken => "stable_token",
             Call::InitUpload => "video_initupload",
             Call::UploadPart => "video_uploadpart",
             Call::FinishUpload => "video_finishupload",
@@ -223,6 +233,9 @@ fn dispatch(state: &mut WechatState, call: Option<Call>, method: &str, ctx: &Ctx
     if call == Call::Token {
         return token(state, ctx);
     }
+    if call == Call::StableToken {
+        return stable_token(state, ctx);
+    }
     check_token(state, ctx)?;
     if ctx.config.rate_limited {
         return Err(ApiError::new(
@@ -237,6 +250,7 @@ fn dispatch(state: &mut WechatState, call: Option<Call>, method: &str, ctx: &Ctx
         Call::GetPlayInfo => getplayinfo(state, ctx),
         Call::ImgUpload => img_upload(state, ctx),
         Call::Token => token(state, ctx),
+        Call::StableToken => stable_token(state, ctx),
     }
 }
 
@@ -260,26 +274,96 @@ fn token(state: &mut WechatState, ctx: &Ctx<'_>) -> Outcome {
             "invalid credential, access_token is invalid or not latest",
         ));
     }
-    for t in state.tokens.values_mut() {
-        t.superseded_ms.get_or_insert(ctx.now_ms);
-    }
-    let token = format!("SIM{}", random_hex(24));
-    state.tokens.insert(
-        token.clone(),
-        Token {
-            expires_ms: ctx.now_ms.saturating_add(millis(config.token_ttl)),
-            superseded_ms: None,
-        },
-    );
+    // Every older token of this call lives the overlap more at most; the stable tokens are
+    // untouched ("与 getAccessToken 获取的调用凭证完全隔离").
+    let grant = legacy_grant(&config.appid);
+    let overlap = i64::try_from(state.ledger.lifetimes().overlap_ms).unwrap_or(i64::MAX);
+    state
+        .ledger
+        .supersede(&grant.credential, ctx.now_ms.saturating_add(overlap));
+    let issued = state.ledger.issue_access(grant.clone(), ctx.now_ms);
+    state.ledger.count_refresh(&grant.credential);
     state.tokens_issued += 1;
     Ok(Answer::Bare(json!({
-        "access_token": token,
-        "expires_in": config.token_ttl.as_secs(),
+        "access_token": issued.access_token,
+        "expires_in": issued.access_expires_in(ctx.now_ms),
     })))
 }
 
-/// The `access_token` query parameter of every store call.
-fn check_token(state: &WechatState, ctx: &Ctx<'_>) -> Result<(), ApiError> {
+/// `POST /cgi-bin/stable_token` JSON `{grant_type, appid, secret, force_refresh}`
+/// (getStableAccessToken). Normal mode answers the current token with its remaining
+/// `expires_in`, and a new one from the last `overlap` (5 minutes) of its life on, the old one
+/// staying valid until it expires; force-refresh mode revokes the current token and answers a
+/// new one, at most 20 times a day (`errcode` 45009 after) and 30 s apart (a closer call does
+/// not refresh).
+fn stable_token(state: &mut WechatState, ctx: &Ctx<'_>) -> Outcome {
+    let body = json_body(&ctx.received.payload)?;
+    let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
+    let config = ctx.config;
+    if text("grant_type") != "client_credential" {
+        return Err(ApiError::new(
+            code::INVALID_GRANT_TYPE,
+            "invalid grant_type",
+        ));
+    }
+    if text("appid") != config.appid {
+        return Err(ApiError::new(code::INVALID_APPID, "invalid appid"));
+    }
+    if text("secret") != config.appsecret {
+        return Err(ApiError::new(code::INVALID_APPSECRET, "invalid appsecret"));
+    }
+    let force = match body.get("force_refresh") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::new(
+                code::DATA_FORMAT,
+                "data format error: force_refresh must be a boolean",
+            ))
+        }
+    };
+    let now = ctx.now_ms;
+    let grant = stable_grant(&config.appid);
+    let current = state.ledger.newest_valid(&grant.credential, now);
+    let answer = |token: String, expires_ms: i64| {
+        Ok(Answer::Bare(json!({
+            "access_token": token,
+            "expires_in": secs_until(expires_ms, now),
+        })))
+    };
+    if force {
+        // China's day (UTC+8) on the sim clock.
+        let day = |ms: i64| (ms.div_euclid(1000) + 8 * 3600).div_euclid(86_400);
+        state.force_refreshes.retain(|t| day(*t) == day(now));
+        let last = state.force_refreshes.last().copied();
+        let interval = millis(config.stable_force_refresh_interval);
+        if let (Some(last), Some((token, expires))) = (last, current.clone()) {
+            if now.saturating_sub(last) < interval {
+                return answer(token, expires);
+            }
+        }
+        if state.force_refreshes.len() >= config.stable_force_refresh_daily_limit as usize {
+            return Err(ApiError::new(
+                code::DAILY_QUOTA,
+                "reach max api daily quota limit",
+            ));
+        }
+        state.force_refreshes.push(now);
+        state.ledger.supersede(&grant.credential, now);
+    } else if let Some((token, expires)) = current {
+        let overlap = i64::try_from(state.ledger.lifetimes().overlap_ms).unwrap_or(i64::MAX);
+        if expires.saturating_sub(now) > overlap {
+            return answer(token, expires);
+        }
+    }
+    let issued = state.ledger.issue_access(grant.clone(), now);
+    state.ledger.count_refresh(&grant.credential);
+    answer(issued.access_token, issued.access_expires_ms)
+}
+
+/// The `access_token` query parameter of every store call: a token of either call, valid now
+/// (revoked or replaced past its overlap: 40001; past its lifetime: 42001).
+fn check_token(state: &mut WechatState, ctx: &Ctx<'_>) -> Result<(), ApiError> {
     let Some(token) = ctx.received.query("access_token").filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(
             code::ACCESS_TOKEN_MISSING,
@@ -292,19 +376,14 @@ fn check_token(state: &WechatState, ctx: &Ctx<'_>) -> Result<(), ApiError> {
             "invalid credential, access_token is invalid or not latest",
         )
     };
-    let t = state.tokens.get(token).ok_or_else(invalid)?;
-    if let Some(at) = t.superseded_ms {
-        if ctx.now_ms >= at.saturating_add(millis(ctx.config.token_overlap)) {
-            return Err(invalid());
-        }
-    }
-    if ctx.now_ms >= t.expires_ms {
-        return Err(ApiError::new(
+    match state.ledger.check_access(token, None, ctx.now_ms) {
+        Ok(_) => Ok(()),
+        Err(AccessRefusal::Expired) => Err(ApiError::new(
             code::ACCESS_TOKEN_EXPIRED,
             "access_token expired",
-        ));
+        )),
+        Err(_) => Err(invalid()),
     }
-    Ok(())
 }
 
 fn json_body(payload: &Payload) -> Result<&Map<String, Value>, ApiError> {

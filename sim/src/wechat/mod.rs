@@ -1,6 +1,7 @@
 //! A local simulator of the WeChat Channels Store (微信小店) media calls, written from
 //! Tencent's pages (`docs/platforms/wechat.md` lists them with their sources): the access
-//! token (`GET /cgi-bin/token`), chunked video upload (`video/initupload`, `video/uploadpart`,
+//! token (`GET /cgi-bin/token`, and the stable token `POST /cgi-bin/stable_token` in normal and
+//! force-refresh mode), chunked video upload (`video/initupload`, `video/uploadpart`,
 //! `video/finishupload`), the temporary play URL polled after it (`video/getplayinfo`) and
 //! image upload (`img/upload`), with the `errcode`/`errmsg` envelope.
 //!
@@ -37,6 +38,8 @@ use serde::Serialize;
 use crate::common::Retention;
 use crate::faults::ErrorStyle;
 use crate::skeleton::{BodyLimit, SimCore};
+use crate::tokens::{Grant, RefreshRules, TokenKind, TokenLedger, TokenLifetimes};
+use crate::util::{millis, random_hex};
 
 pub use calls::code;
 
@@ -53,6 +56,8 @@ pub const VIDEO_PREFIX: &str = "/shop/ec/basics/video/";
 pub const IMG_UPLOAD_PATH: &str = "/shop/ec/basics/img/upload";
 /// The access token path.
 pub const TOKEN_PATH: &str = "/cgi-bin/token";
+/// The stable access token path (getStableAccessToken).
+pub const STABLE_TOKEN_PATH: &str = "/cgi-bin/stable_token";
 /// `scene_type` of product videos (商品视频): up to 500MB and 180 s.
 pub const SCENE_PRODUCT: u64 = 162;
 /// `scene_type` of after-sale videos (售后相关的视频): up to 20MB.
@@ -76,9 +81,16 @@ pub struct WechatSimConfig {
     pub access_token: String,
     /// How long a token lives from its issue (`expires_in`). Default 7200 s.
     pub token_ttl: Duration,
-    /// How long an older token stays valid after a newer one is issued. Default 300 s
-    /// ("5分钟内,新老access_token都可用").
+    /// How long an older token stays valid after `/cgi-bin/token` issued a newer one, and how
+    /// long before its expiry a stable token is renewed (old and new both valid meanwhile).
+    /// Default 300 s ("5分钟内,新老access_token都可用").
     pub token_overlap: Duration,
+    /// Force-refresh calls of `stable_token` allowed per day (China time) before `errcode`
+    /// 45009. Default 20 ("强制刷新模式每天限用20次").
+    pub stable_force_refresh_daily_limit: u32,
+    /// The shortest interval between two force refreshes; a closer one does not refresh
+    /// and answers the current token. Default 30 s ("需间隔30秒").
+    pub stable_force_refresh_interval: Duration,
     /// Largest `file_size` of a product video (`scene_type` 162). Default 500,000,000 ("500MB").
     pub max_product_video_bytes: u64,
     /// Largest `file_size` of an after-sale video (`scene_type` 173). Default 20,000,000 ("20MB").
@@ -120,6 +132,8 @@ impl Default for WechatSimConfig {
             access_token: TEST_ACCESS_TOKEN.into(),
             token_ttl: Duration::from_secs(7200),
             token_overlap: Duration::from_secs(300),
+            stable_force_refresh_daily_limit: 20,
+            stable_force_refresh_interval: Duration::from_secs(30),
             max_product_video_bytes: 500_000_000,
             max_after_sale_video_bytes: 20_000_000,
             min_part_bytes: MIN_PART_BYTES,
@@ -296,10 +310,12 @@ impl WechatSim {
         self.state().images.clone()
     }
 
-    /// Tokens issued by the token call so far (the initial one not counted).
+    /// Tokens issued by the `/cgi-bin/token` call so far (the initial one not counted).
     pub fn tokens_issued(&self) -> u64 {
         self.state().tokens_issued
     }
+
+    crate::tokens::sim_tokens!();
 
     fn state(&self) -> MutexGuard<'_, WechatState> {
         self.core.state()
@@ -312,14 +328,6 @@ async fn route(State(sim): State<WechatSim>, req: Request<Body>) -> Response {
 
 // ---------------------------------------------------------------------------------------------
 // State
-
-#[derive(Debug)]
-pub(super) struct Token {
-    pub(super) expires_ms: i64,
-    /// When a newer token was issued: this one then lives [`WechatSimConfig::token_overlap`]
-    /// more at most.
-    pub(super) superseded_ms: Option<i64>,
-}
 
 #[derive(Debug)]
 pub(super) struct StoredPart {
@@ -377,8 +385,12 @@ impl Upload {
 /// Everything the simulator remembers.
 #[derive(Debug)]
 pub(super) struct WechatState {
-    pub(super) tokens: HashMap<String, Token>,
+    /// The app's tokens: credential `app:<appid>` (stable tokens) and
+    /// `app:<appid>/cgi-bin/token` (the older call's, isolated from them).
+    pub(super) ledger: TokenLedger,
     pub(super) tokens_issued: u64,
+    /// Sim-clock times of today's force refreshes of the stable token.
+    pub(super) force_refreshes: Vec<i64>,
     pub(super) uploads: HashMap<String, Upload>,
     pub(super) order: Vec<String>,
     pub(super) images: Vec<StoredImage>,
@@ -388,17 +400,32 @@ pub(super) struct WechatState {
 
 impl WechatState {
     fn new(config: &WechatSimConfig, now_ms: i64) -> Self {
-        let mut tokens = HashMap::new();
-        tokens.insert(
-            config.access_token.clone(),
-            Token {
-                expires_ms: now_ms.saturating_add(crate::util::millis(config.token_ttl)),
-                superseded_ms: None,
+        let lifetime = |d: Duration| u64::try_from(millis(d)).unwrap_or(u64::MAX).max(1);
+        let mut ledger = TokenLedger::new(
+            TokenLifetimes {
+                access_ms: lifetime(config.token_ttl),
+                refresh_ms: 0,
+                code_ms: 0,
+                overlap_ms: lifetime(config.token_overlap),
             },
+            // No refresh tokens: the AppID and AppSecret fetch every token.
+            RefreshRules {
+                rotate: false,
+                spend: false,
+                keep_expiry: false,
+            },
+            mint,
+        );
+        ledger.seed(
+            legacy_grant(&config.appid),
+            &config.access_token,
+            None,
+            now_ms,
         );
         Self {
-            tokens,
+            ledger,
             tokens_issued: 0,
+            force_refreshes: Vec::new(),
             uploads: HashMap::new(),
             order: Vec::new(),
             images: Vec::new(),
@@ -422,7 +449,27 @@ impl WechatState {
     }
 }
 
+/// A WeChat access token (`SIM` and 48 hex digits).
+fn mint(_kind: TokenKind) -> String {
+    format!("SIM{}", random_hex(24))
+}
+
+/// The credential of the app's stable tokens.
+pub(super) fn stable_grant(appid: &str) -> Grant {
+    Grant::new(format!("app:{appid}"), Vec::new())
+}
+
+/// The credential of the tokens of `/cgi-bin/token`, isolated from the stable ones.
+pub(super) fn legacy_grant(appid: &str) -> Grant {
+    Grant::new(format!("app:{appid}{TOKEN_PATH}"), Vec::new())
+}
+
 impl crate::control::Control for WechatSim {
+    fn control_ledger(&self, f: &mut dyn FnMut(&mut TokenLedger)) -> bool {
+        f(&mut self.state().ledger);
+        true
+    }
+
     fn control_wire(&self) -> &crate::WireLog {
         self.wire()
     }

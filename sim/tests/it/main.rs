@@ -9,5 +9,6 @@ mod sim_lazada;
 mod sim_shopee;
 mod sim_smh;
 mod sim_wechat;
+mod tokens;
 mod traffic;
 mod under_load;

@@ -685,10 +685,11 @@ async fn app_key_timestamp_and_token_rules() {
         &send_with(&lz, "access_token", Some("nope".into())).await,
         codes::ILLEGAL_ACCESS_TOKEN,
     );
-    // The token expires on the sim clock (7 days by default); a new one works.
+    // The token expires on the sim clock (30 days by default, an online app's); a new one
+    // works.
     lz.sim
         .clock()
-        .advance(Duration::from_secs(7 * 24 * 3600 + 1));
+        .advance(Duration::from_secs(30 * 24 * 3600 + 1));
     let v = send_with(&lz, "access_token", Some(LAZADA_TEST_ACCESS_TOKEN.into())).await;
     gateway_err(&v, codes::ILLEGAL_ACCESS_TOKEN);
     assert_eq!(

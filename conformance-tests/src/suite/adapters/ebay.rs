@@ -41,13 +41,17 @@ impl EbayHandle {
         })
     }
 
-    /// Starts a simulator with 20 ms of processing and the POST limit raised to 100,000 per
-    /// 5 s: the suite's hundreds of uploads in seconds would otherwise wait on it (the limit
+    /// Starts a simulator with 20 ms of processing, a week-long user token, and the POST limit
+    /// raised to 100,000 per 5 s: the suite's hundreds of uploads in seconds would otherwise wait on it (the limit
     /// itself is tested against the default simulator in the provider's tests).
     pub async fn start_fast() -> std::io::Result<Self> {
         Self::start(EbaySimConfig {
             processing_delay: Duration::from_millis(20),
             post_limit: Some((100_000, Duration::from_secs(5))),
+            // The suite's session-expiry case moves the clock past `pending_ttl` (24 h), beyond
+            // the 2-hour user token the suite's fixed-token client holds; token expiry and
+            // refresh have tests of their own (the provider's and the simulators').
+            access_token_lifetime: Duration::from_secs(7 * 24 * 3600),
             ..EbaySimConfig::default()
         })
         .await
