@@ -141,8 +141,8 @@ pub struct UploadOptions {
     /// The per-upload fields (title, description, cover, usage, directory, file name) of
     /// the uploads these options run, handed to the provider in
     /// [`crate::raw::SourceInfo::meta`] and checked against its
-    /// [`UploadRules::required_meta`](crate::raw::UploadRules::required_meta) before any request. Set it per upload with
-    /// [`UploadDriver::with_meta`]; one client serves every upload of a catalog.
+    /// [`crate::raw::UploadRules::required_meta`] before any request. Set it per upload
+    /// with [`UploadDriver::with_meta`]; one client serves every upload of a catalog.
     pub meta: crate::UploadMeta,
 }
 
