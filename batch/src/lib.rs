@@ -17,6 +17,8 @@
 //!   for the same content and account, retries transient failures with backoff and leaves
 //!   permanent ones with their task;
 //! - [`export()`]: one line per sku × marketplace × media;
+//! - [`credentials`]: the machine's credential store (SQLite, `0600`), where the tokens of
+//!   every credential live and are refreshed under a write lock, one process at a time;
 //! - [`cancel_batch`]: cancels unfinished tasks and the upload sessions they left open on the
 //!   platforms (a session leaves the store only once its platform confirmed the cancel).
 //!
@@ -40,6 +42,7 @@
 #![warn(missing_docs)]
 
 mod cancel;
+pub mod credentials;
 mod error;
 mod export;
 pub mod manifest;

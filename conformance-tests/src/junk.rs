@@ -86,7 +86,7 @@ impl JunkAnswer {
         self
     }
 
-    fn to_response(&self) -> Response {
+    pub(crate) fn to_response(&self) -> Response {
         let mut response = Response::new(Body::from(self.body.clone()));
         *response.status_mut() =
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

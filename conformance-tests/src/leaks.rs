@@ -30,8 +30,8 @@ use std::time::Duration;
 use marketmedia_core::digest_request;
 use marketmedia_core::raw::{InitOutcome, PartPlan, UploadSession};
 use marketmedia_core::{
-    ChunkedVideoUploader, Error, PollPolicy, PreparedSource, RetryPolicy, SourceProbe,
-    UploadDriver, UploadOptions,
+    ChunkedVideoUploader, CredentialStore, Error, PollPolicy, PreparedSource, RetryPolicy,
+    SourceProbe, TokenSource, UploadDriver, UploadOptions,
 };
 
 use crate::junk::{JunkAnswer, JunkServer};
@@ -186,6 +186,26 @@ impl Evidence {
     /// Everything added so far.
     pub fn text(&self) -> &str {
         &self.0
+    }
+}
+
+/// Adds to `ev` what a credential's tokens look like from outside: the `Debug` of the source
+/// and of the store, of every stored credential's tokens, and of what the source hands back
+/// now (its tokens, or its error: a refused refresh names the credential and the command to
+/// run, never a token).
+pub async fn token_evidence(ev: &mut Evidence, source: &TokenSource, store: &dyn CredentialStore) {
+    ev.add(format!("{source:?}\n{store:?}"));
+    match store.list().await {
+        Ok(all) => {
+            for (key, tokens) in all {
+                ev.add(format!("{key} {key:?} {tokens:?}"));
+            }
+        }
+        Err(e) => ev.add(describe(&e)),
+    }
+    match source.tokens().await {
+        Ok(tokens) => ev.add(format!("{tokens:?}")),
+        Err(e) => ev.add(describe(&e)),
     }
 }
 

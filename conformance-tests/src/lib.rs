@@ -2,7 +2,9 @@
 //!
 //! The shared conformance suite that every `marketmedia` provider runs against its platform's
 //! simulator (from [`marketmedia_sim`], a crate of its own that depends on no marketmedia
-//! crate), the junk-decoder harness ([`junk`]) and the secret-leak capture ([`leaks`]).
+//! crate), the junk-decoder harness ([`junk`]), the secret-leak capture ([`leaks`]), a
+//! recording server for pinning the wire of small calls ([`recorder`]) and the token cases
+//! run against the simulators' token ledgers ([`tokens`]).
 //!
 //! The [`suite`] runs the same cases on every provider against its simulator, selected from
 //! the provider's declared rules: see `docs/providers.md` for how a new marketplace plugs in.
@@ -10,7 +12,9 @@
 
 pub mod junk;
 pub mod leaks;
+pub mod recorder;
 pub mod suite;
+pub mod tokens;
 
 /// Per-upload fields for test uploads: a title, a description and a cover URL, which every
 /// bundled simulator accepts and every platform that requires fields needs (Lazada: title

@@ -1401,6 +1401,7 @@ fn may_have_committed(err: &Error) -> bool {
         err.kind(),
         ErrorKind::InvalidInput
             | ErrorKind::Auth
+            | ErrorKind::Reauthorize
             | ErrorKind::Io
             | ErrorKind::Unsupported
             | ErrorKind::Cancelled

@@ -35,6 +35,10 @@ pub enum ErrorKind {
     Io,
     /// The operation is not offered by this provider.
     Unsupported,
+    /// The platform refused to renew a credential's tokens (its refresh token was spent,
+    /// revoked or expired, or the authorization ended): the seller must authorize the app
+    /// again (`marketmedia accounts authorize NAME`). Retrying cannot help.
+    Reauthorize,
 }
 
 impl ErrorKind {
@@ -61,6 +65,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "unexpected answer",
             ErrorKind::Io => "local I/O failure",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Reauthorize => "authorization needed",
         }
     }
 }
@@ -88,6 +93,7 @@ struct Inner {
     request_id: Option<String>,
     http_status: Option<u16>,
     retry_after: Option<Duration>,
+    token_refused: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -106,6 +112,7 @@ impl Error {
             request_id: None,
             http_status: None,
             retry_after: None,
+            token_refused: false,
             source: None,
         }))
     }
@@ -184,6 +191,28 @@ impl Error {
         self
     }
 
+    /// Changes the human message, keeping the kind and the context.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.0.message = message.into();
+        self
+    }
+
+    /// Marks the error as the platform's own answer that the access token the request
+    /// carried is expired or invalid (Shopee's `error_auth`, Lazada's `IllegalAccessToken`,
+    /// eBay's error 1001, WeChat's 42001): a provider's decoder sets it, and a
+    /// [`TokenSource`](crate::raw::TokenSource) then refreshes the token once and sends the
+    /// call again. The kind stays what the provider said (usually [`ErrorKind::Auth`]).
+    pub fn with_token_refused(mut self) -> Self {
+        self.0.token_refused = true;
+        self
+    }
+
+    /// Whether the platform refused the request's access token as expired or invalid (see
+    /// [`Error::with_token_refused`]).
+    pub fn is_token_refused(&self) -> bool {
+        self.0.token_refused
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
@@ -237,6 +266,7 @@ impl Error {
             request_id: i.request_id.clone(),
             http_status: i.http_status,
             retry_after: i.retry_after,
+            token_refused: i.token_refused,
             source: None,
         }))
     }
@@ -315,5 +345,16 @@ mod tests {
         assert!(ErrorKind::Corrupted.is_retryable());
         assert!(!ErrorKind::Rejected.is_retryable());
         assert!(!ErrorKind::Expired.is_retryable());
+        assert!(!ErrorKind::Reauthorize.is_retryable());
+    }
+
+    #[test]
+    fn token_refused_survives_detaching_and_renaming() {
+        let err = Error::new(ErrorKind::Auth, "Invalid access_token.").with_token_refused();
+        assert!(err.is_token_refused());
+        let copy = err.detached().with_message("again");
+        assert!(copy.is_token_refused());
+        assert_eq!(copy.message(), "again");
+        assert!(!Error::new(ErrorKind::Auth, "x").is_token_refused());
     }
 }

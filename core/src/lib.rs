@@ -39,6 +39,7 @@
 
 mod account;
 mod chunks;
+mod credential;
 mod digest;
 mod driver;
 mod error;
@@ -63,6 +64,11 @@ pub mod raw;
 
 // ---- The application's door ------------------------------------------------------------
 pub use account::{AccountCheck, AccountRef};
+pub use credential::{
+    default_refresh_retry, no_refresh_token, refresh_if_due, CredentialKey, CredentialStore,
+    MemoryStore, RefreshDue, RefreshMargin, Refresher, TokenSource, TokenSourceBuilder, Tokens,
+    AUTHORIZE_COMMAND,
+};
 pub use digest::{digest_file, digest_file_async, DigestRequest, Digests, InstantHashes};
 pub use driver::{
     CommitState, Completion, ReceiptObserver, ResumePoint, SessionEvent, SessionObserver,

@@ -13,6 +13,10 @@
 //! `docs/providers.md` walks through writing a provider with these items.
 
 pub use crate::account::AccountCheck;
+pub use crate::credential::{
+    no_refresh_token, refresh_if_due, CredentialKey, CredentialStore, MemoryStore, RefreshDue,
+    RefreshMargin, Refresher, TokenSource, Tokens,
+};
 pub use crate::digest::{md5, DigestRequest, Digester, Digests, InstantHashes, INSTANT_HASH_CHUNK};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::image::{check_images, ImageRules, ImageSource, ImageUploader, UploadedImage};

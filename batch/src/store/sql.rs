@@ -22,7 +22,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
+/// A migrator running `migrations` (version, description, SQL), embedded in the binary.
+pub(crate) fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
     let migrations: Vec<Migration> = migrations
         .iter()
         .map(|&(version, description, sql)| {

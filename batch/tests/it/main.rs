@@ -3,5 +3,6 @@
 //! the build: docs/decisions.md).
 
 mod common;
+mod credentials;
 mod migration;
 mod store;

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
-use marketmedia_core::raw::{Error, RedactedUrl, Secret};
+use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// Which eBay environment to talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,9 +66,12 @@ pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 12 << 20;
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct EbayConfig {
-    /// The user's OAuth access token (authorization code grant, scope `sell.inventory`);
-    /// refresh it outside this library.
+    /// The user's OAuth access token (authorization code grant, scope `sell.inventory`),
+    /// used as is unless a token source is set; empty when one is.
     pub access_token: Secret,
+    /// Where each request's access token comes from, refreshed as needed (see
+    /// [`crate::auth`]); `None`: the fixed `access_token`.
+    pub token_source: Option<TokenSource>,
     /// Environment, deciding the root URI.
     pub environment: EbayEnvironment,
     /// A base URL overriding the environment's root + base path (e.g. a simulator's
@@ -103,7 +106,7 @@ impl EbayConfig {
     /// Checks the configuration (no network): a token, an http(s) base URL, positive sizes.
     pub fn validate(&self) -> Result<(), Error> {
         let fail = |m: String| Err(Error::invalid_input(m).with_platform(crate::PLATFORM));
-        if self.access_token.is_empty() {
+        if self.access_token.is_empty() && self.token_source.is_none() {
             return fail("the eBay access_token is empty".into());
         }
         let base = self.effective_base_url();
@@ -125,6 +128,7 @@ impl EbayConfig {
 #[derive(Clone)]
 pub struct EbayConfigBuilder {
     access_token: Option<Secret>,
+    token_source: Option<TokenSource>,
     environment: EbayEnvironment,
     base_url: Option<String>,
     part_size: u64,
@@ -137,6 +141,7 @@ impl Default for EbayConfigBuilder {
     fn default() -> Self {
         EbayConfigBuilder {
             access_token: None,
+            token_source: None,
             environment: EbayEnvironment::default(),
             base_url: None,
             part_size: DEFAULT_PART_SIZE,
@@ -151,6 +156,13 @@ impl EbayConfigBuilder {
     /// The user's OAuth access token. Required.
     pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
         self.access_token = Some(token.into());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (the user's credential, refreshed by [`crate::auth::EbayRefresher`]) instead of a fixed
+    /// `access_token`, which is then not needed.
+    pub fn token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
         self
     }
 
@@ -202,9 +214,14 @@ impl EbayConfigBuilder {
     /// the missing or wrong setting.
     pub fn build(self) -> Result<EbayConfig, Error> {
         let config = EbayConfig {
-            access_token: self
-                .access_token
-                .ok_or_else(|| Error::missing_setting(crate::PLATFORM, "access_token"))?,
+            access_token: match (self.access_token, &self.token_source) {
+                (Some(token), _) => token,
+                (None, Some(_)) => Secret::default(),
+                (None, None) => {
+                    return Err(Error::missing_setting(crate::PLATFORM, "access_token"))
+                }
+            },
+            token_source: self.token_source,
             environment: self.environment,
             base_url: self.base_url,
             part_size: self.part_size,
@@ -221,6 +238,7 @@ impl fmt::Debug for EbayConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EbayConfig")
             .field("access_token", &self.access_token)
+            .field("token_source", &self.token_source)
             .field("environment", &self.environment)
             .field("base_url", &RedactedUrl::new(&self.effective_base_url()))
             .field("part_size", &self.part_size)

@@ -23,9 +23,25 @@ pub fn kind_for(status: u16, error_id: Option<u64>, category: Option<&str>) -> E
     }
 }
 
+/// Whether an answer says the request's access token is expired or invalid: HTTP 401 with
+/// `errorId` 1001 (domain `OAuth`), or with the message `Invalid access token` (as the
+/// answers quoted in the SDKs' issues read; clients match on it). A refreshable token is then
+/// refreshed once and the call sent again.
+pub fn is_token_refused(status: u16, error_id: Option<u64>, message: Option<&str>) -> bool {
+    status == 401 && (error_id == Some(1001) || message == Some("Invalid access token"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invalid_token_is_refused_only_on_a_401() {
+        assert!(is_token_refused(401, Some(1001), None));
+        assert!(is_token_refused(401, None, Some("Invalid access token")));
+        assert!(!is_token_refused(401, Some(1100), Some("Access denied")));
+        assert!(!is_token_refused(403, Some(1001), None));
+    }
 
     #[test]
     fn every_mapping() {

@@ -24,6 +24,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod wire;
@@ -33,8 +34,8 @@ use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, Error, ErrorKind, ImageRules,
     ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, Part, PartPlan, PartReceipt,
-    PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo, UploadRules,
-    UploadSession, UploadedImage,
+    PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret, SourceInfo, TokenSource,
+    UploadRules, UploadSession, UploadedImage,
 };
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 
@@ -51,6 +52,8 @@ pub const PLATFORM: &str = "ebay";
 pub struct EbayUploader {
     config: EbayConfig,
     client: http::HttpClient,
+    /// The user's access token for each request: the configured source, or the fixed token.
+    tokens: TokenSource,
     rules: UploadRules,
     image_rules: ImageRules,
 }
@@ -104,9 +107,14 @@ impl EbayUploader {
                 MediaFormat::Webp,
             ],
         };
+        let tokens = config
+            .token_source
+            .clone()
+            .unwrap_or_else(|| TokenSource::fixed(config.access_token.clone()));
         EbayUploader {
             config,
             client,
+            tokens,
             rules,
             image_rules,
         }
@@ -117,15 +125,36 @@ impl EbayUploader {
         &self.config
     }
 
-    fn request(&self, method: reqwest::Method, p: &str) -> Result<reqwest::RequestBuilder> {
+    fn request(
+        &self,
+        method: reqwest::Method,
+        p: &str,
+        token: &Secret,
+    ) -> Result<reqwest::RequestBuilder> {
         let base = self.config.effective_base_url();
         let url = reqwest::Url::parse(&format!("{base}{p}")).map_err(|e| {
             Error::invalid_input(format!("bad eBay base URL {base:?}: {e}")).with_platform(PLATFORM)
         })?;
-        Ok(self
-            .client
-            .request(method, url)
-            .bearer_auth(self.config.access_token.expose()))
+        Ok(self.client.request(method, url).bearer_auth(token.expose()))
+    }
+
+    /// Sends the request `build` makes with the user's token (afresh for each attempt), and
+    /// once more with a refreshed token when eBay answers that the token is invalid (401,
+    /// error 1001); a non-2xx answer is an error.
+    async fn authorized<F>(&self, m: CallMeta<'static>, build: F) -> Result<RawResponse>
+    where
+        F: Fn(&Secret) -> Result<reqwest::RequestBuilder>,
+    {
+        self.tokens
+            .call(|token| {
+                let request = build(&token);
+                async move {
+                    let raw = self.client.send(request?, m).await?;
+                    ok_or_error(&raw, &m)?;
+                    Ok(raw)
+                }
+            })
+            .await
     }
 
     /// eBay's Media API documents no call that only checks a token, and the token's scope
@@ -143,10 +172,10 @@ impl EbayUploader {
     async fn get_video(&self, id: &str, call: &'static str) -> Result<wire::Video> {
         let m = meta(call, None);
         let raw = self
-            .client
-            .send(self.request(reqwest::Method::GET, &path::video(id))?, m)
+            .authorized(m, |token| {
+                self.request(reqwest::Method::GET, &path::video(id), token)
+            })
             .await?;
-        ok_or_error(&raw, &m)?;
         raw.json(&m)
     }
 }
@@ -176,10 +205,18 @@ pub fn ok_or_error(raw: &RawResponse, meta: &CallMeta<'_>) -> Result<()> {
     } else {
         message
     };
+    let refused = errors::is_token_refused(
+        raw.status,
+        id,
+        first.as_ref().and_then(|e| e.message.as_deref()),
+    );
     let mut err = Error::new(errors::kind_for(raw.status, id, category), message)
         .with_platform(PLATFORM)
         .with_call(meta.call)
         .with_http_status(raw.status);
+    if refused {
+        err = err.with_token_refused();
+    }
     if let Some(id) = id {
         err = err.with_code(id.to_string());
     }
@@ -288,11 +325,13 @@ impl ChunkedVideoUploader for EbayUploader {
         };
         let m = meta("createVideo", None);
         let started_at_ms = http::unix_millis();
-        let request = self
-            .request(reqwest::Method::POST, path::VIDEO)?
-            .json(&body);
-        let raw = self.client.send(request, m).await?;
-        ok_or_error(&raw, &m)?;
+        let raw = self
+            .authorized(m, |token| {
+                Ok(self
+                    .request(reqwest::Method::POST, path::VIDEO, token)?
+                    .json(&body))
+            })
+            .await?;
         let id = location_id(&raw, &m)?;
         Ok(InitOutcome::Session(UploadSession {
             platform: PLATFORM.into(),
@@ -325,14 +364,19 @@ impl ChunkedVideoUploader for EbayUploader {
             plan.file_size()
         );
         let m = meta("uploadVideo", Some(part.index));
-        let request = self
-            .request(reqwest::Method::POST, &path::upload(&session.upload_id))?
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .header(CONTENT_LENGTH, part.len())
-            .header(CONTENT_RANGE, range)
-            .body(http::part_body(part));
-        let raw = self.client.send(request, m).await?;
-        ok_or_error(&raw, &m)?;
+        self.authorized(m, |token| {
+            Ok(self
+                .request(
+                    reqwest::Method::POST,
+                    &path::upload(&session.upload_id),
+                    token,
+                )?
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, part.len())
+                .header(CONTENT_RANGE, range.as_str())
+                .body(http::part_body(part)))
+        })
+        .await?;
         Ok(PartReceipt {
             index: part.index,
             wire_number: self.rules.part_numbering.wire(part.index),
@@ -422,19 +466,21 @@ impl ImageUploader for EbayUploader {
 impl EbayUploader {
     async fn upload_image(&self, img: &ImageSource) -> Result<UploadedImage> {
         let m = meta("createImageFromFile", None);
-        let part = reqwest::multipart::Part::stream_with_length(
-            reqwest::Body::from(img.data.clone()),
-            img.data.len() as u64,
-        )
-        .file_name(img.file_name.clone())
-        .mime_str(img.format.mime())
-        .map_err(|e| Error::invalid_input("bad image MIME type").with_source(e))?;
-        let form = reqwest::multipart::Form::new().part(path::IMAGE_FIELD, part);
-        let request = self
-            .request(reqwest::Method::POST, path::CREATE_IMAGE_FROM_FILE)?
-            .multipart(form);
-        let raw = self.client.send(request, m).await?;
-        ok_or_error(&raw, &m)?;
+        let raw = self
+            .authorized(m, |token| {
+                let part = reqwest::multipart::Part::stream_with_length(
+                    reqwest::Body::from(img.data.clone()),
+                    img.data.len() as u64,
+                )
+                .file_name(img.file_name.clone())
+                .mime_str(img.format.mime())
+                .map_err(|e| Error::invalid_input("bad image MIME type").with_source(e))?;
+                let form = reqwest::multipart::Form::new().part(path::IMAGE_FIELD, part);
+                Ok(self
+                    .request(reqwest::Method::POST, path::CREATE_IMAGE_FROM_FILE, token)?
+                    .multipart(form))
+            })
+            .await?;
         let id = location_id(&raw, &m)?;
         let body: wire::ImageUrl = raw.json(&m)?;
         Ok(UploadedImage {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
-use marketmedia_core::raw::{Error, RedactedUrl, Secret};
+use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// One mebibyte (the project reads a platform's "MB" as MiB, as platforms.md does for Shopee).
 pub const MIB: u64 = 1 << 20;
@@ -135,6 +135,10 @@ pub struct LazadaConfig {
     pub app_secret: Secret,
     /// The seller's access token.
     pub access_token: Secret,
+    /// Where each request's access token comes from, refreshed as needed (see
+    /// [`crate::auth`]); `None`: the fixed `access_token`. One source serves every gateway of
+    /// the seller.
+    pub token_source: Option<TokenSource>,
     /// The venture whose gateway to use.
     pub region: Region,
     /// Overrides the region's gateway (a simulator, a proxy); include the `/rest` prefix if
@@ -184,7 +188,7 @@ impl LazadaConfig {
         if self.app_secret.is_empty() {
             return fail("the Lazada app_secret is empty".into());
         }
-        if self.access_token.is_empty() {
+        if self.access_token.is_empty() && self.token_source.is_none() {
             return fail("the Lazada access_token is empty".into());
         }
         let base = self.effective_base_url();
@@ -219,6 +223,7 @@ pub struct LazadaConfigBuilder {
     app_key: Option<String>,
     app_secret: Option<Secret>,
     access_token: Option<Secret>,
+    token_source: Option<TokenSource>,
     region: Option<Region>,
     base_url: Option<String>,
     block_size: u64,
@@ -236,6 +241,7 @@ impl Default for LazadaConfigBuilder {
             app_key: None,
             app_secret: None,
             access_token: None,
+            token_source: None,
             region: None,
             base_url: None,
             block_size: DEFAULT_BLOCK_SIZE,
@@ -265,6 +271,14 @@ impl LazadaConfigBuilder {
     /// The seller's access token. Required.
     pub fn access_token(mut self, access_token: impl Into<Secret>) -> Self {
         self.access_token = Some(access_token.into());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (the seller's credential, refreshed by [`crate::auth::LazadaRefresher`]
+    /// and shared by the seller's gateways) instead of a fixed
+    /// `access_token`, which is then not needed.
+    pub fn token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
         self
     }
 
@@ -338,7 +352,12 @@ impl LazadaConfigBuilder {
         let config = LazadaConfig {
             app_key: self.app_key.ok_or_else(|| missing("app_key"))?,
             app_secret: self.app_secret.ok_or_else(|| missing("app_secret"))?,
-            access_token: self.access_token.ok_or_else(|| missing("access_token"))?,
+            access_token: match (self.access_token, &self.token_source) {
+                (Some(token), _) => token,
+                (None, Some(_)) => Secret::default(),
+                (None, None) => return Err(missing("access_token")),
+            },
+            token_source: self.token_source,
             region: self.region.ok_or_else(|| missing("region"))?,
             base_url: self.base_url,
             block_size: self.block_size,
@@ -360,6 +379,7 @@ impl fmt::Debug for LazadaConfig {
             .field("app_key", &self.app_key)
             .field("app_secret", &self.app_secret)
             .field("access_token", &self.access_token)
+            .field("token_source", &self.token_source)
             .field("region", &self.region)
             .field("base_url", &RedactedUrl::new(self.effective_base_url()))
             .field("block_size", &self.block_size)

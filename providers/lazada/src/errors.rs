@@ -39,6 +39,11 @@ pub const CODE_TABLE: &[(&str, ErrorKind)] = &[
     ("InternalError", ErrorKind::Transient),
 ];
 
+/// The codes that say the request's access token is expired or invalid ("The specified access
+/// token is invalid or expired"): a refreshable token is refreshed once and the call sent
+/// again (core's `TokenSource::call`).
+pub const TOKEN_REFUSED: &[&str] = &["IllegalAccessToken", "InvalidAccessToken"];
+
 /// When a code is not in [`CODE_TABLE`]: words in it that tell its kind (case-insensitive).
 const CODE_HINTS: &[(&str, ErrorKind)] = &[
     ("signature", ErrorKind::Auth),
@@ -139,6 +144,9 @@ pub fn envelope_error<T>(call: &str, status: u16, env: &Envelope<T>) -> Error {
     }
     if let Some(id) = env.request_id.as_deref() {
         err = err.with_request_id(id);
+    }
+    if code.is_some_and(|c| TOKEN_REFUSED.contains(&c)) {
+        err = err.with_token_refused();
     }
     err
 }
@@ -317,5 +325,23 @@ mod tests {
         let err = envelope_error("GetVideo", 200, &env);
         assert!(err.is_retryable());
         assert!(err.message().contains("result code X"));
+    }
+
+    /// `IllegalAccessToken` is the expired-token answer the gateway gives: marked refused, so
+    /// a refreshable token is refreshed and the call sent again; a bad signature is not.
+    #[test]
+    fn an_expired_token_is_marked_refused() {
+        let env = |code: &str| Envelope::<Empty> {
+            code: Some(code.to_owned()),
+            kind: Some("ISV".into()),
+            message: Some("The specified access token is invalid or expired".into()),
+            ..Envelope::default()
+        };
+        let err = envelope_error("GetVideoQuota", 200, &env("IllegalAccessToken"));
+        assert_eq!(err.kind(), ErrorKind::Auth);
+        assert!(err.is_token_refused());
+        assert!(
+            !envelope_error("GetVideoQuota", 200, &env("IncompleteSignature")).is_token_refused()
+        );
     }
 }

@@ -58,6 +58,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod dimensions;
 pub mod errors;
@@ -76,7 +77,7 @@ use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, NumberingBase,
     Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Recovery,
-    Result, SourceInfo, UploadRules, UploadSession, UploadedImage,
+    Result, Secret, SourceInfo, TokenSource, UploadRules, UploadSession, UploadedImage,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -199,6 +200,9 @@ impl SessionData {
 struct Shared {
     config: LazadaConfig,
     client: HttpClient,
+    /// The seller's access token for each request: the configured source, or the fixed
+    /// token.
+    tokens: TokenSource,
     rules: UploadRules,
     image_rules: ImageRules,
     /// upload id → video id, for sessions committed by this uploader (so `cancel` after a
@@ -230,6 +234,70 @@ fn missing(call: &str, field: &str, request_id: Option<&str>) -> Error {
         err = err.with_request_id(id);
     }
     err
+}
+
+/// A multipart file field: its name, and how to build its part (again for a retry).
+type FileField<'a> = (
+    &'static str,
+    &'a (dyn Fn() -> Result<reqwest::multipart::Part> + Send + Sync),
+);
+
+/// What signs and sends a call: the app's key and secret and the host (a country gateway,
+/// or the auth host for the token calls).
+struct App<'a> {
+    client: &'a HttpClient,
+    app_key: &'a str,
+    app_secret: &'a Secret,
+    base_url: &'a str,
+}
+
+impl App<'_> {
+    /// Signs and sends one call, and decodes its envelope. Parameters with an empty value are
+    /// neither signed nor sent (so no `access_token` when `access_token` is `None`, as for
+    /// the token calls).
+    async fn send<T: DeserializeOwned + Default>(
+        &self,
+        call: Call,
+        params: Params,
+        access_token: Option<&Secret>,
+        file: Option<(&'static str, reqwest::multipart::Part)>,
+        part: Option<u32>,
+    ) -> Result<Envelope<T>> {
+        let token = access_token.map(Secret::expose).unwrap_or_default();
+        let mut all = wire::system_params(self.app_key, token, unix_millis());
+        all.extend(params);
+        all.retain(|(k, v)| !k.is_empty() && !v.is_empty());
+        let sign = signing::sign(self.app_secret.expose(), call.path, &all);
+        all.push((signing::SIGN_PARAM, sign));
+        let url = format!("{}{}", self.base_url, call.path);
+        let client = self.client;
+        let request = match (call.method, file) {
+            (Method::Get, None) => client.get(&url).query(&all),
+            (Method::PostForm, None) => client.post(&url).form(&all),
+            (Method::PostMultipart, Some((field, file))) => {
+                let mut form = reqwest::multipart::Form::new();
+                for (k, v) in all {
+                    form = form.text(k, v);
+                }
+                client.post(&url).multipart(form.part(field, file))
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "a file travels only with a multipart call",
+                )
+                .with_platform(PLATFORM)
+                .with_call(call.name))
+            }
+        };
+        let meta = CallMeta {
+            platform: PLATFORM,
+            call: call.name,
+            part,
+        };
+        let raw = self.client.send(request, meta).await?;
+        decode(call.name, &raw, &meta)
+    }
 }
 
 fn looks_like_md5(tag: &str) -> bool {
@@ -272,10 +340,15 @@ impl LazadaUploader {
             max_bytes: config.max_image_bytes,
             formats: vec![MediaFormat::Jpeg, MediaFormat::Png],
         };
+        let tokens = config
+            .token_source
+            .clone()
+            .unwrap_or_else(|| TokenSource::fixed(config.access_token.clone()));
         Ok(LazadaUploader {
             shared: Arc::new(Shared {
                 config,
                 client,
+                tokens,
                 rules,
                 image_rules,
                 committed: Mutex::new(HashMap::new()),
@@ -288,49 +361,35 @@ impl LazadaUploader {
         &self.shared.config
     }
 
-    /// Signs and sends one call, and decodes its envelope. Parameters with an empty value are
-    /// neither signed nor sent.
+    /// Signs and sends one call with the seller's access token, and decodes its envelope; once
+    /// more with a refreshed token when Lazada refuses it (`IllegalAccessToken`). `file`
+    /// builds the multipart file field afresh for each attempt.
     async fn call<T: DeserializeOwned + Default>(
         &self,
         call: Call,
         params: Params,
-        file: Option<(&'static str, reqwest::multipart::Part)>,
+        file: Option<FileField<'_>>,
         part: Option<u32>,
     ) -> Result<Envelope<T>> {
-        let cfg = &self.shared.config;
-        let mut all = wire::system_params(&cfg.app_key, cfg.access_token.expose(), unix_millis());
-        all.extend(params);
-        all.retain(|(k, v)| !k.is_empty() && !v.is_empty());
-        let sign = signing::sign(cfg.app_secret.expose(), call.path, &all);
-        all.push((signing::SIGN_PARAM, sign));
-        let url = format!("{}{}", cfg.effective_base_url(), call.path);
-        let client = &self.shared.client;
-        let request = match (call.method, file) {
-            (Method::Get, None) => client.get(&url).query(&all),
-            (Method::PostForm, None) => client.post(&url).form(&all),
-            (Method::PostMultipart, Some((field, file))) => {
-                let mut form = reqwest::multipart::Form::new();
-                for (k, v) in all {
-                    form = form.text(k, v);
+        let shared = &self.shared;
+        let cfg = &shared.config;
+        shared
+            .tokens
+            .call(|token| {
+                let params = params.clone();
+                let file = file.map(|(field, build)| build().map(|f| (field, f)));
+                async move {
+                    let app = App {
+                        client: &shared.client,
+                        app_key: &cfg.app_key,
+                        app_secret: &cfg.app_secret,
+                        base_url: cfg.effective_base_url(),
+                    };
+                    app.send(call, params, Some(&token), file.transpose()?, part)
+                        .await
                 }
-                client.post(&url).multipart(form.part(field, file))
-            }
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    "a file travels only with a multipart call",
-                )
-                .with_platform(PLATFORM)
-                .with_call(call.name))
-            }
-        };
-        let meta = CallMeta {
-            platform: PLATFORM,
-            call: call.name,
-            part,
-        };
-        let raw = client.send(request, meta).await?;
-        decode(call.name, &raw, &meta)
+            })
+            .await
     }
 
     /// The seller the token belongs to on this gateway (`/seller/get`): one cheap, documented,
@@ -479,17 +538,24 @@ impl LazadaUploader {
 
     async fn send_image(&self, image: &ImageSource) -> Result<UploadedImage> {
         let call = wire::UPLOAD_IMAGE;
-        let body = reqwest::Body::from(image.data.clone());
-        let file = reqwest::multipart::Part::stream_with_length(body, image.data.len() as u64)
-            .file_name(image.file_name.clone())
-            .mime_str(image.format.mime())
-            .map_err(|e| {
-                Error::invalid_input("bad image MIME type")
-                    .with_platform(PLATFORM)
-                    .with_source(e)
-            })?;
+        let file = || {
+            let body = reqwest::Body::from(image.data.clone());
+            reqwest::multipart::Part::stream_with_length(body, image.data.len() as u64)
+                .file_name(image.file_name.clone())
+                .mime_str(image.format.mime())
+                .map_err(|e| {
+                    Error::invalid_input("bad image MIME type")
+                        .with_platform(PLATFORM)
+                        .with_source(e)
+                })
+        };
         let env: Envelope<wire::ImageResponse> = self
-            .call(call, Vec::new(), Some((wire::IMAGE_FILE_FIELD, file)), None)
+            .call(
+                call,
+                Vec::new(),
+                Some((wire::IMAGE_FILE_FIELD, &file)),
+                None,
+            )
             .await?;
         image_result(call.name, env)
     }
@@ -650,12 +716,12 @@ impl ChunkedVideoUploader for LazadaUploader {
             block_count,
         }
         .params();
-        let file = part_file_field(part, data.file_name, "application/octet-stream")?;
+        let file = || part_file_field(part, data.file_name.clone(), "application/octet-stream");
         let env: Envelope<wire::UploadVideoBlockResponse> = self
             .call(
                 call,
                 params,
-                Some((wire::BLOCK_FILE_FIELD, file)),
+                Some((wire::BLOCK_FILE_FIELD, &file)),
                 Some(part.index),
             )
             .await?;

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
-use marketmedia_core::raw::{Error, RedactedUrl, Secret};
+use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// Which Shopee host to talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,8 +239,12 @@ pub struct ShopeeConfig {
     pub partner_id: u64,
     /// Partner key, the HMAC key.
     pub partner_key: Secret,
-    /// The shop's access token (4-hour lifetime; refresh it outside this library).
+    /// The shop's access token (4-hour lifetime), used as is unless a token source is set;
+    /// empty when one is.
     pub access_token: Secret,
+    /// Where each request's access token comes from, refreshed as needed (see
+    /// [`crate::auth`]); `None`: the fixed `access_token`.
+    pub token_source: Option<TokenSource>,
     /// The shop id.
     pub shop_id: u64,
     /// Region, deciding the host.
@@ -291,7 +295,7 @@ impl ShopeeConfig {
         if self.partner_key.is_empty() {
             return fail("the Shopee partner_key is empty".into());
         }
-        if self.access_token.is_empty() {
+        if self.access_token.is_empty() && self.token_source.is_none() {
             return fail("the Shopee access_token is empty".into());
         }
         let base = self.effective_base_url();
@@ -316,6 +320,7 @@ pub struct ShopeeConfigBuilder {
     partner_key: Option<Secret>,
     shop_id: Option<u64>,
     access_token: Option<Secret>,
+    token_source: Option<TokenSource>,
     region: ShopeeRegion,
     base_url: Option<String>,
     module: ShopeeModule,
@@ -348,9 +353,18 @@ impl ShopeeConfigBuilder {
         self
     }
 
-    /// The shop's access token. Required.
+    /// The shop's access token. Required, unless a [`token_source`](Self::token_source) is
+    /// given.
     pub fn access_token(mut self, access_token: impl Into<Secret>) -> Self {
         self.access_token = Some(access_token.into());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (a credential refreshed by [`crate::auth::ShopeeRefresher`], shared with
+    /// the shop's other uploaders) instead of a fixed
+    /// `access_token`, which is then not needed.
+    pub fn token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
         self
     }
 
@@ -436,7 +450,12 @@ impl ShopeeConfigBuilder {
             partner_id: self.partner_id.ok_or_else(|| missing("partner_id"))?,
             partner_key: self.partner_key.ok_or_else(|| missing("partner_key"))?,
             shop_id: self.shop_id.ok_or_else(|| missing("shop_id"))?,
-            access_token: self.access_token.ok_or_else(|| missing("access_token"))?,
+            access_token: match (self.access_token, &self.token_source) {
+                (Some(token), _) => token,
+                (None, Some(_)) => Secret::default(),
+                (None, None) => return Err(missing("access_token")),
+            },
+            token_source: self.token_source,
             region: self.region,
             base_url: self.base_url,
             module: self.module,
@@ -462,6 +481,7 @@ impl fmt::Debug for ShopeeConfig {
             .field("partner_id", &self.partner_id)
             .field("partner_key", &self.partner_key)
             .field("access_token", &self.access_token)
+            .field("token_source", &self.token_source)
             .field("shop_id", &self.shop_id)
             .field("region", &self.region)
             .field("base_url", &RedactedUrl::new(self.effective_base_url()))

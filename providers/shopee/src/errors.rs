@@ -15,11 +15,31 @@ pub fn kind_for_code(code: &str, message: &str) -> ErrorKind {
         "error_invalid_upload_id" => ErrorKind::NotFound,
         "error_already_completed" => ErrorKind::Conflict,
         "error_auth" | "error_sign" | "error_permission" => ErrorKind::Auth,
+        // The expired-token answers the community SDKs meet (Shopee's own misspelling too).
+        "invalid_access_token" | "invalid_acceess_token" => ErrorKind::Auth,
         "error_server" | "error_network" | "error_busi_inner" => ErrorKind::Transient,
         "error_rate_limit" => ErrorKind::RateLimited,
         "error_limit" => ErrorKind::Rejected,
         _ => ErrorKind::Rejected,
     }
+}
+
+/// Whether a code says the request's access token is expired or invalid: `error_auth`
+/// ("Invalid access_token."), and `invalid_access_token` / `invalid_acceess_token` (Shopee's
+/// spelling), which the community SDKs refresh on. A refreshable token is then refreshed
+/// once and the call sent again (core's `TokenSource::call`).
+pub fn is_token_refused(code: &str) -> bool {
+    matches!(
+        code,
+        "error_auth" | "invalid_access_token" | "invalid_acceess_token"
+    )
+}
+
+/// Whether an answer refuses the request's timestamp (`error_param`, "Timestamp is
+/// expired."): the machine's clock is off by more than Shopee's 5 minutes, which no token
+/// refresh mends.
+pub fn is_clock_skew(code: &str, message: &str) -> bool {
+    code == "error_param" && message.to_ascii_lowercase().contains("timestamp")
 }
 
 #[cfg(test)]
@@ -50,5 +70,17 @@ mod tests {
             kind_for_code("error_param", "Timestamp is expired."),
             ErrorKind::Transient
         );
+        assert!(is_clock_skew("error_param", "Timestamp is expired."));
+        assert!(!is_clock_skew("error_param", "Invalid partner_id."));
+        for code in [
+            "error_auth",
+            "invalid_access_token",
+            "invalid_acceess_token",
+        ] {
+            assert!(is_token_refused(code), "{code}");
+            assert_eq!(kind_for_code(code, ""), ErrorKind::Auth, "{code}");
+        }
+        assert!(!is_token_refused("error_sign"));
+        assert!(!is_token_refused("error_permission"));
     }
 }

@@ -42,6 +42,7 @@
 //! signed as a shop call (`docs/platforms/shopee.md`).
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod errors;
 mod media;
@@ -57,7 +58,7 @@ use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DurationRange, Error,
     ErrorKind, ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase,
     Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Recovery,
-    Result, SourceInfo, UploadRules, UploadSession, UploadedImage,
+    Result, SourceInfo, TokenSource, UploadRules, UploadSession, UploadedImage,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -77,6 +78,9 @@ pub const PLATFORM: &str = "shopee";
 pub struct ShopeeUploader {
     config: ShopeeConfig,
     client: http::HttpClient,
+    /// The shop's access token for each request: the configured source, or the configured
+    /// fixed token.
+    tokens: TokenSource,
     rules: UploadRules,
     image_rules: ImageRules,
     /// When this process began its first part and ended its last, per `video_upload_id`:
@@ -156,9 +160,14 @@ impl ShopeeUploader {
             ShopeeModule::MediaSpace => space_rules(&config),
             ShopeeModule::Media => media::rules(&config),
         };
+        let tokens = config
+            .token_source
+            .clone()
+            .unwrap_or_else(|| TokenSource::fixed(config.access_token.clone()));
         ShopeeUploader {
             config,
             client,
+            tokens,
             rules,
             image_rules,
             part_times: Default::default(),
@@ -179,15 +188,16 @@ impl ShopeeUploader {
         }
     }
 
-    /// The URL of a call with its signed common parameters, signed now (every attempt afresh).
-    fn url(&self, api_path: &str) -> Result<reqwest::Url> {
+    /// The URL of a call with its signed common parameters, signed now (every attempt afresh)
+    /// with `access_token` for a shop call.
+    fn url(&self, api_path: &str, access_token: &str) -> Result<reqwest::Url> {
         let c = &self.config;
         let timestamp = http::unix_secs();
         let call_type = self.signing_for(api_path);
         let signer = match call_type {
             CallType::Public => Signer::Public,
             CallType::Shop => Signer::Shop {
-                access_token: c.access_token.expose(),
+                access_token,
                 shop_id: c.shop_id,
             },
         };
@@ -212,7 +222,7 @@ impl ShopeeUploader {
             q.append_pair("timestamp", &timestamp.to_string());
             q.append_pair("sign", &sign);
             if call_type == CallType::Shop {
-                q.append_pair("access_token", c.access_token.expose());
+                q.append_pair("access_token", access_token);
                 q.append_pair("shop_id", &c.shop_id.to_string());
             }
         }
@@ -230,21 +240,38 @@ impl ShopeeUploader {
             call,
             part: None,
         };
-        let request = self.client.post(self.url(api_path)?).json(body);
-        let raw = self.client.send(request, meta).await?;
-        decode(&raw, &meta)
+        self.tokens
+            .call(|token| async move {
+                let url = self.url(api_path, token.expose())?;
+                let raw = self
+                    .client
+                    .send(self.client.post(url).json(body), meta)
+                    .await?;
+                decode(&raw, &meta)
+            })
+            .await
     }
 
-    /// POSTs a multipart form and decodes the answer.
+    /// POSTs a multipart form (built afresh for each attempt) and decodes the answer.
     async fn post_form<T: DeserializeOwned>(
         &self,
         api_path: &str,
         meta: CallMeta<'_>,
-        form: reqwest::multipart::Form,
+        form: impl Fn() -> Result<reqwest::multipart::Form>,
     ) -> Result<T> {
-        let request = self.client.post(self.url(api_path)?).multipart(form);
-        let raw = self.client.send(request, meta).await?;
-        decode(&raw, &meta)
+        self.tokens
+            .call(|token| {
+                let form = form();
+                async move {
+                    let url = self.url(api_path, token.expose())?;
+                    let raw = self
+                        .client
+                        .send(self.client.post(url).multipart(form?), meta)
+                        .await?;
+                    decode(&raw, &meta)
+                }
+            })
+            .await
     }
 
     /// The shop's name, region and status (`v2.shop.get_shop_info`, a shop-type GET): one
@@ -255,11 +282,16 @@ impl ShopeeUploader {
             call: "get_shop_info",
             part: None,
         };
-        let request = self.client.get(self.url(wire::path::GET_SHOP_INFO)?);
-        let raw = self.client.send(request, meta).await?;
-        // The envelope's error first; the fields are at the top level.
-        decode::<serde::de::IgnoredAny>(&raw, &meta)?;
-        let info: wire::ShopInfo = raw.json(&meta)?;
+        let info: wire::ShopInfo = self
+            .tokens
+            .call(|token| async move {
+                let url = self.url(wire::path::GET_SHOP_INFO, token.expose())?;
+                let raw = self.client.send(self.client.get(url), meta).await?;
+                // The envelope's error first; the fields are at the top level.
+                decode::<serde::de::IgnoredAny>(&raw, &meta)?;
+                raw.json(&meta)
+            })
+            .await?;
         Ok(marketmedia_core::AccountCheck {
             call: "v2.shop.get_shop_info".into(),
             display_name: info.shop_name,
@@ -280,12 +312,16 @@ impl ShopeeUploader {
             call: "get_video_upload_result",
             part: None,
         };
-        let request = self
-            .client
-            .get(self.url(api_path)?)
-            .query(&[("video_upload_id", handle.id.as_str())]);
-        let raw = self.client.send(request, meta).await?;
-        decode(&raw, &meta)
+        self.tokens
+            .call(|token| async move {
+                let request = self
+                    .client
+                    .get(self.url(api_path, token.expose())?)
+                    .query(&[("video_upload_id", handle.id.as_str())]);
+                let raw = self.client.send(request, meta).await?;
+                decode(&raw, &meta)
+            })
+            .await
     }
 
     /// Sends one part: the same form in both modules but for the name of the MD5 field.
@@ -301,18 +337,20 @@ impl ShopeeUploader {
         let started_ms = http::unix_millis();
         self.note_part_time(session, started_ms);
         let content_md5 = part.md5_hex().await?;
-        let form = reqwest::multipart::Form::new()
-            .text(f::VIDEO_UPLOAD_ID, Self::session_id(session).to_owned())
-            .text(f::PART_SEQ, part_seq.to_string())
-            .text(md5_field, content_md5)
-            .part(
-                f::PART_CONTENT,
-                http::part_file_field(
-                    part,
-                    format!("part_{part_seq}"),
-                    "application/octet-stream",
-                )?,
-            );
+        let form = || {
+            Ok(reqwest::multipart::Form::new()
+                .text(f::VIDEO_UPLOAD_ID, Self::session_id(session).to_owned())
+                .text(f::PART_SEQ, part_seq.to_string())
+                .text(md5_field, content_md5.clone())
+                .part(
+                    f::PART_CONTENT,
+                    http::part_file_field(
+                        part,
+                        format!("part_{part_seq}"),
+                        "application/octet-stream",
+                    )?,
+                ))
+        };
         let meta = CallMeta {
             platform: PLATFORM,
             call: "upload_video_part",
@@ -519,14 +557,23 @@ fn decode<T: DeserializeOwned>(raw: &RawResponse, meta: &CallMeta<'_>) -> Result
     if !code.is_empty() {
         let message = envelope.message.clone().unwrap_or_default();
         let kind = errors::kind_for_code(&code, &message);
-        let text = if message.is_empty() {
+        let text = if errors::is_clock_skew(&code, &message) {
+            format!(
+                "Shopee refused the request's timestamp ({message}): this machine's clock is \
+                 probably off; Shopee accepts a timestamp within 5 minutes of its own time"
+            )
+        } else if message.is_empty() {
             code.clone()
         } else {
             message
         };
-        return Err(with_context(Error::new(kind, text))
-            .with_code(code)
-            .with_request_id(request_id));
+        let err = with_context(Error::new(kind, text));
+        let err = if errors::is_token_refused(&code) {
+            err.with_token_refused()
+        } else {
+            err
+        };
+        return Err(err.with_code(code).with_request_id(request_id));
     }
     if !(200..300).contains(&raw.status) {
         let kind = http::kind_for_status(raw.status).unwrap_or(ErrorKind::Protocol);
@@ -751,12 +798,15 @@ impl ImageUploader for ShopeeUploader {
         if self.config.module == ShopeeModule::Media {
             return self.media_upload_images(images).await;
         }
-        let mut form = reqwest::multipart::Form::new()
-            .text(f::SCENE, self.config.image_scene.as_str())
-            .text(f::RATIO, self.config.image_ratio.as_str());
-        for img in images {
-            form = form.part(f::IMAGE, Self::image_part(img)?);
-        }
+        let form = || {
+            let mut form = reqwest::multipart::Form::new()
+                .text(f::SCENE, self.config.image_scene.as_str())
+                .text(f::RATIO, self.config.image_ratio.as_str());
+            for img in images {
+                form = form.part(f::IMAGE, Self::image_part(img)?);
+            }
+            Ok(form)
+        };
         let meta = CallMeta {
             platform: PLATFORM,
             call: "upload_image",

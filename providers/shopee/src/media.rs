@@ -147,12 +147,15 @@ impl ShopeeUploader {
     ) -> Result<Vec<Result<UploadedImage>>> {
         use w::image_fields as f;
         let (business, scene) = self.config().media_image_use.codes();
-        let mut form = reqwest::multipart::Form::new()
-            .text(f::BUSINESS, business.to_string())
-            .text(f::SCENE, scene.to_string());
-        for img in images {
-            form = form.part(f::IMAGES, Self::image_part(img)?);
-        }
+        let form = || {
+            let mut form = reqwest::multipart::Form::new()
+                .text(f::BUSINESS, business.to_string())
+                .text(f::SCENE, scene.to_string());
+            for img in images {
+                form = form.part(f::IMAGES, Self::image_part(img)?);
+            }
+            Ok(form)
+        };
         let meta = CallMeta {
             platform: PLATFORM,
             call: "upload_image",

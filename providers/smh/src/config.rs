@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
-use marketmedia_core::raw::{Error, RedactedUrl, Result, Secret};
+use marketmedia_core::raw::{Error, RedactedUrl, Result, Secret, TokenSource};
 
 /// One mebibyte.
 pub const MIB: u64 = 1 << 20;
@@ -146,6 +146,9 @@ pub struct SmhConfig {
     /// Fetch a new token this long before the cached one expires (at most a fifth of its
     /// lifetime is used for short-lived tokens). Default 60 s.
     pub token_refresh_margin: Duration,
+    /// Where each request's access token comes from instead (a source shared by several
+    /// uploaders of the library: [`crate::auth`]); `None`: from `credentials`.
+    pub token_source: Option<TokenSource>,
     /// The API base URL; may carry a path prefix. Default: the library's own domain,
     /// `https://{library_id}.api.tencentsmh.cn` ([`library_base_url`]); set it to the
     /// library's `AccessDomain` when that differs, or to a simulator or proxy.
@@ -247,6 +250,7 @@ impl fmt::Debug for SmhConfig {
         f.debug_struct("SmhConfig")
             .field("library_id", &self.library_id)
             .field("credentials", &self.credentials)
+            .field("token_source", &self.token_source)
             .field("space_id", &self.space_id)
             .field("user_id", &self.user_id)
             .field("token_period", &self.token_period)
@@ -277,6 +281,7 @@ pub struct SmhConfigBuilder {
     token_period: Option<u64>,
     grants: Vec<String>,
     token_refresh_margin: Duration,
+    token_source: Option<TokenSource>,
     base_url: Option<String>,
     storage_scheme: StorageScheme,
     allow_plain_http: bool,
@@ -299,6 +304,7 @@ impl Default for SmhConfigBuilder {
             token_period: None,
             grants: DEFAULT_GRANTS.iter().map(|g| (*g).to_owned()).collect(),
             token_refresh_margin: Duration::from_secs(60),
+            token_source: None,
             base_url: None,
             storage_scheme: StorageScheme::Https,
             allow_plain_http: false,
@@ -330,6 +336,13 @@ impl SmhConfigBuilder {
     /// [`library_secret`](Self::library_secret) is required, not both.
     pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
         self.access_token = Some(token.into());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (shared with the library's other
+    /// uploaders, e.g. built with [`crate::auth::SmhRefresher`]) instead of fetching its own.
+    pub fn token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
         self
     }
 
@@ -466,6 +479,7 @@ impl SmhConfigBuilder {
             token_period: self.token_period,
             grants: self.grants,
             token_refresh_margin: self.token_refresh_margin,
+            token_source: self.token_source,
             base_url,
             storage_scheme: self.storage_scheme,
             allow_plain_http: self.allow_plain_http,

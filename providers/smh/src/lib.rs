@@ -29,21 +29,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Access tokens come from `GET /api/v1/token` with the library secret, are cached, fetched
-//! again before `expiresIn` runs out, and once more when the API answers
-//! `InvalidAccessToken` / `AuthorizationExpired`. The presigned storage headers are bearer
+//! Access tokens come from `GET /api/v1/token` with the library secret, through core's token
+//! mechanism ([`auth`]): kept, fetched again before `expiresIn` runs out, and once more when
+//! the API answers `InvalidAccessToken` / `AuthorizationExpired`. The presigned storage headers are bearer
 //! credentials: they live only in the uploader's memory, never in the session (which is
 //! printed by `Debug` and persisted by journals); a session resumed by another process fetches
 //! fresh ones through `?upload` or `?renew`.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod signing;
 pub mod wire;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use marketmedia_core::raw::http::{part_body, unix_millis, CallMeta, HttpClient, RawResponse};
@@ -51,8 +51,8 @@ use marketmedia_core::raw::Digester;
 use marketmedia_core::raw::{
     Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DigestRequest, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, NumberingBase,
-    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret,
-    SourceInfo, UploadRules, UploadSession, UploadedImage,
+    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
+    SourceInfo, TokenSource, UploadRules, UploadSession, UploadedImage,
 };
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_LENGTH, ETAG};
 use serde::{Deserialize, Serialize};
@@ -64,7 +64,7 @@ pub use config::{
 };
 
 use crate::config::{check_file_name, directory_segments};
-use crate::errors::{api_error, api_error_for, is_token_error, storage_error};
+use crate::errors::{api_error_for, is_token_error, storage_error};
 use crate::wire::{query, BeginRequest, ConfirmRequest, FileInfo, UploadInfo, UploadStatus};
 use marketmedia_core::raw::Recovery;
 
@@ -84,7 +84,8 @@ pub struct SmhUploader {
     http: HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
-    token: tokio::sync::Mutex<Option<CachedToken>>,
+    /// The access token of each request (core's mechanism; see [`auth`]).
+    tokens: TokenSource,
     /// Presigned upload information by confirm key (never persisted: it holds credentials).
     live: std::sync::Mutex<HashMap<String, LiveInfo>>,
     /// Serialises fetching missing upload information, so concurrent parts fetch it once.
@@ -97,12 +98,6 @@ impl std::fmt::Debug for SmhUploader {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Clone)]
-struct CachedToken {
-    token: Secret,
-    refresh_at_ms: u64,
 }
 
 /// Where and how parts of one upload go. Holds presigned credentials: not `Debug`.
@@ -153,7 +148,7 @@ pub fn rules_for(config: &SmhConfig) -> UploadRules {
     }
 }
 
-fn meta(call: &str) -> CallMeta<'_> {
+pub(crate) fn meta(call: &str) -> CallMeta<'_> {
     CallMeta {
         platform: PLATFORM,
         call,
@@ -161,7 +156,7 @@ fn meta(call: &str) -> CallMeta<'_> {
     }
 }
 
-fn protocol(call: &str, message: impl Into<String>) -> Error {
+pub(crate) fn protocol(call: &str, message: impl Into<String>) -> Error {
     Error::protocol(message)
         .with_platform(PLATFORM)
         .with_call(call)
@@ -219,13 +214,14 @@ impl SmhUploader {
                 MediaFormat::Webp,
             ],
         };
+        let tokens = auth::token_source(&config, &http, &base)?;
         Ok(SmhUploader {
             config,
             base,
             http,
             rules,
             image_rules,
-            token: tokio::sync::Mutex::new(None),
+            tokens,
             live: std::sync::Mutex::new(HashMap::new()),
             fill: tokio::sync::Mutex::new(()),
         })
@@ -303,7 +299,13 @@ impl SmhUploader {
             )
             .with_platform(PLATFORM));
         };
-        self.fetch_token(secret).await?;
+        let refresher = auth::SmhRefresher::new(
+            self.http.clone(),
+            self.base.clone(),
+            self.config.clone(),
+            secret.clone(),
+        );
+        refresher.fetch().await?;
         Ok(marketmedia_core::AccountCheck {
             call: "GET /api/v1/token".into(),
             display_name: None,
@@ -316,107 +318,29 @@ impl SmhUploader {
         })
     }
 
-    // ---- access tokens --------------------------------------------------------------------
-
-    async fn access_token(&self) -> Result<Secret> {
-        let secret = match &self.config.credentials {
-            Credentials::AccessToken(t) => return Ok(t.clone()),
-            Credentials::LibrarySecret(s) => s,
-        };
-        let mut cached = self.token.lock().await;
-        if let Some(c) = cached.as_ref() {
-            if unix_millis() < c.refresh_at_ms {
-                return Ok(c.token.clone());
-            }
-        }
-        let fresh = self.fetch_token(secret).await?;
-        let token = fresh.token.clone();
-        *cached = Some(fresh);
-        Ok(token)
-    }
-
-    /// Forgets `used` if it is still the cached token.
-    async fn forget_token(&self, used: &Secret) {
-        let mut cached = self.token.lock().await;
-        if cached.as_ref().is_some_and(|c| &c.token == used) {
-            *cached = None;
-        }
-    }
-
-    async fn fetch_token(&self, secret: &Secret) -> Result<CachedToken> {
-        let call = "token";
-        let mut url = self.base.clone();
-        {
-            let mut segs = url.path_segments_mut().map_err(|_| {
-                Error::invalid_input("the SMH base URL cannot carry a path").with_platform(PLATFORM)
-            })?;
-            segs.pop_if_empty();
-            segs.extend(wire::TOKEN_PATH);
-        }
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair(query::LIBRARY_ID, &self.config.library_id);
-            q.append_pair(query::LIBRARY_SECRET, secret.expose());
-            if self.config.space_id != "-" {
-                q.append_pair(query::SPACE_ID, &self.config.space_id);
-            }
-            if let Some(user) = &self.config.user_id {
-                q.append_pair(query::USER_ID, user);
-            }
-            if let Some(period) = self.config.token_period {
-                q.append_pair(query::PERIOD, &period.to_string());
-            }
-            if !self.config.grants.is_empty() {
-                q.append_pair(query::GRANT, &self.config.grants.join(","));
-            }
-        }
-        let raw = self.http.send(self.http.get(url), meta(call)).await?;
-        if !is_success(&raw) {
-            return Err(api_error(&raw, &meta(call)));
-        }
-        let answer: wire::TokenResponse = raw.json(&meta(call))?;
-        let token = answer
-            .access_token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| protocol(call, "the token answer carries no accessToken"))?;
-        // Without `expiresIn`, keep the token a minute only.
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(60));
-        let margin = self.config.token_refresh_margin.min(lifetime / 5);
-        // `expiresIn` comes from the server: saturate rather than overflow on a huge one.
-        let keep_ms = u64::try_from((lifetime - margin).as_millis()).unwrap_or(u64::MAX);
-        let refresh_at_ms = unix_millis().saturating_add(keep_ms);
-        Ok(CachedToken {
-            token: Secret::new(token),
-            refresh_at_ms,
-        })
-    }
-
     /// One API call with the access token, fetched again once when the API says it is invalid
     /// or expired. `build` gets the token and builds the request. Non-2xx answers are errors.
     async fn api<F>(&self, call: &str, build: F) -> Result<RawResponse>
     where
         F: Fn(&str) -> reqwest::RequestBuilder,
     {
-        let mut refreshed = false;
-        loop {
-            let token = self.access_token().await?;
-            let raw = self.http.send(build(token.expose()), meta(call)).await?;
-            if is_success(&raw) {
-                return Ok(raw);
-            }
-            let renewable = matches!(self.config.credentials, Credentials::LibrarySecret(_));
-            if renewable && !refreshed && is_token_error(&raw) {
-                tracing::debug!(
-                    platform = PLATFORM,
-                    call,
-                    "access token refused; fetching a new one"
-                );
-                self.forget_token(&token).await;
-                refreshed = true;
-                continue;
-            }
-            return Err(api_error_for(&raw, &meta(call), &self.config));
-        }
+        self.tokens
+            .call(|token| {
+                let request = build(token.expose());
+                async move {
+                    let raw = self.http.send(request, meta(call)).await?;
+                    if is_success(&raw) {
+                        return Ok(raw);
+                    }
+                    let err = api_error_for(&raw, &meta(call), &self.config);
+                    Err(if is_token_error(&raw) {
+                        err.with_token_refused()
+                    } else {
+                        err
+                    })
+                }
+            })
+            .await
     }
 
     // ---- upload information ---------------------------------------------------------------
@@ -790,7 +714,7 @@ impl ChunkedVideoUploader for SmhUploader {
         self.target_path(source)?;
         // The driver runs this while it hashes the file: fetching the access token now takes
         // its round trip off the begin call (and refuses a wrong library secret early).
-        self.access_token().await?;
+        self.tokens.access_token().await?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
-use marketmedia_core::raw::{Error, RedactedUrl, Secret};
+use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// The API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
@@ -95,7 +95,8 @@ impl ImageAnswer {
 /// How the provider gets its `access_token`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
-    /// The store's AppID and AppSecret: the provider fetches the token from `/cgi-bin/token`,
+    /// The store's AppID and AppSecret: the provider fetches the token from
+    /// `/cgi-bin/stable_token` (normal mode),
     /// caches it until shortly before `expires_in`, and fetches again when the platform says
     /// it expired or is not the latest.
     App {
@@ -142,6 +143,9 @@ impl fmt::Debug for Credentials {
 pub struct WechatConfig {
     /// How the access token is obtained.
     pub credentials: Credentials,
+    /// Where each request's access token comes from instead (a source shared by the app's
+    /// uploaders: [`crate::auth`]); `None`: from `credentials`.
+    pub token_source: Option<TokenSource>,
     /// A host other than [`DEFAULT_BASE_URL`] (a simulator, a proxy), without a trailing slash.
     pub base_url: Option<String>,
     /// `scene_type` of video uploads.
@@ -207,6 +211,7 @@ impl fmt::Debug for WechatConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WechatConfig")
             .field("credentials", &self.credentials)
+            .field("token_source", &self.token_source)
             .field("base_url", &RedactedUrl::new(self.effective_base_url()))
             .field("scene", &self.scene)
             .field("file_type", &self.file_type)
@@ -224,6 +229,7 @@ pub struct WechatConfigBuilder {
     appid: Option<String>,
     appsecret: Option<Secret>,
     access_token: Option<Secret>,
+    token_source: Option<TokenSource>,
     base_url: Option<String>,
     scene: VideoScene,
     file_type: String,
@@ -238,6 +244,7 @@ impl Default for WechatConfigBuilder {
             appid: None,
             appsecret: None,
             access_token: None,
+            token_source: None,
             base_url: None,
             scene: VideoScene::default(),
             file_type: "mp4".into(),
@@ -267,6 +274,14 @@ impl WechatConfigBuilder {
     /// given.
     pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
         self.access_token = Some(token.into());
+        self
+    }
+
+    /// Takes each request's access token from `tokens` (shared with the app's other
+    /// uploaders, e.g. built with [`crate::auth::WechatRefresher`]) instead of a source of
+    /// the uploader's own.
+    pub fn token_source(mut self, tokens: TokenSource) -> Self {
+        self.token_source = Some(tokens);
         self
     }
 
@@ -326,6 +341,7 @@ impl WechatConfigBuilder {
         };
         let config = WechatConfig {
             credentials,
+            token_source: self.token_source,
             base_url: self.base_url,
             scene: self.scene,
             file_type: self.file_type,

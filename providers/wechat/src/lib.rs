@@ -28,11 +28,13 @@
 //! ```
 //!
 //! ## Access tokens
-//! With [`Credentials::App`] the token comes from `GET /cgi-bin/token`, is cached until five
-//! minutes (at most a fifth of its life) before `expires_in`, and is fetched again, once per
-//! call, when a store call says it is invalid, not the latest or expired. Every fetch makes
-//! the previous token invalid five minutes later (Tencent's rule), so processes sharing an
-//! app should share one token ([`Credentials::Token`]).
+//! With [`Credentials::App`] the token comes from the stable token call, `POST
+//! /cgi-bin/stable_token` in normal mode (never `force_refresh`), through core's token
+//! mechanism ([`auth`]): kept until four minutes before `expires_in` (inside the last five
+//! minutes, when the platform answers a new token while the old one stays valid), and fetched
+//! again once per call when a store call says it is invalid or expired (40001, 40014, 41001,
+//! 42001). Normal mode answers every caller the same token, so processes sharing an app no
+//! longer knock each other's token out as `/cgi-bin/token` did.
 //!
 //! ## No cancel
 //! The store has no call that abandons an upload: [`ChunkedVideoUploader::cancel`] sends
@@ -40,13 +42,14 @@
 //! [`ErrorKind::Conflict`].
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod wire;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -54,8 +57,8 @@ use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DurationRange, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
-    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret,
-    SourceInfo, UploadRules, UploadSession, UploadedImage,
+    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo,
+    TokenSource, UploadRules, UploadSession, UploadedImage,
 };
 use serde::de::DeserializeOwned;
 use sha1::{Digest, Sha1};
@@ -74,21 +77,16 @@ pub const MAX_PARTS: u32 = 10_000;
 /// oldest).
 const REMEMBERED_FINISHES: usize = 1024;
 
-/// The WeChat Channels Store video and image uploader. Clones share the token cache.
+/// The WeChat Channels Store video and image uploader. Clones share the token source.
 #[derive(Debug, Clone)]
 pub struct WechatUploader {
     config: WechatConfig,
     client: http::HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
-    token: Arc<tokio::sync::Mutex<Option<CachedToken>>>,
+    /// The access token of each request (core's mechanism; see [`auth`]).
+    tokens: TokenSource,
     finished: Arc<Mutex<VecDeque<String>>>,
-}
-
-#[derive(Debug, Clone)]
-struct CachedToken {
-    token: Secret,
-    refresh_at: Instant,
 }
 
 fn meta(call: &'static str, part: Option<u32>) -> CallMeta<'static> {
@@ -136,12 +134,13 @@ impl WechatUploader {
             max_bytes: config.image_answer.max_bytes(),
             formats: vec![MediaFormat::Jpeg, MediaFormat::Png],
         };
+        let tokens = auth::token_source(&config, &client)?;
         Ok(WechatUploader {
             config,
             client,
             rules,
             image_rules,
-            token: Default::default(),
+            tokens,
             finished: Default::default(),
         })
     }
@@ -161,12 +160,12 @@ impl WechatUploader {
         Ok(url)
     }
 
-    /// Fetches an access token with the AppID and AppSecret (`/cgi-bin/token`): the one
-    /// documented call that proves the app's credentials without touching the store, for
-    /// `marketmedia accounts check`. A ready token from elsewhere cannot be checked this way:
-    /// [`ErrorKind::Unsupported`].
+    /// Fetches an access token with the AppID and AppSecret (`/cgi-bin/stable_token`, normal
+    /// mode: it changes no token): the one documented call that proves the app's credentials
+    /// without touching the store, for `marketmedia accounts check`. A ready token from
+    /// elsewhere cannot be checked this way: [`ErrorKind::Unsupported`].
     pub async fn check_account(&self) -> Result<marketmedia_core::AccountCheck> {
-        let Credentials::App { appid, .. } = &self.config.credentials else {
+        let Credentials::App { appid, appsecret } = &self.config.credentials else {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 "configured with a ready access token: WeChat documents no call that only \
@@ -174,11 +173,17 @@ impl WechatUploader {
             )
             .with_platform(PLATFORM));
         };
-        // A fresh fetch, not the cached token: the check is of the credentials.
-        *self.token.lock().await = None;
-        self.access_token().await?;
+        // A fetch, not the kept token: the check is of the credentials.
+        auth::WechatRefresher::new(
+            self.client.clone(),
+            self.config.effective_base_url(),
+            appid.clone(),
+            appsecret.clone(),
+        )
+        .fetch()
+        .await?;
         Ok(marketmedia_core::AccountCheck {
-            call: "/cgi-bin/token".into(),
+            call: path::STABLE_TOKEN.into(),
             display_name: None,
             id: Some(appid.clone()),
             country: None,
@@ -186,82 +191,23 @@ impl WechatUploader {
         })
     }
 
-    /// The access token: configured, cached, or fetched now.
-    async fn access_token(&self) -> Result<Secret> {
-        let (appid, appsecret) = match &self.config.credentials {
-            Credentials::Token(t) => return Ok(t.clone()),
-            Credentials::App { appid, appsecret } => (appid, appsecret),
-        };
-        let mut cached = self.token.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
-            return Ok(c.token.clone());
-        }
-        let query = [
-            ("grant_type", "client_credential"),
-            ("appid", appid.as_str()),
-            ("secret", appsecret.expose()),
-        ];
-        let m = meta("token", None);
-        let raw = self
-            .client
-            .send(self.client.get(self.url(path::TOKEN, &query)?), m)
-            .await?;
-        let answer: wire::TokenResponse = decode(&raw, &m)?;
-        if answer.access_token.is_empty() {
-            return Err(
-                Error::protocol("the token answer has an empty access_token")
-                    .with_platform(PLATFORM)
-                    .with_call("token"),
-            );
-        }
-        let lifetime = Duration::from_secs(answer.expires_in);
-        let early = Duration::from_secs(300).min(lifetime / 5);
-        let refresh_at = Instant::now()
-            .checked_add(lifetime - early)
-            .unwrap_or_else(Instant::now);
-        let token = Secret::new(answer.access_token);
-        *cached = Some(CachedToken {
-            token: token.clone(),
-            refresh_at,
-        });
-        Ok(token)
-    }
-
-    /// One store call with the access token, fetched again once when the platform refuses a
-    /// token this provider fetched. `build` makes the request from the token (every attempt
-    /// afresh, so a part's body streams again).
+    /// One store call with the access token, sent again once with a refreshed token when the
+    /// platform refuses it (core's `TokenSource::call`). `build` makes the request from the
+    /// token (every attempt afresh, so a part's body streams again).
     async fn call<T, F>(&self, m: CallMeta<'static>, build: F) -> Result<T>
     where
         T: DeserializeOwned,
         F: Fn(&str) -> Result<reqwest::RequestBuilder>,
     {
-        let mut refreshed = false;
-        loop {
-            let token = self.access_token().await?;
-            let raw = self.client.send(build(token.expose())?, m).await?;
-            match decode::<T>(&raw, &m) {
-                Err(e) if !refreshed && self.refreshable(&e) => {
-                    tracing::debug!(
-                        platform = PLATFORM,
-                        call = m.call,
-                        "access token refused; fetching a new one"
-                    );
-                    let mut cached = self.token.lock().await;
-                    if cached.as_ref().is_some_and(|c| c.token == token) {
-                        *cached = None;
-                    }
-                    refreshed = true;
+        self.tokens
+            .call(|token| {
+                let request = build(token.expose());
+                async move {
+                    let raw = self.client.send(request?, m).await?;
+                    decode::<T>(&raw, &m)
                 }
-                other => return other,
-            }
-        }
-    }
-
-    fn refreshable(&self, e: &Error) -> bool {
-        matches!(self.config.credentials, Credentials::App { .. })
-            && e.code()
-                .and_then(|c| c.parse::<i64>().ok())
-                .is_some_and(|c| errors::TOKEN_CODES.contains(&c))
+            })
+            .await
     }
 
     fn remember_finished(&self, key: &str) {
@@ -335,6 +281,11 @@ fn decode<T: DeserializeOwned>(raw: &RawResponse, m: &CallMeta<'_>) -> Result<T>
         };
         let err =
             context(Error::new(errors::kind_for_code(code), text)).with_code(code.to_string());
+        let err = if errors::TOKEN_CODES.contains(&code) {
+            err.with_token_refused()
+        } else {
+            err
+        };
         return Err(match rid {
             Some(rid) => err.with_request_id(rid),
             None => err,
@@ -581,7 +532,7 @@ impl ImageUploader for WechatUploader {
         marketmedia_core::check_images(&self.image_rules, images)?;
         let sizes = images.iter().map(dimensions).collect::<Result<Vec<_>>>()?;
         // A refused token fails the whole call, before any image.
-        self.access_token().await?;
+        self.tokens.access_token().await?;
         let resp_type = self.config.image_answer.resp_type().to_string();
         let mut results = Vec::with_capacity(images.len());
         for (img, (width, height)) in images.iter().zip(sizes) {

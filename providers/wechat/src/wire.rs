@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 /// API paths.
 pub mod path {
-    /// `GET ?grant_type=client_credential&appid&secret` → `{access_token, expires_in}`.
-    pub const TOKEN: &str = "/cgi-bin/token";
+    /// `POST` JSON [`super::StableTokenRequest`] → `{access_token, expires_in}`: the stable
+    /// token, normal mode.
+    pub const STABLE_TOKEN: &str = "/cgi-bin/stable_token";
     /// `POST ?access_token` JSON [`super::InitUploadRequest`] → `data.video_upload_key`.
     pub const VIDEO_INITUPLOAD: &str = "/shop/ec/basics/video/initupload";
     /// `POST ?access_token&video_upload_key&partnum`, the part in the form field `media` →
@@ -50,6 +51,20 @@ pub struct Envelope {
     /// The message; Tencent appends ` rid: …`, the request id.
     #[serde(default)]
     pub errmsg: Option<String>,
+}
+
+/// The stable token call's body. `force_refresh` is always `false` (normal mode): a forced
+/// refresh would revoke the token every other process uses, and is limited to 20 a day.
+#[derive(Serialize)]
+pub struct StableTokenRequest<'a> {
+    /// `client_credential`.
+    pub grant_type: &'static str,
+    /// AppID.
+    pub appid: &'a str,
+    /// AppSecret.
+    pub secret: &'a str,
+    /// `false`.
+    pub force_refresh: bool,
 }
 
 /// The token call's answer.

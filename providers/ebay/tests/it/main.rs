@@ -2,7 +2,9 @@
 //! test binary (one per file made the link step of every test binary the slowest part of
 //! the build: docs/decisions.md).
 
+mod auth;
 mod conformance;
 mod decoders;
 mod secrets;
 mod sim;
+mod tokens;

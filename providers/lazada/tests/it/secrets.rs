@@ -2,16 +2,25 @@
 //! `log` records included, as a user with `RUST_LOG=trace` gets it) of a full upload against
 //! the simulator and of every error path, and the `Debug`, `Display` and JSON of everything
 //! the provider hands back, hold neither the app secret nor the access token (which travels
-//! in the query string of Lazada's GET calls).
+//! in the query string of Lazada's GET calls); nor, through the token calls (the code exchange,
+//! a refused token refreshed, a refused refresh), the code, the refresh tokens or the access
+//! tokens they issue.
 
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use marketmedia_conformance::junk::JunkAnswer;
 use marketmedia_conformance::leaks::{
     self, captured, leak_driver as driver, open_session, Evidence, LeakCheck,
 };
+use marketmedia_conformance::recorder::WireRecorder;
 use marketmedia_core::raw::Part;
-use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
+use marketmedia_core::{
+    ChunkedVideoUploader, CredentialStore, ImageSource, ImageUploader, MemoryStore, TokenSource,
+};
+use marketmedia_lazada::auth::LazadaAuth;
 use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
@@ -21,7 +30,20 @@ const APP_SECRET: &str = "ASleak-lazada-app-secret-4c9e1a7f3b";
 const ACCESS_TOKEN: &str = "ATleak-lazada-access-token-8b2d6f0e1c";
 const WRONG_SECRET: &str = "ASleak-lazada-wrong-secret-73a1d9";
 const WRONG_TOKEN: &str = "ATleak-lazada-wrong-token-c4e8f2";
-const SECRETS: &[&str] = &[APP_SECRET, ACCESS_TOKEN, WRONG_SECRET, WRONG_TOKEN];
+const CODE: &str = "CDleak-lazada-code-2f9a61";
+const REFRESH_TOKEN: &str = "RTleak-lazada-refresh-token-e04b7c";
+const NEW_ACCESS: &str = "ATleak-lazada-new-access-19c5d8";
+const NEW_REFRESH: &str = "RTleak-lazada-new-refresh-a7e302";
+const SECRETS: &[&str] = &[
+    APP_SECRET,
+    ACCESS_TOKEN,
+    WRONG_SECRET,
+    WRONG_TOKEN,
+    CODE,
+    REFRESH_TOKEN,
+    NEW_ACCESS,
+    NEW_REFRESH,
+];
 
 // ---- scenarios ----------------------------------------------------------------------------
 
@@ -52,7 +74,59 @@ fn uploader(base_url: &str, secret: &str, token: &str, read_idle: Duration) -> L
     LazadaUploader::new(c).unwrap()
 }
 
+/// The token calls: the code exchange, a gateway call whose token is refused (one refresh, the
+/// call again), a refused refresh, and the source and store seen from outside.
+async fn token_scenarios(ev: &mut Evidence) {
+    use crate::auth::{quota, token_answer};
+    let server = WireRecorder::start().await.unwrap();
+    let rest = format!("{}/rest", server.base_url());
+    let auth = LazadaAuth::new(APP_KEY, APP_SECRET)
+        .unwrap()
+        .with_base_url(&rest);
+    ev.add(format!("{auth:?}"));
+    server.always(token_answer(ACCESS_TOKEN, REFRESH_TOKEN));
+    let tokens = auth.exchange_code(CODE).await.unwrap();
+    ev.add(format!("{tokens:?}"));
+    let key = auth.credential_key("seller@example.com").unwrap();
+    let store = MemoryStore::shared();
+    store.save(&key, &tokens).await.unwrap();
+    let source = TokenSource::builder(key, store.clone(), Arc::new(auth.refresher()))
+        .account("lazada-sg")
+        .build();
+    let lazada = LazadaUploader::new(
+        LazadaConfig::builder()
+            .app_key(APP_KEY)
+            .app_secret(APP_SECRET)
+            .region(Region::Sg)
+            .token_source(source.clone())
+            .base_url(&rest)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    server.script(
+        vec![
+            JunkAnswer::json(
+                200,
+                serde_json::json!({"type": "ISV", "code": "IllegalAccessToken",
+                    "message": "The specified access token is invalid or expired"}),
+            ),
+            token_answer(NEW_ACCESS, NEW_REFRESH),
+        ],
+        quota(),
+    );
+    ev.add(format!("{:?}", lazada.quota().await.unwrap()));
+    leaks::token_evidence(ev, &source, store.as_ref()).await;
+    server.always(JunkAnswer::json(
+        200,
+        serde_json::json!({"type": "ISV", "code": "IllegalRefreshToken",
+            "message": "The specified refresh token is invalid or expired"}),
+    ));
+    ev.err("a refused refresh", auth.refresh(&NEW_REFRESH.into()).await);
+}
+
 async fn scenarios(video: &Path, ev: &mut Evidence) {
+    token_scenarios(ev).await;
     let long = Duration::from_secs(5);
     let sim = LazadaSim::new(sim_config(VideoOutcome::AuditSuccess));
     let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -158,6 +232,8 @@ fn no_secret_in_logs_debug_or_errors() {
             "RemoveVideo",
             "UploadImage",
             "MigrateImage",
+            "GenerateAccessToken",
+            "RefreshAccessToken",
         ],
         secrets: SECRETS,
     }

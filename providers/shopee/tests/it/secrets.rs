@@ -1,17 +1,28 @@
 //! Secrets never appear in logs: the whole TRACE output (ours and every third-party crate's,
 //! `log` records included, as a user with `RUST_LOG=trace` gets it) of a full upload against
 //! the simulator and of every error path, and the `Debug`, `Display` and JSON of everything
-//! the provider hands back, hold neither the partner key nor the access token.
+//! the provider hands back, hold neither the partner key nor the access token; nor, through the
+//! token calls (the code exchange, refreshes, a refused token, a refused refresh), the code,
+//! the refresh tokens or the access tokens they issue.
 
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use marketmedia_conformance::junk::JunkAnswer;
 use marketmedia_conformance::leaks::{
     self, captured, describe, leak_driver as driver, open_session, Evidence, LeakCheck,
 };
+use marketmedia_conformance::recorder::WireRecorder;
+use marketmedia_core::raw::http::unix_millis;
 use marketmedia_core::raw::Part;
-use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
-use marketmedia_shopee::{PublicCallSigning, ShopeeConfig, ShopeeUploader};
+use marketmedia_core::{
+    ChunkedVideoUploader, CredentialStore, ImageSource, ImageUploader, MemoryStore, TokenSource,
+    Tokens,
+};
+use marketmedia_shopee::auth::{Grantee, ShopeeAuth, Subject};
+use marketmedia_shopee::{PublicCallSigning, ShopeeConfig, ShopeeRegion, ShopeeUploader};
 use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_sim::shopee::{ShopeeSim, ShopeeSimConfig};
 
@@ -21,7 +32,20 @@ const PARTNER_KEY: &str = "PKleak-shopee-partner-key-7f3a9c1e5b";
 const ACCESS_TOKEN: &str = "ATleak-shopee-access-token-2d8e6f4a0c";
 const WRONG_KEY: &str = "PKleak-shopee-wrong-key-91b7c3";
 const WRONG_TOKEN: &str = "ATleak-shopee-wrong-token-5e0d2a";
-const SECRETS: &[&str] = &[PARTNER_KEY, ACCESS_TOKEN, WRONG_KEY, WRONG_TOKEN];
+const CODE: &str = "CDleak-shopee-code-0e7b3c";
+const REFRESH_TOKEN: &str = "RTleak-shopee-refresh-token-5a1f9d";
+const NEW_ACCESS: &str = "ATleak-shopee-new-access-b83e27";
+const NEW_REFRESH: &str = "RTleak-shopee-new-refresh-c61d04";
+const SECRETS: &[&str] = &[
+    PARTNER_KEY,
+    ACCESS_TOKEN,
+    WRONG_KEY,
+    WRONG_TOKEN,
+    CODE,
+    REFRESH_TOKEN,
+    NEW_ACCESS,
+    NEW_REFRESH,
+];
 
 // ---- scenarios ----------------------------------------------------------------------------
 
@@ -50,7 +74,80 @@ fn config(base_url: &str, key: &str, token: &str) -> ShopeeConfig {
     c
 }
 
+/// The token calls: the code exchange, a shop call whose token is refused (one refresh, a new
+/// pair, the call again), a refresh refused, and the source and store seen from outside.
+async fn token_scenarios(ev: &mut Evidence) {
+    use crate::auth::{shop_info, token_answer};
+    let server = WireRecorder::start().await.unwrap();
+    let auth = ShopeeAuth::new(PARTNER_ID, PARTNER_KEY, ShopeeRegion::Production)
+        .unwrap()
+        .with_base_url(server.base_url());
+    ev.add(format!("{auth:?}"));
+    server.always(token_answer(ACCESS_TOKEN, REFRESH_TOKEN));
+    let tokens = auth
+        .exchange_code(CODE, Grantee::Shop(SHOP_ID))
+        .await
+        .unwrap();
+    ev.add(format!("{tokens:?}"));
+
+    let subject = Subject::Shop(SHOP_ID);
+    let key = auth.credential_key(subject).unwrap();
+    let store = MemoryStore::shared();
+    store.save(&key, &tokens).await.unwrap();
+    let source = TokenSource::builder(
+        key.clone(),
+        store.clone(),
+        Arc::new(auth.refresher(subject)),
+    )
+    .account("shopee-sg")
+    .build();
+    let shopee = ShopeeUploader::new(
+        ShopeeConfig::builder()
+            .partner_id(PARTNER_ID)
+            .partner_key(PARTNER_KEY)
+            .shop_id(SHOP_ID)
+            .token_source(source.clone())
+            .base_url(server.base_url())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    server.script(
+        vec![
+            JunkAnswer::json(
+                200,
+                serde_json::json!({"error": "invalid_acceess_token", "message": "Invalid access_token."}),
+            ),
+            token_answer(NEW_ACCESS, NEW_REFRESH),
+        ],
+        shop_info(),
+    );
+    ev.add(format!("{:?}", shopee.check_account().await.unwrap()));
+    leaks::token_evidence(ev, &source, store.as_ref()).await;
+
+    // A refused refresh, directly and through a source whose token is due.
+    server.always(JunkAnswer::json(
+        200,
+        serde_json::json!({"error": "error_auth", "message": "Invalid refresh_token.", "request_id": "r"}),
+    ));
+    ev.err(
+        "a refused refresh",
+        auth.refresh(&REFRESH_TOKEN.into(), subject).await,
+    );
+    let due = Tokens::new(NEW_ACCESS, unix_millis() - 14_000_000)
+        .expiring_in(14_400)
+        .with_refresh_token(NEW_REFRESH, None);
+    store.save(&key, &due).await.unwrap();
+    let refused = TokenSource::builder(key, store.clone(), Arc::new(auth.refresher(subject)))
+        .account("shopee-sg")
+        .build();
+    ev.err("a source refused", refused.access_token().await);
+    leaks::token_evidence(ev, &refused, store.as_ref()).await;
+}
+
 async fn scenarios(video: &Path, ev: &mut Evidence) {
+    token_scenarios(ev).await;
+
     let sim = ShopeeSim::new(sim_config());
     let server = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = server.base_url();
@@ -141,6 +238,9 @@ fn no_secret_in_logs_debug_or_errors() {
             "get_video_upload_result",
             "cancel_video_upload",
             "upload_image",
+            "token_get",
+            "access_token_get",
+            "get_shop_info",
         ],
         secrets: SECRETS,
     }

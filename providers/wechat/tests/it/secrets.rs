@@ -6,10 +6,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+use marketmedia_conformance::junk::JunkAnswer;
 use marketmedia_conformance::leaks::{
     self, captured, leak_driver as driver, open_session, Evidence, LeakCheck,
 };
-use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader};
+use marketmedia_conformance::recorder::WireRecorder;
+use marketmedia_core::{ChunkedVideoUploader, ImageSource, ImageUploader, ProcessingHandle};
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::wechat::{WechatSim, WechatSimConfig};
 use marketmedia_wechat::{WechatConfig, WechatConfigBuilder, WechatUploader, MIN_PART_BYTES};
@@ -19,12 +21,62 @@ const APPSECRET: &str = "ASleak-wechat-app-secret-4b2e9d7c";
 const ACCESS_TOKEN: &str = "ATleak-wechat-access-token-8c1f3a";
 const WRONG_SECRET: &str = "ASleak-wechat-wrong-secret-e61d0b";
 const WRONG_TOKEN: &str = "ATleak-wechat-wrong-token-93a7f2";
+const REFETCHED: &str = "ATleak-wechat-refetched-token-2d71c9";
+
+/// The stable token: fetched, refused by a store call (42001), fetched again for the call's
+/// second try, and a wrong secret refused; the uploader and its errors seen from outside.
+async fn token_scenarios(ev: &mut Evidence) {
+    let server = WireRecorder::start().await.unwrap();
+    let token = |t: &str| {
+        JunkAnswer::json(
+            200,
+            serde_json::json!({"access_token": t, "expires_in": 7200}),
+        )
+    };
+    server.script(
+        vec![
+            token(ACCESS_TOKEN),
+            JunkAnswer::json(
+                200,
+                serde_json::json!({"errcode": 42001, "errmsg": "access_token expired"}),
+            ),
+            token(REFETCHED),
+        ],
+        JunkAnswer::json(
+            200,
+            serde_json::json!({"errcode": 0, "data": {"url": "https://v/1"}}),
+        ),
+    );
+    let wechat = WechatUploader::new(config(
+        &server.base_url(),
+        WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
+    ))
+    .unwrap();
+    let handle = ProcessingHandle {
+        platform: "wechat".into(),
+        id: "key".into(),
+        data: serde_json::Value::Null,
+    };
+    ev.add(format!("{:?}", wechat.poll(&handle).await.unwrap()));
+    ev.add(format!("{wechat:?}"));
+    server.always(JunkAnswer::json(
+        200,
+        serde_json::json!({"errcode": 40125, "errmsg": "invalid appsecret"}),
+    ));
+    let wrong = WechatUploader::new(config(
+        &server.base_url(),
+        WechatConfig::builder().appid(APPID).appsecret(WRONG_SECRET),
+    ))
+    .unwrap();
+    ev.err("a wrong secret", wrong.poll(&handle).await);
+}
 
 fn config(base: &str, c: WechatConfigBuilder) -> WechatConfig {
     c.part_size(MIN_PART_BYTES).base_url(base).build().unwrap()
 }
 
 async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
+    token_scenarios(ev).await;
     let sim = WechatSim::new(WechatSimConfig {
         appid: APPID.into(),
         appsecret: APPSECRET.into(),
@@ -118,9 +170,15 @@ fn no_secret_in_logs_debug_or_errors() {
     let mut ev = Evidence::default();
     let (sim, log) = captured(scenarios(&video, &mut ev));
     // Every token the simulator issued travelled too.
-    let mut secrets: Vec<String> = [APPSECRET, ACCESS_TOKEN, WRONG_SECRET, WRONG_TOKEN]
-        .map(String::from)
-        .to_vec();
+    let mut secrets: Vec<String> = [
+        APPSECRET,
+        ACCESS_TOKEN,
+        WRONG_SECRET,
+        WRONG_TOKEN,
+        REFETCHED,
+    ]
+    .map(String::from)
+    .to_vec();
     secrets.extend(
         sim.wire()
             .records()
@@ -130,13 +188,13 @@ fn no_secret_in_logs_debug_or_errors() {
     secrets.sort();
     secrets.dedup();
     assert!(
-        secrets.len() > 4,
+        secrets.len() > 5,
         "a fetched token is among the checked values"
     );
     LeakCheck {
         platform: "wechat",
         calls: &[
-            "token",
+            "stable_token",
             "video_initupload",
             "video_uploadpart",
             "video_finishupload",
@@ -149,7 +207,7 @@ fn no_secret_in_logs_debug_or_errors() {
 }
 
 /// A real 8 × 8 JPEG (the fixtures' samples carry no frame header, so no dimensions).
-fn real_jpeg() -> Vec<u8> {
+pub(crate) fn real_jpeg() -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     image::RgbImage::new(8, 8)
         .write_to(&mut out, image::ImageOutputFormat::Jpeg(80))
