@@ -1,10 +1,13 @@
 //! The catalog benchmark (issue 15): 100 distinct videos of 6–25 MB and 300 images, each to
-//! Shopee, Lazada and SMH, on the shaped sandbox (50 ms per request, 8 MiB/s per connection,
-//! 40 MiB/s per marketplace), run by `marketmedia batch run` in a child process.
+//! every marketplace `--to` names (`docs/benchmarks.md`'s figures: shopee, lazada and smh,
+//! those it was first measured with; every one with a simulator by default), on the shaped
+//! sandbox (50 ms per request, 8 MiB/s per connection, 40 MiB/s per marketplace), run by
+//! `marketmedia batch run` in a child process.
 //!
 //! ```sh
 //! cargo bench -p marketmedia-cli --bench batch              # the full catalog (a few minutes)
 //! cargo bench -p marketmedia-cli --bench batch -- --videos 20 # a smaller one
+//! cargo bench -p marketmedia-cli --bench batch -- --to shopee,lazada,smh
 //! ```
 //!
 //! It prints, and writes to `target/marketmedia-bench/batch.json`:
@@ -24,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use marketmedia_batch::store::{self, MediaKind, NewTask};
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_core::raw::{PartPlan, PartSizeRule, UploadRules, UploadSession};
+use marketmedia_core::raw::{PartPlan, PartSizeRule, UploadRules, UploadSession, TITLE};
+use marketmedia_core::Marketplace;
 use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 use serde::Serialize;
@@ -109,9 +113,23 @@ fn run_measured(
     (started.elapsed(), peak, out, status.success())
 }
 
-fn env_for(sb: &Sandbox, home: &Path) -> Vec<(String, String)> {
-    use marketmedia_cli::platform::Platform;
-    let mut env = sb.env_vars(&[Platform::Shopee, Platform::Lazada, Platform::Smh]);
+/// The marketplaces `--to` names, every one with a simulator when it names none.
+fn markets(sb: &Sandbox) -> Vec<std::sync::Arc<dyn Marketplace>> {
+    let args: Vec<String> = std::env::args().collect();
+    let to: Vec<String> = args
+        .iter()
+        .position(|a| a == "--to")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(|n| n.trim().to_owned()).collect())
+        .unwrap_or_default();
+    sb.marketplaces()
+        .into_iter()
+        .filter(|m| to.is_empty() || to.iter().any(|n| n == m.name()))
+        .collect()
+}
+
+fn env_for(sb: &Sandbox, names: &[&str], home: &Path) -> Vec<(String, String)> {
+    let mut env = sb.env_vars(names);
     let pairs: Vec<(&str, String)> = vec![
         ("HOME", home.display().to_string()),
         ("XDG_CONFIG_HOME", home.join("config").display().to_string()),
@@ -121,9 +139,37 @@ fn env_for(sb: &Sandbox, home: &Path) -> Vec<(String, String)> {
     env
 }
 
+/// The per-product columns every row gives: `<marketplace>.<field>` for each field a
+/// marketplace requires with every video, and each one's value in row `i` (a title of its
+/// own, else what the marketplace's simulator account holds for it: a cover on its CDN).
+type Columns = Vec<(String, Box<dyn Fn(u64) -> String>)>;
+
+fn columns(sb: &Sandbox, markets: &[std::sync::Arc<dyn Marketplace>]) -> Columns {
+    let mut out: Columns = Vec::new();
+    for m in markets {
+        let settings = sb.settings_of(m.as_ref()).expect("the sandbox's settings");
+        for f in m.upload_fields().iter().filter(|f| f.required) {
+            let name = format!("{}.{}", m.name(), f.name);
+            if f.name == TITLE {
+                out.push((name, Box::new(|i| format!("Product {i}"))));
+            } else {
+                let value = settings.text(f.name).unwrap_or_default().to_owned();
+                out.push((name, Box::new(move |_| value.clone())));
+            }
+        }
+    }
+    out
+}
+
 /// The catalog: `videos` products with a video of 6–25 MB and three images each.
-fn write_catalog(dir: &Path, videos: u64, cover: &str) -> (PathBuf, u64, u64) {
-    let mut csv = String::from("sku,video,images,marketplaces,lazada.title,lazada.cover_url\n");
+fn write_catalog(
+    dir: &Path,
+    videos: u64,
+    names: &[&str],
+    columns: &Columns,
+) -> (PathBuf, u64, u64) {
+    let header: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    let mut csv = format!("sku,video,images,marketplaces,{}\n", header.join(","));
     let (mut video_bytes, mut image_bytes) = (0, 0);
     for i in 0..videos {
         // Spread over 6–25 MB, each size distinct (distinct content).
@@ -139,9 +185,12 @@ fn write_catalog(dir: &Path, videos: u64, cover: &str) -> (PathBuf, u64, u64) {
             image_bytes += len as u64;
             images.push(name);
         }
+        let values: Vec<String> = columns.iter().map(|(_, value)| value(i)).collect();
         csv.push_str(&format!(
-            "P{i:03},{video},{},shopee;lazada;smh,Product {i},{cover}\n",
-            images.join("|")
+            "P{i:03},{video},{},{},{}\n",
+            images.join("|"),
+            names.join(";"),
+            values.join(",")
         ));
     }
     let path = dir.join("catalog.csv");
@@ -155,7 +204,7 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
     let store = store::open(path.to_str().unwrap_or("store-bench.sqlite"))
         .await
         .expect("open the store");
-    let rules = UploadRules::new("shopee", PartSizeRule::Exact(4 * MIB), 30 * MIB);
+    let rules = UploadRules::new("bench", PartSizeRule::Exact(4 * MIB), 30 * MIB);
     let started = Instant::now();
     let new: Vec<NewTask> = (0..tasks)
         .map(|i| NewTask {
@@ -164,8 +213,8 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
             sku: format!("S{i}"),
             media: "video".into(),
             kind: MediaKind::Video,
-            marketplace: "shopee".into(),
-            platform: "shopee".into(),
+            marketplace: "bench".into(),
+            platform: "bench".into(),
             account: "shop".into(),
             path: format!("/tmp/v{i}.mp4"),
             size: 20 * MIB,
@@ -177,12 +226,12 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
     for _ in 0..tasks {
         let now = marketmedia_core::raw::http::unix_millis() as i64;
         let task = store
-            .claim("bench", "shopee", now, now + 30_000)
+            .claim("bench", "bench", now, now + 30_000)
             .await
             .expect("claim")
             .expect("a task");
         let session = UploadSession {
-            platform: "shopee".into(),
+            platform: "bench".into(),
             upload_id: format!("up-{}", task.id),
             plan: PartPlan::new(20 * MIB, &rules, None).expect("plan"),
             expires_at: None,
@@ -232,14 +281,18 @@ async fn main() {
         bandwidth_total: Some(PER_MARKET),
         ..FaultProfile::none()
     };
-    sb.shopee_sim().faults().set(profile.clone());
-    sb.lazada_sim().faults().set(profile.clone());
-    sb.smh_sim().faults().set(profile);
+    let markets = markets(&sb);
+    let names: Vec<&str> = markets.iter().map(|m| m.name()).collect();
+    for name in &names {
+        if let Some(faults) = sb.simulator(name).and_then(|s| s.faults()) {
+            faults.set(profile.clone());
+        }
+    }
+    let columns = columns(&sb, &markets);
 
     eprintln!("writing {videos} videos and {} images…", videos * 3);
-    let (manifest, video_bytes, image_bytes) =
-        write_catalog(dir.path(), videos, &sb.lazada_cover_url());
-    let env = env_for(&sb, dir.path());
+    let (manifest, video_bytes, image_bytes) = write_catalog(dir.path(), videos, &names, &columns);
+    let env = env_for(&sb, &names, dir.path());
     let store_path = dir.path().join("batch.sqlite");
     let store_arg = store_path.display().to_string();
     let manifest_arg = manifest.display().to_string();
@@ -271,19 +324,22 @@ async fn main() {
     }
 
     // The physical limit: each marketplace receives every byte once over its own 40 MiB/s;
-    // the three run in parallel, so the limit is one marketplace's bytes over its link.
+    // they run in parallel, so the limit is one marketplace's bytes over its link.
     let per_market = video_bytes + image_bytes;
     let limit = Duration::from_secs_f64(per_market as f64 / PER_MARKET as f64);
     let ratio = wall.as_secs_f64() / limit.as_secs_f64();
 
     // A 1,000-row dry run, its rows naming the catalog's files again under new skus.
     let rows = 1000;
-    let mut csv = String::from("sku,video,images,marketplaces,lazada.title,lazada.cover_url\n");
+    let header: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    let mut csv = format!("sku,video,images,marketplaces,{}\n", header.join(","));
     for r in 0..rows {
         let i = r % videos.max(1);
+        let values: Vec<String> = columns.iter().map(|(_, value)| value(r)).collect();
         csv.push_str(&format!(
-            "D{r:04},v{i:03}.mp4,i{i:03}_0.jpg|i{i:03}_1.jpg|i{i:03}_2.jpg,shopee;lazada;smh,Product {r},{}\n",
-            sb.lazada_cover_url()
+            "D{r:04},v{i:03}.mp4,i{i:03}_0.jpg|i{i:03}_1.jpg|i{i:03}_2.jpg,{},{}\n",
+            names.join(";"),
+            values.join(",")
         ));
     }
     let dry = dir.path().join("dry.csv");
@@ -315,13 +371,14 @@ async fn main() {
     };
     println!(
         "| catalog | measured | reference | ratio | target |\n|---|---|---|---|---|\n\
-         | {} videos + {} images × 3 marketplaces ({:.0} MB each) | {:.1} s | limit {:.1} s | {:.2} | ≤ 1.15 {} |\n\
+         | {} videos + {} images × {} marketplaces ({:.0} MB each) | {:.1} s | limit {:.1} s | {:.2} | ≤ 1.15 {} |\n\
          | worker peak RSS | {:.1} MiB | — | — | ≤ 64 MiB {} |\n\
          | dry run, {} rows | {:.1} s, {:.1} MiB peak | — | — | ≤ 64 MiB {} |\n\
          | store time per task (SQLite) | {:.2} ms | — | — | — |\n\
          uploaded {uploaded}, failed {failed}",
         results.videos,
         results.images,
+        names.len(),
         per_market as f64 / MB as f64,
         wall.as_secs_f64(),
         limit.as_secs_f64(),

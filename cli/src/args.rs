@@ -2,14 +2,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
+use marketmedia_core::Registry;
 
-use crate::platform::Platform;
+use crate::Setup;
 
-/// The command line. Its help text ([`about`], [`long_about`]) names the marketplaces from
-/// [`Platform::ALL`].
+/// The command line. Its help text ([`about`], [`long_about`]) names the registered
+/// marketplaces, and each marketplace's settings with a command-line flag
+/// ([`marketmedia_core::Setting::command_line`]) add theirs ([`command`]).
 #[derive(Debug, Parser)]
-#[command(name = "marketmedia", version, about = about(), long_about = long_about())]
+#[command(name = "marketmedia", version)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -28,35 +30,105 @@ pub struct ConfigArgs {
     /// Use the embedded simulators for every marketplace, whatever accounts are configured.
     #[arg(long)]
     pub sandbox: bool,
-
-    /// Shopee's media module: media_space (v2.media_space, the default) or media (v2.media).
-    /// Wins over MARKETMEDIA_SHOPEE_MODULE and the config file's `module`.
-    #[arg(long, value_name = "MODULE", value_parser = parse_shopee_module)]
-    pub shopee_module: Option<marketmedia_shopee::ShopeeModule>,
 }
 
-/// The command's one-line description: `Upload product videos and images to Shopee, …, and
-/// WeChat Channels Store at once.`, every marketplace of [`Platform::ALL`] named.
-pub fn about() -> String {
+/// The command's one-line description: `Upload product videos and images to A, B and C at
+/// once.`, every registered marketplace named.
+pub fn about(registry: &Registry) -> String {
     format!(
         "Upload product videos and images to {} at once.",
-        Platform::all_in_words()
+        registry.titles_in_words()
     )
 }
 
 /// The command's description under `--help`: [`about`], then where uploads go.
-pub fn long_about() -> String {
+pub fn long_about(registry: &Registry) -> String {
     format!(
         "{}\n\nUploads go to every configured account, any number per marketplace (config file \
          or environment variables, see docs/cli.md; `marketmedia accounts` lists them). When \
          no account is configured, or with --sandbox, an embedded simulator of each \
          marketplace serves instead, and the output says so.",
-        about()
+        about(registry)
     )
 }
 
-fn parse_shopee_module(s: &str) -> Result<marketmedia_shopee::ShopeeModule, String> {
-    s.parse()
+/// The marketplaces' own flags given on a command line (`--<marketplace>-<key> VALUE`): their
+/// marketplace, setting key and value, in the registry's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarketFlags {
+    /// (marketplace, key, value).
+    pub values: Vec<(String, String, String)>,
+}
+
+/// The id of a marketplace flag's argument.
+fn flag_id(market: &str, key: &str) -> String {
+    format!("market-flag:{market}:{key}")
+}
+
+/// The command line of `registry`'s marketplaces: [`Cli`], its help naming them, and every
+/// setting declared with a command-line flag as `--<marketplace>-<key>` on each subcommand
+/// that reads accounts (those that take `--config`).
+pub fn command(registry: &Registry) -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command()
+        .about(about(registry))
+        .long_about(long_about(registry));
+    let subcommands: Vec<String> = cmd
+        .get_subcommands()
+        .filter(|c| c.get_arguments().any(|a| a.get_id() == "config"))
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    for name in subcommands {
+        cmd = cmd.mut_subcommand(name, |mut sub| {
+            for market in registry.iter() {
+                for s in market.settings().iter().filter(|s| s.command_line) {
+                    let help = format!(
+                        "{} ({}): wins over {}{} and `{}` under [{}], for every {} account \
+                         and the sandbox alike",
+                        market.title(),
+                        s.help,
+                        market.env_prefix(),
+                        s.env_key(),
+                        s.key,
+                        market.name(),
+                        market.title()
+                    );
+                    sub = sub.arg(
+                        clap::Arg::new(flag_id(market.name(), s.key))
+                            .long(s.flag_name(market.name()))
+                            .value_name(s.env_key())
+                            .help(help),
+                    );
+                }
+            }
+            sub
+        });
+    }
+    cmd
+}
+
+/// Parses `args` (the program's name first) as [`command`] defines them: the command line
+/// and the marketplaces' flags it carried. `Err` is clap's, to print and exit with (help and
+/// version included).
+pub fn parse_from<I, T>(setup: &Setup, args: I) -> Result<(Cli, MarketFlags), clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command(&setup.registry).try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let mut flags = MarketFlags::default();
+    if let Some((_, sub)) = matches.subcommand() {
+        for market in setup.registry.iter() {
+            for s in market.settings().iter().filter(|s| s.command_line) {
+                if let Ok(Some(v)) = sub.try_get_one::<String>(&flag_id(market.name(), s.key)) {
+                    flags
+                        .values
+                        .push((market.name().to_owned(), s.key.to_owned(), v.clone()));
+                }
+            }
+        }
+    }
+    Ok((cli, flags))
 }
 
 /// How often a failed call is tried: the same policy for `upload`, `images` and `status`.
@@ -172,8 +244,8 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 30)]
     pub uploads: u32,
     /// Marketplaces (comma-separated). Default: all of them.
-    #[arg(long, value_delimiter = ',', value_name = "LIST", value_parser = parse_platform)]
-    pub to: Vec<Platform>,
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub to: Vec<String>,
     /// Size of the generated 12-second test video, in bytes.
     #[arg(long, default_value_t = 9 * 1024 * 1024)]
     pub size: u64,
@@ -245,11 +317,13 @@ pub struct UploadArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The video's title (Lazada requires one; default in the sandbox: the file's name).
+    /// The video's title (a marketplace that requires one refuses a video without it; in the
+    /// sandbox the file's name serves).
     #[arg(long)]
     pub title: Option<String>,
 
-    /// A public http(s) URL of the video's cover image (Lazada requires one).
+    /// A public http(s) URL of the video's cover image (a marketplace that requires one
+    /// refuses a video without it).
     #[arg(long, value_name = "URL")]
     pub cover_url: Option<String>,
 
@@ -324,7 +398,7 @@ pub struct StatusArgs {
     #[arg(long, visible_alias = "account", value_name = "ACCOUNT")]
     pub platform: String,
 
-    /// The id `upload` printed (Shopee `video_upload_id`, Lazada `video_id`).
+    /// The id `upload` printed.
     #[arg(long)]
     pub id: String,
 
@@ -354,11 +428,6 @@ pub struct DigestArgs {
 
 /// `marketmedia sim`: the same arguments as the `marketmedia-sim` binary.
 pub type SimArgs = marketmedia_sim::standalone::Args;
-
-fn parse_platform(s: &str) -> Result<Platform, String> {
-    s.parse()
-        .map_err(|e: marketmedia_core::Error| e.message().to_owned())
-}
 
 /// Parses a size: `1048576`, `512KiB`, `4MiB`, `4M`, `1GiB` (binary units).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -392,32 +461,75 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// `--help` names every marketplace, from `Platform::ALL`.
+    /// `--help` names every registered marketplace, and the flags of their settings.
     #[test]
     fn the_help_names_every_marketplace() {
-        let help = Cli::command().render_long_help().to_string();
-        for p in Platform::ALL {
+        let registry = marketmedia::registry();
+        let help = command(&registry).render_long_help().to_string();
+        for m in registry.iter() {
             assert!(
-                help.contains(p.title()),
+                help.contains(m.title()),
                 "{} missing from:\n{help}",
-                p.title()
+                m.title()
             );
         }
-        let short = Cli::command().render_help().to_string();
-        assert!(short.contains(&Platform::all_in_words()), "{short}");
-        let description = env!("CARGO_PKG_DESCRIPTION");
-        for p in Platform::ALL {
-            assert!(
-                description.contains(p.title()),
-                "{} missing from {description}",
-                p.title()
-            );
-        }
-        // The simulators' own list (the sim crate cannot know `Platform`) is the same.
+        let short = command(&registry).render_help().to_string();
+        assert!(short.contains(&registry.titles_in_words()), "{short}");
+        // The simulators' own list (the sim crate cannot know the registry) is the same.
         assert_eq!(
-            marketmedia_sim::standalone::PLATFORM_NAMES,
-            Platform::ALL.map(Platform::name)
+            marketmedia_sim::standalone::PLATFORM_NAMES.to_vec(),
+            registry.names()
         );
+        // Every setting with a flag has it on `upload` (and every command taking --config).
+        let mut cmd = command(&registry);
+        let upload = cmd.find_subcommand_mut("upload").unwrap();
+        let help = upload.render_long_help().to_string();
+        let mut flags = 0;
+        for m in registry.iter() {
+            for s in m.settings().iter().filter(|s| s.command_line) {
+                flags += 1;
+                let flag = format!("--{}", s.flag_name(m.name()));
+                assert!(help.contains(&flag), "{flag} missing from:\n{help}");
+            }
+        }
+        assert!(flags > 0);
+    }
+
+    /// The first setting of the registry declared with a flag: (marketplace, setting).
+    fn a_flag() -> (&'static str, &'static marketmedia_core::Setting) {
+        marketmedia::registry()
+            .iter()
+            .find_map(|m| {
+                let settings: &'static [marketmedia_core::Setting] = m.settings();
+                let s = settings.iter().find(|s| s.command_line)?;
+                Some((m.name(), s))
+            })
+            .expect("a marketplace declares a setting with a flag")
+    }
+
+    #[test]
+    fn marketplace_flags_are_parsed_with_the_command_line() {
+        let setup = Setup::default();
+        let (market, setting) = a_flag();
+        let flag = format!("--{}", setting.flag_name(market));
+        let (cli, flags) =
+            parse_from(&setup, ["marketmedia", "upload", &flag, setting.example]).unwrap();
+        assert!(matches!(cli.command, Command::Upload(_)));
+        assert_eq!(
+            flags.values,
+            [(
+                market.to_owned(),
+                setting.key.to_owned(),
+                setting.example.to_owned()
+            )]
+        );
+        let (_, none) = parse_from(&setup, ["marketmedia", "batch", "status"]).unwrap();
+        assert!(none.values.is_empty());
+        assert!(parse_from(
+            &setup,
+            ["marketmedia", "digest", &flag, setting.example, "f"]
+        )
+        .is_err());
     }
 
     #[test]
@@ -432,13 +544,13 @@ mod tests {
 
     #[test]
     fn upload_takes_a_list_of_marketplaces() {
-        let cli = Cli::try_parse_from(["marketmedia", "upload", "--to", "smh,shopee-sg"]).unwrap();
+        let cli = Cli::try_parse_from(["marketmedia", "upload", "--to", "b,a-sg"]).unwrap();
         let Command::Upload(args) = cli.command else {
             panic!("not upload")
         };
-        assert_eq!(args.to, vec!["smh".to_owned(), "shopee-sg".to_owned()]);
+        assert_eq!(args.to, vec!["b".to_owned(), "a-sg".to_owned()]);
         assert!(args.file.is_none());
-        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "ebay"]).is_ok());
+        assert!(Cli::try_parse_from(["marketmedia", "upload", "--to", "c"]).is_ok());
     }
 
     /// The timeout flags' defaults are the library's (`Watchdog::default()`, pinned in core),

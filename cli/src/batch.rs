@@ -30,7 +30,6 @@ use marketmedia_batch::{
 use marketmedia_core::{Error, Result};
 use marketmedia_sim::fixtures::{decodable_jpeg, decodable_png, write_sample_mp4};
 
-use crate::accounts::{Account, AccountSettings};
 use crate::commands::SAMPLE_DURATION;
 use crate::config::Config;
 use crate::exit;
@@ -112,7 +111,7 @@ pub struct WorkerArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The manifest: CSV (header with `sku`, `video`, `images`, `marketplaces`, and
-    /// `MARKET.FIELD` columns such as `lazada.title`) or JSON Lines (`.jsonl`).
+    /// `MARKET.FIELD` columns such as `<marketplace>.title`) or JSON Lines (`.jsonl`).
     pub manifest: PathBuf,
     /// The store.
     #[command(flatten)]
@@ -311,38 +310,20 @@ pub async fn markets(
     let mut targets = Targets::chosen(&[], config, &meta, force_sandbox).await?;
     let mut out = Vec::new();
     for target in std::mem::take(&mut targets.targets) {
-        let name = target.account.clone();
-        let account = target.identity.clone();
-        let platform = target.platform.name();
-        let (video, images) = target.provider.into_shared();
-        let market = Market::new(name, account)
-            .with_video(video)
-            .with_images(images);
-        // A row's `MARKET.title`, `MARKET.cover_url`… over the account's configured ones (or
-        // the sandbox's): one uploader serves every product.
+        // One uploader for every product: a row's own fields (a manifest's
+        // `<marketplace>.title`) over the account's (or the sandbox's), which are the market's
+        // defaults; the rules' required fields are checked for every row before any request.
+        let market = Market::new(target.account.clone(), target.identity.clone())
+            .with_video(target.client.video().clone())
+            .with_images(target.client.images().clone())
+            .with_defaults(target.meta());
         out.push(
             market
-                .with_defaults(target.meta)
-                .with_platform(platform)
+                .with_platform(target.platform())
                 .with_max_uploads(worker.uploads_per_market),
         );
     }
     Ok((out, targets))
-}
-
-/// The account key a release before accounts derived for `account` (a Shopee shop id, a
-/// Lazada app key, an SMH library id, `user` for eBay, a WeChat AppID or `token`).
-fn legacy_key(account: &Account) -> String {
-    match &account.settings {
-        AccountSettings::Shopee(c) => c.shop_id.to_string(),
-        AccountSettings::Lazada(c) => c.app_key.clone(),
-        AccountSettings::Smh(c) => c.library_id.clone(),
-        AccountSettings::Ebay(_) => "user".into(),
-        AccountSettings::Wechat(c) => match &c.credentials {
-            marketmedia_wechat::Credentials::App { appid, .. } => appid.clone(),
-            marketmedia_wechat::Credentials::Token(_) => "token".into(),
-        },
-    }
 }
 
 /// Moves what a store written before accounts keeps under the old account keys to the
@@ -364,7 +345,7 @@ async fn adopt_legacy_accounts(
     let mut orphans: BTreeMap<String, u64> = BTreeMap::new();
     for c in counts.iter().filter(|c| !c.state.is_final()) {
         let known = config.account(&c.marketplace).is_some()
-            || (config.accounts.is_empty() && c.marketplace.parse::<crate::Platform>().is_ok());
+            || (config.accounts.is_empty() && config.registry.get(&c.marketplace).is_some());
         if !known {
             *orphans.entry(c.marketplace.clone()).or_default() += c.tasks;
         }
@@ -377,14 +358,13 @@ async fn adopt_legacy_accounts(
         );
     }
     for account in &config.accounts {
-        let of = config.accounts_of(account.platform).count();
+        let of = config.accounts_of(account.market.name()).count();
+        let Some(old_key) = &account.pre_accounts_key else {
+            continue;
+        };
         if account.legacy || of == 1 {
             store
-                .adopt_account(
-                    account.platform.name(),
-                    &legacy_key(account),
-                    &account.identity,
-                )
+                .adopt_account(account.market.name(), old_key, &account.identity)
                 .await
                 .map_err(store_error)?;
         }
@@ -416,7 +396,7 @@ async fn generate_missing_media(manifest: &Path) -> Result<usize> {
             Some("mp4") | Some("mov") => {
                 write_sample_mp4(path, SAMPLE_DURATION, (3 << 20) + n as u64 * 4096)?
             }
-            // Real pictures: WeChat's provider decodes every image to send its dimensions.
+            // Real pictures: a provider may decode every image to send its dimensions.
             Some("jpg") | Some("jpeg") => std::fs::write(path, decodable_jpeg(40_000 + n)?)?,
             Some("png") => std::fs::write(path, decodable_png(40_000 + n)?)?,
             _ => continue,

@@ -1,10 +1,9 @@
 //! `marketmedia accounts check [NAME…]`: one cheap, documented, authenticated call per
 //! account, and which accounts work and, for each that does not, why.
 //!
-//! The calls: Shopee `v2.shop.get_shop_info`, Lazada `/seller/get`, SMH `GET /api/v1/token`
-//! (with the library secret), WeChat `/cgi-bin/token` (with the AppID and AppSecret). eBay's
-//! Media API documents none for its token's scope, so eBay accounts are reported as not
-//! checked, with no request sent.
+//! Each marketplace's client makes its own call ([`marketmedia_core::raw::CheckAccount`];
+//! `docs/cli.md` lists them); one whose platform documents none for its credentials answers
+//! `Unsupported` with no request sent, and the account is reported as not checked.
 
 use marketmedia_core::ClientOptions;
 use marketmedia_core::{AccountCheck, Error, ErrorKind, Result};
@@ -13,7 +12,7 @@ use serde::Serialize;
 use crate::accounts::Chosen;
 use crate::config::Config;
 use crate::report::ErrorRecord;
-use crate::targets::{Provider, Targets, VideoMeta};
+use crate::targets::{Targets, VideoMeta};
 
 /// One account's check, as printed with `--json`.
 #[derive(Debug, Serialize)]
@@ -28,17 +27,6 @@ pub struct CheckRecord {
     pub check: Option<AccountCheck>,
     /// Why it failed (or why it was not checked).
     pub error: Option<ErrorRecord>,
-}
-
-/// The check of one provider.
-pub async fn check_provider(provider: &Provider) -> Result<AccountCheck> {
-    match provider {
-        Provider::Shopee(p) => p.check_account().await,
-        Provider::Lazada(p) => p.check_account().await,
-        Provider::Smh(p) => p.check_account().await,
-        Provider::Ebay(p) => p.check_account().await,
-        Provider::Wechat(p) => p.check_account().await,
-    }
 }
 
 /// Checks the accounts `names` choose (every account when empty), all at once.
@@ -62,7 +50,7 @@ pub async fn check(
     let targets = Targets::build(&accounts, config, &meta).await?;
     let checks = targets.targets.iter().map(|t| {
         let account = t.account_ref();
-        async move { account.scope(check_provider(&t.provider)).await }
+        async move { account.scope(t.client.checker().check_account()).await }
     });
     let results = futures::future::join_all(checks).await;
     let mut records = Vec::new();
@@ -76,7 +64,7 @@ pub async fn check(
         };
         records.push(CheckRecord {
             account: t.account.clone(),
-            marketplace: t.platform.name().to_owned(),
+            marketplace: t.platform().to_owned(),
             state,
             check,
             error,

@@ -8,9 +8,9 @@ use std::time::Duration;
 use marketmedia_core::digest_file_async;
 use marketmedia_core::images_overall;
 use marketmedia_core::{
-    AccountUpload, ClientOptions, Completion, DigestRequest, Error, ErrorKind, FanOutReport,
-    ImageSource, ImageUploader, Journal, MarketReport, Overall, ProcessingHandle, ProcessingStatus,
-    Result, RetryPolicy, UploadDriver, UploadOptions,
+    Completion, DigestRequest, Error, ErrorKind, FanOutReport, ImageSource, ImageUploader, Journal,
+    MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result, RetryPolicy, UploadDriver,
+    UploadOptions,
 };
 use marketmedia_sim::fixtures::write_sample_mp4;
 use serde::Serialize;
@@ -22,43 +22,58 @@ use crate::args::{
 };
 use crate::config::{process_env, Config};
 use crate::exit;
-use crate::platform::Platform;
 use crate::progress::Bars;
 use crate::report::{self, ErrorRecord};
 use crate::targets::{Targets, VideoMeta};
 
 /// Duration of the sample video `upload` generates when no file is given.
 pub const SAMPLE_DURATION: Duration = Duration::from_secs(12);
-/// Size of the sample video: 6 MiB (two Shopee parts, two Lazada blocks, one SMH part).
+/// Size of the sample video: 6 MiB (a few parts on every marketplace, under the smallest
+/// limit of them).
 pub const SAMPLE_BYTES: u64 = 6 * 1024 * 1024;
 
-/// The largest image read from disk (the most any platform accepts: SMH's 50 MiB); each
+/// The largest image read from disk (the most any bundled platform accepts); each
 /// platform's own, lower limit is checked before its request.
 pub const MAX_IMAGE_READ: u64 = 50 * 1024 * 1024;
 
-/// Runs a parsed command line.
+/// Runs a parsed command line with the bundled marketplaces and simulators.
 pub async fn run(cli: Cli) -> Result<i32> {
+    run_with_flags(
+        &crate::Setup::default(),
+        cli,
+        &crate::args::MarketFlags::default(),
+    )
+    .await
+}
+
+/// Runs a parsed command line with `setup`'s marketplaces and simulators; `flags` are the
+/// marketplaces' own command-line flags it carried (`--<marketplace>-<key> VALUE`).
+pub async fn run_with_flags(
+    setup: &crate::Setup,
+    cli: Cli,
+    flags: &crate::args::MarketFlags,
+) -> Result<i32> {
     let load = |args: &ConfigArgs| -> Result<Config> {
         let names: Vec<String> = std::env::vars_os()
             .filter_map(|(k, _)| k.into_string().ok())
             .collect();
         let loaded = if args.sandbox {
-            Ok(Config::default())
+            Ok(Config::empty(setup))
         } else {
-            Config::load(args.config.as_deref(), &process_env, &names)
+            Config::load(setup, args.config.as_deref(), &process_env, &names)
         };
         // Account variables are known once the accounts are.
         let accounts = loaded
             .as_ref()
             .map(|c| c.env_names.clone())
             .unwrap_or_default();
-        let names = names
-            .into_iter()
-            .filter(|n| loaded.is_ok() || !n.starts_with(crate::config::ACCOUNT_ENV_PREFIX));
-        crate::config::warn_unknown_env(names, &accounts);
+        let names = names.into_iter().filter(|n| {
+            loaded.is_ok() || !n.starts_with(marketmedia_core::raw::ACCOUNT_ENV_PREFIX)
+        });
+        crate::config::warn_unknown_env(&setup.registry, names, &accounts);
         let mut config = loaded?;
-        if let Some(module) = args.shopee_module {
-            config.force_shopee_module(module);
+        for (market, key, value) in &flags.values {
+            config.set_from_command_line(market, key, value)?;
         }
         Ok(config)
     };
@@ -70,7 +85,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Accounts(args) => crate::accounts::command(&load(&args.config)?, args).await,
         Command::Sim(args) => sim(args).await,
         Command::Cleanup(args) => cleanup(&load(&args.config)?, args.config.sandbox, args).await,
-        Command::Soak(args) => crate::soak::soak(args).await,
+        Command::Soak(args) => crate::soak::soak(setup, args).await,
         Command::Batch(args) => {
             let config = load(&args.config)?;
             let sandbox = args.config.sandbox;
@@ -123,8 +138,8 @@ impl TimeoutArgs {
     /// The client options these flags ask for (0 is read as 1 second): the timeouts and the
     /// progress-based watchdog of every client the command builds, the other options at
     /// their defaults.
-    pub fn client_options(&self) -> ClientOptions {
-        use marketmedia_core::{HttpTimeouts, LowSpeed, Watchdog};
+    pub fn client_options(&self) -> marketmedia_core::ClientOptions {
+        use marketmedia_core::{ClientOptions, HttpTimeouts, LowSpeed, Watchdog};
         let secs = |n: u64| Duration::from_secs(n.max(1));
         ClientOptions::default()
             .with_watchdog(Some(Watchdog {
@@ -163,14 +178,14 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         }
     };
     let meta = VideoMeta {
-        title: args.title.clone(),
-        cover_url: args.cover_url.clone(),
         sandbox_title: path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "sample".into()),
         options: args.timeouts.client_options(),
-    };
+        ..VideoMeta::default()
+    }
+    .with_flags(args.title.clone(), args.cover_url.clone());
     let targets = Targets::chosen(&args.to, config, &meta, force_sandbox).await?;
 
     if !args.json {
@@ -189,14 +204,15 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
 
     // A marketplace the CLI already knows cannot take the video gets no request.
     let problems: Vec<Option<Error>> = targets.targets.iter().map(|t| t.video_problem()).collect();
-    // Each upload carries its own fields (the command's `--title`, the account's defaults).
-    let runnable: Vec<AccountUpload<'_>> = targets
+    // Each upload carries its own fields (the command's `--title`, else the account's).
+    let runnable: Vec<marketmedia_core::AccountUpload<'_>> = targets
         .targets
         .iter()
         .zip(&problems)
         .filter(|(_, p)| p.is_none())
         .map(|(t, _)| {
-            AccountUpload::new(t.account_ref(), t.provider.video()).with_meta(t.meta.clone())
+            marketmedia_core::AccountUpload::new(t.account_ref(), t.client.video().as_ref())
+                .with_meta(t.meta())
         })
         .collect();
     let names: Vec<&str> = runnable.iter().map(|u| u.account.name.as_str()).collect();
@@ -247,14 +263,14 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
         .zip(problems)
         .map(|(t, problem)| match problem {
             Some(e) => MarketReport {
-                platform: t.platform.name().to_owned(),
+                platform: t.platform().to_owned(),
                 account: Some(t.account.clone()),
                 result: Err(e),
             },
             None => ran.next().unwrap_or_else(|| MarketReport {
-                platform: t.platform.name().to_owned(),
+                platform: t.platform().to_owned(),
                 account: Some(t.account.clone()),
-                result: Err(Error::protocol("no result").with_platform(t.platform.name())),
+                result: Err(Error::protocol("no result").with_platform(t.platform())),
             }),
         })
         .collect();
@@ -399,11 +415,15 @@ pub async fn images(config: &Config, force_sandbox: bool, args: ImagesArgs) -> R
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("the image check failed: {e}")))?
     };
+    let registry = config.registry.clone();
     let check = move |rules: &marketmedia_core::ImageRules, img: &ImageSource| -> Result<()> {
         marketmedia_core::check_image(rules, img)?;
         match decoded.get(&(img.data.as_ptr() as usize)) {
             Some(Err(why)) => Err(Error::invalid_input(why.clone()).with_platform(&rules.platform)),
-            Some(Ok(Some(dims))) => match crate::platform::max_image_dimensions(&rules.platform) {
+            Some(Ok(Some(dims))) => match registry
+                .get(&rules.platform)
+                .and_then(|m| m.max_image_dimensions())
+            {
                 Some(max) => {
                     marketmedia_core::check_dimensions(&rules.platform, &img.file_name, *dims, max)
                 }
@@ -417,7 +437,7 @@ pub async fn images(config: &Config, force_sandbox: bool, args: ImagesArgs) -> R
         .targets
         .iter()
         .map(|t| RetryingImages {
-            inner: t.provider.images(),
+            inner: t.client.images().as_ref(),
             policy: policy.clone(),
         })
         .collect();
@@ -502,9 +522,9 @@ pub struct StatusRecord {
 /// The account `status --platform NAME` asks: the account so named, or the only account of
 /// the marketplace so named.
 fn status_account<'a>(config: &'a Config, force_sandbox: bool, name: &str) -> Result<&'a Account> {
-    let platform = name.parse::<Platform>().ok();
+    let market = config.registry.get(name).cloned();
     if force_sandbox || config.accounts.is_empty() {
-        let platform = platform.map(|p| p.name()).unwrap_or(name);
+        let platform = market.as_ref().map(|m| m.name()).unwrap_or(name);
         return Err(Error::invalid_input(format!(
             "{platform} has no credentials configured: status asks the account that holds \
              the upload (the sandbox forgets its uploads when the command that made them ends); \
@@ -515,26 +535,27 @@ fn status_account<'a>(config: &'a Config, force_sandbox: bool, name: &str) -> Re
     if let Some(account) = config.account(name) {
         return Ok(account);
     }
-    let Some(platform) = platform else {
+    let Some(market) = market else {
         return Err(Error::invalid_input(format!(
             "no account or marketplace is named {name}; `marketmedia accounts` lists them"
         )));
     };
-    let mut of = config.accounts_of(platform);
+    let mut of = config.accounts_of(market.name());
     match (of.next(), of.next()) {
         (Some(one), None) => Ok(one),
-        (None, _) => Err(crate::accounts::no_account(platform)),
+        (None, _) => Err(crate::accounts::no_account(market.as_ref())),
         (Some(_), Some(_)) => {
             let names: Vec<&str> = config
-                .accounts_of(platform)
+                .accounts_of(market.name())
                 .map(|a| a.name.as_str())
                 .collect();
             Err(Error::invalid_input(format!(
-                "{platform} has several accounts ({}): name the one holding the upload \
+                "{} has several accounts ({}): name the one holding the upload \
                  with --account",
+                market.name(),
                 names.join(", ")
             ))
-            .with_platform(platform.name()))
+            .with_platform(market.name()))
         }
     }
 }
@@ -542,7 +563,7 @@ fn status_account<'a>(config: &'a Config, force_sandbox: bool, name: &str) -> Re
 /// `marketmedia status`.
 pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> Result<i32> {
     let account = status_account(config, force_sandbox, &args.platform)?;
-    let platform = account.platform;
+    let platform = account.market.name();
     let meta = VideoMeta {
         options: args.timeouts.client_options(),
         ..VideoMeta::default()
@@ -551,22 +572,22 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
     let Some(target) = targets.targets.first() else {
         return Err(Error::invalid_input("no account chosen"));
     };
-    let provider = target.provider.video();
+    let provider = target.client.video().as_ref();
     if !provider.rules().async_processing {
         return Err(Error::new(
             ErrorKind::Unsupported,
             "uploads are ready as soon as they are confirmed; there is no processing to poll",
         )
-        .with_platform(platform.name()));
+        .with_platform(platform));
     }
     let handle = ProcessingHandle {
-        platform: platform.name().to_owned(),
+        platform: platform.to_owned(),
         id: args.id.clone(),
         data: serde_json::Value::Null,
     };
     let mut record = StatusRecord {
         account: account.name.clone(),
-        platform: platform.name().to_owned(),
+        platform: platform.to_owned(),
         id: args.id.clone(),
         state: "failed",
         stage: None,
@@ -610,7 +631,7 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
                 ErrorKind::Rejected,
                 format!("processing failed ({state}): {reason}"),
             )
-            .with_platform(platform.name())
+            .with_platform(platform)
             .with_code(state);
             record.error = Some(ErrorRecord::from(&e));
             exit::FAILURE
@@ -813,9 +834,10 @@ fn open_journal(args: &JournalArgs) -> Result<Journal> {
 pub fn orphan_warnings(config: &Config, journal: &Journal) -> Vec<String> {
     let mut orphans: std::collections::BTreeMap<String, usize> = Default::default();
     for e in journal.entries() {
-        let Ok(platform) = e.platform.parse::<Platform>() else {
+        let Some(market) = config.registry.get(&e.platform) else {
             continue;
         };
+        let platform = market.name();
         if entry_account(config, platform, e.account.as_deref()).is_none() {
             let who = e
                 .account
@@ -841,7 +863,7 @@ pub fn orphan_warnings(config: &Config, journal: &Journal) -> Vec<String> {
 /// after the marketplace, or the marketplace's only account).
 pub fn entry_account<'a>(
     config: &'a Config,
-    platform: Platform,
+    platform: &'a str,
     identity: Option<&str>,
 ) -> Option<&'a Account> {
     match identity {
@@ -896,13 +918,13 @@ pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) ->
     let sandbox = force_sandbox || config.accounts.is_empty();
     let mut chosen: Vec<Chosen<'_>> = Vec::new();
     for e in &entries {
-        let Ok(platform) = e.platform.parse::<Platform>() else {
+        let Some(market) = config.registry.get(&e.platform) else {
             continue;
         };
         let choice = if sandbox {
-            Some(Chosen::Sandbox(platform))
+            Some(Chosen::Sandbox(market.clone()))
         } else {
-            entry_account(config, platform, e.account.as_deref()).map(Chosen::Account)
+            entry_account(config, market.name(), e.account.as_deref()).map(Chosen::Account)
         };
         if let Some(c) = choice.filter(|c| !chosen.contains(c)) {
             chosen.push(c);
@@ -916,7 +938,7 @@ pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) ->
     let mut kept = 0;
     for entry in entries {
         let target = targets.targets.iter().find(|t| {
-            t.platform.name() == entry.platform
+            t.platform() == entry.platform
                 && (sandbox
                     || match &entry.account {
                         Some(identity) => *identity == t.identity,
@@ -941,7 +963,7 @@ pub async fn cleanup(config: &Config, force_sandbox: bool, args: CleanupArgs) ->
             Some(t) => match t
                 .account_ref()
                 .scope(marketmedia_core::cancel_recorded(
-                    t.provider.video(),
+                    t.client.video().as_ref(),
                     &entry.session,
                     &entry.receipts,
                     &entry.commit,

@@ -404,7 +404,7 @@ mod tests {
 
     fn uploading(total: u64, already: u64) -> ProgressEvent {
         ProgressEvent::Stage {
-            platform: "shopee".into(),
+            platform: "demo".into(),
             stage: Stage::Uploading {
                 parts: 2,
                 total_bytes: total,
@@ -415,62 +415,62 @@ mod tests {
 
     #[test]
     fn follows_acknowledged_bytes_glides_and_rolls_back_retries() {
-        let bars = Bars::with_target(&["shopee"], ProgressDrawTarget::hidden());
+        let bars = Bars::with_target(&["demo"], ProgressDrawTarget::hidden());
         let t0 = Instant::now();
         bars.on_event(uploading(100, 0));
         // Handed off is not taken: the bar stays put.
         bars.on_event(ProgressEvent::Bytes {
-            platform: "shopee".into(),
+            platform: "demo".into(),
             part: 0,
             bytes: 50,
         });
         bars.tick(t0 + Duration::from_millis(100));
-        assert_eq!(bars.tracks()["shopee"].shown as u64, 0);
+        assert_eq!(bars.tracks()["demo"].shown as u64, 0);
         bars.on_event(ProgressEvent::PartDone {
-            platform: "shopee".into(),
+            platform: "demo".into(),
             part: 0,
             size: 50,
         });
         // It glides to the acknowledged 50, never beyond.
         let mut last = 0;
         for i in 2..30 {
-            let p = bars.tracks().get_mut("shopee").unwrap().tick(t0 + TICK * i);
+            let p = bars.tracks().get_mut("demo").unwrap().tick(t0 + TICK * i);
             assert!(p >= last && p <= 50, "{p}");
             last = p;
         }
         assert_eq!(last, 50);
         // A part in flight is credited at the last part's rate, and a retry takes it back.
         bars.on_event(ProgressEvent::Bytes {
-            platform: "shopee".into(),
+            platform: "demo".into(),
             part: 1,
             bytes: 50,
         });
         std::thread::sleep(Duration::from_millis(30));
         let now = Instant::now();
-        let before = bars.tracks()["shopee"].estimate(now);
+        let before = bars.tracks()["demo"].estimate(now);
         assert!(before > 50.0, "{before}");
         bars.on_event(ProgressEvent::Retry {
-            platform: "shopee".into(),
+            platform: "demo".into(),
             part: Some(1),
             attempt: 1,
             rolled_back: 50,
             delay: Duration::ZERO,
             reason: "reset".into(),
         });
-        assert_eq!(bars.tracks()["shopee"].estimate(now), 50.0);
-        assert!(bars.position("shopee").unwrap() <= 50);
+        assert_eq!(bars.tracks()["demo"].estimate(now), 50.0);
+        assert!(bars.position("demo").unwrap() <= 50);
         assert!(bars
-            .message("shopee")
+            .message("demo")
             .unwrap()
             .contains("retry after attempt 1"));
     }
 
     #[test]
     fn a_resumed_upload_says_so_and_shows_the_real_stage() {
-        let bars = Bars::with_target(&["shopee"], ProgressDrawTarget::hidden());
+        let bars = Bars::with_target(&["demo"], ProgressDrawTarget::hidden());
         let sink = bars.sink();
         let stage = |stage| ProgressEvent::Stage {
-            platform: "shopee".into(),
+            platform: "demo".into(),
             stage,
         };
         sink(stage(Stage::Digesting));
@@ -479,17 +479,17 @@ mod tests {
             parts: 8,
         }));
         sink(uploading(800, 500));
-        let message = bars.message("shopee").unwrap();
+        let message = bars.message("demo").unwrap();
         assert!(!message.contains("digests"), "{message}");
         assert!(
             message.contains("resumed, 5 of 8 parts already sent"),
             "{message}"
         );
-        assert_eq!(bars.position("shopee"), Some(500));
+        assert_eq!(bars.position("demo"), Some(500));
         sink(stage(Stage::Processing("TRANSCODING".into())));
-        assert_eq!(bars.message("shopee").unwrap(), "processing: TRANSCODING");
+        assert_eq!(bars.message("demo").unwrap(), "processing: TRANSCODING");
         sink(stage(Stage::Done));
-        assert!(bars.bars["shopee"].is_finished());
+        assert!(bars.bars["demo"].is_finished());
         // Events for an unknown platform are ignored.
         sink(ProgressEvent::Bytes {
             platform: "other".into(),

@@ -52,6 +52,9 @@ pub struct Destination {
     pub target: &'static str,
     /// The API base URL (without user info or query).
     pub endpoint: String,
+    /// The marketplace (how it shows asset ids).
+    #[serde(skip)]
+    pub market: std::sync::Arc<dyn marketmedia_core::Marketplace>,
 }
 
 impl Destination {
@@ -59,7 +62,8 @@ impl Destination {
     pub fn of(target: &Target) -> Destination {
         Destination {
             account: target.account.clone(),
-            platform: target.platform.name().to_owned(),
+            platform: target.platform().to_owned(),
+            market: target.market.clone(),
             target: if target.sandbox {
                 "sandbox"
             } else {
@@ -335,9 +339,9 @@ pub fn header(what: &str, targets: &[Target]) -> String {
     out.push('\n');
     for t in targets {
         let line = if t.sandbox {
-            format!("  {:<7} {}", t.platform.name(), t.label())
+            format!("  {:<7} {}", t.platform(), t.label())
         } else {
-            format!("  {} ({}) {}", t.account, t.platform.name(), t.label())
+            format!("  {} ({}) {}", t.account, t.platform(), t.label())
         };
         out.push_str(&width.map(|w| fit(&line, w)).unwrap_or(line));
         out.push('\n');
@@ -376,22 +380,14 @@ pub fn processing_hints(records: &[UploadRecord]) -> String {
 }
 
 /// Why a marketplace's row has no URL, when the platform gives none at upload.
-fn no_url_reason(platform: &str) -> &'static str {
-    if platform == crate::Platform::Smh.name() {
-        "none: SMH serves files by signed links; ask SMH for one by this path"
-    } else {
-        "-"
-    }
+fn no_url_reason(d: &Destination) -> String {
+    d.market.no_url_note().unwrap_or("-").to_owned()
 }
 
-/// The ID column: the asset's id, or for SMH (whose id is the file's path in the library)
-/// the path, from the library's root.
-fn id_cell(platform: &str, id: Option<&str>) -> String {
+/// The ID column: the asset's id as its marketplace shows it.
+fn id_cell(d: &Destination, id: Option<&str>) -> String {
     match id {
-        Some(id) if platform == crate::Platform::Smh.name() => {
-            format!("/{}", id.trim_start_matches('/'))
-        }
-        Some(id) => id.to_owned(),
+        Some(id) => d.market.display_asset_id(id),
         None => "-".into(),
     }
 }
@@ -410,14 +406,14 @@ pub fn upload_summary(records: &[UploadRecord], errors: &[Option<&Error>]) -> St
                 r.destination.platform.clone(),
                 r.destination.label(),
                 r.state.to_owned(),
-                id_cell(&r.destination.platform, r.id.as_deref()),
+                id_cell(&r.destination, r.id.as_deref()),
                 r.stats
                     .as_ref()
                     .map(|s| seconds(s.elapsed_ms))
                     .unwrap_or_else(|| "-".into()),
                 match (r.urls.first(), r.ok) {
                     (Some(u), _) => u.url.clone(),
-                    (None, true) => no_url_reason(&r.destination.platform).to_owned(),
+                    (None, true) => no_url_reason(&r.destination),
                     (None, false) => "-".into(),
                 },
             ]
@@ -479,10 +475,10 @@ pub fn images_summary(records: &[ImagesRecord]) -> String {
                 r.destination.label(),
                 img.file.clone(),
                 if img.ok { "uploaded" } else { "refused" }.into(),
-                id_cell(&r.destination.platform, img.id.as_deref()),
+                id_cell(&r.destination, img.id.as_deref()),
                 match (img.urls.first(), img.ok) {
                     (Some(u), _) => u.url.clone(),
-                    (None, true) => no_url_reason(&r.destination.platform).to_owned(),
+                    (None, true) => no_url_reason(&r.destination),
                     (None, false) => "-".into(),
                 },
             ]);
@@ -516,7 +512,7 @@ pub fn images_summary(records: &[ImagesRecord]) -> String {
     out
 }
 
-/// An image's error line, in the same shape as `upload`'s (`shopee: invalid input: …`), the
+/// An image's error line, in the same shape as `upload`'s (`<marketplace>: invalid input: …`), the
 /// file named once.
 fn image_error_line(platform: &str, file: &str, message: &str) -> String {
     if message.contains(file) {

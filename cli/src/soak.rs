@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use marketmedia_sim::control::{SessionStanding, SessionTally};
+use marketmedia_sim::control::SessionTally;
 
 use marketmedia_core::{
     ChunkedVideoUploader, Completion, Error, ErrorKind, PollPolicy, Result, RetryPolicy,
@@ -18,10 +18,15 @@ use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::write_sample_mp4;
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use marketmedia_core::{ConnectOptions, Marketplace};
+use marketmedia_sim::standalone::StartOptions;
+
 use crate::args::SoakArgs;
 use crate::exit;
-use crate::platform::{selection, Platform};
-use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::sandbox::Sandbox;
+use crate::Setup;
 
 /// One marketplace's soak figures.
 #[derive(Debug, Default, Serialize)]
@@ -33,7 +38,7 @@ pub struct SoakRow {
     /// Uploads that finished with an asset whose bytes equal the source.
     pub succeeded: u32,
     /// Uploads committed on the platform whose asset id is unknown (the answer naming it was
-    /// lost and the platform has no call to find it: Lazada). Not failures.
+    /// lost and the platform has no call to find it). Not failures.
     pub committed_id_unknown: u32,
     /// Uploads committed and still processing when the poll's deadline passed (the handle
     /// returned to poll later). Not lost bytes.
@@ -73,8 +78,14 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 /// Runs the soak and prints the table (or JSON lines). Exit 0 when no byte was lost, no
 /// upload failed and no session was left stuck on a simulator.
-pub async fn soak(args: SoakArgs) -> Result<i32> {
-    let rows = soak_rows(&args, SandboxConfig::default(), &SoakPacing::default()).await?;
+pub async fn soak(setup: &Setup, args: SoakArgs) -> Result<i32> {
+    let rows = soak_rows(
+        setup,
+        &args,
+        StartOptions::default(),
+        &SoakPacing::default(),
+    )
+    .await?;
     let lost: u64 = rows
         .iter()
         .map(|r| r.bytes_lost + u64::from(r.failed) + r.stuck_sessions)
@@ -120,26 +131,32 @@ impl Default for SoakPacing {
     }
 }
 
-/// The soak's figures, one row per marketplace, against simulators with `config` (the
-/// tests give them short processing delays) and a driver paced by `pacing` (the tests wait
-/// milliseconds where a run against a real link waits up to seconds).
+/// The soak's figures, one row per marketplace of `setup` with a simulator, against
+/// simulators started with `options` (the tests give them short processing delays) and a
+/// driver paced by `pacing` (the tests wait milliseconds where a run against a real link
+/// waits up to seconds).
 pub async fn soak_rows(
+    setup: &Setup,
     args: &SoakArgs,
-    config: SandboxConfig,
+    options: StartOptions,
     pacing: &SoakPacing,
 ) -> Result<Vec<SoakRow>> {
     let profile: FaultProfile = args
         .faults
         .to_profile()
         .map_err(|e| Error::invalid_input(e.to_string()))?;
-    let sandbox = Sandbox::start_with(config)
+    for name in &args.to {
+        setup.registry.find(name)?;
+    }
+    let sandbox = Sandbox::start_with(setup, options)
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the simulators: {e}")))?;
-    sandbox.shopee_sim().faults().set(profile.clone());
-    sandbox.lazada_sim().faults().set(profile.clone());
-    sandbox.smh_sim().faults().set(profile.clone());
-    sandbox.ebay_sim().faults().set(profile.clone());
-    sandbox.wechat_sim().faults().set(profile);
+    for sim in sandbox.running().simulators() {
+        // A simulator without a fault layer is soaked without faults.
+        if let Some(faults) = sim.faults() {
+            faults.set(profile.clone());
+        }
+    }
 
     let dir = tempfile::tempdir()?;
     let video = dir.path().join("soak.mp4");
@@ -163,16 +180,20 @@ pub async fn soak_rows(
 
     // Every marketplace at once, as a fan-out would: each has its own simulator, so their
     // uploads only share the machine.
-    let platforms = selection(&args.to);
-    let progress = SoakProgress::new(&platforms, args.uploads, args.json);
-    let runs = platforms.iter().enumerate().map(|(i, &platform)| {
+    let markets: Vec<Arc<dyn Marketplace>> = sandbox
+        .marketplaces()
+        .into_iter()
+        .filter(|m| args.to.is_empty() || args.to.iter().any(|n| n.eq_ignore_ascii_case(m.name())))
+        .collect();
+    let progress = SoakProgress::new(&markets, args.uploads, args.json);
+    let runs = markets.iter().enumerate().map(|(i, market)| {
         let progress = &progress;
         let (driver, video, source, sandbox) = (&driver, &video, &source[..], &sandbox);
         async move {
             let tick = |row: &SoakRow| progress.tick(i, row);
             soak_one(
                 sandbox,
-                platform,
+                market.as_ref(),
                 driver,
                 video,
                 source,
@@ -200,8 +221,8 @@ struct SoakProgress {
 }
 
 impl SoakProgress {
-    fn new(platforms: &[Platform], uploads: u32, quiet: bool) -> Self {
-        let names: Vec<&'static str> = platforms.iter().map(|p| p.name()).collect();
+    fn new(markets: &[Arc<dyn Marketplace>], uploads: u32, quiet: bool) -> Self {
+        let names: Vec<&'static str> = markets.iter().map(|m| m.name()).collect();
         let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
@@ -269,58 +290,49 @@ impl SoakProgress {
 
 async fn soak_one(
     sandbox: &Sandbox,
-    platform: Platform,
+    market: &dyn Marketplace,
     driver: &UploadDriver,
     video: &Path,
     source: &[u8],
     uploads: u32,
     tick: &dyn Fn(&SoakRow),
 ) -> Result<SoakRow> {
-    // SMH would take every upload after the first by its hashes without a byte: turn instant
-    // upload off so each run really sends its parts.
-    let shopee;
-    let lazada;
-    let smh;
-    let ebay;
-    let wechat;
-    let provider: &dyn ChunkedVideoUploader = match platform {
-        Platform::Shopee => {
-            shopee = sandbox.shopee()?;
-            &shopee
-        }
-        Platform::Lazada => {
-            lazada = sandbox.lazada()?;
-            &lazada
-        }
-        Platform::Smh => {
-            let mut config = sandbox.smh_config()?;
-            config.instant_upload = false;
-            smh = marketmedia_smh::SmhUploader::new(config)?;
-            &smh
-        }
-        Platform::Ebay => {
-            ebay = sandbox.ebay()?;
-            &ebay
-        }
-        Platform::Wechat => {
-            wechat = sandbox.wechat()?;
-            &wechat
-        }
-    };
+    let platform = market.name();
+    // A marketplace that takes a file it already holds by its hashes would take every upload
+    // after the first without a byte: instant upload off, so each run really sends its parts.
+    // The sandbox names a video after its file when the marketplace requires a title.
+    let mut settings = sandbox.settings_of(market)?;
+    let title = marketmedia_core::raw::TITLE;
+    let needs_title = market
+        .upload_fields()
+        .iter()
+        .any(|f| f.name == title && f.required);
+    if needs_title && settings.setting(title).is_some() {
+        settings.set(
+            marketmedia_core::raw::TITLE,
+            "soak",
+            marketmedia_core::Origin::Code,
+        )?;
+    }
+    let client = market.connect(
+        &settings,
+        &ConnectOptions::default().with_instant_upload(false),
+    )?;
+    let provider: &dyn ChunkedVideoUploader = client.video().as_ref();
+    // Each upload carries the account's per-upload defaults (the title set above, a cover).
+    let driver = driver.with_meta(client.upload_defaults().clone());
     let mut row = SoakRow {
-        platform: platform.name().to_owned(),
+        platform: platform.to_owned(),
         ..SoakRow::default()
     };
-    // Every upload's title and cover (Lazada requires them; the others ignore the cover).
-    let driver = driver.with_meta(sandbox.upload_meta("soak"));
     let mut times = Vec::new();
     for n in 0..uploads {
         row.attempted += 1;
         // Each upload under a name of its own, as a catalog's videos are (a hard link: no
-        // copy). With one name for all, SMH's `rename` strategy places each file beside
+        // copy). With one name for all, a platform that renames on a name conflict places each file beside
         // identical older ones, and the recovery of a lost confirm answer, which looks at the
         // requested path, finds an older identical file there instead of this upload's.
-        let named = video.with_file_name(format!("soak-{}-{n:05}.mp4", platform.name()));
+        let named = video.with_file_name(format!("soak-{platform}-{n:05}.mp4"));
         let source_path = match std::fs::hard_link(video, &named) {
             Ok(()) => named.as_path(),
             Err(_) => video,
@@ -360,7 +372,11 @@ async fn soak_one(
         }
         tick(&row);
     }
-    let tally = SessionTally::of(&sessions_on(sandbox, platform));
+    let sessions = sandbox
+        .simulator(platform)
+        .map(|s| s.sessions())
+        .unwrap_or_default();
+    let tally = SessionTally::of(&sessions);
     row.stuck_sessions = tally.stuck();
     row.orphaned_sessions = tally.open_without_parts;
     row.expired_sessions = tally.expired;
@@ -368,17 +384,6 @@ async fn soak_one(
     row.p50_ms = percentile(&times, 50.0);
     row.p99_ms = percentile(&times, 99.0);
     Ok(row)
-}
-
-/// What `platform`'s simulator holds of every upload session it was asked to open.
-fn sessions_on(sandbox: &Sandbox, platform: Platform) -> Vec<SessionStanding> {
-    match platform {
-        Platform::Shopee => sandbox.shopee_sim().sessions(),
-        Platform::Lazada => sandbox.lazada_sim().sessions(),
-        Platform::Smh => sandbox.smh_sim().sessions(),
-        Platform::Ebay => sandbox.ebay_sim().sessions(),
-        Platform::Wechat => sandbox.wechat_sim().sessions(),
-    }
 }
 
 /// The soak table as text.

@@ -1,82 +1,18 @@
-//! Where each chosen marketplace's upload goes: a provider built from the configuration, or
-//! one pointed at the sandbox when the marketplace has no credentials.
+//! Where each chosen account's upload goes: a client its marketplace builds from the
+//! account's settings, or from its simulator's when the sandbox serves. Nothing here names a
+//! marketplace: each one's [`Marketplace`] builds its client.
 
-use marketmedia_core::{ChunkedVideoUploader, Error, ImageUploader, MetaField, Result, UploadMeta};
-use marketmedia_ebay::EbayUploader;
-use marketmedia_lazada::LazadaUploader;
-use marketmedia_shopee::ShopeeUploader;
-use marketmedia_smh::SmhUploader;
-use marketmedia_wechat::WechatUploader;
+use std::sync::Arc;
 
-use crate::accounts::{Account, AccountSettings, Chosen};
+use marketmedia_core::raw::{Origin, TITLE};
+use marketmedia_core::{
+    Client, ClientOptions, ConnectOptions, Error, Fields, Marketplace, Result, Settings, UploadMeta,
+};
+
+use crate::accounts::{Account, Chosen};
 use crate::config::Config;
-use crate::platform::Platform;
 use crate::sandbox::{Sandbox, SANDBOX_LABEL};
-
-/// A provider of one of the marketplaces.
-#[derive(Debug)]
-pub enum Provider {
-    /// Shopee.
-    Shopee(Box<ShopeeUploader>),
-    /// Lazada.
-    Lazada(Box<LazadaUploader>),
-    /// SMH.
-    Smh(Box<SmhUploader>),
-    /// eBay.
-    Ebay(Box<EbayUploader>),
-    /// WeChat Channels Store.
-    Wechat(Box<WechatUploader>),
-}
-
-impl Provider {
-    /// The provider as a video uploader.
-    pub fn video(&self) -> &dyn ChunkedVideoUploader {
-        match self {
-            Provider::Shopee(p) => p.as_ref(),
-            Provider::Lazada(p) => p.as_ref(),
-            Provider::Smh(p) => p.as_ref(),
-            Provider::Ebay(p) => p.as_ref(),
-            Provider::Wechat(p) => p.as_ref(),
-        }
-    }
-
-    /// The provider, shared, as a video uploader and as an image uploader (the batch's
-    /// markets hold both).
-    pub fn into_shared(
-        self,
-    ) -> (
-        std::sync::Arc<dyn ChunkedVideoUploader>,
-        std::sync::Arc<dyn ImageUploader>,
-    ) {
-        fn shared<P: ChunkedVideoUploader + ImageUploader + 'static>(
-            p: Box<P>,
-        ) -> (
-            std::sync::Arc<dyn ChunkedVideoUploader>,
-            std::sync::Arc<dyn ImageUploader>,
-        ) {
-            let p: std::sync::Arc<P> = std::sync::Arc::from(p);
-            (p.clone(), p)
-        }
-        match self {
-            Provider::Shopee(p) => shared(p),
-            Provider::Lazada(p) => shared(p),
-            Provider::Smh(p) => shared(p),
-            Provider::Ebay(p) => shared(p),
-            Provider::Wechat(p) => shared(p),
-        }
-    }
-
-    /// The provider as an image uploader.
-    pub fn images(&self) -> &dyn ImageUploader {
-        match self {
-            Provider::Shopee(p) => p.as_ref(),
-            Provider::Lazada(p) => p.as_ref(),
-            Provider::Smh(p) => p.as_ref(),
-            Provider::Ebay(p) => p.as_ref(),
-            Provider::Wechat(p) => p.as_ref(),
-        }
-    }
-}
+use marketmedia_sim::standalone::StartOptions;
 
 /// One account's destination.
 #[derive(Debug)]
@@ -91,16 +27,18 @@ pub struct Target {
     /// account.
     pub adopts_unkeyed: bool,
     /// The marketplace.
-    pub platform: Platform,
+    pub market: Arc<dyn Marketplace>,
     /// Whether it is the embedded simulator.
     pub sandbox: bool,
     /// The API base URL requests go to.
     pub endpoint: String,
-    /// The provider.
-    pub provider: Provider,
-    /// The fields each upload here carries: the command's (`--title`, `--cover-url`), else
-    /// the account's defaults, else the marketplace's configured ones (or the sandbox's).
-    pub meta: UploadMeta,
+    /// The settings the client was built from.
+    pub settings: Settings,
+    /// The per-upload fields every upload here takes by default (the command line's, else
+    /// the account's own), by field name.
+    pub fields: Fields,
+    /// The uploaders.
+    pub client: Client,
 }
 
 impl Target {
@@ -114,6 +52,16 @@ impl Target {
         }
     }
 
+    /// The fields each upload here carries ([`Target::fields`] as core's [`UploadMeta`]).
+    pub fn meta(&self) -> UploadMeta {
+        UploadMeta::from_fields(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// The marketplace's name.
+    pub fn platform(&self) -> &'static str {
+        self.market.name()
+    }
+
     /// `sandbox (embedded simulator)`, or the endpoint (without user info or query).
     pub fn label(&self) -> String {
         if self.sandbox {
@@ -123,37 +71,50 @@ impl Target {
         }
     }
 
-    /// Why this target cannot take a video as configured (a CLI-level check, with the flags
-    /// and variables to fix it), if it cannot: a field the platform requires
-    /// ([`marketmedia_core::raw::UploadRules::required_meta`]) that neither the command nor
-    /// the configuration gives.
+    /// Why this target cannot take a video as configured (a per-upload field its
+    /// marketplace requires is missing), with the flags and variables that give it.
     pub fn video_problem(&self) -> Option<Error> {
-        let missing = self.meta.missing(self.provider.video().rules());
-        if missing.is_empty() {
-            return None;
-        }
-        let prefix = self.platform.env_prefix();
-        let what: Vec<String> = missing
+        let missing: Vec<String> = self
+            .market
+            .upload_fields()
             .iter()
+            .filter(|f| f.required)
+            .filter(|f| self.fields.get(f.name).is_none_or(|v| v.trim().is_empty()))
             .map(|f| {
-                let var = format!("{prefix}{}", f.name().to_ascii_uppercase());
-                match f {
-                    MetaField::Title => format!("a title (--title or {var})"),
-                    MetaField::CoverUrl => format!("a cover image URL (--cover-url or {var})"),
-                    other => format!("a {other} ({var})"),
+                let mut ways = Vec::new();
+                if UPLOAD_FLAGS.contains(&f.name) {
+                    ways.push(format!("--{}", f.name.replace('_', "-")));
+                }
+                if self.market.settings().iter().any(|s| s.key == f.name) {
+                    ways.push(format!(
+                        "{}{}",
+                        self.market.env_prefix(),
+                        f.name.to_ascii_uppercase()
+                    ));
+                }
+                if ways.is_empty() {
+                    f.help.to_owned()
+                } else {
+                    format!("{} ({})", f.help, ways.join(" or "))
                 }
             })
             .collect();
+        if missing.is_empty() {
+            return None;
+        }
         Some(
             Error::invalid_input(format!(
                 "{} needs {} for every video",
-                self.platform.title(),
-                what.join(" and ")
+                self.market.title(),
+                missing.join(" and ")
             ))
-            .with_platform(self.platform.name()),
+            .with_platform(self.market.name()),
         )
     }
 }
+
+/// The per-upload fields the command line gives (`--title`, `--cover-url`).
+pub const UPLOAD_FLAGS: &[&str] = &["title", "cover_url"];
 
 /// The destinations of one command, and the sandbox that serves some of them (kept running
 /// as long as the targets are used).
@@ -164,31 +125,41 @@ pub struct Targets {
     sandbox: Option<Sandbox>,
 }
 
-/// Lazada's per-video options from the command line.
+/// The per-upload fields and client options of one command.
 #[derive(Debug, Clone, Default)]
 pub struct VideoMeta {
-    /// `--title`.
-    pub title: Option<String>,
-    /// `--cover-url`.
-    pub cover_url: Option<String>,
-    /// The title the sandbox uses when none is given (the file's stem).
+    /// The per-upload fields from the command line (`--title`, `--cover-url`), by field
+    /// name: they win over every account's own.
+    pub fields: Fields,
+    /// The title the sandbox uses when a marketplace requires one and none is given (the
+    /// file's stem).
     pub sandbox_title: String,
-    /// How every provider built talks HTTP (the timeout flags: timeouts and deadlines).
-    pub options: marketmedia_core::ClientOptions,
+    /// How every client built talks HTTP (the timeout flags: timeouts and deadlines).
+    pub options: ClientOptions,
+    /// Whether instant upload may be used (the soak turns it off).
+    pub no_instant_upload: bool,
 }
 
 impl VideoMeta {
-    /// The fields the command gives every upload (`--title`, `--cover-url`).
-    pub fn flags(&self) -> UploadMeta {
-        let mut fields = UploadMeta::default();
-        fields.title = self.title.clone();
-        fields.cover_url = self.cover_url.clone();
-        fields
+    /// With `--title` and `--cover-url`.
+    pub fn with_flags(mut self, title: Option<String>, cover_url: Option<String>) -> Self {
+        for (field, value) in [("title", title), ("cover_url", cover_url)] {
+            if let Some(v) = value {
+                self.fields.insert(field.to_owned(), v);
+            }
+        }
+        self
+    }
+
+    fn options(&self) -> ConnectOptions {
+        ConnectOptions::default()
+            .with_client_options(self.options)
+            .with_instant_upload(!self.no_instant_upload)
     }
 }
 
 impl Targets {
-    /// Builds a provider for each destination: from the account's settings, or against the
+    /// Builds a client for each destination: from the account's settings, or against the
     /// sandbox (started once, when the first destination needs it).
     pub async fn build(
         chosen: &[Chosen<'_>],
@@ -198,11 +169,13 @@ impl Targets {
         let mut sandbox = None;
         let mut targets = Vec::with_capacity(chosen.len());
         for choice in chosen {
-            let target = match *choice {
+            let target = match choice {
                 Chosen::Account(account) => account_target(account, config, meta)?,
-                Chosen::Sandbox(platform) => {
+                Chosen::Sandbox(market) => {
                     if sandbox.is_none() {
-                        sandbox = Some(Sandbox::start().await.map_err(|e| {
+                        let started =
+                            Sandbox::start_with(&config.setup(), StartOptions::default()).await;
+                        sandbox = Some(started.map_err(|e| {
                             Error::new(
                                 marketmedia_core::ErrorKind::Io,
                                 format!("cannot start the embedded simulators: {e}"),
@@ -212,7 +185,7 @@ impl Targets {
                     let Some(sb) = sandbox.as_ref() else {
                         return Err(Error::invalid_input("the sandbox did not start"));
                     };
-                    sandbox_target(sb, platform, config, meta)?
+                    sandbox_target(sb, market.clone(), config, meta)?
                 }
             };
             targets.push(target);
@@ -237,119 +210,80 @@ impl Targets {
     }
 }
 
+/// The per-upload fields of `market` for an account whose settings are `settings`: the
+/// command line's, else the account's own.
+fn fields_of(market: &dyn Marketplace, settings: &Settings, meta: &VideoMeta) -> Fields {
+    market
+        .upload_fields()
+        .iter()
+        .filter_map(|f| {
+            let value = meta
+                .fields
+                .get(f.name)
+                .cloned()
+                .or_else(|| settings.text(f.name).map(str::to_owned))?;
+            Some((f.name.to_owned(), value))
+        })
+        .collect()
+}
+
+/// `settings` with the per-upload `fields` its marketplace declares as settings (the
+/// defaults its client is built with).
+fn with_fields(mut settings: Settings, fields: &Fields) -> Result<Settings> {
+    for (name, value) in fields {
+        if settings.setting(name).is_some() {
+            settings.set(name, value, Origin::CommandLine)?;
+        }
+    }
+    Ok(settings)
+}
+
 fn sandbox_target(
     sb: &Sandbox,
-    platform: Platform,
+    market: Arc<dyn Marketplace>,
     config: &Config,
     meta: &VideoMeta,
 ) -> Result<Target> {
-    let mut fields = meta.flags();
-    let provider = match platform {
-        Platform::Shopee => {
-            let mut c = sb.shopee_config()?;
-            c.module = config.shopee_module;
-            c.max_file_bytes = config.shopee_module.default_max_file_bytes();
-            c.options = meta.options;
-            Provider::Shopee(Box::new(ShopeeUploader::new(c)?))
-        }
-        Platform::Lazada => {
-            let mut c = sb.lazada_config()?;
-            c.options = meta.options;
-            // `--title` and `--cover-url`, else `[lazada]`'s, else the file's stem and a cover
-            // on the simulator's CDN.
-            fields = fields
-                .or(&config.lazada_defaults())
-                .or(&sb.upload_meta(meta.sandbox_title.clone()));
-            Provider::Lazada(Box::new(LazadaUploader::new(c)?))
-        }
-        Platform::Smh => {
-            let mut c = sb.smh_config()?;
-            c.options = meta.options;
-            Provider::Smh(Box::new(SmhUploader::new(c)?))
-        }
-        Platform::Ebay => {
-            let mut c = sb.ebay_config()?;
-            c.options = meta.options;
-            // `--title` is every marketplace's; the Lazada defaults are Lazada's only.
-            Provider::Ebay(Box::new(EbayUploader::new(c)?))
-        }
-        Platform::Wechat => {
-            let mut c = sb.wechat_config()?;
-            c.options = meta.options;
-            Provider::Wechat(Box::new(WechatUploader::new(c)?))
-        }
-    };
+    let mut settings = sb.settings(market.as_ref(), config)?;
+    let mut fields = fields_of(market.as_ref(), &settings, meta);
+    // The sandbox names a video after its file when the marketplace requires a title.
+    let title_required = market
+        .upload_fields()
+        .iter()
+        .any(|f| f.name == TITLE && f.required);
+    if title_required && !fields.contains_key(TITLE) && !meta.sandbox_title.is_empty() {
+        fields.insert(TITLE.to_owned(), meta.sandbox_title.clone());
+    }
+    settings = with_fields(settings, &fields)?;
+    let client = market.connect(&settings, &meta.options())?;
     Ok(Target {
-        account: platform.name().to_owned(),
-        identity: format!("sandbox:{platform}"),
+        account: market.name().to_owned(),
+        identity: format!("sandbox:{}", market.name()),
         adopts_unkeyed: false,
-        platform,
         sandbox: true,
-        endpoint: sb.base_url(platform),
-        provider,
-        meta: fields,
+        endpoint: sb.base_url(market.name()),
+        market,
+        settings,
+        fields,
+        client,
     })
 }
 
 fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Result<Target> {
-    let options = meta.options;
-    // `--title` and `--cover-url`, else the account's own, else (Lazada's legacy table)
-    // `[lazada]`'s.
-    let mut upload_fields = meta.flags().or(&account.upload_defaults);
-    if account.platform == Platform::Lazada {
-        upload_fields = upload_fields.or(&config.lazada_defaults());
-    }
-    let (endpoint, provider) = match &account.settings {
-        AccountSettings::Shopee(c) => {
-            let mut c = c.clone();
-            c.options = options;
-            (
-                c.effective_base_url().to_owned(),
-                Provider::Shopee(Box::new(ShopeeUploader::new(c)?)),
-            )
-        }
-        AccountSettings::Lazada(c) => {
-            let mut c = c.clone();
-            c.options = options;
-            let endpoint = c.effective_base_url().to_owned();
-            (
-                endpoint,
-                Provider::Lazada(Box::new(LazadaUploader::new(c)?)),
-            )
-        }
-        AccountSettings::Smh(c) => {
-            let mut c = c.clone();
-            c.options = options;
-            (
-                c.base_url.clone(),
-                Provider::Smh(Box::new(SmhUploader::new(c)?)),
-            )
-        }
-        AccountSettings::Ebay(c) => {
-            let mut c = c.clone();
-            c.options = options;
-            (
-                c.effective_base_url(),
-                Provider::Ebay(Box::new(EbayUploader::new(c)?)),
-            )
-        }
-        AccountSettings::Wechat(c) => {
-            let mut c = c.clone();
-            c.options = options;
-            (
-                c.effective_base_url().to_owned(),
-                Provider::Wechat(Box::new(WechatUploader::new(c)?)),
-            )
-        }
-    };
+    let market = account.market.clone();
+    let fields = fields_of(market.as_ref(), &account.settings, meta);
+    let settings = with_fields(account.settings.clone(), &fields)?;
+    let client = market.connect(&settings, &meta.options())?;
+    let info = market.account(&settings)?;
     Ok(Target {
         account: account.name.clone(),
         identity: account.identity.clone(),
-        adopts_unkeyed: account.legacy || config.accounts_of(account.platform).count() == 1,
-        platform: account.platform,
+        adopts_unkeyed: account.legacy || config.accounts_of(market.name()).count() == 1,
         sandbox: false,
-        endpoint,
-        provider,
-        meta: upload_fields,
+        endpoint: info.endpoint,
+        market,
+        settings,
+        fields,
+        client,
     })
 }

@@ -198,8 +198,19 @@ impl JunkServer {
     }
 }
 
-async fn answer(State(shared): State<Arc<Shared>>) -> Response {
+async fn answer(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
     shared.requests.fetch_add(1, Ordering::Relaxed);
+    // Read the request to its end before answering, as the platforms' servers do. An answer
+    // sent over an unread body (a part, an image) makes the server close the connection
+    // after it, and the client's next call could then be written on that closing pooled
+    // connection: a connection error the harness would wrongly blame on the decoder. The
+    // bytes are discarded as they arrive (bounded memory whatever the body's size).
+    let mut body = request.into_body().into_data_stream();
+    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+        if chunk.is_err() {
+            break;
+        }
+    }
     let chosen = {
         let mut script = shared.lock();
         script

@@ -52,7 +52,7 @@ fn main() {
         file_md5: true,
         ..DigestRequest::default()
     };
-    let shopee_smh = DigestRequest {
+    let one_pass = DigestRequest {
         file_md5: true,
         instant_upload_hashes: true,
         crc64: true,
@@ -60,7 +60,7 @@ fn main() {
     };
     let with_parts = DigestRequest {
         part_md5_sizes: vec![4 * 1024 * 1024],
-        ..shopee_smh.clone()
+        ..one_pass.clone()
     };
     let digest = |req: &DigestRequest| {
         std::hint::black_box(digest_file(&path, req).expect("digest"));
@@ -84,7 +84,7 @@ fn main() {
         ),
         (
             "one pass: MD5 + SHA-256 chain + CRC-64",
-            median_of(runs, || digest(&shopee_smh)),
+            median_of(runs, || digest(&one_pass)),
         ),
         (
             "one pass + part MD5s (4 MiB)",

@@ -47,6 +47,7 @@ mod fanout;
 mod http;
 mod image;
 mod journal;
+mod marketplace;
 mod media;
 mod meta;
 mod plan;
@@ -88,6 +89,10 @@ pub use image::{
 pub use journal::{
     cancel_recorded, committed_conflict, committed_id, default_dir as default_journal_dir, Journal,
     JournalEntry, SourceFingerprint,
+};
+pub use marketplace::{
+    Account, AccountInfo, Client, ConnectOptions, Fields, Marketplace, Origin, Registry, Setting,
+    Settings, UploadField,
 };
 pub use media::MediaFormat;
 pub use meta::{MetaField, UploadMeta};

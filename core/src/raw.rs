@@ -20,6 +20,11 @@ pub use crate::credential::{
 pub use crate::digest::{md5, DigestRequest, Digester, Digests, InstantHashes, INSTANT_HASH_CHUNK};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::image::{check_images, ImageRules, ImageSource, ImageUploader, UploadedImage};
+pub use crate::marketplace::{
+    account_env_prefix, closest, env_name, in_words, Account, AccountInfo, CheckAccount, Client,
+    ConnectOptions, Fields, Marketplace, Origin, Registry, Requirement, Setting, SettingKind,
+    Settings, UploadField, ACCOUNT_ENV_PREFIX, COVER_URL, DESCRIPTION, ENV_PREFIX, TITLE,
+};
 pub use crate::media::MediaFormat;
 pub use crate::meta::{MetaField, UploadMeta};
 pub use crate::plan::{PartPlan, PartSpec};

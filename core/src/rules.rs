@@ -45,13 +45,15 @@ impl NumberingBase {
 /// Which digests of the source a provider needs before or while uploading.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestNeeds {
-    /// MD5 of the whole file (Shopee's `file_md5`).
+    /// MD5 of the whole file (a platform whose init names the file's digest).
     pub file_md5: bool,
-    /// MD5 of every part (Shopee's `content_md5`; Lazada's eTag check).
+    /// MD5 of every part (a platform that checks each part's digest, or answers it as an
+    /// eTag to compare).
     pub part_md5: bool,
-    /// SMH instant-upload hashes (`beginningHash`, `fullHash`).
+    /// The instant-upload hashes (`beginningHash`, `fullHash`: a platform that takes a file
+    /// it already holds by its hashes, without its bytes).
     pub instant_upload_hashes: bool,
-    /// CRC-64/XZ (ECMA-182) of the whole file (SMH confirm).
+    /// CRC-64/XZ (ECMA-182) of the whole file (a platform that confirms an upload by it).
     pub crc64: bool,
 }
 
@@ -96,7 +98,8 @@ pub struct DurationRange {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadRules {
-    /// Short platform name, used in errors, logs and reports (e.g. `shopee`).
+    /// Short platform name, used in errors, logs and reports: its marketplace's name
+    /// (`marketmedia_core::Marketplace::name`).
     pub platform: String,
     /// Part size rule.
     pub part_size: PartSizeRule,
@@ -126,7 +129,8 @@ pub struct UploadRules {
     pub renewable_sessions: bool,
     /// Whether `cancel` asks the platform to drop the session, so that its `Ok` confirms the
     /// session is gone. `false` where the platform has no such call and `cancel` does nothing
-    /// (Lazada): the journal then keeps a failed session resumable instead of forgetting it.
+    /// (no call abandons an upload): the journal then keeps a failed session resumable
+    /// instead of forgetting it.
     pub remote_cancel: bool,
     /// The per-upload fields ([`crate::UploadMeta`]) every video needs on this platform
     /// (Lazada: `title` and `cover_url`). The driver refuses an upload missing one before
@@ -173,17 +177,17 @@ impl UploadRules {
 mod tests {
     use super::*;
 
-    /// Shopee and Lazada blocks count from 0, SMH and WeChat parts from 1: the driver's
-    /// 0-based index maps to both.
+    /// Some platforms count blocks from 0, others parts from 1: the driver's 0-based index
+    /// maps to both.
     /// A fan-out hashes once for every provider: the union keeps each need of either side.
     #[test]
     fn digest_needs_union_keeps_every_need() {
-        let shopee = DigestNeeds {
+        let file_and_parts = DigestNeeds {
             file_md5: true,
             part_md5: true,
             ..DigestNeeds::default()
         };
-        let smh = DigestNeeds {
+        let instant_and_crc = DigestNeeds {
             instant_upload_hashes: true,
             crc64: true,
             ..DigestNeeds::default()
@@ -194,10 +198,13 @@ mod tests {
             instant_upload_hashes: true,
             crc64: true,
         };
-        assert_eq!(shopee.union(smh), all);
-        assert_eq!(smh.union(shopee), all);
-        assert_eq!(shopee.union(DigestNeeds::default()), shopee);
-        assert_eq!(DigestNeeds::default().union(smh), smh);
+        assert_eq!(file_and_parts.union(instant_and_crc), all);
+        assert_eq!(instant_and_crc.union(file_and_parts), all);
+        assert_eq!(file_and_parts.union(DigestNeeds::default()), file_and_parts);
+        assert_eq!(
+            DigestNeeds::default().union(instant_and_crc),
+            instant_and_crc
+        );
     }
 
     #[test]

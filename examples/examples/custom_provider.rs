@@ -1,18 +1,25 @@
-//! A fourth, made-up marketplace — "Bazaar" — plugged in with the public API only, and proved
-//! right by the shared conformance suite. Nothing in `marketmedia-core` changes.
+//! A made-up marketplace — "Bazaar" — plugged in with the public API only: proved right by the
+//! shared conformance suite, then registered like the bundled ones, so that the `marketmedia`
+//! command, its sandbox and its batch engine take it with no line naming it. Nothing in
+//! `marketmedia-core` or `marketmedia-cli` changes.
 //!
 //! ```text
-//! cargo run -p marketmedia-examples --example custom_provider
+//! cargo run -p marketmedia-examples --example custom_provider            # the suite
+//! cargo run -p marketmedia-examples --example custom_provider -- upload  # marketmedia, with Bazaar
 //! cargo test -p marketmedia-examples --example custom_provider   # what `cargo test` runs
 //! ```
 //!
-//! Bazaar's protocol (the "platform" side lives in `bazaar_sim`, the client in `provider`):
+//! Bazaar's protocol (the "platform" side lives in `bazaar_sim`, the client in `provider`,
+//! its declaration in `marketplace`):
 //! - `POST /uploads {"file_name","size"}` → `{"upload_id"}`; files up to 8 MiB;
 //! - `PUT /uploads/{id}/parts/{n}` with the raw bytes, parts numbered **from 1**, 64 KiB to
 //!   1 MiB each → `{"etag"}` (hex MD5); sending a part again replaces it;
 //! - `POST /uploads/{id}/complete {"parts":[{"n","etag"}]}` → `{"asset_id"}`, ready at once;
-//! - `DELETE /uploads/{id}` cancels; every call needs `Authorization: Bearer <token>`;
-//! - errors are `{"error": "<code>"}` with a meaningful HTTP status.
+//! - `DELETE /uploads/{id}` cancels;
+//! - `POST /images?name=…` with the raw bytes (JPEG or PNG, up to 1 MiB) → `{"image_id","url"}`;
+//! - `GET /shop` → `{"shop"}`, the shop the token belongs to;
+//! - every call needs `Authorization: Bearer <token>`; errors are `{"error": "<code>"}` with a
+//!   meaningful HTTP status.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -48,6 +55,7 @@ mod bazaar_sim {
         pub wire: WireLog,
         pub uploads: Arc<Mutex<HashMap<String, Upload>>>,
         pub assets: Arc<Mutex<HashMap<String, Bytes>>>,
+        pub images: Arc<Mutex<HashMap<String, Bytes>>>,
     }
 
     type Answer = (StatusCode, Json<Value>);
@@ -57,14 +65,16 @@ mod bazaar_sim {
     }
 
     impl BazaarSim {
-        pub async fn start(&self) -> std::io::Result<SimServer> {
+        pub async fn start(&self, addr: std::net::SocketAddr) -> std::io::Result<SimServer> {
             let app = Router::new()
                 .route("/uploads", post(init))
                 .route("/uploads/{id}", axum::routing::delete(cancel))
                 .route("/uploads/{id}/parts/{n}", put(part))
                 .route("/uploads/{id}/complete", post(complete))
+                .route("/images", post(image))
+                .route("/shop", axum::routing::get(shop))
                 .with_state(self.clone());
-            serve(app, ([127, 0, 0, 1], 0).into()).await
+            serve(app, addr).await
         }
 
         fn log(
@@ -255,6 +265,42 @@ mod bazaar_sim {
         a
     }
 
+    async fn image(
+        State(sim): State<BazaarSim>,
+        axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+        h: HeaderMap,
+        body: Bytes,
+    ) -> Answer {
+        let len = body.len();
+        let jpeg_or_png = body.starts_with(&[0xFF, 0xD8, 0xFF]) || body.starts_with(b"\x89PNG");
+        let a = if !authorized(&h) {
+            err(StatusCode::UNAUTHORIZED, "unauthorized")
+        } else if len == 0 || len as u64 > MIB || !jpeg_or_png {
+            err(StatusCode::BAD_REQUEST, "bad_image")
+        } else {
+            let id = format!("img{}", rand_id());
+            sim.images
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone(), body);
+            let url = format!("https://cdn.bazaar.invalid/{id}");
+            (StatusCode::OK, Json(json!({ "image_id": id, "url": url })))
+        };
+        let name = q.get("name").cloned().unwrap_or_default();
+        sim.log("upload_image", Method::POST, &[("name", name)], len, &a);
+        a
+    }
+
+    async fn shop(State(sim): State<BazaarSim>, h: HeaderMap) -> Answer {
+        let a = if authorized(&h) {
+            (StatusCode::OK, Json(json!({ "shop": "Bazaar test shop" })))
+        } else {
+            err(StatusCode::UNAUTHORIZED, "unauthorized")
+        };
+        sim.log("shop", Method::GET, &[], 0, &a);
+        a
+    }
+
     fn rand_id() -> u64 {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(1);
@@ -267,11 +313,13 @@ mod provider {
     use super::*;
     use async_trait::async_trait;
     use marketmedia_core::raw::{
-        CommitOutcome, InitOutcome, NumberingBase, Part, PartPlan, PartReceipt, PartSizeRule,
-        SourceInfo, UploadRules, UploadSession,
+        AccountCheck, CheckAccount, CommitOutcome, ImageRules, ImageSource, ImageUploader,
+        InitOutcome, MediaFormat, NumberingBase, Part, PartPlan, PartReceipt, PartSizeRule,
+        SourceInfo, UploadRules, UploadSession, UploadedImage,
     };
     use marketmedia_core::{
-        Asset, ChunkedVideoUploader, Error, ErrorKind, ProcessingHandle, ProcessingStatus, Result,
+        Asset, AssetUrl, ChunkedVideoUploader, Error, ErrorKind, ProcessingHandle,
+        ProcessingStatus, Result,
     };
     use serde_json::{json, Value};
 
@@ -280,6 +328,7 @@ mod provider {
         token: String,
         http: reqwest::Client,
         rules: UploadRules,
+        image_rules: ImageRules,
     }
 
     impl BazaarUploader {
@@ -304,6 +353,12 @@ mod provider {
                         bazaar_sim::MAX_FILE,
                     )
                 },
+                image_rules: ImageRules {
+                    platform: "bazaar".into(),
+                    max_images: None,
+                    max_bytes: MIB,
+                    formats: vec![MediaFormat::Jpeg, MediaFormat::Png],
+                },
             }
         }
 
@@ -314,7 +369,7 @@ mod provider {
                 "no_such_upload" => ErrorKind::NotFound,
                 "already_completed" => ErrorKind::Conflict,
                 "file_too_large" | "bad_part" | "bad_part_number" | "missing_part"
-                | "parts_mismatch" => ErrorKind::InvalidInput,
+                | "parts_mismatch" | "bad_image" => ErrorKind::InvalidInput,
                 _ if status >= 500 => ErrorKind::Transient,
                 _ => ErrorKind::Rejected,
             }
@@ -443,6 +498,207 @@ mod provider {
             self.send("cancel", self.http.delete(url)).await.map(|_| ())
         }
     }
+
+    #[async_trait]
+    impl ImageUploader for BazaarUploader {
+        fn image_rules(&self) -> &ImageRules {
+            &self.image_rules
+        }
+
+        /// One request per image, each with its own result.
+        async fn upload_images(
+            &self,
+            images: &[ImageSource],
+        ) -> Result<Vec<Result<UploadedImage>>> {
+            let mut out = Vec::with_capacity(images.len());
+            for img in images {
+                let req = self
+                    .http
+                    .post(format!("{}/images", self.base_url))
+                    .query(&[("name", img.file_name.as_str())])
+                    .body(img.data.clone());
+                out.push(self.send("upload_image", req).await.and_then(|v| {
+                    Ok(UploadedImage {
+                        platform: "bazaar".into(),
+                        id: Self::field(&v, "image_id")?,
+                        urls: vec![AssetUrl {
+                            region: None,
+                            url: Self::field(&v, "url")?,
+                        }],
+                        details: Value::Null,
+                    })
+                }));
+            }
+            Ok(out)
+        }
+    }
+
+    #[async_trait]
+    impl CheckAccount for BazaarUploader {
+        /// `GET /shop`: the token's shop.
+        async fn check_account(&self) -> Result<AccountCheck> {
+            let v = self
+                .send("shop", self.http.get(format!("{}/shop", self.base_url)))
+                .await?;
+            Ok(AccountCheck {
+                call: "GET /shop".into(),
+                display_name: Some(Self::field(&v, "shop")?),
+                ..AccountCheck::default()
+            })
+        }
+    }
+}
+
+/// Bazaar as a marketplace: its account settings, declared once, how they become a client,
+/// and its simulator for the sandbox. Registering this is all the `marketmedia` command, the
+/// sandbox and the batch engine need to know about Bazaar.
+mod marketplace {
+    use super::*;
+    use marketmedia_core::raw::{
+        AccountInfo, Client, ConnectOptions, Marketplace, Origin, Result, Setting, Settings,
+    };
+    use marketmedia_sim::standalone::{SimulatorEntry, StartFuture, StartOptions, Started};
+
+    /// A Bazaar account: `[accounts.NAME]` with `marketplace = "bazaar"`, `[bazaar]`, or
+    /// `MARKETMEDIA_BAZAAR_*` (`MARKETMEDIA_ACCOUNT_<NAME>_*`).
+    pub static SETTINGS: &[Setting] = &[
+        Setting::url("base_url", "the Bazaar API host")
+            .required()
+            .example("http://127.0.0.1:8660"),
+        Setting::secret("token", "the shop's bearer token")
+            .required()
+            .example("bazaar-token"),
+        Setting::text("shop", "the shop's name on Bazaar: the account's identity")
+            .default("shop")
+            .refining()
+            .example("kettles"),
+    ];
+
+    /// Bazaar, as an application registers it.
+    pub struct Bazaar;
+
+    impl Marketplace for Bazaar {
+        fn name(&self) -> &'static str {
+            "bazaar"
+        }
+        fn title(&self) -> &'static str {
+            "Bazaar"
+        }
+        fn settings(&self) -> &'static [Setting] {
+            SETTINGS
+        }
+        fn account(&self, s: &Settings) -> Result<AccountInfo> {
+            s.check_required("bazaar")?;
+            Ok(AccountInfo::new(
+                format!("bazaar:{}", s.text("shop").unwrap_or("shop")),
+                s.text("base_url").unwrap_or_default(),
+            ))
+        }
+        fn connect(&self, s: &Settings, _: &ConnectOptions) -> Result<Client> {
+            s.check_required("bazaar")?;
+            let base_url = s.text("base_url").unwrap_or_default().to_owned();
+            let token = s.secret("token").map(|t| t.expose()).unwrap_or_default();
+            Ok(Client::new(provider::BazaarUploader::new(base_url, token)))
+        }
+        fn read_back(&self, s: &Settings) -> Result<Settings> {
+            // The client keeps the host and the token as given; the shop names the account.
+            let mut out = s.filtered(|d| d.key != "shop");
+            let identity = self.account(s)?.identity;
+            if let Some(shop) = identity
+                .strip_prefix("bazaar:")
+                .filter(|_| s.is_set("shop"))
+            {
+                out.set("shop", shop, Origin::Code)?;
+            }
+            Ok(out)
+        }
+        fn sandbox(&self, published: &serde_json::Value) -> Result<Settings> {
+            let mut s = Settings::new(SETTINGS);
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            s.set("base_url", &text(&published["base_url"]), Origin::Sandbox)?;
+            s.set(
+                "token",
+                &text(&published["credentials"]["token"]),
+                Origin::Sandbox,
+            )?;
+            Ok(s)
+        }
+        fn identity_pattern(&self) -> &'static str {
+            "bazaar:<shop>"
+        }
+    }
+
+    /// The Bazaar simulator, serving, as the sandbox sees a simulator.
+    struct Running {
+        sim: bazaar_sim::BazaarSim,
+        _server: marketmedia_sim::SimServer,
+    }
+
+    impl marketmedia_sim::standalone::Simulator for Running {
+        fn name(&self) -> &str {
+            "bazaar"
+        }
+        fn faults(&self) -> Option<&marketmedia_sim::FaultHandle> {
+            None // no fault layer
+        }
+        fn wire(&self) -> &marketmedia_sim::WireLog {
+            &self.sim.wire
+        }
+        fn sessions(&self) -> Vec<marketmedia_sim::control::SessionStanding> {
+            use marketmedia_sim::control::{SessionStanding, Standing};
+            let uploads = self.sim.uploads.lock().unwrap_or_else(|e| e.into_inner());
+            uploads
+                .iter()
+                .map(|(id, u)| SessionStanding {
+                    id: id.clone(),
+                    standing: match u.state {
+                        "done" => Standing::Completed,
+                        "cancelled" => Standing::Cancelled,
+                        _ => Standing::Open,
+                    },
+                    parts: u.parts.len() as u64,
+                })
+                .collect()
+        }
+        fn stored_video(&self, asset_id: &str) -> Option<bytes::Bytes> {
+            let assets = self.sim.assets.lock().unwrap_or_else(|e| e.into_inner());
+            assets.get(asset_id).cloned()
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            &self.sim
+        }
+    }
+
+    fn start(addrs: Vec<std::net::SocketAddr>, _: StartOptions) -> StartFuture {
+        Box::pin(async move {
+            let sim = bazaar_sim::BazaarSim::default();
+            let server = sim.start(addrs[0]).await?;
+            let entry = serde_json::json!({
+                "base_url": server.base_url(),
+                "credentials": { "token": TOKEN },
+            });
+            Ok(Started {
+                simulator: Box::new(Running {
+                    sim,
+                    _server: server,
+                }),
+                entry,
+            })
+        })
+    }
+
+    /// Bazaar's simulator, as the sandbox starts it.
+    pub const SIMULATOR: SimulatorEntry = SimulatorEntry {
+        name: "bazaar",
+        title: "Bazaar",
+        ports: 1,
+        start,
+    };
+
+    /// The `marketmedia` command's marketplaces and simulators, Bazaar's added.
+    pub fn setup() -> marketmedia_cli::Setup {
+        marketmedia_cli::Setup::default().with_marketplace(Bazaar, Some(SIMULATOR))
+    }
 }
 
 /// What the suite asks of the simulator, answered from its wire log and store.
@@ -546,7 +802,7 @@ const EXPECTED_SKIPS: &[&str] = &[
 /// Starts the Bazaar simulator and runs the whole conformance suite against the provider.
 async fn run_suite() -> std::io::Result<suite::SuiteReport> {
     let sim = bazaar_sim::BazaarSim::default();
-    let server = sim.start().await?;
+    let server = sim.start(([127, 0, 0, 1], 0).into()).await?;
     let base_url = server.base_url();
     println!("Bazaar simulator on {base_url}");
     let backend = Backend::new(
@@ -565,9 +821,14 @@ async fn run_suite() -> std::io::Result<suite::SuiteReport> {
     Ok(suite::run_all(&backend).await)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let report = run_suite().await?;
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // With arguments, this program is the `marketmedia` command with Bazaar registered:
+    // `… --example custom_provider -- upload` uploads to every marketplace, Bazaar's
+    // simulator included; `-- accounts`, `-- batch run …` and the rest work the same.
+    if std::env::args_os().len() > 1 {
+        std::process::exit(marketmedia_cli::main_with(marketplace::setup()));
+    }
+    let report = tokio::runtime::Runtime::new()?.block_on(run_suite())?;
     println!("{report}");
     match report.problems(EXPECTED_SKIPS) {
         None => Ok(()),
@@ -575,11 +836,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-/// `cargo test` runs this example's test (`test = true` in `examples/Cargo.toml`), so a
-/// Bazaar that fails a case or skips one it did not declare fails the workspace's tests.
+/// `cargo test` runs this example's tests (`test = true` in `examples/Cargo.toml`), so a
+/// Bazaar that fails a case or skips one it did not declare fails the workspace's tests, and
+/// so does a marketplace of the registry that the command, its sandbox or its batch engine
+/// cannot take without naming it.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use marketmedia_cli::accounts::choose;
+    use marketmedia_cli::config::{self, Config};
+    use marketmedia_cli::targets::{Targets, VideoMeta};
+    use marketmedia_core::{
+        AccountUpload, Completion, ImageSource, ImageUploader, PollPolicy, ProcessingStatus,
+        UploadDriver, UploadOptions,
+    };
 
     #[tokio::test]
     async fn bazaar_passes_the_conformance_suite_skipping_exactly_its_lacks() {
@@ -587,5 +859,186 @@ mod tests {
             .await
             .expect("the Bazaar simulator starts")
             .assert_passed_skipping(EXPECTED_SKIPS);
+    }
+
+    fn driver() -> UploadDriver {
+        UploadDriver::new(UploadOptions {
+            wait_for_processing: false,
+            poll: PollPolicy {
+                initial_delay: Duration::from_millis(20),
+                max_delay: Duration::from_millis(200),
+                deadline: Duration::from_secs(30),
+                ..PollPolicy::default()
+            },
+            ..UploadOptions::default()
+        })
+    }
+
+    /// The command knows Bazaar from its declaration alone: `--help` names it, its keys are
+    /// a config file's, its variables draw no warning, and its account has its identity.
+    #[test]
+    fn the_command_reads_bazaar_from_its_declaration() {
+        let setup = marketplace::setup();
+        let registry = &setup.registry;
+        let help = marketmedia_cli::args::command(registry)
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("Bazaar"), "{help}");
+        let file = config::parse(
+            registry,
+            "[accounts.bz]\nmarketplace = \"bazaar\"\nbase_url = \"http://127.0.0.1:1\"\ntoken = \"t0k\"\nshop = \"kettles\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(&setup, file, &|_| None, &[]).unwrap();
+        let bz = c.account("bz").unwrap();
+        assert_eq!(bz.identity, "bazaar:kettles");
+        assert!(!format!("{bz:?}").contains("t0k"));
+        let err = config::parse(registry, "[bazaar]\ntokn = \"t\"\n").unwrap_err();
+        assert!(err.contains("did you mean `token`"), "{err}");
+        let names = ["MARKETMEDIA_BAZAAR_TOKEN".to_owned()];
+        assert!(config::unknown_env_warnings(registry, names, &[]).is_empty());
+    }
+
+    /// The suite-level smoke for every marketplace of the command's registry, Bazaar
+    /// included, through the command's own pieces and with no line naming a marketplace:
+    /// the sandbox starts each one's simulator and builds its client from its published
+    /// entry; a video goes up (its bytes checked on the simulator's side), its status is
+    /// asked until ready, two images go up, and a catalog of one product runs through the
+    /// batch engine to `done` on every marketplace.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_registered_marketplace_takes_upload_images_status_and_batch() {
+        let setup = marketplace::setup();
+        let registry = setup.registry.clone();
+        assert!(registry.get("bazaar").is_some());
+        let dir = tempfile::tempdir().unwrap();
+        let video = dir.path().join("kettle.mp4");
+        marketmedia_sim::fixtures::write_sample_mp4(&video, Duration::from_secs(12), 3 * MIB)
+            .unwrap();
+        let source = std::fs::read(&video).unwrap();
+
+        // The sandbox: every marketplace, a client each.
+        let config = Config::empty(&setup);
+        let chosen = choose(&config, &[], true).unwrap();
+        let meta = VideoMeta {
+            sandbox_title: "kettle".into(),
+            ..VideoMeta::default()
+        };
+        let targets = Targets::build(&chosen, &config, &meta).await.unwrap();
+        let names: Vec<&str> = targets.targets.iter().map(|t| t.platform()).collect();
+        assert_eq!(names, registry.names());
+        let sandbox = targets.sandbox().expect("the sandbox serves");
+
+        // Upload, then status until ready.
+        let runnable: Vec<AccountUpload<'_>> = targets
+            .targets
+            .iter()
+            .map(|t| {
+                AccountUpload::new(t.account_ref(), t.client.video().as_ref()).with_meta(t.meta())
+            })
+            .collect();
+        let driver = driver();
+        let report = driver.upload_to_accounts(&runnable, &video, None).await;
+        for (t, r) in targets.targets.iter().zip(&report.reports) {
+            let outcome = r
+                .result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{}: {e}", t.platform()));
+            let asset = match &outcome.completion {
+                Completion::Ready(asset) => asset.clone(),
+                Completion::Processing(handle) => {
+                    let status = t.client.video().poll(handle).await.unwrap();
+                    assert!(
+                        !matches!(status, ProcessingStatus::Failed { .. }),
+                        "{}: {status:?}",
+                        t.platform()
+                    );
+                    match driver.wait_ready(t.client.video().as_ref(), handle).await {
+                        Ok(Completion::Ready(asset)) => asset,
+                        other => panic!("{}: {other:?}", t.platform()),
+                    }
+                }
+                Completion::CommittedIdUnknown { .. } => {
+                    panic!("{}: no answer was lost", t.platform())
+                }
+            };
+            let held = sandbox.stored_video(t.platform(), &asset);
+            assert!(
+                held.as_deref() == Some(&source[..]),
+                "{}: the simulator does not hold the source's bytes",
+                t.platform()
+            );
+        }
+
+        // Images.
+        let images = [
+            ImageSource::from_bytes(
+                "front.jpg",
+                marketmedia_sim::fixtures::decodable_jpeg(40_000).unwrap(),
+            ),
+            ImageSource::from_bytes(
+                "side.png",
+                marketmedia_sim::fixtures::decodable_png(60_000).unwrap(),
+            ),
+        ];
+        let uploaders: Vec<&dyn ImageUploader> = targets
+            .targets
+            .iter()
+            .map(|t| t.client.images().as_ref())
+            .collect();
+        let reports = marketmedia_core::upload_images_to_all(&uploaders, &images).await;
+        for r in &reports {
+            let list = r
+                .result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{}: {e}", r.platform));
+            assert_eq!(list.len(), 2, "{}", r.platform);
+            assert!(list.iter().all(|i| i.is_ok()), "{}: {list:?}", r.platform);
+        }
+
+        // A catalog: one product with a video and an image, to every marketplace.
+        std::fs::write(dir.path().join("front.jpg"), &images[0].data).unwrap();
+        let manifest = dir.path().join("catalog.csv");
+        std::fs::write(&manifest, "sku,video,images\nK1,kettle.mp4,front.jpg\n").unwrap();
+        let worker = marketmedia_cli::batch::WorkerArgs {
+            uploads_per_market: 2,
+            tasks: 8,
+            lease_secs: 30,
+            attempts: 3,
+            json: true,
+        };
+        let (markets, _batch_targets) = marketmedia_cli::batch::markets(&config, true, &worker)
+            .await
+            .unwrap();
+        let store =
+            marketmedia_batch::store::open(&dir.path().join("jobs.sqlite").display().to_string())
+                .await
+                .unwrap();
+        let planned = marketmedia_batch::plan(&manifest, &markets, Some((store.as_ref(), "smoke")))
+            .await
+            .unwrap();
+        assert!(planned.problems.is_empty(), "{:?}", planned.problems);
+        let options = marketmedia_batch::WorkOptions {
+            idle_poll: Duration::from_millis(20),
+            max_wait: Duration::from_secs(10),
+            upload: UploadOptions {
+                poll: driver.options().poll.clone(),
+                ..UploadOptions::default()
+            },
+            ..marketmedia_batch::WorkOptions::default()
+        };
+        let done = marketmedia_batch::Worker::new(store.clone(), markets, options)
+            .run()
+            .await
+            .unwrap();
+        assert_eq!(done.failed, 0, "{done:?}");
+        let counts = store.counts(Some("smoke")).await.unwrap();
+        for name in registry.names() {
+            let finished: u64 = counts
+                .iter()
+                .filter(|c| c.marketplace == name && c.state == marketmedia_batch::TaskState::Done)
+                .map(|c| c.tasks)
+                .sum();
+            assert_eq!(finished, 2, "{name}: a video and an image done: {counts:?}");
+        }
     }
 }

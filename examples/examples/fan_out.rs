@@ -1,12 +1,12 @@
-//! Uploads one video to Shopee, Lazada and SMH at once from code, through the three simulated
-//! marketplaces of the sandbox, and prints what each marketplace returned.
+//! Uploads one video to every marketplace of `marketmedia::registry()` at once from code,
+//! through the sandbox's simulators, and prints what each marketplace returned.
 //!
 //! ```text
 //! cargo run -p marketmedia-examples --example fan_out [-- FILE]
 //! ```
 //!
 //! With no FILE, a valid 12-second, 6 MiB sample MP4 is generated first. The source is
-//! probed once and read once for every marketplace's digests; then the three uploads run
+//! probed once and read once for every marketplace's digests; then the uploads run
 //! concurrently, and each succeeds or fails on its own.
 
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::{
     progress_channel, ChunkedVideoUploader, Completion, ProgressEvent, Stage, UploadDriver,
-    UploadOptions,
+    UploadMeta, UploadOptions,
 };
 use marketmedia_sim::fixtures::write_sample_mp4;
 
@@ -32,12 +32,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    // Three simulators on free ports, and a provider for each with its test credentials.
+    // A simulator of each marketplace on a free port, and a client of each with its test
+    // credentials; a marketplace that requires a title gets one.
     let sandbox = Sandbox::start().await?;
-    let shopee = sandbox.shopee()?;
-    let lazada = sandbox.lazada()?;
-    let smh = sandbox.smh()?;
-    let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];
+    let mut clients = Vec::new();
+    for market in sandbox.marketplaces() {
+        let title_required = market
+            .upload_fields()
+            .iter()
+            .any(|f| f.required && f.name == marketmedia::raw::TITLE);
+        let settings: &[(&str, &str)] = if title_required {
+            &[(marketmedia::raw::TITLE, "Blue kettle")]
+        } else {
+            &[]
+        };
+        clients.push(sandbox.client_with(market.name(), settings.iter().copied())?);
+    }
+    let providers: Vec<&dyn ChunkedVideoUploader> =
+        clients.iter().map(|c| c.video().as_ref()).collect();
 
     // Stage changes as they happen, per marketplace.
     let (sink, mut events) = progress_channel();
@@ -57,11 +69,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    // The upload's own fields: its title, and a cover on the sandbox's CDN (Lazada requires
-    // both; the others ignore the cover).
+    // The upload's own fields: each client's per-upload defaults (the title set above, the
+    // sandbox's cover), which a marketplace that does not take them ignores.
+    let meta = clients
+        .iter()
+        .fold(UploadMeta::default(), |m, c| m.or(c.upload_defaults()));
     let driver = UploadDriver::new(UploadOptions {
         progress: Some(sink),
-        meta: sandbox.upload_meta("Blue kettle"),
+        meta,
         ..UploadOptions::default()
     });
     let report = driver.upload_to_all(&providers, &path).await;

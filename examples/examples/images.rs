@@ -1,13 +1,14 @@
-//! Uploads the same product images to every marketplace (Shopee, Lazada, SMH, eBay and WeChat)
-//! at once from code, through the sandbox. Each marketplace's image rules (count, size, format) are checked before its
-//! request, so a marketplace that cannot take an image gets no request at all.
+//! Uploads the same product images to every marketplace of `marketmedia::registry()` at once
+//! from code, through the sandbox (a simulator of each). Each marketplace's image rules (count,
+//! size, format) are checked before its request, so a marketplace that cannot take an image
+//! gets no request at all.
 //!
 //! ```text
 //! cargo run -p marketmedia-examples --example images [-- IMAGE...]
 //! ```
 //!
-//! With no IMAGE, a sample JPEG and PNG (real pictures, which WeChat's provider decodes) are
-//! generated in memory.
+//! With no IMAGE, a sample JPEG and PNG (real pictures: a provider may decode them to send
+//! their dimensions) are generated in memory.
 
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::images_overall;
@@ -28,13 +29,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         images.push(ImageSource::from_bytes("side.png", decodable_png(120_000)?));
     }
 
+    // Every marketplace's simulator, and a client of each pointed at it.
     let sandbox = Sandbox::start().await?;
-    let shopee = sandbox.shopee()?;
-    let lazada = sandbox.lazada()?;
-    let smh = sandbox.smh()?;
-    let ebay = sandbox.ebay()?;
-    let wechat = sandbox.wechat()?;
-    let uploaders: [&dyn ImageUploader; 5] = [&shopee, &lazada, &smh, &ebay, &wechat];
+    let clients = sandbox.clients()?;
+    let uploaders: Vec<&dyn ImageUploader> =
+        clients.iter().map(|(_, c)| c.images().as_ref()).collect();
 
     let reports = upload_images_to_all(&uploaders, &images).await;
     for report in &reports {

@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use marketmedia::shopee::{ShopeeConfig, ShopeeUploader};
 use marketmedia_core::{progress_channel, ProgressEvent, Stage, UploadDriver, UploadOptions};
-use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::shopee::{self, ShopeeSim, ShopeeSimConfig};
 

@@ -12,7 +12,8 @@
 //!   and padded to the exact size asked with a segment (JPEG comments) or a chunk (a PNG
 //!   private ancillary chunk) that decoders skip: every decoder reads their width, height and
 //!   pixels. Use them wherever an image is uploaded for real (the sandbox, the examples, the
-//!   catalog): WeChat's provider, and `marketmedia images`, decode every image before sending.
+//!   catalog): a provider may decode every image to send its dimensions, and `marketmedia
+//!   images` decodes each before sending.
 //!   Below a minimum size ([`min_decodable_jpeg_len`], [`min_decodable_png_len`]: the
 //!   encoded picture plus one empty padding segment or chunk) they are an error.
 //! - [`sample_jpeg`], [`sample_png`] and [`sample_gif`] have the right magic numbers and

@@ -21,20 +21,25 @@
 //! [`Args`] and [`run`] are the one code path of the `marketmedia-sim` binary and of
 //! `marketmedia sim` (which flattens the same [`Args`]).
 
+use std::any::Any;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::time::Duration;
 
+use bytes::Bytes;
 use futures::Future;
 use serde_json::{Map, Value};
 
 use crate::common::{Retention, DEFAULT_MAX_ASSEMBLED_BYTES, DEFAULT_MAX_WIRE_RECORDS};
+use crate::control::SessionStanding;
 use crate::ebay::{EbaySim, EbaySimConfig};
-use crate::faults::{FaultArgs, FaultProfile};
-use crate::lazada::{self, LazadaSim, LazadaSimConfig};
+use crate::faults::{FaultArgs, FaultHandle, FaultProfile};
+use crate::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
 use crate::shopee::{ShopeeSim, ShopeeSimConfig};
-use crate::smh::{self, SmhSimConfig};
+use crate::smh::{self, SmhSimConfig, SmhStandalone};
 use crate::wechat::{WechatSim, WechatSimConfig};
+use crate::{SimServer, WireLog};
 
 /// The default listen address of the first simulator.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
@@ -95,27 +100,123 @@ impl RetentionArgs {
     }
 }
 
-/// A started simulator: what keeps it serving (dropping it stops it) and its entry in the
-/// JSON line (base URLs and test credentials).
-struct Started {
-    keep_alive: Box<dyn std::any::Any + Send>,
-    entry: Value,
+/// A simulator running in this process, as the embedded sandbox, the soak and tests see it
+/// whatever its platform: its faults, its wire log, the sessions it holds and the bytes of the
+/// videos uploaded to it. [`Simulator::as_any`] gives the simulator itself
+/// (`ShopeeSim`, `LazadaSim`…) for what only it knows.
+pub trait Simulator: Send + Sync + 'static {
+    /// The platform's name (its key in the JSON line).
+    fn name(&self) -> &str;
+    /// The fault and shaping layer's control; `None` for a simulator without one.
+    fn faults(&self) -> Option<&FaultHandle>;
+    /// Every request received.
+    fn wire(&self) -> &WireLog;
+    /// Every upload session held, with where it stands.
+    fn sessions(&self) -> Vec<SessionStanding>;
+    /// The bytes the platform holds for the uploaded video `asset_id` (the id the upload's
+    /// asset carries), to compare with the source.
+    fn stored_video(&self, asset_id: &str) -> Option<Bytes>;
+    /// The simulator itself, to downcast (`as_any().downcast_ref::<ShopeeSim>()`).
+    fn as_any(&self) -> &dyn Any;
 }
 
-type StartFuture = Pin<Box<dyn Future<Output = std::io::Result<Started>> + Send>>;
+/// A started simulator: the simulator (dropping it stops it) and its entry in the JSON line
+/// (base URLs and test credentials).
+pub struct Started {
+    /// The simulator, serving until dropped.
+    pub simulator: Box<dyn Simulator>,
+    /// Its entry in the JSON line.
+    pub entry: Value,
+}
+
+/// How the simulators of one run are started.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct StartOptions {
+    /// Faults every simulator injects (storage servers included).
+    pub faults: FaultProfile,
+    /// What each simulator keeps.
+    pub retention: Retention,
+    /// How long each simulated processing step (transcoding, audit) takes, when not the
+    /// simulator's own default: tests and soaks shorten it.
+    pub processing_delay: Option<Duration>,
+}
+
+impl StartOptions {
+    /// With these faults.
+    pub fn with_faults(mut self, faults: FaultProfile) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// With this retention.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// With every processing step taking `delay`.
+    pub fn with_processing_delay(mut self, delay: Duration) -> Self {
+        self.processing_delay = Some(delay);
+        self
+    }
+}
+
+/// The future a [`Starter`] returns.
+pub type StartFuture = Pin<Box<dyn Future<Output = std::io::Result<Started>> + Send>>;
 
 /// Starts one platform's simulator on its addresses (one per port it needs).
-type Starter = fn(Vec<SocketAddr>, FaultProfile, Retention) -> StartFuture;
+pub type Starter = fn(Vec<SocketAddr>, StartOptions) -> StartFuture;
 
-/// The platforms, in port order: (name in the JSON line, name in sentences, ports it takes,
-/// how to start it). Adding a platform is one `start_*` function and one entry here; the help
-/// text ([`about`]) and [`PLATFORM_NAMES`] follow.
-const PLATFORMS: &[(&str, &str, usize, Starter)] = &[
-    ("shopee", "Shopee", 1, start_shopee),
-    ("lazada", "Lazada", 1, start_lazada),
-    ("smh", "Tencent SMH", 2, start_smh),
-    ("ebay", "eBay", 1, start_ebay),
-    ("wechat", "WeChat Channels Store", 1, start_wechat),
+/// One simulated platform: its name in the JSON line, its name in sentences, the ports it
+/// takes and how to start it. [`PLATFORMS`] lists the bundled ones; an application adds its
+/// own simulator by passing one more to [`start_list`].
+#[derive(Debug, Clone, Copy)]
+pub struct SimulatorEntry {
+    /// The platform's name, as the JSON line keys it.
+    pub name: &'static str,
+    /// The name in sentences.
+    pub title: &'static str,
+    /// Ports it listens on.
+    pub ports: usize,
+    /// How to start it.
+    pub start: Starter,
+}
+
+/// The bundled simulators, in port order: the one list they are started from. Adding a
+/// platform is one `start_*` function and one entry here; the help text ([`about`]) and
+/// [`PLATFORM_NAMES`] follow.
+pub const PLATFORMS: &[SimulatorEntry] = &[
+    SimulatorEntry {
+        name: "shopee",
+        title: "Shopee",
+        ports: 1,
+        start: start_shopee,
+    },
+    SimulatorEntry {
+        name: "lazada",
+        title: "Lazada",
+        ports: 1,
+        start: start_lazada,
+    },
+    SimulatorEntry {
+        name: "smh",
+        title: "Tencent SMH",
+        ports: 2,
+        start: start_smh,
+    },
+    SimulatorEntry {
+        name: "ebay",
+        title: "eBay",
+        ports: 1,
+        start: start_ebay,
+    },
+    SimulatorEntry {
+        name: "wechat",
+        title: "WeChat Channels Store",
+        ports: 1,
+        start: start_wechat,
+    },
 ];
 
 /// The simulated platforms' names, as keys of the JSON line, in port order.
@@ -123,7 +224,7 @@ pub const PLATFORM_NAMES: [&str; PLATFORMS.len()] = {
     let mut names = [""; PLATFORMS.len()];
     let mut i = 0;
     while i < PLATFORMS.len() {
-        names[i] = PLATFORMS[i].0;
+        names[i] = PLATFORMS[i].name;
         i += 1;
     }
     names
@@ -132,7 +233,7 @@ pub const PLATFORM_NAMES: [&str; PLATFORMS.len()] = {
 /// The help text's one line: `Serves simulators of the media upload APIs of Shopee, Lazada, …`,
 /// every simulated platform named, from the one list the simulators are started from.
 pub fn about() -> String {
-    let titles: Vec<&str> = PLATFORMS.iter().map(|p| p.1).collect();
+    let titles: Vec<&str> = PLATFORMS.iter().map(|p| p.title).collect();
     let list = match titles.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => titles.concat(),
@@ -143,13 +244,42 @@ pub fn about() -> String {
     )
 }
 
-fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
+/// The Shopee simulator, serving.
+struct ShopeeRunning {
+    sim: ShopeeSim,
+    _server: SimServer,
+}
+
+impl Simulator for ShopeeRunning {
+    fn name(&self) -> &str {
+        "shopee"
+    }
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
+    }
+    fn wire(&self) -> &WireLog {
+        self.sim.wire()
+    }
+    fn sessions(&self) -> Vec<SessionStanding> {
+        self.sim.sessions()
+    }
+    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
+        self.sim.assembled_bytes(asset_id)
+    }
+    fn as_any(&self) -> &dyn Any {
+        &self.sim
+    }
+}
+
+fn start_shopee(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
+        let defaults = ShopeeSimConfig::default();
         let sim = ShopeeSim::new(ShopeeSimConfig {
-            retention,
-            ..ShopeeSimConfig::default()
+            retention: options.retention,
+            transcode_delay: options.processing_delay.unwrap_or(defaults.transcode_delay),
+            ..defaults
         });
-        sim.faults().set(faults);
+        sim.faults().set(options.faults);
         let server = sim.start(addrs[0]).await?;
         // Every shop of the partner, each an account of its own (its id and token).
         let regions: Vec<String> = std::iter::once(sim.config().region.to_ascii_lowercase())
@@ -181,20 +311,49 @@ fn start_shopee(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retenti
             "accounts": accounts,
         });
         Ok(Started {
-            keep_alive: Box::new(server),
+            simulator: Box::new(ShopeeRunning {
+                sim,
+                _server: server,
+            }),
             entry,
         })
     })
 }
 
-fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
+impl Simulator for LazadaRunning {
+    fn name(&self) -> &str {
+        "lazada"
+    }
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
+    }
+    fn wire(&self) -> &WireLog {
+        self.sim.wire()
+    }
+    fn sessions(&self) -> Vec<SessionStanding> {
+        self.sim.sessions()
+    }
+    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
+        self.sim.video_bytes(asset_id)
+    }
+    fn as_any(&self) -> &dyn Any {
+        &self.sim
+    }
+}
+
+fn start_lazada(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
+        let defaults = LazadaSimConfig::default();
+        let delay = options.processing_delay;
         let config = LazadaSimConfig {
-            retention,
-            ..LazadaSimConfig::default()
+            retention: options.retention,
+            transcode_queue_delay: delay.unwrap_or(defaults.transcode_queue_delay),
+            transcode_delay: delay.unwrap_or(defaults.transcode_delay),
+            audit_delay: delay.unwrap_or(defaults.audit_delay),
+            ..defaults
         };
         let running = lazada::launch(config, addrs[0]).await?;
-        running.sim.faults().set(faults);
+        running.sim.faults().set(options.faults);
         let mut entry = serde_json::to_value(&running.info)?;
         // One seller's token on two country gateways: two accounts.
         let accounts: Vec<Value> = ["sg", "my"]
@@ -212,37 +371,97 @@ fn start_lazada(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retenti
             .collect();
         if let Value::Object(map) = &mut entry {
             map.insert("accounts".into(), Value::Array(accounts));
+            // Where the simulated CDN serves images (covers a video needs point there).
+            map.insert(
+                "cdn_base_url".into(),
+                Value::String(running.sim.config().cdn_base_url),
+            );
         }
         Ok(Started {
-            keep_alive: Box::new(running),
+            simulator: Box::new(running),
             entry,
         })
     })
 }
 
-fn start_smh(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
+impl Simulator for SmhStandalone {
+    fn name(&self) -> &str {
+        "smh"
+    }
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
+    }
+    fn wire(&self) -> &WireLog {
+        self.sim.wire()
+    }
+    fn sessions(&self) -> Vec<SessionStanding> {
+        self.sim.sessions()
+    }
+    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
+        // The asset id is the file's path in the library, with or without the leading `/`.
+        self.sim
+            .file(asset_id)
+            .or_else(|| self.sim.file(asset_id.trim_start_matches('/')))
+    }
+    fn as_any(&self) -> &dyn Any {
+        &self.sim
+    }
+}
+
+fn start_smh(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
         let config = SmhSimConfig {
-            retention,
+            retention: options.retention,
             ..SmhSimConfig::default()
         };
         let running = smh::start_standalone(config, addrs[0], addrs[1]).await?;
-        running.sim.faults().set(faults);
+        running.sim.faults().set(options.faults);
         let entry = serde_json::to_value(&running.endpoints)?;
         Ok(Started {
-            keep_alive: Box::new(running),
+            simulator: Box::new(running),
             entry,
         })
     })
 }
 
-fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
+/// The eBay simulator, serving.
+struct EbayRunning {
+    sim: EbaySim,
+    _server: SimServer,
+}
+
+impl Simulator for EbayRunning {
+    fn name(&self) -> &str {
+        "ebay"
+    }
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
+    }
+    fn wire(&self) -> &WireLog {
+        self.sim.wire()
+    }
+    fn sessions(&self) -> Vec<SessionStanding> {
+        self.sim.sessions()
+    }
+    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
+        self.sim.video_bytes(asset_id)
+    }
+    fn as_any(&self) -> &dyn Any {
+        &self.sim
+    }
+}
+
+fn start_ebay(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
+        let defaults = EbaySimConfig::default();
         let sim = EbaySim::new(EbaySimConfig {
-            retention,
-            ..EbaySimConfig::default()
+            retention: options.retention,
+            processing_delay: options
+                .processing_delay
+                .unwrap_or(defaults.processing_delay),
+            ..defaults
         });
-        sim.faults().set(faults);
+        sim.faults().set(options.faults);
         let server = sim.start(addrs[0]).await?;
         let entry = serde_json::json!({
             "base_url": EbaySim::api_base_url(&server),
@@ -251,26 +470,63 @@ fn start_ebay(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention
             "accounts": sim.accounts(),
         });
         Ok(Started {
-            keep_alive: Box::new((sim, server)),
+            simulator: Box::new(EbayRunning {
+                sim,
+                _server: server,
+            }),
             entry,
         })
     })
 }
 
-fn start_wechat(addrs: Vec<SocketAddr>, faults: FaultProfile, retention: Retention) -> StartFuture {
+/// The WeChat simulator, serving.
+struct WechatRunning {
+    sim: WechatSim,
+    _server: SimServer,
+}
+
+impl Simulator for WechatRunning {
+    fn name(&self) -> &str {
+        "wechat"
+    }
+    fn faults(&self) -> Option<&FaultHandle> {
+        Some(self.sim.faults())
+    }
+    fn wire(&self) -> &WireLog {
+        self.sim.wire()
+    }
+    fn sessions(&self) -> Vec<SessionStanding> {
+        self.sim.sessions()
+    }
+    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
+        self.sim.assembled_bytes(asset_id)
+    }
+    fn as_any(&self) -> &dyn Any {
+        &self.sim
+    }
+}
+
+fn start_wechat(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
+        let defaults = WechatSimConfig::default();
         let sim = WechatSim::new(WechatSimConfig {
-            retention,
-            ..WechatSimConfig::default()
+            retention: options.retention,
+            processing_delay: options
+                .processing_delay
+                .unwrap_or(defaults.processing_delay),
+            ..defaults
         });
-        sim.faults().set(faults);
+        sim.faults().set(options.faults);
         let server = sim.start(addrs[0]).await?;
         let entry = serde_json::json!({
             "base_url": server.base_url(),
             "credentials": sim.credentials(),
         });
         Ok(Started {
-            keep_alive: Box::new(server),
+            simulator: Box::new(WechatRunning {
+                sim,
+                _server: server,
+            }),
             entry,
         })
     })
@@ -292,14 +548,15 @@ fn address_for(listen: SocketAddr, index: usize) -> std::io::Result<SocketAddr> 
 
 /// The simulators running standalone: keeps them serving until dropped.
 pub struct Running {
-    servers: Vec<Box<dyn std::any::Any + Send>>,
+    simulators: Vec<Box<dyn Simulator>>,
     line: Value,
 }
 
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.simulators.iter().map(|s| s.name()).collect();
         f.debug_struct("Running")
-            .field("servers", &self.servers.len())
+            .field("simulators", &names)
             .field("line", &self.line)
             .finish()
     }
@@ -310,6 +567,26 @@ impl Running {
     /// line [`run`] prints.
     pub fn info(&self) -> &Value {
         &self.line
+    }
+
+    /// The simulator of the platform `name`.
+    pub fn simulator(&self, name: &str) -> Option<&dyn Simulator> {
+        self.simulators
+            .iter()
+            .find(|s| s.name() == name)
+            .map(|s| s.as_ref())
+    }
+
+    /// Every simulator, in start order.
+    pub fn simulators(&self) -> impl Iterator<Item = &dyn Simulator> {
+        self.simulators.iter().map(|s| s.as_ref())
+    }
+
+    /// The first simulator of type `T` (`running.sim::<ShopeeSim>()`).
+    pub fn sim<T: 'static>(&self) -> Option<&T> {
+        self.simulators
+            .iter()
+            .find_map(|s| s.as_any().downcast_ref::<T>())
     }
 }
 
@@ -334,24 +611,41 @@ pub async fn start_with(
     faults: FaultProfile,
     retention: Retention,
 ) -> std::io::Result<Running> {
-    let mut servers = Vec::with_capacity(PLATFORMS.len());
+    let options = StartOptions::default()
+        .with_faults(faults)
+        .with_retention(retention);
+    start_list(listen, PLATFORMS, options).await
+}
+
+/// Starts the simulators of `entries` (the bundled [`PLATFORMS`], and any of an
+/// application's own) with `options`: the first on `listen`, the next ones on the following
+/// ports (all on free random ports when `listen`'s port is 0).
+pub async fn start_list(
+    listen: SocketAddr,
+    entries: &[SimulatorEntry],
+    options: StartOptions,
+) -> std::io::Result<Running> {
+    let mut simulators = Vec::with_capacity(entries.len());
     let mut line = Map::new();
     let mut next_port = 0;
-    for (name, _, ports, start) in PLATFORMS {
-        let addrs = (next_port..next_port + ports)
+    for entry in entries {
+        let addrs = (next_port..next_port + entry.ports)
             .map(|i| address_for(listen, i))
             .collect::<std::io::Result<Vec<_>>>()?;
-        next_port += ports;
-        let started = start(addrs.clone(), faults.clone(), retention)
+        next_port += entry.ports;
+        let started = (entry.start)(addrs.clone(), options.clone())
             .await
             .map_err(|e| {
-                std::io::Error::new(e.kind(), format!("{name} simulator on {addrs:?}: {e}"))
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{} simulator on {addrs:?}: {e}", entry.name),
+                )
             })?;
-        line.insert((*name).to_string(), started.entry);
-        servers.push(started.keep_alive);
+        line.insert(entry.name.to_string(), started.entry);
+        simulators.push(started.simulator);
     }
     Ok(Running {
-        servers,
+        simulators,
         line: Value::Object(line),
     })
 }
@@ -387,13 +681,14 @@ mod tests {
     fn every_list_of_simulators_names_them_all() {
         let about = about();
         let description = env!("CARGO_PKG_DESCRIPTION");
-        for (i, (name, title, _, _)) in PLATFORMS.iter().enumerate() {
+        for (i, entry) in PLATFORMS.iter().enumerate() {
+            let title = entry.title;
             assert!(about.contains(title), "{title} missing from {about}");
             assert!(
                 description.contains(title),
                 "{title} missing from {description}"
             );
-            assert_eq!(PLATFORM_NAMES[i], *name);
+            assert_eq!(PLATFORM_NAMES[i], entry.name);
         }
         assert_eq!(PLATFORM_NAMES.len(), PLATFORMS.len());
     }

@@ -340,8 +340,8 @@ pub trait JobStore: Send + Sync {
     async fn cancel(&self, batch: Option<&str>) -> Result<u64>;
 
     /// Moves the tasks and assets of `platform` recorded under `old` (the account key a
-    /// release before accounts derived: a Shopee shop id, a Lazada app key, an SMH library
-    /// id, `user` for eBay, a WeChat AppID) to the account's `identity`, so that what was
+    /// release before accounts derived: a shop id, an app key…, as each marketplace says,
+    /// `marketmedia_core::AccountInfo::pre_accounts_key`) to the account's `identity`, so that what was
     /// uploaded before the upgrade is still found. Returns the rows moved.
     async fn adopt_account(&self, platform: &str, old: &str, identity: &str) -> Result<u64>;
 

@@ -1,14 +1,14 @@
 //! The memory scenario's client: this benchmark binary started again with a spec in
-//! `MARKETMEDIA_BENCH_CHILD`, holding no simulator, that fans one file out to the three
-//! marketplaces the parent serves and reports its own peak resident set (`VmHWM`).
+//! `MARKETMEDIA_BENCH_CHILD`, holding no simulator, that fans one file out to the
+//! marketplaces the parent serves (each account's settings in the spec, read through the
+//! registry) and reports its own peak resident set (`VmHWM`).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use marketmedia_core::{ChunkedVideoUploader, UploadDriver, UploadMeta, UploadOptions};
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
-use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
-use marketmedia_smh::{SmhConfig, SmhUploader, StorageScheme};
+use marketmedia_core::{
+    ChunkedVideoUploader, ConnectOptions, Error, Settings, UploadDriver, UploadMeta, UploadOptions,
+};
 use serde::{Deserialize, Serialize};
 
 /// The environment variable that turns this binary into the memory client.
@@ -19,14 +19,9 @@ pub const CHILD_VAR: &str = "MARKETMEDIA_BENCH_CHILD";
 pub struct Spec {
     /// The video.
     pub file: PathBuf,
-    /// Shopee simulator: base URL, partner id, partner key, shop id, access token.
-    pub shopee: (String, u64, String, u64, String),
-    /// Largest file the Shopee provider accepts in this run.
-    pub shopee_max_bytes: u64,
-    /// Lazada simulator: base URL, app key, app secret, access token, cover URL.
-    pub lazada: (String, String, String, String, String),
-    /// SMH simulator: API base URL, library id, library secret, space id.
-    pub smh: (String, String, String, String),
+    /// Each marketplace's name and its account's settings on its simulator (keys and
+    /// values as text).
+    pub markets: Vec<(String, Vec<(String, String)>)>,
 }
 
 /// What the client reports on its standard output, as one JSON line.
@@ -54,7 +49,7 @@ pub fn spec_from_env() -> Option<Spec> {
     }
 }
 
-/// Runs the fan-out and prints the report; the exit status is 0 when all three succeeded.
+/// Runs the fan-out and prints the report; the exit status is 0 when every one succeeded.
 pub fn run(spec: Spec) -> i32 {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -81,47 +76,24 @@ pub fn run(spec: Spec) -> i32 {
 }
 
 async fn fan_out(spec: &Spec) -> marketmedia_core::Result<Report> {
-    let (url, partner_id, partner_key, shop_id, token) = spec.shopee.clone();
-    let mut shopee_config = ShopeeConfig::builder()
-        .partner_id(partner_id)
-        .partner_key(partner_key)
-        .shop_id(shop_id)
-        .access_token(token)
-        .base_url(url)
-        .build()?;
-    shopee_config.max_file_bytes = spec.shopee_max_bytes;
-    let shopee = ShopeeUploader::new(shopee_config)?;
-
-    let (url, app_key, app_secret, token, cover) = spec.lazada.clone();
-    let mut lazada_config = LazadaConfig::builder()
-        .app_key(app_key)
-        .app_secret(app_secret)
-        .access_token(token)
-        .region(Region::Sg)
-        .base_url(url)
-        .build()?;
-    // Lazada takes less than 100 MB; the benchmark's 100 MiB is raised like Shopee's limit.
-    lazada_config.max_video_bytes = spec.shopee_max_bytes;
-    let lazada = LazadaUploader::new(lazada_config)?;
-
-    let (url, library, secret, space) = spec.smh.clone();
-    let smh = SmhUploader::new(
-        SmhConfig::builder()
-            .library_id(library)
-            .library_secret(secret)
-            .space(space)
-            .base_url(url)
-            .storage_scheme(StorageScheme::Http)
-            .allow_plain_http(true)
-            .build()?,
-    )?;
-
-    let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];
+    let registry = marketmedia::registry();
+    let mut clients = Vec::new();
+    for (name, pairs) in &spec.markets {
+        let market = registry
+            .get(name)
+            .ok_or_else(|| Error::invalid_input(format!("no marketplace {name}")))?;
+        let settings = Settings::from_map(market.settings(), pairs.iter().map(|(k, v)| (k, v)))?;
+        clients.push(market.connect(&settings, &ConnectOptions::default())?);
+    }
+    let providers: Vec<&dyn ChunkedVideoUploader> =
+        clients.iter().map(|c| c.video().as_ref()).collect();
     let started = Instant::now();
+    // Each marketplace's per-upload defaults (Lazada's title and cover), for every upload.
+    let meta = clients
+        .iter()
+        .fold(UploadMeta::default(), |m, c| m.or(c.upload_defaults()));
     let fan = UploadDriver::new(UploadOptions {
-        meta: UploadMeta::default()
-            .with_title("memory benchmark")
-            .with_cover_url(cover),
+        meta,
         ..UploadOptions::default()
     })
     .upload_to_all(&providers, &spec.file)

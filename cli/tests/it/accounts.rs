@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use marketmedia::lazada::{Lazada, LazadaConfig, LazadaSettings, LazadaUploader, Region};
+use marketmedia::shopee::{Shopee, ShopeeConfig, ShopeeSettings, ShopeeUploader};
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::{
-    AccountRef, AccountUpload, ClientOptions, ErrorKind, Journal, UploadDriver, UploadOptions,
+    AccountRef, AccountUpload, ClientOptions, ErrorKind, Journal, UploadDriver, UploadMeta,
+    UploadOptions,
 };
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::shopee::{TEST_ACCESS_TOKEN_2, TEST_SHOP_ID_2};
@@ -51,9 +53,32 @@ fn video(dir: &Path, name: &str, bytes: u64) -> PathBuf {
     path
 }
 
+/// The sandbox's Shopee configuration (its test partner and shop).
+fn shopee_config(sandbox: &Sandbox) -> ShopeeConfig {
+    ShopeeSettings::from_settings(&sandbox.settings_of(&Shopee).unwrap())
+        .unwrap()
+        .config()
+        .unwrap()
+}
+
+/// The sandbox's Lazada settings (its test seller, a cover on its CDN).
+fn lazada_settings(sandbox: &Sandbox) -> LazadaSettings {
+    LazadaSettings::from_settings(&sandbox.settings_of(&Lazada).unwrap()).unwrap()
+}
+
+/// A Lazada uploader on the sandbox.
+fn lazada_uploader(sandbox: &Sandbox) -> LazadaUploader {
+    LazadaUploader::new(lazada_settings(sandbox).config().unwrap()).unwrap()
+}
+
+/// The fields of a Lazada upload on the sandbox titled `title` (a cover on its CDN).
+fn lazada_meta(sandbox: &Sandbox, title: &str) -> UploadMeta {
+    lazada_settings(sandbox).upload_defaults().with_title(title)
+}
+
 /// The sandbox's Lazada gateway of `country` (`<server>/<country>/rest`).
 fn gateway(sandbox: &Sandbox, country: &str) -> String {
-    let rest = sandbox.base_url(marketmedia_cli::Platform::Lazada);
+    let rest = sandbox.base_url("lazada");
     let server = rest.trim_end_matches("/rest");
     format!("{server}/{country}/rest")
 }
@@ -61,8 +86,8 @@ fn gateway(sandbox: &Sandbox, country: &str) -> String {
 /// Four accounts: two shops of one Shopee partner, one Lazada seller in two countries; the
 /// names are `prefix` + `sg`/`my`.
 fn four_accounts(sandbox: &Sandbox, shopee: &str, lazada: &str) -> String {
-    let s = sandbox.shopee_config().unwrap();
-    let l = sandbox.lazada_config().unwrap();
+    let s = shopee_config(sandbox);
+    let l = lazada_settings(sandbox).config().unwrap();
     let shop = |name: &str, shop_id: u64, token: &str, country: &str| {
         format!(
             "[accounts.{name}]\nmarketplace = \"shopee\"\npartner_id = {}\npartner_key = \"{}\"\n\
@@ -83,7 +108,7 @@ fn four_accounts(sandbox: &Sandbox, shopee: &str, lazada: &str) -> String {
             l.access_token.expose(),
             marketmedia_sim::lazada::seller_id_in(country),
             gateway(sandbox, country),
-            sandbox.lazada_cover_url()
+            lazada_settings(sandbox).cover_url.unwrap()
         )
     };
     [
@@ -126,7 +151,7 @@ async fn two_shopee_shops_and_two_lazada_countries_fan_out_and_catalog_and_renam
         .collect();
     assert_eq!(names, ["shopee-my", "shopee-sg", "lazada-my", "lazada-sg"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains(sandbox.shopee_config().unwrap().partner_key.expose()));
+    assert!(!text.contains(shopee_config(&sandbox).partner_key.expose()));
     assert!(!text.contains(TEST_ACCESS_TOKEN_2));
 
     // `accounts check`: one documented call each, every one works.
@@ -166,9 +191,16 @@ async fn two_shopee_shops_and_two_lazada_countries_fan_out_and_catalog_and_renam
     assert!(rows
         .iter()
         .all(|r| r["ok"] == true && r["target"] == "configured"));
-    let shopee = sandbox.shopee_sim();
+    let shopee = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap();
     assert_eq!(shopee.wire().count("init_video_upload"), 2);
-    assert_eq!(sandbox.lazada_sim().video_ids().len(), 2);
+    assert_eq!(
+        sandbox
+            .sim::<marketmedia_sim::lazada::LazadaSim>()
+            .unwrap()
+            .video_ids()
+            .len(),
+        2
+    );
 
     // The catalog: each asset made once per account.
     let manifest = dir.path().join("catalog.csv");
@@ -204,18 +236,45 @@ async fn two_shopee_shops_and_two_lazada_countries_fan_out_and_catalog_and_renam
     let out = batch(cfg.to_owned()).await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(shopee.wire().count("init_video_upload"), 4, "one per shop");
-    assert_eq!(sandbox.lazada_sim().video_ids().len(), 4, "one per country");
+    assert_eq!(
+        sandbox
+            .sim::<marketmedia_sim::lazada::LazadaSim>()
+            .unwrap()
+            .video_ids()
+            .len(),
+        4,
+        "one per country"
+    );
 
     // Renamed accounts, same identities: the rerun sends nothing.
     let renamed = dir.path().join("renamed.toml");
     std::fs::write(&renamed, four_accounts(&sandbox, "shop-", "seller-")).unwrap();
-    let wire_before = shopee.wire().records().len() + sandbox.lazada_sim().wire().records().len();
+    let wire_before = shopee.wire().records().len()
+        + sandbox
+            .sim::<marketmedia_sim::lazada::LazadaSim>()
+            .unwrap()
+            .wire()
+            .records()
+            .len();
     let out = batch(renamed.to_str().unwrap().to_owned()).await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(shopee.wire().count("init_video_upload"), 4);
-    assert_eq!(sandbox.lazada_sim().video_ids().len(), 4);
     assert_eq!(
-        shopee.wire().records().len() + sandbox.lazada_sim().wire().records().len(),
+        sandbox
+            .sim::<marketmedia_sim::lazada::LazadaSim>()
+            .unwrap()
+            .video_ids()
+            .len(),
+        4
+    );
+    assert_eq!(
+        shopee.wire().records().len()
+            + sandbox
+                .sim::<marketmedia_sim::lazada::LazadaSim>()
+                .unwrap()
+                .wire()
+                .records()
+                .len(),
         wire_before,
         "a renamed account sends nothing again"
     );
@@ -226,7 +285,7 @@ async fn one_account_configured_means_no_simulator_row_and_sandbox_means_all() {
     let sandbox = Sandbox::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = video(dir.path(), "kettle.mp4", 6 * MIB);
-    let env = sandbox.env_vars(&[marketmedia_cli::Platform::Shopee]);
+    let env = sandbox.env_vars(&["shopee"]);
     let out = run(
         &["upload", file.to_str().unwrap(), "--json", "--no-journal"],
         &env,
@@ -258,14 +317,14 @@ async fn one_account_configured_means_no_simulator_row_and_sandbox_means_all() {
 }
 
 /// Two Lazada accounts (one seller, two country gateways), each client with a limit of N
-/// requests in flight ([`ClientOptions::request_limit`]): the simulator sees at most N per
+/// requests in flight (`ClientOptions::request_limit`): the simulator sees at most N per
 /// gateway, and more than N over both at once. One limit of N for the whole marketplace
 /// would fail the second half.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
     const N: usize = 2;
     let sandbox = Sandbox::start().await.unwrap();
-    let sim = sandbox.lazada_sim();
+    let sim = sandbox.sim::<marketmedia_sim::lazada::LazadaSim>().unwrap();
     // Slow bodies, so that blocks overlap.
     sim.faults().set(FaultProfile {
         bandwidth_per_conn: Some(4 * MIB),
@@ -273,7 +332,7 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
     });
     let dir = tempfile::tempdir().unwrap();
     let file = video(dir.path(), "kettle.mp4", 8 * MIB);
-    let l = sandbox.lazada_config().unwrap();
+    let l = lazada_settings(&sandbox).config().unwrap();
     let uploader = |country: &str| {
         let config = LazadaConfig::builder()
             .app_key(l.app_key.clone())
@@ -290,13 +349,12 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
     let (sg, my) = (uploader("sg"), uploader("my"));
     let driver = UploadDriver::new(UploadOptions {
         concurrency: 8,
+        meta: lazada_meta(&sandbox, "Blue kettle"),
         ..UploadOptions::default()
     });
     let accounts = vec![
-        AccountUpload::new(AccountRef::new("lazada-sg", "lazada:sg:seller"), &sg)
-            .with_meta(sandbox.upload_meta("Blue kettle")),
-        AccountUpload::new(AccountRef::new("lazada-my", "lazada:my:seller"), &my)
-            .with_meta(sandbox.upload_meta("Blue kettle")),
+        AccountUpload::new(AccountRef::new("lazada-sg", "lazada:sg:seller"), &sg),
+        AccountUpload::new(AccountRef::new("lazada-my", "lazada:my:seller"), &my),
     ];
     let report = driver.upload_to_accounts(&accounts, &file, None).await;
     for r in &report.reports {
@@ -326,10 +384,10 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
     let account = AccountRef::new("lazada", "lazada:sg:seller");
     {
         // The first process: committed, not waiting for processing (the entry stays).
-        let first = sandbox.lazada().unwrap();
+        let first = lazada_uploader(&sandbox);
         let driver = UploadDriver::new(UploadOptions {
             wait_for_processing: false,
-            meta: sandbox.upload_meta("Blue kettle"),
+            meta: lazada_meta(&sandbox, "Blue kettle"),
             ..UploadOptions::default()
         });
         let uploads = vec![AccountUpload::new(account.clone(), &first)];
@@ -348,7 +406,7 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
     assert_eq!(entry.account.as_deref(), Some("lazada:sg:seller"));
     // Its account removed from the configuration, the session is said, not orphaned.
     let warnings = marketmedia_cli::commands::orphan_warnings(
-        &marketmedia_cli::config::Config::default(),
+        &marketmedia_cli::config::Config::empty(&marketmedia_cli::Setup::default()),
         &journal,
     );
     assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -361,8 +419,13 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
         .to_owned();
 
     // The next process knows nothing in memory.
-    let second = sandbox.lazada().unwrap();
-    let wire = sandbox.lazada_sim().wire().records().len();
+    let second = lazada_uploader(&sandbox);
+    let wire = sandbox
+        .sim::<marketmedia_sim::lazada::LazadaSim>()
+        .unwrap()
+        .wire()
+        .records()
+        .len();
     let err =
         marketmedia_core::cancel_recorded(&second, &entry.session, &entry.receipts, &entry.commit)
             .await
@@ -370,7 +433,12 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     assert!(err.to_string().contains(&video_id), "{err}");
     assert_eq!(
-        sandbox.lazada_sim().wire().records().len(),
+        sandbox
+            .sim::<marketmedia_sim::lazada::LazadaSim>()
+            .unwrap()
+            .wire()
+            .records()
+            .len(),
         wire,
         "no request for a committed upload"
     );
@@ -392,7 +460,7 @@ async fn a_kill_of_shop_a_beside_shop_b_resumes_a_only() {
         video,
         env: _,
     } = SlowShopee::start(20 * MIB, 4 * MIB).await;
-    let s = sandbox.shopee_config().unwrap();
+    let s = shopee_config(&sandbox);
     let shop = |name: &str, shop_id: u64, token: &str| {
         format!(
             "[accounts.{name}]\nmarketplace = \"shopee\"\npartner_id = {}\npartner_key = \"{}\"\n\
@@ -428,7 +496,7 @@ async fn a_kill_of_shop_a_beside_shop_b_resumes_a_only() {
         .map(String::from)
         .to_vec()
     };
-    let sim = sandbox.shopee_sim();
+    let sim = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap();
     let session_of = |shop_id: u64| {
         sim.upload_ids()
             .into_iter()
@@ -499,8 +567,8 @@ async fn a_journal_of_the_previous_release_is_resumed_by_the_adopting_account() 
     let dir = tempfile::tempdir().unwrap();
     let file = video(dir.path(), "kettle.mp4", 20 * MIB);
     let journal = Journal::open(dir.path().join("journal")).unwrap();
-    let shopee = sandbox.shopee().unwrap();
-    let sim = sandbox.shopee_sim();
+    let shopee = ShopeeUploader::new(shopee_config(&sandbox)).unwrap();
+    let sim = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap();
     {
         // The previous release: no account; stopped after two acknowledged parts.
         let (tx, rx) = tokio::sync::watch::channel(false);

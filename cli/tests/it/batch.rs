@@ -6,7 +6,6 @@
 use crate::common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use marketmedia_batch::store::{self, JobStore};
@@ -14,7 +13,7 @@ use marketmedia_batch::{
     cancel_batch, plan, CancelReport, Market, TaskFilter, TaskState, WorkOptions, Worker,
 };
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_core::{ChunkedVideoUploader, ImageUploader, PollPolicy, UploadOptions};
+use marketmedia_core::{PollPolicy, UploadOptions};
 use marketmedia_sim::faults::{scope, FaultProfile};
 use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, write_sample_mp4};
 use marketmedia_sim::shopee::UploadStatus;
@@ -24,17 +23,17 @@ const MIB: u64 = 1 << 20;
 const PARTS_CALL: &str = "upload_video_part";
 
 fn shopee(sb: &Sandbox) -> Market {
-    let p = Arc::new(sb.shopee().unwrap());
+    let c = sb.client("shopee").unwrap();
     Market::new("shopee", "shop-test")
-        .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-        .with_images(p as Arc<dyn ImageUploader>)
+        .with_video(c.video().clone())
+        .with_images(c.images().clone())
 }
 
 fn smh(sb: &Sandbox) -> Market {
-    let p = Arc::new(sb.smh().unwrap());
+    let c = sb.client("smh").unwrap();
     Market::new("smh", "lib-test")
-        .with_video(p.clone() as Arc<dyn ChunkedVideoUploader>)
-        .with_images(p as Arc<dyn ImageUploader>)
+        .with_video(c.video().clone())
+        .with_images(c.images().clone())
 }
 
 fn options(id: &str, lease: Duration) -> WorkOptions {
@@ -61,11 +60,14 @@ fn options(id: &str, lease: Duration) -> WorkOptions {
 
 /// Slows Shopee's parts to about 0.25 s each (4 MiB at 16 MiB/s).
 fn slow_parts(sb: &Sandbox) {
-    sb.shopee_sim().faults().set(FaultProfile {
-        bandwidth_per_conn: Some(16 * MIB),
-        calls: vec![scope::SHOPEE_PARTS.into()],
-        ..FaultProfile::none()
-    });
+    sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .set(FaultProfile {
+            bandwidth_per_conn: Some(16 * MIB),
+            calls: vec![scope::SHOPEE_PARTS.into()],
+            ..FaultProfile::none()
+        });
 }
 
 async fn wait_for_receipts(store: &dyn JobStore, at_least: usize) {
@@ -115,7 +117,11 @@ async fn a_killed_worker_is_resumed_with_only_the_missing_parts() {
     wait_for_receipts(store.as_ref(), 2).await;
     killed.abort();
     let _ = killed.await;
-    let parts_before = sb.shopee_sim().wire().count(PARTS_CALL);
+    let parts_before = sb
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .wire()
+        .count(PARTS_CALL);
 
     // The rerun waits for the dead worker's lease, then resumes its session.
     let store = store::open(path.to_str().unwrap()).await.unwrap();
@@ -124,11 +130,21 @@ async fn a_killed_worker_is_resumed_with_only_the_missing_parts() {
         .await
         .unwrap();
     assert_eq!(report.uploaded, 1, "{report:?}");
-    let parts_after = sb.shopee_sim().wire().count(PARTS_CALL);
+    let parts_after = sb
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .wire()
+        .count(PARTS_CALL);
     let task = &store.tasks(0, 10, &TaskFilter::all()).await.unwrap()[0];
     assert_eq!((task.state, task.attempts), (TaskState::Done, 2));
     // One session only, and at most the one part in flight at the kill sent twice.
-    assert_eq!(sb.shopee_sim().upload_ids().len(), 1);
+    assert_eq!(
+        sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .upload_ids()
+            .len(),
+        1
+    );
     eprintln!(
         "parts on the wire: {parts_before} before the kill, {parts_after} in all (4 planned); \
          the rerun sent {} bytes",
@@ -143,8 +159,16 @@ async fn a_killed_worker_is_resumed_with_only_the_missing_parts() {
         "re-sent {} bytes",
         report.bytes_sent
     );
-    let id = sb.shopee_sim().upload_ids().remove(0);
-    let stored = sb.shopee_sim().assembled_bytes(&id).unwrap();
+    let id = sb
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .upload_ids()
+        .remove(0);
+    let stored = sb
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .assembled_bytes(&id)
+        .unwrap();
     assert_eq!(stored.as_ref(), std::fs::read(&video).unwrap().as_slice());
 }
 
@@ -181,8 +205,20 @@ async fn duplicate_rows_and_reruns_reuse_the_asset() {
         (4, 4, 0),
         "{report:?}"
     );
-    assert_eq!(sb.shopee_sim().upload_ids().len(), 1);
-    assert_eq!(sb.shopee_sim().images().len(), 1);
+    assert_eq!(
+        sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .upload_ids()
+            .len(),
+        1
+    );
+    assert_eq!(
+        sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .images()
+            .len(),
+        1
+    );
     let tasks = store.tasks(0, 10, &TaskFilter::all()).await.unwrap();
     for pair in [("A", "A-RED")] {
         for m in ["shopee", "smh"] {
@@ -201,7 +237,11 @@ async fn duplicate_rows_and_reruns_reuse_the_asset() {
     }
 
     // A rerun of the finished manifest adds nothing and sends nothing.
-    let parts = sb.shopee_sim().wire().count(PARTS_CALL);
+    let parts = sb
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .wire()
+        .count(PARTS_CALL);
     let again = plan(&manifest, &markets, Some((store.as_ref(), "b")))
         .await
         .unwrap();
@@ -211,7 +251,13 @@ async fn duplicate_rows_and_reruns_reuse_the_asset() {
         .await
         .unwrap();
     assert_eq!(report, marketmedia_batch::WorkReport::default());
-    assert_eq!(sb.shopee_sim().wire().count(PARTS_CALL), parts);
+    assert_eq!(
+        sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .wire()
+            .count(PARTS_CALL),
+        parts
+    );
 }
 
 #[tokio::test]
@@ -313,11 +359,18 @@ async fn two_workers_share_a_postgres_store_and_survive_a_kill() {
     );
     assert_eq!(report.reused, 0);
     // Every asset made once: one session per video, each assembled to its source.
-    let ids = sb.shopee_sim().upload_ids();
+    let ids = sb
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .upload_ids();
     assert_eq!(ids.len(), 4, "{report:?}");
     for t in &tasks {
         let asset = t.asset_id.as_deref().unwrap();
-        let bytes = sb.shopee_sim().assembled_bytes(asset).unwrap();
+        let bytes = sb
+            .sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .assembled_bytes(asset)
+            .unwrap();
         assert_eq!(
             bytes.as_ref(),
             std::fs::read(&t.spec.path).unwrap().as_slice()
@@ -360,14 +413,21 @@ async fn cancelling_a_batch_closes_its_open_sessions_on_the_platform() {
     wait_for_receipts(store.as_ref(), 1).await;
     killed.abort();
     assert!(killed.await.unwrap_err().is_cancelled());
-    let upload = sb.shopee_sim().upload_ids().remove(0);
+    let upload = sb
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .upload_ids()
+        .remove(0);
 
     // The platform refuses the cancel: the session stays in the store, listed as open.
-    sb.shopee_sim().faults().set(FaultProfile {
-        error_rate: 1.0,
-        calls: vec!["/media_space/cancel_video_upload".into()],
-        ..FaultProfile::none()
-    });
+    sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .set(FaultProfile {
+            error_rate: 1.0,
+            calls: vec!["/media_space/cancel_video_upload".into()],
+            ..FaultProfile::none()
+        });
     let first = cancel_batch(store.as_ref(), &markets, Some("b"))
         .await
         .unwrap();
@@ -388,12 +448,17 @@ async fn cancelling_a_batch_closes_its_open_sessions_on_the_platform() {
     assert_eq!(task.state, TaskState::Cancelled);
     assert_eq!(task.session.as_ref().unwrap().upload_id, upload);
     assert_ne!(
-        sb.shopee_sim().upload_status(&upload),
+        sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .upload_status(&upload),
         Some(UploadStatus::Cancelled)
     );
 
     // Once the platform answers, the rerun closes it and the store forgets it.
-    sb.shopee_sim().faults().set(FaultProfile::none());
+    sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .set(FaultProfile::none());
     let second = cancel_batch(store.as_ref(), &markets, Some("b"))
         .await
         .unwrap();
@@ -407,7 +472,9 @@ async fn cancelling_a_batch_closes_its_open_sessions_on_the_platform() {
         "{second:?}"
     );
     assert_eq!(
-        sb.shopee_sim().upload_status(&upload),
+        sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .upload_status(&upload),
         Some(UploadStatus::Cancelled)
     );
     let task = store

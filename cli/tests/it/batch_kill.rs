@@ -23,7 +23,7 @@ const VIDEOS: u64 = 4;
 const VIDEO_BYTES: u64 = 9 * MIB;
 
 fn shopee_env(sandbox: &Sandbox, home: &Path) -> Vec<(String, String)> {
-    let mut env = sandbox.env_vars(&[marketmedia_cli::platform::Platform::Shopee]);
+    let mut env = sandbox.env_vars(&["shopee"]);
     env.extend([
         // No user config file or data directory of the machine's user is read.
         ("HOME".into(), home.to_string_lossy().into_owned()),
@@ -85,11 +85,15 @@ async fn a_sigkilled_worker_process_is_finished_by_another_process() {
 
     let sandbox = Sandbox::start().await.unwrap();
     // Parts at 8 MiB/s per connection: about half a second each, so the kill lands mid-batch.
-    sandbox.shopee_sim().faults().set(FaultProfile {
-        bandwidth_per_conn: Some(8 * MIB),
-        calls: vec![scope::SHOPEE_PARTS.into()],
-        ..FaultProfile::none()
-    });
+    sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .set(FaultProfile {
+            bandwidth_per_conn: Some(8 * MIB),
+            calls: vec![scope::SHOPEE_PARTS.into()],
+            ..FaultProfile::none()
+        });
     let env = shopee_env(&sandbox, dir.path());
     let common_args = ["--lease-secs", "1", "--uploads-per-market", "2", "--json"];
 
@@ -131,7 +135,7 @@ async fn a_sigkilled_worker_process_is_finished_by_another_process() {
         "{tasks:#?}"
     );
     // Every asset made exactly once and holding its source.
-    let sim = sandbox.shopee_sim();
+    let sim = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap();
     let completed: Vec<String> = sim
         .upload_ids()
         .into_iter()

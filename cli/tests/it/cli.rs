@@ -93,51 +93,23 @@ fn video(dir: &Path) -> PathBuf {
 /// Environment variables configuring `platform` for the sandbox's simulator (optionally with
 /// a wrong secret).
 fn env_for(sandbox: &Sandbox, platform: &str, wrong_secret: bool) -> Vec<(String, String)> {
-    let pairs: Vec<(&str, String)> = match platform {
-        "shopee" => {
-            let c = sandbox.shopee_config().unwrap();
-            vec![
-                ("MARKETMEDIA_SHOPEE_PARTNER_ID", c.partner_id.to_string()),
-                (
-                    "MARKETMEDIA_SHOPEE_PARTNER_KEY",
-                    if wrong_secret {
-                        "wrong-partner-key-0001".into()
-                    } else {
-                        c.partner_key.expose().to_owned()
-                    },
-                ),
-                ("MARKETMEDIA_SHOPEE_SHOP_ID", c.shop_id.to_string()),
-                (
-                    "MARKETMEDIA_SHOPEE_ACCESS_TOKEN",
-                    c.access_token.expose().to_owned(),
-                ),
-                ("MARKETMEDIA_SHOPEE_BASE_URL", c.effective_base_url().into()),
-            ]
-        }
-        "lazada" => {
-            let c = sandbox.lazada_config().unwrap();
-            vec![
-                ("MARKETMEDIA_LAZADA_APP_KEY", c.app_key.clone()),
-                (
-                    "MARKETMEDIA_LAZADA_APP_SECRET",
-                    if wrong_secret {
-                        "wrong-app-secret-0002".into()
-                    } else {
-                        c.app_secret.expose().to_owned()
-                    },
-                ),
-                (
-                    "MARKETMEDIA_LAZADA_ACCESS_TOKEN",
-                    c.access_token.expose().to_owned(),
-                ),
-                ("MARKETMEDIA_LAZADA_BASE_URL", c.effective_base_url().into()),
-                ("MARKETMEDIA_LAZADA_TITLE", "Blue kettle".into()),
-                ("MARKETMEDIA_LAZADA_COVER_URL", sandbox.lazada_cover_url()),
-            ]
-        }
+    let mut env = sandbox.env_vars(&[platform]);
+    let wrong = match platform {
+        "shopee" => ("MARKETMEDIA_SHOPEE_PARTNER_KEY", "wrong-partner-key-0001"),
+        "lazada" => ("MARKETMEDIA_LAZADA_APP_SECRET", "wrong-app-secret-0002"),
         other => panic!("no env for {other}"),
     };
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    if wrong_secret {
+        for (k, v) in env.iter_mut() {
+            if k == wrong.0 {
+                *v = wrong.1.to_owned();
+            }
+        }
+    }
+    if platform == "lazada" {
+        env.push(("MARKETMEDIA_LAZADA_TITLE".into(), "Blue kettle".into()));
+    }
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,11 +119,7 @@ async fn upload_json_to_every_sandboxed_marketplace() {
     let out = run(&["upload", path.to_str().unwrap(), "--json"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let lines = json_lines(&out);
-    assert_eq!(
-        lines.len(),
-        marketmedia_cli::platform::Platform::ALL.len(),
-        "{lines:?}"
-    );
+    assert_eq!(lines.len(), marketmedia::registry().len(), "{lines:?}");
     for platform in ["shopee", "lazada", "smh", "ebay", "wechat"] {
         let l = by_platform(&lines, platform);
         assert_eq!(l["ok"], true, "{l}");
@@ -203,7 +171,7 @@ async fn one_marketplace_with_wrong_credentials_is_a_partial_success() {
     // configured, so the sandbox does not serve).
     let mut env = env_for(&sims, "lazada", true);
     env.extend(env_for(&sims, "shopee", false));
-    env.extend(sims.env_vars(&[marketmedia_cli::Platform::Smh]));
+    env.extend(sims.env_vars(&["smh"]));
     let out = run(&["upload", path.to_str().unwrap(), "--json"], &env).await;
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let lines = json_lines(&out);
@@ -224,10 +192,15 @@ async fn one_marketplace_with_wrong_credentials_is_a_partial_success() {
         );
     }
     // The refused marketplace got no video, and no secret was printed.
-    assert!(sims.lazada_sim().video_ids().is_empty());
+    assert!(sims
+        .sim::<marketmedia_sim::lazada::LazadaSim>()
+        .unwrap()
+        .video_ids()
+        .is_empty());
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(!all.contains("wrong-app-secret-0002"));
-    assert!(!all.contains(sims.lazada_config().unwrap().access_token.expose()));
+    let lazada = sims.settings_of(&marketmedia::lazada::Lazada).unwrap();
+    assert!(!all.contains(lazada.secret("access_token").unwrap().expose()));
     assert_readable(&out);
 }
 
@@ -241,7 +214,7 @@ async fn a_closed_port_is_a_partial_success_with_a_readable_error() {
         .port();
     let sims = Sandbox::start().await.unwrap();
     let mut env = env_for(&sims, "shopee", false);
-    env.extend(sims.env_vars(&[marketmedia_cli::Platform::Smh]));
+    env.extend(sims.env_vars(&["smh"]));
     env.retain(|(k, _)| k != "MARKETMEDIA_SHOPEE_BASE_URL");
     env.push((
         "MARKETMEDIA_SHOPEE_BASE_URL".into(),
@@ -282,7 +255,7 @@ async fn a_file_that_is_not_a_video_fails_everywhere() {
     let out = run(&["upload", path.to_str().unwrap(), "--json"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), marketmedia_cli::platform::Platform::ALL.len());
+    assert_eq!(lines.len(), marketmedia::registry().len());
     for l in &lines {
         assert_eq!(l["ok"], false);
         assert_eq!(l["error"]["kind"], "InvalidInput", "{l}");
@@ -296,7 +269,7 @@ async fn a_file_that_is_not_a_video_fails_everywhere() {
     let stdout = text(&out.stdout);
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("error: ")).count(),
-        marketmedia_cli::platform::Platform::ALL.len(),
+        marketmedia::registry().len(),
         "{stdout}"
     );
     assert_readable(&out);
@@ -345,7 +318,12 @@ async fn usage_errors_and_partial_configuration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_file_points_a_marketplace_at_a_host() {
     let sims = Sandbox::start().await.unwrap();
-    let c = sims.shopee_config().unwrap();
+    let c = marketmedia::shopee::ShopeeSettings::from_settings(
+        &sims.settings_of(&marketmedia::shopee::Shopee).unwrap(),
+    )
+    .unwrap()
+    .config()
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(
@@ -381,7 +359,8 @@ async fn a_config_file_points_a_marketplace_at_a_host() {
     assert_eq!(shopee["endpoint"], c.effective_base_url());
     let id = shopee["id"].as_str().unwrap();
     assert_eq!(
-        sims.shopee_sim()
+        sims.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
             .assembled_bytes(id)
             .map(|b| b.len() as u64),
         Some(VIDEO_BYTES)
@@ -502,7 +481,7 @@ async fn images_json_to_all_three_and_a_format_two_refuse() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), marketmedia_cli::platform::Platform::ALL.len());
+    assert_eq!(lines.len(), marketmedia::registry().len());
     for l in &lines {
         assert_eq!(l["ok"], true, "{l}");
         let images = l["images"].as_array().unwrap();
@@ -866,20 +845,33 @@ async fn images_and_status_retry_like_upload() {
     let dir = tempfile::tempdir().unwrap();
     let jpg = dir.path().join("front.jpg");
     std::fs::write(&jpg, jpeg(64, 64)).unwrap();
-    sims.shopee_sim().faults().set(FaultProfile::scripted(
-        "upload_image",
-        [FaultKind::Status503],
-    ));
+    sims.sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .set(FaultProfile::scripted(
+            "upload_image",
+            [FaultKind::Status503],
+        ));
     let out = run(
         &["images", jpg.to_str().unwrap(), "--to", "shopee", "--json"],
         &env,
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(sims.shopee_sim().faults().counters().status_503, 1);
+    assert_eq!(
+        sims.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .faults()
+            .counters()
+            .status_503,
+        1
+    );
 
     let path = video(dir.path());
-    sims.shopee_sim().faults().clear();
+    sims.sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .clear();
     let out = run(
         &[
             "upload",
@@ -893,10 +885,13 @@ async fn images_and_status_retry_like_upload() {
     )
     .await;
     let id = json_lines(&out)[0]["id"].as_str().unwrap().to_owned();
-    sims.shopee_sim().faults().set(FaultProfile::scripted(
-        "get_video_upload_result",
-        [FaultKind::Status503],
-    ));
+    sims.sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .set(FaultProfile::scripted(
+            "get_video_upload_result",
+            [FaultKind::Status503],
+        ));
     let out = run(
         &["status", "--platform", "shopee", "--id", &id, "--json"],
         &env,
@@ -905,7 +900,14 @@ async fn images_and_status_retry_like_upload() {
     assert!(matches!(out.status.code(), Some(0) | Some(4)), "{out:?}");
     assert_ne!(json_lines(&out)[0]["state"], "unknown", "{out:?}");
     // One 503 for `images`, one for `status`: both retried.
-    assert_eq!(sims.shopee_sim().faults().counters().status_503, 2);
+    assert_eq!(
+        sims.sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .faults()
+            .counters()
+            .status_503,
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,12 @@ const VIDEO_BYTES: u64 = 5 * MIB;
 /// answered as `profile` says; returns the output and how long the command took.
 async fn upload_against(profile: FaultProfile, extra: &[&str]) -> (Output, Duration, SlowShopee) {
     let shopee = SlowShopee::start(VIDEO_BYTES, 1 << 30).await;
-    shopee.sandbox.shopee_sim().faults().set(profile);
+    shopee
+        .sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .set(profile);
     let video = shopee.video.to_string_lossy().into_owned();
     let mut args: Vec<String> = ["upload", &video, "--to", "shopee", "--no-journal"]
         .map(String::from)
@@ -100,7 +105,16 @@ async fn a_dripping_init_is_given_up_on_within_the_window_and_the_retries() {
         "dripping",
         Duration::from_secs(6),
     );
-    assert_eq!(shopee.sandbox.shopee_sim().faults().counters().drips, 2);
+    assert_eq!(
+        shopee
+            .sandbox
+            .sim::<marketmedia_sim::shopee::ShopeeSim>()
+            .unwrap()
+            .faults()
+            .counters()
+            .drips,
+        2
+    );
 }
 
 /// A dripping answer to a part: the low-speed limit (a part has no answer deadline).
@@ -180,14 +194,25 @@ async fn a_dripping_commit_is_given_up_on_at_its_answer_deadline() {
         Duration::from_secs(8),
     );
     // Not committed: the recovery asked and the session was cancelled.
-    let sim = shopee.sandbox.shopee_sim();
+    let sim = shopee
+        .sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap();
     assert_eq!(sim.faults().counters().drips, 2);
 }
 
 /// Waits until the Shopee simulator has started dripping `n` answers.
 async fn until_dripping(shopee: &SlowShopee, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while shopee.sandbox.shopee_sim().faults().counters().drips < n {
+    while shopee
+        .sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .counters()
+        .drips
+        < n
+    {
         assert!(Instant::now() < deadline, "no answer dripped");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -215,7 +240,10 @@ async fn wait(child: Child) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_while_init_drips_stops_within_the_grace_and_resumes() {
     let shopee = SlowShopee::start(VIDEO_BYTES, 1 << 30).await;
-    let sim = shopee.sandbox.shopee_sim();
+    let sim = shopee
+        .sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap();
     sim.faults().set(FaultProfile {
         drip_rate: 1.0,
         calls: vec![scope::SHOPEE_INIT.into()],
@@ -304,20 +332,21 @@ async fn sigint_while_init_drips_stops_within_the_grace_and_resumes() {
 async fn sigterm_to_batch_work_releases_the_lease_for_the_next_worker() {
     use marketmedia_batch::store;
     use marketmedia_batch::{plan, Market, TaskFilter, TaskState};
-    use marketmedia_core::{ChunkedVideoUploader, ImageUploader};
-    use std::sync::Arc;
 
     let Some(db) = common::pg().await else { return };
     let shopee = SlowShopee::start(VIDEO_BYTES, 1 << 30).await;
-    let sim = shopee.sandbox.shopee_sim();
+    let sim = shopee
+        .sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap();
     let dir = shopee.dir.path();
     let manifest = dir.join("catalog.csv");
     std::fs::write(&manifest, "sku,video,marketplaces\nK1,kettle.mp4,shopee\n").unwrap();
     let store = store::open(&db.url).await.unwrap();
-    let provider = Arc::new(shopee.sandbox.shopee().unwrap());
+    let client = shopee.sandbox.client("shopee").unwrap();
     let market = Market::new("shopee", "shop-test")
-        .with_video(provider.clone() as Arc<dyn ChunkedVideoUploader>)
-        .with_images(provider as Arc<dyn ImageUploader>);
+        .with_video(client.video().clone())
+        .with_images(client.images().clone());
     plan(&manifest, &[market], Some((store.as_ref(), "catalog.csv")))
         .await
         .unwrap();

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::images_overall;
+use marketmedia_core::Client;
 use marketmedia_core::{
     upload_images_to_all, ChunkedVideoUploader, ErrorKind, ImageSource, ImageUploader, Overall,
     PollPolicy, UploadDriver, UploadOptions,
 };
-use marketmedia_shopee::{ShopeeConfig, ShopeeUploader};
 use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 
 fn driver() -> UploadDriver {
@@ -24,18 +24,11 @@ fn driver() -> UploadDriver {
     })
 }
 
-/// A Shopee provider pointed at the sandbox with a partner key the simulator does not know.
-fn shopee_with_wrong_key(sandbox: &Sandbox) -> ShopeeUploader {
-    let good = sandbox.shopee_config().unwrap();
-    let bad = ShopeeConfig::builder()
-        .partner_id(good.partner_id)
-        .partner_key("not-the-partner-key")
-        .shop_id(good.shop_id)
-        .access_token(good.access_token.clone())
-        .base_url(good.effective_base_url())
-        .build()
-        .unwrap();
-    ShopeeUploader::new(bad).expect("valid config")
+/// A Shopee client pointed at the sandbox with a partner key the simulator does not know.
+fn shopee_with_wrong_key(sandbox: &Sandbox) -> Client {
+    sandbox
+        .client_with("shopee", [("partner_key", "not-the-partner-key")])
+        .expect("valid settings")
 }
 
 #[tokio::test]
@@ -47,11 +40,18 @@ async fn one_marketplace_rejecting_everything_leaves_the_other_two_whole() {
     let source = std::fs::read(&path).unwrap();
 
     let shopee = shopee_with_wrong_key(&sandbox);
-    let lazada = sandbox.lazada().unwrap();
-    let smh = sandbox.smh().unwrap();
-    let providers: [&dyn ChunkedVideoUploader; 3] = [&shopee, &lazada, &smh];
+    let lazada = sandbox
+        .client_with("lazada", [("title", "Blue kettle")])
+        .unwrap();
+    let smh = sandbox.client("smh").unwrap();
+    let providers: [&dyn ChunkedVideoUploader; 3] = [
+        shopee.video().as_ref(),
+        lazada.video().as_ref(),
+        smh.video().as_ref(),
+    ];
+    // Lazada's title and cover, its client's defaults, go with the upload.
     let report = driver()
-        .with_meta(sandbox.upload_meta("Blue kettle"))
+        .with_meta(lazada.upload_defaults().clone())
         .upload_to_all(&providers, &path)
         .await;
 
@@ -62,7 +62,11 @@ async fn one_marketplace_rejecting_everything_leaves_the_other_two_whole() {
     let shopee_err = report.reports[0].result.as_ref().unwrap_err();
     assert_eq!(shopee_err.kind(), ErrorKind::Auth, "{shopee_err}");
     assert_eq!(shopee_err.platform(), Some("shopee"));
-    assert!(sandbox.shopee_sim().upload_ids().is_empty());
+    assert!(sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .upload_ids()
+        .is_empty());
 
     let lazada_asset = report.reports[1]
         .result
@@ -72,7 +76,8 @@ async fn one_marketplace_rejecting_everything_leaves_the_other_two_whole() {
         .expect("lazada ready")
         .clone();
     let held = sandbox
-        .lazada_sim()
+        .sim::<marketmedia_sim::lazada::LazadaSim>()
+        .unwrap()
         .video_bytes(&lazada_asset.id)
         .expect("lazada holds the video");
     assert!(held.as_ref() == source.as_slice(), "lazada bytes differ");
@@ -85,7 +90,8 @@ async fn one_marketplace_rejecting_everything_leaves_the_other_two_whole() {
         .expect("smh ready")
         .clone();
     let held = sandbox
-        .smh_sim()
+        .sim::<marketmedia_sim::smh::SmhSim>()
+        .unwrap()
         .file(&smh_asset.id)
         .expect("smh holds the file");
     assert!(held.as_ref() == source.as_slice(), "smh bytes differ");
@@ -95,9 +101,13 @@ async fn one_marketplace_rejecting_everything_leaves_the_other_two_whole() {
 async fn images_fan_out_with_one_marketplace_refusing() {
     let sandbox = Sandbox::start().await.expect("simulators start");
     let shopee = shopee_with_wrong_key(&sandbox);
-    let lazada = sandbox.lazada().unwrap();
-    let smh = sandbox.smh().unwrap();
-    let uploaders: [&dyn ImageUploader; 3] = [&shopee, &lazada, &smh];
+    let lazada = sandbox.client_with("lazada", [("title", "x")]).unwrap();
+    let smh = sandbox.client("smh").unwrap();
+    let uploaders: [&dyn ImageUploader; 3] = [
+        shopee.images().as_ref(),
+        lazada.images().as_ref(),
+        smh.images().as_ref(),
+    ];
     let images = [ImageSource::from_bytes("front.jpg", sample_jpeg(20_000))];
     let reports = upload_images_to_all(&uploaders, &images).await;
     assert_eq!(images_overall(&reports), Overall::Partial);

@@ -8,9 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use clap::CommandFactory;
 use marketmedia_cli::config::{known_env, unknown_env_warnings};
-use marketmedia_cli::Cli;
 
 const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
 
@@ -58,7 +56,10 @@ fn documented() -> BTreeSet<String> {
 
 fn read_by_clap() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    clap_names(&Cli::command(), &mut names);
+    clap_names(
+        &marketmedia_cli::args::command(&marketmedia::registry()),
+        &mut names,
+    );
     names
 }
 
@@ -85,7 +86,7 @@ fn every_documented_and_every_clap_variable_is_known() {
         assert!(clap.contains(name), "clap reads no {name}: {clap:?}");
     }
     for name in documented.iter().chain(&clap) {
-        let warnings = unknown_env_warnings([name.clone()], &[]);
+        let warnings = unknown_env_warnings(&marketmedia::registry(), [name.clone()], &[]);
         assert!(warnings.is_empty(), "{warnings:?}");
     }
 }
@@ -94,7 +95,7 @@ fn every_documented_and_every_clap_variable_is_known() {
 #[test]
 fn every_variable_read_is_documented() {
     let documented = documented();
-    for name in known_env() {
+    for name in &known_env(&marketmedia::registry()) {
         assert!(
             documented.contains(name),
             "{name} is read but in no variable table of {DOCS:?}"
@@ -104,12 +105,20 @@ fn every_variable_read_is_documented() {
 
 #[test]
 fn a_misspelled_variable_is_warned_with_the_closest_name() {
-    let warnings = unknown_env_warnings(["MARKETMEDIA_BATCH_STOR".to_owned()], &[]);
+    let warnings = unknown_env_warnings(
+        &marketmedia::registry(),
+        ["MARKETMEDIA_BATCH_STOR".to_owned()],
+        &[],
+    );
     assert_eq!(
         warnings,
         ["warning: MARKETMEDIA_BATCH_STOR is not a variable marketmedia reads (did you mean MARKETMEDIA_BATCH_STORE?)"]
     );
-    let warnings = unknown_env_warnings(["MARKETMEDIA_WECHAT_APP_ID".to_owned()], &[]);
+    let warnings = unknown_env_warnings(
+        &marketmedia::registry(),
+        ["MARKETMEDIA_WECHAT_APP_ID".to_owned()],
+        &[],
+    );
     assert!(
         warnings[0].ends_with("(did you mean MARKETMEDIA_WECHAT_APPID?)"),
         "{warnings:?}"

@@ -8,6 +8,8 @@ mod batch_kill;
 mod cli;
 #[path = "../../../batch/tests/it/common/mod.rs"]
 mod common;
+mod config;
+mod docs_tables;
 mod drip;
 mod fanout;
 mod known_env;
@@ -16,6 +18,7 @@ mod progress;
 mod readme;
 mod resume;
 mod sandbox_env;
+mod settings;
 #[cfg(unix)]
 mod shopee_child;
 mod signals;

@@ -1,12 +1,10 @@
 //! Every list of marketplaces in the README and the command's docs counts them all: the help
-//! texts are built from `Platform::ALL` (unit tests in `args.rs`), and the prose, which cannot
+//! texts are built from the registry (unit tests in `args.rs`), and the prose, which cannot
 //! be, is checked here against it. A phrase such as "all three marketplaces" or "the three
 //! simulators", a list opening with "Shopee, Lazada", or a list of command-line names
-//! (`` `shopee`, `lazada` ``) must count or name every marketplace of `Platform::ALL`.
+//! (`` `shopee`, `lazada` ``) must count or name every marketplace of `marketmedia::registry()`.
 
 use std::path::Path;
-
-use marketmedia_cli::Platform;
 
 /// The newcomer's documents.
 const DOCS: [&str; 3] = ["README.md", "docs/cli.md", "docs/batch.md"];
@@ -57,7 +55,7 @@ fn counted_phrases(text: &str) -> Vec<(String, usize)> {
 
 #[test]
 fn every_counted_list_counts_every_marketplace() {
-    let all = Platform::ALL.len();
+    let all = marketmedia::registry().len();
     let mut checked = 0;
     for doc in DOCS {
         for (phrase, n) in counted_phrases(&read(doc)) {
@@ -100,8 +98,8 @@ fn every_list_of_marketplaces_names_them_all() {
         // Lists of command-line names: `shopee`, `lazada`, ….
         for (at, _) in text.match_indices("`shopee`, `lazada`") {
             let list: String = text[at..].chars().take(120).collect();
-            for p in Platform::ALL {
-                let name = format!("`{}`", p.name());
+            for p in marketmedia::registry().names() {
+                let name = format!("`{p}`");
                 assert!(
                     list.contains(&name),
                     "{doc}: {name} missing from \"{list}\""

@@ -25,12 +25,16 @@ async fn progress_never_runs_ahead_of_what_a_throttled_simulator_received() {
     let video = dir.path().join("kettle.mp4");
     let size = 16 * MIB; // four Shopee parts of 4 MiB
     write_sample_mp4(&video, Duration::from_secs(20), size).unwrap();
-    sandbox.shopee_sim().faults().set(FaultProfile {
-        bandwidth_per_conn: Some(2 * MIB),
-        bandwidth_total: Some(4 * MIB),
-        calls: vec![scope::SHOPEE_PARTS.to_owned()],
-        ..FaultProfile::default()
-    });
+    sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .set(FaultProfile {
+            bandwidth_per_conn: Some(2 * MIB),
+            bandwidth_total: Some(4 * MIB),
+            calls: vec![scope::SHOPEE_PARTS.to_owned()],
+            ..FaultProfile::default()
+        });
 
     let bars = Bars::with_target(&["shopee"], ProgressDrawTarget::hidden());
     // What counting bytes handed to the connection would show, for comparison.
@@ -44,14 +48,14 @@ async fn progress_never_runs_ahead_of_what_a_throttled_simulator_received() {
             bars(e);
         }) as marketmedia_core::ProgressSink
     };
-    let shopee = sandbox.shopee().unwrap();
+    let shopee = sandbox.client("shopee").unwrap();
     let driver = UploadDriver::new(UploadOptions {
         progress: Some(sink),
         wait_for_processing: false,
         concurrency: 2,
         ..UploadOptions::default()
     });
-    let providers: [&dyn ChunkedVideoUploader; 1] = [&shopee];
+    let providers: [&dyn ChunkedVideoUploader; 1] = [shopee.video().as_ref()];
     let run = driver.upload_to_all(&providers, &video);
     tokio::pin!(run);
     let (mut seen, mut max_lead, mut naive_lead) = (BTreeSet::new(), 0i64, 0i64);
@@ -64,7 +68,7 @@ async fn progress_never_runs_ahead_of_what_a_throttled_simulator_received() {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {
                 // Read the bar first: the simulator's count only grows meanwhile.
                 let shown = bars.position("shopee").unwrap_or(0) as i64;
-                let received = sandbox.shopee_sim().faults().counters().paced_bytes as i64;
+                let received = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap().faults().counters().paced_bytes as i64;
                 max_lead = max_lead.max(shown - received);
                 naive_lead = naive_lead.max(handed_off.load(Ordering::Relaxed) as i64 - received);
                 if shown > 0 && shown < size as i64 {

@@ -47,8 +47,12 @@ async fn a_killed_upload_resumes_and_resends_at_most_the_parts_in_flight() {
     assert!(before_rerun < 5, "killed too late to prove anything");
     assert_eq!(entries(&journal), 1, "the killed upload is in the journal");
 
-    sandbox.shopee_sim().faults().clear();
-    let sim = sandbox.shopee_sim();
+    sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .clear();
+    let sim = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap();
     let wire_before = sim.wire().count("upload_video_part");
     // The rerun in human form, to see it announce the resume.
     let rerun: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
@@ -114,7 +118,11 @@ async fn cleanup_cancels_what_a_kill_left_behind() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    sandbox.shopee_sim().faults().clear();
+    sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .clear();
 
     let out = tokio::task::spawn_blocking(move || {
         command(&["cleanup", "--json"], &env).output().unwrap()
@@ -131,7 +139,7 @@ async fn cleanup_cancels_what_a_kill_left_behind() {
         serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(line["platform"], "shopee");
     assert_eq!(line["outcome"], "cancelled");
-    let sim = sandbox.shopee_sim();
+    let sim = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap();
     assert_eq!(sim.wire().count("cancel_video_upload"), 1);
     assert_eq!(entries(&journal), 0);
 }

@@ -5,9 +5,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use marketmedia_cli::platform::Platform;
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_sim::fixtures::write_sample_mp4;
+use marketmedia_sim::shopee::ShopeeSim;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
@@ -18,7 +18,8 @@ async fn env_vars_point_a_child_upload_at_this_sandbox_for_every_marketplace() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("kettle.mp4");
     write_sample_mp4(&video, Duration::from_secs(12), 3 << 20).unwrap();
-    let mut env = sandbox.env_vars(&Platform::ALL);
+    let registry = marketmedia::registry();
+    let mut env = sandbox.env_vars(&registry.names());
     // What a listing supplies, not the sandbox: Lazada's title and cover.
     env.extend([
         ("MARKETMEDIA_LAZADA_TITLE".to_owned(), "Kettle".to_owned()),
@@ -35,7 +36,7 @@ async fn env_vars_point_a_child_upload_at_this_sandbox_for_every_marketplace() {
     let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
     for name in names.iter().filter(|n| n.starts_with("MARKETMEDIA_")) {
         assert!(
-            marketmedia_cli::config::known_env()
+            marketmedia_cli::config::known_env(&registry)
                 .iter()
                 .any(|k| k == name),
             "{name} is not a variable marketmedia reads"
@@ -64,12 +65,12 @@ async fn env_vars_point_a_child_upload_at_this_sandbox_for_every_marketplace() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(records.len(), Platform::ALL.len());
-    for platform in Platform::ALL {
+    assert_eq!(records.len(), registry.len());
+    for platform in registry.names() {
         let r = records
             .iter()
-            .find(|r| r["platform"] == platform.name())
-            .unwrap_or_else(|| panic!("no record for {}", platform.name()));
+            .find(|r| r["platform"] == platform)
+            .unwrap_or_else(|| panic!("no record for {platform}"));
         assert_eq!(r["target"], "configured", "{r}");
         let endpoint = r["endpoint"].as_str().unwrap();
         assert!(
@@ -77,15 +78,14 @@ async fn env_vars_point_a_child_upload_at_this_sandbox_for_every_marketplace() {
                 .base_url(platform)
                 .starts_with(endpoint.trim_end_matches('/'))
                 || endpoint.starts_with(sandbox.base_url(platform).trim_end_matches('/')),
-            "{}: {endpoint} is not {}",
-            platform.name(),
+            "{platform}: {endpoint} is not {}",
             sandbox.base_url(platform)
         );
         assert_eq!(r["ok"], true, "{r}");
     }
     // The bytes landed in this sandbox.
     let source = std::fs::read(&video).unwrap();
-    let shopee = sandbox.shopee_sim();
+    let shopee = sandbox.sim::<ShopeeSim>().unwrap();
     let ids = shopee.upload_ids();
     assert_eq!(ids.len(), 1);
     assert_eq!(

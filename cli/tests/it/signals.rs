@@ -77,12 +77,16 @@ async fn stop_then_resume(signal: &str) {
         "{signal}: every part was stored ({stored_at_stop}); the stop sent new parts"
     );
     // No part went out after the stop: what the simulator received is what it had then.
-    let sim = sandbox.shopee_sim();
+    let sim = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap();
     let part_requests_at_stop = sim.wire().count("upload_video_part");
 
     // The printed command (its words, with the binary for `marketmedia`) finishes the upload
     // on the same session.
-    sandbox.shopee_sim().faults().clear();
+    sandbox
+        .sim::<marketmedia_sim::shopee::ShopeeSim>()
+        .unwrap()
+        .faults()
+        .clear();
     let words: Vec<String> = resume_line
         .split_whitespace()
         .skip(1)

@@ -8,39 +8,15 @@ use std::time::Duration;
 
 use clap::Parser;
 use marketmedia_cli::args::Command;
-use marketmedia_cli::sandbox::SandboxConfig;
 use marketmedia_cli::soak::{soak_rows, SoakPacing};
 use marketmedia_cli::Cli;
-use marketmedia_sim::ebay::EbaySimConfig;
-use marketmedia_sim::lazada::LazadaSimConfig;
-use marketmedia_sim::shopee::ShopeeSimConfig;
-use marketmedia_sim::wechat::WechatSimConfig;
+use marketmedia_sim::standalone::StartOptions;
 
-fn quick_sims() -> SandboxConfig {
-    let ms = Duration::from_millis;
-    SandboxConfig {
-        shopee: ShopeeSimConfig {
-            transcode_delay: ms(5),
-            ..ShopeeSimConfig::default()
-        },
-        lazada: LazadaSimConfig {
-            transcode_queue_delay: ms(5),
-            transcode_delay: ms(5),
-            audit_delay: ms(5),
-            ..LazadaSimConfig::default()
-        },
-        // eBay's and WeChat's 300 ms of processing made each of their uploads wait six times
-        // longer than the others' (p50 about 340 ms against 50 ms).
-        ebay: EbaySimConfig {
-            processing_delay: ms(5),
-            ..EbaySimConfig::default()
-        },
-        wechat: WechatSimConfig {
-            processing_delay: ms(5),
-            ..WechatSimConfig::default()
-        },
-        ..SandboxConfig::default()
-    }
+/// Processing (transcoding, audit) of 5 ms on every simulator: eBay's and WeChat's 300 ms
+/// made each of their uploads wait six times longer than the others' (p50 about 340 ms
+/// against 50 ms).
+fn quick_sims() -> StartOptions {
+    StartOptions::default().with_processing_delay(Duration::from_millis(5))
 }
 
 async fn issue_7_profile(seed: u64) {
@@ -78,8 +54,11 @@ async fn issue_7_profile(seed: u64) {
         poll_initial: Duration::from_millis(10),
         poll_max: Duration::from_millis(50),
     };
-    let rows = soak_rows(&args, quick_sims(), &pacing).await.unwrap();
-    assert_eq!(rows.len(), marketmedia_cli::platform::Platform::ALL.len());
+    let setup = marketmedia_cli::Setup::default();
+    let rows = soak_rows(&setup, &args, quick_sims(), &pacing)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), setup.registry.len());
     for r in &rows {
         let table = marketmedia_cli::soak::table(&rows);
         assert_eq!(r.attempted, 30, "{table}");

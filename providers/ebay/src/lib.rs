@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod config;
 pub mod errors;
+pub mod marketplace;
 pub mod wire;
 
 use async_trait::async_trait;
@@ -42,6 +43,7 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 pub use config::{
     EbayConfig, EbayConfigBuilder, EbayEnvironment, DEFAULT_PART_SIZE, MAX_VIDEO_BYTES,
 };
+pub use marketplace::{Ebay, EbaySettings};
 use wire::path;
 
 /// The platform name used in errors, logs and reports.

@@ -62,6 +62,7 @@ pub mod auth;
 pub mod config;
 pub mod dimensions;
 pub mod errors;
+pub mod marketplace;
 pub mod signing;
 pub mod wire;
 
@@ -83,6 +84,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use config::{LazadaConfig, LazadaConfigBuilder, Region};
+pub use marketplace::{Lazada, LazadaSettings};
 use wire::{Call, Envelope, Method, Params};
 
 /// The platform name used in rules, errors and assets.

@@ -45,6 +45,7 @@
 pub mod auth;
 pub mod config;
 pub mod errors;
+pub mod marketplace;
 mod media;
 pub mod signing;
 pub mod wire;
@@ -67,6 +68,7 @@ pub use config::{
     ImageRatio, ImageScene, MediaImageUse, MediaVideoUse, PublicCallSigning, ShopeeConfig,
     ShopeeConfigBuilder, ShopeeModule, ShopeeRegion, DEFAULT_PART_SIZE,
 };
+pub use marketplace::{Shopee, ShopeeSettings};
 use signing::Signer;
 use wire::path;
 

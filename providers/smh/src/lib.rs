@@ -40,6 +40,7 @@
 pub mod auth;
 pub mod config;
 pub mod errors;
+pub mod marketplace;
 pub mod signing;
 pub mod wire;
 
@@ -62,6 +63,7 @@ pub use config::{
     library_base_url, ConflictStrategy, Credentials, SmhConfig, SmhConfigBuilder, StorageScheme,
     DEFAULT_GRANTS, DEFAULT_PART_SIZE, LIBRARY_DOMAIN_SUFFIX, MIB,
 };
+pub use marketplace::{Smh, SmhSettings};
 
 use crate::config::{check_file_name, directory_segments};
 use crate::errors::{api_error_for, is_token_error, storage_error};

@@ -45,6 +45,7 @@
 pub mod auth;
 pub mod config;
 pub mod errors;
+pub mod marketplace;
 pub mod wire;
 
 use std::collections::VecDeque;
@@ -67,6 +68,7 @@ pub use config::{
     Credentials, ImageAnswer, VideoScene, WechatConfig, WechatConfigBuilder, DEFAULT_PART_SIZE,
     MAX_PART_BYTES, MIN_PART_BYTES,
 };
+pub use marketplace::{Wechat, WechatSettings};
 use wire::{field, path};
 
 /// The platform name used in errors, logs and reports.

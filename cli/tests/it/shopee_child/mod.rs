@@ -7,17 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use marketmedia_cli::platform::Platform;
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_sim::faults::{scope, FaultProfile};
 use marketmedia_sim::fixtures::write_sample_mp4;
+use marketmedia_sim::shopee::ShopeeSim;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
 pub const MIB: u64 = 1024 * 1024;
 
 /// The sandbox's Shopee variables and the journal's directory.
 pub fn shopee_env(sandbox: &Sandbox, journal: &Path) -> Vec<(String, String)> {
-    let mut env = sandbox.env_vars(&[Platform::Shopee]);
+    let mut env = sandbox.env_vars(&["shopee"]);
     env.push((
         "MARKETMEDIA_JOURNAL_DIR".to_owned(),
         journal.to_string_lossy().into_owned(),
@@ -56,7 +56,7 @@ pub fn entries(journal: &Path) -> usize {
 }
 
 pub fn parts_received(sandbox: &Sandbox) -> usize {
-    let sim = sandbox.shopee_sim();
+    let sim = sandbox.sim::<ShopeeSim>().unwrap();
     sim.upload_ids()
         .iter()
         .filter_map(|id| sim.parts(id))
@@ -88,11 +88,15 @@ impl SlowShopee {
         let journal = dir.path().join("journal");
         let video = dir.path().join("kettle.mp4");
         write_sample_mp4(&video, Duration::from_secs(20), video_bytes).unwrap();
-        sandbox.shopee_sim().faults().set(FaultProfile {
-            bandwidth_per_conn: Some(bytes_per_sec),
-            calls: vec![scope::SHOPEE_PARTS.to_owned()],
-            ..FaultProfile::default()
-        });
+        sandbox
+            .sim::<ShopeeSim>()
+            .unwrap()
+            .faults()
+            .set(FaultProfile {
+                bandwidth_per_conn: Some(bytes_per_sec),
+                calls: vec![scope::SHOPEE_PARTS.to_owned()],
+                ..FaultProfile::default()
+            });
         let env = shopee_env(&sandbox, &journal);
         SlowShopee {
             sandbox,

@@ -1,0 +1,328 @@
+//! Lazada as a marketplace: its account settings, each declared once, and how an account's
+//! settings become its identity and its uploader ([`Lazada`], registered by the
+//! `marketmedia` crate's `lazada` feature).
+//!
+//! ```no_run
+//! use marketmedia_lazada::LazadaSettings;
+//! # fn demo() -> marketmedia_core::Result<()> {
+//! // MARKETMEDIA_LAZADA_APP_KEY, _APP_SECRET, _ACCESS_TOKEN, _COUNTRY…
+//! let lazada = LazadaSettings::from_env()?.uploader()?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use marketmedia_core::raw::{
+    AccountCheck, AccountInfo, CheckAccount, Client, ConnectOptions, Error, Marketplace, Origin,
+    RedactedUrl, Result, Secret, Setting, Settings, UploadField, UploadMeta, COVER_URL, TITLE,
+};
+use serde::Deserialize;
+
+use crate::config::{LazadaConfigBuilder, MAX_IMAGE_SIDE};
+use crate::{LazadaConfig, LazadaUploader, Region, PLATFORM};
+
+/// A Lazada account's settings: the keys of `[accounts.NAME]` (with `marketplace =
+/// "lazada"`) and of `[lazada]`, and the `MARKETMEDIA_LAZADA_*` variables.
+pub static SETTINGS: &[Setting] = &[
+    Setting::text("app_key", "app key")
+        .required()
+        .example("100132"),
+    Setting::secret("app_secret", "app secret")
+        .required()
+        .example("app-secret"),
+    Setting::secret("access_token", "the seller's access token")
+        .required()
+        .example("seller-access-token"),
+    Setting::choice(
+        "country",
+        "the seller's country, whose gateway is the default host",
+        &["sg", "my", "th", "vn", "ph", "id"],
+    )
+    .example("th"),
+    Setting::text(
+        "region",
+        "the former name of `country` (the two must agree when both are set)",
+    )
+    .example("th"),
+    Setting::text(
+        "seller_id",
+        "the seller's id in that country (`accounts check` shows it): the account's identity",
+    )
+    .refining()
+    .example("1000123456"),
+    Setting::url(
+        "base_url",
+        "a gateway overriding the country's, `/rest` included",
+    )
+    .example("http://127.0.0.1:8651/rest"),
+    Setting::text(
+        "title",
+        "the video title (`--title` and a manifest's `lazada.title` win)",
+    )
+    .shared()
+    .example("Blue kettle"),
+    Setting::url(
+        "cover_url",
+        "the video cover's public URL (`--cover-url` and a manifest's `lazada.cover_url` win)",
+    )
+    .shared()
+    .example("https://img.example.com/cover.jpg"),
+];
+
+/// What Lazada needs with every video.
+pub static UPLOAD_FIELDS: &[UploadField] = &[
+    UploadField {
+        name: TITLE,
+        help: "a title",
+        required: true,
+    },
+    UploadField {
+        name: COVER_URL,
+        help: "a cover image URL",
+        required: true,
+    },
+];
+
+/// The settings of one Lazada account, as [`SETTINGS`] declares them: from the environment
+/// ([`LazadaSettings::from_env`]), a map ([`LazadaSettings::from_map`]), or any serde
+/// format (`#[serde(deny_unknown_fields)]`).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LazadaSettings {
+    /// App key.
+    pub app_key: Option<String>,
+    /// App secret.
+    pub app_secret: Option<Secret>,
+    /// The seller's access token.
+    pub access_token: Option<Secret>,
+    /// The seller's country (`sg` when unset).
+    pub country: Option<String>,
+    /// The former name of `country`.
+    pub region: Option<String>,
+    /// The seller's id in that country.
+    pub seller_id: Option<String>,
+    /// A gateway overriding the country's.
+    pub base_url: Option<String>,
+    /// Default video title.
+    pub title: Option<String>,
+    /// Default video cover URL.
+    pub cover_url: Option<String>,
+}
+
+impl std::fmt::Debug for LazadaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazadaSettings")
+            .field("app_key", &self.app_key)
+            .field("app_secret", &self.app_secret)
+            .field("access_token", &self.access_token)
+            .field("country", &self.country)
+            .field("region", &self.region)
+            .field("seller_id", &self.seller_id)
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
+            .field("title", &self.title)
+            .field(
+                "cover_url",
+                &self.cover_url.as_deref().map(RedactedUrl::new),
+            )
+            .finish()
+    }
+}
+
+impl LazadaSettings {
+    /// The settings the `MARKETMEDIA_LAZADA_*` variables give.
+    pub fn from_env() -> Result<LazadaSettings> {
+        Self::from_settings(&Settings::from_env(SETTINGS, &Lazada.env_prefix())?)
+    }
+
+    /// The settings of a map of keys to values (`[("app_key", "100132"), …]`).
+    pub fn from_map<K: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<LazadaSettings> {
+        Self::from_settings(&Settings::from_map(SETTINGS, pairs)?)
+    }
+
+    /// The settings of checked values.
+    pub fn from_settings(settings: &Settings) -> Result<LazadaSettings> {
+        settings.deserialize()
+    }
+
+    /// The seller's country: `country`, or its former name `region` (the two must agree),
+    /// `sg` when neither is set.
+    pub fn country(&self) -> Result<Region> {
+        match (&self.country, &self.region) {
+            (Some(c), Some(r)) if !c.trim().eq_ignore_ascii_case(r.trim()) => {
+                Err(Error::invalid_input(format!(
+                    "country = {c:?} and region = {r:?} differ; region is the former name of \
+                     country, keep one"
+                ))
+                .with_platform(PLATFORM))
+            }
+            (Some(c), _) | (None, Some(c)) => c.parse(),
+            (None, None) => Ok(Region::Sg),
+        }
+    }
+
+    /// The configuration builder these settings fill (carry on with its other methods).
+    pub fn builder(&self) -> Result<LazadaConfigBuilder> {
+        let mut b = LazadaConfig::builder().region(self.country()?);
+        if let Some(key) = &self.app_key {
+            b = b.app_key(key);
+        }
+        if let Some(secret) = &self.app_secret {
+            b = b.app_secret(secret.clone());
+        }
+        if let Some(token) = &self.access_token {
+            b = b.access_token(token.clone());
+        }
+        if let Some(url) = &self.base_url {
+            b = b.base_url(url);
+        }
+        Ok(b)
+    }
+
+    /// The provider configuration (every required setting given).
+    pub fn config(&self) -> Result<LazadaConfig> {
+        self.builder()?.build()
+    }
+
+    /// The per-upload defaults these settings give (title and cover): give them with each
+    /// upload ([`marketmedia_core::UploadDriver::with_meta`]), a product's own over them.
+    pub fn upload_defaults(&self) -> UploadMeta {
+        let mut meta = UploadMeta::default();
+        meta.title = self.title.clone();
+        meta.cover_url = self.cover_url.clone();
+        meta
+    }
+
+    /// The uploader these settings configure (its videos' title and cover travel with each
+    /// upload: [`LazadaSettings::upload_defaults`]).
+    pub fn uploader(&self) -> Result<LazadaUploader> {
+        LazadaUploader::new(self.config()?)
+    }
+
+    /// Who the account is: `lazada:<country>:<seller_id>`, or `lazada:<country>:app:<app_key>`
+    /// without a seller id.
+    pub fn identity(&self) -> Result<String> {
+        let country = self.country()?;
+        Ok(match (&self.seller_id, &self.app_key) {
+            (Some(seller), _) => format!("lazada:{country}:{seller}"),
+            (None, Some(app)) => format!("lazada:{country}:app:{app}"),
+            (None, None) => {
+                return Err(Error::invalid_input("the Lazada settings have no app_key")
+                    .with_platform(PLATFORM))
+            }
+        })
+    }
+}
+
+/// Lazada Open Platform (Media Center), as a marketplace an application registers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lazada;
+
+impl Marketplace for Lazada {
+    fn name(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn title(&self) -> &'static str {
+        "Lazada"
+    }
+
+    fn settings(&self) -> &'static [Setting] {
+        SETTINGS
+    }
+
+    fn upload_fields(&self) -> &'static [UploadField] {
+        UPLOAD_FIELDS
+    }
+
+    fn account(&self, settings: &Settings) -> Result<AccountInfo> {
+        let s = LazadaSettings::from_settings(settings)?;
+        let config = s.config()?;
+        Ok(AccountInfo::new(s.identity()?, config.effective_base_url())
+            .with_country(Some(config.region.code().to_owned()))
+            .with_pre_accounts_key(config.app_key.clone()))
+    }
+
+    fn connect(&self, settings: &Settings, options: &ConnectOptions) -> Result<Client> {
+        let s = LazadaSettings::from_settings(settings)?;
+        let mut config = s.config()?;
+        config.options = options.client;
+        // One uploader for every product: each upload's title and cover travel with it, the
+        // account's settings of the same keys as their defaults.
+        let uploader = Arc::new(LazadaUploader::new(config)?);
+        Ok(Client::from_arc(uploader).with_upload_defaults(s.upload_defaults()))
+    }
+
+    fn read_back(&self, settings: &Settings) -> Result<Settings> {
+        let s = LazadaSettings::from_settings(settings)?;
+        let uploader = s.uploader()?;
+        let c = uploader.config();
+        let mut out = Settings::new(SETTINGS);
+        out.set("app_key", &c.app_key, Origin::Code)?;
+        out.set_secret("app_secret", c.app_secret.clone(), Origin::Code)?;
+        out.set_secret("access_token", c.access_token.clone(), Origin::Code)?;
+        out.set("country", c.region.code(), Origin::Code)?;
+        out.set("region", c.region.code(), Origin::Code)?;
+        if let Some(url) = &c.base_url {
+            out.set("base_url", url, Origin::Code)?;
+        }
+        // The title and cover reach the client as its uploads' defaults.
+        let client = self.connect(settings, &ConnectOptions::default())?;
+        let o = client.upload_defaults();
+        out.set("title", o.title.as_deref().unwrap_or(""), Origin::Code)?;
+        out.set(
+            "cover_url",
+            o.cover_url.as_deref().unwrap_or(""),
+            Origin::Code,
+        )?;
+        // The seller id only names the account: it reaches its identity.
+        if let Some(seller) = &s.seller_id {
+            let identity = s.identity()?;
+            if identity == format!("lazada:{}:{seller}", c.region.code()) {
+                out.set("seller_id", seller, Origin::Code)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn sandbox(&self, published: &serde_json::Value) -> Result<Settings> {
+        let c = &published["credentials"];
+        let mut s = Settings::new(SETTINGS);
+        s.set("app_key", text(&c["app_key"]), Origin::Sandbox)?;
+        s.set("app_secret", text(&c["app_secret"]), Origin::Sandbox)?;
+        s.set("access_token", text(&c["access_token"]), Origin::Sandbox)?;
+        s.set("base_url", text(&published["base_url"]), Origin::Sandbox)?;
+        // A cover on the simulator's CDN: Lazada requires one with every video.
+        if let Some(cdn) = published["cdn_base_url"].as_str() {
+            let cover = format!("{}/sandbox-cover.jpg", cdn.trim_end_matches('/'));
+            s.set("cover_url", &cover, Origin::Sandbox)?;
+        }
+        Ok(s)
+    }
+
+    fn identity_hint(&self) -> &'static str {
+        "a Lazada account is a seller in a country; set seller_id (from `marketmedia accounts \
+         check`) on each, or give them different countries"
+    }
+
+    fn identity_pattern(&self) -> &'static str {
+        "lazada:<country>:<seller_id>"
+    }
+
+    fn max_image_dimensions(&self) -> Option<(u32, u32)> {
+        Some((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
+    }
+}
+
+fn text(v: &serde_json::Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+#[async_trait]
+impl CheckAccount for LazadaUploader {
+    async fn check_account(&self) -> Result<AccountCheck> {
+        LazadaUploader::check_account(self).await
+    }
+}
