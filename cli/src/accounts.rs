@@ -207,6 +207,9 @@ pub struct AccountRecord {
     pub identity: String,
     /// Where its settings come from.
     pub source: String,
+    /// Its credential and the stored tokens' expiries (never a token).
+    #[serde(flatten)]
+    pub tokens: crate::tokens::Expiries,
 }
 
 impl AccountRecord {
@@ -232,6 +235,7 @@ impl AccountRecord {
             country: account.country.clone(),
             identity: account.identity.clone(),
             source,
+            tokens: crate::tokens::Expiries::default(),
         }
     }
 }
@@ -240,8 +244,12 @@ impl AccountRecord {
 pub async fn command(config: &Config, args: crate::args::AccountsArgs) -> Result<i32> {
     match args.action {
         None => {
-            list(config, args.json);
+            let expiries = crate::tokens::expiries(config).await?;
+            list(config, &expiries, args.json);
             Ok(crate::exit::SUCCESS)
+        }
+        Some(crate::args::AccountsAction::Authorize(a)) => {
+            crate::tokens::authorize(config, a).await
         }
         Some(crate::args::AccountsAction::Check { names }) => {
             let options = args.timeouts.client_options();
@@ -250,12 +258,23 @@ pub async fn command(config: &Config, args: crate::args::AccountsArgs) -> Result
     }
 }
 
-/// Prints the accounts: a table, or one JSON object per account.
-fn list(config: &Config, json: bool) {
+/// Prints the accounts: a table, or one JSON object per account; then a warning for each
+/// authorization that ends within 7 days.
+fn list(config: &Config, expiries: &[crate::tokens::Expiries], json: bool) {
+    let now = marketmedia_core::raw::http::unix_millis();
     let records: Vec<AccountRecord> = config
         .accounts
         .iter()
-        .map(|a| AccountRecord::of(a, config.file.as_deref()))
+        .zip(expiries)
+        .map(|(a, e)| {
+            let mut r = AccountRecord::of(a, config.file.as_deref());
+            r.tokens = e.clone();
+            r
+        })
+        .collect();
+    let warnings: Vec<String> = records
+        .iter()
+        .filter_map(|r| crate::tokens::warning(&r.account, &r.tokens, now))
         .collect();
     let mut out = String::new();
     if json {
@@ -279,6 +298,8 @@ fn list(config: &Config, json: bool) {
                     r.host.clone(),
                     r.country.clone().unwrap_or_else(|| "-".into()),
                     r.identity.clone(),
+                    token_cell(&r.tokens, r.tokens.access_expires_at_ms, now),
+                    token_cell(&r.tokens, r.tokens.refresh_expires_at_ms, now),
                     r.source.clone(),
                 ]
             })
@@ -290,6 +311,8 @@ fn list(config: &Config, json: bool) {
                 "HOST",
                 "COUNTRY",
                 "IDENTITY",
+                "ACCESS TOKEN",
+                "REFRESH TOKEN",
                 "FROM",
             ],
             &rows,
@@ -299,4 +322,16 @@ fn list(config: &Config, json: bool) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+    for w in warnings {
+        eprintln!("marketmedia: {w}");
+    }
+}
+
+/// An expiry cell: `-` when nothing is stored (a fixed access token, or a marketplace
+/// without refresh).
+fn token_cell(e: &crate::tokens::Expiries, at: Option<u64>, now: u64) -> String {
+    if !e.stored {
+        return "-".into();
+    }
+    crate::tokens::when(at, now)
 }

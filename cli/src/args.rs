@@ -235,6 +235,29 @@ pub enum AccountsAction {
         /// Accounts (or marketplaces) to check. Default: every configured account.
         names: Vec<String>,
     },
+    /// Authorize the account's app once: prints the platform's authorization page, takes
+    /// the code the seller brings back (pasted, or `--code`), exchanges it and stores the
+    /// tokens in this machine's credential store; from then on they refresh themselves.
+    Authorize(AuthorizeArgs),
+}
+
+/// `marketmedia accounts authorize NAME`.
+#[derive(Debug, Args)]
+pub struct AuthorizeArgs {
+    /// The account.
+    pub name: String,
+    /// The authorization code from the redirect (or the whole redirect URL); without it,
+    /// the page is printed and the code read from standard input.
+    #[arg(long)]
+    pub code: Option<String>,
+    /// The `shop_id` the redirect carried, for a marketplace whose authorization names the
+    /// shop (default: the account's own).
+    #[arg(long)]
+    pub shop_id: Option<u64>,
+    /// The `main_account_id` the redirect carried, for a marketplace whose main account
+    /// authorizes all its shops at once.
+    #[arg(long)]
+    pub main_account_id: Option<u64>,
 }
 
 /// `marketmedia soak`.

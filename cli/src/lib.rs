@@ -61,6 +61,7 @@ pub mod sandbox;
 pub mod soak;
 pub mod stop;
 pub mod targets;
+pub mod tokens;
 
 use marketmedia_core::{Marketplace, Registry};
 use marketmedia_sim::standalone::SimulatorEntry;
@@ -131,17 +132,27 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let (cli, flags) = args::parse_from(setup, args)?;
-    Ok(match commands::run_with_flags(setup, cli, &flags).await {
-        Ok(code) => code,
+    Ok(finish(commands::run_with_flags(setup, cli, &flags).await))
+}
+
+/// The exit status of a command's result, its error printed on one line: a platform's
+/// refusal of a credential's refresh is [`exit::REAUTHORIZE`].
+fn finish(result: marketmedia_core::Result<i32>) -> i32 {
+    match result {
+        Ok(code) => tokens::exit_status(code),
         Err(err) => {
             // One readable line: the error's Display, never its Debug.
             eprintln!(
                 "marketmedia: {}",
                 err.to_string().replace(['\n', '\r'], " ")
             );
-            exit::FAILURE
+            if err.kind() == marketmedia_core::ErrorKind::Reauthorize {
+                exit::REAUTHORIZE
+            } else {
+                tokens::exit_status(exit::FAILURE)
+            }
         }
-    })
+    }
 }
 
 /// The `marketmedia` binary with `setup`'s marketplaces: parses the process's arguments,
@@ -168,17 +179,7 @@ pub fn main_with(setup: Setup) -> i32 {
             return exit::FAILURE;
         }
     };
-    let code = match runtime.block_on(commands::run_with_flags(&setup, cli, &flags)) {
-        Ok(code) => code,
-        Err(err) => {
-            // One readable line: the error's Display, never its Debug.
-            eprintln!(
-                "marketmedia: {}",
-                err.to_string().replace(['\n', '\r'], " ")
-            );
-            exit::FAILURE
-        }
-    };
+    let code = finish(runtime.block_on(commands::run_with_flags(&setup, cli, &flags)));
     // A task still on the blocking pool (a digest pass a stop abandoned stops at its next
     // chunk) is not waited for long: a stopped command exits within its promise.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -199,6 +200,10 @@ pub mod exit {
     /// The platform is still processing the asset (`status`; `upload` when every
     /// marketplace succeeded and some are still processing — committed, not an error).
     pub const PENDING: i32 = 4;
+    /// A platform refused to refresh an account's tokens (the refresh token was revoked,
+    /// spent or expired): the seller must run `marketmedia accounts authorize NAME` for the
+    /// accounts the error names, then run the command again.
+    pub const REAUTHORIZE: i32 = 5;
     /// `upload`, `batch run` or `batch work` was stopped by SIGINT or SIGTERM: no new part
     /// or call was sent, what was in flight got a few seconds, the journal (or the job store,
     /// its leases released) was saved; run the same command to resume (128 + SIGINT's 2, as

@@ -48,6 +48,7 @@ pub const SANDBOX_LABEL: &str = "sandbox (embedded simulator)";
 pub struct Sandbox {
     setup: Setup,
     running: Running,
+    credentials: Arc<marketmedia_core::CredentialSources>,
 }
 
 fn any_port() -> SocketAddr {
@@ -67,7 +68,16 @@ impl Sandbox {
         Ok(Sandbox {
             setup: setup.clone(),
             running,
+            credentials: crate::tokens::sources(marketmedia_core::MemoryStore::shared()),
         })
+    }
+
+    /// The token sources of the sandbox's accounts, over a store of its own in memory: its
+    /// simulators live only in this process, so their tokens never mix with a real
+    /// credential's (nor with another sandbox's). Seeded from each simulator's refresh
+    /// token in the published JSON line.
+    pub fn credentials(&self) -> &Arc<marketmedia_core::CredentialSources> {
+        &self.credentials
     }
 
     /// The simulators (their JSON line, each one's faults, wire log and sessions).
@@ -168,7 +178,11 @@ impl Sandbox {
     /// The `MARKETMEDIA_*` environment variables that point `marketmedia` at this sandbox's
     /// simulators of `marketplaces`, with their test credentials: for running the command as
     /// a child process (tests, benchmarks, scripts) against a sandbox started in code. The
-    /// values are the simulators' public test credentials, never an account's.
+    /// values are the simulators' public test credentials, never an account's. The
+    /// simulators' refresh tokens are left out: with one, the child would store this
+    /// sandbox's tokens in the machine's credential store, where another sandbox's
+    /// simulators (the same test credential names, other tokens) would meet them; the child
+    /// uses the access tokens as given.
     pub fn env_vars(&self, marketplaces: &[&str]) -> Vec<(String, String)> {
         let mut vars = Vec::new();
         for name in marketplaces {
@@ -179,7 +193,7 @@ impl Sandbox {
                 continue;
             };
             let prefix = m.env_prefix();
-            for key in settings.keys() {
+            for key in settings.keys().filter(|k| *k != "refresh_token") {
                 if let (Some(decl), Some(value)) = (settings.setting(key), settings.expose(key)) {
                     vars.push((format!("{prefix}{}", decl.env_key()), value.to_owned()));
                 }

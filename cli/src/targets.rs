@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use marketmedia_core::raw::{Origin, TITLE};
 use marketmedia_core::{
-    Client, ClientOptions, ConnectOptions, Error, Fields, Marketplace, Result, Settings, UploadMeta,
+    Client, ClientOptions, ConnectOptions, CredentialSources, Error, Fields, Marketplace, Result,
+    Settings, UploadMeta,
 };
 
 use crate::accounts::{Account, Chosen};
@@ -123,6 +124,7 @@ pub struct Targets {
     /// One per destination, in the order chosen.
     pub targets: Vec<Target>,
     sandbox: Option<Sandbox>,
+    credentials: Option<Arc<CredentialSources>>,
 }
 
 /// The per-upload fields and client options of one command.
@@ -167,10 +169,28 @@ impl Targets {
         meta: &VideoMeta,
     ) -> Result<Targets> {
         let mut sandbox = None;
+        let mut credentials: Option<Arc<CredentialSources>> = None;
         let mut targets = Vec::with_capacity(chosen.len());
         for choice in chosen {
             let target = match choice {
-                Chosen::Account(account) => account_target(account, config, meta)?,
+                Chosen::Account(account) => {
+                    let mut options = meta.options();
+                    if crate::tokens::needs_store(account)? {
+                        if credentials.is_none() {
+                            let store = crate::tokens::open_store().await?;
+                            credentials = Some(crate::tokens::sources(store));
+                        }
+                        if let Some(c) = &credentials {
+                            let fields =
+                                fields_of(account.market.as_ref(), &account.settings, meta);
+                            let settings = with_fields(account.settings.clone(), &fields)?;
+                            c.prepare(account.market.as_ref(), &settings, &account.name, &options)
+                                .await?;
+                            options = options.with_credentials(c.clone());
+                        }
+                    }
+                    account_target(account, config, meta, &options)?
+                }
                 Chosen::Sandbox(market) => {
                     if sandbox.is_none() {
                         let started =
@@ -185,12 +205,22 @@ impl Targets {
                     let Some(sb) = sandbox.as_ref() else {
                         return Err(Error::invalid_input("the sandbox did not start"));
                     };
-                    sandbox_target(sb, market.clone(), config, meta)?
+                    sandbox_target(sb, market.clone(), config, meta).await?
                 }
             };
             targets.push(target);
         }
-        Ok(Targets { targets, sandbox })
+        Ok(Targets {
+            targets,
+            sandbox,
+            credentials,
+        })
+    }
+
+    /// The token sources of the configured accounts, when one needed the machine's
+    /// credential store.
+    pub fn credentials(&self) -> Option<&Arc<CredentialSources>> {
+        self.credentials.as_ref()
     }
 
     /// [`Targets::build`] for the destinations `--to` names ([`crate::accounts::choose`]).
@@ -238,7 +268,7 @@ fn with_fields(mut settings: Settings, fields: &Fields) -> Result<Settings> {
     Ok(settings)
 }
 
-fn sandbox_target(
+async fn sandbox_target(
     sb: &Sandbox,
     market: Arc<dyn Marketplace>,
     config: &Config,
@@ -255,7 +285,11 @@ fn sandbox_target(
         fields.insert(TITLE.to_owned(), meta.sandbox_title.clone());
     }
     settings = with_fields(settings, &fields)?;
-    let client = market.connect(&settings, &meta.options())?;
+    let options = meta.options().with_credentials(sb.credentials().clone());
+    sb.credentials()
+        .prepare(market.as_ref(), &settings, market.name(), &options)
+        .await?;
+    let client = market.connect(&settings, &options)?;
     Ok(Target {
         account: market.name().to_owned(),
         identity: format!("sandbox:{}", market.name()),
@@ -269,11 +303,16 @@ fn sandbox_target(
     })
 }
 
-fn account_target(account: &Account, config: &Config, meta: &VideoMeta) -> Result<Target> {
+fn account_target(
+    account: &Account,
+    config: &Config,
+    meta: &VideoMeta,
+    options: &ConnectOptions,
+) -> Result<Target> {
     let market = account.market.clone();
     let fields = fields_of(market.as_ref(), &account.settings, meta);
     let settings = with_fields(account.settings.clone(), &fields)?;
-    let client = market.connect(&settings, &meta.options())?;
+    let client = market.connect(&settings, options)?;
     let info = market.account(&settings)?;
     Ok(Target {
         account: account.name.clone(),

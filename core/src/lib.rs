@@ -66,9 +66,9 @@ pub mod raw;
 // ---- The application's door ------------------------------------------------------------
 pub use account::{AccountCheck, AccountRef};
 pub use credential::{
-    default_refresh_retry, no_refresh_token, refresh_if_due, CredentialKey, CredentialStore,
-    MemoryStore, RefreshDue, RefreshMargin, Refresher, TokenSource, TokenSourceBuilder, Tokens,
-    AUTHORIZE_COMMAND,
+    default_refresh_retry, no_refresh_token, refresh_if_due, seed_from_settings, Authorization,
+    CredentialKey, CredentialSources, CredentialStore, MemoryStore, RefreshDue, RefreshMargin,
+    Refresher, TokenSource, TokenSourceBuilder, Tokens, AUTHORIZE_COMMAND,
 };
 pub use digest::{digest_file, digest_file_async, DigestRequest, Digests, InstantHashes};
 pub use driver::{

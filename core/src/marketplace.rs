@@ -39,8 +39,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::de::{self, DeserializeOwned, IntoDeserializer};
 
+use futures::future::BoxFuture;
+
 use crate::account::AccountCheck;
-use crate::error::{Error, Result};
+use crate::credential::{
+    seed_from_settings, Authorization, CredentialKey, CredentialSources, Refresher, TokenSource,
+    Tokens,
+};
+use crate::error::{Error, ErrorKind, Result};
 use crate::http::{ClientOptions, HttpTimeouts};
 use crate::image::ImageUploader;
 use crate::meta::UploadMeta;
@@ -893,7 +899,7 @@ impl AccountInfo {
 }
 
 /// How the uploaders of an account are built: options of the clients, not of the account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConnectOptions {
     /// How the client talks HTTP: timeouts, deadlines, answer cap, requests in flight,
@@ -903,13 +909,33 @@ pub struct ConnectOptions {
     /// ([`crate::raw::UploadRules::instant_upload`]) may do so (default true; a soak that
     /// must send every upload's parts turns it off).
     pub instant_upload: bool,
+    /// The process's token sources, one per credential over a shared store: with them, an
+    /// account whose credential has stored tokens gets a managed [`TokenSource`] (refreshed
+    /// ahead of expiry and on the platform's expired-token answer); without them (the
+    /// default), the fixed access token of its settings.
+    pub credentials: Option<Arc<CredentialSources>>,
 }
+
+impl PartialEq for ConnectOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.client == other.client
+            && self.instant_upload == other.instant_upload
+            && match (&self.credentials, &other.credentials) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+impl Eq for ConnectOptions {}
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             client: ClientOptions::default(),
             instant_upload: true,
+            credentials: None,
         }
     }
 }
@@ -931,6 +957,19 @@ impl ConnectOptions {
     pub fn with_instant_upload(mut self, on: bool) -> Self {
         self.instant_upload = on;
         self
+    }
+
+    /// With the process's token sources ([`CredentialSources`]).
+    pub fn with_credentials(mut self, credentials: Arc<CredentialSources>) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The managed source prepared for credential `key`
+    /// ([`CredentialSources::prepare`]), when there is one: what a marketplace's
+    /// [`Marketplace::connect`] gives its provider instead of the fixed access token.
+    pub fn token_source(&self, key: Option<&CredentialKey>) -> Option<TokenSource> {
+        self.credentials.as_ref()?.source(key?)
     }
 }
 
@@ -1091,6 +1130,56 @@ pub trait Marketplace: Send + Sync + 'static {
     /// links only).
     fn no_url_note(&self) -> Option<&'static str> {
         None
+    }
+
+    /// The credential an account's tokens belong to (`shopee/PARTNER/shop-ID`), when the
+    /// marketplace's tokens are refreshed with a refresh token the seller's authorization
+    /// gave; `None` (the default) for marketplaces without one.
+    fn credential_key(&self, _settings: &Settings) -> Result<Option<CredentialKey>> {
+        Ok(None)
+    }
+
+    /// The provider's refresher of the account's credential (`None`: the default, no
+    /// refresh). `options` gives the clients' timeouts.
+    fn refresher(
+        &self,
+        _settings: &Settings,
+        _options: &ConnectOptions,
+    ) -> Result<Option<Arc<dyn Refresher>>> {
+        Ok(None)
+    }
+
+    /// The tokens to store for a credential the store does not know yet, from the account's
+    /// settings: by default, when they give a `refresh_token` ([`seed_from_settings`]: the
+    /// access token treated as due, so the first call refreshes).
+    fn seed_tokens(&self, settings: &Settings, now_ms: u64) -> Option<Tokens> {
+        seed_from_settings(settings, now_ms)
+    }
+
+    /// The page the seller opens to authorize the account's app
+    /// (`marketmedia accounts authorize`). [`ErrorKind::Unsupported`] by default.
+    fn authorization_url(&self, _settings: &Settings) -> Result<String> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("{} accounts need no authorization", self.title()),
+        )
+        .with_platform(self.name()))
+    }
+
+    /// Exchanges the code of an authorization for tokens, and the credentials they are to
+    /// be stored under (a Shopee main account's code: each of its shops).
+    /// [`ErrorKind::Unsupported`] by default.
+    fn exchange_code<'a>(
+        &'a self,
+        _settings: &'a Settings,
+        _authorization: &'a Authorization,
+    ) -> BoxFuture<'a, Result<Vec<(CredentialKey, Tokens)>>> {
+        let err = Error::new(
+            ErrorKind::Unsupported,
+            format!("{} accounts need no authorization", self.title()),
+        )
+        .with_platform(self.name());
+        Box::pin(async move { Err(err) })
     }
 }
 

@@ -14,8 +14,9 @@
 
 pub use crate::account::AccountCheck;
 pub use crate::credential::{
-    no_refresh_token, refresh_if_due, CredentialKey, CredentialStore, MemoryStore, RefreshDue,
-    RefreshMargin, Refresher, TokenSource, Tokens,
+    no_refresh_token, refresh_if_due, seed_from_settings, Authorization, CredentialKey,
+    CredentialSources, CredentialStore, MemoryStore, RefreshDue, RefreshMargin, Refresher,
+    TokenSource, Tokens,
 };
 pub use crate::digest::{md5, DigestRequest, Digester, Digests, InstantHashes, INSTANT_HASH_CHUNK};
 pub use crate::error::{Error, ErrorKind, Result};
@@ -38,6 +39,8 @@ pub use crate::uploader::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, InitOutcome, Part, PartReceipt,
     ProcessingHandle, ProcessingStatus, Recovery, SentCallback, SourceInfo, UploadSession,
 };
+/// The future [`Marketplace::exchange_code`] returns (the `futures` crate's).
+pub use futures::future::BoxFuture;
 
 /// HTTP plumbing every provider shares: the client, one traced request, status mapping,
 /// `Retry-After`, JSON decoding and streaming part bodies.

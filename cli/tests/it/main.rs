@@ -23,3 +23,4 @@ mod settings;
 mod shopee_child;
 mod signals;
 mod soak;
+mod tokens;

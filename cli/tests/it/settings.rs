@@ -34,9 +34,11 @@ fn toml_line(s: &Setting, value: &str) -> String {
     }
 }
 
-/// The required settings of `market`, leaving out those `key` stands in for.
+/// The required settings of `market`, leaving out those `key` stands in for; for a
+/// marketplace with none (eBay: an access token or the app's keys and a refresh token, or
+/// tokens stored by `accounts authorize`), its first setting that configures an account.
 fn base(market: &dyn Marketplace, key: &str) -> Vec<&'static Setting> {
-    market
+    let required: Vec<&'static Setting> = market
         .settings()
         .iter()
         .filter(|s| match s.requirement {
@@ -44,6 +46,15 @@ fn base(market: &dyn Marketplace, key: &str) -> Vec<&'static Setting> {
             Requirement::Unless(other) => other != key,
             Requirement::Optional => false,
         })
+        .collect();
+    if !required.is_empty() {
+        return required;
+    }
+    market
+        .settings()
+        .iter()
+        .filter(|s| s.configures && !s.shared && s.key != key)
+        .take(1)
         .collect()
 }
 

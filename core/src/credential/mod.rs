@@ -35,10 +35,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
 
 mod source;
+mod sources;
 #[cfg(test)]
 mod tests;
 
 pub use source::{default_refresh_retry, TokenSource, TokenSourceBuilder};
+pub use sources::{seed_from_settings, Authorization, CredentialSources};
 
 /// The command a seller runs to authorize an account's app again.
 pub const AUTHORIZE_COMMAND: &str = "marketmedia accounts authorize";

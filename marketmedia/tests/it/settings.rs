@@ -23,15 +23,19 @@ fn value(market: &dyn Marketplace, s: &Setting) -> String {
 }
 
 /// The required settings of `market` (with their values), for a test of `key`: a setting
-/// required unless `key` is given is left out, so that `key` is the one used.
+/// required unless `key` is given is left out, so that `key` is the one used. An
+/// `access_token` is given too by marketplaces that take a `refresh_token` (Shopee, Lazada,
+/// eBay: their tokens may instead come from a credential store, which `connect` is not
+/// given here).
 fn base(market: &dyn Marketplace, key: &str) -> Vec<(&'static str, String)> {
+    let refreshes = market.settings().iter().any(|s| s.key == "refresh_token");
     market
         .settings()
         .iter()
         .filter(|s| match s.requirement {
             Requirement::Required => true,
             Requirement::Unless(other) => other != key,
-            Requirement::Optional => false,
+            Requirement::Optional => refreshes && s.key == "access_token",
         })
         .map(|s| (s.key, value(market, s)))
         .collect()

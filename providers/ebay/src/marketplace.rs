@@ -11,10 +11,16 @@
 //! ```
 
 use async_trait::async_trait;
+use std::sync::Arc;
+
+use marketmedia_core::raw::http::{self, ClientOptions};
 use marketmedia_core::raw::{
-    AccountCheck, AccountInfo, CheckAccount, Client, ConnectOptions, Error, Marketplace, Origin,
-    RedactedUrl, Result, Secret, Setting, Settings, UploadField, DESCRIPTION, TITLE,
+    AccountCheck, AccountInfo, Authorization, BoxFuture, CheckAccount, Client, ConnectOptions,
+    CredentialKey, Error, Marketplace, Origin, RedactedUrl, Refresher, Result, Secret, Setting,
+    Settings, TokenSource, Tokens, UploadField, DESCRIPTION, TITLE,
 };
+
+use crate::auth::{EbayAuth, TOKEN_PATH};
 use serde::Deserialize;
 
 use crate::{EbayConfig, EbayConfigBuilder, EbayEnvironment, EbayUploader, PLATFORM};
@@ -24,10 +30,39 @@ use crate::{EbayConfig, EbayConfigBuilder, EbayEnvironment, EbayUploader, PLATFO
 pub static SETTINGS: &[Setting] = &[
     Setting::secret(
         "access_token",
-        "the user's OAuth token, scope `sell.inventory` (refresh it outside marketmedia)",
+        "the user's OAuth token, scope `sell.inventory`, used as given (not needed once \
+         `marketmedia accounts authorize` stored the user's tokens, or with `refresh_token`)",
     )
-    .required()
     .example("user-access-token"),
+    Setting::text(
+        "client_id",
+        "the application's App ID (client id): token refresh and `accounts authorize`",
+    )
+    .refining()
+    .example("MyApp-PRD-1234"),
+    Setting::secret(
+        "client_secret",
+        "the application's Cert ID (client secret): token refresh and `accounts authorize`",
+    )
+    .refining()
+    .example("PRD-cert-id"),
+    Setting::text(
+        "ru_name",
+        "the application's RuName (eBay redirect URL name): `accounts authorize`",
+    )
+    .refining()
+    .example("My_App-MyApp-PRD-abcdef"),
+    Setting::secret(
+        "refresh_token",
+        "a refresh token to start from when no tokens are stored",
+    )
+    .refining()
+    .example("user-refresh-token"),
+    Setting::url(
+        "token_url",
+        "the token endpoint overriding the environment's (`/identity/v1/oauth2/token` included)",
+    )
+    .example("http://127.0.0.1:8653/identity/v1/oauth2/token"),
     Setting::choice(
         "environment",
         "the API host: `production` is apim.ebay.com, `sandbox` apim.sandbox.ebay.com",
@@ -86,6 +121,16 @@ pub static UPLOAD_FIELDS: &[UploadField] = &[
 pub struct EbaySettings {
     /// The user's OAuth access token.
     pub access_token: Option<Secret>,
+    /// The application's App ID.
+    pub client_id: Option<String>,
+    /// The application's Cert ID.
+    pub client_secret: Option<Secret>,
+    /// The application's RuName.
+    pub ru_name: Option<String>,
+    /// A refresh token to start from when no tokens are stored.
+    pub refresh_token: Option<Secret>,
+    /// The token endpoint.
+    pub token_url: Option<String>,
     /// `production` (default) or `sandbox`.
     pub environment: Option<String>,
     /// The seller's site, shown only.
@@ -104,6 +149,14 @@ impl std::fmt::Debug for EbaySettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EbaySettings")
             .field("access_token", &self.access_token)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("ru_name", &self.ru_name)
+            .field("refresh_token", &self.refresh_token)
+            .field(
+                "token_url",
+                &self.token_url.as_deref().map(RedactedUrl::new),
+            )
             .field("environment", &self.environment)
             .field("site", &self.site)
             .field("user_id", &self.user_id)
@@ -145,8 +198,11 @@ impl EbaySettings {
     /// The configuration builder these settings fill (carry on with its other methods).
     pub fn builder(&self) -> Result<EbayConfigBuilder> {
         let mut b = EbayConfig::builder().environment(self.environment()?);
-        if let Some(token) = &self.access_token {
-            b = b.access_token(token.clone());
+        match &self.access_token {
+            Some(token) => b = b.access_token(token.clone()),
+            // Who the account is needs no token: `connect` gives the managed source, or says
+            // that none is stored.
+            None => b = b.token_source(TokenSource::fixed(Secret::default())),
         }
         if let Some(url) = &self.base_url {
             b = b.base_url(url);
@@ -172,6 +228,40 @@ impl EbaySettings {
     /// with each upload: [`EbaySettings::upload_defaults`]).
     pub fn uploader(&self) -> Result<EbayUploader> {
         EbayUploader::new(self.config()?)
+    }
+
+    /// The token calls of the application ([`EbayAuth`]): `None` without `client_id` and
+    /// `client_secret` (the access token is then used as given). Without `ru_name`, only
+    /// the refresh works (the code exchange needs it).
+    pub fn auth(&self, options: Option<ClientOptions>) -> Result<Option<EbayAuth>> {
+        let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) else {
+            return Ok(None);
+        };
+        let ru_name = self.ru_name.as_deref().unwrap_or("-");
+        let mut auth = EbayAuth::new(id, secret.clone(), ru_name, self.environment()?)?;
+        if let Some(url) = &self.token_url {
+            auth = auth.with_token_host(url.strip_suffix(TOKEN_PATH).unwrap_or(url));
+        }
+        if let Some(options) = options {
+            auth = auth.with_client(http::HttpClient::new(options)?);
+        }
+        Ok(Some(auth))
+    }
+
+    /// The subject of the user's credential: `user_id`, or `user`.
+    pub fn user_subject(&self) -> &str {
+        self.user_id.as_deref().unwrap_or("user")
+    }
+
+    /// The token calls, or the error naming what `accounts authorize` needs.
+    fn authorizing(&self) -> Result<EbayAuth> {
+        if self.ru_name.is_none() {
+            return Err(Error::missing_setting(PLATFORM, "ru_name"));
+        }
+        self.auth(None)?.ok_or_else(|| {
+            Error::invalid_input("set client_id and client_secret (the application's keys)")
+                .with_platform(PLATFORM)
+        })
     }
 
     /// Who the account is: `ebay:<environment>:<user_id>` (`user` when no id is set: the
@@ -219,16 +309,78 @@ impl Marketplace for Ebay {
 
     fn connect(&self, settings: &Settings, options: &ConnectOptions) -> Result<Client> {
         let s = EbaySettings::from_settings(settings)?;
-        let mut config = s.config()?;
+        let mut b = s.builder()?;
+        match options.token_source(self.credential_key(settings)?.as_ref()) {
+            Some(source) => b = b.token_source(source),
+            None if s.access_token.is_none() => {
+                return Err(Error::invalid_input(
+                    "no access_token is set and no tokens are stored for this user: run \
+                     `marketmedia accounts authorize NAME` (or set access_token, or \
+                     refresh_token with client_id and client_secret)",
+                )
+                .with_platform(PLATFORM))
+            }
+            None => {}
+        }
+        let mut config = b.build()?;
         config.options = options.client;
         Ok(Client::new(EbayUploader::new(config)?).with_upload_defaults(s.upload_defaults()))
+    }
+
+    fn credential_key(&self, settings: &Settings) -> Result<Option<CredentialKey>> {
+        let s = EbaySettings::from_settings(settings)?;
+        match s.auth(None)? {
+            Some(auth) => Ok(Some(auth.credential_key(s.user_subject())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn refresher(
+        &self,
+        settings: &Settings,
+        options: &ConnectOptions,
+    ) -> Result<Option<Arc<dyn Refresher>>> {
+        let s = EbaySettings::from_settings(settings)?;
+        Ok(s.auth(Some(options.client))?
+            .map(|auth| Arc::new(auth.refresher()) as Arc<dyn Refresher>))
+    }
+
+    fn authorization_url(&self, settings: &Settings) -> Result<String> {
+        EbaySettings::from_settings(settings)?
+            .authorizing()?
+            .authorization_url(None)
+    }
+
+    fn exchange_code<'a>(
+        &'a self,
+        settings: &'a Settings,
+        authorization: &'a Authorization,
+    ) -> BoxFuture<'a, Result<Vec<(CredentialKey, Tokens)>>> {
+        Box::pin(async move {
+            let s = EbaySettings::from_settings(settings)?;
+            let auth = s.authorizing()?;
+            let tokens = auth.exchange_code(authorization.code.expose()).await?;
+            Ok(vec![(auth.credential_key(s.user_subject())?, tokens)])
+        })
     }
 
     fn read_back(&self, settings: &Settings) -> Result<Settings> {
         let s = EbaySettings::from_settings(settings)?;
         let c = s.config()?;
         let mut out = Settings::new(SETTINGS);
-        out.set_secret("access_token", c.access_token.clone(), Origin::Code)?;
+        if s.access_token.is_some() {
+            out.set_secret("access_token", c.access_token.clone(), Origin::Code)?;
+        }
+        for key in ["client_secret", "refresh_token"] {
+            if let Some(v) = settings.secret(key) {
+                out.set_secret(key, v.clone(), Origin::Code)?;
+            }
+        }
+        for key in ["client_id", "ru_name", "token_url"] {
+            if let Some(v) = settings.text(key) {
+                out.set(key, v, Origin::Code)?;
+            }
+        }
         let env = match c.environment {
             EbayEnvironment::Production => "production",
             EbayEnvironment::Sandbox => "sandbox",
@@ -274,6 +426,18 @@ impl Marketplace for Ebay {
             published["base_url"].as_str().unwrap_or_default(),
             Origin::Sandbox,
         )?;
+        // The application's keys and the user's refresh token, for the sandbox's own
+        // credential store.
+        let c = &published["credentials"];
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let refresh = text(&published["accounts"][0]["refresh_token"]);
+        if !text(&c["client_id"]).is_empty() && !refresh.is_empty() {
+            s.set("client_id", &text(&c["client_id"]), Origin::Sandbox)?;
+            s.set("client_secret", &text(&c["client_secret"]), Origin::Sandbox)?;
+            s.set("ru_name", &text(&c["ru_name"]), Origin::Sandbox)?;
+            s.set("refresh_token", &refresh, Origin::Sandbox)?;
+            s.set("token_url", &text(&published["token_url"]), Origin::Sandbox)?;
+        }
         Ok(s)
     }
 

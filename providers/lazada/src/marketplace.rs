@@ -14,9 +14,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use marketmedia_core::raw::{
-    AccountCheck, AccountInfo, CheckAccount, Client, ConnectOptions, Error, Marketplace, Origin,
-    RedactedUrl, Result, Secret, Setting, Settings, UploadField, UploadMeta, COVER_URL, TITLE,
+    AccountCheck, AccountInfo, Authorization, BoxFuture, CheckAccount, Client, ConnectOptions,
+    CredentialKey, Error, Marketplace, Origin, RedactedUrl, Refresher, Result, Secret, Setting,
+    Settings, TokenSource, Tokens, UploadField, UploadMeta, COVER_URL, TITLE,
 };
+
+use crate::auth::LazadaAuth;
 use serde::Deserialize;
 
 use crate::config::{LazadaConfigBuilder, MAX_IMAGE_SIDE};
@@ -31,9 +34,38 @@ pub static SETTINGS: &[Setting] = &[
     Setting::secret("app_secret", "app secret")
         .required()
         .example("app-secret"),
-    Setting::secret("access_token", "the seller's access token")
-        .required()
-        .example("seller-access-token"),
+    Setting::secret(
+        "access_token",
+        "the seller's access token, used as given (not needed once `marketmedia accounts \
+         authorize` stored the seller's tokens, or with `refresh_token`)",
+    )
+    .example("seller-access-token"),
+    Setting::secret(
+        "refresh_token",
+        "a refresh token to start from when no tokens are stored",
+    )
+    .refining()
+    .example("seller-refresh-token"),
+    Setting::text(
+        "seller",
+        "the seller's name for its tokens, shared by its accounts on other gateways (one \
+         token serves all of a seller's countries): the credential `lazada/APP_KEY/SELLER` \
+         (default `seller`)",
+    )
+    .refining()
+    .example("kettle-store"),
+    Setting::url(
+        "auth_url",
+        "the token calls' host overriding auth.lazada.com's, `/rest` included",
+    )
+    .example("http://127.0.0.1:8651/auth/rest"),
+    Setting::url(
+        "redirect_url",
+        "the app's callback URL Lazada sends the seller back to after authorizing \
+         (`accounts authorize`)",
+    )
+    .refining()
+    .example("https://seller.example.com/lazada/authorized"),
     Setting::choice(
         "country",
         "the seller's country, whose gateway is the default host",
@@ -96,6 +128,14 @@ pub struct LazadaSettings {
     pub app_secret: Option<Secret>,
     /// The seller's access token.
     pub access_token: Option<Secret>,
+    /// A refresh token to start from when no tokens are stored.
+    pub refresh_token: Option<Secret>,
+    /// The seller's name for its tokens (default `seller`).
+    pub seller: Option<String>,
+    /// The token calls' host.
+    pub auth_url: Option<String>,
+    /// The app's callback URL.
+    pub redirect_url: Option<String>,
     /// The seller's country (`sg` when unset).
     pub country: Option<String>,
     /// The former name of `country`.
@@ -116,6 +156,13 @@ impl std::fmt::Debug for LazadaSettings {
             .field("app_key", &self.app_key)
             .field("app_secret", &self.app_secret)
             .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("seller", &self.seller)
+            .field("auth_url", &self.auth_url.as_deref().map(RedactedUrl::new))
+            .field(
+                "redirect_url",
+                &self.redirect_url.as_deref().map(RedactedUrl::new),
+            )
             .field("country", &self.country)
             .field("region", &self.region)
             .field("seller_id", &self.seller_id)
@@ -172,8 +219,11 @@ impl LazadaSettings {
         if let Some(secret) = &self.app_secret {
             b = b.app_secret(secret.clone());
         }
-        if let Some(token) = &self.access_token {
-            b = b.access_token(token.clone());
+        match &self.access_token {
+            Some(token) => b = b.access_token(token.clone()),
+            // Who the account is needs no token: `connect` gives the managed source, or says
+            // that none is stored.
+            None => b = b.token_source(TokenSource::fixed(Secret::default())),
         }
         if let Some(url) = &self.base_url {
             b = b.base_url(url);
@@ -199,6 +249,24 @@ impl LazadaSettings {
     /// upload: [`LazadaSettings::upload_defaults`]).
     pub fn uploader(&self) -> Result<LazadaUploader> {
         LazadaUploader::new(self.config()?)
+    }
+
+    /// The token calls of the app ([`LazadaAuth`]), on `auth_url` when set.
+    pub fn auth(&self, config: &LazadaConfig) -> Result<LazadaAuth> {
+        let auth = LazadaAuth::from_config(config)?;
+        Ok(match &self.auth_url {
+            Some(url) => auth.with_base_url(url),
+            None => auth,
+        })
+    }
+
+    /// The subject of the seller's credential: the `seller` setting, or `seller` when unset.
+    pub fn seller_subject(&self) -> &str {
+        self.seller
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("seller")
     }
 
     /// Who the account is: `lazada:<country>:<seller_id>`, or `lazada:<country>:app:<app_key>`
@@ -247,12 +315,66 @@ impl Marketplace for Lazada {
 
     fn connect(&self, settings: &Settings, options: &ConnectOptions) -> Result<Client> {
         let s = LazadaSettings::from_settings(settings)?;
-        let mut config = s.config()?;
+        let mut b = s.builder()?;
+        match options.token_source(self.credential_key(settings)?.as_ref()) {
+            Some(source) => b = b.token_source(source),
+            None if s.access_token.is_none() => {
+                return Err(Error::invalid_input(
+                    "no access_token is set and no tokens are stored for this seller: run \
+                     `marketmedia accounts authorize NAME` (or set access_token or \
+                     refresh_token)",
+                )
+                .with_platform(PLATFORM))
+            }
+            None => {}
+        }
+        let mut config = b.build()?;
         config.options = options.client;
         // One uploader for every product: each upload's title and cover travel with it, the
         // account's settings of the same keys as their defaults.
         let uploader = Arc::new(LazadaUploader::new(config)?);
         Ok(Client::from_arc(uploader).with_upload_defaults(s.upload_defaults()))
+    }
+
+    fn credential_key(&self, settings: &Settings) -> Result<Option<CredentialKey>> {
+        let s = LazadaSettings::from_settings(settings)?;
+        let auth = s.auth(&s.config()?)?;
+        Ok(Some(auth.credential_key(s.seller_subject())?))
+    }
+
+    fn refresher(
+        &self,
+        settings: &Settings,
+        options: &ConnectOptions,
+    ) -> Result<Option<Arc<dyn Refresher>>> {
+        let s = LazadaSettings::from_settings(settings)?;
+        let mut config = s.config()?;
+        config.options = options.client;
+        Ok(Some(Arc::new(s.auth(&config)?.refresher())))
+    }
+
+    fn authorization_url(&self, settings: &Settings) -> Result<String> {
+        let s = LazadaSettings::from_settings(settings)?;
+        let redirect = s
+            .redirect_url
+            .as_deref()
+            .ok_or_else(|| Error::missing_setting(PLATFORM, "redirect_url"))?;
+        let config = s.config()?;
+        s.auth(&config)?
+            .authorization_url(redirect, Some(config.region.code()))
+    }
+
+    fn exchange_code<'a>(
+        &'a self,
+        settings: &'a Settings,
+        authorization: &'a Authorization,
+    ) -> BoxFuture<'a, Result<Vec<(CredentialKey, Tokens)>>> {
+        Box::pin(async move {
+            let s = LazadaSettings::from_settings(settings)?;
+            let auth = s.auth(&s.config()?)?;
+            let tokens = auth.exchange_code(authorization.code.expose()).await?;
+            Ok(vec![(auth.credential_key(s.seller_subject())?, tokens)])
+        })
     }
 
     fn read_back(&self, settings: &Settings) -> Result<Settings> {
@@ -262,7 +384,17 @@ impl Marketplace for Lazada {
         let mut out = Settings::new(SETTINGS);
         out.set("app_key", &c.app_key, Origin::Code)?;
         out.set_secret("app_secret", c.app_secret.clone(), Origin::Code)?;
-        out.set_secret("access_token", c.access_token.clone(), Origin::Code)?;
+        if s.access_token.is_some() {
+            out.set_secret("access_token", c.access_token.clone(), Origin::Code)?;
+        }
+        if let Some(v) = settings.secret("refresh_token") {
+            out.set_secret("refresh_token", v.clone(), Origin::Code)?;
+        }
+        for key in ["seller", "auth_url", "redirect_url"] {
+            if let Some(v) = settings.text(key) {
+                out.set(key, v, Origin::Code)?;
+            }
+        }
         out.set("country", c.region.code(), Origin::Code)?;
         out.set("region", c.region.code(), Origin::Code)?;
         if let Some(url) = &c.base_url {
@@ -293,6 +425,16 @@ impl Marketplace for Lazada {
         s.set("app_key", text(&c["app_key"]), Origin::Sandbox)?;
         s.set("app_secret", text(&c["app_secret"]), Origin::Sandbox)?;
         s.set("access_token", text(&c["access_token"]), Origin::Sandbox)?;
+        if !text(&c["refresh_token"]).is_empty() {
+            s.set("refresh_token", text(&c["refresh_token"]), Origin::Sandbox)?;
+        }
+        if !text(&published["auth_base_url"]).is_empty() {
+            s.set(
+                "auth_url",
+                text(&published["auth_base_url"]),
+                Origin::Sandbox,
+            )?;
+        }
         s.set("base_url", text(&published["base_url"]), Origin::Sandbox)?;
         // A cover on the simulator's CDN: Lazada requires one with every video.
         if let Some(cdn) = published["cdn_base_url"].as_str() {

@@ -10,12 +10,17 @@
 //! # Ok(()) }
 //! ```
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use marketmedia_core::raw::{
-    AccountCheck, AccountInfo, CheckAccount, Client, ConnectOptions, Error, Marketplace, Origin,
-    RedactedUrl, Result, Secret, Setting, Settings,
+    AccountCheck, AccountInfo, Authorization, BoxFuture, CheckAccount, Client, ConnectOptions,
+    CredentialKey, Error, Marketplace, Origin, RedactedUrl, Refresher, Result, Secret, Setting,
+    Settings, TokenSource, Tokens,
 };
 use serde::Deserialize;
+
+use crate::auth::{Grantee, ShopeeAuth, Subject};
 
 use crate::config::ShopeeConfigBuilder;
 use crate::{ShopeeConfig, ShopeeModule, ShopeeRegion, ShopeeUploader, PLATFORM};
@@ -34,10 +39,23 @@ pub static SETTINGS: &[Setting] = &[
         .example("600001"),
     Setting::secret(
         "access_token",
-        "the shop's access token (refresh it outside marketmedia)",
+        "the shop's access token, used as given (not needed once `marketmedia accounts \
+         authorize` stored the shop's tokens, or with `refresh_token`)",
     )
-    .required()
     .example("shop-access-token"),
+    Setting::secret(
+        "refresh_token",
+        "a refresh token to start from when no tokens are stored (each refresh spends it and \
+         the store keeps the new one)",
+    )
+    .refining()
+    .example("shop-refresh-token"),
+    Setting::url(
+        "redirect_url",
+        "where Shopee sends the seller back after authorizing the app (`accounts authorize`)",
+    )
+    .refining()
+    .example("https://seller.example.com/shopee/authorized"),
     Setting::choice(
         "region",
         "the API host: `production` is partner.shopeemobile.com",
@@ -80,6 +98,10 @@ pub struct ShopeeSettings {
     pub shop_id: Option<u64>,
     /// The shop's access token.
     pub access_token: Option<Secret>,
+    /// A refresh token to start from when no tokens are stored.
+    pub refresh_token: Option<Secret>,
+    /// Where Shopee sends the seller back after authorizing.
+    pub redirect_url: Option<String>,
     /// `production` (default), `test`, `china` or `brazil`.
     pub region: Option<String>,
     /// The shop's country or site, shown only.
@@ -97,6 +119,11 @@ impl std::fmt::Debug for ShopeeSettings {
             .field("partner_key", &self.partner_key)
             .field("shop_id", &self.shop_id)
             .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field(
+                "redirect_url",
+                &self.redirect_url.as_deref().map(RedactedUrl::new),
+            )
             .field("region", &self.region)
             .field("country", &self.country)
             .field("module", &self.module)
@@ -135,8 +162,11 @@ impl ShopeeSettings {
         if let Some(id) = self.shop_id {
             b = b.shop_id(id);
         }
-        if let Some(token) = &self.access_token {
-            b = b.access_token(token.clone());
+        match &self.access_token {
+            Some(token) => b = b.access_token(token.clone()),
+            // Who the account is needs no token: `connect` gives the managed source, or says
+            // that none is stored.
+            None => b = b.token_source(TokenSource::fixed(Secret::default())),
         }
         if let Some(region) = &self.region {
             let region: ShopeeRegion = region
@@ -208,9 +238,90 @@ impl Marketplace for Shopee {
     }
 
     fn connect(&self, settings: &Settings, options: &ConnectOptions) -> Result<Client> {
-        let mut config = ShopeeSettings::from_settings(settings)?.config()?;
+        let s = ShopeeSettings::from_settings(settings)?;
+        let mut b = s.builder()?;
+        match options.token_source(self.credential_key(settings)?.as_ref()) {
+            Some(source) => b = b.token_source(source),
+            None if s.access_token.is_none() => return Err(no_tokens(PLATFORM, settings)),
+            None => {}
+        }
+        let mut config = b.build()?;
         config.options = options.client;
         Ok(Client::new(ShopeeUploader::new(config)?))
+    }
+
+    fn credential_key(&self, settings: &Settings) -> Result<Option<CredentialKey>> {
+        let config = ShopeeSettings::from_settings(settings)?.config()?;
+        let auth = ShopeeAuth::from_config(&config)?;
+        Ok(Some(auth.credential_key(Subject::Shop(config.shop_id))?))
+    }
+
+    fn refresher(
+        &self,
+        settings: &Settings,
+        options: &ConnectOptions,
+    ) -> Result<Option<Arc<dyn Refresher>>> {
+        let mut config = ShopeeSettings::from_settings(settings)?.config()?;
+        config.options = options.client;
+        let auth = ShopeeAuth::from_config(&config)?;
+        Ok(Some(Arc::new(
+            auth.refresher(Subject::Shop(config.shop_id)),
+        )))
+    }
+
+    fn authorization_url(&self, settings: &Settings) -> Result<String> {
+        let s = ShopeeSettings::from_settings(settings)?;
+        let redirect = s
+            .redirect_url
+            .as_deref()
+            .ok_or_else(|| Error::missing_setting(PLATFORM, "redirect_url"))?;
+        ShopeeAuth::from_config(&s.config()?)?.authorization_url(redirect)
+    }
+
+    fn exchange_code<'a>(
+        &'a self,
+        settings: &'a Settings,
+        authorization: &'a Authorization,
+    ) -> BoxFuture<'a, Result<Vec<(CredentialKey, Tokens)>>> {
+        Box::pin(async move {
+            let config = ShopeeSettings::from_settings(settings)?.config()?;
+            let auth = ShopeeAuth::from_config(&config)?;
+            let grantee = match (authorization.shop_id, authorization.main_account_id) {
+                (Some(_), Some(_)) => {
+                    return Err(
+                        Error::invalid_input("give shop_id or main_account_id, not both")
+                            .with_platform(PLATFORM),
+                    )
+                }
+                (Some(id), None) => Grantee::Shop(id),
+                (None, Some(id)) => Grantee::MainAccount(id),
+                // The account's own shop, as a shop's authorization redirects with it.
+                (None, None) => Grantee::Shop(config.shop_id),
+            };
+            let tokens = auth
+                .exchange_code(authorization.code.expose(), grantee)
+                .await?;
+            let mut subjects = Subject::listed_in(&tokens);
+            if subjects.is_empty() {
+                subjects.push(Subject::Shop(config.shop_id));
+            }
+            if !subjects.contains(&Subject::Shop(config.shop_id)) {
+                return Err(Error::invalid_input(format!(
+                    "the authorization is for {}, not this account's shop {}",
+                    subjects
+                        .iter()
+                        .map(|s| s.key_part())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    config.shop_id
+                ))
+                .with_platform(PLATFORM));
+            }
+            subjects
+                .into_iter()
+                .map(|subject| Ok((auth.credential_key(subject)?, tokens.clone())))
+                .collect()
+        })
     }
 
     fn read_back(&self, settings: &Settings) -> Result<Settings> {
@@ -220,7 +331,15 @@ impl Marketplace for Shopee {
         out.set("partner_id", &c.partner_id.to_string(), Origin::Code)?;
         out.set_secret("partner_key", c.partner_key.clone(), Origin::Code)?;
         out.set("shop_id", &c.shop_id.to_string(), Origin::Code)?;
-        out.set_secret("access_token", c.access_token.clone(), Origin::Code)?;
+        if s.access_token.is_some() {
+            out.set_secret("access_token", c.access_token.clone(), Origin::Code)?;
+        }
+        if let Some(token) = &s.refresh_token {
+            out.set_secret("refresh_token", token.clone(), Origin::Code)?;
+        }
+        if let Some(url) = &s.redirect_url {
+            out.set("redirect_url", url, Origin::Code)?;
+        }
         out.set("region", region_name(c.region), Origin::Code)?;
         out.set("module", c.module.as_str(), Origin::Code)?;
         if let Some(url) = &c.base_url {
@@ -239,6 +358,16 @@ impl Marketplace for Shopee {
         s.set("partner_key", text(&c["partner_key"]), Origin::Sandbox)?;
         s.set("shop_id", &c["shop_id"].to_string(), Origin::Sandbox)?;
         s.set("access_token", text(&c["access_token"]), Origin::Sandbox)?;
+        // The shop's refresh token, for the sandbox's own credential store.
+        let shop = published["accounts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["shop_id"] == c["shop_id"]));
+        if let Some(refresh) = shop
+            .map(|a| text(&a["refresh_token"]))
+            .filter(|t| !t.is_empty())
+        {
+            s.set("refresh_token", refresh, Origin::Sandbox)?;
+        }
         s.set("base_url", text(&published["base_url"]), Origin::Sandbox)?;
         Ok(s)
     }
@@ -250,6 +379,15 @@ impl Marketplace for Shopee {
     fn identity_pattern(&self) -> &'static str {
         "shopee:<partner_id>:<shop_id>"
     }
+}
+
+/// The error of an account with neither an access token nor stored tokens.
+fn no_tokens(platform: &str, _settings: &Settings) -> Error {
+    Error::invalid_input(
+        "no access_token is set and no tokens are stored for this shop: run `marketmedia \
+         accounts authorize NAME` (or set access_token or refresh_token)",
+    )
+    .with_platform(platform)
 }
 
 fn text(v: &serde_json::Value) -> &str {

@@ -1,0 +1,322 @@
+//! Tokens that refresh themselves (`docs/tokens.md`): the credential store every command of
+//! this machine shares, the token sources of one process, `marketmedia accounts authorize`,
+//! and the expiries `marketmedia accounts` shows.
+//!
+//! - The store is `credentials.sqlite` in the user's data directory, beside the batch job
+//!   store (`~/.local/share/marketmedia/credentials.sqlite` on Linux), created `0600`
+//!   ([`marketmedia_batch::credentials::SqliteCredentialStore`]). `upload`, `images`,
+//!   `status`, `accounts check` and `batch` open it when an account's credential has tokens
+//!   there or its settings give a `refresh_token`; accounts with only a fixed `access_token`
+//!   never touch it.
+//! - The embedded sandbox keeps its simulators' tokens in a store of its own, in memory: its
+//!   simulators live only in this process, so their tokens must never mix with a real
+//!   credential's, nor with another sandbox's.
+//! - A process has one token source per credential ([`CredentialSources`]), shared by every
+//!   account that points to it.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use marketmedia_batch::credentials::{SqliteCredentialStore, FILE_NAME};
+use marketmedia_core::{
+    Authorization, CredentialSources, CredentialStore, Error, ErrorKind, Result, Secret,
+};
+
+use crate::accounts::Account;
+use crate::config::Config;
+
+/// Where the machine's credential store is: `credentials.sqlite` in the user's data
+/// directory (beside `batch.sqlite`).
+pub fn store_path() -> PathBuf {
+    crate::batch::default_store().with_file_name(FILE_NAME)
+}
+
+/// Opens (creating, `0600`) the machine's credential store.
+pub async fn open_store() -> Result<Arc<SqliteCredentialStore>> {
+    Ok(Arc::new(SqliteCredentialStore::open(&store_path()).await?))
+}
+
+/// Every [`CredentialSources`] this process made, so that the exit status can say that a
+/// platform refused a credential's refresh ([`crate::exit::REAUTHORIZE`]).
+static SOURCES: Mutex<Vec<Arc<CredentialSources>>> = Mutex::new(Vec::new());
+
+/// Token sources over `store`, remembered for [`refused_accounts`].
+pub fn sources(store: Arc<dyn CredentialStore>) -> Arc<CredentialSources> {
+    let sources = Arc::new(CredentialSources::new(store));
+    SOURCES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(sources.clone());
+    sources
+}
+
+/// The accounts whose credential a platform refused to refresh in this process.
+pub fn refused_accounts() -> Vec<String> {
+    let mut all: Vec<String> = SOURCES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .flat_map(|s| s.refused())
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// The exit status of a command that ended with `code` (or failed with `err`): the platform
+/// refused a credential's refresh → [`crate::exit::REAUTHORIZE`], with a line per account
+/// naming the command that authorizes it again.
+pub fn exit_status(code: i32) -> i32 {
+    if code == crate::exit::SUCCESS || code == crate::exit::INTERRUPTED {
+        return code;
+    }
+    let refused = refused_accounts();
+    if refused.is_empty() {
+        return code;
+    }
+    for name in &refused {
+        eprintln!(
+            "marketmedia: {name} must be authorized again: run `{} {name}`",
+            marketmedia_core::AUTHORIZE_COMMAND
+        );
+    }
+    crate::exit::REAUTHORIZE
+}
+
+/// Whether `account` needs the machine's store: its marketplace refreshes tokens, and the
+/// store file exists or its settings give a refresh token.
+pub fn needs_store(account: &Account) -> Result<bool> {
+    if account.market.credential_key(&account.settings)?.is_none() {
+        return Ok(false);
+    }
+    Ok(store_path().exists() || account.settings.secret("refresh_token").is_some())
+}
+
+/// The stored expiries of `account`'s credential, for `marketmedia accounts`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Expiries {
+    /// The credential's key (never a secret).
+    pub credential: Option<String>,
+    /// When the stored access token expires (Unix ms), when known.
+    pub access_expires_at_ms: Option<u64>,
+    /// When the stored refresh token (or the authorization) ends (Unix ms), when known.
+    pub refresh_expires_at_ms: Option<u64>,
+    /// Whether tokens are stored for it.
+    pub stored: bool,
+}
+
+/// How long before a refresh token or authorization ends `accounts` warns.
+pub const WARN_BEFORE_MS: u64 = 7 * 86_400_000;
+
+/// The expiries of every account's credential, from the machine's store (not opened, and
+/// nothing stored, when the file does not exist).
+pub async fn expiries(config: &Config) -> Result<Vec<Expiries>> {
+    let store = if store_path().exists() {
+        Some(open_store().await?)
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(config.accounts.len());
+    for account in &config.accounts {
+        let key = account
+            .market
+            .credential_key(&account.settings)
+            .ok()
+            .flatten();
+        let mut e = Expiries {
+            credential: key.as_ref().map(|k| k.to_string()),
+            ..Expiries::default()
+        };
+        if let (Some(key), Some(store)) = (&key, &store) {
+            if let Some(t) = store.load(key).await? {
+                e.stored = true;
+                e.access_expires_at_ms = t.access_expires_at_ms;
+                e.refresh_expires_at_ms = t.refresh_expires_at_ms;
+            }
+        }
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// `2026-12-07 03:24 UTC (in 3 h)`, or `expired`.
+pub fn when(at_ms: Option<u64>, now_ms: u64) -> String {
+    let Some(at) = at_ms else {
+        return "-".into();
+    };
+    let date = utc(at);
+    if at <= now_ms {
+        return format!("{date} (expired)");
+    }
+    let left = (at - now_ms) / 1000;
+    let span = match left {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 2 * 86_400 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    };
+    format!("{date} (in {span})")
+}
+
+/// A Unix time in ms as `YYYY-MM-DD HH:MM UTC` (civil from days, Howard Hinnant's
+/// algorithm).
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+/// The code and ids of what the seller pasted: the whole redirect URL
+/// (`https://…/cb?code=…&shop_id=…`), or the code alone.
+pub fn parse_pasted(pasted: &str) -> Authorization {
+    let pasted = pasted.trim();
+    let mut grant = Authorization::default();
+    let query = match pasted.split_once('?') {
+        Some((_, q)) => q,
+        None if pasted.contains("code=") => pasted,
+        None => {
+            grant.code = Secret::new(pasted.to_owned());
+            return grant;
+        }
+    };
+    let query = query.split('#').next().unwrap_or_default();
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "code" => grant.code = Secret::new(v),
+            "shop_id" => grant.shop_id = v.parse().ok(),
+            "main_account_id" => grant.main_account_id = v.parse().ok(),
+            _ => {}
+        }
+    }
+    grant
+}
+
+/// `%XX` and `+` of a query value.
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `marketmedia accounts authorize NAME`: prints the authorization URL, takes the code
+/// (flags, or pasted on standard input: the code or the whole redirect URL), exchanges it,
+/// stores the tokens in the machine's store and prints their expiries, never the tokens.
+pub async fn authorize(config: &Config, args: crate::args::AuthorizeArgs) -> Result<i32> {
+    let account = config.account(&args.name).ok_or_else(|| {
+        Error::invalid_input(format!(
+            "no account is named {:?}; `marketmedia accounts` lists them",
+            args.name
+        ))
+    })?;
+    let market = account.market.clone();
+    let settings = &account.settings;
+    if market.credential_key(settings)?.is_none() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{} accounts need no authorization (or their application keys are not set)",
+                market.title()
+            ),
+        )
+        .with_platform(market.name()));
+    }
+    let mut grant = Authorization::default();
+    if let Some(code) = &args.code {
+        grant = parse_pasted(code);
+    }
+    if args.shop_id.is_some() {
+        grant.shop_id = args.shop_id;
+    }
+    if args.main_account_id.is_some() {
+        grant.main_account_id = args.main_account_id;
+    }
+    if grant.code.is_empty() {
+        let url = market.authorization_url(settings)?;
+        eprintln!(
+            "Open this page, sign in as the seller of {} and allow the app:\n\n  {url}\n\n\
+             Then paste the address the platform sent you back to (or just its code) and \
+             press Enter:",
+            account.name
+        );
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read the code: {e}")))?;
+        let pasted = parse_pasted(&line);
+        grant.code = pasted.code;
+        grant.shop_id = grant.shop_id.or(pasted.shop_id);
+        grant.main_account_id = grant.main_account_id.or(pasted.main_account_id);
+        if grant.code.is_empty() {
+            return Err(Error::invalid_input("no code was given"));
+        }
+    }
+    let issued = market.exchange_code(settings, &grant).await?;
+    let store = open_store().await?;
+    let now = marketmedia_core::raw::http::unix_millis();
+    let mut out = String::new();
+    for (key, tokens) in &issued {
+        store.save(key, tokens).await?;
+        out.push_str(&format!(
+            "{}: authorized, tokens stored in {}\n  access token expires {}\n  refresh token expires {}\n",
+            key,
+            store.path().display(),
+            when(tokens.access_expires_at_ms, now),
+            when(tokens.refresh_expires_at_ms, now),
+        ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    Ok(crate::exit::SUCCESS)
+}
+
+/// A warning when `tokens`' refresh token (or authorization) ends within
+/// [`WARN_BEFORE_MS`].
+pub fn warning(account: &str, e: &Expiries, now_ms: u64) -> Option<String> {
+    let end = e.refresh_expires_at_ms?;
+    if end > now_ms.saturating_add(WARN_BEFORE_MS) {
+        return None;
+    }
+    let what = if end <= now_ms { "ended" } else { "ends" };
+    Some(format!(
+        "warning: the authorization of {account} {what} {}: run `{} {account}`",
+        when(Some(end), now_ms),
+        marketmedia_core::AUTHORIZE_COMMAND
+    ))
+}
