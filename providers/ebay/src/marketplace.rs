@@ -389,9 +389,8 @@ impl Marketplace for Ebay {
         if let Some(url) = &c.base_url {
             out.set("base_url", url, Origin::Code)?;
         }
-        // The title and description reach the client as its uploads' defaults.
-        let client = self.connect(settings, &ConnectOptions::default())?;
-        let d = client.upload_defaults();
+        // The title and description are the client's uploads' defaults (`connect`).
+        let d = s.upload_defaults();
         out.set("title", d.title.as_deref().unwrap_or(""), Origin::Code)?;
         out.set(
             "description",

@@ -400,9 +400,8 @@ impl Marketplace for Lazada {
         if let Some(url) = &c.base_url {
             out.set("base_url", url, Origin::Code)?;
         }
-        // The title and cover reach the client as its uploads' defaults.
-        let client = self.connect(settings, &ConnectOptions::default())?;
-        let o = client.upload_defaults();
+        // The title and cover are the client's uploads' defaults (`connect`).
+        let o = s.upload_defaults();
         out.set("title", o.title.as_deref().unwrap_or(""), Origin::Code)?;
         out.set(
             "cover_url",
