@@ -96,12 +96,8 @@ pub async fn cancel_batch(
                 )));
                 continue;
             };
-            let uploader = match market.video(&task.spec.fields) {
-                Some(Ok(uploader)) => uploader,
-                Some(Err(e)) => {
-                    report.sessions_left.push(left(e.to_string()));
-                    continue;
-                }
+            let uploader = match market.video() {
+                Some(uploader) => uploader,
                 None => {
                     report
                         .sessions_left

@@ -55,7 +55,7 @@ pub use cancel::{cancel_batch, CancelReport, SessionLeft};
 pub use error::{Error, Result};
 pub use export::{export, ExportFormat, ExportRow};
 pub use manifest::{ManifestFormat, ManifestReader, ProductRow};
-pub use market::{Fields, Market, VideoFactory, DEFAULT_UPLOADS_PER_MARKET};
+pub use market::{Fields, Market, DEFAULT_UPLOADS_PER_MARKET};
 pub use plan::{content_key, plan, MarketPlan, Plan, Problem};
 pub use store::{JobStore, PostgresStore, SqliteStore, Task, TaskFilter, TaskState};
 pub use worker::{Event, EventSink, WorkOptions, WorkReport, Worker};

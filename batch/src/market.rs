@@ -5,22 +5,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use marketmedia_core::raw::{ImageRules, UploadRules};
-use marketmedia_core::{ChunkedVideoUploader, ImageUploader, Result};
+use marketmedia_core::{ChunkedVideoUploader, ImageUploader, UploadMeta};
 
-/// A marketplace's own fields of one product (`title`, `cover_url`…).
+/// A marketplace's own fields of one product (`title`, `cover_url`…), from the manifest.
 pub type Fields = BTreeMap<String, String>;
 
 /// Uploads in flight per marketplace across the batch, by default. Each video upload already
-/// keeps up to [`marketmedia_core::DEFAULT_CONCURRENCY`] parts in flight, and core caps the
-/// requests per marketplace process-wide (`raw::http::set_request_limit`, 16 by default), so
-/// two or three uploads fill a marketplace's link; four keep it full while one commits.
+/// keeps up to [`marketmedia_core::DEFAULT_CONCURRENCY`] parts in flight, and each account's
+/// client caps its requests in flight ([`marketmedia_core::ClientOptions::request_limit`], 16
+/// by default), so two or three uploads fill a marketplace's link; four keep it full while
+/// one commits.
 pub const DEFAULT_UPLOADS_PER_MARKET: usize = 4;
 
-/// Builds the video uploader for one product's fields (Lazada takes a title and a cover per
-/// video).
-pub type VideoFactory = Arc<dyn Fn(&Fields) -> Result<Arc<dyn ChunkedVideoUploader>> + Send + Sync>;
-
-/// A marketplace of the batch.
+/// A marketplace of the batch: one video uploader and one image uploader serve every product
+/// (each upload's title, cover… travel with it, [`Market::meta_for`]).
 #[derive(Clone)]
 pub struct Market {
     /// Its name, as manifests spell it: the account's (`shopee-sg`, or `shopee` for the
@@ -33,16 +31,17 @@ pub struct Market {
     /// not its name, so that renaming it changes nothing). With the content digest, the
     /// idempotence key: the same bytes sent to the same account are uploaded once.
     pub account: String,
-    /// The video rules, when it takes videos.
+    /// The video rules, when it takes videos: among them the per-upload fields every video
+    /// needs ([`UploadRules::required_meta`]), checked for every row before any request.
     pub video_rules: Option<UploadRules>,
     /// The image rules, when it takes images.
     pub image_rules: Option<ImageRules>,
-    /// Fields every product needs here (e.g. Lazada's `title` and `cover_url`), checked
-    /// before any request.
-    pub required_fields: Vec<String>,
+    /// The per-upload fields every product's video starts from (an account's configured
+    /// title and cover, the sandbox's cover); a row's own fields replace them.
+    pub defaults: UploadMeta,
     /// Uploads in flight at once across the batch.
     pub max_uploads: usize,
-    video: Option<VideoFactory>,
+    video: Option<Arc<dyn ChunkedVideoUploader>>,
     images: Option<Arc<dyn ImageUploader>>,
 }
 
@@ -52,14 +51,15 @@ impl std::fmt::Debug for Market {
             .field("name", &self.name)
             .field("platform", &self.platform)
             .field("account", &self.account)
+            .field("defaults", &self.defaults)
             .field("max_uploads", &self.max_uploads)
             .finish_non_exhaustive()
     }
 }
 
 impl Market {
-    /// A marketplace with no uploader yet; add them with [`Market::with_video`],
-    /// [`Market::with_video_factory`] and [`Market::with_images`].
+    /// A marketplace with no uploader yet; add them with [`Market::with_video`] and
+    /// [`Market::with_images`].
     pub fn new(name: impl Into<String>, account: impl Into<String>) -> Market {
         let name = name.into().to_ascii_lowercase();
         Market {
@@ -68,7 +68,7 @@ impl Market {
             account: account.into(),
             video_rules: None,
             image_rules: None,
-            required_fields: Vec::new(),
+            defaults: UploadMeta::default(),
             max_uploads: DEFAULT_UPLOADS_PER_MARKET,
             video: None,
             images: None,
@@ -88,17 +88,10 @@ impl Market {
         self.name == name || self.platform == name
     }
 
-    /// Takes videos with this uploader, whatever the product's fields.
-    pub fn with_video(self, uploader: Arc<dyn ChunkedVideoUploader>) -> Market {
-        let rules = uploader.rules().clone();
-        let factory: VideoFactory = Arc::new(move |_| Ok(uploader.clone()));
-        self.with_video_factory(rules, factory)
-    }
-
-    /// Takes videos with an uploader built per product from its fields.
-    pub fn with_video_factory(mut self, rules: UploadRules, factory: VideoFactory) -> Market {
-        self.video_rules = Some(rules);
-        self.video = Some(factory);
+    /// Takes videos with this uploader, for every product.
+    pub fn with_video(mut self, uploader: Arc<dyn ChunkedVideoUploader>) -> Market {
+        self.video_rules = Some(uploader.rules().clone());
+        self.video = Some(uploader);
         self
     }
 
@@ -109,9 +102,9 @@ impl Market {
         self
     }
 
-    /// Requires these fields of every product.
-    pub fn requiring(mut self, fields: &[&str]) -> Market {
-        self.required_fields = fields.iter().map(|f| (*f).to_owned()).collect();
+    /// Starts every product's video fields from `defaults` (a row's own replace them).
+    pub fn with_defaults(mut self, defaults: UploadMeta) -> Market {
+        self.defaults = defaults;
         self
     }
 
@@ -121,13 +114,22 @@ impl Market {
         self
     }
 
-    /// The video uploader for a product with these fields.
-    pub fn video(&self, fields: &Fields) -> Option<Result<Arc<dyn ChunkedVideoUploader>>> {
-        self.video.as_ref().map(|f| f(fields))
+    /// The video uploader.
+    pub fn video(&self) -> Option<&Arc<dyn ChunkedVideoUploader>> {
+        self.video.as_ref()
     }
 
     /// The image uploader.
     pub fn images(&self) -> Option<&Arc<dyn ImageUploader>> {
         self.images.as_ref()
+    }
+
+    /// The per-upload fields of a product's video here: the row's fields named like
+    /// [`MetaField`](marketmedia_core::MetaField)s (`title`, `cover_url`, `description`,
+    /// `usage`, `directory`, `file_name`), the market's [`defaults`](Market::defaults) for
+    /// the others.
+    pub fn meta_for(&self, fields: &Fields) -> UploadMeta {
+        UploadMeta::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .or(&self.defaults)
     }
 }

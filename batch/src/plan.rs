@@ -215,13 +215,11 @@ async fn check_row(row: &ProductRow, markets: &[Market]) -> Checked {
                         problems.push(problem(Some(&m.name), e.message().to_owned()));
                         continue;
                     }
-                    let fields = row.fields_for_account(&m.platform, &m.name);
-                    let missing: Vec<&str> = m
-                        .required_fields
-                        .iter()
-                        .filter(|f| fields.get(*f).map(|v| v.trim().is_empty()).unwrap_or(true))
-                        .map(String::as_str)
-                        .collect();
+                    // The fields the platform declares it needs, from the row or the
+                    // market's defaults.
+                    let meta = m.meta_for(&row.fields_for_account(&m.platform, &m.name));
+                    let missing: Vec<&str> =
+                        meta.missing(rules).into_iter().map(|f| f.name()).collect();
                     if !missing.is_empty() {
                         let cols: Vec<String> =
                             missing.iter().map(|f| format!("{}.{f}", m.name)).collect();

@@ -475,12 +475,15 @@ impl Worker {
         permit: OwnedSemaphorePermit,
     ) -> std::result::Result<Option<Done>, CoreError> {
         let spec = &task.spec;
-        let uploader = market.video(&spec.fields).ok_or_else(|| {
+        let uploader = market.video().cloned().ok_or_else(|| {
             CoreError::invalid_input("this marketplace takes no videos").with_platform(&market.name)
-        })??;
+        })?;
         let rules: UploadRules = uploader.rules().clone();
         let owner = self.opts.worker_id.clone();
         let mut opts = self.opts.upload.clone();
+        // The product's own fields (its title, its cover…) over the market's defaults: one
+        // uploader serves every product.
+        opts.meta = market.meta_for(&spec.fields);
         opts.cancel_on_failure = false;
         opts.wait_for_processing = false;
         let (tx, mut rx) = tokio::sync::watch::channel(None);
@@ -579,9 +582,9 @@ impl Worker {
             }
         };
         drop(permit);
-        let uploader = market.video(&spec.fields).ok_or_else(|| {
+        let uploader = market.video().ok_or_else(|| {
             CoreError::invalid_input("this marketplace takes no videos").with_platform(&market.name)
-        })??;
+        })?;
         self.wait(&poller, uploader.as_ref(), &handle, 0).await
     }
 

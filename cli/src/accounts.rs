@@ -252,8 +252,8 @@ pub async fn command(config: &Config, args: crate::args::AccountsArgs) -> Result
             crate::tokens::authorize(config, a).await
         }
         Some(crate::args::AccountsAction::Check { names }) => {
-            let timeouts = args.timeouts.timeouts();
-            crate::check::check(config, &names, timeouts, args.json).await
+            let options = args.timeouts.client_options();
+            crate::check::check(config, &names, options, args.json).await
         }
     }
 }

@@ -24,10 +24,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use marketmedia_batch::store::{self as job_store, redact_location, JobStore};
 use marketmedia_batch::{
-    cancel_batch, export, plan, Event, ExportFormat, Fields, ManifestReader, Market, Plan,
-    TaskFilter, TaskState, WorkOptions, WorkReport, Worker,
+    cancel_batch, export, plan, Event, ExportFormat, ManifestReader, Market, Plan, TaskFilter,
+    TaskState, WorkOptions, WorkReport, Worker,
 };
-use marketmedia_core::{ChunkedVideoUploader, Error, Result};
+use marketmedia_core::{Error, Result};
 use marketmedia_sim::fixtures::{decodable_jpeg, decodable_png, write_sample_mp4};
 
 use crate::commands::SAMPLE_DURATION;
@@ -310,27 +310,13 @@ pub async fn markets(
     let mut targets = Targets::chosen(&[], config, &meta, force_sandbox).await?;
     let mut out = Vec::new();
     for target in std::mem::take(&mut targets.targets) {
-        let client = target.client.clone();
-        let rules = client.video().rules().clone();
-        // A product's own fields (a manifest's `<marketplace>.title`) win over the account's.
-        let factory = Arc::new(
-            move |fields: &Fields| -> Result<Arc<dyn ChunkedVideoUploader>> {
-                client.video_for(fields)
-            },
-        );
-        // A row must give what the account does not (its configured defaults serve every
-        // row otherwise; the sandbox gives its own).
-        let required: Vec<&str> = target
-            .market
-            .upload_fields()
-            .iter()
-            .filter(|f| f.required && !target.fields.contains_key(f.name))
-            .map(|f| f.name)
-            .collect();
+        // One uploader for every product: a row's own fields (a manifest's
+        // `<marketplace>.title`) over the account's (or the sandbox's), which are the market's
+        // defaults; the rules' required fields are checked for every row before any request.
         let market = Market::new(target.account.clone(), target.identity.clone())
-            .with_video_factory(rules, factory)
+            .with_video(target.client.video().clone())
             .with_images(target.client.images().clone())
-            .requiring(&required);
+            .with_defaults(target.meta());
         out.push(
             market
                 .with_platform(target.platform())

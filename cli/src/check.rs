@@ -5,7 +5,7 @@
 //! `docs/cli.md` lists them); one whose platform documents none for its credentials answers
 //! `Unsupported` with no request sent, and the account is reported as not checked.
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::ClientOptions;
 use marketmedia_core::{AccountCheck, Error, ErrorKind, Result};
 use serde::Serialize;
 
@@ -33,7 +33,7 @@ pub struct CheckRecord {
 pub async fn check(
     config: &Config,
     names: &[String],
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
     json: bool,
 ) -> Result<i32> {
     if config.accounts.is_empty() {
@@ -44,7 +44,7 @@ pub async fn check(
     let chosen = crate::accounts::choose(config, names, false)?;
     let accounts: Vec<Chosen<'_>> = chosen;
     let meta = VideoMeta {
-        timeouts,
+        options,
         ..VideoMeta::default()
     };
     let targets = Targets::build(&accounts, config, &meta).await?;

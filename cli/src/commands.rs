@@ -8,9 +8,9 @@ use std::time::Duration;
 use marketmedia_core::digest_file_async;
 use marketmedia_core::images_overall;
 use marketmedia_core::{
-    ChunkedVideoUploader, Completion, DigestRequest, Error, ErrorKind, FanOutReport, ImageSource,
-    ImageUploader, Journal, MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result,
-    RetryPolicy, UploadDriver, UploadOptions,
+    Completion, DigestRequest, Error, ErrorKind, FanOutReport, ImageSource, ImageUploader, Journal,
+    MarketReport, Overall, ProcessingHandle, ProcessingStatus, Result, RetryPolicy, UploadDriver,
+    UploadOptions,
 };
 use marketmedia_sim::fixtures::write_sample_mp4;
 use serde::Serialize;
@@ -135,25 +135,27 @@ fn upload_status_of(report: &FanOutReport, no_wait: bool) -> i32 {
 pub use marketmedia_core::human_size;
 
 impl TimeoutArgs {
-    /// The HTTP timeouts these flags ask for (0 is read as 1 second); turns on the
-    /// process's progress-based watchdog with them.
-    pub fn timeouts(&self) -> marketmedia_core::raw::http::HttpTimeouts {
-        use marketmedia_core::raw::http::{set_watchdog, HttpTimeouts, LowSpeed, Watchdog};
+    /// The client options these flags ask for (0 is read as 1 second): the timeouts and the
+    /// progress-based watchdog of every client the command builds, the other options at
+    /// their defaults.
+    pub fn client_options(&self) -> marketmedia_core::ClientOptions {
+        use marketmedia_core::{ClientOptions, HttpTimeouts, LowSpeed, Watchdog};
         let secs = |n: u64| Duration::from_secs(n.max(1));
-        set_watchdog(Some(Watchdog {
-            first_byte: secs(self.first_byte_timeout),
-            idle: secs(self.idle_timeout),
-            total: secs(self.request_timeout),
-            answer: secs(self.answer_timeout),
-            low_speed: (self.low_speed_limit > 0).then(|| LowSpeed {
-                bytes_per_sec: self.low_speed_limit,
-                window: secs(self.low_speed_time),
-            }),
-        }));
-        HttpTimeouts {
-            connect: secs(self.connect_timeout),
-            read_idle: secs(self.idle_timeout),
-        }
+        ClientOptions::default()
+            .with_watchdog(Some(Watchdog {
+                first_byte: secs(self.first_byte_timeout),
+                idle: secs(self.idle_timeout),
+                total: secs(self.request_timeout),
+                answer: secs(self.answer_timeout),
+                low_speed: (self.low_speed_limit > 0).then(|| LowSpeed {
+                    bytes_per_sec: self.low_speed_limit,
+                    window: secs(self.low_speed_time),
+                }),
+            }))
+            .with_timeouts(HttpTimeouts {
+                connect: secs(self.connect_timeout),
+                read_idle: secs(self.idle_timeout),
+            })
     }
 }
 
@@ -180,7 +182,7 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "sample".into()),
-        timeouts: args.timeouts.timeouts(),
+        options: args.timeouts.client_options(),
         ..VideoMeta::default()
     }
     .with_flags(args.title.clone(), args.cover_url.clone());
@@ -202,14 +204,18 @@ pub async fn upload(config: &Config, force_sandbox: bool, args: UploadArgs) -> R
 
     // A marketplace the CLI already knows cannot take the video gets no request.
     let problems: Vec<Option<Error>> = targets.targets.iter().map(|t| t.video_problem()).collect();
-    let runnable: Vec<(marketmedia_core::AccountRef, &dyn ChunkedVideoUploader)> = targets
+    // Each upload carries its own fields (the command's `--title`, else the account's).
+    let runnable: Vec<marketmedia_core::AccountUpload<'_>> = targets
         .targets
         .iter()
         .zip(&problems)
         .filter(|(_, p)| p.is_none())
-        .map(|(t, _)| (t.account_ref(), t.client.video().as_ref()))
+        .map(|(t, _)| {
+            marketmedia_core::AccountUpload::new(t.account_ref(), t.client.video().as_ref())
+                .with_meta(t.meta())
+        })
         .collect();
-    let names: Vec<&str> = runnable.iter().map(|(a, _)| a.name.as_str()).collect();
+    let names: Vec<&str> = runnable.iter().map(|u| u.account.name.as_str()).collect();
     let bars = (!args.json).then(|| Bars::new(&names));
     let stop = crate::stop::StopOnSignal::install(format!(
         "no new part is sent and no new call starts; what is in flight gets {} s to finish \
@@ -384,7 +390,7 @@ pub async fn images(config: &Config, force_sandbox: bool, args: ImagesArgs) -> R
     }
     let names: Vec<String> = sources.iter().map(|s| s.file_name.clone()).collect();
     let meta = VideoMeta {
-        timeouts: args.timeouts.timeouts(),
+        options: args.timeouts.client_options(),
         ..VideoMeta::default()
     };
     let targets = Targets::chosen(&args.to, config, &meta, force_sandbox).await?;
@@ -559,7 +565,7 @@ pub async fn status(config: &Config, force_sandbox: bool, args: StatusArgs) -> R
     let account = status_account(config, force_sandbox, &args.platform)?;
     let platform = account.market.name();
     let meta = VideoMeta {
-        timeouts: args.timeouts.timeouts(),
+        options: args.timeouts.client_options(),
         ..VideoMeta::default()
     };
     let targets = Targets::build(&[Chosen::Account(account)], config, &meta).await?;

@@ -29,13 +29,18 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use marketmedia_cli::sandbox::Sandbox;
-//! use marketmedia_core::{ChunkedVideoUploader, Overall, UploadDriver, UploadOptions};
+//! use marketmedia_core::{ChunkedVideoUploader, Overall, UploadDriver, UploadMeta, UploadOptions};
 //!
 //! let sandbox = Sandbox::start().await?;
 //! let clients = sandbox.clients()?;
 //! let providers: Vec<&dyn ChunkedVideoUploader> =
 //!     clients.iter().map(|(_, c)| c.video().as_ref()).collect();
+//! // Each marketplace's per-upload defaults (a Lazada title and cover) go with the upload.
+//! let meta = clients
+//!     .iter()
+//!     .fold(UploadMeta::default(), |m, (_, c)| m.or(c.upload_defaults()));
 //! let report = UploadDriver::new(UploadOptions::default())
+//!     .with_meta(meta)
 //!     .upload_to_all(&providers, std::path::Path::new("kettle.mp4"))
 //!     .await;
 //! assert_eq!(report.overall(), Overall::AllSucceeded);

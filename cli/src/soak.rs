@@ -319,6 +319,8 @@ async fn soak_one(
         &ConnectOptions::default().with_instant_upload(false),
     )?;
     let provider: &dyn ChunkedVideoUploader = client.video().as_ref();
+    // Each upload carries the account's per-upload defaults (the title set above, a cover).
+    let driver = driver.with_meta(client.upload_defaults().clone());
     let mut row = SoakRow {
         platform: platform.to_owned(),
         ..SoakRow::default()

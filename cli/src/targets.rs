@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use marketmedia_core::raw::{http::HttpTimeouts, Origin, TITLE};
+use marketmedia_core::raw::{Origin, TITLE};
 use marketmedia_core::{
-    Client, ConnectOptions, CredentialSources, Error, Fields, Marketplace, Result, Settings,
+    Client, ClientOptions, ConnectOptions, CredentialSources, Error, Fields, Marketplace, Result,
+    Settings, UploadMeta,
 };
 
 use crate::accounts::{Account, Chosen};
@@ -50,6 +51,11 @@ impl Target {
         } else {
             account
         }
+    }
+
+    /// The fields each upload here carries ([`Target::fields`] as core's [`UploadMeta`]).
+    pub fn meta(&self) -> UploadMeta {
+        UploadMeta::from_fields(self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
     /// The marketplace's name.
@@ -130,8 +136,8 @@ pub struct VideoMeta {
     /// The title the sandbox uses when a marketplace requires one and none is given (the
     /// file's stem).
     pub sandbox_title: String,
-    /// HTTP timeouts of every client built.
-    pub timeouts: HttpTimeouts,
+    /// How every client built talks HTTP (the timeout flags: timeouts and deadlines).
+    pub options: ClientOptions,
     /// Whether instant upload may be used (the soak turns it off).
     pub no_instant_upload: bool,
 }
@@ -149,7 +155,7 @@ impl VideoMeta {
 
     fn options(&self) -> ConnectOptions {
         ConnectOptions::default()
-            .with_timeouts(self.timeouts)
+            .with_client_options(self.options)
             .with_instant_upload(!self.no_instant_upload)
     }
 }

@@ -578,7 +578,7 @@ pub fn typed_result<T: fmt::Debug>(
 }
 
 /// The source `init` sees in decoder tests: `v.mp4`, an MP4 of `size` bytes lasting 20 s,
-/// with `digests` (their `size` is set to `size`).
+/// with `digests` (their `size` is set to `size`) and [`crate::sample_meta`].
 pub fn junk_source(size: u64, digests: Digests) -> SourceInfo {
     SourceInfo {
         file_name: "v.mp4".into(),
@@ -586,6 +586,7 @@ pub fn junk_source(size: u64, digests: Digests) -> SourceInfo {
         format: MediaFormat::Mp4,
         duration: Some(Duration::from_secs(20)),
         digests: Digests { size, ..digests },
+        meta: crate::sample_meta(),
     }
 }
 

@@ -210,7 +210,8 @@ pub async fn token_evidence(ev: &mut Evidence, source: &TokenSource, store: &dyn
 }
 
 /// A driver for leak scenarios: two attempts (so an error path ends quickly, after one
-/// retry that logs too), short delays, and a 10 s processing deadline.
+/// retry that logs too), short delays, a 10 s processing deadline, and uploads carrying
+/// [`crate::sample_meta`] (a title and a cover, which Lazada requires).
 pub fn leak_driver() -> UploadDriver {
     UploadDriver::new(UploadOptions {
         retry: RetryPolicy {
@@ -225,6 +226,7 @@ pub fn leak_driver() -> UploadDriver {
             deadline: Duration::from_secs(10),
             ..PollPolicy::default()
         },
+        meta: crate::sample_meta(),
         ..UploadOptions::default()
     })
 }
@@ -251,7 +253,9 @@ pub async fn open_session(
         Ok(s) => s,
         Err(e) => panic!("digesting {}: {e}", video.display()),
     };
-    match provider.init(&source.info(), &plan).await {
+    let mut info = source.info();
+    info.meta = crate::sample_meta();
+    match provider.init(&info, &plan).await {
         Ok(InitOutcome::Session(session)) => (session, plan),
         Ok(InitOutcome::Done(asset)) => panic!("init finished at once ({asset:?}): no session"),
         Err(e) => panic!("init: {e}"),

@@ -15,3 +15,15 @@ pub mod leaks;
 pub mod recorder;
 pub mod suite;
 pub mod tokens;
+
+/// Per-upload fields for test uploads: a title, a description and a cover URL, which every
+/// bundled simulator accepts and every platform that requires fields needs (Lazada: title
+/// and cover). No directory or file name, so uploads keep their source's name and place. The
+/// suite's uploads and the leak scenarios carry them ([`suite::Backend::with_meta`] to give
+/// others).
+pub fn sample_meta() -> marketmedia_core::UploadMeta {
+    marketmedia_core::UploadMeta::default()
+        .with_title("marketmedia test video")
+        .with_description("Uploaded by the marketmedia conformance suite")
+        .with_cover_url("https://cdn.example.invalid/marketmedia-cover.jpg")
+}

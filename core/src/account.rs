@@ -3,9 +3,10 @@
 //! A seller may run several accounts of one marketplace (Shopee shops in several countries
 //! under one partner, one Lazada seller on several country gateways). What must not mix
 //! between them is keyed by the account's **identity** on the platform, never by its
-//! display name: the resume journal's entries ([`crate::Journal`]), and the limits of
-//! requests in flight and request rates ([`crate::raw::http::set_request_limit`],
-//! [`crate::raw::rate`]). Reports and progress are labelled by the account's **name**.
+//! display name: the resume journal's entries ([`crate::Journal`]), and a client's budgets
+//! of requests in flight and request rate ([`crate::ClientOptions`], counted per account:
+//! [`crate::raw::http::in_account`]). Reports and progress are labelled by the account's
+//! **name**.
 
 use serde::{Deserialize, Serialize};
 

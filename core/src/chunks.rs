@@ -68,7 +68,7 @@ impl Drop for Pooled {
 }
 
 /// Why a part's body could not be read from the source file. It travels inside the
-/// `io::Error` a body stream fails with, so that [`crate::http::send`] reports the failed
+/// `io::Error` a body stream fails with, so that [`crate::http::HttpClient::send`] reports the failed
 /// attempt as the source's fault ([`crate::ErrorKind::Io`], not retried) rather than as a
 /// broken connection.
 #[derive(Debug)]

@@ -138,6 +138,12 @@ pub struct UploadOptions {
     /// [`UploadOptions::for_account`], which also labels progress events by the account's
     /// name.
     pub account: Option<crate::AccountRef>,
+    /// The per-upload fields (title, description, cover, usage, directory, file name) of
+    /// the uploads these options run, handed to the provider in
+    /// [`crate::raw::SourceInfo::meta`] and checked against its
+    /// [`crate::raw::UploadRules::required_meta`] before any request. Set it per upload
+    /// with [`UploadDriver::with_meta`]; one client serves every upload of a catalog.
+    pub meta: crate::UploadMeta,
 }
 
 impl UploadOptions {
@@ -171,6 +177,7 @@ impl Default for UploadOptions {
             stop: None,
             stop_grace: DEFAULT_STOP_GRACE,
             account: None,
+            meta: crate::UploadMeta::default(),
         }
     }
 }
@@ -187,6 +194,7 @@ impl std::fmt::Debug for UploadOptions {
             .field("renew_margin", &self.renew_margin)
             .field("stop_grace", &self.stop_grace)
             .field("account", &self.account)
+            .field("meta", &self.meta)
             .finish_non_exhaustive()
     }
 }
@@ -364,6 +372,38 @@ impl UploadDriver {
         self.with_options(self.opts.clone().for_account(account))
     }
 
+    /// This driver for uploads carrying `meta` (title, cover…): a cheap copy, so one driver
+    /// and one client serve a whole catalog, each upload with its own fields.
+    ///
+    /// ```no_run
+    /// # async fn demo(lazada: &dyn marketmedia_core::ChunkedVideoUploader) -> marketmedia_core::Result<()> {
+    /// use marketmedia_core::{UploadDriver, UploadMeta, UploadOptions};
+    /// let driver = UploadDriver::new(UploadOptions::default());
+    /// for (file, title) in [("kettle.mp4", "Blue kettle"), ("teapot.mp4", "Teapot")] {
+    ///     let meta = UploadMeta::default()
+    ///         .with_title(title)
+    ///         .with_cover_url("https://cdn.example/cover.jpg");
+    ///     driver.with_meta(meta).upload_file(lazada, file.as_ref()).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn with_meta(&self, meta: crate::UploadMeta) -> UploadDriver {
+        let mut opts = self.opts.clone();
+        opts.meta = meta;
+        self.with_options(opts)
+    }
+
+    /// What the provider sees of `source` for this upload: the probe, the digests and the
+    /// upload's fields, the stored name being [`crate::MetaField::FileName`] when given.
+    pub(crate) fn info(&self, source: &PreparedSource) -> crate::uploader::SourceInfo {
+        let mut info = source.info();
+        if let Some(name) = self.opts.meta.get(crate::MetaField::FileName) {
+            info.file_name = name.to_owned();
+        }
+        info.meta = self.opts.meta.clone();
+        info
+    }
+
     /// This driver, for a source whose provider's preflight already ran.
     pub(crate) fn preflighted(&self) -> UploadDriver {
         UploadDriver {
@@ -386,7 +426,7 @@ impl UploadDriver {
         F: std::future::Future<Output = Result<PreparedSource>>,
     {
         let platform = provider.rules().platform.clone();
-        let bare = PreparedSource::undigested(probe.clone()).info();
+        let bare = self.info(&PreparedSource::undigested(probe.clone()));
         let (pre, digested) = tokio::join!(
             self.with_retry(&platform, "preflight", None, || provider.preflight(&bare)),
             digest
@@ -427,6 +467,7 @@ impl UploadDriver {
             .await
             .map_err(|e| e.with_platform(&rules.platform))?;
         probe.check(rules)?;
+        self.opts.meta.check(rules)?;
         let plan = probe.plan(rules, self.opts.part_size)?;
         let request = digest_request(rules, &plan);
         if !request.is_empty() {
@@ -455,8 +496,9 @@ impl UploadDriver {
         let rules = provider.rules();
         let platform = rules.platform.clone();
         source.probe.check(rules)?;
+        self.opts.meta.check(rules)?;
         let plan = source.probe.plan(rules, self.opts.part_size)?;
-        let info = source.info();
+        let info = self.info(source);
         // Preflight may ask the platform (e.g. Lazada's quota): a temporary failure there is
         // retried like any other call.
         if !self.preflighted {
@@ -527,7 +569,7 @@ impl UploadDriver {
                     counters.restarts.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(platform = %platform, error = %err, "session lost; restarting the upload");
                     self.stage(&platform, Stage::Initializing);
-                    let info = source.info();
+                    let info = self.info(source);
                     let plan = source.probe.plan(provider.rules(), self.opts.part_size)?;
                     match self
                         .with_retry(&platform, "init", Some(counters), || {

@@ -347,6 +347,60 @@ async fn bad_input_sends_no_request() {
     assert_eq!(empty_err.kind(), ErrorKind::InvalidInput);
 }
 
+/// A field the provider declares required and the upload lacks: refused before preflight
+/// (no call at all), alone and in a fan-out; given, it reaches preflight and init with the
+/// upload's file name.
+#[tokio::test]
+async fn a_required_field_missing_sends_no_request_and_given_reaches_the_provider() {
+    let required = UploadRules {
+        required_meta: vec![crate::MetaField::Title, crate::MetaField::CoverUrl],
+        ..rules(true, false)
+    };
+    let f = source_file(1500);
+    let refusing = {
+        let mut m = MockChunkedVideoUploader::new();
+        m.expect_rules().return_const(required.clone());
+        m.expect_preflight().times(0);
+        m.expect_init().times(0);
+        m
+    };
+    let driver = UploadDriver::new(fast_opts());
+    let lacking = driver.with_meta(crate::UploadMeta::default().with_title("Kettle"));
+    let err = lacking.upload_file(&refusing, f.path()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("cover_url"), "{err}");
+    let report = lacking.upload_to_all(&[&refusing], f.path()).await;
+    let err = report.reports[0].result.as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut m = MockChunkedVideoUploader::new();
+    m.expect_rules().return_const(required);
+    let (at_preflight, at_init) = (seen.clone(), seen.clone());
+    m.expect_preflight().returning(move |s: &SourceInfo| {
+        at_preflight.lock().unwrap().push(("preflight", s.clone()));
+        Ok(())
+    });
+    m.expect_init().returning(move |s, _| {
+        at_init.lock().unwrap().push(("init", s.clone()));
+        Err(Error::invalid_input("stop here"))
+    });
+    let meta = crate::UploadMeta::default()
+        .with_title("Kettle")
+        .with_cover_url("https://c/k.jpg")
+        .with_file_name("kettle-001.mp4");
+    let _ = driver
+        .with_meta(meta.clone())
+        .upload_file(&m, f.path())
+        .await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for (call, info) in seen.iter() {
+        assert_eq!(info.meta, meta, "{call}");
+        assert_eq!(info.file_name, "kettle-001.mp4", "{call}");
+    }
+}
+
 /// A hand-written provider that measures how many parts are in flight at once.
 struct SlowProvider {
     rules: UploadRules,

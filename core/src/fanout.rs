@@ -18,10 +18,52 @@ use crate::driver::{UploadDriver, UploadOutcome};
 use crate::error::{Error, Result};
 use crate::image::{check_image, ImageRules, ImageSource, ImageUploader, UploadedImage};
 use crate::journal::Journal;
+use crate::meta::UploadMeta;
 use crate::progress::Stage;
 use crate::source::{digest_request, merge_requests, PreparedSource, SourceProbe};
 use crate::uploader::ChunkedVideoUploader;
 use crate::ProgressEvent;
+
+/// One upload of a fan-out to accounts ([`UploadDriver::upload_to_accounts`]): the account,
+/// its provider, and this upload's own fields.
+#[derive(Clone)]
+pub struct AccountUpload<'a> {
+    /// The account: journal entries keyed by its identity, progress labelled by its name,
+    /// requests counted against its limits.
+    pub account: AccountRef,
+    /// Its provider.
+    pub provider: &'a dyn ChunkedVideoUploader,
+    /// This upload's fields (a Lazada account's cover, an eBay description); the driver's
+    /// own ([`crate::UploadOptions::meta`]) fill what it leaves out.
+    pub meta: UploadMeta,
+}
+
+impl<'a> AccountUpload<'a> {
+    /// An upload to `account` with `provider`, with the driver's fields only.
+    pub fn new(account: AccountRef, provider: &'a dyn ChunkedVideoUploader) -> Self {
+        AccountUpload {
+            account,
+            provider,
+            meta: UploadMeta::default(),
+        }
+    }
+
+    /// This upload with its own fields.
+    pub fn with_meta(mut self, meta: UploadMeta) -> Self {
+        self.meta = meta;
+        self
+    }
+}
+
+impl std::fmt::Debug for AccountUpload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountUpload")
+            .field("account", &self.account)
+            .field("platform", &self.provider.rules().platform)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
 
 /// One marketplace's (or one account's) result.
 #[derive(Debug)]
@@ -100,16 +142,19 @@ impl UploadDriver {
 
     /// The fan-out to several accounts, of one marketplace or several, at once: each upload
     /// is labelled by its account's name (reports, progress), journaled under its identity
-    /// (two shops uploading one file keep two sessions), and its requests count against its
-    /// account's limits ([`AccountRef::scope`]).
+    /// (two shops uploading one file keep two sessions), its requests count against its
+    /// account's limits ([`AccountRef::scope`]), and it carries its own fields
+    /// ([`AccountUpload::meta`] over the driver's).
     pub async fn upload_to_accounts(
         &self,
-        accounts: &[(AccountRef, &dyn ChunkedVideoUploader)],
+        uploads: &[AccountUpload<'_>],
         path: &Path,
         journal: Option<&Journal>,
     ) -> FanOutReport {
-        let pairs: Vec<(Option<&AccountRef>, &dyn ChunkedVideoUploader)> =
-            accounts.iter().map(|(a, p)| (Some(a), *p)).collect();
+        let pairs: Vec<Target<'_>> = uploads
+            .iter()
+            .map(|u| (Some(&u.account), u.provider, Some(&u.meta)))
+            .collect();
         self.fan_out_accounts(&pairs, path, journal).await
     }
 
@@ -119,21 +164,34 @@ impl UploadDriver {
         path: &Path,
         journal: Option<&Journal>,
     ) -> FanOutReport {
-        let pairs: Vec<(Option<&AccountRef>, &dyn ChunkedVideoUploader)> =
-            providers.iter().map(|p| (None, *p)).collect();
+        let pairs: Vec<Target<'_>> = providers.iter().map(|p| (None, *p, None)).collect();
         self.fan_out_accounts(&pairs, path, journal).await
     }
 
     async fn fan_out_accounts(
         &self,
-        pairs: &[(Option<&AccountRef>, &dyn ChunkedVideoUploader)],
+        pairs: &[Target<'_>],
         path: &Path,
         journal: Option<&Journal>,
     ) -> FanOutReport {
-        let providers: Vec<&dyn ChunkedVideoUploader> = pairs.iter().map(|(_, p)| *p).collect();
+        let providers: Vec<&dyn ChunkedVideoUploader> = pairs.iter().map(|(_, p, _)| *p).collect();
+        // Each upload's driver: labelled by its account, carrying its own fields.
+        let drivers: Vec<UploadDriver> = pairs
+            .iter()
+            .map(|(account, _, meta)| {
+                let this = match account {
+                    Some(a) => self.for_account(a),
+                    None => self.clone(),
+                };
+                match meta {
+                    Some(meta) => this.with_meta((*meta).clone().or(&self.options().meta)),
+                    None => this,
+                }
+            })
+            .collect();
         let labels: Vec<String> = pairs
             .iter()
-            .map(|(a, p)| match a {
+            .map(|(a, p, _)| match a {
                 Some(a) => a.name.clone(),
                 None => p.rules().platform.clone(),
             })
@@ -141,7 +199,7 @@ impl UploadDriver {
         let fail_all = |err: Error| FanOutReport {
             reports: pairs
                 .iter()
-                .map(|(account, p)| MarketReport {
+                .map(|(account, p, _)| MarketReport {
                     platform: p.rules().platform.clone(),
                     account: account.map(|a| a.name.clone()),
                     result: Err(err.detached().with_platform(&p.rules().platform)),
@@ -158,12 +216,15 @@ impl UploadDriver {
             Err(e) => return fail_all(e),
         };
 
-        // Each marketplace's own rules, checked before any request or any full read.
+        // Each marketplace's own rules, and the fields each upload carries, checked before any
+        // request or any full read.
         let checked: Vec<Result<crate::DigestRequest>> = providers
             .iter()
-            .map(|p| {
+            .zip(&drivers)
+            .map(|(p, driver)| {
                 let rules = p.rules();
                 probe.check(rules)?;
+                driver.options().meta.check(rules)?;
                 let plan = probe.plan(rules, self.options().part_size)?;
                 Ok(digest_request(rules, &plan))
             })
@@ -188,15 +249,9 @@ impl UploadDriver {
         };
         let undigested = PreparedSource::undigested(probe.clone());
 
-        let uploads = pairs
-            .iter()
-            .zip(checked)
-            .map(|((account, provider), check)| {
+        let uploads = pairs.iter().zip(checked).zip(drivers).map(
+            |(((account, provider, _), check), this)| {
                 let (pass, undigested, probe) = (pass.clone(), undigested.clone(), &probe);
-                let this = match account {
-                    Some(a) => self.with_options(self.options().clone().for_account(a)),
-                    None => self.clone(),
-                };
                 let upload = async move {
                     let platform = provider.rules().platform.clone();
                     // Events of this upload name its account (the driver's sink is relabelled).
@@ -250,7 +305,8 @@ impl UploadDriver {
                         None => upload.await,
                     }
                 }
-            });
+            },
+        );
         FanOutReport {
             reports: join_all(uploads).await,
         }
@@ -265,6 +321,13 @@ impl UploadDriver {
         }
     }
 }
+
+/// One upload of a fan-out: its account (if any), its provider, its own fields (if any).
+type Target<'a> = (
+    Option<&'a AccountRef>,
+    &'a dyn ChunkedVideoUploader,
+    Option<&'a UploadMeta>,
+);
 
 /// One marketplace's image results.
 #[derive(Debug)]

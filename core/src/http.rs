@@ -1,7 +1,7 @@
 //! HTTP plumbing every provider shares: the client, one traced request, status mapping,
 //! `Retry-After`, JSON decoding and streaming part bodies. Nothing platform-specific.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Semaphore;
@@ -12,20 +12,20 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind, Result};
-pub use crate::rate::{request_rate, set_request_rate, RequestRate};
+pub use crate::rate::RequestRate;
 use crate::uploader::Part;
 
 /// The user agent every provider sends.
 pub const USER_AGENT: &str = concat!("marketmedia/", env!("CARGO_PKG_VERSION"));
 
-/// Timeouts of a client (see [`build_client`]).
+/// Timeouts of a client ([`ClientOptions::timeouts`]).
 ///
 /// `connect` bounds each connection attempt (TCP and TLS). The progress-based deadlines of
-/// every call are the process's [`Watchdog`], on by default. `read_idle` is reqwest's fixed
-/// read timeout (from the start of a request to its answer, then between reads of the
-/// answer): it is applied only when the watchdog is off ([`set_watchdog`]`(None)`) or when it
-/// is shorter than the watchdog's `idle`, because it would also cut a big part on a slow link
-/// that is still moving.
+/// every call are the client's [`Watchdog`] ([`ClientOptions::watchdog`]), on by default.
+/// `read_idle` is reqwest's fixed read timeout (from the start of a request to its answer,
+/// then between reads of the answer): it is applied only when the watchdog is off or when
+/// it is shorter than the watchdog's `idle`, because it would also cut a big part on a slow
+/// link that is still moving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpTimeouts {
     /// Connecting to the host (TCP and TLS). Default 10 s.
@@ -43,8 +43,9 @@ impl Default for HttpTimeouts {
     }
 }
 
-/// The deadlines of every [`send`] in the process: on by default with these values, changed
-/// (or turned off) with [`set_watchdog`]. Together with the client's connect timeout
+/// The deadlines of every call a client sends ([`ClientOptions::watchdog`]): on by default
+/// with these values, changed (or turned off) per client. Together with the client's connect
+/// timeout
 /// ([`HttpTimeouts::connect`]) they bound every call: a silent server is detected within
 /// seconds, a server that drips its answer (or takes the request a byte at a time) is given up
 /// on by the low-speed limit, and a call with a small answer by its answer deadline, while a
@@ -174,44 +175,12 @@ impl SpeedMeter {
     }
 }
 
-fn watchdog() -> &'static std::sync::Mutex<Option<Watchdog>> {
-    static W: OnceLock<std::sync::Mutex<Option<Watchdog>>> = OnceLock::new();
-    W.get_or_init(|| std::sync::Mutex::new(Some(Watchdog::default())))
-}
-
-/// Sets the deadlines of every [`send`] in this process ([`Watchdog::default`] until then).
-/// `None` turns them off: each call then has only its client's connect and fixed read
-/// timeouts ([`HttpTimeouts`]) and no total deadline. Set it before building the clients.
-pub fn set_watchdog(timeouts: Option<Watchdog>) {
-    // A panic while holding this lock cannot leave a Copy value half-written.
-    *watchdog().lock().unwrap_or_else(|e| e.into_inner()) = timeouts;
-}
-
-/// The deadlines [`send`] applies now (`None`: turned off with [`set_watchdog`]).
-pub fn current_watchdog() -> Option<Watchdog> {
-    *watchdog().lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The largest answer body [`send`] reads unless changed with [`set_max_answer_bytes`]:
-/// 4 MiB. Every call of the three platforms answers JSON or XML of a few KiB (an image list of
-/// nine URLs is under 4 KiB), so 4 MiB is a thousand times the largest expected answer and
-/// still keeps a fan-out of dozens of calls in flight far from memory trouble.
+/// The largest answer body a client reads unless its options say otherwise
+/// ([`ClientOptions::max_answer_bytes`]): 4 MiB. Every call of the platforms answers JSON or
+/// XML of a few KiB (an image list of nine URLs is under 4 KiB), so 4 MiB is a thousand
+/// times the largest expected answer and still keeps a fan-out of dozens of calls in flight
+/// far from memory trouble.
 pub const DEFAULT_MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
-
-static MAX_ANSWER_BYTES: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(DEFAULT_MAX_ANSWER_BYTES);
-
-/// Sets the largest answer body every [`send`] in this process reads (at least 1 byte); a
-/// call whose answer is longer fails with [`CallLimit::AnswerTooLarge`]. Per call, use
-/// [`send_limited`].
-pub fn set_max_answer_bytes(limit: u64) {
-    MAX_ANSWER_BYTES.store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The answer limit [`send`] applies now ([`DEFAULT_MAX_ANSWER_BYTES`] unless changed).
-pub fn max_answer_bytes() -> u64 {
-    MAX_ANSWER_BYTES.load(std::sync::atomic::Ordering::Relaxed)
-}
 
 /// The limits of one call: its deadlines (`None`: none but the client's own timeouts) and
 /// the largest answer body it reads.
@@ -223,17 +192,17 @@ pub struct CallLimits {
     pub max_answer_bytes: u64,
 }
 
-impl CallLimits {
-    /// The process's limits now: [`current_watchdog`] and [`max_answer_bytes`].
-    pub fn current() -> CallLimits {
+impl Default for CallLimits {
+    /// The default [`Watchdog`] and [`DEFAULT_MAX_ANSWER_BYTES`].
+    fn default() -> Self {
         CallLimits {
-            watchdog: current_watchdog(),
-            max_answer_bytes: max_answer_bytes(),
+            watchdog: Some(Watchdog::default()),
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
         }
     }
 }
 
-/// Which limit ended a call: the source of the [`Error`] [`send`] returns then, so a caller
+/// Which limit ended a call: the source of the [`Error`] [`HttpClient::send`] returns then, so a caller
 /// can tell them apart ([`CallLimit::of`]). Timeouts are [`ErrorKind::Transient`] (worth
 /// retrying), an answer over the limit is [`ErrorKind::Protocol`] (it would be as long again).
 #[non_exhaustive]
@@ -311,22 +280,209 @@ impl std::fmt::Display for CallLimit {
 
 impl std::error::Error for CallLimit {}
 
-/// Builds the shared HTTP client: keep-alive pool, connect timeout, our user agent; the
-/// fixed read timeout as [`HttpTimeouts`] says.
-pub fn build_client(timeouts: HttpTimeouts) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .connect_timeout(timeouts.connect)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(32)
-        .tcp_nodelay(true);
-    match current_watchdog() {
-        Some(w) if timeouts.read_idle >= w.idle => {}
-        _ => builder = builder.read_timeout(timeouts.read_idle),
+/// How a client talks HTTP: its timeouts, the deadlines and answer cap of each call, how
+/// many requests it keeps in flight and at what rate it starts them. Each provider
+/// configuration takes one (`options(..)` on its builder) and its client applies it to every
+/// request it sends; two clients in one process (two accounts, or one account tuned two
+/// ways) keep their own. The defaults are the values the library always used.
+///
+/// ```
+/// use std::time::Duration;
+/// use marketmedia_core::ClientOptions;
+/// // A shop whose partner allows fewer requests at once, with a shorter answer deadline.
+/// let mut options = ClientOptions::default().with_request_limit(4);
+/// if let Some(w) = options.watchdog.as_mut() {
+///     w.answer = Duration::from_secs(30);
+/// }
+/// assert_eq!(options.request_limit, 4);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Connect and fixed read timeouts ([`HttpTimeouts`]).
+    pub timeouts: HttpTimeouts,
+    /// The progress-based deadlines and low-speed limit of every call ([`Watchdog`], on by
+    /// default); `None` leaves only `timeouts`.
+    pub watchdog: Option<Watchdog>,
+    /// The largest answer body read, in bytes (at least 1; default
+    /// [`DEFAULT_MAX_ANSWER_BYTES`]): a longer one fails the call with
+    /// [`CallLimit::AnswerTooLarge`].
+    pub max_answer_bytes: u64,
+    /// Requests in flight at once, shared by every upload through the client (at least 1;
+    /// default [`DEFAULT_REQUEST_LIMIT`]), so a batch does not trip the platform's limits.
+    /// Counted per account the client serves ([`in_account`]).
+    pub request_limit: usize,
+    /// The platform's published request rate, if the client should hold to it (e.g. eBay's
+    /// 50 POST per 5 s); default none. Counted per account, as `request_limit`.
+    pub request_rate: Option<RequestRate>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeouts: HttpTimeouts::default(),
+            watchdog: Some(Watchdog::default()),
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            request_limit: DEFAULT_REQUEST_LIMIT,
+            request_rate: None,
+        }
     }
-    builder.build().map_err(|e| {
-        Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
-    })
+}
+
+impl ClientOptions {
+    /// These options with other timeouts.
+    pub fn with_timeouts(mut self, timeouts: HttpTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// These options with other deadlines (`None`: none but the timeouts).
+    pub fn with_watchdog(mut self, watchdog: Option<Watchdog>) -> Self {
+        self.watchdog = watchdog;
+        self
+    }
+
+    /// These options with another answer cap.
+    pub fn with_max_answer_bytes(mut self, bytes: u64) -> Self {
+        self.max_answer_bytes = bytes.max(1);
+        self
+    }
+
+    /// These options with another limit of requests in flight.
+    pub fn with_request_limit(mut self, requests: usize) -> Self {
+        self.request_limit = requests.max(1);
+        self
+    }
+
+    /// These options holding requests to `rate` (`None`: no rate).
+    pub fn with_request_rate(mut self, rate: Option<RequestRate>) -> Self {
+        self.request_rate = rate;
+        self
+    }
+
+    /// The limits of each call these options give.
+    pub fn call_limits(&self) -> CallLimits {
+        CallLimits {
+            watchdog: self.watchdog,
+            max_answer_bytes: self.max_answer_bytes.max(1),
+        }
+    }
+}
+
+/// A provider's HTTP client: a keep-alive connection pool with our user agent and the
+/// [`ClientOptions`] it was built with, which bound every request it sends
+/// ([`HttpClient::send`]): deadlines, answer cap, requests in flight and request rate. Cheap
+/// to clone; clones share the pool and the budgets (two uploaders built with one client
+/// share its limits).
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    options: ClientOptions,
+    budgets: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Budget>>>>,
+}
+
+/// One account's budget within a client: its requests in flight and its rate window.
+struct Budget {
+    in_flight: Arc<Semaphore>,
+    rate: Option<crate::rate::RateWindow>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client with these options: keep-alive pool, connect timeout, our user agent, and
+    /// the fixed read timeout where the watchdog does not cover it ([`HttpTimeouts`]).
+    pub fn new(options: ClientOptions) -> Result<HttpClient> {
+        let timeouts = options.timeouts;
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(timeouts.connect)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(32)
+            .tcp_nodelay(true);
+        match options.watchdog {
+            Some(w) if timeouts.read_idle >= w.idle => {}
+            _ => builder = builder.read_timeout(timeouts.read_idle),
+        }
+        let client = builder.build().map_err(|e| {
+            Error::new(ErrorKind::Unsupported, "could not build the HTTP client").with_source(e)
+        })?;
+        Ok(HttpClient {
+            client,
+            options,
+            budgets: Default::default(),
+        })
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// A request to `url` with `method`, to send with [`HttpClient::send`].
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: impl reqwest::IntoUrl,
+    ) -> reqwest::RequestBuilder {
+        self.client.request(method, url)
+    }
+
+    /// A `GET` to `url`.
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client.get(url)
+    }
+
+    /// A `POST` to `url`.
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client.post(url)
+    }
+
+    /// A `PUT` to `url`.
+    pub fn put(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client.put(url)
+    }
+
+    /// A `DELETE` to `url`.
+    pub fn delete(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client.delete(url)
+    }
+
+    /// The running account's budget ([`in_account`]; the unnamed one outside any).
+    fn budget(&self) -> Arc<Budget> {
+        let account = current_account().map(|a| a.to_string()).unwrap_or_default();
+        // A panic while holding this lock cannot leave the map half-updated.
+        let mut map = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(account).or_insert_with(|| {
+            Arc::new(Budget {
+                in_flight: Arc::new(Semaphore::new(self.options.request_limit.max(1))),
+                rate: self.options.request_rate.map(crate::rate::RateWindow::new),
+            })
+        }))
+    }
+
+    /// Sends one request inside a `request` span (platform, call, part, HTTP status,
+    /// duration), and reads the whole answer. The URL is never logged: query strings carry
+    /// tokens and signatures. Transport failures become [`ErrorKind::Transient`].
+    ///
+    /// The call waits for its turn under the client's request rate and for a slot among its
+    /// requests in flight, then is bounded by its [`ClientOptions`]: the connect timeout,
+    /// the [`Watchdog`]'s first-byte, idle, answer and total deadlines and its low-speed
+    /// limit, and the answer cap. A call that hits one fails with the [`CallLimit`] as its
+    /// source.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        meta: CallMeta<'_>,
+    ) -> Result<RawResponse> {
+        let limits = self.options.call_limits();
+        call(request, meta, limits, Some(self.budget())).await
+    }
 }
 
 /// When an attempt last made progress, how many request body bytes the connection took, and
@@ -543,8 +699,8 @@ pub fn kind_for_status(status: u16) -> Option<ErrorKind> {
     }
 }
 
-/// Requests in flight per account of a marketplace, across every upload in the process,
-/// unless changed with [`set_request_limit`].
+/// Requests in flight per account a client serves, across every upload through it, unless
+/// its options say otherwise ([`ClientOptions::request_limit`]).
 pub const DEFAULT_REQUEST_LIMIT: usize = 16;
 
 tokio::task_local! {
@@ -552,12 +708,12 @@ tokio::task_local! {
     static ACCOUNT: std::sync::Arc<str>;
 }
 
-/// Runs `future` with every request it sends through [`send`] counted against `identity`'s
-/// limit of requests in flight and its request rate: each account of a marketplace has its
-/// own budget of the marketplace's size (the platforms document their limits per shop, user
-/// or app, never per marketplace: see `docs/platforms/`). Requests sent outside any account
-/// share the marketplace's unnamed budget. The account travels with the future (a task-local
-/// value), so providers need not know it.
+/// Runs `future` with every request it sends through a client ([`HttpClient::send`])
+/// counted against `identity`'s share of that client's limit of requests in flight and
+/// request rate: a client used for two accounts keeps a budget each (the platforms document
+/// their limits per shop, user or app, never per marketplace: see `docs/platforms/`).
+/// Requests sent outside any account share the client's unnamed budget. The account travels
+/// with the future (a task-local value), so providers need not know it.
 pub async fn in_account<F: std::future::Future>(identity: &str, future: F) -> F::Output {
     ACCOUNT.scope(std::sync::Arc::from(identity), future).await
 }
@@ -567,76 +723,24 @@ pub fn current_account() -> Option<std::sync::Arc<str>> {
     ACCOUNT.try_with(std::sync::Arc::clone).ok()
 }
 
-/// The limit set per marketplace, and a semaphore per (marketplace, account).
-#[derive(Default)]
-struct Limits {
-    sizes: std::collections::HashMap<String, usize>,
-    semaphores: std::collections::HashMap<(String, String), Arc<Semaphore>>,
-}
-
-fn limits() -> &'static std::sync::Mutex<Limits> {
-    static LIMITS: OnceLock<std::sync::Mutex<Limits>> = OnceLock::new();
-    LIMITS.get_or_init(Default::default)
-}
-
-fn limiter(platform: &str) -> Arc<Semaphore> {
-    let account = current_account().map(|a| a.to_string()).unwrap_or_default();
-    // A panic while holding this lock cannot leave the map half-updated.
-    let mut map = limits().lock().unwrap_or_else(|e| e.into_inner());
-    let size = map
-        .sizes
-        .get(platform)
-        .copied()
-        .unwrap_or(DEFAULT_REQUEST_LIMIT);
-    Arc::clone(
-        map.semaphores
-            .entry((platform.to_owned(), account))
-            .or_insert_with(|| Arc::new(Semaphore::new(size))),
-    )
-}
-
-/// Sets how many requests to each account of `platform` may be in flight at once in this
-/// process, shared by every upload of that account (so a batch does not trip the platform's
-/// limits); two accounts have a budget each ([`in_account`]). Requests already waiting keep
-/// the limiter they started with.
-pub fn set_request_limit(platform: &str, limit: usize) {
-    let mut map = limits().lock().unwrap_or_else(|e| e.into_inner());
-    map.sizes.insert(platform.to_owned(), limit.max(1));
-    map.semaphores.retain(|(p, _), _| p != platform);
-}
-
-/// Sends one request inside a `request` span (platform, call, part, HTTP status, duration),
-/// and reads the whole answer. The URL is never logged: query strings carry tokens and
-/// signatures. Transport failures become [`ErrorKind::Transient`].
-///
-/// The call is bounded by the process's limits ([`CallLimits::current`]): the client's
-/// connect timeout, the [`Watchdog`]'s first-byte, idle, answer and total deadlines and its
-/// low-speed limit (on by default), and the answer body limit ([`DEFAULT_MAX_ANSWER_BYTES`]
-/// by default). A call that hits one fails with the [`CallLimit`] as its source.
-pub async fn send(request: reqwest::RequestBuilder, meta: CallMeta<'_>) -> Result<RawResponse> {
-    send_limited(request, meta, CallLimits::current()).await
-}
-
-/// [`send`] with this watchdog (or none) instead of the process's, and the process's answer
-/// limit.
-pub async fn send_with(
-    request: reqwest::RequestBuilder,
-    meta: CallMeta<'_>,
-    watchdog: Option<Watchdog>,
-) -> Result<RawResponse> {
-    let limits = CallLimits {
-        watchdog,
-        ..CallLimits::current()
-    };
-    send_limited(request, meta, limits).await
-}
-
-/// [`send`] with these limits instead of the process's (e.g. a larger answer limit for a call
-/// that returns more than JSON).
+/// One call with these limits, outside any client's budget of requests in flight and
+/// request rate: for a request built with another client (tests, a custom provider that
+/// keeps its own). Providers send through [`HttpClient::send`].
 pub async fn send_limited(
     request: reqwest::RequestBuilder,
     meta: CallMeta<'_>,
     limits: CallLimits,
+) -> Result<RawResponse> {
+    call(request, meta, limits, None).await
+}
+
+/// One call: its turn under the budget's rate and a slot among its requests in flight (when
+/// sent by a client), then one attempt within `limits`.
+async fn call(
+    request: reqwest::RequestBuilder,
+    meta: CallMeta<'_>,
+    limits: CallLimits,
+    budget: Option<Arc<Budget>>,
 ) -> Result<RawResponse> {
     let span = tracing::debug_span!(
         "request",
@@ -646,7 +750,6 @@ pub async fn send_limited(
         status = tracing::field::Empty,
         duration_ms = tracing::field::Empty,
     );
-    let limiter = limiter(meta.platform);
     // The method, for a platform whose published rate counts only some (eBay: POSTs).
     let (client, built) = request.build_split();
     let built = built.map_err(|_| {
@@ -662,10 +765,15 @@ pub async fn send_limited(
     let method = built.method().as_str().to_owned();
     let request = reqwest::RequestBuilder::from_parts(client, built);
     async move {
-        // The platform's published request rate, if one is set (see `set_request_rate`).
-        crate::rate::wait_for_turn(meta.platform, &method).await;
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _permit = limiter.acquire_owned().await.ok();
+        // The client's request rate, if it holds to one, then a slot among its requests in
+        // flight (the semaphore is never closed, so acquiring cannot fail).
+        let mut _permit = None;
+        if let Some(budget) = &budget {
+            if let Some(rate) = &budget.rate {
+                rate.wait_for_turn(&method).await;
+            }
+            _permit = Arc::clone(&budget.in_flight).acquire_owned().await.ok();
+        }
         let started = Instant::now();
         let attempt = attempt(request, limits, meta.part.is_none());
         let result = match limits.watchdog {
@@ -883,7 +991,7 @@ async fn read_answer(
     })
 }
 
-/// Why an attempt failed in [`send`].
+/// Why an attempt failed in [`HttpClient::send`].
 enum Failure {
     /// reqwest's error (connect, read timeout, broken connection, …).
     Http(reqwest::Error),
@@ -1042,7 +1150,7 @@ mod tests {
         let file = std::sync::Arc::new(std::fs::File::open(f.path()).unwrap());
         // The plan says 600 KiB; the file holds 1000 bytes.
         let part = Part::from_file(0, file, 0, 600 * 1024, Some([0; 16]));
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let request = client
             .put(format!("http://{addr}/part"))
             .header(reqwest::header::CONTENT_LENGTH, part.len())
@@ -1052,10 +1160,25 @@ mod tests {
             call: "put_part",
             part: Some(0),
         };
-        let err = send(request, meta).await.unwrap_err();
+        let err = send_limited(request, meta, CallLimits::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Io, "{err}");
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("shorter"), "{err}");
+    }
+
+    /// One call within `watchdog` and the default answer cap.
+    async fn send_with(
+        request: reqwest::RequestBuilder,
+        meta: CallMeta<'_>,
+        watchdog: Option<Watchdog>,
+    ) -> Result<RawResponse> {
+        let limits = CallLimits {
+            watchdog,
+            ..CallLimits::default()
+        };
+        send_limited(request, meta, limits).await
     }
 
     fn quick(first_byte_ms: u64, idle_ms: u64) -> Option<Watchdog> {
@@ -1089,7 +1212,7 @@ mod tests {
                 });
             }
         });
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let started = Instant::now();
         let request = client.post(format!("http://{addr}/init")).body("{}");
         let err = send_with(request, META, quick(300, 300)).await.unwrap_err();
@@ -1170,7 +1293,7 @@ mod tests {
                 });
             }
         });
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let watchdog = Some(Watchdog {
             first_byte: Duration::from_secs(60),
             idle: IDLE,
@@ -1235,12 +1358,17 @@ mod tests {
         );
     }
 
-    /// A library user who sets nothing still gets deadlines and an answer limit.
+    /// A library user who sets nothing still gets deadlines, an answer limit and a limit of
+    /// requests in flight, and no rate.
     #[test]
     fn deadlines_and_the_answer_limit_are_on_by_default() {
-        let limits = CallLimits::current();
-        assert_eq!(limits.watchdog, Some(Watchdog::default()));
-        assert_eq!(limits.max_answer_bytes, DEFAULT_MAX_ANSWER_BYTES);
+        let options = ClientOptions::default();
+        assert_eq!(options.call_limits(), CallLimits::default());
+        assert_eq!(options.watchdog, Some(Watchdog::default()));
+        assert_eq!(options.max_answer_bytes, DEFAULT_MAX_ANSWER_BYTES);
+        assert_eq!(options.request_limit, DEFAULT_REQUEST_LIMIT);
+        assert_eq!(options.request_rate, None);
+        assert_eq!(options.timeouts, HttpTimeouts::default());
     }
 
     /// The defaults `docs/cli.md` gives and the CLI's flags take from here (the reasons are
@@ -1302,7 +1430,7 @@ mod tests {
     #[tokio::test]
     async fn a_dripping_answer_is_given_up_on_by_the_low_speed_limit() {
         let addr = dripping_server(b"x", Duration::from_millis(50)).await;
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let low = LowSpeed {
             bytes_per_sec: 100,
             window: Duration::from_millis(300),
@@ -1328,7 +1456,7 @@ mod tests {
     async fn a_small_answer_ends_at_its_answer_deadline() {
         // 20 bytes every 20 ms: 1000 B/s, ten times the low-speed limit.
         let addr = dripping_server(&[b' '; 20], Duration::from_millis(20)).await;
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let low = LowSpeed {
             bytes_per_sec: 100,
             window: Duration::from_millis(200),
@@ -1390,7 +1518,7 @@ mod tests {
                 });
             }
         });
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let low = LowSpeed {
             bytes_per_sec: 1024 * 1024,
             window: Duration::from_millis(300),
@@ -1432,7 +1560,7 @@ mod tests {
                 .await;
         })
         .await;
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let low = LowSpeed {
             bytes_per_sec: 1024 * 1024,
             window: Duration::from_millis(200),
@@ -1492,7 +1620,7 @@ mod tests {
     #[tokio::test]
     async fn a_dripping_answer_ends_at_the_total_deadline() {
         let addr = dripping_server(b"x", Duration::from_millis(20)).await;
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let watchdog = Watchdog {
             first_byte: Duration::from_millis(500),
             idle: Duration::from_millis(500),
@@ -1545,7 +1673,7 @@ mod tests {
             }
         })
         .await;
-        let client = build_client(HttpTimeouts::default()).unwrap();
+        let client = reqwest::Client::new();
         let limits = CallLimits {
             watchdog: quick(2000, 1000),
             max_answer_bytes: 1024 * 1024,

@@ -15,7 +15,9 @@
 //!
 //! ## Two doors
 //! - **Applications** (a CLI, a listing tool, an ERP) use the items at the top of this crate:
-//!   the [`UploadDriver`] and its [`UploadOptions`], fan-out to several marketplaces
+//!   the [`UploadDriver`] and its [`UploadOptions`], each upload's own fields
+//!   ([`UploadMeta`]: title, cover… given with [`UploadDriver::with_meta`], so one client
+//!   serves a whole catalog), fan-out to several marketplaces
 //!   ([`UploadDriver::upload_to_all`]), the resume [`Journal`], progress events, policies,
 //!   errors, and the finished [`Asset`]s.
 //! - **Provider authors** (a new marketplace) use [`raw`]: the [`raw::ChunkedVideoUploader`]
@@ -47,6 +49,7 @@ mod image;
 mod journal;
 mod marketplace;
 mod media;
+mod meta;
 mod plan;
 mod progress;
 mod rate;
@@ -75,9 +78,10 @@ pub use driver::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use fanout::{
-    images_overall, upload_images_to_all, upload_images_to_all_checked, FanOutReport, ImageCheck,
-    ImageReport, MarketReport, Overall,
+    images_overall, upload_images_to_all, upload_images_to_all_checked, AccountUpload,
+    FanOutReport, ImageCheck, ImageReport, MarketReport, Overall,
 };
+pub use http::{ClientOptions, HttpTimeouts, LowSpeed, RequestRate, Watchdog};
 pub use image::{
     check_dimensions, check_image, check_images, decode_image, upload_images, ImageRules,
     ImageSource, ImageUploader, UploadedImage,
@@ -91,6 +95,7 @@ pub use marketplace::{
     Settings, UploadField,
 };
 pub use media::MediaFormat;
+pub use meta::{MetaField, UploadMeta};
 pub use progress::{progress_channel, ProgressEvent, ProgressSink, Stage};
 pub use retry::{PollPolicy, RetryPolicy};
 pub use secret::{redact_url, RedactedUrl, Secret};

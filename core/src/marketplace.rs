@@ -47,8 +47,9 @@ use crate::credential::{
     Tokens,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::HttpTimeouts;
+use crate::http::{ClientOptions, HttpTimeouts};
 use crate::image::ImageUploader;
+use crate::meta::UploadMeta;
 use crate::secret::Secret;
 use crate::uploader::ChunkedVideoUploader;
 
@@ -530,6 +531,16 @@ impl Settings {
         self.text(key).map(|t| t == "true")
     }
 
+    /// The per-upload `fields` these settings give a value (an account's `title`, its
+    /// `cover_url`): the defaults of its uploads ([`Client::with_upload_defaults`]).
+    pub fn upload_defaults(&self, fields: &[UploadField]) -> UploadMeta {
+        UploadMeta::from_fields(
+            fields
+                .iter()
+                .filter_map(|f| Some((f.name, self.text(f.name)?))),
+        )
+    }
+
     /// A list setting's items.
     pub fn list(&self, key: &str) -> Option<Vec<String>> {
         self.text(key)
@@ -891,8 +902,9 @@ impl AccountInfo {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConnectOptions {
-    /// Timeouts of every attempt.
-    pub timeouts: HttpTimeouts,
+    /// How the client talks HTTP: timeouts, deadlines, answer cap, requests in flight,
+    /// request rate ([`ClientOptions`], today's values by default).
+    pub client: ClientOptions,
     /// Whether a marketplace that can take a file it already holds without its bytes
     /// ([`crate::raw::UploadRules::instant_upload`]) may do so (default true; a soak that
     /// must send every upload's parts turns it off).
@@ -906,7 +918,7 @@ pub struct ConnectOptions {
 
 impl PartialEq for ConnectOptions {
     fn eq(&self, other: &Self) -> bool {
-        self.timeouts == other.timeouts
+        self.client == other.client
             && self.instant_upload == other.instant_upload
             && match (&self.credentials, &other.credentials) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -921,7 +933,7 @@ impl Eq for ConnectOptions {}
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
-            timeouts: HttpTimeouts::default(),
+            client: ClientOptions::default(),
             instant_upload: true,
             credentials: None,
         }
@@ -929,9 +941,15 @@ impl Default for ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// With these timeouts.
+    /// With these timeouts (the client options' `timeouts`).
     pub fn with_timeouts(mut self, timeouts: HttpTimeouts) -> Self {
-        self.timeouts = timeouts;
+        self.client.timeouts = timeouts;
+        self
+    }
+
+    /// With these client options.
+    pub fn with_client_options(mut self, client: ClientOptions) -> Self {
+        self.client = client;
         self
     }
 
@@ -964,17 +982,15 @@ pub trait CheckAccount: Send + Sync {
     async fn check_account(&self) -> Result<AccountCheck>;
 }
 
-/// Builds the video uploader for one product's per-upload fields.
-pub type VideoFor = Arc<dyn Fn(&Fields) -> Result<Arc<dyn ChunkedVideoUploader>> + Send + Sync>;
-
 /// An account's uploaders, built by its marketplace from its settings: one client for
-/// every upload of the account.
+/// every upload of the account, each upload carrying its own fields
+/// ([`crate::UploadMeta`], [`Client::meta_for`]).
 #[derive(Clone)]
 pub struct Client {
     video: Arc<dyn ChunkedVideoUploader>,
     images: Arc<dyn ImageUploader>,
     check: Arc<dyn CheckAccount>,
-    video_for: Option<VideoFor>,
+    upload_defaults: UploadMeta,
 }
 
 impl fmt::Debug for Client {
@@ -1003,29 +1019,33 @@ impl Client {
             video: provider.clone(),
             images: provider.clone(),
             check: provider,
-            video_for: None,
+            upload_defaults: UploadMeta::default(),
         }
     }
 
-    /// With a video uploader built per product from its per-upload fields (a marketplace
-    /// whose uploader holds them); without it, every product shares the one uploader.
-    pub fn with_video_for(mut self, video_for: VideoFor) -> Client {
-        self.video_for = Some(video_for);
+    /// With the account's defaults of the per-upload fields (its settings of the same keys:
+    /// a Lazada account's `title` and `cover_url`).
+    pub fn with_upload_defaults(mut self, defaults: UploadMeta) -> Client {
+        self.upload_defaults = defaults;
         self
     }
 
-    /// The video uploader (with the account's own per-upload defaults).
+    /// The video uploader: one for every product of the account.
     pub fn video(&self) -> &Arc<dyn ChunkedVideoUploader> {
         &self.video
     }
 
-    /// The video uploader for a product whose per-upload fields are `fields` (the account's
-    /// defaults fill the ones it lacks).
-    pub fn video_for(&self, fields: &Fields) -> Result<Arc<dyn ChunkedVideoUploader>> {
-        match &self.video_for {
-            Some(make) if !fields.is_empty() => make(fields),
-            _ => Ok(self.video.clone()),
-        }
+    /// The account's defaults of the per-upload fields.
+    pub fn upload_defaults(&self) -> &UploadMeta {
+        &self.upload_defaults
+    }
+
+    /// The per-upload fields of a product whose fields are `fields` (by name: `title`,
+    /// `cover_url`…), the account's defaults filling the ones it lacks: give them to the
+    /// driver with the upload ([`crate::UploadDriver::with_meta`]).
+    pub fn meta_for(&self, fields: &Fields) -> UploadMeta {
+        UploadMeta::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .or(&self.upload_defaults)
     }
 
     /// The image uploader.

@@ -1,14 +1,14 @@
-//! A published request rate per marketplace (eBay: 50 POST requests per 5 seconds per
-//! user), held across every upload of the process: a request waits for its turn rather than
-//! earn a 429.
+//! A published request rate (eBay: 50 POST requests per 5 seconds per user), held across
+//! every upload a client sends: a request waits for its turn rather than earn a 429.
 //!
-//! A sliding window: at most `requests` starts within any `per`. It is process-wide, like
-//! the limit of requests in flight, so a batch of many uploads shares one budget; and per
-//! account ([`crate::raw::http::in_account`]), as the platforms publish their rates (eBay's is
-//! per user: each eBay account has its own window).
+//! A sliding window: at most `requests` starts within any `per`. It is a client's option
+//! ([`crate::raw::http::ClientOptions::request_rate`]), like its limit of requests in flight,
+//! so a batch of many uploads through one client shares one budget, and two clients (two
+//! accounts) keep one each; within a client, per account it serves
+//! ([`crate::raw::http::in_account`]), as the platforms publish their rates.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::time::Duration;
 
 // tokio's clock, so that a test with paused time sees the windows pass.
@@ -51,77 +51,38 @@ impl Window {
     }
 }
 
-/// The rate set per marketplace, and a window per (marketplace, account).
-#[derive(Default)]
-struct Windows {
-    rates: HashMap<String, RequestRate>,
-    windows: HashMap<(String, String), Arc<Mutex<Window>>>,
-}
+/// The window of one client (and account): its rate and the starts it counts.
+#[derive(Debug)]
+pub(crate) struct RateWindow(Mutex<Window>);
 
-fn windows() -> &'static Mutex<Windows> {
-    static WINDOWS: OnceLock<Mutex<Windows>> = OnceLock::new();
-    WINDOWS.get_or_init(Default::default)
-}
-
-/// Holds `platform`'s requests to `rate` in this process, shared by every upload; `None`
-/// removes the limit. Requests already waiting keep the window they started with.
-pub fn set_request_rate(platform: &str, rate: Option<RequestRate>) {
-    // A panic while holding this lock cannot leave the map half-updated.
-    let mut map = windows().lock().unwrap_or_else(|e| e.into_inner());
-    match rate {
-        Some(rate) => {
-            map.rates.insert(platform.to_owned(), rate);
-        }
-        None => {
-            map.rates.remove(platform);
-        }
+impl RateWindow {
+    /// A window holding requests to `rate`.
+    pub(crate) fn new(rate: RequestRate) -> RateWindow {
+        RateWindow(Mutex::new(Window {
+            rate,
+            starts: VecDeque::new(),
+        }))
     }
-    map.windows.retain(|(p, _), _| p != platform);
-}
 
-/// The rate set for `platform`, if any.
-pub fn request_rate(platform: &str) -> Option<RequestRate> {
-    let map = windows().lock().unwrap_or_else(|e| e.into_inner());
-    map.rates.get(platform).copied()
-}
-
-/// Waits until a request of `method` to `platform` may start under its rate, in the window
-/// of the running account ([`crate::raw::http::in_account`]; at once when no rate is set or
-/// the method does not count).
-pub async fn wait_for_turn(platform: &str, method: &str) {
-    let account = crate::http::current_account()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let window = {
-        let mut map = windows().lock().unwrap_or_else(|e| e.into_inner());
-        let Some(rate) = map.rates.get(platform).copied() else {
-            return;
-        };
-        Arc::clone(
-            map.windows
-                .entry((platform.to_owned(), account))
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(Window {
-                        rate,
-                        starts: VecDeque::new(),
-                    }))
-                }),
-        )
-    };
-    loop {
-        let wait = {
-            let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
-            if w.rate
-                .method
-                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
-            {
-                return;
+    /// Waits until a request of `method` may start under the rate (at once when the method
+    /// does not count).
+    pub(crate) async fn wait_for_turn(&self, method: &str) {
+        loop {
+            let wait = {
+                // A panic while holding this lock cannot leave the window half-updated.
+                let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                if w.rate
+                    .method
+                    .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+                {
+                    return;
+                }
+                w.take(Instant::now())
+            };
+            match wait {
+                None => return,
+                Some(d) => tokio::time::sleep(d.max(Duration::from_millis(1))).await,
             }
-            w.take(Instant::now())
-        };
-        match wait {
-            None => return,
-            Some(d) => tokio::time::sleep(d.max(Duration::from_millis(1))).await,
         }
     }
 }
@@ -169,30 +130,23 @@ mod tests {
 
     #[tokio::test]
     async fn requests_over_the_rate_wait_and_other_methods_do_not() {
-        let platform = "rate-test-platform";
         let per = Duration::from_millis(300);
-        set_request_rate(
-            platform,
-            Some(RequestRate {
-                requests: 3,
-                per,
-                method: Some("POST"),
-            }),
-        );
+        let window = RateWindow::new(RequestRate {
+            requests: 3,
+            per,
+            method: Some("POST"),
+        });
         let start = Instant::now();
         for _ in 0..3 {
-            wait_for_turn(platform, "POST").await;
+            window.wait_for_turn("POST").await;
         }
         // GETs do not count.
         for _ in 0..10 {
-            wait_for_turn(platform, "get").await;
+            window.wait_for_turn("get").await;
         }
         // The fourth POST waits for the first one's window to pass (a lower bound only:
         // the machine may be slower, never faster).
-        wait_for_turn(platform, "post").await;
+        window.wait_for_turn("post").await;
         assert!(start.elapsed() >= per, "{:?}", start.elapsed());
-        assert_eq!(request_rate(platform).map(|r| r.requests), Some(3));
-        set_request_rate(platform, None);
-        assert_eq!(request_rate(platform), None);
     }
 }

@@ -24,9 +24,10 @@ pub use crate::image::{check_images, ImageRules, ImageSource, ImageUploader, Upl
 pub use crate::marketplace::{
     account_env_prefix, closest, env_name, in_words, Account, AccountInfo, CheckAccount, Client,
     ConnectOptions, Fields, Marketplace, Origin, Registry, Requirement, Setting, SettingKind,
-    Settings, UploadField, VideoFor, ACCOUNT_ENV_PREFIX, COVER_URL, DESCRIPTION, ENV_PREFIX, TITLE,
+    Settings, UploadField, ACCOUNT_ENV_PREFIX, COVER_URL, DESCRIPTION, ENV_PREFIX, TITLE,
 };
 pub use crate::media::MediaFormat;
+pub use crate::meta::{MetaField, UploadMeta};
 pub use crate::plan::{PartPlan, PartSpec};
 pub use crate::rules::{
     DigestNeeds, DurationRange, NumberingBase, PartSizeRule, UploadRules, DEFAULT_MAX_PARTS,

@@ -132,6 +132,12 @@ pub struct UploadRules {
     /// (no call abandons an upload): the journal then keeps a failed session resumable
     /// instead of forgetting it.
     pub remote_cancel: bool,
+    /// The per-upload fields ([`crate::UploadMeta`]) every video needs on this platform
+    /// (Lazada: `title` and `cover_url`). The driver refuses an upload missing one before
+    /// any request; a batch checks a whole manifest against it before it starts. Default
+    /// none.
+    #[serde(default)]
+    pub required_meta: Vec<crate::MetaField>,
 }
 
 /// Parts per upload when a platform states no limit of its own: COS's and S3's 10,000, the
@@ -162,6 +168,7 @@ impl UploadRules {
             video_duration: None,
             renewable_sessions: false,
             remote_cancel: true,
+            required_meta: Vec::new(),
         }
     }
 }

@@ -214,6 +214,7 @@ impl PreparedSource {
             format: self.probe.format,
             duration: self.probe.duration,
             digests: self.digests.clone(),
+            meta: crate::UploadMeta::default(),
         }
     }
 }

@@ -26,6 +26,12 @@ pub struct SourceInfo {
     pub duration: Option<Duration>,
     /// The digests computed in the one pass over the source.
     pub digests: Digests,
+    /// The upload's own fields (title, cover, usage, where it goes), as the caller gave them
+    /// ([`crate::UploadDriver::with_meta`]); `file_name` above already holds
+    /// [`crate::MetaField::FileName`] when one was given. Checked against
+    /// [`UploadRules::required_meta`] before `preflight`.
+    #[serde(default)]
+    pub meta: crate::UploadMeta,
 }
 
 /// An upload session on a platform: plain data, so it can be persisted and resumed.

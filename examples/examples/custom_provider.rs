@@ -849,8 +849,8 @@ mod tests {
     use marketmedia_cli::config::{self, Config};
     use marketmedia_cli::targets::{Targets, VideoMeta};
     use marketmedia_core::{
-        AccountRef, ChunkedVideoUploader, Completion, ImageSource, ImageUploader, PollPolicy,
-        ProcessingStatus, UploadDriver, UploadOptions,
+        AccountUpload, Completion, ImageSource, ImageUploader, PollPolicy, ProcessingStatus,
+        UploadDriver, UploadOptions,
     };
 
     #[tokio::test]
@@ -929,10 +929,12 @@ mod tests {
         let sandbox = targets.sandbox().expect("the sandbox serves");
 
         // Upload, then status until ready.
-        let runnable: Vec<(AccountRef, &dyn ChunkedVideoUploader)> = targets
+        let runnable: Vec<AccountUpload<'_>> = targets
             .targets
             .iter()
-            .map(|t| (t.account_ref(), t.client.video().as_ref()))
+            .map(|t| {
+                AccountUpload::new(t.account_ref(), t.client.video().as_ref()).with_meta(t.meta())
+            })
             .collect();
         let driver = driver();
         let report = driver.upload_to_accounts(&runnable, &video, None).await;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::{
     progress_channel, ChunkedVideoUploader, Completion, ProgressEvent, Stage, UploadDriver,
-    UploadOptions,
+    UploadMeta, UploadOptions,
 };
 use marketmedia_sim::fixtures::write_sample_mp4;
 
@@ -69,8 +69,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
+    // The upload's own fields: each client's per-upload defaults (the title set above, the
+    // sandbox's cover), which a marketplace that does not take them ignores.
+    let meta = clients
+        .iter()
+        .fold(UploadMeta::default(), |m, c| m.or(c.upload_defaults()));
     let driver = UploadDriver::new(UploadOptions {
         progress: Some(sink),
+        meta,
         ..UploadOptions::default()
     });
     let report = driver.upload_to_all(&providers, &path).await;

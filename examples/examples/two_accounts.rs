@@ -21,8 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use marketmedia::{
-    Account, AccountRef, ChunkedVideoUploader, ConnectOptions, FanOutReport, UploadDriver,
-    UploadOptions,
+    Account, AccountUpload, ConnectOptions, FanOutReport, UploadDriver, UploadOptions,
 };
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::standalone::{self, Running, StartOptions};
@@ -44,9 +43,13 @@ async fn upload_to(
         println!("{name}: {}", account.info()?.identity);
         clients.push((account.account_ref()?, client));
     }
-    let targets: Vec<(AccountRef, &dyn ChunkedVideoUploader)> = clients
+    // Each upload carries the account's own per-upload defaults (none for Shopee).
+    let targets: Vec<AccountUpload<'_>> = clients
         .iter()
-        .map(|(account, client)| (account.clone(), client.video().as_ref()))
+        .map(|(account, client)| {
+            AccountUpload::new(account.clone(), client.video().as_ref())
+                .with_meta(client.upload_defaults().clone())
+        })
         .collect();
     Ok(UploadDriver::new(UploadOptions::default())
         .upload_to_accounts(&targets, path, None)

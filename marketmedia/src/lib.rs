@@ -31,7 +31,7 @@
 //! them (resume, request limits) is keyed by the account's identity on the platform:
 //!
 //! ```no_run
-//! use marketmedia::{Account, ConnectOptions, UploadDriver, UploadOptions};
+//! use marketmedia::{Account, AccountUpload, ConnectOptions, UploadDriver, UploadOptions};
 //!
 //! # async fn demo() -> marketmedia::Result<()> {
 //! // MARKETMEDIA_ACCOUNT_SHOPEE_SG_MARKETPLACE=shopee, …_SHOPEE_SG_PARTNER_ID=…, …
@@ -42,9 +42,13 @@
 //!     let account = Account::from_env(&registry, name)?;
 //!     clients.push((account.account_ref()?, account.connect(&ConnectOptions::default())?));
 //! }
+//! // Each upload carries its own fields (a title, a cover): here each account's defaults.
 //! let targets: Vec<_> = clients
 //!     .iter()
-//!     .map(|(account, client)| (account.clone(), client.video().as_ref()))
+//!     .map(|(account, client)| {
+//!         AccountUpload::new(account.clone(), client.video().as_ref())
+//!             .with_meta(client.upload_defaults().clone())
+//!     })
 //!     .collect();
 //! let report = UploadDriver::new(UploadOptions::default())
 //!     .upload_to_accounts(&targets, std::path::Path::new("kettle.mp4"), None)

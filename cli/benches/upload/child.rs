@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use marketmedia_core::{
-    ChunkedVideoUploader, ConnectOptions, Error, Settings, UploadDriver, UploadOptions,
+    ChunkedVideoUploader, ConnectOptions, Error, Settings, UploadDriver, UploadMeta, UploadOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -88,9 +88,16 @@ async fn fan_out(spec: &Spec) -> marketmedia_core::Result<Report> {
     let providers: Vec<&dyn ChunkedVideoUploader> =
         clients.iter().map(|c| c.video().as_ref()).collect();
     let started = Instant::now();
-    let fan = UploadDriver::new(UploadOptions::default())
-        .upload_to_all(&providers, &spec.file)
-        .await;
+    // Each marketplace's per-upload defaults (Lazada's title and cover), for every upload.
+    let meta = clients
+        .iter()
+        .fold(UploadMeta::default(), |m, c| m.or(c.upload_defaults()));
+    let fan = UploadDriver::new(UploadOptions {
+        meta,
+        ..UploadOptions::default()
+    })
+    .upload_to_all(&providers, &spec.file)
+    .await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let mut succeeded = Vec::new();
     let mut failed = Vec::new();

@@ -14,7 +14,7 @@ use marketmedia_core::digest_file;
 use marketmedia_core::raw::{Origin, TITLE};
 use marketmedia_core::{
     Client, Completion, ConnectOptions, DigestRequest, Marketplace, ProgressEvent, ProgressSink,
-    Stage, UploadDriver, UploadOptions, UploadOutcome,
+    Stage, UploadDriver, UploadMeta, UploadOptions, UploadOutcome,
 };
 use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::write_sample_mp4;
@@ -179,6 +179,7 @@ impl Bench {
         let (sink, stages) = stage_clock();
         let started = Instant::now();
         let outcome = Self::driver_with(concurrency, Some(sink))
+            .with_meta(client.upload_defaults().clone())
             .upload_file(client.video().as_ref(), &path)
             .await
             .map_err(|e| format!("{platform} upload failed: {e}"))?;
@@ -496,7 +497,13 @@ async fn fan_out(bench: &Bench) -> Res<Vec<Row>> {
         let refs: Vec<&dyn marketmedia_core::ChunkedVideoUploader> =
             clients.iter().map(|c| c.video().as_ref()).collect();
         let started = Instant::now();
-        let report = Bench::driver(None).upload_to_all(&refs, &path).await;
+        let meta = clients
+            .iter()
+            .fold(UploadMeta::default(), |m, c| m.or(c.upload_defaults()));
+        let report = Bench::driver(None)
+            .with_meta(meta)
+            .upload_to_all(&refs, &path)
+            .await;
         let ms = millis(started.elapsed());
         for (market, r) in bench.markets.iter().zip(report.reports) {
             let outcome = r
@@ -546,8 +553,8 @@ fn origin(url: &str) -> String {
 /// A plain streaming POST of `path` to the raw sink at `base`, as a baseline client would send
 /// it: one request, the file read in 256 KiB chunks.
 async fn raw_post(base: &str, path: &Path) -> Res<f64> {
-    let client =
-        marketmedia_core::raw::http::build_client(Default::default()).map_err(|e| e.to_string())?;
+    let client = marketmedia_core::raw::http::HttpClient::new(Default::default())
+        .map_err(|e| e.to_string())?;
     let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     let started = Instant::now();
     let file = tokio::fs::File::open(path)
@@ -695,6 +702,7 @@ async fn instant(bench: &Bench) -> Res<Vec<Row>> {
         let size = bench.size_for(market.as_ref(), SHAPED_BYTES)?;
         let path = bench.fresh_video(size)?;
         Bench::driver(None)
+            .with_meta(first.upload_defaults().clone())
             .upload_file(first.video().as_ref(), &path)
             .await
             .map_err(|e| format!("first {platform} upload failed: {e}"))?;
@@ -721,6 +729,7 @@ async fn instant(bench: &Bench) -> Res<Vec<Row>> {
         let second = bench.client(market.as_ref())?;
         let started = Instant::now();
         let outcome = Bench::driver(None)
+            .with_meta(second.upload_defaults().clone())
             .upload_file(second.video().as_ref(), &path)
             .await
             .map_err(|e| format!("second {platform} upload failed: {e}"))?;

@@ -4,7 +4,7 @@
 //! connection pool — with no server work per byte, against a single raw POST of the file.
 
 use async_trait::async_trait;
-use marketmedia_core::raw::http::{build_client, part_body, send, CallMeta};
+use marketmedia_core::raw::http::{part_body, CallMeta, ClientOptions, HttpClient};
 use marketmedia_core::raw::{
     CommitOutcome, InitOutcome, NumberingBase, Part, PartPlan, PartReceipt, PartSizeRule,
     SourceInfo, UploadRules, UploadSession,
@@ -21,7 +21,7 @@ const PLATFORM: &str = "raw-sink";
 /// Parts of `part_size` PUT to `base`'s raw sink.
 pub struct SinkProvider {
     rules: UploadRules,
-    http: reqwest::Client,
+    http: HttpClient,
     url: String,
 }
 
@@ -41,7 +41,7 @@ impl SinkProvider {
                     u64::MAX,
                 )
             },
-            http: build_client(Default::default())?,
+            http: HttpClient::new(ClientOptions::default())?,
             url: format!("{base}{RAW_SINK_PATH}"),
         })
     }
@@ -87,7 +87,7 @@ impl ChunkedVideoUploader for SinkProvider {
             .put(&self.url)
             .header(reqwest::header::CONTENT_LENGTH, part.len())
             .body(part_body(part));
-        let raw = send(request, meta).await?;
+        let raw = self.http.send(request, meta).await?;
         let counted: serde_json::Value = raw.json(&meta)?;
         if counted["bytes"].as_u64() != Some(part.len()) {
             return Err(Error::protocol(format!(

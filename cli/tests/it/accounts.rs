@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use marketmedia::lazada::{
-    Lazada, LazadaConfig, LazadaSettings, LazadaUploader, Region, VideoOptions,
-};
+use marketmedia::lazada::{Lazada, LazadaConfig, LazadaSettings, LazadaUploader, Region};
 use marketmedia::shopee::{Shopee, ShopeeConfig, ShopeeSettings, ShopeeUploader};
 use marketmedia_cli::sandbox::Sandbox;
-use marketmedia_core::raw::http;
-use marketmedia_core::{AccountRef, ErrorKind, Journal, UploadDriver, UploadOptions};
+use marketmedia_core::{
+    AccountRef, AccountUpload, ClientOptions, ErrorKind, Journal, UploadDriver, UploadMeta,
+    UploadOptions,
+};
 use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::shopee::{TEST_ACCESS_TOKEN_2, TEST_SHOP_ID_2};
@@ -66,15 +66,14 @@ fn lazada_settings(sandbox: &Sandbox) -> LazadaSettings {
     LazadaSettings::from_settings(&sandbox.settings_of(&Lazada).unwrap()).unwrap()
 }
 
-/// A Lazada uploader on the sandbox, videos titled `title`.
-fn lazada_uploader(sandbox: &Sandbox, title: &str) -> LazadaUploader {
-    let settings = lazada_settings(sandbox);
-    LazadaUploader::new(settings.config().unwrap())
-        .unwrap()
-        .with_video_options(VideoOptions {
-            title: Some(title.to_owned()),
-            ..settings.video_options()
-        })
+/// A Lazada uploader on the sandbox.
+fn lazada_uploader(sandbox: &Sandbox) -> LazadaUploader {
+    LazadaUploader::new(lazada_settings(sandbox).config().unwrap()).unwrap()
+}
+
+/// The fields of a Lazada upload on the sandbox titled `title` (a cover on its CDN).
+fn lazada_meta(sandbox: &Sandbox, title: &str) -> UploadMeta {
+    lazada_settings(sandbox).upload_defaults().with_title(title)
 }
 
 /// The sandbox's Lazada gateway of `country` (`<server>/<country>/rest`).
@@ -317,9 +316,10 @@ async fn one_account_configured_means_no_simulator_row_and_sandbox_means_all() {
     assert!(rows.iter().all(|r| r["target"] == "sandbox"));
 }
 
-/// Two Lazada accounts (one seller, two country gateways) with a limit of N requests in
-/// flight: the simulator sees at most N per gateway, and more than N over both at once. One
-/// limit of N for the whole marketplace would fail the second half.
+/// Two Lazada accounts (one seller, two country gateways), each client with a limit of N
+/// requests in flight (`ClientOptions::request_limit`): the simulator sees at most N per
+/// gateway, and more than N over both at once. One limit of N for the whole marketplace
+/// would fail the second half.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
     const N: usize = 2;
@@ -341,27 +341,22 @@ async fn requests_in_flight_are_limited_per_account_not_per_marketplace() {
             .region(Region::Sg)
             .base_url(gateway(&sandbox, country))
             .block_size(MIB)
+            .options(ClientOptions::default().with_request_limit(N))
             .build()
             .unwrap();
-        LazadaUploader::new(config)
-            .unwrap()
-            .with_video_options(VideoOptions {
-                title: Some("Blue kettle".into()),
-                ..lazada_settings(&sandbox).video_options()
-            })
+        LazadaUploader::new(config).unwrap()
     };
     let (sg, my) = (uploader("sg"), uploader("my"));
-    http::set_request_limit(marketmedia::lazada::PLATFORM, N);
     let driver = UploadDriver::new(UploadOptions {
         concurrency: 8,
+        meta: lazada_meta(&sandbox, "Blue kettle"),
         ..UploadOptions::default()
     });
-    let accounts: Vec<(AccountRef, &dyn marketmedia_core::ChunkedVideoUploader)> = vec![
-        (AccountRef::new("lazada-sg", "lazada:sg:seller"), &sg),
-        (AccountRef::new("lazada-my", "lazada:my:seller"), &my),
+    let accounts = vec![
+        AccountUpload::new(AccountRef::new("lazada-sg", "lazada:sg:seller"), &sg),
+        AccountUpload::new(AccountRef::new("lazada-my", "lazada:my:seller"), &my),
     ];
     let report = driver.upload_to_accounts(&accounts, &file, None).await;
-    http::set_request_limit(marketmedia::lazada::PLATFORM, http::DEFAULT_REQUEST_LIMIT);
     for r in &report.reports {
         assert!(r.result.is_ok(), "{r:?}");
     }
@@ -389,13 +384,13 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
     let account = AccountRef::new("lazada", "lazada:sg:seller");
     {
         // The first process: committed, not waiting for processing (the entry stays).
-        let first = lazada_uploader(&sandbox, "Blue kettle");
+        let first = lazada_uploader(&sandbox);
         let driver = UploadDriver::new(UploadOptions {
             wait_for_processing: false,
+            meta: lazada_meta(&sandbox, "Blue kettle"),
             ..UploadOptions::default()
         });
-        let uploads: Vec<(AccountRef, &dyn marketmedia_core::ChunkedVideoUploader)> =
-            vec![(account.clone(), &first)];
+        let uploads = vec![AccountUpload::new(account.clone(), &first)];
         let report = driver
             .upload_to_accounts(&uploads, &file, Some(&journal))
             .await;
@@ -424,7 +419,7 @@ async fn a_cancel_after_a_restart_is_a_conflict_from_the_record() {
         .to_owned();
 
     // The next process knows nothing in memory.
-    let second = lazada_uploader(&sandbox, "Blue kettle");
+    let second = lazada_uploader(&sandbox);
     let wire = sandbox
         .sim::<marketmedia_sim::lazada::LazadaSim>()
         .unwrap()
@@ -623,8 +618,7 @@ async fn a_journal_of_the_previous_release_is_resumed_by_the_adopting_account() 
         .is_none());
     // …while the adopting one resumes it: no new session, only the missing parts.
     let adopting = AccountRef::new("shopee", "shopee:2001887:600001").adopting_unkeyed();
-    let uploads: Vec<(AccountRef, &dyn marketmedia_core::ChunkedVideoUploader)> =
-        vec![(adopting, &shopee)];
+    let uploads = vec![AccountUpload::new(adopting, &shopee)];
     let report = driver
         .upload_to_accounts(&uploads, &file, Some(&journal))
         .await;

@@ -49,7 +49,11 @@ async fn one_marketplace_rejecting_everything_leaves_the_other_two_whole() {
         lazada.video().as_ref(),
         smh.video().as_ref(),
     ];
-    let report = driver().upload_to_all(&providers, &path).await;
+    // Lazada's title and cover, its client's defaults, go with the upload.
+    let report = driver()
+        .with_meta(lazada.upload_defaults().clone())
+        .upload_to_all(&providers, &path)
+        .await;
 
     assert_eq!(report.overall(), Overall::Partial);
     let platforms: Vec<&str> = report.reports.iter().map(|r| r.platform.as_str()).collect();

@@ -149,7 +149,7 @@ pub async fn one_byte(b: &Backend) -> CaseOutcome {
             }
             let mut sources = Sources::new(rules)?;
             let path = sources.raw(b"x", "mp4")?;
-            let source = Source::open(p.as_ref(), &path, false).await?;
+            let source = Source::open(b, p.as_ref(), &path, false).await?;
             let session = open_session(p.as_ref(), &source).await?;
             let receipts = send_all(p.as_ref(), &session, &source).await?;
             let done = p.commit(&session, &receipts).await.step("commit")?;
@@ -310,7 +310,7 @@ pub async fn out_of_order_concurrent(b: &Backend) -> CaseOutcome {
             let size = (3 * cs + 7).min(rules.max_file_bytes);
             let mut sources = Sources::new(rules)?;
             let path = sources.video(size)?;
-            let source = Source::open(p.as_ref(), &path, true).await?;
+            let source = Source::open(b, p.as_ref(), &path, true).await?;
             let session = open_session(p.as_ref(), &source).await?;
             let mut parts = Vec::new();
             for i in (0..source.plan.count()).rev() {
@@ -348,7 +348,7 @@ pub async fn part_sent_twice(b: &Backend) -> CaseOutcome {
             let size = (2 * cs + 1).min(rules.max_file_bytes);
             let mut sources = Sources::new(rules)?;
             let path = sources.video(size)?;
-            let source = Source::open(p.as_ref(), &path, true).await?;
+            let source = Source::open(b, p.as_ref(), &path, true).await?;
             let session = open_session(p.as_ref(), &source).await?;
             let first = source.part(rules, 0)?;
             p.put_part(&session, &first)
@@ -403,7 +403,7 @@ pub async fn commit_twice(b: &Backend) -> CaseOutcome {
                 .min(rules.max_file_bytes);
             let mut sources = Sources::new(rules)?;
             let path = sources.video(size)?;
-            let source = Source::open(p.as_ref(), &path, true).await?;
+            let source = Source::open(b, p.as_ref(), &path, true).await?;
             let session = open_session(p.as_ref(), &source).await?;
             let receipts = send_all(p.as_ref(), &session, &source).await?;
             let done = p.commit(&session, &receipts).await.step("commit")?;
@@ -444,7 +444,7 @@ pub async fn put_part_after_cancel(b: &Backend) -> CaseOutcome {
                 .min(rules.max_file_bytes);
             let mut sources = Sources::new(rules)?;
             let path = sources.video(size)?;
-            let source = Source::open(p.as_ref(), &path, true).await?;
+            let source = Source::open(b, p.as_ref(), &path, true).await?;
             let session = open_session(p.as_ref(), &source).await?;
             p.put_part(&session, &source.part(rules, 0)?)
                 .await
@@ -485,7 +485,7 @@ pub async fn cancel_after_commit(b: &Backend) -> CaseOutcome {
             let size = part_size(rules)?.saturating_add(1).min(rules.max_file_bytes);
             let mut sources = Sources::new(rules)?;
             let path = sources.video(size)?;
-            let source = Source::open(p.as_ref(), &path, true).await?;
+            let source = Source::open(b, p.as_ref(), &path, true).await?;
             let session = open_session(p.as_ref(), &source).await?;
             let receipts = send_all(p.as_ref(), &session, &source).await?;
             let done = p.commit(&session, &receipts).await.step("commit")?;
@@ -693,7 +693,7 @@ pub async fn error_codes(b: &Backend) -> CaseOutcome {
             let size = (2 * cs + 1).min(rules.max_file_bytes);
             let mut sources = Sources::new(&rules)?;
             let path = sources.video(size)?;
-            let source = Source::open(p.as_ref(), &path, true).await?;
+            let source = Source::open(b, p.as_ref(), &path, true).await?;
             let sim = b.sim();
             let mut rows = Vec::new();
             // What the platform answered to the requests since `before`: its last error code,
@@ -899,7 +899,7 @@ pub async fn resume_skips_known_parts(b: &Backend) -> CaseOutcome {
             let size = (2 * cs + 1).min(rules.max_file_bytes);
             let mut sources = Sources::new(rules)?;
             let path = sources.video(size)?;
-            let source = Source::open(p.as_ref(), &path, true).await?;
+            let source = Source::open(b, p.as_ref(), &path, true).await?;
             if source.plan.count() < 2 {
                 return Err(lacks(Lack::Rule, "max_file_bytes: the file fits one part"));
             }

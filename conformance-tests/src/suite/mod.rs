@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use marketmedia_conformance::suite::{self, adapters::ShopeeHandle, Backend, Credentials};
-//! use marketmedia_core::{ChunkedVideoUploader, Result};
+//! use marketmedia_core::{ChunkedVideoUploader, Result, UploadMeta};
 //!
 //! // `make` stands for the provider's constructor (e.g. `ShopeeUploader::new`).
 //! async fn conformance<P: ChunkedVideoUploader + 'static>(
@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::{ChunkedVideoUploader, Result};
+use marketmedia_core::{ChunkedVideoUploader, Result, UploadMeta};
 
 pub use handle::{
     CompletionPayload, ExpectedFailure, FaultTargets, SessionExpiry, SimCapabilities, SimHandle,
@@ -100,6 +100,7 @@ pub struct Backend {
     with_timeouts: Option<TimeoutsFactory>,
     config: SuiteConfig,
     deviations: Vec<(String, String)>,
+    meta: UploadMeta,
 }
 
 impl std::fmt::Debug for Backend {
@@ -128,7 +129,20 @@ impl Backend {
             with_timeouts: None,
             config: SuiteConfig::default(),
             deviations: Vec::new(),
+            meta: crate::sample_meta(),
         }
+    }
+
+    /// The same backend, its uploads carrying `meta` (default [`crate::sample_meta`]: a
+    /// title, a description and a cover URL), for a platform needing other fields.
+    pub fn with_meta(mut self, meta: UploadMeta) -> Self {
+        self.meta = meta;
+        self
+    }
+
+    /// The per-upload fields every upload of the suite carries.
+    pub fn meta(&self) -> &UploadMeta {
+        &self.meta
     }
 
     /// The same backend, also able to build the provider with given HTTP timeouts (valid

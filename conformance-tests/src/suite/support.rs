@@ -115,6 +115,7 @@ pub(crate) fn driver(b: &Backend, concurrency: usize) -> UploadDriver {
             deadline: b.config().poll_deadline,
         },
         wait_for_processing: false,
+        meta: b.meta().clone(),
         ..UploadOptions::default()
     })
 }
@@ -254,6 +255,7 @@ impl Source {
     /// Probes, plans and digests `path` for `provider` (the pre-flight checks are skipped when
     /// `check` is false, for sources the driver would refuse, like a 1-byte file).
     pub(crate) async fn open(
+        b: &Backend,
         provider: &dyn ChunkedVideoUploader,
         path: &Path,
         check: bool,
@@ -270,7 +272,8 @@ impl Source {
             .await
             .step("digesting the source")?;
         let bytes = Bytes::from(std::fs::read(path).step("reading the source")?);
-        let info = prepared.info();
+        let mut info = prepared.info();
+        info.meta = b.meta().clone();
         Ok(Source {
             bytes,
             plan,

@@ -9,7 +9,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use marketmedia_core::raw::http::{build_client, part_body, send, CallMeta, HttpTimeouts};
+use marketmedia_core::raw::http::{part_body, CallMeta, ClientOptions, HttpClient};
 use marketmedia_core::raw::{
     ChunkedVideoUploader, CommitOutcome, InitOutcome, Part, PartPlan, PartReceipt, PartSizeRule,
     ProcessingHandle, ProcessingStatus, SourceInfo, UploadRules, UploadSession,
@@ -98,7 +98,7 @@ async fn sink() -> (String, std::sync::Arc<AtomicUsize>) {
 struct SinkUploader {
     rules: UploadRules,
     url: String,
-    client: reqwest::Client,
+    client: HttpClient,
 }
 
 #[async_trait]
@@ -127,7 +127,7 @@ impl ChunkedVideoUploader for SinkUploader {
             call: "put_part",
             part: Some(part.index),
         };
-        let answer = send(request, meta).await?;
+        let answer = self.client.send(request, meta).await?;
         if answer.status != 200 {
             return Err(Error::protocol(format!("HTTP {}", answer.status)));
         }
@@ -191,7 +191,7 @@ async fn peak_memory_is_independent_of_the_file_size() {
     let provider = SinkUploader {
         rules: UploadRules::new("sink", PartSizeRule::Exact(PART), u64::MAX),
         url,
-        client: build_client(HttpTimeouts::default()).unwrap(),
+        client: HttpClient::new(ClientOptions::default()).unwrap(),
     };
     // Warm up (connection pool, runtime, chunk pool) so the two runs compare like with like.
     peak_during(&provider, &small).await;

@@ -1,10 +1,11 @@
-//! The process-wide limit of requests in flight per marketplace, measured at a local server.
+//! A client's limit of requests in flight, its own and per account, measured at a local
+//! server.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use marketmedia_core::raw::http::{self, CallMeta, HttpTimeouts};
+use marketmedia_core::raw::http::{self, CallMeta, ClientOptions, HttpClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -43,31 +44,51 @@ async fn server() -> (String, Arc<AtomicUsize>) {
     (format!("http://{addr}/"), seen)
 }
 
-async fn burst(platform: &'static str, url: &str, n: usize) {
-    let client = http::build_client(HttpTimeouts::default()).unwrap();
+async fn burst(client: &HttpClient, url: &str, n: usize) {
     let calls = (0..n).map(|_| {
         let request = client.get(url);
         async move {
             let meta = CallMeta {
-                platform,
+                platform: "limit-test",
                 call: "probe",
                 part: None,
             };
-            http::send(request, meta).await.unwrap()
+            client.send(request, meta).await.unwrap()
         }
     });
     futures::future::join_all(calls).await;
 }
 
+/// Two clients of one marketplace in one process, at once: each keeps its own limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_in_flight_per_marketplace_are_capped_process_wide() {
-    let (url, peak) = server().await;
-    http::set_request_limit("limit-test", 2);
-    burst("limit-test", &url, 8).await;
-    assert_eq!(peak.load(Ordering::SeqCst), 2);
+async fn two_clients_keep_their_own_limits_of_requests_in_flight() {
+    let (strict_url, strict_peak) = server().await;
+    let (loose_url, loose_peak) = server().await;
+    let strict = HttpClient::new(ClientOptions::default().with_request_limit(2)).unwrap();
+    let loose = HttpClient::new(ClientOptions::default()).unwrap();
+    futures::join!(burst(&strict, &strict_url, 8), burst(&loose, &loose_url, 8));
+    assert_eq!(strict_peak.load(Ordering::SeqCst), 2);
+    // The default (16) leaves all 8 at once.
+    assert_eq!(loose_peak.load(Ordering::SeqCst), 8);
+}
 
-    // Another marketplace has its own budget (the default, 16).
+/// One client serving two accounts keeps a budget each; a clone shares its budgets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_budget_is_per_account_and_shared_by_its_clones() {
     let (url, peak) = server().await;
-    burst("limit-test-other", &url, 8).await;
-    assert_eq!(peak.load(Ordering::SeqCst), 8);
+    let client = HttpClient::new(ClientOptions::default().with_request_limit(2)).unwrap();
+    futures::join!(
+        http::in_account("shop-1", burst(&client, &url, 6)),
+        http::in_account("shop-2", burst(&client, &url, 6)),
+    );
+    assert_eq!(peak.load(Ordering::SeqCst), 4, "2 per account");
+
+    let (url, peak) = server().await;
+    let clone = client.clone();
+    futures::join!(burst(&client, &url, 6), burst(&clone, &url, 6));
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        2,
+        "one budget for a client and its clone"
+    );
 }

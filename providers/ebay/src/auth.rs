@@ -19,7 +19,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use marketmedia_core::raw::http::{self, CallMeta, HttpTimeouts, RawResponse};
+use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
 use marketmedia_core::raw::{
     no_refresh_token, CredentialKey, Error, ErrorKind, Refresher, Result, Secret, Tokens,
 };
@@ -84,7 +84,7 @@ pub struct EbayAuth {
     scopes: Vec<String>,
     token_url: String,
     authorize_url: String,
-    client: reqwest::Client,
+    client: http::HttpClient,
 }
 
 impl fmt::Debug for EbayAuth {
@@ -125,7 +125,7 @@ impl EbayAuth {
             scopes: vec![SELL_INVENTORY_SCOPE.to_owned()],
             token_url: format!("{}{TOKEN_PATH}", token_host(environment)),
             authorize_url: authorize_url(environment).to_owned(),
-            client: http::build_client(HttpTimeouts::default())?,
+            client: http::HttpClient::new(http::ClientOptions::default())?,
         })
     }
 
@@ -149,7 +149,7 @@ impl EbayAuth {
     }
 
     /// The same calls through `client`.
-    pub fn with_client(mut self, client: reqwest::Client) -> Self {
+    pub fn with_client(mut self, client: http::HttpClient) -> Self {
         self.client = client;
         self
     }
@@ -248,7 +248,7 @@ impl EbayAuth {
             .basic_auth(&self.client_id, Some(self.client_secret.expose()))
             .form(form);
         let sent_at = http::unix_millis();
-        let raw = http::send(request, meta).await?;
+        let raw = self.client.send(request, meta).await?;
         if !(200..300).contains(&raw.status) {
             return Err(oauth_error(&raw, &meta));
         }

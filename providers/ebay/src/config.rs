@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
 use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// Which eBay environment to talk to.
@@ -49,7 +49,8 @@ pub const DEFAULT_PART_SIZE: u64 = 10 << 20;
 pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 12 << 20;
 
 /// Everything the eBay provider needs. Neither the token nor a URL's credentials appear in
-/// `Debug`.
+/// `Debug`. A video's title and description are the upload's, not the client's
+/// ([`UploadMeta`](marketmedia_core::UploadMeta)).
 ///
 /// Built with [`EbayConfig::builder`]:
 ///
@@ -82,12 +83,10 @@ pub struct EbayConfig {
     pub max_file_bytes: u64,
     /// Largest image (default [`DEFAULT_MAX_IMAGE_BYTES`]).
     pub max_image_bytes: u64,
-    /// The video's `title`; the file name when `None`.
-    pub title: Option<String>,
-    /// The video's optional `description`.
-    pub description: Option<String>,
-    /// Timeouts for each attempt.
-    pub timeouts: HttpTimeouts,
+    /// How its client talks HTTP: timeouts, deadlines, answer cap, requests in flight
+    /// and request rate ([`ClientOptions`], today's values by default). Two clients keep
+    /// their own.
+    pub options: ClientOptions,
 }
 
 impl EbayConfig {
@@ -135,9 +134,7 @@ pub struct EbayConfigBuilder {
     part_size: u64,
     max_file_bytes: u64,
     max_image_bytes: u64,
-    title: Option<String>,
-    description: Option<String>,
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
 }
 
 impl Default for EbayConfigBuilder {
@@ -150,9 +147,7 @@ impl Default for EbayConfigBuilder {
             part_size: DEFAULT_PART_SIZE,
             max_file_bytes: MAX_VIDEO_BYTES,
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
-            title: None,
-            description: None,
-            timeouts: HttpTimeouts::default(),
+            options: ClientOptions::default(),
         }
     }
 }
@@ -202,21 +197,16 @@ impl EbayConfigBuilder {
         self
     }
 
-    /// The video's `title` (default: the file name).
-    pub fn title(mut self, title: impl Into<String>) -> Self {
-        self.title = Some(title.into());
-        self
-    }
-
-    /// The video's `description`.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(description.into());
-        self
-    }
-
-    /// Timeouts for each attempt.
+    /// Timeouts for each attempt (the same as setting `options.timeouts`).
     pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
-        self.timeouts = timeouts;
+        self.options.timeouts = timeouts;
+        self
+    }
+
+    /// How the client talks HTTP ([`ClientOptions`]: timeouts, deadlines, answer cap,
+    /// requests in flight, request rate; default today's values).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -237,9 +227,7 @@ impl EbayConfigBuilder {
             part_size: self.part_size,
             max_file_bytes: self.max_file_bytes,
             max_image_bytes: self.max_image_bytes,
-            title: self.title,
-            description: self.description,
-            timeouts: self.timeouts,
+            options: self.options,
         };
         config.validate()?;
         Ok(config)
@@ -256,9 +244,7 @@ impl fmt::Debug for EbayConfig {
             .field("part_size", &self.part_size)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("max_image_bytes", &self.max_image_bytes)
-            .field("title", &self.title)
-            .field("description", &self.description)
-            .field("timeouts", &self.timeouts)
+            .field("options", &self.options)
             .finish()
     }
 }

@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, Error, ErrorKind, ImageRules,
-    ImageSource, ImageUploader, InitOutcome, MediaFormat, Part, PartPlan, PartReceipt,
+    ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, Part, PartPlan, PartReceipt,
     PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret, SourceInfo, TokenSource,
     UploadRules, UploadSession, UploadedImage,
 };
@@ -53,7 +53,7 @@ pub const PLATFORM: &str = "ebay";
 #[derive(Debug, Clone)]
 pub struct EbayUploader {
     config: EbayConfig,
-    client: reqwest::Client,
+    client: http::HttpClient,
     /// The user's access token for each request: the configured source, or the fixed token.
     tokens: TokenSource,
     rules: UploadRules,
@@ -73,12 +73,12 @@ impl EbayUploader {
     /// client.
     pub fn new(config: EbayConfig) -> Result<Self> {
         config.validate()?;
-        let client = http::build_client(config.timeouts)?;
+        let client = http::HttpClient::new(config.options)?;
         Ok(Self::with_client(config, client))
     }
 
     /// A provider sharing an existing HTTP client.
-    pub fn with_client(config: EbayConfig, client: reqwest::Client) -> Self {
+    pub fn with_client(config: EbayConfig, client: http::HttpClient) -> Self {
         let max = config.max_file_bytes.max(1);
         let part_size = config.part_size.clamp(1, max);
         let rules = UploadRules {
@@ -151,7 +151,7 @@ impl EbayUploader {
             .call(|token| {
                 let request = build(&token);
                 async move {
-                    let raw = http::send(request?, m).await?;
+                    let raw = self.client.send(request?, m).await?;
                     ok_or_error(&raw, &m)?;
                     Ok(raw)
                 }
@@ -311,7 +311,11 @@ impl ChunkedVideoUploader for EbayUploader {
         if plan.file_size() != source.size {
             return bad("the part plan's size differs from the source's".into());
         }
-        let title = self.config.title.as_deref().unwrap_or(&source.file_name);
+        // The upload's own title (the file name without one) and description.
+        let title = source
+            .meta
+            .get(MetaField::Title)
+            .unwrap_or(&source.file_name);
         if title.trim().is_empty() {
             return bad("the video needs a title".into());
         }
@@ -319,7 +323,7 @@ impl ChunkedVideoUploader for EbayUploader {
             title,
             size: source.size,
             classification: [wire::CLASSIFICATION_ITEM],
-            description: self.config.description.as_deref(),
+            description: source.meta.get(MetaField::Description),
         };
         let m = meta("createVideo", None);
         let started_at_ms = http::unix_millis();

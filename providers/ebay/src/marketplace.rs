@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
-use marketmedia_core::raw::http::{self, HttpTimeouts};
+use marketmedia_core::raw::http::{self, ClientOptions};
 use marketmedia_core::raw::{
     AccountCheck, AccountInfo, Authorization, BoxFuture, CheckAccount, Client, ConnectOptions,
     CredentialKey, Error, Marketplace, Origin, RedactedUrl, Refresher, Result, Secret, Setting,
@@ -207,12 +207,6 @@ impl EbaySettings {
         if let Some(url) = &self.base_url {
             b = b.base_url(url);
         }
-        if let Some(title) = &self.title {
-            b = b.title(title);
-        }
-        if let Some(description) = &self.description {
-            b = b.description(description);
-        }
         Ok(b)
     }
 
@@ -221,7 +215,17 @@ impl EbaySettings {
         self.builder()?.build()
     }
 
-    /// The uploader these settings configure.
+    /// The per-upload defaults these settings give (title and description): give them with
+    /// each upload ([`marketmedia_core::UploadDriver::with_meta`]), a product's own over them.
+    pub fn upload_defaults(&self) -> marketmedia_core::UploadMeta {
+        let mut meta = marketmedia_core::UploadMeta::default();
+        meta.title = self.title.clone();
+        meta.description = self.description.clone();
+        meta
+    }
+
+    /// The uploader these settings configure (its videos' title and description travel
+    /// with each upload: [`EbaySettings::upload_defaults`]).
     pub fn uploader(&self) -> Result<EbayUploader> {
         EbayUploader::new(self.config()?)
     }
@@ -229,7 +233,7 @@ impl EbaySettings {
     /// The token calls of the application ([`EbayAuth`]): `None` without `client_id` and
     /// `client_secret` (the access token is then used as given). Without `ru_name`, only
     /// the refresh works (the code exchange needs it).
-    pub fn auth(&self, timeouts: Option<HttpTimeouts>) -> Result<Option<EbayAuth>> {
+    pub fn auth(&self, options: Option<ClientOptions>) -> Result<Option<EbayAuth>> {
         let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) else {
             return Ok(None);
         };
@@ -238,8 +242,8 @@ impl EbaySettings {
         if let Some(url) = &self.token_url {
             auth = auth.with_token_host(url.strip_suffix(TOKEN_PATH).unwrap_or(url));
         }
-        if let Some(timeouts) = timeouts {
-            auth = auth.with_client(http::build_client(timeouts)?);
+        if let Some(options) = options {
+            auth = auth.with_client(http::HttpClient::new(options)?);
         }
         Ok(Some(auth))
     }
@@ -319,8 +323,8 @@ impl Marketplace for Ebay {
             None => {}
         }
         let mut config = b.build()?;
-        config.timeouts = options.timeouts;
-        Ok(Client::new(EbayUploader::new(config)?))
+        config.options = options.client;
+        Ok(Client::new(EbayUploader::new(config)?).with_upload_defaults(s.upload_defaults()))
     }
 
     fn credential_key(&self, settings: &Settings) -> Result<Option<CredentialKey>> {
@@ -337,7 +341,7 @@ impl Marketplace for Ebay {
         options: &ConnectOptions,
     ) -> Result<Option<Arc<dyn Refresher>>> {
         let s = EbaySettings::from_settings(settings)?;
-        Ok(s.auth(Some(options.timeouts))?
+        Ok(s.auth(Some(options.client))?
             .map(|auth| Arc::new(auth.refresher()) as Arc<dyn Refresher>))
     }
 
@@ -385,10 +389,12 @@ impl Marketplace for Ebay {
         if let Some(url) = &c.base_url {
             out.set("base_url", url, Origin::Code)?;
         }
-        out.set("title", c.title.as_deref().unwrap_or(""), Origin::Code)?;
+        // The title and description are the client's uploads' defaults (`connect`).
+        let d = s.upload_defaults();
+        out.set("title", d.title.as_deref().unwrap_or(""), Origin::Code)?;
         out.set(
             "description",
-            c.description.as_deref().unwrap_or(""),
+            d.description.as_deref().unwrap_or(""),
             Origin::Code,
         )?;
         let account = self.account(settings)?;

@@ -22,7 +22,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use marketmedia_core::raw::http::{build_client, unix_millis, HttpTimeouts};
+use marketmedia_core::raw::http::{unix_millis, ClientOptions, HttpClient};
 use marketmedia_core::raw::{
     no_refresh_token, CredentialKey, Error, ErrorKind, Refresher, Result, Secret, Tokens,
 };
@@ -102,7 +102,7 @@ pub struct LazadaAuth {
     app_secret: Secret,
     base_url: String,
     authorize_url: String,
-    client: reqwest::Client,
+    client: HttpClient,
 }
 
 impl fmt::Debug for LazadaAuth {
@@ -131,15 +131,16 @@ impl LazadaAuth {
             app_secret,
             base_url: AUTH_BASE_URL.to_owned(),
             authorize_url: AUTHORIZE_URL.to_owned(),
-            client: build_client(HttpTimeouts::default())?,
+            client: HttpClient::new(ClientOptions::default())?,
         })
     }
 
-    /// The calls of `config`'s app, with its timeouts (on the auth host, not the gateway).
+    /// The calls of `config`'s app, with its client options (on the auth host, not the
+    /// gateway).
     pub fn from_config(config: &LazadaConfig) -> Result<LazadaAuth> {
         let auth = LazadaAuth::new(config.app_key.clone(), config.app_secret.clone())?;
         Ok(LazadaAuth {
-            client: build_client(config.timeouts)?,
+            client: HttpClient::new(config.options)?,
             ..auth
         })
     }
@@ -157,7 +158,7 @@ impl LazadaAuth {
     }
 
     /// The same calls through `client`.
-    pub fn with_client(mut self, client: reqwest::Client) -> Self {
+    pub fn with_client(mut self, client: HttpClient) -> Self {
         self.client = client;
         self
     }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
 use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// One mebibyte (the project reads a platform's "MB" as MiB, as platforms.md does for Shopee).
@@ -158,8 +158,10 @@ pub struct LazadaConfig {
     /// Whether the pre-flight asks `/media/video/quota/get` that the video fits the remaining
     /// quota. Default true.
     pub check_quota: bool,
-    /// Timeouts of each attempt.
-    pub timeouts: HttpTimeouts,
+    /// How its client talks HTTP: timeouts, deadlines, answer cap, requests in flight
+    /// and request rate ([`ClientOptions`], today's values by default). Two clients keep
+    /// their own.
+    pub options: ClientOptions,
 }
 
 impl LazadaConfig {
@@ -230,7 +232,7 @@ pub struct LazadaConfigBuilder {
     max_image_bytes: u64,
     concurrent_blocks: bool,
     check_quota: bool,
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
 }
 
 impl Default for LazadaConfigBuilder {
@@ -248,7 +250,7 @@ impl Default for LazadaConfigBuilder {
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
             concurrent_blocks: true,
             check_quota: true,
-            timeouts: HttpTimeouts::default(),
+            options: ClientOptions::default(),
         }
     }
 }
@@ -330,9 +332,16 @@ impl LazadaConfigBuilder {
         self
     }
 
-    /// Timeouts of each attempt.
+    /// Timeouts for each attempt (the same as setting `options.timeouts`).
     pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
-        self.timeouts = timeouts;
+        self.options.timeouts = timeouts;
+        self
+    }
+
+    /// How the client talks HTTP ([`ClientOptions`]: timeouts, deadlines, answer cap,
+    /// requests in flight, request rate; default today's values).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -357,7 +366,7 @@ impl LazadaConfigBuilder {
             max_image_bytes: self.max_image_bytes,
             concurrent_blocks: self.concurrent_blocks,
             check_quota: self.check_quota,
-            timeouts: self.timeouts,
+            options: self.options,
         };
         config.validate()?;
         Ok(config)
@@ -379,7 +388,7 @@ impl fmt::Debug for LazadaConfig {
             .field("max_image_bytes", &self.max_image_bytes)
             .field("concurrent_blocks", &self.concurrent_blocks)
             .field("check_quota", &self.check_quota)
-            .field("timeouts", &self.timeouts)
+            .field("options", &self.options)
             .finish()
     }
 }

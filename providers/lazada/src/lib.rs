@@ -15,9 +15,12 @@
 //! - Every block answer carries an `e_tag`; when it looks like an MD5 it is compared with the
 //!   block's own MD5 and a mismatch is a [`ErrorKind::Corrupted`] error, which the driver
 //!   retries.
-//! - The commit needs a **title** and a **cover URL**: give them with
-//!   [`LazadaUploader::with_video_options`]. The pre-flight refuses an upload without them
-//!   before any request, then checks that the video fits the remaining Media Center quota.
+//! - The commit needs a **title** and a **cover URL**, which travel with each upload
+//!   ([`UploadMeta`](marketmedia_core::UploadMeta), `usage` too: `pro_main_video` or `im`),
+//!   so one provider serves a whole catalog. The rules declare both required
+//!   (`required_meta`): the driver refuses an upload without them before any request; the
+//!   pre-flight checks the cover is an http(s) URL, then that the video fits the remaining
+//!   Media Center quota.
 //! - Only `AUDIT_SUCCESS` videos can be attached to products, so polling goes through
 //!   transcoding and audit.
 //! - There is no way to abandon a block upload on Lazada: [`ChunkedVideoUploader::cancel`]
@@ -26,7 +29,8 @@
 //! ```no_run
 //! use std::path::Path;
 //! use marketmedia_core::{UploadDriver, UploadOptions};
-//! use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+//! use marketmedia_core::UploadMeta;
+//! use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 //!
 //! # async fn demo() -> marketmedia_core::Result<()> {
 //! let config = LazadaConfig::builder()
@@ -35,11 +39,15 @@
 //!     .access_token(std::env::var("LAZADA_ACCESS_TOKEN").unwrap_or_default())
 //!     .region(Region::My)
 //!     .build()?;
-//! let lazada = LazadaUploader::new(config)?.with_video_options(
-//!     VideoOptions::new("Blue enamel kettle", "https://my-live.slatic.net/p/kettle-cover.png"),
-//! );
+//! let lazada = LazadaUploader::new(config)?;
+//! let kettle = UploadMeta::default()
+//!     .with_title("Blue enamel kettle")
+//!     .with_cover_url("https://my-live.slatic.net/p/kettle-cover.png");
 //! let driver = UploadDriver::new(UploadOptions::default());
-//! let outcome = driver.upload_file(&lazada, Path::new("kettle.mp4")).await?;
+//! let outcome = driver
+//!     .with_meta(kettle)
+//!     .upload_file(&lazada, Path::new("kettle.mp4"))
+//!     .await?;
 //! if let Some(video) = outcome.asset() {
 //!     println!("attach video {} to the product", video.id);
 //! }
@@ -64,13 +72,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use marketmedia_core::raw::check_images;
 use marketmedia_core::raw::http::{
-    build_client, kind_for_status, part_file_field, send, unix_millis, CallMeta, RawResponse,
+    kind_for_status, part_file_field, unix_millis, CallMeta, HttpClient, RawResponse,
 };
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DigestNeeds, Error, ErrorKind,
-    ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
-    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Recovery, Result,
-    Secret, SourceInfo, TokenSource, UploadRules, UploadSession, UploadedImage,
+    ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, NumberingBase,
+    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Recovery,
+    Result, Secret, SourceInfo, TokenSource, UploadRules, UploadSession, UploadedImage,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -108,61 +116,51 @@ impl VideoUsage {
     }
 }
 
-/// Per-upload options Lazada needs at commit. Title and cover are required by the platform;
-/// they are options (not guesses) and the pre-flight refuses an upload without them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VideoOptions {
-    /// `title` of the video.
-    pub title: Option<String>,
-    /// `coverUrl`: a public http(s) URL of the cover image (upload it first with
-    /// [`LazadaUploader::upload_image`] or [`LazadaUploader::migrate_image`]).
-    pub cover_url: Option<String>,
-    /// `videoUsage`.
-    pub usage: VideoUsage,
+impl std::str::FromStr for VideoUsage {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "pro_main_video" => Ok(VideoUsage::ProMainVideo),
+            "im" => Ok(VideoUsage::Im),
+            other => Err(Error::invalid_input(format!(
+                "{other:?} is not a Lazada video usage (pro_main_video, im)"
+            ))
+            .with_platform(PLATFORM)),
+        }
+    }
 }
 
-impl VideoOptions {
-    /// Options with a title and a cover URL, for a product's main video.
-    pub fn new(title: impl Into<String>, cover_url: impl Into<String>) -> Self {
-        VideoOptions {
-            title: Some(title.into()),
-            cover_url: Some(cover_url.into()),
-            usage: VideoUsage::default(),
-        }
-    }
-
-    /// Sets the usage.
-    pub fn with_usage(mut self, usage: VideoUsage) -> Self {
-        self.usage = usage;
-        self
-    }
-
-    /// Checks the options without any request: title and cover present, cover an http(s) URL.
-    pub fn check(&self) -> Result<(String, String)> {
-        let title = self.title.as_deref().map(str::trim).unwrap_or("");
-        let cover = self.cover_url.as_deref().map(str::trim).unwrap_or("");
-        let fail = |m: &str| Err(Error::invalid_input(m).with_platform(PLATFORM));
-        match (title.is_empty(), cover.is_empty()) {
-            (true, true) => {
-                return fail("Lazada needs a title and a cover image URL for every video; set them with VideoOptions")
+/// What Lazada needs of each video at commit, from the upload's fields
+/// ([`SourceInfo::meta`]): `title` and `cover_url` (required, declared in the rules'
+/// `required_meta`), `usage` (default `pro_main_video`). Checked without any request: the
+/// cover must be a public http(s) URL.
+fn video_fields(source: &SourceInfo) -> Result<(String, String, VideoUsage)> {
+    let meta = &source.meta;
+    let fail = |m: &str| Err(Error::invalid_input(m).with_platform(PLATFORM));
+    let (title, cover) =
+        match (meta.get(MetaField::Title), meta.get(MetaField::CoverUrl)) {
+            (Some(t), Some(c)) => (t, c),
+            (None, None) => return fail(
+                "Lazada needs a title and a cover_url for every video; give them with the upload",
+            ),
+            (None, Some(_)) => {
+                return fail("Lazada needs a title for every video; give it with the upload")
             }
-            (true, false) => {
-                return fail("Lazada needs a title for every video; set VideoOptions::title")
+            (Some(_), None) => {
+                return fail("Lazada needs a cover_url for every video; give it with the upload")
             }
-            (false, true) => {
-                return fail(
-                    "Lazada needs a cover image URL for every video; set VideoOptions::cover_url",
-                )
-            }
-            (false, false) => {}
-        }
-        if !(cover.starts_with("https://") || cover.starts_with("http://"))
-            || cover.chars().any(char::is_whitespace)
-        {
-            return fail("the cover must be a public http(s) URL of an image");
-        }
-        Ok((title.to_owned(), cover.to_owned()))
+        };
+    if !(cover.starts_with("https://") || cover.starts_with("http://"))
+        || cover.chars().any(char::is_whitespace)
+    {
+        return fail("the cover must be a public http(s) URL of an image");
     }
+    let usage = match meta.get(MetaField::Usage) {
+        Some(u) => u.parse()?,
+        None => VideoUsage::default(),
+    };
+    Ok((title.to_owned(), cover.to_owned(), usage))
 }
 
 /// Media Center space, in bytes.
@@ -203,7 +201,7 @@ impl SessionData {
 
 struct Shared {
     config: LazadaConfig,
-    client: reqwest::Client,
+    client: HttpClient,
     /// The seller's access token for each request: the configured source, or the fixed
     /// token.
     tokens: TokenSource,
@@ -214,18 +212,18 @@ struct Shared {
     committed: Mutex<HashMap<String, String>>,
 }
 
-/// The Lazada Media Center provider. Cheap to clone (clones share the HTTP client).
+/// The Lazada Media Center provider. Cheap to clone (clones share the HTTP client). One
+/// provider serves every video of a catalog: each upload's title, cover and usage travel with
+/// it ([`SourceInfo::meta`]).
 #[derive(Clone)]
 pub struct LazadaUploader {
     shared: Arc<Shared>,
-    video: VideoOptions,
 }
 
 impl std::fmt::Debug for LazadaUploader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LazadaUploader")
             .field("config", &self.shared.config)
-            .field("video", &self.video)
             .finish()
     }
 }
@@ -249,7 +247,7 @@ type FileField<'a> = (
 /// What signs and sends a call: the app's key and secret and the host (a country gateway,
 /// or the auth host for the token calls).
 struct App<'a> {
-    client: &'a reqwest::Client,
+    client: &'a HttpClient,
     app_key: &'a str,
     app_secret: &'a Secret,
     base_url: &'a str,
@@ -299,7 +297,7 @@ impl App<'_> {
             call: call.name,
             part,
         };
-        let raw = send(request, meta).await?;
+        let raw = self.client.send(request, meta).await?;
         decode(call.name, &raw, &meta)
     }
 }
@@ -312,7 +310,7 @@ impl LazadaUploader {
     /// A provider for `config` (checked; no request).
     pub fn new(config: LazadaConfig) -> Result<Self> {
         config.validate()?;
-        let client = build_client(config.timeouts)?;
+        let client = HttpClient::new(config.options)?;
         let rules = UploadRules {
             commit_numbering: Some(NumberingBase::One),
             max_parts: MAX_BLOCKS,
@@ -326,6 +324,8 @@ impl LazadaUploader {
             // stays resumable in the journal until the platform forgets it (the documents give
             // no lifetime; the simulator's is 24 hours).
             remote_cancel: false,
+            // Every video's commit names its title and cover.
+            required_meta: vec![MetaField::Title, MetaField::CoverUrl],
             ..UploadRules::new(
                 PLATFORM,
                 PartSizeRule::Range {
@@ -355,21 +355,7 @@ impl LazadaUploader {
                 image_rules,
                 committed: Mutex::new(HashMap::new()),
             }),
-            video: VideoOptions::default(),
         })
-    }
-
-    /// The same provider with these per-upload options (title, cover, usage).
-    pub fn with_video_options(&self, video: VideoOptions) -> Self {
-        LazadaUploader {
-            shared: Arc::clone(&self.shared),
-            video,
-        }
-    }
-
-    /// The per-upload options in use.
-    pub fn video_options(&self) -> &VideoOptions {
-        &self.video
     }
 
     /// The configuration.
@@ -648,10 +634,10 @@ impl ChunkedVideoUploader for LazadaUploader {
         &self.shared.rules
     }
 
-    /// Title and cover present (no request), the size within the limit, then — unless
-    /// disabled — the video fits the remaining Media Center quota.
+    /// The upload's title and cover present and well formed (no request), the size within
+    /// the limit, then — unless disabled — the video fits the remaining Media Center quota.
     async fn preflight(&self, source: &SourceInfo) -> Result<()> {
-        self.video.check()?;
+        video_fields(source)?;
         let max = self.shared.rules.max_file_bytes;
         if source.size > max {
             return Err(Error::invalid_input(format!(
@@ -682,7 +668,7 @@ impl ChunkedVideoUploader for LazadaUploader {
     }
 
     async fn init(&self, source: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
-        let (title, cover_url) = self.video.check()?;
+        let (title, cover_url, video_usage) = video_fields(source)?;
         let call = wire::INIT_CREATE_VIDEO;
         let params = wire::InitCreateVideoRequest {
             file_name: &source.file_name,
@@ -699,7 +685,7 @@ impl ChunkedVideoUploader for LazadaUploader {
             file_name: source.file_name.clone(),
             title,
             cover_url,
-            video_usage: self.video.usage,
+            video_usage,
         };
         let data = serde_json::to_value(&data).map_err(|e| {
             Error::protocol(format!("could not record the session: {e}")).with_platform(PLATFORM)

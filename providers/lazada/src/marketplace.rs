@@ -14,17 +14,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use marketmedia_core::raw::{
-    AccountCheck, AccountInfo, Authorization, BoxFuture, CheckAccount, ChunkedVideoUploader,
-    Client, ConnectOptions, CredentialKey, Error, Fields, Marketplace, Origin, RedactedUrl,
-    Refresher, Result, Secret, Setting, Settings, TokenSource, Tokens, UploadField, COVER_URL,
-    TITLE,
+    AccountCheck, AccountInfo, Authorization, BoxFuture, CheckAccount, Client, ConnectOptions,
+    CredentialKey, Error, Marketplace, Origin, RedactedUrl, Refresher, Result, Secret, Setting,
+    Settings, TokenSource, Tokens, UploadField, UploadMeta, COVER_URL, TITLE,
 };
 
 use crate::auth::LazadaAuth;
 use serde::Deserialize;
 
 use crate::config::{LazadaConfigBuilder, MAX_IMAGE_SIDE};
-use crate::{LazadaConfig, LazadaUploader, Region, VideoOptions, PLATFORM};
+use crate::{LazadaConfig, LazadaUploader, Region, PLATFORM};
 
 /// A Lazada account's settings: the keys of `[accounts.NAME]` (with `marketplace =
 /// "lazada"`) and of `[lazada]`, and the `MARKETMEDIA_LAZADA_*` variables.
@@ -237,18 +236,19 @@ impl LazadaSettings {
         self.builder()?.build()
     }
 
-    /// The per-upload defaults these settings give (title and cover).
-    pub fn video_options(&self) -> VideoOptions {
-        VideoOptions {
-            title: self.title.clone(),
-            cover_url: self.cover_url.clone(),
-            ..VideoOptions::default()
-        }
+    /// The per-upload defaults these settings give (title and cover): give them with each
+    /// upload ([`marketmedia_core::UploadDriver::with_meta`]), a product's own over them.
+    pub fn upload_defaults(&self) -> UploadMeta {
+        let mut meta = UploadMeta::default();
+        meta.title = self.title.clone();
+        meta.cover_url = self.cover_url.clone();
+        meta
     }
 
-    /// The uploader these settings configure, with their title and cover as its defaults.
+    /// The uploader these settings configure (its videos' title and cover travel with each
+    /// upload: [`LazadaSettings::upload_defaults`]).
     pub fn uploader(&self) -> Result<LazadaUploader> {
-        Ok(LazadaUploader::new(self.config()?)?.with_video_options(self.video_options()))
+        LazadaUploader::new(self.config()?)
     }
 
     /// The token calls of the app ([`LazadaAuth`]), on `auth_url` when set.
@@ -329,25 +329,11 @@ impl Marketplace for Lazada {
             None => {}
         }
         let mut config = b.build()?;
-        config.timeouts = options.timeouts;
-        let base = s.video_options();
-        let uploader = Arc::new(LazadaUploader::new(config)?.with_video_options(base.clone()));
-        let maker = uploader.clone();
-        // Lazada's title and cover sit on the uploader: one per product, sharing the client.
-        let video_for = Arc::new(
-            move |fields: &Fields| -> Result<Arc<dyn ChunkedVideoUploader>> {
-                let options = VideoOptions {
-                    title: fields.get(TITLE).cloned().or_else(|| base.title.clone()),
-                    cover_url: fields
-                        .get(COVER_URL)
-                        .cloned()
-                        .or_else(|| base.cover_url.clone()),
-                    ..base.clone()
-                };
-                Ok(Arc::new(maker.with_video_options(options)))
-            },
-        );
-        Ok(Client::from_arc(uploader).with_video_for(video_for))
+        config.options = options.client;
+        // One uploader for every product: each upload's title and cover travel with it, the
+        // account's settings of the same keys as their defaults.
+        let uploader = Arc::new(LazadaUploader::new(config)?);
+        Ok(Client::from_arc(uploader).with_upload_defaults(s.upload_defaults()))
     }
 
     fn credential_key(&self, settings: &Settings) -> Result<Option<CredentialKey>> {
@@ -363,7 +349,7 @@ impl Marketplace for Lazada {
     ) -> Result<Option<Arc<dyn Refresher>>> {
         let s = LazadaSettings::from_settings(settings)?;
         let mut config = s.config()?;
-        config.timeouts = options.timeouts;
+        config.options = options.client;
         Ok(Some(Arc::new(s.auth(&config)?.refresher())))
     }
 
@@ -414,7 +400,8 @@ impl Marketplace for Lazada {
         if let Some(url) = &c.base_url {
             out.set("base_url", url, Origin::Code)?;
         }
-        let o = uploader.video_options();
+        // The title and cover are the client's uploads' defaults (`connect`).
+        let o = s.upload_defaults();
         out.set("title", o.title.as_deref().unwrap_or(""), Origin::Code)?;
         out.set(
             "cover_url",

@@ -12,7 +12,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use marketmedia_core::{Completion, PollPolicy, RetryPolicy, UploadDriver, UploadOptions};
+use marketmedia_core::{
+    Completion, MetaField, PollPolicy, RetryPolicy, UploadDriver, UploadMeta, UploadOptions,
+};
 use serde_json::{json, Value};
 
 use super::*;
@@ -161,9 +163,14 @@ fn uploader(base: &str) -> LazadaUploader {
         .block_size(BLOCK)
         .build()
         .unwrap();
-    LazadaUploader::new(cfg)
-        .unwrap()
-        .with_video_options(VideoOptions::new("hello", "https://c/x.png"))
+    LazadaUploader::new(cfg).unwrap()
+}
+
+/// The fields every test upload carries unless it says otherwise.
+fn fields() -> UploadMeta {
+    UploadMeta::default()
+        .with_title("hello")
+        .with_cover_url("https://c/x.png")
 }
 
 fn fast_driver(concurrency: usize) -> UploadDriver {
@@ -182,6 +189,7 @@ fn fast_driver(concurrency: usize) -> UploadDriver {
             max_delay: Duration::from_millis(1),
             deadline: Duration::from_secs(10),
         },
+        meta: fields(),
         ..UploadOptions::default()
     })
 }
@@ -362,39 +370,38 @@ async fn etag_check_is_case_insensitive_and_skips_non_md5_tags() {
 async fn missing_title_or_cover_is_refused_before_any_request() {
     let (base, fake) = start(happy).await;
     let (file, _) = mp4(1000);
-    let base_uploader = uploader(&base);
-    for opts in [
-        VideoOptions::default(),
-        VideoOptions {
-            title: Some("  ".into()),
-            cover_url: Some("https://c/x.png".into()),
-            ..VideoOptions::default()
-        },
-        VideoOptions {
-            title: Some("t".into()),
-            cover_url: None,
-            ..VideoOptions::default()
-        },
-        VideoOptions::new("t", "not a url"),
+    let lazada = uploader(&base);
+    assert_eq!(
+        lazada.rules().required_meta,
+        vec![MetaField::Title, MetaField::CoverUrl]
+    );
+    for meta in [
+        UploadMeta::default(),
+        UploadMeta::default()
+            .with_title("  ")
+            .with_cover_url("https://c/x.png"),
+        UploadMeta::default().with_title("t"),
+        UploadMeta::default()
+            .with_title("t")
+            .with_cover_url("not a url"),
+        fields().with_usage("banner"),
     ] {
-        let lazada = base_uploader.with_video_options(opts.clone());
         let err = fast_driver(1)
+            .with_meta(meta.clone())
             .upload_file(&lazada, file.path())
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{opts:?}: {err}");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{meta:?}: {err}");
     }
-    let err = base_uploader
-        .with_video_options(VideoOptions {
-            cover_url: Some("https://c/x.png".into()),
-            ..VideoOptions::default()
-        })
+    // The provider checks too, for a caller driving it by hand.
+    let err = lazada
         .preflight(&SourceInfo {
             file_name: "a.mp4".into(),
             size: 10,
             format: MediaFormat::Mp4,
             duration: None,
             digests: Default::default(),
+            meta: UploadMeta::default().with_cover_url("https://c/x.png"),
         })
         .await
         .unwrap_err();
@@ -509,6 +516,7 @@ async fn gateway_errors_become_typed_errors() {
             format: MediaFormat::Mp4,
             duration: None,
             digests: Default::default(),
+            meta: fields(),
         };
         let plan = PartPlan::new(10, &plan_rules, None).unwrap();
         let err = lazada.init(&src, &plan).await.unwrap_err();
@@ -562,15 +570,17 @@ async fn poll_states() {
 #[tokio::test]
 async fn session_resumes_in_another_uploader() {
     let (base, fake) = start(happy).await;
-    let first = uploader(&base).with_video_options(
-        VideoOptions::new("from session", "https://c/s.png").with_usage(VideoUsage::Im),
-    );
+    let first = uploader(&base);
     let src = SourceInfo {
         file_name: "a.mp4".into(),
         size: 10,
         format: MediaFormat::Mp4,
         duration: None,
         digests: Default::default(),
+        meta: UploadMeta::default()
+            .with_title("from session")
+            .with_cover_url("https://c/s.png")
+            .with_usage("im"),
     };
     let plan = PartPlan::new(10, first.rules(), None).unwrap();
     let InitOutcome::Session(session) = first.init(&src, &plan).await.unwrap() else {
@@ -578,7 +588,7 @@ async fn session_resumes_in_another_uploader() {
     };
     let stored = serde_json::to_string(&session).unwrap();
     let session: UploadSession = serde_json::from_str(&stored).unwrap();
-    // Another process: no video options set; the session carries them.
+    // Another process: no upload fields given; the session carries them.
     let second = LazadaUploader::new(first.config().clone()).unwrap();
     let part = Part::new(0, 0, bytes::Bytes::from_static(b"0123456789"), None);
     let receipt = second.put_part(&session, &part).await.unwrap();

@@ -46,7 +46,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use marketmedia_core::raw::http::{self, CallMeta, HttpTimeouts};
+use marketmedia_core::raw::http::{self, CallMeta};
 use marketmedia_core::raw::{
     no_refresh_token, CredentialKey, Error, ErrorKind, Refresher, Result, Secret, Tokens,
 };
@@ -151,7 +151,7 @@ pub struct ShopeeAuth {
     partner_id: u64,
     partner_key: Secret,
     base_url: String,
-    client: reqwest::Client,
+    client: http::HttpClient,
 }
 
 impl fmt::Debug for ShopeeAuth {
@@ -182,16 +182,17 @@ impl ShopeeAuth {
             partner_id,
             partner_key,
             base_url: region.base_url().to_owned(),
-            client: http::build_client(HttpTimeouts::default())?,
+            client: http::HttpClient::new(http::ClientOptions::default())?,
         })
     }
 
-    /// The calls of `config`'s partner, on its host (a simulator's too), with its timeouts.
+    /// The calls of `config`'s partner, on its host (a simulator's too), with its client
+    /// options.
     pub fn from_config(config: &ShopeeConfig) -> Result<ShopeeAuth> {
         let auth = ShopeeAuth::new(config.partner_id, config.partner_key.clone(), config.region)?;
         Ok(ShopeeAuth {
             base_url: config.effective_base_url().to_owned(),
-            client: http::build_client(config.timeouts)?,
+            client: http::HttpClient::new(config.options)?,
             ..auth
         })
     }
@@ -203,7 +204,7 @@ impl ShopeeAuth {
     }
 
     /// The same calls through `client`.
-    pub fn with_client(mut self, client: reqwest::Client) -> Self {
+    pub fn with_client(mut self, client: http::HttpClient) -> Self {
         self.client = client;
         self
     }
@@ -327,7 +328,7 @@ impl ShopeeAuth {
         };
         let sent_at = http::unix_millis();
         let request = self.client.post(self.signed_url(path)?).json(body);
-        let raw = http::send(request, meta).await?;
+        let raw = self.client.send(request, meta).await?;
         // The envelope's error first; the fields are at the top level.
         crate::decode::<serde::de::IgnoredAny>(&raw, &meta)?;
         Ok((sent_at, raw.json(&meta)?))

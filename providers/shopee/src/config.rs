@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
 use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// Which Shopee host to talk to.
@@ -268,8 +268,10 @@ pub struct ShopeeConfig {
     pub image_scene: ImageScene,
     /// Ratio of uploaded images.
     pub image_ratio: ImageRatio,
-    /// Timeouts for each attempt.
-    pub timeouts: HttpTimeouts,
+    /// How its client talks HTTP: timeouts, deadlines, answer cap, requests in flight
+    /// and request rate ([`ClientOptions`], today's values by default). Two clients keep
+    /// their own.
+    pub options: ClientOptions,
 }
 
 impl ShopeeConfig {
@@ -329,7 +331,7 @@ pub struct ShopeeConfigBuilder {
     public_call_signing: PublicCallSigning,
     image_scene: ImageScene,
     image_ratio: ImageRatio,
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
 }
 
 impl ShopeeConfigBuilder {
@@ -427,9 +429,16 @@ impl ShopeeConfigBuilder {
         self
     }
 
-    /// Timeouts for each attempt.
+    /// Timeouts for each attempt (the same as setting `options.timeouts`).
     pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
-        self.timeouts = timeouts;
+        self.options.timeouts = timeouts;
+        self
+    }
+
+    /// How the client talks HTTP ([`ClientOptions`]: timeouts, deadlines, answer cap,
+    /// requests in flight, request rate; default today's values).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -459,7 +468,7 @@ impl ShopeeConfigBuilder {
             public_call_signing: self.public_call_signing,
             image_scene: self.image_scene,
             image_ratio: self.image_ratio,
-            timeouts: self.timeouts,
+            options: self.options,
         };
         config.validate()?;
         Ok(config)
@@ -484,7 +493,7 @@ impl fmt::Debug for ShopeeConfig {
             .field("public_call_signing", &self.public_call_signing)
             .field("image_scene", &self.image_scene)
             .field("image_ratio", &self.image_ratio)
-            .field("timeouts", &self.timeouts)
+            .field("options", &self.options)
             .finish()
     }
 }

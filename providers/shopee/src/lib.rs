@@ -79,7 +79,7 @@ pub const PLATFORM: &str = "shopee";
 #[derive(Debug, Clone)]
 pub struct ShopeeUploader {
     config: ShopeeConfig,
-    client: reqwest::Client,
+    client: http::HttpClient,
     /// The shop's access token for each request: the configured source, or the configured
     /// fixed token.
     tokens: TokenSource,
@@ -152,12 +152,12 @@ impl ShopeeUploader {
     /// client.
     pub fn new(config: ShopeeConfig) -> Result<Self> {
         config.validate()?;
-        let client = http::build_client(config.timeouts)?;
+        let client = http::HttpClient::new(config.options)?;
         Ok(Self::with_client(config, client))
     }
 
     /// A provider sharing an existing HTTP client (and its connection pool).
-    pub fn with_client(config: ShopeeConfig, client: reqwest::Client) -> Self {
+    pub fn with_client(config: ShopeeConfig, client: http::HttpClient) -> Self {
         let (rules, image_rules) = match config.module {
             ShopeeModule::MediaSpace => space_rules(&config),
             ShopeeModule::Media => media::rules(&config),
@@ -245,7 +245,10 @@ impl ShopeeUploader {
         self.tokens
             .call(|token| async move {
                 let url = self.url(api_path, token.expose())?;
-                let raw = http::send(self.client.post(url).json(body), meta).await?;
+                let raw = self
+                    .client
+                    .send(self.client.post(url).json(body), meta)
+                    .await?;
                 decode(&raw, &meta)
             })
             .await
@@ -263,7 +266,10 @@ impl ShopeeUploader {
                 let form = form();
                 async move {
                     let url = self.url(api_path, token.expose())?;
-                    let raw = http::send(self.client.post(url).multipart(form?), meta).await?;
+                    let raw = self
+                        .client
+                        .send(self.client.post(url).multipart(form?), meta)
+                        .await?;
                     decode(&raw, &meta)
                 }
             })
@@ -282,7 +288,7 @@ impl ShopeeUploader {
             .tokens
             .call(|token| async move {
                 let url = self.url(wire::path::GET_SHOP_INFO, token.expose())?;
-                let raw = http::send(self.client.get(url), meta).await?;
+                let raw = self.client.send(self.client.get(url), meta).await?;
                 // The envelope's error first; the fields are at the top level.
                 decode::<serde::de::IgnoredAny>(&raw, &meta)?;
                 raw.json(&meta)
@@ -314,7 +320,7 @@ impl ShopeeUploader {
                     .client
                     .get(self.url(api_path, token.expose())?)
                     .query(&[("video_upload_id", handle.id.as_str())]);
-                let raw = http::send(request, meta).await?;
+                let raw = self.client.send(request, meta).await?;
                 decode(&raw, &meta)
             })
             .await

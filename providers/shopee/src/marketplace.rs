@@ -246,7 +246,7 @@ impl Marketplace for Shopee {
             None => {}
         }
         let mut config = b.build()?;
-        config.timeouts = options.timeouts;
+        config.options = options.client;
         Ok(Client::new(ShopeeUploader::new(config)?))
     }
 
@@ -262,7 +262,7 @@ impl Marketplace for Shopee {
         options: &ConnectOptions,
     ) -> Result<Option<Arc<dyn Refresher>>> {
         let mut config = ShopeeSettings::from_settings(settings)?.config()?;
-        config.timeouts = options.timeouts;
+        config.options = options.client;
         let auth = ShopeeAuth::from_config(&config)?;
         Ok(Some(Arc::new(
             auth.refresher(Subject::Shop(config.shop_id)),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use marketmedia_core::raw::http::{send, unix_millis};
+use marketmedia_core::raw::http::{unix_millis, HttpClient};
 use marketmedia_core::raw::{
     CredentialKey, Error, MemoryStore, RefreshMargin, Refresher, Result, Secret, TokenSource,
     Tokens,
@@ -27,7 +27,7 @@ const UNKNOWN_LIFETIME_SECS: u64 = 60;
 /// Fetches access tokens with the library secret.
 #[derive(Clone)]
 pub struct SmhRefresher {
-    http: reqwest::Client,
+    http: HttpClient,
     base: Url,
     config: SmhConfig,
     secret: Secret,
@@ -44,7 +44,7 @@ impl std::fmt::Debug for SmhRefresher {
 
 impl SmhRefresher {
     /// A refresher for `config`'s library with `secret`, sending through `http` to `base`.
-    pub fn new(http: reqwest::Client, base: Url, config: SmhConfig, secret: Secret) -> Self {
+    pub fn new(http: HttpClient, base: Url, config: SmhConfig, secret: Secret) -> Self {
         SmhRefresher {
             http,
             base,
@@ -84,7 +84,7 @@ impl SmhRefresher {
             }
         }
         let sent_at = unix_millis();
-        let raw = send(self.http.get(url), meta(call)).await?;
+        let raw = self.http.send(self.http.get(url), meta(call)).await?;
         if !(200..300).contains(&raw.status) {
             return Err(api_error(&raw, &meta(call)));
         }
@@ -132,7 +132,7 @@ pub fn margin(config: &SmhConfig) -> RefreshMargin {
 /// from an outage.
 pub(crate) fn token_source(
     config: &SmhConfig,
-    http: &reqwest::Client,
+    http: &HttpClient,
     base: &Url,
 ) -> Result<TokenSource> {
     if let Some(source) = &config.token_source {

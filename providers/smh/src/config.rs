@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
 use marketmedia_core::raw::{Error, RedactedUrl, Result, Secret, TokenSource};
 
 /// One mebibyte.
@@ -160,10 +160,11 @@ pub struct SmhConfig {
     /// only a local simulator or sandbox sets this. Default false.
     pub allow_plain_http: bool,
     /// Target directory inside the space (`a/b`); empty for the root. It must exist: SMH does
-    /// not create parent directories (see [`crate::SmhUploader::create_directory`]).
+    /// not create parent directories (see [`crate::SmhUploader::create_directory`]). An
+    /// upload's own directory ([`MetaField::Directory`](marketmedia_core::MetaField)) replaces
+    /// it, and its file name is the upload's ([`MetaField::FileName`](marketmedia_core::MetaField))
+    /// or the source's.
     pub directory: String,
-    /// Target file name; the source's file name when `None`.
-    pub file_name: Option<String>,
     /// What to do when the target exists.
     pub conflict: ConflictStrategy,
     /// Preferred part size (≥ 1 MiB; grown by the planner so a file needs ≤ 10,000 parts).
@@ -173,8 +174,10 @@ pub struct SmhConfig {
     pub instant_upload: bool,
     /// Largest image accepted by [`marketmedia_core::ImageUploader`] (held in memory).
     pub image_max_bytes: u64,
-    /// Per-attempt HTTP timeouts.
-    pub timeouts: HttpTimeouts,
+    /// How its client talks HTTP: timeouts, deadlines, answer cap, requests in flight
+    /// and request rate ([`ClientOptions`], today's values by default). Two clients keep
+    /// their own.
+    pub options: ClientOptions,
 }
 
 impl SmhConfig {
@@ -238,9 +241,6 @@ impl SmhConfig {
             ));
         }
         directory_segments(&self.directory)?;
-        if let Some(name) = &self.file_name {
-            check_file_name(name)?;
-        }
         Ok(())
     }
 }
@@ -260,12 +260,11 @@ impl fmt::Debug for SmhConfig {
             .field("storage_scheme", &self.storage_scheme)
             .field("allow_plain_http", &self.allow_plain_http)
             .field("directory", &self.directory)
-            .field("file_name", &self.file_name)
             .field("conflict", &self.conflict)
             .field("part_size", &self.part_size)
             .field("instant_upload", &self.instant_upload)
             .field("image_max_bytes", &self.image_max_bytes)
-            .field("timeouts", &self.timeouts)
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -287,12 +286,11 @@ pub struct SmhConfigBuilder {
     storage_scheme: StorageScheme,
     allow_plain_http: bool,
     directory: String,
-    file_name: Option<String>,
     conflict: ConflictStrategy,
     part_size: u64,
     instant_upload: bool,
     image_max_bytes: u64,
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
 }
 
 impl Default for SmhConfigBuilder {
@@ -311,12 +309,11 @@ impl Default for SmhConfigBuilder {
             storage_scheme: StorageScheme::Https,
             allow_plain_http: false,
             directory: String::new(),
-            file_name: None,
             conflict: ConflictStrategy::Rename,
             part_size: DEFAULT_PART_SIZE,
             instant_upload: true,
             image_max_bytes: 50 * MIB,
-            timeouts: HttpTimeouts::default(),
+            options: ClientOptions::default(),
         }
     }
 }
@@ -417,12 +414,6 @@ impl SmhConfigBuilder {
         self
     }
 
-    /// The target file name (default: the source's name).
-    pub fn file_name(mut self, name: impl Into<String>) -> Self {
-        self.file_name = Some(name.into());
-        self
-    }
-
     /// The conflict strategy (default rename).
     pub fn conflict(mut self, strategy: ConflictStrategy) -> Self {
         self.conflict = strategy;
@@ -447,9 +438,16 @@ impl SmhConfigBuilder {
         self
     }
 
-    /// Per-attempt HTTP timeouts.
+    /// Timeouts for each attempt (the same as setting `options.timeouts`).
     pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
-        self.timeouts = timeouts;
+        self.options.timeouts = timeouts;
+        self
+    }
+
+    /// How the client talks HTTP ([`ClientOptions`]: timeouts, deadlines, answer cap,
+    /// requests in flight, request rate; default today's values).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -486,12 +484,11 @@ impl SmhConfigBuilder {
             storage_scheme: self.storage_scheme,
             allow_plain_http: self.allow_plain_http,
             directory: self.directory,
-            file_name: self.file_name,
             conflict: self.conflict,
             part_size: self.part_size,
             instant_upload: self.instant_upload,
             image_max_bytes: self.image_max_bytes,
-            timeouts: self.timeouts,
+            options: self.options,
         };
         config.validate()?;
         Ok(config)
@@ -507,7 +504,6 @@ impl fmt::Debug for SmhConfigBuilder {
             .field("space_id", &self.space_id)
             .field("base_url", &self.base_url.as_deref().map(RedactedUrl::new))
             .field("directory", &self.directory)
-            .field("file_name", &self.file_name)
             .finish_non_exhaustive()
     }
 }
@@ -648,7 +644,6 @@ mod tests {
             secret("lib", "s").part_size(MIB - 1),
             secret("lib", "s").directory("a/../b"),
             secret("lib", "s").directory("a//b"),
-            secret("lib", "s").file_name("a/b.mp4"),
             secret("lib", "s").base_url("not a url"),
             secret("lib", "s").space(""),
             secret("lib", "s").grants(["upload_file,admin"]),

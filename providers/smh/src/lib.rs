@@ -47,15 +47,13 @@ pub mod wire;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use marketmedia_core::raw::http::{
-    build_client, part_body, send, unix_millis, CallMeta, RawResponse,
-};
+use marketmedia_core::raw::http::{part_body, unix_millis, CallMeta, HttpClient, RawResponse};
 use marketmedia_core::raw::Digester;
 use marketmedia_core::raw::{
     Asset, ChunkedVideoUploader, CommitOutcome, DigestNeeds, DigestRequest, Error, ErrorKind,
-    ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, NumberingBase, Part,
-    PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, SourceInfo,
-    TokenSource, UploadRules, UploadSession, UploadedImage,
+    ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, NumberingBase,
+    Part, PartPlan, PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result,
+    SourceInfo, TokenSource, UploadRules, UploadSession, UploadedImage,
 };
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_LENGTH, ETAG};
 use serde::{Deserialize, Serialize};
@@ -85,7 +83,7 @@ pub const MAX_PARTS: u32 = 10_000;
 pub struct SmhUploader {
     config: SmhConfig,
     base: Url,
-    http: reqwest::Client,
+    http: HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
     /// The access token of each request (core's mechanism; see [`auth`]).
@@ -170,15 +168,26 @@ fn is_success(raw: &RawResponse) -> bool {
     (200..300).contains(&raw.status)
 }
 
+/// `directory/name`, both checked (no empty, `.` or `..` segment; a plain file name).
+fn path_in(directory: &str, name: &str) -> Result<Vec<String>> {
+    check_file_name(name)?;
+    let mut segs: Vec<String> = directory_segments(directory)?
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    segs.push(name.to_owned());
+    Ok(segs)
+}
+
 impl SmhUploader {
     /// An uploader for `config` (checked here, without any request).
     pub fn new(config: SmhConfig) -> Result<Self> {
-        let http = build_client(config.timeouts)?;
+        let http = HttpClient::new(config.options)?;
         Self::with_client(config, http)
     }
 
     /// An uploader sharing an existing HTTP client.
-    pub fn with_client(config: SmhConfig, http: reqwest::Client) -> Result<Self> {
+    pub fn with_client(config: SmhConfig, http: HttpClient) -> Result<Self> {
         config.validate()?;
         let base = Url::parse(&config.base_url).map_err(|e| {
             Error::invalid_input(format!(
@@ -263,21 +272,20 @@ impl SmhUploader {
         Ok(url)
     }
 
-    /// The target path of a video (`dir/name`, the configured name or the source's), checked.
-    fn target_path(&self, source_name: &str) -> Result<Vec<String>> {
-        let name = self.config.file_name.as_deref().unwrap_or(source_name);
-        self.path_in_directory(name)
+    /// The target path of a video, checked: `dir/name`, the directory being the upload's
+    /// ([`MetaField::Directory`]) or the configured one, the name the source's as the driver
+    /// gives it (the upload's [`MetaField::FileName`] when given).
+    fn target_path(&self, source: &SourceInfo) -> Result<Vec<String>> {
+        let directory = source
+            .meta
+            .get(MetaField::Directory)
+            .unwrap_or(&self.config.directory);
+        path_in(directory, &source.file_name)
     }
 
     /// `dir/name` in the configured directory, checked.
     fn path_in_directory(&self, name: &str) -> Result<Vec<String>> {
-        check_file_name(name)?;
-        let mut segs: Vec<String> = directory_segments(&self.config.directory)?
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        segs.push(name.to_owned());
-        Ok(segs)
+        path_in(&self.config.directory, name)
     }
 
     /// Fetches an access token with the library secret (`GET /api/v1/token`): the one
@@ -322,7 +330,7 @@ impl SmhUploader {
             .call(|token| {
                 let request = build(token.expose());
                 async move {
-                    let raw = send(request, meta(call)).await?;
+                    let raw = self.http.send(request, meta(call)).await?;
                     if is_success(&raw) {
                         return Ok(raw);
                     }
@@ -598,7 +606,7 @@ impl SmhUploader {
         let req = req
             .header(CONTENT_LENGTH, size)
             .body(reqwest::Body::from(image.data.clone()));
-        let raw = send(req, meta(put)).await?;
+        let raw = self.http.send(req, meta(put)).await?;
         if !is_success(&raw) {
             return Err(storage_error(&raw, &meta(put)));
         }
@@ -705,7 +713,7 @@ impl ChunkedVideoUploader for SmhUploader {
     }
 
     async fn preflight(&self, source: &SourceInfo) -> Result<()> {
-        self.target_path(&source.file_name)?;
+        self.target_path(source)?;
         // The driver runs this while it hashes the file: fetching the access token now takes
         // its round trip off the begin call (and refuses a wrong library secret early).
         self.tokens.access_token().await?;
@@ -714,7 +722,7 @@ impl ChunkedVideoUploader for SmhUploader {
 
     async fn init(&self, source: &SourceInfo, plan: &PartPlan) -> Result<InitOutcome> {
         let call = "begin";
-        let path = self.target_path(&source.file_name)?;
+        let path = self.target_path(source)?;
         let hashes = if self.config.instant_upload {
             signing::instant_hashes(source.size, &source.digests)
         } else {
@@ -798,7 +806,7 @@ impl ChunkedVideoUploader for SmhUploader {
             call,
             part: Some(part.index),
         };
-        let raw = send(req, meta).await?;
+        let raw = self.http.send(req, meta).await?;
         if !is_success(&raw) {
             let err = storage_error(&raw, &meta);
             if err.kind() == ErrorKind::Auth && self.upload_is_gone(session).await {

@@ -216,7 +216,7 @@ impl Marketplace for Smh {
 
     fn connect(&self, settings: &Settings, options: &ConnectOptions) -> Result<Client> {
         let mut config = SmhSettings::from_settings(settings)?.config()?;
-        config.timeouts = options.timeouts;
+        config.options = options.client;
         config.instant_upload = config.instant_upload && options.instant_upload;
         Ok(Client::new(SmhUploader::new(config)?))
     }

@@ -1,4 +1,5 @@
 use super::*;
+use marketmedia_core::UploadMeta;
 
 fn uploader() -> SmhUploader {
     SmhUploader::new(
@@ -42,10 +43,24 @@ fn rules_are_data() {
     assert!(plan.count() <= 10_000);
 }
 
+/// What `init` sees of a video named `name` carrying `meta`.
+fn source(name: &str, meta: UploadMeta) -> SourceInfo {
+    SourceInfo {
+        file_name: name.into(),
+        size: 10,
+        format: MediaFormat::Mp4,
+        duration: None,
+        digests: Default::default(),
+        meta,
+    }
+}
+
 #[test]
 fn api_urls_encode_every_segment() {
     let u = uploader();
-    let path = u.target_path("my video#1.mp4").unwrap();
+    let path = u
+        .target_path(&source("my video#1.mp4", UploadMeta::default()))
+        .unwrap();
     let segs: Vec<&str> = path.iter().map(String::as_str).collect();
     let url = u.api_url(wire::FILE_PATH, &segs).unwrap();
     assert_eq!(
@@ -92,20 +107,28 @@ fn target_names_are_checked_up_front() {
     let u = uploader();
     for bad in ["", "..", "a/b.mp4"] {
         assert_eq!(
-            u.target_path(bad).unwrap_err().kind(),
+            u.target_path(&source(bad, UploadMeta::default()))
+                .unwrap_err()
+                .kind(),
             ErrorKind::InvalidInput
         );
     }
-    let named = SmhUploader::new(
-        SmhConfig::builder()
-            .library_id("l")
-            .library_secret("s")
-            .file_name("fixed.mp4")
-            .build()
+    // The upload's directory replaces the configured one, and is checked the same way.
+    let elsewhere = UploadMeta::default().with_directory("shop/videos");
+    assert_eq!(
+        u.target_path(&source("v.mp4", elsewhere)).unwrap(),
+        vec!["shop", "videos", "v.mp4"]
+    );
+    assert_eq!(
+        u.target_path(&source("v.mp4", UploadMeta::default()))
             .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(named.target_path("ignored.mp4").unwrap(), vec!["fixed.mp4"]);
+        vec!["a b", "c", "v.mp4"]
+    );
+    let bad = UploadMeta::default().with_directory("a/../b");
+    assert_eq!(
+        u.target_path(&source("v.mp4", bad)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
 }
 
 fn info(json: &str) -> UploadInfo {

@@ -37,7 +37,7 @@ pub fn margin() -> RefreshMargin {
 /// Fetches the app's stable access token.
 #[derive(Clone)]
 pub struct WechatRefresher {
-    client: reqwest::Client,
+    client: http::HttpClient,
     base_url: String,
     appid: String,
     appsecret: Secret,
@@ -56,7 +56,7 @@ impl std::fmt::Debug for WechatRefresher {
 impl WechatRefresher {
     /// A refresher for `appid` on `base_url` (the API host, without a trailing slash).
     pub fn new(
-        client: reqwest::Client,
+        client: http::HttpClient,
         base_url: impl Into<String>,
         appid: impl Into<String>,
         appsecret: Secret,
@@ -89,7 +89,10 @@ impl WechatRefresher {
             force_refresh: false,
         };
         let sent_at = http::unix_millis();
-        let raw = http::send(self.client.post(url).json(&body), m).await?;
+        let raw = self
+            .client
+            .send(self.client.post(url).json(&body), m)
+            .await?;
         let answer: wire::TokenResponse = crate::decode(&raw, &m)?;
         if answer.access_token.is_empty() {
             return Err(
@@ -118,7 +121,10 @@ pub fn credential_key(appid: &str) -> Result<CredentialKey> {
 /// app's stable token, kept in this uploader's memory. A failed fetch is not retried inside
 /// the source: the call around it is (the driver's retry asks again), and a fetch with the
 /// app's own secret has no refusal to tell apart from an outage.
-pub(crate) fn token_source(config: &WechatConfig, client: &reqwest::Client) -> Result<TokenSource> {
+pub(crate) fn token_source(
+    config: &WechatConfig,
+    client: &http::HttpClient,
+) -> Result<TokenSource> {
     if let Some(source) = &config.token_source {
         return Ok(source.clone());
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use marketmedia_core::raw::http::HttpTimeouts;
+use marketmedia_core::raw::http::{ClientOptions, HttpTimeouts};
 use marketmedia_core::raw::{Error, RedactedUrl, Secret, TokenSource};
 
 /// The API host.
@@ -156,8 +156,10 @@ pub struct WechatConfig {
     pub part_size: u64,
     /// What image uploads answer.
     pub image_answer: ImageAnswer,
-    /// Timeouts for each attempt.
-    pub timeouts: HttpTimeouts,
+    /// How its client talks HTTP: timeouts, deadlines, answer cap, requests in flight
+    /// and request rate ([`ClientOptions`], today's values by default). Two clients keep
+    /// their own.
+    pub options: ClientOptions,
 }
 
 impl WechatConfig {
@@ -215,7 +217,7 @@ impl fmt::Debug for WechatConfig {
             .field("file_type", &self.file_type)
             .field("part_size", &self.part_size)
             .field("image_answer", &self.image_answer)
-            .field("timeouts", &self.timeouts)
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -233,7 +235,7 @@ pub struct WechatConfigBuilder {
     file_type: String,
     part_size: u64,
     image_answer: ImageAnswer,
-    timeouts: HttpTimeouts,
+    options: ClientOptions,
 }
 
 impl Default for WechatConfigBuilder {
@@ -248,7 +250,7 @@ impl Default for WechatConfigBuilder {
             file_type: "mp4".into(),
             part_size: DEFAULT_PART_SIZE,
             image_answer: ImageAnswer::default(),
-            timeouts: HttpTimeouts::default(),
+            options: ClientOptions::default(),
         }
     }
 }
@@ -314,9 +316,16 @@ impl WechatConfigBuilder {
         self
     }
 
-    /// Timeouts for each attempt.
+    /// Timeouts for each attempt (the same as setting `options.timeouts`).
     pub fn timeouts(mut self, timeouts: HttpTimeouts) -> Self {
-        self.timeouts = timeouts;
+        self.options.timeouts = timeouts;
+        self
+    }
+
+    /// How the client talks HTTP ([`ClientOptions`]: timeouts, deadlines, answer cap,
+    /// requests in flight, request rate; default today's values).
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -338,7 +347,7 @@ impl WechatConfigBuilder {
             file_type: self.file_type,
             part_size: self.part_size,
             image_answer: self.image_answer,
-            timeouts: self.timeouts,
+            options: self.options,
         };
         config.validate()?;
         Ok(config)

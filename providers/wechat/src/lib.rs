@@ -83,7 +83,7 @@ const REMEMBERED_FINISHES: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct WechatUploader {
     config: WechatConfig,
-    client: reqwest::Client,
+    client: http::HttpClient,
     rules: UploadRules,
     image_rules: ImageRules,
     /// The access token of each request (core's mechanism; see [`auth`]).
@@ -103,12 +103,12 @@ impl WechatUploader {
     /// A provider for `config`, with its own HTTP client; a part size outside
     /// `MIN_PART_BYTES..=MAX_PART_BYTES` is refused.
     pub fn new(config: WechatConfig) -> Result<Self> {
-        let client = http::build_client(config.timeouts)?;
+        let client = http::HttpClient::new(config.options)?;
         Self::with_client(config, client)
     }
 
     /// A provider sharing an existing HTTP client (and its connection pool).
-    pub fn with_client(config: WechatConfig, client: reqwest::Client) -> Result<Self> {
+    pub fn with_client(config: WechatConfig, client: http::HttpClient) -> Result<Self> {
         config.validate()?;
         let scene = config.scene;
         let rules = UploadRules {
@@ -205,7 +205,7 @@ impl WechatUploader {
             .call(|token| {
                 let request = build(token.expose());
                 async move {
-                    let raw = http::send(request?, m).await?;
+                    let raw = self.client.send(request?, m).await?;
                     decode::<T>(&raw, &m)
                 }
             })

@@ -172,7 +172,7 @@ impl Marketplace for Wechat {
 
     fn connect(&self, settings: &Settings, options: &ConnectOptions) -> Result<Client> {
         let mut config = WechatSettings::from_settings(settings)?.config()?;
-        config.timeouts = options.timeouts;
+        config.options = options.client;
         Ok(Client::new(WechatUploader::new(config)?))
     }
 

@@ -58,6 +58,7 @@ fn fault_driver(b: &Backend, concurrency: usize) -> UploadDriver {
             deadline: FAULT_POLL_DEADLINE.min(b.config().poll_deadline),
             ..PollPolicy::default()
         },
+        meta: b.meta().clone(),
         ..UploadOptions::default()
     })
 }

@@ -16,7 +16,7 @@ fn uploader(
         .base_url(base_url)
         .build()?;
     config.part_size = 1 << 20;
-    config.timeouts = timeouts;
+    config.options.timeouts = timeouts;
     EbayUploader::new(config)
 }
 

@@ -122,7 +122,7 @@ fn uploader(base_url: &str, token: &str, read_idle: Duration) -> EbayUploader {
         .build()
         .unwrap();
     c.part_size = 1 << 20;
-    c.timeouts.read_idle = read_idle;
+    c.options.timeouts.read_idle = read_idle;
     EbayUploader::new(c).unwrap()
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use marketmedia_core::raw::{ErrorKind, Part};
 use marketmedia_core::{
-    ChunkedVideoUploader, ImageSource, ImageUploader, UploadDriver, UploadOptions,
+    ChunkedVideoUploader, ImageSource, ImageUploader, UploadDriver, UploadMeta, UploadOptions,
 };
 use marketmedia_ebay::{EbayConfig, EbayUploader};
 use marketmedia_sim::ebay::{calls, EbaySim, EbaySimConfig, TEST_ACCESS_TOKEN};
@@ -24,15 +24,68 @@ async fn start() -> (EbaySim, marketmedia_sim::SimServer, EbayUploader) {
         .build()
         .unwrap();
     config.part_size = 1 << 20;
-    config.title = Some("Kettle".into());
-    config.description = Some("Boils water".into());
     (sim, server, EbayUploader::new(config).unwrap())
 }
 
+/// A driver whose uploads carry a title and a description.
 fn driver() -> UploadDriver {
     let mut o = UploadOptions::default();
     o.poll.deadline = Duration::from_secs(5);
+    o.meta = UploadMeta::default()
+        .with_title("Kettle")
+        .with_description("Boils water");
     UploadDriver::new(o)
+}
+
+/// One client, a whole catalog: each upload's title and description are its own on the wire,
+/// and an upload without a title is named after its file.
+#[tokio::test]
+async fn one_client_uploads_videos_with_their_own_titles() {
+    let (sim, _server, ebay) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let driver = driver();
+    let uploads = [
+        (
+            "kettle.mp4",
+            UploadMeta::default().with_title("Blue kettle"),
+        ),
+        (
+            "teapot.mp4",
+            UploadMeta::default()
+                .with_title("Green teapot")
+                .with_description("Holds 1 l"),
+        ),
+        ("mug.mp4", UploadMeta::default()),
+    ];
+    for (name, meta) in uploads {
+        let path = dir.path().join(name);
+        write_sample_mp4(&path, Duration::from_secs(12), 4096).unwrap();
+        driver
+            .with_meta(meta)
+            .upload_file(&ebay, &path)
+            .await
+            .unwrap();
+    }
+    let sent: Vec<(Option<String>, Option<String>)> = sim
+        .wire()
+        .calls(calls::CREATE_VIDEO)
+        .iter()
+        .map(|c| {
+            (
+                c.param("title").map(str::to_owned),
+                c.param("description").map(str::to_owned),
+            )
+        })
+        .collect();
+    let own = |t: &str, d: Option<&str>| (Some(t.to_owned()), d.map(str::to_owned));
+    assert_eq!(
+        sent,
+        [
+            own("Blue kettle", None),
+            own("Green teapot", Some("Holds 1 l")),
+            own("mug.mp4", None),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use marketmedia_conformance::suite::{self, adapters::LazadaHandle, Backend, Credentials};
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_core::UploadMeta;
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_sim::lazada::{self as sim, LazadaSimConfig};
 
 fn uploader(
@@ -21,13 +22,8 @@ fn uploader(
         .base_url(base_url)
         .block_size(1 << 20)
         .build()?;
-    config.timeouts = timeouts;
-    Ok(
-        LazadaUploader::new(config)?.with_video_options(VideoOptions::new(
-            "Conformance",
-            "https://example.com/cover.jpg",
-        )),
-    )
+    config.options.timeouts = timeouts;
+    LazadaUploader::new(config)
 }
 
 #[tokio::test]
@@ -53,7 +49,13 @@ async fn lazada_passes_the_conformance_suite() {
         };
         uploader(&base_url, secret, HttpTimeouts::default())
     })
-    .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::LAZADA_TEST_APP_SECRET, timeouts));
+    .with_timeouts(move |timeouts| uploader(&with_timeouts, sim::LAZADA_TEST_APP_SECRET, timeouts))
+    // Every video's title and cover, which Lazada requires.
+    .with_meta(
+        UploadMeta::default()
+            .with_title("Conformance")
+            .with_cover_url("https://example.com/cover.jpg"),
+    );
     // Lazada has no call to abandon a block upload, and no instant upload.
     suite::run_all(&backend)
         .await

@@ -13,7 +13,7 @@ use marketmedia_core::raw::{Part, PartPlan, PartReceipt, UploadSession};
 use marketmedia_core::{
     ChunkedVideoUploader, Digests, ErrorKind, ImageSource, ImageUploader, ProcessingHandle,
 };
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -115,10 +115,8 @@ fn fixture() -> Fixture {
         .base_url(rig.junk.base_url())
         .build()
         .unwrap();
-    config.timeouts.read_idle = Duration::from_secs(5);
-    let lazada = LazadaUploader::new(config)
-        .unwrap()
-        .with_video_options(VideoOptions::new("Kettle", "https://c/cover.png"));
+    config.options.timeouts.read_idle = Duration::from_secs(5);
+    let lazada = LazadaUploader::new(config).unwrap();
     let size = 5 * 1024 * 1024;
     let source = junk_source(size, Digests::default());
     let plan = PartPlan::new(size, lazada.rules(), None).unwrap();

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use marketmedia_conformance::suite::{self, adapters::LazadaHandle, Backend, CaseOutcome};
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_sim::lazada::{self as sim, calls, LazadaSimConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,8 +31,7 @@ async fn a_lost_commit_answer_is_recovered_where_a_recommit_returns_the_video() 
             .base_url(&base_url)
             .block_size(256 * 1024)
             .build()?;
-        Ok(LazadaUploader::new(config)?
-            .with_video_options(VideoOptions::new("Blue kettle", "https://c/cover.png")))
+        LazadaUploader::new(config)
     });
     let case = suite::case_named("lost_commit_answer").expect("the suite has the case");
     let report = suite::run_cases(&backend, &[case]).await;

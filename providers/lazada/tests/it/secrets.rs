@@ -21,7 +21,7 @@ use marketmedia_core::{
     ChunkedVideoUploader, CredentialStore, ImageSource, ImageUploader, MemoryStore, TokenSource,
 };
 use marketmedia_lazada::auth::LazadaAuth;
-use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region, VideoOptions};
+use marketmedia_lazada::{LazadaConfig, LazadaUploader, Region};
 use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
 use marketmedia_sim::lazada::{LazadaSim, LazadaSimConfig, VideoOutcome};
 
@@ -44,7 +44,6 @@ const SECRETS: &[&str] = &[
     NEW_ACCESS,
     NEW_REFRESH,
 ];
-const COVER: &str = "https://sg-live-02.slatic.net/p/cover.png";
 
 // ---- scenarios ----------------------------------------------------------------------------
 
@@ -70,10 +69,9 @@ fn uploader(base_url: &str, secret: &str, token: &str, read_idle: Duration) -> L
         .base_url(base_url)
         .build()
         .unwrap();
-    c.timeouts.read_idle = read_idle;
-    LazadaUploader::new(c)
-        .unwrap()
-        .with_video_options(VideoOptions::new("Kettle", COVER))
+    c.options.timeouts.read_idle = read_idle;
+    // Uploads carry the leak driver's title and cover (`sample_meta`).
+    LazadaUploader::new(c).unwrap()
 }
 
 /// The token calls: the code exchange, a gateway call whose token is refused (one refresh, the

@@ -10,12 +10,11 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use marketmedia_core::{
-    upload_images, ChunkedVideoUploader, Completion, ErrorKind, ImageSource, ImageUploader,
-    PollPolicy, RetryPolicy, UploadDriver, UploadOptions,
+    upload_images, ChunkedVideoUploader, ClientOptions, Completion, ErrorKind, ImageSource,
+    ImageUploader, PollPolicy, RetryPolicy, UploadDriver, UploadMeta, UploadOptions,
 };
-use marketmedia_lazada::{
-    signing, LazadaConfig, LazadaConfigBuilder, LazadaUploader, Region, VideoOptions, VideoUsage,
-};
+use marketmedia_lazada::{signing, LazadaConfig, LazadaConfigBuilder, LazadaUploader, Region};
+use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::{sample_gif, sample_jpeg, sample_png, write_sample_mp4};
 use marketmedia_sim::lazada::{calls, codes, LazadaSim, LazadaSimConfig, VideoOutcome, VideoState};
 use marketmedia_sim::SimServer;
@@ -55,7 +54,13 @@ fn provider(sim: &LazadaSim, server: &SimServer) -> LazadaUploader {
             .unwrap(),
     )
     .unwrap()
-    .with_video_options(VideoOptions::new("Blue kettle", COVER))
+}
+
+/// The fields of the tests' uploads: Lazada requires a title and a cover.
+fn kettle() -> UploadMeta {
+    UploadMeta::default()
+        .with_title("Blue kettle")
+        .with_cover_url(COVER)
 }
 
 fn driver() -> UploadDriver {
@@ -71,6 +76,7 @@ fn driver() -> UploadDriver {
             deadline: Duration::from_secs(20),
             ..PollPolicy::default()
         },
+        meta: kettle(),
         ..UploadOptions::default()
     })
 }
@@ -170,6 +176,105 @@ async fn whole_flow_assembles_the_same_bytes_with_lazada_numbering() {
     assert!(records.iter().all(|r| r.error.is_none()), "{records:?}");
 }
 
+/// One client, a whole catalog: two videos with their own titles and covers go through one
+/// provider, and each commit on the wire carries its own.
+#[tokio::test]
+async fn one_client_uploads_two_videos_with_their_own_titles() {
+    let (sim, server) = sim(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lazada = provider(&sim, &server);
+    let driver = driver();
+    for (name, title) in [
+        ("kettle.mp4", "Blue kettle"),
+        ("teapot.mp4", "Green teapot"),
+    ] {
+        let path = video(dir.path(), name, MIB + 7);
+        let meta = UploadMeta::default()
+            .with_title(title)
+            .with_cover_url(format!("https://sg-live-02.slatic.net/p/{name}.png"));
+        driver
+            .with_meta(meta)
+            .upload_file(&lazada, &path)
+            .await
+            .unwrap();
+    }
+    let commits = sim.wire().calls(calls::BLOCK_COMMIT);
+    let sent: Vec<(Option<&str>, Option<&str>)> = commits
+        .iter()
+        .map(|c| (c.param("title"), c.param("coverUrl")))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (
+                Some("Blue kettle"),
+                Some("https://sg-live-02.slatic.net/p/kettle.mp4.png")
+            ),
+            (
+                Some("Green teapot"),
+                Some("https://sg-live-02.slatic.net/p/teapot.mp4.png")
+            ),
+        ]
+    );
+}
+
+/// Two clients of one marketplace in one process, with different limits of requests in
+/// flight ([`ClientOptions::request_limit`]), uploading at once: each simulator's own
+/// `/__sim/traffic` counter sees at most its client's limit, and the looser client goes past
+/// the stricter one's. A process-wide limit would hold both to one number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_keep_their_own_limits_of_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = video(dir.path(), "kettle.mp4", 3 * MIB);
+    let mut uploads = Vec::new();
+    let mut servers = Vec::new();
+    for limit in [2usize, 5] {
+        let (sim, server) = sim(fast()).await;
+        // Slow bodies, so that blocks overlap.
+        sim.faults().set(FaultProfile {
+            bandwidth_per_conn: Some(2 * MIB),
+            ..FaultProfile::default()
+        });
+        let config = config_for(&sim, LazadaSim::rest_base_url(&server))
+            .block_size(256 * 1024)
+            .options(ClientOptions::default().with_request_limit(limit))
+            .build()
+            .unwrap();
+        uploads.push(LazadaUploader::new(config).unwrap());
+        servers.push((limit, sim, server));
+    }
+    let driver = UploadDriver::new(UploadOptions {
+        concurrency: 8,
+        meta: kettle(),
+        ..UploadOptions::default()
+    });
+    let (strict, loose) = tokio::join!(
+        driver.upload_file(&uploads[0], &path),
+        driver.upload_file(&uploads[1], &path)
+    );
+    strict.unwrap();
+    loose.unwrap();
+    let mut peaks = Vec::new();
+    for (limit, _sim, server) in &servers {
+        let url = format!(
+            "{}/__sim/traffic?call={}",
+            server.base_url(),
+            calls::BLOCK_UPLOAD
+        );
+        let traffic: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        let peak = traffic["peak_in_flight"].as_u64().unwrap() as usize;
+        assert!(
+            peak <= *limit,
+            "{peak} blocks in flight with a limit of {limit}"
+        );
+        peaks.push(peak);
+    }
+    assert!(
+        peaks[1] > 2,
+        "the client limited to 5 stayed at the other's 2: {peaks:?}"
+    );
+}
+
 #[tokio::test]
 async fn sequential_blocks_and_im_usage() {
     let (sim, server) = sim(fast()).await;
@@ -180,10 +285,16 @@ async fn sequential_blocks_and_im_usage() {
         .build()
         .unwrap();
     cfg.concurrent_blocks = false;
-    let lazada = LazadaUploader::new(cfg)
-        .unwrap()
-        .with_video_options(VideoOptions::new("chat", COVER).with_usage(VideoUsage::Im));
-    let outcome = driver().upload_file(&lazada, &path).await.unwrap();
+    let lazada = LazadaUploader::new(cfg).unwrap();
+    let chat = UploadMeta::default()
+        .with_title("chat")
+        .with_cover_url(COVER)
+        .with_usage("im");
+    let outcome = driver()
+        .with_meta(chat)
+        .upload_file(&lazada, &path)
+        .await
+        .unwrap();
     let id = &outcome.asset().unwrap().id;
     assert_eq!(sim.video(id).unwrap().video_usage, "im");
     let session = outcome.session.clone().unwrap();
@@ -225,25 +336,14 @@ async fn missing_title_or_cover_is_refused_without_a_request() {
     let path = video(dir.path(), "v.mp4", MIB);
     let base = provider(&sim, &server);
     let cases = [
-        (VideoOptions::default(), "title and a cover"),
-        (
-            VideoOptions {
-                cover_url: Some(COVER.into()),
-                ..VideoOptions::default()
-            },
-            "title",
-        ),
-        (
-            VideoOptions {
-                title: Some("t".into()),
-                ..VideoOptions::default()
-            },
-            "cover",
-        ),
+        (UploadMeta::default(), "title and cover_url"),
+        (UploadMeta::default().with_cover_url(COVER), "title"),
+        (UploadMeta::default().with_title("t"), "cover_url"),
     ];
-    for (opts, says) in cases {
+    for (meta, says) in cases {
         let err = driver()
-            .upload_file(&base.with_video_options(opts), &path)
+            .with_meta(meta)
+            .upload_file(&base, &path)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
@@ -271,9 +371,7 @@ async fn wrong_secret_or_token_is_an_auth_error() {
         (bad_token, codes::ILLEGAL_ACCESS_TOKEN),
         (bad_key, codes::INVALID_APP_KEY),
     ] {
-        let lazada = LazadaUploader::new(cfg)
-            .unwrap()
-            .with_video_options(VideoOptions::new("t", COVER));
+        let lazada = LazadaUploader::new(cfg).unwrap();
         let err = driver().upload_file(&lazada, &path).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
         assert_eq!(err.code(), Some(code));
@@ -364,9 +462,7 @@ async fn an_etag_mismatch_is_retried() {
         .block_size(MIB)
         .build()
         .unwrap();
-    let lazada = LazadaUploader::new(cfg)
-        .unwrap()
-        .with_video_options(VideoOptions::new("t", COVER));
+    let lazada = LazadaUploader::new(cfg).unwrap();
     let outcome = driver().upload_file(&lazada, &path).await.unwrap();
     assert!(
         corrupted.load(Ordering::SeqCst) >= 2,

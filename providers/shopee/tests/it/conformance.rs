@@ -39,7 +39,7 @@ async fn run_suite(handle: ShopeeHandle, make: fn(&str, &str) -> ShopeeConfig, s
     })
     .with_timeouts(move |timeouts| {
         let mut config = make(&with_timeouts, sim::TEST_PARTNER_KEY);
-        config.timeouts = timeouts;
+        config.options.timeouts = timeouts;
         ShopeeUploader::new(config)
     });
     suite::run_all(&backend).await.assert_passed_skipping(skips);

@@ -121,7 +121,7 @@ fn fixture() -> Fixture {
         .base_url(rig.junk.base_url())
         .build()
         .unwrap();
-    config.timeouts.read_idle = Duration::from_secs(5);
+    config.options.timeouts.read_idle = Duration::from_secs(5);
     let shopee = ShopeeUploader::new(config).unwrap();
     let size = 5 * 1024 * 1024;
     let source = junk_source(
@@ -213,7 +213,7 @@ fn a_stalled_answer_is_a_typed_timeout() {
                 .base_url(base)
                 .build()
                 .unwrap();
-            config.timeouts.read_idle = read_idle;
+            config.options.timeouts.read_idle = read_idle;
             ShopeeUploader::new(config).unwrap()
         },
         &handle("x"),

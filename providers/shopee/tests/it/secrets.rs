@@ -214,7 +214,7 @@ async fn scenarios(video: &Path, ev: &mut Evidence) {
         "http://127.0.0.1:1",
         |base, read_idle| {
             let mut c = config(base, PARTNER_KEY, ACCESS_TOKEN);
-            c.timeouts.read_idle = read_idle;
+            c.options.timeouts.read_idle = read_idle;
             ShopeeUploader::new(c).unwrap()
         },
     )

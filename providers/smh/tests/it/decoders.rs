@@ -111,7 +111,7 @@ fn fixture() -> Fixture {
             .part_size(MIB)
             .build()
             .unwrap();
-        c.timeouts.read_idle = Duration::from_secs(5);
+        c.options.timeouts.read_idle = Duration::from_secs(5);
         c
     };
     let with_token = SmhUploader::new(tune(
@@ -163,7 +163,7 @@ fn secret_uploader(junk: &JunkServer) -> SmhUploader {
         .part_size(MIB)
         .build()
         .unwrap();
-    c.timeouts.read_idle = Duration::from_secs(5);
+    c.options.timeouts.read_idle = Duration::from_secs(5);
     SmhUploader::new(c).unwrap()
 }
 

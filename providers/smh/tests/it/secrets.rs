@@ -33,7 +33,7 @@ fn config(base_url: &str, c: SmhConfigBuilder, read_idle: Duration) -> SmhConfig
         .part_size(MIB)
         .build()
         .unwrap();
-    c.timeouts.read_idle = read_idle;
+    c.options.timeouts.read_idle = read_idle;
     c
 }
 

@@ -15,7 +15,7 @@ use marketmedia_core::raw::{
 use marketmedia_core::{
     ChunkedVideoUploader, DigestRequest, Error, ErrorKind, ImageSource, MediaFormat,
     PreparedSource, ProcessingHandle, ProcessingStatus, Result, RetryPolicy, SourceProbe,
-    UploadDriver, UploadOptions,
+    UploadDriver, UploadMeta, UploadOptions,
 };
 use marketmedia_sim::fixtures;
 use marketmedia_sim::smh::{
@@ -175,6 +175,7 @@ async fn begin_body_carries_the_vector_hashes_in_lowercase_hex() {
         format: MediaFormat::Mp4,
         duration: None,
         digests: digests_of(&zeros),
+        meta: Default::default(),
     };
     let plan = PartPlan::new(source.size, smh.rules(), None).unwrap();
     let init = smh.init(&source, &plan).await.unwrap();
@@ -455,7 +456,9 @@ async fn conflict_strategies() {
     let env = env().await;
     let first = env.video("dup.mp4", 300_000);
     let other = env.video("dup-b.mp4", 400_000);
-    let base = env.config().file_name("dup.mp4").instant_upload(false);
+    // Both uploads store their file as `dup.mp4`: the name travels with the upload.
+    let driver = || driver().with_meta(UploadMeta::default().with_file_name("dup.mp4"));
+    let base = env.config().instant_upload(false);
     driver()
         .upload_file(&env.uploader(base.clone()), &first)
         .await

@@ -5,6 +5,7 @@
 
 use marketmedia_conformance::junk::JunkAnswer;
 use marketmedia_conformance::recorder::{Recorded, WireRecorder};
+use marketmedia_core::raw::http::{ClientOptions, HttpClient};
 use marketmedia_core::{ChunkedVideoUploader, ErrorKind, ProcessingHandle};
 use marketmedia_wechat::auth::{credential_key, WechatRefresher};
 use marketmedia_wechat::{WechatConfig, WechatUploader};
@@ -122,7 +123,7 @@ async fn a_wrong_secret_is_an_auth_error_without_a_secret() {
         json!({"errcode": 40125, "errmsg": "invalid appsecret rid: 6-7-8"}),
     ));
     let refresher = WechatRefresher::new(
-        reqwest::Client::new(),
+        HttpClient::new(ClientOptions::default()).unwrap(),
         server.base_url(),
         APPID,
         APPSECRET.into(),

@@ -20,7 +20,7 @@ fn uploader(
         .build()?;
     config.part_size = MIN_PART_BYTES;
     config.scene = scene;
-    config.timeouts = timeouts;
+    config.options.timeouts = timeouts;
     WechatUploader::new(config)
 }
 

@@ -78,7 +78,7 @@ fn fixture() -> Fixture {
         .base_url(rig.junk.base_url())
         .build()
         .unwrap();
-    config.timeouts.read_idle = Duration::from_secs(5);
+    config.options.timeouts.read_idle = Duration::from_secs(5);
     let wechat = WechatUploader::new(config).unwrap();
     let plan = PartPlan::new(10, wechat.rules(), None).unwrap();
     let session = UploadSession {
@@ -164,7 +164,7 @@ fn a_stalled_answer_is_a_typed_timeout() {
                 .base_url(base)
                 .build()
                 .unwrap();
-            config.timeouts.read_idle = read_idle;
+            config.options.timeouts.read_idle = read_idle;
             WechatUploader::new(config).unwrap()
         },
         &handle(),

@@ -154,7 +154,7 @@ async fn scenarios(video: &Path, ev: &mut Evidence) -> WechatSim {
                 base,
                 WechatConfig::builder().appid(APPID).appsecret(APPSECRET),
             );
-            c.timeouts.read_idle = read_idle;
+            c.options.timeouts.read_idle = read_idle;
             WechatUploader::new(c).unwrap()
         },
     )

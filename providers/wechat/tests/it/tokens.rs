@@ -3,6 +3,7 @@
 //! with no expired-token answer on the wire, and a revoked token fetched once more and the
 //! call sent again. WeChat has no refresh token to revoke.
 
+use marketmedia_core::raw::http::{ClientOptions, HttpClient};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ async fn the_stable_token_is_fetched_in_its_renewal_window_and_after_a_refusal()
         ..Default::default()
     })
     .unwrap();
-    let client = reqwest::Client::new();
+    let client = HttpClient::new(ClientOptions::default()).unwrap();
     let refresher = WechatRefresher::new(
         client,
         server.base_url(),
