@@ -53,6 +53,14 @@ async fn a_killed_upload_resumes_and_resends_at_most_the_parts_in_flight() {
         .faults()
         .clear();
     let sim = sandbox.sim::<marketmedia_sim::shopee::ShopeeSim>().unwrap();
+    // The part the kill cut off may still be on its way through the simulator (its handler
+    // sees the connection end, then logs it): count the wire once nothing is in flight, or
+    // that part would be counted as one the rerun sent.
+    let settle = Instant::now() + Duration::from_secs(10);
+    while sim.traffic().counters().in_flight > 0 {
+        assert!(Instant::now() < settle, "a killed request never ended");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let wire_before = sim.wire().count("upload_video_part");
     // The rerun in human form, to see it announce the resume.
     let rerun: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
