@@ -256,3 +256,41 @@ fn an_account_from_the_environment_keeps_its_secrets() {
         }
     }
 }
+
+/// A marketplace states its required per-upload fields twice: in its declaration (which the
+/// command and batch check first, with their help texts) and in its uploader's rules (which
+/// the driver checks before any request). The two lists are the same set.
+#[test]
+fn the_declared_upload_fields_are_the_ones_the_rules_require() {
+    let mut compared = 0;
+    for market in registry().iter() {
+        let m = market.as_ref();
+        let pairs = base(m, "");
+        let settings = Settings::from_map(m.settings(), pairs.iter().map(|(k, v)| (*k, v)))
+            .unwrap_or_else(|e| panic!("{}: {e}", m.name()));
+        let client = m
+            .connect(&settings, &ConnectOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", m.name()));
+        let mut declared: Vec<&str> = m
+            .upload_fields()
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
+        declared.sort_unstable();
+        let mut required: Vec<&str> = client
+            .video()
+            .rules()
+            .required_meta
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        required.sort_unstable();
+        assert_eq!(declared, required, "{}", m.name());
+        compared += declared.len();
+    }
+    assert!(
+        compared > 0,
+        "no marketplace requires a field: nothing was compared"
+    );
+}
