@@ -50,10 +50,6 @@ pub const FILE_NAME: &str = "credentials.sqlite";
 /// another process is waited for, not failed on.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// How many times opening the file is tried when SQLite answers at once that it is locked
-/// (another process switching a new file to WAL): at most about 4 s in all.
-const OPEN_ATTEMPTS: u32 = 50;
-
 /// The store's migrations, embedded (the job store's pattern: versioned, run at open).
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
     1,
@@ -83,17 +79,7 @@ impl std::fmt::Debug for SqliteCredentialStore {
 /// held the write lock past [`BUSY_TIMEOUT`]), else local I/O. sqlx's messages name the
 /// table or the SQLite error, never a stored value.
 fn store_error(e: sqlx::Error) -> Error {
-    let busy = match &e {
-        sqlx::Error::Database(db) => {
-            matches!(
-                db.code().as_deref(),
-                Some("5" | "6" | "261" | "262" | "517")
-            ) || db.message().contains("locked")
-        }
-        sqlx::Error::PoolTimedOut => true,
-        _ => false,
-    };
-    let kind = if busy {
+    let kind = if crate::store::sql::sqlite_busy(&e) {
         ErrorKind::Transient
     } else {
         ErrorKind::Io
@@ -168,51 +154,20 @@ impl SqliteCredentialStore {
             // is one commit per refresh, not per part.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
-        // Switching a new file to WAL takes an exclusive lock for which SQLite may answer
-        // "database is locked" at once, without its busy handler, when another process is
-        // switching it too. Such a failure is retried a bounded number of times; a connect
-        // that failed after waiting (the busy timeout) is not.
-        let mut attempt: u32 = 0;
-        let pool = loop {
-            let started = std::time::Instant::now();
-            let connected = SqlitePoolOptions::new()
+        // Opened as the job store is: retried while another process switches a new file to
+        // WAL, migrated under the write lock (`store::sql::open_sqlite`).
+        let pool = crate::store::sql::open_sqlite(
+            SqlitePoolOptions::new()
                 .max_connections(4)
-                .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(10))
-                .connect_with(options.clone())
-                .await
-                .map_err(store_error);
-            match connected {
-                Ok(pool) => break pool,
-                Err(e)
-                    if e.kind() == ErrorKind::Transient
-                        && attempt < OPEN_ATTEMPTS
-                        && started.elapsed() < Duration::from_secs(1) =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt.min(10))))
-                        .await;
-                }
-                Err(e) => return Err(e),
-            }
-        };
-        // Under the write lock: two processes that open a new file at once would both find
-        // no migration applied and both create the table (sqlx takes no lock on SQLite).
-        // The second waits here, then finds the migration applied. sqlx runs each
-        // migration's own transaction as a savepoint inside this one. (`run_direct` is
-        // `run` on a connection, which sqlx keeps public for this use: `run(&mut *tx)`
-        // does not compile in a `Send` future.)
-        let migration_error = |e: sqlx::migrate::MigrateError| {
-            Error::new(ErrorKind::Io, format!("credential store: {e}"))
-        };
-        let mut tx = pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(store_error)?;
-        crate::store::sql::migrator(MIGRATIONS)
-            .run_direct(&mut *tx)
-            .await
-            .map_err(migration_error)?;
-        tx.commit().await.map_err(store_error)?;
+                .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(10)),
+            options,
+            MIGRATIONS,
+        )
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Migrate(e) => Error::new(ErrorKind::Io, format!("credential store: {e}")),
+            e => store_error(e),
+        })?;
         Ok(SqliteCredentialStore {
             pool,
             path: path.to_owned(),

@@ -42,6 +42,68 @@ pub(crate) fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migr
     }
 }
 
+/// Whether SQLite answered that the file is busy or locked (`SQLITE_BUSY`, `SQLITE_LOCKED`
+/// and their extended codes), or the pool gave up waiting for a connection.
+pub(crate) fn sqlite_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(
+                db.code().as_deref(),
+                Some("5" | "6" | "261" | "262" | "517")
+            ) || db.message().contains("locked")
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+/// How many times opening an SQLite file is tried when SQLite answers at once that it is
+/// locked (another process switching a new file to WAL): at most about 4 s in all.
+const OPEN_ATTEMPTS: u32 = 50;
+
+/// Opens a pool on an SQLite file that other processes may be creating at the same moment,
+/// and runs `migrations` under the write lock. The job store and the credential store both
+/// open this way.
+///
+/// - Switching a new file to WAL takes an exclusive lock for which SQLite may answer
+///   "database is locked" at once, without its busy handler, when another process is
+///   switching it too. Such a failure is retried a bounded number of times; a connect that
+///   failed after waiting (the busy timeout) is not.
+/// - sqlx takes no lock to migrate SQLite: two processes opening a new file would both find
+///   no migration applied and both create the tables. Under `BEGIN IMMEDIATE` the second
+///   waits, then finds them applied; sqlx runs each migration's own transaction as a
+///   savepoint inside this one. (`run_direct` is `run` on a connection, which sqlx keeps
+///   public for this use: `run(&mut *tx)` does not compile in a `Send` future.)
+pub(crate) async fn open_sqlite(
+    pool: SqlitePoolOptions,
+    options: SqliteConnectOptions,
+    migrations: &[(i64, &'static str, &'static str)],
+) -> sqlx::Result<SqlitePool> {
+    let mut attempt: u32 = 0;
+    let pool = loop {
+        let started = std::time::Instant::now();
+        match pool.clone().connect_with(options.clone()).await {
+            Ok(pool) => break pool,
+            Err(e)
+                if sqlite_busy(&e)
+                    && attempt < OPEN_ATTEMPTS
+                    && started.elapsed() < Duration::from_secs(1) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt.min(10)))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    migrator(migrations)
+        .run_direct(&mut *tx)
+        .await
+        .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+    tx.commit().await?;
+    Ok(pool)
+}
+
 /// The versioned migrations, embedded so that an installed binary carries them.
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -573,11 +635,12 @@ impl SqliteStore {
         // One connection per process: SQLite has one writer at a time anyway, and a single
         // connection cannot deadlock two deferred transactions upgrading to write. Other
         // processes on the file wait on the busy timeout.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
-        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
+        let pool = open_sqlite(
+            SqlitePoolOptions::new().max_connections(1),
+            options,
+            SQLITE_MIGRATIONS,
+        )
+        .await?;
         Ok(SqliteStore { pool })
     }
 }

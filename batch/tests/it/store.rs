@@ -234,6 +234,35 @@ async fn sqlite_keeps_the_contract() {
     );
 }
 
+/// Eight "processes" (each its own pool) creating the SQLite store at the same moment, as two
+/// `batch work` started together on a new data directory do: each finds the migrations
+/// applied or applies them, never twice, and every task each one adds is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_opened_by_several_processes_at_once_is_migrated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.sqlite");
+    let opens: Vec<_> = (0..8)
+        .map(|i| {
+            let path = path.clone();
+            tokio::spawn(async move {
+                let store = store::open(path.to_str().unwrap()).await?;
+                let sku = format!("SKU-{i}");
+                store
+                    .add_tasks(&[task(&sku, "video", &format!("content-{i}"))])
+                    .await
+            })
+        })
+        .collect();
+    for open in opens {
+        assert_eq!(open.await.unwrap().unwrap(), 1);
+    }
+    let store = store::open(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(
+        store.tasks(0, 100, &TaskFilter::all()).await.unwrap().len(),
+        8
+    );
+}
+
 #[tokio::test]
 async fn postgres_keeps_the_contract() {
     let Some(db) = common::pg().await else { return };
