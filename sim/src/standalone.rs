@@ -244,32 +244,44 @@ pub fn about() -> String {
     )
 }
 
+/// Implements [`Simulator`] for a running simulator kept in `self.sim`: its name, and how
+/// its stored video's bytes are read (`sim` the simulator, `id` the asset id); the fault
+/// handle, wire log and sessions are every simulator's own.
+macro_rules! simulator_impl {
+    ($ty:ty, $name:literal, |$sim:ident, $id:ident| $stored:block) => {
+        impl Simulator for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+            fn faults(&self) -> Option<&FaultHandle> {
+                Some(self.sim.faults())
+            }
+            fn wire(&self) -> &WireLog {
+                self.sim.wire()
+            }
+            fn sessions(&self) -> Vec<SessionStanding> {
+                self.sim.sessions()
+            }
+            fn stored_video(&self, $id: &str) -> Option<Bytes> {
+                let $sim = &self.sim;
+                $stored
+            }
+            fn as_any(&self) -> &dyn Any {
+                &self.sim
+            }
+        }
+    };
+}
+
 /// The Shopee simulator, serving.
 struct ShopeeRunning {
     sim: ShopeeSim,
     _server: SimServer,
 }
 
-impl Simulator for ShopeeRunning {
-    fn name(&self) -> &str {
-        "shopee"
-    }
-    fn faults(&self) -> Option<&FaultHandle> {
-        Some(self.sim.faults())
-    }
-    fn wire(&self) -> &WireLog {
-        self.sim.wire()
-    }
-    fn sessions(&self) -> Vec<SessionStanding> {
-        self.sim.sessions()
-    }
-    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
-        self.sim.assembled_bytes(asset_id)
-    }
-    fn as_any(&self) -> &dyn Any {
-        &self.sim
-    }
-}
+simulator_impl!(ShopeeRunning, "shopee", |sim, id| {
+    sim.assembled_bytes(id)
+});
 
 fn start_shopee(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
@@ -320,26 +332,7 @@ fn start_shopee(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     })
 }
 
-impl Simulator for LazadaRunning {
-    fn name(&self) -> &str {
-        "lazada"
-    }
-    fn faults(&self) -> Option<&FaultHandle> {
-        Some(self.sim.faults())
-    }
-    fn wire(&self) -> &WireLog {
-        self.sim.wire()
-    }
-    fn sessions(&self) -> Vec<SessionStanding> {
-        self.sim.sessions()
-    }
-    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
-        self.sim.video_bytes(asset_id)
-    }
-    fn as_any(&self) -> &dyn Any {
-        &self.sim
-    }
-}
+simulator_impl!(LazadaRunning, "lazada", |sim, id| { sim.video_bytes(id) });
 
 fn start_lazada(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
@@ -384,29 +377,11 @@ fn start_lazada(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     })
 }
 
-impl Simulator for SmhStandalone {
-    fn name(&self) -> &str {
-        "smh"
-    }
-    fn faults(&self) -> Option<&FaultHandle> {
-        Some(self.sim.faults())
-    }
-    fn wire(&self) -> &WireLog {
-        self.sim.wire()
-    }
-    fn sessions(&self) -> Vec<SessionStanding> {
-        self.sim.sessions()
-    }
-    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
-        // The asset id is the file's path in the library, with or without the leading `/`.
-        self.sim
-            .file(asset_id)
-            .or_else(|| self.sim.file(asset_id.trim_start_matches('/')))
-    }
-    fn as_any(&self) -> &dyn Any {
-        &self.sim
-    }
-}
+simulator_impl!(SmhStandalone, "smh", |sim, id| {
+    // The asset id is the file's path in the library, with or without the leading `/`.
+    sim.file(id)
+        .or_else(|| sim.file(id.trim_start_matches('/')))
+});
 
 fn start_smh(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
@@ -430,26 +405,7 @@ struct EbayRunning {
     _server: SimServer,
 }
 
-impl Simulator for EbayRunning {
-    fn name(&self) -> &str {
-        "ebay"
-    }
-    fn faults(&self) -> Option<&FaultHandle> {
-        Some(self.sim.faults())
-    }
-    fn wire(&self) -> &WireLog {
-        self.sim.wire()
-    }
-    fn sessions(&self) -> Vec<SessionStanding> {
-        self.sim.sessions()
-    }
-    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
-        self.sim.video_bytes(asset_id)
-    }
-    fn as_any(&self) -> &dyn Any {
-        &self.sim
-    }
-}
+simulator_impl!(EbayRunning, "ebay", |sim, id| { sim.video_bytes(id) });
 
 fn start_ebay(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
@@ -485,26 +441,9 @@ struct WechatRunning {
     _server: SimServer,
 }
 
-impl Simulator for WechatRunning {
-    fn name(&self) -> &str {
-        "wechat"
-    }
-    fn faults(&self) -> Option<&FaultHandle> {
-        Some(self.sim.faults())
-    }
-    fn wire(&self) -> &WireLog {
-        self.sim.wire()
-    }
-    fn sessions(&self) -> Vec<SessionStanding> {
-        self.sim.sessions()
-    }
-    fn stored_video(&self, asset_id: &str) -> Option<Bytes> {
-        self.sim.assembled_bytes(asset_id)
-    }
-    fn as_any(&self) -> &dyn Any {
-        &self.sim
-    }
-}
+simulator_impl!(WechatRunning, "wechat", |sim, id| {
+    sim.assembled_bytes(id)
+});
 
 fn start_wechat(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
     Box::pin(async move {
