@@ -36,6 +36,24 @@ fn marketmedia(args: &[&str], data: &Path) -> Command {
     cmd
 }
 
+/// `marketmedia accounts --config CFG authorize ACCOUNT --code REDIRECT`: what the seller
+/// pastes from the redirect.
+async fn authorize(cfg: &str, account: &str, redirect: &str, data: &Path) -> Output {
+    run(
+        &[
+            "accounts",
+            "--config",
+            cfg,
+            "authorize",
+            account,
+            "--code",
+            redirect,
+        ],
+        data,
+    )
+    .await
+}
+
 async fn run(args: &[&str], data: &Path) -> Output {
     let mut cmd = marketmedia(args, data);
     tokio::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
@@ -502,19 +520,7 @@ async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
         "https://seller.example.com/cb?code={}&shop_id={shop_id}",
         code.code
     );
-    let out = run(
-        &[
-            "accounts",
-            "--config",
-            &cfg,
-            "authorize",
-            "shopee-sg",
-            "--code",
-            &redirect,
-        ],
-        dir.path(),
-    )
-    .await;
+    let out = authorize(&cfg, "shopee-sg", &redirect, dir.path()).await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
@@ -604,19 +610,7 @@ async fn a_main_account_authorization_serves_each_shop_until_it_has_its_own_pair
         "https://seller.example.com/cb?code={}&main_account_id={main}",
         code.code
     );
-    let out = run(
-        &[
-            "accounts",
-            "--config",
-            &cfg,
-            "authorize",
-            "shopee-sg",
-            "--code",
-            &redirect,
-        ],
-        dir.path(),
-    )
-    .await;
+    let out = authorize(&cfg, "shopee-sg", &redirect, dir.path()).await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     let shops: Vec<u64> = shopee.shops().iter().map(|s| s.shop_id).collect();
