@@ -237,8 +237,23 @@ pub enum AccountsAction {
     },
     /// Authorize the account's app once: prints the platform's authorization page, takes
     /// the code the seller brings back (pasted, or `--code`), exchanges it and stores the
-    /// tokens in this machine's credential store; from then on they refresh themselves.
+    /// tokens in this machine's credential store (or the shared one, `--store
+    /// postgres://…`); from then on they refresh themselves.
     Authorize(AuthorizeArgs),
+    /// Move the account's credential from this machine's credential store into the shared
+    /// one of a PostgreSQL job store (`--to postgres://…`), where every worker refreshes it
+    /// under one lock; the local copy is retired (any later local use says where it went).
+    Move(MoveArgs),
+}
+
+/// `marketmedia accounts move NAME --to postgres://…`.
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// The account.
+    pub name: String,
+    /// The shared store: the PostgreSQL job store's URL (as `batch --store` takes it).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 /// `marketmedia accounts authorize NAME`.
@@ -258,6 +273,10 @@ pub struct AuthorizeArgs {
     /// authorizes all its shops at once.
     #[arg(long)]
     pub main_account_id: Option<u64>,
+    /// Store the tokens in the shared credential store of this PostgreSQL job store
+    /// (`postgres://…`, as `batch --store` takes it) instead of this machine's.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// `marketmedia soak`.

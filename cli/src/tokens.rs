@@ -13,12 +13,18 @@
 //!   credential's, nor with another sandbox's.
 //! - A process has one token source per credential ([`CredentialSources`]), shared by every
 //!   account that points to it.
+//! - With a PostgreSQL job store (`batch … --store postgres://…`) the credentials live in
+//!   that database ([`marketmedia_batch::credentials::PgCredentialStore`]), shared by every
+//!   worker: one source of truth per credential. `accounts authorize NAME --store
+//!   postgres://…` stores there, and `accounts move NAME --to postgres://…` moves a
+//!   credential there from this machine's file, leaving a tombstone in the file.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use marketmedia_batch::credentials::{SqliteCredentialStore, FILE_NAME};
+use marketmedia_batch::credentials::{PgCredentialStore, SqliteCredentialStore, FILE_NAME};
+use marketmedia_batch::store::redact_location;
 use marketmedia_core::{
     Authorization, CredentialSources, CredentialStore, Error, ErrorKind, Result, Secret,
 };
@@ -35,6 +41,48 @@ pub fn store_path() -> PathBuf {
 /// Opens (creating, `0600`) the machine's credential store.
 pub async fn open_store() -> Result<Arc<SqliteCredentialStore>> {
     Ok(Arc::new(SqliteCredentialStore::open(&store_path()).await?))
+}
+
+/// Whether `location` names a shared (PostgreSQL) store.
+pub fn is_shared(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Opens the shared credential store of the PostgreSQL job store at `url`.
+pub async fn open_shared(url: &str) -> Result<Arc<PgCredentialStore>> {
+    if !is_shared(url) {
+        return Err(Error::invalid_input(format!(
+            "{} is not a shared store: credentials are shared through a PostgreSQL job store \
+             (postgres://…); this machine's own store needs no option",
+            redact_location(url)
+        )));
+    }
+    Ok(Arc::new(PgCredentialStore::connect(url).await?))
+}
+
+/// With a shared store: fails when `account`'s credential is still in this machine's store
+/// and not in the shared one, so that it is not seeded there again from the configuration
+/// (its refresh token may be spent already) while the file holds the live pair.
+pub async fn check_not_local_only(account: &Account, shared: &PgCredentialStore) -> Result<()> {
+    let Some(key) = account.market.credential_key(&account.settings)? else {
+        return Ok(());
+    };
+    if !store_path().exists() || shared.load(&key).await?.is_some() {
+        return Ok(());
+    }
+    let local = open_store().await?;
+    if local.moved_to(&key).await?.is_some() || local.load(&key).await?.is_none() {
+        return Ok(());
+    }
+    Err(Error::invalid_input(format!(
+        "credential {key} of account {name} is in this machine's credential store ({}), not \
+         in the shared one ({}): move it first with `marketmedia accounts move {name} --to \
+         URL`, so that one store refreshes it",
+        store_path().display(),
+        shared.location(),
+        name = account.name,
+    ))
+    .with_platform(account.market.name()))
 }
 
 /// Every [`CredentialSources`] this process made, so that the exit status can say that a
@@ -104,6 +152,9 @@ pub struct Expiries {
     pub refresh_expires_at_ms: Option<u64>,
     /// Whether tokens are stored for it.
     pub stored: bool,
+    /// Where the credential was moved from this machine's store (redacted), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 /// How long before a refresh token or authorization ends `accounts` warns.
@@ -129,7 +180,9 @@ pub async fn expiries(config: &Config) -> Result<Vec<Expiries>> {
             ..Expiries::default()
         };
         if let (Some(key), Some(store)) = (&key, &store) {
-            if let Some(t) = store.load(key).await? {
+            if let Some(to) = store.moved_to(key).await? {
+                e.moved_to = Some(to);
+            } else if let Some(t) = store.load(key).await? {
                 e.stored = true;
                 e.access_expires_at_ms = t.access_expires_at_ms;
                 e.refresh_expires_at_ms = t.refresh_expires_at_ms;
@@ -286,8 +339,20 @@ pub async fn authorize(config: &Config, args: crate::args::AuthorizeArgs) -> Res
             return Err(Error::invalid_input("no code was given"));
         }
     }
+    // The shared store is opened before the code is spent: a wrong URL fails first.
+    let (store, place): (Arc<dyn CredentialStore>, String) = match &args.store {
+        Some(url) => {
+            let shared = open_shared(url).await?;
+            let place = shared.location().to_owned();
+            (shared, place)
+        }
+        None => {
+            let local = open_store().await?;
+            let place = local.path().display().to_string();
+            (local, place)
+        }
+    };
     let issued = market.exchange_code(settings, &grant).await?;
-    let store = open_store().await?;
     let now = marketmedia_core::raw::http::unix_millis();
     let mut out = String::new();
     for (key, tokens) in &issued {
@@ -295,7 +360,7 @@ pub async fn authorize(config: &Config, args: crate::args::AuthorizeArgs) -> Res
         out.push_str(&format!(
             "{}: authorized, tokens stored in {}\n  access token expires {}\n  refresh token expires {}\n",
             key,
-            store.path().display(),
+            place,
             when(tokens.access_expires_at_ms, now),
             when(tokens.refresh_expires_at_ms, now),
         ));
@@ -303,6 +368,73 @@ pub async fn authorize(config: &Config, args: crate::args::AuthorizeArgs) -> Res
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+    Ok(crate::exit::SUCCESS)
+}
+
+/// `marketmedia accounts move NAME --to postgres://…`: copies the account's credential from
+/// this machine's store into the shared one (only if the shared store holds none for it:
+/// a pair there may be newer), then retires the local copy (a tombstone naming where it
+/// went), and says which happened. Never prints a token.
+pub async fn move_to_shared(config: &Config, args: crate::args::MoveArgs) -> Result<i32> {
+    let account = config.account(&args.name).ok_or_else(|| {
+        Error::invalid_input(format!(
+            "no account is named {:?}; `marketmedia accounts` lists them",
+            args.name
+        ))
+    })?;
+    let key = account
+        .market
+        .credential_key(&account.settings)?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{} accounts have no refreshable credential to move",
+                    account.market.title()
+                ),
+            )
+            .with_platform(account.market.name())
+        })?;
+    let shared = open_shared(&args.to).await?;
+    if !store_path().exists() {
+        return Err(Error::invalid_input(format!(
+            "this machine has no credential store ({}): nothing to move; authorize {} in the \
+             shared store with `marketmedia accounts authorize {} --store URL`",
+            store_path().display(),
+            args.name,
+            args.name
+        )));
+    }
+    let local = open_store().await?;
+    if let Some(to) = local.moved_to(&key).await? {
+        println!("{key}: already moved to {to}; nothing to do");
+        return Ok(crate::exit::SUCCESS);
+    }
+    let Some(tokens) = local.load(&key).await? else {
+        return Err(Error::invalid_input(format!(
+            "credential {key} of account {} is not in this machine's credential store: \
+             authorize it in the shared store with `marketmedia accounts authorize {} --store URL`",
+            args.name, args.name
+        )));
+    };
+    // The shared copy first (committed), then the tombstone: a crash between the two leaves
+    // both, and running the command again retires the local one.
+    let copied = shared.seed(&key, &tokens).await?;
+    local.retire(&key, &args.to).await?;
+    if copied {
+        println!(
+            "{key}: moved to {}; the copy in {} is retired (it now says where the credential went)",
+            shared.location(),
+            store_path().display()
+        );
+    } else {
+        println!(
+            "{key}: {} already held this credential and keeps its own tokens; the copy in {} \
+             is retired (it now says where the credential went)",
+            shared.location(),
+            store_path().display()
+        );
+    }
     Ok(crate::exit::SUCCESS)
 }
 

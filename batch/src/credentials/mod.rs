@@ -36,10 +36,13 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use marketmedia_core::raw::http::unix_millis;
+
+pub mod postgres;
 use marketmedia_core::{
     no_refresh_token, refresh_if_due, CredentialKey, CredentialStore, Error, ErrorKind, RefreshDue,
     Refresher, Result, Secret, Tokens,
 };
+pub use postgres::PgCredentialStore;
 
 /// The file's name in the user's data directory (the CLI puts it beside `batch.sqlite`:
 /// `~/.local/share/marketmedia/credentials.sqlite` on Linux).
@@ -51,11 +54,19 @@ pub const FILE_NAME: &str = "credentials.sqlite";
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The store's migrations, embedded (the job store's pattern: versioned, run at open).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "credentials",
-    include_str!("../migrations/credentials/sqlite/0001_credentials.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "credentials",
+        include_str!("../../migrations/credentials/sqlite/0001_credentials.sql"),
+    ),
+    // 3, not 2: the sealing of tokens at rest (issue 27, another branch) takes 2.
+    (
+        3,
+        "moved",
+        include_str!("../../migrations/credentials/sqlite/0003_moved.sql"),
+    ),
+];
 
 const COLUMNS: &str = "key, access_token, access_expires_at, refresh_token, \
     refresh_expires_at, obtained_at, details";
@@ -194,6 +205,78 @@ impl SqliteCredentialStore {
             .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 
+    /// Where `key`'s credential was moved ([`SqliteCredentialStore::retire`]): the shared
+    /// store's location, redacted. `None` when it was not moved.
+    pub async fn moved_to(&self, key: &CredentialKey) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT moved_to FROM moved WHERE key = $1")
+            .bind(key.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.map(|r| r.try_get::<String, _>("moved_to"))
+            .transpose()
+            .map_err(store_error)
+    }
+
+    /// Retires `key`'s tokens from this file once they were copied to the shared store at
+    /// `location` (redacted here: no password, no query values): the row is deleted and a
+    /// tombstone names where they went, so any later use of the credential from this file
+    /// fails, saying so, instead of refreshing a copy that is no longer the truth.
+    pub async fn retire(&self, key: &CredentialKey, location: &str) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        sqlx::query("DELETE FROM credentials WHERE key = $1")
+            .bind(key.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO moved (key, moved_to, moved_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET moved_to = excluded.moved_to, \
+             moved_at = excluded.moved_at",
+        )
+        .bind(key.as_str())
+        .bind(crate::store::redact_location(location))
+        .bind(db_millis(Some(unix_millis())))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    /// The error of any use of a credential moved to `to`.
+    fn moved_error(key: &CredentialKey, to: &str) -> Error {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "credential {key} was moved to the shared store {to}: this machine's \
+                 credential store no longer holds or refreshes it; use it from there \
+                 (`marketmedia batch … --store {to}`, `marketmedia accounts authorize NAME \
+                 --store {to}`)"
+            ),
+        )
+        .with_platform(key.platform())
+    }
+
+    /// Fails when `key` was moved away (in `conn`, inside the caller's transaction).
+    async fn check_not_moved(conn: &mut SqliteConnection, key: &CredentialKey) -> Result<()> {
+        let row = sqlx::query("SELECT moved_to FROM moved WHERE key = $1")
+            .bind(key.as_str())
+            .fetch_optional(conn)
+            .await
+            .map_err(store_error)?;
+        match row {
+            Some(r) => {
+                let to: String = r.try_get("moved_to").map_err(store_error)?;
+                Err(Self::moved_error(key, &to))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Forgets `key`'s tokens (the seller revoked the app). Whether there were any.
     pub async fn remove(&self, key: &CredentialKey) -> Result<bool> {
         let r = sqlx::query("DELETE FROM credentials WHERE key = $1")
@@ -274,7 +357,13 @@ impl SqliteCredentialStore {
 impl CredentialStore for SqliteCredentialStore {
     async fn load(&self, key: &CredentialKey) -> Result<Option<Tokens>> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        Self::read(&mut conn, key).await
+        match Self::read(&mut conn, key).await? {
+            Some(tokens) => Ok(Some(tokens)),
+            None => {
+                Self::check_not_moved(&mut conn, key).await?;
+                Ok(None)
+            }
+        }
     }
 
     async fn save(&self, key: &CredentialKey, tokens: &Tokens) -> Result<()> {
@@ -283,11 +372,15 @@ impl CredentialStore for SqliteCredentialStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
+        Self::check_not_moved(&mut tx, key).await?;
         Self::write(&mut tx, key, tokens, false).await?;
         tx.commit().await.map_err(store_error)
     }
 
     async fn seed(&self, key: &CredentialKey, tokens: &Tokens) -> Result<bool> {
+        if let Some(to) = self.moved_to(key).await? {
+            return Err(Self::moved_error(key, &to));
+        }
         // One statement: SQLite inserts only when no row has the key, whatever another
         // process committed since this one looked.
         let r = sqlx::query(
@@ -324,6 +417,9 @@ impl CredentialStore for SqliteCredentialStore {
             .await
             .map_err(store_error)?;
         let stored = Self::read(&mut tx, key).await?;
+        if stored.is_none() {
+            Self::check_not_moved(&mut tx, key).await?;
+        }
         match refresh_if_due(key, stored.as_ref(), due, refresher).await? {
             Some(fresh) => {
                 // Committed before anyone uses the new access token: the rotated refresh

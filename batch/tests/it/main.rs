@@ -4,5 +4,6 @@
 
 mod common;
 mod credentials;
+mod credentials_pg;
 mod migration;
 mod store;

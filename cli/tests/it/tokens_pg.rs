@@ -1,0 +1,429 @@
+//! Many workers, one credential (issue 27): `marketmedia batch` processes on one PostgreSQL
+//! job store keep their accounts' tokens in that database, refresh each credential under its
+//! row lock, and survive a worker that dies between the platform's answer to a refresh and
+//! the commit of the new pair as each platform allows. The simulators' token ledgers
+//! (`GET /__sim/tokens`) witness what crossed the wire.
+#![cfg(unix)]
+
+use std::path::Path;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use marketmedia_batch::credentials::postgres::{KILL_POINT_AFTER_ANSWER, KILL_POINT_ENV};
+use marketmedia_batch::credentials::PgCredentialStore;
+use marketmedia_batch::store::{self, JobStore};
+use marketmedia_batch::{TaskFilter, TaskState};
+use marketmedia_cli::sandbox::Sandbox;
+use marketmedia_conformance::leaks::assert_clean;
+use marketmedia_core::{CredentialKey, CredentialStore};
+use marketmedia_sim::shopee::ShopeeSim;
+use marketmedia_sim::tokens::CredentialReport;
+
+use crate::common;
+use crate::tokens::{
+    accounts, catalog, counts, lifetimes, marketmedia, refresh_bounds, reports, run, secrets, slow,
+    text, write_config, KIB, LIFETIME_MS,
+};
+
+fn spawn(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Child {
+    let mut cmd = marketmedia(args, data);
+    cmd.envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("start marketmedia")
+}
+
+async fn wait(child: Child) -> Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn said(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// Waits until `ready` holds for the store's tasks (at most 30 s).
+async fn until(
+    store: &dyn JobStore,
+    what: &str,
+    ready: impl Fn(&[marketmedia_batch::Task]) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        let tasks = store.tasks(0, 1000, &TaskFilter::all()).await.unwrap();
+        if ready(&tasks) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what}: not after 30 s: {tasks:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_postgres_store_refresh_each_credential_once_per_lifetime() {
+    let Some(db) = common::pg().await else { return };
+    let sb = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &accounts(&sb, &["shopee-sg", "shopee-my", "ebay"]),
+    );
+    let manifest = catalog(dir.path(), 16, "shopee|ebay");
+    lifetimes(&sb, LIFETIME_MS);
+    slow(&sb, 1024 * KIB);
+    let jobs = store::open(&db.url).await.unwrap();
+    let started = Instant::now();
+    let common_args = ["--uploads-per-market", "1", "--json"];
+    let mut args = vec![
+        "batch",
+        "--config",
+        &cfg,
+        "run",
+        manifest.to_str().unwrap(),
+        "--store",
+        &db.url,
+    ];
+    args.extend(common_args);
+    let first = spawn(&args, dir.path(), &[]);
+    // The second worker joins once the batch is planned.
+    until(jobs.as_ref(), "planned", |t| !t.is_empty()).await;
+    let mut args = vec!["batch", "--config", &cfg, "work", "--store", &db.url];
+    args.extend(common_args);
+    let second = spawn(&args, dir.path(), &[]);
+    let (first, second) = tokio::join!(wait(first), wait(second));
+    let elapsed = started.elapsed();
+    let counts = counts(&sb);
+    println!(
+        "two workers, one PostgreSQL store: {elapsed:?} for lifetimes of {LIFETIME_MS} ms; \
+         (credential, refreshes, refused expired, refused invalid, spent uses): {counts:?}"
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", said(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", said(&second));
+    let tasks = jobs.tasks(0, 1000, &TaskFilter::all()).await.unwrap();
+    assert!(tasks.iter().all(|t| t.state == TaskState::Done));
+    // Both workers did some of it.
+    let owners: std::collections::BTreeSet<_> =
+        tasks.iter().filter_map(|t| t.lease_owner.clone()).collect();
+    println!("tasks finished by {} worker(s)", owners.len().max(1));
+    assert!(
+        elapsed.as_millis() as u64 / LIFETIME_MS >= 3,
+        "the catalog must span three lifetimes: {elapsed:?}"
+    );
+    // Two shops and one user, each refreshed by one worker at a time: no expired or invalid
+    // token sent, no refresh token presented twice.
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    let (low, high) = refresh_bounds(elapsed);
+    for (credential, refreshes, expired, invalid, spent) in &counts {
+        assert_eq!(
+            (*expired, *invalid, *spent),
+            (0, 0, 0),
+            "{credential}: expired, invalid, spent"
+        );
+        assert!(
+            (low..=high).contains(refreshes),
+            "{credential}: {refreshes} refreshes over {elapsed:?} (expected {low}..={high})"
+        );
+    }
+    let shopee = sb.sim::<ShopeeSim>().unwrap().tokens();
+    for c in &shopee.credentials {
+        for t in &c.refresh_tokens {
+            assert!(
+                t.uses <= 1,
+                "{}: a refresh token used {} times",
+                c.credential,
+                t.uses
+            );
+        }
+    }
+    // The shared store counted exactly the refreshes the platforms saw.
+    let shared = PgCredentialStore::connect(&db.url).await.unwrap();
+    let listed = shared.list().await.unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let mut committed = 0;
+    for (key, _) in &listed {
+        committed += shared.refresh_count(key).await.unwrap();
+    }
+    let seen: u64 = reports(&sb)
+        .iter()
+        .flat_map(|r| r.credentials.iter())
+        .map(|c| c.refreshes)
+        .sum();
+    println!("refreshes committed in the store {committed}, seen by the platforms {seen}");
+    assert_eq!(committed, seen, "every refresh committed once");
+    // One source of truth: this machine's credential file was never made.
+    assert!(!dir
+        .path()
+        .join("marketmedia")
+        .join("credentials.sqlite")
+        .exists());
+    assert_clean(
+        &secrets(&sb),
+        "two workers",
+        &(said(&first) + &said(&second)),
+    );
+    drop((jobs, shared));
+    db.drop_db().await;
+}
+
+/// A batch of one account on a PostgreSQL store whose first worker was killed between the
+/// platform's answer to its first refresh and the commit of the new pair.
+struct Killed {
+    db: common::PgDb,
+    sb: Sandbox,
+    dir: tempfile::TempDir,
+    cfg: String,
+    jobs: std::sync::Arc<dyn JobStore>,
+}
+
+/// Plans 3 videos to `account` and runs `batch run` with the kill point set: it dies at its
+/// first refresh, after the platform answered.
+async fn killed_mid_refresh(account: &str, marketplace: &str) -> Option<Killed> {
+    let db = common::pg().await?;
+    let sb = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &accounts(&sb, &[account]));
+    let manifest = catalog(dir.path(), 3, marketplace);
+    let args = [
+        "batch",
+        "--config",
+        &cfg,
+        "run",
+        manifest.to_str().unwrap(),
+        "--store",
+        &db.url,
+        "--lease-secs",
+        "1",
+        "--json",
+    ];
+    let out = wait(spawn(
+        &args,
+        dir.path(),
+        &[(KILL_POINT_ENV, KILL_POINT_AFTER_ANSWER)],
+    ))
+    .await;
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(6),
+            "aborted at the kill point: {out:?}"
+        );
+    }
+    assert!(
+        said(&out).contains(KILL_POINT_AFTER_ANSWER),
+        "{}",
+        said(&out)
+    );
+    let jobs = store::open(&db.url).await.unwrap();
+    Some(Killed {
+        db,
+        sb,
+        dir,
+        cfg,
+        jobs,
+    })
+}
+
+impl Killed {
+    fn work(&self) -> Child {
+        spawn(
+            &[
+                "batch",
+                "--config",
+                &self.cfg,
+                "work",
+                "--store",
+                &self.db.url,
+                "--lease-secs",
+                "1",
+                "--auth-poll-ms",
+                "200",
+                "--auth-wait-secs",
+                "30",
+                "--json",
+            ],
+            self.dir.path(),
+            &[],
+        )
+    }
+
+    /// The ledger entry of `credential`, or (`None`) of the one credential refreshed.
+    fn ledger(&self, credential: Option<&str>) -> CredentialReport {
+        reports(&self.sb)
+            .iter()
+            .flat_map(|r| r.credentials.iter())
+            .find(|c| match credential {
+                Some(name) => c.credential == name,
+                None => c.refreshes > 0,
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no ledger entry {credential:?}"))
+    }
+
+    async fn all_done(&self) {
+        let tasks = self.jobs.tasks(0, 100, &TaskFilter::all()).await.unwrap();
+        assert_eq!(tasks.len(), 3);
+        assert!(
+            tasks.iter().all(|t| t.state == TaskState::Done),
+            "{tasks:#?}"
+        );
+    }
+
+    async fn finish(self) {
+        drop(self.jobs);
+        self.db.drop_db().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopee_killed_mid_refresh_waits_for_authorization_and_sends_the_spent_token_once() {
+    let Some(k) = killed_mid_refresh("shopee-sg", "shopee").await else {
+        return;
+    };
+    let published = k.sb.published("shopee").unwrap().clone();
+    let sg = &published["accounts"][0];
+    let shop_id = sg["shop_id"].as_u64().unwrap();
+    let credential = format!("shop:{shop_id}");
+    let before = k.ledger(Some(&credential));
+    // The platform answered the killed worker's refresh: its refresh token is spent, and
+    // the new pair died with the worker.
+    assert_eq!(before.refreshes, 1, "{before:?}");
+
+    let worker = k.work();
+    until(k.jobs.as_ref(), "waiting", |t| {
+        t.len() == 3 && t.iter().all(|t| t.state == TaskState::Waiting)
+    })
+    .await;
+    // The other worker presented the spent token once, was refused, and recorded it.
+    let refused = k.ledger(Some(&credential));
+    assert_eq!(refused.refused_refreshes, 1, "{refused:?}");
+    assert!(refused.spent_refresh_token_uses <= 1, "{refused:?}");
+    let status = run(&["batch", "status", "--store", &k.db.url], k.dir.path()).await;
+    let shown = said(&status);
+    println!("status while waiting:\n{shown}");
+    assert!(
+        shown.contains("waiting for authorization: shopee-sg (3 task(s))"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("marketmedia accounts authorize shopee-sg"),
+        "{shown}"
+    );
+    assert!(shown.contains("worker stopped after sending"), "{shown}");
+    // It does not loop: a second later (five looks at the credential), nothing more sent.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = k.ledger(Some(&credential));
+    assert_eq!(
+        (
+            later.refused_refreshes,
+            later.spent_refresh_token_uses,
+            later.refreshes
+        ),
+        (
+            refused.refused_refreshes,
+            refused.spent_refresh_token_uses,
+            refused.refreshes
+        ),
+        "the worker sent the refused token again"
+    );
+    let tasks = k.jobs.tasks(0, 100, &TaskFilter::all()).await.unwrap();
+    assert!(
+        tasks.iter().all(|t| t.attempts <= 1),
+        "waiting counts no attempt: {tasks:#?}"
+    );
+
+    // The seller authorizes again, into the shared store; the waiting worker goes on.
+    let shopee = k.sb.sim::<ShopeeSim>().unwrap();
+    let code = shopee
+        .authorization_code(&serde_json::json!({ "shop_id": shop_id }))
+        .unwrap();
+    let redirect = format!(
+        "https://seller.example.com/cb?code={}&shop_id={shop_id}",
+        code.code
+    );
+    let out = run(
+        &[
+            "accounts",
+            "--config",
+            &k.cfg,
+            "authorize",
+            "shopee-sg",
+            "--code",
+            &redirect,
+            "--store",
+            &k.db.url,
+        ],
+        k.dir.path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let out = wait(worker).await;
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    k.all_done().await;
+    let after = k.ledger(Some(&credential));
+    println!(
+        "shopee, killed mid-refresh: refreshes {} → {}, refused refreshes {}, spent uses {}",
+        before.refreshes, after.refreshes, after.refused_refreshes, after.spent_refresh_token_uses
+    );
+    assert!(after.spent_refresh_token_uses <= 1, "{after:?}");
+    assert_eq!(after.refused_refreshes, 1, "{after:?}");
+    let mut leaked = secrets(&k.sb);
+    leaked.push(code.code.clone());
+    assert_clean(&leaked, "batch work / status", &(said(&out) + &shown));
+    k.finish().await;
+}
+
+async fn recovers(account: &str, marketplace: &str) {
+    let Some(k) = killed_mid_refresh(account, marketplace).await else {
+        return;
+    };
+    let before = k.ledger(None);
+    let credential = before.credential.clone();
+    assert_eq!(before.refreshes, 1, "{before:?}");
+    let out = wait(k.work()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    k.all_done().await;
+    let after = k.ledger(Some(&credential));
+    println!(
+        "{marketplace}, killed mid-refresh: refreshes {} → {}, refused refreshes {}, spent uses {}",
+        before.refreshes, after.refreshes, after.refused_refreshes, after.spent_refresh_token_uses
+    );
+    // The old refresh token still served: one more refresh, nothing refused.
+    assert_eq!(after.refreshes, 2, "{after:?}");
+    assert_eq!(
+        (after.refused_refreshes, after.spent_refresh_token_uses),
+        (0, 0)
+    );
+    // And the shared store holds the recovered pair, ready.
+    let shared = PgCredentialStore::connect(&k.db.url).await.unwrap();
+    let listed = shared.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let key: &CredentialKey = &listed[0].0;
+    assert!(!shared
+        .state(key)
+        .await
+        .unwrap()
+        .unwrap()
+        .needs_authorization());
+    assert!(!shared.refresh_intent_left(key).await.unwrap());
+    drop(shared);
+    k.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebay_killed_mid_refresh_recovers() {
+    recovers("ebay", "ebay").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lazada_killed_mid_refresh_recovers() {
+    let probe = Sandbox::start().await.unwrap();
+    let name = text(&probe.published("lazada").unwrap()["accounts"][0]["name"]);
+    drop(probe);
+    recovers(&name, "lazada").await;
+}
