@@ -534,6 +534,11 @@ impl CredentialStore for PgCredentialStore {
                          spent the refresh token then",
                     );
                 }
+                message.push_str(&format!(
+                    "; the credential lives in the shared store {}: authorize it there \
+                     (`--store` with that URL)",
+                    self.location
+                ));
                 self.write_refusal(&mut tx, key, &message).await?;
                 tx.commit().await.map_err(store_error)?;
                 Err(e.with_message(message))
