@@ -433,3 +433,135 @@ async fn lazada_killed_mid_refresh_recovers() {
     drop(probe);
     recovers(&name, "lazada").await;
 }
+
+/// `accounts move`: a credential authorized on this machine moves into the shared store;
+/// the local file keeps a tombstone, `accounts` says where it went, a local upload says so
+/// instead of refreshing, and a batch on the PostgreSQL store uses the moved pair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_moved_to_the_shared_store_is_used_from_there_only() {
+    let Some(db) = common::pg().await else { return };
+    let sb = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // No token in the configuration: only the authorization gives them.
+    let config: String = accounts(&sb, &["shopee-sg"])
+        .lines()
+        .filter(|l| !l.starts_with("refresh_token"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cfg = write_config(dir.path(), &config);
+    let shopee = sb.sim::<ShopeeSim>().unwrap();
+    let shop_id = sb.published("shopee").unwrap()["accounts"][0]["shop_id"]
+        .as_u64()
+        .unwrap();
+    let code = shopee
+        .authorization_code(&serde_json::json!({ "shop_id": shop_id }))
+        .unwrap();
+    let redirect = format!(
+        "https://seller.example.com/cb?code={}&shop_id={shop_id}",
+        code.code
+    );
+    let out = crate::tokens::authorize(&cfg, "shopee-sg", &redirect, dir.path()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+
+    // Moved: said, and the URL's password never printed.
+    let url = db.url.clone();
+    let out = run(
+        &[
+            "accounts",
+            "--config",
+            &cfg,
+            "move",
+            "shopee-sg",
+            "--to",
+            &url,
+        ],
+        dir.path(),
+    )
+    .await;
+    let moved = said(&out);
+    assert_eq!(out.status.code(), Some(0), "{moved}");
+    assert!(moved.contains("moved to postgres://"), "{moved}");
+    assert!(moved.contains("retired"), "{moved}");
+    let shared = PgCredentialStore::connect(&url).await.unwrap();
+    let key = CredentialKey::new(
+        "shopee",
+        &shopee.credentials().partner_id.to_string(),
+        &format!("shop-{shop_id}"),
+    )
+    .unwrap();
+    assert!(shared.load(&key).await.unwrap().is_some());
+    // Again: nothing to do.
+    let out = run(
+        &[
+            "accounts",
+            "--config",
+            &cfg,
+            "move",
+            "shopee-sg",
+            "--to",
+            &url,
+        ],
+        dir.path(),
+    )
+    .await;
+    assert!(said(&out).contains("already moved"), "{}", said(&out));
+
+    // `accounts` says where it went.
+    let out = run(&["accounts", "--config", &cfg], dir.path()).await;
+    assert!(
+        said(&out).contains("moved to postgres://"),
+        "{}",
+        said(&out)
+    );
+
+    // A local upload does not refresh from the file: it says where the credential is.
+    let video = dir.path().join("k.mp4");
+    marketmedia_sim::fixtures::write_sample_mp4(&video, Duration::from_secs(12), 256 * KIB)
+        .unwrap();
+    let out = run(
+        &[
+            "upload",
+            video.to_str().unwrap(),
+            "--config",
+            &cfg,
+            "--no-journal",
+        ],
+        dir.path(),
+    )
+    .await;
+    let refused = said(&out);
+    assert_ne!(out.status.code(), Some(0), "{refused}");
+    assert!(
+        refused.contains("was moved to the shared store postgres://"),
+        "{refused}"
+    );
+
+    // A batch on the PostgreSQL store uses the moved pair (no refresh: it is fresh).
+    let manifest = catalog(dir.path(), 2, "shopee");
+    let out = run(
+        &[
+            "batch",
+            "--config",
+            &cfg,
+            "run",
+            manifest.to_str().unwrap(),
+            "--store",
+            &url,
+            "--json",
+        ],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let ledger = shopee.tokens();
+    let shop = ledger.credential(&format!("shop:{shop_id}")).unwrap();
+    assert_eq!(
+        (shop.refreshes, shop.refused_invalid, shop.refused_expired),
+        (0, 0, 0)
+    );
+    let mut leaked = secrets(&sb);
+    leaked.push(code.code.clone());
+    assert_clean(&leaked, "accounts move", &(moved + &refused));
+    drop(shared);
+    db.drop_db().await;
+}
