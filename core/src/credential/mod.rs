@@ -123,7 +123,8 @@ impl From<CredentialKey> for String {
 
 /// A credential's tokens. `Debug` never shows the tokens.
 ///
-/// Times are Unix milliseconds on this machine's clock. The expiries are computed from
+/// Times are Unix milliseconds on this machine's clock (a store shared by many machines
+/// keeps them on its own, [`CredentialStore::now_ms`]). The expiries are computed from
 /// [`Tokens::obtained_at_ms`], the local time the token request was *sent*: whatever the
 /// answer took to arrive, the token cannot have been issued before that, so the expiry is
 /// never later than the platform's.
