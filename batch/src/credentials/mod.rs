@@ -54,7 +54,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
     1,
     "credentials",
-    include_str!("../migrations/credentials/sqlite/0001_credentials.sql"),
+    include_str!("../../migrations/credentials/sqlite/0001_credentials.sql"),
 )];
 
 const COLUMNS: &str = "key, access_token, access_expires_at, refresh_token, \
