@@ -244,7 +244,7 @@ impl AccountRecord {
 pub async fn command(config: &Config, args: crate::args::AccountsArgs) -> Result<i32> {
     match args.action {
         None => {
-            let expiries = crate::tokens::expiries(config).await?;
+            let expiries = crate::tokens::expiries(config, args.store.as_deref()).await?;
             list(config, &expiries, args.json);
             Ok(crate::exit::SUCCESS)
         }

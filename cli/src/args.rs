@@ -221,6 +221,11 @@ pub struct AccountsArgs {
     /// One JSON object per account instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// List the tokens' expiries (and which credentials must be authorized again) of the
+    /// shared credential store of this PostgreSQL job store (`postgres://…`) instead of this
+    /// machine's.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// `check`: call each account's platform.
     #[command(subcommand)]
     pub action: Option<AccountsAction>,

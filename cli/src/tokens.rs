@@ -155,14 +155,49 @@ pub struct Expiries {
     /// Where the credential was moved from this machine's store (redacted), if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_to: Option<String>,
+    /// In a shared store: why the credential must be authorized again (the platform's
+    /// refusal, recorded by a worker; never a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_authorization: Option<String>,
 }
 
 /// How long before a refresh token or authorization ends `accounts` warns.
 pub const WARN_BEFORE_MS: u64 = 7 * 86_400_000;
 
-/// The expiries of every account's credential, from the machine's store (not opened, and
-/// nothing stored, when the file does not exist).
-pub async fn expiries(config: &Config) -> Result<Vec<Expiries>> {
+/// The expiries of every account's credential, from the shared store at `shared` (a
+/// PostgreSQL job store's URL; expiries on its database's clock, and whether the credential
+/// must be authorized again), else from the machine's store (not opened, and nothing
+/// stored, when the file does not exist).
+pub async fn expiries(config: &Config, shared: Option<&str>) -> Result<Vec<Expiries>> {
+    if let Some(url) = shared {
+        let store = open_shared(url).await?;
+        let mut out = Vec::with_capacity(config.accounts.len());
+        for account in &config.accounts {
+            let key = account
+                .market
+                .credential_key(&account.settings)
+                .ok()
+                .flatten();
+            let mut e = Expiries {
+                credential: key.as_ref().map(|k| k.to_string()),
+                ..Expiries::default()
+            };
+            if let Some(key) = &key {
+                if let Some(t) = store.load(key).await? {
+                    e.stored = true;
+                    e.access_expires_at_ms = t.access_expires_at_ms;
+                    e.refresh_expires_at_ms = t.refresh_expires_at_ms;
+                }
+                e.needs_authorization = store
+                    .state(key)
+                    .await?
+                    .filter(|s| s.needs_authorization())
+                    .map(|s| s.message.unwrap_or_default());
+            }
+            out.push(e);
+        }
+        return Ok(out);
+    }
     let store = if store_path().exists() {
         Some(open_store().await?)
     } else {
@@ -441,6 +476,12 @@ pub async fn move_to_shared(config: &Config, args: crate::args::MoveArgs) -> Res
 /// A warning when `tokens`' refresh token (or authorization) ends within
 /// [`WARN_BEFORE_MS`].
 pub fn warning(account: &str, e: &Expiries, now_ms: u64) -> Option<String> {
+    if let Some(why) = &e.needs_authorization {
+        return Some(format!(
+            "warning: {account} must be authorized again ({why}): run `{} {account} --store URL`",
+            marketmedia_core::AUTHORIZE_COMMAND
+        ));
+    }
     let end = e.refresh_expires_at_ms?;
     if end > now_ms.saturating_add(WARN_BEFORE_MS) {
         return None;

@@ -321,6 +321,17 @@ async fn shopee_killed_mid_refresh_waits_for_authorization_and_sends_the_spent_t
         "{shown}"
     );
     assert!(shown.contains("worker stopped after sending"), "{shown}");
+    // `accounts --store` says so too.
+    let listed = run(
+        &["accounts", "--config", &k.cfg, "--store", &k.db.url],
+        k.dir.path(),
+    )
+    .await;
+    assert!(
+        said(&listed).contains("shopee-sg must be authorized again"),
+        "{}",
+        said(&listed)
+    );
     // It does not loop: a second later (five looks at the credential), nothing more sent.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let later = k.ledger(Some(&credential));
@@ -337,7 +348,14 @@ async fn shopee_killed_mid_refresh_waits_for_authorization_and_sends_the_spent_t
         ),
         "the worker sent the refused token again"
     );
-    let tasks = k.jobs.tasks(0, 100, &TaskFilter::all()).await.unwrap();
+    // Waiting counts no attempt (the killed worker's claim counted one; a task claimed for
+    // a look at this instant counts one more until it waits again).
+    let tasks = k
+        .jobs
+        .tasks(0, 100, &TaskFilter::state(TaskState::Waiting))
+        .await
+        .unwrap();
+    assert!(!tasks.is_empty());
     assert!(
         tasks.iter().all(|t| t.attempts <= 1),
         "waiting counts no attempt: {tasks:#?}"
