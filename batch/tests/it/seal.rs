@@ -404,3 +404,82 @@ async fn rows_stored_in_plaintext_are_sealed_on_open() {
     checkpoint(&path).await;
     assert_not_in_files(dir.path(), &[OLD_ACCESS, OLD_REFRESH]);
 }
+
+/// The secret-leak harness over the sealed store: everything logged at TRACE (sqlx's
+/// statements included), every error's chain and every `Debug` of opening a plaintext file,
+/// saving, loading, a wrong key, a moved row and a rekey hold neither a token nor a key.
+#[test]
+fn no_token_or_key_in_logs_errors_or_debug() {
+    use marketmedia_conformance::leaks::{assert_clean, captured, describe};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.sqlite");
+    let old = SecretKey::generate();
+    let new = SecretKey::generate();
+    let wrong = SecretKey::generate();
+    let keys: Vec<String> = [&old, &new, &wrong]
+        .iter()
+        .flat_map(|k| {
+            let text = k.to_text().expose().to_owned();
+            let hex = hex::encode(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&text)
+                    .unwrap(),
+            );
+            [text, hex]
+        })
+        .collect();
+    let (evidence, log) = captured(async {
+        let mut evidence = String::new();
+        let store = SqliteCredentialStore::open_with(&path, Sealer::new(old.clone()))
+            .await
+            .unwrap();
+        store.save(&key(1), &tokens()).await.unwrap();
+        store.save(&key(2), &tokens()).await.unwrap();
+        // A row in plaintext, sealed by the next open.
+        let mut conn = raw(&path).await;
+        sqlx::query("UPDATE credentials SET sealed = NULL, access_token = $1 WHERE key = $2")
+            .bind(ACCESS)
+            .bind(key(2).as_str())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let store = SqliteCredentialStore::open_with(&path, Sealer::new(old.clone()))
+            .await
+            .unwrap();
+        evidence.push_str(&format!(
+            "{store:?} {:?} {:?} {:?}\n",
+            store.load(&key(1)).await.unwrap(),
+            store.list().await.unwrap(),
+            store.expiries().await.unwrap()
+        ));
+        let wrong_store = SqliteCredentialStore::open_with(&path, Sealer::new(wrong.clone()))
+            .await
+            .unwrap();
+        evidence.push_str(&describe(&wrong_store.load(&key(1)).await.unwrap_err()));
+        evidence.push_str(&describe(
+            &wrong_store
+                .rekey(&Sealer::new(wrong.clone()), &Sealer::new(new.clone()))
+                .await
+                .unwrap_err(),
+        ));
+        store
+            .rekey(&Sealer::new(old.clone()), &Sealer::new(new.clone()))
+            .await
+            .unwrap();
+        evidence.push_str(&describe(&store.load(&key(1)).await.unwrap_err()));
+        evidence.push_str(&format!("{old:?} {new:?} {:?}\n", Sealer::new(new.clone())));
+        evidence.push_str(&describe(
+            &SecretKey::from_text(&format!("{}x", keys[0])).unwrap_err(),
+        ));
+        evidence
+    });
+    assert!(
+        evidence.contains("cannot be decrypted") && log.contains("sealed the tokens"),
+        "the scenarios ran: {evidence}\n{log}"
+    );
+    let mut secrets = keys;
+    secrets.extend([ACCESS.to_owned(), REFRESH.to_owned()]);
+    assert_clean(&secrets, "the log", &log);
+    assert_clean(&secrets, "errors and Debug", &evidence);
+}
