@@ -66,12 +66,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "credentials",
-        include_str!("../migrations/credentials/sqlite/0001_credentials.sql"),
+        include_str!("../../migrations/credentials/sqlite/0001_credentials.sql"),
     ),
     (
         2,
         "sealed",
-        include_str!("../migrations/credentials/sqlite/0002_sealed.sql"),
+        include_str!("../../migrations/credentials/sqlite/0002_sealed.sql"),
     ),
 ];
 
