@@ -249,6 +249,12 @@ pub enum AccountsAction {
     /// one of a PostgreSQL job store (`--to postgres://…`), where every worker refreshes it
     /// under one lock; the local copy is retired (any later local use says where it went).
     Move(MoveArgs),
+    /// Re-encrypt every credential in this machine's store under a new key, in one
+    /// transaction (docs/security.md). The new key: `--new-key-file`, else
+    /// MARKETMEDIA_NEW_SECRET_KEY, else (when the key is the store's key file) a fresh random
+    /// one. The key file beside the store is then replaced; a key given by
+    /// MARKETMEDIA_SECRET_KEY must be replaced by the new one wherever it is set.
+    Rekey(RekeyArgs),
 }
 
 /// `marketmedia accounts move NAME --to postgres://…`.
@@ -259,6 +265,19 @@ pub struct MoveArgs {
     /// The shared store: the PostgreSQL job store's URL (as `batch --store` takes it).
     #[arg(long, value_name = "URL")]
     pub to: String,
+}
+
+/// `marketmedia accounts rekey`.
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// A file holding the new key (32 bytes as base64 or 64 hex digits, e.g. `openssl rand
+    /// -base64 32`), readable by its owner only.
+    #[arg(long, value_name = "PATH")]
+    pub new_key_file: Option<std::path::PathBuf>,
+    /// Re-encrypt the shared credential store of this PostgreSQL job store (`postgres://…`)
+    /// instead of this machine's; the new key must then be given (every worker needs it).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// `marketmedia accounts authorize NAME`.

@@ -44,11 +44,14 @@ use crate::Setup;
 pub const CONFIG_ENV: &str = "MARKETMEDIA_CONFIG";
 
 /// The `MARKETMEDIA_*` variables read outside the command line's parser and the
-/// marketplaces' settings: the config loader's, the resume journal's, and the test hook of
-/// the PostgreSQL credential store (documented in `docs/batch.md`).
+/// marketplaces' settings: the config loader's, the resume journal's, the credential
+/// store's keys (`docs/security.md`), and the test hook of the PostgreSQL credential store
+/// (documented in `docs/batch.md`).
 pub const OTHER_ENV: &[&str] = &[
     CONFIG_ENV,
     "MARKETMEDIA_JOURNAL_DIR",
+    marketmedia_batch::credentials::seal::KEY_VARIABLE,
+    marketmedia_batch::credentials::seal::NEW_KEY_VARIABLE,
     marketmedia_batch::credentials::postgres::KILL_POINT_ENV,
 ];
 

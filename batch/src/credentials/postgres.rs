@@ -18,8 +18,11 @@
 //!   clock is rebased before it is written, and [`CredentialStore::now_ms`] answers this
 //!   machine's clock plus the offset last measured against the database's.
 //!
-//! The tokens are stored only in the `sealed` column (the whole [`Tokens`], through
-//! [`Codec`]); the expiries are in clear columns.
+//! The tokens are stored only in the `sealed` column: the whole [`Tokens`] sealed with the
+//! workers' key ([`Sealer`], the credential's key as associated data, a fresh nonce per
+//! write); the expiries are in clear columns. The key is never in the database: workers on
+//! several machines share it through `MARKETMEDIA_SECRET_KEY` (`docs/security.md`). A row
+//! the key cannot open is an error naming the credential, never garbage sent to a platform.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -32,8 +35,10 @@ use sqlx::Row;
 use marketmedia_core::raw::http::unix_millis;
 use marketmedia_core::{
     no_refresh_token, refresh_if_due, CredentialKey, CredentialStore, Error, ErrorKind, RefreshDue,
-    Refresher, Result, Secret, Tokens,
+    Refresher, Result, Tokens,
 };
+
+use super::seal::{Rekey, Sealer};
 
 /// The database's clock in Unix ms. `clock_timestamp()`, not `now()`: `now()` is when the
 /// transaction started, which for a worker that waited on the row lock is before the wait.
@@ -43,59 +48,6 @@ const DB_NOW: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGIN
 pub const STATE_REAUTHORIZE: &str = "reauthorize";
 /// The state of a usable credential.
 pub const STATE_READY: &str = "ready";
-
-/// How a row's tokens are turned into the bytes of its `sealed` column and back: one pair,
-/// so that every write and read of a token goes through it.
-#[derive(Debug, Clone, Default)]
-pub struct Codec {
-    _private: (),
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Plain {
-    a: String,
-    ae: Option<u64>,
-    r: Option<String>,
-    re: Option<u64>,
-    o: u64,
-    d: serde_json::Value,
-}
-
-impl Codec {
-    /// The bytes stored for `key`'s `tokens`.
-    pub fn seal(&self, _key: &CredentialKey, tokens: &Tokens) -> Result<Vec<u8>> {
-        let plain = Plain {
-            a: tokens.access_token.expose().to_owned(),
-            ae: tokens.access_expires_at_ms,
-            r: tokens.refresh_token.as_ref().map(|s| s.expose().to_owned()),
-            re: tokens.refresh_expires_at_ms,
-            o: tokens.obtained_at_ms,
-            d: tokens.details.clone(),
-        };
-        serde_json::to_vec(&plain).map_err(|e| {
-            Error::new(ErrorKind::Io, format!("cannot encode the tokens: {e}")).with_source(e)
-        })
-    }
-
-    /// The tokens stored for `key` as `sealed`.
-    pub fn open(&self, key: &CredentialKey, sealed: &[u8]) -> Result<Tokens> {
-        // serde_json's message names a position, never the value.
-        let plain: Plain = serde_json::from_slice(sealed).map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                format!("the stored tokens of credential {key} cannot be read: {e}"),
-            )
-        })?;
-        Ok(Tokens {
-            access_token: Secret::new(plain.a),
-            access_expires_at_ms: plain.ae,
-            refresh_token: plain.r.map(Secret::new),
-            refresh_expires_at_ms: plain.re,
-            obtained_at_ms: plain.o,
-            details: plain.d,
-        })
-    }
-}
 
 /// What the store knows of a credential besides its tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +93,7 @@ pub struct PgCredentialStore {
     /// holds the row lock (a pool of their own: a refresh waiting for one never holds one).
     side: PgPool,
     location: String,
-    codec: Codec,
+    sealer: Sealer,
     /// The database's clock minus this machine's, in ms, as last measured.
     offset_ms: Arc<AtomicI64>,
     local_clock: fn() -> u64,
@@ -198,8 +150,9 @@ fn rebase(mut tokens: Tokens, by: i64) -> Tokens {
 
 impl PgCredentialStore {
     /// Connects to the database at `url` (the job store's) and runs the migrations (the job
-    /// store's: the credentials are tables of the same schema).
-    pub async fn connect(url: &str) -> Result<PgCredentialStore> {
+    /// store's: the credentials are tables of the same schema); tokens are sealed and opened
+    /// with `sealer` (every worker of the database needs the same key).
+    pub async fn connect(url: &str, sealer: Sealer) -> Result<PgCredentialStore> {
         let location = crate::store::redact_location(url);
         let connect_error = |e: sqlx::Error| {
             Error::new(
@@ -227,7 +180,7 @@ impl PgCredentialStore {
             pool,
             side,
             location,
-            codec: Codec::default(),
+            sealer,
             offset_ms: Arc::new(AtomicI64::new(0)),
             local_clock: unix_millis,
             worker: format!("pid {}", std::process::id()),
@@ -319,7 +272,7 @@ impl PgCredentialStore {
         tokens: &Tokens,
         refreshed: bool,
     ) -> Result<()> {
-        let sealed = self.codec.seal(key, tokens)?;
+        let sealed = self.sealer.seal(key, tokens)?;
         let refreshes = if refreshed {
             "credentials.refreshes + 1"
         } else {
@@ -418,7 +371,7 @@ impl CredentialStore for PgCredentialStore {
         let db_now: i64 = row.try_get("db_now").map_err(store_error)?;
         self.note_clock(before, db_now, (self.local_clock)());
         let sealed: Option<Vec<u8>> = row.try_get("sealed").map_err(store_error)?;
-        sealed.map(|s| self.codec.open(key, &s)).transpose()
+        sealed.map(|s| self.sealer.open(key, &s)).transpose()
     }
 
     async fn save(&self, key: &CredentialKey, tokens: &Tokens) -> Result<()> {
@@ -433,7 +386,7 @@ impl CredentialStore for PgCredentialStore {
     async fn seed(&self, key: &CredentialKey, tokens: &Tokens) -> Result<bool> {
         self.measure_clock().await?;
         let tokens = rebase(tokens.clone(), self.clock_offset_ms());
-        let sealed = self.codec.seal(key, &tokens)?;
+        let sealed = self.sealer.seal(key, &tokens)?;
         // One statement: inserted only when no row has the key, whatever another worker
         // committed since this one looked.
         let r = sqlx::query(&format!(
@@ -486,7 +439,7 @@ impl CredentialStore for PgCredentialStore {
             return Err(Self::refused(key, message.as_deref()));
         }
         let sealed: Vec<u8> = row.try_get("sealed").map_err(store_error)?;
-        let stored = self.codec.open(key, &sealed)?;
+        let stored = self.sealer.open(key, &sealed)?;
         // "Still due?" on the database's clock: what another worker committed while this one
         // waited for the lock is not due any more.
         let due = RefreshDue {
@@ -562,7 +515,7 @@ impl CredentialStore for PgCredentialStore {
                 let key: String = row.try_get("key").map_err(store_error)?;
                 let key = CredentialKey::parse(&key)?;
                 let sealed: Vec<u8> = row.try_get("sealed").map_err(store_error)?;
-                let tokens = self.codec.open(&key, &sealed)?;
+                let tokens = self.sealer.open(&key, &sealed)?;
                 Ok((key, tokens))
             })
             .collect()
@@ -570,5 +523,37 @@ impl CredentialStore for PgCredentialStore {
 
     fn now_ms(&self) -> u64 {
         shift((self.local_clock)(), self.clock_offset_ms())
+    }
+}
+
+#[async_trait]
+impl Rekey for PgCredentialStore {
+    /// One transaction: every row locked (`FOR UPDATE`: a refresh waits, and cannot write a
+    /// pair sealed under the old key meanwhile), opened with `old`, sealed under `new`,
+    /// committed; a row `old` cannot open fails it all, naming the credential.
+    async fn rekey(&self, old: &Sealer, new: &Sealer) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let rows = sqlx::query("SELECT key, sealed FROM credentials ORDER BY key FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let mut count = 0;
+        for row in &rows {
+            let key: String = row.try_get("key").map_err(store_error)?;
+            let key = CredentialKey::parse(&key)?;
+            let sealed: Vec<u8> = row.try_get("sealed").map_err(store_error)?;
+            let resealed = old.reseal(new, &key, &sealed)?;
+            sqlx::query(&format!(
+                "UPDATE credentials SET sealed = $2, updated_at = {DB_NOW} WHERE key = $1"
+            ))
+            .bind(key.as_str())
+            .bind(resealed)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            count += 1;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(count)
     }
 }

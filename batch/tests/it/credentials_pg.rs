@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use marketmedia_batch::credentials::seal::{Rekey, Sealer, SecretKey};
 use marketmedia_batch::credentials::{PgCredentialStore, SqliteCredentialStore};
 use marketmedia_core::raw::http::unix_millis;
 use marketmedia_core::{
@@ -46,6 +47,12 @@ impl Refresher for Platform {
     }
 }
 
+/// The workers' key (every store of a test shares it, as workers share
+/// `MARKETMEDIA_SECRET_KEY`).
+fn sealer() -> Sealer {
+    Sealer::new(SecretKey::from_text(&"5a".repeat(32)).unwrap())
+}
+
 fn key() -> CredentialKey {
     CredentialKey::new("shopee", "2001887", "shop-600001").unwrap()
 }
@@ -79,7 +86,9 @@ async fn workers_that_find_a_token_due_at_once_make_one_refresh() {
     // Three workers (three pools), four callers each, all finding the token due.
     let mut stores = Vec::new();
     for _ in 0..3 {
-        stores.push(Arc::new(PgCredentialStore::connect(&db.url).await.unwrap()));
+        stores.push(Arc::new(
+            PgCredentialStore::connect(&db.url, sealer()).await.unwrap(),
+        ));
     }
     stores[0]
         .save(&key(), &tokens_at(unix_millis(), 60_000))
@@ -123,14 +132,14 @@ async fn workers_that_find_a_token_due_at_once_make_one_refresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn due_is_decided_on_the_database_clock_not_the_machine_clock() {
     let Some(db) = common::pg().await else { return };
-    let honest = PgCredentialStore::connect(&db.url).await.unwrap();
+    let honest = PgCredentialStore::connect(&db.url, sealer()).await.unwrap();
     // Expired a second ago on the database's clock (this machine's agrees with it here).
     honest
         .save(&key(), &tokens_at(unix_millis(), 0).expiring_in(14_399))
         .await
         .unwrap();
     // A worker whose clock is an hour behind thinks the token has an hour left…
-    let slow = PgCredentialStore::connect(&db.url)
+    let slow = PgCredentialStore::connect(&db.url, sealer())
         .await
         .unwrap()
         .with_local_clock(behind)
@@ -167,7 +176,7 @@ async fn due_is_decided_on_the_database_clock_not_the_machine_clock() {
     );
     // A worker whose clock is an hour ahead thinks the fresh token is expired; the store
     // decides it is not, and refreshes nothing.
-    let fast = PgCredentialStore::connect(&db.url)
+    let fast = PgCredentialStore::connect(&db.url, sealer())
         .await
         .unwrap()
         .with_local_clock(ahead)
@@ -191,8 +200,8 @@ async fn due_is_decided_on_the_database_clock_not_the_machine_clock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seed_never_replaces_and_a_refusal_is_recorded_for_every_worker() {
     let Some(db) = common::pg().await else { return };
-    let a = PgCredentialStore::connect(&db.url).await.unwrap();
-    let b = PgCredentialStore::connect(&db.url).await.unwrap();
+    let a = PgCredentialStore::connect(&db.url, sealer()).await.unwrap();
+    let b = PgCredentialStore::connect(&db.url, sealer()).await.unwrap();
     let now = unix_millis();
     assert!(a.seed(&key(), &tokens_at(now, 60_000)).await.unwrap());
     let other = Tokens::new("access-x", now).with_refresh_token("refresh-x", None);
@@ -311,4 +320,86 @@ async fn a_moved_credential_leaves_a_tombstone_that_says_where_it_went() {
         assert!(!e.message().contains("hunter2"), "{e}");
     }
     assert!(local.list().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_hold_sealed_tokens_only_and_a_wrong_key_is_a_clear_error() {
+    let Some(db) = common::pg().await else { return };
+    let store = PgCredentialStore::connect(&db.url, sealer()).await.unwrap();
+    let access = "access-token-of-shop-600001-abcdef";
+    let refresh = "refresh-token-of-shop-600001-uvwxyz";
+    let tokens = Tokens::new(access, unix_millis())
+        .expiring_in(14_400)
+        .with_refresh_token(refresh, Some(2_592_000));
+    let raw = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let row = |pool: sqlx::PgPool| async move {
+        let (text, sealed): (String, Vec<u8>) =
+            sqlx::query_as("SELECT CAST(c AS TEXT), sealed FROM credentials c")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        (text, sealed)
+    };
+    store.save(&key(), &tokens).await.unwrap();
+    let (first_text, first) = row(raw.clone()).await;
+    use base64::Engine;
+    for secret in [access, refresh] {
+        let forms = [
+            secret.to_owned(),
+            hex::encode(secret),
+            base64::engine::general_purpose::STANDARD.encode(secret),
+        ];
+        for form in &forms {
+            assert!(!first_text.contains(form.as_str()), "{form} in the row");
+            assert!(
+                !first.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "the token in the sealed bytes"
+            );
+        }
+    }
+    // The same tokens written again: other bytes (a fresh nonce).
+    store.save(&key(), &tokens).await.unwrap();
+    let (_, second) = row(raw.clone()).await;
+    assert_ne!(first, second);
+    assert_eq!(
+        store
+            .load(&key())
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .expose(),
+        access
+    );
+
+    // A worker with another key: an error naming the credential, no tokens.
+    let other = Sealer::new(SecretKey::from_text(&"a5".repeat(32)).unwrap());
+    let stranger = PgCredentialStore::connect(&db.url, other.clone())
+        .await
+        .unwrap();
+    let e = stranger.load(&key()).await.unwrap_err();
+    assert!(e.message().contains(key().as_str()), "{e}");
+    assert!(e.message().contains("cannot be decrypted"), "{e}");
+    let e = stranger
+        .refresh(&key(), &due_now(unix_millis()), &Platform::default())
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("cannot be decrypted"), "{e}");
+
+    // Rekey: every row under the new key in one transaction; the old key no longer opens it.
+    assert_eq!(store.rekey(&sealer(), &other).await.unwrap(), 1);
+    assert_eq!(
+        stranger
+            .load(&key())
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .expose(),
+        access
+    );
+    assert!(store.load(&key()).await.is_err());
+    raw.close().await;
+    drop((store, stranger));
+    db.drop_db().await;
 }

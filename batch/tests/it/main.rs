@@ -6,4 +6,5 @@ mod common;
 mod credentials;
 mod credentials_pg;
 mod migration;
+mod seal;
 mod store;

@@ -10,6 +10,7 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use marketmedia_batch::credentials::postgres::{KILL_POINT_AFTER_ANSWER, KILL_POINT_ENV};
+use marketmedia_batch::credentials::seal::{Sealer, SecretKey};
 use marketmedia_batch::credentials::PgCredentialStore;
 use marketmedia_batch::store::{self, JobStore};
 use marketmedia_batch::{TaskFilter, TaskState};
@@ -24,6 +25,12 @@ use crate::tokens::{
     accounts, catalog, counts, lifetimes, marketmedia, refresh_bounds, reports, run, secrets, slow,
     text, write_config, KIB, LIFETIME_MS,
 };
+
+/// The key the command's processes sealed with: the key file beside their (never made)
+/// local store, in the test's data directory.
+fn cli_sealer(data: &Path) -> Sealer {
+    Sealer::new(SecretKey::load(&data.join("marketmedia"), false).unwrap())
+}
 
 fn spawn(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Child {
     let mut cmd = marketmedia(args, data);
@@ -147,7 +154,9 @@ async fn two_workers_on_one_postgres_store_refresh_each_credential_once_per_life
         }
     }
     // The shared store counted exactly the refreshes the platforms saw.
-    let shared = PgCredentialStore::connect(&db.url).await.unwrap();
+    let shared = PgCredentialStore::connect(&db.url, cli_sealer(dir.path()))
+        .await
+        .unwrap();
     let listed = shared.list().await.unwrap();
     assert_eq!(listed.len(), 3, "{listed:?}");
     let mut committed = 0;
@@ -424,7 +433,9 @@ async fn recovers(account: &str, marketplace: &str) {
         (0, 0)
     );
     // And the shared store holds the recovered pair, ready.
-    let shared = PgCredentialStore::connect(&k.db.url).await.unwrap();
+    let shared = PgCredentialStore::connect(&k.db.url, cli_sealer(k.dir.path()))
+        .await
+        .unwrap();
     let listed = shared.list().await.unwrap();
     assert_eq!(listed.len(), 1);
     let key: &CredentialKey = &listed[0].0;
@@ -500,7 +511,9 @@ async fn a_credential_moved_to_the_shared_store_is_used_from_there_only() {
     assert_eq!(out.status.code(), Some(0), "{moved}");
     assert!(moved.contains("moved to postgres://"), "{moved}");
     assert!(moved.contains("retired"), "{moved}");
-    let shared = PgCredentialStore::connect(&url).await.unwrap();
+    let shared = PgCredentialStore::connect(&url, cli_sealer(dir.path()))
+        .await
+        .unwrap();
     let key = CredentialKey::new(
         "shopee",
         &shopee.credentials().partner_id.to_string(),
