@@ -590,6 +590,44 @@ async fn a_credential_moved_to_the_shared_store_is_used_from_there_only() {
         (shop.refreshes, shop.refused_invalid, shop.refused_expired),
         (0, 0, 0)
     );
+
+    // Rekey the shared store under a given key: the rows open with it (the key file of
+    // this machine now holds it), not with the old one.
+    drop(shared);
+    let old = cli_sealer(dir.path());
+    let new_key = dir.path().join("new.key");
+    std::fs::write(&new_key, "c3".repeat(32)).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&new_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = run(
+        &[
+            "accounts",
+            "rekey",
+            "--store",
+            &url,
+            "--new-key-file",
+            new_key.to_str().unwrap(),
+        ],
+        dir.path(),
+    )
+    .await;
+    let rekeyed = said(&out);
+    assert_eq!(out.status.code(), Some(0), "{rekeyed}");
+    assert!(
+        rekeyed.contains("Re-encrypted 1 credential(s)"),
+        "{rekeyed}"
+    );
+    assert!(!rekeyed.contains(&"c3".repeat(32)), "the key printed");
+    let shared = PgCredentialStore::connect(&url, cli_sealer(dir.path()))
+        .await
+        .unwrap();
+    assert!(shared.load(&key).await.unwrap().is_some());
+    let stale = PgCredentialStore::connect(&url, old).await.unwrap();
+    assert!(stale.load(&key).await.is_err(), "the old key opens nothing");
+    drop(stale);
+
     let mut leaked = secrets(&sb);
     leaked.push(code.code.clone());
     assert_clean(&leaked, "accounts move", &(moved + &refused));
