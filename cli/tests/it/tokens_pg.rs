@@ -17,6 +17,7 @@ use marketmedia_batch::{TaskFilter, TaskState};
 use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_conformance::leaks::assert_clean;
 use marketmedia_core::{CredentialKey, CredentialStore};
+use marketmedia_sim::faults::{scope, FaultProfile};
 use marketmedia_sim::shopee::ShopeeSim;
 use marketmedia_sim::tokens::CredentialReport;
 
@@ -198,14 +199,31 @@ struct Killed {
     jobs: std::sync::Arc<dyn JobStore>,
 }
 
-/// Plans 3 videos to `account` and runs `batch run` with the kill point set: it dies at its
-/// first refresh, after the platform answered.
-async fn killed_mid_refresh(account: &str, marketplace: &str) -> Option<Killed> {
+/// Plans 3 videos to `account` and runs `batch run` with the kill point set, one upload at a
+/// time: it dies at its first refresh, after the platform answered. The platform answers
+/// refreshes (`refresh_call`) 2 s late, and a second worker (`batch work`) is started once
+/// the first committed its refresh intent: while the first holds the credential's row lock,
+/// so the second claims a task and waits on that lock. Returns the batch and the second
+/// worker, running.
+async fn killed_mid_refresh(
+    account: &str,
+    marketplace: &str,
+    refresh_call: &str,
+) -> Option<(Killed, Child)> {
     let db = common::pg().await?;
     let sb = Sandbox::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &accounts(&sb, &[account]));
     let manifest = catalog(dir.path(), 3, marketplace);
+    sb.simulator(marketplace)
+        .unwrap()
+        .faults()
+        .unwrap()
+        .set(FaultProfile {
+            latency_ms: 2000,
+            calls: vec![refresh_call.to_owned()],
+            ..FaultProfile::none()
+        });
     let args = [
         "batch",
         "--config",
@@ -216,14 +234,60 @@ async fn killed_mid_refresh(account: &str, marketplace: &str) -> Option<Killed> 
         &db.url,
         "--lease-secs",
         "1",
+        "--uploads-per-market",
+        "1",
         "--json",
     ];
-    let out = wait(spawn(
+    let first = spawn(
         &args,
         dir.path(),
         &[(KILL_POINT_ENV, KILL_POINT_AFTER_ANSWER)],
-    ))
-    .await;
+    );
+    // The first worker is mid-refresh: its intent committed, the row locked, the answer
+    // not there yet.
+    let raw = sqlx::PgPool::connect_lazy(&db.url).unwrap();
+    let start = Instant::now();
+    loop {
+        let n: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM credential_refresh_intents")
+            .fetch_one(&raw)
+            .await
+            .ok();
+        if n.unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the first worker never started a refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let jobs = store::open(&db.url).await.unwrap();
+    let k = Killed {
+        db,
+        sb,
+        dir,
+        cfg,
+        jobs,
+    };
+    let second = k.work();
+    // Whether the second worker reached the row lock while the first held it (seen in
+    // pg_stat_activity), until the first dies.
+    let mut first = first;
+    let mut waited = false;
+    while first.try_wait().unwrap().is_none() {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE OF c%'",
+        )
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        waited |= n > 0;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    raw.close().await;
+    println!("{marketplace}: the second worker waited on the row lock: {waited}");
+    let out = wait(first).await;
     {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(
@@ -237,14 +301,7 @@ async fn killed_mid_refresh(account: &str, marketplace: &str) -> Option<Killed> 
         "{}",
         said(&out)
     );
-    let jobs = store::open(&db.url).await.unwrap();
-    Some(Killed {
-        db,
-        sb,
-        dir,
-        cfg,
-        jobs,
-    })
+    Some((k, second))
 }
 
 impl Killed {
@@ -300,7 +357,8 @@ impl Killed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shopee_killed_mid_refresh_waits_for_authorization_and_sends_the_spent_token_once() {
-    let Some(k) = killed_mid_refresh("shopee-sg", "shopee").await else {
+    let Some((k, worker)) = killed_mid_refresh("shopee-sg", "shopee", scope::SHOPEE_REFRESH).await
+    else {
         return;
     };
     let published = k.sb.published("shopee").unwrap().clone();
@@ -311,8 +369,6 @@ async fn shopee_killed_mid_refresh_waits_for_authorization_and_sends_the_spent_t
     // The platform answered the killed worker's refresh: its refresh token is spent, and
     // the new pair died with the worker.
     assert_eq!(before.refreshes, 1, "{before:?}");
-
-    let worker = k.work();
     until(k.jobs.as_ref(), "waiting", |t| {
         t.len() == 3 && t.iter().all(|t| t.state == TaskState::Waiting)
     })
@@ -414,14 +470,14 @@ async fn shopee_killed_mid_refresh_waits_for_authorization_and_sends_the_spent_t
     k.finish().await;
 }
 
-async fn recovers(account: &str, marketplace: &str) {
-    let Some(k) = killed_mid_refresh(account, marketplace).await else {
+async fn recovers(account: &str, marketplace: &str, refresh_call: &str) {
+    let Some((k, worker)) = killed_mid_refresh(account, marketplace, refresh_call).await else {
         return;
     };
     let before = k.ledger(None);
     let credential = before.credential.clone();
     assert_eq!(before.refreshes, 1, "{before:?}");
-    let out = wait(k.work()).await;
+    let out = wait(worker).await;
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     k.all_done().await;
     let after = k.ledger(Some(&credential));
@@ -455,7 +511,7 @@ async fn recovers(account: &str, marketplace: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ebay_killed_mid_refresh_recovers() {
-    recovers("ebay", "ebay").await;
+    recovers("ebay", "ebay", scope::EBAY_TOKEN).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,7 +519,7 @@ async fn lazada_killed_mid_refresh_recovers() {
     let probe = Sandbox::start().await.unwrap();
     let name = text(&probe.published("lazada").unwrap()["accounts"][0]["name"]);
     drop(probe);
-    recovers(&name, "lazada").await;
+    recovers(&name, "lazada", scope::LAZADA_REFRESH).await;
 }
 
 /// `accounts move`: a credential authorized on this machine moves into the shared store;
