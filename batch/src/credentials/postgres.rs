@@ -161,8 +161,10 @@ impl PgCredentialStore {
             )
             .with_source(e)
         };
+        // Small: a process refreshes each credential once at a time (its token sources are
+        // single-flight) and reads are short; many workers share the server's connections.
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .acquire_timeout(Duration::from_secs(130))
             .connect(url)
             .await
@@ -172,7 +174,7 @@ impl PgCredentialStore {
             .await
             .map_err(|e| Error::new(ErrorKind::Io, format!("credential store {location}: {e}")))?;
         let side = PgPoolOptions::new()
-            .max_connections(2)
+            .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_lazy(url)
             .map_err(connect_error)?;
