@@ -127,13 +127,14 @@ pub struct UploadOptions {
     pub renew_margin: Duration,
     /// Where progress events go.
     pub progress: Option<ProgressSink>,
-    /// Called after every acknowledged part with the session and every receipt so far, so a
-    /// journal can persist them (see [`crate::Journal`], which sits above the driver and
-    /// installs its own observer).
+    /// Called when a session opens and after every acknowledged part with the session and
+    /// every receipt so far (lent, in the order acknowledged), for an observer that keeps
+    /// the whole list (a job store saving it).
     pub on_receipt: Option<ReceiptObserver>,
-    /// Called at the other steps of a session's life: a part starting to send, the
-    /// completion sent and answered, a confirmed cancel, a lost session (the journal uses it
-    /// to keep a session until its outcome is known).
+    /// Called at every step of a session's life: a part starting to send, a part
+    /// acknowledged, the completion sent and answered, a confirmed cancel, a lost session.
+    /// [`crate::Journal`], which sits above the driver, installs its own observer and appends
+    /// one record per step to the session's log.
     pub on_event: Option<SessionObserver>,
     /// Awaited where the upload relies on what the observers recorded: after a session opens
     /// (before its first part), after each part's [`SessionEvent::Acknowledged`] (the part

@@ -1,29 +1,8 @@
 //! The resume journal: every step of a session (a part sending, a part acknowledged, the
 //! completion sent and answered) is recorded on disk with the source's fingerprint, so an
 //! upload interrupted by a crash or a kill resumes where it stopped instead of starting over.
-//!
-//! The journal is a directory with one log per session (`PLATFORM-KEY-SESSION.jsonl`): JSON
-//! lines, a snapshot of the whole entry first, then one small record per step, appended (see
-//! the `log` module for the format). A log that outgrows its snapshot is compacted: replaced
-//! atomically by a new snapshot (a temporary file, flushed to disk, renamed), so a 10,000-part
-//! upload keeps a file about twice its entry's size and writes O(1) bytes per part, amortized.
-//! Reading replays a log, skipping a line that does not parse (the torn last line of a crash
-//! mid-write). Entries written before logs (`PLATFORM-KEY[-SESSION].json`, one pretty-printed
-//! entry each) are still read, and are replaced by a log when their session runs again.
-//!
-//! A journaled upload never writes on the async runtime: a writer thread of its own takes
-//! the records through a channel, appends what queued up in one write and flushes it once.
-//! What is durable when:
-//! - a session is on disk before its first part goes out (so `cleanup` can always list it);
-//! - a part's receipt is on disk before the part gives up its place among the parts in
-//!   flight: a crash re-sends at most the parts in flight (the upload's concurrency);
-//! - "completion sent" is on disk before the completion goes out, so a rerun asks the
-//!   platform first;
-//! - everything is on disk when [`crate::UploadDriver::upload_journaled`] returns.
-//!
-//! A part's "sending" mark is not waited for: a crash may lose the marks of the parts that
-//! started since the last flush, and their bytes, sent again, are then not counted in
-//! [`crate::UploadStats::bytes_resent`].
+//! The format, what is on disk when, and the compaction are on [`Journal`]; the records are
+//! in the `log` module, the writer thread in `writer`.
 
 mod log;
 mod writer;
@@ -198,7 +177,33 @@ pub async fn cancel_recorded(
     provider.cancel(session).await
 }
 
-/// A directory of journal entries.
+/// A directory of journal entries, one log per session (`PLATFORM-KEY-SESSION.jsonl`).
+///
+/// A log is JSON lines: a snapshot of the whole entry first, then one small record per step,
+/// appended. A log whose records outgrow its snapshot (the larger of 256 records and the
+/// parts its entry names) is compacted: replaced atomically by a new snapshot (a temporary
+/// file, flushed to disk, renamed), so a 10,000-part upload keeps a file about twice its
+/// entry's size and writes O(1) bytes per part, amortized. Reading replays a log, skipping a
+/// line that does not parse (the torn last line of a crash mid-write). Entries written before
+/// logs (`PLATFORM-KEY[-SESSION].json`, one pretty-printed entry each) are still read, and are
+/// replaced by a log when their session runs again.
+///
+/// A journaled upload ([`crate::UploadDriver::upload_journaled`]) never writes on the async
+/// runtime: a writer thread of its own takes the records through a channel, appends what
+/// queued up in one write and flushes it once. What is on disk when:
+/// - a session is on disk before its first part goes out (so `cleanup` can always list it);
+/// - a part's receipt is on disk before the part gives up its place among the parts in
+///   flight: a crash re-sends at most the parts in flight (the upload's concurrency);
+/// - "completion sent" is on disk before the completion goes out, so a rerun asks the
+///   platform first;
+/// - everything is on disk when `upload_journaled` returns.
+///
+/// A part's "sending" mark is not waited for: a crash may lose the marks of the parts that
+/// started since the last flush, and their bytes, sent again, are then not counted in
+/// [`crate::UploadStats::bytes_resent`].
+///
+/// The other methods ([`Journal::entries`], [`Journal::find`], [`Journal::write`]…) read and
+/// write the directory directly: they block, as file calls do.
 #[derive(Debug, Clone)]
 pub struct Journal {
     dir: PathBuf,
@@ -662,8 +667,8 @@ impl crate::driver::UploadDriver {
     /// (and listed by `cleanup`); one still processing keeps its handle, so a rerun polls.
     ///
     /// The journal is read and written off the async runtime (the directory on the blocking
-    /// pool, the records by a writer thread); what is on disk when is described in the
-    /// [`Journal`]'s module. When this returns, everything is.
+    /// pool, the records by a writer thread); what is on disk when is described on
+    /// [`Journal`]. When this returns, everything is.
     pub async fn upload_journaled(
         &self,
         provider: &dyn crate::ChunkedVideoUploader,
