@@ -1407,7 +1407,9 @@ impl UploadDriver {
                     });
                     // The part keeps its place among those in flight until its record is
                     // durable: a crash re-sends at most the parts in flight.
-                    self.event(&session, SessionEvent::Acknowledged(receipt.clone()));
+                    if self.opts.on_event.is_some() {
+                        self.event(&session, SessionEvent::Acknowledged(receipt.clone()));
+                    }
                     self.durable().await;
                     return Ok(receipt);
                 }
