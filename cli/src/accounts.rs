@@ -240,7 +240,7 @@ impl AccountRecord {
     }
 }
 
-/// `marketmedia accounts [check [NAME…]]`.
+/// `marketmedia accounts [check [NAME…] | authorize NAME | rekey]`.
 pub async fn command(config: &Config, args: crate::args::AccountsArgs) -> Result<i32> {
     match args.action {
         None => {
@@ -251,6 +251,7 @@ pub async fn command(config: &Config, args: crate::args::AccountsArgs) -> Result
         Some(crate::args::AccountsAction::Authorize(a)) => {
             crate::tokens::authorize(config, a).await
         }
+        Some(crate::args::AccountsAction::Rekey(a)) => crate::tokens::rekey(a).await,
         Some(crate::args::AccountsAction::Check { names }) => {
             let options = args.timeouts.client_options();
             crate::check::check(config, &names, options, args.json).await

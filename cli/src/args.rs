@@ -239,6 +239,21 @@ pub enum AccountsAction {
     /// the code the seller brings back (pasted, or `--code`), exchanges it and stores the
     /// tokens in this machine's credential store; from then on they refresh themselves.
     Authorize(AuthorizeArgs),
+    /// Re-encrypt every credential in this machine's store under a new key, in one
+    /// transaction (docs/security.md). The new key: `--new-key-file`, else
+    /// MARKETMEDIA_NEW_SECRET_KEY, else (when the key is the store's key file) a fresh random
+    /// one. The key file beside the store is then replaced; a key given by
+    /// MARKETMEDIA_SECRET_KEY must be replaced by the new one wherever it is set.
+    Rekey(RekeyArgs),
+}
+
+/// `marketmedia accounts rekey`.
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// A file holding the new key (32 bytes as base64 or 64 hex digits, e.g. `openssl rand
+    /// -base64 32`), readable by its owner only.
+    #[arg(long, value_name = "PATH")]
+    pub new_key_file: Option<std::path::PathBuf>,
 }
 
 /// `marketmedia accounts authorize NAME`.

@@ -8,6 +8,9 @@
 //!   `status`, `accounts check` and `batch` open it when an account's credential has tokens
 //!   there or its settings give a `refresh_token`; accounts with only a fixed `access_token`
 //!   never touch it.
+//! - The tokens in it are sealed (`docs/security.md`) under the key of
+//!   `MARKETMEDIA_SECRET_KEY` or of `secret.key` beside it (created `0600` on first use);
+//!   `marketmedia accounts rekey` ([`rekey`]) re-seals them under a new key.
 //! - The embedded sandbox keeps its simulators' tokens in a store of its own, in memory: its
 //!   simulators live only in this process, so their tokens must never mix with a real
 //!   credential's, nor with another sandbox's.
@@ -18,6 +21,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use marketmedia_batch::credentials::seal::{Rekey, Sealer, SecretKey, NEW_KEY_VARIABLE};
 use marketmedia_batch::credentials::{SqliteCredentialStore, FILE_NAME};
 use marketmedia_core::{
     Authorization, CredentialSources, CredentialStore, Error, ErrorKind, Result, Secret,
@@ -110,12 +114,18 @@ pub struct Expiries {
 pub const WARN_BEFORE_MS: u64 = 7 * 86_400_000;
 
 /// The expiries of every account's credential, from the machine's store (not opened, and
-/// nothing stored, when the file does not exist).
+/// nothing stored, when the file does not exist): its clear columns, nothing decrypted.
 pub async fn expiries(config: &Config) -> Result<Vec<Expiries>> {
-    let store = if store_path().exists() {
-        Some(open_store().await?)
+    let stored: std::collections::HashMap<_, _> = if store_path().exists() {
+        open_store()
+            .await?
+            .expiries()
+            .await?
+            .into_iter()
+            .map(|e| (e.key.clone(), e))
+            .collect()
     } else {
-        None
+        std::collections::HashMap::new()
     };
     let mut out = Vec::with_capacity(config.accounts.len());
     for account in &config.accounts {
@@ -128,12 +138,10 @@ pub async fn expiries(config: &Config) -> Result<Vec<Expiries>> {
             credential: key.as_ref().map(|k| k.to_string()),
             ..Expiries::default()
         };
-        if let (Some(key), Some(store)) = (&key, &store) {
-            if let Some(t) = store.load(key).await? {
-                e.stored = true;
-                e.access_expires_at_ms = t.access_expires_at_ms;
-                e.refresh_expires_at_ms = t.refresh_expires_at_ms;
-            }
+        if let Some(t) = key.as_ref().and_then(|k| stored.get(k)) {
+            e.stored = true;
+            e.access_expires_at_ms = t.access_expires_at_ms;
+            e.refresh_expires_at_ms = t.refresh_expires_at_ms;
         }
         out.push(e);
     }
@@ -299,6 +307,87 @@ pub async fn authorize(config: &Config, args: crate::args::AuthorizeArgs) -> Res
             when(tokens.access_expires_at_ms, now),
             when(tokens.refresh_expires_at_ms, now),
         ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    Ok(crate::exit::SUCCESS)
+}
+
+/// `marketmedia accounts rekey`: re-seals every credential of the machine's store under a
+/// new key in one transaction, then puts the new key where the store's key comes from.
+///
+/// - The key comes from the key file beside the store: the new key (`--new-key-file`,
+///   `MARKETMEDIA_NEW_SECRET_KEY`, or a fresh random one) is written to `secret.key.new`
+///   before the transaction commits, and renamed over `secret.key` after it.
+/// - The key comes from `MARKETMEDIA_SECRET_KEY`: the new key must be given (a key nobody
+///   holds would lose every credential); the command then says to set the variable to it.
+///
+/// The key is never printed.
+pub async fn rekey(args: crate::args::RekeyArgs) -> Result<i32> {
+    let path = store_path();
+    if !path.exists() {
+        println!(
+            "No credential store at {}: nothing to re-encrypt.",
+            path.display()
+        );
+        return Ok(crate::exit::SUCCESS);
+    }
+    let dir = SqliteCredentialStore::key_dir(&path);
+    let from_variable = SecretKey::from_variable();
+    let old = SecretKey::load(&dir, true)?;
+    let new = match (&args.new_key_file, std::env::var(NEW_KEY_VARIABLE)) {
+        (Some(file), _) => SecretKey::read_file(file)?,
+        (None, Ok(text)) if !text.trim().is_empty() => SecretKey::from_text(&text)
+            .map_err(|e| Error::invalid_input(format!("{NEW_KEY_VARIABLE}: {}", e.message())))?,
+        _ if from_variable => {
+            return Err(Error::invalid_input(format!(
+                "the key comes from {}: give the new key with --new-key-file PATH or \
+                 {NEW_KEY_VARIABLE} (e.g. `openssl rand -base64 32`), then set {} to it",
+                marketmedia_batch::credentials::seal::KEY_VARIABLE,
+                marketmedia_batch::credentials::seal::KEY_VARIABLE,
+            )))
+        }
+        _ => SecretKey::try_generate()?,
+    };
+    if new.fingerprint() == old.fingerprint() {
+        return Err(Error::invalid_input(format!(
+            "the new key is the current key ({})",
+            old.fingerprint()
+        )));
+    }
+    let (old_fp, new_fp) = (old.fingerprint(), new.fingerprint());
+    let old = Sealer::new(old);
+    let store = SqliteCredentialStore::open_with(&path, old.clone()).await?;
+    let key_file = SecretKey::file_path(&dir);
+    let staged = if from_variable {
+        None
+    } else {
+        Some(new.stage_file(&key_file)?)
+    };
+    let count = match store.rekey(&old, &Sealer::new(new)).await {
+        Ok(count) => count,
+        Err(e) => {
+            if let Some(staged) = &staged {
+                let _ = std::fs::remove_file(staged);
+            }
+            return Err(e);
+        }
+    };
+    let mut out = format!(
+        "Re-encrypted {count} credential(s) in {} under the new key {new_fp} (was {old_fp}).\n",
+        path.display()
+    );
+    match staged {
+        Some(staged) => {
+            SecretKey::install_staged(&staged, &key_file)?;
+            out.push_str(&format!("The new key is in {}.\n", key_file.display()));
+        }
+        None => out.push_str(&format!(
+            "Now set {} to the new key wherever this store is used: the old key no longer \
+             opens it.\n",
+            marketmedia_batch::credentials::seal::KEY_VARIABLE
+        )),
     }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());

@@ -5,4 +5,5 @@
 mod common;
 mod credentials;
 mod migration;
+mod seal;
 mod store;

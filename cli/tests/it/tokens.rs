@@ -547,14 +547,149 @@ async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
     let out = upload("shopee-sg").await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 
-    // The store is private.
+    // The store and its key file are private.
     #[cfg(unix)]
-    {
+    for name in ["credentials.sqlite", "secret.key"] {
         use std::os::unix::fs::PermissionsExt;
-        let file = dir.path().join("marketmedia").join("credentials.sqlite");
+        let file = dir.path().join("marketmedia").join(name);
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", file.display());
     }
+    // No token is in the store's files (database, WAL), as is or as base64 or hex.
+    assert_store_files_clean(&dir.path().join("marketmedia"), &secrets(&sb));
+}
+
+/// Panics when a file of the credential store in `data` holds one of `secrets`, as is or as
+/// base64 or hex.
+fn assert_store_files_clean(data: &Path, secrets: &[String]) {
+    use base64::Engine;
+    let mut read = 0;
+    for entry in std::fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("credentials.sqlite") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        read += bytes.len();
+        let text = String::from_utf8_lossy(&bytes);
+        let encoded: Vec<String> = secrets
+            .iter()
+            .flat_map(|s| {
+                [
+                    s.clone(),
+                    base64::engine::general_purpose::STANDARD_NO_PAD.encode(s),
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s),
+                    hex::encode(s),
+                    hex::encode_upper(s),
+                ]
+            })
+            .collect();
+        assert_clean(&encoded, &name, &text);
+    }
+    assert!(read > 0, "no credential store in {}", data.display());
+}
+
+/// `accounts rekey`: every credential re-encrypted under a new key file; a key from the
+/// variable needs the new one given; a wrong key names the credential, never a token.
+#[tokio::test]
+async fn rekey_re_encrypts_the_store_under_a_new_key() {
+    use marketmedia_batch::credentials::seal::{Sealer, SecretKey};
+    use marketmedia_batch::credentials::SqliteCredentialStore;
+    use marketmedia_core::{CredentialKey, CredentialStore, Tokens};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("marketmedia");
+    let file = data.join("credentials.sqlite");
+    let key = CredentialKey::new("shopee", "2001887", "shop-600001").unwrap();
+    let tokens = Tokens::new("access-rekey-Yt55", 1).with_refresh_token("refresh-rekey-Pp90", None);
+    // The store as `accounts authorize` leaves it: a key file beside it.
+    SqliteCredentialStore::open_with(
+        &file,
+        Sealer::new(SecretKey::from_file(&data, true).unwrap()),
+    )
+    .await
+    .unwrap()
+    .save(&key, &tokens)
+    .await
+    .unwrap();
+    let before = SecretKey::from_file(&data, false).unwrap();
+
+    let out = run(&["accounts", "rekey"], dir.path()).await;
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let after = SecretKey::from_file(&data, false).unwrap();
+    assert_ne!(after.fingerprint(), before.fingerprint());
+    assert!(said.contains("Re-encrypted 1 credential"), "{said}");
+    assert!(said.contains(&after.fingerprint()), "{said}");
+    assert!(!data.join("secret.key.new").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(SecretKey::file_path(&data))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let leaked = [
+        before.to_text().expose().to_owned(),
+        after.to_text().expose().to_owned(),
+        "access-rekey-Yt55".to_owned(),
+        "refresh-rekey-Pp90".to_owned(),
+    ];
+    assert_clean(&leaked, "accounts rekey", &said);
+    let opened = SqliteCredentialStore::open_with(&file, Sealer::new(after.clone()))
+        .await
+        .unwrap();
+    assert_eq!(opened.load(&key).await.unwrap(), Some(tokens.clone()));
+    drop(opened);
+
+    // The key from the variable: the new one must be given; then the variable must change.
+    let current = after.to_text().expose().to_owned();
+    let mut cmd = marketmedia(&["accounts", "rekey"], dir.path());
+    cmd.env("MARKETMEDIA_SECRET_KEY", &current);
+    let out = cmd.output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("MARKETMEDIA_NEW_SECRET_KEY"), "{said}");
+    let next = SecretKey::generate();
+    let mut cmd = marketmedia(&["accounts", "rekey"], dir.path());
+    cmd.env("MARKETMEDIA_SECRET_KEY", &current)
+        .env("MARKETMEDIA_NEW_SECRET_KEY", next.to_text().expose());
+    let out = cmd.output().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("set MARKETMEDIA_SECRET_KEY"), "{said}");
+    assert_clean(
+        &[current.clone(), next.to_text().expose().to_owned()],
+        "rekey",
+        &said,
+    );
+    assert_eq!(
+        SecretKey::from_file(&data, false).unwrap().fingerprint(),
+        after.fingerprint(),
+        "the key file is left alone"
+    );
+
+    // Now the old key (the file's) is the wrong one: the error names the credential.
+    let out = run(&["accounts", "rekey"], dir.path()).await;
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(key.as_str()), "{said}");
+    assert!(said.contains("cannot be decrypted"), "{said}");
+    assert!(said.contains(&after.fingerprint()), "{said}");
+    assert_eq!(
+        SecretKey::from_file(&data, false).unwrap().fingerprint(),
+        after.fingerprint(),
+        "a failed rekey keeps the key file"
+    );
+    assert!(!data.join("secret.key.new").exists());
+    assert_store_files_clean(
+        &data,
+        &["access-rekey-Yt55".into(), "refresh-rekey-Pp90".into()],
+    );
 }
 
 #[test]
