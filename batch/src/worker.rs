@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use marketmedia_core::raw::UploadRules;
+use marketmedia_core::raw::{PartReceipt, UploadRules, UploadSession};
 use marketmedia_core::{
     check_images, digest_request, Completion, Error as CoreError, ErrorKind, ImageSource,
     PreparedSource, SourceProbe, UploadDriver, UploadOptions, UploadOutcome,
@@ -547,9 +547,15 @@ impl Worker {
         opts.meta = market.meta_for(&spec.fields);
         opts.cancel_on_failure = false;
         opts.wait_for_processing = false;
-        let (tx, mut rx) = tokio::sync::watch::channel(None);
+        // The observer appends each new receipt to `latest` (the driver lends it the whole
+        // list, grown by one per part: copying it per part was quadratic in parts) and wakes
+        // the persister below, which copies only what it has not seen.
+        let latest = Arc::new(std::sync::Mutex::new(Latest::default()));
+        let (tx, mut rx) = tokio::sync::watch::channel(());
+        let observed = latest.clone();
         opts.on_receipt = Some(Arc::new(move |session, receipts| {
-            tx.send_replace(Some((session.clone(), receipts.to_vec())));
+            lock(&observed).observe(session, receipts);
+            tx.send_replace(());
         }));
         // The poller has no observer: the persister below ends when the upload's driver,
         // the observer's only holder, is dropped.
@@ -594,14 +600,22 @@ impl Worker {
                     outcome.map(|o| (o, uploader))
                 };
                 // Persists the latest session and receipts as parts are acknowledged; ends
-                // when the driver (holding the observer) is dropped.
+                // when the driver (holding the observer) is dropped, after a last save of
+                // whatever came in meanwhile: `set_processing` and `complete` run after it.
+                // Receipts arriving during a save are coalesced into the next one, so a
+                // crash re-sends at most the parts in flight and those acknowledged while
+                // the last save was being written.
                 let persist = async {
+                    let mut saved = Latest::default();
                     while rx.changed().await.is_ok() {
-                        let latest = rx.borrow_and_update().clone();
-                        if let Some((session, receipts)) = latest {
+                        let _ = rx.borrow_and_update();
+                        if !lock(&latest).copy_new_into(&mut saved) {
+                            continue;
+                        }
+                        if let Some(session) = &saved.session {
                             if let Err(e) = self
                                 .store
-                                .save_session(task.id, &owner, &session, &receipts)
+                                .save_session(task.id, &owner, session, &saved.receipts)
                                 .await
                             {
                                 tracing::warn!(task = task.id, error = %e, "cannot save receipts");
@@ -669,6 +683,71 @@ impl Worker {
     }
 }
 
+/// The resume state of an upload as the driver reports it: its session and the receipts of
+/// its acknowledged parts, in the order acknowledged.
+#[derive(Default)]
+struct Latest {
+    session: Option<UploadSession>,
+    receipts: Vec<PartReceipt>,
+    /// Bumped whenever `receipts` is replaced rather than appended to (a new session, a
+    /// part acknowledged again), so that a copy knows to start over.
+    generation: u64,
+}
+
+impl Latest {
+    /// Takes the driver's report. The driver's list only grows by one receipt per call, or
+    /// has one receipt replaced in place (a part sent again): the first costs one receipt's
+    /// copy, the second (rare) a copy of the list.
+    fn observe(&mut self, session: &UploadSession, receipts: &[PartReceipt]) {
+        if self.session.as_ref() != Some(session) {
+            let restarted = self
+                .session
+                .as_ref()
+                .is_none_or(|s| s.upload_id != session.upload_id);
+            self.session = Some(session.clone());
+            if restarted {
+                self.receipts.clear();
+                self.generation += 1;
+            }
+        }
+        let known = self.receipts.len();
+        if receipts.len() > known {
+            self.receipts.extend_from_slice(&receipts[known..]);
+        } else {
+            self.receipts.clear();
+            self.receipts.extend_from_slice(receipts);
+            self.generation += 1;
+        }
+    }
+
+    /// Brings `copy` up to date with what it has not seen; `false` when nothing changed.
+    fn copy_new_into(&self, copy: &mut Latest) -> bool {
+        let mut changed = false;
+        if copy.session != self.session {
+            copy.session.clone_from(&self.session);
+            changed = true;
+        }
+        if copy.generation != self.generation {
+            copy.receipts.clone_from(&self.receipts);
+            copy.generation = self.generation;
+            changed = true;
+        } else if self.receipts.len() > copy.receipts.len() {
+            copy.receipts
+                .extend_from_slice(&self.receipts[copy.receipts.len()..]);
+            changed = true;
+        }
+        changed
+    }
+}
+
+/// Locks `latest`, whatever a panicking holder left (it holds plain data, consistent
+/// between statements).
+fn lock(latest: &std::sync::Mutex<Latest>) -> std::sync::MutexGuard<'_, Latest> {
+    latest
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A finished attempt: asset id, URLs, part bytes sent, reused.
 type Done = (String, Vec<marketmedia_core::AssetUrl>, u64, bool);
 
@@ -690,5 +769,73 @@ fn tally(report: &mut WorkReport, outcome: Outcome) {
         // Counted when the worker stops (`WorkReport::waiting`): a task may wait and then
         // be uploaded by this same worker.
         Outcome::Waiting => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use marketmedia_core::raw::{PartPlan, PartSizeRule};
+
+    fn session(id: &str) -> UploadSession {
+        let rules = UploadRules::new("t", PartSizeRule::Exact(1 << 20), 1 << 30);
+        UploadSession {
+            platform: "t".into(),
+            upload_id: id.into(),
+            plan: PartPlan::new(10 << 20, &rules, None).unwrap(),
+            expires_at: None,
+            started_at_ms: 0,
+            data: serde_json::Value::Null,
+        }
+    }
+
+    fn receipt(index: u32, etag: &str) -> PartReceipt {
+        PartReceipt {
+            index,
+            wire_number: index + 1,
+            size: 1 << 20,
+            etag: Some(etag.into()),
+        }
+    }
+
+    #[test]
+    fn the_persisted_copy_follows_appends_replacements_and_new_sessions() {
+        let (mut latest, mut copy) = (Latest::default(), Latest::default());
+        let s = session("u1");
+        let mut list = vec![receipt(0, "a")];
+        latest.observe(&s, &list);
+        assert!(latest.copy_new_into(&mut copy));
+        assert_eq!(copy.receipts, list);
+        assert!(!latest.copy_new_into(&mut copy), "nothing new");
+
+        // Two parts acknowledged before the persister looks: both appended, in order.
+        list.push(receipt(2, "c"));
+        latest.observe(&s, &list);
+        list.push(receipt(1, "b"));
+        latest.observe(&s, &list);
+        assert!(latest.copy_new_into(&mut copy));
+        assert_eq!(copy.receipts, list);
+
+        // A part acknowledged again replaces its receipt in place.
+        list[1] = receipt(2, "c2");
+        latest.observe(&s, &list);
+        assert!(latest.copy_new_into(&mut copy));
+        assert_eq!(copy.receipts, list);
+
+        // The same session with new data: the receipts stay.
+        let mut refreshed = s.clone();
+        refreshed.data = serde_json::json!({"token": "t2"});
+        latest.observe(&refreshed, &list);
+        assert!(latest.copy_new_into(&mut copy));
+        assert_eq!(copy.session.as_ref(), Some(&refreshed));
+        assert_eq!(copy.receipts, list);
+
+        // A new session (the platform forgot the old one) starts over.
+        let restarted = session("u2");
+        let fresh = vec![receipt(0, "z")];
+        latest.observe(&restarted, &fresh);
+        assert!(latest.copy_new_into(&mut copy));
+        assert_eq!(copy.session.as_ref(), Some(&restarted));
+        assert_eq!(copy.receipts, fresh);
     }
 }

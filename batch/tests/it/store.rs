@@ -445,3 +445,67 @@ async fn postgres_tasks_wait_for_authorization() {
     drop(store);
     db.drop_db().await;
 }
+
+/// Tasks are inserted many rows per statement: a call spanning several statements adds each
+/// task once, counts only the new ones, keeps their fields, and claims go in id order; the
+/// status listing by state finds a failed task among them.
+async fn many_tasks_contract(store: Arc<dyn JobStore>) {
+    let tasks: Vec<NewTask> = (0..1_203)
+        .map(|i| {
+            let mut t = task(&format!("P{i:04}"), "video", &format!("k{i}"));
+            t.line = i + 2;
+            t
+        })
+        .collect();
+    assert_eq!(store.add_tasks(&tasks[..700]).await.unwrap(), 700);
+    // 700 already there, 503 new, across three statements.
+    assert_eq!(store.add_tasks(&tasks).await.unwrap(), 503);
+    let now = 1_000;
+    let first = store
+        .claim("w", "shopee", now, now + 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (first.spec.sku.as_str(), first.spec.line),
+        ("P0000", 2),
+        "claims go in id order"
+    );
+    assert_eq!(first.spec.fields.get("title").unwrap(), "T");
+    let failure = Failure {
+        kind: "invalid input".into(),
+        message: "bad".into(),
+        retry_at: None,
+    };
+    assert!(store.fail(first.id, "w", &failure, true).await.unwrap());
+    let failed = store
+        .tasks(0, 100, &TaskFilter::state(TaskState::Failed))
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].spec.sku, "P0000");
+    let all = store.tasks(0, 2_000, &TaskFilter::all()).await.unwrap();
+    assert_eq!(all.len(), 1_203);
+    let second = store
+        .claim("w", "shopee", now, now + 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.spec.sku, "P0001");
+}
+
+#[tokio::test]
+async fn sqlite_adds_many_tasks_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    many_tasks_contract(store::open(path.to_str().unwrap()).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_adds_many_tasks_in_batches() {
+    let Some(db) = common::pg().await else { return };
+    let store = store::open(&db.url).await.unwrap();
+    many_tasks_contract(store.clone()).await;
+    drop(store);
+    db.drop_db().await;
+}
