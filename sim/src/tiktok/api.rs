@@ -241,6 +241,11 @@ fn check_call(
     Ok(())
 }
 
+/// Reads and drops a body (up to the request limit).
+async fn drain(cfg: &TiktokSimConfig, body: Body) {
+    let _ = axum::body::to_bytes(body, cfg.max_request_bytes).await;
+}
+
 /// Reads a multipart body whose one `data` part is the file: anything else is refused with
 /// `36009004`, never accepted.
 async fn multipart_body(
@@ -405,7 +410,12 @@ async fn files_checked(
     body: Body,
     log: &mut Log,
 ) -> Result<Value, Refusal> {
-    check_call(sim, cfg, received, &parts.headers)?;
+    if let Err(refusal) = check_call(sim, cfg, received, &parts.headers) {
+        // The body is read before the answer, so that the client, still sending it, sees
+        // the refusal rather than a connection closed under it.
+        drain(cfg, body).await;
+        return Err(refusal);
+    }
     let (data, payload) = multipart_body(cfg, received, parts, body, log).await?;
     let name = payload.text("name").unwrap_or("").to_owned();
     if !name.is_empty() && !name_ok(&name) {
@@ -503,7 +513,12 @@ async fn images_checked(
     body: Body,
     log: &mut Log,
 ) -> Result<Value, Refusal> {
-    check_call(sim, cfg, received, &parts.headers)?;
+    if let Err(refusal) = check_call(sim, cfg, received, &parts.headers) {
+        // The body is read before the answer, so that the client, still sending it, sees
+        // the refusal rather than a connection closed under it.
+        drain(cfg, body).await;
+        return Err(refusal);
+    }
     let (data, payload) = multipart_body(cfg, received, parts, body, log).await?;
     let use_case = payload.text("use_case").unwrap_or("MAIN_IMAGE").to_owned();
     let max_side = match use_case.as_str() {

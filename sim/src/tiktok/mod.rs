@@ -41,7 +41,7 @@ use crate::tokens::{Grant, RefreshRules, TokenKind, TokenLedger, TokenLifetimes}
 use crate::util::{md5_hex, millis, random_hex};
 use crate::SimClock;
 
-pub use api::codes;
+pub use api::{codes, sign};
 
 /// The test app's key.
 pub const TEST_APP_KEY: &str = "6sim7tiktokkey";
@@ -314,6 +314,11 @@ impl TiktokSim {
         let st = self.core.state();
         let f = st.files.get(id)?;
         (!f.evicted).then(|| f.bytes.clone())
+    }
+
+    /// How many files the simulator holds.
+    pub fn file_count(&self) -> usize {
+        self.core.state().files.len()
     }
 
     /// The name a file was uploaded with.
