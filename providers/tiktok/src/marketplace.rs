@@ -81,17 +81,17 @@ pub static SETTINGS: &[Setting] = &[
     .example("http://127.0.0.1:8655"),
     Setting::choice(
         "image_use_case",
-        "what images are for (`use_case`)",
+        "what images are for (`use_case`, sent in capitals: `MAIN_IMAGE`…)",
         &[
-            "MAIN_IMAGE",
-            "ATTRIBUTE_IMAGE",
-            "DESCRIPTION_IMAGE",
-            "CERTIFICATION_IMAGE",
-            "SIZE_CHART_IMAGE",
+            "main_image",
+            "attribute_image",
+            "description_image",
+            "certification_image",
+            "size_chart_image",
         ],
     )
     .refining()
-    .example("DESCRIPTION_IMAGE"),
+    .example("description_image"),
 ];
 
 /// The settings of one TikTok Shop account, as [`SETTINGS`] declares them.
@@ -331,7 +331,8 @@ impl Marketplace for Tiktok {
         if let Some(url) = &c.base_url {
             out.set("base_url", url, Origin::Code)?;
         }
-        out.set("image_use_case", c.image_use_case.as_str(), Origin::Code)?;
+        let use_case = c.image_use_case.as_str().to_ascii_lowercase();
+        out.set("image_use_case", &use_case, Origin::Code)?;
         Ok(out)
     }
 
