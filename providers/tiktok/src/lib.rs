@@ -198,6 +198,20 @@ pub fn data_of<T: DeserializeOwned>(
         }
         Err(_) => return raw.json(m),
     };
+    if envelope.code == errors::OK && !(200..300).contains(&raw.status) {
+        // An error status is never a success, whatever the body says.
+        let mut err = Error::new(
+            http::kind_for_status(raw.status).unwrap_or(ErrorKind::Protocol),
+            format!("TikTok Shop answered HTTP {} with code 0", raw.status),
+        )
+        .with_platform(PLATFORM)
+        .with_call(m.call)
+        .with_http_status(raw.status);
+        if let Some(after) = raw.retry_after() {
+            err = err.with_retry_after(after);
+        }
+        return Err(err);
+    }
     if envelope.code != errors::OK {
         let kind =
             extra(envelope.code).unwrap_or_else(|| errors::kind_for(envelope.code, raw.status));

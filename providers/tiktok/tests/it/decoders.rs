@@ -92,6 +92,8 @@ fn odd_bodies_fail_by_status_or_as_protocol_errors() {
         (200, r#"{"code":0}"#, ErrorKind::Protocol),
         (200, r#"{"message":"no code"}"#, ErrorKind::Protocol),
         (200, r#"{"code":"0"}"#, ErrorKind::Protocol),
+        (503, r#"{"code":0,"data":{"id":"1"}}"#, ErrorKind::Transient),
+        (408, r#"{"code":0,"data":{"id":"1"}}"#, ErrorKind::Transient),
     ] {
         let e = file(&answer(status, None, body)).unwrap_err();
         assert_eq!(e.kind(), kind, "{status} {body}: {e}");
