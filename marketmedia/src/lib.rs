@@ -17,6 +17,7 @@
 //! | `smh` | Tencent Smart Media Hosting | [`smh`] |
 //! | `ebay` | eBay Media API | [`ebay`] |
 //! | `wechat` | WeChat Channels Store (微信小店) | [`wechat`] |
+//! | `tiktok` | TikTok Shop Partner API | [`tiktok`] |
 //!
 //! Everything of `marketmedia-core` is here too: the [`UploadDriver`] that streams a file,
 //! sends parts concurrently, retries, resumes and polls for every marketplace; the resume
@@ -98,6 +99,8 @@ pub use marketmedia_lazada as lazada;
 pub use marketmedia_shopee as shopee;
 #[cfg(feature = "smh")]
 pub use marketmedia_smh as smh;
+#[cfg(feature = "tiktok")]
+pub use marketmedia_tiktok as tiktok;
 #[cfg(feature = "wechat")]
 pub use marketmedia_wechat as wechat;
 
@@ -116,6 +119,8 @@ pub fn registry() -> Registry {
     registry.register(std::sync::Arc::new(ebay::Ebay));
     #[cfg(feature = "wechat")]
     registry.register(std::sync::Arc::new(wechat::Wechat));
+    #[cfg(feature = "tiktok")]
+    registry.register(std::sync::Arc::new(tiktok::Tiktok));
     registry
 }
 
@@ -131,6 +136,7 @@ mod tests {
             ("smh", cfg!(feature = "smh")),
             ("ebay", cfg!(feature = "ebay")),
             ("wechat", cfg!(feature = "wechat")),
+            ("tiktok", cfg!(feature = "tiktok")),
         ];
         let expected: Vec<&str> = enabled
             .iter()

@@ -41,6 +41,7 @@ mod request;
 pub mod shopee;
 pub mod smh;
 pub mod standalone;
+pub mod tiktok;
 pub mod tokens;
 mod util;
 pub mod wechat;

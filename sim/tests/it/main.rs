@@ -8,6 +8,7 @@ mod sim_ebay;
 mod sim_lazada;
 mod sim_shopee;
 mod sim_smh;
+mod sim_tiktok;
 mod sim_wechat;
 mod tokens;
 mod traffic;

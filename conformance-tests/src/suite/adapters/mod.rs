@@ -6,12 +6,14 @@ mod ebay;
 mod lazada;
 mod shopee;
 mod smh;
+mod tiktok;
 mod wechat;
 
 pub use ebay::EbayHandle;
 pub use lazada::LazadaHandle;
 pub use shopee::ShopeeHandle;
 pub use smh::SmhHandle;
+pub use tiktok::TiktokHandle;
 pub use wechat::WechatHandle;
 
 use std::collections::BTreeMap;
