@@ -17,6 +17,7 @@
 //! | `smh` | Tencent Smart Media Hosting | [`smh`] |
 //! | `ebay` | eBay Media API | [`ebay`] |
 //! | `wechat` | WeChat Channels Store (微信小店) | [`wechat`] |
+//! | `shopify` | Shopify Admin GraphQL API (staged uploads) | [`shopify`] |
 //!
 //! Everything of `marketmedia-core` is here too: the [`UploadDriver`] that streams a file,
 //! sends parts concurrently, retries, resumes and polls for every marketplace; the resume
@@ -96,6 +97,8 @@ pub use marketmedia_ebay as ebay;
 pub use marketmedia_lazada as lazada;
 #[cfg(feature = "shopee")]
 pub use marketmedia_shopee as shopee;
+#[cfg(feature = "shopify")]
+pub use marketmedia_shopify as shopify;
 #[cfg(feature = "smh")]
 pub use marketmedia_smh as smh;
 #[cfg(feature = "wechat")]
@@ -116,6 +119,8 @@ pub fn registry() -> Registry {
     registry.register(std::sync::Arc::new(ebay::Ebay));
     #[cfg(feature = "wechat")]
     registry.register(std::sync::Arc::new(wechat::Wechat));
+    #[cfg(feature = "shopify")]
+    registry.register(std::sync::Arc::new(shopify::Shopify));
     registry
 }
 
@@ -131,6 +136,7 @@ mod tests {
             ("smh", cfg!(feature = "smh")),
             ("ebay", cfg!(feature = "ebay")),
             ("wechat", cfg!(feature = "wechat")),
+            ("shopify", cfg!(feature = "shopify")),
         ];
         let expected: Vec<&str> = enabled
             .iter()

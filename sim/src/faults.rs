@@ -108,6 +108,13 @@ pub mod scope {
     pub const EBAY_TOKEN: &str = "POST /identity/v1/oauth2/token";
     /// WeChat's stable token call.
     pub const WECHAT_STABLE_TOKEN: &str = "/cgi-bin/stable_token";
+    /// Shopify's staged-upload requests (the simulator's staged host).
+    pub const SHOPIFY_PARTS: &str = "/upload/";
+    /// Shopify's GraphQL calls: the attach mutation (the completion) cannot be told apart
+    /// from the others by its path, so this is every GraphQL call.
+    pub const SHOPIFY_GRAPHQL: &str = "/graphql.json";
+    /// Shopify's token call.
+    pub const SHOPIFY_TOKEN: &str = "/admin/oauth/access_token";
 }
 
 /// One kind of injected fault.
@@ -513,6 +520,9 @@ pub enum ErrorStyle {
     Ebay,
     /// WeChat's JSON (`errcode`, `errmsg`): -1 "system error", 45011 for 429.
     Wechat,
+    /// Shopify's GraphQL `errors[]` (`message`, `extensions.code`): `THROTTLED` for 429,
+    /// `INTERNAL_SERVER_ERROR` otherwise.
+    Shopify,
 }
 
 /// What one request gets.
@@ -979,6 +989,10 @@ fn error_answer(
             } else {
                 "There was a problem with an eBay internal system or process. Contact eBay developer support for assistance."
             },
+        }]})),
+        (ErrorStyle::Shopify, false) => json(serde_json::json!({ "errors": [{
+            "message": if limited { "Throttled" } else { "Internal error. Looks like something went wrong on our end." },
+            "extensions": { "code": if limited { "THROTTLED" } else { "INTERNAL_SERVER_ERROR" } },
         }]})),
         (ErrorStyle::Smh, false) => json(serde_json::json!({
             "code": if limited { "RateLimitExceeded" } else { "InternalError" },

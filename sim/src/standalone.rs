@@ -217,6 +217,12 @@ pub const PLATFORMS: &[SimulatorEntry] = &[
         ports: 1,
         start: start_wechat,
     },
+    SimulatorEntry {
+        name: "shopify",
+        title: "Shopify",
+        ports: 2,
+        start: crate::shopify::start_standalone,
+    },
 ];
 
 /// The simulated platforms' names, as keys of the JSON line, in port order.
@@ -440,6 +446,10 @@ struct WechatRunning {
     sim: WechatSim,
     _server: SimServer,
 }
+
+simulator_impl!(crate::shopify::ShopifyRunning, "shopify", |sim, id| {
+    sim.media_bytes(id)
+});
 
 simulator_impl!(WechatRunning, "wechat", |sim, id| {
     sim.assembled_bytes(id)

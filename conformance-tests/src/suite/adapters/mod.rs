@@ -5,12 +5,14 @@
 mod ebay;
 mod lazada;
 mod shopee;
+mod shopify;
 mod smh;
 mod wechat;
 
 pub use ebay::EbayHandle;
 pub use lazada::LazadaHandle;
 pub use shopee::ShopeeHandle;
+pub use shopify::ShopifyHandle;
 pub use smh::SmhHandle;
 pub use wechat::WechatHandle;
 
