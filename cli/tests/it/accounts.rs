@@ -312,7 +312,7 @@ async fn one_account_configured_means_no_simulator_row_and_sandbox_means_all() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let rows = json_lines(&out);
-    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert_eq!(rows.len(), marketmedia::registry().len(), "{rows:?}");
     assert!(rows.iter().all(|r| r["target"] == "sandbox"));
 }
 

@@ -78,10 +78,10 @@ pub static SETTINGS: &[Setting] = &[
     .example("http://127.0.0.1:8655"),
     Setting::choice(
         "staged_method",
-        "how the file goes to the staged target: a multipart `POST` or a `PUT`",
-        &["POST", "PUT"],
+        "how the file goes to the staged target: a multipart `post` or a `put`",
+        &["post", "put"],
     )
-    .example("POST"),
+    .example("post"),
     Setting::text(
         "usage",
         "where uploads go: `product:<product id>` (productCreateMedia) or `files` (fileCreate, \
@@ -364,7 +364,11 @@ impl Marketplace for Shopify {
         if let Some(url) = &c.base_url {
             out.set("base_url", url, Origin::Code)?;
         }
-        out.set("staged_method", c.staged_method.as_str(), Origin::Code)?;
+        out.set(
+            "staged_method",
+            &c.staged_method.as_str().to_ascii_lowercase(),
+            Origin::Code,
+        )?;
         let d = s.upload_defaults();
         out.set("usage", d.usage.as_deref().unwrap_or(""), Origin::Code)?;
         out.set(
