@@ -137,8 +137,7 @@ impl SimHandle for ShopifyHandle {
         records.extend(wire.calls(calls::PRODUCT_CREATE_MEDIA));
         let r = records
             .into_iter()
-            .filter(|r| r.params.values().any(|v| v.contains(&session.upload_id)))
-            .last()?;
+            .rfind(|r| r.params.values().any(|v| v.contains(&session.upload_id)))?;
         Some(CompletionPayload {
             part_numbers: None,
             etags: None,
