@@ -14,11 +14,15 @@
 //!   attempts;
 //! - [`Worker`]: claims tasks under a lease, uploads them with core's driver (a session
 //!   found in the store is resumed, sending only the missing parts), reuses an asset made
-//!   for the same content and account, retries transient failures with backoff and leaves
-//!   permanent ones with their task;
+//!   for the same content and account, retries transient failures with backoff, leaves
+//!   permanent ones with their task, and parks the tasks of a credential that must be
+//!   authorized again in [`TaskState::Waiting`] until it is;
 //! - [`export()`]: one line per sku × marketplace × media;
 //! - [`credentials`]: the machine's credential store (SQLite, `0600`), where the tokens of
-//!   every credential live and are refreshed under a write lock, one process at a time;
+//!   every credential live and are refreshed under a write lock, one process at a time, and
+//!   the workers' shared one in a PostgreSQL job store's database
+//!   ([`credentials::PgCredentialStore`]: one row lock per refresh, expiries on the
+//!   database's clock, a refusal recorded for every worker);
 //! - [`cancel_batch`]: cancels unfinished tasks and the upload sessions they left open on the
 //!   platforms (a session leaves the store only once its platform confirmed the cancel).
 //!

@@ -45,6 +45,13 @@ pub struct WorkOptions {
     /// The worker stops when the next claimable task is further away than this (a retry
     /// later, another run picks it up) (default 60 s).
     pub max_wait: Duration,
+    /// How often a task waiting for its credential's authorization is claimed again to look
+    /// at the credential (default 5 s). Looking costs a read of the credential store, no
+    /// request to the platform while the credential is recorded as refused.
+    pub auth_poll: Duration,
+    /// How long a worker left with nothing but tasks waiting for authorization keeps
+    /// waiting for it before it stops (default 60 s; another `batch work` resumes them).
+    pub auth_wait: Duration,
     /// The driver's options (the worker installs its own receipt observer and keeps failed
     /// sessions open, so they can be resumed). Their `stop` stops the worker too: when it
     /// turns on, no task is claimed any more, the uploads in flight stop as the driver does
@@ -65,6 +72,8 @@ impl Default for WorkOptions {
             max_backoff: Duration::from_secs(300),
             idle_poll: Duration::from_millis(250),
             max_wait: Duration::from_secs(60),
+            auth_poll: Duration::from_secs(5),
+            auth_wait: Duration::from_secs(60),
             upload: UploadOptions::default(),
         }
     }
@@ -117,6 +126,21 @@ pub enum Event {
         /// Part bytes sent by this attempt.
         bytes_sent: u64,
     },
+    /// The task waits for its account's credential to be authorized again (the platform
+    /// refused the refresh token): not a failure; it is uploaded once the credential is
+    /// authorized (`marketmedia accounts authorize NAME`).
+    Waiting {
+        /// The task's id.
+        task: i64,
+        /// Its product.
+        sku: String,
+        /// Its marketplace.
+        marketplace: String,
+        /// Its media.
+        media: String,
+        /// Why, with the command to run (never a secret).
+        message: String,
+    },
     /// The task failed (for now, when `retry` is set).
     Failed {
         /// The task's id.
@@ -158,6 +182,8 @@ pub struct WorkReport {
     pub left: u64,
     /// Tasks it gave back unfinished because it was asked to stop (claimable at once).
     pub released: u64,
+    /// Tasks waiting for their credential to be authorized again when it stopped.
+    pub waiting: u64,
 }
 
 enum Outcome {
@@ -166,6 +192,7 @@ enum Outcome {
     Failed { retry: bool },
     Lost,
     Released,
+    Waiting,
 }
 
 /// A worker of a batch.
@@ -242,6 +269,8 @@ impl Worker {
         // progress while this loop waits for one to claim the next.
         let mut in_flight = tokio::task::JoinSet::new();
         let mut next_market = 0usize;
+        // Since when only tasks waiting for authorization are left.
+        let mut only_waiting_since: Option<std::time::Instant> = None;
         loop {
             while in_flight.len() < self.opts.max_in_flight.max(1) && !self.stopped() {
                 let Some((market, task, permit)) =
@@ -268,6 +297,16 @@ impl Worker {
                 let left = self.store.outstanding(&names).await?;
                 if left.tasks == 0 {
                     break;
+                }
+                if left.tasks == left.waiting {
+                    let since = *only_waiting_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= self.opts.auth_wait {
+                        report.waiting = left.waiting;
+                        report.left = left.tasks;
+                        break;
+                    }
+                } else {
+                    only_waiting_since = None;
                 }
                 let wait = left.next_at.map(|at| at - now).unwrap_or(0).max(0) as u64;
                 if Duration::from_millis(wait) > self.opts.max_wait {
@@ -395,6 +434,28 @@ impl Worker {
                 })
             }
             Ok(None) => Ok(Outcome::Lost),
+            Err(err) if err.kind() == ErrorKind::Reauthorize => {
+                // Not the task's failure: its credential waits for the seller. Looked at
+                // again after `auth_poll` (the credential store answers at once while the
+                // credential is recorded as refused: no request is sent).
+                let message = err.to_string();
+                let next_at = now_ms() + self.opts.auth_poll.as_millis() as i64;
+                if !self
+                    .store
+                    .wait_for_authorization(task.id, &owner, &message, next_at)
+                    .await?
+                {
+                    return Ok(Outcome::Lost);
+                }
+                self.emit(Event::Waiting {
+                    task: task.id,
+                    sku: task.spec.sku.clone(),
+                    marketplace: task.spec.marketplace.clone(),
+                    media: task.spec.media.clone(),
+                    message,
+                });
+                Ok(Outcome::Waiting)
+            }
             Err(err) => {
                 let retry = err.is_retryable() && task.attempts < self.opts.max_attempts;
                 let failure = Failure {
@@ -626,5 +687,8 @@ fn tally(report: &mut WorkReport, outcome: Outcome) {
         Outcome::Failed { retry: false } => report.failed += 1,
         Outcome::Lost => report.lost += 1,
         Outcome::Released => report.released += 1,
+        // Counted when the worker stops (`WorkReport::waiting`): a task may wait and then
+        // be uploaded by this same worker.
+        Outcome::Waiting => {}
     }
 }

@@ -240,17 +240,21 @@ impl AccountRecord {
     }
 }
 
-/// `marketmedia accounts [check [NAME…]]`.
+/// `marketmedia accounts [check [NAME…] | authorize NAME | rekey]`.
 pub async fn command(config: &Config, args: crate::args::AccountsArgs) -> Result<i32> {
     match args.action {
         None => {
-            let expiries = crate::tokens::expiries(config).await?;
+            let expiries = crate::tokens::expiries(config, args.store.as_deref()).await?;
             list(config, &expiries, args.json);
             Ok(crate::exit::SUCCESS)
         }
         Some(crate::args::AccountsAction::Authorize(a)) => {
             crate::tokens::authorize(config, a).await
         }
+        Some(crate::args::AccountsAction::Move(a)) => {
+            crate::tokens::move_to_shared(config, a).await
+        }
+        Some(crate::args::AccountsAction::Rekey(a)) => crate::tokens::rekey(a).await,
         Some(crate::args::AccountsAction::Check { names }) => {
             let options = args.timeouts.client_options();
             crate::check::check(config, &names, options, args.json).await
@@ -330,6 +334,9 @@ fn list(config: &Config, expiries: &[crate::tokens::Expiries], json: bool) {
 /// An expiry cell: `-` when nothing is stored (a fixed access token, or a marketplace
 /// without refresh).
 fn token_cell(e: &crate::tokens::Expiries, at: Option<u64>, now: u64) -> String {
+    if let Some(to) = &e.moved_to {
+        return format!("moved to {to}");
+    }
     if !e.stored {
         return "-".into();
     }

@@ -221,6 +221,11 @@ pub struct AccountsArgs {
     /// One JSON object per account instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// List the tokens' expiries (and which credentials must be authorized again) of the
+    /// shared credential store of this PostgreSQL job store (`postgres://…`) instead of this
+    /// machine's.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// `check`: call each account's platform.
     #[command(subcommand)]
     pub action: Option<AccountsAction>,
@@ -237,8 +242,42 @@ pub enum AccountsAction {
     },
     /// Authorize the account's app once: prints the platform's authorization page, takes
     /// the code the seller brings back (pasted, or `--code`), exchanges it and stores the
-    /// tokens in this machine's credential store; from then on they refresh themselves.
+    /// tokens in this machine's credential store (or the shared one, `--store
+    /// postgres://…`); from then on they refresh themselves.
     Authorize(AuthorizeArgs),
+    /// Move the account's credential from this machine's credential store into the shared
+    /// one of a PostgreSQL job store (`--to postgres://…`), where every worker refreshes it
+    /// under one lock; the local copy is retired (any later local use says where it went).
+    Move(MoveArgs),
+    /// Re-encrypt every credential in this machine's store under a new key, in one
+    /// transaction (docs/security.md). The new key: `--new-key-file`, else
+    /// MARKETMEDIA_NEW_SECRET_KEY, else (when the key is the store's key file) a fresh random
+    /// one. The key file beside the store is then replaced; a key given by
+    /// MARKETMEDIA_SECRET_KEY must be replaced by the new one wherever it is set.
+    Rekey(RekeyArgs),
+}
+
+/// `marketmedia accounts move NAME --to postgres://…`.
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// The account.
+    pub name: String,
+    /// The shared store: the PostgreSQL job store's URL (as `batch --store` takes it).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+}
+
+/// `marketmedia accounts rekey`.
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// A file holding the new key (32 bytes as base64 or 64 hex digits, e.g. `openssl rand
+    /// -base64 32`), readable by its owner only.
+    #[arg(long, value_name = "PATH")]
+    pub new_key_file: Option<std::path::PathBuf>,
+    /// Re-encrypt the shared credential store of this PostgreSQL job store (`postgres://…`)
+    /// instead of this machine's; the new key must then be given (every worker needs it).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// `marketmedia accounts authorize NAME`.
@@ -258,6 +297,10 @@ pub struct AuthorizeArgs {
     /// authorizes all its shops at once.
     #[arg(long)]
     pub main_account_id: Option<u64>,
+    /// Store the tokens in the shared credential store of this PostgreSQL job store
+    /// (`postgres://…`, as `batch --store` takes it) instead of this machine's.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// `marketmedia soak`.

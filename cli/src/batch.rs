@@ -105,6 +105,14 @@ pub struct WorkerArgs {
     /// Print one JSON event per line instead of the progress bar.
     #[arg(long)]
     pub json: bool,
+    /// Milliseconds between two looks at a credential whose tasks wait for authorization
+    /// (a read of the credential store; nothing is sent to the platform).
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub auth_poll_ms: u64,
+    /// Seconds a worker left with nothing but tasks waiting for authorization waits for it
+    /// before it stops (another `batch work` resumes them).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub auth_wait_secs: u64,
 }
 
 /// `marketmedia batch run`.
@@ -244,7 +252,8 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
         BatchCommand::Work(a) => {
             let store = open(&a.store).await?;
             adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
-            let (markets, _targets) = markets(config, force_sandbox, &a.worker).await?;
+            let (markets, _targets) =
+                markets(config, force_sandbox, &a.worker, Some(&location(&a.store))).await?;
             let (report, stopped) = work(store.clone(), markets, &a.worker).await?;
             let code = finish(store.as_ref(), &report, None, a.worker.json).await?;
             Ok(if stopped {
@@ -298,13 +307,20 @@ pub async fn run(config: &Config, force_sandbox: bool, args: BatchArgs) -> Resul
 /// The markets of a batch: every configured account, or every marketplace's embedded
 /// simulator when none is configured (or with `--sandbox`); the returned targets keep the
 /// sandbox running. A market is named after its account and keyed by its identity.
+///
+/// With a PostgreSQL job store (`store`), the accounts' credentials live in that database
+/// (one source of truth for every worker), not in this machine's credential store.
 pub async fn markets(
     config: &Config,
     force_sandbox: bool,
     worker: &WorkerArgs,
+    store: Option<&str>,
 ) -> Result<(Vec<Market>, Targets)> {
     let meta = VideoMeta {
         sandbox_title: "Product video".into(),
+        shared_credentials: store
+            .filter(|s| crate::tokens::is_shared(s))
+            .map(str::to_owned),
         ..VideoMeta::default()
     };
     let mut targets = Targets::chosen(&[], config, &meta, force_sandbox).await?;
@@ -406,7 +422,13 @@ async fn generate_missing_media(manifest: &Path) -> Result<usize> {
 }
 
 async fn run_manifest(config: &Config, force_sandbox: bool, args: RunArgs) -> Result<i32> {
-    let (markets, targets) = markets(config, force_sandbox, &args.worker).await?;
+    let (markets, targets) = markets(
+        config,
+        force_sandbox,
+        &args.worker,
+        Some(&location(&args.store)),
+    )
+    .await?;
     let all_sandbox = force_sandbox || config.accounts.is_empty();
     if all_sandbox {
         let n = generate_missing_media(&args.manifest).await?;
@@ -534,6 +556,8 @@ async fn work(
         lease: std::time::Duration::from_secs(args.lease_secs.max(1)),
         max_in_flight: args.tasks.max(1),
         max_attempts: args.attempts.max(1),
+        auth_poll: std::time::Duration::from_millis(args.auth_poll_ms.max(10)),
+        auth_wait: std::time::Duration::from_secs(args.auth_wait_secs),
         upload: marketmedia_core::UploadOptions {
             stop: Some(stop.signal()),
             ..marketmedia_core::UploadOptions::default()
@@ -625,8 +649,11 @@ async fn cancel(config: &Config, force_sandbox: bool, args: CancelArgs) -> Resul
         lease_secs: 30,
         attempts: 1,
         json: args.json,
+        auth_poll_ms: 5000,
+        auth_wait_secs: 0,
     };
-    let (markets, targets) = markets(config, force_sandbox, &worker).await?;
+    let (markets, targets) =
+        markets(config, force_sandbox, &worker, Some(&location(&args.store))).await?;
     // The embedded sandbox of an earlier process is gone, and its sessions with it: only
     // configured marketplaces are asked to cancel.
     let reachable: Vec<Market> = markets
@@ -697,6 +724,22 @@ async fn finish(
             .sum::<u64>()
     };
     let (done, failed) = (n(TaskState::Done), n(TaskState::Failed));
+    if n(TaskState::Waiting) > 0 {
+        // Not failed: the seller authorizes, then any `batch work` sends them.
+        let mut accounts: BTreeSet<&str> = BTreeSet::new();
+        for c in counts.iter().filter(|c| c.state == TaskState::Waiting) {
+            accounts.insert(&c.marketplace);
+        }
+        for a in accounts {
+            eprintln!(
+                "marketmedia: tasks of {a} wait for authorization: run `{} {a}` (with the \
+                 batch's `--store` when it is a PostgreSQL store); `marketmedia batch work` \
+                 then sends them",
+                marketmedia_core::AUTHORIZE_COMMAND
+            );
+        }
+        return Ok(exit::REAUTHORIZE);
+    }
     Ok(match (done, failed) {
         (_, 0) => exit::SUCCESS,
         (0, _) => exit::FAILURE,
@@ -704,7 +747,40 @@ async fn finish(
     })
 }
 
-/// Prints counts by marketplace and state, then the failures with their reasons.
+/// The accounts whose tasks wait for authorization: how many tasks, and the message of the
+/// latest (the platform's refusal and the command to run; never a secret).
+async fn waiting_for_authorization(
+    store: &dyn JobStore,
+    batch: Option<&str>,
+) -> Result<BTreeMap<String, (u64, String)>> {
+    let mut by_account: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .tasks(
+                after,
+                500,
+                &TaskFilter::state(TaskState::Waiting).in_batch(batch),
+            )
+            .await
+            .map_err(store_error)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.id;
+        for t in &page {
+            let entry = by_account.entry(t.spec.marketplace.clone()).or_default();
+            entry.0 += 1;
+            if let Some(m) = &t.error_message {
+                entry.1 = m.clone();
+            }
+        }
+    }
+    Ok(by_account)
+}
+
+/// Prints counts by marketplace and state, the accounts waiting for authorization, then the
+/// failures with their reasons.
 async fn status(store: &dyn JobStore, batch: Option<&str>, json: bool) -> Result<()> {
     let counts = store.counts(batch).await.map_err(store_error)?;
     let failed = store
@@ -715,14 +791,21 @@ async fn status(store: &dyn JobStore, batch: Option<&str>, json: bool) -> Result
         )
         .await
         .map_err(store_error)?;
+    let waiting = waiting_for_authorization(store, batch).await?;
     if json {
         let failures: Vec<_> = failed
             .iter()
             .map(marketmedia_batch::ExportRow::from)
             .collect();
+        let waiting: Vec<_> = waiting
+            .iter()
+            .map(|(account, (tasks, message))| {
+                serde_json::json!({ "account": account, "tasks": tasks, "message": message })
+            })
+            .collect();
         println!(
             "{}",
-            serde_json::json!({ "counts": counts, "failures": failures })
+            serde_json::json!({ "counts": counts, "failures": failures, "waiting_for_authorization": waiting })
         );
         return Ok(());
     }
@@ -751,6 +834,12 @@ async fn status(store: &dyn JobStore, batch: Option<&str>, json: bool) -> Result
         .collect();
     print!("{}", report::table(&headers, &rows));
     let mut out = std::io::stdout().lock();
+    for (account, (tasks, message)) in &waiting {
+        let _ = writeln!(
+            out,
+            "waiting for authorization: {account} ({tasks} task(s)): {message}"
+        );
+    }
     for t in &failed {
         let _ = writeln!(
             out,

@@ -44,8 +44,16 @@ use crate::Setup;
 pub const CONFIG_ENV: &str = "MARKETMEDIA_CONFIG";
 
 /// The `MARKETMEDIA_*` variables read outside the command line's parser and the
-/// marketplaces' settings: the config loader's and the resume journal's.
-pub const OTHER_ENV: &[&str] = &[CONFIG_ENV, "MARKETMEDIA_JOURNAL_DIR"];
+/// marketplaces' settings: the config loader's, the resume journal's, the credential
+/// store's keys (`docs/security.md`), and the test hook of the PostgreSQL credential store
+/// (documented in `docs/batch.md`).
+pub const OTHER_ENV: &[&str] = &[
+    CONFIG_ENV,
+    "MARKETMEDIA_JOURNAL_DIR",
+    marketmedia_batch::credentials::seal::KEY_VARIABLE,
+    marketmedia_batch::credentials::seal::NEW_KEY_VARIABLE,
+    marketmedia_batch::credentials::postgres::KILL_POINT_ENV,
+];
 
 /// Every `MARKETMEDIA_*` variable the command reads, sorted: [`OTHER_ENV`], every
 /// registered marketplace's `MARKETMEDIA_<MARKETPLACE>_<KEY>`, and the `env` of every

@@ -140,6 +140,10 @@ pub struct VideoMeta {
     pub options: ClientOptions,
     /// Whether instant upload may be used (the soak turns it off).
     pub no_instant_upload: bool,
+    /// The shared credential store (a PostgreSQL job store's URL) every managed credential
+    /// of the configured accounts lives in, instead of this machine's file (`batch … --store
+    /// postgres://…`).
+    pub shared_credentials: Option<String>,
 }
 
 impl VideoMeta {
@@ -170,12 +174,33 @@ impl Targets {
     ) -> Result<Targets> {
         let mut sandbox = None;
         let mut credentials: Option<Arc<CredentialSources>> = None;
+        let mut shared = None;
         let mut targets = Vec::with_capacity(chosen.len());
         for choice in chosen {
             let target = match choice {
                 Chosen::Account(account) => {
                     let mut options = meta.options();
-                    if crate::tokens::needs_store(account)? {
+                    let managed = match &meta.shared_credentials {
+                        // One source of truth: every credential in the shared store, none
+                        // refreshed from this machine's file.
+                        Some(url) => {
+                            if account.market.credential_key(&account.settings)?.is_none() {
+                                false
+                            } else {
+                                if shared.is_none() {
+                                    let store = crate::tokens::open_shared(url).await?;
+                                    credentials = Some(crate::tokens::sources(store.clone()));
+                                    shared = Some(store);
+                                }
+                                if let Some(store) = &shared {
+                                    crate::tokens::check_not_local_only(account, store).await?;
+                                }
+                                true
+                            }
+                        }
+                        None => crate::tokens::needs_store(account)?,
+                    };
+                    if managed {
                         if credentials.is_none() {
                             let store = crate::tokens::open_store().await?;
                             credentials = Some(crate::tokens::sources(store));

@@ -1005,10 +1005,13 @@ mod tests {
             lease_secs: 30,
             attempts: 3,
             json: true,
+            auth_poll_ms: 5000,
+            auth_wait_secs: 60,
         };
-        let (markets, _batch_targets) = marketmedia_cli::batch::markets(&config, true, &worker)
-            .await
-            .unwrap();
+        let (markets, _batch_targets) =
+            marketmedia_cli::batch::markets(&config, true, &worker, None)
+                .await
+                .unwrap();
         let store =
             marketmedia_batch::store::open(&dir.path().join("jobs.sqlite").display().to_string())
                 .await

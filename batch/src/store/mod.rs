@@ -35,6 +35,10 @@ pub enum TaskState {
     Processing,
     /// Failed transiently; claimable again from `next_at` on.
     Retry,
+    /// Waiting for its account's credential to be authorized again (the platform refused
+    /// the refresh token): not failed, no attempt counted; claimed again from `next_at` on
+    /// to look at the credential, and uploaded once it is authorized.
+    Waiting,
     /// The asset is ready (made by this task, or reused).
     Done,
     /// Failed for good (a permanent error, or out of attempts). `retry --failed` resets it.
@@ -45,11 +49,12 @@ pub enum TaskState {
 
 impl TaskState {
     /// Every state, in the order reports list them.
-    pub const ALL: [TaskState; 7] = [
+    pub const ALL: [TaskState; 8] = [
         TaskState::Pending,
         TaskState::Running,
         TaskState::Processing,
         TaskState::Retry,
+        TaskState::Waiting,
         TaskState::Done,
         TaskState::Failed,
         TaskState::Cancelled,
@@ -62,6 +67,7 @@ impl TaskState {
             TaskState::Running => "running",
             TaskState::Processing => "processing",
             TaskState::Retry => "retry",
+            TaskState::Waiting => "waiting",
             TaskState::Done => "done",
             TaskState::Failed => "failed",
             TaskState::Cancelled => "cancelled",
@@ -242,8 +248,10 @@ pub struct Count {
 /// Tasks not final yet: how many, and the earliest time one of them may be claimed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Outstanding {
-    /// Tasks pending, running, processing or waiting to retry.
+    /// Tasks pending, running, processing, waiting to retry or waiting for authorization.
     pub tasks: u64,
+    /// Of those, the tasks waiting for their credential to be authorized again.
+    pub waiting: u64,
     /// The earliest `next_at` among those waiting, or the earliest lease expiry among
     /// running ones (ms since the epoch).
     pub next_at: Option<i64>,
@@ -319,6 +327,19 @@ pub trait JobStore: Send + Sync {
         owner: &str,
         failure: &Failure,
         drop_session: bool,
+    ) -> Result<bool>;
+
+    /// Puts a task whose credential must be authorized again (the platform refused its
+    /// refresh token) in [`TaskState::Waiting`] with `message` (the platform's, never a
+    /// secret): its lease released, its session kept, the attempt it counted undone (it is
+    /// no failure of the task), claimable again from `next_at` on to look at the credential.
+    /// `false` when `owner` no longer holds it.
+    async fn wait_for_authorization(
+        &self,
+        id: i64,
+        owner: &str,
+        message: &str,
+        next_at: i64,
     ) -> Result<bool>;
 
     /// Counts by marketplace and state, of one batch or of all.

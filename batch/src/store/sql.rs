@@ -117,7 +117,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_accounts.sql"),
     ),
 ];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "tasks",
@@ -127,6 +127,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "accounts",
         include_str!("../../migrations/postgres/0002_accounts.sql"),
+    ),
+    (
+        3,
+        "credentials",
+        include_str!("../../migrations/postgres/0003_credentials.sql"),
     ),
 ];
 
@@ -145,7 +150,7 @@ const INSERT: &str = "INSERT INTO tasks (batch, line, sku, media, kind, marketpl
 const CLAIM: &str = "UPDATE tasks SET state = 'running', lease_owner = $1, lease_until = $2, \
     attempts = attempts + 1, updated_at = $3 \
     WHERE id = (SELECT t.id FROM tasks t WHERE t.marketplace = $4 AND t.next_at <= $3 \
-      AND (t.state IN ('pending', 'retry') \
+      AND (t.state IN ('pending', 'retry', 'waiting') \
            OR (t.state IN ('running', 'processing') AND t.lease_until < $3)) \
       AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.content_key = t.content_key \
            AND o.account = t.account AND o.id <> t.id \
@@ -459,6 +464,31 @@ macro_rules! sql_store {
                 Ok(r.rows_affected() == 1)
             }
 
+            async fn wait_for_authorization(
+                &self,
+                id: i64,
+                owner: &str,
+                message: &str,
+                next_at: i64,
+            ) -> Result<bool> {
+                let sql = format!(
+                    "UPDATE tasks SET state = 'waiting', next_at = $1, \
+                     error_kind = 'needs authorization', error_message = $2, \
+                     lease_owner = NULL, lease_until = 0, \
+                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $3 \
+                     WHERE id = $4 AND lease_owner = $5 AND {LEASED}"
+                );
+                let r = sqlx::query(&sql)
+                    .bind(next_at)
+                    .bind(message)
+                    .bind(now_ms())
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
             async fn counts(&self, batch: Option<&str>) -> Result<Vec<Count>> {
                 let rows = sqlx::query(
                     "SELECT marketplace, state, COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes \
@@ -491,8 +521,9 @@ macro_rules! sql_store {
                     (1..=marketplaces.len()).map(|i| format!("${i}")).collect();
                 let sql = format!(
                     "SELECT COUNT(*) AS n, \
+                     CAST(COALESCE(SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END), 0) AS BIGINT) AS w, \
                      MIN(CASE WHEN state IN ('running', 'processing') THEN lease_until ELSE next_at END) AS at \
-                     FROM tasks WHERE state IN ('pending', 'retry', 'running', 'processing') \
+                     FROM tasks WHERE state IN ('pending', 'retry', 'waiting', 'running', 'processing') \
                      AND marketplace IN ({})",
                     list.join(", ")
                 );
@@ -503,8 +534,10 @@ macro_rules! sql_store {
                 let row = query.fetch_one(&self.pool).await?;
                 let n: i64 = row.try_get("n")?;
                 let at: Option<i64> = row.try_get("at")?;
+                let w: i64 = row.try_get("w")?;
                 Ok(Outstanding {
                     tasks: n as u64,
+                    waiting: w as u64,
                     next_at: at,
                 })
             }
@@ -544,7 +577,7 @@ macro_rules! sql_store {
             async fn cancel(&self, batch: Option<&str>) -> Result<u64> {
                 let r = sqlx::query(
                     "UPDATE tasks SET state = 'cancelled', lease_owner = NULL, lease_until = 0, \
-                     updated_at = $1 WHERE state IN ('pending', 'retry', 'running', 'processing') \
+                     updated_at = $1 WHERE state IN ('pending', 'retry', 'waiting', 'running', 'processing') \
                      AND ($2 IS NULL OR batch = $2)",
                 )
                 .bind(now_ms())

@@ -4,5 +4,7 @@
 
 mod common;
 mod credentials;
+mod credentials_pg;
 mod migration;
+mod seal;
 mod store;

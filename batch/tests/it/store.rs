@@ -369,3 +369,79 @@ async fn postgres_releases_a_stopped_workers_task() {
     drop(store);
     db.drop_db().await;
 }
+
+/// A task whose credential must be authorized again waits: not failed, its attempt undone,
+/// its session kept, counted as outstanding and waiting, not claimable before `next_at`,
+/// claimable (and cancellable) after it.
+async fn waiting_contract(store: Arc<dyn JobStore>) {
+    store
+        .add_tasks(&[task("W", "video", "kw"), task("X", "video", "kx")])
+        .await
+        .unwrap();
+    let now = 1_000;
+    let w = store
+        .claim("w1", "shopee", now, now + 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let message = "credential shopee/1/shop-1 must be authorized again: run `marketmedia accounts authorize shopee`";
+    assert!(!store
+        .wait_for_authorization(w.id, "w2", message, now + 5_000)
+        .await
+        .unwrap());
+    assert!(store
+        .wait_for_authorization(w.id, "w1", message, now + 5_000)
+        .await
+        .unwrap());
+    let listed = store
+        .tasks(0, 10, &TaskFilter::state(TaskState::Waiting))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].attempts, listed[0].lease_owner.clone()),
+        (0, None)
+    );
+    assert_eq!(listed[0].error_message.as_deref(), Some(message));
+    let left = store.outstanding(&["shopee".to_owned()]).await.unwrap();
+    assert_eq!((left.tasks, left.waiting), (2, 1));
+    // Before next_at, only the other task is claimed.
+    let x = store
+        .claim("w1", "shopee", now + 1, now + 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(x.spec.sku, "X");
+    assert!(store
+        .claim("w1", "shopee", now + 2, now + 60_000)
+        .await
+        .unwrap()
+        .is_none());
+    let again = store
+        .claim("w1", "shopee", now + 5_000, now + 65_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (w.id, 1));
+    assert!(store
+        .wait_for_authorization(w.id, "w1", message, now + 10_000)
+        .await
+        .unwrap());
+    assert_eq!(store.cancel(None).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn sqlite_tasks_wait_for_authorization() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    waiting_contract(store::open(path.to_str().unwrap()).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_tasks_wait_for_authorization() {
+    let Some(db) = common::pg().await else { return };
+    let store = store::open(&db.url).await.unwrap();
+    waiting_contract(store.clone()).await;
+    drop(store);
+    db.drop_db().await;
+}

@@ -24,3 +24,5 @@ mod shopee_child;
 mod signals;
 mod soak;
 mod tokens;
+#[cfg(unix)]
+mod tokens_pg;

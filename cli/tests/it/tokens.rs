@@ -20,10 +20,10 @@ use marketmedia_sim::tokens::{LifetimesPatch, Revoke, TokenReport};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
-const KIB: u64 = 1024;
+pub(crate) const KIB: u64 = 1024;
 
 /// The command with only `data` as its data directory (its credential store) and `env`.
-fn marketmedia(args: &[&str], data: &Path) -> Command {
+pub(crate) fn marketmedia(args: &[&str], data: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .args(args)
@@ -38,7 +38,7 @@ fn marketmedia(args: &[&str], data: &Path) -> Command {
 
 /// `marketmedia accounts --config CFG authorize ACCOUNT --code REDIRECT`: what the seller
 /// pastes from the redirect.
-async fn authorize(cfg: &str, account: &str, redirect: &str, data: &Path) -> Output {
+pub(crate) async fn authorize(cfg: &str, account: &str, redirect: &str, data: &Path) -> Output {
     run(
         &[
             "accounts",
@@ -54,14 +54,14 @@ async fn authorize(cfg: &str, account: &str, redirect: &str, data: &Path) -> Out
     .await
 }
 
-async fn run(args: &[&str], data: &Path) -> Output {
+pub(crate) async fn run(args: &[&str], data: &Path) -> Output {
     let mut cmd = marketmedia(args, data);
     tokio::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
         .await
         .expect("join")
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -70,7 +70,7 @@ fn text(v: &Value) -> String {
 
 /// Every token the simulators' ledgers issued (sandbox secrets), and the apps' secrets: none
 /// may appear in the command's output.
-fn secrets(sb: &Sandbox) -> Vec<String> {
+pub(crate) fn secrets(sb: &Sandbox) -> Vec<String> {
     let mut all = Vec::new();
     for report in reports(sb) {
         for c in &report.credentials {
@@ -98,7 +98,7 @@ fn secrets(sb: &Sandbox) -> Vec<String> {
     all
 }
 
-fn reports(sb: &Sandbox) -> [TokenReport; 3] {
+pub(crate) fn reports(sb: &Sandbox) -> [TokenReport; 3] {
     [
         sb.sim::<ShopeeSim>().unwrap().tokens(),
         sb.sim::<LazadaSim>().unwrap().tokens(),
@@ -107,7 +107,7 @@ fn reports(sb: &Sandbox) -> [TokenReport; 3] {
 }
 
 /// Access tokens living `access_ms` on every simulator, from now on.
-fn lifetimes(sb: &Sandbox, access_ms: u64) {
+pub(crate) fn lifetimes(sb: &Sandbox, access_ms: u64) {
     let patch = LifetimesPatch {
         access_ms: Some(access_ms),
         ..LifetimesPatch::default()
@@ -128,7 +128,7 @@ fn lifetimes(sb: &Sandbox, access_ms: u64) {
 
 /// Every simulator's requests slowed to `bytes_per_sec` per connection, so a small catalog
 /// spans several token lifetimes.
-fn slow(sb: &Sandbox, bytes_per_sec: u64) {
+pub(crate) fn slow(sb: &Sandbox, bytes_per_sec: u64) {
     for m in ["shopee", "lazada", "ebay"] {
         sb.simulator(m)
             .unwrap()
@@ -144,7 +144,7 @@ fn slow(sb: &Sandbox, bytes_per_sec: u64) {
 /// The config: two Shopee shops, a Lazada seller on two gateways, an eBay user, each with
 /// only its refresh token (no access token: the first call refreshes, then every token is
 /// replaced ahead of its expiry). `only`: the accounts to write (all when empty).
-fn accounts(sb: &Sandbox, only: &[&str]) -> String {
+pub(crate) fn accounts(sb: &Sandbox, only: &[&str]) -> String {
     let s = sb.published("shopee").unwrap();
     let l = sb.published("lazada").unwrap();
     let e = sb.published("ebay").unwrap();
@@ -207,7 +207,7 @@ fn accounts(sb: &Sandbox, only: &[&str]) -> String {
 }
 
 /// A catalog of `n` distinct small videos, each to `marketplaces`.
-fn catalog(dir: &Path, n: usize, marketplaces: &str) -> PathBuf {
+pub(crate) fn catalog(dir: &Path, n: usize, marketplaces: &str) -> PathBuf {
     let mut csv = String::from("sku,video,marketplaces\n");
     for i in 0..n {
         let video = dir.join(format!("v{i}.mp4"));
@@ -226,7 +226,7 @@ fn catalog(dir: &Path, n: usize, marketplaces: &str) -> PathBuf {
 
 /// Per credential of every ledger with a refresh: (name, refreshes, refused expired,
 /// refused invalid, spent refresh token uses).
-fn counts(sb: &Sandbox) -> Vec<(String, u64, u64, u64, u64)> {
+pub(crate) fn counts(sb: &Sandbox) -> Vec<(String, u64, u64, u64, u64)> {
     reports(sb)
         .iter()
         .flat_map(|r| r.credentials.iter())
@@ -243,7 +243,7 @@ fn counts(sb: &Sandbox) -> Vec<(String, u64, u64, u64, u64)> {
         .collect()
 }
 
-fn write_config(dir: &Path, body: &str) -> String {
+pub(crate) fn write_config(dir: &Path, body: &str) -> String {
     let path = dir.join("config.toml");
     std::fs::write(&path, body).unwrap();
     path.to_str().unwrap().to_owned()
@@ -252,14 +252,14 @@ fn write_config(dir: &Path, body: &str) -> String {
 /// The access tokens' lifetime on the simulators. They answer it in whole seconds
 /// (`expires_in` 2), and a token living 2 s is replaced after 1 s (the margin is at most half
 /// the lifetime, `RefreshMargin`), so a token serves [`SERVES_MS`].
-const LIFETIME_MS: u64 = 2000;
+pub(crate) const LIFETIME_MS: u64 = 2000;
 /// How long one token is used before it is replaced.
-const SERVES_MS: u64 = LIFETIME_MS / 2;
+pub(crate) const SERVES_MS: u64 = LIFETIME_MS / 2;
 
 /// The refreshes a credential may make over `elapsed`: at least one per lifetime (else an
 /// expired token would have been sent), at most one per token's service (plus the first
 /// and one in flight at the end).
-fn refresh_bounds(elapsed: Duration) -> (u64, u64) {
+pub(crate) fn refresh_bounds(elapsed: Duration) -> (u64, u64) {
     let ms = elapsed.as_millis() as u64;
     (
         (ms / LIFETIME_MS).saturating_sub(1).max(2),
@@ -547,14 +547,149 @@ async fn a_revoked_refresh_token_stops_its_accounts_until_authorized_again() {
     let out = upload("shopee-sg").await;
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 
-    // The store is private.
+    // The store and its key file are private.
     #[cfg(unix)]
-    {
+    for name in ["credentials.sqlite", "secret.key"] {
         use std::os::unix::fs::PermissionsExt;
-        let file = dir.path().join("marketmedia").join("credentials.sqlite");
+        let file = dir.path().join("marketmedia").join(name);
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", file.display());
     }
+    // No token is in the store's files (database, WAL), as is or as base64 or hex.
+    assert_store_files_clean(&dir.path().join("marketmedia"), &secrets(&sb));
+}
+
+/// Panics when a file of the credential store in `data` holds one of `secrets`, as is or as
+/// base64 or hex.
+fn assert_store_files_clean(data: &Path, secrets: &[String]) {
+    use base64::Engine;
+    let mut read = 0;
+    for entry in std::fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("credentials.sqlite") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        read += bytes.len();
+        let text = String::from_utf8_lossy(&bytes);
+        let encoded: Vec<String> = secrets
+            .iter()
+            .flat_map(|s| {
+                [
+                    s.clone(),
+                    base64::engine::general_purpose::STANDARD_NO_PAD.encode(s),
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s),
+                    hex::encode(s),
+                    hex::encode_upper(s),
+                ]
+            })
+            .collect();
+        assert_clean(&encoded, &name, &text);
+    }
+    assert!(read > 0, "no credential store in {}", data.display());
+}
+
+/// `accounts rekey`: every credential re-encrypted under a new key file; a key from the
+/// variable needs the new one given; a wrong key names the credential, never a token.
+#[tokio::test]
+async fn rekey_re_encrypts_the_store_under_a_new_key() {
+    use marketmedia_batch::credentials::seal::{Sealer, SecretKey};
+    use marketmedia_batch::credentials::SqliteCredentialStore;
+    use marketmedia_core::{CredentialKey, CredentialStore, Tokens};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("marketmedia");
+    let file = data.join("credentials.sqlite");
+    let key = CredentialKey::new("shopee", "2001887", "shop-600001").unwrap();
+    let tokens = Tokens::new("access-rekey-Yt55", 1).with_refresh_token("refresh-rekey-Pp90", None);
+    // The store as `accounts authorize` leaves it: a key file beside it.
+    SqliteCredentialStore::open_with(
+        &file,
+        Sealer::new(SecretKey::from_file(&data, true).unwrap()),
+    )
+    .await
+    .unwrap()
+    .save(&key, &tokens)
+    .await
+    .unwrap();
+    let before = SecretKey::from_file(&data, false).unwrap();
+
+    let out = run(&["accounts", "rekey"], dir.path()).await;
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let after = SecretKey::from_file(&data, false).unwrap();
+    assert_ne!(after.fingerprint(), before.fingerprint());
+    assert!(said.contains("Re-encrypted 1 credential"), "{said}");
+    assert!(said.contains(&after.fingerprint()), "{said}");
+    assert!(!data.join("secret.key.new").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(SecretKey::file_path(&data))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let leaked = [
+        before.to_text().expose().to_owned(),
+        after.to_text().expose().to_owned(),
+        "access-rekey-Yt55".to_owned(),
+        "refresh-rekey-Pp90".to_owned(),
+    ];
+    assert_clean(&leaked, "accounts rekey", &said);
+    let opened = SqliteCredentialStore::open_with(&file, Sealer::new(after.clone()))
+        .await
+        .unwrap();
+    assert_eq!(opened.load(&key).await.unwrap(), Some(tokens.clone()));
+    drop(opened);
+
+    // The key from the variable: the new one must be given; then the variable must change.
+    let current = after.to_text().expose().to_owned();
+    let mut cmd = marketmedia(&["accounts", "rekey"], dir.path());
+    cmd.env("MARKETMEDIA_SECRET_KEY", &current);
+    let out = cmd.output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("MARKETMEDIA_NEW_SECRET_KEY"), "{said}");
+    let next = SecretKey::generate();
+    let mut cmd = marketmedia(&["accounts", "rekey"], dir.path());
+    cmd.env("MARKETMEDIA_SECRET_KEY", &current)
+        .env("MARKETMEDIA_NEW_SECRET_KEY", next.to_text().expose());
+    let out = cmd.output().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("set MARKETMEDIA_SECRET_KEY"), "{said}");
+    assert_clean(
+        &[current.clone(), next.to_text().expose().to_owned()],
+        "rekey",
+        &said,
+    );
+    assert_eq!(
+        SecretKey::from_file(&data, false).unwrap().fingerprint(),
+        after.fingerprint(),
+        "the key file is left alone"
+    );
+
+    // Now the old key (the file's) is the wrong one: the error names the credential.
+    let out = run(&["accounts", "rekey"], dir.path()).await;
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(key.as_str()), "{said}");
+    assert!(said.contains("cannot be decrypted"), "{said}");
+    assert!(said.contains(&after.fingerprint()), "{said}");
+    assert_eq!(
+        SecretKey::from_file(&data, false).unwrap().fingerprint(),
+        after.fingerprint(),
+        "a failed rekey keeps the key file"
+    );
+    assert!(!data.join("secret.key.new").exists());
+    assert_store_files_clean(
+        &data,
+        &["access-rekey-Yt55".into(), "refresh-rekey-Pp90".into()],
+    );
 }
 
 #[test]

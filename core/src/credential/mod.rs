@@ -123,7 +123,8 @@ impl From<CredentialKey> for String {
 
 /// A credential's tokens. `Debug` never shows the tokens.
 ///
-/// Times are Unix milliseconds on this machine's clock. The expiries are computed from
+/// Times are Unix milliseconds on this machine's clock (a store shared by many machines
+/// keeps them on its own, [`CredentialStore::now_ms`]). The expiries are computed from
 /// [`Tokens::obtained_at_ms`], the local time the token request was *sent*: whatever the
 /// answer took to arrive, the token cannot have been issued before that, so the expiry is
 /// never later than the platform's.
@@ -399,6 +400,15 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 
     /// Every stored credential and its tokens (for `marketmedia accounts`: expiries).
     async fn list(&self) -> Result<Vec<(CredentialKey, Tokens)>>;
+
+    /// Now, in Unix ms, on the clock the store keeps its expiries in: the clock every
+    /// expiry read from it is compared with (by [`TokenSource`], and in
+    /// [`CredentialStore::refresh`]'s decision). This machine's clock by default; a store
+    /// shared by several machines (PostgreSQL) answers its database's clock, so that workers
+    /// whose clocks disagree still agree on when a token is due.
+    fn now_ms(&self) -> u64 {
+        crate::http::unix_millis()
+    }
 }
 
 /// A store in this process's memory: for library users who keep no tokens on disk, and for

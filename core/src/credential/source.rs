@@ -10,7 +10,6 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use super::AUTHORIZE_COMMAND;
 use super::{CredentialKey, CredentialStore, RefreshDue, RefreshMargin, Refresher, Tokens};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::unix_millis;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
@@ -251,7 +250,7 @@ impl Managed {
     fn due(&self, refused: Option<&Secret>) -> RefreshDue {
         RefreshDue {
             margin: self.margin,
-            now_ms: unix_millis(),
+            now_ms: self.store.now_ms(),
             refused: refused.cloned(),
         }
     }
@@ -270,7 +269,7 @@ impl Managed {
                 let mut state = self.state();
                 if let Some(tokens) = &state.tokens {
                     let replaced = refused.is_none_or(|r| r != &tokens.access_token);
-                    if replaced && !tokens.is_due(&self.margin, unix_millis()) {
+                    if replaced && !tokens.is_due(&self.margin, self.store.now_ms()) {
                         return Ok(tokens.clone());
                     }
                 }

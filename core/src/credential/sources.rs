@@ -99,7 +99,8 @@ impl CredentialSources {
             return Ok(Some(source));
         }
         if self.store.load(&key).await?.is_none() {
-            let now = crate::http::unix_millis();
+            // The store's clock: the seed's expiries are compared with it.
+            let now = self.store.now_ms();
             match market.seed_tokens(settings, now) {
                 // Only into an empty place: another process may have seeded and refreshed
                 // since the load above, and its rotated pair must stay (the seed's refresh
