@@ -205,3 +205,205 @@ fn staged_xml_and_oauth_refusals() {
     let junk = answer(502, None, "<html>bad gateway</html>");
     assert_eq!(auth::oauth_error(&junk, &meta).kind(), ErrorKind::Transient);
 }
+
+// ---- every call against junk ---------------------------------------------------------------
+
+mod junk {
+    use std::time::Duration;
+
+    use marketmedia_conformance::junk::{
+        answer_to, assert_stalled_poll_is_retryable, every_video_call, junk_source,
+        mutation_answers, proptest_cases, typed_result, CancelCheck, JunkAnswer, JunkRig,
+        VideoAnswers, VideoCalls,
+    };
+    use marketmedia_core::raw::{Part, PartPlan, PartReceipt, UploadSession};
+    use marketmedia_core::{
+        ChunkedVideoUploader, Digests, ImageSource, ImageUploader, ProcessingHandle,
+    };
+    use marketmedia_shopify::{ShopifyConfig, ShopifyUploader};
+    use marketmedia_sim::fixtures::sample_jpeg;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    /// Field names and values of Shopify's answers.
+    const KEYS: &[&str] = &[
+        "data",
+        "errors",
+        "extensions",
+        "cost",
+        "stagedUploadsCreate",
+        "stagedTargets",
+        "url",
+        "resourceUrl",
+        "parameters",
+        "name",
+        "value",
+        "userErrors",
+        "fileCreate",
+        "files",
+        "productCreateMedia",
+        "media",
+        "mediaUserErrors",
+        "node",
+        "id",
+        "status",
+        "fileStatus",
+        "mediaErrors",
+        "fileErrors",
+        "code",
+        "message",
+        "READY",
+        "FAILED",
+        "THROTTLED",
+    ];
+
+    fn error_answer() -> Value {
+        json!({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]})
+    }
+
+    fn answers(success: Value) -> impl Strategy<Value = JunkAnswer> {
+        answer_to(vec![success, error_answer()], KEYS)
+    }
+
+    fn staged_ok(base: &str) -> Value {
+        json!({"data": {"stagedUploadsCreate": {"stagedTargets": [{"url": format!("{base}/upload/k"),
+            "resourceUrl": format!("{base}/tmp/k/v.mp4"),
+            "parameters": [{"name": "key", "value": "tmp/k/v.mp4"}]}], "userErrors": []}}})
+    }
+
+    fn created_ok() -> Value {
+        json!({"data": {"fileCreate": {"files": [{"id": "gid://shopify/Video/1", "fileStatus": "UPLOADED"}], "userErrors": []}}})
+    }
+
+    fn ready_answer() -> Value {
+        json!({"data": {"node": {"id": "gid://shopify/Video/1", "status": "READY", "fileStatus": "READY",
+            "sources": [{"url": "https://cdn/v.mp4", "mimeType": "video/mp4"}]}}})
+    }
+
+    struct Fixture {
+        rig: JunkRig,
+        shopify: ShopifyUploader,
+        calls: VideoCalls,
+    }
+
+    fn handle() -> ProcessingHandle {
+        ProcessingHandle {
+            platform: "shopify".into(),
+            id: "gid://shopify/Video/1".into(),
+            data: json!({"destination": "files"}),
+        }
+    }
+
+    fn uploader(base: &str, read_idle: Duration) -> ShopifyUploader {
+        let mut config = ShopifyConfig::builder()
+            .shop("junk.myshopify.com")
+            .access_token("shpat_junk")
+            .base_url(base)
+            .build()
+            .unwrap();
+        config.options.timeouts.read_idle = read_idle;
+        ShopifyUploader::new(config).unwrap()
+    }
+
+    fn fixture() -> Fixture {
+        let rig = JunkRig::start();
+        let base = rig.junk.base_url();
+        let shopify = uploader(&base, Duration::from_secs(5));
+        let plan = PartPlan::new(10, shopify.rules(), None).unwrap();
+        let target = &staged_ok(&base)["data"]["stagedUploadsCreate"]["stagedTargets"][0];
+        let session = UploadSession {
+            platform: "shopify".into(),
+            upload_id: target["resourceUrl"].as_str().unwrap().into(),
+            plan,
+            expires_at: None,
+            started_at_ms: 0,
+            data: json!({"target": target, "method": "POST", "file_name": "v.mp4",
+                "mime": "video/mp4", "destination": {"kind": "files"}, "alt": null}),
+        };
+        let calls = VideoCalls {
+            source: junk_source(10, Digests::default()),
+            handle: handle(),
+            session,
+            part: Part::new(0, 0, bytes::Bytes::from_static(b"part bytes"), None),
+            receipts: vec![PartReceipt {
+                index: 0,
+                wire_number: 0,
+                size: 10,
+                etag: None,
+            }],
+            cancel: CancelCheck::AfterCommit,
+        };
+        Fixture {
+            rig,
+            shopify,
+            calls,
+        }
+    }
+
+    fn fixture_once() -> &'static Fixture {
+        static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+        FIXTURE.get_or_init(fixture)
+    }
+
+    proptest! {
+        #![proptest_config(proptest_cases(96))]
+
+        #[test]
+        fn every_call_survives_any_answer(
+            init in answers(staged_ok("http://127.0.0.1:9")),
+            part in answer_to(vec![json!({}), json!("<PostResponse/>")], KEYS),
+            commit in answers(created_ok()),
+            poll in answer_to(vec![ready_answer(), json!({"data": {"node": null}}), error_answer()], KEYS),
+            image in answers(created_ok()),
+        ) {
+            let f = fixture_once();
+            let junk = &f.rig.junk;
+            // A fresh uploader per case: one that committed a session answers a second commit
+            // of it from memory, with no request.
+            let shopify = uploader(&junk.base_url(), Duration::from_secs(5));
+            let answers = VideoAnswers { init, put_part: part, commit, poll, cancel: JunkAnswer::json(200, error_answer()) };
+            let imgs = vec![ImageSource::from_bytes("a.jpg", sample_jpeg(2048))];
+            f.rig.rt.block_on(async {
+                every_video_call(junk, &shopify, &f.calls, &answers).await?;
+                junk.always(image.clone());
+                let r = shopify.upload_images(&imgs).await;
+                prop_assert!(r.is_ok(), "per-image results, the call itself is local: {r:?}");
+                if let Ok(per_image) = &r {
+                    for one in per_image {
+                        typed_result("upload_images", &image, one)?;
+                    }
+                }
+                Ok::<_, TestCaseError>(())
+            })?;
+        }
+    }
+
+    #[test]
+    fn a_stalled_answer_is_a_typed_timeout() {
+        assert_stalled_poll_is_retryable(uploader, &handle());
+    }
+
+    /// Every answer of the calls with one field changed to an edge value.
+    #[test]
+    fn one_odd_field_anywhere_is_a_typed_result() {
+        let f = fixture();
+        let base = f.rig.junk.base_url();
+        f.rig.rt.block_on(async {
+            for answer in mutation_answers(&[ready_answer()]) {
+                f.rig.junk.always(answer);
+                let _ = f.shopify.poll(&handle()).await;
+            }
+            for answer in mutation_answers(&[staged_ok(&base)]) {
+                f.rig.junk.always(answer);
+                let _ = f.shopify.init(&f.calls.source, &f.calls.session.plan).await;
+            }
+            for answer in mutation_answers(&[created_ok()]) {
+                f.rig.junk.always(answer);
+                let _ = f
+                    .shopify
+                    .upload_images(&[ImageSource::from_bytes("a.jpg", sample_jpeg(512))])
+                    .await;
+            }
+        });
+    }
+}
