@@ -2,7 +2,8 @@
 //! work`): the first signal turns the driver's stop signal on, so every phase ends within the
 //! grace ([`marketmedia_core::DEFAULT_STOP_GRACE`]) with the journal or the job store kept; a
 //! second one exits at once with [`crate::exit::INTERRUPTED`] (what is on disk is already
-//! safe: the journal is replaced atomically, the store is written in transactions).
+//! safe: the journal's records are appended and flushed before the upload relies on them, and
+//! a torn last line is skipped; the store is written in transactions).
 //!
 //! A last resort bounds the stop: should the command still be running
 //! [`BACKSTOP_MARGIN`] after the grace, it exits as a second signal would, saying so.

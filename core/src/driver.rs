@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::PartSpec;
+use crate::plan::{PartPlan, PartSpec};
 use crate::progress::{ProgressEvent, ProgressSink, Stage};
 use crate::retry::{PollPolicy, RetryPolicy};
 use crate::source::{digest_request, PreparedSource, SourceProbe};
@@ -22,11 +22,15 @@ use crate::uploader::{
 };
 
 /// Called when a session opens (with the receipts already known) and after every acknowledged
-/// part with the session and every receipt so far.
+/// part with the session and every receipt so far, in the order they were acknowledged (the
+/// known ones first). The slice is the driver's own list, lent without a copy: an observer
+/// that keeps it pays for the copy (a journal keeps only the new receipt, from
+/// [`SessionEvent::Acknowledged`]).
 pub type ReceiptObserver = Arc<dyn Fn(&UploadSession, &[PartReceipt]) + Send + Sync>;
 
-/// A step in a session's life that a journal (or any observer) may want to persist, beyond
-/// the acknowledged parts [`ReceiptObserver`] sees.
+/// A step in a session's life that a journal (or any observer) may want to persist, one
+/// event per step, so that recording one costs the same at the first part and at the
+/// 10,000th.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionEvent {
@@ -37,6 +41,10 @@ pub enum SessionEvent {
         /// 0-based index of the part.
         part: u32,
     },
+    /// The platform acknowledged a part (before [`ReceiptObserver`] sees it in the list).
+    /// The part keeps its place among the parts in flight until
+    /// [`UploadOptions::durable`] says the observers' records of it are on disk.
+    Acknowledged(PartReceipt),
     /// The completion is about to be sent: from now on the platform may hold the asset, and
     /// the session must be kept until the outcome is known.
     Committing,
@@ -50,6 +58,10 @@ pub enum SessionEvent {
 
 /// Called with the session at every [`SessionEvent`].
 pub type SessionObserver = Arc<dyn Fn(&UploadSession, &SessionEvent) + Send + Sync>;
+
+/// Returns a future that resolves once everything the observers were told so far is durable
+/// (a journal's writer has written and flushed it to disk). See [`UploadOptions::durable`].
+pub type DurabilityBarrier = Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// Tells the driver to stop (a SIGINT or SIGTERM in the CLI): send `true`. A watch channel,
 /// so every upload of a fan-out sees it.
@@ -115,14 +127,22 @@ pub struct UploadOptions {
     pub renew_margin: Duration,
     /// Where progress events go.
     pub progress: Option<ProgressSink>,
-    /// Called after every acknowledged part with the session and every receipt so far, so a
-    /// journal can persist them (see [`crate::Journal`], which sits above the driver and
-    /// installs its own observer).
+    /// Called when a session opens and after every acknowledged part with the session and
+    /// every receipt so far (lent, in the order acknowledged), for an observer that keeps
+    /// the whole list (a job store saving it).
     pub on_receipt: Option<ReceiptObserver>,
-    /// Called at the other steps of a session's life: a part starting to send, the
-    /// completion sent and answered, a confirmed cancel, a lost session (the journal uses it
-    /// to keep a session until its outcome is known).
+    /// Called at every step of a session's life: a part starting to send, a part
+    /// acknowledged, the completion sent and answered, a confirmed cancel, a lost session.
+    /// [`crate::Journal`], which sits above the driver, installs its own observer and appends
+    /// one record per step to the session's log.
     pub on_event: Option<SessionObserver>,
+    /// Awaited where the upload relies on what the observers recorded: after a session opens
+    /// (before its first part), after each part's [`SessionEvent::Acknowledged`] (the part
+    /// keeps its place among the parts in flight meanwhile, so a crash re-sends at most the
+    /// parts in flight) and after [`SessionEvent::Committing`] (before the completion is
+    /// sent). The observers themselves never block: a journal hands its records to a writer
+    /// off the async runtime and installs this barrier to wait for it.
+    pub durable: Option<DurabilityBarrier>,
     /// When it turns `true`, at every phase: no new part is sent and no new call starts; the
     /// parts and the call in flight (token, preflight, init, commit, recovery, poll, cancel)
     /// get `stop_grace` to finish; the probe, the digest pass and the waits between retries
@@ -174,6 +194,7 @@ impl Default for UploadOptions {
             progress: None,
             on_receipt: None,
             on_event: None,
+            durable: None,
             stop: None,
             stop_grace: DEFAULT_STOP_GRACE,
             account: None,
@@ -290,6 +311,90 @@ impl SessionError {
 /// The current session and a version counter, so concurrent parts renew it once.
 struct SessionCell {
     inner: tokio::sync::Mutex<(u64, UploadSession)>,
+}
+
+/// One run of a session: what its phases (the resumed completion, the parts, the completion)
+/// share.
+struct SessionRun<'a> {
+    provider: &'a dyn ChunkedVideoUploader,
+    source: &'a PreparedSource,
+    cell: &'a SessionCell,
+    counters: &'a Counters,
+    /// When the upload started.
+    started: Instant,
+    /// Whether `init` just opened the session.
+    fresh: bool,
+    /// Whether the completion took place (or may have): the session is then never cancelled
+    /// nor replaced.
+    committed: std::sync::atomic::AtomicBool,
+}
+
+impl SessionRun<'_> {
+    fn platform(&self) -> &str {
+        &self.provider.rules().platform
+    }
+
+    fn mark_committed(&self) {
+        self.committed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The parts a session holds: each receipt once, in the order acknowledged (the list the
+/// [`ReceiptObserver`] is lent, grown by one per part, never copied), and which parts have one.
+struct Acknowledged {
+    receipts: Vec<PartReceipt>,
+    /// Per part index, where its receipt is in `receipts`.
+    at: Vec<Option<u32>>,
+}
+
+impl Acknowledged {
+    fn new(parts: u32) -> Acknowledged {
+        Acknowledged {
+            receipts: Vec::new(),
+            at: vec![None; parts as usize],
+        }
+    }
+
+    /// Adds a receipt (replacing an earlier one of the same part); one outside the plan is
+    /// dropped.
+    fn insert(&mut self, receipt: PartReceipt) {
+        let Some(slot) = self.at.get_mut(receipt.index as usize) else {
+            return;
+        };
+        match *slot {
+            Some(i) => self.receipts[i as usize] = receipt,
+            None => {
+                *slot = Some(self.receipts.len() as u32);
+                self.receipts.push(receipt);
+            }
+        }
+    }
+
+    fn has(&self, index: u32) -> bool {
+        self.at.get(index as usize).is_some_and(Option::is_some)
+    }
+
+    /// Parts with a receipt.
+    fn len(&self) -> u32 {
+        self.receipts.len() as u32
+    }
+
+    fn as_slice(&self) -> &[PartReceipt] {
+        &self.receipts
+    }
+
+    /// Every receipt in plan order, or the refusal to commit when a part has none.
+    fn into_ordered(mut self, platform: &str) -> Result<Vec<PartReceipt>> {
+        if let Some(i) = self.at.iter().position(Option::is_none) {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("refusing to commit: part {i} has no receipt"),
+            )
+            .with_platform(platform));
+        }
+        self.receipts.sort_unstable_by_key(|r| r.index);
+        Ok(self.receipts)
+    }
 }
 
 /// The counters of one upload, shared by every session it opens.
@@ -677,6 +782,13 @@ impl UploadDriver {
         }
     }
 
+    /// Until what the observers recorded so far is durable ([`UploadOptions::durable`]).
+    async fn durable(&self) {
+        if let Some(barrier) = &self.opts.durable {
+            barrier().await;
+        }
+    }
+
     fn stopped(&self) -> bool {
         self.opts.stop.as_ref().is_some_and(|s| *s.borrow())
     }
@@ -751,25 +863,25 @@ impl UploadDriver {
         if let Some(cb) = &self.opts.on_receipt {
             cb(&session, &resume.receipts);
         }
+        // A journal holds the session before any of its bytes go out (`cleanup` can list it).
+        self.durable().await;
         let cell = SessionCell {
             inner: tokio::sync::Mutex::new((0, session)),
         };
-        let committed = std::sync::atomic::AtomicBool::new(false);
-        let result = self
-            .parts_and_commit(
-                provider,
-                source,
-                &cell,
-                resume,
-                (started, fresh),
-                &committed,
-                counters,
-            )
-            .await;
+        let run = SessionRun {
+            provider,
+            source,
+            cell: &cell,
+            counters,
+            started,
+            fresh,
+            committed: std::sync::atomic::AtomicBool::new(false),
+        };
+        let result = self.parts_and_commit(&run, resume).await;
         match result {
             Ok(outcome) => Ok(outcome),
             Err(err) => {
-                let committed = committed.load(Ordering::SeqCst);
+                let committed = run.committed.load(Ordering::SeqCst);
                 let lost = err.kind() == ErrorKind::NotFound && !committed;
                 let stopped = self.stopped();
                 self.stage(&platform, Stage::Failed(err.to_string()));
@@ -809,99 +921,126 @@ impl UploadDriver {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A session's run: the completion a journal saw (when it saw one), then the parts the
+    /// session lacks, then the completion.
     async fn parts_and_commit(
         &self,
-        provider: &dyn ChunkedVideoUploader,
-        source: &PreparedSource,
-        cell: &SessionCell,
+        run: &SessionRun<'_>,
         resume: ResumePoint,
-        // When the upload started, and whether `init` just opened the session.
-        (started, fresh): (Instant, bool),
-        committed: &std::sync::atomic::AtomicBool,
-        counters: &Counters,
     ) -> Result<UploadOutcome> {
-        let rules = provider.rules();
-        let platform = rules.platform.clone();
-        let session = cell.inner.lock().await.1.clone();
-        let plan = session.plan;
+        let session = run.cell.inner.lock().await.1.clone();
+        if let Some(done) = self.resumed_completion(run, &session, &resume).await {
+            return done;
+        }
+        let mut acked = self.known_parts(run, &session, resume.receipts).await?;
+        self.announce_parts(run, &session.plan, &acked);
+        self.send_parts(run, &session.plan, &mut acked).await?;
+        // Never commit with a part missing.
+        let ordered = acked.into_ordered(run.platform())?;
+        self.commit_parts(run, ordered).await
+    }
 
-        // A journal that saw the completion answered: only the processing is left.
+    /// Where a journal saw the completion: answered, only the processing is left (the
+    /// outcome); sent and never answered, the platform is asked first (the outcome when it
+    /// holds the asset). `None`: the parts and the completion are still to send.
+    async fn resumed_completion(
+        &self,
+        run: &SessionRun<'_>,
+        session: &UploadSession,
+        resume: &ResumePoint,
+    ) -> Option<Result<UploadOutcome>> {
+        let (provider, platform) = (run.provider, run.platform());
         match &resume.commit {
             CommitState::Answered(outcome) => {
-                committed.store(true, Ordering::SeqCst);
-                return self
-                    .finish(provider, &session, outcome.clone(), started, counters)
-                    .await;
+                run.mark_committed();
+                Some(
+                    self.finish(
+                        provider,
+                        session,
+                        outcome.clone(),
+                        run.started,
+                        run.counters,
+                    )
+                    .await,
+                )
             }
             CommitState::Sent => {
                 // The completion went out and its answer never came back: ask first.
-                self.stage(&platform, Stage::Committing);
+                self.stage(platform, Stage::Committing);
                 let found = self
-                    .with_retry(&platform, "recover", Some(counters), || {
-                        provider.recover(&session, &resume.receipts, None)
+                    .with_retry(platform, "recover", Some(run.counters), || {
+                        provider.recover(session, &resume.receipts, None)
                     })
                     .await;
                 match found {
-                    Ok(Recovery::NotCommitted) => {}
+                    Ok(Recovery::NotCommitted) => None,
                     Ok(found) => {
-                        committed.store(true, Ordering::SeqCst);
-                        return self
-                            .recovered(provider, &session, found, started, counters)
-                            .await;
+                        run.mark_committed();
+                        Some(
+                            self.recovered(provider, session, found, run.started, run.counters)
+                                .await,
+                        )
                     }
-                    Err(e) if self.stopped() => return Err(e),
+                    Err(e) if self.stopped() => Some(Err(e)),
                     Err(e) => {
                         tracing::warn!(platform = %platform, error = %e, "could not ask what the platform holds; committing again");
+                        None
                     }
                 }
             }
-            CommitState::NotSent => {}
+            CommitState::NotSent => None,
         }
+    }
 
-        let mut receipts: Vec<Option<PartReceipt>> = vec![None; plan.count() as usize];
-        for r in resume.receipts {
-            if let Some(slot) = receipts.get_mut(r.index as usize) {
-                *slot = Some(r);
-            }
+    /// The parts the session already holds: the resumed receipts or, where the platform lists
+    /// its parts and the session is not new, the platform's list.
+    async fn known_parts(
+        &self,
+        run: &SessionRun<'_>,
+        session: &UploadSession,
+        resumed: Vec<PartReceipt>,
+    ) -> Result<Acknowledged> {
+        let plan = &session.plan;
+        let mut acked = Acknowledged::new(plan.count());
+        for r in resumed {
+            acked.insert(r);
         }
         // A session `init` just opened holds nothing yet: asking the platform which parts it
         // has would cost a round trip for an empty answer.
-        if rules.server_side_resume && !fresh {
+        if run.provider.rules().server_side_resume && !run.fresh {
             let listed = self
-                .with_retry(&platform, "uploaded_parts", Some(counters), || {
-                    provider.uploaded_parts(&session)
+                .with_retry(run.platform(), "uploaded_parts", Some(run.counters), || {
+                    run.provider.uploaded_parts(session)
                 })
                 .await?;
             if let Some(listed) = listed {
                 // The server is the truth: a part it does not hold must be sent again.
-                let mut fresh: Vec<Option<PartReceipt>> = vec![None; plan.count() as usize];
+                acked = Acknowledged::new(plan.count());
                 for r in listed {
-                    let expected = plan.part(r.index).map(|p| p.len);
-                    if expected == Some(r.size) {
-                        let idx = r.index as usize;
-                        fresh[idx] = Some(r);
+                    if plan.part(r.index).map(|p| p.len) == Some(r.size) {
+                        acked.insert(r);
                     }
                 }
-                receipts = fresh;
             }
         }
-        let todo: Vec<PartSpec> = plan
-            .parts()
-            .filter(|p| receipts[p.index as usize].is_none())
-            .collect();
-        let skipped = plan.count() - todo.len() as u32;
-        counters
+        Ok(acked)
+    }
+
+    /// Counts the parts skipped and announces the resume (when parts were) and the upload.
+    fn announce_parts(&self, run: &SessionRun<'_>, plan: &PartPlan, acked: &Acknowledged) {
+        let platform = run.platform();
+        let skipped = acked.len();
+        run.counters
             .parts_skipped
             .store(u64::from(skipped), Ordering::Relaxed);
         let already: u64 = plan
             .parts()
-            .filter(|p| receipts[p.index as usize].is_some())
+            .filter(|p| acked.has(p.index))
             .map(|p| p.len)
             .sum();
-        if !fresh && skipped > 0 {
+        if !run.fresh && skipped > 0 {
             self.stage(
-                &platform,
+                platform,
                 Stage::Resumed {
                     parts_done: skipped,
                     parts: plan.count(),
@@ -909,21 +1048,34 @@ impl UploadDriver {
             );
         }
         self.stage(
-            &platform,
+            platform,
             Stage::Uploading {
                 parts: plan.count(),
                 total_bytes: plan.file_size(),
                 already_uploaded: already,
             },
         );
+    }
 
-        let part_md5s = source
+    /// Sends the parts `acked` lacks, at most the concurrency at once, adding their receipts
+    /// to it. After a stop no new part is sent and the parts in flight get the grace.
+    async fn send_parts(
+        &self,
+        run: &SessionRun<'_>,
+        plan: &PartPlan,
+        acked: &mut Acknowledged,
+    ) -> Result<()> {
+        let rules = run.provider.rules();
+        let platform = run.platform();
+        let part_md5s = run
+            .source
             .digests
             .part_md5s(plan.part_size())
             .filter(|m| m.len() == plan.count() as usize);
         let want_md5 = rules.digests.part_md5;
         let file = Arc::new(
-            File::open(&source.probe.path).map_err(|e| Error::from(e).with_platform(&platform))?,
+            File::open(&run.source.probe.path)
+                .map_err(|e| Error::from(e).with_platform(platform))?,
         );
         let concurrency = if rules.concurrent_parts {
             self.opts.concurrency.max(1)
@@ -931,6 +1083,7 @@ impl UploadDriver {
             1
         };
 
+        let todo: Vec<PartSpec> = plan.parts().filter(|p| !acked.has(p.index)).collect();
         let mut queue = todo.into_iter();
         let mut in_flight = FuturesUnordered::new();
         let mut stop = self.opts.stop.clone();
@@ -947,7 +1100,8 @@ impl UploadDriver {
                 in_flight.push(async move {
                     // A part holds no more than a few chunks in memory while it is sent.
                     let part = read_part(file, spec, md5, want_md5).await?;
-                    self.send_part(provider, cell, part, counters).await
+                    self.send_part(run.provider, run.cell, part, run.counters)
+                        .await
                 });
             }
             if self.stopped() && grace.is_none() {
@@ -955,9 +1109,9 @@ impl UploadDriver {
             }
             if in_flight.is_empty() {
                 if grace.is_some() {
-                    return Err(self.stop_error(&platform));
+                    return Err(self.stop_error(platform));
                 }
-                break;
+                return Ok(());
             }
             let in_grace = grace.is_some();
             let next = tokio::select! {
@@ -979,49 +1133,43 @@ impl UploadDriver {
                         Some(g) => g.as_mut().await,
                         None => std::future::pending::<()>().await,
                     }
-                } => return Err(self.stop_error(&platform)),
+                } => return Err(self.stop_error(platform)),
             };
             match next {
-                None => break,
+                None => return Ok(()),
                 Some(Ok(receipt)) => {
-                    counters.parts_sent.fetch_add(1, Ordering::Relaxed);
-                    let idx = receipt.index as usize;
-                    receipts[idx] = Some(receipt);
+                    run.counters.parts_sent.fetch_add(1, Ordering::Relaxed);
+                    acked.insert(receipt);
                     if let Some(cb) = &self.opts.on_receipt {
-                        let done: Vec<PartReceipt> = receipts.iter().flatten().cloned().collect();
-                        let session = cell.inner.lock().await.1.clone();
-                        cb(&session, &done);
+                        // The session and the list are lent, not copied: O(1) per part.
+                        let guard = run.cell.inner.lock().await;
+                        cb(&guard.1, acked.as_slice());
                     }
                 }
                 // A part that failed for a network reason during the grace is resumable.
                 Some(Err(err)) if self.stopped() && err.is_retryable() => {
-                    return Err(self.stop_error(&platform))
+                    return Err(self.stop_error(platform))
                 }
                 Some(Err(err)) => return Err(err),
             }
         }
-        drop(in_flight);
+    }
 
-        // Never commit with a part missing.
-        let mut ordered = Vec::with_capacity(receipts.len());
-        for (i, r) in receipts.into_iter().enumerate() {
-            match r {
-                Some(r) => ordered.push(r),
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::Protocol,
-                        format!("refusing to commit: part {i} has no receipt"),
-                    )
-                    .with_platform(&platform))
-                }
-            }
-        }
-
-        self.stage(&platform, Stage::Committing);
-        let session = cell.inner.lock().await.1.clone();
+    /// Sends the completion with every receipt in plan order; a completion that failed in a
+    /// way that may still have taken place asks the platform before calling it failed.
+    async fn commit_parts(
+        &self,
+        run: &SessionRun<'_>,
+        ordered: Vec<PartReceipt>,
+    ) -> Result<UploadOutcome> {
+        let (provider, platform, counters) = (run.provider, run.platform(), run.counters);
+        self.stage(platform, Stage::Committing);
+        let session = run.cell.inner.lock().await.1.clone();
         self.event(&session, SessionEvent::Committing);
+        // A journal holds "completion sent" before it goes: a rerun then asks the platform.
+        self.durable().await;
         let commit = self
-            .with_retry(&platform, "commit", Some(counters), || {
+            .with_retry(platform, "commit", Some(counters), || {
                 provider.commit(&session, &ordered)
             })
             .await;
@@ -1031,7 +1179,7 @@ impl UploadDriver {
                 // The completion may have happened although its answer was lost (or a re-sent
                 // completion was refused as done): ask the platform before calling it failed.
                 let found = self
-                    .with_retry(&platform, "recover", Some(counters), || {
+                    .with_retry(platform, "recover", Some(counters), || {
                         provider.recover(&session, &ordered, Some(err.kind()))
                     })
                     .await;
@@ -1039,9 +1187,9 @@ impl UploadDriver {
                     Ok(Recovery::NotCommitted) => return Err(err),
                     Ok(found) => {
                         tracing::info!(platform = %platform, error = %err, "the completion's answer was lost; recovered what the platform holds");
-                        committed.store(true, Ordering::SeqCst);
+                        run.mark_committed();
                         return self
-                            .recovered(provider, &session, found, started, counters)
+                            .recovered(provider, &session, found, run.started, counters)
                             .await;
                     }
                     Err(recover_err) => {
@@ -1052,8 +1200,8 @@ impl UploadDriver {
             }
             Err(err) => return Err(err),
         };
-        committed.store(true, Ordering::SeqCst);
-        self.finish(provider, &session, commit, started, counters)
+        run.mark_committed();
+        self.finish(provider, &session, commit, run.started, counters)
             .await
     }
 
@@ -1257,6 +1405,12 @@ impl UploadDriver {
                         part: part.index,
                         size: part.len(),
                     });
+                    // The part keeps its place among those in flight until its record is
+                    // durable: a crash re-sends at most the parts in flight.
+                    if self.opts.on_event.is_some() {
+                        self.event(&session, SessionEvent::Acknowledged(receipt.clone()));
+                    }
+                    self.durable().await;
                     return Ok(receipt);
                 }
                 Err(err) => err,

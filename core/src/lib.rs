@@ -72,9 +72,9 @@ pub use credential::{
 };
 pub use digest::{digest_file, digest_file_async, DigestRequest, Digests, InstantHashes};
 pub use driver::{
-    CommitState, Completion, ReceiptObserver, ResumePoint, SessionEvent, SessionObserver,
-    StopSignal, UploadDriver, UploadOptions, UploadOutcome, UploadStats, DEFAULT_CONCURRENCY,
-    DEFAULT_STOP_GRACE, MAX_SESSION_RESTARTS,
+    CommitState, Completion, DurabilityBarrier, ReceiptObserver, ResumePoint, SessionEvent,
+    SessionObserver, StopSignal, UploadDriver, UploadOptions, UploadOutcome, UploadStats,
+    DEFAULT_CONCURRENCY, DEFAULT_STOP_GRACE, MAX_SESSION_RESTARTS,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use fanout::{

@@ -173,6 +173,49 @@ impl UploadRules {
     }
 }
 
+impl UploadRules {
+    /// Rules for a platform that takes each file whole, in one request (TikTok Shop's
+    /// `files/upload`: one multipart request per file): one part as large as the file (any
+    /// size up to `max_file_bytes`), at most one part, sent alone, no server-side part list
+    /// (a failed request sends the whole file again: no resume within a file), and no call to
+    /// abandon an upload (`remote_cancel = false`). `init` opens no session on the platform
+    /// and `commit` sends nothing: the part's answer is the asset. The rest as
+    /// [`UploadRules::new`]; state what differs with struct update syntax.
+    ///
+    /// ```
+    /// use marketmedia_core::raw::{PartPlan, UploadRules};
+    ///
+    /// let rules = UploadRules::one_request("example", 100 << 20);
+    /// let plan = PartPlan::new(42 << 20, &rules, None)?;
+    /// assert_eq!(plan.count(), 1);
+    /// assert_eq!(plan.part(0).map(|p| p.len), Some(42 << 20));
+    /// assert!(rules.is_one_request() && !rules.concurrent_parts);
+    /// # Ok::<(), marketmedia_core::Error>(())
+    /// ```
+    pub fn one_request(platform: impl Into<String>, max_file_bytes: u64) -> Self {
+        let max = max_file_bytes.max(1);
+        UploadRules {
+            max_parts: 1,
+            concurrent_parts: false,
+            remote_cancel: false,
+            ..UploadRules::new(
+                platform,
+                PartSizeRule::Range {
+                    min: 1,
+                    max,
+                    preferred: max,
+                },
+                max,
+            )
+        }
+    }
+
+    /// Whether every file goes in one request ([`UploadRules::one_request`]): at most one part.
+    pub fn is_one_request(&self) -> bool {
+        self.max_parts == 1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@
 //! | `smh` | Tencent Smart Media Hosting | [`smh`] |
 //! | `ebay` | eBay Media API | [`ebay`] |
 //! | `wechat` | WeChat Channels Store (微信小店) | [`wechat`] |
+//! | `tiktok` | TikTok Shop Partner API | [`tiktok`] |
 //! | `shopify` | Shopify Admin GraphQL API (staged uploads) | [`shopify`] |
 //!
 //! Everything of `marketmedia-core` is here too: the [`UploadDriver`] that streams a file,
@@ -101,6 +102,8 @@ pub use marketmedia_shopee as shopee;
 pub use marketmedia_shopify as shopify;
 #[cfg(feature = "smh")]
 pub use marketmedia_smh as smh;
+#[cfg(feature = "tiktok")]
+pub use marketmedia_tiktok as tiktok;
 #[cfg(feature = "wechat")]
 pub use marketmedia_wechat as wechat;
 
@@ -119,6 +122,8 @@ pub fn registry() -> Registry {
     registry.register(std::sync::Arc::new(ebay::Ebay));
     #[cfg(feature = "wechat")]
     registry.register(std::sync::Arc::new(wechat::Wechat));
+    #[cfg(feature = "tiktok")]
+    registry.register(std::sync::Arc::new(tiktok::Tiktok));
     #[cfg(feature = "shopify")]
     registry.register(std::sync::Arc::new(shopify::Shopify));
     registry
@@ -136,6 +141,7 @@ mod tests {
             ("smh", cfg!(feature = "smh")),
             ("ebay", cfg!(feature = "ebay")),
             ("wechat", cfg!(feature = "wechat")),
+            ("tiktok", cfg!(feature = "tiktok")),
             ("shopify", cfg!(feature = "shopify")),
         ];
         let expected: Vec<&str> = enabled

@@ -108,6 +108,8 @@ pub mod scope {
     pub const EBAY_TOKEN: &str = "POST /identity/v1/oauth2/token";
     /// WeChat's stable token call.
     pub const WECHAT_STABLE_TOKEN: &str = "/cgi-bin/stable_token";
+    /// TikTok Shop's file uploads: a file's one request, its part and its completion alike.
+    pub const TIKTOK_FILES: &str = "POST /product/202309/files/upload";
     /// Shopify's staged-upload requests (the simulator's staged host).
     pub const SHOPIFY_PARTS: &str = "/upload/";
     /// Shopify's GraphQL calls: the attach mutation (the completion) cannot be told apart
@@ -520,6 +522,8 @@ pub enum ErrorStyle {
     Ebay,
     /// WeChat's JSON (`errcode`, `errmsg`): -1 "system error", 45011 for 429.
     Wechat,
+    /// TikTok Shop's envelope (`code`, `message`, `request_id`, `data`): 36009003, 36009002.
+    Tiktok,
     /// Shopify's GraphQL `errors[]` (`message`, `extensions.code`): `THROTTLED` for 429,
     /// `INTERNAL_SERVER_ERROR` otherwise.
     Shopify,
@@ -1005,6 +1009,12 @@ fn error_answer(
                 "{} rid: {rid}",
                 if limited { "api minute-quota reach limit  mustslower  retry next minute" } else { "system error" }
             ),
+        })),
+        (ErrorStyle::Tiktok, false) => json(serde_json::json!({
+            "code": if limited { 36_009_002 } else { 36_009_003 },
+            "message": if limited { "Too many requests. Please try again later." } else { "Internal error. Retry request." },
+            "request_id": rid,
+            "data": null,
         })),
         (ErrorStyle::Cos, false) => {
             let (code, message) = match status {

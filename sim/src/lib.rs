@@ -42,6 +42,7 @@ pub mod shopee;
 pub mod shopify;
 pub mod smh;
 pub mod standalone;
+pub mod tiktok;
 pub mod tokens;
 mod util;
 pub mod wechat;

@@ -218,6 +218,12 @@ pub const PLATFORMS: &[SimulatorEntry] = &[
         start: start_wechat,
     },
     SimulatorEntry {
+        name: "tiktok",
+        title: "TikTok Shop",
+        ports: 1,
+        start: start_tiktok,
+    },
+    SimulatorEntry {
         name: "shopify",
         title: "Shopify",
         ports: 2,
@@ -618,6 +624,25 @@ pub async fn run(args: &Args) -> std::io::Result<()> {
     tokio::signal::ctrl_c().await?;
     drop(running);
     Ok(())
+}
+
+/// The TikTok Shop simulator, serving.
+struct TiktokRunning {
+    sim: crate::tiktok::TiktokSim,
+    _server: SimServer,
+}
+
+simulator_impl!(TiktokRunning, "tiktok", |sim, id| { sim.file_bytes(id) });
+
+fn start_tiktok(addrs: Vec<SocketAddr>, options: StartOptions) -> StartFuture {
+    Box::pin(async move {
+        let (sim, server, entry) = crate::tiktok::launch(addrs[0], options).await?;
+        let simulator = Box::new(TiktokRunning {
+            sim,
+            _server: server,
+        });
+        Ok(Started { simulator, entry })
+    })
 }
 
 #[cfg(test)]

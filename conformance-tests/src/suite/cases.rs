@@ -829,7 +829,15 @@ pub async fn error_codes(b: &Backend) -> CaseOutcome {
             // Rate limiting, where the simulator can be made to answer it.
             if sim.set_rate_limited(true) {
                 let before = sim.request_count();
-                let r = p.init(&source.info, &source.plan).await.map(|_| ());
+                // Where a file goes in one request (`UploadRules::one_request`), `init` sends
+                // nothing: the request to limit is the part's.
+                let r = if rules.is_one_request() {
+                    let session = open_session(p.as_ref(), &source).await?;
+                    let part = source.part(&rules, 0)?;
+                    p.put_part(&session, &part).await.map(|_| ())
+                } else {
+                    p.init(&source.info, &source.plan).await.map(|_| ())
+                };
                 sim.set_rate_limited(false);
                 row("rate limited", r, &[ErrorKind::RateLimited], before);
             }

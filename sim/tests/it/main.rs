@@ -9,6 +9,7 @@ mod sim_lazada;
 mod sim_shopee;
 mod sim_shopify;
 mod sim_smh;
+mod sim_tiktok;
 mod sim_wechat;
 mod tokens;
 mod traffic;

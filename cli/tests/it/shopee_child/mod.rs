@@ -44,12 +44,17 @@ pub fn spawn_in(args: &[&str], env: &[(String, String)], dir: &Path) -> std::pro
         .expect("start marketmedia")
 }
 
-/// Journal entries (a kill mid-write may also leave a `.json.tmp`, which the journal ignores).
+/// Journal entries: one log per session, `.jsonl` (a kill mid-compaction may also leave a
+/// `.jsonl.tmp`, which the journal ignores), or a `.json` entry of the earlier format.
 pub fn entries(journal: &Path) -> usize {
     std::fs::read_dir(journal)
         .map(|d| {
             d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .filter(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x == "jsonl" || x == "json")
+                })
                 .count()
         })
         .unwrap_or(0)

@@ -7,6 +7,7 @@ mod lazada;
 mod shopee;
 mod shopify;
 mod smh;
+mod tiktok;
 mod wechat;
 
 pub use ebay::EbayHandle;
@@ -14,6 +15,7 @@ pub use lazada::LazadaHandle;
 pub use shopee::ShopeeHandle;
 pub use shopify::ShopifyHandle;
 pub use smh::SmhHandle;
+pub use tiktok::TiktokHandle;
 pub use wechat::WechatHandle;
 
 use std::collections::BTreeMap;

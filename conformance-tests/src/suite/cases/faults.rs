@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use marketmedia_core::raw::http::HttpTimeouts;
-use marketmedia_core::raw::PartPlan;
+use marketmedia_core::raw::{PartPlan, UploadRules};
 use marketmedia_core::{
     Completion, PollPolicy, RetryPolicy, UploadDriver, UploadOptions, UploadOutcome,
 };
@@ -128,10 +128,17 @@ fn ready_and_intact(b: &Backend, out: &UploadOutcome, path: &Path) -> Step {
     check_assembled(b.sim(), id_of(&out.completion), &source)
 }
 
-/// A file of `parts` parts: `parts − 1` whole parts and 10 bytes.
-fn parts_file(sources: &mut Sources, cs: u64, parts: u64, max: u64) -> Step<PathBuf> {
-    let size = (parts - 1) * cs + 10;
-    if size > max {
+/// A file of `parts` parts (`parts − 1` whole parts and 10 bytes), at most `max_parts`.
+fn parts_file(sources: &mut Sources, rules: &UploadRules, cs: u64, parts: u64) -> Step<PathBuf> {
+    // A platform taking each file in one request (`max_parts = 1`) gets a file of one part,
+    // half the part size: the case's faults then meet its one request.
+    let parts = parts.min(u64::from(rules.max_parts.max(1)));
+    let size = if parts == 1 {
+        (cs / 2).max(rules.min_file_bytes)
+    } else {
+        (parts - 1) * cs + 10
+    };
+    if size > rules.max_file_bytes {
         return Err(lacks(
             Lack::Rule,
             format!("a {parts}-part file ({size} bytes) is over max_file_bytes"),
@@ -221,7 +228,7 @@ pub async fn lost_commit_answer(b: &Backend) -> CaseOutcome {
             let rules = p.rules();
             let cs = part_size(rules)?;
             let mut sources = Sources::new(rules)?;
-            let path = parts_file(&mut sources, cs, 3, rules.max_file_bytes)?;
+            let path = parts_file(&mut sources, rules, cs, 3)?;
             let before = t.faults.counters();
             let _clear = ClearOnDrop(t.faults);
             t.faults
@@ -267,7 +274,7 @@ pub async fn stalled_part_answer(b: &Backend) -> CaseOutcome {
             let rules = p.rules();
             let cs = part_size(rules)?;
             let mut sources = Sources::new(rules)?;
-            let path = parts_file(&mut sources, cs, 3, rules.max_file_bytes)?;
+            let path = parts_file(&mut sources, rules, cs, 3)?;
             let planned = PartPlan::new(
                 std::fs::metadata(&path).step("the source's size")?.len(),
                 rules,
@@ -304,8 +311,9 @@ pub async fn stalled_part_answer(b: &Backend) -> CaseOutcome {
             })?;
             let sent = count(b, &t.part_call) - parts_before;
             check(
-                planned == 3 && sent == 3,
-                "3 parts on the wire; the stalled attempt never reached the simulator",
+                planned == 3.min(rules.max_parts) && sent == planned as usize,
+                "every planned part (3, or the one of a one-request platform) on the wire once; \
+                 the stalled attempt never reached the simulator",
                 || format!("{sent} part requests for {planned} planned parts"),
             )?;
             ready_and_intact(b, &out, &path)?;
@@ -331,7 +339,7 @@ pub async fn session_expiring_mid_upload(b: &Backend) -> CaseOutcome {
             let rules = p.rules();
             let cs = part_size(rules)?;
             let mut sources = Sources::new(rules)?;
-            let path = parts_file(&mut sources, cs, 4, rules.max_file_bytes)?;
+            let path = parts_file(&mut sources, rules, cs, 4)?;
             let parts_before = count(b, &t.part_call);
             let _clear = ClearOnDrop(t.faults);
             let expiry = b
@@ -502,12 +510,7 @@ pub async fn parts_overlap_on_the_wire(b: &Backend) -> CaseOutcome {
                 1
             };
             let mut sources = Sources::new(rules)?;
-            let path = parts_file(
-                &mut sources,
-                cs,
-                concurrency as u64 + 2,
-                rules.max_file_bytes,
-            )?;
+            let path = parts_file(&mut sources, rules, cs, concurrency as u64 + 2)?;
             let _clear = ClearOnDrop(t.faults);
             t.faults.set(FaultProfile {
                 latency_ms: u64::try_from(PART_HOLD.as_millis()).unwrap_or(u64::MAX),
@@ -554,7 +557,7 @@ pub async fn retry_after_is_waited(b: &Backend) -> CaseOutcome {
             let rules = p.rules();
             let cs = part_size(rules)?;
             let mut sources = Sources::new(rules)?;
-            let path = parts_file(&mut sources, cs, 2, rules.max_file_bytes)?;
+            let path = parts_file(&mut sources, rules, cs, 2)?;
             let _clear = ClearOnDrop(t.faults);
             t.faults.set(FaultProfile {
                 retry_after_secs: RETRY_AFTER_SECS,

@@ -1,10 +1,11 @@
-//! The resume journal: after every acknowledged part, the session and its receipts are
-//! written to disk with the source's fingerprint, so an upload interrupted by a crash or a
-//! kill resumes where it stopped instead of starting over.
-//!
-//! The journal is a directory of small JSON files, one per (marketplace, source), each
-//! replaced atomically (write to a temporary file, flush it to disk, rename), so a crash
-//! mid-write leaves the previous entry intact.
+//! The resume journal: every step of a session (a part sending, a part acknowledged, the
+//! completion sent and answered) is recorded on disk with the source's fingerprint, so an
+//! upload interrupted by a crash or a kill resumes where it stopped instead of starting over.
+//! The format, what is on disk when, and the compaction are on [`Journal`]; the records are
+//! in the `log` module, the writer thread in `writer`.
+
+mod log;
+mod writer;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -176,10 +177,64 @@ pub async fn cancel_recorded(
     provider.cancel(session).await
 }
 
-/// A directory of journal entries.
+/// A directory of journal entries, one log per session (`PLATFORM-KEY-SESSION.jsonl`).
+///
+/// A log is JSON lines: a snapshot of the whole entry first, then one small record per step,
+/// appended. A log whose records outgrow its snapshot (the larger of 256 records and the
+/// parts its entry names) is compacted: replaced atomically by a new snapshot (a temporary
+/// file, flushed to disk, renamed), so a 10,000-part upload keeps a file about twice its
+/// entry's size and writes O(1) bytes per part, amortized. Reading replays a log, skipping a
+/// line that does not parse (the torn last line of a crash mid-write). Entries written before
+/// logs (`PLATFORM-KEY[-SESSION].json`, one pretty-printed entry each) are still read, and are
+/// replaced by a log when their session runs again.
+///
+/// A journaled upload ([`crate::UploadDriver::upload_journaled`]) never writes on the async
+/// runtime: a writer thread of its own takes the records through a channel, appends what
+/// queued up in one write and flushes it once. What is on disk when:
+/// - a session is on disk before its first part goes out (so `cleanup` can always list it);
+/// - a part's receipt is on disk before the part gives up its place among the parts in
+///   flight: a crash re-sends at most the parts in flight (the upload's concurrency);
+/// - "completion sent" is on disk before the completion goes out, so a rerun asks the
+///   platform first;
+/// - everything is on disk when `upload_journaled` returns.
+///
+/// A part's "sending" mark is not waited for: a crash may lose the marks of the parts that
+/// started since the last flush, and their bytes, sent again, are then not counted in
+/// [`crate::UploadStats::bytes_resent`].
+///
+/// The other methods ([`Journal::entries`], [`Journal::find`], [`Journal::write`]…) read and
+/// write the directory directly: they block, as file calls do.
 #[derive(Debug, Clone)]
 pub struct Journal {
     dir: PathBuf,
+    /// What the writers wrote (tests and measurements).
+    stats: std::sync::Arc<Stats>,
+    /// Called by a writer before each batch (tests hold it closed).
+    #[cfg(test)]
+    gate: Option<Gate>,
+}
+
+/// What the writers of a journal wrote.
+#[derive(Debug, Default)]
+struct Stats {
+    /// Bytes appended to logs.
+    appended: std::sync::atomic::AtomicU64,
+    /// Snapshots written (new logs, compactions, [`Journal::write`]).
+    snapshots: std::sync::atomic::AtomicU64,
+    /// Bytes of those snapshots.
+    snapshot_bytes: std::sync::atomic::AtomicU64,
+}
+
+/// A hook a test sets to hold a journal's writer.
+#[cfg(test)]
+#[derive(Clone)]
+struct Gate(std::sync::Arc<dyn Fn() + Send + Sync>);
+
+#[cfg(test)]
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gate")
+    }
 }
 
 /// Where the journal lives by default: `$MARKETMEDIA_JOURNAL_DIR`, else
@@ -217,12 +272,29 @@ fn safe_name(platform: &str) -> String {
         .collect()
 }
 
+/// What names one session in the journal.
+type SessionKey = (String, Option<String>, PathBuf, String);
+
+fn key_of(entry: &JournalEntry) -> SessionKey {
+    (
+        entry.platform.clone(),
+        entry.account.clone(),
+        entry.source.path.clone(),
+        entry.session.upload_id.clone(),
+    )
+}
+
 impl Journal {
     /// Opens (creating it if needed) the journal in `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Journal> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
-        Ok(Journal { dir })
+        Ok(Journal {
+            dir,
+            stats: std::sync::Arc::default(),
+            #[cfg(test)]
+            gate: None,
+        })
     }
 
     /// The journal's directory.
@@ -232,7 +304,8 @@ impl Journal {
 
     /// One file per session: a source that changed, or a session that was replaced, keeps its
     /// own entry (for `cleanup`) instead of being overwritten. Entries of an account have the
-    /// account's identity in the key (two shops uploading one file keep two files).
+    /// account's identity in the key (two shops uploading one file keep two files). The log's
+    /// path; the entry file of the earlier format has the same stem.
     fn entry_path(
         &self,
         platform: &str,
@@ -248,38 +321,81 @@ impl Journal {
         };
         let session = crate::digest::md5(upload_id.as_bytes());
         self.dir.join(format!(
-            "{}-{}-{}.json",
+            "{}-{}-{}.{}",
             safe_name(platform),
             hex::encode(key),
-            &hex::encode(session)[..16]
+            &hex::encode(session)[..16],
+            log::LOG_EXT
         ))
+    }
+
+    /// The path of `entry`'s log.
+    fn log_path(&self, entry: &JournalEntry) -> PathBuf {
+        self.entry_path(
+            &entry.platform,
+            entry.account.as_deref(),
+            &entry.source.path,
+            &entry.session.upload_id,
+        )
     }
 
     /// The file name of entries written before sessions had files of their own.
     fn legacy_path(&self, platform: &str, source: &Path) -> PathBuf {
         let key = crate::digest::md5(source.to_string_lossy().as_bytes());
-        self.dir
-            .join(format!("{}-{}.json", safe_name(platform), hex::encode(key)))
+        self.dir.join(format!(
+            "{}-{}.{}",
+            safe_name(platform),
+            hex::encode(key),
+            log::ENTRY_EXT
+        ))
     }
 
-    /// Writes (atomically replaces) an entry.
+    /// Writes `entry` as the whole log at `path`, atomically (a temporary file flushed to
+    /// disk, then renamed); returns the file, open at its end for appending.
+    fn write_snapshot(&self, path: &Path, entry: &JournalEntry) -> Result<std::fs::File> {
+        let mut bytes = Vec::new();
+        log::encode_snapshot(entry, &mut bytes)?;
+        let tmp = path.with_extension(format!("{}.tmp", log::LOG_EXT));
+        let mut file = std::fs::File::create(&tmp).map_err(|e| io_error("write", &tmp, e))?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io_error("write", &tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_error("replace", path, e))?;
+        // The rename itself lasts once the directory is flushed (where it can be opened).
+        if let Ok(dir) = std::fs::File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        use std::sync::atomic::Ordering;
+        self.stats.snapshots.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .snapshot_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(file)
+    }
+
+    /// Removes the files earlier layouts kept for `entry`'s session (its whole-entry file,
+    /// and the one named without the session), once its log holds it.
+    fn remove_older_layouts(&self, entry: &JournalEntry) -> Result<()> {
+        remove_file(&self.log_path(entry).with_extension(log::ENTRY_EXT))?;
+        let legacy = self.legacy_path(&entry.platform, &entry.source.path);
+        let same = std::fs::read(&legacy)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<JournalEntry>(&b).ok())
+            .is_some_and(|e| e.session.upload_id == entry.session.upload_id);
+        if same {
+            remove_file(&legacy)?;
+        }
+        Ok(())
+    }
+
+    /// Writes (atomically replaces) an entry: its session's log becomes one snapshot of it.
+    /// Blocking: call it off the async runtime, or where a few milliseconds do not matter
+    /// (journaled uploads write through a writer thread of their own).
     pub fn write(&self, entry: &JournalEntry) -> Result<()> {
         let mut entry = entry.clone();
         entry.updated_at_ms = crate::http::unix_millis();
-        let path = self.entry_path(
-            &entry.platform,
-            entry.account.as_deref(),
-            &entry.source.path,
-            &entry.session.upload_id,
-        );
-        let tmp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(&entry)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("journal: cannot encode: {e}")))?;
-        let mut file = std::fs::File::create(&tmp).map_err(|e| io_error("write", &tmp, e))?;
-        file.write_all(&bytes)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| io_error("write", &tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io_error("replace", &path, e))
+        self.write_snapshot(&self.log_path(&entry), &entry)?;
+        self.remove_older_layouts(&entry)
     }
 
     /// Writes (atomically replaces) the entry for a session and its receipts (nothing sending,
@@ -333,16 +449,40 @@ impl Journal {
         Ok(())
     }
 
-    /// Every readable entry (unreadable files are skipped).
+    /// Every readable entry, one per session (unreadable files are skipped): the logs,
+    /// replayed, and the whole-entry files of the earlier format. A session found in both (a
+    /// crash while its log replaced the older file) is the newer one.
     pub fn entries(&self) -> Vec<JournalEntry> {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
-        dir.flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| std::fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice(&b).ok())
-            .collect()
+        let mut sessions: std::collections::HashMap<SessionKey, JournalEntry> =
+            std::collections::HashMap::new();
+        for file in dir.flatten() {
+            let path = file.path();
+            let entry = match path.extension().and_then(|x| x.to_str()) {
+                Some(log::LOG_EXT) => std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| log::replay(&b))
+                    .map(|(entry, _)| entry),
+                Some(log::ENTRY_EXT) => std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok()),
+                _ => None,
+            };
+            let Some(entry) = entry else { continue };
+            match sessions.entry(key_of(&entry)) {
+                std::collections::hash_map::Entry::Occupied(mut known) => {
+                    if entry.updated_at_ms > known.get().updated_at_ms {
+                        known.insert(entry);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(entry);
+                }
+            }
+        }
+        sessions.into_values().collect()
     }
 
     /// Forgets an entry found through [`Journal::entries`].
@@ -355,7 +495,7 @@ impl Journal {
         )
     }
 
-    /// Forgets the entry of one session.
+    /// Forgets the entry of one session: its log, and the files of earlier layouts.
     fn remove_session(
         &self,
         platform: &str,
@@ -365,6 +505,7 @@ impl Journal {
     ) -> Result<()> {
         let path = self.entry_path(platform, account, source, upload_id);
         remove_file(&path)?;
+        remove_file(&path.with_extension(log::ENTRY_EXT))?;
         // An entry of the earlier layout, for the same session.
         let legacy = self.legacy_path(platform, source);
         let same = std::fs::read(&legacy)
@@ -376,6 +517,13 @@ impl Journal {
         }
         Ok(())
     }
+
+    /// This journal with its writers held by `gate` before each batch.
+    #[cfg(test)]
+    fn gated(mut self, gate: impl Fn() + Send + Sync + 'static) -> Journal {
+        self.gate = Some(Gate(std::sync::Arc::new(gate)));
+        self
+    }
 }
 
 fn remove_file(path: &Path) -> Result<()> {
@@ -386,60 +534,123 @@ fn remove_file(path: &Path) -> Result<()> {
     }
 }
 
-/// The journal's view of the sessions of one upload, written at every step.
+/// The journal's view of the sessions of one upload: turns the driver's observations into
+/// records for the writer, O(1) each (the session is copied only when it changed).
 struct Recorder {
-    journal: Journal,
+    writer: writer::Writer,
     source: SourceFingerprint,
     account: Option<String>,
-    entries: std::sync::Mutex<std::collections::HashMap<String, JournalEntry>>,
+    /// The session last recorded, per upload id.
+    sessions: std::sync::Mutex<std::collections::HashMap<String, UploadSession>>,
 }
 
 impl Recorder {
-    fn update(&self, session: &UploadSession, change: impl FnOnce(&mut JournalEntry) -> bool) {
-        let mut entries = match self.entries.lock() {
-            Ok(e) => e,
+    /// Starts the writer; a session resumed from `found` gets a fresh log of it (which
+    /// replaces an earlier format's file, or a log a crash may have torn).
+    fn start(
+        journal: &Journal,
+        source: SourceFingerprint,
+        account: Option<String>,
+        found: Option<&JournalEntry>,
+    ) -> Result<Recorder> {
+        let writer = writer::Writer::start(journal.clone())?;
+        let mut sessions = std::collections::HashMap::new();
+        if let Some(entry) = found {
+            sessions.insert(entry.session.upload_id.clone(), entry.session.clone());
+            writer.send(writer::Op::Open(Box::new(entry.clone())));
+        }
+        Ok(Recorder {
+            writer,
+            source,
+            account,
+            sessions: std::sync::Mutex::new(sessions),
+        })
+    }
+
+    fn sessions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, UploadSession>> {
+        // Nothing panics under this lock; a poisoned one still holds consistent data.
+        match self.sessions.lock() {
+            Ok(s) => s,
             Err(p) => p.into_inner(),
-        };
-        let entry = entries
-            .entry(session.upload_id.clone())
-            .or_insert_with(|| JournalEntry::new(&self.source, session, self.account.as_deref()));
-        entry.session = session.clone();
-        let keep = change(entry);
-        let result = if keep {
-            self.journal.write(entry)
-        } else {
-            let gone = entries.remove(&session.upload_id);
-            match gone {
-                Some(e) => self.journal.remove_entry(&e),
-                None => Ok(()),
-            }
-        };
-        if let Err(err) = result {
-            tracing::warn!(error = %err, "could not write the resume journal");
+        }
+    }
+
+    /// The receipt observer: a session the journal does not know yet (a new one) gets a log.
+    fn opened(&self, session: &UploadSession, receipts: &[PartReceipt]) {
+        let mut sessions = self.sessions();
+        if !sessions.contains_key(&session.upload_id) {
+            sessions.insert(session.upload_id.clone(), session.clone());
+            let mut entry = JournalEntry::new(&self.source, session, self.account.as_deref());
+            entry.receipts = receipts.to_vec();
+            self.writer.send(writer::Op::Open(Box::new(entry)));
         }
     }
 
     fn on_event(&self, session: &UploadSession, event: &SessionEvent) {
+        let mut record = log::Record {
+            at: crate::http::unix_millis(),
+            ..log::Record::default()
+        };
         match event {
-            SessionEvent::Sending { part } => self.update(session, |e| {
-                if !e.sending.contains(part) {
-                    e.sending.push(*part);
-                }
-                true
-            }),
-            SessionEvent::Committing => self.update(session, |e| {
-                if e.commit == CommitState::NotSent {
-                    e.commit = CommitState::Sent;
-                }
-                true
-            }),
-            SessionEvent::Committed(outcome) => self.update(session, |e| {
-                e.commit = CommitState::Answered(outcome.clone());
-                true
-            }),
+            SessionEvent::Sending { part } => record.sending = Some(*part),
+            SessionEvent::Acknowledged(receipt) => record.receipt = Some(receipt.clone()),
+            SessionEvent::Committing => record.commit = Some(CommitState::Sent),
+            SessionEvent::Committed(outcome) => {
+                record.commit = Some(CommitState::Answered(outcome.clone()))
+            }
             // The platform confirmed the session is gone (cancelled, or lost and replaced).
-            SessionEvent::Cancelled | SessionEvent::Lost => self.update(session, |_| false),
+            SessionEvent::Cancelled | SessionEvent::Lost => {
+                self.sessions().remove(&session.upload_id);
+                self.writer.send(writer::Op::Remove {
+                    upload_id: session.upload_id.clone(),
+                    entry: None,
+                    done: None,
+                });
+                return;
+            }
         }
+        let mut sessions = self.sessions();
+        match sessions.get_mut(&session.upload_id) {
+            None => {
+                sessions.insert(session.upload_id.clone(), session.clone());
+                let entry = JournalEntry::new(&self.source, session, self.account.as_deref());
+                self.writer.send(writer::Op::Open(Box::new(entry)));
+            }
+            Some(known) if known != session => {
+                *known = session.clone();
+                record.session = Some(Box::new(session.clone()));
+            }
+            Some(_) => {}
+        }
+        self.writer.send(writer::Op::Append {
+            upload_id: session.upload_id.clone(),
+            record: Box::new(record),
+        });
+    }
+
+    /// Until everything recorded so far is on disk.
+    async fn written(&self) {
+        self.writer.written().await;
+    }
+
+    /// Forgets a session once what was recorded before is written; `entry` names it when it
+    /// was not recorded in this upload.
+    async fn forget(&self, upload_id: &str, entry: Option<&JournalEntry>) -> Result<()> {
+        self.sessions().remove(upload_id);
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.writer.send(writer::Op::Remove {
+            upload_id: upload_id.to_owned(),
+            entry: entry.map(|e| Box::new(e.clone())),
+            done: Some(done),
+        });
+        answer.await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Io,
+                "journal: its writer stopped before forgetting a session",
+            ))
+        })
     }
 }
 
@@ -449,11 +660,15 @@ impl crate::driver::UploadDriver {
     /// Uploads a prepared source with a journal: resumes the marketplace's journaled session
     /// for this unchanged file when there is one (sending only the missing parts, asking the
     /// platform first when the completion was sent but never answered), starts afresh when
-    /// there is none, records the session after every acknowledged part and at every step of
-    /// the completion, and forgets it only once the platform confirmed the asset (ready, or
+    /// there is none, records the session at every step (a part sending, a part acknowledged,
+    /// the completion), and forgets it only once the platform confirmed the asset (ready, or
     /// committed with an id it cannot name) or the cancel. An upload that failed, was
     /// stopped, or whose cancel did not reach the platform stays in the journal, resumable
     /// (and listed by `cleanup`); one still processing keeps its handle, so a rerun polls.
+    ///
+    /// The journal is read and written off the async runtime (the directory on the blocking
+    /// pool, the records by a writer thread); what is on disk when is described on
+    /// [`Journal`]. When this returns, everything is.
     pub async fn upload_journaled(
         &self,
         provider: &dyn crate::ChunkedVideoUploader,
@@ -465,39 +680,33 @@ impl crate::driver::UploadDriver {
         fingerprint.md5 = source.digests.md5_hex();
         let account = self.options().account.clone();
         let identity = account.as_ref().map(|a| a.identity.clone());
-        let mut found = match &account {
-            Some(account) => journal.find_for(&platform, account, &fingerprint),
-            None => journal.find(&platform, &fingerprint),
+        let found = {
+            let (journal, platform, fingerprint) =
+                (journal.clone(), platform.clone(), fingerprint.clone());
+            let account = account.clone();
+            tokio::task::spawn_blocking(move || {
+                find_adopting(&journal, &platform, account.as_ref(), &fingerprint)
+            })
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("journal: the reading task failed: {e}"),
+                )
+            })??
         };
-        // An entry written before accounts, adopted: rewritten under the account's identity.
-        if let (Some(entry), Some(identity)) = (found.as_mut(), &identity) {
-            if entry.account.is_none() {
-                let old = entry.clone();
-                entry.account = Some(identity.clone());
-                journal.write(entry)?;
-                journal.remove_entry(&old)?;
-            }
-        }
-        let recorder = std::sync::Arc::new(Recorder {
-            journal: journal.clone(),
-            source: fingerprint.clone(),
-            account: identity.clone(),
-            entries: std::sync::Mutex::new(
-                found
-                    .iter()
-                    .map(|e| (e.session.upload_id.clone(), e.clone()))
-                    .collect(),
-            ),
-        });
+        let recorder = std::sync::Arc::new(Recorder::start(
+            journal,
+            fingerprint.clone(),
+            identity.clone(),
+            found.as_ref(),
+        )?);
         let mut opts = self.options().clone();
         let previous = opts.on_receipt.take();
         let receipts: crate::driver::ReceiptObserver = {
             let recorder = std::sync::Arc::clone(&recorder);
             std::sync::Arc::new(move |session: &UploadSession, receipts: &[PartReceipt]| {
-                recorder.update(session, |e| {
-                    e.receipts = receipts.to_vec();
-                    true
-                });
+                recorder.opened(session, receipts);
                 if let Some(cb) = &previous {
                     cb(session, receipts);
                 }
@@ -513,8 +722,23 @@ impl crate::driver::UploadDriver {
                 }
             })
         };
+        let previous_durable = opts.durable.take();
+        let durable: crate::driver::DurabilityBarrier = {
+            let recorder = std::sync::Arc::clone(&recorder);
+            std::sync::Arc::new(move || {
+                let recorder = std::sync::Arc::clone(&recorder);
+                let previous = previous_durable.clone();
+                Box::pin(async move {
+                    recorder.written().await;
+                    if let Some(barrier) = previous {
+                        barrier().await;
+                    }
+                })
+            })
+        };
         opts.on_receipt = Some(receipts);
         opts.on_event = Some(events);
+        opts.durable = Some(durable);
         let driver = self.with_options(opts);
 
         let result = match found {
@@ -533,7 +757,9 @@ impl crate::driver::UploadDriver {
                     // one that was never committed is gone too: start afresh.
                     Err(e) if e.kind() == ErrorKind::Expired && !entry.committed() => {
                         tracing::info!(platform = %platform, error = %e, "the journaled session is gone; starting afresh");
-                        journal.remove_entry(&entry)?;
+                        recorder
+                            .forget(&entry.session.upload_id, Some(&entry))
+                            .await?;
                         driver.upload_prepared(provider, source).await
                     }
                     other => other,
@@ -546,75 +772,40 @@ impl crate::driver::UploadDriver {
                 outcome.completion,
                 Completion::Ready(_) | Completion::CommittedIdUnknown { .. }
             );
-            if done {
-                if let Some(session) = &outcome.session {
-                    journal.remove_session(
-                        &platform,
-                        identity.as_deref(),
-                        &fingerprint.path,
-                        &session.upload_id,
-                    )?;
-                }
+            if let (true, Some(session)) = (done, &outcome.session) {
+                let mut entry = JournalEntry::new(&fingerprint, session, identity.as_deref());
+                entry.platform.clone_from(&platform);
+                recorder.forget(&session.upload_id, Some(&entry)).await?;
             }
         }
+        recorder.written().await;
         result
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::PartPlan;
-    use crate::rules::{PartSizeRule, UploadRules};
-
-    fn session() -> UploadSession {
-        let rules = UploadRules {
-            max_parts: 100,
-            ..UploadRules::new("p", PartSizeRule::Exact(10), 1000)
-        };
-        UploadSession {
-            platform: "p".into(),
-            upload_id: "u".into(),
-            plan: PartPlan::new(35, &rules, None).unwrap(),
-            expires_at: None,
-            started_at_ms: 1,
-            data: serde_json::json!({"k": 1}),
+/// The newest entry of this upload's account (or of none) for the source; one written before
+/// entries named their account, adopted, is rewritten under the account's identity.
+/// Blocking: reads the journal's directory.
+fn find_adopting(
+    journal: &Journal,
+    platform: &str,
+    account: Option<&crate::AccountRef>,
+    fingerprint: &SourceFingerprint,
+) -> Result<Option<JournalEntry>> {
+    let mut found = match account {
+        Some(account) => journal.find_for(platform, account, fingerprint),
+        None => journal.find(platform, fingerprint),
+    };
+    if let (Some(entry), Some(account)) = (found.as_mut(), account) {
+        if entry.account.is_none() {
+            let old = entry.clone();
+            entry.account = Some(account.identity.clone());
+            journal.write(entry)?;
+            journal.remove_entry(&old)?;
         }
     }
-
-    #[test]
-    fn records_finds_and_forgets() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("v.mp4");
-        std::fs::write(&file, vec![1u8; 35]).unwrap();
-        let j = Journal::open(dir.path().join("j")).unwrap();
-        let fp = SourceFingerprint::of(&file).unwrap();
-        let r = PartReceipt {
-            index: 1,
-            wire_number: 1,
-            size: 10,
-            etag: None,
-        };
-        j.record(&fp, &session(), std::slice::from_ref(&r)).unwrap();
-        let e = j.find("p", &fp).unwrap();
-        assert_eq!(e.receipts, vec![r]);
-        assert_eq!(e.session, session());
-        assert_eq!(j.entries().len(), 1);
-        assert!(j.find("other", &fp).is_none());
-        // A changed file is a different source.
-        std::fs::write(&file, vec![2u8; 36]).unwrap();
-        let changed = SourceFingerprint::of(&file).unwrap();
-        assert!(j.find("p", &changed).is_none());
-        j.remove("p", &fp).unwrap();
-        assert!(j.find("p", &fp).is_none());
-        j.remove("p", &fp).unwrap();
-    }
-
-    #[test]
-    fn a_torn_entry_is_ignored_not_fatal() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(dir.path()).unwrap();
-        std::fs::write(dir.path().join("p-x.json"), b"{ not json").unwrap();
-        assert!(j.entries().is_empty());
-    }
+    Ok(found)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,9 @@
+//! The integration tests of this crate, one module per area, compiled and linked as one
+//! test binary (docs/decisions.md).
+
+mod auth;
+mod conformance;
+mod decoders;
+mod secrets;
+mod sim;
+mod tokens;
