@@ -53,8 +53,8 @@ use marketmedia_core::raw::http::{self, CallMeta, RawResponse};
 use marketmedia_core::raw::{
     Asset, AssetUrl, ChunkedVideoUploader, CommitOutcome, DurationRange, Error, ErrorKind,
     ImageRules, ImageSource, ImageUploader, InitOutcome, MediaFormat, MetaField, Part, PartPlan,
-    PartReceipt, PartSizeRule, ProcessingHandle, ProcessingStatus, Result, Secret, SourceInfo,
-    TokenSource, UploadRules, UploadSession, UploadedImage,
+    PartReceipt, ProcessingHandle, ProcessingStatus, Result, Secret, SourceInfo, TokenSource,
+    UploadRules, UploadSession, UploadedImage,
 };
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG};
 use serde::de::DeserializeOwned;
@@ -158,26 +158,15 @@ impl ShopifyUploader {
     pub fn with_client(config: ShopifyConfig, client: http::HttpClient) -> Self {
         let max = config.max_file_bytes.max(1);
         let rules = UploadRules {
-            // The staged target takes the whole file in one request: one part.
-            max_parts: 1,
-            concurrent_parts: false,
             // The attach mutation answers UPLOADED/PROCESSING; the status is polled.
             async_processing: true,
-            // No call abandons a staged upload.
-            remote_cancel: false,
             video_duration: Some(DurationRange {
                 min: Duration::ZERO,
                 max: config.max_duration,
             }),
-            ..UploadRules::new(
-                PLATFORM,
-                PartSizeRule::Range {
-                    min: 1,
-                    max,
-                    preferred: max,
-                },
-                max,
-            )
+            // The staged target takes the whole file in one request: one part, no concurrent
+            // parts, and no call abandons a staged upload.
+            ..UploadRules::one_request(PLATFORM, max)
         };
         let image_rules = ImageRules {
             platform: PLATFORM.into(),

@@ -418,7 +418,8 @@ impl ShopifySim {
         &self.signing_key
     }
 
-    /// Throttles every GraphQL request (`true`) or not, whatever the bucket holds.
+    /// Throttles every GraphQL request (`true`) or not, whatever the bucket holds; the staged
+    /// host answers 429 `SlowDown` meanwhile.
     pub fn set_throttled(&self, on: bool) {
         self.core.state().force_throttle = on;
     }

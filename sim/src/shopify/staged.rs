@@ -157,6 +157,16 @@ fn xml_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 struct Refusal(StatusCode, &'static str, String);
 
+/// The storage host's "slow down", while the simulator is told to throttle
+/// ([`ShopifySim::set_throttled`]): 429 `SlowDown`.
+fn slow_down() -> Refusal {
+    Refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        "SlowDown",
+        "Please reduce your request rate.".into(),
+    )
+}
+
 fn record(
     sim: &ShopifySim,
     method: &str,
@@ -313,9 +323,10 @@ pub(crate) async fn post_form(
     let params = received.params_body_prefixed();
     let path = received.path.clone();
     let (outcome, file_len) = check_form(&sim, &key, &received.payload);
-    let outcome = match (outcome, file_len) {
-        (Ok(file), _) => take(&sim, &key, file),
-        (Err(r), _) => Err(r),
+    let outcome = match outcome {
+        Ok(_) if sim.core().state().force_throttle => Err(slow_down()),
+        Ok(file) => take(&sim, &key, file),
+        Err(r) => Err(r),
     };
     note(&sim, &key, file_len.unwrap_or(0) as u64, &outcome);
     record(
@@ -511,6 +522,10 @@ pub(crate) async fn put_bytes(
                         Ok(())
                     }
                 }
+            };
+            let checked = match checked {
+                Ok(()) if sim.core().state().force_throttle => Err(slow_down()),
+                other => other,
             };
             (checked.and_then(|()| take(&sim, &key, bytes)), len)
         }
