@@ -828,8 +828,8 @@ pub async fn error_codes(b: &Backend) -> CaseOutcome {
 
             // Rate limiting, where the simulator can be made to answer it. Where a file goes in
             // one request (`UploadRules::one_request`), the request to limit is the part's: its
-            // session is opened before the limit (its `init` may send nothing, as TikTok's, or
-            // a request of its own, as Shopify's staged target).
+            // session is opened before the limit (its `init` may send nothing, or a request of
+            // its own that the limit would refuse).
             let one_request = if rules.is_one_request() {
                 Some((
                     open_session(p.as_ref(), &source).await?,
