@@ -18,6 +18,7 @@
 //! | `ebay` | eBay Media API | [`ebay`] |
 //! | `wechat` | WeChat Channels Store (微信小店) | [`wechat`] |
 //! | `tiktok` | TikTok Shop Partner API | [`tiktok`] |
+//! | `shopify` | Shopify Admin GraphQL API (staged uploads) | [`shopify`] |
 //!
 //! Everything of `marketmedia-core` is here too: the [`UploadDriver`] that streams a file,
 //! sends parts concurrently, retries, resumes and polls for every marketplace; the resume
@@ -97,6 +98,8 @@ pub use marketmedia_ebay as ebay;
 pub use marketmedia_lazada as lazada;
 #[cfg(feature = "shopee")]
 pub use marketmedia_shopee as shopee;
+#[cfg(feature = "shopify")]
+pub use marketmedia_shopify as shopify;
 #[cfg(feature = "smh")]
 pub use marketmedia_smh as smh;
 #[cfg(feature = "tiktok")]
@@ -121,6 +124,8 @@ pub fn registry() -> Registry {
     registry.register(std::sync::Arc::new(wechat::Wechat));
     #[cfg(feature = "tiktok")]
     registry.register(std::sync::Arc::new(tiktok::Tiktok));
+    #[cfg(feature = "shopify")]
+    registry.register(std::sync::Arc::new(shopify::Shopify));
     registry
 }
 
@@ -137,6 +142,7 @@ mod tests {
             ("ebay", cfg!(feature = "ebay")),
             ("wechat", cfg!(feature = "wechat")),
             ("tiktok", cfg!(feature = "tiktok")),
+            ("shopify", cfg!(feature = "shopify")),
         ];
         let expected: Vec<&str> = enabled
             .iter()

@@ -110,6 +110,13 @@ pub mod scope {
     pub const WECHAT_STABLE_TOKEN: &str = "/cgi-bin/stable_token";
     /// TikTok Shop's file uploads: a file's one request, its part and its completion alike.
     pub const TIKTOK_FILES: &str = "POST /product/202309/files/upload";
+    /// Shopify's staged-upload requests (the simulator's staged host).
+    pub const SHOPIFY_PARTS: &str = "/upload/";
+    /// Shopify's GraphQL calls: the attach mutation (the completion) cannot be told apart
+    /// from the others by its path, so this is every GraphQL call.
+    pub const SHOPIFY_GRAPHQL: &str = "/graphql.json";
+    /// Shopify's token call.
+    pub const SHOPIFY_TOKEN: &str = "/admin/oauth/access_token";
 }
 
 /// One kind of injected fault.
@@ -517,6 +524,9 @@ pub enum ErrorStyle {
     Wechat,
     /// TikTok Shop's envelope (`code`, `message`, `request_id`, `data`): 36009003, 36009002.
     Tiktok,
+    /// Shopify's GraphQL `errors[]` (`message`, `extensions.code`): `THROTTLED` for 429,
+    /// `INTERNAL_SERVER_ERROR` otherwise.
+    Shopify,
 }
 
 /// What one request gets.
@@ -983,6 +993,10 @@ fn error_answer(
             } else {
                 "There was a problem with an eBay internal system or process. Contact eBay developer support for assistance."
             },
+        }]})),
+        (ErrorStyle::Shopify, false) => json(serde_json::json!({ "errors": [{
+            "message": if limited { "Throttled" } else { "Internal error. Looks like something went wrong on our end." },
+            "extensions": { "code": if limited { "THROTTLED" } else { "INTERNAL_SERVER_ERROR" } },
         }]})),
         (ErrorStyle::Smh, false) => json(serde_json::json!({
             "code": if limited { "RateLimitExceeded" } else { "InternalError" },

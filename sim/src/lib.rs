@@ -39,6 +39,7 @@ pub mod fixtures;
 pub mod lazada;
 mod request;
 pub mod shopee;
+pub mod shopify;
 pub mod smh;
 pub mod standalone;
 pub mod tiktok;

@@ -223,6 +223,12 @@ pub const PLATFORMS: &[SimulatorEntry] = &[
         ports: 1,
         start: start_tiktok,
     },
+    SimulatorEntry {
+        name: "shopify",
+        title: "Shopify",
+        ports: 2,
+        start: crate::shopify::start_standalone,
+    },
 ];
 
 /// The simulated platforms' names, as keys of the JSON line, in port order.
@@ -446,6 +452,10 @@ struct WechatRunning {
     sim: WechatSim,
     _server: SimServer,
 }
+
+simulator_impl!(crate::shopify::ShopifyRunning, "shopify", |sim, id| {
+    sim.media_bytes(id)
+});
 
 simulator_impl!(WechatRunning, "wechat", |sim, id| {
     sim.assembled_bytes(id)

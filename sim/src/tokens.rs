@@ -88,7 +88,16 @@ pub struct RefreshRules {
     /// The new refresh token keeps the expiry of the one it replaces: refreshing never
     /// extends an authorization (Lazada).
     pub keep_expiry: bool,
+    /// A spent refresh token stays usable until its replacement is first used, and at most
+    /// [`RETAIN_PREVIOUS_MS`] after its own first use (Shopify since 2026-08-28: a refresh
+    /// answer lost or not stored is recovered with the stored token). Only with `spend`.
+    pub retain_previous_until_new_used: bool,
 }
+
+/// How long a spent refresh token is retained at most under
+/// [`RefreshRules::retain_previous_until_new_used`]: "30 days from the original refresh
+/// token's first use" (shopify.dev changelog, 2026-08-28).
+pub const RETAIN_PREVIOUS_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// What an authorization grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +167,16 @@ pub fn secs_until(at_ms: i64, now_ms: i64) -> i64 {
     at_ms.saturating_sub(now_ms).max(0) / 1000
 }
 
+/// Whether a spent refresh token is still retained (`retain_previous_until_new_used`): its
+/// replacement not used yet, and within [`RETAIN_PREVIOUS_MS`] of its first use.
+fn retained(rules: &RefreshRules, entry: &RefreshEntry, now_ms: i64) -> bool {
+    rules.retain_previous_until_new_used
+        && !entry.retired
+        && entry
+            .first_used_ms
+            .is_some_and(|first| now_ms < first.saturating_add(RETAIN_PREVIOUS_MS))
+}
+
 /// Why an access token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessRefusal {
@@ -219,6 +238,12 @@ struct RefreshEntry {
     uses: u64,
     revoked: bool,
     seq: u64,
+    /// When it was first used (sim clock).
+    first_used_ms: Option<i64>,
+    /// The refresh token whose use issued it.
+    predecessor: Option<String>,
+    /// Its replacement was used: no longer retained.
+    retired: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -353,6 +378,9 @@ impl TokenLedger {
                 uses: 0,
                 revoked: false,
                 seq,
+                first_used_ms: None,
+                predecessor: None,
+                retired: false,
             },
         );
         prune(&mut self.refresh, now_ms, |e| (e.expires_ms, e.seq));
@@ -472,7 +500,8 @@ impl TokenLedger {
             Some(RefreshRefusal::Expired)
         } else if subject.is_some_and(|s| !entry.grant.subjects.iter().any(|x| x == s)) {
             Some(RefreshRefusal::NotForSubject)
-        } else if rules.spend && entry.spent_for.contains(&key) {
+        } else if rules.spend && entry.spent_for.contains(&key) && !retained(&rules, entry, now_ms)
+        {
             Some(RefreshRefusal::Spent)
         } else {
             None
@@ -486,10 +515,13 @@ impl TokenLedger {
             }
             return Err(r);
         }
+        let first_use = entry.uses == 0;
         entry.uses += 1;
+        entry.first_used_ms.get_or_insert(now_ms);
         if rules.spend {
             entry.spent_for.insert(key);
         }
+        let predecessor = entry.predecessor.clone();
         let old_expiry = entry.expires_ms;
         let narrowed = match subject {
             Some(s) if old.credential != s => Some(s.to_owned()),
@@ -517,7 +549,21 @@ impl TokenLedger {
             now_ms.saturating_add(ms(self.lifetimes.refresh_ms))
         };
         if rules.rotate {
-            Ok(self.issue_pair(grant, now_ms, refresh_expires))
+            let issued = self.issue_pair(grant, now_ms, refresh_expires);
+            if rules.retain_previous_until_new_used {
+                // The first use of a replacement retires the token it replaced.
+                if let Some(previous) = predecessor.filter(|_| first_use) {
+                    if let Some(p) = self.refresh.get_mut(&previous) {
+                        p.retired = true;
+                    }
+                }
+                if let Some(new) = issued.refresh_token.as_ref() {
+                    if let Some(n) = self.refresh.get_mut(new) {
+                        n.predecessor = Some(refresh_token.to_owned());
+                    }
+                }
+            }
+            Ok(issued)
         } else {
             let mut issued = self.issue_access(grant, now_ms);
             issued.refresh_expires_ms = Some(old_expiry);
@@ -1035,6 +1081,7 @@ mod tests {
         rotate: true,
         spend: true,
         keep_expiry: false,
+        retain_previous_until_new_used: false,
     };
 
     #[test]
@@ -1080,11 +1127,60 @@ mod tests {
     }
 
     #[test]
+    fn a_spent_refresh_token_is_retained_until_its_replacement_is_used() {
+        let mut l = ledger(RefreshRules {
+            rotate: true,
+            spend: true,
+            keep_expiry: false,
+            retain_previous_until_new_used: true,
+        });
+        l.seed(Grant::new("shop:s", vec![]), "a0", Some("r0"), 0);
+        // The answer of the first refresh is lost: r0 is presented again, and again.
+        let lost = l.refresh("r0", None, 10).unwrap();
+        let kept = l.refresh("r0", None, 20).unwrap();
+        assert_ne!(lost.refresh_token, kept.refresh_token);
+        // The first use of the replacement retires r0.
+        let r1 = kept.refresh_token.clone().unwrap();
+        let next = l.refresh(&r1, None, 30).unwrap();
+        assert_eq!(l.refresh("r0", None, 40), Err(RefreshRefusal::Spent));
+        // r1 itself is retained until its own replacement is used.
+        assert!(l.refresh(&r1, None, 50).is_ok());
+        let r2 = next.refresh_token.unwrap();
+        assert!(l.refresh(&r2, None, 60).is_ok());
+        assert_eq!(l.refresh(&r1, None, 70), Err(RefreshRefusal::Spent));
+        // Never past 30 days from the first use, replacement used or not.
+        let mut m = ledger(RefreshRules {
+            rotate: true,
+            spend: true,
+            keep_expiry: false,
+            retain_previous_until_new_used: true,
+        });
+        m.set_lifetimes(LifetimesPatch {
+            refresh_ms: Some(90 * 24 * 3600 * 1000),
+            ..Default::default()
+        })
+        .unwrap();
+        m.seed(Grant::new("shop:s", vec![]), "a0", Some("r0"), 0);
+        m.refresh("r0", None, 0).unwrap();
+        assert!(m.refresh("r0", None, RETAIN_PREVIOUS_MS - 1).is_ok());
+        assert_eq!(
+            m.refresh("r0", None, RETAIN_PREVIOUS_MS),
+            Err(RefreshRefusal::Spent)
+        );
+        // Without the rule, a spent token is refused at once (Shopee).
+        let mut s = ledger(SHOPEE);
+        s.seed(Grant::new("shop:s", vec![]), "a0", Some("r0"), 0);
+        s.refresh("r0", None, 10).unwrap();
+        assert_eq!(s.refresh("r0", None, 20), Err(RefreshRefusal::Spent));
+    }
+
+    #[test]
     fn keep_expiry_never_extends_and_no_rotation_keeps_the_token() {
         let mut l = ledger(RefreshRules {
             rotate: true,
             spend: false,
             keep_expiry: true,
+            retain_previous_until_new_used: false,
         });
         l.seed(Grant::new("seller:x", vec![]), "a0", Some("r0"), 0);
         let one = l.refresh("r0", None, 4000).unwrap();
@@ -1099,6 +1195,7 @@ mod tests {
             rotate: false,
             spend: false,
             keep_expiry: false,
+            retain_previous_until_new_used: false,
         });
         e.seed(Grant::new("user:u", vec![]), "a0", Some("r0"), 0);
         let got = e.refresh("r0", None, 10).unwrap();

@@ -16,6 +16,7 @@ use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::lazada::LazadaSim;
 use marketmedia_sim::shopee::ShopeeSim;
+use marketmedia_sim::shopify::ShopifySim;
 use marketmedia_sim::tokens::{LifetimesPatch, Revoke, TokenReport};
 use serde_json::Value;
 
@@ -98,11 +99,12 @@ pub(crate) fn secrets(sb: &Sandbox) -> Vec<String> {
     all
 }
 
-pub(crate) fn reports(sb: &Sandbox) -> [TokenReport; 3] {
+pub(crate) fn reports(sb: &Sandbox) -> [TokenReport; 4] {
     [
         sb.sim::<ShopeeSim>().unwrap().tokens(),
         sb.sim::<LazadaSim>().unwrap().tokens(),
         sb.sim::<EbaySim>().unwrap().tokens(),
+        sb.sim::<ShopifySim>().unwrap().tokens(),
     ]
 }
 
@@ -203,6 +205,23 @@ pub(crate) fn accounts(sb: &Sandbox, only: &[&str]) -> String {
             text(&e["token_url"]),
         ),
     );
+    // Shopify's store, on its expiring offline token: only when asked for by name (the
+    // tests of "every account" predate it).
+    if only.contains(&"shopify") {
+        let sh = sb.published("shopify").unwrap();
+        let c = &sh["credentials"];
+        out.push_str(&format!(
+            "[accounts.shopify]\nmarketplace = \"shopify\"\nshop = \"{}\"\nclient_id = \"{}\"\n\
+             client_secret = \"{}\"\nredirect_uri = \"{}\"\nrefresh_token = \"{}\"\n\
+             base_url = \"{}\"\n",
+            text(&sh["shop"]),
+            text(&c["client_id"]),
+            text(&c["client_secret"]),
+            text(&c["redirect_uri"]),
+            text(&sh["accounts"][0]["refresh_token"]),
+            text(&sh["base_url"]),
+        ));
+    }
     out
 }
 

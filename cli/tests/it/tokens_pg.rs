@@ -527,6 +527,14 @@ async fn ebay_killed_mid_refresh_recovers() {
     recovers("ebay", "ebay", scope::EBAY_TOKEN).await;
 }
 
+/// Shopify keeps the previous refresh token usable until its replacement is first used
+/// (shopify.dev changelog, 2026-08-28): the pair the killed worker never saved was never
+/// used, so the old refresh token still serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopify_killed_mid_refresh_recovers_with_the_retained_refresh_token() {
+    recovers("shopify", "shopify", scope::SHOPIFY_TOKEN).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lazada_killed_mid_refresh_recovers() {
     let probe = Sandbox::start().await.unwrap();

@@ -826,15 +826,22 @@ pub async fn error_codes(b: &Backend) -> CaseOutcome {
                 row("init over the maximum", r, &refusal, before);
             }
 
-            // Rate limiting, where the simulator can be made to answer it.
+            // Rate limiting, where the simulator can be made to answer it. Where a file goes in
+            // one request (`UploadRules::one_request`), the request to limit is the part's: its
+            // session is opened before the limit (its `init` may send nothing, or a request of
+            // its own that the limit would refuse).
+            let one_request = if rules.is_one_request() {
+                Some((
+                    open_session(p.as_ref(), &source).await?,
+                    source.part(&rules, 0)?,
+                ))
+            } else {
+                None
+            };
             if sim.set_rate_limited(true) {
                 let before = sim.request_count();
-                // Where a file goes in one request (`UploadRules::one_request`), `init` sends
-                // nothing: the request to limit is the part's.
-                let r = if rules.is_one_request() {
-                    let session = open_session(p.as_ref(), &source).await?;
-                    let part = source.part(&rules, 0)?;
-                    p.put_part(&session, &part).await.map(|_| ())
+                let r = if let Some((session, part)) = &one_request {
+                    p.put_part(session, part).await.map(|_| ())
                 } else {
                     p.init(&source.info, &source.plan).await.map(|_| ())
                 };

@@ -238,6 +238,7 @@ impl State {
                 rotate: false,
                 spend: false,
                 keep_expiry: true,
+                retain_previous_until_new_used: false,
             },
             mint,
         );

@@ -789,6 +789,7 @@ impl Store {
                 rotate: true,
                 spend: false,
                 keep_expiry: true,
+                retain_previous_until_new_used: false,
             },
             mint,
         );

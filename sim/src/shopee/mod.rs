@@ -682,6 +682,7 @@ impl ShopeeState {
                 rotate: true,
                 spend: true,
                 keep_expiry: false,
+                retain_previous_until_new_used: false,
             },
             mint,
         );

@@ -208,6 +208,7 @@ impl State {
                 rotate: true,
                 spend: false,
                 keep_expiry: true,
+                retain_previous_until_new_used: false,
             },
             mint,
         );

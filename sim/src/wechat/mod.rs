@@ -413,6 +413,7 @@ impl WechatState {
                 rotate: false,
                 spend: false,
                 keep_expiry: false,
+                retain_previous_until_new_used: false,
             },
             mint,
         );

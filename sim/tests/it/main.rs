@@ -7,6 +7,7 @@ mod faults_layer;
 mod sim_ebay;
 mod sim_lazada;
 mod sim_shopee;
+mod sim_shopify;
 mod sim_smh;
 mod sim_tiktok;
 mod sim_wechat;

@@ -5,6 +5,7 @@
 mod ebay;
 mod lazada;
 mod shopee;
+mod shopify;
 mod smh;
 mod tiktok;
 mod wechat;
@@ -12,6 +13,7 @@ mod wechat;
 pub use ebay::EbayHandle;
 pub use lazada::LazadaHandle;
 pub use shopee::ShopeeHandle;
+pub use shopify::ShopifyHandle;
 pub use smh::SmhHandle;
 pub use tiktok::TiktokHandle;
 pub use wechat::WechatHandle;
