@@ -29,8 +29,11 @@ pub(super) const LOG_EXT: &str = "jsonl";
 /// log when the session runs again.
 pub(super) const ENTRY_EXT: &str = "json";
 
-/// A log is compacted once its records past the snapshot reach this many, or the number of
-/// parts its entry names (receipts and parts sending), whichever is larger. The file then
+/// A log is compacted once its records past the snapshot exceed this many, or the number of
+/// parts its entry names (receipts and parts sending), whichever is larger. A log that only
+/// grows (each record a new part sending or acknowledged) never exceeds its entry, so an
+/// upload's log is appended to, never compacted, whether the writer found its records one
+/// by one or together. The file then
 /// stays within about twice its entry plus this many records, and each compaction follows at
 /// least as many appended records as it rewrites: O(1) amortized per record. 256 records are
 /// about 25 KB.
@@ -156,7 +159,10 @@ impl State {
 
     /// Whether a log holding `tail` records past its snapshot is due for compaction.
     pub fn due(&self, tail: usize) -> bool {
-        tail >= COMPACT_MIN_RECORDS.max(self.size())
+        // Strictly more: with "at least", a log whose every record added a part was due as
+        // soon as the writer wrote the records one by one (tail = size), and not when it
+        // found them queued together: a compaction that depended on timing.
+        tail > COMPACT_MIN_RECORDS.max(self.size())
     }
 }
 
