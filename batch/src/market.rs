@@ -7,15 +7,17 @@ use std::sync::Arc;
 use marketmedia_core::raw::{ImageRules, UploadRules};
 use marketmedia_core::{ChunkedVideoUploader, ImageUploader, UploadMeta};
 
+use crate::pace::PaceLimit;
+
 /// A marketplace's own fields of one product (`title`, `cover_url`…), from the manifest.
 pub type Fields = BTreeMap<String, String>;
 
-/// Uploads in flight per marketplace across the batch, by default. Each video upload already
+/// Uploads in flight per account an adaptive pace starts with (the default pace,
+/// [`PaceLimit::default`], then follows what the account's link takes). Each video upload
 /// keeps up to [`marketmedia_core::DEFAULT_CONCURRENCY`] parts in flight, and each account's
 /// client caps its requests in flight ([`marketmedia_core::ClientOptions::request_limit`], 16
-/// by default), so two or three uploads fill a marketplace's link; four keep it full while
-/// one commits.
-pub const DEFAULT_UPLOADS_PER_MARKET: usize = 4;
+/// by default).
+pub const DEFAULT_UPLOADS_PER_MARKET: usize = crate::pace::ADAPTIVE_START;
 
 /// A marketplace of the batch: one video uploader and one image uploader serve every product
 /// (each upload's title, cover… travel with it, [`Market::meta_for`]).
@@ -39,8 +41,9 @@ pub struct Market {
     /// The per-upload fields every product's video starts from (an account's configured
     /// title and cover, the sandbox's cover); a row's own fields replace them.
     pub defaults: UploadMeta,
-    /// Uploads in flight at once across the batch.
-    pub max_uploads: usize,
+    /// Uploads in flight at once across the batch: a fixed number, or adaptive (the
+    /// default: as many as raise the rate the account's link takes, `crate::pace`).
+    pub uploads: PaceLimit,
     video: Option<Arc<dyn ChunkedVideoUploader>>,
     images: Option<Arc<dyn ImageUploader>>,
 }
@@ -52,7 +55,7 @@ impl std::fmt::Debug for Market {
             .field("platform", &self.platform)
             .field("account", &self.account)
             .field("defaults", &self.defaults)
-            .field("max_uploads", &self.max_uploads)
+            .field("uploads", &self.uploads)
             .finish_non_exhaustive()
     }
 }
@@ -69,7 +72,7 @@ impl Market {
             video_rules: None,
             image_rules: None,
             defaults: UploadMeta::default(),
-            max_uploads: DEFAULT_UPLOADS_PER_MARKET,
+            uploads: PaceLimit::default(),
             video: None,
             images: None,
         }
@@ -108,9 +111,17 @@ impl Market {
         self
     }
 
-    /// Keeps at most `n` uploads (at least one) in flight at once across the batch.
+    /// Keeps at most `n` uploads (at least one) in flight at once across the batch, whatever
+    /// the link takes.
     pub fn with_max_uploads(mut self, n: usize) -> Market {
-        self.max_uploads = n.max(1);
+        self.uploads = PaceLimit::Fixed(n.max(1));
+        self
+    }
+
+    /// Limits its uploads in flight as `uploads` says ([`PaceLimit::default`] adapts them
+    /// to the link).
+    pub fn with_uploads(mut self, uploads: PaceLimit) -> Market {
+        self.uploads = uploads;
         self
     }
 

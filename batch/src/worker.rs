@@ -2,16 +2,18 @@
 //! (resuming a stored session with only its missing parts), and records each outcome with
 //! its task.
 //!
-//! Limits: at most [`WorkOptions::max_in_flight`] tasks at once (bounded memory whatever the
-//! catalog's size), and at most [`Market::max_uploads`] uploads per marketplace. Polling a
-//! committed upload until it is ready holds a task slot but not an upload slot.
+//! Limits: at most [`WorkOptions::max_in_flight`] uploads at once (bounded memory whatever the
+//! catalog's size), and per account as many as its pace allows ([`Market::uploads`]: by
+//! default adaptive, as many as raise the rate its link takes, [`crate::pace`]). A committed
+//! video polled until it is ready holds neither: it waits among at most
+//! [`WorkOptions::max_polling`] others, and its slots take new uploads at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use marketmedia_core::raw::{PartReceipt, UploadRules, UploadSession};
 use marketmedia_core::{
@@ -21,6 +23,7 @@ use marketmedia_core::{
 
 use crate::error::Result;
 use crate::market::Market;
+use crate::pace::{Pace, PaceSlot};
 use crate::store::sql::now_ms;
 use crate::store::{Failure, JobStore, MediaKind, Task};
 
@@ -32,8 +35,13 @@ pub struct WorkOptions {
     /// How long a claim holds without renewal; a dead worker's tasks are claimable again
     /// this long after its last renewal (default 30 s, renewed every third of it).
     pub lease: Duration,
-    /// Tasks in flight at once in this worker (default 8).
+    /// Uploads in flight at once in this worker, over every account (default 32; each
+    /// account's own pace is the tighter limit, [`Market::uploads`]). A task polled until its
+    /// video is ready does not count.
     pub max_in_flight: usize,
+    /// Tasks polled until their video is ready at once (default 256): each holds a
+    /// processing handle and a timer, no upload slot.
+    pub max_polling: usize,
     /// Attempts of a task before a transient failure becomes final (default 5).
     pub max_attempts: u32,
     /// The first retry's delay; each next one doubles, up to `max_backoff` (default 2 s).
@@ -66,7 +74,8 @@ impl Default for WorkOptions {
         WorkOptions {
             worker_id: format!("worker-{}", std::process::id()),
             lease: Duration::from_secs(30),
-            max_in_flight: 8,
+            max_in_flight: 32,
+            max_polling: 256,
             max_attempts: 5,
             backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
@@ -108,6 +117,9 @@ pub enum Event {
         attempt: u32,
         /// Whether a stored session is resumed.
         resumed: bool,
+        /// The account's uploads-in-flight limit when it was claimed (its pace: fixed, or
+        /// where the adaptive one stands).
+        pace: usize,
     },
     /// The task is done.
     Done {
@@ -259,11 +271,15 @@ impl Worker {
     /// errors stop it; a task's own failure stays with the task.
     pub async fn run(&self) -> Result<WorkReport> {
         let mut report = WorkReport::default();
-        let permits: HashMap<String, Arc<Semaphore>> = self
+        let paces: HashMap<String, Arc<Pace>> = self
             .markets
             .iter()
-            .map(|m| (m.name.clone(), Arc::new(Semaphore::new(m.max_uploads))))
+            .map(|m| (m.name.clone(), Pace::new(m.uploads)))
             .collect();
+        let slots = Slots {
+            uploads: Arc::new(Semaphore::new(self.opts.max_in_flight.max(1))),
+            freed: Arc::new(Notify::new()),
+        };
         let names: Vec<String> = self.markets.iter().map(|m| m.name.clone()).collect();
         // Tasks run on their own (spawned): a task holding a store connection must make
         // progress while this loop waits for one to claim the next.
@@ -272,9 +288,10 @@ impl Worker {
         // Since when only tasks waiting for authorization are left.
         let mut only_waiting_since: Option<std::time::Instant> = None;
         loop {
-            while in_flight.len() < self.opts.max_in_flight.max(1) && !self.stopped() {
+            let most = self.opts.max_in_flight.max(1) + self.opts.max_polling.max(1);
+            while in_flight.len() < most && !self.stopped() {
                 let Some((market, task, permit)) =
-                    self.claim_next(&permits, &mut next_market).await?
+                    self.claim_next(&paces, &slots, &mut next_market).await?
                 else {
                     break;
                 };
@@ -320,8 +337,8 @@ impl Worker {
                 }
                 continue;
             }
-            // A finished task frees a slot; the timer lets a slot freed by a task that moved
-            // on to polling (its upload permit released) take new work.
+            // A finished task frees a slot, and so does a task that moved on to polling (its
+            // slot's drop notifies); the timer lets a pace that grew take new work.
             tokio::select! {
                 Some(done) = in_flight.join_next() => {
                     let done = done.map_err(|e| {
@@ -329,6 +346,7 @@ impl Worker {
                     })?;
                     tally(&mut report, done?)
                 }
+                () = slots.freed.notified() => {}
                 _ = tokio::time::sleep(self.opts.idle_poll) => {}
                 // A stop: go round to claim nothing more.
                 () = self.stop_then(Duration::ZERO), if !self.stopped() => {}
@@ -339,17 +357,27 @@ impl Worker {
 
     async fn claim_next(
         &self,
-        permits: &HashMap<String, Arc<Semaphore>>,
+        paces: &HashMap<String, Arc<Pace>>,
+        slots: &Slots,
         next_market: &mut usize,
-    ) -> Result<Option<(Market, Task, OwnedSemaphorePermit)>> {
+    ) -> Result<Option<(Market, Task, Slot)>> {
         let n = self.markets.len();
         for i in 0..n {
             let market = &self.markets[(*next_market + i) % n];
-            let Some(sem) = permits.get(&market.name) else {
+            let Some(pace) = paces.get(&market.name) else {
                 continue;
             };
-            let Ok(permit) = sem.clone().try_acquire_owned() else {
+            let Ok(upload) = slots.uploads.clone().try_acquire_owned() else {
+                // The worker's uploads are all taken: no account can start one.
+                return Ok(None);
+            };
+            let Some(paced) = pace.try_start() else {
                 continue;
+            };
+            let mut permit = Slot {
+                upload: Some(upload),
+                paced: Some(paced),
+                freed: None,
             };
             let now = now_ms();
             let lease_until = now + self.opts.lease.as_millis() as i64;
@@ -359,18 +387,16 @@ impl Worker {
                 .await?
             {
                 *next_market = (*next_market + i + 1) % n;
+                // Only a slot that carried a task wakes the loop when freed: one given back
+                // unused (nothing to claim) must not, or the loop would spin.
+                permit.freed = Some(Arc::clone(&slots.freed));
                 return Ok(Some((market.clone(), task, permit)));
             }
         }
         Ok(None)
     }
 
-    async fn process(
-        &self,
-        market: Market,
-        task: Task,
-        permit: OwnedSemaphorePermit,
-    ) -> Result<Outcome> {
+    async fn process(&self, market: Market, task: Task, permit: Slot) -> Result<Outcome> {
         let owner = self.opts.worker_id.clone();
         self.emit(Event::Claimed {
             task: task.id,
@@ -379,6 +405,7 @@ impl Worker {
             media: task.spec.media.clone(),
             attempt: task.attempts,
             resumed: task.session.is_some() || task.handle.is_some(),
+            pace: permit.pace().map_or(0, |p| p.limit()),
         });
         let renewal = async {
             let every = self.opts.lease / 3;
@@ -494,7 +521,7 @@ impl Worker {
         &self,
         market: &Market,
         task: &Task,
-        permit: OwnedSemaphorePermit,
+        permit: Slot,
     ) -> std::result::Result<Option<Done>, CoreError> {
         let spec = &task.spec;
         if let Some(asset) = self
@@ -519,6 +546,9 @@ impl Worker {
                 let images = [image];
                 check_images(rules, &images)?;
                 let mut results = uploader.upload_images(&images).await?;
+                if let Some(pace) = permit.pace() {
+                    pace.acknowledged(size);
+                }
                 drop(permit);
                 let uploaded = results.pop().ok_or_else(|| {
                     CoreError::protocol("the platform answered no image")
@@ -533,7 +563,7 @@ impl Worker {
         &self,
         market: &Market,
         task: &Task,
-        permit: OwnedSemaphorePermit,
+        permit: Slot,
     ) -> std::result::Result<Option<Done>, CoreError> {
         let spec = &task.spec;
         let uploader = market.video().cloned().ok_or_else(|| {
@@ -550,11 +580,18 @@ impl Worker {
         // The observer appends each new receipt to `latest` (the driver lends it the whole
         // list, grown by one per part: copying it per part was quadratic in parts) and wakes
         // the persister below, which copies only what it has not seen.
+        // Each new receipt's bytes also go to the account's pace, its measure of the link.
         let latest = Arc::new(std::sync::Mutex::new(Latest::default()));
         let (tx, mut rx) = tokio::sync::watch::channel(());
         let observed = latest.clone();
+        let pace = permit.pace().cloned();
         opts.on_receipt = Some(Arc::new(move |session, receipts| {
-            lock(&observed).observe(session, receipts);
+            let new = lock(&observed).observe(session, receipts);
+            if let Some(pace) = &pace {
+                for receipt in new {
+                    pace.acknowledged(receipt.size);
+                }
+            }
             tx.send_replace(());
         }));
         // The poller has no observer: the persister below ends when the upload's driver,
@@ -683,6 +720,38 @@ impl Worker {
     }
 }
 
+/// The worker's limit on uploads in flight, and the signal that one was freed.
+struct Slots {
+    uploads: Arc<Semaphore>,
+    freed: Arc<Notify>,
+}
+
+/// One upload's places: among the worker's uploads and in its account's pace. Dropped when
+/// the upload is over (or moves on to polling); then it wakes the claiming loop.
+struct Slot {
+    upload: Option<OwnedSemaphorePermit>,
+    paced: Option<PaceSlot>,
+    freed: Option<Arc<Notify>>,
+}
+
+impl Slot {
+    /// The account's pace (its meter).
+    fn pace(&self) -> Option<&Arc<Pace>> {
+        self.paced.as_ref().map(PaceSlot::pace)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Both places are given back before the loop is woken to use them.
+        self.upload.take();
+        self.paced.take();
+        if let Some(freed) = &self.freed {
+            freed.notify_one();
+        }
+    }
+}
+
 /// The resume state of an upload as the driver reports it: its session and the receipts of
 /// its acknowledged parts, in the order acknowledged.
 #[derive(Default)]
@@ -695,10 +764,15 @@ struct Latest {
 }
 
 impl Latest {
-    /// Takes the driver's report. The driver's list only grows by one receipt per call, or
-    /// has one receipt replaced in place (a part sent again): the first costs one receipt's
-    /// copy, the second (rare) a copy of the list.
-    fn observe(&mut self, session: &UploadSession, receipts: &[PartReceipt]) {
+    /// Takes the driver's report, and gives the receipts it had not reported before (a part
+    /// acknowledged again counts again: its bytes crossed the link again). The driver's list
+    /// only grows by one receipt per call, or has one receipt replaced in place (a part sent
+    /// again): the first costs one receipt's copy, the second (rare) a copy of the list.
+    fn observe<'a>(
+        &mut self,
+        session: &UploadSession,
+        receipts: &'a [PartReceipt],
+    ) -> &'a [PartReceipt] {
         if self.session.as_ref() != Some(session) {
             let restarted = self
                 .session
@@ -713,10 +787,16 @@ impl Latest {
         let known = self.receipts.len();
         if receipts.len() > known {
             self.receipts.extend_from_slice(&receipts[known..]);
+            &receipts[known..]
         } else {
+            // A receipt replaced in place: the last one is as good a guess as any of which.
             self.receipts.clear();
             self.receipts.extend_from_slice(receipts);
             self.generation += 1;
+            receipts
+                .last()
+                .map(std::slice::from_ref)
+                .unwrap_or_default()
         }
     }
 

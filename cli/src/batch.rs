@@ -89,11 +89,13 @@ pub struct BatchFilter {
 /// How a worker works.
 #[derive(Debug, Args, Clone)]
 pub struct WorkerArgs {
-    /// Uploads in flight at once per marketplace.
-    #[arg(long, default_value_t = marketmedia_batch::DEFAULT_UPLOADS_PER_MARKET)]
-    pub uploads_per_market: usize,
-    /// Tasks in flight at once in this process.
-    #[arg(long, default_value_t = 8)]
+    /// Uploads in flight at once per account, fixed. Default: adaptive, from 4 to 16: as
+    /// many as raise the rate the account's link takes (docs/batch.md, "Limits").
+    #[arg(long, value_name = "N")]
+    pub uploads_per_market: Option<usize>,
+    /// Uploads in flight at once in this process, over every account (a video polled until
+    /// it is ready does not count).
+    #[arg(long, default_value_t = 32)]
     pub tasks: usize,
     /// Seconds a claimed task stays leased without renewal (a dead worker's tasks are taken
     /// over after it).
@@ -333,11 +335,12 @@ pub async fn markets(
             .with_video(target.client.video().clone())
             .with_images(target.client.images().clone())
             .with_defaults(target.meta());
-        out.push(
-            market
-                .with_platform(target.platform())
-                .with_max_uploads(worker.uploads_per_market),
-        );
+        out.push(market.with_platform(target.platform()).with_uploads(
+            match worker.uploads_per_market {
+                Some(n) => marketmedia_batch::PaceLimit::Fixed(n.max(1)),
+                None => marketmedia_batch::PaceLimit::default(),
+            },
+        ));
     }
     Ok((out, targets))
 }
@@ -644,7 +647,7 @@ async fn cancel(config: &Config, force_sandbox: bool, args: CancelArgs) -> Resul
     let store = open(&args.store).await?;
     adopt_legacy_accounts(store.as_ref(), config, force_sandbox).await?;
     let worker = WorkerArgs {
-        uploads_per_market: marketmedia_batch::DEFAULT_UPLOADS_PER_MARKET,
+        uploads_per_market: Some(marketmedia_batch::DEFAULT_UPLOADS_PER_MARKET),
         tasks: 1,
         lease_secs: 30,
         attempts: 1,

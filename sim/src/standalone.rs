@@ -39,7 +39,7 @@ use crate::lazada::{self, LazadaRunning, LazadaSim, LazadaSimConfig};
 use crate::shopee::{ShopeeSim, ShopeeSimConfig};
 use crate::smh::{self, SmhSimConfig, SmhStandalone};
 use crate::wechat::{WechatSim, WechatSimConfig};
-use crate::{SimServer, WireLog};
+use crate::{SimServer, Traffic, WireLog};
 
 /// The default listen address of the first simulator.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
@@ -109,6 +109,11 @@ pub trait Simulator: Send + Sync + 'static {
     fn name(&self) -> &str;
     /// The fault and shaping layer's control; `None` for a simulator without one.
     fn faults(&self) -> Option<&FaultHandle>;
+    /// What reached its routes: requests in flight now, their peak, each exchange's start
+    /// and end (a timeline samples it); `None` for a simulator that does not count them.
+    fn traffic(&self) -> Option<&Traffic> {
+        None
+    }
     /// Every request received.
     fn wire(&self) -> &WireLog;
     /// Every upload session held, with where it stands.
@@ -267,6 +272,9 @@ macro_rules! simulator_impl {
             }
             fn faults(&self) -> Option<&FaultHandle> {
                 Some(self.sim.faults())
+            }
+            fn traffic(&self) -> Option<&Traffic> {
+                Some(self.sim.traffic())
             }
             fn wire(&self) -> &WireLog {
                 self.sim.wire()

@@ -19,6 +19,8 @@
 
 mod chart;
 mod child;
+#[path = "../common/font.rs"]
+mod font;
 mod scenarios;
 mod sink;
 

@@ -490,3 +490,63 @@ async fn cancelling_a_batch_closes_its_open_sessions_on_the_platform() {
     let third = cancel_batch(store.as_ref(), &markets, None).await.unwrap();
     assert_eq!(third, CancelReport::default());
 }
+
+/// A committed video polled until it is ready holds no upload slot: with one upload in flight
+/// at a time and a platform that processes each video for 4 s, the three videos are all
+/// committed (and processing together) long before the first is ready. When polling held the
+/// task's slot, at most one task was ever processing.
+#[tokio::test]
+async fn videos_polled_until_ready_leave_their_slot_to_the_next_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = String::new();
+    for i in 0..3u64 {
+        let name = format!("v{i}.mp4");
+        write_sample_mp4(
+            &dir.path().join(&name),
+            Duration::from_secs(12),
+            MIB + i * 4096,
+        )
+        .unwrap();
+        rows.push_str(&format!(
+            "{{\"sku\":\"P{i}\",\"video\":\"{name}\",\"marketplaces\":\"shopee\"}}\n"
+        ));
+    }
+    let manifest = write(dir.path(), "m.jsonl", &rows);
+    let processing = Duration::from_secs(4);
+    let sb = Sandbox::start_with(
+        &marketmedia_cli::Setup::default(),
+        marketmedia_sim::standalone::StartOptions::default().with_processing_delay(processing),
+    )
+    .await
+    .unwrap();
+    let markets = vec![shopee(&sb).with_max_uploads(1)];
+    let store = store::open(dir.path().join("s.sqlite").to_str().unwrap())
+        .await
+        .unwrap();
+    plan(&manifest, &markets, Some((store.as_ref(), "b")))
+        .await
+        .unwrap();
+    let opts = WorkOptions {
+        max_in_flight: 1,
+        ..options("w", Duration::from_secs(30))
+    };
+    let worker = Worker::new(store.clone(), markets, opts);
+    let run = tokio::spawn(async move { worker.run().await });
+    let started = Instant::now();
+    let mut most_processing = 0;
+    while !run.is_finished() && started.elapsed() < Duration::from_secs(60) {
+        let tasks = store.tasks(0, 10, &TaskFilter::all()).await.unwrap();
+        let processing = tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Processing)
+            .count();
+        most_processing = most_processing.max(processing);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let report = run.await.unwrap().unwrap();
+    assert_eq!((report.uploaded, report.failed), (3, 0), "{report:?}");
+    assert_eq!(
+        most_processing, 3,
+        "every video should be processing at once, each having left its slot to the next"
+    );
+}

@@ -8,17 +8,32 @@
 //! cargo bench -p marketmedia-cli --bench batch              # the full catalog (a few minutes)
 //! cargo bench -p marketmedia-cli --bench batch -- --videos 20 # a smaller one
 //! cargo bench -p marketmedia-cli --bench batch -- --to shopee,lazada,smh
+//! cargo bench -p marketmedia-cli --bench batch -- --uploads-per-market 6 --quick  # a sweep point
+//! cargo bench -p marketmedia-cli --bench batch -- --link-mib 10 --latency-ms 150  # another link
 //! ```
+//!
+//! `--uploads-per-market N` and `--tasks N` are passed to the worker (default: the worker's
+//! own, an adaptive pace per account); `--quick` skips the dry run and the store loop;
+//! `--link-mib`, `--conn-mib` and `--latency-ms` shape the links (40, 8, 50).
 //!
 //! It prints, and writes to `target/marketmedia-bench/batch.json`:
 //! - the batch's wall time against the physical limit: each marketplace's bytes over its
-//!   40 MiB/s, the marketplaces in parallel (target ≤ 1.15×);
+//!   40 MiB/s, the marketplaces in parallel, or the CPU floor when it is larger (the CPU
+//!   seconds of the worker and of the simulators over the machine's cores; target ≤ 1.15×);
 //! - the worker process's peak resident set (`VmHWM`, target ≤ 64 MiB, independent of the
 //!   catalog's size), and the same for a 1,000-row dry run;
-//! - the time per task spent in the store (SQLite: add, claim, save the session, complete).
+//! - the time per task spent in the store (SQLite: add, claim, save the session, complete);
+//! - the timeline (`timeline.rs`): each link's bytes per second, requests and tasks in flight,
+//!   the CPU of the worker and of the simulators, every 200 ms; where each marketplace's time
+//!   beyond its bytes over its link went; drawn to `catalog-timeline.png` beside `batch.json`
+//!   (or `--chart PATH`), the samples in `batch-timeline.json`.
 //!
 //! The simulators run in this process and keep what they receive; the worker is the real CLI
 //! binary, so its memory is the client's alone.
+
+#[path = "../common/font.rs"]
+mod font;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,9 +51,6 @@ use serde::Serialize;
 const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
 const MB: u64 = 1_000_000;
 const MIB: u64 = 1 << 20;
-const LATENCY_MS: u64 = 50;
-const PER_CONN: u64 = 8 * MIB;
-const PER_MARKET: u64 = 40 * MIB;
 
 #[derive(Debug, Serialize)]
 struct Results {
@@ -48,6 +60,7 @@ struct Results {
     image_bytes: u64,
     wall_ms: u64,
     limit_ms: u64,
+    cpu_floor_ms: u64,
     ratio: f64,
     worker_peak_rss_mib: f64,
     dry_run_rows: u64,
@@ -56,6 +69,23 @@ struct Results {
     store_ms_per_task: f64,
     uploaded: u64,
     failed: u64,
+    uploads_per_market: Option<u64>,
+    tasks: Option<u64>,
+    link: timeline::Link,
+    latency_ms: u64,
+    finding: timeline::Finding,
+}
+
+fn text_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
 }
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -79,12 +109,24 @@ fn peak_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// Runs the CLI with `args` and `env`, sampling its peak resident set until it exits.
+/// What a run of the CLI gave: wall time, peak resident set (KiB), standard output, success,
+/// and the timeline's samples.
+struct Measured {
+    wall: Duration,
+    peak_kib: u64,
+    out: String,
+    ok: bool,
+    samples: Vec<timeline::Sample>,
+}
+
+/// Runs the CLI with `args` and `env`, sampling its peak resident set until it exits, and the
+/// timeline of `probes` meanwhile.
 fn run_measured(
     args: &[&str],
     env: &[(String, String)],
     dir: &Path,
-) -> (Duration, u64, String, bool) {
+    probes: Vec<timeline::Probe>,
+) -> Measured {
     let started = Instant::now();
     let mut child = Command::new(BIN)
         .env_clear()
@@ -98,7 +140,22 @@ fn run_measured(
         .expect("start marketmedia");
     let pid = child.id();
     let stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let tasks = timeline::TaskCounts::default();
+    let counts = tasks.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut out = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            counts.observe(&line);
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    });
+    let sampler = timeline::Sampler::start(probes, tasks, pid, started, Duration::from_millis(200));
     let mut peak = 0;
     let status = loop {
         if let Some(kib) = peak_kib(pid) {
@@ -109,8 +166,16 @@ fn run_measured(
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     };
+    let wall = started.elapsed();
+    let samples = sampler.finish();
     let out = reader.join().unwrap_or_default();
-    (started.elapsed(), peak, out, status.success())
+    Measured {
+        wall,
+        peak_kib: peak,
+        out,
+        ok: status.success(),
+        samples,
+    }
 }
 
 /// The marketplaces `--to` names, every one with a simulator when it names none.
@@ -273,12 +338,20 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
 #[tokio::main]
 async fn main() {
     let videos = arg("--videos", 100);
+    let quick = flag("--quick");
+    let tasks = text_arg("--tasks").and_then(|v| v.parse::<u64>().ok());
+    let uploads_per_market = text_arg("--uploads-per-market").and_then(|v| v.parse::<u64>().ok());
+    let latency_ms = arg("--latency-ms", 50);
+    let link = timeline::Link {
+        total: arg("--link-mib", 40) * MIB,
+        per_conn: arg("--conn-mib", 8) * MIB,
+    };
     let dir = tempfile::tempdir().expect("a temporary directory");
     let sb = Sandbox::start().await.expect("start the sandbox");
     let profile = FaultProfile {
-        latency_ms: LATENCY_MS,
-        bandwidth_per_conn: Some(PER_CONN),
-        bandwidth_total: Some(PER_MARKET),
+        latency_ms,
+        bandwidth_per_conn: Some(link.per_conn),
+        bandwidth_total: Some(link.total),
         ..FaultProfile::none()
     };
     let markets = markets(&sb);
@@ -298,20 +371,37 @@ async fn main() {
     let manifest_arg = manifest.display().to_string();
 
     eprintln!("running the batch…");
-    let (wall, peak_kib, out, ok) = run_measured(
-        &[
-            "batch",
-            "run",
-            &manifest_arg,
-            "--store",
-            &store_arg,
-            "--json",
-            "--tasks",
-            "12",
-        ],
-        &env,
-        dir.path(),
-    );
+    let probes = names
+        .iter()
+        .map(|name| {
+            let sim = sb.simulator(name);
+            timeline::Probe {
+                name: name.to_string(),
+                faults: sim.and_then(|s| s.faults()).cloned(),
+                traffic: sim.and_then(|s| s.traffic()).cloned(),
+            }
+        })
+        .collect();
+    let mut run_args = vec![
+        "batch",
+        "run",
+        &manifest_arg,
+        "--store",
+        &store_arg,
+        "--json",
+    ];
+    let tasks_arg = tasks.map(|n| n.to_string());
+    if let Some(n) = &tasks_arg {
+        run_args.extend(["--tasks", n]);
+    }
+    let uploads_arg = uploads_per_market.map(|n| n.to_string());
+    if let Some(n) = &uploads_arg {
+        run_args.extend(["--uploads-per-market", n]);
+    }
+    let run = run_measured(&run_args, &env, dir.path(), probes);
+    let (wall, peak_kib, out, ok) = (run.wall, run.peak_kib, run.out, run.ok);
+    let market_names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let finding = timeline::analyse(&run.samples, &market_names, link, wall.as_secs_f64());
     let finished = out
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -326,32 +416,48 @@ async fn main() {
     // The physical limit: each marketplace receives every byte once over its own 40 MiB/s;
     // they run in parallel, so the limit is one marketplace's bytes over its link.
     let per_market = video_bytes + image_bytes;
-    let limit = Duration::from_secs_f64(per_market as f64 / PER_MARKET as f64);
-    let ratio = wall.as_secs_f64() / limit.as_secs_f64();
+    let limit = Duration::from_secs_f64(per_market as f64 / link.total as f64);
+    // The CPU floor: the work of the worker and of the simulators (their hashing, mostly)
+    // over the machine's cores; with many marketplaces at once it can exceed the links'
+    // limit, and the reference is then the larger.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cpu_floor = (finding.worker_cpu + finding.sims_cpu) / cores;
+    let reference = limit.as_secs_f64().max(cpu_floor);
+    let ratio = wall.as_secs_f64() / reference;
 
     // A 1,000-row dry run, its rows naming the catalog's files again under new skus.
-    let rows = 1000;
-    let header: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-    let mut csv = format!("sku,video,images,marketplaces,{}\n", header.join(","));
-    for r in 0..rows {
-        let i = r % videos.max(1);
-        let values: Vec<String> = columns.iter().map(|(_, value)| value(r)).collect();
-        csv.push_str(&format!(
-            "D{r:04},v{i:03}.mp4,i{i:03}_0.jpg|i{i:03}_1.jpg|i{i:03}_2.jpg,{},{}\n",
-            names.join(";"),
-            values.join(",")
-        ));
-    }
-    let dry = dir.path().join("dry.csv");
-    std::fs::write(&dry, csv).expect("write the dry-run manifest");
-    let dry_arg = dry.display().to_string();
-    let (dry_wall, dry_peak, _, _) = run_measured(
-        &["batch", "run", &dry_arg, "--dry-run", "--store", &store_arg],
-        &env,
-        dir.path(),
-    );
+    let rows = if quick { 0 } else { 1000 };
+    let (dry_wall, dry_peak) = if quick {
+        (Duration::ZERO, 0)
+    } else {
+        let header: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        let mut csv = format!("sku,video,images,marketplaces,{}\n", header.join(","));
+        for r in 0..rows {
+            let i = r % videos.max(1);
+            let values: Vec<String> = columns.iter().map(|(_, value)| value(r)).collect();
+            csv.push_str(&format!(
+                "D{r:04},v{i:03}.mp4,i{i:03}_0.jpg|i{i:03}_1.jpg|i{i:03}_2.jpg,{},{}\n",
+                names.join(";"),
+                values.join(",")
+            ));
+        }
+        let dry = dir.path().join("dry.csv");
+        std::fs::write(&dry, csv).expect("write the dry-run manifest");
+        let dry_arg = dry.display().to_string();
+        let dry = run_measured(
+            &["batch", "run", &dry_arg, "--dry-run", "--store", &store_arg],
+            &env,
+            dir.path(),
+            Vec::new(),
+        );
+        (dry.wall, dry.peak_kib)
+    };
 
-    let store_ms = store_ms_per_task(dir.path(), 300).await;
+    let store_ms = if quick {
+        0.0
+    } else {
+        store_ms_per_task(dir.path(), 300).await
+    };
 
     let results = Results {
         videos,
@@ -360,6 +466,7 @@ async fn main() {
         image_bytes,
         wall_ms: wall.as_millis() as u64,
         limit_ms: limit.as_millis() as u64,
+        cpu_floor_ms: (cpu_floor * 1000.0) as u64,
         ratio,
         worker_peak_rss_mib: peak_kib as f64 / 1024.0,
         dry_run_rows: rows,
@@ -368,10 +475,15 @@ async fn main() {
         store_ms_per_task: store_ms,
         uploaded,
         failed,
+        uploads_per_market,
+        tasks,
+        link,
+        latency_ms,
+        finding,
     };
     println!(
         "| catalog | measured | reference | ratio | target |\n|---|---|---|---|---|\n\
-         | {} videos + {} images × {} marketplaces ({:.0} MB each) | {:.1} s | limit {:.1} s | {:.2} | ≤ 1.15 {} |\n\
+         | {} videos + {} images × {} marketplaces ({:.0} MB each) | {:.1} s | links' limit {:.1} s, CPU floor {:.1} s | {:.2} | ≤ 1.15 {} |\n\
          | worker peak RSS | {:.1} MiB | — | — | ≤ 64 MiB {} |\n\
          | dry run, {} rows | {:.1} s, {:.1} MiB peak | — | — | ≤ 64 MiB {} |\n\
          | store time per task (SQLite) | {:.2} ms | — | — | — |\n\
@@ -382,6 +494,7 @@ async fn main() {
         per_market as f64 / MB as f64,
         wall.as_secs_f64(),
         limit.as_secs_f64(),
+        cpu_floor,
         ratio,
         if ratio <= 1.15 { "ok" } else { "missed" },
         results.worker_peak_rss_mib,
@@ -392,10 +505,29 @@ async fn main() {
         if results.dry_run_peak_rss_mib <= 64.0 { "ok" } else { "missed" },
         store_ms,
     );
+    println!(
+        "\nlinks {} MiB/s each ({} MiB/s per connection, {} ms per request); worker: --tasks {}, --uploads-per-market {}\n\n{}",
+        link.total / MIB,
+        link.per_conn / MIB,
+        latency_ms,
+        tasks.map_or_else(|| "default".to_owned(), |n| n.to_string()),
+        uploads_per_market.map_or_else(|| "default".to_owned(), |n| n.to_string()),
+        results.finding.table()
+    );
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/marketmedia-bench");
     if std::fs::create_dir_all(&out_dir).is_ok() {
         if let Ok(json) = serde_json::to_string_pretty(&results) {
             let _ = std::fs::write(out_dir.join("batch.json"), json);
+        }
+        if let Ok(json) = serde_json::to_string(&run.samples) {
+            let _ = std::fs::write(out_dir.join("batch-timeline.json"), json);
+        }
+        let chart = text_arg("--chart")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| out_dir.join("catalog-timeline.png"));
+        match timeline::draw(&run.samples, &market_names, link, &chart) {
+            Ok(()) => eprintln!("timeline drawn to {}", chart.display()),
+            Err(e) => eprintln!("no timeline chart: {e}"),
         }
     }
 }
