@@ -7,31 +7,30 @@
 //! and no fixed number suits every catalog: the catalog benchmark measured 1.45× its
 //! physical limit with 4 uploads per marketplace, 1.12× with 8 (`docs/benchmarks.md`).
 //!
-//! The pace measures the bytes the platform acknowledged (parts and images) over windows of
-//! at least [`WINDOW`] and [`WINDOW_PARTS`] acknowledgments in which the limit was reached
-//! (a window where the catalog could not fill the limit says nothing about it). After a step
-//! up that raised the rate by at least [`GAIN`], it steps up again; after one that did not,
-//! it steps back down and holds for [`HOLD_WINDOWS`] windows before probing up again, as
-//! the rate may have been limited by the files of that moment. A rate that fell by more than
-//! [`DROP`] since the last window steps down. Between 1 and [`PaceLimit::Adaptive`]'s
-//! `max`, which bounds the worker's memory and the requests an account receives at once.
+//! The pace measures the bytes the account's uploads put on the link (part bytes as the
+//! connection takes them, and each image) over windows of at least [`WINDOW`] in which the
+//! limit was reached (a window where the catalog could not fill the limit says nothing
+//! about it). After a step up that raised the rate by at least [`GAIN`], it steps up again;
+//! after one that did not, it steps back and holds for [`HOLD_WINDOWS`] windows before
+//! probing again, as the rate may have been limited by the files of that moment. It never
+//! steps below where it started: a rate that falls while the limit stays says something of
+//! the files (smaller ones, a video processing), not of the limit, and fewer uploads never
+//! carry more. Between `start` and [`PaceLimit::Adaptive`]'s `max`, which bounds the
+//! worker's memory and the requests an account receives at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Uploads in flight an adaptive pace starts with.
-pub const ADAPTIVE_START: usize = 4;
-/// The most uploads in flight an adaptive pace reaches per account.
-pub const ADAPTIVE_MAX: usize = 16;
+pub const ADAPTIVE_START: usize = 6;
+/// The most uploads in flight an adaptive pace reaches per account: the catalog benchmark's
+/// worker stayed under 64 MiB at 12 per account on three accounts, and went over at 16.
+pub const ADAPTIVE_MAX: usize = 12;
 /// The shortest measuring window.
 pub const WINDOW: Duration = Duration::from_secs(2);
-/// The fewest acknowledgments (parts or images) in a measuring window.
-pub const WINDOW_PARTS: u64 = 8;
 /// The smallest rise of the rate (a share) that makes a step up worth it.
 pub const GAIN: f64 = 0.05;
-/// The fall of the rate (a share) that makes the pace step down.
-pub const DROP: f64 = 0.15;
 /// Windows a pace holds its limit after a step up that did not pay.
 pub const HOLD_WINDOWS: u32 = 3;
 
@@ -40,7 +39,7 @@ pub const HOLD_WINDOWS: u32 = 3;
 pub enum PaceLimit {
     /// Always this many (at least one).
     Fixed(usize),
-    /// As many as raise the rate the link takes, from `start`, between 1 and `max`.
+    /// As many as raise the rate the link takes, from `start` up to `max`.
     Adaptive {
         /// The first limit.
         start: usize,
@@ -79,12 +78,13 @@ enum Step {
 
 #[derive(Debug)]
 struct State {
+    /// The lowest limit (an adaptive pace's start).
+    floor: usize,
     limit: usize,
     in_flight: usize,
     /// When the current window started, and the counters then.
     window_start: Instant,
     bytes_at_start: u64,
-    acks_at_start: u64,
     /// Whether the limit was reached during the current window.
     saturated: bool,
     /// The rate of the last window that counted, bytes per second.
@@ -99,7 +99,6 @@ struct State {
 pub struct Pace {
     kind: PaceLimit,
     bytes: AtomicU64,
-    acks: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -113,13 +112,12 @@ impl Pace {
         Arc::new(Pace {
             kind,
             bytes: AtomicU64::new(0),
-            acks: AtomicU64::new(0),
             state: Mutex::new(State {
+                floor: limit,
                 limit,
                 in_flight: 0,
                 window_start: Instant::now(),
                 bytes_at_start: 0,
-                acks_at_start: 0,
                 saturated: false,
                 last_rate: None,
                 step: Step::Held,
@@ -144,10 +142,9 @@ impl Pace {
         self.state().in_flight
     }
 
-    /// Counts `bytes` the platform acknowledged (a part, an image).
-    pub fn acknowledged(&self, bytes: u64) {
+    /// Counts `bytes` put on the account's link (part bytes taken by a connection, an image).
+    pub fn carried(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.acks.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A slot for one more upload, when fewer than the limit are in flight; the slot is
@@ -174,16 +171,14 @@ impl Pace {
             return;
         };
         let bytes = self.bytes.load(Ordering::Relaxed);
-        let acks = self.acks.load(Ordering::Relaxed);
         let elapsed = now.saturating_duration_since(st.window_start);
-        if elapsed < WINDOW || acks.saturating_sub(st.acks_at_start) < WINDOW_PARTS {
+        if elapsed < WINDOW {
             return;
         }
         let rate = bytes.saturating_sub(st.bytes_at_start) as f64 / elapsed.as_secs_f64();
         let counted = st.saturated;
         st.window_start = now;
         st.bytes_at_start = bytes;
-        st.acks_at_start = acks;
         st.saturated = st.in_flight >= st.limit;
         if !counted {
             // The catalog did not fill the limit: this window says nothing of it.
@@ -199,12 +194,8 @@ impl Pace {
             Step::Up if rate >= last * (1.0 + GAIN) => step_up(st, max),
             Step::Up => {
                 // The step did not pay: back to where it was, and hold.
-                st.limit = st.limit.saturating_sub(1).max(1);
+                st.limit = st.limit.saturating_sub(1).max(st.floor);
                 st.step = Step::Held;
-                st.hold = HOLD_WINDOWS;
-            }
-            Step::Held if rate < last * (1.0 - DROP) => {
-                st.limit = st.limit.saturating_sub(1).max(1);
                 st.hold = HOLD_WINDOWS;
             }
             Step::Held if st.hold > 0 => st.hold -= 1,
@@ -248,8 +239,8 @@ mod tests {
     use super::*;
 
     /// Drives a pace through windows on a simulated link: `rate_at(limit)` bytes per second
-    /// acknowledged in 16 acknowledgments per window, the limit always reached.
-    fn run(pace: &Arc<Pace>, windows: usize, rate_at: impl Fn(usize) -> f64) -> Vec<usize> {
+    /// carried, the limit always reached.
+    fn run(pace: &Arc<Pace>, windows: usize, mut rate_at: impl FnMut(usize) -> f64) -> Vec<usize> {
         let mut now = Instant::now();
         let mut limits = Vec::new();
         {
@@ -263,7 +254,7 @@ mod tests {
             assert_eq!(slots.len(), limit);
             let bytes = (rate_at(limit) * WINDOW.as_secs_f64()) as u64;
             for _ in 0..16 {
-                pace.acknowledged(bytes / 16);
+                pace.carried(bytes / 16);
             }
             now += WINDOW;
             let mut st = pace.state();
@@ -308,6 +299,18 @@ mod tests {
     }
 
     #[test]
+    fn a_falling_rate_never_takes_the_pace_below_its_start() {
+        // The files get smaller and smaller: the rate falls whatever the limit.
+        let pace = Pace::new(PaceLimit::default());
+        let mut n = 0.0;
+        let limits = run(&pace, 40, |_| {
+            n += 1.0;
+            40e6 / n
+        });
+        assert!(limits.iter().all(|&l| l >= ADAPTIVE_START), "{limits:?}");
+    }
+
+    #[test]
     fn a_window_the_catalog_could_not_fill_moves_nothing() {
         let pace = Pace::new(PaceLimit::default());
         let start = pace.limit();
@@ -317,7 +320,7 @@ mod tests {
             // One upload in flight, under the limit.
             let slot = pace.try_start();
             for _ in 0..16 {
-                pace.acknowledged(1_000_000);
+                pace.carried(1_000_000);
             }
             now += WINDOW;
             let mut st = pace.state();

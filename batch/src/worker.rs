@@ -547,7 +547,7 @@ impl Worker {
                 check_images(rules, &images)?;
                 let mut results = uploader.upload_images(&images).await?;
                 if let Some(pace) = permit.pace() {
-                    pace.acknowledged(size);
+                    pace.carried(size);
                 }
                 drop(permit);
                 let uploaded = results.pop().ok_or_else(|| {
@@ -580,20 +580,26 @@ impl Worker {
         // The observer appends each new receipt to `latest` (the driver lends it the whole
         // list, grown by one per part: copying it per part was quadratic in parts) and wakes
         // the persister below, which copies only what it has not seen.
-        // Each new receipt's bytes also go to the account's pace, its measure of the link.
         let latest = Arc::new(std::sync::Mutex::new(Latest::default()));
         let (tx, mut rx) = tokio::sync::watch::channel(());
         let observed = latest.clone();
-        let pace = permit.pace().cloned();
         opts.on_receipt = Some(Arc::new(move |session, receipts| {
-            let new = lock(&observed).observe(session, receipts);
-            if let Some(pace) = &pace {
-                for receipt in new {
-                    pace.acknowledged(receipt.size);
-                }
-            }
+            lock(&observed).observe(session, receipts);
             tx.send_replace(());
         }));
+        // The part bytes each connection takes also go to the account's pace, its measure
+        // of the link (before any sink the options had).
+        if let Some(pace) = permit.pace().cloned() {
+            let next = opts.progress.take();
+            opts.progress = Some(Arc::new(move |event: marketmedia_core::ProgressEvent| {
+                if let marketmedia_core::ProgressEvent::Bytes { bytes, .. } = &event {
+                    pace.carried(*bytes);
+                }
+                if let Some(next) = &next {
+                    next(event);
+                }
+            }));
+        }
         // The poller has no observer: the persister below ends when the upload's driver,
         // the observer's only holder, is dropped.
         let poller = UploadDriver::new(UploadOptions {
@@ -764,15 +770,10 @@ struct Latest {
 }
 
 impl Latest {
-    /// Takes the driver's report, and gives the receipts it had not reported before (a part
-    /// acknowledged again counts again: its bytes crossed the link again). The driver's list
-    /// only grows by one receipt per call, or has one receipt replaced in place (a part sent
-    /// again): the first costs one receipt's copy, the second (rare) a copy of the list.
-    fn observe<'a>(
-        &mut self,
-        session: &UploadSession,
-        receipts: &'a [PartReceipt],
-    ) -> &'a [PartReceipt] {
+    /// Takes the driver's report. The driver's list only grows by one receipt per call, or
+    /// has one receipt replaced in place (a part sent again): the first costs one receipt's
+    /// copy, the second (rare) a copy of the list.
+    fn observe(&mut self, session: &UploadSession, receipts: &[PartReceipt]) {
         if self.session.as_ref() != Some(session) {
             let restarted = self
                 .session
@@ -787,16 +788,10 @@ impl Latest {
         let known = self.receipts.len();
         if receipts.len() > known {
             self.receipts.extend_from_slice(&receipts[known..]);
-            &receipts[known..]
         } else {
-            // A receipt replaced in place: the last one is as good a guess as any of which.
             self.receipts.clear();
             self.receipts.extend_from_slice(receipts);
             self.generation += 1;
-            receipts
-                .last()
-                .map(std::slice::from_ref)
-                .unwrap_or_default()
         }
     }
 

@@ -89,7 +89,7 @@ pub struct BatchFilter {
 /// How a worker works.
 #[derive(Debug, Args, Clone)]
 pub struct WorkerArgs {
-    /// Uploads in flight at once per account, fixed. Default: adaptive, from 4 to 16: as
+    /// Uploads in flight at once per account, fixed. Default: adaptive, from 6 to 12: as
     /// many as raise the rate the account's link takes (docs/batch.md, "Limits").
     #[arg(long, value_name = "N")]
     pub uploads_per_market: Option<usize>,
