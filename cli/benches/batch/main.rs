@@ -45,7 +45,7 @@ use marketmedia_cli::sandbox::Sandbox;
 use marketmedia_core::raw::{PartPlan, PartSizeRule, UploadRules, UploadSession, TITLE};
 use marketmedia_core::Marketplace;
 use marketmedia_sim::faults::FaultProfile;
-use marketmedia_sim::fixtures::{sample_jpeg, write_sample_mp4};
+use marketmedia_sim::fixtures::{decodable_jpeg, write_sample_mp4};
 use serde::Serialize;
 
 const BIN: &str = env!("CARGO_BIN_EXE_marketmedia");
@@ -246,7 +246,12 @@ fn write_catalog(
         for j in 0..3 {
             let name = format!("i{i:03}_{j}.jpg");
             let len = 150_000 + (i as usize * 3 + j) * 1000;
-            std::fs::write(dir.join(&name), sample_jpeg(len)).expect("write image");
+            // A real picture: a platform may decode it (WeChat's simulator does).
+            std::fs::write(
+                dir.join(&name),
+                decodable_jpeg(len).expect("encode an image"),
+            )
+            .expect("write image");
             image_bytes += len as u64;
             images.push(name);
         }
@@ -401,6 +406,21 @@ async fn main() {
     let run = run_measured(&run_args, &env, dir.path(), probes);
     let (wall, peak_kib, out, ok) = (run.wall, run.peak_kib, run.out, run.ok);
     let market_names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    // Answers refused for the platform's request rate (429), per marketplace: time the link
+    // stood idle waiting for the platform, not for the client.
+    let refused: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let n = sb.simulator(name).map_or(0, |s| {
+                s.wire()
+                    .records()
+                    .iter()
+                    .filter(|r| r.status == 429)
+                    .count()
+            });
+            format!("{name} {n}")
+        })
+        .collect();
     let finding = timeline::analyse(&run.samples, &market_names, link, wall.as_secs_f64());
     let finished = out
         .lines()
@@ -506,12 +526,13 @@ async fn main() {
         store_ms,
     );
     println!(
-        "\nlinks {} MiB/s each ({} MiB/s per connection, {} ms per request); worker: --tasks {}, --uploads-per-market {}\n\n{}",
+        "\nlinks {} MiB/s each ({} MiB/s per connection, {} ms per request); worker: --tasks {}, --uploads-per-market {}; 429 answers: {}\n\n{}",
         link.total / MIB,
         link.per_conn / MIB,
         latency_ms,
         tasks.map_or_else(|| "default".to_owned(), |n| n.to_string()),
         uploads_per_market.map_or_else(|| "default".to_owned(), |n| n.to_string()),
+        refused.join(", "),
         results.finding.table()
     );
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/marketmedia-bench");

@@ -84,8 +84,9 @@ pub struct EbayConfig {
     /// Largest image (default [`DEFAULT_MAX_IMAGE_BYTES`]).
     pub max_image_bytes: u64,
     /// How its client talks HTTP: timeouts, deadlines, answer cap, requests in flight
-    /// and request rate ([`ClientOptions`], today's values by default). Two clients keep
-    /// their own.
+    /// and request rate ([`ClientOptions`], today's values by default; without a rate of
+    /// its own the client holds to eBay's published one, [`crate::PUBLISHED_RATE`]). Two
+    /// clients keep their own.
     pub options: ClientOptions,
 }
 

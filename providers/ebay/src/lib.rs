@@ -60,6 +60,15 @@ pub struct EbayUploader {
     image_rules: ImageRules,
 }
 
+/// eBay's published rate for the Media API: "All POST methods in the Media API … 50 requests
+/// per 5 seconds", per user (`docs/platforms/ebay.md`). The client's window is kept per
+/// account, so each eBay account holds to its own.
+pub const PUBLISHED_RATE: marketmedia_core::RequestRate = marketmedia_core::RequestRate {
+    requests: 50,
+    per: std::time::Duration::from_secs(5),
+    method: Some("POST"),
+};
+
 fn meta(call: &'static str, part: Option<u32>) -> CallMeta<'static> {
     CallMeta {
         platform: PLATFORM,
@@ -70,10 +79,14 @@ fn meta(call: &'static str, part: Option<u32>) -> CallMeta<'static> {
 
 impl EbayUploader {
     /// A provider for `config` (checked again: its fields are public), with its own HTTP
-    /// client.
+    /// client. Its client holds to eBay's published rate, [`PUBLISHED_RATE`], unless the
+    /// options set one of their own (an application granted more sets it higher): a 429
+    /// costs the upload a `Retry-After` pause in which the link stays idle.
     pub fn new(config: EbayConfig) -> Result<Self> {
         config.validate()?;
-        let client = http::HttpClient::new(config.options)?;
+        let mut options = config.options;
+        options.request_rate.get_or_insert(PUBLISHED_RATE);
+        let client = http::HttpClient::new(options)?;
         Ok(Self::with_client(config, client))
     }
 

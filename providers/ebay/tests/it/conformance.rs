@@ -17,6 +17,13 @@ fn uploader(
         .build()?;
     config.part_size = 1 << 20;
     config.options.timeouts = timeouts;
+    // The fast simulator allows 100,000 POST per 5 s (`start_fast`), so the client need not hold to
+    // eBay's published one (its default): the suite sends hundreds of 1 MiB chunks.
+    config.options.request_rate = Some(marketmedia_core::RequestRate {
+        requests: u32::MAX,
+        per: std::time::Duration::from_secs(1),
+        method: None,
+    });
     EbayUploader::new(config)
 }
 
