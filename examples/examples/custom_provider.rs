@@ -1000,7 +1000,7 @@ mod tests {
         let manifest = dir.path().join("catalog.csv");
         std::fs::write(&manifest, "sku,video,images\nK1,kettle.mp4,front.jpg\n").unwrap();
         let worker = marketmedia_cli::batch::WorkerArgs {
-            uploads_per_market: 2,
+            uploads_per_market: Some(2),
             tasks: 8,
             lease_secs: 30,
             attempts: 3,
