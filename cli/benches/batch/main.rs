@@ -201,6 +201,9 @@ fn env_for(sb: &Sandbox, names: &[&str], home: &Path) -> Vec<(String, String)> {
         ("XDG_DATA_HOME", home.join("data").display().to_string()),
     ];
     env.extend(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    // The C library's allocator settings, when the run sets them (`MALLOC_ARENA_MAX=2`…):
+    // the worker's resident set depends on them.
+    env.extend(std::env::vars().filter(|(k, _)| k.starts_with("MALLOC_")));
     env
 }
 
