@@ -267,6 +267,12 @@ impl Managed {
         for _ in 0..2 {
             let flight = {
                 let mut state = self.state();
+                // A refusal recorded since `kept_refusal` looked (the refresh this caller
+                // would have waited for ended in it just before): kept as well, not a new
+                // refresh with the same refresh token.
+                if let Some(refusal) = &state.refusal {
+                    return Err(refusal.error.detached());
+                }
                 if let Some(tokens) = &state.tokens {
                     let replaced = refused.is_none_or(|r| r != &tokens.access_token);
                     if replaced && !tokens.is_due(&self.margin, self.store.now_ms()) {
