@@ -30,6 +30,9 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres` (`MARKETMEDIA_TEST_PG` overrides it); when it
 //! is unreachable its rows are skipped with the reason.
 
+#[path = "common/child.rs"]
+mod child;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -213,18 +216,6 @@ async fn run_workers(location: &str, workers: usize, tasks: u64, tag: &str) -> R
     }
 }
 
-/// `VmHWM` of a live process, in KiB.
-fn peak_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// Runs the CLI, sampling its peak resident set until it exits: (time, peak KiB, success).
 fn run_cli(args: &[&str], env: &[(String, String)], dir: &Path) -> (Duration, u64, bool, String) {
     let started = Instant::now();
@@ -238,21 +229,11 @@ fn run_cli(args: &[&str], env: &[(String, String)], dir: &Path) -> (Duration, u6
         .stderr(Stdio::piped())
         .spawn()
         .expect("start marketmedia");
-    let pid = child.id();
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
     let out = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
     let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let mut peak = 0;
-    let status = loop {
-        if let Some(kib) = peak_kib(pid) {
-            peak = peak.max(kib);
-        }
-        match child.try_wait().expect("wait for marketmedia") {
-            Some(status) => break status,
-            None => std::thread::sleep(Duration::from_millis(5)),
-        }
-    };
+    let (status, peak) = child::wait_sampling_peak(&mut child, Duration::from_millis(5));
     let elapsed = started.elapsed();
     let out = out.join().unwrap_or_default();
     let err = err.join().unwrap_or_default();

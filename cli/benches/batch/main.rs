@@ -31,8 +31,10 @@
 //! The simulators run in this process and keep what they receive; the worker is the real CLI
 //! binary, so its memory is the client's alone.
 
-#[path = "../common/font.rs"]
-mod font;
+#[path = "../common/child.rs"]
+mod child;
+#[path = "../common/chart.rs"]
+mod common_chart;
 mod timeline;
 
 use std::collections::BTreeMap;
@@ -97,18 +99,6 @@ fn arg(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// `VmHWM` of a live process, in KiB.
-fn peak_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// What a run of the CLI gave: wall time, peak resident set (KiB), standard output, success,
 /// and the timeline's samples.
 struct Measured {
@@ -156,16 +146,7 @@ fn run_measured(
         out
     });
     let sampler = timeline::Sampler::start(probes, tasks, pid, started, Duration::from_millis(200));
-    let mut peak = 0;
-    let status = loop {
-        if let Some(kib) = peak_kib(pid) {
-            peak = peak.max(kib);
-        }
-        match child.try_wait().expect("wait for marketmedia") {
-            Some(status) => break status,
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
+    let (status, peak) = child::wait_sampling_peak(&mut child, Duration::from_millis(20));
     let wall = started.elapsed();
     let samples = sampler.finish();
     let out = reader.join().unwrap_or_default();

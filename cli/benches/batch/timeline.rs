@@ -23,7 +23,7 @@ use marketmedia_sim::Traffic;
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::font::load_font;
+use crate::common_chart::{legend, load_font};
 
 const MIB: f64 = (1u64 << 20) as f64;
 /// Clock ticks per second of `/proc/PID/stat`'s CPU times (`USER_HZ`, 100 on Linux).
@@ -400,12 +400,7 @@ pub fn draw(samples: &[Sample], names: &[String], link: Link, path: &Path) -> Re
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
-    top.configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(e)?;
+    legend(&mut top, 12)?;
 
     let max_in_flight = samples
         .iter()
@@ -463,12 +458,7 @@ pub fn draw(samples: &[Sample], names: &[String], link: Link, path: &Path) -> Re
         ))
         .map_err(e)?;
     }
-    mid.configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(e)?;
+    legend(&mut mid, 12)?;
 
     let cpu = |f: &dyn Fn(&Sample) -> f64| -> Vec<(f64, f64)> {
         (window..samples.len())
@@ -511,12 +501,7 @@ pub fn draw(samples: &[Sample], names: &[String], link: Link, path: &Path) -> Re
     .map_err(e)?
     .label("simulators (the benchmark's process)")
     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], sims_color));
-    low.configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(e)?;
+    legend(&mut low, 12)?;
     root.present().map_err(e)?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::font::load_font;
+use crate::common_chart::{legend, load_font};
 use crate::{Link, SweepPoint, MIB};
 
 /// Draws `sweep` to `path`.
@@ -67,13 +67,7 @@ pub fn draw(sweep: &[SweepPoint], link: &Link, path: &Path) -> Result<(), String
             .label(format!("{platform} ideal {ideal:.2} s"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.5)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(e)?;
+    legend(&mut chart, 14)?;
     root.present().map_err(e)?;
     Ok(())
 }

@@ -19,8 +19,8 @@
 
 mod chart;
 mod child;
-#[path = "../common/font.rs"]
-mod font;
+#[path = "../common/chart.rs"]
+mod common_chart;
 mod scenarios;
 mod sink;
 

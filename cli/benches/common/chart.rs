@@ -1,6 +1,8 @@
-//! The chart font, shared by the benchmarks that draw: plotters' `ab_glyph` text needs a
-//! TrueType file at run time (no system font library at build time).
+//! What the benchmarks that draw share: the chart font (plotters' `ab_glyph` text needs a
+//! TrueType file at run time, no system font library at build time) and the legend's style.
 
+use plotters::coord::CoordTranslate;
+use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
 /// Where a sans-serif TrueType font is looked for (Debian's `fonts-dejavu-core` first);
@@ -29,4 +31,20 @@ pub fn load_font() -> Result<(), String> {
         "no font found (tried {}); set MARKETMEDIA_BENCH_FONT to a .ttf file",
         candidates.join(", ")
     ))
+}
+
+/// Draws `chart`'s series labels in the benchmarks' style (a white box with a black border,
+/// sans-serif of `size` points).
+pub fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>, size: u32) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", size))
+        .draw()
+        .map_err(|err| format!("drawing failed: {err:?}"))
 }
