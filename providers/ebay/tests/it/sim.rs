@@ -195,3 +195,31 @@ async fn images_one_request_each() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+/// The client holds to eBay's published 50 POST per 5 s by default (`PUBLISHED_RATE`), so the
+/// simulator, which enforces that window, never answers 429: 60 images in a row take at
+/// least the one window the last ten wait for. Without the default the last ten were
+/// refused 429 and retried after `Retry-After`.
+#[tokio::test]
+async fn the_client_holds_to_the_published_post_rate() {
+    let (sim, _server, ebay) = start().await;
+    let images: Vec<ImageSource> = (0..60)
+        .map(|i| ImageSource::from_bytes(format!("i{i}.jpg"), sample_jpeg(1024 + i)))
+        .collect();
+    let started = std::time::Instant::now();
+    let results = ebay.upload_images(&images).await.unwrap();
+    let took = started.elapsed();
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    assert_eq!(sim.wire().count(calls::CREATE_IMAGE_FROM_FILE), 60);
+    let refused: Vec<_> = sim
+        .wire()
+        .records()
+        .into_iter()
+        .filter(|r| r.status == 429)
+        .collect();
+    assert!(refused.is_empty(), "refused for the rate: {refused:?}");
+    assert!(
+        took >= Duration::from_millis(4500),
+        "the 51st POST waits for the window: {took:?}"
+    );
+}
