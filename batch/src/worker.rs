@@ -17,8 +17,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use marketmedia_core::raw::{PartReceipt, UploadRules, UploadSession};
 use marketmedia_core::{
-    check_images, digest_request, Completion, Error as CoreError, ErrorKind, ImageSource,
-    PreparedSource, SourceProbe, UploadDriver, UploadOptions, UploadOutcome,
+    check_images, digest_request, Completion, DigestPasses, Error as CoreError, ErrorKind,
+    ImageSource, SourceProbe, UploadDriver, UploadOptions, UploadOutcome,
 };
 
 use crate::error::Result;
@@ -196,6 +196,11 @@ pub struct WorkReport {
     pub released: u64,
     /// Tasks waiting for their credential to be authorized again when it stopped.
     pub waiting: u64,
+    /// Reads of a video for its digests ([`marketmedia_core::DigestPasses`]): one per file
+    /// when its tasks share them.
+    pub digest_passes: u64,
+    /// Video tasks whose digests came from another task's read of the same file.
+    pub digest_passes_shared: u64,
 }
 
 enum Outcome {
@@ -214,6 +219,8 @@ pub struct Worker {
     markets: Vec<Market>,
     opts: WorkOptions,
     events: Option<EventSink>,
+    /// The digest passes the video tasks share: one read of a file for all its accounts.
+    passes: Arc<DigestPasses>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -228,11 +235,19 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// A worker of the tasks in `store` for `markets`.
     pub fn new(store: Arc<dyn JobStore>, markets: Vec<Market>, opts: WorkOptions) -> Worker {
+        // Every account this worker sends videos to is a companion: the first task of a file
+        // reads it once for the digests of all of them.
+        let companions = markets
+            .iter()
+            .filter_map(|m| m.video().map(|v| v.rules().clone()))
+            .collect();
+        let passes = DigestPasses::default().with_companions(companions, opts.upload.part_size);
         Worker {
             store,
             markets,
             opts,
             events: None,
+            passes: Arc::new(passes),
         }
     }
 
@@ -352,6 +367,9 @@ impl Worker {
                 () = self.stop_then(Duration::ZERO), if !self.stopped() => {}
             }
         }
+        let counts = self.passes.counts();
+        report.digest_passes = counts.passes;
+        report.digest_passes_shared = counts.shared;
         Ok(report)
     }
 
@@ -614,13 +632,14 @@ impl Worker {
                 let path = std::path::PathBuf::from(&spec.path);
                 let session = task.session.clone();
                 let known = task.receipts.clone();
+                let passes = Arc::clone(&self.passes);
                 let upload = async move {
                     let outcome = match session {
                         Some(session) => {
                             let probe = SourceProbe::open(&path).await?;
                             probe.check(&rules)?;
                             let request = digest_request(&rules, &session.plan);
-                            let prepared = PreparedSource::digest(probe, &request).await?;
+                            let prepared = passes.prepare(&probe, &request).await?;
                             match driver
                                 .resume(uploader.as_ref(), &prepared, session, known)
                                 .await
@@ -632,12 +651,18 @@ impl Worker {
                                         ErrorKind::NotFound | ErrorKind::Expired
                                     ) =>
                                 {
-                                    driver.upload_file(uploader.as_ref(), &path).await
+                                    driver
+                                        .upload_file_shared(uploader.as_ref(), &path, &passes)
+                                        .await
                                 }
                                 other => other,
                             }
                         }
-                        None => driver.upload_file(uploader.as_ref(), &path).await,
+                        None => {
+                            driver
+                                .upload_file_shared(uploader.as_ref(), &path, &passes)
+                                .await
+                        }
                     };
                     drop(driver);
                     outcome.map(|o| (o, uploader))

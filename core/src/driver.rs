@@ -565,6 +565,27 @@ impl UploadDriver {
         provider: &dyn ChunkedVideoUploader,
         path: &Path,
     ) -> Result<UploadOutcome> {
+        self.upload_file_via(provider, path, None).await
+    }
+
+    /// [`UploadDriver::upload_file`], its digests from `passes`: another upload of the same
+    /// unchanged file (to another account, run apart) may already have read it for them, and
+    /// a pass this upload starts also computes what the passes' companions need.
+    pub async fn upload_file_shared(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        path: &Path,
+        passes: &crate::DigestPasses,
+    ) -> Result<UploadOutcome> {
+        self.upload_file_via(provider, path, Some(passes)).await
+    }
+
+    async fn upload_file_via(
+        &self,
+        provider: &dyn ChunkedVideoUploader,
+        path: &Path,
+        passes: Option<&crate::DigestPasses>,
+    ) -> Result<UploadOutcome> {
         let rules = provider.rules();
         self.stage(&rules.platform, Stage::Preflight);
         let probe = self
@@ -582,10 +603,12 @@ impl UploadDriver {
             .preflight_while(
                 provider,
                 &probe,
-                self.unless_stopped(
-                    &rules.platform,
-                    PreparedSource::digest(probe.clone(), &request),
-                ),
+                self.unless_stopped(&rules.platform, async {
+                    match passes {
+                        Some(passes) => passes.prepare(&probe, &request).await,
+                        None => PreparedSource::digest(probe.clone(), &request).await,
+                    }
+                }),
             )
             .await?;
         self.preflighted().upload_prepared(provider, &source).await

@@ -50,6 +50,7 @@ mod journal;
 mod marketplace;
 mod media;
 mod meta;
+mod passes;
 mod plan;
 mod progress;
 mod rate;
@@ -96,6 +97,7 @@ pub use marketplace::{
 };
 pub use media::MediaFormat;
 pub use meta::{MetaField, UploadMeta};
+pub use passes::{DigestPasses, PassCounts, DEFAULT_PASSES_KEPT};
 pub use progress::{progress_channel, ProgressEvent, ProgressSink, Stage};
 pub use retry::{PollPolicy, RetryPolicy};
 pub use secret::{redact_url, RedactedUrl, Secret};

@@ -208,6 +208,13 @@ async fn duplicate_rows_and_reruns_reuse_the_asset() {
         (4, 4, 0),
         "{report:?}"
     );
+    // Shopee's task and SMH's read the video once between them: the first pass also
+    // computed the SMH digests (its companion), and the second task took them.
+    assert_eq!(
+        (report.digest_passes, report.digest_passes_shared),
+        (1, 1),
+        "{report:?}"
+    );
     assert_eq!(
         sb.sim::<marketmedia_sim::shopee::ShopeeSim>()
             .unwrap()
