@@ -35,6 +35,7 @@
 mod child;
 #[path = "../common/chart.rs"]
 mod common_chart;
+mod plain;
 mod timeline;
 
 use std::collections::BTreeMap;
@@ -76,6 +77,20 @@ struct Results {
     link: timeline::Link,
     latency_ms: u64,
     finding: timeline::Finding,
+    digest_passes: u64,
+    digest_passes_shared: u64,
+    cpu: Option<CpuPerGib>,
+}
+
+/// The worker's CPU per GiB sent, beside the plain client's for the same bytes.
+#[derive(Debug, Serialize)]
+struct CpuPerGib {
+    bytes: u64,
+    worker_cpu_s: f64,
+    plain_cpu_s: f64,
+    worker_s_per_gib: f64,
+    plain_s_per_gib: f64,
+    ratio: f64,
 }
 
 fn text_arg(name: &str) -> Option<String> {
@@ -252,6 +267,69 @@ fn write_catalog(
     (path, video_bytes, image_bytes)
 }
 
+/// Runs the plain client (`plain.rs`) over the catalog in `dir`: every video and image to
+/// every marketplace's raw sink, with the digests that marketplace's rules require.
+fn plain_cpu(
+    sb: &Sandbox,
+    names: &[&str],
+    dir: &Path,
+    videos: u64,
+) -> Result<plain::Report, String> {
+    let mut files: Vec<(PathBuf, bool)> = Vec::new();
+    for i in 0..videos {
+        files.push((dir.join(format!("v{i:03}.mp4")), true));
+        for j in 0..3 {
+            files.push((dir.join(format!("i{i:03}_{j}.jpg")), false));
+        }
+    }
+    let mut items = Vec::new();
+    for name in names {
+        let client = sb.client(name).map_err(|e| e.to_string())?;
+        let rules = client.video().rules().clone();
+        let base = sb.base_url(name);
+        let origin = match base.split_once("://") {
+            Some((scheme, rest)) => {
+                format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
+            }
+            None => base.clone(),
+        };
+        let sink = format!("{origin}{}", marketmedia_sim::RAW_SINK_PATH);
+        for (path, video) in &files {
+            let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+            let d = rules.digests;
+            let part = PartPlan::new(size, &rules, None)
+                .map(|p| p.part_size())
+                .ok();
+            items.push(plain::Item {
+                path: path.clone(),
+                sink: sink.clone(),
+                md5: *video && d.file_md5,
+                part_md5: if *video && d.part_md5 { part } else { None },
+                sha_chain: *video && d.instant_upload_hashes,
+                crc64: *video && d.crc64,
+            });
+        }
+    }
+    let spec = dir.join("plain.json");
+    std::fs::write(
+        &spec,
+        serde_json::to_vec(&items).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env(plain::CHILD_VAR, &spec)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("the plain client exited with {}", out.status));
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).map_err(|e| format!("{e}: {line}"))
+}
+
 /// Store time per task on SQLite: add, claim, save a session with receipts, complete.
 async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
     let path = dir.join("store-bench.sqlite");
@@ -326,6 +404,9 @@ async fn store_ms_per_task(dir: &Path, tasks: u64) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    if let Some(items) = plain::spec_from_env() {
+        std::process::exit(plain::run(items).await);
+    }
     let videos = arg("--videos", 100);
     let quick = flag("--quick");
     let tasks = text_arg("--tasks").and_then(|v| v.parse::<u64>().ok());
@@ -463,6 +544,41 @@ async fn main() {
         store_ms_per_task(dir.path(), 300).await
     };
 
+    // The plain client's CPU for the same bytes and the digests each platform requires, on
+    // unshaped links (the CPU a byte costs does not depend on the link's speed).
+    for name in &names {
+        if let Some(faults) = sb.simulator(name).and_then(|s| s.faults()) {
+            faults.set(FaultProfile::none());
+        }
+    }
+    let cpu = if quick {
+        None
+    } else {
+        match plain_cpu(&sb, &names, dir.path(), videos) {
+            Ok(report) => {
+                let gib = report.bytes as f64 / (1u64 << 30) as f64;
+                let worker = finding.worker_cpu / gib;
+                let plain = report.cpu_s / gib;
+                Some(CpuPerGib {
+                    bytes: report.bytes,
+                    worker_cpu_s: finding.worker_cpu,
+                    plain_cpu_s: report.cpu_s,
+                    worker_s_per_gib: worker,
+                    plain_s_per_gib: plain,
+                    ratio: worker / plain,
+                })
+            }
+            Err(e) => {
+                eprintln!("no plain-client baseline: {e}");
+                None
+            }
+        }
+    };
+    let digest_passes = finished["report"]["digest_passes"].as_u64().unwrap_or(0);
+    let digest_passes_shared = finished["report"]["digest_passes_shared"]
+        .as_u64()
+        .unwrap_or(0);
+
     let results = Results {
         videos,
         images: videos * 3,
@@ -484,6 +600,9 @@ async fn main() {
         link,
         latency_ms,
         finding,
+        digest_passes,
+        digest_passes_shared,
+        cpu,
     };
     println!(
         "| catalog | measured | reference | ratio | target |\n|---|---|---|---|---|\n\
@@ -491,7 +610,8 @@ async fn main() {
          | worker peak RSS | {:.1} MiB | — | — | ≤ 64 MiB {} |\n\
          | dry run, {} rows | {:.1} s, {:.1} MiB peak | — | — | ≤ 64 MiB {} |\n\
          | store time per task (SQLite) | {:.2} ms | — | — | — |\n\
-         uploaded {uploaded}, failed {failed}",
+         {}\
+         uploaded {uploaded}, failed {failed}; digest passes {digest_passes} ({digest_passes_shared} tasks took another's)",
         results.videos,
         results.images,
         names.len(),
@@ -508,6 +628,15 @@ async fn main() {
         results.dry_run_peak_rss_mib,
         if results.dry_run_peak_rss_mib <= 64.0 { "ok" } else { "missed" },
         store_ms,
+        results.cpu.as_ref().map_or_else(String::new, |c| format!(
+            "| worker CPU per GiB sent ({:.2} GiB) | {:.2} s/GiB ({:.1} s) | plain POST + required digests {:.2} s/GiB ({:.1} s) | {:.2} | — |\n",
+            c.bytes as f64 / (1u64 << 30) as f64,
+            c.worker_s_per_gib,
+            c.worker_cpu_s,
+            c.plain_s_per_gib,
+            c.plain_cpu_s,
+            c.ratio
+        )),
     );
     println!(
         "\nlinks {} MiB/s each ({} MiB/s per connection, {} ms per request); worker: --tasks {}, --uploads-per-market {}; 429 answers: {}\n\n{}",
