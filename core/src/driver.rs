@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{PartPlan, PartSpec};
 use crate::progress::{ProgressEvent, ProgressSink, Stage};
 use crate::retry::{PollPolicy, RetryPolicy};
+use crate::rules::UploadRules;
 use crate::source::{digest_request, PreparedSource, SourceProbe};
 use crate::uploader::{
     Asset, ChunkedVideoUploader, CommitOutcome, InitOutcome, Part, PartReceipt, ProcessingHandle,
@@ -510,6 +511,17 @@ impl UploadDriver {
     }
 
     /// This driver, for a source whose provider's preflight already ran.
+    /// The plan of `probe` under `rules`: the options' part size when they set one, else the
+    /// rule's, evened out for the parts in flight ([`PartPlan::balanced`]).
+    pub(crate) fn plan(&self, probe: &SourceProbe, rules: &UploadRules) -> Result<PartPlan> {
+        let plan = probe.plan(rules, self.opts.part_size)?;
+        Ok(if self.opts.part_size.is_none() && rules.concurrent_parts {
+            plan.balanced(rules, self.opts.concurrency)
+        } else {
+            plan
+        })
+    }
+
     pub(crate) fn preflighted(&self) -> UploadDriver {
         UploadDriver {
             opts: self.opts.clone(),
@@ -594,7 +606,7 @@ impl UploadDriver {
             .map_err(|e| e.with_platform(&rules.platform))?;
         probe.check(rules)?;
         self.opts.meta.check(rules)?;
-        let plan = probe.plan(rules, self.opts.part_size)?;
+        let plan = self.plan(&probe, rules)?;
         let request = digest_request(rules, &plan);
         if !request.is_empty() {
             self.stage(&rules.platform, Stage::Digesting);
@@ -625,7 +637,7 @@ impl UploadDriver {
         let platform = rules.platform.clone();
         source.probe.check(rules)?;
         self.opts.meta.check(rules)?;
-        let plan = source.probe.plan(rules, self.opts.part_size)?;
+        let plan = self.plan(&source.probe, rules)?;
         let info = self.info(source);
         // Preflight may ask the platform (e.g. Lazada's quota): a temporary failure there is
         // retried like any other call.
@@ -698,7 +710,7 @@ impl UploadDriver {
                     tracing::info!(platform = %platform, error = %err, "session lost; restarting the upload");
                     self.stage(&platform, Stage::Initializing);
                     let info = self.info(source);
-                    let plan = source.probe.plan(provider.rules(), self.opts.part_size)?;
+                    let plan = self.plan(&source.probe, provider.rules())?;
                     match self
                         .with_retry(&platform, "init", Some(counters), || {
                             provider.init(&info, &plan)

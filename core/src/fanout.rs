@@ -225,7 +225,7 @@ impl UploadDriver {
                 let rules = p.rules();
                 probe.check(rules)?;
                 driver.options().meta.check(rules)?;
-                let plan = probe.plan(rules, self.options().part_size)?;
+                let plan = self.plan(&probe, rules)?;
                 Ok(digest_request(rules, &plan))
             })
             .collect();

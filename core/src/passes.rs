@@ -300,16 +300,27 @@ mod tests {
         }
     }
 
+    fn rules(name: &str, md5: bool, sha_crc: bool) -> UploadRules {
+        let mut r = UploadRules::new(name, crate::rules::PartSizeRule::Exact(1 << 20), 100 << 20);
+        r.digests.file_md5 = md5;
+        r.digests.instant_upload_hashes = sha_crc;
+        r.digests.crc64 = sha_crc;
+        r
+    }
+
     #[tokio::test]
     async fn uploads_of_one_file_share_one_pass_and_get_the_same_digests() {
         let dir = tempfile::tempdir().unwrap();
         let path = video(dir.path(), "a.mp4", 3 << 20, 1);
         let probe = SourceProbe::open(&path).await.unwrap();
-        let passes = DigestPasses::new(8);
-        let both = merge_requests([&md5_only(), &sha_crc()]);
-        // Started together: one pass, whichever asks first.
-        let md5 = md5_only();
-        let (a, b) = tokio::join!(passes.prepare(&probe, &both), passes.prepare(&probe, &md5));
+        let companions = vec![
+            rules("md5-like", true, false),
+            rules("sha-like", false, true),
+        ];
+        let passes = DigestPasses::new(8).with_companions(companions, None);
+        // Started together, asking different digests: one pass, whichever asks first.
+        let (md5, sha) = (md5_only(), sha_crc());
+        let (a, b) = tokio::join!(passes.prepare(&probe, &md5), passes.prepare(&probe, &sha));
         let (a, b) = (a.unwrap(), b.unwrap());
         // Apart: still the kept pass.
         let c = passes.prepare(&probe, &sha_crc()).await.unwrap();
@@ -320,11 +331,10 @@ mod tests {
                 shared: 2
             }
         );
-        let expected = digest_file(&path, &both).unwrap();
-        assert_eq!(a.digests, expected);
-        assert_eq!(b.digests.md5, expected.md5);
-        assert_eq!(c.digests.instant, expected.instant);
-        assert_eq!(c.digests.crc64, expected.crc64);
+        let expected = digest_file(&path, &merge_requests([&md5, &sha])).unwrap();
+        assert_eq!(a.digests.md5, expected.md5);
+        assert_eq!(b.digests.instant, expected.instant);
+        assert_eq!(c.digests, expected);
     }
 
     #[tokio::test]
@@ -345,13 +355,7 @@ mod tests {
         assert_eq!(alone.counts().passes, 2);
 
         // An SMH-like companion: the first pass computes its digests too.
-        let mut smh = UploadRules::new(
-            "smh-like",
-            crate::rules::PartSizeRule::Exact(1 << 20),
-            100 << 20,
-        );
-        smh.digests.instant_upload_hashes = true;
-        smh.digests.crc64 = true;
+        let smh = rules("smh-like", false, true);
         let with = DigestPasses::new(8).with_companions(vec![smh], None);
         with.prepare(&probe, &md5_only()).await.unwrap();
         let later = with.prepare(&probe, &sha_crc()).await.unwrap();

@@ -95,6 +95,47 @@ impl PartPlan {
         })
     }
 
+    /// This plan with its parts evened out for `concurrency` parts in flight.
+    ///
+    /// Parts in flight share a link and finish together, so when a file needs more than one
+    /// round of `concurrency` parts, a last round of a few parts runs alone on a link the
+    /// others filled: each connection carries only its own share (a 95 MiB Lazada upload in
+    /// 32 blocks of 3 MiB, 10 in flight, sent its last 2 blocks on 2 of the link's 5
+    /// connections' worth, about 0.2 s of a 2.9 s upload). Where the rule leaves the size
+    /// free ([`PartSizeRule::Range`]), the count becomes a whole number of rounds: the largest
+    /// not above it (the parts grow, at most to the rule's maximum), else the next one up (the
+    /// parts shrink, at least to its minimum), all of one size but the last. A plan that fits
+    /// one round or is already whole, an exact rule, or a plan no whole count satisfies, is
+    /// returned as it is. Parts are streamed from the file in small chunks, so larger parts
+    /// cost no memory.
+    pub fn balanced(self, rules: &UploadRules, concurrency: usize) -> PartPlan {
+        let PartSizeRule::Range { min, max, .. } = rules.part_size else {
+            return self;
+        };
+        let c = concurrency as u64;
+        let count = u64::from(self.count);
+        if c <= 1 || count <= c || count % c == 0 {
+            return self;
+        }
+        let max_parts = u64::from(rules.max_parts.max(1));
+        let rounds = count / c;
+        for target in [rounds * c, (rounds + 1) * c] {
+            let size = self.file_size.div_ceil(target);
+            let parts = self.file_size.div_ceil(size);
+            if size < min || size > max || parts > max_parts {
+                continue;
+            }
+            // `parts <= max_parts <= u32::MAX`.
+            let count = u32::try_from(parts).unwrap_or(u32::MAX);
+            return PartPlan {
+                file_size: self.file_size,
+                part_size: size,
+                count,
+            };
+        }
+        self
+    }
+
     /// Size of the planned file.
     pub fn file_size(&self) -> u64 {
         self.file_size
@@ -205,7 +246,73 @@ mod tests {
         assert!(PartPlan::new(3 * MIB + 1, &r, None).is_err());
     }
 
+    #[test]
+    fn balanced_plans_fill_their_last_round() {
+        // Lazada's rule: 64 KiB to 5 MiB, 3 MiB preferred.
+        let r = rules(
+            PartSizeRule::Range {
+                min: 64 << 10,
+                max: 5 * MIB,
+                preferred: 3 * MIB,
+            },
+            10_000,
+            u64::MAX,
+        );
+        let plan = PartPlan::new(95 * MIB, &r, None).unwrap();
+        assert_eq!(plan.count(), 32);
+        let even = plan.balanced(&r, 10);
+        // 30 blocks of about 3.17 MiB: three full rounds.
+        assert_eq!(
+            (even.count(), even.part_size()),
+            (30, (95 * MIB).div_ceil(30))
+        );
+        assert_eq!(even.parts().map(|p| p.len).sum::<u64>(), 95 * MIB);
+        // One round, a whole number of rounds, one part at a time, an exact rule: as planned.
+        for (size, c) in [(20 * MIB, 10), (60 * MIB, 10), (95 * MIB, 1)] {
+            let plan = PartPlan::new(size, &r, None).unwrap();
+            assert_eq!(plan.balanced(&r, c), plan);
+        }
+        let exact = rules(PartSizeRule::Exact(4 * MIB), 10_000, u64::MAX);
+        let plan = PartPlan::new(95 * MIB, &exact, None).unwrap();
+        assert_eq!(plan.balanced(&exact, 10), plan);
+        // Growing would pass the maximum (3 MiB): the parts shrink to a round of 40.
+        let tight = rules(
+            PartSizeRule::Range {
+                min: MIB,
+                max: 3 * MIB,
+                preferred: 3 * MIB,
+            },
+            10_000,
+            u64::MAX,
+        );
+        let even = PartPlan::new(95 * MIB, &tight, None)
+            .unwrap()
+            .balanced(&tight, 10);
+        assert_eq!(even.count(), 40);
+    }
+
     proptest! {
+        /// A balanced plan keeps the rule's bounds and tiles the file, and its count is a
+        /// whole number of rounds or the plan is unchanged.
+        #[test]
+        fn balanced_plans_stay_in_bounds(
+            size in 1u64..=400 * MIB,
+            preferred in 1u64..6,
+            concurrency in 1usize..16,
+        ) {
+            let r = rules(PartSizeRule::Range { min: MIB, max: 5 * MIB, preferred: preferred * MIB }, 10_000, u64::MAX);
+            let plan = PartPlan::new(size, &r, None).unwrap();
+            let even = plan.balanced(&r, concurrency);
+            prop_assert!(even.part_size() >= MIB && even.part_size() <= 5 * MIB);
+            prop_assert!(even.count() <= 10_000);
+            prop_assert_eq!(even.parts().map(|p| p.len).sum::<u64>(), size);
+            let last = even.part(even.count() - 1).map(|p| p.len).unwrap_or(0);
+            prop_assert!(last > 0 && last <= even.part_size());
+            let c = concurrency as u32;
+            prop_assert!(even == plan || even.count() % c == 0,
+                "{:?} -> {:?}", plan, even);
+        }
+
         #[test]
         fn parts_tile_the_file(size in 1u64..200 * MIB, part in 1u64..16 * MIB) {
             let r = rules(PartSizeRule::Exact(part), u32::MAX, u64::MAX);
