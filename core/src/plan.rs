@@ -114,7 +114,7 @@ impl PartPlan {
         };
         let c = concurrency as u64;
         let count = u64::from(self.count);
-        if c <= 1 || count <= c || count % c == 0 {
+        if c <= 1 || count <= c || count.is_multiple_of(c) {
             return self;
         }
         let max_parts = u64::from(rules.max_parts.max(1));
@@ -309,7 +309,7 @@ mod tests {
             let last = even.part(even.count() - 1).map(|p| p.len).unwrap_or(0);
             prop_assert!(last > 0 && last <= even.part_size());
             let c = concurrency as u32;
-            prop_assert!(even == plan || even.count() % c == 0,
+            prop_assert!(even == plan || even.count().is_multiple_of(c),
                 "{:?} -> {:?}", plan, even);
         }
 
