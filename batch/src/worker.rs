@@ -237,7 +237,7 @@ impl Worker {
     pub fn new(store: Arc<dyn JobStore>, markets: Vec<Market>, opts: WorkOptions) -> Worker {
         // Every account this worker sends videos to is a companion: the first task of a file
         // reads it once for the digests of all of them.
-        let companions = markets
+        let companions: Vec<UploadRules> = markets
             .iter()
             .filter_map(|m| m.video().map(|v| v.rules().clone()))
             .collect();

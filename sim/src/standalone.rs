@@ -114,6 +114,12 @@ pub trait Simulator: Send + Sync + 'static {
     fn traffic(&self) -> Option<&Traffic> {
         None
     }
+    /// The request rate the platform publishes and the simulator enforces (eBay: 50 POST
+    /// per 5 s per user), answering 429 past it; `None` when it enforces none. A benchmark
+    /// takes from it the least time the requests it saw needed.
+    fn request_rate(&self) -> Option<PublishedRate> {
+        None
+    }
     /// Every request received.
     fn wire(&self) -> &WireLog;
     /// Every upload session held, with where it stands.
@@ -123,6 +129,29 @@ pub trait Simulator: Send + Sync + 'static {
     fn stored_video(&self, asset_id: &str) -> Option<Bytes>;
     /// The simulator itself, to downcast (`as_any().downcast_ref::<ShopeeSim>()`).
     fn as_any(&self) -> &dyn Any;
+}
+
+/// A request rate a platform publishes: at most `requests` requests of `method` in any window
+/// of `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedRate {
+    /// Requests allowed in one window.
+    pub requests: usize,
+    /// The window.
+    pub per: Duration,
+    /// The HTTP method counted (`"POST"`).
+    pub method: &'static str,
+}
+
+/// The published rate `sim` enforces, for the simulators that enforce one.
+fn published_rate(sim: &dyn Any) -> Option<PublishedRate> {
+    let ebay = sim.downcast_ref::<EbaySim>()?;
+    let (requests, per) = ebay.config().post_limit?;
+    Some(PublishedRate {
+        requests,
+        per,
+        method: "POST",
+    })
 }
 
 /// A started simulator: the simulator (dropping it stops it) and its entry in the JSON line
@@ -275,6 +304,9 @@ macro_rules! simulator_impl {
             }
             fn traffic(&self) -> Option<&Traffic> {
                 Some(self.sim.traffic())
+            }
+            fn request_rate(&self) -> Option<PublishedRate> {
+                published_rate(&self.sim)
             }
             fn wire(&self) -> &WireLog {
                 self.sim.wire()
