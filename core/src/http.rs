@@ -767,10 +767,12 @@ async fn call(
     async move {
         // The client's request rate, if it holds to one, then a slot among its requests in
         // flight (the semaphore is never closed, so acquiring cannot fail).
+        // The rate's place is held until the answer has arrived (dropped with this block).
         let mut _permit = None;
+        let mut _place = None;
         if let Some(budget) = &budget {
             if let Some(rate) = &budget.rate {
-                rate.wait_for_turn(&method).await;
+                _place = rate.wait_for_turn(&method).await;
             }
             _permit = Arc::clone(&budget.in_flight).acquire_owned().await.ok();
         }
