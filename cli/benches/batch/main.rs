@@ -38,6 +38,8 @@ mod child;
 #[path = "../common/chart.rs"]
 mod common_chart;
 mod plain;
+#[path = "../common/raw_sink.rs"]
+mod raw_sink;
 mod timeline;
 
 use std::collections::BTreeMap;
@@ -289,14 +291,7 @@ fn plain_cpu(
     for name in names {
         let client = sb.client(name).map_err(|e| e.to_string())?;
         let rules = client.video().rules().clone();
-        let base = sb.base_url(name);
-        let origin = match base.split_once("://") {
-            Some((scheme, rest)) => {
-                format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
-            }
-            None => base.clone(),
-        };
-        let sink = format!("{origin}{}", marketmedia_sim::RAW_SINK_PATH);
+        let sink = raw_sink::sink_url(&sb.base_url(name));
         for (path, video) in &files {
             let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
             let d = rules.digests;

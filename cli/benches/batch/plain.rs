@@ -115,28 +115,7 @@ async fn send(client: &reqwest::Client, item: Item) -> Result<u64, String> {
             .await
             .map_err(|e| format!("digests of {}: {e}", item.path.display()))?;
     }
-    let len = std::fs::metadata(&item.path)
-        .map_err(|e| e.to_string())?
-        .len();
-    let file = tokio::fs::File::open(&item.path)
-        .await
-        .map_err(|e| e.to_string())?;
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-        file,
-        256 * 1024,
-    ));
-    let answer = client
-        .post(&item.sink)
-        .header(reqwest::header::CONTENT_LENGTH, len)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("POST to {}: {e}", item.sink))?;
-    let json: serde_json::Value = answer.json().await.map_err(|e| e.to_string())?;
-    if json["bytes"].as_u64() != Some(len) {
-        return Err(format!("the raw sink counted {json} of {len} bytes"));
-    }
-    Ok(len)
+    crate::raw_sink::post_file(client.post(&item.sink), &item.path).await
 }
 
 /// This process's user + system CPU seconds.

@@ -21,6 +21,8 @@ mod chart;
 mod child;
 #[path = "../common/chart.rs"]
 mod common_chart;
+#[path = "../common/raw_sink.rs"]
+mod raw_sink;
 mod scenarios;
 mod sink;
 

@@ -19,9 +19,9 @@ use marketmedia_core::{
 use marketmedia_sim::faults::FaultProfile;
 use marketmedia_sim::fixtures::write_sample_mp4;
 use marketmedia_sim::standalone::StartOptions;
-use marketmedia_sim::RAW_SINK_PATH;
 
 use crate::child::{self, Spec};
+use crate::raw_sink;
 use crate::sink::SinkProvider;
 use crate::{Link, Machine, Row, Run, Settings, SweepPoint, MIB};
 
@@ -539,44 +539,14 @@ async fn fan_out(bench: &Bench) -> Res<Vec<Row>> {
     Ok(rows)
 }
 
-/// The scheme, host and port of `url`: the server, without the path an API adds.
-fn origin(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split('/').next().unwrap_or(rest);
-            format!("{scheme}://{host}")
-        }
-        None => url.to_owned(),
-    }
-}
-
-/// A plain streaming POST of `path` to the raw sink at `base`, as a baseline client would send
-/// it: one request, the file read in 256 KiB chunks.
+/// A plain streaming POST of `path` to the raw sink of the server at `base`, as a baseline
+/// client would send it (`common/raw_sink.rs`): its time.
 async fn raw_post(base: &str, path: &Path) -> Res<f64> {
     let client = marketmedia_core::raw::http::HttpClient::new(Default::default())
         .map_err(|e| e.to_string())?;
-    let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     let started = Instant::now();
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| e.to_string())?;
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-        file,
-        256 * 1024,
-    ));
-    let answer = client
-        .post(format!("{base}{RAW_SINK_PATH}"))
-        .header(reqwest::header::CONTENT_LENGTH, len)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("raw POST failed: {e}"))?;
-    let json: serde_json::Value = answer.json().await.map_err(|e| e.to_string())?;
-    let ms = millis(started.elapsed());
-    if json["bytes"].as_u64() != Some(len) {
-        return Err(format!("the raw sink counted {json} of {len} bytes"));
-    }
-    Ok(ms)
+    raw_sink::post_file(client.post(raw_sink::sink_url(base)), path).await?;
+    Ok(millis(started.elapsed()))
 }
 
 /// 4. No shaping: our upload of 100 MiB against a plain streaming POST of the same bytes to the
@@ -587,7 +557,7 @@ async fn loopback(bench: &Bench) -> Res<Vec<Row>> {
     let mut rows = Vec::new();
     bench.shape(false);
     let size = SHAPED_BYTES;
-    let server = |m: &dyn Marketplace| origin(&bench.sandbox.base_url(m.name()));
+    let server = |m: &dyn Marketplace| raw_sink::origin(&bench.sandbox.base_url(m.name()));
     {
         let base = server(bench.markets[0].as_ref());
         let sink = SinkProvider::new(&base, SINK_PART_BYTES).map_err(|e| e.to_string())?;
