@@ -50,7 +50,7 @@ struct Entry {
 #[derive(Default)]
 struct Kept {
     entries: HashMap<FileKey, Entry>,
-    /// Keys, oldest first (a key may appear again after a replaced pass: skipped then).
+    /// The kept keys, oldest first, each once.
     order: VecDeque<FileKey>,
 }
 
@@ -215,30 +215,26 @@ impl DigestPasses {
                 .shared()
         };
         self.passes.fetch_add(1, Ordering::Relaxed);
-        kept.entries.insert(
-            key.clone(),
-            Entry {
-                covers,
-                pass: pass.clone(),
-            },
-        );
+        // A replaced pass's key moves to the newest place: the order holds each key once.
+        if kept
+            .entries
+            .insert(
+                key.clone(),
+                Entry {
+                    covers,
+                    pass: pass.clone(),
+                },
+            )
+            .is_some()
+        {
+            kept.order.retain(|k| k != key);
+        }
         kept.order.push_back(key.clone());
         while kept.entries.len() > self.capacity {
             let Some(oldest) = kept.order.pop_front() else {
                 break;
             };
-            // A key pushed again later (a replaced pass) is still the newest's: keep it
-            // until its last place in the order comes up.
-            if !kept.order.contains(&oldest) {
-                kept.entries.remove(&oldest);
-            }
-        }
-        // Bounded: drop stale duplicates when the order grows well past the entries.
-        if kept.order.len() > 2 * self.capacity {
-            let mut seen = std::collections::HashSet::new();
-            let mut order: Vec<FileKey> = kept.order.drain(..).rev().collect();
-            order.retain(|k| kept.entries.contains_key(k) && seen.insert(k.clone()));
-            kept.order = order.into_iter().rev().collect();
+            kept.entries.remove(&oldest);
         }
         pass
     }
@@ -404,7 +400,7 @@ mod tests {
             probes.push(probe);
         }
         assert_eq!(passes.lock().entries.len(), 2);
-        assert!(passes.lock().order.len() <= 4);
+        assert_eq!(passes.lock().order.len(), 2);
         // The newest is kept, the oldest was dropped.
         passes.prepare(&probes[4], &md5_only()).await.unwrap();
         assert_eq!(passes.counts().passes, 5);
