@@ -346,6 +346,10 @@ mod tests {
             2,
             "no companion: the second reads again"
         );
+        // The second pass replaced the first: one entry, its key once in the order.
+        let kept = alone.lock();
+        assert_eq!((kept.entries.len(), kept.order.len()), (1, 1));
+        drop(kept);
         // The second pass computed both: asking either again reads nothing.
         alone.prepare(&probe, &md5_only()).await.unwrap();
         assert_eq!(alone.counts().passes, 2);
