@@ -347,9 +347,10 @@ mod tests {
             "no companion: the second reads again"
         );
         // The second pass replaced the first: one entry, its key once in the order.
-        let kept = alone.lock();
-        assert_eq!((kept.entries.len(), kept.order.len()), (1, 1));
-        drop(kept);
+        {
+            let kept = alone.lock();
+            assert_eq!((kept.entries.len(), kept.order.len()), (1, 1));
+        }
         // The second pass computed both: asking either again reads nothing.
         alone.prepare(&probe, &md5_only()).await.unwrap();
         assert_eq!(alone.counts().passes, 2);
